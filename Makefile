@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# tlstrace build, in the manner of libbpf-bootstrap (header dependencies via
+# -MMD -MP). Every product goes to .output/; the binary to ./tlstrace.
+
+OUTPUT := .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+ARCH := x86
+WERROR ?= 1
+SAN ?= 0
+
+INCLUDES := -Iinclude -I$(OUTPUT) -Iuser $(shell pkg-config --cflags json-c 2>/dev/null)
+CFLAGS ?= -g -O2
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror=undef -fno-omit-frame-pointer -MMD -MP
+ifeq ($(WERROR),1)
+CFLAGS += -Werror
+endif
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+LDLIBS := -lbpf -lelf -lz -ljson-c
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Iinclude -Ivmlinux -Ibpf -MMD -MP
+
+BPF_OBJS := $(OUTPUT)/net.bpf.o $(OUTPUT)/openssl.bpf.o
+# the collector and writers: no BPF, shared with the unit tests
+CORE_SRCS := user/collector.c user/http1.c user/clienthello.c user/json.c user/text.c user/attach.c
+CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
+APP_OBJS := $(OUTPUT)/main.o $(OUTPUT)/options.o
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(OUTPUT)/unit_tests
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.PHONY: all clean check test unit e2e deps demo bench vmlinux
+.DELETE_ON_ERROR:
+
+all: tlstrace
+
+$(OUTPUT):
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/tlstrace.bpf.o: $(BPF_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
+
+$(OUTPUT)/tlstrace.skel.h: $(OUTPUT)/tlstrace.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name tlstrace_bpf > $@
+
+$(OUTPUT)/%.o: user/%.c $(OUTPUT)/tlstrace.skel.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+tlstrace: $(APP_OBJS) $(CORE_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# unit tests: no root, built with sanitizers in their own directory
+$(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) tests/unit/test.h $(OUTPUT)/tlstrace.skel.h
+	$(call msg,TEST,$@)
+	$(Q)$(CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer $(INCLUDES) -Itests/unit \
+		$(TEST_SRCS) $(CORE_SRCS) $(LDLIBS) -o $@
+
+deps:
+	$(Q)./scripts/install-deps.sh
+
+unit: $(TEST_BIN)
+	$(Q)$(TEST_BIN)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory tlstrace $(TEST_BIN)
+	$(Q)./tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory tlstrace
+	$(Q)./scripts/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory tlstrace
+	$(Q)./bench/run.sh
+
+check:
+	$(Q)clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h
+
+vmlinux:
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+clean:
+	$(Q)rm -rf $(OUTPUT) tlstrace
+
+-include $(wildcard $(OUTPUT)/*.d)

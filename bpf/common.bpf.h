@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Maps, configuration and helpers shared by every BPF object. The objects
+ * are linked into one; shared maps and globals are declared __weak so each
+ * object may carry the definition and the linker keeps one.
+ */
+#ifndef COMMON_BPF_H
+#define COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "tlstrace.h"
+
+#define MAX_THREADS 16384
+#define MAX_SOCKS 65536
+#define MAX_SESSIONS 65536
+#define MAX_TRACED 65536
+
+/* configuration, set by user space before load */
+const volatile __u32 targ_self __weak = 0;	/* our own tgid: never traced */
+const volatile __u32 targ_all __weak = 0;	/* trace every process */
+const volatile __u32 targ_follow __weak = 0;	/* children of traced processes are traced */
+const volatile char targ_comm[TASK_COMM_LEN] __weak = {};	/* -c NAME */
+
+/* processes (tgids) being traced, unless targ_all */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_TRACED);
+	__type(key, __u32);
+	__type(value, __u8);
+} traced SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CNT_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps") __weak;
+
+/* one large record per CPU, built here and copied into the ring buffer */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ev_ssl_call);
+} scratch SEC(".maps") __weak;
+
+/* the TLS call a thread is inside: set on entry, deleted on return */
+struct ssl_args {
+	__u64 ssl;
+	__u64 buf;
+	__u64 num;
+	__u64 outlen;		/* size_t * of the _ex variants, else 0 */
+	__u64 ts;
+	__u32 call;		/* enum ssl_call */
+	__u32 lib;		/* enum tls_lib */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct ssl_args);
+} inflight SEC(".maps") __weak;
+
+/* per TLS session (keyed by process and session pointer) */
+#define SESS_BOUND 1		/* its socket fd has been reported */
+#define SESS_HELLO 2		/* its first socket write has been reported */
+
+struct sess_key {
+	__u64 ssl;
+	__u32 pid;
+	__u32 _pad;
+};
+
+struct sess_val {
+	__u32 fd;
+	__u32 flags;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SESSIONS);
+	__type(key, struct sess_key);
+	__type(value, struct sess_val);
+} sessions SEC(".maps") __weak;
+
+static __always_inline void count(__u32 id)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &id);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline int is_traced(__u32 tgid)
+{
+	if (tgid == targ_self)
+		return 0;
+	if (targ_all)
+		return 1;
+	return bpf_map_lookup_elem(&traced, &tgid) != NULL;
+}
+
+static __always_inline void fill_hdr(struct ev_hdr *h, __u32 type, __u64 ts)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->_pad = 0;
+	h->ts = ts;
+	h->proc_start = BPF_CORE_READ(task, group_leader, start_time);
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* copy a built record into the ring buffer, counting a failure */
+static __always_inline void submit(void *rec, __u64 size)
+{
+	if (bpf_ringbuf_output(&events, rec, size, 0))
+		count(CNT_DROP_RINGBUF);
+}
+
+static __always_inline void *reserve(__u64 size)
+{
+	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec)
+		count(CNT_DROP_RINGBUF);
+	return rec;
+}
+
+static __always_inline struct ev_ssl_call *scratch_rec(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+#endif /* COMMON_BPF_H */

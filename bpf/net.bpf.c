@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Sockets and processes, from tracepoints only (no kprobes or fentry on the
+ * machines this runs on): connect() and the TCP state it leads to, close(),
+ * process fork/exec/exit, and the socket syscalls made inside a TLS call,
+ * which tie a TLS session to its socket.
+ */
+#include "common.bpf.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* connect() in progress on a thread */
+struct connect_args {
+	__u64 ts;
+	__u32 fd;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct connect_args);
+} connecting SEC(".maps");
+
+/* a socket between SYN_SENT and ESTABLISHED/CLOSE */
+struct sock_info {
+	__u64 ts;
+	__u64 proc_start;
+	__u32 pid;
+	__u32 tid;
+	__u32 fd;
+	__u32 _pad;
+	char comm[TASK_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SOCKS);
+	__type(key, __u64);
+	__type(value, struct sock_info);
+} socks SEC(".maps");
+
+/* (pid << 32 | fd) of sockets whose connect we reported, for close() */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SOCKS);
+	__type(key, __u64);
+	__type(value, __u8);
+} fds SEC(".maps");
+
+SEC("tp/syscalls/sys_enter_connect")
+int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct connect_args a = {};
+
+	if (!is_traced(id >> 32))
+		return 0;
+	a.ts = bpf_ktime_get_ns();
+	a.fd = (__u32)ctx->args[0];
+	if (bpf_map_update_elem(&connecting, &tid, &a, BPF_ANY))
+		count(CNT_DROP_INFLIGHT);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_connect")
+int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&connecting, &tid);
+	return 0;
+}
+
+/* the verifier refuses copies through a ctx pointer moved by CO-RE: use the helper */
+static __always_inline void copy_addrs(struct trace_event_raw_inet_sock_set_state *ctx,
+				       __u8 *saddr, __u8 *daddr)
+{
+	if (ctx->family == AF_INET) {
+		bpf_probe_read_kernel(saddr, 4, ctx->saddr);
+		bpf_probe_read_kernel(daddr, 4, ctx->daddr);
+	} else {
+		bpf_probe_read_kernel(saddr, 16, ctx->saddr_v6);
+		bpf_probe_read_kernel(daddr, 16, ctx->daddr_v6);
+	}
+}
+
+SEC("tp/sock/inet_sock_set_state")
+int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u64 sk = (__u64)ctx->skaddr;
+	struct sock_info *si;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	if (ctx->family != AF_INET && ctx->family != AF_INET6)
+		return 0;
+
+	if (ctx->newstate == TCP_SYN_SENT) {
+		/* runs in the connecting thread, inside connect() */
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		struct connect_args *a = bpf_map_lookup_elem(&connecting, &tid);
+		struct sock_info info = {};
+		struct ev_connect *e;
+		__u64 key;
+		__u8 one = 1;
+		__u64 saddr[2];
+
+		if (!a)
+			return 0;
+		e = reserve(sizeof(*e));
+		if (!e)
+			return 0;
+		fill_hdr(&e->hdr, EV_CONNECT, a->ts);
+		e->sock = sk;
+		e->fd = a->fd;
+		e->family = ctx->family;
+		e->dport = ctx->dport;
+		__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+		copy_addrs(ctx, (__u8 *)saddr, e->daddr);
+
+		info.ts = a->ts;
+		info.proc_start = e->hdr.proc_start;
+		info.pid = e->hdr.pid;
+		info.tid = e->hdr.tid;
+		info.fd = a->fd;
+		__builtin_memcpy(info.comm, e->hdr.comm, sizeof(info.comm));
+		if (bpf_map_update_elem(&socks, &sk, &info, BPF_ANY))
+			count(CNT_DROP_SOCKS);
+		key = (__u64)info.pid << 32 | info.fd;
+		bpf_map_update_elem(&fds, &key, &one, BPF_ANY);
+		bpf_ringbuf_submit(e, 0);
+		return 0;
+	}
+
+	/* the outcome of the connect: may run in softirq, so use what we kept */
+	si = bpf_map_lookup_elem(&socks, &sk);
+	if (!si)
+		return 0;
+	if (ctx->oldstate == TCP_SYN_SENT &&
+	    (ctx->newstate == TCP_ESTABLISHED || ctx->newstate == TCP_CLOSE)) {
+		struct ev_tcp_state *e = reserve(sizeof(*e));
+
+		if (e) {
+			e->hdr.type = EV_TCP_STATE;
+			e->hdr.pid = si->pid;
+			e->hdr.tid = si->tid;
+			e->hdr._pad = 0;
+			e->hdr.ts = bpf_ktime_get_ns();
+			e->hdr.proc_start = si->proc_start;
+			__builtin_memcpy(e->hdr.comm, si->comm, sizeof(e->hdr.comm));
+			e->sock = sk;
+			e->fd = si->fd;
+			e->oldstate = ctx->oldstate;
+			e->newstate = ctx->newstate;
+			e->family = ctx->family;
+			e->sport = ctx->sport;
+			e->dport = ctx->dport;
+			__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+			__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+			__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+			copy_addrs(ctx, e->saddr, e->daddr);
+			bpf_ringbuf_submit(e, 0);
+		}
+		bpf_map_delete_elem(&socks, &sk);
+	}
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_close")
+int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 fd = (__u32)ctx->args[0];
+	__u64 key = (id >> 32) << 32 | fd;
+	struct ev_close *e;
+
+	if (!bpf_map_lookup_elem(&fds, &key))
+		return 0;
+	bpf_map_delete_elem(&fds, &key);
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, EV_CLOSE, bpf_ktime_get_ns());
+	e->fd = fd;
+	e->_pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/*
+ * A socket syscall made inside a TLS call on the same thread tells which fd
+ * that session uses: exact, whatever BIO the program built. The first write
+ * on a new session is its ClientHello, kept for the server name.
+ */
+static __always_inline void nested_io(__u32 fd, __u64 buf, __u64 len, int is_write)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	struct sess_key k = {};
+	struct sess_val nv = {}, *v;
+	struct ev_ssl_bind *e;
+	__u32 flags = 0, cap = 0;
+
+	if (!a)
+		return;
+	k.ssl = a->ssl;
+	k.pid = bpf_get_current_pid_tgid() >> 32;
+	v = bpf_map_lookup_elem(&sessions, &k);
+	if (v)
+		flags = v->flags;
+	if ((flags & SESS_BOUND) && (!is_write || (flags & SESS_HELLO)))
+		return;
+
+	e = (struct ev_ssl_bind *)scratch_rec();
+	if (!e)
+		return;
+	fill_hdr(&e->hdr, EV_SSL_BIND, bpf_ktime_get_ns());
+	e->ssl = a->ssl;
+	e->fd = fd;
+	e->how = BIND_NESTED;
+	e->lib = a->lib;
+	e->call = a->call;
+	e->len = 0;
+	if (is_write && !(flags & SESS_HELLO)) {
+		cap = len < MAX_HELLO ? len : MAX_HELLO;
+		asm volatile("" : "+r"(cap));
+		if (cap > MAX_HELLO)
+			cap = MAX_HELLO;
+		if (cap && bpf_probe_read_user(e->data, cap, (void *)buf)) {
+			count(CNT_READ_FAIL);
+			cap = 0;
+		}
+		e->len = len;
+		flags |= SESS_HELLO;
+	}
+	e->cap = cap;
+	nv.fd = fd;
+	nv.flags = flags | SESS_BOUND;
+	bpf_map_update_elem(&sessions, &k, &nv, BPF_ANY);
+	submit(e, offsetof(struct ev_ssl_bind, data) + cap);
+}
+
+SEC("tp/syscalls/sys_enter_write")
+int sys_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	nested_io(ctx->args[0], ctx->args[1], ctx->args[2], 1);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_sendto")
+int sys_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	nested_io(ctx->args[0], ctx->args[1], ctx->args[2], 1);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_sendmsg")
+int sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	struct user_msghdr msg;
+	struct iovec iov = {};
+
+	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)ctx->args[1]) == 0 && msg.msg_iovlen)
+		bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov);
+	nested_io(ctx->args[0], (__u64)iov.iov_base, iov.iov_len, 1);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_read")
+int sys_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	nested_io(ctx->args[0], 0, 0, 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_recvfrom")
+int sys_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	nested_io(ctx->args[0], 0, 0, 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_recvmsg")
+int sys_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	nested_io(ctx->args[0], 0, 0, 0);
+	return 0;
+}
+
+/* raw tracepoint: its arguments give the child task, so threads are told apart */
+SEC("raw_tp/sched_process_fork")
+int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u8 one = 1;
+
+	if (!targ_follow || ptgid == ctgid)
+		return 0;
+	if (bpf_map_lookup_elem(&traced, &ptgid))
+		bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int comm_matches(const char *comm)
+{
+	for (int i = 0; i < TASK_COMM_LEN; i++) {
+		if (comm[i] != targ_comm[i])
+			return 0;
+		if (!comm[i])
+			return 1;
+	}
+	return 1;
+}
+
+SEC("tp/sched/sched_process_exec")
+int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	char comm[TASK_COMM_LEN];
+	struct ev_proc *e;
+	__u8 one = 1;
+
+	if (targ_comm[0]) {
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (comm_matches(comm))
+			bpf_map_update_elem(&traced, &tgid, &one, BPF_ANY);
+		else
+			bpf_map_delete_elem(&traced, &tgid);
+	}
+	if (!is_traced(tgid))
+		return 0;
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, EV_PROC_EXEC, bpf_ktime_get_ns());
+	e->exit_code = 0;
+	e->_pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp/sched/sched_process_exit")
+int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct task_struct *task;
+	struct ev_proc *e;
+
+	bpf_map_delete_elem(&connecting, &(__u32){(__u32)id});
+	bpf_map_delete_elem(&inflight, &(__u32){(__u32)id});
+	if (tgid != (__u32)id || !is_traced(tgid))
+		return 0;
+	e = reserve(sizeof(*e));
+	if (e) {
+		task = (struct task_struct *)bpf_get_current_task();
+		fill_hdr(&e->hdr, EV_PROC_EXIT, bpf_ktime_get_ns());
+		e->exit_code = BPF_CORE_READ(task, exit_code);
+		e->_pad = 0;
+		bpf_ringbuf_submit(e, 0);
+	}
+	bpf_map_delete_elem(&traced, &tgid);
+	return 0;
+}

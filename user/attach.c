@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Library discovery and attaching. Libraries are found through
+ * /proc/PID/maps and opened through /proc/PID/root, so a process in another
+ * mount namespace is traced through its own files. Each file (by device and
+ * inode) is attached once host-wide, or once per process with -p.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "attach.h"
+#include "tlstrace.skel.h"
+
+struct probe {
+	const char *func;
+	int retprobe;
+	int required;
+	struct bpf_program *(*prog)(struct tlstrace_bpf *s);
+};
+
+#define PROG(name)                                                                   \
+	static struct bpf_program *prog_##name(struct tlstrace_bpf *s)               \
+	{                                                                            \
+		return s->progs.name;                                                \
+	}
+PROG(ssl_do_handshake_enter)
+PROG(ssl_do_handshake_exit)
+PROG(ssl_read_enter)
+PROG(ssl_read_ex_enter)
+PROG(ssl_read_exit)
+PROG(ssl_write_enter)
+PROG(ssl_write_ex_enter)
+PROG(ssl_write_exit)
+PROG(ssl_set_fd_enter)
+PROG(ssl_free_enter)
+
+static const struct probe openssl_probes[] = {
+	{ "SSL_do_handshake", 0, 1, prog_ssl_do_handshake_enter },
+	{ "SSL_do_handshake", 1, 1, prog_ssl_do_handshake_exit },
+	{ "SSL_read", 0, 1, prog_ssl_read_enter },
+	{ "SSL_read", 1, 1, prog_ssl_read_exit },
+	{ "SSL_write", 0, 1, prog_ssl_write_enter },
+	{ "SSL_write", 1, 1, prog_ssl_write_exit },
+	{ "SSL_read_ex", 0, 0, prog_ssl_read_ex_enter },
+	{ "SSL_read_ex", 1, 0, prog_ssl_read_exit },
+	{ "SSL_write_ex", 0, 0, prog_ssl_write_ex_enter },
+	{ "SSL_write_ex", 1, 0, prog_ssl_write_exit },
+	{ "SSL_set_fd", 0, 0, prog_ssl_set_fd_enter },
+	{ "SSL_free", 0, 0, prog_ssl_free_enter },
+};
+#define NPROBES (sizeof(openssl_probes) / sizeof(openssl_probes[0]))
+
+struct target {
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;		/* -1: host-wide */
+	int ok;			/* attached; else skipped (reported once) */
+};
+
+struct attacher {
+	struct tlstrace_bpf *skel;
+	bool verbose;
+	struct target *targets;
+	size_t ntargets, cap;
+	struct bpf_link **links;
+	size_t nlinks, links_cap;
+	int attached;
+};
+
+struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose)
+{
+	struct attacher *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->skel = skel;
+	a->verbose = verbose;
+	return a;
+}
+
+void attacher__free(struct attacher *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->nlinks; i++)
+		bpf_link__destroy(a->links[i]);
+	free(a->links);
+	free(a->targets);
+	free(a);
+}
+
+int attacher__count(const struct attacher *a)
+{
+	return a->attached;
+}
+
+bool attach_is_tls_lib(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "libssl.so", 9);
+}
+
+int maps_line_path(char *line, char **path)
+{
+	char *p = line;
+
+	/* address perms offset dev inode path */
+	for (int field = 0; field < 5; field++) {
+		while (*p && *p != ' ')
+			p++;
+		while (*p == ' ')
+			p++;
+	}
+	if (*p != '/')
+		return 0;
+	p[strcspn(p, "\n")] = '\0';
+	/* a file replaced on disk still maps, but is not the one at the path */
+	if (strlen(p) > 10 && !strcmp(p + strlen(p) - 10, " (deleted)"))
+		return 0;
+	*path = p;
+	return 1;
+}
+
+static struct target *find_target(struct attacher *a, dev_t dev, ino_t ino, pid_t pid)
+{
+	for (size_t i = 0; i < a->ntargets; i++) {
+		struct target *t = &a->targets[i];
+
+		if (t->dev == dev && t->ino == ino && (t->pid == -1 || t->pid == pid))
+			return t;
+	}
+	return NULL;
+}
+
+static int keep_link(struct attacher *a, struct bpf_link *l)
+{
+	if (a->nlinks == a->links_cap) {
+		size_t n = a->links_cap ? a->links_cap * 2 : 32;
+		struct bpf_link **nl = realloc(a->links, n * sizeof(*nl));
+
+		if (!nl)
+			return -ENOMEM;
+		a->links = nl;
+		a->links_cap = n;
+	}
+	a->links[a->nlinks++] = l;
+	return 0;
+}
+
+/* attach every probe to one file; 1 if attached, 0 if skipped */
+static int attach_file(struct attacher *a, const char *path, pid_t pid)
+{
+	size_t first = a->nlinks;
+
+	for (size_t i = 0; i < NPROBES; i++) {
+		const struct probe *p = &openssl_probes[i];
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = p->func, .retprobe = p->retprobe);
+		struct bpf_link *l;
+
+		l = bpf_program__attach_uprobe_opts(p->prog(a->skel), pid, path, 0, &opts);
+		if (!l) {
+			int err = -errno;
+
+			if (!p->required)
+				continue;
+			fprintf(stderr, "tlstrace: attach %s in %s: %s; skipping this library\n",
+				p->func, path, strerror(-err));
+			while (a->nlinks > first)
+				bpf_link__destroy(a->links[--a->nlinks]);
+			return 0;
+		}
+		if (keep_link(a, l)) {
+			bpf_link__destroy(l);
+			return 0;
+		}
+	}
+	if (a->verbose)
+		fprintf(stderr, "tlstrace: attached to %s%s\n", path, pid > 0 ? " (one process)" : "");
+	a->attached++;
+	return 1;
+}
+
+/* attach to path (as opened through root, e.g. /proc/PID/root/...), once per file */
+static int attach_path(struct attacher *a, const char *path, pid_t pid)
+{
+	struct target *t;
+	struct stat st;
+
+	if (stat(path, &st))
+		return 0;
+	if (find_target(a, st.st_dev, st.st_ino, pid))
+		return 0;
+	if (a->ntargets == a->cap) {
+		size_t n = a->cap ? a->cap * 2 : 16;
+		struct target *nt = realloc(a->targets, n * sizeof(*nt));
+
+		if (!nt)
+			return -ENOMEM;
+		a->targets = nt;
+		a->cap = n;
+	}
+	t = &a->targets[a->ntargets++];
+	t->dev = st.st_dev;
+	t->ino = st.st_ino;
+	t->pid = pid;
+	t->ok = attach_file(a, path, pid);
+	return t->ok;
+}
+
+int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
+{
+	char maps[64], full[PATH_MAX + 64], line[PATH_MAX + 256];
+	int n = 0;
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	f = fopen(maps, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *path;
+
+		if (!maps_line_path(line, &path) || !attach_is_tls_lib(path))
+			continue;
+		snprintf(full, sizeof(full), "/proc/%d/root%s", pid, path);
+		if (attach_path(a, full, per_pid ? pid : -1) > 0)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+int attacher__scan_all(struct attacher *a)
+{
+	struct dirent *d;
+	int n = 0;
+	DIR *dir;
+
+	dir = opendir("/proc");
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir))) {
+		pid_t pid = atoi(d->d_name);
+		int r;
+
+		if (pid <= 0)
+			continue;
+		r = attacher__scan_pid(a, pid, false);
+		if (r > 0)
+			n += r;
+	}
+	closedir(dir);
+	return n;
+}
+
+/*
+ * /etc/ld.so.cache (glibc's "glibc-ld.so.cache1.1" format): a header, then
+ * entries of { flags, key, value, osversion, hwcap }, where key and value are
+ * offsets of the soname and the path from the start of the new-format data.
+ */
+struct ldcache_head {
+	char magic[20];
+	__u32 nlibs;
+	__u32 len_strings;
+	__u8 flags;
+	__u8 pad[3];
+	__u32 extension_offset;
+	__u32 unused[3];
+};
+
+struct ldcache_entry {
+	__s32 flags;
+	__u32 key;
+	__u32 value;
+	__u32 osversion;
+	__u64 hwcap;
+};
+
+int attacher__scan_ldcache(struct attacher *a)
+{
+	static const char magic[] = "glibc-ld.so.cache1.1";
+	const struct ldcache_head *h;
+	const char *base, *end;
+	struct stat st;
+	int fd, n = 0;
+	void *map;
+
+	fd = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || st.st_size < (off_t)sizeof(*h)) {
+		close(fd);
+		return -EINVAL;
+	}
+	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return -errno;
+	end = (const char *)map + st.st_size;
+	base = memmem(map, st.st_size, magic, sizeof(magic) - 1);
+	if (!base || end - base < (long)sizeof(*h))
+		goto out;
+	h = (const struct ldcache_head *)base;
+	for (__u32 i = 0; i < h->nlibs; i++) {
+		const struct ldcache_entry *e = (const void *)(base + sizeof(*h) + i * sizeof(*e));
+		const char *key, *val;
+
+		if ((const char *)(e + 1) > end)
+			break;
+		if (e->key >= (size_t)(end - base) || e->value >= (size_t)(end - base))
+			continue;
+		key = base + e->key;
+		val = base + e->value;
+		if (!memchr(key, 0, end - key) || !memchr(val, 0, end - val))
+			continue;
+		if (attach_is_tls_lib(key) && attach_path(a, val, -1) > 0)
+			n++;
+	}
+out:
+	munmap(map, st.st_size);
+	return n;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Finding TLS libraries in processes and attaching the uprobes to them. */
+#ifndef ATTACH_H
+#define ATTACH_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct tlstrace_bpf;
+struct attacher;
+
+struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose);
+void attacher__free(struct attacher *a);
+
+/*
+ * Attach to every TLS library mapped by process pid. With per_pid, the
+ * uprobes fire only in that process; otherwise in every process that maps
+ * the file, once per file. Returns the number of libraries newly attached,
+ * or -errno if the process could not be read.
+ */
+int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid);
+
+/* attach host-wide to the libraries the dynamic loader would pick */
+int attacher__scan_ldcache(struct attacher *a);
+
+/* attach host-wide to the libraries every running process maps */
+int attacher__scan_all(struct attacher *a);
+
+/* libraries attached so far */
+int attacher__count(const struct attacher *a);
+
+/* a mapped file's path names a TLS library we know */
+bool attach_is_tls_lib(const char *path);
+
+/*
+ * Parse one line of /proc/PID/maps; returns 1 and sets *path (pointing
+ * into line) for a file-backed mapping, else 0.
+ */
+int maps_line_path(char *line, char **path);
+
+#endif /* ATTACH_H */

@@ -1,0 +1,808 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Events to entries.
+ *
+ * A connection is a socket (pid, fd) whose connect() we saw, or one we first
+ * meet through a TLS session bound to it. A session is a TLS object (pid,
+ * SSL*) and tracks the handshake. Each connection holds a FIFO of requests
+ * written on it and not yet answered in full; a request becomes an entry when
+ * its response ends by its framing, when the next request replaces it, or
+ * when the connection, the session or the process goes away.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+#include "tlstrace.h"
+#include "collector.h"
+#include "clienthello.h"
+#include "http1.h"
+
+#define HEAD_MAX 16384		/* response head bytes kept for parsing */
+
+struct req {
+	struct req *next;
+	struct http1_request line;
+	__u32 tid;
+	__u64 request_start;
+	__u64 interim_start;
+	__u64 response_start;
+	__u64 response_end;
+	__u64 last_read;
+	int first_on_conn;	/* carries the connection's timings */
+	/* the response as it arrives */
+	char *head;
+	size_t head_len;
+	int head_done;
+	struct http1_response resp;
+	int no_body;		/* HEAD, 1xx, 204, 304 */
+	__u64 body;		/* body bytes received */
+	int complete;
+	int malformed;
+};
+
+struct conn_key {
+	__u32 pid;
+	__s32 fd;
+};
+
+struct session;
+
+struct conn {
+	UT_hash_handle hh;
+	struct conn_key key;
+	int anon;		/* not a known socket: owned by its session */
+	__u64 id;
+	__u64 sock;
+	__u32 pid;
+	__u32 tid;
+	char comm[TASK_COMM_LEN];
+	__u64 origin;
+	int observed;		/* its connect() was seen */
+	__u64 connect_start;
+	__u64 tcp_end;
+	int tcp_failed;
+	char local[64];
+	char remote[64];
+	__u16 rport;
+	struct session *sess;
+	struct req *head, *tail;
+	__u32 nreq;		/* requests started on it */
+	__u64 last_ts;
+};
+
+struct sess_key {
+	__u64 ssl;
+	__u32 pid;
+	__u32 _pad;
+};
+
+struct session {
+	UT_hash_handle hh;
+	struct sess_key key;
+	struct conn *conn;
+	int lib;
+	__u64 hs_start;
+	__u64 hs_end;
+	int hs_done;
+	int data_seen;		/* application data has moved */
+	char sni[256];
+};
+
+struct collector {
+	collector_emit_fn emit;
+	void *ctx;
+	struct conn *conns;
+	struct session *sessions;
+	__u64 next_conn_id;
+	struct collector_stats st;
+};
+
+struct collector *collector__new(collector_emit_fn emit, void *ctx)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->emit = emit;
+	c->ctx = ctx;
+	c->next_conn_id = 1;
+	return c;
+}
+
+static void req_free(struct req *r)
+{
+	if (!r)
+		return;
+	free(r->head);
+	free(r);
+}
+
+static void format_addr(char *out, size_t cap, int family, const __u8 *addr, __u16 port)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(family == 10 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
+	if (family == 10)
+		snprintf(out, cap, "[%s]:%u", ip, port);
+	else
+		snprintf(out, cap, "%s:%u", ip, port);
+}
+
+static const char *library_name(int lib)
+{
+	switch (lib) {
+	case LIB_OPENSSL:
+		return "openssl";
+	case LIB_GNUTLS:
+		return "gnutls";
+	default:
+		return NULL;
+	}
+}
+
+/* the URL: Host header and target; else the server name; else the address */
+static void entry_name(struct entry *e, const struct conn *cn, const struct session *s,
+		       const struct http1_request *line)
+{
+	const char *scheme = s ? "https" : "http";
+	const char *target = line && line->target[0] == '/' ? line->target : "/";
+	int default_port = s ? 443 : 80;
+
+	if (line && (!strncmp(line->target, "http://", 7) || !strncmp(line->target, "https://", 8))) {
+		snprintf(e->name, sizeof(e->name), "%s", line->target);
+	} else if (line && line->host[0]) {
+		snprintf(e->name, sizeof(e->name), "%s://%s%s", scheme, line->host, target);
+	} else if (s && s->sni[0]) {
+		if (cn->rport && cn->rport != default_port)
+			snprintf(e->name, sizeof(e->name), "%s://%s:%u%s", scheme, s->sni,
+				 cn->rport, target);
+		else
+			snprintf(e->name, sizeof(e->name), "%s://%s%s", scheme, s->sni, target);
+	} else if (cn->remote[0]) {
+		snprintf(e->name, sizeof(e->name), "%s://%s%s", scheme, cn->remote, target);
+	} else {
+		snprintf(e->name, sizeof(e->name), "%s://unknown%s", scheme, target);
+	}
+}
+
+static void entry_common(struct entry *e, const struct conn *cn)
+{
+	const struct session *s = cn->sess;
+
+	memset(e, 0, sizeof(*e));
+	e->origin = cn->origin;
+	e->pid = cn->pid;
+	e->tid = cn->tid;
+	memcpy(e->comm, cn->comm, sizeof(e->comm));
+	e->comm[sizeof(e->comm) - 1] = '\0';
+	e->role = "client";
+	e->conn_id = cn->id;
+	e->conn_observed = cn->observed;
+	e->tcp_connect_end = cn->tcp_end;
+	e->connect_attempts = cn->observed ? 1 : 0;
+	snprintf(e->local, sizeof(e->local), "%s", cn->local);
+	snprintf(e->remote, sizeof(e->remote), "%s", cn->remote);
+	if (s) {
+		e->library = library_name(s->lib);
+		snprintf(e->server_name, sizeof(e->server_name), "%s", s->sni);
+	}
+}
+
+static void emit(struct collector *c, struct entry *e)
+{
+	c->st.entries++;
+	if (c->emit)
+		c->emit(e, c->ctx);
+}
+
+/* an entry for a request, at the end of its life */
+static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 end,
+		     const char *error)
+{
+	const struct session *s = cn->sess;
+	struct entry e;
+	__u64 t0;
+
+	entry_common(&e, cn);
+	entry_name(&e, cn, s, &r->line);
+	snprintf(e.method, sizeof(e.method), "%s", r->line.method);
+	e.tid = r->tid;
+	e.request_start = r->request_start;
+
+	if (r->first_on_conn && cn->observed) {
+		e.connect_start = cn->connect_start;
+		e.secure_start = s ? s->hs_start : 0;
+		e.connect_end = s ? s->hs_end : cn->tcp_end;
+		if (s && !s->hs_done)
+			e.connect_end = 0;
+		/* a handshake finished by the request's own write ends where it began */
+		if (e.connect_end > e.request_start)
+			e.connect_end = e.request_start;
+		t0 = e.connect_start ? e.connect_start : (e.secure_start ? e.secure_start : r->request_start);
+		e.start = t0;
+		e.lookup_start = e.lookup_end = t0;
+		if (!e.connect_start)
+			e.connect_start = t0;
+		if (!e.connect_end)
+			e.connect_end = e.secure_start ? e.secure_start : t0;
+	} else {
+		/* reused, or a connection older than the trace */
+		e.reused = 1;
+		t0 = r->request_start;
+		e.start = e.lookup_start = e.lookup_end = t0;
+		e.connect_start = e.connect_end = t0;
+		e.secure_start = s ? t0 : 0;
+		e.tcp_connect_end = 0;
+	}
+	e.interim_start = r->interim_start;
+	e.response_start = r->response_start;
+
+	if (r->response_start && !error) {
+		e.response_end = r->response_end ? r->response_end : r->last_read;
+		e.status = r->resp.status;
+		snprintf(e.next_hop, sizeof(e.next_hop), "%s", r->resp.version);
+		e.encoded_size = r->body;
+		e.decoded_size = r->body;
+	} else {
+		/* a failed fetch: only startTime, fetchStart, responseEnd, duration */
+		snprintf(e.error, sizeof(e.error), "%s", error ? error : "no response");
+		e.failed_phase = "http";
+		e.response_end = end > t0 ? end : t0;
+		e.lookup_start = e.lookup_end = e.connect_start = e.secure_start = 0;
+		e.connect_end = e.request_start = e.interim_start = e.response_start = 0;
+		e.status = 0;
+	}
+	if (r->malformed && !e.error[0]) {
+		snprintf(e.error, sizeof(e.error), "malformed HTTP response");
+		e.failed_phase = "http";
+	}
+	emit(c, &e);
+}
+
+/* an entry for a connection that failed before carrying any request */
+static void emit_conn_failure(struct collector *c, struct conn *cn, __u64 end, const char *phase,
+			      const char *error)
+{
+	struct entry e;
+
+	entry_common(&e, cn);
+	entry_name(&e, cn, cn->sess, NULL);
+	e.start = cn->connect_start ? cn->connect_start : (cn->sess ? cn->sess->hs_start : end);
+	e.response_end = end > e.start ? end : e.start;
+	e.failed_phase = phase;
+	snprintf(e.error, sizeof(e.error), "%s", error);
+	emit(c, &e);
+}
+
+static void pop_req(struct conn *cn)
+{
+	struct req *r = cn->head;
+
+	cn->head = r->next;
+	if (!cn->head)
+		cn->tail = NULL;
+	req_free(r);
+}
+
+/* everything still open on a connection ends now */
+static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const char *why)
+{
+	while (cn->head) {
+		struct req *r = cn->head;
+		const char *err = NULL;
+
+		if (!r->response_start)
+			err = why;
+		else if (!r->complete && r->head_done && !r->no_body &&
+			 (r->resp.content_length >= 0 && r->body < (__u64)r->resp.content_length))
+			err = NULL;	/* truncated, reported with what arrived */
+		emit_req(c, cn, r, ts, err);
+		pop_req(cn);
+	}
+	if (!cn->nreq && !cn->tcp_failed) {
+		struct session *s = cn->sess;
+
+		if (s && s->hs_start && !s->hs_done)
+			emit_conn_failure(c, cn, ts, "tls", "TLS handshake did not complete");
+		cn->nreq = 1;	/* reported once */
+	}
+}
+
+static void conn_destroy(struct collector *c, struct conn *cn)
+{
+	if (!cn)
+		return;
+	while (cn->head)
+		pop_req(cn);
+	if (cn->sess && cn->sess->conn == cn)
+		cn->sess->conn = NULL;
+	if (!cn->anon)
+		HASH_DEL(c->conns, cn);
+	free(cn);
+}
+
+static struct conn *conn_find(struct collector *c, __u32 pid, __s32 fd)
+{
+	struct conn_key k = { .pid = pid, .fd = fd };
+	struct conn *cn;
+
+	HASH_FIND(hh, c->conns, &k, sizeof(k), cn);
+	return cn;
+}
+
+static struct conn *conn_new(struct collector *c, const struct ev_hdr *h, __s32 fd, int anon)
+{
+	struct conn *cn = calloc(1, sizeof(*cn));
+
+	if (!cn)
+		return NULL;
+	cn->key.pid = h->pid;
+	cn->key.fd = fd;
+	cn->anon = anon;
+	cn->id = c->next_conn_id++;
+	cn->pid = h->pid;
+	cn->tid = h->tid;
+	memcpy(cn->comm, h->comm, sizeof(cn->comm));
+	cn->origin = h->proc_start;
+	cn->last_ts = h->ts;
+	if (!anon)
+		HASH_ADD(hh, c->conns, key, sizeof(cn->key), cn);
+	return cn;
+}
+
+static struct session *sess_find(struct collector *c, __u32 pid, __u64 ssl)
+{
+	struct sess_key k = { .ssl = ssl, .pid = pid };
+	struct session *s;
+
+	HASH_FIND(hh, c->sessions, &k, sizeof(k), s);
+	return s;
+}
+
+static struct session *sess_get(struct collector *c, __u32 pid, __u64 ssl, int lib)
+{
+	struct session *s = sess_find(c, pid, ssl);
+
+	if (s)
+		return s;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->key.ssl = ssl;
+	s->key.pid = pid;
+	s->lib = lib;
+	HASH_ADD(hh, c->sessions, key, sizeof(s->key), s);
+	return s;
+}
+
+static void sess_destroy(struct collector *c, struct session *s, __u64 ts)
+{
+	struct conn *cn = s->conn;
+
+	if (cn) {
+		if (cn->anon) {
+			flush_conn(c, cn, ts, "TLS session freed before a response");
+			conn_destroy(c, cn);
+		} else {
+			cn->sess = s == cn->sess ? NULL : cn->sess;
+		}
+	}
+	HASH_DEL(c->sessions, s);
+	free(s);
+}
+
+/* tie a session to a connection, leaving any anonymous one behind */
+static void sess_attach(struct collector *c, struct session *s, struct conn *cn)
+{
+	struct conn *old = s->conn;
+
+	if (old == cn)
+		return;
+	if (old && old->anon) {
+		/* requests seen before the socket was known move along */
+		if (old->head) {
+			if (cn->tail)
+				cn->tail->next = old->head;
+			else
+				cn->head = old->head;
+			cn->tail = old->tail;
+			cn->nreq += old->nreq;
+			old->head = old->tail = NULL;
+		}
+		old->sess = NULL;
+		conn_destroy(c, old);
+	}
+	if (cn->sess && cn->sess != s && cn->sess->conn == cn)
+		cn->sess->conn = NULL;
+	s->conn = cn;
+	cn->sess = s;
+}
+
+static void on_connect(struct collector *c, const struct ev_connect *e)
+{
+	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
+
+	if (cn) {
+		/* the fd was reused and we missed its close */
+		flush_conn(c, cn, e->hdr.ts, "connection closed");
+		conn_destroy(c, cn);
+	}
+	cn = conn_new(c, &e->hdr, e->fd, 0);
+	if (!cn)
+		return;
+	cn->observed = 1;
+	cn->sock = e->sock;
+	cn->connect_start = e->hdr.ts;
+	cn->rport = e->dport;
+	format_addr(cn->remote, sizeof(cn->remote), e->family, e->daddr, e->dport);
+}
+
+static void on_tcp_state(struct collector *c, const struct ev_tcp_state *e)
+{
+	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
+
+	if (!cn || cn->sock != e->sock)
+		return;
+	cn->last_ts = e->hdr.ts;
+	format_addr(cn->local, sizeof(cn->local), e->family, e->saddr, e->sport);
+	format_addr(cn->remote, sizeof(cn->remote), e->family, e->daddr, e->dport);
+	if (e->newstate == 1) {
+		cn->tcp_end = e->hdr.ts;
+	} else {
+		cn->tcp_failed = 1;
+		emit_conn_failure(c, cn, e->hdr.ts, "connect", "connection refused or timed out");
+	}
+}
+
+static void on_close(struct collector *c, const struct ev_close *e)
+{
+	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
+
+	if (!cn)
+		return;
+	flush_conn(c, cn, e->hdr.ts, "connection closed before a response");
+	conn_destroy(c, cn);
+}
+
+static void on_bind(struct collector *c, const struct ev_ssl_bind *e, size_t len)
+{
+	struct session *s = sess_get(c, e->hdr.pid, e->ssl, e->lib);
+	struct conn *cn;
+
+	if (!s)
+		return;
+	if (e->cap && !s->sni[0] && offsetof(struct ev_ssl_bind, data) + e->cap <= len)
+		clienthello_sni(e->data, e->cap, s->sni, sizeof(s->sni));
+	cn = conn_find(c, e->hdr.pid, (__s32)e->fd);
+	if (!cn) {
+		/* a socket connected before the trace, or not over TCP */
+		cn = conn_new(c, &e->hdr, (__s32)e->fd, 0);
+		if (!cn)
+			return;
+	}
+	sess_attach(c, s, cn);
+}
+
+static void on_free(struct collector *c, const struct ev_ssl_free *e)
+{
+	struct session *s = sess_find(c, e->hdr.pid, e->ssl);
+
+	if (!s)
+		return;
+	if (s->conn && !s->conn->anon)
+		flush_conn(c, s->conn, e->hdr.ts, "TLS session freed before a response");
+	sess_destroy(c, s, e->hdr.ts);
+}
+
+static void on_exit_proc(struct collector *c, const struct ev_proc *e)
+{
+	struct conn *cn, *tmp;
+	struct session *s, *stmp;
+
+	HASH_ITER(hh, c->conns, cn, tmp) {
+		if (cn->pid != e->hdr.pid)
+			continue;
+		flush_conn(c, cn, e->hdr.ts, "process exited before a response");
+		conn_destroy(c, cn);
+	}
+	HASH_ITER(hh, c->sessions, s, stmp) {
+		if (s->key.pid == e->hdr.pid)
+			sess_destroy(c, s, e->hdr.ts);
+	}
+}
+
+/* the handshake: whichever call drives it */
+static void track_handshake(struct session *s, const struct ev_ssl_call *e)
+{
+	if (s->hs_done)
+		return;
+	if (e->call == CALL_HANDSHAKE) {
+		if (!s->hs_start)
+			s->hs_start = e->ts_enter;
+		if (e->ret == 1) {
+			s->hs_done = 1;
+			s->hs_end = e->hdr.ts;
+		}
+		return;
+	}
+	/*
+	 * A read or write on a session whose handshake has not completed drives
+	 * it implicitly, if we saw the session from its start (its connect, or
+	 * an earlier handshake call). Otherwise the session predates the trace.
+	 */
+	if (!s->data_seen && (s->hs_start || (s->conn && s->conn->observed))) {
+		if (!s->hs_start)
+			s->hs_start = e->ts_enter;
+		if (e->ret > 0 || (e->call == CALL_WRITE && e->num == 0 && e->ret == 0)) {
+			s->hs_done = 1;
+			s->hs_end = e->hdr.ts;
+		}
+		return;
+	}
+	s->hs_done = 1;		/* not observed: its fields stay at fetchStart */
+}
+
+static void on_write(struct collector *c, struct conn *cn, const struct ev_ssl_call *e)
+{
+	struct http1_request line;
+	struct req *r;
+
+	if (e->ret <= 0 || !e->len)
+		return;
+	if (!http1_parse_request((const char *)e->data, e->cap, &line))
+		return;		/* a request body, or not HTTP/1 */
+	/* a request whose response is under way without framing ends here */
+	for (r = cn->head; r; r = cn->head) {
+		if (!r->response_start)
+			break;
+		emit_req(c, cn, r, e->ts_enter, NULL);
+		pop_req(cn);
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return;
+	r->line = line;
+	r->tid = e->hdr.tid;
+	r->request_start = e->ts_enter;
+	r->first_on_conn = cn->nreq == 0;
+	r->no_body = !strcmp(line.method, "HEAD");
+	cn->nreq++;
+	if (cn->tail)
+		cn->tail->next = r;
+	else
+		cn->head = r;
+	cn->tail = r;
+}
+
+/* feed response bytes to the head request; returns bytes consumed */
+static size_t feed_response(struct collector *c, struct req *r, const char *data, size_t cap,
+			    size_t len, __u64 ts)
+{
+	size_t used = 0;
+
+	if (!r->response_start)
+		r->response_start = ts;
+	r->last_read = ts;
+	if (!r->head_done) {
+		size_t room, take, prev = r->head_len;
+		int n;
+
+		if (!r->head && !(r->head = malloc(HEAD_MAX)))
+			return len;
+		room = HEAD_MAX - r->head_len;
+		take = cap < room ? cap : room;
+		memcpy(r->head + r->head_len, data, take);
+		r->head_len += take;
+		n = http1_parse_response(r->head, r->head_len, &r->resp);
+		if (n < 0 || (n == 0 && (r->head_len == HEAD_MAX || take < cap || cap < len))) {
+			c->st.malformed++;
+			r->malformed = 1;
+			r->complete = 1;
+			r->response_end = ts;
+			return len;
+		}
+		if (n == 0)
+			return len;
+		used = (size_t)n - prev;
+		if (r->resp.status >= 100 && r->resp.status < 200 && r->resp.status != 101) {
+			/* an interim response: the final one follows */
+			if (!r->interim_start)
+				r->interim_start = r->response_start;
+			r->head_len = 0;
+			return used;
+		}
+		r->head_done = 1;
+		if (r->resp.status == 204 || r->resp.status == 304)
+			r->no_body = 1;
+		if (r->no_body || r->resp.content_length == 0) {
+			r->complete = 1;
+			r->response_end = ts;
+			return used;
+		}
+	}
+	if (r->resp.content_length >= 0) {
+		__u64 need = (__u64)r->resp.content_length - r->body;
+		size_t take = len - used < need ? len - used : need;
+
+		r->body += take;
+		used += take;
+		if (r->body == (__u64)r->resp.content_length) {
+			r->complete = 1;
+			r->response_end = ts;
+		}
+		return used;
+	}
+	/* no length: the body runs to the next request or the close */
+	r->body += len - used;
+	return len;
+}
+
+static void on_read(struct collector *c, struct conn *cn, const struct ev_ssl_call *e)
+{
+	const char *data = (const char *)e->data;
+	size_t cap = e->cap, len = e->len;
+
+	if (e->ret <= 0 || !len)
+		return;
+	while (len) {
+		struct req *r = cn->head;
+		size_t used;
+
+		if (!r) {
+			c->st.unmatched++;
+			return;
+		}
+		used = feed_response(c, r, data, cap, len, e->hdr.ts);
+		if (used > len)
+			used = len;
+		data += used < cap ? used : cap;
+		cap = used < cap ? cap - used : 0;
+		len -= used;
+		if (r->complete) {
+			emit_req(c, cn, r, e->hdr.ts, NULL);
+			pop_req(cn);
+		} else if (used == 0) {
+			break;
+		}
+	}
+}
+
+static void on_ssl_call(struct collector *c, const struct ev_ssl_call *e, size_t len)
+{
+	struct session *s;
+	struct conn *cn;
+
+	if (offsetof(struct ev_ssl_call, data) + e->cap > len || e->cap > MAX_CAPTURE ||
+	    e->cap > e->len) {
+		c->st.bad_records++;
+		return;
+	}
+	s = sess_get(c, e->hdr.pid, e->ssl, e->lib);
+	if (!s)
+		return;
+	if (!s->conn) {
+		/* no socket known (yet): keep its requests on a connection of its own */
+		cn = conn_new(c, &e->hdr, -1, 1);
+		if (!cn)
+			return;
+		s->conn = cn;
+		cn->sess = s;
+	}
+	cn = s->conn;
+	cn->last_ts = e->hdr.ts;
+	track_handshake(s, e);
+	if (e->call == CALL_HANDSHAKE)
+		return;
+	if (e->ret > 0)
+		s->data_seen = 1;
+	if (e->call == CALL_WRITE)
+		on_write(c, cn, e);
+	else
+		on_read(c, cn, e);
+}
+
+int collector__feed(struct collector *c, const void *rec, size_t len)
+{
+	const struct ev_hdr *h = rec;
+
+	c->st.records++;
+	if (len < sizeof(*h))
+		goto bad;
+	switch (h->type) {
+	case EV_CONNECT:
+		if (len < sizeof(struct ev_connect))
+			goto bad;
+		on_connect(c, rec);
+		return 0;
+	case EV_TCP_STATE:
+		if (len < sizeof(struct ev_tcp_state))
+			goto bad;
+		on_tcp_state(c, rec);
+		return 0;
+	case EV_CLOSE:
+		if (len < sizeof(struct ev_close))
+			goto bad;
+		on_close(c, rec);
+		return 0;
+	case EV_SSL_CALL:
+		if (len < offsetof(struct ev_ssl_call, data))
+			goto bad;
+		on_ssl_call(c, rec, len);
+		return 0;
+	case EV_SSL_BIND:
+		if (len < offsetof(struct ev_ssl_bind, data))
+			goto bad;
+		on_bind(c, rec, len);
+		return 0;
+	case EV_SSL_FREE:
+		if (len < sizeof(struct ev_ssl_free))
+			goto bad;
+		on_free(c, rec);
+		return 0;
+	case EV_PROC_EXIT:
+		if (len < sizeof(struct ev_proc))
+			goto bad;
+		on_exit_proc(c, rec);
+		return 0;
+	case EV_PROC_EXEC:
+		return 0;
+	}
+bad:
+	c->st.bad_records++;
+	return -EINVAL;
+}
+
+void collector__expire(struct collector *c, __u64 now, __u64 idle_ns)
+{
+	struct conn *cn, *tmp;
+
+	HASH_ITER(hh, c->conns, cn, tmp) {
+		if (now - cn->last_ts < idle_ns)
+			continue;
+		flush_conn(c, cn, cn->last_ts, "connection idle");
+		if (cn->sess)
+			cn->sess->conn = NULL;
+		cn->sess = NULL;
+		conn_destroy(c, cn);
+		c->st.expired++;
+	}
+}
+
+void collector__flush(struct collector *c, __u64 now)
+{
+	struct conn *cn, *tmp;
+	struct session *s, *stmp;
+
+	HASH_ITER(hh, c->conns, cn, tmp) {
+		flush_conn(c, cn, now, "trace ended before a response");
+		conn_destroy(c, cn);
+	}
+	HASH_ITER(hh, c->sessions, s, stmp)
+		sess_destroy(c, s, now);
+}
+
+void collector__stats(const struct collector *c, struct collector_stats *out)
+{
+	*out = c->st;
+}
+
+void collector__free(struct collector *c)
+{
+	struct conn *cn, *tmp;
+	struct session *s, *stmp;
+
+	if (!c)
+		return;
+	HASH_ITER(hh, c->conns, cn, tmp)
+		conn_destroy(c, cn);
+	HASH_ITER(hh, c->sessions, s, stmp) {
+		if (s->conn && s->conn->anon)
+			conn_destroy(c, s->conn);
+		HASH_DEL(c->sessions, s);
+		free(s);
+	}
+	free(c);
+}

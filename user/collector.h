@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The collector: ring-buffer records in, finished entries out. Pure C, no
+ * BPF: it owns every rule of SEMANTICS.md (reuse, failures, keep-alive,
+ * HTTP framing) and is unit-tested by feeding it records.
+ */
+#ifndef COLLECTOR_H
+#define COLLECTOR_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include "entry.h"
+
+struct collector;
+
+typedef void (*collector_emit_fn)(const struct entry *e, void *ctx);
+
+struct collector_stats {
+	__u64 records;		/* records fed */
+	__u64 bad_records;	/* too short or of an unknown type */
+	__u64 entries;		/* entries emitted */
+	__u64 unmatched;	/* response bytes with no request to pair with */
+	__u64 malformed;	/* HTTP heads that did not parse */
+	__u64 expired;		/* idle connections dropped */
+};
+
+struct collector *collector__new(collector_emit_fn emit, void *ctx);
+void collector__free(struct collector *c);
+
+/* feed one ring-buffer record; -EINVAL if it is malformed */
+int collector__feed(struct collector *c, const void *rec, size_t len);
+
+/* drop connections idle since before now - idle_ns, flushing what they hold */
+void collector__expire(struct collector *c, __u64 now, __u64 idle_ns);
+
+/* flush every open entry as it stands (at exit) */
+void collector__flush(struct collector *c, __u64 now);
+
+void collector__stats(const struct collector *c, struct collector_stats *out);
+
+#endif /* COLLECTOR_H */

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * JSON Lines: the PerformanceResourceTiming keys in the order of
+ * SEMANTICS.md, then the "tlstrace" extension object.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+#include "output.h"
+
+double entry_ms(const struct entry *e, __u64 ts)
+{
+	if (!ts)
+		return 0;
+	return ((double)(__s64)(ts - e->origin)) / 1e6;
+}
+
+/* a double with exactly microsecond precision */
+static struct json_object *ms_obj(double ms)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%.3f", ms);
+	return json_object_new_double_s(ms, buf);
+}
+
+static void add(struct json_object *o, const char *key, struct json_object *v)
+{
+	json_object_object_add(o, key, v);
+}
+
+static void add_ts(struct json_object *o, const char *key, const struct entry *e, __u64 ts)
+{
+	add(o, key, ms_obj(entry_ms(e, ts)));
+}
+
+char *json__entry(const struct entry *e, __s64 epoch_offset)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *x = json_object_new_object();
+	struct json_object *tls;
+	char *s;
+
+	if (!o || !x) {
+		json_object_put(o);
+		json_object_put(x);
+		return NULL;
+	}
+	add(o, "name", json_object_new_string(e->name));
+	add(o, "entryType", json_object_new_string("resource"));
+	add(o, "initiatorType", json_object_new_string("other"));
+	add_ts(o, "startTime", e, e->start);
+	add_ts(o, "fetchStart", e, e->start);
+	add(o, "workerStart", ms_obj(0));
+	add(o, "redirectStart", ms_obj(0));
+	add(o, "redirectEnd", ms_obj(0));
+	add_ts(o, "domainLookupStart", e, e->lookup_start);
+	add_ts(o, "domainLookupEnd", e, e->lookup_end);
+	add_ts(o, "connectStart", e, e->connect_start);
+	add_ts(o, "secureConnectionStart", e, e->secure_start);
+	add_ts(o, "connectEnd", e, e->connect_end);
+	add_ts(o, "requestStart", e, e->request_start);
+	add_ts(o, "firstInterimResponseStart", e, e->interim_start);
+	add_ts(o, "responseStart", e, e->response_start);
+	add_ts(o, "responseEnd", e, e->response_end);
+	add(o, "duration", ms_obj(e->response_end > e->start ?
+				  (double)(e->response_end - e->start) / 1e6 : 0));
+	add(o, "nextHopProtocol", json_object_new_string(e->next_hop));
+	add(o, "transferSize", json_object_new_int64(e->error[0] && !e->response_start ? 0 :
+						     (int64_t)e->encoded_size + 300));
+	add(o, "encodedBodySize", json_object_new_int64((int64_t)e->encoded_size));
+	add(o, "decodedBodySize", json_object_new_int64((int64_t)e->decoded_size));
+	add(o, "responseStatus", json_object_new_int(e->status));
+	add(o, "deliveryType", json_object_new_string(""));
+	add(o, "renderBlockingStatus", json_object_new_string("non-blocking"));
+	add(o, "serverTiming", json_object_new_array());
+
+	add(x, "timeOrigin", ms_obj(((double)e->origin + (double)epoch_offset) / 1e6));
+	add(x, "pid", json_object_new_int64(e->pid));
+	add(x, "tid", json_object_new_int64(e->tid));
+	add(x, "comm", json_object_new_string(e->comm));
+	add(x, "role", json_object_new_string(e->role ? e->role : "client"));
+	add(x, "method", json_object_new_string(e->method));
+	add(x, "connectionId", json_object_new_int64((int64_t)e->conn_id));
+	add(x, "reused", json_object_new_boolean(e->reused));
+	add(x, "connectionObserved", json_object_new_boolean(e->conn_observed));
+	add(x, "localAddress", json_object_new_string(e->local));
+	add(x, "remoteAddress", json_object_new_string(e->remote));
+	add_ts(x, "tcpConnectEnd", e, e->tcp_connect_end);
+	add(x, "connectAttempts", json_object_new_int64(e->connect_attempts));
+	if (e->library) {
+		tls = json_object_new_object();
+		add(tls, "library", json_object_new_string(e->library));
+		add(tls, "serverName", json_object_new_string(e->server_name));
+		add(x, "tls", tls);
+	}
+	if (e->failed_phase) {
+		add(x, "failedPhase", json_object_new_string(e->failed_phase));
+		add(x, "error", json_object_new_string(e->error));
+	}
+	add(o, "tlstrace", x);
+
+	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						  JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return s;
+}

@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * tlstrace: lifecycle and the poll loop. Load the BPF programs, attach,
+ * start or find the processes to trace, feed ring-buffer records to the
+ * collector, and write the entries it finishes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "tlstrace.h"
+#include "tlstrace.skel.h"
+#include "attach.h"
+#include "collector.h"
+#include "options.h"
+#include "output.h"
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (stopping)
+		_exit(130);	/* a second Ctrl-C: at once */
+	stopping = 1;
+}
+
+static bool verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !verbose)
+		return 0;
+	if (!verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static __s64 real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (__s64)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/*
+ * CLOCK_REALTIME - CLOCK_MONOTONIC: the tightest of several
+ * realtime/monotonic/realtime brackets, taken at its middle.
+ */
+static __s64 epoch_offset(void)
+{
+	__s64 best = 0, best_width = -1;
+
+	for (int i = 0; i < 64; i++) {
+		__s64 r1 = real_ns();
+		__u64 m = mono_ns();
+		__s64 r2 = real_ns();
+
+		if (best_width < 0 || r2 - r1 < best_width) {
+			best_width = r2 - r1;
+			best = r1 + (r2 - r1) / 2 - (__s64)m;
+		}
+	}
+	return best;
+}
+
+/* tracepoints need tracefs; a fresh machine may not have it mounted */
+static int ensure_tracefs(void)
+{
+	if (!access("/sys/kernel/tracing/events", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events", F_OK))
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
+		fprintf(stderr, "tlstrace: tracefs is not mounted and mounting it on "
+				"/sys/kernel/tracing failed: %s\n", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+#define MAX_TP_LINKS 32
+static struct bpf_link *tp_links[MAX_TP_LINKS];
+static int ntp_links;
+
+static int attach_tracepoints(struct tlstrace_bpf *skel)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+		struct bpf_link *l;
+
+		if (strncmp(sec, "tp/", 3) && strncmp(sec, "raw_tp/", 7))
+			continue;
+		l = bpf_program__attach(prog);
+		if (!l) {
+			int err = -errno;
+
+			fprintf(stderr, "tlstrace: attach tracepoint %s: %s\n", sec + (sec[0] == 't' ? 3 : 7),
+				strerror(-err));
+			return err;
+		}
+		if (ntp_links == MAX_TP_LINKS) {
+			bpf_link__destroy(l);
+			return -E2BIG;
+		}
+		tp_links[ntp_links++] = l;
+	}
+	return 0;
+}
+
+static int trace_pid(struct tlstrace_bpf *skel, pid_t pid)
+{
+	__u32 key = pid;
+	__u8 one = 1;
+
+	return bpf_map__update_elem(skel->maps.traced, &key, sizeof(key), &one, sizeof(one),
+				    BPF_ANY);
+}
+
+/* processes already running whose command name is comm */
+static int trace_comm(struct tlstrace_bpf *skel, const char *comm)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc");
+	int n = 0;
+
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir))) {
+		char path[64], name[32] = "";
+		pid_t pid = atoi(d->d_name);
+		FILE *f;
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof(name), f)) {
+			name[strcspn(name, "\n")] = '\0';
+			if (!strcmp(name, comm) && !trace_pid(skel, pid))
+				n++;
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
+struct run {
+	struct output out;
+	struct collector *col;
+	int write_err;
+};
+
+static void on_entry(const struct entry *e, void *ctx)
+{
+	struct run *r = ctx;
+
+	if (output__entry(&r->out, e) && !r->write_err) {
+		r->write_err = 1;
+		fprintf(stderr, "tlstrace: write entries: %s\n", strerror(errno));
+	}
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct run *r = ctx;
+
+	collector__feed(r->col, data, size);
+	return 0;
+}
+
+static const char *counter_names[CNT_NR] = {
+	[CNT_HIT_HANDSHAKE_ENTER] = "hits.handshake_enter",
+	[CNT_HIT_HANDSHAKE_EXIT] = "hits.handshake_exit",
+	[CNT_HIT_READ_ENTER] = "hits.read_enter",
+	[CNT_HIT_READ_EXIT] = "hits.read_exit",
+	[CNT_HIT_WRITE_ENTER] = "hits.write_enter",
+	[CNT_HIT_WRITE_EXIT] = "hits.write_exit",
+	[CNT_HIT_SET_FD] = "hits.set_fd",
+	[CNT_HIT_FREE] = "hits.free",
+	[CNT_DROP_RINGBUF] = "drops.ringbuf",
+	[CNT_DROP_INFLIGHT] = "drops.inflight",
+	[CNT_DROP_SOCKS] = "drops.socks",
+	[CNT_READ_FAIL] = "read_failures",
+};
+
+static void read_counters(struct tlstrace_bpf *skel, __u64 *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+
+	memset(out, 0, sizeof(*out) * CNT_NR);
+	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		return;
+	for (__u32 i = 0; i < CNT_NR; i++) {
+		if (bpf_map__lookup_elem(skel->maps.counters, &i, sizeof(i), vals,
+					 sizeof(*vals) * ncpu, 0))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+}
+
+/* at exit: drops always (data may be missing), everything with --stats */
+static void report(struct tlstrace_bpf *skel, struct collector *col, bool all)
+{
+	struct collector_stats cs;
+	__u64 cnt[CNT_NR], hits = 0, drops;
+
+	read_counters(skel, cnt);
+	collector__stats(col, &cs);
+	drops = cnt[CNT_DROP_RINGBUF] + cnt[CNT_DROP_INFLIGHT] + cnt[CNT_DROP_SOCKS];
+	if (drops || cnt[CNT_READ_FAIL] || cs.bad_records)
+		fprintf(stderr, "tlstrace: warning: %llu events dropped (ring buffer %llu, "
+				"thread map %llu, socket map %llu), %llu user-memory read failures, "
+				"%llu bad records: entries may be missing or incomplete\n",
+			(unsigned long long)drops, (unsigned long long)cnt[CNT_DROP_RINGBUF],
+			(unsigned long long)cnt[CNT_DROP_INFLIGHT],
+			(unsigned long long)cnt[CNT_DROP_SOCKS],
+			(unsigned long long)cnt[CNT_READ_FAIL], (unsigned long long)cs.bad_records);
+	if (!all)
+		return;
+	for (int i = CNT_HIT_HANDSHAKE_ENTER; i <= CNT_HIT_FREE; i++)
+		hits += cnt[i];
+	fprintf(stderr, "tlstrace: stats:");
+	for (int i = 0; i < CNT_NR; i++)
+		fprintf(stderr, " %s=%llu", counter_names[i], (unsigned long long)cnt[i]);
+	fprintf(stderr, " hits.total=%llu records=%llu entries=%llu unmatched=%llu malformed=%llu "
+			"expired=%llu\n",
+		(unsigned long long)hits, (unsigned long long)cs.records,
+		(unsigned long long)cs.entries, (unsigned long long)cs.unmatched,
+		(unsigned long long)cs.malformed, (unsigned long long)cs.expired);
+}
+
+/* fork COMMAND stopped before exec; it runs when go is written to */
+static pid_t spawn(char **argv, int *go)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		char c;
+
+		close(fds[1]);
+		if (read(fds[0], &c, 1) != 1)
+			_exit(127);	/* tlstrace failed before tracing */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		execvp(argv[0], argv);
+		fprintf(stderr, "tlstrace: run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(fds[0]);
+	*go = fds[1];
+	return pid;
+}
+
+static FILE *open_output(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return NULL;
+	fchmod(fd, 0600);	/* an existing file too */
+	return fdopen(fd, "w");
+}
+
+static int pid_alive(pid_t pid)
+{
+	return !kill(pid, 0) || errno == EPERM;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct tlstrace_bpf *skel = NULL;
+	struct attacher *att = NULL;
+	struct ring_buffer *rb = NULL;
+	struct run run = {};
+	pid_t child = -1;
+	int go = -1, err = 0, status = 0, child_done = 0;
+	__u64 start, deadline = 0, last_expire;
+
+	options__parse(&o, argc, argv);
+	verbose = o.verbose;
+	libbpf_set_print(libbpf_print);
+
+	for (int i = 0; i < o.npids; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d", o.pids[i]);
+		if (access(path, F_OK)) {
+			fprintf(stderr, "tlstrace: no process with pid %d\n", o.pids[i]);
+			return 1;
+		}
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "tlstrace: must run as root (it loads BPF programs and uprobes)\n");
+		return 1;
+	}
+
+	run.out.format = o.format;
+	run.out.f = stdout;
+	if (o.output) {
+		run.out.f = open_output(o.output);
+		if (!run.out.f) {
+			fprintf(stderr, "tlstrace: open %s: %s\n", o.output, strerror(errno));
+			return 1;
+		}
+	}
+	run.out.epoch_offset = epoch_offset();
+	run.col = collector__new(on_entry, &run);
+	if (!run.col) {
+		fprintf(stderr, "tlstrace: out of memory\n");
+		err = -ENOMEM;
+		goto cleanup;
+	}
+
+	err = ensure_tracefs();
+	if (err)
+		goto cleanup;
+
+	if (o.command) {
+		child = spawn(o.command, &go);
+		if (child < 0) {
+			err = child;
+			fprintf(stderr, "tlstrace: start %s: %s\n", o.command[0], strerror(-err));
+			goto cleanup;
+		}
+	}
+
+	skel = tlstrace_bpf__open();
+	if (!skel) {
+		err = -errno;
+		fprintf(stderr, "tlstrace: open BPF object: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	skel->rodata->targ_self = getpid();
+	skel->rodata->targ_all = !o.command && !o.npids && !o.comm[0];
+	skel->rodata->targ_follow = o.command != NULL;
+	memcpy((char *)skel->rodata->targ_comm, o.comm, sizeof(o.comm));
+
+	err = tlstrace_bpf__load(skel);
+	if (err) {
+		fprintf(stderr, "tlstrace: load BPF programs: %s%s\n", strerror(-err),
+			err == -EPERM ? " (needs CAP_BPF and CAP_PERFMON)" : "");
+		goto cleanup;
+	}
+	err = attach_tracepoints(skel);
+	if (err)
+		goto cleanup;
+
+	att = attacher__new(skel, o.verbose);
+	if (!att) {
+		err = -ENOMEM;
+		fprintf(stderr, "tlstrace: out of memory\n");
+		goto cleanup;
+	}
+	if (o.npids) {
+		for (int i = 0; i < o.npids; i++) {
+			int n = attacher__scan_pid(att, o.pids[i], true);
+
+			if (n < 0) {
+				err = n;
+				fprintf(stderr, "tlstrace: read libraries of pid %d: %s\n", o.pids[i],
+					strerror(-err));
+				goto cleanup;
+			}
+			trace_pid(skel, o.pids[i]);
+		}
+		if (!attacher__count(att)) {
+			err = -ENOENT;
+			fprintf(stderr, "tlstrace: no TLS library (libssl) in pid%s", o.npids > 1 ? "s" : "");
+			for (int i = 0; i < o.npids; i++)
+				fprintf(stderr, " %d", o.pids[i]);
+			fprintf(stderr, "\n");
+			goto cleanup;
+		}
+	} else {
+		attacher__scan_ldcache(att);
+		attacher__scan_all(att);
+		if (!attacher__count(att))
+			fprintf(stderr, "tlstrace: warning: no TLS library found; tracing TCP only\n");
+		if (o.comm[0])
+			trace_comm(skel, o.comm);
+	}
+	if (child > 0)
+		trace_pid(skel, child);
+
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &run, NULL);
+	if (!rb) {
+		err = -errno;
+		fprintf(stderr, "tlstrace: create ring buffer: %s\n", strerror(-err));
+		goto cleanup;
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (go >= 0) {
+		if (write(go, "g", 1) != 1) {
+			err = -errno;
+			fprintf(stderr, "tlstrace: start %s: %s\n", o.command[0], strerror(-err));
+			goto cleanup;
+		}
+		close(go);
+		go = -1;
+	}
+	if (!o.command && o.verbose)
+		fprintf(stderr, "tlstrace: tracing; Ctrl-C to stop\n");
+
+	start = last_expire = mono_ns();
+	if (o.duration)
+		deadline = start + (__u64)o.duration * 1000000000ull;
+	while (!stopping) {
+		__u64 now;
+
+		err = ring_buffer__poll(rb, 100);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "tlstrace: poll ring buffer: %s\n", strerror(-err));
+			goto cleanup;
+		}
+		err = 0;
+		now = mono_ns();
+		if (deadline && now >= deadline)
+			break;
+		if (now - last_expire > 1000000000ull) {
+			collector__expire(run.col, now, 300ull * 1000000000ull);
+			last_expire = now;
+		}
+		if (child > 0 && !child_done && waitpid(child, &status, WNOHANG) == child) {
+			child_done = 1;
+			break;
+		}
+		if (o.npids) {
+			int alive = 0;
+
+			for (int i = 0; i < o.npids; i++)
+				alive += pid_alive(o.pids[i]);
+			if (!alive)
+				break;
+		}
+	}
+	/* what is already in the ring buffer still counts */
+	ring_buffer__consume(rb);
+	collector__flush(run.col, mono_ns());
+	report(skel, run.col, o.stats);
+
+cleanup:
+	if (go >= 0)
+		close(go);	/* the child exits without running COMMAND */
+	if (child > 0 && !child_done && err) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+	}
+	ring_buffer__free(rb);
+	for (int i = 0; i < ntp_links; i++)
+		bpf_link__destroy(tp_links[i]);
+	attacher__free(att);
+	tlstrace_bpf__destroy(skel);
+	collector__free(run.col);
+	if (run.out.f && run.out.f != stdout)
+		fclose(run.out.f);
+	if (err)
+		return 1;
+	if (child_done) {
+		if (WIFEXITED(status))
+			return WEXITSTATUS(status);
+		if (WIFSIGNALED(status))
+			return 128 + WTERMSIG(status);
+	}
+	return 0;
+}

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* argp options. Every bad argument is one line on stderr and exit status 2. */
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "options.h"
+
+const char *argp_program_version = "tlstrace 0.1";
+const char *argp_program_bug_address = NULL;
+
+static const char doc[] =
+	"Trace TLS (and TCP) resource fetches of live processes with eBPF and print one "
+	"PerformanceResourceTiming entry per request.\n"
+	"\n"
+	"USAGE: tlstrace [OPTIONS] [-- COMMAND [ARGS...]]\n"
+	"\n"
+	"Without -p, -c or a COMMAND, every process on the host is traced.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  tlstrace -- curl -s https://example.com/     # trace one command and its children\n"
+	"  tlstrace -p 1234 -f json -o trace.jsonl      # attach to a running process\n"
+	"  tlstrace -c python3 -d 10                    # processes named python3, 10 seconds\n"
+	"  tlstrace -f json                             # the whole host, JSON Lines on stdout\n"
+	"\n"
+	"OPTIONS:";
+
+enum {
+	OPT_STATS = 1000,
+};
+
+static const struct argp_option opts[] = {
+	{ "pid", 'p', "PID", 0, "Trace this process and its threads (repeatable)", 0 },
+	{ "comm", 'c', "NAME", 0, "Trace processes whose command name is NAME", 0 },
+	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (0: until Ctrl-C, the default)", 0 },
+	{ "format", 'f', "FORMAT", 0, "Output format: text (default) or json (JSON Lines)", 0 },
+	{ "output", 'o', "FILE", 0, "Write entries to FILE (created mode 0600), not stdout", 0 },
+	{ "stats", OPT_STATS, NULL, 0, "At exit, print probe hits, drops and collector counters", 0 },
+	{ "verbose", 'v', NULL, 0, "Say what is attached; show libbpf's messages", 0 },
+	{},
+};
+
+static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "tlstrace: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see tlstrace --help)\n");
+	exit(2);
+}
+
+static long parse_num(const char *what, const char *arg, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max)
+		usage_error("invalid %s '%s': expected a whole number from %ld to %ld", what, arg,
+			    min, max);
+	return v;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	struct options *o = state->input;
+
+	switch (key) {
+	case 'p':
+		if (o->npids == MAX_PIDS)
+			usage_error("at most %d -p options", MAX_PIDS);
+		o->pids[o->npids++] = (pid_t)parse_num("pid", arg, 1, INT_MAX);
+		break;
+	case 'c':
+		if (!*arg || strlen(arg) >= sizeof(o->comm))
+			usage_error("invalid command name '%s': 1 to %zu characters", arg,
+				    sizeof(o->comm) - 1);
+		strcpy(o->comm, arg);
+		break;
+	case 'd':
+		o->duration = parse_num("duration", arg, 0, 31536000);
+		break;
+	case 'f':
+		if (!strcmp(arg, "text"))
+			o->format = FMT_TEXT;
+		else if (!strcmp(arg, "json"))
+			o->format = FMT_JSON;
+		else
+			usage_error("unknown format '%s': use text or json", arg);
+		break;
+	case 'o':
+		o->output = arg;
+		break;
+	case OPT_STATS:
+		o->stats = true;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case ARGP_KEY_ARG:
+		usage_error("unexpected argument '%s': put the command to trace after --", arg);
+	case ARGP_KEY_ERROR:
+		usage_error("invalid option '%s'", state->argv[state->next > 1 ? state->next - 1 : 0]);
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+void options__parse(struct options *o, int argc, char **argv)
+{
+	static const struct argp argp = { opts, parse_arg, NULL, doc, NULL, NULL, NULL };
+	int n = argc, err;
+
+	memset(o, 0, sizeof(*o));
+	/* everything after the first "--" is the command, untouched by argp */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			n = i;
+			break;
+		}
+	}
+	if (n < argc) {
+		if (n + 1 == argc)
+			usage_error("no command after --");
+		o->command = argv + n + 1;
+	}
+	err = argp_parse(&argp, n, argv, ARGP_NO_ERRS, NULL, o);
+	if (err)
+		usage_error("invalid option '%s'", argv[1]);
+	if (o->command && (o->npids || o->comm[0]))
+		usage_error("a command cannot be combined with -p or -c");
+	if (o->npids && o->comm[0])
+		usage_error("-p and -c cannot be combined");
+}

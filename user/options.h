@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Command-line options. */
+#ifndef OPTIONS_H
+#define OPTIONS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "output.h"
+
+#define MAX_PIDS 64
+
+struct options {
+	pid_t pids[MAX_PIDS];
+	int npids;
+	char comm[16];
+	long duration;		/* seconds, 0 = until stopped */
+	enum output_format format;
+	const char *output;	/* NULL = stdout */
+	bool stats;
+	bool verbose;
+	char **command;		/* after "--", NULL-terminated; NULL if none */
+};
+
+/* parse argv; on a usage error print one line and exit(2) */
+void options__parse(struct options *o, int argc, char **argv);
+
+#endif /* OPTIONS_H */

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Writers: one finished entry in, one record out. */
+#ifndef OUTPUT_H
+#define OUTPUT_H
+
+#include <stdio.h>
+#include "entry.h"
+
+enum output_format {
+	FMT_TEXT,
+	FMT_JSON,
+};
+
+struct output {
+	FILE *f;
+	enum output_format format;
+	__s64 epoch_offset;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
+	int header_done;
+};
+
+/* milliseconds from the entry's origin; 0 stays 0 (did not happen) */
+double entry_ms(const struct entry *e, __u64 ts);
+
+/* the JSON Lines record for an entry, without the newline; free() it */
+char *json__entry(const struct entry *e, __s64 epoch_offset);
+
+int output__entry(struct output *o, const struct entry *e);
+
+#endif /* OUTPUT_H */
