@@ -295,6 +295,38 @@ static FILE *open_output(const char *path)
 	return fdopen(fd, "w");
 }
 
+/*
+ * Detaching a uprobe waits out an RCU grace period in the kernel, one after
+ * another (~70 ms each here): seconds for all of them. A child that shares
+ * our descriptors holds the last references and lets them go after we have
+ * exited, so tlstrace itself returns at once. The probes are still removed.
+ */
+static void detach_in_background(void)
+{
+	int fds[2], null;
+	pid_t pid;
+	char c;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return;
+	pid = fork();
+	if (pid != 0) {
+		close(fds[0]);	/* fds[1] closes when we exit */
+		return;
+	}
+	close(fds[1]);
+	setsid();
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+	}
+	while (read(fds[0], &c, 1) > 0)
+		;
+	_exit(0);
+}
+
 static int pid_alive(pid_t pid)
 {
 	return !kill(pid, 0) || errno == EPERM;
@@ -476,6 +508,8 @@ int main(int argc, char **argv)
 	report(skel, run.col, o.stats);
 
 cleanup:
+	if (skel)
+		detach_in_background();
 	if (go >= 0)
 		close(go);	/* the child exits without running COMMAND */
 	if (child > 0 && !child_done && err) {
