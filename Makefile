@@ -82,12 +82,10 @@ deps:
 unit: $(TEST_BIN)
 	$(Q)$(TEST_BIN)
 
-test: deps
-	$(Q)$(MAKE) --no-print-directory tlstrace $(TEST_BIN)
+test:
 	$(Q)./tests/run.sh
 
-demo: deps
-	$(Q)$(MAKE) --no-print-directory tlstrace
+demo:
 	$(Q)./scripts/demo.sh
 
 bench: deps
