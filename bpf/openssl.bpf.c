@@ -18,9 +18,11 @@ static __always_inline int call_enter(__u32 cnt, __u32 call, void *ssl, void *bu
 	__u32 tid = (__u32)id;
 	struct ssl_args a = {};
 
-	count(cnt);
-	if (!is_traced(id >> 32))
+	if (!is_traced(id >> 32)) {
+		count(CNT_HIT_UNTRACED);
 		return 0;
+	}
+	count(cnt);
 	a.ssl = (__u64)ssl;
 	a.buf = (__u64)buf;
 	a.num = num;
@@ -41,9 +43,11 @@ static __always_inline int call_exit(__u32 cnt, long ret)
 	struct ev_ssl_call *e;
 	__u64 n = 0, cap = 0;
 
-	count(cnt);
-	if (!a)
+	if (!a) {
+		count(CNT_HIT_UNTRACED);
 		return 0;
+	}
+	count(cnt);
 	e = scratch_rec();
 	if (!e)
 		goto out;
@@ -143,9 +147,11 @@ int BPF_KPROBE(ssl_set_fd_enter, void *ssl, int fd)
 	struct sess_val v = {};
 	struct ev_ssl_bind *e;
 
-	count(CNT_HIT_SET_FD);
-	if (!is_traced(id >> 32))
+	if (!is_traced(id >> 32)) {
+		count(CNT_HIT_UNTRACED);
 		return 0;
+	}
+	count(CNT_HIT_SET_FD);
 	k.ssl = (__u64)ssl;
 	k.pid = id >> 32;
 	v.fd = fd;
@@ -173,8 +179,12 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	struct sess_key k = {};
 	struct ev_ssl_free *e;
 
+	if (!is_traced(id >> 32)) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
 	count(CNT_HIT_FREE);
-	if (!is_traced(id >> 32) || !ssl)
+	if (!ssl)
 		return 0;
 	k.ssl = (__u64)ssl;
 	k.pid = id >> 32;

@@ -44,7 +44,10 @@ enum tls_lib {
 	LIB_GNUTLS = 2,
 };
 
-/* Per-CPU counters, indexed by these ids; user space sums them. */
+/*
+ * Per-CPU counters, indexed by these ids; user space sums them. CNT_HIT_*
+ * count uprobe hits in traced processes, each of which costs ~10 us.
+ */
 enum counter {
 	CNT_HIT_HANDSHAKE_ENTER,
 	CNT_HIT_HANDSHAKE_EXIT,
@@ -54,6 +57,7 @@ enum counter {
 	CNT_HIT_WRITE_EXIT,
 	CNT_HIT_SET_FD,
 	CNT_HIT_FREE,
+	CNT_HIT_UNTRACED,	/* uprobe hits in processes we do not trace */
 	CNT_DROP_RINGBUF,	/* ring buffer full: an event was lost */
 	CNT_DROP_INFLIGHT,	/* per-thread scratch map full */
 	CNT_DROP_SOCKS,		/* socket map full */

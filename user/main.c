@@ -202,6 +202,7 @@ static const char *counter_names[CNT_NR] = {
 	[CNT_HIT_WRITE_EXIT] = "hits.write_exit",
 	[CNT_HIT_SET_FD] = "hits.set_fd",
 	[CNT_HIT_FREE] = "hits.free",
+	[CNT_HIT_UNTRACED] = "hits.untraced",
 	[CNT_DROP_RINGBUF] = "drops.ringbuf",
 	[CNT_DROP_INFLIGHT] = "drops.inflight",
 	[CNT_DROP_SOCKS] = "drops.socks",
