@@ -88,8 +88,7 @@ test:
 demo:
 	$(Q)./scripts/demo.sh
 
-bench: deps
-	$(Q)$(MAKE) --no-print-directory tlstrace
+bench:
 	$(Q)./bench/run.sh
 
 check:
