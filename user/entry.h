@@ -29,6 +29,7 @@ struct entry {
 	char next_hop[16];	/* nextHopProtocol */
 	__u64 encoded_size;
 	__u64 decoded_size;
+	int decoded_unknown;	/* encoded, and not all of the body was seen */
 	int status;
 
 	__u32 pid;

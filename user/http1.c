@@ -4,6 +4,7 @@
  * hostile. Every read is bounded by len; nothing assumes NUL termination.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -47,10 +48,10 @@ static int header_value(const char *p, const char *end, const char *name, const 
 
 	while (p < end) {
 		const char *eol = find_crlf(p, end);
-		const char *line_end = eol ? eol : end;
+		const char *line_end = eol;
 
-		if (line_end == p)
-			break;	/* blank line: end of head */
+		if (!eol || line_end == p)
+			break;	/* cut short, or the blank line that ends the head */
 		if ((size_t)(line_end - p) > nlen && p[nlen] == ':' && !strncasecmp(p, name, nlen)) {
 			const char *v = p + nlen + 1;
 
@@ -64,8 +65,6 @@ static int header_value(const char *p, const char *end, const char *name, const 
 			*vlen = ve - v;
 			return 1;
 		}
-		if (!eol)
-			break;
 		p = eol + 2;
 	}
 	return 0;
@@ -77,14 +76,17 @@ int http1_parse_request(const char *buf, size_t len, struct http1_request *req)
 	size_t vlen;
 
 	memset(req, 0, sizeof(*req));
-	while (p < end && p - buf < 16 && is_token_char((unsigned char)*p))
+	while (p < end && p - buf < (long)sizeof(req->method) && is_token_char((unsigned char)*p))
 		p++;
-	if (p == buf || p >= end || *p != ' ')
+	if (p == buf || p >= end || *p != ' ' || p - buf >= (long)sizeof(req->method))
 		return 0;
 	copy_field(req->method, sizeof(req->method), buf, p - buf);
 	p++;
-	sp = memchr(p, ' ', end - p);
-	if (!sp || sp == p)
+	/* the target: no space, no control character, on the request line */
+	for (sp = p; sp < end && *sp != ' '; sp++)
+		if ((unsigned char)*sp < 0x21 || *sp == 0x7f)
+			return 0;
+	if (sp >= end || sp == p)
 		return 0;
 	eol = find_crlf(sp, end);
 	if ((size_t)(end - sp) < 9 || memcmp(sp + 1, "HTTP/1.", 7))
@@ -112,7 +114,8 @@ int http1_parse_response(const char *buf, size_t len, struct http1_response *res
 	eol = find_crlf(buf, end);
 	/* "HTTP/1.1 200" at least */
 	if (!eol || eol - buf < 12 || buf[8] != ' ' || !isdigit((unsigned char)buf[9]) ||
-	    !isdigit((unsigned char)buf[10]) || !isdigit((unsigned char)buf[11]))
+	    !isdigit((unsigned char)buf[10]) || !isdigit((unsigned char)buf[11]) ||
+	    (eol - buf > 12 && buf[12] != ' '))
 		return -1;
 	resp->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
 	copy_field(resp->version, sizeof(resp->version), buf, 8);
@@ -125,8 +128,9 @@ int http1_parse_response(const char *buf, size_t len, struct http1_response *res
 		if (vlen == 0 || vlen >= sizeof(num))
 			return -1;
 		copy_field(num, sizeof(num), v, vlen);
+		errno = 0;
 		resp->content_length = strtoll(num, &stop, 10);
-		if (*stop || resp->content_length < 0 || !isdigit((unsigned char)num[0]))
+		if (*stop || errno || resp->content_length < 0 || !isdigit((unsigned char)num[0]))
 			return -1;
 	}
 	if (header_value(eol + 2, end, "Transfer-Encoding", &v, &vlen) && vlen >= 7 &&

@@ -24,6 +24,65 @@ static struct json_object *ms_obj(double ms)
 	return json_object_new_double_s(ms, buf);
 }
 
+/* length of the valid UTF-8 sequence at s, or 0 */
+static int utf8_seq(const unsigned char *s)
+{
+	int n;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (int i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * A JSON string from bytes a traced process wrote (Host header, comm):
+ * invalid UTF-8 becomes U+FFFD, so every record stays valid JSON.
+ */
+static struct json_object *text(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t len = strlen(str), o = 0;
+	struct json_object *v;
+	char *buf;
+
+	buf = malloc(len * 3 + 1);
+	if (!buf)
+		return json_object_new_string("");
+	while (*s) {
+		int n = utf8_seq(s);
+
+		if (n) {
+			memcpy(buf + o, s, n);
+			o += n;
+			s += n;
+		} else {
+			memcpy(buf + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			s++;
+		}
+	}
+	v = json_object_new_string_len(buf, (int)o);
+	free(buf);
+	return v;
+}
+
 static void add(struct json_object *o, const char *key, struct json_object *v)
 {
 	json_object_object_add(o, key, v);
@@ -46,7 +105,7 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 		json_object_put(x);
 		return NULL;
 	}
-	add(o, "name", json_object_new_string(e->name));
+	add(o, "name", text(e->name));
 	add(o, "entryType", json_object_new_string("resource"));
 	add(o, "initiatorType", json_object_new_string("other"));
 	add_ts(o, "startTime", e, e->start);
@@ -65,7 +124,7 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 	add_ts(o, "responseEnd", e, e->response_end);
 	add(o, "duration", ms_obj(e->response_end > e->start ?
 				  (double)(e->response_end - e->start) / 1e6 : 0));
-	add(o, "nextHopProtocol", json_object_new_string(e->next_hop));
+	add(o, "nextHopProtocol", text(e->next_hop));
 	add(o, "transferSize", json_object_new_int64(e->error[0] && !e->response_start ? 0 :
 						     (int64_t)e->encoded_size + 300));
 	add(o, "encodedBodySize", json_object_new_int64((int64_t)e->encoded_size));
@@ -78,25 +137,27 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 	add(x, "timeOrigin", ms_obj(((double)e->origin + (double)epoch_offset) / 1e6));
 	add(x, "pid", json_object_new_int64(e->pid));
 	add(x, "tid", json_object_new_int64(e->tid));
-	add(x, "comm", json_object_new_string(e->comm));
+	add(x, "comm", text(e->comm));
 	add(x, "role", json_object_new_string(e->role ? e->role : "client"));
-	add(x, "method", json_object_new_string(e->method));
+	add(x, "method", text(e->method));
 	add(x, "connectionId", json_object_new_int64((int64_t)e->conn_id));
 	add(x, "reused", json_object_new_boolean(e->reused));
 	add(x, "connectionObserved", json_object_new_boolean(e->conn_observed));
-	add(x, "localAddress", json_object_new_string(e->local));
-	add(x, "remoteAddress", json_object_new_string(e->remote));
+	add(x, "localAddress", text(e->local));
+	add(x, "remoteAddress", text(e->remote));
 	add_ts(x, "tcpConnectEnd", e, e->tcp_connect_end);
 	add(x, "connectAttempts", json_object_new_int64(e->connect_attempts));
 	if (e->library) {
 		tls = json_object_new_object();
 		add(tls, "library", json_object_new_string(e->library));
-		add(tls, "serverName", json_object_new_string(e->server_name));
+		add(tls, "serverName", text(e->server_name));
 		add(x, "tls", tls);
 	}
+	if (e->decoded_unknown)
+		add(x, "decodedBodySizeUnknown", json_object_new_boolean(1));
 	if (e->failed_phase) {
 		add(x, "failedPhase", json_object_new_string(e->failed_phase));
-		add(x, "error", json_object_new_string(e->error));
+		add(x, "error", text(e->error));
 	}
 	add(o, "tlstrace", x);
 

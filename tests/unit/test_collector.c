@@ -1,0 +1,1220 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The collector, fed hand-made ring-buffer records. Each subtest pins one
+ * rule of SEMANTICS.md with raw nanosecond values. Records are handed over
+ * in heap copies of exactly their size, so ASan catches reads past it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include "tlstrace.h"
+#include "collector.h"
+#include "test.h"
+
+#define PID 100
+#define TID 101
+#define ORIGIN 7		/* the process's start: every entry's time origin */
+#define SOCK1 0xffff888000001000ULL
+#define SOCK2 0xffff888000002000ULL
+#define SOCK3 0xffff888000003000ULL
+#define SSL1 0x5555000010000ULL
+#define SSL2 0x5555000020000ULL
+#define SSL3 0x5555000030000ULL
+
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
+
+#define REQ_A "GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n"
+#define REQ_B "GET /b HTTP/1.1\r\nHost: example.com\r\n\r\n"
+#define RESP_HELLO "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+#define RESP_OK "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+#define MAX_ENTRIES 16
+
+struct sink {
+	int n;			/* entries emitted (may exceed MAX_ENTRIES) */
+	struct entry e[MAX_ENTRIES];
+};
+
+struct fx {
+	struct collector *c;
+	struct sink *s;
+};
+
+static void on_emit(const struct entry *e, void *ctx)
+{
+	struct sink *s = ctx;
+
+	if (s->n < MAX_ENTRIES)
+		s->e[s->n] = *e;
+	s->n++;
+}
+
+static bool fx_init(struct fx *f)
+{
+	f->s = calloc(1, sizeof(*f->s));
+	if (!ASSERT_OK_PTR(f->s, "calloc sink"))
+		return false;
+	f->c = collector__new(on_emit, f->s);
+	return ASSERT_OK_PTR(f->c, "collector__new");
+}
+
+static void fx_fini(struct fx *f)
+{
+	collector__free(f->c);
+	free(f->s);
+}
+
+/* the n-th entry emitted, or NULL (failing) if there are not that many */
+static const struct entry *nth(const struct fx *f, int n)
+{
+	if (!ASSERT_GT(f->s->n, n, "entries emitted") || n >= MAX_ENTRIES)
+		return NULL;
+	return &f->s->e[n];
+}
+
+static __u32 cur_pid = PID;	/* the process the next records come from */
+
+static void set_hdr(struct ev_hdr *h, __u32 type, __u64 ts)
+{
+	h->type = type;
+	h->pid = cur_pid;
+	h->tid = TID;
+	h->ts = ts;
+	h->proc_start = ORIGIN;
+	memcpy(h->comm, "python3", sizeof("python3"));
+}
+
+/* hand the collector a heap copy of exactly size bytes */
+static int feed(struct collector *c, const void *rec, size_t size)
+{
+	void *copy = malloc(size);
+	int ret;
+
+	if (!ASSERT_OK_PTR(copy, "malloc"))
+		return -ENOMEM;
+	memcpy(copy, rec, size);
+	ret = collector__feed(c, copy, size);
+	free(copy);
+	return ret;
+}
+
+static void feed_ok(struct collector *c, const void *rec, size_t size)
+{
+	ASSERT_EQ(feed(c, rec, size), 0, "collector__feed");
+}
+
+static void ev_connect_port(struct collector *c, __u32 fd, __u64 sock, __u64 ts, __u16 port)
+{
+	struct ev_connect e = {};
+
+	set_hdr(&e.hdr, EV_CONNECT, ts);
+	e.sock = sock;
+	e.fd = fd;
+	e.family = 2;	/* AF_INET */
+	e.dport = port;
+	e.daddr[0] = 127;
+	e.daddr[3] = 1;
+	feed_ok(c, &e, sizeof(e));
+}
+
+static void ev_connect(struct collector *c, __u32 fd, __u64 sock, __u64 ts)
+{
+	ev_connect_port(c, fd, sock, ts, 443);
+}
+
+static void ev_tcp(struct collector *c, __u32 fd, __u64 sock, __u64 ts, int oldstate, int newstate)
+{
+	struct ev_tcp_state e = {};
+
+	set_hdr(&e.hdr, EV_TCP_STATE, ts);
+	e.sock = sock;
+	e.fd = fd;
+	e.oldstate = oldstate;
+	e.newstate = newstate;
+	e.family = 2;
+	e.sport = 54321;
+	e.dport = 443;
+	e.saddr[0] = e.daddr[0] = 127;
+	e.saddr[3] = e.daddr[3] = 1;
+	feed_ok(c, &e, sizeof(e));
+}
+
+static void ev_established(struct collector *c, __u32 fd, __u64 sock, __u64 ts)
+{
+	ev_tcp(c, fd, sock, ts, TCP_SYN_SENT, TCP_ESTABLISHED);
+}
+
+static void ev_bind(struct collector *c, __u64 ssl, __u32 fd, __u32 how, __u64 ts,
+		    const void *hello, size_t cap)
+{
+	struct ev_ssl_bind e = {};
+
+	if (!ASSERT_LE(cap, sizeof(e.data), "hello fits"))
+		return;
+	set_hdr(&e.hdr, EV_SSL_BIND, ts);
+	e.ssl = ssl;
+	e.fd = fd;
+	e.how = how;
+	e.lib = LIB_OPENSSL;
+	e.call = how == BIND_NESTED ? CALL_HANDSHAKE : 0;
+	e.len = cap;
+	e.cap = cap;
+	if (cap)
+		memcpy(e.data, hello, cap);
+	feed_ok(c, &e, offsetof(struct ev_ssl_bind, data) + cap);
+}
+
+/* an SSL call that moved len bytes, of which the first cap were captured */
+static void ev_call_raw(struct collector *c, __u64 ssl, __u32 call, __u64 enter, __u64 ts,
+			__s64 ret, __u64 num, const void *data, size_t cap, size_t len)
+{
+	struct ev_ssl_call *e = calloc(1, sizeof(*e));
+
+	if (!ASSERT_OK_PTR(e, "calloc") || !ASSERT_LE(cap, sizeof(e->data), "data fits")) {
+		free(e);
+		return;
+	}
+	set_hdr(&e->hdr, EV_SSL_CALL, ts);
+	e->ssl = ssl;
+	e->ts_enter = enter;
+	e->ret = ret;
+	e->num = num;
+	e->call = call;
+	e->lib = LIB_OPENSSL;
+	e->len = len;
+	e->cap = cap;
+	if (cap)
+		memcpy(e->data, data, cap);
+	feed_ok(c, e, offsetof(struct ev_ssl_call, data) + cap);
+	free(e);
+}
+
+static void ev_handshake(struct collector *c, __u64 ssl, __u64 enter, __u64 ts, __s64 ret)
+{
+	ev_call_raw(c, ssl, CALL_HANDSHAKE, enter, ts, ret, 0, NULL, 0, 0);
+}
+
+static void ev_write(struct collector *c, __u64 ssl, __u64 enter, __u64 ts, const char *s)
+{
+	size_t n = strlen(s);
+
+	ev_call_raw(c, ssl, CALL_WRITE, enter, ts, n, n, s, n, n);
+}
+
+static void ev_read_n(struct collector *c, __u64 ssl, __u64 ts, const void *d, size_t n)
+{
+	ev_call_raw(c, ssl, CALL_READ, ts - 50, ts, n, 16384, d, n, n);
+}
+
+/* SSL_read returning at ts with the bytes of s */
+static void ev_read(struct collector *c, __u64 ssl, __u64 ts, const char *s)
+{
+	ev_read_n(c, ssl, ts, s, strlen(s));
+}
+
+static void ev_free(struct collector *c, __u64 ssl, __u64 ts)
+{
+	struct ev_ssl_free e = {};
+
+	set_hdr(&e.hdr, EV_SSL_FREE, ts);
+	e.ssl = ssl;
+	feed_ok(c, &e, sizeof(e));
+}
+
+static void ev_close(struct collector *c, __u32 fd, __u64 ts)
+{
+	struct ev_close e = {};
+
+	set_hdr(&e.hdr, EV_CLOSE, ts);
+	e.fd = fd;
+	feed_ok(c, &e, sizeof(e));
+}
+
+static void ev_exit(struct collector *c, __u64 ts)
+{
+	struct ev_proc e = {};
+
+	set_hdr(&e.hdr, EV_PROC_EXIT, ts);
+	feed_ok(c, &e, sizeof(e));
+}
+
+/*
+ * A new TLS connection on fd at t: connect() at t, ESTABLISHED at t+100,
+ * SSL_set_fd at t+150, SSL_do_handshake from t+200 to t+500.
+ */
+static void open_tls(struct collector *c, __u32 fd, __u64 sock, __u64 ssl, __u64 t)
+{
+	ev_connect(c, fd, sock, t);
+	ev_established(c, fd, sock, t + 100);
+	ev_bind(c, ssl, fd, BIND_SET_FD, t + 150, NULL, 0);
+	ev_handshake(c, ssl, t + 200, t + 500, 1);
+}
+
+/* startTime <= ... <= responseEnd wherever both sides are non-zero */
+static void check_order(const struct entry *e)
+{
+	const struct {
+		const char *name;
+		__u64 v;
+	} f[] = {
+		{ "startTime", e->start },
+		{ "domainLookupStart", e->lookup_start },
+		{ "domainLookupEnd", e->lookup_end },
+		{ "connectStart", e->connect_start },
+		{ "secureConnectionStart", e->secure_start },
+		{ "connectEnd", e->connect_end },
+		{ "requestStart", e->request_start },
+		{ "responseStart", e->response_start },
+		{ "responseEnd", e->response_end },
+	};
+	const char *prev_name = NULL;
+	__u64 prev = 0;
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		char name[96];
+
+		if (!f[i].v)
+			continue;
+		if (prev_name) {
+			snprintf(name, sizeof(name), "%s <= %s", prev_name, f[i].name);
+			ASSERT_LE(prev, f[i].v, name);
+		}
+		prev = f[i].v;
+		prev_name = f[i].name;
+	}
+	ASSERT_NEQ(e->start, 0, "startTime set");
+}
+
+/* the spec-shaped fields of a failed fetch: only start and end are set */
+static void check_failed(const struct entry *e, const char *ctx, const char *phase, __u64 start,
+			 __u64 end)
+{
+	const struct {
+		const char *name;
+		__u64 v;
+	} zero[] = {
+		{ "lookup_start", e->lookup_start },
+		{ "lookup_end", e->lookup_end },
+		{ "connect_start", e->connect_start },
+		{ "secure_start", e->secure_start },
+		{ "connect_end", e->connect_end },
+		{ "request_start", e->request_start },
+		{ "interim_start", e->interim_start },
+		{ "response_start", e->response_start },
+		{ "status", e->status },
+		{ "encoded_size", e->encoded_size },
+		{ "decoded_size", e->decoded_size },
+	};
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s: failed_phase", ctx);
+	ASSERT_STREQ(e->failed_phase, phase, name);
+	snprintf(name, sizeof(name), "%s: error set", ctx);
+	ASSERT_NEQ(e->error[0], '\0', name);
+	snprintf(name, sizeof(name), "%s: start", ctx);
+	ASSERT_EQ(e->start, start, name);
+	snprintf(name, sizeof(name), "%s: response_end = the failure", ctx);
+	ASSERT_EQ(e->response_end, end, name);
+	snprintf(name, sizeof(name), "%s: next_hop", ctx);
+	ASSERT_STREQ(e->next_hop, "", name);
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+		snprintf(name, sizeof(name), "%s: %s = 0", ctx, zero[i].name);
+		ASSERT_EQ(zero[i].v, 0, name);
+	}
+}
+
+static void subtest_blocking_handshake(void)
+{
+	struct collector_stats st;
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	ev_established(f.c, 5, SOCK1, 1100);
+	ev_bind(f.c, SSL1, 5, BIND_SET_FD, 1150, NULL, 0);
+	ev_handshake(f.c, SSL1, 1200, 1500, 1);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ASSERT_EQ(f.s->n, 0, "no entry before the response");
+	ev_read(f.c, SSL1, 2000, RESP_HELLO);
+	/* complete by Content-Length: emitted at the read, before any close */
+	if (!ASSERT_EQ(f.s->n, 1, "one entry at the read"))
+		goto out;
+	e = &f.s->e[0];
+	ASSERT_STREQ(e->name, "https://example.com/a", "name");
+	ASSERT_STREQ(e->method, "GET", "method");
+	ASSERT_EQ(e->origin, ORIGIN, "origin");
+	ASSERT_EQ(e->start, 1000, "start");
+	ASSERT_EQ(e->lookup_start, 1000, "lookup_start = fetchStart");
+	ASSERT_EQ(e->lookup_end, 1000, "lookup_end = fetchStart");
+	ASSERT_EQ(e->connect_start, 1000, "connect_start");
+	ASSERT_EQ(e->secure_start, 1200, "secure_start");
+	ASSERT_EQ(e->connect_end, 1500, "connect_end");
+	ASSERT_EQ(e->request_start, 1600, "request_start");
+	ASSERT_EQ(e->interim_start, 0, "interim_start");
+	ASSERT_EQ(e->response_start, 2000, "response_start");
+	ASSERT_EQ(e->response_end, 2000, "response_end");
+	ASSERT_EQ(e->tcp_connect_end, 1100, "tcp_connect_end");
+	ASSERT_EQ(e->status, 200, "status");
+	ASSERT_EQ(e->encoded_size, 5, "encoded_size");
+	ASSERT_EQ(e->decoded_size, 5, "decoded_size");
+	ASSERT_STREQ(e->next_hop, "http/1.1", "next_hop");
+	ASSERT_EQ(e->reused, 0, "reused");
+	ASSERT_EQ(e->conn_observed, 1, "conn_observed");
+	ASSERT_EQ(e->pid, PID, "pid");
+	ASSERT_EQ(e->tid, TID, "tid");
+	ASSERT_STREQ(e->comm, "python3", "comm");
+	ASSERT_STREQ(e->role, "client", "role");
+	ASSERT_STREQ(e->library, "openssl", "library");
+	ASSERT_STREQ(e->remote, "127.0.0.1:443", "remote");
+	ASSERT_STREQ(e->local, "127.0.0.1:54321", "local");
+	ASSERT_STREQ(e->error, "", "error");
+	ASSERT_NULL(e->failed_phase, "failed_phase");
+	ASSERT_NEQ(e->conn_id, 0, "conn_id");
+	check_order(e);
+
+	ev_close(f.c, 5, 2100);
+	ev_free(f.c, SSL1, 2200);
+	collector__flush(f.c, 3000);
+	ASSERT_EQ(f.s->n, 1, "nothing more after close, free and flush");
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.entries, 1, "stats.entries");
+	ASSERT_EQ(st.records, 8, "stats.records");
+	ASSERT_EQ(st.bad_records, 0, "stats.bad_records");
+out:
+	fx_fini(&f);
+}
+
+static void subtest_nonblocking_handshake(void)
+{
+	unsigned char hello[512];
+	size_t hello_len = test__build_client_hello(hello, sizeof(hello), "localhost", NULL);
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!ASSERT_GT(hello_len, 0, "hello") || !fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	ev_established(f.c, 5, SOCK1, 1100);
+	/* SSL_connect #1 [1200, 1300] writes the ClientHello: the socket is learnt inside it */
+	ev_bind(f.c, SSL1, 5, BIND_NESTED, 1250, hello, hello_len);
+	ev_handshake(f.c, SSL1, 1200, 1300, -1);	/* WANT_READ */
+	ev_handshake(f.c, SSL1, 1400, 1450, -1);
+	ev_handshake(f.c, SSL1, 1600, 1700, 1);
+	ev_write(f.c, SSL1, 1800, 1850, REQ_A);
+	ev_read(f.c, SSL1, 2000, RESP_HELLO);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	ASSERT_STREQ(e->name, "https://example.com/a", "name");
+	ASSERT_EQ(e->start, 1000, "start");
+	ASSERT_EQ(e->connect_start, 1000, "connect_start");
+	ASSERT_EQ(e->secure_start, 1200, "secure_start = entry of the first call");
+	ASSERT_EQ(e->connect_end, 1700, "connect_end = return of the last call");
+	ASSERT_EQ(e->request_start, 1800, "request_start");
+	ASSERT_EQ(e->response_start, 2000, "response_start");
+	ASSERT_EQ(e->response_end, 2000, "response_end");
+	ASSERT_EQ(e->tcp_connect_end, 1100, "tcp_connect_end");
+	ASSERT_STREQ(e->server_name, "localhost", "server_name");
+	ASSERT_EQ(e->reused, 0, "reused");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
+static void subtest_implicit_handshake(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	ev_established(f.c, 5, SOCK1, 1100);
+	ev_bind(f.c, SSL1, 5, BIND_SET_FD, 1150, NULL, 0);
+	/* SSL_write(ssl, buf, 0) returning 0: it drove the handshake */
+	ev_call_raw(f.c, SSL1, CALL_WRITE, 1200, 1500, 0, 0, NULL, 0, 0);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ev_read(f.c, SSL1, 2000, RESP_HELLO);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	ASSERT_EQ(e->start, 1000, "start");
+	ASSERT_EQ(e->secure_start, 1200, "secure_start = entry of the empty write");
+	ASSERT_EQ(e->connect_end, 1500, "connect_end = return of the empty write");
+	ASSERT_EQ(e->request_start, 1600, "request_start");
+	ASSERT_EQ(e->response_end, 2000, "response_end");
+	ASSERT_EQ(e->status, 200, "status");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
+static void subtest_response_split_across_reads(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	/* the head cut inside a header line, the body in three pieces */
+	ev_read(f.c, SSL1, 2000, "HTTP/1.1 200 OK\r\nContent-Le");
+	ev_read(f.c, SSL1, 2100, "ngth: 10\r\n\r\nhel");
+	ev_read(f.c, SSL1, 2200, "lo");
+	ASSERT_EQ(f.s->n, 0, "no entry before the last byte");
+	ev_read(f.c, SSL1, 2300, "world");
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	ASSERT_EQ(e->response_start, 2000, "response_start = first read");
+	ASSERT_EQ(e->response_end, 2300, "response_end = read with the last byte");
+	ASSERT_EQ(e->encoded_size, 10, "encoded_size");
+	ASSERT_EQ(e->status, 200, "status");
+	ASSERT_STREQ(e->error, "", "error");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
+static void subtest_keep_alive(void)
+{
+	const struct entry *a, *b;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ev_read(f.c, SSL1, 2000, RESP_HELLO);
+	ev_write(f.c, SSL1, 3000, 3050, REQ_B);
+	ev_read(f.c, SSL1, 3500, RESP_OK);
+	a = nth(&f, 0);
+	b = nth(&f, 1);
+	if (!a || !b)
+		goto out;
+	ASSERT_EQ(f.s->n, 2, "two entries");
+	ASSERT_EQ(a->conn_id, b->conn_id, "same connection");
+	ASSERT_EQ(a->reused, 0, "first not reused");
+	ASSERT_EQ(a->start, 1000, "first start");
+	ASSERT_EQ(a->secure_start, 1200, "first secure_start");
+	ASSERT_STREQ(b->name, "https://example.com/b", "second name");
+	ASSERT_EQ(b->reused, 1, "second reused");
+	ASSERT_EQ(b->request_start, 3000, "second request_start");
+	ASSERT_EQ(b->start, 3000, "second start = request_start");
+	ASSERT_EQ(b->lookup_start, 3000, "second lookup_start");
+	ASSERT_EQ(b->lookup_end, 3000, "second lookup_end");
+	ASSERT_EQ(b->connect_start, 3000, "second connect_start");
+	ASSERT_EQ(b->secure_start, 3000, "second secure_start");
+	ASSERT_EQ(b->connect_end, 3000, "second connect_end");
+	ASSERT_EQ(b->response_start, 3500, "second response_start");
+	ASSERT_EQ(b->response_end, 3500, "second response_end");
+	ASSERT_EQ(b->encoded_size, 2, "second encoded_size");
+	ASSERT_STREQ(b->next_hop, "http/1.1", "second next_hop");
+	check_order(a);
+	check_order(b);
+out:
+	fx_fini(&f);
+}
+
+static void subtest_pipelined_requests(void)
+{
+	const struct entry *a, *b;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1610, REQ_A);
+	ev_write(f.c, SSL1, 1650, 1660, REQ_B);
+	ev_read(f.c, SSL1, 2000, RESP_HELLO RESP_OK);
+	a = nth(&f, 0);
+	b = nth(&f, 1);
+	if (!a || !b)
+		goto out;
+	ASSERT_EQ(f.s->n, 2, "two entries");
+	ASSERT_STREQ(a->name, "https://example.com/a", "first name");
+	ASSERT_EQ(a->encoded_size, 5, "first encoded_size");
+	ASSERT_EQ(a->reused, 0, "first not reused");
+	ASSERT_STREQ(b->name, "https://example.com/b", "second name");
+	ASSERT_EQ(b->encoded_size, 2, "second encoded_size");
+	ASSERT_EQ(b->reused, 1, "second reused");
+	ASSERT_EQ(b->start, 1650, "second start = its request_start");
+	ASSERT_EQ(b->response_end, 2000, "second response_end");
+	check_order(a);
+	check_order(b);
+out:
+	fx_fini(&f);
+}
+
+static void subtest_fd_reuse(void)
+{
+	const struct entry *a, *b, *d;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ev_read(f.c, SSL1, 2000, RESP_HELLO);
+	ev_free(f.c, SSL1, 2400);
+	ev_close(f.c, 5, 2500);
+	/* fd 5 again, and the allocator hands out the same SSL* */
+	open_tls(f.c, 5, SOCK2, SSL1, 3000);
+	ev_write(f.c, SSL1, 3600, 3650, REQ_B);
+	ev_read(f.c, SSL1, 4000, RESP_OK);
+	/* fd 5 a third time, its close missed */
+	open_tls(f.c, 5, SOCK3, SSL3, 5000);
+	ev_write(f.c, SSL3, 5600, 5650, REQ_A);
+	ev_read(f.c, SSL3, 6000, RESP_OK);
+	a = nth(&f, 0);
+	b = nth(&f, 1);
+	d = nth(&f, 2);
+	if (!a || !b || !d)
+		goto out;
+	ASSERT_EQ(f.s->n, 3, "three entries");
+	ASSERT_NEQ(b->conn_id, a->conn_id, "a new connection id after close");
+	ASSERT_EQ(b->reused, 0, "not reused after close");
+	ASSERT_EQ(b->start, 3000, "start = the new connect");
+	ASSERT_EQ(b->secure_start, 3200, "the new handshake");
+	ASSERT_EQ(b->connect_end, 3500, "the new handshake's end");
+	ASSERT_EQ(b->tcp_connect_end, 3100, "the new ESTABLISHED");
+	ASSERT_NEQ(d->conn_id, a->conn_id, "a new connection id without close (1)");
+	ASSERT_NEQ(d->conn_id, b->conn_id, "a new connection id without close (2)");
+	ASSERT_EQ(d->reused, 0, "not reused without close");
+	ASSERT_EQ(d->start, 5000, "start = the third connect");
+	check_order(b);
+	check_order(d);
+out:
+	fx_fini(&f);
+}
+
+static void subtest_exit_mid_response(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ev_read(f.c, SSL1, 2000, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+	ev_read(f.c, SSL1, 2100, "0123456789");
+	ASSERT_EQ(f.s->n, 0, "no entry while the body is short");
+	ev_exit(f.c, 3000);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry at exit");
+	ASSERT_EQ(e->response_start, 2000, "response_start");
+	ASSERT_EQ(e->response_end, 2100, "response_end = the last read");
+	ASSERT_EQ(e->encoded_size, 10, "encoded_size = what arrived");
+	ASSERT_EQ(e->status, 200, "status");
+	check_order(e);
+	/* the process is gone: nothing of it is left to flush */
+	collector__flush(f.c, 4000);
+	ASSERT_EQ(f.s->n, 1, "nothing held after exit");
+out:
+	fx_fini(&f);
+}
+
+static void subtest_exit_before_response(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ev_exit(f.c, 3000);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	ASSERT_STREQ(e->name, "https://example.com/a", "name: the URL attempted");
+	check_failed(e, "exit", "http", 1000, 3000);
+	collector__flush(f.c, 4000);
+	ASSERT_EQ(f.s->n, 1, "nothing held after exit");
+out:
+	fx_fini(&f);
+}
+
+static void subtest_established_after_handshake_record(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	ev_bind(f.c, SSL1, 5, BIND_SET_FD, 1150, NULL, 0);
+	ev_handshake(f.c, SSL1, 1200, 1500, 1);
+	/* ESTABLISHED, from softirq on another CPU, arrives late */
+	ev_established(f.c, 5, SOCK1, 1100);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ev_read(f.c, SSL1, 2000, RESP_HELLO);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	ASSERT_EQ(e->start, 1000, "start");
+	ASSERT_EQ(e->connect_start, 1000, "connect_start");
+	ASSERT_EQ(e->secure_start, 1200, "secure_start");
+	ASSERT_EQ(e->connect_end, 1500, "connect_end");
+	ASSERT_EQ(e->tcp_connect_end, 1100, "tcp_connect_end");
+	ASSERT_EQ(e->request_start, 1600, "request_start");
+	ASSERT_EQ(e->response_end, 2000, "response_end");
+	ASSERT_EQ(e->reused, 0, "reused");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
+static void subtest_handshake_record_before_nested_bind(void)
+{
+	unsigned char hello[512];
+	size_t hello_len = test__build_client_hello(hello, sizeof(hello), "localhost", NULL);
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!ASSERT_GT(hello_len, 0, "hello") || !fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	ev_established(f.c, 5, SOCK1, 1100);
+	/* the first call's return record overtakes the bind made inside it */
+	ev_handshake(f.c, SSL1, 1200, 1300, -1);
+	ev_bind(f.c, SSL1, 5, BIND_NESTED, 1250, hello, hello_len);
+	ev_handshake(f.c, SSL1, 1400, 1450, -1);
+	ev_handshake(f.c, SSL1, 1600, 1700, 1);
+	ev_write(f.c, SSL1, 1800, 1850, REQ_A);
+	ev_read(f.c, SSL1, 2000, RESP_HELLO);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	ASSERT_EQ(e->conn_observed, 1, "conn_observed");
+	ASSERT_EQ(e->reused, 0, "reused");
+	ASSERT_EQ(e->start, 1000, "start");
+	ASSERT_EQ(e->connect_start, 1000, "connect_start");
+	ASSERT_EQ(e->secure_start, 1200, "secure_start");
+	ASSERT_EQ(e->connect_end, 1700, "connect_end");
+	ASSERT_EQ(e->tcp_connect_end, 1100, "tcp_connect_end");
+	ASSERT_STREQ(e->server_name, "localhost", "server_name");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
+static void subtest_handshake_never_completes(void)
+{
+	static const char *const how[] = { "free, then close", "close, then free", "exit" };
+
+	for (int i = 0; i < 3; i++) {
+		const struct entry *e;
+		struct fx f = {};
+
+		if (!fx_init(&f))
+			goto next;
+		ev_connect(f.c, 5, SOCK1, 1000);
+		ev_established(f.c, 5, SOCK1, 1100);
+		ev_bind(f.c, SSL1, 5, BIND_SET_FD, 1150, NULL, 0);
+		ev_handshake(f.c, SSL1, 1200, 1300, -1);
+		ev_handshake(f.c, SSL1, 1400, 1450, -1);	/* an alert: it fails */
+		if (i == 0) {
+			ev_free(f.c, SSL1, 2000);
+			ev_close(f.c, 5, 2100);
+		} else if (i == 1) {
+			ev_close(f.c, 5, 2000);
+			ev_free(f.c, SSL1, 2100);
+		} else {
+			ev_exit(f.c, 2000);
+		}
+		collector__flush(f.c, 9000);
+		e = nth(&f, 0);
+		if (!e)
+			goto next;
+		ASSERT_EQ(f.s->n, 1, how[i]);
+		check_failed(e, how[i], "tls", 1000, 2000);
+next:
+		fx_fini(&f);
+	}
+}
+
+static void subtest_connect_failure(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	ev_tcp(f.c, 5, SOCK1, 1300, TCP_SYN_SENT, TCP_CLOSE);
+	ev_close(f.c, 5, 1400);
+	ev_exit(f.c, 1500);
+	collector__flush(f.c, 9000);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "exactly one entry");
+	check_failed(e, "refused", "connect", 1000, 1300);
+	ASSERT_NEQ(e->name[0], '\0', "name");
+out:
+	fx_fini(&f);
+}
+
+static void subtest_unmatched_read(void)
+{
+	struct collector_stats st;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_read(f.c, SSL1, 2000, RESP_HELLO);
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.unmatched, 1, "stats.unmatched");
+	ASSERT_EQ(f.s->n, 0, "no entry");
+	ev_close(f.c, 5, 2100);
+	ev_free(f.c, SSL1, 2200);
+	ASSERT_EQ(f.s->n, 0, "no entry after close");
+out:
+	fx_fini(&f);
+}
+
+static void subtest_bad_records(void)
+{
+	struct ev_ssl_call *call = NULL;
+	unsigned char raw[256] __attribute__((aligned(8))) = {};
+	struct collector_stats st;
+	struct ev_connect conn = {};
+	struct ev_ssl_bind bind = {};
+	struct fx f = {};
+	__u64 bad = 0;
+	int ret;
+
+	if (!fx_init(&f))
+		goto out;
+	/* shorter than the header */
+	ASSERT_EQ(feed(f.c, raw, 4), -EINVAL, "4 bytes");
+	bad++;
+	ASSERT_EQ(feed(f.c, raw, 1), -EINVAL, "1 byte");
+	bad++;
+	/* a header, but shorter than its type */
+	set_hdr(&conn.hdr, EV_CONNECT, 1000);
+	conn.fd = 5;
+	ASSERT_EQ(feed(f.c, &conn, sizeof(struct ev_hdr)), -EINVAL, "connect: header only");
+	bad++;
+	ASSERT_EQ(feed(f.c, &conn, sizeof(conn) - 1), -EINVAL, "connect: one byte short");
+	bad++;
+	/* unknown types */
+	set_hdr((struct ev_hdr *)raw, 0, 1000);
+	ASSERT_EQ(feed(f.c, raw, sizeof(raw)), -EINVAL, "type 0");
+	bad++;
+	set_hdr((struct ev_hdr *)raw, 99, 1000);
+	ASSERT_EQ(feed(f.c, raw, sizeof(raw)), -EINVAL, "type 99");
+	bad++;
+	set_hdr((struct ev_hdr *)raw, 0xffffffff, 1000);
+	ASSERT_EQ(feed(f.c, raw, sizeof(raw)), -EINVAL, "type ~0");
+	bad++;
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.bad_records, bad, "bad_records (short, unknown)");
+
+	/* an SSL call shorter than its fixed part */
+	call = calloc(1, sizeof(*call) + 4096);
+	if (!ASSERT_OK_PTR(call, "calloc"))
+		goto out;
+	set_hdr(&call->hdr, EV_SSL_CALL, 2000);
+	call->ssl = SSL1;
+	call->call = CALL_WRITE;
+	call->lib = LIB_OPENSSL;
+	ASSERT_EQ(feed(f.c, call, offsetof(struct ev_ssl_call, data) - 1), -EINVAL, "call short");
+	bad++;
+
+	/* cap larger than the record: -EINVAL or counted, never read */
+	memcpy(call->data, REQ_A, strlen(REQ_A));
+	call->ret = call->num = call->len = strlen(REQ_A);
+	call->cap = strlen(REQ_A);
+	ret = feed(f.c, call, offsetof(struct ev_ssl_call, data) + 10);
+	ASSERT_TRUE(ret == 0 || ret == -EINVAL, "cap past the record: ret");
+	bad++;
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.bad_records, bad, "cap past the record: counted");
+
+	/* cap larger than len */
+	call->len = 10;
+	ret = feed(f.c, call, offsetof(struct ev_ssl_call, data) + call->cap);
+	ASSERT_TRUE(ret == 0 || ret == -EINVAL, "cap > len: ret");
+	bad++;
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.bad_records, bad, "cap > len: counted");
+
+	/* cap beyond MAX_CAPTURE, in a record that really is that long */
+	call->cap = call->len = MAX_CAPTURE + 100;
+	ret = feed(f.c, call, offsetof(struct ev_ssl_call, data) + call->cap);
+	ASSERT_TRUE(ret == 0 || ret == -EINVAL, "cap > MAX_CAPTURE: ret");
+	bad++;
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.bad_records, bad, "cap > MAX_CAPTURE: counted");
+
+	/* a bind whose hello runs past the record: no crash, no name from it */
+	set_hdr(&bind.hdr, EV_SSL_BIND, 3000);
+	bind.ssl = SSL2;
+	bind.fd = 6;
+	bind.how = BIND_NESTED;
+	bind.lib = LIB_OPENSSL;
+	bind.cap = bind.len = sizeof(bind.data);
+	ret = feed(f.c, &bind, offsetof(struct ev_ssl_bind, data) + 16);
+	ASSERT_TRUE(ret == 0 || ret == -EINVAL, "bind cap past the record: ret");
+	ASSERT_EQ(feed(f.c, &bind, offsetof(struct ev_ssl_bind, data) - 1), -EINVAL, "bind short");
+	ASSERT_EQ(feed(f.c, &bind, sizeof(struct ev_hdr) + 8), -EINVAL, "bind tiny");
+
+	collector__flush(f.c, 9000);
+	ASSERT_EQ(f.s->n, 0, "no entry from bad records");
+	collector__stats(f.c, &st);
+	ASSERT_GE(st.bad_records, bad, "bad_records");
+out:
+	free(call);
+	fx_fini(&f);
+}
+
+static void subtest_interim_1xx(void)
+{
+	const struct entry *a, *b;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650,
+		 "POST /up HTTP/1.1\r\nHost: example.com\r\nExpect: 100-continue\r\n"
+		 "Content-Length: 4\r\n\r\n");
+	ev_read(f.c, SSL1, 2000, "HTTP/1.1 100 Continue\r\n\r\n");
+	ASSERT_EQ(f.s->n, 0, "no entry at the interim response");
+	ev_write(f.c, SSL1, 2050, 2060, "data");
+	ev_read(f.c, SSL1, 2100, RESP_OK);
+	/* 103 and the final response in one read */
+	ev_write(f.c, SSL1, 3000, 3050, REQ_B);
+	ev_read(f.c, SSL1, 3500,
+		"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n" RESP_HELLO);
+	a = nth(&f, 0);
+	b = nth(&f, 1);
+	if (!a || !b)
+		goto out;
+	ASSERT_EQ(f.s->n, 2, "two entries");
+	ASSERT_EQ(a->interim_start, 2000, "interim_start");
+	/* responseStart is the first byte of any response, interim included */
+	ASSERT_EQ(a->response_start, 2000, "response_start");
+	ASSERT_EQ(a->response_end, 2100, "response_end");
+	ASSERT_EQ(a->status, 200, "final status");
+	ASSERT_EQ(a->encoded_size, 2, "encoded_size: the final body");
+	ASSERT_STREQ(a->method, "POST", "method");
+	ASSERT_EQ(b->interim_start, 3500, "103: interim_start");
+	ASSERT_EQ(b->status, 200, "103: final status");
+	ASSERT_EQ(b->response_end, 3500, "103: response_end");
+	ASSERT_EQ(b->encoded_size, 5, "103: encoded_size");
+	check_order(a);
+	check_order(b);
+out:
+	fx_fini(&f);
+}
+
+static void subtest_complete_at_head_without_body(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	/* HEAD: Content-Length describes a body that is not sent */
+	ev_write(f.c, SSL1, 1600, 1650, "HEAD /h HTTP/1.1\r\nHost: example.com\r\n\r\n");
+	ev_read(f.c, SSL1, 2000, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n");
+	if (!ASSERT_EQ(f.s->n, 1, "HEAD: entry at the head"))
+		goto out;
+	e = &f.s->e[0];
+	ASSERT_STREQ(e->method, "HEAD", "HEAD: method");
+	ASSERT_EQ(e->status, 200, "HEAD: status");
+	ASSERT_EQ(e->response_end, 2000, "HEAD: response_end");
+	ASSERT_EQ(e->encoded_size, 0, "HEAD: encoded_size");
+
+	ev_write(f.c, SSL1, 3000, 3050, "GET /n HTTP/1.1\r\nHost: example.com\r\n\r\n");
+	ev_read(f.c, SSL1, 3500, "HTTP/1.1 204 No Content\r\n\r\n");
+	if (!ASSERT_EQ(f.s->n, 2, "204: entry at the head"))
+		goto out;
+	e = &f.s->e[1];
+	ASSERT_EQ(e->status, 204, "204: status");
+	ASSERT_EQ(e->response_end, 3500, "204: response_end");
+	ASSERT_EQ(e->encoded_size, 0, "204: encoded_size");
+
+	ev_write(f.c, SSL1, 4000, 4050, "GET /m HTTP/1.1\r\nHost: example.com\r\n\r\n");
+	ev_read(f.c, SSL1, 4500, "HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n");
+	if (!ASSERT_EQ(f.s->n, 3, "304: entry at the head"))
+		goto out;
+	e = &f.s->e[2];
+	ASSERT_EQ(e->status, 304, "304: status");
+	ASSERT_EQ(e->response_end, 4500, "304: response_end");
+	ASSERT_EQ(e->encoded_size, 0, "304: encoded_size");
+
+	/* and the connection still frames what follows */
+	ev_write(f.c, SSL1, 5000, 5050, REQ_A);
+	ev_read(f.c, SSL1, 5500, RESP_HELLO);
+	if (!ASSERT_EQ(f.s->n, 4, "next response"))
+		goto out;
+	ASSERT_EQ(f.s->e[3].encoded_size, 5, "next encoded_size");
+	ASSERT_EQ(f.s->e[3].response_end, 5500, "next response_end");
+out:
+	fx_fini(&f);
+}
+
+/* SEMANTICS: responseEnd at the chunked terminator; sizes without framing */
+static void subtest_chunked_response(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ev_read(f.c, SSL1, 2000,
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+	ASSERT_EQ(f.s->n, 0, "no entry before the terminator");
+	ev_read(f.c, SSL1, 2100, "6\r\n world\r\n0\r\n\r\n");
+	ASSERT_EQ(f.s->n, 1, "entry at the terminator, before any close");
+	ev_close(f.c, 5, 2500);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(e->response_start, 2000, "response_start");
+	ASSERT_EQ(e->response_end, 2100, "response_end = the terminator's read");
+	ASSERT_EQ(e->encoded_size, 11, "encoded_size without chunk framing");
+	ASSERT_EQ(e->decoded_size, 11, "decoded_size");
+	ASSERT_EQ(e->status, 200, "status");
+	ASSERT_STREQ(e->error, "", "error");
+out:
+	fx_fini(&f);
+}
+
+/* SEMANTICS: decodedBodySize is after content decoding */
+static void subtest_gzip_decoded_size(void)
+{
+	unsigned char plain[1000], gz[256], resp[512];
+	const struct entry *e;
+	struct fx f = {};
+	z_stream z = {};
+	int n;
+
+	memset(plain, 'a', sizeof(plain));
+	if (!ASSERT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK,
+		       "deflateInit2"))
+		return;
+	z.next_in = plain;
+	z.avail_in = sizeof(plain);
+	z.next_out = gz;
+	z.avail_out = sizeof(gz);
+	ASSERT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END, "deflate");
+	deflateEnd(&z);
+	n = snprintf((char *)resp, sizeof(resp),
+		     "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %lu\r\n\r\n",
+		     z.total_out);
+	memcpy(resp + n, gz, z.total_out);
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ev_read_n(f.c, SSL1, 2000, resp, n + z.total_out);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(e->encoded_size, z.total_out, "encoded_size: the gzip bytes");
+	ASSERT_EQ(e->decoded_size, sizeof(plain), "decoded_size: after gunzip");
+out:
+	fx_fini(&f);
+}
+
+static void subtest_body_beyond_capture(void)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 9959\r\n\r\n";
+	const size_t total = 10000;
+	char *buf = malloc(MAX_CAPTURE);
+	struct fx f = {};
+
+	if (!ASSERT_OK_PTR(buf, "malloc") || !fx_init(&f))
+		goto out;
+	memcpy(buf, head, strlen(head));
+	memset(buf + strlen(head), 'x', MAX_CAPTURE - strlen(head));
+	if (!ASSERT_EQ(strlen(head) + 9959, total, "sizes"))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	/* 10000 bytes read, the first 4096 captured */
+	ev_call_raw(f.c, SSL1, CALL_READ, 1950, 2000, total, 16384, buf, MAX_CAPTURE, total);
+	if (!ASSERT_EQ(f.s->n, 1, "entry at the read"))
+		goto out;
+	ASSERT_EQ(f.s->e[0].encoded_size, 9959, "encoded_size counts what was not captured");
+	ASSERT_EQ(f.s->e[0].response_end, 2000, "response_end");
+	ASSERT_STREQ(f.s->e[0].error, "", "error");
+	ev_write(f.c, SSL1, 3000, 3050, REQ_B);
+	ev_read(f.c, SSL1, 3500, RESP_OK);
+	if (!ASSERT_EQ(f.s->n, 2, "the next response frames"))
+		goto out;
+	ASSERT_EQ(f.s->e[1].encoded_size, 2, "next encoded_size");
+out:
+	free(buf);
+	fx_fini(&f);
+}
+
+static void subtest_connection_older_than_trace(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	/* no connect, no handshake: the socket is first met at SSL_set_fd */
+	ev_bind(f.c, SSL1, 9, BIND_SET_FD, 1150, NULL, 0);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ev_read(f.c, SSL1, 2000, RESP_HELLO);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(e->conn_observed, 0, "conn_observed");
+	ASSERT_EQ(e->start, 1600, "start = request_start");
+	ASSERT_EQ(e->lookup_start, 1600, "lookup_start = fetchStart");
+	ASSERT_EQ(e->lookup_end, 1600, "lookup_end = fetchStart");
+	ASSERT_EQ(e->connect_start, 1600, "connect_start = fetchStart");
+	ASSERT_EQ(e->secure_start, 1600, "secure_start = fetchStart");
+	ASSERT_EQ(e->connect_end, 1600, "connect_end = fetchStart");
+	ASSERT_EQ(e->request_start, 1600, "request_start");
+	ASSERT_EQ(e->response_end, 2000, "response_end");
+	ASSERT_EQ(e->tcp_connect_end, 0, "tcp_connect_end");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
+static void subtest_exit_of_another_process(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	/* two processes, the same fd number and the same SSL* value */
+	cur_pid = 200;
+	open_tls(f.c, 5, SOCK2, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_B);
+	cur_pid = PID;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ev_exit(f.c, 3000);
+	if (!ASSERT_EQ(f.s->n, 1, "only the exiting process's entry"))
+		goto out;
+	ASSERT_EQ(f.s->e[0].pid, PID, "its pid");
+	ASSERT_STREQ(f.s->e[0].failed_phase, "http", "failed");
+	cur_pid = 200;
+	ev_read(f.c, SSL1, 3500, RESP_OK);
+	e = nth(&f, 1);
+	if (!e)
+		goto out;
+	ASSERT_EQ(e->pid, 200, "the other process");
+	ASSERT_STREQ(e->name, "https://example.com/b", "its request");
+	ASSERT_EQ(e->response_end, 3500, "its response_end");
+	ASSERT_NULL(e->failed_phase, "not failed");
+out:
+	cur_pid = PID;
+	fx_fini(&f);
+}
+
+/* collector.h: idle connections are dropped, flushing what they hold */
+static void subtest_expire_idle(void)
+{
+	struct collector_stats st;
+	struct fx f = {};
+	int failed = 0;
+
+	if (!fx_init(&f))
+		goto out;
+	/* a known socket, a request without a response */
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	/* a session whose socket was never learnt (e.g. over a memory BIO) */
+	ev_write(f.c, SSL2, 1700, 1750, REQ_B);
+	/* busy: both have moved within the idle time */
+	open_tls(f.c, 6, SOCK3, SSL3, 900000);
+	ev_write(f.c, SSL3, 900600, 900650, REQ_A);
+
+	collector__expire(f.c, 1000000, 500000);
+	collector__stats(f.c, &st);
+	ASSERT_EQ(f.s->n, 2, "both idle connections flushed");
+	ASSERT_EQ(st.expired, 2, "stats.expired");
+	for (int i = 0; i < f.s->n && i < MAX_ENTRIES; i++) {
+		ASSERT_NEQ(f.s->e[i].start, 900000, "the busy one stays");
+		failed += f.s->e[i].failed_phase && !strcmp(f.s->e[i].failed_phase, "http");
+	}
+	ASSERT_EQ(failed, f.s->n, "flushed as failed fetches");
+	collector__flush(f.c, 2000000);
+	ASSERT_EQ(f.s->n, 3, "the busy one at the final flush");
+out:
+	fx_fini(&f);
+}
+
+void test_collector(void)
+{
+	if (test__start_subtest("blocking_handshake"))
+		subtest_blocking_handshake();
+	if (test__start_subtest("nonblocking_handshake"))
+		subtest_nonblocking_handshake();
+	if (test__start_subtest("implicit_handshake"))
+		subtest_implicit_handshake();
+	if (test__start_subtest("response_split_across_reads"))
+		subtest_response_split_across_reads();
+	if (test__start_subtest("keep_alive"))
+		subtest_keep_alive();
+	if (test__start_subtest("pipelined_requests"))
+		subtest_pipelined_requests();
+	if (test__start_subtest("fd_reuse"))
+		subtest_fd_reuse();
+	if (test__start_subtest("exit_mid_response"))
+		subtest_exit_mid_response();
+	if (test__start_subtest("exit_before_response"))
+		subtest_exit_before_response();
+	if (test__start_subtest("established_after_handshake_record"))
+		subtest_established_after_handshake_record();
+	if (test__start_subtest("handshake_record_before_nested_bind"))
+		subtest_handshake_record_before_nested_bind();
+	if (test__start_subtest("handshake_never_completes"))
+		subtest_handshake_never_completes();
+	if (test__start_subtest("connect_failure"))
+		subtest_connect_failure();
+	if (test__start_subtest("unmatched_read"))
+		subtest_unmatched_read();
+	if (test__start_subtest("bad_records"))
+		subtest_bad_records();
+	if (test__start_subtest("interim_1xx"))
+		subtest_interim_1xx();
+	if (test__start_subtest("complete_at_head_without_body"))
+		subtest_complete_at_head_without_body();
+	if (test__start_subtest("chunked_response"))
+		subtest_chunked_response();
+	if (test__start_subtest("gzip_decoded_size"))
+		subtest_gzip_decoded_size();
+	if (test__start_subtest("body_beyond_capture"))
+		subtest_body_beyond_capture();
+	if (test__start_subtest("connection_older_than_trace"))
+		subtest_connection_older_than_trace();
+	if (test__start_subtest("exit_of_another_process"))
+		subtest_exit_of_another_process();
+	if (test__start_subtest("expire_idle"))
+		subtest_expire_idle();
+}
