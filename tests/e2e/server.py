@@ -5,7 +5,7 @@ Routes:
   /hello         200, body "hello\\n"
   /size/N        200, N bytes of body
   /delay/MS      sleep MS milliseconds, then 200, body "delayed\\n"
-  /status/CODE   that status code, short body
+  /status/CODE   that status code (200-599), short body (none for 204, 304)
   anything else  404, short body
 
 Every response carries Content-Length; chunked encoding is never used.
@@ -14,6 +14,7 @@ Every response carries Content-Length; chunked encoding is never used.
 import argparse
 import os
 import signal
+import socket
 import ssl
 import sys
 import time
@@ -24,11 +25,18 @@ MAX_SIZE = 256 * 1024 * 1024
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Buffered writes: header and a small body leave in one send (one TLS
+    # record), as most servers do, instead of tripping Nagle + delayed ACK.
+    wbufsize = -1
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def version_string(self):
         return "tlstrace-e2e/1"
 
-    def log_message(self, format, *args):  # noqa: A002 - signature from base
+    def log_message(self, *args):
         pass
 
     def _send(self, status, body, content_type="text/plain"):
@@ -53,7 +61,8 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(arg / 1000.0)
                 return self._send(200, b"delayed\n")
             if kind == "status" and 200 <= arg <= 599:
-                return self._send(arg, ("status %d\n" % arg).encode())
+                body = b"" if arg in (204, 304) else ("status %d\n" % arg).encode()
+                return self._send(arg, body)
         return self._send(404, b"not found\n")
 
     def do_GET(self):
@@ -74,6 +83,17 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def shutdown_request(self, request):
+        # Close TLS with close_notify, as real servers do; a bare TCP close
+        # is an "unexpected EOF" error for OpenSSL 3 clients.
+        if isinstance(request, ssl.SSLSocket):
+            try:
+                request.settimeout(1.0)
+                request = request.unwrap()
+            except (ssl.SSLError, OSError):
+                pass
+        super().shutdown_request(request)
 
     def handle_error(self, request, client_address):
         # Clients that drop the connection (or fail the handshake) are normal
@@ -114,7 +134,8 @@ def main():
 
         httpd.finish_request = finish_request
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sys.exit(0))
 
     port = httpd.server_address[1]
     if args.ready_file:

@@ -1,0 +1,845 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end tests for tlstrace against a local HTTPS server.
+
+usage: python3 tests/e2e/run.py --tlstrace ./tlstrace --workdir .output/e2e [TEST...]
+
+Prints one line per test (PASS/FAIL/SKIP name[: detail]) and a final
+"N passed, N failed[, N skipped]" line. Exit status 0 iff nothing failed.
+Field meanings are those of /work/shared/SEMANTICS.md.
+"""
+
+import argparse
+import json
+import os
+import select
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+READY_LINE = "tlstrace: tracing"  # printed on stderr once probes are attached
+TOL_MS = 0.3  # accuracy_bracket tolerance around each bracket
+EPS_MS = 1e-6  # for fields that must be equal
+ORIGIN_SLACK_MS = 20.0  # process start times may be jiffy-rounded
+
+ENTRY_KEYS = [
+    "name", "entryType", "initiatorType", "startTime", "fetchStart",
+    "workerStart", "redirectStart", "redirectEnd", "domainLookupStart",
+    "domainLookupEnd", "connectStart", "secureConnectionStart", "connectEnd",
+    "requestStart", "firstInterimResponseStart", "responseStart",
+    "responseEnd", "duration", "nextHopProtocol", "transferSize",
+    "encodedBodySize", "decodedBodySize", "responseStatus", "deliveryType",
+    "renderBlockingStatus", "serverTiming", "tlstrace",
+]
+TIME_FIELDS = [
+    "startTime", "fetchStart", "workerStart", "redirectStart", "redirectEnd",
+    "domainLookupStart", "domainLookupEnd", "connectStart",
+    "secureConnectionStart", "connectEnd", "requestStart",
+    "firstInterimResponseStart", "responseStart", "responseEnd", "duration",
+]
+# Must be non-decreasing wherever non-zero.
+ORDER = [
+    "startTime", "domainLookupStart", "domainLookupEnd", "connectStart",
+    "secureConnectionStart", "connectEnd", "requestStart", "responseStart",
+    "responseEnd",
+]
+# Collapsed onto the request write for an entry on a reused connection.
+REUSED_EQUAL = [
+    "startTime", "fetchStart", "domainLookupStart", "domainLookupEnd",
+    "connectStart", "secureConnectionStart", "connectEnd", "requestStart",
+]
+NUMBER = (int, float)
+EXT_TYPES = {
+    "timeOrigin": NUMBER, "pid": int, "tid": int, "comm": str, "role": str,
+    "connectionId": int, "reused": bool, "localAddress": str,
+    "remoteAddress": str, "tcpConnectEnd": NUMBER, "tls": dict,
+}
+
+# HTTPS client used by python_ssl, attach_pid and comm_filter.
+#   argv: PORT [--fresh] [--wait] PATH...
+#   --fresh: a new connection per request (default: one keep-alive connection)
+#   --wait:  print "ready" (libssl loaded), then wait for a line on stdin
+# Prints "PATH STATUS BODYLEN" per request.
+PY_CLIENT = r"""
+import http.client, ssl, sys
+args = sys.argv[1:]
+fresh, wait = "--fresh" in args, "--wait" in args
+args = [a for a in args if not a.startswith("--")]
+port, paths = int(args[0]), args[1:]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+if wait:
+    print("ready", flush=True)
+    sys.stdin.readline()
+conn = None
+for path in paths:
+    if conn is None:
+        conn = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=10)
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    print(path, resp.status, len(resp.read()), flush=True)
+    if fresh:
+        conn.close()
+        conn = None
+if conn is not None:
+    conn.close()
+"""
+
+
+class Failure(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def expect(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def wall_ms():
+    return time.time_ns() / 1e6
+
+
+def stderr_hint(text):
+    lines = [l for l in text.splitlines() if l.strip()]
+    if not lines:
+        return ""
+    last = lines[-1].strip()
+    return " (stderr: %s)" % (last[:160] + "..." if len(last) > 160 else last)
+
+
+def describe_exit(rc):
+    """'exited N' or 'was killed by SIGX' for a Popen return code."""
+    if rc is not None and rc < 0:
+        try:
+            return "was killed by %s" % signal.Signals(-rc).name
+        except ValueError:
+            return "was killed by signal %d" % -rc
+    return "exited %s" % rc
+
+
+def need(tool):
+    path = shutil.which(tool)
+    if not path:
+        raise Skip("%s not installed" % tool)
+    return path
+
+
+# --- processes ---------------------------------------------------------------
+
+class Procs:
+    """Children run in their own session, so a whole group can be stopped."""
+
+    def __init__(self):
+        self.live = []
+
+    def spawn(self, cmd, **kw):
+        p = subprocess.Popen(cmd, start_new_session=True, **kw)
+        self.live.append(p)
+        return p
+
+    @staticmethod
+    def signal_group(p, sig):
+        try:
+            os.killpg(p.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def stop(self, p, grace=2.0):
+        """Stop p and whatever is left of its process group."""
+        if p.poll() is None:
+            self.signal_group(p, signal.SIGTERM)
+            try:
+                p.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.signal_group(p, signal.SIGKILL)
+                p.wait()
+        # Stragglers (e.g. a traced child outliving tlstrace).
+        self.signal_group(p, signal.SIGKILL)
+        for f in (p.stdin, p.stdout, p.stderr):
+            if f:
+                f.close()
+
+    def stop_all(self):
+        while self.live:
+            self.stop(self.live.pop())
+
+    def wait(self, p, timeout, what):
+        try:
+            return p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop(p)
+            raise Failure("%s timed out after %gs" % (what, timeout))
+
+    def run(self, cmd, timeout, what, input=None, **kw):
+        """Run cmd to completion; return (rc, stdout, stderr) as text."""
+        p = self.spawn(cmd, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+        try:
+            out, err = p.communicate(input.encode() if input is not None else None, timeout)
+        except subprocess.TimeoutExpired:
+            self.stop(p)
+            raise Failure("%s timed out after %gs" % (what, timeout))
+        return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def read_line(p, timeout, what):
+    """One line of p's stdout (a pipe), or Failure after timeout."""
+    ready, _, _ = select.select([p.stdout], [], [], timeout)
+    expect(ready, "%s printed nothing within %gs" % (what, timeout))
+    return p.stdout.readline().decode(errors="replace").strip()
+
+
+# --- entries -----------------------------------------------------------------
+
+def read_entries(path, hint=""):
+    if not os.path.exists(path):
+        raise Failure("no output file %s%s" % (path, hint))
+    entries = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                e = json.loads(line)
+            except ValueError as ex:
+                raise Failure("%s:%d: bad JSON: %s" % (os.path.basename(path), n, ex))
+            expect(isinstance(e, dict), "%s:%d: not a JSON object" % (os.path.basename(path), n))
+            entries.append(e)
+    return entries
+
+
+def expect_count(entries, n):
+    names = [e.get("name") for e in entries]
+    expect(len(entries) == n, "expected %d entries, got %d %s" % (n, len(entries), names[:5]))
+
+
+def is_number(v):
+    return isinstance(v, NUMBER) and not isinstance(v, bool)
+
+
+def check_shape(e, i):
+    """Keys, constant fields and fields derived from others."""
+    keys = list(e.keys())
+    if keys != ENTRY_KEYS:
+        missing = [k for k in ENTRY_KEYS if k not in e]
+        extra = [k for k in keys if k not in ENTRY_KEYS]
+        if missing or extra:
+            raise Failure("entry %d: missing keys %s, unexpected keys %s" % (i, missing, extra))
+        raise Failure("entry %d: keys out of order: %s" % (i, keys))
+    sizes = ["transferSize", "encodedBodySize", "decodedBodySize", "responseStatus"]
+    for k in TIME_FIELDS + sizes:
+        expect(is_number(e[k]), "entry %d: %s is not a number: %r" % (i, k, e[k]))
+    constants = {
+        "entryType": "resource", "initiatorType": "other", "workerStart": 0,
+        "redirectStart": 0, "redirectEnd": 0, "deliveryType": "",
+        "renderBlockingStatus": "non-blocking", "serverTiming": [],
+    }
+    for k, want in constants.items():
+        expect(e[k] == want, "entry %d: %s = %r, want %r" % (i, k, e[k], want))
+    expect(e["startTime"] == e["fetchStart"],
+           "entry %d: startTime %r != fetchStart %r" % (i, e["startTime"], e["fetchStart"]))
+    expect(abs(e["duration"] - (e["responseEnd"] - e["startTime"])) < 0.002,
+           "entry %d: duration %r != responseEnd - startTime" % (i, e["duration"]))
+    expect(e["transferSize"] == e["encodedBodySize"] + 300,
+           "entry %d: transferSize %r != encodedBodySize + 300" % (i, e["transferSize"]))
+    expect(e["decodedBodySize"] == e["encodedBodySize"],
+           "entry %d: decodedBodySize %r != encodedBodySize %r (no Content-Encoding)"
+           % (i, e["decodedBodySize"], e["encodedBodySize"]))
+
+    ext = e["tlstrace"]
+    expect(isinstance(ext, dict), "entry %d: tlstrace is not an object" % i)
+    for k, typ in EXT_TYPES.items():
+        expect(k in ext, "entry %d: tlstrace.%s missing" % (i, k))
+        ok = isinstance(ext[k], typ) and (typ is bool or not isinstance(ext[k], bool))
+        expect(ok, "entry %d: tlstrace.%s has the wrong type: %r" % (i, k, ext[k]))
+    for k in ("library", "serverName"):
+        expect(isinstance(ext["tls"].get(k), str), "entry %d: tlstrace.tls.%s missing" % (i, k))
+    expect(ext["role"] == "client", "entry %d: role %r, want 'client'" % (i, ext["role"]))
+    expect(ext["pid"] > 0 and ext["tid"] > 0, "entry %d: bad pid/tid" % i)
+    # Epoch ms after 2001: catches seconds, ns, or a monotonic clock.
+    expect(1e12 < ext["timeOrigin"] < 1e13,
+           "entry %d: implausible timeOrigin %r" % (i, ext["timeOrigin"]))
+
+
+def check_order(e, i):
+    prev = None
+    for k in ORDER:
+        v = e[k]
+        if v == 0:
+            continue
+        if prev is not None:
+            expect(v >= prev[1], "entry %d: %s %.3f < %s %.3f" % (i, k, v, prev[0], prev[1]))
+        prev = (k, v)
+
+
+def check_response(e, i, url, status, body_bytes):
+    expect(e["name"] == url, "entry %d: name %r, want %r" % (i, e["name"], url))
+    expect(e["responseStatus"] == status,
+           "entry %d: responseStatus %r, want %d" % (i, e["responseStatus"], status))
+    expect(e["encodedBodySize"] == body_bytes,
+           "entry %d: encodedBodySize %r, want %d" % (i, e["encodedBodySize"], body_bytes))
+    # The server does not negotiate ALPN; the status line says HTTP/1.1.
+    expect(e["nextHopProtocol"] == "http/1.1",
+           "entry %d: nextHopProtocol %r, want 'http/1.1'" % (i, e["nextHopProtocol"]))
+
+
+def check_new_connection(e, i, port):
+    ext = e["tlstrace"]
+    expect(ext["reused"] is False, "entry %d: reused should be false" % i)
+    for k in ORDER + ["fetchStart"]:
+        expect(e[k] > 0, "entry %d: %s is %r, want > 0" % (i, k, e[k]))
+    check_order(e, i)
+    expect(e["secureConnectionStart"] > e["connectStart"],
+           "entry %d: secureConnectionStart %.3f not after connectStart %.3f"
+           % (i, e["secureConnectionStart"], e["connectStart"]))
+    tcp_end = ext["tcpConnectEnd"]
+    expect(e["connectStart"] <= tcp_end <= e["secureConnectionStart"],
+           "entry %d: tcpConnectEnd %.3f not within "
+           "[connectStart %.3f, secureConnectionStart %.3f]"
+           % (i, tcp_end, e["connectStart"], e["secureConnectionStart"]))
+    remote = "127.0.0.1:%d" % port
+    expect(ext["remoteAddress"] == remote,
+           "entry %d: remoteAddress %r, want %r" % (i, ext["remoteAddress"], remote))
+    host, _, lport = ext["localAddress"].rpartition(":")
+    expect(host == "127.0.0.1" and lport.isdigit() and 0 < int(lport) < 65536,
+           "entry %d: bad localAddress %r" % (i, ext["localAddress"]))
+    tls = ext["tls"]
+    expect(tls["library"] == "openssl",
+           "entry %d: tls.library %r, want 'openssl'" % (i, tls["library"]))
+    expect(tls["serverName"] == "localhost",
+           "entry %d: tls.serverName %r, want 'localhost'" % (i, tls["serverName"]))
+
+
+def check_reused(e, i, first):
+    ext = e["tlstrace"]
+    expect(ext["reused"] is True, "entry %d: reused should be true" % i)
+    expect(ext["connectionId"] == first["tlstrace"]["connectionId"],
+           "entry %d: connectionId %r differs from the first entry's %r"
+           % (i, ext["connectionId"], first["tlstrace"]["connectionId"]))
+    expect(e["requestStart"] > 0, "entry %d: requestStart is 0" % i)
+    for k in REUSED_EQUAL:
+        expect(abs(e[k] - e["requestStart"]) <= EPS_MS,
+               "entry %d (reused): %s %.6f != requestStart %.6f" % (i, k, e[k], e["requestStart"]))
+    check_order(e, i)
+    expect(0 < e["responseStart"] <= e["responseEnd"],
+           "entry %d: responseStart/responseEnd missing" % i)
+
+
+def check_wallclock(e, i, lo_ms, hi_ms):
+    """The traced process started, and the response ended, within [lo, hi]."""
+    origin = e["tlstrace"]["timeOrigin"]
+    expect(origin >= lo_ms - ORIGIN_SLACK_MS,
+           "entry %d: timeOrigin %.3f is %.1f ms before the process was launched"
+           % (i, origin, lo_ms - origin))
+    end = origin + e["responseEnd"]
+    expect(end <= hi_ms,
+           "entry %d: responseEnd is %.1f ms after tlstrace exited" % (i, end - hi_ms))
+
+
+def check_py_output(out, expected):
+    lines = out.split()
+    got = [tuple(lines[i:i + 3]) for i in range(0, len(lines), 3)]
+    want = [(p, str(s), str(n)) for p, s, n in expected]
+    expect(got == want, "python client printed %r, want %r" % (got, want))
+
+
+# --- environment -------------------------------------------------------------
+
+class Env:
+    def __init__(self, args):
+        self.tlstrace = os.path.abspath(args.tlstrace)
+        self.workdir = os.path.abspath(args.workdir)
+        self.attach_wait = args.attach_wait
+        self.procs = Procs()
+        self.server = None
+        self.server_error = "not started"
+        self.port = None
+        self.bracket = None
+        self.bracket_error = "not built"
+
+    def path(self, name):
+        return os.path.join(self.workdir, name)
+
+    def url(self, path):
+        return "https://localhost:%d%s" % (self.port, path)
+
+    # setup / teardown
+
+    def setup(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        self.build_bracket()
+        self.start_server()
+
+    def build_bracket(self):
+        out = self.path("bracket_client")
+        cmd = ["cc", "-O2", "-Wall", "-o", out, os.path.join(HERE, "bracket_client.c"),
+               "-lssl", "-lcrypto"]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as ex:
+            self.bracket_error = str(ex)
+            return
+        if r.returncode != 0:
+            self.bracket_error = "cc exited %d%s" % (r.returncode, stderr_hint(r.stderr))
+            return
+        self.bracket = out
+
+    def start_server(self):
+        certs = self.path("certs")
+        r = subprocess.run(["sh", os.path.join(HERE, "mkcert.sh"), certs],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            self.server_error = "mkcert.sh exited %d%s" % (r.returncode, stderr_hint(r.stderr))
+            return
+        ready = self.path("server.port")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        log = open(self.path("server.log"), "wb")
+        self.server = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "server.py"), "--port", "0",
+             "--cert", os.path.join(certs, "cert.pem"), "--key", os.path.join(certs, "key.pem"),
+             "--ready-file", ready],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if os.path.exists(ready):
+                with open(ready) as f:
+                    self.port = int(f.read())
+                self.server_error = None
+                return
+            if self.server.poll() is not None:
+                with open(self.path("server.log"), errors="replace") as f:
+                    hint = stderr_hint(f.read())
+                rc = self.server.returncode
+                self.server_error = "server.py %s%s" % (describe_exit(rc), hint)
+                return
+            time.sleep(0.05)
+        self.server_error = "server.py did not start within 10s"
+
+    def shutdown(self):
+        self.procs.stop_all()
+        if self.server is not None:
+            self.procs.stop(self.server)
+            self.server = None
+
+    def require_server(self):
+        if self.server_error:
+            raise Failure("test server not running: %s" % self.server_error)
+        expect(self.server.poll() is None,
+               "test server %s" % describe_exit(self.server.returncode))
+
+    # tlstrace
+
+    def out_file(self, test):
+        path = self.path(test + ".jsonl")
+        if os.path.exists(path):
+            os.unlink(path)
+        return path
+
+    def trace(self, test, command, timeout, input=None, **kw):
+        """Run `tlstrace -f json -o FILE -- command`; return (rc, stdout, stderr, FILE)."""
+        out = self.out_file(test)
+        cmd = [self.tlstrace, "-f", "json", "-o", out, "--"] + command
+        rc, so, se = self.procs.run(cmd, timeout, "tlstrace", input=input, **kw)
+        return rc, so, se, out
+
+    def start_tlstrace(self, test, opts):
+        """Start `tlstrace -f json -o FILE OPTS` in the background; wait for it to attach."""
+        out = self.out_file(test)
+        errpath = self.path(test + ".stderr")
+        with open(errpath, "wb") as err:
+            p = self.procs.spawn([self.tlstrace, "-f", "json", "-o", out] + opts,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        p.out_file, p.err_file = out, errpath
+        self.wait_attached(p)
+        return p
+
+    def wait_attached(self, p):
+        """Until READY_LINE appears on stderr, or attach_wait seconds pass."""
+        deadline = time.monotonic() + self.attach_wait
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                raise Failure("tlstrace %s early%s"
+                              % (describe_exit(p.returncode), self.err_hint(p)))
+            with open(p.err_file, errors="replace") as f:
+                if READY_LINE in f.read():
+                    return
+            time.sleep(0.02)
+
+    @staticmethod
+    def err_hint(p):
+        with open(p.err_file, errors="replace") as f:
+            return stderr_hint(f.read())
+
+
+# --- tests -------------------------------------------------------------------
+
+def test_curl_single(env):
+    need("curl")
+    env.require_server()
+    url = env.url("/hello")
+    pidfile = env.path("curl_single.pid")
+    # sh records its pid, then execs curl in the same process.
+    cmd = ["sh", "-c", 'echo $$ > "$0"; exec "$@"', pidfile, "curl", "-sk", url]
+    t0 = wall_ms()
+    rc, out, err, path = env.trace("curl_single", cmd, timeout=30)
+    t1 = wall_ms()
+    expect(rc == 0, "tlstrace %s, curl's status was 0%s" % (describe_exit(rc), stderr_hint(err)))
+    expect(out == "hello\n", "curl printed %r" % out[:60])
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    e = entries[0]
+    check_shape(e, 0)
+    check_response(e, 0, url, 200, 6)
+    check_new_connection(e, 0, env.port)
+    with open(pidfile) as f:
+        curl_pid = int(f.read())
+    ext = e["tlstrace"]
+    expect(ext["pid"] == curl_pid, "pid %r, curl's pid was %d" % (ext["pid"], curl_pid))
+    expect(ext["comm"] == "curl", "comm %r, want 'curl'" % ext["comm"])
+    check_wallclock(e, 0, t0, t1)
+
+
+def test_curl_exit_status(env):
+    need("curl")
+    cmd = ["curl", "-sk", "https://127.0.0.1:1/"]
+    direct, _, _ = env.procs.run(cmd, 30, "curl")
+    expect(direct == 7, "untraced curl exited %d, expected 7 (connection refused)" % direct)
+    rc, _, err, _ = env.trace("curl_exit_status", cmd, timeout=30)
+    expect(rc == direct, "tlstrace %s, curl's status was %d%s"
+           % (describe_exit(rc), direct, stderr_hint(err)))
+    rc, _, err, _ = env.trace("curl_exit_status", ["sh", "-c", "exit 42"], timeout=30)
+    expect(rc == 42, "tlstrace %s, command's status was 42%s"
+           % (describe_exit(rc), stderr_hint(err)))
+
+
+def test_curl_keepalive(env):
+    need("curl")
+    env.require_server()
+    requests = [("/hello", 200, 6), ("/size/100", 200, 100), ("/status/404", 404, 11)]
+    urls = [env.url(p) for p, _, _ in requests]
+    rc, out, err, path = env.trace("curl_keepalive", ["curl", "-sk"] + urls, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect(len(out) == 6 + 100 + 11, "curl printed %d bytes, want 117" % len(out))
+    entries = read_entries(path)
+    expect_count(entries, 3)
+    for i, (e, url, (_, status, size)) in enumerate(zip(entries, urls, requests)):
+        check_shape(e, i)
+        check_response(e, i, url, status, size)
+    check_new_connection(entries[0], 0, env.port)
+    for i in (1, 2):
+        check_reused(entries[i], i, entries[0])
+
+
+def test_python_ssl(env):
+    env.require_server()
+    requests = [("/hello", 200, 6), ("/size/2000", 200, 2000)]
+    cmd = [sys.executable, "-c", PY_CLIENT, str(env.port)] + [p for p, _, _ in requests]
+    rc, out, err, path = env.trace("python_ssl", cmd, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    check_py_output(out, requests)
+    entries = read_entries(path)
+    expect_count(entries, 2)
+    for i, (e, (p, status, size)) in enumerate(zip(entries, requests)):
+        check_shape(e, i)
+        check_response(e, i, env.url(p), status, size)
+    check_new_connection(entries[0], 0, env.port)
+    check_reused(entries[1], 1, entries[0])
+
+
+def test_openssl_s_client(env):
+    need("openssl")
+    env.require_server()
+    request = "GET /hello HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n" % env.port
+    cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % env.port,
+           "-servername", "localhost", "-quiet", "-ign_eof"]
+    rc, out, err, path = env.trace("openssl_s_client", cmd, timeout=30, input=request)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect(out.startswith("HTTP/1.1 200") and out.endswith("hello\n"),
+           "s_client printed %r" % out[:60])
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    e = entries[0]
+    check_shape(e, 0)
+    check_response(e, 0, env.url("/hello"), 200, 6)
+    check_new_connection(e, 0, env.port)
+
+
+def test_accuracy_bracket(env):
+    env.require_server()
+    expect(env.bracket, "cannot build bracket_client: %s" % env.bracket_error)
+    nreq, url_path = 3, "/delay/20"
+    cmd = [env.bracket, "127.0.0.1", str(env.port), url_path, str(nreq)]
+    rc, out, err, path = env.trace("accuracy_bracket", cmd, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    try:
+        br = json.loads(out)
+    except ValueError:
+        raise Failure("bracket_client printed %r%s" % (out[:80], stderr_hint(err)))
+    expect(len(br["requests"]) == nreq, "bracket_client made %d requests" % len(br["requests"]))
+    entries = read_entries(path)
+    expect_count(entries, nreq)
+    for i, e in enumerate(entries):
+        check_shape(e, i)
+        check_response(e, i, env.url(url_path), 200, 8)
+        expect(e["tlstrace"]["pid"] == br["pid"],
+               "entry %d: pid %r, bracket_client's was %d" % (i, e["tlstrace"]["pid"], br["pid"]))
+    check_new_connection(entries[0], 0, env.port)
+    for i in range(1, nreq):
+        check_reused(entries[i], i, entries[0])
+
+    # Each field is one side of a bracketed call: the entry of connect,
+    # SSL_connect or SSL_write (bracket start), or the return of SSL_connect
+    # or SSL_read (bracket end). Being within TOL_MS of that side implies
+    # being inside the bracket +- TOL_MS; it also tells a read's return from
+    # its entry, which a blocking read's wide bracket alone cannot.
+    ENTRY, RETURN = 0, 1
+    CALLS = {"connect": "connect()", "handshake": "SSL_connect", "write": "SSL_write",
+             "firstRead": "SSL_read", "lastRead": "SSL_read"}
+    checks = [(0, "connectStart", "connect", ENTRY),
+              (0, "secureConnectionStart", "handshake", ENTRY),
+              (0, "connectEnd", "handshake", RETURN)]
+    for i in range(nreq):
+        checks += [(i, "requestStart", "write", ENTRY),
+                   (i, "responseStart", "firstRead", RETURN),
+                   (i, "responseEnd", "lastRead", RETURN)]
+    worst = (-1.0, None)
+    for i, field, step, side in checks:
+        e = entries[i]
+        lo, hi = br[step] if step in ("connect", "handshake") else br["requests"][i][step]
+        at = e["tlstrace"]["timeOrigin"] + e[field]
+        edge = (lo, hi)[side]
+        dev = abs(at - edge)
+        expect(dev <= TOL_MS,
+               "request %d %s is %.3f ms %s the %s of %s (%s bracket [%.3f, %.3f], at %.3f)"
+               % (i + 1, field, dev, "before" if at < edge else "after",
+                  ("entry", "return")[side], CALLS[step], step, lo, hi, at))
+        if dev > worst[0]:
+            worst = (dev, "request %d %s, %s the %s of %s"
+                     % (i + 1, field, "before" if at < edge else "after",
+                        ("entry", "return")[side], CALLS[step]))
+    return "worst deviation %.3f ms (%s), tolerance %.1f ms" % (worst[0], worst[1], TOL_MS)
+
+
+def test_curl_100_sequential(env):
+    need("curl")
+    env.require_server()
+    n = 100
+    url = env.url("/hello")
+    script = 'for i in $(seq %d); do curl -sk -o /dev/null "$0" || exit 1; done' % n
+    rc, _, err, path = env.trace("curl_100_sequential", ["sh", "-c", script, url], timeout=180)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    entries = read_entries(path)
+    expect_count(entries, n)
+    for i, e in enumerate(entries):
+        check_shape(e, i)
+        check_response(e, i, url, 200, 6)
+        expect(e["tlstrace"]["reused"] is False, "entry %d: reused should be false" % i)
+    pids = {e["tlstrace"]["pid"] for e in entries}
+    expect(len(pids) == n, "%d distinct pids, want %d" % (len(pids), n))
+
+
+def test_attach_pid(env):
+    env.require_server()
+    requests = [("/hello", 200, 6), ("/size/300", 200, 300)]
+    # The client loads libssl, then waits until tlstrace is attached.
+    launched = wall_ms()
+    client = env.procs.spawn(
+        [sys.executable, "-c", PY_CLIENT, str(env.port), "--fresh", "--wait"]
+        + [p for p, _, _ in requests],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    expect(read_line(client, 10, "python client") == "ready", "python client did not start")
+
+    tracer = env.start_tlstrace("attach_pid", ["-p", str(client.pid), "-d", "6"])
+    client.stdin.write(b"go\n")
+    client.stdin.close()
+    crc = env.procs.wait(client, 15, "python client")
+    out = client.stdout.read().decode(errors="replace")
+    expect(crc == 0, "python client %s" % describe_exit(crc))
+    check_py_output(out, requests)
+
+    # tlstrace may stop by itself when its target exits; otherwise SIGINT.
+    try:
+        tracer.wait(1)
+    except subprocess.TimeoutExpired:
+        tracer.send_signal(signal.SIGINT)
+    rc = env.procs.wait(tracer, 10, "tlstrace after SIGINT")
+    done = wall_ms()
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+
+    entries = read_entries(tracer.out_file)
+    expect_count(entries, 2)
+    for i, (e, (p, status, size)) in enumerate(zip(entries, requests)):
+        check_shape(e, i)
+        check_response(e, i, env.url(p), status, size)
+        check_new_connection(e, i, env.port)
+        expect(e["tlstrace"]["pid"] == client.pid,
+               "entry %d: pid %r, want %d" % (i, e["tlstrace"]["pid"], client.pid))
+        check_wallclock(e, i, launched, done)
+    ids = [e["tlstrace"]["connectionId"] for e in entries]
+    expect(ids[0] != ids[1], "two connections share connectionId %r" % ids[0])
+
+
+def test_comm_filter(env):
+    need("curl")
+    env.require_server()
+    url = env.url("/hello")
+    started = time.monotonic()
+    tracer = env.start_tlstrace("comm_filter", ["-c", "curl", "-d", "4"])
+
+    curl_pids = []
+    for _ in range(2):
+        p = env.procs.spawn(["curl", "-sk", "-o", "/dev/null", url],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+        expect(env.procs.wait(p, 15, "curl") == 0, "curl %s" % describe_exit(p.returncode))
+        curl_pids.append(p.pid)
+    rc, out, _ = env.procs.run([sys.executable, "-c", PY_CLIENT, str(env.port), "/hello"],
+                               15, "python client")
+    expect(rc == 0, "python client %s" % describe_exit(rc))
+    check_py_output(out, [("/hello", 200, 6)])
+    expect(tracer.poll() is None, "tlstrace exited before the clients finished (-d 4)")
+
+    rc = env.procs.wait(tracer, 15, "tlstrace -d 4")
+    elapsed = time.monotonic() - started
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    expect(elapsed >= 3.9, "tlstrace -d 4 stopped after %.2fs" % elapsed)
+
+    entries = read_entries(tracer.out_file)
+    expect_count(entries, 2)
+    for i, e in enumerate(entries):
+        check_shape(e, i)
+        check_response(e, i, url, 200, 6)
+        expect(e["tlstrace"]["comm"] == "curl", "entry %d: comm %r" % (i, e["tlstrace"]["comm"]))
+    pids = sorted(e["tlstrace"]["pid"] for e in entries)
+    expect(pids == sorted(curl_pids), "pids %r, curl's were %r" % (pids, curl_pids))
+
+
+def test_errors(env):
+    problems = []
+
+    def one_line(err):
+        return len([l for l in err.splitlines() if l.strip()]) == 1
+
+    rc, _, err = env.procs.run([env.tlstrace, "--bogus"], 10, "tlstrace --bogus")
+    if rc != 2 or not one_line(err):
+        problems.append("--bogus: exit %d, %d stderr lines (want 2, 1)"
+                        % (rc, len(err.splitlines())))
+
+    pid = 999999
+    while os.path.exists("/proc/%d" % pid):
+        pid += 1
+    rc, _, err = env.procs.run([env.tlstrace, "-p", str(pid)], 10, "tlstrace -p %d" % pid)
+    if rc == 0 or not one_line(err) or str(pid) not in err:
+        problems.append("-p %d: exit %d, stderr %r (want non-zero, one line naming the pid)"
+                        % (pid, rc, err.strip()[:100]))
+
+    rc, _, err = env.procs.run([env.tlstrace, "-f", "nope", "--", "true"], 10,
+                               "tlstrace -f nope")
+    if rc != 2 or not err.strip():
+        problems.append("-f nope: exit %d%s (want 2 and a message)" % (rc, stderr_hint(err)))
+
+    expect(not problems, "; ".join(problems))
+
+
+def test_json_file_mode(env):
+    need("curl")
+    env.require_server()
+    # umask 0, so only an explicit 0600 at creation passes.
+    rc, _, err, path = env.trace("json_file_mode", ["curl", "-sk", "-o", "/dev/null",
+                                                    env.url("/hello")], timeout=30, umask=0)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect(os.path.exists(path), "no output file")
+    st = os.stat(path)
+    expect(stat.S_ISREG(st.st_mode), "output is not a regular file")
+    mode = stat.S_IMODE(st.st_mode)
+    expect(mode == 0o600, "output file mode %04o, want 0600" % mode)
+
+
+TESTS = [
+    ("curl_single", test_curl_single),
+    ("curl_exit_status", test_curl_exit_status),
+    ("curl_keepalive", test_curl_keepalive),
+    ("python_ssl", test_python_ssl),
+    ("openssl_s_client", test_openssl_s_client),
+    ("accuracy_bracket", test_accuracy_bracket),
+    ("curl_100_sequential", test_curl_100_sequential),
+    ("attach_pid", test_attach_pid),
+    ("comm_filter", test_comm_filter),
+    ("errors", test_errors),
+    ("json_file_mode", test_json_file_mode),
+]
+
+
+def run_test(env, fn):
+    """Return ("PASS"|"FAIL"|"SKIP", detail or None)."""
+    try:
+        detail = fn(env)
+        return "PASS", detail
+    except Skip as ex:
+        return "SKIP", str(ex)
+    except Failure as ex:
+        return "FAIL", str(ex)
+    except Exception as ex:  # a bug or an environment problem: report, go on
+        return "FAIL", "%s: %s" % (type(ex).__name__, ex)
+    finally:
+        env.procs.stop_all()
+
+
+def interrupt(signum, frame):
+    """SIGTERM unwinds like Ctrl-C, so children are cleaned up."""
+    raise KeyboardInterrupt
+
+
+def main():
+    ap = argparse.ArgumentParser(description="tlstrace end-to-end tests")
+    ap.add_argument("--tlstrace", required=True, help="the tlstrace binary")
+    ap.add_argument("--workdir", required=True, help="scratch directory")
+    ap.add_argument("--attach-wait", type=float, default=1.5, metavar="SECONDS",
+                    help="in -p/-c modes, how long to wait for %r (default 1.5)" % READY_LINE)
+    ap.add_argument("tests", nargs="*", help="run only these tests")
+    args = ap.parse_args()
+
+    known = [name for name, _ in TESTS]
+    unknown = [t for t in args.tests if t not in known]
+    if unknown:
+        ap.error("unknown test(s): %s (known: %s)" % (", ".join(unknown), ", ".join(known)))
+    selected = [(n, f) for n, f in TESTS if not args.tests or n in args.tests]
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+    env = Env(args)
+    counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
+    root = os.geteuid() == 0
+    try:
+        if root:
+            env.setup()
+        for name, fn in selected:
+            result, detail = run_test(env, fn) if root else ("SKIP", "needs root")
+            counts[result] += 1
+            print("%s %s%s" % (result, name, ": " + detail if detail else ""), flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        env.shutdown()
+
+    summary = "%d passed, %d failed" % (counts["PASS"], counts["FAIL"])
+    if counts["SKIP"]:
+        summary += ", %d skipped" % counts["SKIP"]
+    print(summary, flush=True)
+    return 0 if counts["FAIL"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
