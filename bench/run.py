@@ -104,9 +104,9 @@ class Tracer:
     def __init__(self, tlstrace, comm):
         self.p = subprocess.Popen([tlstrace, "-c", comm, "-f", "json", "-o", "/dev/null"],
                                   stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)     # attached
-        if self.p.poll() is not None:
-            sys.exit("bench: tlstrace failed: " + self.p.stderr.read().strip())
+        line = self.p.stderr.readline()     # "tlstrace: tracing ...": attached
+        if not line.startswith("tlstrace: tracing"):
+            sys.exit("bench: tlstrace failed: " + line.strip())
 
     def stop(self):
         self.p.send_signal(signal.SIGINT)

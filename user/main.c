@@ -468,8 +468,10 @@ int main(int argc, char **argv)
 		close(go);
 		go = -1;
 	}
-	if (!o.command && o.verbose)
-		fprintf(stderr, "tlstrace: tracing; Ctrl-C to stop\n");
+	/* scripts wait for this line: the probes are in place */
+	if (!o.command)
+		fprintf(stderr, "tlstrace: tracing %s; Ctrl-C to stop\n",
+			o.npids ? "the given processes" : o.comm[0] ? "processes by name" : "every process");
 
 	start = last_expire = mono_ns();
 	if (o.duration)

@@ -465,8 +465,9 @@ class Env:
         return p
 
     def wait_attached(self, p):
-        """Until READY_LINE appears on stderr, or attach_wait seconds pass."""
-        deadline = time.monotonic() + self.attach_wait
+        """Until READY_LINE appears on stderr; attaching may wait behind the
+        kernel's detach of an earlier run's uprobes, so allow it time."""
+        deadline = time.monotonic() + max(self.attach_wait, 30)
         while time.monotonic() < deadline:
             if p.poll() is not None:
                 raise Failure("tlstrace %s early%s"
@@ -475,6 +476,7 @@ class Env:
                 if READY_LINE in f.read():
                     return
             time.sleep(0.02)
+        raise Failure("tlstrace did not say it was tracing within 30 s")
 
     @staticmethod
     def err_hint(p):
