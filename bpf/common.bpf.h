@@ -123,11 +123,29 @@ static __always_inline void fill_hdr(struct ev_hdr *h, __u32 type, __u64 ts)
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
+/*
+ * The reader polls on a short timer; waking it for every record would put a
+ * context switch into the traced thread's path. Wake it only when the
+ * buffer is filling up.
+ */
+#define WAKEUP_BYTES (1 << 20)
+
+static __always_inline __u64 wakeup(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+									     : BPF_RB_NO_WAKEUP;
+}
+
 /* copy a built record into the ring buffer, counting a failure */
 static __always_inline void submit(void *rec, __u64 size)
 {
-	if (bpf_ringbuf_output(&events, rec, size, 0))
+	if (bpf_ringbuf_output(&events, rec, size, wakeup()))
 		count(CNT_DROP_RINGBUF);
+}
+
+static __always_inline void commit(void *rec)
+{
+	bpf_ringbuf_submit(rec, wakeup());
 }
 
 static __always_inline void *reserve(__u64 size)

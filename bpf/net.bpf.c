@@ -138,7 +138,7 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			count(CNT_DROP_SOCKS);
 		key = (__u64)info.pid << 32 | info.fd;
 		bpf_map_update_elem(&fds, &key, &one, BPF_ANY);
-		bpf_ringbuf_submit(e, 0);
+		commit(e);
 		return 0;
 	}
 
@@ -169,7 +169,7 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			__builtin_memset(e->saddr, 0, sizeof(e->saddr));
 			__builtin_memset(e->daddr, 0, sizeof(e->daddr));
 			copy_addrs(ctx, e->saddr, e->daddr);
-			bpf_ringbuf_submit(e, 0);
+			commit(e);
 		}
 		bpf_map_delete_elem(&socks, &sk);
 	}
@@ -193,7 +193,7 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	fill_hdr(&e->hdr, EV_CLOSE, bpf_ktime_get_ns());
 	e->fd = fd;
 	e->_pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	commit(e);
 	return 0;
 }
 
@@ -348,7 +348,7 @@ int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 	fill_hdr(&e->hdr, EV_PROC_EXEC, bpf_ktime_get_ns());
 	e->exit_code = 0;
 	e->_pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	commit(e);
 	return 0;
 }
 
@@ -370,7 +370,7 @@ int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
 		fill_hdr(&e->hdr, EV_PROC_EXIT, bpf_ktime_get_ns());
 		e->exit_code = BPF_CORE_READ(task, exit_code);
 		e->_pad = 0;
-		bpf_ringbuf_submit(e, 0);
+		commit(e);
 	}
 	bpf_map_delete_elem(&traced, &tgid);
 	return 0;

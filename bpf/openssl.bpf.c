@@ -168,7 +168,7 @@ int BPF_KPROBE(ssl_set_fd_enter, void *ssl, int fd)
 	e->call = 0;
 	e->len = 0;
 	e->cap = 0;
-	bpf_ringbuf_submit(e, 0);
+	commit(e);
 	return 0;
 }
 
@@ -194,6 +194,6 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 		return 0;
 	fill_hdr(&e->hdr, EV_SSL_FREE, bpf_ktime_get_ns());
 	e->ssl = (__u64)ssl;
-	bpf_ringbuf_submit(e, 0);
+	commit(e);
 	return 0;
 }

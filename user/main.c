@@ -479,9 +479,12 @@ int main(int argc, char **argv)
 	while (!stopping) {
 		__u64 now;
 
-		err = ring_buffer__poll(rb, 100);
+		/* records wake us only when the buffer fills: read it every 10 ms */
+		err = ring_buffer__poll(rb, 10);
+		if (err >= 0)
+			err = ring_buffer__consume(rb);
 		if (err < 0 && err != -EINTR) {
-			fprintf(stderr, "tlstrace: poll ring buffer: %s\n", strerror(-err));
+			fprintf(stderr, "tlstrace: read ring buffer: %s\n", strerror(-err));
 			goto cleanup;
 		}
 		err = 0;
