@@ -147,18 +147,36 @@ def main():
         print(f"  {'curl':<10} {curl_new:>15} {curl_reused:>10.1f}")
         print(f"  {'python':<10} {py_new:>15} {py_reused:>10.1f}")
 
+        # alternate untraced and traced rounds and keep the medians, so that
+        # drift in the machine's speed does not favour either side
         curl_loop(url, 10)  # warm caches
-        base_wall, base_cpu = curl_loop(url, n)
-        t = Tracer(tlstrace, "curl")
-        tr_wall, tr_cpu = curl_loop(url, n)
-        t.stop()
-
         keepalive([], port, 50)
-        ka_base = keepalive([], port, n * 5)
-        ka_tr = keepalive([tlstrace, "-f", "json", "-o", "/dev/null", "--"], port, n * 5)
+        rounds = 5
+        m = {"base_wall": [], "base_cpu": [], "tr_wall": [], "tr_cpu": [],
+             "ka_base_wall": [], "ka_base_cpu": [], "ka_tr_wall": [], "ka_tr_cpu": []}
+        for _ in range(rounds):
+            w, c = curl_loop(url, n // rounds)
+            m["base_wall"].append(w)
+            m["base_cpu"].append(c)
+            t = Tracer(tlstrace, "curl")
+            w, c = curl_loop(url, n // rounds)
+            t.stop()
+            m["tr_wall"].append(w)
+            m["tr_cpu"].append(c)
+            ka = keepalive([], port, n)
+            m["ka_base_wall"].append(ka["wall_us"])
+            m["ka_base_cpu"].append(ka["cpu_us"])
+            ka = keepalive([tlstrace, "-f", "json", "-o", "/dev/null", "--"], port, n)
+            m["ka_tr_wall"].append(ka["wall_us"])
+            m["ka_tr_cpu"].append(ka["cpu_us"])
+        base_wall, base_cpu = median(m["base_wall"]), median(m["base_cpu"])
+        tr_wall, tr_cpu = median(m["tr_wall"]), median(m["tr_cpu"])
+        ka_base = {"wall_us": median(m["ka_base_wall"]), "cpu_us": median(m["ka_base_cpu"])}
+        ka_tr = {"wall_us": median(m["ka_tr_wall"]), "cpu_us": median(m["ka_tr_cpu"])}
 
         print()
-        print(f"per request, traced vs. untraced ({n} curl processes; {n * 5} keep-alive requests)")
+        print(f"per request, traced vs. untraced, median of {rounds} alternating rounds "
+              f"({n // rounds} curl processes; {n} keep-alive requests per round)")
         print(f"  {'':<34} {'untraced':>10} {'traced':>10} {'added':>10} {'ratio':>8}")
         row("curl, new connection: wall us", base_wall, tr_wall)
         row("curl, new connection: CPU us", base_cpu, tr_cpu)
