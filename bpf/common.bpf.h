@@ -19,10 +19,10 @@
 #define MAX_TRACED 65536
 
 /* configuration, set by user space before load */
-const volatile __u32 targ_self __weak = 0;	/* our own tgid: never traced */
-const volatile __u32 targ_all __weak = 0;	/* trace every process */
-const volatile __u32 targ_follow __weak = 0;	/* children of traced processes are traced */
-const volatile char targ_comm[TASK_COMM_LEN] __weak = {};	/* -c NAME */
+const volatile __u32 targ_self __weak = 0;   /* our own tgid: never traced */
+const volatile __u32 targ_all __weak = 0;    /* trace every process */
+const volatile __u32 targ_follow __weak = 0; /* children of traced processes are traced */
+const volatile char targ_comm[TASK_COMM_LEN] __weak = {}; /* -c NAME */
 
 /* processes (tgids) being traced, unless targ_all */
 struct {
@@ -57,10 +57,10 @@ struct ssl_args {
 	__u64 ssl;
 	__u64 buf;
 	__u64 num;
-	__u64 outlen;		/* size_t * of the _ex variants, else 0 */
+	__u64 outlen; /* size_t * of the _ex variants, else 0 */
 	__u64 ts;
-	__u32 call;		/* enum ssl_call */
-	__u32 lib;		/* enum tls_lib */
+	__u32 call; /* enum ssl_call */
+	__u32 lib;  /* enum tls_lib */
 };
 
 struct {
@@ -71,8 +71,8 @@ struct {
 } inflight SEC(".maps") __weak;
 
 /* per TLS session (keyed by process and session pointer) */
-#define SESS_BOUND 1		/* its socket fd has been reported */
-#define SESS_HELLO 2		/* its first socket write has been reported */
+#define SESS_BOUND 1 /* its socket fd has been reported */
+#define SESS_HELLO 2 /* its first socket write has been reported */
 
 struct sess_key {
 	__u64 ssl;
@@ -133,7 +133,7 @@ static __always_inline void fill_hdr(struct ev_hdr *h, __u32 type, __u64 ts)
 static __always_inline __u64 wakeup(void)
 {
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
-									     : BPF_RB_NO_WAKEUP;
+									    : BPF_RB_NO_WAKEUP;
 }
 
 /* copy a built record into the ring buffer, counting a failure */

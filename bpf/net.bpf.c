@@ -82,8 +82,8 @@ int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 }
 
 /* the verifier refuses copies through a ctx pointer moved by CO-RE: use the helper */
-static __always_inline void copy_addrs(struct trace_event_raw_inet_sock_set_state *ctx,
-				       __u8 *saddr, __u8 *daddr)
+static __always_inline void copy_addrs(struct trace_event_raw_inet_sock_set_state *ctx, __u8 *saddr,
+				       __u8 *daddr)
 {
 	if (ctx->family == AF_INET) {
 		bpf_probe_read_kernel(saddr, 4, ctx->saddr);
@@ -360,8 +360,8 @@ int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
 	struct task_struct *task;
 	struct ev_proc *e;
 
-	bpf_map_delete_elem(&connecting, &(__u32){(__u32)id});
-	bpf_map_delete_elem(&inflight, &(__u32){(__u32)id});
+	bpf_map_delete_elem(&connecting, &(__u32){ (__u32)id });
+	bpf_map_delete_elem(&inflight, &(__u32){ (__u32)id });
 	if (tgid != (__u32)id || !is_traced(tgid))
 		return 0;
 	e = reserve(sizeof(*e));

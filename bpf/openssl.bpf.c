@@ -69,7 +69,7 @@ static __always_inline int call_exit(__u32 cnt, long ret)
 				}
 				e->ret = n;
 			} else {
-				e->ret = (int)ret - 1;	/* 0 -> -1: no bytes */
+				e->ret = (int)ret - 1; /* 0 -> -1: no bytes */
 			}
 		} else if ((int)ret > 0) {
 			n = (int)ret;

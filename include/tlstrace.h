@@ -14,29 +14,29 @@
 #endif
 
 #define TASK_COMM_LEN 16
-#define MAX_CAPTURE 4096	/* plaintext bytes copied per SSL call */
-#define MAX_HELLO 1024		/* ClientHello bytes copied for the SNI */
+#define MAX_CAPTURE 4096 /* plaintext bytes copied per SSL call */
+#define MAX_HELLO 1024	 /* ClientHello bytes copied for the SNI */
 
 enum ev_type {
-	EV_CONNECT = 1,		/* TCP connect() reached SYN_SENT */
-	EV_TCP_STATE = 2,	/* a connecting socket became ESTABLISHED or failed */
-	EV_CLOSE = 3,		/* close() of a socket fd we saw connect */
-	EV_SSL_CALL = 4,	/* an SSL handshake/read/write call returned */
-	EV_SSL_BIND = 5,	/* a TLS session was tied to a socket fd */
-	EV_SSL_FREE = 6,	/* SSL_free */
-	EV_PROC_EXIT = 7,	/* a traced process exited */
-	EV_PROC_EXEC = 8,	/* a traced process called exec */
+	EV_CONNECT = 1,	  /* TCP connect() reached SYN_SENT */
+	EV_TCP_STATE = 2, /* a connecting socket became ESTABLISHED or failed */
+	EV_CLOSE = 3,	  /* close() of a socket fd we saw connect */
+	EV_SSL_CALL = 4,  /* an SSL handshake/read/write call returned */
+	EV_SSL_BIND = 5,  /* a TLS session was tied to a socket fd */
+	EV_SSL_FREE = 6,  /* SSL_free */
+	EV_PROC_EXIT = 7, /* a traced process exited */
+	EV_PROC_EXEC = 8, /* a traced process called exec */
 };
 
 enum ssl_call {
-	CALL_HANDSHAKE = 1,	/* SSL_do_handshake (SSL_connect, SSL_accept) */
-	CALL_READ = 2,		/* SSL_read, SSL_read_ex */
-	CALL_WRITE = 3,		/* SSL_write, SSL_write_ex */
+	CALL_HANDSHAKE = 1, /* SSL_do_handshake (SSL_connect, SSL_accept) */
+	CALL_READ = 2,	    /* SSL_read, SSL_read_ex */
+	CALL_WRITE = 3,	    /* SSL_write, SSL_write_ex */
 };
 
 enum bind_how {
-	BIND_SET_FD = 1,	/* SSL_set_fd(ssl, fd) */
-	BIND_NESTED = 2,	/* a socket syscall made inside an SSL call */
+	BIND_SET_FD = 1, /* SSL_set_fd(ssl, fd) */
+	BIND_NESTED = 2, /* a socket syscall made inside an SSL call */
 };
 
 enum tls_lib {
@@ -57,21 +57,21 @@ enum counter {
 	CNT_HIT_WRITE_EXIT,
 	CNT_HIT_SET_FD,
 	CNT_HIT_FREE,
-	CNT_HIT_UNTRACED,	/* uprobe hits in processes we do not trace */
-	CNT_DROP_RINGBUF,	/* ring buffer full: an event was lost */
-	CNT_DROP_INFLIGHT,	/* per-thread scratch map full */
-	CNT_DROP_SOCKS,		/* socket map full */
-	CNT_READ_FAIL,		/* bpf_probe_read_user() failed */
+	CNT_HIT_UNTRACED,  /* uprobe hits in processes we do not trace */
+	CNT_DROP_RINGBUF,  /* ring buffer full: an event was lost */
+	CNT_DROP_INFLIGHT, /* per-thread scratch map full */
+	CNT_DROP_SOCKS,	   /* socket map full */
+	CNT_READ_FAIL,	   /* bpf_probe_read_user() failed */
 	CNT_NR,
 };
 
 struct ev_hdr {
 	__u32 type;
-	__u32 pid;		/* tgid, as the host sees it */
+	__u32 pid; /* tgid, as the host sees it */
 	__u32 tid;
 	__u32 _pad;
-	__u64 ts;		/* bpf_ktime_get_ns() */
-	__u64 proc_start;	/* the process's start, CLOCK_MONOTONIC ns */
+	__u64 ts;	  /* bpf_ktime_get_ns() */
+	__u64 proc_start; /* the process's start, CLOCK_MONOTONIC ns */
 	char comm[TASK_COMM_LEN];
 };
 _Static_assert(sizeof(struct ev_hdr) == 48, "ev_hdr size");
@@ -79,7 +79,7 @@ _Static_assert(sizeof(struct ev_hdr) == 48, "ev_hdr size");
 /* hdr.ts is the entry of connect() */
 struct ev_connect {
 	struct ev_hdr hdr;
-	__u64 sock;		/* kernel socket address: identity while it lives */
+	__u64 sock; /* kernel socket address: identity while it lives */
 	__u32 fd;
 	__u16 family;
 	__u16 dport;
@@ -112,14 +112,14 @@ struct ev_close {
 /* hdr.ts is the return of the call */
 struct ev_ssl_call {
 	struct ev_hdr hdr;
-	__u64 ssl;		/* SSL* / gnutls_session_t */
+	__u64 ssl; /* SSL* / gnutls_session_t */
 	__u64 ts_enter;
-	__s64 ret;		/* bytes for read/write (<= 0: error), 1 = handshake done */
-	__u64 num;		/* bytes the caller asked for */
-	__u32 call;		/* enum ssl_call */
-	__u32 lib;		/* enum tls_lib */
-	__u32 len;		/* bytes transferred (original length of data) */
-	__u32 cap;		/* bytes of data captured */
+	__s64 ret;  /* bytes for read/write (<= 0: error), 1 = handshake done */
+	__u64 num;  /* bytes the caller asked for */
+	__u32 call; /* enum ssl_call */
+	__u32 lib;  /* enum tls_lib */
+	__u32 len;  /* bytes transferred (original length of data) */
+	__u32 cap;  /* bytes of data captured */
 	__u8 data[MAX_CAPTURE];
 };
 
@@ -127,10 +127,10 @@ struct ev_ssl_bind {
 	struct ev_hdr hdr;
 	__u64 ssl;
 	__u32 fd;
-	__u32 how;		/* enum bind_how */
+	__u32 how; /* enum bind_how */
 	__u32 lib;
-	__u32 call;		/* enum ssl_call the syscall was made in (BIND_NESTED) */
-	__u32 len;		/* bytes of the first handshake write (the ClientHello) */
+	__u32 call; /* enum ssl_call the syscall was made in (BIND_NESTED) */
+	__u32 len;  /* bytes of the first handshake write (the ClientHello) */
 	__u32 cap;
 	__u8 data[MAX_HELLO];
 };

@@ -40,6 +40,15 @@ suite() {
 	fi
 }
 
+echo "== format"
+if make --no-print-directory check; then
+	echo "PASS format: make check (clang-format, kernel style)"
+	passed=$((passed + 1))
+else
+	echo "FAIL format: make check (run clang-format -i on the files above)"
+	failed=$((failed + 1))
+fi
+
 suite unit .output/unit_tests
 suite e2e python3 tests/e2e/run.py --tlstrace ./tlstrace --workdir .output/e2e
 

@@ -27,10 +27,10 @@ struct probe {
 	struct bpf_program *(*prog)(struct tlstrace_bpf *s);
 };
 
-#define PROG(name)                                                                   \
-	static struct bpf_program *prog_##name(struct tlstrace_bpf *s)               \
-	{                                                                            \
-		return s->progs.name;                                                \
+#define PROG(name)                                                     \
+	static struct bpf_program *prog_##name(struct tlstrace_bpf *s) \
+	{                                                              \
+		return s->progs.name;                                  \
 	}
 PROG(ssl_do_handshake_enter)
 PROG(ssl_do_handshake_exit)
@@ -62,8 +62,8 @@ static const struct probe openssl_probes[] = {
 struct target {
 	dev_t dev;
 	ino_t ino;
-	pid_t pid;		/* -1: host-wide */
-	int ok;			/* attached; else skipped (reported once) */
+	pid_t pid; /* -1: host-wide */
+	int ok;	   /* attached; else skipped (reported once) */
 };
 
 struct attacher {
@@ -186,7 +186,8 @@ static int attach_file(struct attacher *a, const char *path, pid_t pid)
 		}
 	}
 	if (a->verbose)
-		fprintf(stderr, "tlstrace: attached to %s%s\n", path, pid > 0 ? " (one process)" : "");
+		fprintf(stderr, "tlstrace: attached to %s%s\n", path,
+			pid > 0 ? " (one process)" : "");
 	a->attached++;
 	return 1;
 }

@@ -68,8 +68,8 @@ int clienthello_sni(const unsigned char *buf, size_t len, char *sni, size_t sni_
 		if (etype != 0)
 			continue;
 		/* server_name_list: length, then (type 0: host_name, length, name) */
-		if (get(&e, 2, &v) || get(&e, 1, &name_type) || name_type != 0 || get(&e, 2, &nlen) ||
-		    (size_t)(e.end - e.p) < nlen)
+		if (get(&e, 2, &v) || get(&e, 1, &name_type) || name_type != 0 ||
+		    get(&e, 2, &nlen) || (size_t)(e.end - e.p) < nlen)
 			return 1;
 		if (nlen >= sni_cap)
 			nlen = sni_cap - 1;

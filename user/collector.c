@@ -21,7 +21,7 @@
 #include "clienthello.h"
 #include "http1.h"
 
-#define HEAD_MAX 16384		/* response head bytes kept for parsing */
+#define HEAD_MAX 16384 /* response head bytes kept for parsing */
 
 struct req {
 	struct req *next;
@@ -32,42 +32,42 @@ struct req {
 	__u64 response_start;
 	__u64 response_end;
 	__u64 last_read;
-	int first_on_conn;	/* carries the connection's timings */
+	int first_on_conn; /* carries the connection's timings */
 	/* the response as it arrives */
 	char *head;
 	size_t head_len;
 	int head_done;
 	struct http1_response resp;
-	int no_body;		/* HEAD, 1xx, 204, 304 */
-	__u64 body;		/* body bytes received (chunk framing removed) */
+	int no_body; /* HEAD, 1xx, 204, 304 */
+	__u64 body;  /* body bytes received (chunk framing removed) */
 	int complete;
 	int malformed;
 	/* chunked framing */
 	int ch_state;
 	int ch_digits;
-	__u64 ch_left;		/* bytes left in the current chunk */
-	int ch_lost;		/* framing bytes were not captured: ends at close */
+	__u64 ch_left; /* bytes left in the current chunk */
+	int ch_lost;   /* framing bytes were not captured: ends at close */
 	/* Content-Encoding: decoded only to count decodedBodySize */
 	z_stream *z;
 	__u64 decoded;
-	int z_state;		/* DEC_DONE, DEC_ON, or DEC_UNKNOWN */
+	int z_state; /* DEC_DONE, DEC_ON, or DEC_UNKNOWN */
 };
 
 enum {
-	DEC_NONE,			/* identity: decoded = encoded */
+	DEC_NONE, /* identity: decoded = encoded */
 	DEC_ON,
 	DEC_DONE,
-	DEC_UNKNOWN,		/* not all of it seen, or not decodable */
+	DEC_UNKNOWN, /* not all of it seen, or not decodable */
 };
 
 enum {
-	CH_SIZE,		/* hex digits of a chunk size */
-	CH_EXT,			/* chunk extension, to the end of the line */
+	CH_SIZE, /* hex digits of a chunk size */
+	CH_EXT,	 /* chunk extension, to the end of the line */
 	CH_SIZE_LF,
 	CH_DATA,
-	CH_DATA_CR,		/* the CRLF after chunk data */
+	CH_DATA_CR, /* the CRLF after chunk data */
 	CH_DATA_LF,
-	CH_TRAILER,		/* start of a trailer line, or the final blank line */
+	CH_TRAILER, /* start of a trailer line, or the final blank line */
 	CH_TRAILER_TEXT,
 	CH_END_LF,
 	CH_DONE,
@@ -83,14 +83,14 @@ struct session;
 struct conn {
 	UT_hash_handle hh;
 	struct conn_key key;
-	int anon;		/* not a known socket: owned by its session */
+	int anon; /* not a known socket: owned by its session */
 	__u64 id;
 	__u64 sock;
 	__u32 pid;
 	__u32 tid;
 	char comm[TASK_COMM_LEN];
 	__u64 origin;
-	int observed;		/* its connect() was seen */
+	int observed; /* its connect() was seen */
 	__u64 connect_start;
 	__u64 tcp_end;
 	int tcp_failed;
@@ -99,7 +99,7 @@ struct conn {
 	__u16 rport;
 	struct session *sess;
 	struct req *head, *tail;
-	__u32 nreq;		/* requests started on it */
+	__u32 nreq; /* requests started on it */
 	__u64 last_ts;
 };
 
@@ -117,7 +117,7 @@ struct session {
 	__u64 hs_start;
 	__u64 hs_end;
 	int hs_done;
-	int data_seen;		/* application data has moved */
+	int data_seen; /* application data has moved */
 	char sni[256];
 };
 
@@ -185,7 +185,8 @@ static void entry_name(struct entry *e, const struct conn *cn, const struct sess
 	const char *target = line && line->target[0] == '/' ? line->target : "/";
 	int default_port = s ? 443 : 80;
 
-	if (line && (!strncmp(line->target, "http://", 7) || !strncmp(line->target, "https://", 8))) {
+	if (line &&
+	    (!strncmp(line->target, "http://", 7) || !strncmp(line->target, "https://", 8))) {
 		snprintf(e->name, sizeof(e->name), "%s", line->target);
 	} else if (line && line->host[0]) {
 		snprintf(e->name, sizeof(e->name), "%s://%s%s", scheme, line->host, target);
@@ -255,7 +256,8 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 		/* a handshake finished by the request's own write ends where it began */
 		if (e.connect_end > e.request_start)
 			e.connect_end = e.request_start;
-		t0 = e.connect_start ? e.connect_start : (e.secure_start ? e.secure_start : r->request_start);
+		t0 = e.connect_start ? e.connect_start
+				     : (e.secure_start ? e.secure_start : r->request_start);
 		e.start = t0;
 		e.lookup_start = e.lookup_end = t0;
 		if (!e.connect_start)
@@ -335,7 +337,7 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 			err = why;
 		else if (!r->complete && r->head_done && !r->no_body &&
 			 (r->resp.content_length >= 0 && r->body < (__u64)r->resp.content_length))
-			err = NULL;	/* truncated, reported with what arrived */
+			err = NULL; /* truncated, reported with what arrived */
 		emit_req(c, cn, r, ts, err);
 		pop_req(cn);
 	}
@@ -344,7 +346,7 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 
 		if (s && s->hs_start && !s->hs_done)
 			emit_conn_failure(c, cn, ts, "tls", "TLS handshake did not complete");
-		cn->nreq = 1;	/* reported once */
+		cn->nreq = 1; /* reported once */
 	}
 }
 
@@ -539,13 +541,13 @@ static void on_exit_proc(struct collector *c, const struct ev_proc *e)
 	struct conn *cn, *tmp;
 	struct session *s, *stmp;
 
-	HASH_ITER(hh, c->conns, cn, tmp) {
+	HASH_ITER (hh, c->conns, cn, tmp) {
 		if (cn->pid != e->hdr.pid)
 			continue;
 		flush_conn(c, cn, e->hdr.ts, "process exited before a response");
 		conn_destroy(c, cn);
 	}
-	HASH_ITER(hh, c->sessions, s, stmp) {
+	HASH_ITER (hh, c->sessions, s, stmp) {
 		if (s->key.pid == e->hdr.pid)
 			sess_destroy(c, s, e->hdr.ts);
 	}
@@ -579,7 +581,7 @@ static void track_handshake(struct session *s, const struct ev_ssl_call *e)
 		}
 		return;
 	}
-	s->hs_done = 1;		/* not observed: its fields stay at fetchStart */
+	s->hs_done = 1; /* not observed: its fields stay at fetchStart */
 }
 
 static void on_write(struct collector *c, struct conn *cn, const struct ev_ssl_call *e)
@@ -590,7 +592,7 @@ static void on_write(struct collector *c, struct conn *cn, const struct ev_ssl_c
 	if (e->ret <= 0 || !e->len)
 		return;
 	if (!http1_parse_request((const char *)e->data, e->cap, &line))
-		return;		/* a request body, or not HTTP/1 */
+		return; /* a request body, or not HTTP/1 */
 	/* a request whose response is under way without framing ends here */
 	for (r = cn->head; r; r = cn->head) {
 		if (!r->response_start)
@@ -811,8 +813,8 @@ static size_t feed_response(struct collector *c, struct req *r, const char *data
 	if (r->resp.chunked && !r->ch_lost) {
 		size_t ccap = cap > used ? cap - used : 0;
 
-		used += chunked_feed(r, (const unsigned char *)data + (cap > used ? used : cap), ccap,
-				     len - used);
+		used += chunked_feed(r, (const unsigned char *)data + (cap > used ? used : cap),
+				     ccap, len - used);
 		if (r->malformed) {
 			c->st.malformed++;
 			r->complete = 1;
@@ -839,8 +841,8 @@ static size_t feed_response(struct collector *c, struct req *r, const char *data
 		return used;
 	}
 	/* no length: the body runs to the next request or the close */
-	body_data(r, (const unsigned char *)data + (cap > used ? used : cap), cap > used ? cap - used : 0,
-		  len - used);
+	body_data(r, (const unsigned char *)data + (cap > used ? used : cap),
+		  cap > used ? cap - used : 0, len - used);
 	return len;
 }
 
@@ -965,7 +967,7 @@ void collector__expire(struct collector *c, __u64 now, __u64 idle_ns)
 	struct session *s, *stmp;
 
 	/* sessions on no known socket hold a connection of their own */
-	HASH_ITER(hh, c->sessions, s, stmp) {
+	HASH_ITER (hh, c->sessions, s, stmp) {
 		cn = s->conn;
 		if (!cn || !cn->anon || now - cn->last_ts < idle_ns)
 			continue;
@@ -974,7 +976,7 @@ void collector__expire(struct collector *c, __u64 now, __u64 idle_ns)
 		c->st.expired++;
 	}
 
-	HASH_ITER(hh, c->conns, cn, tmp) {
+	HASH_ITER (hh, c->conns, cn, tmp) {
 		if (now - cn->last_ts < idle_ns)
 			continue;
 		flush_conn(c, cn, cn->last_ts, "connection idle");
@@ -991,11 +993,11 @@ void collector__flush(struct collector *c, __u64 now)
 	struct conn *cn, *tmp;
 	struct session *s, *stmp;
 
-	HASH_ITER(hh, c->conns, cn, tmp) {
+	HASH_ITER (hh, c->conns, cn, tmp) {
 		flush_conn(c, cn, now, "trace ended before a response");
 		conn_destroy(c, cn);
 	}
-	HASH_ITER(hh, c->sessions, s, stmp)
+	HASH_ITER (hh, c->sessions, s, stmp)
 		sess_destroy(c, s, now);
 }
 
@@ -1011,9 +1013,9 @@ void collector__free(struct collector *c)
 
 	if (!c)
 		return;
-	HASH_ITER(hh, c->conns, cn, tmp)
+	HASH_ITER (hh, c->conns, cn, tmp)
 		conn_destroy(c, cn);
-	HASH_ITER(hh, c->sessions, s, stmp) {
+	HASH_ITER (hh, c->sessions, s, stmp) {
 		if (s->conn && s->conn->anon)
 			conn_destroy(c, s->conn);
 		HASH_DEL(c->sessions, s);

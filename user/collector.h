@@ -16,12 +16,12 @@ struct collector;
 typedef void (*collector_emit_fn)(const struct entry *e, void *ctx);
 
 struct collector_stats {
-	__u64 records;		/* records fed */
-	__u64 bad_records;	/* too short or of an unknown type */
-	__u64 entries;		/* entries emitted */
-	__u64 unmatched;	/* response bytes with no request to pair with */
-	__u64 malformed;	/* HTTP heads that did not parse */
-	__u64 expired;		/* idle connections dropped */
+	__u64 records;	   /* records fed */
+	__u64 bad_records; /* too short or of an unknown type */
+	__u64 entries;	   /* entries emitted */
+	__u64 unmatched;   /* response bytes with no request to pair with */
+	__u64 malformed;   /* HTTP heads that did not parse */
+	__u64 expired;	   /* idle connections dropped */
 };
 
 struct collector *collector__new(collector_emit_fn emit, void *ctx);

@@ -13,39 +13,39 @@ struct entry {
 	char name[1536];
 	char method[16];
 
-	__u64 origin;		/* process start: the time origin */
-	__u64 start;		/* startTime = fetchStart */
+	__u64 origin; /* process start: the time origin */
+	__u64 start;  /* startTime = fetchStart */
 	__u64 lookup_start;
 	__u64 lookup_end;
 	__u64 connect_start;
 	__u64 secure_start;
 	__u64 connect_end;
 	__u64 request_start;
-	__u64 interim_start;	/* firstInterimResponseStart */
+	__u64 interim_start; /* firstInterimResponseStart */
 	__u64 response_start;
 	__u64 response_end;
-	__u64 tcp_connect_end;	/* TCP ESTABLISHED */
+	__u64 tcp_connect_end; /* TCP ESTABLISHED */
 
-	char next_hop[16];	/* nextHopProtocol */
+	char next_hop[16]; /* nextHopProtocol */
 	__u64 encoded_size;
 	__u64 decoded_size;
-	int decoded_unknown;	/* encoded, and not all of the body was seen */
+	int decoded_unknown; /* encoded, and not all of the body was seen */
 	int status;
 
 	__u32 pid;
 	__u32 tid;
 	char comm[16];
-	const char *role;	/* "client" */
+	const char *role; /* "client" */
 	__u64 conn_id;
 	int reused;
-	int conn_observed;	/* the connect (and handshake) were seen */
-	char local[64];		/* "127.0.0.1:54321" */
+	int conn_observed; /* the connect (and handshake) were seen */
+	char local[64];	   /* "127.0.0.1:54321" */
 	char remote[64];
-	const char *library;	/* "openssl", or NULL for plain TCP */
-	char server_name[256];	/* SNI */
+	const char *library;   /* "openssl", or NULL for plain TCP */
+	char server_name[256]; /* SNI */
 	__u32 connect_attempts;
-	char error[128];	/* "" unless the fetch failed */
-	const char *failed_phase;	/* "dns", "connect", "tls", "http" or NULL */
+	char error[128];	  /* "" unless the fetch failed */
+	const char *failed_phase; /* "dns", "connect", "tls", "http" or NULL */
 };
 
 #endif /* ENTRY_H */

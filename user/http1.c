@@ -30,7 +30,8 @@ static const char *find_crlf(const char *p, const char *end)
 size_t http1_head_len(const char *buf, size_t len)
 {
 	for (size_t i = 0; i + 3 < len; i++)
-		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n')
+		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' &&
+		    buf[i + 3] == '\n')
 			return i + 4;
 	return 0;
 }
@@ -51,8 +52,9 @@ static int header_value(const char *p, const char *end, const char *name, const 
 		const char *line_end = eol;
 
 		if (!eol || line_end == p)
-			break;	/* cut short, or the blank line that ends the head */
-		if ((size_t)(line_end - p) > nlen && p[nlen] == ':' && !strncasecmp(p, name, nlen)) {
+			break; /* cut short, or the blank line that ends the head */
+		if ((size_t)(line_end - p) > nlen && p[nlen] == ':' &&
+		    !strncasecmp(p, name, nlen)) {
 			const char *v = p + nlen + 1;
 
 			while (v < line_end && (*v == ' ' || *v == '\t'))

@@ -8,13 +8,13 @@
 struct http1_request {
 	char method[16];
 	char target[1024];
-	char host[256];		/* the Host header, "" if not seen */
+	char host[256]; /* the Host header, "" if not seen */
 };
 
 struct http1_response {
 	int status;
-	char version[16];	/* "http/1.1" */
-	long long content_length;	/* -1 when absent */
+	char version[16];	  /* "http/1.1" */
+	long long content_length; /* -1 when absent */
 	int chunked;
 	char content_encoding[32];
 };

@@ -122,11 +122,12 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 	add_ts(o, "firstInterimResponseStart", e, e->interim_start);
 	add_ts(o, "responseStart", e, e->response_start);
 	add_ts(o, "responseEnd", e, e->response_end);
-	add(o, "duration", ms_obj(e->response_end > e->start ?
-				  (double)(e->response_end - e->start) / 1e6 : 0));
+	add(o, "duration",
+	    ms_obj(e->response_end > e->start ? (double)(e->response_end - e->start) / 1e6 : 0));
 	add(o, "nextHopProtocol", text(e->next_hop));
-	add(o, "transferSize", json_object_new_int64(e->error[0] && !e->response_start ? 0 :
-						     (int64_t)e->encoded_size + 300));
+	add(o, "transferSize",
+	    json_object_new_int64(
+		    e->error[0] && !e->response_start ? 0 : (int64_t)e->encoded_size + 300));
 	add(o, "encodedBodySize", json_object_new_int64((int64_t)e->encoded_size));
 	add(o, "decodedBodySize", json_object_new_int64((int64_t)e->decoded_size));
 	add(o, "responseStatus", json_object_new_int(e->status));
@@ -162,7 +163,7 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 	add(o, "tlstrace", x);
 
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						  JSON_C_TO_STRING_NOSLASHESCAPE));
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return s;
 }

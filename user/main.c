@@ -32,7 +32,7 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	if (stopping)
-		_exit(130);	/* a second Ctrl-C: at once */
+		_exit(130); /* a second Ctrl-C: at once */
 	stopping = 1;
 }
 
@@ -91,8 +91,10 @@ static int ensure_tracefs(void)
 	    !access("/sys/kernel/debug/tracing/events", F_OK))
 		return 0;
 	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
-		fprintf(stderr, "tlstrace: tracefs is not mounted and mounting it on "
-				"/sys/kernel/tracing failed: %s\n", strerror(errno));
+		fprintf(stderr,
+			"tlstrace: tracefs is not mounted and mounting it on "
+			"/sys/kernel/tracing failed: %s\n",
+			strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -106,7 +108,7 @@ static int attach_tracepoints(struct tlstrace_bpf *skel)
 {
 	struct bpf_program *prog;
 
-	bpf_object__for_each_program(prog, skel->obj) {
+	bpf_object__for_each_program (prog, skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
 		struct bpf_link *l;
 
@@ -116,8 +118,8 @@ static int attach_tracepoints(struct tlstrace_bpf *skel)
 		if (!l) {
 			int err = -errno;
 
-			fprintf(stderr, "tlstrace: attach tracepoint %s: %s\n", sec + (sec[0] == 't' ? 3 : 7),
-				strerror(-err));
+			fprintf(stderr, "tlstrace: attach tracepoint %s: %s\n",
+				sec + (sec[0] == 't' ? 3 : 7), strerror(-err));
 			return err;
 		}
 		if (ntp_links == MAX_TP_LINKS) {
@@ -237,9 +239,10 @@ static void report(struct tlstrace_bpf *skel, struct collector *col, bool all)
 	collector__stats(col, &cs);
 	drops = cnt[CNT_DROP_RINGBUF] + cnt[CNT_DROP_INFLIGHT] + cnt[CNT_DROP_SOCKS];
 	if (drops || cnt[CNT_READ_FAIL] || cs.bad_records)
-		fprintf(stderr, "tlstrace: warning: %llu events dropped (ring buffer %llu, "
-				"thread map %llu, socket map %llu), %llu user-memory read failures, "
-				"%llu bad records: entries may be missing or incomplete\n",
+		fprintf(stderr,
+			"tlstrace: warning: %llu events dropped (ring buffer %llu, "
+			"thread map %llu, socket map %llu), %llu user-memory read failures, "
+			"%llu bad records: entries may be missing or incomplete\n",
 			(unsigned long long)drops, (unsigned long long)cnt[CNT_DROP_RINGBUF],
 			(unsigned long long)cnt[CNT_DROP_INFLIGHT],
 			(unsigned long long)cnt[CNT_DROP_SOCKS],
@@ -251,8 +254,9 @@ static void report(struct tlstrace_bpf *skel, struct collector *col, bool all)
 	fprintf(stderr, "tlstrace: stats:");
 	for (int i = 0; i < CNT_NR; i++)
 		fprintf(stderr, " %s=%llu", counter_names[i], (unsigned long long)cnt[i]);
-	fprintf(stderr, " hits.total=%llu records=%llu entries=%llu unmatched=%llu malformed=%llu "
-			"expired=%llu\n",
+	fprintf(stderr,
+		" hits.total=%llu records=%llu entries=%llu unmatched=%llu malformed=%llu "
+		"expired=%llu\n",
 		(unsigned long long)hits, (unsigned long long)cs.records,
 		(unsigned long long)cs.entries, (unsigned long long)cs.unmatched,
 		(unsigned long long)cs.malformed, (unsigned long long)cs.expired);
@@ -274,7 +278,7 @@ static pid_t spawn(char **argv, int *go)
 
 		close(fds[1]);
 		if (read(fds[0], &c, 1) != 1)
-			_exit(127);	/* tlstrace failed before tracing */
+			_exit(127); /* tlstrace failed before tracing */
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		execvp(argv[0], argv);
@@ -292,7 +296,7 @@ static FILE *open_output(const char *path)
 
 	if (fd < 0)
 		return NULL;
-	fchmod(fd, 0600);	/* an existing file too */
+	fchmod(fd, 0600); /* an existing file too */
 	return fdopen(fd, "w");
 }
 
@@ -312,7 +316,7 @@ static void detach_in_background(void)
 		return;
 	pid = fork();
 	if (pid != 0) {
-		close(fds[0]);	/* fds[1] closes when we exit */
+		close(fds[0]); /* fds[1] closes when we exit */
 		return;
 	}
 	close(fds[1]);
@@ -425,15 +429,16 @@ int main(int argc, char **argv)
 
 			if (n < 0) {
 				err = n;
-				fprintf(stderr, "tlstrace: read libraries of pid %d: %s\n", o.pids[i],
-					strerror(-err));
+				fprintf(stderr, "tlstrace: read libraries of pid %d: %s\n",
+					o.pids[i], strerror(-err));
 				goto cleanup;
 			}
 			trace_pid(skel, o.pids[i]);
 		}
 		if (!attacher__count(att)) {
 			err = -ENOENT;
-			fprintf(stderr, "tlstrace: no TLS library (libssl) in pid%s", o.npids > 1 ? "s" : "");
+			fprintf(stderr, "tlstrace: no TLS library (libssl) in pid%s",
+				o.npids > 1 ? "s" : "");
 			for (int i = 0; i < o.npids; i++)
 				fprintf(stderr, " %d", o.pids[i]);
 			fprintf(stderr, "\n");
@@ -443,7 +448,8 @@ int main(int argc, char **argv)
 		attacher__scan_ldcache(att);
 		attacher__scan_all(att);
 		if (!attacher__count(att))
-			fprintf(stderr, "tlstrace: warning: no TLS library found; tracing TCP only\n");
+			fprintf(stderr,
+				"tlstrace: warning: no TLS library found; tracing TCP only\n");
 		if (o.comm[0])
 			trace_comm(skel, o.comm);
 	}
@@ -471,7 +477,9 @@ int main(int argc, char **argv)
 	/* scripts wait for this line: the probes are in place */
 	if (!o.command)
 		fprintf(stderr, "tlstrace: tracing %s; Ctrl-C to stop\n",
-			o.npids ? "the given processes" : o.comm[0] ? "processes by name" : "every process");
+			o.npids	    ? "the given processes"
+			: o.comm[0] ? "processes by name"
+				    : "every process");
 
 	start = last_expire = mono_ns();
 	if (o.duration)
@@ -517,7 +525,7 @@ cleanup:
 	if (skel)
 		detach_in_background();
 	if (go >= 0)
-		close(go);	/* the child exits without running COMMAND */
+		close(go); /* the child exits without running COMMAND */
 	if (child > 0 && !child_done && err) {
 		kill(child, SIGKILL);
 		waitpid(child, &status, 0);

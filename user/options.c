@@ -38,7 +38,8 @@ static const struct argp_option opts[] = {
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (0: until Ctrl-C, the default)", 0 },
 	{ "format", 'f', "FORMAT", 0, "Output format: text (default) or json (JSON Lines)", 0 },
 	{ "output", 'o', "FILE", 0, "Write entries to FILE (created mode 0600), not stdout", 0 },
-	{ "stats", OPT_STATS, NULL, 0, "At exit, print probe hits, drops and collector counters", 0 },
+	{ "stats", OPT_STATS, NULL, 0, "At exit, print probe hits, drops and collector counters",
+	  0 },
 	{ "verbose", 'v', NULL, 0, "Say what is attached; show libbpf's messages", 0 },
 	{},
 };
@@ -107,7 +108,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_ARG:
 		usage_error("unexpected argument '%s': put the command to trace after --", arg);
 	case ARGP_KEY_ERROR:
-		usage_error("invalid option '%s'", state->argv[state->next > 1 ? state->next - 1 : 0]);
+		usage_error("invalid option '%s'",
+			    state->argv[state->next > 1 ? state->next - 1 : 0]);
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}

@@ -13,12 +13,12 @@ struct options {
 	pid_t pids[MAX_PIDS];
 	int npids;
 	char comm[16];
-	long duration;		/* seconds, 0 = until stopped */
+	long duration; /* seconds, 0 = until stopped */
 	enum output_format format;
-	const char *output;	/* NULL = stdout */
+	const char *output; /* NULL = stdout */
 	bool stats;
 	bool verbose;
-	char **command;		/* after "--", NULL-terminated; NULL if none */
+	char **command; /* after "--", NULL-terminated; NULL if none */
 };
 
 /* parse argv; on a usage error print one line and exit(2) */

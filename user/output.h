@@ -14,7 +14,7 @@ enum output_format {
 struct output {
 	FILE *f;
 	enum output_format format;
-	__s64 epoch_offset;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
+	__s64 epoch_offset; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
 	int header_done;
 };
 

@@ -39,8 +39,8 @@ static int write_text(struct output *o, const struct entry *e)
 			e->failed_phase, e->error);
 	} else {
 		fprintf(o->f, "%-12s %-22s %6d %9.3f %9.3f %9.3f %9.3f %9.3f  %s%s\n", when, who,
-			e->status, span(e->connect_start, e->secure_start ? e->secure_start :
-				       e->connect_end),
+			e->status,
+			span(e->connect_start, e->secure_start ? e->secure_start : e->connect_end),
 			span(e->secure_start, e->connect_end),
 			span(e->request_start, e->response_start),
 			span(e->response_start, e->response_end), span(e->start, e->response_end),

@@ -168,8 +168,7 @@ static void consume_body(long long *remaining)
 	*remaining -= (long long)take;
 }
 
-static void do_request(SSL *ssl, const char *req, int reqlen,
-		       struct req_times *rt)
+static void do_request(SSL *ssl, const char *req, int reqlen, struct req_times *rt)
 {
 	long long remaining;
 	size_t hlen;
@@ -244,7 +243,8 @@ int main(int argc, char **argv)
 
 	reqlen = snprintf(req, sizeof(req),
 			  "GET %s HTTP/1.1\r\nHost: localhost:%d\r\n"
-			  "User-Agent: bracket\r\n\r\n", path, port);
+			  "User-Agent: bracket\r\n\r\n",
+			  path, port);
 	if (reqlen < 0 || (size_t)reqlen >= sizeof(req))
 		die("path too long");
 
@@ -301,8 +301,7 @@ int main(int argc, char **argv)
 		print_bracket("firstRead", &reqs[i].first_read);
 		putchar(',');
 		print_bracket("lastRead", &reqs[i].last_read);
-		printf(",\"status\":%d,\"bodyBytes\":%lld}", reqs[i].status,
-		       reqs[i].body_bytes);
+		printf(",\"status\":%d,\"bodyBytes\":%lld}", reqs[i].status, reqs[i].body_bytes);
 	}
 	printf("]}\n");
 	free(reqs);

@@ -53,34 +53,33 @@ const char *test__fmt_str(char *buf, size_t cap, const char *s);
  * (omitted when sni is NULL), then ALPN. Returns its length (0 if it does
  * not fit in cap); *name_end, if given, is the offset just past the name.
  */
-size_t test__build_client_hello(unsigned char *buf, size_t cap, const char *sni,
-				size_t *name_end);
+size_t test__build_client_hello(unsigned char *buf, size_t cap, const char *sni, size_t *name_end);
 
-#define __TEST_FMT(buf, v)                                                                         \
-	_Generic((v),                                                                              \
-		float: test__fmt_d,                                                                \
-		double: test__fmt_d,                                                               \
-		long double: test__fmt_d,                                                          \
-		char: test__fmt_s,                                                                 \
-		signed char: test__fmt_s,                                                          \
-		short: test__fmt_s,                                                                \
-		int: test__fmt_s,                                                                  \
-		long: test__fmt_s,                                                                 \
-		long long: test__fmt_s,                                                            \
-		default: test__fmt_u)(buf, sizeof(buf), v)
+#define __TEST_FMT(buf, v)                  \
+	_Generic((v), float                 \
+		 : test__fmt_d, double      \
+		 : test__fmt_d, long double \
+		 : test__fmt_d, char        \
+		 : test__fmt_s, signed char \
+		 : test__fmt_s, short       \
+		 : test__fmt_s, int         \
+		 : test__fmt_s, long        \
+		 : test__fmt_s, long long   \
+		 : test__fmt_s, default     \
+		 : test__fmt_u)(buf, sizeof(buf), v)
 
 /* a binary comparison; expected is converted to the type of actual */
-#define __TEST_CMP(actual, expected, op, opname, name)                                            \
-	({                                                                                         \
-		typeof(actual) ___act = (actual);                                                  \
-		typeof(actual) ___exp = (expected);                                                \
-		bool ___ok = ___act op ___exp;                                                     \
-		if (!___ok) {                                                                      \
-			char ___b1[64], ___b2[64];                                                 \
-			test__fail(__FILE__, __LINE__, name, "expected %s%s, got %s", opname,      \
-				   __TEST_FMT(___b1, ___exp), __TEST_FMT(___b2, ___act));          \
-		}                                                                                  \
-		___ok;                                                                             \
+#define __TEST_CMP(actual, expected, op, opname, name)                                        \
+	({                                                                                    \
+		typeof(actual) ___act = (actual);                                             \
+		typeof(actual) ___exp = (expected);                                           \
+		bool ___ok = ___act op ___exp;                                                \
+		if (!___ok) {                                                                 \
+			char ___b1[64], ___b2[64];                                            \
+			test__fail(__FILE__, __LINE__, name, "expected %s%s, got %s", opname, \
+				   __TEST_FMT(___b1, ___exp), __TEST_FMT(___b2, ___act));     \
+		}                                                                             \
+		___ok;                                                                        \
 	})
 
 #define ASSERT_EQ(actual, expected, name) __TEST_CMP(actual, expected, ==, "", name)
@@ -90,63 +89,63 @@ size_t test__build_client_hello(unsigned char *buf, size_t cap, const char *sni,
 #define ASSERT_GT(actual, expected, name) __TEST_CMP(actual, expected, >, "> ", name)
 #define ASSERT_GE(actual, expected, name) __TEST_CMP(actual, expected, >=, ">= ", name)
 
-#define ASSERT_TRUE(actual, name)                                                                  \
-	({                                                                                         \
-		bool ___ok = (actual);                                                             \
-		if (!___ok)                                                                        \
-			test__fail(__FILE__, __LINE__, name, "expected true, got false");          \
-		___ok;                                                                             \
+#define ASSERT_TRUE(actual, name)                                                         \
+	({                                                                                \
+		bool ___ok = (actual);                                                    \
+		if (!___ok)                                                               \
+			test__fail(__FILE__, __LINE__, name, "expected true, got false"); \
+		___ok;                                                                    \
 	})
 
-#define ASSERT_FALSE(actual, name)                                                                 \
-	({                                                                                         \
-		bool ___ok = !(actual);                                                            \
-		if (!___ok)                                                                        \
-			test__fail(__FILE__, __LINE__, name, "expected false, got true");          \
-		___ok;                                                                             \
+#define ASSERT_FALSE(actual, name)                                                        \
+	({                                                                                \
+		bool ___ok = !(actual);                                                   \
+		if (!___ok)                                                               \
+			test__fail(__FILE__, __LINE__, name, "expected false, got true"); \
+		___ok;                                                                    \
 	})
 
-#define ASSERT_OK_PTR(ptr, name)                                                                   \
-	({                                                                                         \
-		const void *___ptr = (ptr);                                                        \
-		bool ___ok = ___ptr != NULL;                                                       \
-		if (!___ok)                                                                        \
-			test__fail(__FILE__, __LINE__, name, "expected a pointer, got NULL");      \
-		___ok;                                                                             \
+#define ASSERT_OK_PTR(ptr, name)                                                              \
+	({                                                                                    \
+		const void *___ptr = (ptr);                                                   \
+		bool ___ok = ___ptr != NULL;                                                  \
+		if (!___ok)                                                                   \
+			test__fail(__FILE__, __LINE__, name, "expected a pointer, got NULL"); \
+		___ok;                                                                        \
 	})
 
-#define ASSERT_NULL(ptr, name)                                                                     \
-	({                                                                                         \
-		const void *___ptr = (ptr);                                                        \
-		bool ___ok = ___ptr == NULL;                                                       \
-		if (!___ok)                                                                        \
-			test__fail(__FILE__, __LINE__, name, "expected NULL, got %p", ___ptr);     \
-		___ok;                                                                             \
+#define ASSERT_NULL(ptr, name)                                                                 \
+	({                                                                                     \
+		const void *___ptr = (ptr);                                                    \
+		bool ___ok = ___ptr == NULL;                                                   \
+		if (!___ok)                                                                    \
+			test__fail(__FILE__, __LINE__, name, "expected NULL, got %p", ___ptr); \
+		___ok;                                                                         \
 	})
 
-#define ASSERT_STREQ(actual, expected, name)                                                       \
-	({                                                                                         \
-		const char *___act = (actual);                                                     \
-		const char *___exp = (expected);                                                   \
-		bool ___ok = ___act && ___exp && !strcmp(___act, ___exp);                          \
-		if (!___ok) {                                                                      \
-			char ___b1[256], ___b2[256];                                               \
-			test__fail(__FILE__, __LINE__, name, "expected %s, got %s",                \
-				   test__fmt_str(___b1, sizeof(___b1), ___exp),                    \
-				   test__fmt_str(___b2, sizeof(___b2), ___act));                   \
-		}                                                                                  \
-		___ok;                                                                             \
+#define ASSERT_STREQ(actual, expected, name)                                        \
+	({                                                                          \
+		const char *___act = (actual);                                      \
+		const char *___exp = (expected);                                    \
+		bool ___ok = ___act && ___exp && !strcmp(___act, ___exp);           \
+		if (!___ok) {                                                       \
+			char ___b1[256], ___b2[256];                                \
+			test__fail(__FILE__, __LINE__, name, "expected %s, got %s", \
+				   test__fmt_str(___b1, sizeof(___b1), ___exp),     \
+				   test__fmt_str(___b2, sizeof(___b2), ___act));    \
+		}                                                                   \
+		___ok;                                                              \
 	})
 
 /* |actual - expected| <= eps, for doubles */
-#define ASSERT_NEAR(actual, expected, eps, name)                                                   \
-	({                                                                                         \
-		double ___act = (actual), ___exp = (expected), ___d = ___act - ___exp;             \
-		bool ___ok = (___d < 0 ? -___d : ___d) <= (eps);                                   \
-		if (!___ok)                                                                        \
-			test__fail(__FILE__, __LINE__, name, "expected %.9g (+-%g), got %.9g",     \
-				   ___exp, (double)(eps), ___act);                                 \
-		___ok;                                                                             \
+#define ASSERT_NEAR(actual, expected, eps, name)                                               \
+	({                                                                                     \
+		double ___act = (actual), ___exp = (expected), ___d = ___act - ___exp;         \
+		bool ___ok = (___d < 0 ? -___d : ___d) <= (eps);                               \
+		if (!___ok)                                                                    \
+			test__fail(__FILE__, __LINE__, name, "expected %.9g (+-%g), got %.9g", \
+				   ___exp, (double)(eps), ___act);                             \
+		___ok;                                                                         \
 	})
 
 #endif /* TEST_H */

@@ -182,7 +182,7 @@ static void subtest_truncated_at_every_length(void)
 		ok &= ASSERT_TRUE(memchr(sni, 0, sizeof(sni)) != NULL, name);
 		if (ret == 0)
 			ok &= ASSERT_STREQ(sni, "", name);
-		else if (n < name_end)	/* never a part of the name */
+		else if (n < name_end) /* never a part of the name */
 			ok &= ASSERT_STREQ(sni, "", name);
 		else
 			ok &= ASSERT_STREQ(sni, "localhost", name);

@@ -14,7 +14,7 @@
 
 #define PID 100
 #define TID 101
-#define ORIGIN 7		/* the process's start: every entry's time origin */
+#define ORIGIN 7 /* the process's start: every entry's time origin */
 #define SOCK1 0xffff888000001000ULL
 #define SOCK2 0xffff888000002000ULL
 #define SOCK3 0xffff888000003000ULL
@@ -34,7 +34,7 @@
 #define MAX_ENTRIES 16
 
 struct sink {
-	int n;			/* entries emitted (may exceed MAX_ENTRIES) */
+	int n; /* entries emitted (may exceed MAX_ENTRIES) */
 	struct entry e[MAX_ENTRIES];
 };
 
@@ -75,7 +75,7 @@ static const struct entry *nth(const struct fx *f, int n)
 	return &f->s->e[n];
 }
 
-static __u32 cur_pid = PID;	/* the process the next records come from */
+static __u32 cur_pid = PID; /* the process the next records come from */
 
 static void set_hdr(struct ev_hdr *h, __u32 type, __u64 ts)
 {
@@ -113,7 +113,7 @@ static void ev_connect_port(struct collector *c, __u32 fd, __u64 sock, __u64 ts,
 	set_hdr(&e.hdr, EV_CONNECT, ts);
 	e.sock = sock;
 	e.fd = fd;
-	e.family = 2;	/* AF_INET */
+	e.family = 2; /* AF_INET */
 	e.dport = port;
 	e.daddr[0] = 127;
 	e.daddr[3] = 1;
@@ -402,7 +402,7 @@ static void subtest_nonblocking_handshake(void)
 	ev_established(f.c, 5, SOCK1, 1100);
 	/* SSL_connect #1 [1200, 1300] writes the ClientHello: the socket is learnt inside it */
 	ev_bind(f.c, SSL1, 5, BIND_NESTED, 1250, hello, hello_len);
-	ev_handshake(f.c, SSL1, 1200, 1300, -1);	/* WANT_READ */
+	ev_handshake(f.c, SSL1, 1200, 1300, -1); /* WANT_READ */
 	ev_handshake(f.c, SSL1, 1400, 1450, -1);
 	ev_handshake(f.c, SSL1, 1600, 1700, 1);
 	ev_write(f.c, SSL1, 1800, 1850, REQ_A);
@@ -728,7 +728,7 @@ static void subtest_handshake_never_completes(void)
 		ev_established(f.c, 5, SOCK1, 1100);
 		ev_bind(f.c, SSL1, 5, BIND_SET_FD, 1150, NULL, 0);
 		ev_handshake(f.c, SSL1, 1200, 1300, -1);
-		ev_handshake(f.c, SSL1, 1400, 1450, -1);	/* an alert: it fails */
+		ev_handshake(f.c, SSL1, 1400, 1450, -1); /* an alert: it fails */
 		if (i == 0) {
 			ev_free(f.c, SSL1, 2000);
 			ev_close(f.c, 5, 2100);
@@ -744,7 +744,7 @@ static void subtest_handshake_never_completes(void)
 			goto next;
 		ASSERT_EQ(f.s->n, 1, how[i]);
 		check_failed(e, how[i], "tls", 1000, 2000);
-next:
+	next:
 		fx_fini(&f);
 	}
 }

@@ -73,7 +73,9 @@ static void subtest_request_get_with_host(void)
 	struct http1_request r;
 
 	if (!ASSERT_EQ(req_str("GET /a/b?c=d HTTP/1.1\r\nUser-Agent: t\r\nHost: example.com\r\n"
-			       "Accept: */*\r\n\r\n", &r), 1, "parse"))
+			       "Accept: */*\r\n\r\n",
+			       &r),
+		       1, "parse"))
 		return;
 	ASSERT_STREQ(r.method, "GET", "method");
 	ASSERT_STREQ(r.target, "/a/b?c=d", "target");
@@ -125,17 +127,17 @@ static void subtest_request_garbage(void)
 		"",
 		"hello world",
 		" GET / HTTP/1.1\r\n\r\n",
-		"GET  / HTTP/1.1\r\n\r\n",	/* empty target */
+		"GET  / HTTP/1.1\r\n\r\n", /* empty target */
 		"GET / FTP/1.1\r\n\r\n",
 		"GET / HTTP/2\r\n\r\n",
-		"GET /\r\n\r\n",		/* HTTP/0.9: no version */
+		"GET /\r\n\r\n", /* HTTP/0.9: no version */
 		"GET\r\n\r\n",
 		"GET",
 		"GET /",
 		"GET / ",
-		"GET / HTTP/1.",		/* the version's minor digit is missing */
+		"GET / HTTP/1.", /* the version's minor digit is missing */
 		"{}GET / HTTP/1.1\r\n\r\n",
-		"HTTP/1.1 200 OK\r\n\r\n",	/* a response, not a request */
+		"HTTP/1.1 200 OK\r\n\r\n", /* a response, not a request */
 		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
 	};
 	struct http1_request r;
@@ -176,7 +178,7 @@ static void subtest_request_truncated(void)
 			ASSERT_EQ(ret, 0, name);
 			continue;
 		}
-		if (n >= line_len + 2)	/* the whole request line, CRLF included */
+		if (n >= line_len + 2) /* the whole request line, CRLF included */
 			ASSERT_EQ(ret, 1, name);
 		if (ret != 1)
 			continue;
@@ -239,7 +241,7 @@ static void subtest_request_binary_junk(void)
 		for (size_t j = 0; j < len; j++)
 			buf[j] = rnd(&seed) % 4 ? alphabet[rnd(&seed) % (sizeof(alphabet) - 1)]
 						: (unsigned char)rnd(&seed);
-		if (i % 3 == 0 && len >= 16)	/* a plausible start */
+		if (i % 3 == 0 && len >= 16) /* a plausible start */
 			memcpy(buf, "GET / HTTP/1.1\r\n", 16);
 		ok = ASSERT_TRUE(parse_req(buf, len, &r) >= 0, "ret") &&
 		     ASSERT_TRUE(req_terminated(&r), "terminated");
@@ -309,7 +311,9 @@ static void subtest_response_chunked(void)
 	struct http1_response r;
 
 	ASSERT_GT(resp_str("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-			   "5\r\nhello\r\n", &r), 0, "parse");
+			   "5\r\nhello\r\n",
+			   &r),
+		  0, "parse");
 	ASSERT_EQ(r.chunked, 1, "chunked");
 	ASSERT_EQ(r.content_length, -1, "content_length");
 
@@ -326,7 +330,9 @@ static void subtest_response_content_encoding(void)
 	struct http1_response r;
 
 	ASSERT_GT(resp_str("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
-			   "Content-Length: 20\r\n\r\n", &r), 0, "parse");
+			   "Content-Length: 20\r\n\r\n",
+			   &r),
+		  0, "parse");
 	ASSERT_STREQ(r.content_encoding, "gzip", "content_encoding");
 	ASSERT_EQ(r.content_length, 20, "content_length");
 
@@ -361,8 +367,8 @@ static void subtest_response_malformed_returns_minus1(void)
 		"HTTP/1.1 2x0 OK\r\n\r\n",
 		"HTTP/1.1 20\r\n\r\n",
 		"HTTP/1.1 \r\n\r\n",
-		"HTTP/1.1 2000 OK\r\n\r\n",	/* four digits: not a status code */
-		"hello",			/* decided in 5 bytes: not "HTTP/" */
+		"HTTP/1.1 2000 OK\r\n\r\n", /* four digits: not a status code */
+		"hello",		    /* decided in 5 bytes: not "HTTP/" */
 	};
 	struct http1_response r;
 
@@ -383,11 +389,11 @@ static void subtest_response_content_length_values(void)
 		long long length;
 	} cases[] = {
 		{ "0", 1, 0 },
-		{ "1099511627776", 1, 1099511627776LL },	/* 1 TiB: large, valid */
+		{ "1099511627776", 1, 1099511627776LL }, /* 1 TiB: large, valid */
 		{ "9223372036854775807", 1, LLONG_MAX },
-		{ "9223372036854775808", 0, 0 },		/* LLONG_MAX + 1 */
-		{ "99999999999999999999", 0, 0 },		/* 20 digits */
-		{ "1000000000000000000000000000000", 0, 0 },	/* 31 digits */
+		{ "9223372036854775808", 0, 0 },	     /* LLONG_MAX + 1 */
+		{ "99999999999999999999", 0, 0 },	     /* 20 digits */
+		{ "1000000000000000000000000000000", 0, 0 }, /* 31 digits */
 		{ "-1", 0, 0 },
 		{ "-5", 0, 0 },
 		{ "+5", 0, 0 },

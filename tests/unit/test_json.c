@@ -12,9 +12,9 @@
 #include "output.h"
 #include "test.h"
 
-#define ORIGIN 123456789012345ULL		/* monotonic ns: ~1.4 days of uptime */
-#define OFFSET 1700000000123456789LL		/* realtime - monotonic, ns */
-#define AT(ms_x1e6) (ORIGIN + (ms_x1e6))	/* a timestamp, ns after the origin */
+#define ORIGIN 123456789012345ULL	 /* monotonic ns: ~1.4 days of uptime */
+#define OFFSET 1700000000123456789LL	 /* realtime - monotonic, ns */
+#define AT(ms_x1e6) (ORIGIN + (ms_x1e6)) /* a timestamp, ns after the origin */
 
 static void fill(struct entry *e)
 {
@@ -22,14 +22,14 @@ static void fill(struct entry *e)
 	snprintf(e->name, sizeof(e->name), "https://example.com/a?b=c");
 	snprintf(e->method, sizeof(e->method), "GET");
 	e->origin = ORIGIN;
-	e->start = AT(1234567);			/* 1.234567 ms */
+	e->start = AT(1234567); /* 1.234567 ms */
 	e->lookup_start = AT(1234567);
 	e->lookup_end = AT(1300000);
 	e->connect_start = AT(1400000);
 	e->secure_start = AT(2000000);
 	e->connect_end = AT(3500400);
 	e->request_start = AT(4000001);
-	e->interim_start = 0;			/* did not happen */
+	e->interim_start = 0; /* did not happen */
 	e->response_start = AT(10000000);
 	e->response_end = AT(12345678);
 	e->tcp_connect_end = AT(1500000);
@@ -136,12 +136,32 @@ static bool valid_utf8(const unsigned char *s)
 static void subtest_key_order(void)
 {
 	static const char *const keys[] = {
-		"name", "entryType", "initiatorType", "startTime", "fetchStart", "workerStart",
-		"redirectStart", "redirectEnd", "domainLookupStart", "domainLookupEnd",
-		"connectStart", "secureConnectionStart", "connectEnd", "requestStart",
-		"firstInterimResponseStart", "responseStart", "responseEnd", "duration",
-		"nextHopProtocol", "transferSize", "encodedBodySize", "decodedBodySize",
-		"responseStatus", "deliveryType", "renderBlockingStatus", "serverTiming",
+		"name",
+		"entryType",
+		"initiatorType",
+		"startTime",
+		"fetchStart",
+		"workerStart",
+		"redirectStart",
+		"redirectEnd",
+		"domainLookupStart",
+		"domainLookupEnd",
+		"connectStart",
+		"secureConnectionStart",
+		"connectEnd",
+		"requestStart",
+		"firstInterimResponseStart",
+		"responseStart",
+		"responseEnd",
+		"duration",
+		"nextHopProtocol",
+		"transferSize",
+		"encodedBodySize",
+		"decodedBodySize",
+		"responseStatus",
+		"deliveryType",
+		"renderBlockingStatus",
+		"serverTiming",
 		"tlstrace",
 	};
 	const size_t nkeys = sizeof(keys) / sizeof(keys[0]);
@@ -218,7 +238,7 @@ static void subtest_ms_conversion(void)
 		{ "secureConnectionStart", 2.0, "2.000" },
 		{ "connectEnd", 3.5004, "3.500" },
 		{ "requestStart", 4.000001, "4.000" },
-		{ "firstInterimResponseStart", 0, "0.000" },	/* 0 stays 0 */
+		{ "firstInterimResponseStart", 0, "0.000" }, /* 0 stays 0 */
 		{ "responseStart", 10.0, "10.000" },
 		{ "responseEnd", 12.345678, "12.346" },
 		{ "duration", 11.111111, "11.111" },
@@ -317,8 +337,9 @@ out:
 static void subtest_extension_object(void)
 {
 	static const char *const keys[] = {
-		"timeOrigin", "pid", "tid", "comm", "role", "connectionId", "reused",
-		"localAddress", "remoteAddress", "tcpConnectEnd", "tls",
+		"timeOrigin",	 "pid",		  "tid",    "comm",
+		"role",		 "connectionId",  "reused", "localAddress",
+		"remoteAddress", "tcpConnectEnd", "tls",
 	};
 	struct json_object *o, *x, *tls;
 	struct entry e;

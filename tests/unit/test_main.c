@@ -21,10 +21,10 @@ static const struct {
 };
 
 static struct {
-	const char *test;	/* the running test function ("http1") */
-	char subtest[128];	/* the running subtest, "" if none */
-	bool failed;		/* the running subtest failed */
-	bool test_failed;	/* an assertion failed outside any subtest */
+	const char *test;  /* the running test function ("http1") */
+	char subtest[128]; /* the running subtest, "" if none */
+	bool failed;	   /* the running subtest failed */
+	bool test_failed;  /* an assertion failed outside any subtest */
 	int passed, nfailed;
 	char **filters;
 	int nfilters;
