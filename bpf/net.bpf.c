@@ -226,6 +226,7 @@ static __always_inline void nested_io(__u32 fd, __u64 buf, __u64 len, int is_wri
 		return;
 	fill_hdr(&e->hdr, EV_SSL_BIND, bpf_ktime_get_ns());
 	e->ssl = a->ssl;
+	e->ts_call = a->ts;
 	e->fd = fd;
 	e->how = BIND_NESTED;
 	e->lib = a->lib;

@@ -162,6 +162,7 @@ int BPF_KPROBE(ssl_set_fd_enter, void *ssl, int fd)
 		return 0;
 	fill_hdr(&e->hdr, EV_SSL_BIND, bpf_ktime_get_ns());
 	e->ssl = (__u64)ssl;
+	e->ts_call = 0;
 	e->fd = fd;
 	e->how = BIND_SET_FD;
 	e->lib = LIB_OPENSSL;

@@ -126,6 +126,7 @@ struct ev_ssl_call {
 struct ev_ssl_bind {
 	struct ev_hdr hdr;
 	__u64 ssl;
+	__u64 ts_call; /* entry of the SSL call the syscall was made in (BIND_NESTED) */
 	__u32 fd;
 	__u32 how; /* enum bind_how */
 	__u32 lib;

@@ -233,6 +233,33 @@ static void emit(struct collector *c, struct entry *e)
 		c->emit(e, c->ctx);
 }
 
+/*
+ * A failed fetch: of the spec's fields only startTime, fetchStart,
+ * responseEnd (the failure) and duration; the real partial timings move to
+ * the extension object.
+ */
+static void fail_entry(struct entry *e, const char *phase, const char *error, __u64 end)
+{
+	struct entry_partial *p = &e->partial;
+
+	p->lookup_start = e->lookup_start;
+	p->lookup_end = e->lookup_end;
+	p->connect_start = e->connect_start;
+	p->secure_start = e->secure_start;
+	p->connect_end = e->connect_end;
+	p->request_start = e->request_start;
+	p->interim_start = e->interim_start;
+	p->response_start = e->response_start;
+	e->lookup_start = e->lookup_end = e->connect_start = e->secure_start = 0;
+	e->connect_end = e->request_start = e->interim_start = e->response_start = 0;
+	e->response_end = end > e->start ? end : e->start;
+	e->status = 0;
+	e->encoded_size = e->decoded_size = 0;
+	e->next_hop[0] = '\0';
+	e->failed_phase = phase;
+	snprintf(e->error, sizeof(e->error), "%s", error);
+}
+
 /* an entry for a request, at the end of its life */
 static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 end,
 		     const char *error)
@@ -276,7 +303,11 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	e.interim_start = r->interim_start;
 	e.response_start = r->response_start;
 
-	if (r->response_start && !error) {
+	if (!error && !r->response_start)
+		error = "no response";
+	if (!error && r->malformed)
+		error = "malformed HTTP response";
+	if (!error) {
 		e.response_end = r->response_end ? r->response_end : r->last_read;
 		e.status = r->resp.status;
 		snprintf(e.next_hop, sizeof(e.next_hop), "%s", r->resp.version);
@@ -286,17 +317,7 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 		if (e.decoded_unknown)
 			e.decoded_size = 0;
 	} else {
-		/* a failed fetch: only startTime, fetchStart, responseEnd, duration */
-		snprintf(e.error, sizeof(e.error), "%s", error ? error : "no response");
-		e.failed_phase = "http";
-		e.response_end = end > t0 ? end : t0;
-		e.lookup_start = e.lookup_end = e.connect_start = e.secure_start = 0;
-		e.connect_end = e.request_start = e.interim_start = e.response_start = 0;
-		e.status = 0;
-	}
-	if (r->malformed && !e.error[0]) {
-		snprintf(e.error, sizeof(e.error), "malformed HTTP response");
-		e.failed_phase = "http";
+		fail_entry(&e, "http", error, end);
 	}
 	emit(c, &e);
 }
@@ -305,14 +326,16 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 static void emit_conn_failure(struct collector *c, struct conn *cn, __u64 end, const char *phase,
 			      const char *error)
 {
+	const struct session *s = cn->sess;
 	struct entry e;
 
 	entry_common(&e, cn);
-	entry_name(&e, cn, cn->sess, NULL);
-	e.start = cn->connect_start ? cn->connect_start : (cn->sess ? cn->sess->hs_start : end);
-	e.response_end = end > e.start ? end : e.start;
-	e.failed_phase = phase;
-	snprintf(e.error, sizeof(e.error), "%s", error);
+	entry_name(&e, cn, s, NULL);
+	e.connect_start = cn->connect_start;
+	e.secure_start = s ? s->hs_start : 0;
+	e.start = e.connect_start ? e.connect_start : (e.secure_start ? e.secure_start : end);
+	e.lookup_start = e.lookup_end = e.start;
+	fail_entry(&e, phase, error, end);
 	emit(c, &e);
 }
 
@@ -326,26 +349,42 @@ static void pop_req(struct conn *cn)
 	req_free(r);
 }
 
-/* everything still open on a connection ends now */
+/* a response whose framing says more was to come */
+static int cut_short(const struct req *r)
+{
+	if (!r->head_done || r->complete || r->no_body)
+		return 0;
+	if (r->resp.chunked)
+		return !r->ch_lost;
+	return r->resp.content_length >= 0 && r->body < (__u64)r->resp.content_length;
+}
+
+/* everything still open on a connection ends now, for the reason why */
 static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const char *why)
 {
+	char err[128];
+
 	while (cn->head) {
 		struct req *r = cn->head;
-		const char *err = NULL;
 
-		if (!r->response_start)
-			err = why;
-		else if (!r->complete && r->head_done && !r->no_body &&
-			 (r->resp.content_length >= 0 && r->body < (__u64)r->resp.content_length))
-			err = NULL; /* truncated, reported with what arrived */
-		emit_req(c, cn, r, ts, err);
+		if (!r->response_start) {
+			emit_req(c, cn, r, ts, why);
+		} else if (cut_short(r)) {
+			snprintf(err, sizeof(err), "response cut short after %llu body bytes: %s",
+				 (unsigned long long)r->body, why);
+			emit_req(c, cn, r, ts, err);
+		} else {
+			emit_req(c, cn, r, ts, NULL);
+		}
 		pop_req(cn);
 	}
 	if (!cn->nreq && !cn->tcp_failed) {
 		struct session *s = cn->sess;
 
-		if (s && s->hs_start && !s->hs_done)
-			emit_conn_failure(c, cn, ts, "tls", "TLS handshake did not complete");
+		if (s && s->hs_start && !s->hs_done) {
+			snprintf(err, sizeof(err), "TLS handshake did not complete: %s", why);
+			emit_conn_failure(c, cn, ts, "tls", err);
+		}
 		cn->nreq = 1; /* reported once */
 	}
 }
@@ -423,7 +462,7 @@ static void sess_destroy(struct collector *c, struct session *s, __u64 ts)
 
 	if (cn) {
 		if (cn->anon) {
-			flush_conn(c, cn, ts, "TLS session freed before a response");
+			flush_conn(c, cn, ts, "TLS session freed");
 			conn_destroy(c, cn);
 		} else {
 			cn->sess = s == cn->sess ? NULL : cn->sess;
@@ -502,7 +541,7 @@ static void on_close(struct collector *c, const struct ev_close *e)
 
 	if (!cn)
 		return;
-	flush_conn(c, cn, e->hdr.ts, "connection closed before a response");
+	flush_conn(c, cn, e->hdr.ts, "connection closed");
 	conn_destroy(c, cn);
 }
 
@@ -523,6 +562,13 @@ static void on_bind(struct collector *c, const struct ev_ssl_bind *e, size_t len
 			return;
 	}
 	sess_attach(c, s, cn);
+	/*
+	 * A syscall inside the call that starts the handshake: its entry is
+	 * known now, before the call returns (it may never, if the process dies).
+	 */
+	if (e->how == BIND_NESTED && !s->hs_done && !s->hs_start && !s->data_seen &&
+	    (e->call == CALL_HANDSHAKE || cn->observed))
+		s->hs_start = e->ts_call;
 }
 
 static void on_free(struct collector *c, const struct ev_ssl_free *e)
@@ -532,7 +578,7 @@ static void on_free(struct collector *c, const struct ev_ssl_free *e)
 	if (!s)
 		return;
 	if (s->conn && !s->conn->anon)
-		flush_conn(c, s->conn, e->hdr.ts, "TLS session freed before a response");
+		flush_conn(c, s->conn, e->hdr.ts, "TLS session freed");
 	sess_destroy(c, s, e->hdr.ts);
 }
 
@@ -544,7 +590,7 @@ static void on_exit_proc(struct collector *c, const struct ev_proc *e)
 	HASH_ITER (hh, c->conns, cn, tmp) {
 		if (cn->pid != e->hdr.pid)
 			continue;
-		flush_conn(c, cn, e->hdr.ts, "process exited before a response");
+		flush_conn(c, cn, e->hdr.ts, "process exited");
 		conn_destroy(c, cn);
 	}
 	HASH_ITER (hh, c->sessions, s, stmp) {
@@ -994,7 +1040,7 @@ void collector__flush(struct collector *c, __u64 now)
 	struct session *s, *stmp;
 
 	HASH_ITER (hh, c->conns, cn, tmp) {
-		flush_conn(c, cn, now, "trace ended before a response");
+		flush_conn(c, cn, now, "trace ended");
 		conn_destroy(c, cn);
 	}
 	HASH_ITER (hh, c->sessions, s, stmp)

@@ -9,6 +9,18 @@
 
 #include <linux/types.h>
 
+/* the real timings of a failed fetch, whose spec fields are zeroed */
+struct entry_partial {
+	__u64 lookup_start;
+	__u64 lookup_end;
+	__u64 connect_start;
+	__u64 secure_start;
+	__u64 connect_end;
+	__u64 request_start;
+	__u64 interim_start;
+	__u64 response_start;
+};
+
 struct entry {
 	char name[1536];
 	char method[16];
@@ -46,6 +58,7 @@ struct entry {
 	__u32 connect_attempts;
 	char error[128];	  /* "" unless the fetch failed */
 	const char *failed_phase; /* "dns", "connect", "tls", "http" or NULL */
+	struct entry_partial partial;
 };
 
 #endif /* ENTRY_H */

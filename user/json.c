@@ -93,6 +93,12 @@ static void add_ts(struct json_object *o, const char *key, const struct entry *e
 	add(o, key, ms_obj(entry_ms(e, ts)));
 }
 
+static void add_some(struct json_object *o, const char *key, const struct entry *e, __u64 ts)
+{
+	if (ts)
+		add_ts(o, key, e, ts);
+}
+
 char *json__entry(const struct entry *e, __s64 epoch_offset)
 {
 	struct json_object *o = json_object_new_object();
@@ -157,8 +163,23 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 	if (e->decoded_unknown)
 		add(x, "decodedBodySizeUnknown", json_object_new_boolean(1));
 	if (e->failed_phase) {
+		const struct entry_partial *p = &e->partial;
+		struct json_object *pt = json_object_new_object();
+
 		add(x, "failedPhase", json_object_new_string(e->failed_phase));
 		add(x, "error", text(e->error));
+		/* what did happen before the failure; absent keys did not */
+		if (pt) {
+			add_some(pt, "domainLookupStart", e, p->lookup_start);
+			add_some(pt, "domainLookupEnd", e, p->lookup_end);
+			add_some(pt, "connectStart", e, p->connect_start);
+			add_some(pt, "secureConnectionStart", e, p->secure_start);
+			add_some(pt, "connectEnd", e, p->connect_end);
+			add_some(pt, "requestStart", e, p->request_start);
+			add_some(pt, "firstInterimResponseStart", e, p->interim_start);
+			add_some(pt, "responseStart", e, p->response_start);
+			add(x, "partialTimings", pt);
+		}
 	}
 	add(o, "tlstrace", x);
 

@@ -410,7 +410,11 @@ int main(int argc, char **argv)
 	err = tlstrace_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "tlstrace: load BPF programs: %s%s\n", strerror(-err),
-			err == -EPERM ? " (needs CAP_BPF and CAP_PERFMON)" : "");
+			err == -EPERM || err == -EACCES ? " (needs CAP_BPF and CAP_PERFMON, and a "
+							  "kernel that is not locked down)"
+			: err == -ENOSYS || err == -EINVAL ? " (needs a kernel with BPF, BTF and "
+							     "ring buffers: Linux 5.8 or later)"
+							   : "");
 		goto cleanup;
 	}
 	err = attach_tracepoints(skel);
@@ -546,5 +550,8 @@ cleanup:
 		if (WIFSIGNALED(status))
 			return 128 + WTERMSIG(status);
 	}
+	/* stopped by a signal before the command ended (it is left running) */
+	if (child > 0 && stopping)
+		return 128 + stopping;
 	return 0;
 }

@@ -768,6 +768,112 @@ def test_json_file_mode(env):
     expect(mode == 0o600, "output file mode %04o, want 0600" % mode)
 
 
+# A client that stops in the middle of a fetch, for the tests of failures:
+# "handshake" connects to a listener that never answers the ClientHello,
+# "response" reads the head of a stalled response; then it says so and waits
+# to be killed.
+PY_STUCK = r"""
+import socket, ssl, sys
+what, port = sys.argv[1], int(sys.argv[2])
+ctx = ssl._create_unverified_context()
+if what == "handshake":
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    s = socket.create_connection(lst.getsockname())
+    print("stuck", flush=True)
+    ctx.wrap_socket(s, server_hostname="localhost")
+else:
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+    s.sendall(b"GET /stall/30000 HTTP/1.1\r\nHost: localhost:%d\r\n\r\n" % port)
+    s.recv(65536)
+    print("stuck", flush=True)
+    s.recv(65536)
+"""
+
+
+def only_failure(entries, phase, words):
+    expect_count(entries, 1)
+    e = entries[0]
+    x = e["tlstrace"]
+    expect(x.get("failedPhase") == phase, "failedPhase %r, want %r" % (x.get("failedPhase"), phase))
+    for w in words:
+        expect(w in x.get("error", ""), "error %r does not say %r" % (x.get("error"), w))
+    for k in ("connectStart", "secureConnectionStart", "connectEnd", "requestStart",
+              "responseStart"):
+        expect(e[k] == 0, "%s = %r in a failed fetch, want 0" % (k, e[k]))
+    expect(e["startTime"] > 0 and e["responseEnd"] >= e["startTime"],
+           "startTime %r, responseEnd %r" % (e["startTime"], e["responseEnd"]))
+    return e, x.get("partialTimings", {})
+
+
+def test_killed_mid_handshake(env):
+    """The client dies inside SSL_do_handshake: one failed entry, phase tls."""
+    env.require_server()
+    out = env.out_file("killed_mid_handshake")
+    p = env.procs.spawn([env.tlstrace, "-f", "json", "-o", out, "--", sys.executable, "-c",
+                         PY_STUCK, "handshake", str(env.port)],
+                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL)
+    expect(read_line(p, 20, "stuck client") == "stuck", "the client did not start")
+    time.sleep(0.5)  # inside SSL_do_handshake, waiting for the ServerHello
+    subprocess.run(["pkill", "-KILL", "-P", str(p.pid)], check=False)
+    rc = env.procs.wait(p, 20, "tlstrace")
+    expect(rc == 128 + signal.SIGKILL,
+           "tlstrace exited %r, want the command's %d" % (rc, 128 + signal.SIGKILL))
+    e, partial = only_failure(read_entries(out), "tls", ["handshake", "process exited"])
+    expect(partial.get("connectStart", 0) > 0, "no partial connectStart: %r" % partial)
+    expect(partial.get("secureConnectionStart", 0) >= partial.get("connectStart", 0) > 0,
+           "partial secureConnectionStart missing or early: %r" % partial)
+    expect(e["name"].startswith("https://localhost:"), "name %r" % e["name"])
+
+
+def test_killed_mid_response(env):
+    """The client dies after the head of a response: one failed entry, phase http."""
+    env.require_server()
+    out = env.out_file("killed_mid_response")
+    p = env.procs.spawn([env.tlstrace, "-f", "json", "-o", out, "--", sys.executable, "-c",
+                         PY_STUCK, "response", str(env.port)],
+                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL)
+    expect(read_line(p, 20, "stuck client") == "stuck", "the client did not start")
+    subprocess.run(["pkill", "-KILL", "-P", str(p.pid)], check=False)
+    rc = env.procs.wait(p, 20, "tlstrace")
+    expect(rc == 128 + signal.SIGKILL, "tlstrace exited %r" % rc)
+    e, partial = only_failure(read_entries(out), "http", ["cut short", "process exited"])
+    expect(e["name"] == env.url("/stall/30000"), "name %r" % e["name"])
+    for k in ("connectStart", "secureConnectionStart", "connectEnd", "requestStart",
+              "responseStart"):
+        expect(partial.get(k, 0) > 0, "partialTimings lacks %s: %r" % (k, partial))
+    order = [partial[k] for k in ("connectStart", "secureConnectionStart", "connectEnd",
+                                  "requestStart", "responseStart")]
+    expect(order == sorted(order), "partial timings out of order: %r" % partial)
+    expect(e["responseEnd"] >= partial["responseStart"], "responseEnd before the response")
+
+
+def test_sigterm_flushes(env):
+    """SIGTERM while a response is stalled: tlstrace exits 0 and flushes the open entry."""
+    env.require_server()
+    out = env.out_file("sigterm_flushes")
+    errpath = env.path("sigterm_flushes.stderr")
+    with open(errpath, "wb") as err:
+        tracer = env.procs.spawn([env.tlstrace, "-f", "json", "-o", out, "-c", "python3"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    tracer.out_file, tracer.err_file = out, errpath
+    env.wait_attached(tracer)
+    client = env.procs.spawn([sys.executable, "-c", PY_STUCK, "response", str(env.port)],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    expect(read_line(client, 20, "stuck client") == "stuck", "the client did not start")
+    time.sleep(0.1)
+    tracer.send_signal(signal.SIGTERM)
+    rc = env.procs.wait(tracer, 20, "tlstrace after SIGTERM")
+    expect(rc == 0, "tlstrace exited %r after SIGTERM, want 0" % rc)
+    entries = [e for e in read_entries(out) if e["tlstrace"]["pid"] == client.pid]
+    only_failure(entries, "http", ["cut short", "trace ended"])
+    env.procs.stop(client)
+
+
 TESTS = [
     ("curl_single", test_curl_single),
     ("curl_exit_status", test_curl_exit_status),
@@ -780,6 +886,9 @@ TESTS = [
     ("comm_filter", test_comm_filter),
     ("errors", test_errors),
     ("json_file_mode", test_json_file_mode),
+    ("killed_mid_handshake", test_killed_mid_handshake),
+    ("killed_mid_response", test_killed_mid_response),
+    ("sigterm_flushes", test_sigterm_flushes),
 ]
 
 

@@ -60,6 +60,16 @@ class Handler(BaseHTTPRequestHandler):
             if kind == "delay":
                 time.sleep(arg / 1000.0)
                 return self._send(200, b"delayed\n")
+            if kind == "stall":
+                # promise 1000 bytes, send 100, stall, then the rest
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b"s" * 100)
+                self.wfile.flush()
+                time.sleep(arg / 1000.0)
+                self.wfile.write(b"s" * 900)
+                return None
             if kind == "status" and 200 <= arg <= 599:
                 body = b"" if arg in (204, 304) else ("status %d\n" % arg).encode()
                 return self._send(arg, body)

@@ -614,10 +614,16 @@ static void subtest_exit_mid_response(void)
 	if (!e)
 		goto out;
 	ASSERT_EQ(f.s->n, 1, "one entry at exit");
-	ASSERT_EQ(e->response_start, 2000, "response_start");
-	ASSERT_EQ(e->response_end, 2100, "response_end = the last read");
-	ASSERT_EQ(e->encoded_size, 10, "encoded_size = what arrived");
-	ASSERT_EQ(e->status, 200, "status");
+	/* a response cut short is a failed fetch; what did happen is kept aside */
+	ASSERT_STREQ(e->failed_phase, "http", "failed_phase");
+	ASSERT_TRUE(strstr(e->error, "cut short") != NULL, "error says the response was cut short");
+	ASSERT_TRUE(strstr(e->error, "process exited") != NULL, "error says why");
+	ASSERT_EQ(e->response_start, 0, "response_start: 0 in a failed fetch");
+	ASSERT_EQ(e->response_end, 3000, "response_end = the failure (exit)");
+	ASSERT_EQ(e->partial.response_start, 2000, "partial response_start");
+	ASSERT_EQ(e->partial.request_start, 1600, "partial request_start");
+	ASSERT_EQ(e->start, 1000, "start = the connect");
+	ASSERT_EQ(e->status, 0, "status: 0 in a failed fetch");
 	check_order(e);
 	/* the process is gone: nothing of it is left to flush */
 	collector__flush(f.c, 4000);
