@@ -160,6 +160,7 @@ static void ev_bind(struct collector *c, __u64 ssl, __u32 fd, __u32 how, __u64 t
 	e.how = how;
 	e.lib = LIB_OPENSSL;
 	e.call = how == BIND_NESTED ? CALL_HANDSHAKE : 0;
+	e.ts_call = how == BIND_NESTED ? ts - 50 : 0; /* the call began a little earlier */
 	e.len = cap;
 	e.cap = cap;
 	if (cap)
@@ -720,6 +721,32 @@ out:
 	fx_fini(&f);
 }
 
+/* the process dies inside its first SSL_do_handshake: the call never returns */
+static void subtest_killed_inside_handshake(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	ev_established(f.c, 5, SOCK1, 1100);
+	ev_bind(f.c, SSL1, 5, BIND_NESTED, 1250, NULL, 0); /* the ClientHello write */
+	ev_exit(f.c, 3000);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry at exit");
+	ASSERT_STREQ(e->failed_phase, "tls", "failed in the handshake");
+	ASSERT_TRUE(strstr(e->error, "process exited") != NULL, "error says why");
+	ASSERT_EQ(e->partial.secure_start, 1200, "partial secure_start = the call's entry");
+	ASSERT_EQ(e->partial.connect_start, 1000, "partial connect_start");
+	ASSERT_EQ(e->start, 1000, "start");
+	ASSERT_EQ(e->response_end, 3000, "response_end = the exit");
+out:
+	fx_fini(&f);
+}
+
 static void subtest_handshake_never_completes(void)
 {
 	static const char *const how[] = { "free, then close", "close, then free", "exit" };
@@ -1201,6 +1228,8 @@ void test_collector(void)
 		subtest_handshake_record_before_nested_bind();
 	if (test__start_subtest("handshake_never_completes"))
 		subtest_handshake_never_completes();
+	if (test__start_subtest("killed_inside_handshake"))
+		subtest_killed_inside_handshake();
 	if (test__start_subtest("connect_failure"))
 		subtest_connect_failure();
 	if (test__start_subtest("unmatched_read"))
