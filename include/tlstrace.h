@@ -16,6 +16,8 @@
 #define TASK_COMM_LEN 16
 #define MAX_CAPTURE 4096 /* plaintext bytes copied per SSL call */
 #define MAX_HELLO 1024	 /* ClientHello bytes copied for the SNI */
+#define MAX_DNS_ADDRS 8	 /* addresses kept from one lookup's answer */
+#define MAX_DNS_NAME 256
 
 enum ev_type {
 	EV_CONNECT = 1,	  /* TCP connect() reached SYN_SENT */
@@ -26,6 +28,7 @@ enum ev_type {
 	EV_SSL_FREE = 6,  /* SSL_free */
 	EV_PROC_EXIT = 7, /* a traced process exited */
 	EV_PROC_EXEC = 8, /* a traced process called exec */
+	EV_DNS = 9,	  /* a name lookup (getaddrinfo) returned */
 };
 
 enum ssl_call {
@@ -57,6 +60,8 @@ enum counter {
 	CNT_HIT_WRITE_EXIT,
 	CNT_HIT_SET_FD,
 	CNT_HIT_FREE,
+	CNT_HIT_DNS_ENTER,
+	CNT_HIT_DNS_EXIT,
 	CNT_HIT_UNTRACED,  /* uprobe hits in processes we do not trace */
 	CNT_DROP_RINGBUF,  /* ring buffer full: an event was lost */
 	CNT_DROP_INFLIGHT, /* per-thread scratch map full */
@@ -146,5 +151,20 @@ struct ev_proc {
 	__s32 exit_code;
 	__u32 _pad;
 };
+
+/* hdr.ts is the return of getaddrinfo(); addresses in answer order */
+struct ev_dns {
+	struct ev_hdr hdr;
+	__u64 ts_enter;
+	__s32 ret; /* 0, or an EAI_* error */
+	__u32 naddrs;
+	__s32 flags; /* the hints' ai_flags, 0 without hints */
+	__u32 _pad;
+	__u16 family[MAX_DNS_ADDRS];
+	__u8 addrs[MAX_DNS_ADDRS][16];
+	char service[16]; /* the port or service name asked for, "" if none */
+	char name[MAX_DNS_NAME];
+};
+_Static_assert(sizeof(struct ev_dns) % 8 == 0, "ev_dns size");
 
 #endif /* TLSTRACE_H */

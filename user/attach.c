@@ -42,6 +42,8 @@ PROG(ssl_write_ex_enter)
 PROG(ssl_write_exit)
 PROG(ssl_set_fd_enter)
 PROG(ssl_free_enter)
+PROG(getaddrinfo_enter)
+PROG(getaddrinfo_exit)
 
 static const struct probe openssl_probes[] = {
 	{ "SSL_do_handshake", 0, 1, prog_ssl_do_handshake_enter },
@@ -57,7 +59,24 @@ static const struct probe openssl_probes[] = {
 	{ "SSL_set_fd", 0, 0, prog_ssl_set_fd_enter },
 	{ "SSL_free", 0, 0, prog_ssl_free_enter },
 };
-#define NPROBES (sizeof(openssl_probes) / sizeof(openssl_probes[0]))
+
+static const struct probe libc_probes[] = {
+	{ "getaddrinfo", 0, 1, prog_getaddrinfo_enter },
+	{ "getaddrinfo", 1, 1, prog_getaddrinfo_exit },
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* the libraries we attach to, by the start of their file name */
+static const struct lib_kind {
+	const char *prefix;
+	const struct probe *probes;
+	size_t nprobes;
+	int tls; /* a TLS library (else: libc, for name lookups) */
+} kinds[] = {
+	{ "libssl.so", openssl_probes, ARRAY_SIZE(openssl_probes), 1 },
+	{ "libc.so.", libc_probes, ARRAY_SIZE(libc_probes), 0 },
+};
 
 struct target {
 	dev_t dev;
@@ -73,7 +92,7 @@ struct attacher {
 	size_t ntargets, cap;
 	struct bpf_link **links;
 	size_t nlinks, links_cap;
-	int attached;
+	int attached; /* TLS libraries */
 };
 
 struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose)
@@ -103,12 +122,22 @@ int attacher__count(const struct attacher *a)
 	return a->attached;
 }
 
-bool attach_is_tls_lib(const char *path)
+static const struct lib_kind *lib_kind(const char *path)
 {
 	const char *base = strrchr(path, '/');
 
 	base = base ? base + 1 : path;
-	return !strncmp(base, "libssl.so", 9);
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (!strncmp(base, kinds[i].prefix, strlen(kinds[i].prefix)))
+			return &kinds[i];
+	return NULL;
+}
+
+bool attach_is_tls_lib(const char *path)
+{
+	const struct lib_kind *k = lib_kind(path);
+
+	return k && k->tls;
 }
 
 int maps_line_path(char *line, char **path)
@@ -158,13 +187,13 @@ static int keep_link(struct attacher *a, struct bpf_link *l)
 	return 0;
 }
 
-/* attach every probe to one file; 1 if attached, 0 if skipped */
-static int attach_file(struct attacher *a, const char *path, pid_t pid)
+/* attach every probe of its kind to one file; 1 if attached, 0 if skipped */
+static int attach_file(struct attacher *a, const char *path, pid_t pid, const struct lib_kind *k)
 {
 	size_t first = a->nlinks;
 
-	for (size_t i = 0; i < NPROBES; i++) {
-		const struct probe *p = &openssl_probes[i];
+	for (size_t i = 0; i < k->nprobes; i++) {
+		const struct probe *p = &k->probes[i];
 		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = p->func, .retprobe = p->retprobe);
 		struct bpf_link *l;
 
@@ -193,7 +222,7 @@ static int attach_file(struct attacher *a, const char *path, pid_t pid)
 }
 
 /* attach to path (as opened through root, e.g. /proc/PID/root/...), once per file */
-static int attach_path(struct attacher *a, const char *path, pid_t pid)
+static int attach_path(struct attacher *a, const char *path, pid_t pid, const struct lib_kind *k)
 {
 	struct target *t;
 	struct stat st;
@@ -215,7 +244,7 @@ static int attach_path(struct attacher *a, const char *path, pid_t pid)
 	t->dev = st.st_dev;
 	t->ino = st.st_ino;
 	t->pid = pid;
-	t->ok = attach_file(a, path, pid);
+	t->ok = attach_file(a, path, pid, k);
 	return t->ok;
 }
 
@@ -230,12 +259,13 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
+		const struct lib_kind *k;
 		char *path;
 
-		if (!maps_line_path(line, &path) || !attach_is_tls_lib(path))
+		if (!maps_line_path(line, &path) || !(k = lib_kind(path)))
 			continue;
 		snprintf(full, sizeof(full), "/proc/%d/root%s", pid, path);
-		if (attach_path(a, full, per_pid ? pid : -1) > 0)
+		if (attach_path(a, full, per_pid ? pid : -1, k) > 0 && k->tls)
 			n++;
 	}
 	fclose(f);
@@ -325,7 +355,12 @@ int attacher__scan_ldcache(struct attacher *a)
 		val = base + e->value;
 		if (!memchr(key, 0, end - key) || !memchr(val, 0, end - val))
 			continue;
-		if (attach_is_tls_lib(key) && attach_path(a, val, -1) > 0)
+		const struct lib_kind *k = lib_kind(key);
+
+		/* only x86-64 libraries (FLAG_X8664_LIB64): our programs read x86-64 registers */
+		if ((e->flags & 0xff00) != 0x0300)
+			continue;
+		if (k && attach_path(a, val, -1, k) > 0 && k->tls)
 			n++;
 	}
 out:

@@ -20,6 +20,8 @@
 #include "collector.h"
 #include "clienthello.h"
 #include "http1.h"
+#include "lookups.h"
+#include <netdb.h>
 
 #define HEAD_MAX 16384 /* response head bytes kept for parsing */
 
@@ -97,6 +99,11 @@ struct conn {
 	char local[64];
 	char remote[64];
 	__u16 rport;
+	__u16 family;
+	__u8 daddr[16];
+	__u64 lookup_start; /* the lookup that produced daddr, if seen */
+	__u64 lookup_end;
+	__u32 attempts; /* connect attempts of the fetch that used it */
 	struct session *sess;
 	struct req *head, *tail;
 	__u32 nreq; /* requests started on it */
@@ -126,6 +133,7 @@ struct collector {
 	void *ctx;
 	struct conn *conns;
 	struct session *sessions;
+	struct lookups *lookups;
 	__u64 next_conn_id;
 	struct collector_stats st;
 };
@@ -139,6 +147,11 @@ struct collector *collector__new(collector_emit_fn emit, void *ctx)
 	c->emit = emit;
 	c->ctx = ctx;
 	c->next_conn_id = 1;
+	c->lookups = lookups__new();
+	if (!c->lookups) {
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -217,7 +230,7 @@ static void entry_common(struct entry *e, const struct conn *cn)
 	e->conn_id = cn->id;
 	e->conn_observed = cn->observed;
 	e->tcp_connect_end = cn->tcp_end;
-	e->connect_attempts = cn->observed ? 1 : 0;
+	e->connect_attempts = cn->attempts ? cn->attempts : (cn->observed ? 1 : 0);
 	snprintf(e->local, sizeof(e->local), "%s", cn->local);
 	snprintf(e->remote, sizeof(e->remote), "%s", cn->remote);
 	if (s) {
@@ -283,10 +296,12 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 		/* a handshake finished by the request's own write ends where it began */
 		if (e.connect_end > e.request_start)
 			e.connect_end = e.request_start;
-		t0 = e.connect_start ? e.connect_start
-				     : (e.secure_start ? e.secure_start : r->request_start);
+		t0 = cn->lookup_start  ? cn->lookup_start
+		     : e.connect_start ? e.connect_start
+				       : (e.secure_start ? e.secure_start : r->request_start);
 		e.start = t0;
-		e.lookup_start = e.lookup_end = t0;
+		e.lookup_start = cn->lookup_start ? cn->lookup_start : t0;
+		e.lookup_end = cn->lookup_start ? cn->lookup_end : t0;
 		if (!e.connect_start)
 			e.connect_start = t0;
 		if (!e.connect_end)
@@ -333,8 +348,11 @@ static void emit_conn_failure(struct collector *c, struct conn *cn, __u64 end, c
 	entry_name(&e, cn, s, NULL);
 	e.connect_start = cn->connect_start;
 	e.secure_start = s ? s->hs_start : 0;
-	e.start = e.connect_start ? e.connect_start : (e.secure_start ? e.secure_start : end);
-	e.lookup_start = e.lookup_end = e.start;
+	e.start = cn->lookup_start  ? cn->lookup_start
+		  : e.connect_start ? e.connect_start
+				    : (e.secure_start ? e.secure_start : end);
+	e.lookup_start = cn->lookup_start;
+	e.lookup_end = cn->lookup_end;
 	fail_entry(&e, phase, error, end);
 	emit(c, &e);
 }
@@ -515,7 +533,63 @@ static void on_connect(struct collector *c, const struct ev_connect *e)
 	cn->sock = e->sock;
 	cn->connect_start = e->hdr.ts;
 	cn->rport = e->dport;
+	cn->family = e->family;
+	memcpy(cn->daddr, e->daddr, sizeof(cn->daddr));
 	format_addr(cn->remote, sizeof(cn->remote), e->family, e->daddr, e->dport);
+	lookups__attempt(c->lookups, e->hdr.pid, e->hdr.ts, e->family, e->daddr);
+}
+
+/*
+ * The lookup that gave this connection its address, and the attempts that
+ * fetch made. The first request claims the lookup; a failed attempt only
+ * looks, so the attempt that wins still finds it.
+ */
+static void find_lookup(struct collector *c, struct conn *cn, int claim)
+{
+	const struct lookup *lk;
+
+	if (!cn->observed || cn->lookup_start)
+		return;
+	lk = lookups__match(c->lookups, cn->pid, cn->family, cn->daddr, cn->connect_start, claim);
+	if (lk) {
+		cn->lookup_start = lk->start;
+		cn->lookup_end = lk->end;
+	}
+	cn->attempts = lookups__attempts(c->lookups, cn->pid, lk, cn->family, cn->daddr,
+					 lk ? lk->end : cn->connect_start, cn->connect_start);
+}
+
+/* a lookup that failed is a failed fetch of its name */
+static void on_dns(struct collector *c, const struct ev_dns *e)
+{
+	const char *svc = e->service, *scheme = "https";
+	char port[24] = "";
+	struct entry en;
+
+	if (e->ret == 0) {
+		lookups__add(c->lookups, e);
+		return;
+	}
+	/* no such name, no answer, a failing server; not a missing address family or a
+	 * caller asking only whether a string is an address (AI_NUMERICHOST) */
+	if ((e->ret != EAI_NONAME && e->ret != EAI_AGAIN && e->ret != EAI_FAIL) ||
+	    (e->flags & AI_NUMERICHOST))
+		return;
+	if (!strcmp(svc, "80") || !strcmp(svc, "http"))
+		scheme = "http";
+	else if (svc[0] >= '0' && svc[0] <= '9' && strcmp(svc, "443"))
+		snprintf(port, sizeof(port), ":%.15s", svc);
+	memset(&en, 0, sizeof(en));
+	en.origin = e->hdr.proc_start;
+	en.pid = e->hdr.pid;
+	en.tid = e->hdr.tid;
+	memcpy(en.comm, e->hdr.comm, sizeof(en.comm));
+	en.comm[sizeof(en.comm) - 1] = '\0';
+	en.role = "client";
+	snprintf(en.name, sizeof(en.name), "%s://%.*s%s/", scheme, MAX_DNS_NAME - 1, e->name, port);
+	en.start = en.lookup_start = e->ts_enter;
+	fail_entry(&en, "dns", gai_strerror(e->ret), e->hdr.ts);
+	emit(c, &en);
 }
 
 static void on_tcp_state(struct collector *c, const struct ev_tcp_state *e)
@@ -531,6 +605,7 @@ static void on_tcp_state(struct collector *c, const struct ev_tcp_state *e)
 		cn->tcp_end = e->hdr.ts;
 	} else {
 		cn->tcp_failed = 1;
+		find_lookup(c, cn, 0);
 		emit_conn_failure(c, cn, e->hdr.ts, "connect", "connection refused or timed out");
 	}
 }
@@ -653,6 +728,8 @@ static void on_write(struct collector *c, struct conn *cn, const struct ev_ssl_c
 	r->tid = e->hdr.tid;
 	r->request_start = e->ts_enter;
 	r->first_on_conn = cn->nreq == 0;
+	if (r->first_on_conn)
+		find_lookup(c, cn, 1);
 	r->no_body = !strcmp(line.method, "HEAD");
 	cn->nreq++;
 	if (cn->tail)
@@ -1001,6 +1078,11 @@ int collector__feed(struct collector *c, const void *rec, size_t len)
 		return 0;
 	case EV_PROC_EXEC:
 		return 0;
+	case EV_DNS:
+		if (len < sizeof(struct ev_dns))
+			goto bad;
+		on_dns(c, rec);
+		return 0;
 	}
 bad:
 	c->st.bad_records++;
@@ -1067,5 +1149,6 @@ void collector__free(struct collector *c)
 		HASH_DEL(c->sessions, s);
 		free(s);
 	}
+	lookups__free(c->lookups);
 	free(c);
 }

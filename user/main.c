@@ -204,6 +204,8 @@ static const char *counter_names[CNT_NR] = {
 	[CNT_HIT_WRITE_EXIT] = "hits.write_exit",
 	[CNT_HIT_SET_FD] = "hits.set_fd",
 	[CNT_HIT_FREE] = "hits.free",
+	[CNT_HIT_DNS_ENTER] = "hits.getaddrinfo_enter",
+	[CNT_HIT_DNS_EXIT] = "hits.getaddrinfo_exit",
 	[CNT_HIT_UNTRACED] = "hits.untraced",
 	[CNT_DROP_RINGBUF] = "drops.ringbuf",
 	[CNT_DROP_INFLIGHT] = "drops.inflight",
@@ -249,7 +251,7 @@ static void report(struct tlstrace_bpf *skel, struct collector *col, bool all)
 			(unsigned long long)cnt[CNT_READ_FAIL], (unsigned long long)cs.bad_records);
 	if (!all)
 		return;
-	for (int i = CNT_HIT_HANDSHAKE_ENTER; i <= CNT_HIT_FREE; i++)
+	for (int i = CNT_HIT_HANDSHAKE_ENTER; i <= CNT_HIT_DNS_EXIT; i++)
 		hits += cnt[i];
 	fprintf(stderr, "tlstrace: stats:");
 	for (int i = 0; i < CNT_NR; i++)

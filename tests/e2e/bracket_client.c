@@ -5,7 +5,8 @@
  * that returns the first response bytes, the read that returns the last body
  * byte), so a tracer's timestamps can be checked against known brackets.
  *
- * usage: bracket_client HOST PORT PATH [NREQ]
+ * usage: bracket_client HOST PORT PATH [NREQ]   (HOST: an IPv4 literal, or a name
+ * resolved with getaddrinfo, bracketed as "lookup")
  *
  * HOST is an IP literal (no name lookup). NREQ requests are sent one at a
  * time on one keep-alive connection. SNI is "localhost", the Host header is
@@ -18,6 +19,7 @@
  */
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -214,7 +216,7 @@ int main(int argc, char **argv)
 	const char *host, *path;
 	int port, nreq = 1, fd, i, reqlen;
 	struct sockaddr_in sa;
-	struct bracket conn, hs;
+	struct bracket lookup = { 0, 0 }, conn, hs;
 	struct req_times *reqs;
 	char req[4096];
 	SSL_CTX *ctx;
@@ -238,8 +240,21 @@ int main(int argc, char **argv)
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((unsigned short)port);
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-		die("HOST must be an IPv4 literal: %s", host);
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		/* a name: resolve it, bracketed, to its first IPv4 address */
+		struct addrinfo hints, *res;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_INET;
+		hints.ai_socktype = SOCK_STREAM;
+		lookup.before = now_ms();
+		rc = getaddrinfo(host, argv[2], &hints, &res);
+		lookup.after = now_ms();
+		if (rc)
+			die("resolve %s: %s", host, gai_strerror(rc));
+		sa.sin_addr = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+		freeaddrinfo(res);
+	}
 
 	reqlen = snprintf(req, sizeof(req),
 			  "GET %s HTTP/1.1\r\nHost: localhost:%d\r\n"
@@ -290,6 +305,10 @@ int main(int argc, char **argv)
 	SSL_CTX_free(ctx);
 
 	printf("{\"pid\":%d,", (int)getpid());
+	if (lookup.before) {
+		print_bracket("lookup", &lookup);
+		putchar(',');
+	}
 	print_bracket("connect", &conn);
 	putchar(',');
 	print_bracket("handshake", &hs);

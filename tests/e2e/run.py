@@ -577,12 +577,51 @@ def test_openssl_s_client(env):
     check_new_connection(e, 0, env.port)
 
 
+TEST_NAME = "tlstrace-e2e.test"   # resolved through a private /etc/hosts
+
+
+def in_private_hosts(env, command):
+    """Run command in its own mount namespace, where /etc/hosts maps TEST_NAME
+    to 127.0.0.1 (so no query ever leaves the machine)."""
+    need("unshare")
+    hosts = env.path("hosts")
+    with open(hosts, "w") as f:
+        f.write("127.0.0.1 localhost %s\n" % TEST_NAME)
+    script = 'mount --bind "$0" /etc/hosts && exec "$@"'
+    return ["unshare", "-m", "sh", "-c", script, hosts] + command
+
+
+def in_dead_resolver(env, command):
+    """Run command where names are not in /etc/hosts and the name server is
+    127.0.0.1:53, where nothing answers: every lookup fails, locally."""
+    need("unshare")
+    hosts, resolv = env.path("hosts.empty"), env.path("resolv.dead")
+    with open(hosts, "w") as f:
+        f.write("127.0.0.1 localhost\n")
+    with open(resolv, "w") as f:
+        f.write("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+    script = ('mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/resolv.conf && '
+              'shift && exec "$@"')
+    return ["unshare", "-m", "sh", "-c", script, hosts, resolv] + command
+
+
 def test_accuracy_bracket(env):
+    return accuracy(env, "accuracy_bracket", "127.0.0.1")
+
+
+def test_accuracy_lookup(env):
+    """As accuracy_bracket, with a name lookup (getaddrinfo) before the connect."""
+    return accuracy(env, "accuracy_lookup", TEST_NAME)
+
+
+def accuracy(env, test, host):
     env.require_server()
     expect(env.bracket, "cannot build bracket_client: %s" % env.bracket_error)
     nreq, url_path = 3, "/delay/20"
-    cmd = [env.bracket, "127.0.0.1", str(env.port), url_path, str(nreq)]
-    rc, out, err, path = env.trace("accuracy_bracket", cmd, timeout=30)
+    cmd = [env.bracket, host, str(env.port), url_path, str(nreq)]
+    if host != "127.0.0.1":
+        cmd = in_private_hosts(env, cmd)
+    rc, out, err, path = env.trace(test, cmd, timeout=30)
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
     try:
         br = json.loads(out)
@@ -608,9 +647,19 @@ def test_accuracy_bracket(env):
     ENTRY, RETURN = 0, 1
     CALLS = {"connect": "connect()", "handshake": "SSL_connect", "write": "SSL_write",
              "firstRead": "SSL_read", "lastRead": "SSL_read"}
+    CALLS["lookup"] = "getaddrinfo"
     checks = [(0, "connectStart", "connect", ENTRY),
               (0, "secureConnectionStart", "handshake", ENTRY),
               (0, "connectEnd", "handshake", RETURN)]
+    if "lookup" in br:
+        checks += [(0, "domainLookupStart", "lookup", ENTRY),
+                   (0, "domainLookupEnd", "lookup", RETURN),
+                   (0, "startTime", "lookup", ENTRY)]
+        expect(entries[0]["domainLookupEnd"] > entries[0]["domainLookupStart"],
+               "the lookup has no duration: %r" % entries[0]["domainLookupStart"])
+    else:
+        expect(entries[0]["domainLookupStart"] == entries[0]["domainLookupEnd"]
+               == entries[0]["connectStart"], "no lookup, yet the lookup fields differ")
     for i in range(nreq):
         checks += [(i, "requestStart", "write", ENTRY),
                    (i, "responseStart", "firstRead", RETURN),
@@ -618,7 +667,8 @@ def test_accuracy_bracket(env):
     worst = (-1.0, None)
     for i, field, step, side in checks:
         e = entries[i]
-        lo, hi = br[step] if step in ("connect", "handshake") else br["requests"][i][step]
+        lo, hi = br[step] if step in ("lookup", "connect", "handshake") \
+            else br["requests"][i][step]
         at = e["tlstrace"]["timeOrigin"] + e[field]
         edge = (lo, hi)[side]
         dev = abs(at - edge)
@@ -631,6 +681,48 @@ def test_accuracy_bracket(env):
                      % (i + 1, field, "before" if at < edge else "after",
                         ("entry", "return")[side], CALLS[step]))
     return "worst deviation %.3f ms (%s), tolerance %.1f ms" % (worst[0], worst[1], TOL_MS)
+
+
+def test_curl_lookup(env):
+    """curl resolves a name in a helper thread: the lookup still times the fetch."""
+    need("curl")
+    env.require_server()
+    url = "https://%s:%d/hello" % (TEST_NAME, env.port)
+    cmd = in_private_hosts(env, ["curl", "-sk", url])
+    rc, out, err, path = env.trace("curl_lookup", cmd, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    e = entries[0]
+    expect(e["name"] == url, "name %r, want %r" % (e["name"], url))
+    expect(e["startTime"] == e["domainLookupStart"] < e["domainLookupEnd"] <= e["connectStart"],
+           "lookup not before the connect: start %r lookup [%r, %r] connect %r"
+           % (e["startTime"], e["domainLookupStart"], e["domainLookupEnd"], e["connectStart"]))
+    check_order(e, 0)
+    expect(e["tlstrace"]["connectAttempts"] == 1, "connectAttempts %r" % e["tlstrace"]["connectAttempts"])
+
+
+def test_lookup_failure(env):
+    """A name that cannot be resolved: an entry that failed in phase dns."""
+    need("curl")
+    name = "no-such-name.tlstrace-e2e.test"
+    cmd = in_dead_resolver(env, ["curl", "-sk", "https://%s:8443/x" % name])
+    rc, out, err, path = env.trace("lookup_failure", cmd, timeout=30)
+    expect(rc == 6, "tlstrace exited %r, want curl's 6 (could not resolve)%s"
+           % (rc, stderr_hint(err)))
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    e = entries[0]
+    x = e["tlstrace"]
+    expect(x.get("failedPhase") == "dns", "failedPhase %r" % x.get("failedPhase"))
+    expect(e["name"] == "https://%s:8443/" % name, "name %r" % e["name"])
+    expect(x.get("error"), "no error text")
+    for k in ("domainLookupStart", "connectStart", "requestStart", "responseStart"):
+        expect(e[k] == 0, "%s = %r in a failed fetch" % (k, e[k]))
+    expect(e["responseEnd"] >= e["startTime"] > 0, "responseEnd %r startTime %r"
+           % (e["responseEnd"], e["startTime"]))
+    expect(x["partialTimings"].get("domainLookupStart") == e["startTime"],
+           "partial domainLookupStart %r" % x["partialTimings"])
 
 
 def test_curl_100_sequential(env):
@@ -881,6 +973,9 @@ TESTS = [
     ("python_ssl", test_python_ssl),
     ("openssl_s_client", test_openssl_s_client),
     ("accuracy_bracket", test_accuracy_bracket),
+    ("accuracy_lookup", test_accuracy_lookup),
+    ("curl_lookup", test_curl_lookup),
+    ("lookup_failure", test_lookup_failure),
     ("curl_100_sequential", test_curl_100_sequential),
     ("attach_pid", test_attach_pid),
     ("comm_filter", test_comm_filter),
