@@ -83,6 +83,8 @@ struct sess_key {
 struct sess_val {
 	__u32 fd;
 	__u32 flags;
+	__u32 nin; /* socket reads captured (EV_TLS_IN) */
+	__u32 _pad;
 };
 
 struct {

@@ -202,6 +202,19 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
  * that session uses: exact, whatever BIO the program built. The first write
  * on a new session is its ClientHello, kept for the server name.
  */
+/* a socket read made inside a TLS call, whose bytes we keep at its return */
+struct inbound {
+	__u64 buf;
+	__u64 ssl;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct inbound);
+} inbound SEC(".maps");
+
 static __always_inline void nested_io(__u32 fd, __u64 buf, __u64 len, int is_write)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -209,17 +222,32 @@ static __always_inline void nested_io(__u32 fd, __u64 buf, __u64 len, int is_wri
 	struct sess_key k = {};
 	struct sess_val nv = {}, *v;
 	struct ev_ssl_bind *e;
-	__u32 flags = 0, cap = 0;
+	__u32 flags = 0, cap = 0, nin = 0;
 
 	if (!a)
 		return;
 	k.ssl = a->ssl;
 	k.pid = bpf_get_current_pid_tgid() >> 32;
 	v = bpf_map_lookup_elem(&sessions, &k);
-	if (v)
+	if (v) {
 		flags = v->flags;
-	if ((flags & SESS_BOUND) && (!is_write || (flags & SESS_HELLO)))
+		nin = v->nin;
+	}
+	nv.fd = fd;
+	nv.flags = flags | SESS_BOUND;
+	nv.nin = nin;
+	/* the session's first reads carry the ServerHello: keep them at return */
+	if (!is_write && buf && nin < MAX_TLS_IN_READS) {
+		struct inbound in = { .buf = buf, .ssl = a->ssl };
+
+		bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
+		nv.nin = nin + 1;
+	}
+	if ((flags & SESS_BOUND) && (!is_write || (flags & SESS_HELLO))) {
+		if (nv.nin != nin)
+			bpf_map_update_elem(&sessions, &k, &nv, BPF_ANY);
 		return;
+	}
 
 	e = (struct ev_ssl_bind *)scratch_rec();
 	if (!e)
@@ -242,13 +270,58 @@ static __always_inline void nested_io(__u32 fd, __u64 buf, __u64 len, int is_wri
 			cap = 0;
 		}
 		e->len = len;
-		flags |= SESS_HELLO;
+		nv.flags |= SESS_HELLO;
 	}
 	e->cap = cap;
-	nv.fd = fd;
-	nv.flags = flags | SESS_BOUND;
 	bpf_map_update_elem(&sessions, &k, &nv, BPF_ANY);
 	submit(e, offsetof(struct ev_ssl_bind, data) + cap);
+}
+
+static __always_inline void nested_read_done(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inbound *in = bpf_map_lookup_elem(&inbound, &tid);
+	struct ev_tls_in *e;
+	__u64 buf, ssl;
+	__u32 cap;
+
+	if (!in)
+		return;
+	buf = in->buf;
+	ssl = in->ssl;
+	bpf_map_delete_elem(&inbound, &tid);
+	if (ret <= 0)
+		return;
+	e = (struct ev_tls_in *)scratch_rec();
+	if (!e)
+		return;
+	cap = ret < MAX_TLS_IN ? ret : MAX_TLS_IN;
+	asm volatile("" : "+r"(cap));
+	if (cap > MAX_TLS_IN)
+		cap = MAX_TLS_IN;
+	if (bpf_probe_read_user(e->data, cap, (void *)buf)) {
+		count(CNT_READ_FAIL);
+		return;
+	}
+	fill_hdr(&e->hdr, EV_TLS_IN, bpf_ktime_get_ns());
+	e->ssl = ssl;
+	e->len = ret;
+	e->cap = cap;
+	submit(e, offsetof(struct ev_tls_in, data) + cap);
+}
+
+SEC("tp/syscalls/sys_exit_read")
+int sys_exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	nested_read_done(ctx->ret);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_recvfrom")
+int sys_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	nested_read_done(ctx->ret);
+	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_write")
@@ -280,14 +353,14 @@ int sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_enter_read")
 int sys_enter_read(struct trace_event_raw_sys_enter *ctx)
 {
-	nested_io(ctx->args[0], 0, 0, 0);
+	nested_io(ctx->args[0], ctx->args[1], ctx->args[2], 0);
 	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_recvfrom")
 int sys_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 {
-	nested_io(ctx->args[0], 0, 0, 0);
+	nested_io(ctx->args[0], ctx->args[1], ctx->args[2], 0);
 	return 0;
 }
 
@@ -362,6 +435,7 @@ int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
 	struct ev_proc *e;
 
 	bpf_map_delete_elem(&connecting, &(__u32){ (__u32)id });
+	bpf_map_delete_elem(&inbound, &(__u32){ (__u32)id });
 	bpf_map_delete_elem(&inflight, &(__u32){ (__u32)id });
 	if (tgid != (__u32)id || !is_traced(tgid))
 		return 0;

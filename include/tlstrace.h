@@ -18,6 +18,8 @@
 #define MAX_HELLO 1024	 /* ClientHello bytes copied for the SNI */
 #define MAX_DNS_ADDRS 8	 /* addresses kept from one lookup's answer */
 #define MAX_DNS_NAME 256
+#define MAX_TLS_IN 512	   /* bytes kept of each of a session's first socket reads */
+#define MAX_TLS_IN_READS 3 /* ...and how many of them: enough for the ServerHello */
 
 enum ev_type {
 	EV_CONNECT = 1,	  /* TCP connect() reached SYN_SENT */
@@ -29,6 +31,7 @@ enum ev_type {
 	EV_PROC_EXIT = 7, /* a traced process exited */
 	EV_PROC_EXEC = 8, /* a traced process called exec */
 	EV_DNS = 9,	  /* a name lookup (getaddrinfo) returned */
+	EV_TLS_IN = 10,	  /* bytes a TLS session read from its socket early on */
 };
 
 enum ssl_call {
@@ -139,6 +142,15 @@ struct ev_ssl_bind {
 	__u32 len;  /* bytes of the first handshake write (the ClientHello) */
 	__u32 cap;
 	__u8 data[MAX_HELLO];
+};
+
+/* hdr.ts is the return of the read() made inside an SSL call */
+struct ev_tls_in {
+	struct ev_hdr hdr;
+	__u64 ssl;
+	__u32 len; /* bytes the read returned */
+	__u32 cap; /* bytes captured */
+	__u8 data[MAX_TLS_IN];
 };
 
 struct ev_ssl_free {

@@ -126,7 +126,16 @@ struct session {
 	int hs_done;
 	int data_seen; /* application data has moved */
 	char sni[256];
+	struct tls_client_hello ch; /* what the client offered */
+	/* what the server answered: its first bytes, until the ServerHello parses */
+	unsigned char *in;
+	size_t in_len;
+	int sh_state; /* 0: not yet, 1: parsed, -1: not a ServerHello */
+	struct tls_server_hello sh;
+	char alpn[32]; /* the protocol agreed, when known */
 };
+
+#define SERVER_HELLO_MAX 2048
 
 struct collector {
 	collector_emit_fn emit;
@@ -236,6 +245,21 @@ static void entry_common(struct entry *e, const struct conn *cn)
 	if (s) {
 		e->library = library_name(s->lib);
 		snprintf(e->server_name, sizeof(e->server_name), "%s", s->sni);
+		snprintf(e->alpn, sizeof(e->alpn), "%s", s->alpn);
+		if (s->sh_state > 0) {
+			const char *v = tls_version_name(s->sh.version);
+			char buf[16];
+
+			snprintf(e->tls_version, sizeof(e->tls_version), "%s", v ? v : "");
+			snprintf(e->cipher, sizeof(e->cipher), "%s",
+				 tls_cipher_name(s->sh.cipher, buf, sizeof(buf)));
+			/* TLS 1.3: a PSK accepted; before: the session id echoed */
+			e->resumed = s->sh.version == 0x0304
+					     ? s->sh.psk
+					     : s->sh.sid_len && s->sh.sid_len == s->ch.sid_len &&
+						       !memcmp(s->sh.sid, s->ch.sid, s->sh.sid_len);
+			e->tls_known = 1;
+		}
 	}
 }
 
@@ -325,7 +349,8 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	if (!error) {
 		e.response_end = r->response_end ? r->response_end : r->last_read;
 		e.status = r->resp.status;
-		snprintf(e.next_hop, sizeof(e.next_hop), "%s", r->resp.version);
+		snprintf(e.next_hop, sizeof(e.next_hop), "%s",
+			 e.alpn[0] ? e.alpn : r->resp.version);
 		e.encoded_size = r->body;
 		e.decoded_size = r->z_state == DEC_NONE ? r->body : r->decoded;
 		e.decoded_unknown = r->z_state == DEC_UNKNOWN || r->z_state == DEC_ON;
@@ -487,6 +512,7 @@ static void sess_destroy(struct collector *c, struct session *s, __u64 ts)
 		}
 	}
 	HASH_DEL(c->sessions, s);
+	free(s->in);
 	free(s);
 }
 
@@ -627,8 +653,9 @@ static void on_bind(struct collector *c, const struct ev_ssl_bind *e, size_t len
 
 	if (!s)
 		return;
-	if (e->cap && !s->sni[0] && offsetof(struct ev_ssl_bind, data) + e->cap <= len)
-		clienthello_sni(e->data, e->cap, s->sni, sizeof(s->sni));
+	if (e->cap && !s->sni[0] && offsetof(struct ev_ssl_bind, data) + e->cap <= len &&
+	    tls_client_hello(e->data, e->cap, &s->ch))
+		snprintf(s->sni, sizeof(s->sni), "%s", s->ch.sni);
 	cn = conn_find(c, e->hdr.pid, (__s32)e->fd);
 	if (!cn) {
 		/* a socket connected before the trace, or not over TCP */
@@ -644,6 +671,36 @@ static void on_bind(struct collector *c, const struct ev_ssl_bind *e, size_t len
 	if (e->how == BIND_NESTED && !s->hs_done && !s->hs_start && !s->data_seen &&
 	    (e->call == CALL_HANDSHAKE || cn->observed))
 		s->hs_start = e->ts_call;
+}
+
+/* a session's first socket reads: the ServerHello */
+static void on_tls_in(struct collector *c, const struct ev_tls_in *e, size_t len)
+{
+	struct session *s = sess_find(c, e->hdr.pid, e->ssl);
+	size_t take;
+
+	if (offsetof(struct ev_tls_in, data) + e->cap > len || e->cap > MAX_TLS_IN) {
+		c->st.bad_records++;
+		return;
+	}
+	if (!s || s->sh_state)
+		return;
+	if (!s->in && !(s->in = malloc(SERVER_HELLO_MAX)))
+		return;
+	take = SERVER_HELLO_MAX - s->in_len;
+	if (take > e->cap)
+		take = e->cap;
+	memcpy(s->in + s->in_len, e->data, take);
+	s->in_len += take;
+	s->sh_state = tls_server_hello(s->in, s->in_len, &s->sh);
+	if (!s->sh_state && (s->in_len == SERVER_HELLO_MAX || e->cap < e->len))
+		s->sh_state = -1; /* it will not fit, or a part was not captured */
+	if (s->sh_state) {
+		if (s->sh_state > 0 && s->sh.alpn[0])
+			snprintf(s->alpn, sizeof(s->alpn), "%s", s->sh.alpn);
+		free(s->in);
+		s->in = NULL;
+	}
 }
 
 static void on_free(struct collector *c, const struct ev_ssl_free *e)
@@ -705,6 +762,30 @@ static void track_handshake(struct session *s, const struct ev_ssl_call *e)
 	s->hs_done = 1; /* not observed: its fields stay at fetchStart */
 }
 
+/*
+ * TLS 1.3 encrypts the server's ALPN answer; the client's first bytes tell
+ * it, since a client speaks only what was agreed: the HTTP/2 preface, or an
+ * HTTP/1.1 request line.
+ */
+static void infer_alpn(struct session *s, const char *data, size_t len)
+{
+	static const char preface[] = "PRI * HTTP/2.0\r\n";
+	struct http1_request line;
+
+	if (!s || s->alpn[0] || !s->ch.alpn[0])
+		return;
+	/* before TLS 1.3 the ServerHello said it in the clear, or said nothing */
+	if (s->sh_state > 0 && s->sh.version < 0x0304)
+		return;
+	if (len >= sizeof(preface) - 1 && !memcmp(data, preface, sizeof(preface) - 1)) {
+		if (tls_alpn_offered(s->ch.alpn, "h2"))
+			snprintf(s->alpn, sizeof(s->alpn), "h2");
+	} else if (http1_parse_request(data, len, &line) &&
+		   tls_alpn_offered(s->ch.alpn, "http/1.1")) {
+		snprintf(s->alpn, sizeof(s->alpn), "http/1.1");
+	}
+}
+
 static void on_write(struct collector *c, struct conn *cn, const struct ev_ssl_call *e)
 {
 	struct http1_request line;
@@ -712,6 +793,7 @@ static void on_write(struct collector *c, struct conn *cn, const struct ev_ssl_c
 
 	if (e->ret <= 0 || !e->len)
 		return;
+	infer_alpn(cn->sess, (const char *)e->data, e->cap);
 	if (!http1_parse_request((const char *)e->data, e->cap, &line))
 		return; /* a request body, or not HTTP/1 */
 	/* a request whose response is under way without framing ends here */
@@ -1078,6 +1160,11 @@ int collector__feed(struct collector *c, const void *rec, size_t len)
 		return 0;
 	case EV_PROC_EXEC:
 		return 0;
+	case EV_TLS_IN:
+		if (len < offsetof(struct ev_tls_in, data))
+			goto bad;
+		on_tls_in(c, rec, len);
+		return 0;
 	case EV_DNS:
 		if (len < sizeof(struct ev_dns))
 			goto bad;
@@ -1147,6 +1234,7 @@ void collector__free(struct collector *c)
 		if (s->conn && s->conn->anon)
 			conn_destroy(c, s->conn);
 		HASH_DEL(c->sessions, s);
+		free(s->in);
 		free(s);
 	}
 	lookups__free(c->lookups);

@@ -38,7 +38,7 @@ struct entry {
 	__u64 response_end;
 	__u64 tcp_connect_end; /* TCP ESTABLISHED */
 
-	char next_hop[16]; /* nextHopProtocol */
+	char next_hop[32]; /* nextHopProtocol */
 	__u64 encoded_size;
 	__u64 decoded_size;
 	int decoded_unknown; /* encoded, and not all of the body was seen */
@@ -53,8 +53,13 @@ struct entry {
 	int conn_observed; /* the connect (and handshake) were seen */
 	char local[64];	   /* "127.0.0.1:54321" */
 	char remote[64];
-	const char *library;   /* "openssl", or NULL for plain TCP */
-	char server_name[256]; /* SNI */
+	const char *library; /* "openssl", or NULL for plain TCP */
+	char server_name[256];
+	int tls_known;	      /* the ServerHello was seen: the four below are set */
+	char tls_version[16]; /* "TLSv1.3" */
+	char cipher[64];
+	char alpn[32]; /* the protocol agreed by ALPN, "" if none or unknown */
+	int resumed;   /* SNI */
 	__u32 connect_attempts;
 	char error[128];	  /* "" unless the fetch failed */
 	const char *failed_phase; /* "dns", "connect", "tls", "http" or NULL */

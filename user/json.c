@@ -157,7 +157,14 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 	if (e->library) {
 		tls = json_object_new_object();
 		add(tls, "library", json_object_new_string(e->library));
+		if (e->tls_known) {
+			add(tls, "version", text(e->tls_version));
+			add(tls, "cipher", text(e->cipher));
+		}
 		add(tls, "serverName", text(e->server_name));
+		add(tls, "alpn", text(e->alpn));
+		if (e->tls_known)
+			add(tls, "resumed", json_object_new_boolean(e->resumed));
 		add(x, "tls", tls);
 	}
 	if (e->decoded_unknown)
