@@ -725,6 +725,56 @@ def test_lookup_failure(env):
            "partial domainLookupStart %r" % x["partialTimings"])
 
 
+def test_tls_details(env):
+    """Protocol version, cipher, ALPN and nextHopProtocol, for TLS 1.3 and 1.2."""
+    need("curl")
+    env.require_server()
+    url = env.url("/hello")
+    cases = [("1.3", [], "TLSv1.3", "TLS_", "http/1.1"),
+             # TLS 1.2: the ServerHello is in the clear and our server chose no ALPN
+             ("1.2", ["--tls-max", "1.2"], "TLSv1.2", "TLS_ECDHE_", "")]
+    for name, opts, version, cipher, alpn in cases:
+        rc, out, err, path = env.trace("tls_details_" + name.replace(".", ""),
+                                       ["curl", "-sk", "-o", "/dev/null"] + opts + [url],
+                                       timeout=30)
+        expect(rc == 0, "TLS %s: tlstrace %s%s" % (name, describe_exit(rc), stderr_hint(err)))
+        entries = read_entries(path)
+        expect_count(entries, 1)
+        e = entries[0]
+        tls = e["tlstrace"]["tls"]
+        expect(tls.get("version") == version, "TLS %s: tls.version %r" % (name, tls.get("version")))
+        expect(tls.get("cipher", "").startswith(cipher),
+               "TLS %s: tls.cipher %r, want %s..." % (name, tls.get("cipher"), cipher))
+        expect(tls.get("alpn") == alpn, "TLS %s: tls.alpn %r, want %r" % (name, tls.get("alpn"), alpn))
+        expect(tls.get("resumed") is False, "TLS %s: resumed %r" % (name, tls.get("resumed")))
+        expect(e["nextHopProtocol"] == "http/1.1", "TLS %s: nextHopProtocol %r"
+               % (name, e["nextHopProtocol"]))
+
+
+def test_tls_resumption(env):
+    """A resumed session is a new connection with full timings, marked resumed."""
+    need("openssl")
+    env.require_server()
+    sess = env.path("session.pem")
+    if os.path.exists(sess):
+        os.unlink(sess)
+    request = "GET /hello HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n" % env.port
+    results = []
+    for i, opt in enumerate(["-sess_out", "-sess_in"]):
+        cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % env.port,
+               "-servername", "localhost", "-quiet", "-ign_eof", opt, sess]
+        rc, out, err, path = env.trace("tls_resumption_%d" % i, cmd, timeout=30, input=request)
+        expect(rc == 0, "s_client %s: tlstrace %s%s" % (opt, describe_exit(rc), stderr_hint(err)))
+        entries = read_entries(path)
+        expect_count(entries, 1)
+        results.append(entries[0])
+    first, second = results
+    expect(first["tlstrace"]["tls"].get("resumed") is False, "the first session is resumed?")
+    expect(second["tlstrace"]["tls"].get("resumed") is True, "the second session is not resumed")
+    check_new_connection(second, 1, env.port)
+    expect(second["tlstrace"]["reused"] is False, "a resumed session is a new connection")
+
+
 def test_curl_100_sequential(env):
     need("curl")
     env.require_server()
@@ -976,6 +1026,8 @@ TESTS = [
     ("accuracy_lookup", test_accuracy_lookup),
     ("curl_lookup", test_curl_lookup),
     ("lookup_failure", test_lookup_failure),
+    ("tls_details", test_tls_details),
+    ("tls_resumption", test_tls_resumption),
     ("curl_100_sequential", test_curl_100_sequential),
     ("attach_pid", test_attach_pid),
     ("comm_filter", test_comm_filter),
