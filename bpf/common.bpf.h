@@ -49,8 +49,10 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct ev_ssl_call);
+	__type(value, struct ev_ssl_call); /* the largest record */
 } scratch SEC(".maps") __weak;
+
+_Static_assert(sizeof(struct ev_sock_io) <= sizeof(struct ev_ssl_call), "scratch size");
 
 /* the TLS call a thread is inside: set on entry, deleted on return */
 struct ssl_args {
@@ -93,6 +95,27 @@ struct {
 	__type(key, struct sess_key);
 	__type(value, struct sess_val);
 } sessions SEC(".maps") __weak;
+
+/* (pid << 32 | fd) of TCP sockets whose connect we reported */
+#define FD_TLS 1   /* a TLS session uses it */
+#define FD_HTTP 2  /* plaintext HTTP was written on it */
+#define FD_OTHER 4 /* something else was: not captured */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SOCKS);
+	__type(key, __u64);
+	__type(value, __u8);
+} fds SEC(".maps") __weak;
+
+static __always_inline void mark_tls_fd(__u32 pid, __u32 fd)
+{
+	__u64 key = (__u64)pid << 32 | fd;
+	__u8 *fl = bpf_map_lookup_elem(&fds, &key);
+
+	if (fl)
+		*fl |= FD_TLS;
+}
 
 static __always_inline void count(__u32 id)
 {

@@ -48,14 +48,6 @@ struct {
 	__type(value, struct sock_info);
 } socks SEC(".maps");
 
-/* (pid << 32 | fd) of sockets whose connect we reported, for close() */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_SOCKS);
-	__type(key, __u64);
-	__type(value, __u8);
-} fds SEC(".maps");
-
 SEC("tp/syscalls/sys_enter_connect")
 int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
@@ -112,7 +104,7 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		struct sock_info info = {};
 		struct ev_connect *e;
 		__u64 key;
-		__u8 one = 1;
+		__u8 zero = 0;
 		__u64 saddr[2];
 
 		if (!a)
@@ -137,7 +129,7 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		if (bpf_map_update_elem(&socks, &sk, &info, BPF_ANY))
 			count(CNT_DROP_SOCKS);
 		key = (__u64)info.pid << 32 | info.fd;
-		bpf_map_update_elem(&fds, &key, &one, BPF_ANY);
+		bpf_map_update_elem(&fds, &key, &zero, BPF_ANY);
 		commit(e);
 		return 0;
 	}
@@ -205,7 +197,10 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 /* a socket read made inside a TLS call, whose bytes we keep at its return */
 struct inbound {
 	__u64 buf;
-	__u64 ssl;
+	__u64 ssl; /* 0: a plain HTTP socket */
+	__u64 ts;
+	__u32 fd;
+	__u32 _pad;
 };
 
 struct {
@@ -215,17 +210,15 @@ struct {
 	__type(value, struct inbound);
 } inbound SEC(".maps");
 
-static __always_inline void nested_io(__u32 fd, __u64 buf, __u64 len, int is_write)
+static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len,
+				      int is_write)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
 	struct sess_key k = {};
 	struct sess_val nv = {}, *v;
 	struct ev_ssl_bind *e;
 	__u32 flags = 0, cap = 0, nin = 0;
 
-	if (!a)
-		return;
 	k.ssl = a->ssl;
 	k.pid = bpf_get_current_pid_tgid() >> 32;
 	v = bpf_map_lookup_elem(&sessions, &k);
@@ -274,7 +267,89 @@ static __always_inline void nested_io(__u32 fd, __u64 buf, __u64 len, int is_wri
 	}
 	e->cap = cap;
 	bpf_map_update_elem(&sessions, &k, &nv, BPF_ANY);
+	mark_tls_fd(k.pid, fd);
 	submit(e, offsetof(struct ev_ssl_bind, data) + cap);
+}
+
+static __always_inline int is_http_method(const char *m)
+{
+	/* the start of every request line: GET, HEAD, POST, PUT, DELETE, ... */
+	return (m[0] == 'G' && m[1] == 'E' && m[2] == 'T' && m[3] == ' ') ||
+	       (m[0] == 'H' && m[1] == 'E' && m[2] == 'A' && m[3] == 'D') ||
+	       (m[0] == 'P' && m[1] == 'O' && m[2] == 'S' && m[3] == 'T') ||
+	       (m[0] == 'P' && m[1] == 'U' && m[2] == 'T' && m[3] == ' ') ||
+	       (m[0] == 'P' && m[1] == 'A' && m[2] == 'T' && m[3] == 'C') ||
+	       (m[0] == 'D' && m[1] == 'E' && m[2] == 'L' && m[3] == 'E') ||
+	       (m[0] == 'O' && m[1] == 'P' && m[2] == 'T' && m[3] == 'I');
+}
+
+static __always_inline void emit_sock_io(__u32 fd, __u32 dir, __u64 ts_enter, __u64 buf, __u64 len)
+{
+	struct ev_sock_io *e = (struct ev_sock_io *)scratch_rec();
+	__u32 cap;
+
+	if (!e)
+		return;
+	cap = len < MAX_CAPTURE ? len : MAX_CAPTURE;
+	asm volatile("" : "+r"(cap));
+	if (cap > MAX_CAPTURE)
+		cap = MAX_CAPTURE;
+	if (cap && bpf_probe_read_user(e->data, cap, (void *)buf)) {
+		count(CNT_READ_FAIL);
+		cap = 0;
+	}
+	fill_hdr(&e->hdr, EV_SOCK_IO, dir == IO_READ ? bpf_ktime_get_ns() : ts_enter);
+	e->ts_enter = ts_enter;
+	e->fd = fd;
+	e->dir = dir;
+	e->len = len;
+	e->cap = cap;
+	submit(e, offsetof(struct ev_sock_io, data) + cap);
+}
+
+/*
+ * A socket syscall outside any TLS call, on a TCP socket we saw connect:
+ * plain HTTP is captured once a request line has been written on it; any
+ * other protocol is left alone after its first write.
+ */
+static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_write)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 key = (id >> 32) << 32 | fd;
+	__u8 *fl = bpf_map_lookup_elem(&fds, &key);
+	char m[4] = {};
+
+	if (!fl || (*fl & (FD_TLS | FD_OTHER)) || !buf)
+		return;
+	if (!is_write) {
+		struct inbound in = { .buf = buf, .ssl = 0, .ts = bpf_ktime_get_ns(), .fd = fd };
+		__u32 tid = (__u32)id;
+
+		if (*fl & FD_HTTP)
+			bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
+		return;
+	}
+	if (!(*fl & FD_HTTP)) {
+		if (len < 4 || bpf_probe_read_user(m, sizeof(m), (void *)buf) ||
+		    !is_http_method(m)) {
+			*fl |= FD_OTHER;
+			return;
+		}
+		*fl |= FD_HTTP;
+	}
+	emit_sock_io(fd, IO_WRITE, bpf_ktime_get_ns(), buf, len);
+}
+
+/* a write-like or read-like syscall: inside a TLS call, or on a plain socket */
+static __always_inline void sock_io(__u32 fd, __u64 buf, __u64 len, int is_write)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+
+	if (a)
+		nested_io(a, fd, buf, len, is_write);
+	else
+		plain_io(fd, buf, len, is_write);
 }
 
 static __always_inline void nested_read_done(long ret)
@@ -282,16 +357,22 @@ static __always_inline void nested_read_done(long ret)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct inbound *in = bpf_map_lookup_elem(&inbound, &tid);
 	struct ev_tls_in *e;
-	__u64 buf, ssl;
-	__u32 cap;
+	__u64 buf, ssl, ts;
+	__u32 cap, fd;
 
 	if (!in)
 		return;
 	buf = in->buf;
 	ssl = in->ssl;
+	ts = in->ts;
+	fd = in->fd;
 	bpf_map_delete_elem(&inbound, &tid);
 	if (ret <= 0)
 		return;
+	if (!ssl) {
+		emit_sock_io(fd, IO_READ, ts, buf, ret);
+		return;
+	}
 	e = (struct ev_tls_in *)scratch_rec();
 	if (!e)
 		return;
@@ -327,47 +408,53 @@ int sys_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 SEC("tp/syscalls/sys_enter_write")
 int sys_enter_write(struct trace_event_raw_sys_enter *ctx)
 {
-	nested_io(ctx->args[0], ctx->args[1], ctx->args[2], 1);
+	sock_io(ctx->args[0], ctx->args[1], ctx->args[2], 1);
 	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_sendto")
 int sys_enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
-	nested_io(ctx->args[0], ctx->args[1], ctx->args[2], 1);
+	sock_io(ctx->args[0], ctx->args[1], ctx->args[2], 1);
 	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_sendmsg")
 int sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 key = (id >> 32) << 32 | (__u32)ctx->args[0];
+	__u32 tid = (__u32)id;
 	struct user_msghdr msg;
 	struct iovec iov = {};
 
+	/* read the message only for a thread in a TLS call, or a socket we know */
+	if (!bpf_map_lookup_elem(&inflight, &tid) && !bpf_map_lookup_elem(&fds, &key))
+		return 0;
 	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)ctx->args[1]) == 0 && msg.msg_iovlen)
 		bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov);
-	nested_io(ctx->args[0], (__u64)iov.iov_base, iov.iov_len, 1);
+	sock_io(ctx->args[0], (__u64)iov.iov_base, iov.iov_len, 1);
 	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_read")
 int sys_enter_read(struct trace_event_raw_sys_enter *ctx)
 {
-	nested_io(ctx->args[0], ctx->args[1], ctx->args[2], 0);
+	sock_io(ctx->args[0], ctx->args[1], ctx->args[2], 0);
 	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_recvfrom")
 int sys_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 {
-	nested_io(ctx->args[0], ctx->args[1], ctx->args[2], 0);
+	sock_io(ctx->args[0], ctx->args[1], ctx->args[2], 0);
 	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_recvmsg")
 int sys_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 {
-	nested_io(ctx->args[0], 0, 0, 0);
+	sock_io(ctx->args[0], 0, 0, 0);
 	return 0;
 }
 

@@ -157,6 +157,7 @@ int BPF_KPROBE(ssl_set_fd_enter, void *ssl, int fd)
 	v.fd = fd;
 	v.flags = SESS_BOUND;
 	bpf_map_update_elem(&sessions, &k, &v, BPF_ANY);
+	mark_tls_fd(k.pid, fd);
 	e = reserve(offsetof(struct ev_ssl_bind, data));
 	if (!e)
 		return 0;

@@ -32,6 +32,7 @@ enum ev_type {
 	EV_PROC_EXEC = 8, /* a traced process called exec */
 	EV_DNS = 9,	  /* a name lookup (getaddrinfo) returned */
 	EV_TLS_IN = 10,	  /* bytes a TLS session read from its socket early on */
+	EV_SOCK_IO = 11,  /* plaintext HTTP read or written on a plain TCP socket */
 };
 
 enum ssl_call {
@@ -151,6 +152,22 @@ struct ev_tls_in {
 	__u32 len; /* bytes the read returned */
 	__u32 cap; /* bytes captured */
 	__u8 data[MAX_TLS_IN];
+};
+
+enum io_dir {
+	IO_WRITE = 1,
+	IO_READ = 2,
+};
+
+/* hdr.ts: the return of a read, the entry of a write (= ts_enter) */
+struct ev_sock_io {
+	struct ev_hdr hdr;
+	__u64 ts_enter;
+	__u32 fd;
+	__u32 dir; /* enum io_dir */
+	__u32 len; /* bytes read, or asked to be written */
+	__u32 cap; /* bytes captured */
+	__u8 data[MAX_CAPTURE];
 };
 
 struct ev_ssl_free {

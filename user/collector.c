@@ -786,29 +786,39 @@ static void infer_alpn(struct session *s, const char *data, size_t len)
 	}
 }
 
-static void on_write(struct collector *c, struct conn *cn, const struct ev_ssl_call *e)
+/* plaintext bytes moved on a connection, through TLS or not */
+struct io {
+	__u32 tid;
+	__u64 ts_enter; /* the call's entry */
+	__u64 ts;	/* its return */
+	const char *data;
+	size_t cap; /* bytes of data captured */
+	size_t len; /* bytes moved */
+};
+
+static void on_write(struct collector *c, struct conn *cn, const struct io *io)
 {
 	struct http1_request line;
 	struct req *r;
 
-	if (e->ret <= 0 || !e->len)
+	if (!io->len)
 		return;
-	infer_alpn(cn->sess, (const char *)e->data, e->cap);
-	if (!http1_parse_request((const char *)e->data, e->cap, &line))
+	infer_alpn(cn->sess, io->data, io->cap);
+	if (!http1_parse_request(io->data, io->cap, &line))
 		return; /* a request body, or not HTTP/1 */
 	/* a request whose response is under way without framing ends here */
 	for (r = cn->head; r; r = cn->head) {
 		if (!r->response_start)
 			break;
-		emit_req(c, cn, r, e->ts_enter, NULL);
+		emit_req(c, cn, r, io->ts_enter, NULL);
 		pop_req(cn);
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return;
 	r->line = line;
-	r->tid = e->hdr.tid;
-	r->request_start = e->ts_enter;
+	r->tid = io->tid;
+	r->request_start = io->ts_enter;
 	r->first_on_conn = cn->nreq == 0;
 	if (r->first_on_conn)
 		find_lookup(c, cn, 1);
@@ -1051,13 +1061,11 @@ static size_t feed_response(struct collector *c, struct req *r, const char *data
 	return len;
 }
 
-static void on_read(struct collector *c, struct conn *cn, const struct ev_ssl_call *e)
+static void on_read(struct collector *c, struct conn *cn, const struct io *io)
 {
-	const char *data = (const char *)e->data;
-	size_t cap = e->cap, len = e->len;
+	const char *data = io->data;
+	size_t cap = io->cap, len = io->len;
 
-	if (e->ret <= 0 || !len)
-		return;
 	while (len) {
 		struct req *r = cn->head;
 		size_t used;
@@ -1066,14 +1074,14 @@ static void on_read(struct collector *c, struct conn *cn, const struct ev_ssl_ca
 			c->st.unmatched++;
 			return;
 		}
-		used = feed_response(c, r, data, cap, len, e->hdr.ts);
+		used = feed_response(c, r, data, cap, len, io->ts);
 		if (used > len)
 			used = len;
 		data += used < cap ? used : cap;
 		cap = used < cap ? cap - used : 0;
 		len -= used;
 		if (r->complete) {
-			emit_req(c, cn, r, e->hdr.ts, NULL);
+			emit_req(c, cn, r, io->ts, NULL);
 			pop_req(cn);
 		} else if (used == 0) {
 			break;
@@ -1085,6 +1093,7 @@ static void on_ssl_call(struct collector *c, const struct ev_ssl_call *e, size_t
 {
 	struct session *s;
 	struct conn *cn;
+	struct io io;
 
 	if (offsetof(struct ev_ssl_call, data) + e->cap > len || e->cap > MAX_CAPTURE ||
 	    e->cap > e->len) {
@@ -1107,12 +1116,46 @@ static void on_ssl_call(struct collector *c, const struct ev_ssl_call *e, size_t
 	track_handshake(s, e);
 	if (e->call == CALL_HANDSHAKE)
 		return;
-	if (e->ret > 0)
-		s->data_seen = 1;
+	if (e->ret <= 0 || !e->len)
+		return;
+	s->data_seen = 1;
+	io.tid = e->hdr.tid;
+	io.ts_enter = e->ts_enter;
+	io.ts = e->hdr.ts;
+	io.data = (const char *)e->data;
+	io.cap = e->cap;
+	io.len = e->len;
 	if (e->call == CALL_WRITE)
-		on_write(c, cn, e);
+		on_write(c, cn, &io);
 	else
-		on_read(c, cn, e);
+		on_read(c, cn, &io);
+}
+
+/* plain HTTP on a TCP socket: the same, without a TLS session */
+static void on_sock_io(struct collector *c, const struct ev_sock_io *e, size_t len)
+{
+	struct conn *cn = conn_find(c, e->hdr.pid, (__s32)e->fd);
+	struct io io = {
+		.tid = e->hdr.tid,
+		.ts_enter = e->ts_enter,
+		.ts = e->hdr.ts,
+		.data = (const char *)e->data,
+		.cap = e->cap,
+		.len = e->len,
+	};
+
+	if (offsetof(struct ev_sock_io, data) + e->cap > len || e->cap > MAX_CAPTURE ||
+	    e->cap > e->len) {
+		c->st.bad_records++;
+		return;
+	}
+	if (!cn || cn->sess || !e->len)
+		return;
+	cn->last_ts = e->hdr.ts;
+	if (e->dir == IO_WRITE)
+		on_write(c, cn, &io);
+	else
+		on_read(c, cn, &io);
 }
 
 int collector__feed(struct collector *c, const void *rec, size_t len)
@@ -1164,6 +1207,11 @@ int collector__feed(struct collector *c, const void *rec, size_t len)
 		if (len < offsetof(struct ev_tls_in, data))
 			goto bad;
 		on_tls_in(c, rec, len);
+		return 0;
+	case EV_SOCK_IO:
+		if (len < offsetof(struct ev_sock_io, data))
+			goto bad;
+		on_sock_io(c, rec, len);
 		return 0;
 	case EV_DNS:
 		if (len < sizeof(struct ev_dns))
