@@ -70,7 +70,8 @@ tlstrace: $(APP_OBJS) $(CORE_OBJS)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # unit tests: no root, built with sanitizers in their own directory
-$(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) tests/unit/test.h $(OUTPUT)/tlstrace.skel.h
+$(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) $(wildcard user/*.h include/*.h) tests/unit/test.h \
+		$(OUTPUT)/tlstrace.skel.h
 	$(call msg,TEST,$@)
 	$(Q)$(CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=address,undefined \
 		-fno-sanitize-recover=all -fno-omit-frame-pointer $(INCLUDES) -Itests/unit \

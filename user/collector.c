@@ -614,6 +614,7 @@ static void on_dns(struct collector *c, const struct ev_dns *e)
 	en.role = "client";
 	snprintf(en.name, sizeof(en.name), "%s://%.*s%s/", scheme, MAX_DNS_NAME - 1, e->name, port);
 	en.start = en.lookup_start = e->ts_enter;
+	en.lookup_end = e->hdr.ts; /* it ended, in failure */
 	fail_entry(&en, "dns", gai_strerror(e->ret), e->hdr.ts);
 	emit(c, &en);
 }
@@ -729,6 +730,7 @@ static void on_exit_proc(struct collector *c, const struct ev_proc *e)
 		if (s->key.pid == e->hdr.pid)
 			sess_destroy(c, s, e->hdr.ts);
 	}
+	lookups__forget(c->lookups, e->hdr.pid);
 }
 
 /* the handshake: whichever call drives it */

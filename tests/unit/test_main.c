@@ -14,10 +14,13 @@ static const struct {
 	const char *name;
 	void (*fn)(void);
 } tests[] = {
+	/* clang-format off */
 	{ "http1", test_http1 },
 	{ "clienthello", test_clienthello },
 	{ "collector", test_collector },
 	{ "json", test_json },
+	{ "lookups", test_lookups },
+	/* clang-format on */
 };
 
 static struct {

@@ -1,0 +1,666 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Name lookups: which getaddrinfo() an entry's domainLookupStart/End come
+ * from, connect attempts (happy eyeballs), and failed lookups as failed
+ * fetches (SEMANTICS.md). The collector is fed hand-made records, in heap
+ * copies of exactly their size, as in test_collector.c.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tlstrace.h"
+#include "collector.h"
+#include "test.h"
+
+#define PID 100
+#define OTHER_PID 200
+#define TID 101
+#define HELPER_TID 555 /* a resolver thread, as curl uses */
+#define ORIGIN 7
+#define SOCK1 0xffff888000001000ULL
+#define SOCK2 0xffff888000002000ULL
+#define SOCK3 0xffff888000003000ULL
+#define SSL1 0x5555000010000ULL
+#define SSL2 0x5555000020000ULL
+#define SSL3 0x5555000030000ULL
+
+#define FAM4 2	/* AF_INET */
+#define FAM6 10 /* AF_INET6 */
+
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
+
+/* glibc's values; EAI_NODATA and EAI_ADDRFAMILY need _GNU_SOURCE in <netdb.h> */
+#define T_EAI_NONAME (-2)
+#define T_EAI_NODATA (-5)
+#define T_EAI_ADDRFAMILY (-9)
+#define T_AI_NUMERICHOST 0x4
+
+#define REQ_A "GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n"
+#define RESP_HELLO "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+#define MAX_ENTRIES 16
+
+struct sink {
+	int n;
+	struct entry e[MAX_ENTRIES];
+};
+
+struct fx {
+	struct collector *c;
+	struct sink *s;
+};
+
+struct addr {
+	__u16 family;
+	__u8 a[16];
+};
+
+static struct addr ip4(__u8 a, __u8 b, __u8 c, __u8 d)
+{
+	struct addr r = { .family = FAM4, .a = { a, b, c, d } };
+
+	return r;
+}
+
+static struct addr ip6_loopback(void)
+{
+	struct addr r = { .family = FAM6 };
+
+	r.a[15] = 1;
+	return r;
+}
+
+static void on_emit(const struct entry *e, void *ctx)
+{
+	struct sink *s = ctx;
+
+	if (s->n < MAX_ENTRIES)
+		s->e[s->n] = *e;
+	s->n++;
+}
+
+static bool fx_init(struct fx *f)
+{
+	f->s = calloc(1, sizeof(*f->s));
+	if (!ASSERT_OK_PTR(f->s, "calloc sink"))
+		return false;
+	f->c = collector__new(on_emit, f->s);
+	return ASSERT_OK_PTR(f->c, "collector__new");
+}
+
+static void fx_fini(struct fx *f)
+{
+	collector__free(f->c);
+	free(f->s);
+}
+
+static const struct entry *nth(const struct fx *f, int n)
+{
+	if (!ASSERT_GT(f->s->n, n, "entries emitted") || n >= MAX_ENTRIES)
+		return NULL;
+	return &f->s->e[n];
+}
+
+static __u32 cur_pid = PID;
+static __u32 cur_tid = TID;
+
+static void set_hdr(struct ev_hdr *h, __u32 type, __u64 ts)
+{
+	h->type = type;
+	h->pid = cur_pid;
+	h->tid = cur_tid;
+	h->ts = ts;
+	h->proc_start = ORIGIN;
+	memcpy(h->comm, "curl", sizeof("curl"));
+}
+
+static int feed(struct collector *c, const void *rec, size_t size)
+{
+	void *copy = malloc(size);
+	int ret;
+
+	if (!ASSERT_OK_PTR(copy, "malloc"))
+		return -ENOMEM;
+	memcpy(copy, rec, size);
+	ret = collector__feed(c, copy, size);
+	free(copy);
+	return ret;
+}
+
+static void feed_ok(struct collector *c, const void *rec, size_t size)
+{
+	ASSERT_EQ(feed(c, rec, size), 0, "collector__feed");
+}
+
+/* getaddrinfo(name, service) from enter to ts, answering addrs in order */
+static void ev_dns(struct collector *c, __u64 enter, __u64 ts, int ret, int flags, const char *name,
+		   const char *service, const struct addr *addrs, unsigned naddrs)
+{
+	struct ev_dns *e = calloc(1, sizeof(*e));
+
+	if (!ASSERT_OK_PTR(e, "calloc") || !ASSERT_LE(naddrs, MAX_DNS_ADDRS, "addrs fit")) {
+		free(e);
+		return;
+	}
+	set_hdr(&e->hdr, EV_DNS, ts);
+	e->ts_enter = enter;
+	e->ret = ret;
+	e->flags = flags;
+	e->naddrs = naddrs;
+	for (unsigned i = 0; i < naddrs; i++) {
+		e->family[i] = addrs[i].family;
+		memcpy(e->addrs[i], addrs[i].a, sizeof(e->addrs[i]));
+	}
+	snprintf(e->service, sizeof(e->service), "%s", service);
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	feed_ok(c, e, sizeof(*e));
+	free(e);
+}
+
+/* a successful lookup of example.com answering one address */
+static void ev_dns1(struct collector *c, __u64 enter, __u64 ts, struct addr a)
+{
+	ev_dns(c, enter, ts, 0, 0, "example.com", "443", &a, 1);
+}
+
+static void ev_connect(struct collector *c, __u32 fd, __u64 sock, __u64 ts, struct addr a)
+{
+	struct ev_connect e = {};
+
+	set_hdr(&e.hdr, EV_CONNECT, ts);
+	e.sock = sock;
+	e.fd = fd;
+	e.family = a.family;
+	e.dport = 443;
+	memcpy(e.daddr, a.a, sizeof(e.daddr));
+	feed_ok(c, &e, sizeof(e));
+}
+
+static void ev_tcp(struct collector *c, __u32 fd, __u64 sock, __u64 ts, struct addr a, int oldstate,
+		   int newstate)
+{
+	struct ev_tcp_state e = {};
+
+	set_hdr(&e.hdr, EV_TCP_STATE, ts);
+	e.sock = sock;
+	e.fd = fd;
+	e.oldstate = oldstate;
+	e.newstate = newstate;
+	e.family = a.family;
+	e.sport = 54321;
+	e.dport = 443;
+	if (a.family == FAM6)
+		e.saddr[15] = 1;
+	else
+		e.saddr[0] = 127, e.saddr[3] = 1;
+	memcpy(e.daddr, a.a, sizeof(e.daddr));
+	feed_ok(c, &e, sizeof(e));
+}
+
+static void ev_bind(struct collector *c, __u64 ssl, __u32 fd, __u64 ts)
+{
+	struct ev_ssl_bind e = {};
+
+	set_hdr(&e.hdr, EV_SSL_BIND, ts);
+	e.ssl = ssl;
+	e.fd = fd;
+	e.how = BIND_SET_FD;
+	e.lib = LIB_OPENSSL;
+	feed_ok(c, &e, offsetof(struct ev_ssl_bind, data));
+}
+
+static void ev_call(struct collector *c, __u64 ssl, __u32 call, __u64 enter, __u64 ts, __s64 ret,
+		    const char *data)
+{
+	struct ev_ssl_call *e = calloc(1, sizeof(*e));
+	size_t n = data ? strlen(data) : 0;
+
+	if (!ASSERT_OK_PTR(e, "calloc") || !ASSERT_LE(n, sizeof(e->data), "data fits")) {
+		free(e);
+		return;
+	}
+	set_hdr(&e->hdr, EV_SSL_CALL, ts);
+	e->ssl = ssl;
+	e->ts_enter = enter;
+	e->ret = ret;
+	e->num = call == CALL_READ ? 16384 : n;
+	e->call = call;
+	e->lib = LIB_OPENSSL;
+	e->len = n;
+	e->cap = n;
+	if (n)
+		memcpy(e->data, data, n);
+	feed_ok(c, e, offsetof(struct ev_ssl_call, data) + n);
+	free(e);
+}
+
+static void ev_close(struct collector *c, __u32 fd, __u64 ts)
+{
+	struct ev_close e = {};
+
+	set_hdr(&e.hdr, EV_CLOSE, ts);
+	e.fd = fd;
+	feed_ok(c, &e, sizeof(e));
+}
+
+static void ev_exit(struct collector *c, __u64 ts)
+{
+	struct ev_proc e = {};
+
+	set_hdr(&e.hdr, EV_PROC_EXIT, ts);
+	feed_ok(c, &e, sizeof(e));
+}
+
+/*
+ * A whole HTTPS fetch on a new connection to a, from connect() at t:
+ * ESTABLISHED t+100, SSL_set_fd t+150, handshake [t+200, t+500], request
+ * written [t+600, t+650], the complete response read at t+800 (the entry is
+ * emitted then).
+ */
+static void fetch(struct collector *c, __u32 fd, __u64 sock, __u64 ssl, __u64 t, struct addr a)
+{
+	ev_connect(c, fd, sock, t, a);
+	ev_tcp(c, fd, sock, t + 100, a, TCP_SYN_SENT, TCP_ESTABLISHED);
+	ev_bind(c, ssl, fd, t + 150);
+	ev_call(c, ssl, CALL_HANDSHAKE, t + 200, t + 500, 1, NULL);
+	ev_call(c, ssl, CALL_WRITE, t + 600, t + 650, strlen(REQ_A), REQ_A);
+	ev_call(c, ssl, CALL_READ, t + 750, t + 800, strlen(RESP_HELLO), RESP_HELLO);
+}
+
+static void check_order(const struct entry *e)
+{
+	const struct {
+		const char *name;
+		__u64 v;
+	} f[] = {
+		{ "startTime", e->start },
+		{ "domainLookupStart", e->lookup_start },
+		{ "domainLookupEnd", e->lookup_end },
+		{ "connectStart", e->connect_start },
+		{ "secureConnectionStart", e->secure_start },
+		{ "connectEnd", e->connect_end },
+		{ "requestStart", e->request_start },
+		{ "responseStart", e->response_start },
+		{ "responseEnd", e->response_end },
+	};
+	const char *prev_name = NULL;
+	__u64 prev = 0;
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		char name[96];
+
+		if (!f[i].v)
+			continue;
+		if (prev_name) {
+			snprintf(name, sizeof(name), "%s <= %s", prev_name, f[i].name);
+			ASSERT_LE(prev, f[i].v, name);
+		}
+		prev = f[i].v;
+		prev_name = f[i].name;
+	}
+	ASSERT_NEQ(e->start, 0, "startTime set");
+}
+
+/* an entry whose connection made no use of a seen lookup: all at its connect */
+static void check_unattributed(const struct entry *e, __u64 connect, const char *ctx)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s: failed_phase", ctx);
+	ASSERT_NULL(e->failed_phase, name);
+	snprintf(name, sizeof(name), "%s: connect_start", ctx);
+	ASSERT_EQ(e->connect_start, connect, name);
+	snprintf(name, sizeof(name), "%s: start = connect_start", ctx);
+	ASSERT_EQ(e->start, connect, name);
+	snprintf(name, sizeof(name), "%s: lookup_start = fetchStart", ctx);
+	ASSERT_EQ(e->lookup_start, connect, name);
+	snprintf(name, sizeof(name), "%s: lookup_end = fetchStart", ctx);
+	ASSERT_EQ(e->lookup_end, connect, name);
+	snprintf(name, sizeof(name), "%s: connect_attempts", ctx);
+	ASSERT_EQ(e->connect_attempts, 1, name);
+	check_order(e);
+}
+
+/* an entry that got the lookup [start, end] and connected at connect */
+static void check_attributed(const struct entry *e, __u64 start, __u64 end, __u64 connect,
+			     __u32 attempts, const char *ctx)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s: failed_phase", ctx);
+	ASSERT_NULL(e->failed_phase, name);
+	snprintf(name, sizeof(name), "%s: start = domainLookupStart", ctx);
+	ASSERT_EQ(e->start, start, name);
+	snprintf(name, sizeof(name), "%s: lookup_start", ctx);
+	ASSERT_EQ(e->lookup_start, start, name);
+	snprintf(name, sizeof(name), "%s: lookup_end", ctx);
+	ASSERT_EQ(e->lookup_end, end, name);
+	snprintf(name, sizeof(name), "%s: connect_start", ctx);
+	ASSERT_EQ(e->connect_start, connect, name);
+	snprintf(name, sizeof(name), "%s: connect_attempts", ctx);
+	ASSERT_EQ(e->connect_attempts, attempts, name);
+	check_order(e);
+}
+
+static void subtest_lookup_attributed(void)
+{
+	struct addr a = ip4(93, 184, 216, 34);
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_dns1(f.c, 500, 800, a);
+	ASSERT_EQ(f.s->n, 0, "a successful lookup is no entry");
+	fetch(f.c, 5, SOCK1, SSL1, 1000, a);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	check_attributed(e, 500, 800, 1000, 1, "fetch");
+	ASSERT_STREQ(e->name, "https://example.com/a", "name");
+	ASSERT_EQ(e->secure_start, 1200, "secure_start");
+	ASSERT_EQ(e->connect_end, 1500, "connect_end");
+	ASSERT_EQ(e->request_start, 1600, "request_start");
+	ASSERT_EQ(e->response_end, 1800, "response_end");
+	ASSERT_STREQ(e->remote, "93.184.216.34:443", "remote");
+out:
+	fx_fini(&f);
+}
+
+static void subtest_lookup_cached(void)
+{
+	struct addr a = ip4(93, 184, 216, 34);
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_dns1(f.c, 500, 800, a);
+	fetch(f.c, 5, SOCK1, SSL1, 1000, a);
+	ev_close(f.c, 5, 2000);
+	/* the same address again from the process's own cache: no lookup */
+	fetch(f.c, 6, SOCK2, SSL2, 5000, a);
+	if (!ASSERT_EQ(f.s->n, 2, "two entries"))
+		goto out;
+	check_attributed(&f.s->e[0], 500, 800, 1000, 1, "first");
+	e = &f.s->e[1];
+	check_unattributed(e, 5000, "second");
+out:
+	fx_fini(&f);
+}
+
+static void subtest_lookup_other_thread(void)
+{
+	struct addr a = ip4(93, 184, 216, 34);
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	cur_tid = HELPER_TID;
+	ev_dns1(f.c, 500, 800, a);
+	cur_tid = TID;
+	fetch(f.c, 5, SOCK1, SSL1, 1000, a);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	check_attributed(e, 500, 800, 1000, 1, "fetch");
+	ASSERT_EQ(e->tid, TID, "tid of the fetching thread");
+out:
+	cur_tid = TID;
+	fx_fini(&f);
+}
+
+static void subtest_lookup_other_process(void)
+{
+	struct addr a = ip4(93, 184, 216, 34);
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	cur_pid = OTHER_PID;
+	ev_dns1(f.c, 500, 800, a);
+	cur_pid = PID;
+	fetch(f.c, 5, SOCK1, SSL1, 1000, a);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	check_unattributed(e, 1000, "pid 100");
+	ASSERT_EQ(e->pid, PID, "pid");
+out:
+	cur_pid = PID;
+	fx_fini(&f);
+}
+
+static void subtest_lookup_address_mismatch(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_dns1(f.c, 500, 800, ip4(10, 0, 0, 1));
+	fetch(f.c, 5, SOCK1, SSL1, 1000, ip4(10, 0, 0, 2));
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	check_unattributed(e, 1000, "10.0.0.2");
+out:
+	fx_fini(&f);
+}
+
+static void subtest_lookup_after_connect(void)
+{
+	struct addr a = ip4(93, 184, 216, 34), b;
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	/* began before the connect, ended after it */
+	ev_dns1(f.c, 500, 1200, a);
+	fetch(f.c, 5, SOCK1, SSL1, 1000, a);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	check_unattributed(e, 1000, "overlapping lookup");
+	/*
+	 * Another address, looked up wholly after its connect (and before the
+	 * request is written). Not a: the lookup above, unclaimed and ended by
+	 * 3000, may well have produced a connect to a at 3000.
+	 */
+	b = ip4(93, 184, 216, 35);
+	ev_connect(f.c, 6, SOCK2, 3000, b);
+	ev_dns1(f.c, 3100, 3200, b);
+	ev_tcp(f.c, 6, SOCK2, 3300, b, TCP_SYN_SENT, TCP_ESTABLISHED);
+	ev_bind(f.c, SSL2, 6, 3350);
+	ev_call(f.c, SSL2, CALL_HANDSHAKE, 3400, 3500, 1, NULL);
+	ev_call(f.c, SSL2, CALL_WRITE, 3600, 3650, strlen(REQ_A), REQ_A);
+	ev_call(f.c, SSL2, CALL_READ, 3750, 3800, strlen(RESP_HELLO), RESP_HELLO);
+	e = nth(&f, 1);
+	if (!e)
+		goto out;
+	check_unattributed(e, 3000, "later lookup");
+out:
+	fx_fini(&f);
+}
+
+static void subtest_happy_eyeballs(void)
+{
+	const struct addr answer[] = { ip6_loopback(), ip4(127, 0, 0, 1) };
+	const struct entry *e, *failed = NULL, *ok = NULL;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_dns(f.c, 500, 800, 0, 0, "localhost", "443", answer, 2);
+	/* ::1 first: refused */
+	ev_connect(f.c, 5, SOCK1, 1000, answer[0]);
+	ev_tcp(f.c, 5, SOCK1, 1050, answer[0], TCP_SYN_SENT, TCP_CLOSE);
+	ev_close(f.c, 5, 1060);
+	/* then 127.0.0.1, which carries the request */
+	ev_connect(f.c, 6, SOCK2, 1100, answer[1]);
+	ev_tcp(f.c, 6, SOCK2, 1200, answer[1], TCP_SYN_SENT, TCP_ESTABLISHED);
+	ev_bind(f.c, SSL2, 6, 1250);
+	ev_call(f.c, SSL2, CALL_HANDSHAKE, 1300, 1600, 1, NULL);
+	ev_call(f.c, SSL2, CALL_WRITE, 1700, 1750, strlen(REQ_A), REQ_A);
+	ev_call(f.c, SSL2, CALL_READ, 1850, 1900, strlen(RESP_HELLO), RESP_HELLO);
+	if (!ASSERT_EQ(f.s->n, 2, "the failed attempt and the fetch"))
+		goto out;
+	for (int i = 0; i < f.s->n && i < MAX_ENTRIES; i++) {
+		if (f.s->e[i].failed_phase)
+			failed = &f.s->e[i];
+		else
+			ok = &f.s->e[i];
+	}
+	if (!ASSERT_OK_PTR(failed, "failure entry") || !ASSERT_OK_PTR(ok, "fetch entry"))
+		goto out;
+	e = failed;
+	ASSERT_STREQ(e->failed_phase, "connect", "failed attempt: failed_phase");
+	ASSERT_NEQ(e->error[0], '\0', "failed attempt: error");
+	ASSERT_EQ(e->partial.connect_start, 1000, "failed attempt: partial.connect_start");
+	ASSERT_EQ(e->response_end, 1050, "failed attempt: response_end = the failure");
+	ASSERT_STREQ(e->remote, "[::1]:443", "failed attempt: remote");
+	e = ok;
+	check_attributed(e, 500, 800, 1100, 2, "winner");
+	ASSERT_STREQ(e->remote, "127.0.0.1:443", "winner: remote");
+	ASSERT_EQ(e->request_start, 1700, "winner: request_start");
+out:
+	fx_fini(&f);
+}
+
+/* one failed lookup of nope.invalid for service: its single entry */
+static void check_dns_failure(const char *service, const char *url)
+{
+	const struct entry *e;
+	struct fx f = {};
+	char name[96];
+
+	if (!fx_init(&f))
+		goto out;
+	ev_dns(f.c, 500, 900, T_EAI_NONAME, 0, "nope.invalid", service, NULL, 0);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	snprintf(name, sizeof(name), "service %s: one entry", service);
+	ASSERT_EQ(f.s->n, 1, name);
+	snprintf(name, sizeof(name), "service %s: failed_phase", service);
+	ASSERT_STREQ(e->failed_phase, "dns", name);
+	snprintf(name, sizeof(name), "service %s: name", service);
+	ASSERT_STREQ(e->name, url, name);
+	snprintf(name, sizeof(name), "service %s: start = ts_enter", service);
+	ASSERT_EQ(e->start, 500, name);
+	snprintf(name, sizeof(name), "service %s: response_end = return", service);
+	ASSERT_EQ(e->response_end, 900, name);
+	snprintf(name, sizeof(name), "service %s: error", service);
+	ASSERT_NEQ(e->error[0], '\0', name);
+	snprintf(name, sizeof(name), "service %s: lookup_start = 0 (failed fetch)", service);
+	ASSERT_EQ(e->lookup_start, 0, name);
+	snprintf(name, sizeof(name), "service %s: lookup_end = 0 (failed fetch)", service);
+	ASSERT_EQ(e->lookup_end, 0, name);
+	snprintf(name, sizeof(name), "service %s: connect_start = 0", service);
+	ASSERT_EQ(e->connect_start, 0, name);
+	snprintf(name, sizeof(name), "service %s: pid", service);
+	ASSERT_EQ(e->pid, PID, name);
+	snprintf(name, sizeof(name), "service %s: origin", service);
+	ASSERT_EQ(e->origin, ORIGIN, name);
+out:
+	fx_fini(&f);
+}
+
+static void subtest_dns_failure(void)
+{
+	check_dns_failure("443", "https://nope.invalid/");
+	check_dns_failure("8443", "https://nope.invalid:8443/");
+	check_dns_failure("80", "http://nope.invalid/");
+}
+
+static void subtest_dns_failure_ignored(void)
+{
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_dns(f.c, 500, 900, T_EAI_NODATA, 0, "nope.invalid", "443", NULL, 0);
+	ASSERT_EQ(f.s->n, 0, "EAI_NODATA: no entry");
+	ev_dns(f.c, 1000, 1100, T_EAI_ADDRFAMILY, 0, "nope.invalid", "443", NULL, 0);
+	ASSERT_EQ(f.s->n, 0, "EAI_ADDRFAMILY: no entry");
+	ev_dns(f.c, 1200, 1300, T_EAI_NONAME, T_AI_NUMERICHOST, "nope.invalid", "443", NULL, 0);
+	ASSERT_EQ(f.s->n, 0, "EAI_NONAME with AI_NUMERICHOST: no entry");
+	/* control: the same without AI_NUMERICHOST is a failed fetch */
+	ev_dns(f.c, 1400, 1500, T_EAI_NONAME, 0, "nope.invalid", "443", NULL, 0);
+	ASSERT_EQ(f.s->n, 1, "EAI_NONAME: one entry");
+	collector__flush(f.c, 9000);
+	ASSERT_EQ(f.s->n, 1, "nothing more at the flush");
+out:
+	fx_fini(&f);
+}
+
+static void subtest_lookup_history_bounded(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	/* lookup i (1..40) answers 10.0.i.1 over [1000 + 10 i, 1005 + 10 i] */
+	for (int i = 1; i <= 40; i++)
+		ev_dns1(f.c, 1000 + 10 * i, 1005 + 10 * i, ip4(10, 0, i, 1));
+	fetch(f.c, 5, SOCK1, SSL1, 10000, ip4(10, 0, 40, 1));
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	check_attributed(e, 1400, 1405, 10000, 1, "the 40th");
+	ev_close(f.c, 5, 11000);
+
+	fetch(f.c, 6, SOCK2, SSL2, 20000, ip4(10, 0, 1, 1));
+	e = nth(&f, 1);
+	if (!e)
+		goto out;
+	check_unattributed(e, 20000, "the 1st, evicted");
+	ev_close(f.c, 6, 21000);
+
+	/* the 39th is still held, unclaimed; then the process exits */
+	ev_exit(f.c, 30000);
+	/* a new process with the same pid (or missed exit records) */
+	fetch(f.c, 7, SOCK3, SSL3, 40000, ip4(10, 0, 39, 1));
+	e = nth(&f, 2);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 3, "three entries");
+	check_unattributed(e, 40000, "after exit");
+out:
+	fx_fini(&f);
+}
+
+void test_lookups(void)
+{
+	if (test__start_subtest("lookup_attributed"))
+		subtest_lookup_attributed();
+	if (test__start_subtest("lookup_cached"))
+		subtest_lookup_cached();
+	if (test__start_subtest("lookup_other_thread"))
+		subtest_lookup_other_thread();
+	if (test__start_subtest("lookup_other_process"))
+		subtest_lookup_other_process();
+	if (test__start_subtest("lookup_address_mismatch"))
+		subtest_lookup_address_mismatch();
+	if (test__start_subtest("lookup_after_connect"))
+		subtest_lookup_after_connect();
+	if (test__start_subtest("happy_eyeballs"))
+		subtest_happy_eyeballs();
+	if (test__start_subtest("dns_failure"))
+		subtest_dns_failure();
+	if (test__start_subtest("dns_failure_ignored"))
+		subtest_dns_failure_ignored();
+	if (test__start_subtest("lookup_history_bounded"))
+		subtest_lookup_history_bounded();
+}
