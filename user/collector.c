@@ -143,6 +143,7 @@ struct collector {
 	struct conn *conns;
 	struct session *sessions;
 	struct lookups *lookups;
+	struct held *held; /* failed connects, newest first */
 	__u64 next_conn_id;
 	struct collector_stats st;
 };
@@ -203,9 +204,12 @@ static const char *library_name(int lib)
 static void entry_name(struct entry *e, const struct conn *cn, const struct session *s,
 		       const struct http1_request *line)
 {
-	const char *scheme = s ? "https" : "http";
+	/* a request seen without TLS is http; a connection that failed before
+	 * saying which defaults to https, but on port 80 */
+	int tls = s || (!line && cn->rport != 80);
+	const char *scheme = tls ? "https" : "http";
 	const char *target = line && line->target[0] == '/' ? line->target : "/";
-	int default_port = s ? 443 : 80;
+	int default_port = tls ? 443 : 80;
 
 	if (line &&
 	    (!strncmp(line->target, "http://", 7) || !strncmp(line->target, "https://", 8))) {
@@ -363,23 +367,89 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 }
 
 /* an entry for a connection that failed before carrying any request */
+static void conn_failure(struct entry *e, struct conn *cn, __u64 end, const char *phase,
+			 const char *error)
+{
+	const struct session *s = cn->sess;
+
+	entry_common(e, cn);
+	entry_name(e, cn, s, NULL);
+	e->connect_start = cn->connect_start;
+	e->secure_start = s ? s->hs_start : 0;
+	e->start = cn->lookup_start   ? cn->lookup_start
+		   : e->connect_start ? e->connect_start
+				      : (e->secure_start ? e->secure_start : end);
+	e->lookup_start = cn->lookup_start;
+	e->lookup_end = cn->lookup_end;
+	fail_entry(e, phase, error, end);
+}
+
 static void emit_conn_failure(struct collector *c, struct conn *cn, __u64 end, const char *phase,
 			      const char *error)
 {
-	const struct session *s = cn->sess;
 	struct entry e;
 
-	entry_common(&e, cn);
-	entry_name(&e, cn, s, NULL);
-	e.connect_start = cn->connect_start;
-	e.secure_start = s ? s->hs_start : 0;
-	e.start = cn->lookup_start  ? cn->lookup_start
-		  : e.connect_start ? e.connect_start
-				    : (e.secure_start ? e.secure_start : end);
-	e.lookup_start = cn->lookup_start;
-	e.lookup_end = cn->lookup_end;
-	fail_entry(&e, phase, error, end);
+	conn_failure(&e, cn, end, phase, error);
 	emit(c, &e);
+}
+
+/*
+ * A failed connect is held back a while: if another attempt of the same
+ * process to the same port succeeds meanwhile (happy eyeballs, a retry), it
+ * was a losing attempt of a fetch that went on, counted in connectAttempts,
+ * not a failed fetch of its own.
+ */
+#define ATTEMPT_WINDOW_NS 2000000000ull
+
+struct held {
+	struct held *next;
+	__u32 pid;
+	__u16 port;
+	__u64 ts;
+	struct entry e;
+};
+
+static void hold_failure(struct collector *c, struct conn *cn, __u64 ts)
+{
+	struct held *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		emit_conn_failure(c, cn, ts, "connect", "connection refused or timed out");
+		return;
+	}
+	conn_failure(&h->e, cn, ts, "connect", "connection refused or timed out");
+	h->pid = cn->pid;
+	h->port = cn->rport;
+	h->ts = ts;
+	h->next = c->held;
+	c->held = h;
+}
+
+/*
+ * Release held failures: with pid, those of a process whose attempt to port
+ * succeeded (dropped) or that exited (emitted); else those older than the
+ * window before now (emitted), or all when now is 0.
+ */
+static void release_held(struct collector *c, __u32 pid, int port, int drop, __u64 now)
+{
+	struct held **pp = &c->held;
+
+	while (*pp) {
+		struct held *h = *pp;
+		int match = pid ? h->pid == pid && (port < 0 || h->port == port)
+				: !now || now - h->ts >= ATTEMPT_WINDOW_NS;
+
+		if (drop && match && now - h->ts > ATTEMPT_WINDOW_NS)
+			match = 0; /* too long ago to be the same fetch */
+		if (!match) {
+			pp = &h->next;
+			continue;
+		}
+		*pp = h->next;
+		if (!drop)
+			emit(c, &h->e);
+		free(h);
+	}
 }
 
 static void pop_req(struct conn *cn)
@@ -630,10 +700,11 @@ static void on_tcp_state(struct collector *c, const struct ev_tcp_state *e)
 	format_addr(cn->remote, sizeof(cn->remote), e->family, e->daddr, e->dport);
 	if (e->newstate == 1) {
 		cn->tcp_end = e->hdr.ts;
+		release_held(c, cn->pid, cn->rport, 1, e->hdr.ts);
 	} else {
 		cn->tcp_failed = 1;
 		find_lookup(c, cn, 0);
-		emit_conn_failure(c, cn, e->hdr.ts, "connect", "connection refused or timed out");
+		hold_failure(c, cn, e->hdr.ts);
 	}
 }
 
@@ -731,6 +802,7 @@ static void on_exit_proc(struct collector *c, const struct ev_proc *e)
 			sess_destroy(c, s, e->hdr.ts);
 	}
 	lookups__forget(c->lookups, e->hdr.pid);
+	release_held(c, e->hdr.pid, -1, 0, e->hdr.ts);
 }
 
 /* the handshake: whichever call drives it */
@@ -1231,6 +1303,8 @@ void collector__expire(struct collector *c, __u64 now, __u64 idle_ns)
 	struct conn *cn, *tmp;
 	struct session *s, *stmp;
 
+	release_held(c, 0, -1, 0, now);
+
 	/* sessions on no known socket hold a connection of their own */
 	HASH_ITER (hh, c->sessions, s, stmp) {
 		cn = s->conn;
@@ -1257,6 +1331,8 @@ void collector__flush(struct collector *c, __u64 now)
 {
 	struct conn *cn, *tmp;
 	struct session *s, *stmp;
+
+	release_held(c, 0, -1, 0, 0);
 
 	HASH_ITER (hh, c->conns, cn, tmp) {
 		flush_conn(c, cn, now, "trace ended");
@@ -1288,5 +1364,11 @@ void collector__free(struct collector *c)
 		free(s);
 	}
 	lookups__free(c->lookups);
+	while (c->held) {
+		struct held *h = c->held;
+
+		c->held = h->next;
+		free(h);
+	}
 	free(c);
 }

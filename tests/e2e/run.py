@@ -432,6 +432,24 @@ class Env:
             self.procs.stop(self.server)
             self.server = None
 
+    def plain_port(self):
+        """A plain-HTTP twin of the test server, started on first use."""
+        if getattr(self, "_plain", None) is None:
+            ready = self.path("plain.port")
+            if os.path.exists(ready):
+                os.unlink(ready)
+            self._plain = self.procs.spawn(
+                [sys.executable, os.path.join(HERE, "server.py"), "--plain", "--port", "0",
+                 "--ready-file", ready],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 10
+            while not (os.path.exists(ready) and open(ready).read().strip()):
+                expect(time.monotonic() < deadline and self._plain.poll() is None,
+                       "the plain HTTP server did not start")
+                time.sleep(0.05)
+            self._plain_port = int(open(ready).read())
+        return self._plain_port
+
     def require_server(self):
         if self.server_error:
             raise Failure("test server not running: %s" % self.server_error)
@@ -775,6 +793,111 @@ def test_tls_resumption(env):
     expect(second["tlstrace"]["reused"] is False, "a resumed session is a new connection")
 
 
+def test_happy_eyeballs(env):
+    """A name with ::1 (nothing listens) and 127.0.0.1: one entry, two attempts."""
+    need("curl")
+    env.require_server()
+    hosts = env.path("hosts.he")
+    with open(hosts, "w") as f:
+        f.write("::1 %s\n127.0.0.1 %s\n" % (TEST_NAME, TEST_NAME))
+    url = "https://%s:%d/hello" % (TEST_NAME, env.port)
+    cmd = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', hosts,
+           "curl", "-sk", "-o", "/dev/null", url]
+    rc, out, err, path = env.trace("happy_eyeballs", cmd, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    e = entries[0]
+    x = e["tlstrace"]
+    expect("failedPhase" not in x, "the fetch failed: %r" % x.get("error"))
+    expect(x["connectAttempts"] == 2, "connectAttempts %r, want 2" % x["connectAttempts"])
+    expect(x["remoteAddress"] == "127.0.0.1:%d" % env.port, "remoteAddress %r" % x["remoteAddress"])
+    expect(e["startTime"] == e["domainLookupStart"] < e["domainLookupEnd"] <= e["connectStart"],
+           "the lookup does not start the fetch")
+    check_order(e, 0)
+
+
+def test_connect_refused(env):
+    """A refused connection is a failed fetch, phase connect."""
+    need("curl")
+    rc, out, err, path = env.trace("connect_refused", ["curl", "-sk", "https://127.0.0.1:1/x"],
+                                   timeout=30)
+    expect(rc == 7, "tlstrace exited %r, want curl's 7" % rc)
+    e, partial = only_failure(read_entries(path), "connect", ["refused"])
+    expect(e["name"] == "https://127.0.0.1:1/", "name %r" % e["name"])
+    expect(partial.get("connectStart") == e["startTime"], "partial %r" % partial)
+
+
+def test_plain_http(env):
+    """http:// over plain TCP, keep-alive: entries from the socket syscalls."""
+    need("curl")
+    port = env.plain_port()
+    urls = ["http://127.0.0.1:%d/hello" % port, "http://127.0.0.1:%d/size/50000" % port]
+    rc, out, err, path = env.trace("plain_http", ["curl", "-s", "-o", "/dev/null", "-o",
+                                                  "/dev/null"] + urls, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    entries = read_entries(path)
+    expect_count(entries, 2)
+    for i, (e, url, size) in enumerate(zip(entries, urls, (6, 50000))):
+        expect(e["name"] == url, "entry %d: name %r, want %r" % (i, e["name"], url))
+        expect(e["responseStatus"] == 200, "entry %d: status %r" % (i, e["responseStatus"]))
+        expect(e["encodedBodySize"] == size, "entry %d: encodedBodySize %r" % (i, e["encodedBodySize"]))
+        expect(e["secureConnectionStart"] == 0, "entry %d: secureConnectionStart %r, want 0"
+               % (i, e["secureConnectionStart"]))
+        expect("tls" not in e["tlstrace"], "entry %d: a tls object on plain HTTP" % i)
+        expect(e["nextHopProtocol"] == "http/1.1", "entry %d: nextHopProtocol %r" % (i, e["nextHopProtocol"]))
+        check_order(e, i)
+    first, second = entries
+    expect(first["connectStart"] > 0 and first["connectEnd"] >= first["connectStart"],
+           "first: connect fields")
+    expect(first["connectEnd"] == first["tlstrace"]["tcpConnectEnd"],
+           "plain: connectEnd %r is not TCP ESTABLISHED %r"
+           % (first["connectEnd"], first["tlstrace"]["tcpConnectEnd"]))
+    expect(second["tlstrace"]["reused"] is True, "second: not reused")
+
+
+PY_OLD_CONN = r"""
+import http.client, ssl, sys
+c = http.client.HTTPSConnection("localhost", int(sys.argv[1]), context=ssl._create_unverified_context())
+c.request("GET", "/hello"); c.getresponse().read()
+print("ready", flush=True)
+sys.stdin.readline()
+for path in ("/hello", "/size/1000"):
+    c.request("GET", path); c.getresponse().read()
+"""
+
+
+def test_connection_predates_trace(env):
+    """A keep-alive connection opened before tlstrace started: its later requests
+    still give entries, with the connection fields at fetchStart."""
+    env.require_server()
+    client = env.procs.spawn([sys.executable, "-c", PY_OLD_CONN, str(env.port)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    expect(read_line(client, 10, "python client") == "ready", "python client did not start")
+    tracer = env.start_tlstrace("connection_predates_trace", ["-p", str(client.pid)])
+    client.stdin.write(b"go\n")
+    client.stdin.close()
+    expect(env.procs.wait(client, 15, "python client") == 0, "python client failed")
+    rc = env.procs.wait(tracer, 15, "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    entries = read_entries(tracer.out_file)
+    expect_count(entries, 2)
+    for i, (e, p) in enumerate(zip(entries, ("/hello", "/size/1000"))):
+        x = e["tlstrace"]
+        expect(e["name"] == env.url(p), "entry %d: name %r" % (i, e["name"]))
+        expect(x["connectionObserved"] is False, "entry %d: connectionObserved %r"
+               % (i, x["connectionObserved"]))
+        for k in ("domainLookupStart", "domainLookupEnd", "connectStart",
+                  "secureConnectionStart", "connectEnd", "requestStart"):
+            expect(e[k] == e["fetchStart"], "entry %d: %s %r != fetchStart %r"
+                   % (i, k, e[k], e["fetchStart"]))
+        expect(e["responseStatus"] == 200, "entry %d: status %r" % (i, e["responseStatus"]))
+        check_order(e, i)
+    expect(entries[0]["tlstrace"]["connectionId"] == entries[1]["tlstrace"]["connectionId"],
+           "two connections for one")
+
+
 def test_curl_100_sequential(env):
     need("curl")
     env.require_server()
@@ -1028,6 +1151,10 @@ TESTS = [
     ("lookup_failure", test_lookup_failure),
     ("tls_details", test_tls_details),
     ("tls_resumption", test_tls_resumption),
+    ("happy_eyeballs", test_happy_eyeballs),
+    ("connect_refused", test_connect_refused),
+    ("plain_http", test_plain_http),
+    ("connection_predates_trace", test_connection_predates_trace),
     ("curl_100_sequential", test_curl_100_sequential),
     ("attach_pid", test_attach_pid),
     ("comm_filter", test_comm_filter),
