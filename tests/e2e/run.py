@@ -9,6 +9,7 @@ Field meanings are those of /work/shared/SEMANTICS.md.
 """
 
 import argparse
+import gzip
 import json
 import os
 import select
@@ -20,6 +21,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from server import CHUNK_GAP_S, EARLY_HINTS_MS, RESET_AFTER_MS, chunk_sizes  # noqa: E402
 
 READY_LINE = "tlstrace: tracing"  # printed on stderr once probes are attached
 TOL_MS = 0.3  # accuracy_bracket tolerance around each bracket
@@ -226,8 +230,9 @@ def is_number(v):
     return isinstance(v, NUMBER) and not isinstance(v, bool)
 
 
-def check_shape(e, i):
-    """Keys, constant fields and fields derived from others."""
+def check_shape(e, i, content_encoded=False):
+    """Keys, constant fields and fields derived from others. With
+    content_encoded, the caller checks decodedBodySize itself."""
     keys = list(e.keys())
     if keys != ENTRY_KEYS:
         missing = [k for k in ENTRY_KEYS if k not in e]
@@ -251,7 +256,7 @@ def check_shape(e, i):
            "entry %d: duration %r != responseEnd - startTime" % (i, e["duration"]))
     expect(e["transferSize"] == e["encodedBodySize"] + 300,
            "entry %d: transferSize %r != encodedBodySize + 300" % (i, e["transferSize"]))
-    expect(e["decodedBodySize"] == e["encodedBodySize"],
+    expect(content_encoded or e["decodedBodySize"] == e["encodedBodySize"],
            "entry %d: decodedBodySize %r != encodedBodySize %r (no Content-Encoding)"
            % (i, e["decodedBodySize"], e["encodedBodySize"]))
 
@@ -1139,6 +1144,288 @@ def test_sigterm_flushes(env):
     env.procs.stop(client)
 
 
+# --- framing, pipelining and failures seen from the response ------------------
+
+CURL_W = "%{http_code} %{size_download}\n"  # curl -w: what curl itself got
+
+
+def curl_fetches(urls):
+    """curl arguments fetching urls in order, bodies to /dev/null, -w CURL_W."""
+    args = ["-w", CURL_W]
+    for url in urls:
+        args += ["-o", "/dev/null", url]
+    return args
+
+
+def check_curl_output(out, requests):
+    want = ["%d %d" % (status, size) for _, status, size in requests]
+    expect(out.splitlines() == want, "curl printed %r, want %r" % (out.splitlines(), want))
+
+
+def expect_no_failure(e, i):
+    x = e["tlstrace"]
+    expect("failedPhase" not in x and "error" not in x,
+           "entry %d: a failed fetch (failedPhase %r, error %r), want a complete one"
+           % (i, x.get("failedPhase"), x.get("error")))
+
+
+def check_failed_fields(e):
+    """The spec-shaped fields of a failed fetch (SEMANTICS, failed fetch column)."""
+    for k in ("transferSize", "encodedBodySize", "decodedBodySize", "responseStatus",
+              "firstInterimResponseStart"):
+        expect(e[k] == 0, "%s = %r in a failed fetch, want 0" % (k, e[k]))
+    expect(e["nextHopProtocol"] == "", "nextHopProtocol %r in a failed fetch, want ''"
+           % e["nextHopProtocol"])
+
+
+def check_one_connection(env, entries, requests):
+    """requests [(path, status, body bytes)] were made in this order on one new
+    connection: names, statuses and sizes; the first entry has the connection's
+    timings, the others are reused; every response ended by its own framing,
+    so before the next request was written."""
+    expect_count(entries, len(requests))
+    for i, (e, (p, status, size)) in enumerate(zip(entries, requests)):
+        check_shape(e, i)
+        check_response(e, i, env.url(p), status, size)
+        expect_no_failure(e, i)
+    check_new_connection(entries[0], 0, env.port)
+    for i in range(1, len(entries)):
+        check_reused(entries[i], i, entries[0])
+        prev, e = entries[i - 1], entries[i]
+        expect(prev["responseEnd"] <= e["requestStart"],
+               "entry %d: responseEnd %.3f is after the next request's requestStart %.3f: "
+               "the response did not end by its framing"
+               % (i - 1, prev["responseEnd"], e["requestStart"]))
+
+
+def test_framing_chunked(env):
+    """Chunked bodies end at their last chunk, even one written in two parts;
+    encodedBodySize does not count the chunk framing."""
+    need("curl")
+    env.require_server()
+    requests = [("/chunked/5000", 200, 5000), ("/chunked-split/300", 200, 300)]
+    cmd = ["curl", "-sk"] + curl_fetches([env.url(p) for p, _, _ in requests])
+    rc, out, err, path = env.trace("framing_chunked", cmd, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    check_curl_output(out, requests)
+    entries = read_entries(path)
+    check_one_connection(env, entries, requests)
+    # The server sleeps CHUNK_GAP_S before each write after the head: the
+    # entry cannot have ended at the head or at the first chunk.
+    for i, (e, (p, _, size)) in enumerate(zip(entries, requests)):
+        writes = len(chunk_sizes(size)) + (2 if "split" in p else 1)
+        least = (writes - 1) * CHUNK_GAP_S * 1000
+        took = e["responseEnd"] - e["responseStart"]
+        expect(took >= least, "entry %d: responseEnd only %.3f ms after responseStart; the "
+               "last chunk came at least %.0f ms after the head" % (i, took, least))
+
+
+def test_framing_gzip(env):
+    """Content-Encoding gzip: encodedBodySize is what came over the wire,
+    decodedBodySize the size once decoded (curl itself does not decode it)."""
+    need("curl")
+    env.require_server()
+    url, plain = env.url("/gzip/2000"), 2000
+    body_file = env.path("framing_gzip.body")
+    rc, out, err, path = env.trace("framing_gzip", ["curl", "-sk", "-o", body_file, url],
+                                   timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    with open(body_file, "rb") as f:
+        body = f.read()
+    try:
+        decoded = len(gzip.decompress(body))
+    except (OSError, EOFError) as ex:
+        raise Failure("the server's body is not gzip (%s): fix server.py" % ex)
+    expect(decoded == plain, "the server's body decodes to %d bytes, want %d" % (decoded, plain))
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    e = entries[0]
+    check_shape(e, 0, content_encoded=True)
+    check_response(e, 0, url, 200, len(body))
+    expect_no_failure(e, 0)
+    check_new_connection(e, 0, env.port)
+    expect(e["decodedBodySize"] == plain, "decodedBodySize %r, want %d (encodedBodySize %r)"
+           % (e["decodedBodySize"], plain, e["encodedBodySize"]))
+    expect(not e["tlstrace"].get("decodedBodySizeUnknown"),
+           "decodedBodySizeUnknown is set, though all %d bytes fit in one capture" % len(body))
+
+
+def test_framing_early_hints(env):
+    """A 103 before the 200: firstInterimResponseStart is the 103's read, which
+    is also responseStart (the first response bytes); the entry is the 200's."""
+    need("curl")
+    env.require_server()
+    url = env.url("/early-hints")
+    rc, out, err, path = env.trace("framing_early_hints", ["curl", "-sk", url], timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect(out.endswith("hinted\n"), "curl printed %r" % out[-60:])
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    e = entries[0]
+    check_shape(e, 0)
+    check_response(e, 0, url, 200, 7)
+    expect_no_failure(e, 0)
+    check_new_connection(e, 0, env.port)
+    interim = e["firstInterimResponseStart"]
+    expect(interim > 0, "firstInterimResponseStart is %r, want the 103's read" % interim)
+    expect(e["requestStart"] <= interim <= e["responseStart"],
+           "firstInterimResponseStart %.3f not within [requestStart %.3f, responseStart %.3f]"
+           % (interim, e["requestStart"], e["responseStart"]))
+    expect(abs(e["responseStart"] - interim) <= EPS_MS,
+           "responseStart %.3f != firstInterimResponseStart %.3f: the 103 was the first "
+           "response bytes read" % (e["responseStart"], interim))
+    gap = e["responseEnd"] - interim
+    expect(gap >= EARLY_HINTS_MS / 2,
+           "responseEnd only %.3f ms after the 103; the 200 came %d ms after it"
+           % (gap, EARLY_HINTS_MS))
+
+
+def test_framing_head_204_304(env):
+    """No body for HEAD (despite Content-Length: 6), 204 (no Content-Length)
+    and 304 (Content-Length: 1000): each ends at its head."""
+    need("curl")
+    env.require_server()
+    requests = [("/hello", 200, 0), ("/status/204?length=none", 204, 0),
+                ("/status/304?length=1000", 304, 0)]
+    urls = [env.url(p) for p, _, _ in requests]
+    cmd = (["curl", "-sk", "-I"] + curl_fetches(urls[:1]) + ["--next", "-sk"]
+           + curl_fetches(urls[1:]))
+    rc, out, err, path = env.trace("framing_head_204_304", cmd, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    check_curl_output(out, requests)
+    entries = read_entries(path)
+    check_one_connection(env, entries, requests)
+    methods = [e["tlstrace"].get("method") for e in entries]
+    expect(methods == ["HEAD", "GET", "GET"], "methods %r, want HEAD, GET, GET" % methods)
+
+
+def test_framing_close_delimited(env):
+    """No Content-Length, no chunking, Connection: close: the body ends at the
+    close, and that is a complete response, not a failure."""
+    need("curl")
+    env.require_server()
+    requests = [("/close-delimited/3000", 200, 3000)]
+    url = env.url(requests[0][0])
+    rc, out, err, path = env.trace("framing_close_delimited",
+                                   ["curl", "-sk"] + curl_fetches([url]), timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    check_curl_output(out, requests)
+    entries = read_entries(path)
+    check_one_connection(env, entries, requests)
+    e = entries[0]
+    expect(e["responseEnd"] >= e["responseStart"] > 0,
+           "responseStart %r, responseEnd %r" % (e["responseStart"], e["responseEnd"]))
+
+
+# Writes the GET requests for PATH... in one sendall on one TLS connection, then
+# reads the responses, framed by Content-Length. Prints "PATH STATUS BODYLEN".
+PY_PIPELINED = r"""
+import socket, ssl, sys
+port, paths = int(sys.argv[1]), sys.argv[2:]
+ctx = ssl._create_unverified_context()
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+s.sendall(b"".join(b"GET %s HTTP/1.1\r\nHost: localhost:%d\r\n\r\n" % (p.encode(), port)
+                   for p in paths))
+buf = b""
+def more():
+    global buf
+    data = s.recv(65536)
+    if not data:
+        sys.exit("connection closed with %d bytes unparsed" % len(buf))
+    buf += data
+for p in paths:
+    while b"\r\n\r\n" not in buf:
+        more()
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    length = [int(l.split(b":", 1)[1]) for l in lines[1:]
+              if l.lower().startswith(b"content-length:")]
+    if len(length) != 1:
+        sys.exit("response to %s has no Content-Length" % p)
+    while len(buf) < length[0]:
+        more()
+    print(p, int(lines[0].split()[1]), length[0], flush=True)
+    buf = buf[length[0]:]
+s.close()
+"""
+
+
+def test_pipelined(env):
+    """Two requests in one write, before any response: two entries in order,
+    the second reused, both requestStarts that one write."""
+    env.require_server()
+    requests = [("/hello", 200, 6), ("/size/100", 200, 100)]
+    cmd = [sys.executable, "-c", PY_PIPELINED, str(env.port)] + [p for p, _, _ in requests]
+    rc, out, err, path = env.trace("pipelined", cmd, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    check_py_output(out, requests)
+    entries = read_entries(path)
+    expect_count(entries, 2)
+    for i, (e, (p, status, size)) in enumerate(zip(entries, requests)):
+        check_shape(e, i)
+        check_response(e, i, env.url(p), status, size)
+        expect_no_failure(e, i)
+    first, second = entries
+    check_new_connection(first, 0, env.port)
+    check_reused(second, 1, first)
+    expect(abs(second["requestStart"] - first["requestStart"]) <= EPS_MS,
+           "requestStart %.3f != %.3f: both requests were in one write"
+           % (second["requestStart"], first["requestStart"]))
+    expect(first["responseEnd"] <= second["responseStart"],
+           "entry 0: responseEnd %.3f after entry 1's responseStart %.3f"
+           % (first["responseEnd"], second["responseStart"]))
+
+
+def test_cert_rejected(env):
+    """curl rejects the self-signed certificate: a failed fetch, phase tls."""
+    need("curl")
+    env.require_server()
+    cmd = ["curl", "-s", "-o", "/dev/null", env.url("/hello")]
+    rc, out, err, path = env.trace("cert_rejected", cmd, timeout=30)
+    expect(rc == 60, "tlstrace exited %r, want curl's 60 (certificate rejected)%s"
+           % (rc, stderr_hint(err)))
+    e, partial = only_failure(read_entries(path), "tls", [])
+    check_failed_fields(e)
+    x = e["tlstrace"]
+    expect(x.get("error"), "no error text: %r" % x.get("error"))
+    expect(e["name"] == env.url("/"), "name %r, want %r (the SNI; no request was sent)"
+           % (e["name"], env.url("/")))
+    expect(partial.get("connectStart", 0) > 0, "no partial connectStart: %r" % partial)
+    expect(partial.get("secureConnectionStart", 0) >= partial["connectStart"],
+           "partial secureConnectionStart missing or before connectStart: %r" % partial)
+    for k in ("requestStart", "responseStart"):
+        expect(not partial.get(k),
+               "partial %s %r, yet no request was sent" % (k, partial.get(k)))
+    expect(e["responseEnd"] >= partial["secureConnectionStart"],
+           "responseEnd %.3f (the failure) before the handshake started %.3f"
+           % (e["responseEnd"], partial["secureConnectionStart"]))
+
+
+def test_peer_reset(env):
+    """The server resets the connection in the middle of the body: a failed
+    fetch, phase http, that says so."""
+    need("curl")
+    env.require_server()
+    url = env.url("/reset")
+    rc, out, err, path = env.trace("peer_reset", ["curl", "-sk", "-o", "/dev/null", url],
+                                   timeout=30)
+    expect(0 < rc < 128, "tlstrace exited %r, want curl's failure (56: recv failure)%s"
+           % (rc, stderr_hint(err)))
+    e, partial = only_failure(read_entries(path), "http", ["reset"])
+    check_failed_fields(e)
+    expect(e["name"] == url, "name %r, want %r" % (e["name"], url))
+    steps = ("connectStart", "secureConnectionStart", "connectEnd", "requestStart",
+             "responseStart")
+    for k in steps:
+        expect(partial.get(k, 0) > 0, "partialTimings lacks %s: %r" % (k, partial))
+    order = [partial[k] for k in steps]
+    expect(order == sorted(order), "partial timings out of order: %r" % partial)
+    late = e["responseEnd"] - partial["responseStart"]
+    expect(late >= RESET_AFTER_MS / 2,
+           "responseEnd (the reset) only %.3f ms after responseStart; the server reset "
+           "%d ms after the head" % (late, RESET_AFTER_MS))
+
+
 TESTS = [
     ("curl_single", test_curl_single),
     ("curl_exit_status", test_curl_exit_status),
@@ -1163,6 +1450,14 @@ TESTS = [
     ("killed_mid_handshake", test_killed_mid_handshake),
     ("killed_mid_response", test_killed_mid_response),
     ("sigterm_flushes", test_sigterm_flushes),
+    ("framing_chunked", test_framing_chunked),
+    ("framing_gzip", test_framing_gzip),
+    ("framing_early_hints", test_framing_early_hints),
+    ("framing_head_204_304", test_framing_head_204_304),
+    ("framing_close_delimited", test_framing_close_delimited),
+    ("pipelined", test_pipelined),
+    ("cert_rejected", test_cert_rejected),
+    ("peer_reset", test_peer_reset),
 ]
 
 
