@@ -30,7 +30,7 @@ struct {
 	__type(value, struct connect_args);
 } connecting SEC(".maps");
 
-/* a socket between SYN_SENT and ESTABLISHED/CLOSE */
+/* a socket from its connect until it closes */
 struct sock_info {
 	__u64 ts;
 	__u64 proc_start;
@@ -138,8 +138,14 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	si = bpf_map_lookup_elem(&socks, &sk);
 	if (!si)
 		return 0;
-	if (ctx->oldstate == TCP_SYN_SENT &&
-	    (ctx->newstate == TCP_ESTABLISHED || ctx->newstate == TCP_CLOSE)) {
+	/*
+	 * Reported: the connect's outcome (SYN_SENT to ESTABLISHED or CLOSE), and
+	 * ESTABLISHED straight to CLOSE, a reset. The socket is followed until
+	 * it closes, whichever way.
+	 */
+	if ((ctx->oldstate == TCP_SYN_SENT &&
+	     (ctx->newstate == TCP_ESTABLISHED || ctx->newstate == TCP_CLOSE)) ||
+	    (ctx->oldstate == TCP_ESTABLISHED && ctx->newstate == TCP_CLOSE)) {
 		struct ev_tcp_state *e = reserve(sizeof(*e));
 
 		if (e) {
@@ -163,8 +169,9 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			copy_addrs(ctx, e->saddr, e->daddr);
 			commit(e);
 		}
-		bpf_map_delete_elem(&socks, &sk);
 	}
+	if (ctx->newstate == TCP_CLOSE)
+		bpf_map_delete_elem(&socks, &sk);
 	return 0;
 }
 

@@ -96,6 +96,7 @@ struct conn {
 	__u64 connect_start;
 	__u64 tcp_end;
 	int tcp_failed;
+	int reset; /* went from ESTABLISHED straight to CLOSE: a reset */
 	char local[64];
 	char remote[64];
 	__u16 rport;
@@ -124,7 +125,8 @@ struct session {
 	__u64 hs_start;
 	__u64 hs_end;
 	int hs_done;
-	int data_seen; /* application data has moved */
+	int data_seen;	/* application data has moved */
+	__u64 hs_error; /* return of the last handshake call, if it failed */
 	char sni[256];
 	struct tls_client_hello ch; /* what the client offered */
 	/* what the server answered: its first bytes, until the ServerHello parses */
@@ -136,6 +138,7 @@ struct session {
 };
 
 #define SERVER_HELLO_MAX 2048
+#define HS_GAVE_UP_NS 100000000ull
 
 struct collector {
 	collector_emit_fn emit;
@@ -477,6 +480,8 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 {
 	char err[128];
 
+	if (cn->reset)
+		why = "connection reset by peer";
 	while (cn->head) {
 		struct req *r = cn->head;
 
@@ -495,7 +500,19 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 		struct session *s = cn->sess;
 
 		if (s && s->hs_start && !s->hs_done) {
-			snprintf(err, sizeof(err), "TLS handshake did not complete: %s", why);
+			/*
+			 * A failing handshake call followed at once by the end of
+			 * the session: the handshake was refused (an alert, a
+			 * certificate rejected), not merely cut short.
+			 */
+			if (s->hs_error && ts - s->hs_error < HS_GAVE_UP_NS)
+				snprintf(err, sizeof(err),
+					 "TLS handshake failed (an alert; a rejected "
+					 "certificate?): %s",
+					 why);
+			else
+				snprintf(err, sizeof(err), "TLS handshake did not complete: %s",
+					 why);
 			emit_conn_failure(c, cn, ts, "tls", err);
 		}
 		cn->nreq = 1; /* reported once */
@@ -696,6 +713,10 @@ static void on_tcp_state(struct collector *c, const struct ev_tcp_state *e)
 	if (!cn || cn->sock != e->sock)
 		return;
 	cn->last_ts = e->hdr.ts;
+	if (e->oldstate == 1) {
+		cn->reset = 1; /* the close that follows ends it */
+		return;
+	}
 	format_addr(cn->local, sizeof(cn->local), e->family, e->saddr, e->sport);
 	format_addr(cn->remote, sizeof(cn->remote), e->family, e->daddr, e->dport);
 	if (e->newstate == 1) {
@@ -817,6 +838,7 @@ static void track_handshake(struct session *s, const struct ev_ssl_call *e)
 			s->hs_done = 1;
 			s->hs_end = e->hdr.ts;
 		}
+		s->hs_error = e->ret <= 0 ? e->hdr.ts : 0;
 		return;
 	}
 	/*
@@ -870,16 +892,12 @@ struct io {
 	size_t len; /* bytes moved */
 };
 
-static void on_write(struct collector *c, struct conn *cn, const struct io *io)
+/* queue one request, written at io->ts_enter */
+static void add_request(struct collector *c, struct conn *cn, const struct io *io,
+			const struct http1_request *line)
 {
-	struct http1_request line;
 	struct req *r;
 
-	if (!io->len)
-		return;
-	infer_alpn(cn->sess, io->data, io->cap);
-	if (!http1_parse_request(io->data, io->cap, &line))
-		return; /* a request body, or not HTTP/1 */
 	/* a request whose response is under way without framing ends here */
 	for (r = cn->head; r; r = cn->head) {
 		if (!r->response_start)
@@ -890,19 +908,38 @@ static void on_write(struct collector *c, struct conn *cn, const struct io *io)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return;
-	r->line = line;
+	r->line = *line;
 	r->tid = io->tid;
 	r->request_start = io->ts_enter;
 	r->first_on_conn = cn->nreq == 0;
 	if (r->first_on_conn)
 		find_lookup(c, cn, 1);
-	r->no_body = !strcmp(line.method, "HEAD");
+	r->no_body = !strcmp(line->method, "HEAD");
 	cn->nreq++;
 	if (cn->tail)
 		cn->tail->next = r;
 	else
 		cn->head = r;
 	cn->tail = r;
+}
+
+static void on_write(struct collector *c, struct conn *cn, const struct io *io)
+{
+	struct http1_request line;
+	size_t off = 0;
+
+	if (!io->len)
+		return;
+	infer_alpn(cn->sess, io->data, io->cap);
+	/* one write may carry several requests (pipelining): each is an entry */
+	while (off < io->cap && http1_parse_request(io->data + off, io->cap - off, &line)) {
+		size_t head = http1_head_len(io->data + off, io->cap - off);
+
+		add_request(c, cn, io, &line);
+		if (!head || (unsigned long long)line.content_length > io->cap - off - head)
+			break; /* the rest of this request is in later writes */
+		off += head + (size_t)line.content_length;
+	}
 }
 
 /* start counting the decoded size, for gzip and deflate */

@@ -96,6 +96,14 @@ int http1_parse_request(const char *buf, size_t len, struct http1_request *req)
 	copy_field(req->target, sizeof(req->target), p, sp - p);
 	if (eol && header_value(eol + 2, end, "Host", &v, &vlen))
 		copy_field(req->host, sizeof(req->host), v, vlen);
+	if (eol && header_value(eol + 2, end, "Content-Length", &v, &vlen) && vlen < 19) {
+		char num[20];
+
+		copy_field(num, sizeof(num), v, vlen);
+		req->content_length = strtoll(num, NULL, 10);
+		if (req->content_length < 0)
+			req->content_length = 0;
+	}
 	return 1;
 }
 

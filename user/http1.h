@@ -8,7 +8,8 @@
 struct http1_request {
 	char method[16];
 	char target[1024];
-	char host[256]; /* the Host header, "" if not seen */
+	char host[256];		  /* the Host header, "" if not seen */
+	long long content_length; /* of a request body; 0 when absent */
 };
 
 struct http1_response {
