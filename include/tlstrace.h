@@ -14,9 +14,9 @@
 #endif
 
 #define TASK_COMM_LEN 16
-#define MAX_CAPTURE 4096 /* plaintext bytes copied per SSL call */
-#define MAX_HELLO 1024	 /* ClientHello bytes copied for the SNI */
-#define MAX_DNS_ADDRS 8	 /* addresses kept from one lookup's answer */
+#define MAX_CAPTURE 16384 /* plaintext bytes copied per call: a whole TLS record */
+#define MAX_HELLO 1024	  /* ClientHello bytes copied for the SNI */
+#define MAX_DNS_ADDRS 8	  /* addresses kept from one lookup's answer */
 #define MAX_DNS_NAME 256
 #define MAX_TLS_IN 512	   /* bytes kept of each of a session's first socket reads */
 #define MAX_TLS_IN_READS 3 /* ...and how many of them: enough for the ServerHello */

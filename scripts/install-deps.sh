@@ -7,9 +7,10 @@ set -euo pipefail
 pkgs=(
 	# build
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-	libjson-c-dev uthash-dev clang-format
+	libjson-c-dev uthash-dev libnghttp2-dev clang-format
 	# tests and the built-in example: a local HTTPS server and real clients
-	python3 openssl libssl-dev curl ca-certificates procps
+	python3 openssl libssl-dev curl ca-certificates procps util-linux
+	nghttp2-client nghttp2-server
 )
 
 missing=()

@@ -21,6 +21,7 @@
 #include "clienthello.h"
 #include "http1.h"
 #include "lookups.h"
+#include "http2.h"
 #include <netdb.h>
 
 #define HEAD_MAX 16384 /* response head bytes kept for parsing */
@@ -28,6 +29,7 @@
 struct req {
 	struct req *next;
 	struct http1_request line;
+	__u32 stream; /* HTTP/2 stream id, 0 for HTTP/1 */
 	__u32 tid;
 	__u64 request_start;
 	__u64 interim_start;
@@ -96,7 +98,9 @@ struct conn {
 	__u64 connect_start;
 	__u64 tcp_end;
 	int tcp_failed;
-	int reset; /* went from ESTABLISHED straight to CLOSE: a reset */
+	int reset;	    /* went from ESTABLISHED straight to CLOSE: a reset */
+	struct h2_conn *h2; /* it speaks HTTP/2 (the client sent the preface) */
+	int h2_lost;	    /* ...and its frames could no longer be followed */
 	char local[64];
 	char remote[64];
 	__u16 rport;
@@ -470,6 +474,8 @@ static int cut_short(const struct req *r)
 {
 	if (!r->head_done || r->complete || r->no_body)
 		return 0;
+	if (r->stream)
+		return 1; /* no END_STREAM */
 	if (r->resp.chunked)
 		return !r->ch_lost;
 	return r->resp.content_length >= 0 && r->body < (__u64)r->resp.content_length;
@@ -529,6 +535,7 @@ static void conn_destroy(struct collector *c, struct conn *cn)
 		cn->sess->conn = NULL;
 	if (!cn->anon)
 		HASH_DEL(c->conns, cn);
+	h2__free(cn->h2);
 	free(cn);
 }
 
@@ -892,56 +899,6 @@ struct io {
 	size_t len; /* bytes moved */
 };
 
-/* queue one request, written at io->ts_enter */
-static void add_request(struct collector *c, struct conn *cn, const struct io *io,
-			const struct http1_request *line)
-{
-	struct req *r;
-
-	/* a request whose response is under way without framing ends here */
-	for (r = cn->head; r; r = cn->head) {
-		if (!r->response_start)
-			break;
-		emit_req(c, cn, r, io->ts_enter, NULL);
-		pop_req(cn);
-	}
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return;
-	r->line = *line;
-	r->tid = io->tid;
-	r->request_start = io->ts_enter;
-	r->first_on_conn = cn->nreq == 0;
-	if (r->first_on_conn)
-		find_lookup(c, cn, 1);
-	r->no_body = !strcmp(line->method, "HEAD");
-	cn->nreq++;
-	if (cn->tail)
-		cn->tail->next = r;
-	else
-		cn->head = r;
-	cn->tail = r;
-}
-
-static void on_write(struct collector *c, struct conn *cn, const struct io *io)
-{
-	struct http1_request line;
-	size_t off = 0;
-
-	if (!io->len)
-		return;
-	infer_alpn(cn->sess, io->data, io->cap);
-	/* one write may carry several requests (pipelining): each is an entry */
-	while (off < io->cap && http1_parse_request(io->data + off, io->cap - off, &line)) {
-		size_t head = http1_head_len(io->data + off, io->cap - off);
-
-		add_request(c, cn, io, &line);
-		if (!head || (unsigned long long)line.content_length > io->cap - off - head)
-			break; /* the rest of this request is in later writes */
-		off += head + (size_t)line.content_length;
-	}
-}
-
 /* start counting the decoded size, for gzip and deflate */
 static void decode_start(struct req *r)
 {
@@ -993,6 +950,189 @@ static void body_data(struct req *r, const unsigned char *p, size_t ncap, size_t
 			r->z_state = DEC_UNKNOWN;
 			return;
 		}
+	}
+}
+
+/* queue one request, written at io->ts_enter */
+static struct req *add_request(struct collector *c, struct conn *cn, const struct io *io,
+			       const struct http1_request *line)
+{
+	struct req *r;
+
+	/* HTTP/1: a request whose response is under way without framing ends here */
+	for (r = cn->head; r && !cn->h2; r = cn->head) {
+		if (!r->response_start)
+			break;
+		emit_req(c, cn, r, io->ts_enter, NULL);
+		pop_req(cn);
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->line = *line;
+	r->tid = io->tid;
+	r->request_start = io->ts_enter;
+	r->first_on_conn = cn->nreq == 0;
+	if (r->first_on_conn)
+		find_lookup(c, cn, 1);
+	r->no_body = !strcmp(line->method, "HEAD");
+	cn->nreq++;
+	if (cn->tail)
+		cn->tail->next = r;
+	else
+		cn->head = r;
+	cn->tail = r;
+	return r;
+}
+
+/* take r off its connection's list, wherever it is */
+static void unlink_req(struct conn *cn, struct req *r)
+{
+	struct req **pp = &cn->head, *prev = NULL;
+
+	while (*pp && *pp != r) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!*pp)
+		return;
+	*pp = r->next;
+	if (cn->tail == r)
+		cn->tail = prev;
+	req_free(r);
+}
+
+/* HTTP/2: the collector's side of the frame parser */
+struct h2_ctx {
+	struct collector *c;
+	struct conn *cn;
+};
+
+static struct req *stream_req(struct conn *cn, __u32 stream)
+{
+	for (struct req *r = cn->head; r; r = r->next)
+		if (r->stream == stream)
+			return r;
+	return NULL;
+}
+
+static void h2_request(void *ctx, __u32 stream, const struct http1_request *line, __u64 ts,
+		       __u32 tid)
+{
+	struct h2_ctx *x = ctx;
+	struct io io = { .tid = tid, .ts_enter = ts };
+	struct req *r = add_request(x->c, x->cn, &io, line);
+
+	if (r)
+		r->stream = stream;
+}
+
+static void h2_first_frame(void *ctx, __u32 stream, __u64 ts)
+{
+	struct h2_ctx *x = ctx;
+	struct req *r = stream_req(x->cn, stream);
+
+	if (!r)
+		return;
+	if (!r->response_start)
+		r->response_start = ts;
+	r->last_read = ts;
+}
+
+static void h2_headers(void *ctx, __u32 stream, int status, const char *encoding, __u64 ts)
+{
+	struct h2_ctx *x = ctx;
+	struct req *r = stream_req(x->cn, stream);
+
+	(void)ts;
+	if (!r || !status || r->head_done)
+		return; /* trailers, or an unknown stream */
+	if (status >= 100 && status < 200) {
+		if (!r->interim_start)
+			r->interim_start = r->response_start;
+		return;
+	}
+	r->resp.status = status;
+	r->resp.content_length = -1;
+	snprintf(r->resp.version, sizeof(r->resp.version), "h2");
+	snprintf(r->resp.content_encoding, sizeof(r->resp.content_encoding), "%s", encoding);
+	r->head_done = 1;
+	decode_start(r);
+}
+
+static void h2_data(void *ctx, __u32 stream, const unsigned char *p, size_t ncap, size_t n)
+{
+	struct h2_ctx *x = ctx;
+	struct req *r = stream_req(x->cn, stream);
+
+	if (r)
+		body_data(r, p, ncap, n);
+}
+
+static void h2_end(void *ctx, __u32 stream, __u64 ts, int reset, __u32 code)
+{
+	struct h2_ctx *x = ctx;
+	struct req *r = stream_req(x->cn, stream);
+	char err[64];
+
+	if (!r)
+		return;
+	r->complete = 1;
+	r->response_end = ts;
+	if (reset) {
+		snprintf(err, sizeof(err), "HTTP/2 stream reset (error code %u)", code);
+		emit_req(x->c, x->cn, r, ts, err);
+	} else {
+		emit_req(x->c, x->cn, r, ts, NULL);
+	}
+	unlink_req(x->cn, r);
+}
+
+static const struct h2_callbacks h2_cb = {
+	.request = h2_request,
+	.first_frame = h2_first_frame,
+	.headers = h2_headers,
+	.data = h2_data,
+	.end = h2_end,
+};
+
+/* an HTTP/2 connection's bytes, one way */
+static void h2_io(struct collector *c, struct conn *cn, enum h2_dir dir, const struct io *io)
+{
+	struct h2_ctx x = { c, cn };
+
+	if (cn->h2_lost)
+		return;
+	if (h2__feed(cn->h2, dir, (const unsigned char *)io->data, io->cap, io->len,
+		     dir == H2_OUT ? io->ts_enter : io->ts, io->tid, &h2_cb, &x)) {
+		cn->h2_lost = 1;
+		c->st.malformed++;
+	}
+}
+
+static void on_write(struct collector *c, struct conn *cn, const struct io *io)
+{
+	struct http1_request line;
+	size_t off = 0;
+
+	if (!io->len)
+		return;
+	infer_alpn(cn->sess, io->data, io->cap);
+	if (!cn->h2 && !cn->nreq && io->cap >= H2_PREFACE_LEN &&
+	    !memcmp(io->data, H2_PREFACE, H2_PREFACE_LEN))
+		cn->h2 = h2__new();
+	if (cn->h2) {
+		h2_io(c, cn, H2_OUT, io);
+		return;
+	}
+	/* one write may carry several requests (pipelining): each is an entry */
+	while (off < io->cap && http1_parse_request(io->data + off, io->cap - off, &line)) {
+		size_t head = http1_head_len(io->data + off, io->cap - off);
+
+		add_request(c, cn, io, &line);
+		if (!head || (unsigned long long)line.content_length > io->cap - off - head)
+			break; /* the rest of this request is in later writes */
+		off += head + (size_t)line.content_length;
 	}
 }
 
@@ -1177,6 +1317,10 @@ static void on_read(struct collector *c, struct conn *cn, const struct io *io)
 	const char *data = io->data;
 	size_t cap = io->cap, len = io->len;
 
+	if (cn->h2) {
+		h2_io(c, cn, H2_IN, io);
+		return;
+	}
 	while (len) {
 		struct req *r = cn->head;
 		size_t used;
