@@ -15,6 +15,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -370,6 +371,7 @@ class Env:
         self.port = None
         self.bracket = None
         self.bracket_error = "not built"
+        self.extra_servers = []  # started on first use, stopped at the end
 
     def path(self, name):
         return os.path.join(self.workdir, name)
@@ -433,6 +435,8 @@ class Env:
 
     def shutdown(self):
         self.procs.stop_all()
+        for p in self.extra_servers:
+            self.procs.stop(p)
         if self.server is not None:
             self.procs.stop(self.server)
             self.server = None
@@ -443,10 +447,13 @@ class Env:
             ready = self.path("plain.port")
             if os.path.exists(ready):
                 os.unlink(ready)
-            self._plain = self.procs.spawn(
+            # lives as long as the run, like the main server (not killed after a test)
+            self._plain = subprocess.Popen(
                 [sys.executable, os.path.join(HERE, "server.py"), "--plain", "--port", "0",
                  "--ready-file", ready],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True)
+            self.extra_servers.append(self._plain)
             deadline = time.monotonic() + 10
             while not (os.path.exists(ready) and open(ready).read().strip()):
                 expect(time.monotonic() < deadline and self._plain.poll() is None,
@@ -454,6 +461,37 @@ class Env:
                 time.sleep(0.05)
             self._plain_port = int(open(ready).read())
         return self._plain_port
+
+    def h2_port(self):
+        """nghttpd (HTTP/2 over TLS, ALPN h2) on 127.0.0.1, started on first use."""
+        if getattr(self, "_h2", None) is None:
+            need("nghttpd")
+            www = self.path("h2www")
+            os.makedirs(www, exist_ok=True)
+            with open(os.path.join(www, "hello"), "wb") as f:
+                f.write(b"hello\n")
+            with open(os.path.join(www, "big"), "wb") as f:
+                f.write(b"b" * 50000)
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            certs = self.path("certs")
+            self._h2 = subprocess.Popen(
+                ["nghttpd", "-a", "127.0.0.1", "-d", www, str(port),
+                 os.path.join(certs, "key.pem"), os.path.join(certs, "cert.pem")],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True)
+            self.extra_servers.append(self._h2)
+            deadline = time.monotonic() + 10
+            while True:
+                with socket.socket() as c:
+                    if c.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                expect(time.monotonic() < deadline and self._h2.poll() is None,
+                       "nghttpd did not start")
+                time.sleep(0.05)
+            self._h2_port = port
+        return self._h2_port
 
     def require_server(self):
         if self.server_error:
@@ -901,6 +939,52 @@ def test_connection_predates_trace(env):
         check_order(e, i)
     expect(entries[0]["tlstrace"]["connectionId"] == entries[1]["tlstrace"]["connectionId"],
            "two connections for one")
+
+
+def check_h2(entries, urls, statuses, sizes):
+    expect_count(entries, len(urls))
+    by_name = {e["name"]: e for e in entries}
+    expect(sorted(by_name) == sorted(urls), "names %r, want %r" % (sorted(by_name), sorted(urls)))
+    ids = {e["tlstrace"]["connectionId"] for e in entries}
+    expect(len(ids) == 1, "%d connections, want one" % len(ids))
+    fresh = [e for e in entries if not e["tlstrace"]["reused"]]
+    expect(len(fresh) == 1, "%d entries carry the connection's timings, want 1" % len(fresh))
+    check_new_connection(fresh[0], 0, int(urls[0].rsplit(":", 1)[1].split("/")[0]))
+    for i, (url, status, size) in enumerate(zip(urls, statuses, sizes)):
+        e = by_name[url]
+        expect(e["nextHopProtocol"] == "h2", "%s: nextHopProtocol %r" % (url, e["nextHopProtocol"]))
+        expect(e["tlstrace"]["tls"].get("alpn") == "h2", "%s: tls.alpn %r"
+               % (url, e["tlstrace"]["tls"].get("alpn")))
+        expect(e["responseStatus"] == status, "%s: status %r, want %r" % (url, e["responseStatus"], status))
+        if size is not None:
+            expect(e["encodedBodySize"] == size, "%s: encodedBodySize %r, want %r"
+                   % (url, e["encodedBodySize"], size))
+        expect("failedPhase" not in e["tlstrace"], "%s failed: %r" % (url, e["tlstrace"].get("error")))
+        check_order(e, i)
+        if e["tlstrace"]["reused"]:
+            expect(e["startTime"] == e["requestStart"] == e["connectEnd"],
+                   "%s: a reused stream's fields are not at its requestStart" % url)
+
+
+def test_h2_curl(env):
+    """curl --http2: one entry per stream, the first with the connection's timings."""
+    need("curl")
+    port = env.h2_port()
+    urls = ["https://localhost:%d/hello" % port, "https://localhost:%d/big" % port]
+    rc, out, err, path = env.trace("h2_curl", ["curl", "-sk", "--http2", "-o", "/dev/null",
+                                               "-o", "/dev/null"] + urls, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    check_h2(read_entries(path), urls, [200, 200], [6, 50000])
+
+
+def test_h2_nghttp(env):
+    """nghttp: three concurrent streams on one connection, one of them a 404."""
+    need("nghttp")
+    port = env.h2_port()
+    urls = ["https://localhost:%d/%s" % (port, p) for p in ("hello", "big", "missing")]
+    rc, out, err, path = env.trace("h2_nghttp", ["nghttp", "-n"] + urls, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    check_h2(read_entries(path), urls, [200, 200, 404], [6, 50000, None])
 
 
 def test_curl_100_sequential(env):
@@ -1442,6 +1526,8 @@ TESTS = [
     ("connect_refused", test_connect_refused),
     ("plain_http", test_plain_http),
     ("connection_predates_trace", test_connection_predates_trace),
+    ("h2_curl", test_h2_curl),
+    ("h2_nghttp", test_h2_nghttp),
     ("curl_100_sequential", test_curl_100_sequential),
     ("attach_pid", test_attach_pid),
     ("comm_filter", test_comm_filter),
