@@ -373,6 +373,26 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	emit(c, &e);
 }
 
+/*
+ * The lookup that gave this connection its address, and the attempts that
+ * fetch made. The first request claims the lookup; a failed attempt only
+ * looks, so the attempt that wins still finds it.
+ */
+static void find_lookup(struct collector *c, struct conn *cn, int claim)
+{
+	const struct lookup *lk;
+
+	if (!cn->observed || cn->lookup_start)
+		return;
+	lk = lookups__match(c->lookups, cn->pid, cn->family, cn->daddr, cn->connect_start, claim);
+	if (lk) {
+		cn->lookup_start = lk->start;
+		cn->lookup_end = lk->end;
+	}
+	cn->attempts = lookups__attempts(c->lookups, cn->pid, lk, cn->family, cn->daddr,
+					 lk ? lk->end : cn->connect_start, cn->connect_start);
+}
+
 /* an entry for a connection that failed before carrying any request */
 static void conn_failure(struct entry *e, struct conn *cn, __u64 end, const char *phase,
 			 const char *error)
@@ -416,15 +436,23 @@ struct held {
 	struct entry e;
 };
 
-static void hold_failure(struct collector *c, struct conn *cn, __u64 ts)
+static void hold_failure(struct collector *c, struct conn *cn, __u64 ts, const char *error)
 {
-	struct held *h = calloc(1, sizeof(*h));
+	struct conn *o, *tmp;
+	struct held *h;
 
+	/* another attempt already won */
+	HASH_ITER (hh, c->conns, o, tmp) {
+		if (o != cn && o->pid == cn->pid && o->rport == cn->rport && o->tcp_end &&
+		    o->tcp_end <= ts && ts - o->tcp_end < ATTEMPT_WINDOW_NS)
+			return;
+	}
+	h = calloc(1, sizeof(*h));
 	if (!h) {
-		emit_conn_failure(c, cn, ts, "connect", "connection refused or timed out");
+		emit_conn_failure(c, cn, ts, "connect", error);
 		return;
 	}
-	conn_failure(&h->e, cn, ts, "connect", "connection refused or timed out");
+	conn_failure(&h->e, cn, ts, "connect", error);
 	h->pid = cn->pid;
 	h->port = cn->rport;
 	h->ts = ts;
@@ -501,6 +529,12 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 			emit_req(c, cn, r, ts, NULL);
 		}
 		pop_req(cn);
+	}
+	if (!cn->nreq && !cn->tcp_failed && cn->observed && !cn->tcp_end) {
+		/* closed while still connecting: the program gave up waiting */
+		find_lookup(c, cn, 0);
+		hold_failure(c, cn, ts, "connection timed out (closed before it was established)");
+		cn->tcp_failed = 1;
 	}
 	if (!cn->nreq && !cn->tcp_failed) {
 		struct session *s = cn->sess;
@@ -659,26 +693,6 @@ static void on_connect(struct collector *c, const struct ev_connect *e)
 	lookups__attempt(c->lookups, e->hdr.pid, e->hdr.ts, e->family, e->daddr);
 }
 
-/*
- * The lookup that gave this connection its address, and the attempts that
- * fetch made. The first request claims the lookup; a failed attempt only
- * looks, so the attempt that wins still finds it.
- */
-static void find_lookup(struct collector *c, struct conn *cn, int claim)
-{
-	const struct lookup *lk;
-
-	if (!cn->observed || cn->lookup_start)
-		return;
-	lk = lookups__match(c->lookups, cn->pid, cn->family, cn->daddr, cn->connect_start, claim);
-	if (lk) {
-		cn->lookup_start = lk->start;
-		cn->lookup_end = lk->end;
-	}
-	cn->attempts = lookups__attempts(c->lookups, cn->pid, lk, cn->family, cn->daddr,
-					 lk ? lk->end : cn->connect_start, cn->connect_start);
-}
-
 /* a lookup that failed is a failed fetch of its name */
 static void on_dns(struct collector *c, const struct ev_dns *e)
 {
@@ -732,7 +746,7 @@ static void on_tcp_state(struct collector *c, const struct ev_tcp_state *e)
 	} else {
 		cn->tcp_failed = 1;
 		find_lookup(c, cn, 0);
-		hold_failure(c, cn, e->hdr.ts);
+		hold_failure(c, cn, e->hdr.ts, "connection refused or timed out");
 	}
 }
 

@@ -871,6 +871,36 @@ def test_connect_refused(env):
     expect(partial.get("connectStart") == e["startTime"], "partial %r" % partial)
 
 
+def test_connect_timeout(env):
+    """A connect that times out (its SYNs dropped: the listener's queue is full)."""
+    need("curl")
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(0)
+    port = lst.getsockname()[1]
+    fillers = []
+    try:
+        # fill the accept queue; further SYNs are dropped, never answered
+        for _ in range(3):
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(("127.0.0.1", port))
+            fillers.append(f)
+        time.sleep(0.2)
+        rc, out, err, path = env.trace(
+            "connect_timeout", ["curl", "-sk", "--connect-timeout", "1",
+                                "https://127.0.0.1:%d/x" % port], timeout=30)
+    finally:
+        for f in fillers:
+            f.close()
+        lst.close()
+    expect(rc == 28, "tlstrace exited %r, want curl's 28 (timeout)%s" % (rc, stderr_hint(err)))
+    e, partial = only_failure(read_entries(path), "connect", ["timed out"])
+    expect(e["responseEnd"] - e["startTime"] >= 900,
+           "the failure came after %.1f ms, before curl's 1 s timeout"
+           % (e["responseEnd"] - e["startTime"]))
+
+
 def test_plain_http(env):
     """http:// over plain TCP, keep-alive: entries from the socket syscalls."""
     need("curl")
@@ -1524,6 +1554,7 @@ TESTS = [
     ("tls_resumption", test_tls_resumption),
     ("happy_eyeballs", test_happy_eyeballs),
     ("connect_refused", test_connect_refused),
+    ("connect_timeout", test_connect_timeout),
     ("plain_http", test_plain_http),
     ("connection_predates_trace", test_connection_predates_trace),
     ("h2_curl", test_h2_curl),

@@ -517,6 +517,52 @@ out:
 	fx_fini(&f);
 }
 
+/* the first attempt hangs; the second wins; the first is closed later: no failure */
+static void subtest_loser_closed_while_connecting(void)
+{
+	const struct addr answer[] = { ip6_loopback(), ip4(127, 0, 0, 1) };
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_dns(f.c, 500, 800, 0, 0, "localhost", "443", answer, 2);
+	ev_connect(f.c, 5, SOCK1, 1000, answer[0]);
+	ev_connect(f.c, 6, SOCK2, 1100, answer[1]);
+	ev_tcp(f.c, 6, SOCK2, 1200, answer[1], TCP_SYN_SENT, TCP_ESTABLISHED);
+	ev_close(f.c, 5, 1250); /* the loser, still connecting */
+	ev_bind(f.c, SSL2, 6, 1260);
+	ev_call(f.c, SSL2, CALL_HANDSHAKE, 1300, 1600, 1, NULL);
+	ev_call(f.c, SSL2, CALL_WRITE, 1700, 1750, strlen(REQ_A), REQ_A);
+	ev_call(f.c, SSL2, CALL_READ, 1850, 1900, strlen(RESP_HELLO), RESP_HELLO);
+	collector__flush(f.c, 9000);
+	if (!ASSERT_EQ(f.s->n, 1, "only the fetch"))
+		goto out;
+	ASSERT_NULL(f.s->e[0].failed_phase, "the fetch succeeded");
+	ASSERT_EQ(f.s->e[0].connect_attempts, 2, "two attempts");
+out:
+	fx_fini(&f);
+}
+
+/* the only attempt is closed while still connecting: a connect that timed out */
+static void subtest_connect_abandoned(void)
+{
+	const struct addr a = ip4(127, 0, 0, 1);
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000, a);
+	ev_close(f.c, 5, 2000);
+	ev_exit(f.c, 2100);
+	if (!ASSERT_EQ(f.s->n, 1, "one failed fetch"))
+		goto out;
+	ASSERT_STREQ(f.s->e[0].failed_phase, "connect", "failed_phase");
+	ASSERT_TRUE(strstr(f.s->e[0].error, "timed out") != NULL, "error says timed out");
+	ASSERT_EQ(f.s->e[0].response_end, 2000, "response_end = the close");
+out:
+	fx_fini(&f);
+}
+
 static void subtest_happy_eyeballs(void)
 {
 	const struct addr answer[] = { ip6_loopback(), ip4(127, 0, 0, 1) };
@@ -680,6 +726,10 @@ void test_lookups(void)
 		subtest_happy_eyeballs();
 	if (test__start_subtest("all_attempts_fail"))
 		subtest_all_attempts_fail();
+	if (test__start_subtest("loser_closed_while_connecting"))
+		subtest_loser_closed_while_connecting();
+	if (test__start_subtest("connect_abandoned"))
+		subtest_connect_abandoned();
 	if (test__start_subtest("dns_failure"))
 		subtest_dns_failure();
 	if (test__start_subtest("dns_failure_ignored"))
