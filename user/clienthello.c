@@ -38,6 +38,26 @@ static int skip_vec(struct cursor *c, size_t n)
 	return get(c, n, &len) ? -1 : skip(c, len);
 }
 
+/* call fn for each extension in the ext_len bytes at c, bounded by both */
+static void each_ext(struct cursor c, unsigned ext_len,
+		     void (*fn)(unsigned type, struct cursor e, void *arg), void *arg)
+{
+	if ((size_t)(c.end - c.p) > ext_len)
+		c.end = c.p + ext_len;
+	while (c.p < c.end) {
+		struct cursor e;
+		unsigned etype, elen;
+
+		if (get(&c, 2, &etype) || get(&c, 2, &elen))
+			break;
+		e.p = c.p;
+		e.end = (size_t)(c.end - c.p) < elen ? c.end : c.p + elen;
+		if (skip(&c, elen))
+			c.p = c.end;
+		fn(etype, e, arg);
+	}
+}
+
 /* copy a length-prefixed name, printable characters only */
 static void copy_name(char *dst, size_t cap, const unsigned char *p, unsigned n)
 {
@@ -48,8 +68,9 @@ static void copy_name(char *dst, size_t cap, const unsigned char *p, unsigned n)
 	dst[n] = '\0';
 }
 
-static void client_ext(unsigned type, struct cursor e, struct tls_client_hello *ch)
+static void client_ext(unsigned type, struct cursor e, void *arg)
 {
+	struct tls_client_hello *ch = arg;
 	unsigned v, name_type, nlen;
 
 	if (type == 0) {
@@ -97,20 +118,7 @@ int tls_client_hello(const unsigned char *buf, size_t len, struct tls_client_hel
 	c.p += sid_len;
 	if (skip_vec(&c, 2) || skip_vec(&c, 1) || get(&c, 2, &ext_len))
 		return 1;
-	if ((size_t)(c.end - c.p) > ext_len)
-		c.end = c.p + ext_len;
-	while (c.p < c.end) {
-		struct cursor e;
-		unsigned etype, elen;
-
-		if (get(&c, 2, &etype) || get(&c, 2, &elen))
-			break;
-		e.p = c.p;
-		e.end = (size_t)(c.end - c.p) < elen ? c.end : c.p + elen;
-		if (skip(&c, elen))
-			c.p = c.end;
-		client_ext(etype, e, ch);
-	}
+	each_ext(c, ext_len, client_ext, ch);
 	return 1;
 }
 
@@ -121,6 +129,20 @@ int clienthello_sni(const unsigned char *buf, size_t len, char *sni, size_t sni_
 
 	snprintf(sni, sni_cap, "%s", ret ? ch.sni : "");
 	return ret;
+}
+
+static void server_ext(unsigned type, struct cursor e, void *arg)
+{
+	struct tls_server_hello *sh = arg;
+	unsigned v, n;
+
+	if (type == 43 && get(&e, 2, &v) == 0) /* supported_versions: the chosen one */
+		sh->version = v;
+	else if (type == 41) /* pre_shared_key */
+		sh->psk = 1;
+	else if (type == 16 && get(&e, 2, &v) == 0 && get(&e, 1, &n) == 0 &&
+		 (size_t)(e.end - e.p) >= n)
+		copy_name(sh->alpn, sizeof(sh->alpn), e.p, n);
 }
 
 int tls_server_hello(const unsigned char *buf, size_t len, struct tls_server_hello *sh)
@@ -154,26 +176,7 @@ int tls_server_hello(const unsigned char *buf, size_t len, struct tls_server_hel
 		return -1;
 	if (get(&c, 2, &ext_len))
 		return 1; /* no extensions */
-	if ((size_t)(c.end - c.p) > ext_len)
-		c.end = c.p + ext_len;
-	while (c.p < c.end) {
-		struct cursor e;
-		unsigned etype, elen, n;
-
-		if (get(&c, 2, &etype) || get(&c, 2, &elen))
-			break;
-		e.p = c.p;
-		e.end = (size_t)(c.end - c.p) < elen ? c.end : c.p + elen;
-		if (skip(&c, elen))
-			c.p = c.end;
-		if (etype == 43 && get(&e, 2, &v) == 0) /* supported_versions: the chosen one */
-			sh->version = v;
-		else if (etype == 41) /* pre_shared_key */
-			sh->psk = 1;
-		else if (etype == 16 && get(&e, 2, &v) == 0 && get(&e, 1, &n) == 0 &&
-			 (size_t)(e.end - e.p) >= n)
-			copy_name(sh->alpn, sizeof(sh->alpn), e.p, n);
-	}
+	each_ext(c, ext_len, server_ext, sh);
 	return 1;
 }
 
