@@ -25,7 +25,7 @@ LDLIBS := -lbpf -lelf -lz -ljson-c -lnghttp2
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -Ivmlinux -Ibpf -MMD -MP
 
-BPF_OBJS := $(OUTPUT)/net.bpf.o $(OUTPUT)/openssl.bpf.o $(OUTPUT)/dns.bpf.o
+BPF_OBJS := $(OUTPUT)/net.bpf.o $(OUTPUT)/openssl.bpf.o $(OUTPUT)/gnutls.bpf.o $(OUTPUT)/dns.bpf.o
 # the collector and writers: no BPF, shared with the unit tests
 CORE_SRCS := user/collector.c user/lookups.c user/http2.c user/http1.c user/clienthello.c user/json.c user/text.c user/attach.c
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))

@@ -189,4 +189,160 @@ static __always_inline struct ev_ssl_call *scratch_rec(void)
 	return bpf_map_lookup_elem(&scratch, &zero);
 }
 
+/*
+ * A TLS library call, from entry to return on one thread: the entry is
+ * kept by thread id; the return emits one record with both timestamps,
+ * the result and the plaintext moved.
+ */
+static __always_inline int tls_call_enter(__u32 lib, __u32 cnt, __u32 call, void *ssl, void *buf,
+					  __u64 num, void *outlen)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct ssl_args a = {};
+
+	if (!is_traced(id >> 32)) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	count(cnt);
+	a.ssl = (__u64)ssl;
+	a.buf = (__u64)buf;
+	a.num = num;
+	a.outlen = (__u64)outlen;
+	a.ts = bpf_ktime_get_ns();
+	a.call = call;
+	a.lib = lib;
+	if (bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY))
+		count(CNT_DROP_INFLIGHT);
+	return 0;
+}
+
+static __always_inline int tls_call_exit(__u32 cnt, long ret)
+{
+	__u64 ts = bpf_ktime_get_ns();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	struct ev_ssl_call *e;
+	__u64 n = 0, cap = 0;
+
+	if (!a) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	count(cnt);
+	e = scratch_rec();
+	if (!e)
+		goto out;
+	fill_hdr(&e->hdr, EV_SSL_CALL, ts);
+	e->ssl = a->ssl;
+	e->ts_enter = a->ts;
+	e->num = a->num;
+	e->call = a->call;
+	e->lib = a->lib;
+	e->ret = (int)ret;
+
+	if (a->lib == LIB_GNUTLS) {
+		/* gnutls_handshake: 0 when done; record send/recv: ssize_t bytes */
+		if (a->call == CALL_HANDSHAKE)
+			e->ret = (int)ret == 0 ? 1 : ((int)ret < 0 ? (int)ret : -1);
+		else
+			e->ret = ret;
+		if (a->call != CALL_HANDSHAKE && ret > 0)
+			n = ret;
+	} else if (a->call != CALL_HANDSHAKE) {
+		if (a->outlen) {
+			/* SSL_read_ex/SSL_write_ex: 1 on success, count in *outlen */
+			if ((int)ret == 1) {
+				if (bpf_probe_read_user(&n, sizeof(n), (void *)a->outlen)) {
+					count(CNT_READ_FAIL);
+					n = 0;
+				}
+				e->ret = n;
+			} else {
+				e->ret = (int)ret - 1; /* 0 -> -1: no bytes */
+			}
+		} else if ((int)ret > 0) {
+			n = (int)ret;
+		}
+	}
+	if (n) {
+		cap = n < MAX_CAPTURE ? n : MAX_CAPTURE;
+		asm volatile("" : "+r"(cap));
+		if (cap > MAX_CAPTURE)
+			cap = MAX_CAPTURE;
+		if (cap && bpf_probe_read_user(e->data, cap, (void *)a->buf)) {
+			count(CNT_READ_FAIL);
+			cap = 0;
+		}
+	}
+	e->len = n;
+	e->cap = cap;
+	submit(e, offsetof(struct ev_ssl_call, data) + cap);
+out:
+	bpf_map_delete_elem(&inflight, &tid);
+	return 0;
+}
+
+/* the program told the library which fd a session uses */
+static __always_inline int tls_bind_fd(__u32 lib, void *ssl, int fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sess_key k = {};
+	struct sess_val v = {};
+	struct ev_ssl_bind *e;
+
+	if (!is_traced(id >> 32)) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	count(CNT_HIT_SET_FD);
+	k.ssl = (__u64)ssl;
+	k.pid = id >> 32;
+	v.fd = fd;
+	v.flags = SESS_BOUND;
+	bpf_map_update_elem(&sessions, &k, &v, BPF_ANY);
+	mark_tls_fd(k.pid, fd);
+	e = reserve(offsetof(struct ev_ssl_bind, data));
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, EV_SSL_BIND, bpf_ktime_get_ns());
+	e->ssl = (__u64)ssl;
+	e->ts_call = 0;
+	e->fd = fd;
+	e->how = BIND_SET_FD;
+	e->lib = lib;
+	e->call = 0;
+	e->len = 0;
+	e->cap = 0;
+	commit(e);
+	return 0;
+}
+
+/* the session is gone */
+static __always_inline int tls_free(__u32 lib, void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sess_key k = {};
+	struct ev_ssl_free *e;
+
+	if (!is_traced(id >> 32)) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	count(CNT_HIT_FREE);
+	if (!ssl)
+		return 0;
+	k.ssl = (__u64)ssl;
+	k.pid = id >> 32;
+	bpf_map_delete_elem(&sessions, &k);
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, EV_SSL_FREE, bpf_ktime_get_ns());
+	e->ssl = (__u64)ssl;
+	commit(e);
+	return 0;
+}
+
 #endif /* COMMON_BPF_H */

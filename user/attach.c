@@ -44,6 +44,14 @@ PROG(ssl_set_fd_enter)
 PROG(ssl_free_enter)
 PROG(getaddrinfo_enter)
 PROG(getaddrinfo_exit)
+PROG(gnutls_handshake_enter)
+PROG(gnutls_handshake_exit)
+PROG(gnutls_record_recv_enter)
+PROG(gnutls_record_recv_exit)
+PROG(gnutls_record_send_enter)
+PROG(gnutls_record_send_exit)
+PROG(gnutls_transport_set_int2_enter)
+PROG(gnutls_deinit_enter)
 
 static const struct probe openssl_probes[] = {
 	{ "SSL_do_handshake", 0, 1, prog_ssl_do_handshake_enter },
@@ -58,6 +66,17 @@ static const struct probe openssl_probes[] = {
 	{ "SSL_write_ex", 1, 0, prog_ssl_write_exit },
 	{ "SSL_set_fd", 0, 0, prog_ssl_set_fd_enter },
 	{ "SSL_free", 0, 0, prog_ssl_free_enter },
+};
+
+static const struct probe gnutls_probes[] = {
+	{ "gnutls_handshake", 0, 1, prog_gnutls_handshake_enter },
+	{ "gnutls_handshake", 1, 1, prog_gnutls_handshake_exit },
+	{ "gnutls_record_recv", 0, 1, prog_gnutls_record_recv_enter },
+	{ "gnutls_record_recv", 1, 1, prog_gnutls_record_recv_exit },
+	{ "gnutls_record_send", 0, 1, prog_gnutls_record_send_enter },
+	{ "gnutls_record_send", 1, 1, prog_gnutls_record_send_exit },
+	{ "gnutls_transport_set_int2", 0, 0, prog_gnutls_transport_set_int2_enter },
+	{ "gnutls_deinit", 0, 0, prog_gnutls_deinit_enter },
 };
 
 static const struct probe libc_probes[] = {
@@ -75,6 +94,7 @@ static const struct lib_kind {
 	int tls; /* a TLS library (else: libc, for name lookups) */
 } kinds[] = {
 	{ "libssl.so", openssl_probes, ARRAY_SIZE(openssl_probes), 1 },
+	{ "libgnutls.so", gnutls_probes, ARRAY_SIZE(gnutls_probes), 1 },
 	{ "libc.so.", libc_probes, ARRAY_SIZE(libc_probes), 0 },
 };
 

@@ -1017,6 +1017,47 @@ def test_h2_nghttp(env):
     check_h2(read_entries(path), urls, [200, 200, 404], [6, 50000, None])
 
 
+def check_gnutls(e, i, url, size):
+    check_shape(e, i)
+    check_response(e, i, url, 200, size)
+    tls = e["tlstrace"]["tls"]
+    expect(tls["library"] == "gnutls", "entry %d: tls.library %r" % (i, tls["library"]))
+    expect(tls.get("version") == "TLSv1.3", "entry %d: tls.version %r" % (i, tls.get("version")))
+    expect(tls["serverName"] == "localhost", "entry %d: serverName %r" % (i, tls["serverName"]))
+    expect(e["secureConnectionStart"] > e["connectStart"] > 0, "entry %d: no handshake" % i)
+    check_order(e, i)
+
+
+def test_wget_gnutls(env):
+    """wget (GnuTLS): one entry, timed like OpenSSL's clients."""
+    need("wget")
+    env.require_server()
+    url = env.url("/size/3000")
+    rc, out, err, path = env.trace("wget_gnutls", ["wget", "-q", "-O", "/dev/null",
+                                                   "--no-check-certificate", url], timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    check_gnutls(entries[0], 0, url, 3000)
+
+
+def test_gnutls_cli(env):
+    """gnutls-cli with a request on its stdin."""
+    need("gnutls-cli")
+    env.require_server()
+    request = "GET /hello HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n" % env.port
+    script = 'cat "$0"; sleep 1'
+    reqfile = env.path("gnutls_cli.request")
+    with open(reqfile, "w") as f:
+        f.write(request)
+    cmd = ["sh", "-c", 'sh -c "$0" "$1" | exec gnutls-cli --insecure -p "$2" localhost',
+           script, reqfile, str(env.port)]
+    rc, out, err, path = env.trace("gnutls_cli", cmd, timeout=30)
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    check_gnutls(entries[0], 0, env.url("/hello"), 6)
+
+
 def test_curl_100_sequential(env):
     need("curl")
     env.require_server()
@@ -1559,6 +1600,8 @@ TESTS = [
     ("connection_predates_trace", test_connection_predates_trace),
     ("h2_curl", test_h2_curl),
     ("h2_nghttp", test_h2_nghttp),
+    ("wget_gnutls", test_wget_gnutls),
+    ("gnutls_cli", test_gnutls_cli),
     ("curl_100_sequential", test_curl_100_sequential),
     ("attach_pid", test_attach_pid),
     ("comm_filter", test_comm_filter),
