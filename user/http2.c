@@ -43,6 +43,7 @@ struct h2_side {
 	size_t blk_len;
 	__u32 blk_stream;
 	int blk_end_stream, blk_push, blk_open;
+	__u64 blk_ts;	/* the call in which the block's first frame began */
 	__u64 frame_ts; /* the call in which this frame's header completed */
 	int lost;
 };
@@ -143,7 +144,7 @@ static int block_done(struct h2_side *s, enum h2_dir dir, __u64 ts, __u32 tid,
 		return 0; /* a pushed request: decoded only to keep the table in step */
 	if (dir == H2_OUT) {
 		if (req.method[0] && cb->request)
-			cb->request(ctx, s->blk_stream, &req, s->frame_ts, tid);
+			cb->request(ctx, s->blk_stream, &req, s->blk_ts, tid);
 	} else {
 		if (cb->headers)
 			cb->headers(ctx, s->blk_stream, atoi(status), encoding, ts);
@@ -215,6 +216,7 @@ static int frame_done(struct h2_side *s, enum h2_dir dir, __u64 ts, __u32 tid,
 			return -1;
 		n -= pad;
 		s->blk_open = 1;
+		s->blk_ts = s->frame_ts;
 		s->blk_stream = s->stream;
 		s->blk_end_stream = s->type == F_HEADERS && (s->flags & FL_END_STREAM);
 		s->blk_push = s->type == F_PUSH_PROMISE;
@@ -265,6 +267,8 @@ static int feed_side(struct h2_side *s, enum h2_dir dir, const unsigned char *d,
 			s->buf_len = 0;
 			s->frame_ts = ts;
 			s->pad_pending = s->type == F_DATA && (s->flags & FL_PADDED);
+			if (s->pad_pending && !s->len)
+				return -1; /* no room for the pad length */
 			s->data_left = s->pad_pending ? 0 : s->len;
 			s->pad_left = 0;
 			if (s->blk_open && s->type != F_CONTINUATION)

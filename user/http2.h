@@ -21,7 +21,7 @@ struct h2_callbacks {
 	/* the client sent a request's HEADERS; ts is the entry of that write */
 	void (*request)(void *ctx, __u32 stream, const struct http1_request *req, __u64 ts,
 			__u32 tid);
-	/* the first frame of a stream's response arrived (responseStart) */
+	/* a frame of a stream's response arrived: the first is its responseStart */
 	void (*first_frame)(void *ctx, __u32 stream, __u64 ts);
 	/* response headers: the status (1xx: interim), Content-Encoding */
 	void (*headers)(void *ctx, __u32 stream, int status, const char *encoding, __u64 ts);

@@ -20,6 +20,7 @@ static const struct {
 	{ "collector", test_collector },
 	{ "json", test_json },
 	{ "lookups", test_lookups },
+	{ "http2", test_http2 },
 	/* clang-format on */
 };
 

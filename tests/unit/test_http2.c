@@ -1,0 +1,1607 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * HTTP/2: the frame parser (h2__feed) fed hand-built frames, and the
+ * collector fed them inside SSL call records. Frames are built by hand (a
+ * 9-byte header, then the payload); header blocks come from nghttp2's HPACK
+ * deflater, one per direction, so the dynamic table evolves as it would on
+ * a real connection. Every buffer handed over is a heap copy of exactly the
+ * captured size, so ASan catches reads past it.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <nghttp2/nghttp2.h>
+#include "tlstrace.h"
+#include "collector.h"
+#include "http2.h"
+#include "test.h"
+
+#define PID 100
+#define TID 101
+#define ORIGIN 7
+#define SOCK1 0xffff888000001000ULL
+#define SSL1 0x5555000010000ULL
+
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+
+/* frame types and flags */
+#define T_DATA 0
+#define T_HEADERS 1
+#define T_PRIORITY 2
+#define T_RST_STREAM 3
+#define T_SETTINGS 4
+#define T_PUSH_PROMISE 5
+#define T_PING 6
+#define T_GOAWAY 7
+#define T_WINDOW_UPDATE 8
+#define T_CONTINUATION 9
+
+#define F_END_STREAM 0x1
+#define F_ACK 0x1
+#define F_END_HEADERS 0x4
+#define F_PADDED 0x8
+#define F_PRIORITY 0x20
+
+/* ---- byte buffers and frames ---- */
+
+struct bb {
+	unsigned char *d;
+	size_t n, cap;
+};
+
+static void bb_put(struct bb *b, const void *p, size_t n)
+{
+	if (b->n + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		unsigned char *nd;
+
+		while (cap < b->n + n)
+			cap *= 2;
+		nd = realloc(b->d, cap);
+		if (!nd)
+			abort();
+		b->d = nd;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->d + b->n, p, n);
+	b->n += n;
+}
+
+static void bb_free(struct bb *b)
+{
+	free(b->d);
+	memset(b, 0, sizeof(*b));
+}
+
+static void bb_frame_hdr(struct bb *b, size_t len, __u8 type, __u8 flags, __u32 stream)
+{
+	unsigned char h[9] = {
+		len >> 16,    len >> 8,	    len,	 type,	 flags,
+		stream >> 24, stream >> 16, stream >> 8, stream,
+	};
+
+	bb_put(b, h, sizeof(h));
+}
+
+static void bb_frame(struct bb *b, __u8 type, __u8 flags, __u32 stream, const void *payload,
+		     size_t len)
+{
+	bb_frame_hdr(b, len, type, flags, stream);
+	bb_put(b, payload, len);
+}
+
+static void bb_preface(struct bb *b)
+{
+	/* the client preface, then SETTINGS (ENABLE_PUSH = 0) */
+	static const unsigned char settings[] = { 0, 2, 0, 0, 0, 0 };
+
+	bb_put(b, H2_PREFACE, H2_PREFACE_LEN);
+	bb_frame(b, T_SETTINGS, 0, 0, settings, sizeof(settings));
+}
+
+static void bb_rst(struct bb *b, __u32 stream, __u32 code)
+{
+	unsigned char p[4] = { code >> 24, code >> 16, code >> 8, code };
+
+	bb_frame(b, T_RST_STREAM, 0, stream, p, sizeof(p));
+}
+
+/* a header list: name, value, name, value, ..., NULL */
+static size_t hpack(nghttp2_hd_deflater *d, unsigned char *out, size_t cap, const char *const *list)
+{
+	nghttp2_nv nv[32];
+	size_t n = 0;
+	ssize_t rv;
+
+	for (; list[0] && n < 32; list += 2, n++) {
+		nv[n].name = (uint8_t *)list[0];
+		nv[n].namelen = strlen(list[0]);
+		nv[n].value = (uint8_t *)list[1];
+		nv[n].valuelen = strlen(list[1]);
+		nv[n].flags = NGHTTP2_NV_FLAG_NONE;
+	}
+	rv = nghttp2_hd_deflate_hd(d, out, cap, nv, n);
+	if (!ASSERT_GT(rv, 0, "nghttp2_hd_deflate_hd"))
+		return 0;
+	return (size_t)rv;
+}
+
+/* a HEADERS frame carrying a whole block */
+static size_t bb_headers(struct bb *b, nghttp2_hd_deflater *d, __u32 stream, __u8 flags,
+			 const char *const *list)
+{
+	unsigned char blk[4096];
+	size_t n = hpack(d, blk, sizeof(blk), list);
+
+	bb_frame(b, T_HEADERS, flags | F_END_HEADERS, stream, blk, n);
+	return n;
+}
+
+#define REQ_LIST(path)                                                                            \
+	(const char *const[])                                                                     \
+	{                                                                                         \
+		":method", "GET", ":scheme", "https", ":authority", "example.com", ":path", path, \
+			NULL                                                                      \
+	}
+
+struct deflaters {
+	nghttp2_hd_deflater *out, *in;
+};
+
+static bool deflaters_init(struct deflaters *df)
+{
+	memset(df, 0, sizeof(*df));
+	if (!ASSERT_EQ(nghttp2_hd_deflate_new(&df->out, 4096), 0, "deflate_new out") ||
+	    !ASSERT_EQ(nghttp2_hd_deflate_new(&df->in, 4096), 0, "deflate_new in"))
+		return false;
+	return true;
+}
+
+static void deflaters_fini(struct deflaters *df)
+{
+	if (df->out)
+		nghttp2_hd_deflate_del(df->out);
+	if (df->in)
+		nghttp2_hd_deflate_del(df->in);
+}
+
+/* ---- a parser with recording callbacks ---- */
+
+#define NS 16  /* streams below this are recorded per stream */
+#define NREC 8 /* callbacks of each kind recorded */
+
+struct rec {
+	int nreq, nhdr, nend, other, bad;
+	struct {
+		__u32 stream;
+		struct http1_request req;
+		__u64 ts;
+		__u32 tid;
+	} req[NREC];
+	struct {
+		__u32 stream;
+		int status;
+		char enc[32];
+		__u64 ts;
+	} hdr[NREC];
+	struct {
+		__u32 stream;
+		__u64 ts;
+		int reset;
+		__u32 code;
+	} end[NREC];
+	int nfirst[NS];
+	__u64 first_ts[NS]; /* of the first call */
+	__u64 last_first_ts[NS];
+	__u64 body[NS], body_cap[NS];
+	unsigned char bytes[NS][64]; /* the first captured body bytes */
+	unsigned long sum;
+};
+
+static void rec_request(void *ctx, __u32 stream, const struct http1_request *req, __u64 ts,
+			__u32 tid)
+{
+	struct rec *r = ctx;
+
+	if (strnlen(req->method, sizeof(req->method)) == sizeof(req->method) ||
+	    strnlen(req->target, sizeof(req->target)) == sizeof(req->target) ||
+	    strnlen(req->host, sizeof(req->host)) == sizeof(req->host) || stream >> 31)
+		r->bad++;
+	if (r->nreq < NREC) {
+		r->req[r->nreq].stream = stream;
+		r->req[r->nreq].req = *req;
+		r->req[r->nreq].ts = ts;
+		r->req[r->nreq].tid = tid;
+	}
+	r->nreq++;
+}
+
+static void rec_first_frame(void *ctx, __u32 stream, __u64 ts)
+{
+	struct rec *r = ctx;
+
+	if (stream >> 31 || !stream)
+		r->bad++;
+	if (stream >= NS) {
+		r->other++;
+		return;
+	}
+	if (!r->nfirst[stream]++)
+		r->first_ts[stream] = ts;
+	r->last_first_ts[stream] = ts;
+}
+
+static void rec_headers(void *ctx, __u32 stream, int status, const char *encoding, __u64 ts)
+{
+	struct rec *r = ctx;
+
+	if (!encoding || stream >> 31) {
+		r->bad++;
+		return;
+	}
+	r->sum += strlen(encoding);
+	if (r->nhdr < NREC) {
+		r->hdr[r->nhdr].stream = stream;
+		r->hdr[r->nhdr].status = status;
+		snprintf(r->hdr[r->nhdr].enc, sizeof(r->hdr[r->nhdr].enc), "%s", encoding);
+		r->hdr[r->nhdr].ts = ts;
+	}
+	r->nhdr++;
+}
+
+static void rec_data(void *ctx, __u32 stream, const unsigned char *p, size_t ncap, size_t n)
+{
+	struct rec *r = ctx;
+
+	if (ncap > n || !n || stream >> 31)
+		r->bad++;
+	/* touch every byte said to be captured: ASan checks they are */
+	for (size_t i = 0; i < ncap; i++)
+		r->sum += p[i];
+	if (stream >= NS) {
+		r->other++;
+		return;
+	}
+	for (size_t i = 0; i < ncap && r->body_cap[stream] + i < sizeof(r->bytes[0]); i++)
+		r->bytes[stream][r->body_cap[stream] + i] = p[i];
+	r->body[stream] += n;
+	r->body_cap[stream] += ncap;
+}
+
+static void rec_end(void *ctx, __u32 stream, __u64 ts, int reset, __u32 code)
+{
+	struct rec *r = ctx;
+
+	if (stream >> 31)
+		r->bad++;
+	if (r->nend < NREC) {
+		r->end[r->nend].stream = stream;
+		r->end[r->nend].ts = ts;
+		r->end[r->nend].reset = reset;
+		r->end[r->nend].code = code;
+	}
+	r->nend++;
+}
+
+static const struct h2_callbacks rec_cb = {
+	.request = rec_request,
+	.first_frame = rec_first_frame,
+	.headers = rec_headers,
+	.data = rec_data,
+	.end = rec_end,
+};
+
+/* feed a heap copy of exactly the cap captured bytes of a len-byte call */
+static int h2_feed(struct h2_conn *h, enum h2_dir dir, const void *d, size_t cap, size_t len,
+		   __u64 ts, struct rec *r)
+{
+	unsigned char *copy = malloc(cap ? cap : 1);
+	int ret;
+
+	if (!copy)
+		abort();
+	if (cap)
+		memcpy(copy, d, cap);
+	ret = h2__feed(h, dir, copy, cap, len, ts, TID, &rec_cb, r);
+	free(copy);
+	return ret;
+}
+
+static int h2_feed_all(struct h2_conn *h, enum h2_dir dir, const struct bb *b, __u64 ts,
+		       struct rec *r)
+{
+	return h2_feed(h, dir, b->d, b->n, b->n, ts, r);
+}
+
+static __u64 rng_state = 0x9e3779b97f4a7c15ULL;
+
+static __u64 rnd(void)
+{
+	/* xorshift64*: reproducible across runs */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+/*
+ * Feed b in chunks (chunk 0: random sizes, from rnd()), the k-th call at
+ * ts0 + 10 k; ts_of[i] is set to the ts of the call that delivered byte i.
+ * Returns the first non-zero return, else 0.
+ */
+static int h2_feed_chunks(struct h2_conn *h, enum h2_dir dir, const struct bb *b, size_t chunk,
+			  __u64 ts0, __u64 *ts_of, struct rec *r)
+{
+	size_t off = 0;
+	__u64 ts = ts0;
+
+	while (off < b->n) {
+		size_t n = chunk ? chunk : 1 + rnd() % 40;
+		int ret;
+
+		if (n > b->n - off)
+			n = b->n - off;
+		for (size_t i = 0; i < n; i++)
+			ts_of[off + i] = ts;
+		ret = h2_feed(h, dir, b->d + off, n, n, ts, r);
+		if (ret)
+			return ret;
+		off += n;
+		ts += 10;
+	}
+	return 0;
+}
+
+/* ---- the response of the basic exchange, and its checks ---- */
+
+struct basic_in {
+	struct bb b;
+	size_t headers_off; /* where the HEADERS frame starts */
+	size_t headers_end; /* just past it */
+	size_t data1_end;   /* just past the first DATA frame */
+};
+
+static void build_basic_in(struct basic_in *x, nghttp2_hd_deflater *d)
+{
+	static const char *const resp[] = { ":status", "200",	       "content-encoding",
+					    "gzip",    "content-type", "text/plain",
+					    NULL };
+
+	memset(x, 0, sizeof(*x));
+	bb_frame(&x->b, T_SETTINGS, 0, 0, NULL, 0);
+	x->headers_off = x->b.n;
+	bb_headers(&x->b, d, 1, 0, resp);
+	x->headers_end = x->b.n;
+	bb_frame(&x->b, T_DATA, 0, 1, "0123456789", 10);
+	x->data1_end = x->b.n;
+	bb_frame(&x->b, T_DATA, F_END_STREAM, 1, "abcde", 5);
+}
+
+/* the callbacks of the basic response; false if any check failed */
+static bool check_basic_in(const struct rec *r, __u64 first_ts, __u64 headers_ts, __u64 end_ts)
+{
+	bool ok = true;
+
+	ok &= ASSERT_EQ(r->bad, 0, "callback arguments sane");
+	ok &= ASSERT_EQ(r->nreq, 0, "no request callback for a read");
+	/*
+	 * first_frame: responseStart is the first call for the stream (the
+	 * parser calls it for every frame; the collector keeps the first)
+	 */
+	ok &= ASSERT_GE(r->nfirst[1], 1, "first_frame for stream 1");
+	ok &= ASSERT_EQ(r->first_ts[1], first_ts, "first_frame ts = the HEADERS frame's read");
+	ok &= ASSERT_EQ(r->nfirst[0], 0, "no first_frame for stream 0 (SETTINGS)");
+	if ((ok &= ASSERT_EQ(r->nhdr, 1, "one headers callback"))) {
+		ok &= ASSERT_EQ(r->hdr[0].stream, 1, "headers stream");
+		ok &= ASSERT_EQ(r->hdr[0].status, 200, "status");
+		ok &= ASSERT_STREQ(r->hdr[0].enc, "gzip", "content-encoding");
+		ok &= ASSERT_EQ(r->hdr[0].ts, headers_ts, "headers ts");
+	}
+	ok &= ASSERT_EQ(r->body[1], 15, "body bytes");
+	ok &= ASSERT_EQ(r->body_cap[1], 15, "body bytes captured");
+	ok &= ASSERT_TRUE(!memcmp(r->bytes[1], "0123456789abcde", 15), "body bytes as sent");
+	if ((ok &= ASSERT_EQ(r->nend, 1, "one end callback"))) {
+		ok &= ASSERT_EQ(r->end[0].stream, 1, "end stream");
+		ok &= ASSERT_EQ(r->end[0].ts, end_ts, "end ts = the read with END_STREAM");
+		ok &= ASSERT_EQ(r->end[0].reset, 0, "end: not reset");
+		ok &= ASSERT_EQ(r->end[0].code, 0, "end: code 0");
+	}
+	ok &= ASSERT_EQ(r->other, 0, "no other stream");
+	return ok;
+}
+
+static void subtest_parser_basic(void)
+{
+	struct deflaters df;
+	struct basic_in in = {};
+	struct bb out = {};
+	struct h2_conn *h = NULL;
+	struct rec *r = calloc(1, sizeof(*r));
+
+	if (!ASSERT_OK_PTR(r, "calloc") || !deflaters_init(&df))
+		goto out;
+	h = h2__new();
+	if (!ASSERT_OK_PTR(h, "h2__new"))
+		goto out;
+	bb_preface(&out);
+	bb_headers(&out, df.out, 1, F_END_STREAM, REQ_LIST("/a"));
+	ASSERT_EQ(h2_feed_all(h, H2_OUT, &out, 1600, r), 0, "feed out");
+	ASSERT_EQ(r->bad, 0, "callback arguments sane");
+	if (ASSERT_EQ(r->nreq, 1, "one request")) {
+		ASSERT_EQ(r->req[0].stream, 1, "request stream");
+		ASSERT_STREQ(r->req[0].req.method, "GET", "method");
+		ASSERT_STREQ(r->req[0].req.target, "/a", "target");
+		ASSERT_STREQ(r->req[0].req.host, "example.com", "host = :authority");
+		ASSERT_EQ(r->req[0].ts, 1600, "request ts = the write");
+		ASSERT_EQ(r->req[0].tid, TID, "request tid");
+	}
+	ASSERT_EQ(r->nhdr + r->nend + r->nfirst[1], 0, "no response callbacks for a write");
+	ASSERT_EQ(r->body[1], 0, "request bytes are not response body");
+
+	memset(r, 0, sizeof(*r));
+	build_basic_in(&in, df.in);
+	/* read 1: SETTINGS + HEADERS; read 2: DATA; read 3: DATA with END_STREAM */
+	ASSERT_EQ(h2_feed(h, H2_IN, in.b.d, in.headers_end, in.headers_end, 2000, r), 0, "read 1");
+	ASSERT_EQ(h2_feed(h, H2_IN, in.b.d + in.headers_end, in.data1_end - in.headers_end,
+			  in.data1_end - in.headers_end, 2100, r),
+		  0, "read 2");
+	ASSERT_EQ(r->nend, 0, "no end before END_STREAM");
+	ASSERT_EQ(h2_feed(h, H2_IN, in.b.d + in.data1_end, in.b.n - in.data1_end,
+			  in.b.n - in.data1_end, 2200, r),
+		  0, "read 3");
+	check_basic_in(r, 2000, 2000, 2200);
+out:
+	if (h)
+		h2__free(h);
+	bb_free(&out);
+	bb_free(&in.b);
+	deflaters_fini(&df);
+	free(r);
+}
+
+static void subtest_parser_split(void)
+{
+	struct deflaters df;
+	struct basic_in in = {};
+	struct bb out = {};
+	__u64 *ts_of = NULL;
+	struct rec *r = calloc(1, sizeof(*r));
+
+	if (!ASSERT_OK_PTR(r, "calloc") || !deflaters_init(&df))
+		goto out;
+	bb_preface(&out);
+	size_t req_off = out.n;
+	bb_headers(&out, df.out, 1, F_END_STREAM, REQ_LIST("/a"));
+	build_basic_in(&in, df.in);
+	ts_of = calloc(in.b.n + out.n, sizeof(*ts_of));
+	if (!ASSERT_OK_PTR(ts_of, "calloc"))
+		goto out;
+
+	/* chunk 1: one byte per call; 0: random sizes, many times over */
+	for (int round = 0; round < 200; round++) {
+		size_t chunk = round == 0 ? 1 : 0;
+		struct h2_conn *h = h2__new();
+		char name[64];
+		bool ok;
+
+		if (!ASSERT_OK_PTR(h, "h2__new"))
+			goto out;
+		memset(r, 0, sizeof(*r));
+		snprintf(name, sizeof(name), "round %d: feed out", round);
+		ok = ASSERT_EQ(h2_feed_chunks(h, H2_OUT, &out, chunk, 1000, ts_of, r), 0, name);
+		snprintf(name, sizeof(name), "round %d: one request", round);
+		if ((ok &= ASSERT_EQ(r->nreq, 1, name))) {
+			snprintf(name, sizeof(name), "round %d: request", round);
+			ok &= ASSERT_TRUE(r->req[0].stream == 1 &&
+						  !strcmp(r->req[0].req.method, "GET") &&
+						  !strcmp(r->req[0].req.target, "/a") &&
+						  !strcmp(r->req[0].req.host, "example.com"),
+					  name);
+			/* a write that carried part of the HEADERS frame */
+			snprintf(name, sizeof(name), "round %d: request ts", round);
+			ok &= ASSERT_TRUE(r->req[0].ts >= ts_of[req_off] &&
+						  r->req[0].ts <= ts_of[out.n - 1],
+					  name);
+		}
+
+		memset(r, 0, sizeof(*r));
+		snprintf(name, sizeof(name), "round %d: feed in", round);
+		ok &= ASSERT_EQ(h2_feed_chunks(h, H2_IN, &in.b, chunk, 2000, ts_of, r), 0, name);
+		ok &= check_basic_in(r, ts_of[in.headers_off + 8], ts_of[in.headers_end - 1],
+				     ts_of[in.b.n - 1]);
+		h2__free(h);
+		if (!ok) {
+			printf("  (round %d, chunk %zu)\n", round, chunk);
+			break; /* one round's failures are enough */
+		}
+	}
+out:
+	free(ts_of);
+	bb_free(&out);
+	bb_free(&in.b);
+	deflaters_fini(&df);
+	free(r);
+}
+
+static void subtest_parser_continuation_padding_priority(void)
+{
+	static const char *const req[] = { ":method",	 "GET",
+					   ":scheme",	 "https",
+					   ":authority", "example.com",
+					   ":path",	 "/c?q=continuation",
+					   "user-agent", "tlstrace-test/1.0",
+					   "accept",	 "*/*",
+					   NULL };
+	static const char *const resp[] = { ":status",	     "200",	 "content-encoding",
+					    "identity",	     "server",	 "test",
+					    "cache-control", "no-store", NULL };
+	static const char *const trailers[] = { "grpc-status", "0", NULL };
+	static const unsigned char prio[5] = { 0x80, 0, 0, 0, 15 }; /* exclusive, on 0, w 16 */
+	static const unsigned char zeros[16] = {};
+	unsigned char blk[4096], p[4200];
+	struct deflaters df;
+	struct bb b = {};
+	struct h2_conn *h = NULL;
+	struct rec *r = calloc(1, sizeof(*r));
+	size_t n, k, pn;
+
+	if (!ASSERT_OK_PTR(r, "calloc") || !deflaters_init(&df))
+		goto out;
+	h = h2__new();
+	if (!ASSERT_OK_PTR(h, "h2__new"))
+		goto out;
+
+	/* write 1600: HEADERS(PADDED|PRIORITY|END_STREAM), first half of the block */
+	n = hpack(df.out, blk, sizeof(blk), req);
+	k = n / 2;
+	pn = 0;
+	p[pn++] = 3; /* pad length */
+	memcpy(p + pn, prio, sizeof(prio));
+	pn += sizeof(prio);
+	memcpy(p + pn, blk, k);
+	pn += k;
+	memcpy(p + pn, "\0\0\0", 3);
+	pn += 3;
+	bb_preface(&b);
+	bb_frame(&b, T_HEADERS, F_END_STREAM | F_PADDED | F_PRIORITY, 1, p, pn);
+	ASSERT_EQ(h2_feed_all(h, H2_OUT, &b, 1600, r), 0, "write HEADERS");
+	ASSERT_EQ(r->nreq, 0, "no request before END_HEADERS");
+	/* write 1700: CONTINUATION(END_HEADERS), the rest */
+	b.n = 0;
+	bb_frame(&b, T_CONTINUATION, F_END_HEADERS, 1, blk + k, n - k);
+	ASSERT_EQ(h2_feed_all(h, H2_OUT, &b, 1700, r), 0, "write CONTINUATION");
+	if (ASSERT_EQ(r->nreq, 1, "one request")) {
+		ASSERT_EQ(r->req[0].stream, 1, "stream");
+		ASSERT_STREQ(r->req[0].req.method, "GET", "method");
+		ASSERT_STREQ(r->req[0].req.target, "/c?q=continuation", "target");
+		ASSERT_STREQ(r->req[0].req.host, "example.com", "host");
+		/* SEMANTICS: requestStart = the HEADERS frame written for the stream */
+		ASSERT_EQ(r->req[0].ts, 1600, "request ts = the write of the HEADERS frame");
+	}
+
+	/* one write: HEADERS + CONTINUATION + CONTINUATION(END_HEADERS) on stream 3 */
+	n = hpack(df.out, blk, sizeof(blk),
+		  (const char *const[]){ ":method", "POST", ":scheme", "https", ":authority",
+					 "example.com", ":path", "/three-frames", "content-type",
+					 "application/json", NULL });
+	k = n / 3;
+	b.n = 0;
+	bb_frame(&b, T_HEADERS, 0, 3, blk, k);
+	bb_frame(&b, T_CONTINUATION, 0, 3, blk + k, k);
+	bb_frame(&b, T_CONTINUATION, F_END_HEADERS, 3, blk + 2 * k, n - 2 * k);
+	ASSERT_EQ(h2_feed_all(h, H2_OUT, &b, 1800, r), 0, "write stream 3");
+	if (ASSERT_EQ(r->nreq, 2, "two requests")) {
+		ASSERT_EQ(r->req[1].stream, 3, "stream 3");
+		ASSERT_STREQ(r->req[1].req.method, "POST", "stream 3 method");
+		ASSERT_STREQ(r->req[1].req.target, "/three-frames", "stream 3 target");
+		ASSERT_EQ(r->req[1].ts, 1800, "stream 3 ts");
+	}
+
+	/* read 1900: frames that are not a response: PING, PRIORITY, WINDOW_UPDATE */
+	memset(r, 0, sizeof(*r));
+	b.n = 0;
+	bb_frame(&b, T_PING, 0, 0, "12345678", 8);
+	bb_frame(&b, T_PRIORITY, 0, 1, prio, sizeof(prio));
+	bb_frame(&b, T_WINDOW_UPDATE, 0, 1, "\0\0\x10\0", 4);
+	ASSERT_EQ(h2_feed_all(h, H2_IN, &b, 1900, r), 0, "read 1900");
+	ASSERT_EQ(r->nfirst[1], 0, "PRIORITY, WINDOW_UPDATE: not response frames");
+	/* read 2000: HEADERS(PADDED, pad 7), no END_HEADERS */
+	n = hpack(df.in, blk, sizeof(blk), resp);
+	k = n / 2;
+	pn = 0;
+	p[pn++] = 7;
+	memcpy(p + pn, blk, k);
+	pn += k;
+	memcpy(p + pn, zeros, 7);
+	pn += 7;
+	b.n = 0;
+	bb_frame(&b, T_HEADERS, F_PADDED, 1, p, pn);
+	ASSERT_EQ(h2_feed_all(h, H2_IN, &b, 2000, r), 0, "read 2000");
+	ASSERT_EQ(r->first_ts[1], 2000, "first_frame at the HEADERS frame");
+	ASSERT_EQ(r->nhdr, 0, "no headers before END_HEADERS");
+	/* read 2100: CONTINUATION(END_HEADERS) */
+	b.n = 0;
+	bb_frame(&b, T_CONTINUATION, F_END_HEADERS, 1, blk + k, n - k);
+	ASSERT_EQ(h2_feed_all(h, H2_IN, &b, 2100, r), 0, "read 2100");
+	if (ASSERT_EQ(r->nhdr, 1, "headers")) {
+		ASSERT_EQ(r->hdr[0].status, 200, "status");
+		ASSERT_STREQ(r->hdr[0].enc, "identity", "content-encoding");
+		ASSERT_EQ(r->hdr[0].ts, 2100, "headers ts = the end of the block");
+	}
+	/* read 2200: DATA(PADDED, pad 4, 6 bytes), DATA(PADDED, all padding), DATA(PADDED, pad 0)
+	 */
+	b.n = 0;
+	bb_frame(&b, T_DATA, F_PADDED, 1, "\x04hello!PPPP", 11);
+	bb_frame(&b, T_DATA, F_PADDED, 1, "\x05PPPPP", 6);
+	bb_frame(&b, T_DATA, F_PADDED, 1, "\x00xy", 3);
+	ASSERT_EQ(h2_feed_all(h, H2_IN, &b, 2200, r), 0, "read 2200");
+	ASSERT_EQ(r->body[1], 8, "body: padding and pad length not counted");
+	ASSERT_TRUE(!memcmp(r->bytes[1], "hello!xy", 8), "body bytes without padding");
+	ASSERT_EQ(r->nend, 0, "no end yet");
+	/* read 2300: trailers, END_STREAM */
+	b.n = 0;
+	bb_headers(&b, df.in, 1, F_END_STREAM, trailers);
+	ASSERT_EQ(h2_feed_all(h, H2_IN, &b, 2300, r), 0, "read 2300");
+	if (ASSERT_EQ(r->nhdr, 2, "trailers reported")) {
+		ASSERT_EQ(r->hdr[1].stream, 1, "trailers stream");
+		ASSERT_EQ(r->hdr[1].status, 0, "trailers: no status");
+	}
+	if (ASSERT_EQ(r->nend, 1, "end")) {
+		ASSERT_EQ(r->end[0].stream, 1, "end stream");
+		ASSERT_EQ(r->end[0].ts, 2300, "end at the trailers");
+		ASSERT_EQ(r->end[0].reset, 0, "not reset");
+	}
+	ASSERT_EQ(r->bad, 0, "callback arguments sane");
+out:
+	if (h)
+		h2__free(h);
+	bb_free(&b);
+	deflaters_fini(&df);
+	free(r);
+}
+
+static void subtest_parser_hpack_dynamic_table(void)
+{
+	static const char *const push[] = { ":method", "GET",	      ":scheme",
+					    "https",   ":authority",  "example.com",
+					    ":path",   "/pushed.css", NULL };
+	const char *req[] = { ":method",
+			      "GET",
+			      ":scheme",
+			      "https",
+			      ":authority",
+			      "example.com",
+			      ":path",
+			      "/a",
+			      "user-agent",
+			      "tlstrace-test/1.0 (dynamic table)",
+			      "x-request-id",
+			      "0123456789abcdef",
+			      NULL };
+	const char *resp[] = { ":status",	  "200", "content-encoding", "br", "x-served-by",
+			       "cache-eu-west-1", NULL };
+	struct deflaters df;
+	struct bb b = {};
+	struct h2_conn *h = NULL;
+	struct rec *r = calloc(1, sizeof(*r));
+	size_t n1, n2, n3;
+
+	if (!ASSERT_OK_PTR(r, "calloc") || !deflaters_init(&df))
+		goto out;
+	h = h2__new();
+	if (!ASSERT_OK_PTR(h, "h2__new"))
+		goto out;
+	bb_preface(&b);
+	n1 = bb_headers(&b, df.out, 1, F_END_STREAM, req);
+	ASSERT_EQ(h2_feed_all(h, H2_OUT, &b, 1600, r), 0, "write stream 1");
+	b.n = 0;
+	req[7] = "/b";
+	n2 = bb_headers(&b, df.out, 3, F_END_STREAM, req);
+	ASSERT_EQ(h2_feed_all(h, H2_OUT, &b, 1700, r), 0, "write stream 3");
+	ASSERT_LT(n2 + 20, n1, "the second block uses the dynamic table");
+	/* the deflater shrinks its table: a size update starts the next block */
+	ASSERT_EQ(nghttp2_hd_deflate_change_table_size(df.out, 64), 0, "change_table_size");
+	b.n = 0;
+	req[7] = "/c";
+	req[5] = "other.example.com";
+	n3 = bb_headers(&b, df.out, 5, F_END_STREAM, req);
+	ASSERT_GT(n3, 0, "third block");
+	ASSERT_EQ(h2_feed_all(h, H2_OUT, &b, 1800, r), 0, "write stream 5");
+	if (ASSERT_EQ(r->nreq, 3, "three requests")) {
+		ASSERT_EQ(r->req[0].stream, 1, "1: stream");
+		ASSERT_STREQ(r->req[0].req.target, "/a", "1: target");
+		ASSERT_STREQ(r->req[0].req.host, "example.com", "1: host");
+		ASSERT_EQ(r->req[1].stream, 3, "2: stream");
+		ASSERT_STREQ(r->req[1].req.method, "GET", "2: method");
+		ASSERT_STREQ(r->req[1].req.target, "/b", "2: target");
+		ASSERT_STREQ(r->req[1].req.host, "example.com", "2: host from the dynamic table");
+		ASSERT_EQ(r->req[2].stream, 5, "3: stream");
+		ASSERT_STREQ(r->req[2].req.target, "/c", "3: target");
+		ASSERT_STREQ(r->req[2].req.host, "other.example.com", "3: host");
+	}
+
+	/* responses: a PUSH_PROMISE first, whose block also fills the table */
+	memset(r, 0, sizeof(*r));
+	b.n = 0;
+	{
+		unsigned char blk[1024], p[1100];
+		size_t n = hpack(df.in, blk, sizeof(blk), push);
+
+		memcpy(p, "\0\0\0\x02", 4); /* promised stream 2 */
+		memcpy(p + 4, blk, n);
+		bb_frame(&b, T_PUSH_PROMISE, F_END_HEADERS, 1, p, n + 4);
+	}
+	n1 = bb_headers(&b, df.in, 1, 0, resp);
+	resp[1] = "404";
+	n2 = bb_headers(&b, df.in, 3, F_END_STREAM, resp);
+	ASSERT_LT(n2, n1, "the second response block uses the dynamic table");
+	ASSERT_EQ(h2_feed_all(h, H2_IN, &b, 2000, r), 0, "read");
+	ASSERT_EQ(r->nreq, 0, "a PUSH_PROMISE is not a request of the client");
+	if (ASSERT_EQ(r->nhdr, 2, "two responses")) {
+		ASSERT_EQ(r->hdr[0].stream, 1, "1: stream");
+		ASSERT_EQ(r->hdr[0].status, 200, "1: status");
+		ASSERT_STREQ(r->hdr[0].enc, "br", "1: encoding");
+		ASSERT_EQ(r->hdr[1].stream, 3, "2: stream");
+		ASSERT_EQ(r->hdr[1].status, 404, "2: status");
+		ASSERT_STREQ(r->hdr[1].enc, "br", "2: encoding from the dynamic table");
+	}
+	if (ASSERT_EQ(r->nend, 1, "stream 3 ended")) {
+		ASSERT_EQ(r->end[0].stream, 3, "end stream");
+		ASSERT_EQ(r->end[0].reset, 0, "end: not reset");
+	}
+	ASSERT_EQ(r->bad, 0, "callback arguments sane");
+out:
+	if (h)
+		h2__free(h);
+	bb_free(&b);
+	deflaters_fini(&df);
+	free(r);
+}
+
+static void subtest_parser_rst_stream(void)
+{
+	struct deflaters df;
+	struct bb b = {};
+	struct h2_conn *h = NULL;
+	struct rec *r = calloc(1, sizeof(*r));
+
+	if (!ASSERT_OK_PTR(r, "calloc") || !deflaters_init(&df))
+		goto out;
+	h = h2__new();
+	if (!ASSERT_OK_PTR(h, "h2__new"))
+		goto out;
+	bb_headers(&b, df.in, 1, 0, (const char *const[]){ ":status", "200", NULL });
+	ASSERT_EQ(h2_feed_all(h, H2_IN, &b, 2000, r), 0, "read 2000");
+	/* RST_STREAM(3, CANCEL), its payload split across two reads */
+	b.n = 0;
+	bb_rst(&b, 3, 8);
+	ASSERT_EQ(h2_feed(h, H2_IN, b.d, 11, 11, 2100, r), 0, "read 2100");
+	ASSERT_EQ(r->nend, 0, "no end before the whole RST_STREAM");
+	ASSERT_EQ(r->first_ts[3], 2100, "first_frame: RST_STREAM's header");
+	ASSERT_EQ(h2_feed(h, H2_IN, b.d + 11, 2, 2, 2150, r), 0, "read 2150");
+	if (ASSERT_EQ(r->nend, 1, "one end")) {
+		ASSERT_EQ(r->end[0].stream, 3, "stream 3");
+		ASSERT_EQ(r->end[0].ts, 2150, "at the read completing it");
+		ASSERT_EQ(r->end[0].reset, 1, "reset");
+		ASSERT_EQ(r->end[0].code, 8, "CANCEL");
+	}
+	/* RST_STREAM(1, INTERNAL_ERROR) whole; the code is big-endian */
+	b.n = 0;
+	bb_rst(&b, 1, 0x01020302);
+	ASSERT_EQ(h2_feed_all(h, H2_IN, &b, 2200, r), 0, "read 2200");
+	if (ASSERT_EQ(r->nend, 2, "two ends")) {
+		ASSERT_EQ(r->end[1].stream, 1, "stream 1");
+		ASSERT_EQ(r->end[1].ts, 2200, "ts");
+		ASSERT_EQ(r->end[1].reset, 1, "reset");
+		ASSERT_EQ(r->end[1].code, 0x01020302, "code");
+	}
+	/* the client resets a stream: the parser keeps following its writes */
+	b.n = 0;
+	bb_preface(&b);
+	bb_rst(&b, 5, 8);
+	bb_headers(&b, df.out, 7, F_END_STREAM, REQ_LIST("/after-rst"));
+	memset(r, 0, sizeof(*r));
+	ASSERT_EQ(h2_feed_all(h, H2_OUT, &b, 3000, r), 0, "write with RST_STREAM");
+	if (ASSERT_EQ(r->nreq, 1, "request after the client's RST_STREAM"))
+		ASSERT_STREQ(r->req[0].req.target, "/after-rst", "target");
+	ASSERT_EQ(r->bad, 0, "callback arguments sane");
+out:
+	if (h)
+		h2__free(h);
+	bb_free(&b);
+	deflaters_fini(&df);
+	free(r);
+}
+
+/* ---- hostile input ---- */
+
+/* a fresh parser, fed b in one call in direction dir (OUT gets the preface first) */
+static int feed_fresh(enum h2_dir dir, const struct bb *b, size_t cap, struct rec *r)
+{
+	struct h2_conn *h = h2__new();
+	int ret = -2;
+
+	if (!ASSERT_OK_PTR(h, "h2__new"))
+		return ret;
+	if (dir == H2_OUT && h2_feed(h, H2_OUT, H2_PREFACE, H2_PREFACE_LEN, H2_PREFACE_LEN, 1, r))
+		goto out;
+	ret = h2_feed(h, dir, b->d, cap, b->n, 1000, r);
+	/* once lost, always lost */
+	if (ret == -1 && h2_feed(h, dir, "\0\0\0\4\0\0\0\0\0", 9, 9, 1100, r) != -1)
+		ret = -3;
+out:
+	h2__free(h);
+	return ret;
+}
+
+static const char *const fuzz_names[] = { ":method", ":path",  ":authority",	   ":status",
+					  ":scheme", "host",   "content-encoding", "user-agent",
+					  "x-a",     "cookie", "content-type",	   "" };
+static const char *const fuzz_values[] = { "GET",    "/",     "example.com",
+					   "200",    "https", "gzip",
+					   "",	     "x",     "a-longer-value-for-the-table",
+					   "/p?q=1", "304" };
+
+/*
+ * One random input after a valid preface (OUT) or from the start (IN):
+ * plain noise; or frames, either well-formed (exact lengths and pads, HPACK
+ * from a fresh deflater) or damaged (lengths off, random pads, HPACK from a
+ * deflater whose table the parser never saw, bits flipped); fed in random
+ * chunks, now and then captured only in part.
+ */
+static void fuzz_one(struct rec *r, nghttp2_hd_deflater *stale)
+{
+	static const __u8 types[] = { T_DATA,	       T_HEADERS,      T_PRIORITY, T_RST_STREAM,
+				      T_SETTINGS,      T_PUSH_PROMISE, T_PING,	   T_GOAWAY,
+				      T_WINDOW_UPDATE, T_CONTINUATION };
+	enum h2_dir dir = rnd() & 1 ? H2_IN : H2_OUT;
+	int mode = rnd() % 8; /* 0: noise, 1-4: well-formed frames, else damaged */
+	int clean = mode >= 1 && mode <= 4;
+	nghttp2_hd_deflater *d = stale;
+	struct bb b = {};
+	struct h2_conn *h = h2__new();
+	size_t off = 0;
+	int lost = 0;
+
+	if (!h || (clean && nghttp2_hd_deflate_new(&d, 4096)))
+		abort();
+	if (dir == H2_OUT &&
+	    h2_feed(h, H2_OUT, H2_PREFACE, H2_PREFACE_LEN, H2_PREFACE_LEN, 1, r) != 0)
+		r->bad++;
+	if (!mode) {
+		size_t n = rnd() % 512;
+
+		for (size_t i = 0; i < n; i++) {
+			unsigned char ch = rnd();
+
+			bb_put(&b, &ch, 1);
+		}
+	}
+	for (int f = 0, nf = mode ? 1 + rnd() % 8 : 0; f < nf; f++) {
+		unsigned char pl[600];
+		size_t pn = 0, len, pad = rnd() % 8;
+		__u8 type = clean || rnd() % 8 ? types[rnd() % sizeof(types)] : (__u8)rnd();
+		__u8 flags = clean || rnd() % 3 ? (__u8)(rnd() & 0x2d) : (__u8)rnd();
+		__u32 stream = clean || rnd() % 8 ? rnd() % 8 : (__u32)rnd();
+
+		if (type == T_HEADERS || type == T_CONTINUATION || type == T_PUSH_PROMISE)
+			flags |= clean && rnd() % 2 ? F_END_HEADERS : 0;
+		if ((flags & F_PADDED) && (clean || rnd() % 2))
+			pl[pn++] = pad;
+		if (type == T_HEADERS && (flags & F_PRIORITY) && (clean || rnd() % 2))
+			for (int i = 0; i < 5; i++)
+				pl[pn++] = rnd();
+		if (type == T_PUSH_PROMISE && (clean || rnd() % 2))
+			for (int i = 0; i < 4; i++)
+				pl[pn++] = rnd();
+		if ((type == T_HEADERS || type == T_CONTINUATION || type == T_PUSH_PROMISE) &&
+		    (clean || rnd() % 2)) {
+			int nh = rnd() % 7;
+			nghttp2_nv nv[6];
+			ssize_t rv;
+
+			for (int i = 0; i < nh; i++) {
+				const char *name = fuzz_names[rnd() % (sizeof(fuzz_names) /
+								       sizeof(fuzz_names[0]))];
+				const char *value = fuzz_values[rnd() % (sizeof(fuzz_values) /
+									 sizeof(fuzz_values[0]))];
+
+				nv[i].name = (uint8_t *)name;
+				nv[i].namelen = strlen(name);
+				nv[i].value = (uint8_t *)value;
+				nv[i].valuelen = strlen(value);
+				nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+			}
+			rv = nghttp2_hd_deflate_hd(d, pl + pn, 500 - pn, nv, nh);
+			if (rv > 0) {
+				pn += rv;
+				if (!clean && rnd() % 4 == 0)
+					pl[rnd() % pn] ^= 1 << (rnd() % 8);
+			}
+		} else {
+			size_t n = type == T_RST_STREAM && clean ? 4 : rnd() % 48;
+
+			for (size_t i = 0; i < n; i++)
+				pl[pn++] = rnd();
+		}
+		if (clean && (flags & F_PADDED)) {
+			memset(pl + pn, 0, pad);
+			pn += pad;
+		} else if (!clean) {
+			for (int i = 0; i < 8 && rnd() % 2; i++)
+				pl[pn++] = 0;
+		}
+		switch (clean ? 9 : rnd() % 10) {
+		case 0:
+			len = rnd() & 0xffffff;
+			break;
+		case 1:
+			len = pn + rnd() % 5;
+			break;
+		case 2:
+			len = pn > 4 ? pn - rnd() % 5 : pn;
+			break;
+		default:
+			len = pn;
+		}
+		bb_frame_hdr(&b, len, type, flags, stream);
+		bb_put(&b, pl, pn);
+	}
+	while (off < b.n) {
+		size_t n = 1 + rnd() % 64, cap;
+		int ret;
+
+		if (n > b.n - off)
+			n = b.n - off;
+		cap = clean || rnd() % 8 ? n : rnd() % (n + 1);
+		ret = h2_feed(h, dir, b.d + off, cap, n, 5000 + off, r);
+		if (ret != 0 && ret != -1)
+			r->bad++;
+		if (lost && ret != -1)
+			r->bad++; /* once lost, always lost */
+		lost |= ret == -1;
+		off += n;
+	}
+	if (d != stale)
+		nghttp2_hd_deflate_del(d);
+	h2__free(h);
+	bb_free(&b);
+}
+
+static void subtest_parser_hostile(void)
+{
+	struct deflaters df;
+	struct bb b = {}, big = {};
+	struct h2_conn *h = NULL;
+	struct rec *r = calloc(1, sizeof(*r));
+	unsigned char blk[512];
+	size_t n;
+
+	if (!ASSERT_OK_PTR(r, "calloc") || !deflaters_init(&df))
+		goto out;
+
+	/* garbage instead of the preface: lost, and stays lost */
+	h = h2__new();
+	if (!ASSERT_OK_PTR(h, "h2__new"))
+		goto out;
+	bb_put(&b, "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", 37);
+	ASSERT_EQ(h2_feed_all(h, H2_OUT, &b, 1000, r), -1, "HTTP/1 instead of the preface");
+	ASSERT_EQ(h2_feed(h, H2_OUT, H2_PREFACE, H2_PREFACE_LEN, H2_PREFACE_LEN, 1100, r), -1,
+		  "a preface after garbage");
+	b.n = 0;
+	bb_headers(&b, df.out, 1, F_END_STREAM, REQ_LIST("/a"));
+	ASSERT_EQ(h2_feed_all(h, H2_OUT, &b, 1200, r), -1, "a HEADERS after garbage");
+	ASSERT_EQ(r->nreq, 0, "no request from a lost stream of frames");
+	h2__free(h);
+	/* a preface that goes wrong half way, across calls */
+	h = h2__new();
+	if (!ASSERT_OK_PTR(h, "h2__new"))
+		goto out;
+	ASSERT_EQ(h2_feed(h, H2_OUT, H2_PREFACE, 16, 16, 1000, r), 0, "first half of the preface");
+	ASSERT_EQ(h2_feed(h, H2_OUT, "\r\nXX\r\n\r\n", 8, 8, 1100, r), -1, "a wrong second half");
+	h2__free(h);
+	/* a preface only partly captured */
+	h = h2__new();
+	if (!ASSERT_OK_PTR(h, "h2__new"))
+		goto out;
+	ASSERT_EQ(h2_feed(h, H2_OUT, H2_PREFACE, 10, H2_PREFACE_LEN, 1000, r), -1,
+		  "a preface not captured");
+	h2__free(h);
+	h = NULL;
+
+	/* a frame header beyond the captured bytes */
+	b.n = 0;
+	bb_frame(&b, T_SETTINGS, 0, 0, NULL, 0);
+	ASSERT_EQ(feed_fresh(H2_IN, &b, 5, r), -1, "a frame header not captured");
+	ASSERT_EQ(feed_fresh(H2_IN, &b, 0, r), -1, "nothing captured");
+	/* DATA beyond the capture is counted; the next frame header is not followed */
+	h = h2__new();
+	if (!ASSERT_OK_PTR(h, "h2__new"))
+		goto out;
+	memset(r, 0, sizeof(*r));
+	b.n = 0;
+	bb_frame_hdr(&b, 100, T_DATA, 0, 1);
+	for (int i = 0; i < 100; i++)
+		bb_put(&b, "d", 1);
+	bb_frame(&b, T_DATA, F_END_STREAM, 1, "tail", 4);
+	ASSERT_EQ(h2_feed(h, H2_IN, b.d, 29, 109, 1000, r), 0, "DATA payload beyond the capture");
+	ASSERT_EQ(r->body[1], 100, "uncaptured DATA counted");
+	ASSERT_EQ(r->body_cap[1], 20, "only the captured part handed over");
+	ASSERT_EQ(h2_feed(h, H2_IN, b.d + 109, 0, 13, 1100, r), -1, "the next header not captured");
+	ASSERT_EQ(h2_feed(h, H2_IN, b.d + 109, 13, 13, 1200, r), -1, "lost after that");
+	ASSERT_EQ(r->nend, 0, "no end from a lost stream of frames");
+	h2__free(h);
+	h = NULL;
+	/* a HEADERS payload (needed for HPACK) beyond the capture */
+	b.n = 0;
+	bb_headers(&b, df.in, 1, 0, (const char *const[]){ ":status", "200", NULL });
+	ASSERT_EQ(feed_fresh(H2_IN, &b, b.n - 1, r), -1, "a header block not captured");
+
+	/* CONTINUATION out of place; the block, from a fresh deflater, decodes in a fresh parser */
+	{
+		nghttp2_hd_deflater *fresh;
+
+		if (!ASSERT_EQ(nghttp2_hd_deflate_new(&fresh, 4096), 0, "deflate_new"))
+			goto out;
+		n = hpack(fresh, blk, sizeof(blk), REQ_LIST("/x"));
+		nghttp2_hd_deflate_del(fresh);
+	}
+	b.n = 0;
+	bb_frame(&b, T_HEADERS, 0, 1, blk, n / 2);
+	bb_frame(&b, T_CONTINUATION, F_END_HEADERS, 1, blk + n / 2, n - n / 2);
+	memset(r, 0, sizeof(*r));
+	ASSERT_EQ(feed_fresh(H2_OUT, &b, b.n, r), 0, "HEADERS + CONTINUATION (for contrast)");
+	if (ASSERT_EQ(r->nreq, 1, "a request from HEADERS + CONTINUATION"))
+		ASSERT_STREQ(r->req[0].req.target, "/x", "its target");
+	b.n = 0;
+	bb_frame(&b, T_CONTINUATION, F_END_HEADERS, 1, blk, n);
+	ASSERT_EQ(feed_fresh(H2_OUT, &b, b.n, r), -1, "CONTINUATION without HEADERS (out)");
+	ASSERT_EQ(feed_fresh(H2_IN, &b, b.n, r), -1, "CONTINUATION without HEADERS (in)");
+	b.n = 0;
+	bb_frame(&b, T_HEADERS, 0, 1, blk, n / 2);
+	bb_frame(&b, T_CONTINUATION, F_END_HEADERS, 3, blk + n / 2, n - n / 2);
+	ASSERT_EQ(feed_fresh(H2_OUT, &b, b.n, r), -1, "CONTINUATION of another stream");
+	b.n = 0;
+	bb_frame(&b, T_HEADERS, 0, 1, blk, n / 2);
+	bb_frame(&b, T_DATA, 0, 1, "x", 1);
+	ASSERT_EQ(feed_fresh(H2_OUT, &b, b.n, r), -1, "another frame inside a header block");
+	b.n = 0;
+	bb_frame(&b, T_HEADERS, 0, 1, blk, n / 2);
+	bb_frame(&b, T_HEADERS, F_END_HEADERS, 3, blk, n);
+	ASSERT_EQ(feed_fresh(H2_OUT, &b, b.n, r), -1, "a HEADERS inside a header block");
+
+	/* header blocks up to 256 KiB are followed, larger ones are not */
+	for (int over = 0; over < 2; over++) {
+		static unsigned char chunk[16384];
+		int frames = 16;
+
+		memset(chunk, 0x82, sizeof(chunk)); /* indexed: ":method: GET" */
+		big.n = 0;
+		for (int i = 0; i < frames; i++)
+			bb_frame(&big, i ? T_CONTINUATION : T_HEADERS,
+				 i == frames - 1 && !over ? F_END_HEADERS : 0, 1, chunk,
+				 sizeof(chunk));
+		if (over)
+			bb_frame(&big, T_CONTINUATION, F_END_HEADERS, 1, chunk, 1);
+		memset(r, 0, sizeof(*r));
+		if (over) {
+			ASSERT_EQ(feed_fresh(H2_IN, &big, big.n, r), -1, "a block of 256 KiB + 1");
+		} else {
+			ASSERT_EQ(feed_fresh(H2_IN, &big, big.n, r), 0, "a block of 256 KiB");
+			ASSERT_EQ(r->nhdr, 1, "a block of 256 KiB decoded");
+		}
+	}
+	b.n = 0;
+	bb_frame_hdr(&b, 256 * 1024 + 1, T_HEADERS, F_END_HEADERS, 1);
+	ASSERT_EQ(feed_fresh(H2_IN, &b, b.n, r), -1, "a HEADERS frame over 256 KiB");
+
+	/* bad HPACK */
+	b.n = 0;
+	bb_frame(&b, T_HEADERS, F_END_HEADERS, 1, "\x80", 1);
+	ASSERT_EQ(feed_fresh(H2_IN, &b, b.n, r), -1, "HPACK: index 0");
+	b.n = 0;
+	bb_frame(&b, T_HEADERS, F_END_HEADERS, 1, "\xff\x49", 2); /* index 200 */
+	ASSERT_EQ(feed_fresh(H2_IN, &b, b.n, r), -1, "HPACK: index beyond the tables");
+	b.n = 0;
+	bb_frame(&b, T_HEADERS, F_END_HEADERS, 1,
+		 "\x40\x05"
+		 "ab",
+		 4); /* name of 5, 2 given */
+	ASSERT_EQ(feed_fresh(H2_IN, &b, b.n, r), -1, "HPACK: a string cut short");
+	b.n = 0;
+	bb_frame(&b, T_HEADERS, F_END_HEADERS, 1, "\x3f\xe1\xff\xff\x7f", 5);
+	ASSERT_EQ(feed_fresh(H2_IN, &b, b.n, r), -1, "HPACK: a table size over the limit");
+	b.n = 0;
+	bb_frame(&b, T_HEADERS, F_END_HEADERS, 1, "\x88\x3f\xe1\x1f", 4);
+	ASSERT_EQ(feed_fresh(H2_IN, &b, b.n, r), -1, "HPACK: a table size update after a field");
+	/* ...and after a bad block the next one is not decoded either */
+	h = h2__new();
+	if (!ASSERT_OK_PTR(h, "h2__new"))
+		goto out;
+	memset(r, 0, sizeof(*r));
+	b.n = 0;
+	bb_frame(&b, T_HEADERS, F_END_HEADERS, 1, "\x80", 1);
+	bb_headers(&b, df.in, 3, 0, (const char *const[]){ ":status", "200", NULL });
+	ASSERT_EQ(h2_feed_all(h, H2_IN, &b, 1000, r), -1, "a bad block, then a good one");
+	ASSERT_EQ(r->nhdr, 0, "nothing decoded");
+	h2__free(h);
+	h = NULL;
+
+	/* lengths and pads larger than the frame */
+	struct {
+		__u8 type, flags;
+		const char *payload;
+		size_t len;
+		const char *what;
+	} bad[] = {
+		{ T_HEADERS, F_END_HEADERS | F_PADDED, "\x0a\x88\x00", 3,
+		  "HEADERS: pad > payload" },
+		{ T_HEADERS, F_END_HEADERS | F_PADDED, "", 0, "HEADERS: PADDED, empty" },
+		{ T_HEADERS, F_END_HEADERS | F_PADDED | F_PRIORITY, "\x02\x00\x00\x00\x00\x10\x00",
+		  7, "HEADERS: pad > payload after PRIORITY" },
+		{ T_HEADERS, F_END_HEADERS | F_PRIORITY, "\x00\x00\x00", 3,
+		  "HEADERS: PRIORITY, < 5 bytes" },
+		{ T_PUSH_PROMISE, F_END_HEADERS, "\x00\x00", 2, "PUSH_PROMISE: < 4 bytes" },
+		{ T_PUSH_PROMISE, F_END_HEADERS | F_PADDED, "\x05\x00\x00\x00\x02\x88", 6,
+		  "PUSH_PROMISE: pad > payload" },
+		{ T_RST_STREAM, 0, "\x00\x00\x08", 3, "RST_STREAM: 3 bytes" },
+		{ T_RST_STREAM, 0, "\x00\x00\x00\x08\x00", 5, "RST_STREAM: 5 bytes" },
+		{ T_DATA, F_PADDED,
+		  "\x05"
+		  "abcd",
+		  5, "DATA: pad > payload" },
+		{ T_DATA, F_PADDED | F_END_STREAM, "", 0, "DATA: PADDED, empty" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b.n = 0;
+		bb_frame(&b, bad[i].type, bad[i].flags, 1, bad[i].payload, bad[i].len);
+		/* a well-formed frame follows: it must not be misread as part of this one */
+		bb_headers(&b, df.in, 3, F_END_STREAM,
+			   (const char *const[]){ ":status", "200", NULL });
+		memset(r, 0, sizeof(*r));
+		ASSERT_EQ(feed_fresh(H2_IN, &b, b.n, r), -1, bad[i].what);
+	}
+	/* for contrast: pads that exactly fill the frame are fine */
+	b.n = 0;
+	bb_frame(&b, T_DATA, F_PADDED, 1,
+		 "\x04"
+		 "abcd",
+		 5);
+	bb_frame(&b, T_HEADERS, F_PADDED, 1, "\x02\x00\x00", 3);
+	bb_frame(&b, T_CONTINUATION, F_END_HEADERS, 1, "\x88", 1);
+	memset(r, 0, sizeof(*r));
+	ASSERT_EQ(feed_fresh(H2_IN, &b, b.n, r), 0, "pads exactly filling their frames");
+	ASSERT_EQ(r->body[1], 0, "all padding: no body");
+	if (ASSERT_EQ(r->nhdr, 1, "the block of an all-padding HEADERS + CONTINUATION"))
+		ASSERT_EQ(r->hdr[0].status, 200, "status from the CONTINUATION");
+
+	/* random input after a valid preface: no crash, no nonsense */
+	{
+		nghttp2_hd_deflater *d = NULL;
+
+		memset(r, 0, sizeof(*r));
+		for (int i = 0; i < 20000; i++) {
+			if (i % 100 == 0) {
+				if (d)
+					nghttp2_hd_deflate_del(d);
+				if (nghttp2_hd_deflate_new(&d, 4096))
+					abort();
+			}
+			fuzz_one(r, d);
+		}
+		nghttp2_hd_deflate_del(d);
+		ASSERT_GT(r->nreq + r->nhdr, 0, "fuzz: some header blocks decoded");
+		ASSERT_EQ(r->bad, 0, "fuzz: returns and callback arguments sane");
+	}
+out:
+	if (h)
+		h2__free(h);
+	bb_free(&b);
+	bb_free(&big);
+	deflaters_fini(&df);
+	free(r);
+}
+
+/* ---- through the collector, in SSL call records ---- */
+
+#define MAX_ENTRIES 8
+
+struct sink {
+	int n;
+	struct entry e[MAX_ENTRIES];
+};
+
+struct fx {
+	struct collector *c;
+	struct sink *s;
+	struct deflaters df;
+};
+
+static void on_emit(const struct entry *e, void *ctx)
+{
+	struct sink *s = ctx;
+
+	if (s->n < MAX_ENTRIES)
+		s->e[s->n] = *e;
+	s->n++;
+}
+
+static bool fx_init(struct fx *f)
+{
+	if (!deflaters_init(&f->df))
+		return false;
+	f->s = calloc(1, sizeof(*f->s));
+	if (!ASSERT_OK_PTR(f->s, "calloc sink"))
+		return false;
+	f->c = collector__new(on_emit, f->s);
+	return ASSERT_OK_PTR(f->c, "collector__new");
+}
+
+static void fx_fini(struct fx *f)
+{
+	if (f->c)
+		collector__free(f->c);
+	free(f->s);
+	deflaters_fini(&f->df);
+}
+
+static const struct entry *nth(const struct fx *f, int n)
+{
+	if (!ASSERT_GT(f->s->n, n, "entries emitted") || n >= MAX_ENTRIES)
+		return NULL;
+	return &f->s->e[n];
+}
+
+static void set_hdr(struct ev_hdr *h, __u32 type, __u64 ts)
+{
+	h->type = type;
+	h->pid = PID;
+	h->tid = TID;
+	h->ts = ts;
+	h->proc_start = ORIGIN;
+	memcpy(h->comm, "curl", sizeof("curl"));
+}
+
+static void feed_ok(struct collector *c, const void *rec, size_t size)
+{
+	void *copy = malloc(size);
+
+	if (!ASSERT_OK_PTR(copy, "malloc"))
+		return;
+	memcpy(copy, rec, size);
+	ASSERT_EQ(collector__feed(c, copy, size), 0, "collector__feed");
+	free(copy);
+}
+
+static void ev_connect(struct collector *c, __u32 fd, __u64 sock, __u64 ts)
+{
+	struct ev_connect e = {};
+
+	set_hdr(&e.hdr, EV_CONNECT, ts);
+	e.sock = sock;
+	e.fd = fd;
+	e.family = 2; /* AF_INET */
+	e.dport = 443;
+	e.daddr[0] = 127;
+	e.daddr[3] = 1;
+	feed_ok(c, &e, sizeof(e));
+}
+
+static void ev_established(struct collector *c, __u32 fd, __u64 sock, __u64 ts)
+{
+	struct ev_tcp_state e = {};
+
+	set_hdr(&e.hdr, EV_TCP_STATE, ts);
+	e.sock = sock;
+	e.fd = fd;
+	e.oldstate = TCP_SYN_SENT;
+	e.newstate = TCP_ESTABLISHED;
+	e.family = 2;
+	e.sport = 54321;
+	e.dport = 443;
+	e.saddr[0] = e.daddr[0] = 127;
+	e.saddr[3] = e.daddr[3] = 1;
+	feed_ok(c, &e, sizeof(e));
+}
+
+static void ev_bind(struct collector *c, __u64 ssl, __u32 fd, __u64 ts)
+{
+	struct ev_ssl_bind e = {};
+
+	set_hdr(&e.hdr, EV_SSL_BIND, ts);
+	e.ssl = ssl;
+	e.fd = fd;
+	e.how = BIND_SET_FD;
+	e.lib = LIB_OPENSSL;
+	feed_ok(c, &e, offsetof(struct ev_ssl_bind, data));
+}
+
+static void ev_call_raw(struct collector *c, __u64 ssl, __u32 call, __u64 enter, __u64 ts,
+			__s64 ret, __u64 num, const void *data, size_t cap, size_t len)
+{
+	struct ev_ssl_call *e = calloc(1, sizeof(*e));
+
+	if (!ASSERT_OK_PTR(e, "calloc") || !ASSERT_LE(cap, sizeof(e->data), "data fits")) {
+		free(e);
+		return;
+	}
+	set_hdr(&e->hdr, EV_SSL_CALL, ts);
+	e->ssl = ssl;
+	e->ts_enter = enter;
+	e->ret = ret;
+	e->num = num;
+	e->call = call;
+	e->lib = LIB_OPENSSL;
+	e->len = len;
+	e->cap = cap;
+	if (cap)
+		memcpy(e->data, data, cap);
+	feed_ok(c, e, offsetof(struct ev_ssl_call, data) + cap);
+	free(e);
+}
+
+static void ev_write_bb(struct collector *c, __u64 ssl, __u64 enter, __u64 ts, const struct bb *b)
+{
+	ev_call_raw(c, ssl, CALL_WRITE, enter, ts, b->n, b->n, b->d, b->n, b->n);
+}
+
+/* SSL_read returning at ts with the bytes of b */
+static void ev_read_bb(struct collector *c, __u64 ssl, __u64 ts, const struct bb *b)
+{
+	ev_call_raw(c, ssl, CALL_READ, ts - 50, ts, b->n, 16384, b->d, b->n, b->n);
+}
+
+static void ev_close(struct collector *c, __u32 fd, __u64 ts)
+{
+	struct ev_close e = {};
+
+	set_hdr(&e.hdr, EV_CLOSE, ts);
+	e.fd = fd;
+	feed_ok(c, &e, sizeof(e));
+}
+
+/* connect() at t, ESTABLISHED at t+100, SSL_set_fd at t+150, handshake t+200..t+500 */
+static void open_tls(struct collector *c, __u32 fd, __u64 sock, __u64 ssl, __u64 t)
+{
+	ev_connect(c, fd, sock, t);
+	ev_established(c, fd, sock, t + 100);
+	ev_bind(c, ssl, fd, t + 150);
+	ev_call_raw(c, ssl, CALL_HANDSHAKE, t + 200, t + 500, 1, 0, NULL, 0, 0);
+}
+
+static void check_order(const struct entry *e)
+{
+	const __u64 v[] = { e->start,	      e->lookup_start,	 e->lookup_end,
+			    e->connect_start, e->secure_start,	 e->connect_end,
+			    e->request_start, e->response_start, e->response_end };
+	__u64 prev = 0;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char name[64];
+
+		if (!v[i])
+			continue;
+		snprintf(name, sizeof(name), "timings in order (field %zu)", i);
+		ASSERT_LE(prev, v[i], name);
+		prev = v[i];
+	}
+}
+
+/* write 1600: the preface, SETTINGS, and a GET of each path on streams 1, 3, ... */
+static void write_requests(struct fx *f, const char *const *paths, int n)
+{
+	struct bb b = {};
+
+	bb_preface(&b);
+	for (int i = 0; i < n; i++)
+		bb_headers(&b, f->df.out, 2 * i + 1, F_END_STREAM, REQ_LIST(paths[i]));
+	ev_write_bb(f->c, SSL1, 1600, 1650, &b);
+	bb_free(&b);
+}
+
+static void read_headers(struct fx *f, __u64 ts, __u32 stream, const char *status)
+{
+	struct bb b = {};
+
+	bb_headers(&b, f->df.in, stream, 0,
+		   (const char *const[]){ ":status", status, "content-type", "text/plain", NULL });
+	ev_read_bb(f->c, SSL1, ts, &b);
+	bb_free(&b);
+}
+
+static void read_data(struct fx *f, __u64 ts, __u32 stream, const char *body, __u8 flags)
+{
+	struct bb b = {};
+
+	bb_frame(&b, T_DATA, flags, stream, body, strlen(body));
+	ev_read_bb(f->c, SSL1, ts, &b);
+	bb_free(&b);
+}
+
+static void subtest_collector_two_streams(void)
+{
+	static const char *const paths[] = { "/a", "/b" };
+	struct collector_stats st;
+	const struct entry *a, *b;
+	struct fx f = {};
+	struct bb x = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	write_requests(&f, paths, 2);
+	/* the server's SETTINGS and its ACK of ours; the client ACKs */
+	bb_frame(&x, T_SETTINGS, 0, 0, "\0\3\0\0\0\x64", 6);
+	bb_frame(&x, T_SETTINGS, F_ACK, 0, NULL, 0);
+	ev_read_bb(f.c, SSL1, 1900, &x);
+	x.n = 0;
+	bb_frame(&x, T_SETTINGS, F_ACK, 0, NULL, 0);
+	ev_write_bb(f.c, SSL1, 1950, 1960, &x);
+	/* stream 3 answers first */
+	read_headers(&f, 2000, 3, "404");
+	read_data(&f, 2100, 3, "missing", F_END_STREAM);
+	ASSERT_EQ(f.s->n, 1, "stream 3's entry at its END_STREAM");
+	read_headers(&f, 2200, 1, "200");
+	read_data(&f, 2250, 1, "hello", 0);
+	read_data(&f, 2300, 1, " world", F_END_STREAM);
+	a = nth(&f, 0);
+	b = nth(&f, 1);
+	if (!a || !b)
+		goto out;
+	ASSERT_EQ(f.s->n, 2, "two entries");
+
+	/* first emitted: stream 3, the second request written: reused */
+	ASSERT_STREQ(a->name, "https://example.com/b", "3: name");
+	ASSERT_STREQ(a->method, "GET", "3: method");
+	ASSERT_EQ(a->status, 404, "3: status");
+	ASSERT_EQ(a->encoded_size, 7, "3: encoded_size");
+	ASSERT_EQ(a->decoded_size, 7, "3: decoded_size");
+	ASSERT_STREQ(a->next_hop, "h2", "3: next_hop");
+	ASSERT_EQ(a->reused, 1, "3: reused");
+	ASSERT_EQ(a->start, 1600, "3: start = its request_start");
+	ASSERT_EQ(a->lookup_start, 1600, "3: lookup_start");
+	ASSERT_EQ(a->lookup_end, 1600, "3: lookup_end");
+	ASSERT_EQ(a->connect_start, 1600, "3: connect_start");
+	ASSERT_EQ(a->secure_start, 1600, "3: secure_start");
+	ASSERT_EQ(a->connect_end, 1600, "3: connect_end");
+	ASSERT_EQ(a->request_start, 1600, "3: request_start");
+	ASSERT_EQ(a->response_start, 2000, "3: response_start = its HEADERS");
+	ASSERT_EQ(a->response_end, 2100, "3: response_end = END_STREAM");
+	ASSERT_EQ(a->tcp_connect_end, 0, "3: tcp_connect_end");
+	ASSERT_STREQ(a->error, "", "3: error");
+	ASSERT_NULL(a->failed_phase, "3: failed_phase");
+	check_order(a);
+
+	/* then stream 1, the first request written: the connection's timings */
+	ASSERT_STREQ(b->name, "https://example.com/a", "1: name");
+	ASSERT_EQ(b->status, 200, "1: status");
+	ASSERT_EQ(b->encoded_size, 11, "1: encoded_size");
+	ASSERT_EQ(b->decoded_size, 11, "1: decoded_size");
+	ASSERT_STREQ(b->next_hop, "h2", "1: next_hop");
+	ASSERT_EQ(b->reused, 0, "1: not reused");
+	ASSERT_EQ(b->start, 1000, "1: start = the connect");
+	ASSERT_EQ(b->connect_start, 1000, "1: connect_start");
+	ASSERT_EQ(b->secure_start, 1200, "1: secure_start");
+	ASSERT_EQ(b->connect_end, 1500, "1: connect_end");
+	ASSERT_EQ(b->tcp_connect_end, 1100, "1: tcp_connect_end");
+	ASSERT_EQ(b->request_start, 1600, "1: request_start");
+	ASSERT_EQ(b->response_start, 2200, "1: response_start = its HEADERS");
+	ASSERT_EQ(b->response_end, 2300, "1: response_end = END_STREAM");
+	ASSERT_STREQ(b->error, "", "1: error");
+	ASSERT_NULL(b->failed_phase, "1: failed_phase");
+	ASSERT_EQ(b->conn_id, a->conn_id, "one connection");
+	check_order(b);
+
+	ev_close(f.c, 5, 3000);
+	ASSERT_EQ(f.s->n, 2, "nothing more at close");
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.malformed, 0, "stats.malformed");
+	ASSERT_EQ(st.entries, 2, "stats.entries");
+out:
+	bb_free(&x);
+	fx_fini(&f);
+}
+
+static void subtest_collector_close_mid_stream(void)
+{
+	static const char *const paths[] = { "/a" };
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	write_requests(&f, paths, 1);
+	read_headers(&f, 2000, 1, "200");
+	read_data(&f, 2100, 1, "half of", 0);
+	ASSERT_EQ(f.s->n, 0, "no entry before END_STREAM");
+	ev_close(f.c, 5, 2500);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry at close");
+	ASSERT_STREQ(e->name, "https://example.com/a", "name");
+	ASSERT_STREQ(e->failed_phase, "http", "failed_phase");
+	ASSERT_TRUE(strstr(e->error, "cut short") != NULL, "error says cut short");
+	ASSERT_EQ(e->start, 1000, "start");
+	ASSERT_EQ(e->response_end, 2500, "response_end = the close");
+	ASSERT_EQ(e->response_start, 0, "response_start: 0 in a failed fetch");
+	ASSERT_EQ(e->status, 0, "status: 0 in a failed fetch");
+	ASSERT_EQ(e->encoded_size, 0, "encoded_size: 0 in a failed fetch");
+	ASSERT_STREQ(e->next_hop, "", "next_hop: empty in a failed fetch");
+	ASSERT_EQ(e->partial.request_start, 1600, "partial request_start");
+	ASSERT_EQ(e->partial.response_start, 2000, "partial response_start");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
+static void subtest_collector_rst(void)
+{
+	static const char *const paths[] = { "/a", "/b" };
+	const struct entry *a, *b;
+	struct fx f = {};
+	struct bb x = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	write_requests(&f, paths, 2);
+	read_headers(&f, 2000, 1, "200");
+	bb_rst(&x, 3, 8); /* CANCEL */
+	ev_read_bb(f.c, SSL1, 2100, &x);
+	a = nth(&f, 0);
+	if (!a)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "stream 3's entry at its RST_STREAM");
+	ASSERT_STREQ(a->name, "https://example.com/b", "3: name");
+	ASSERT_STREQ(a->failed_phase, "http", "3: failed_phase");
+	ASSERT_TRUE(strstr(a->error, "reset") != NULL, "3: error says reset");
+	ASSERT_EQ(a->response_end, 2100, "3: response_end = the RST_STREAM");
+	ASSERT_EQ(a->status, 0, "3: status");
+	ASSERT_EQ(a->response_start, 0, "3: response_start: 0 in a failed fetch");
+	ASSERT_EQ(a->partial.request_start, 1600, "3: partial request_start");
+	ASSERT_EQ(a->partial.response_start, 2100, "3: partial response_start");
+	check_order(a);
+	/* stream 1 goes on and ends well */
+	read_data(&f, 2200, 1, "ok", F_END_STREAM);
+	b = nth(&f, 1);
+	if (!b)
+		goto out;
+	ASSERT_EQ(f.s->n, 2, "two entries");
+	ASSERT_STREQ(b->name, "https://example.com/a", "1: name");
+	ASSERT_STREQ(b->error, "", "1: no error");
+	ASSERT_EQ(b->status, 200, "1: status");
+	ASSERT_EQ(b->encoded_size, 2, "1: encoded_size");
+	ASSERT_EQ(b->response_end, 2200, "1: response_end");
+	ASSERT_EQ(b->reused, 0, "1: not reused");
+	ev_close(f.c, 5, 3000);
+	ASSERT_EQ(f.s->n, 2, "nothing more at close");
+out:
+	bb_free(&x);
+	fx_fini(&f);
+}
+
+void test_http2(void)
+{
+	if (test__start_subtest("h2_parser_basic"))
+		subtest_parser_basic();
+	if (test__start_subtest("h2_parser_split"))
+		subtest_parser_split();
+	if (test__start_subtest("h2_parser_continuation_padding_priority"))
+		subtest_parser_continuation_padding_priority();
+	if (test__start_subtest("h2_parser_hpack_dynamic_table"))
+		subtest_parser_hpack_dynamic_table();
+	if (test__start_subtest("h2_parser_rst_stream"))
+		subtest_parser_rst_stream();
+	if (test__start_subtest("h2_parser_hostile"))
+		subtest_parser_hostile();
+	if (test__start_subtest("h2_collector_two_streams"))
+		subtest_collector_two_streams();
+	if (test__start_subtest("h2_collector_close_mid_stream"))
+		subtest_collector_close_mid_stream();
+	if (test__start_subtest("h2_collector_rst"))
+		subtest_collector_rst();
+}
