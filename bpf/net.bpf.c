@@ -175,6 +175,99 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
+/* accept() in progress on a thread: where the peer's address will be written */
+struct accept_args {
+	__u64 addr;
+	__u64 ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct accept_args);
+} accepting SEC(".maps");
+
+static __always_inline void accept_enter(__u64 addr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct accept_args a = { .addr = addr };
+
+	if (!is_traced(id >> 32))
+		return;
+	a.ts = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&accepting, &tid, &a, BPF_ANY))
+		count(CNT_DROP_INFLIGHT);
+}
+
+static __always_inline void accept_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct accept_args *a = bpf_map_lookup_elem(&accepting, &tid);
+	struct ev_accept *e;
+	__u64 addr, key;
+	__u16 family = 0, port = 0;
+	__u8 zero = 0;
+
+	if (!a)
+		return;
+	addr = a->addr;
+	bpf_map_delete_elem(&accepting, &tid);
+	if (ret < 0)
+		return;
+	e = reserve(sizeof(*e));
+	if (!e)
+		return;
+	fill_hdr(&e->hdr, EV_ACCEPT, bpf_ktime_get_ns());
+	e->fd = ret;
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	/* sockaddr_in(6): family, port (network order), then the address */
+	if (addr && !bpf_probe_read_user(&family, sizeof(family), (void *)addr)) {
+		bpf_probe_read_user(&port, sizeof(port), (void *)(addr + 2));
+		if (family == AF_INET)
+			bpf_probe_read_user(e->addr, 4, (void *)(addr + 4));
+		else if (family == AF_INET6)
+			bpf_probe_read_user(e->addr, 16, (void *)(addr + 8));
+		else
+			family = 0;
+	}
+	e->family = family;
+	e->port = __builtin_bswap16(port);
+	key = id >> 32 << 32 | (__u32)ret;
+	bpf_map_update_elem(&fds, &key, &zero, BPF_ANY);
+	commit(e);
+}
+
+SEC("tp/syscalls/sys_enter_accept4")
+int sys_enter_accept4(struct trace_event_raw_sys_enter *ctx)
+{
+	accept_enter(ctx->args[1]);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_accept4")
+int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	accept_exit(ctx->ret);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_accept")
+int sys_enter_accept(struct trace_event_raw_sys_enter *ctx)
+{
+	accept_enter(ctx->args[1]);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_accept")
+int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	accept_exit(ctx->ret);
+	return 0;
+}
+
 SEC("tp/syscalls/sys_enter_close")
 int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
@@ -529,6 +622,7 @@ int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
 	struct ev_proc *e;
 
 	bpf_map_delete_elem(&connecting, &(__u32){ (__u32)id });
+	bpf_map_delete_elem(&accepting, &(__u32){ (__u32)id });
 	bpf_map_delete_elem(&inbound, &(__u32){ (__u32)id });
 	bpf_map_delete_elem(&inflight, &(__u32){ (__u32)id });
 	if (tgid != (__u32)id || !is_traced(tgid))

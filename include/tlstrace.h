@@ -33,6 +33,7 @@ enum ev_type {
 	EV_DNS = 9,	  /* a name lookup (getaddrinfo) returned */
 	EV_TLS_IN = 10,	  /* bytes a TLS session read from its socket early on */
 	EV_SOCK_IO = 11,  /* plaintext HTTP read or written on a plain TCP socket */
+	EV_ACCEPT = 12,	  /* a traced process accepted a TCP connection */
 };
 
 enum ssl_call {
@@ -95,6 +96,16 @@ struct ev_connect {
 	__u8 daddr[16];
 };
 _Static_assert(sizeof(struct ev_connect) == 48 + 32, "ev_connect size");
+
+/* hdr.ts is the return of accept(); the peer as accept() reported it */
+struct ev_accept {
+	struct ev_hdr hdr;
+	__u32 fd;
+	__u16 family; /* 0 if the caller passed no address */
+	__u16 port;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct ev_accept) == 48 + 24, "ev_accept size");
 
 /* hdr.pid/tid/comm are those of the connecting thread (from its connect) */
 struct ev_tcp_state {

@@ -99,6 +99,11 @@ struct conn {
 	__u64 tcp_end;
 	int tcp_failed;
 	int reset;	    /* went from ESTABLISHED straight to CLOSE: a reset */
+	int server;		    /* accepted: it reads requests and writes responses */
+	char *rq;		    /* server: a request head being read */
+	size_t rq_len;
+	__u64 rq_ts;		    /* ...the read where its first byte came */
+	unsigned long long rq_body; /* ...request body bytes still to come */
 	struct h2_conn *h2; /* it speaks HTTP/2 (the client sent the preface) */
 	int h2_lost;	    /* ...and its frames could no longer be followed */
 	char local[64];
@@ -246,7 +251,7 @@ static void entry_common(struct entry *e, const struct conn *cn)
 	e->tid = cn->tid;
 	memcpy(e->comm, cn->comm, sizeof(e->comm));
 	e->comm[sizeof(e->comm) - 1] = '\0';
-	e->role = "client";
+	e->role = cn->server ? "server" : "client";
 	e->conn_id = cn->id;
 	e->conn_observed = cn->observed;
 	e->tcp_connect_end = cn->tcp_end;
@@ -570,6 +575,7 @@ static void conn_destroy(struct collector *c, struct conn *cn)
 	if (!cn->anon)
 		HASH_DEL(c->conns, cn);
 	h2__free(cn->h2);
+	free(cn->rq);
 	free(cn);
 }
 
@@ -691,6 +697,26 @@ static void on_connect(struct collector *c, const struct ev_connect *e)
 	memcpy(cn->daddr, e->daddr, sizeof(cn->daddr));
 	format_addr(cn->remote, sizeof(cn->remote), e->family, e->daddr, e->dport);
 	lookups__attempt(c->lookups, e->hdr.pid, e->hdr.ts, e->family, e->daddr);
+}
+
+/* a connection a traced server accepted: entries of role server */
+static void on_accept(struct collector *c, const struct ev_accept *e)
+{
+	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
+
+	if (cn) {
+		flush_conn(c, cn, e->hdr.ts, "connection closed");
+		conn_destroy(c, cn);
+	}
+	cn = conn_new(c, &e->hdr, e->fd, 0);
+	if (!cn)
+		return;
+	cn->observed = 1;
+	cn->server = 1;
+	cn->connect_start = cn->tcp_end = e->hdr.ts;
+	cn->rport = e->port;
+	if (e->family)
+		format_addr(cn->remote, sizeof(cn->remote), e->family, e->addr, e->port);
 }
 
 /* a lookup that failed is a failed fetch of its name */
@@ -966,6 +992,8 @@ static void body_data(struct req *r, const unsigned char *p, size_t ncap, size_t
 		}
 	}
 }
+
+static void conn_io(struct collector *c, struct conn *cn, int is_write, const struct io *io);
 
 /* queue one request, written at io->ts_enter */
 static struct req *add_request(struct collector *c, struct conn *cn, const struct io *io,
@@ -1245,12 +1273,12 @@ static size_t chunked_feed(struct req *r, const unsigned char *d, size_t cap, si
 
 /* feed response bytes to the head request; returns bytes consumed */
 static size_t feed_response(struct collector *c, struct req *r, const char *data, size_t cap,
-			    size_t len, __u64 ts)
+			    size_t len, __u64 ts_start, __u64 ts)
 {
 	size_t used = 0;
 
 	if (!r->response_start)
-		r->response_start = ts;
+		r->response_start = ts_start;
 	r->last_read = ts;
 	if (!r->head_done) {
 		size_t room, take, prev = r->head_len;
@@ -1343,7 +1371,7 @@ static void on_read(struct collector *c, struct conn *cn, const struct io *io)
 			c->st.unmatched++;
 			return;
 		}
-		used = feed_response(c, r, data, cap, len, io->ts);
+		used = feed_response(c, r, data, cap, len, io->ts, io->ts);
 		if (used > len)
 			used = len;
 		data += used < cap ? used : cap;
@@ -1394,10 +1422,109 @@ static void on_ssl_call(struct collector *c, const struct ev_ssl_call *e, size_t
 	io.data = (const char *)e->data;
 	io.cap = e->cap;
 	io.len = e->len;
-	if (e->call == CALL_WRITE)
-		on_write(c, cn, &io);
+	conn_io(c, cn, e->call == CALL_WRITE, &io);
+}
+
+/*
+ * The server side: requests are read, responses written. requestStart is
+ * the return of the read that brought a request's first byte; responseStart
+ * the entry of the write carrying the response's first byte, responseEnd
+ * the return of the one carrying its last.
+ */
+static void server_read(struct collector *c, struct conn *cn, const struct io *io)
+{
+	const char *d = io->data;
+	size_t cap = io->cap, len = io->len;
+
+	while (len) {
+		struct http1_request line;
+		struct io at = *io;
+		size_t take, head;
+
+		if (cn->rq_body) {
+			/* a request body: skipped */
+			take = cn->rq_body < len ? (size_t)cn->rq_body : len;
+			cn->rq_body -= take;
+			d += take < cap ? take : cap;
+			cap = take < cap ? cap - take : 0;
+			len -= take;
+			continue;
+		}
+		if (!cap)
+			return; /* not captured: cannot be parsed */
+		if (!cn->rq && !(cn->rq = malloc(HEAD_MAX)))
+			return;
+		if (!cn->rq_len)
+			cn->rq_ts = io->ts;
+		take = cap < HEAD_MAX - cn->rq_len ? cap : HEAD_MAX - cn->rq_len;
+		memcpy(cn->rq + cn->rq_len, d, take);
+		head = http1_head_len(cn->rq, cn->rq_len + take);
+		if (!head) {
+			cn->rq_len += take;
+			if (cn->rq_len == HEAD_MAX) {
+				c->st.malformed++;
+				cn->rq_len = 0;
+			}
+			return;
+		}
+		/* head bytes of this read, then what follows */
+		take = head - cn->rq_len;
+		if (http1_parse_request(cn->rq, head, &line)) {
+			at.ts_enter = cn->rq_ts;
+			add_request(c, cn, &at, &line);
+			cn->rq_body = (unsigned long long)line.content_length;
+		} else {
+			c->st.malformed++;
+		}
+		cn->rq_len = 0;
+		d += take;
+		cap -= take;
+		len -= take;
+	}
+}
+
+static void server_write(struct collector *c, struct conn *cn, const struct io *io)
+{
+	const char *data = io->data;
+	size_t cap = io->cap, len = io->len;
+	__u64 start = io->ts_enter;
+
+	while (len) {
+		struct req *r = cn->head;
+		size_t used;
+
+		if (!r) {
+			c->st.unmatched++;
+			return;
+		}
+		used = feed_response(c, r, data, cap, len, start, io->ts);
+		if (used > len)
+			used = len;
+		data += used < cap ? used : cap;
+		cap = used < cap ? cap - used : 0;
+		len -= used;
+		if (r->complete) {
+			emit_req(c, cn, r, io->ts, NULL);
+			pop_req(cn);
+		} else if (used == 0) {
+			break;
+		}
+	}
+}
+
+/* bytes moved on a connection: which side of HTTP it is on decides */
+static void conn_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
+{
+	struct http1_request line;
+
+	/* a connection we did not see begin: a request read makes it a server's */
+	if (!cn->observed && !cn->nreq && !cn->server && !is_write &&
+	    http1_parse_request(io->data, io->cap, &line))
+		cn->server = 1;
+	if (cn->server)
+		(is_write ? server_write : server_read)(c, cn, io);
 	else
-		on_read(c, cn, &io);
+		(is_write ? on_write : on_read)(c, cn, io);
 }
 
 /* plain HTTP on a TCP socket: the same, without a TLS session */
@@ -1421,10 +1548,7 @@ static void on_sock_io(struct collector *c, const struct ev_sock_io *e, size_t l
 	if (!cn || cn->sess || !e->len)
 		return;
 	cn->last_ts = e->hdr.ts;
-	if (e->dir == IO_WRITE)
-		on_write(c, cn, &io);
-	else
-		on_read(c, cn, &io);
+	conn_io(c, cn, e->dir == IO_WRITE, &io);
 }
 
 int collector__feed(struct collector *c, const void *rec, size_t len)
@@ -1481,6 +1605,11 @@ int collector__feed(struct collector *c, const void *rec, size_t len)
 		if (len < offsetof(struct ev_sock_io, data))
 			goto bad;
 		on_sock_io(c, rec, len);
+		return 0;
+	case EV_ACCEPT:
+		if (len < sizeof(struct ev_accept))
+			goto bad;
+		on_accept(c, rec);
 		return 0;
 	case EV_DNS:
 		if (len < sizeof(struct ev_dns))
