@@ -268,6 +268,53 @@ int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/*
+ * A traced process opening a TLS library: the dynamic loader at exec or
+ * dlopen(). User space attaches to it (once per file) before it is used.
+ */
+static __always_inline int has_prefix(const char *s, unsigned i, const char *p, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		if (i + k >= MAX_PATH || s[(i + k) & (MAX_PATH - 1)] != p[k])
+			return 0;
+	return 1;
+}
+
+SEC("tp/syscalls/sys_enter_openat")
+int sys_enter_openat(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ev_lib_open *e;
+	unsigned base = 0;
+	long n;
+
+	if (!is_traced(id >> 32))
+		return 0;
+	e = (struct ev_lib_open *)scratch_rec();
+	if (!e)
+		return 0;
+	n = bpf_probe_read_user_str(e->path, sizeof(e->path), (void *)ctx->args[1]);
+	if (n <= 0)
+		return 0;
+	/* the file name: after the last '/' within the last 32 characters */
+	for (unsigned k = 2; k < 34; k++) {
+		long i = n - k;
+
+		if (i < 0)
+			break;
+		if (e->path[i & (MAX_PATH - 1)] == '/') {
+			base = i + 1;
+			break;
+		}
+	}
+	if (!has_prefix(e->path, base, "libssl.so", 9) &&
+	    !has_prefix(e->path, base, "libgnutls.so", 12))
+		return 0;
+	fill_hdr(&e->hdr, EV_LIB_OPEN, bpf_ktime_get_ns());
+	submit(e, sizeof(*e));
+	return 0;
+}
+
 SEC("tp/syscalls/sys_enter_close")
 int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 {

@@ -34,6 +34,7 @@ enum ev_type {
 	EV_TLS_IN = 10,	  /* bytes a TLS session read from its socket early on */
 	EV_SOCK_IO = 11,  /* plaintext HTTP read or written on a plain TCP socket */
 	EV_ACCEPT = 12,	  /* a traced process accepted a TCP connection */
+	EV_LIB_OPEN = 13, /* a traced process opened a TLS library (dlopen, exec) */
 };
 
 enum ssl_call {
@@ -96,6 +97,14 @@ struct ev_connect {
 	__u8 daddr[16];
 };
 _Static_assert(sizeof(struct ev_connect) == 48 + 32, "ev_connect size");
+
+#define MAX_PATH 256
+
+/* the path as the process passed it to openat() */
+struct ev_lib_open {
+	struct ev_hdr hdr;
+	char path[MAX_PATH];
+};
 
 /* hdr.ts is the return of accept(); the peer as accept() reported it */
 struct ev_accept {

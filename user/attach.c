@@ -208,7 +208,8 @@ static int keep_link(struct attacher *a, struct bpf_link *l)
 }
 
 /* attach every probe of its kind to one file; 1 if attached, 0 if skipped */
-static int attach_file(struct attacher *a, const char *path, pid_t pid, const struct lib_kind *k)
+static int attach_file(struct attacher *a, const char *path, const char *name, pid_t pid,
+		       const struct lib_kind *k)
 {
 	size_t first = a->nlinks;
 
@@ -224,7 +225,7 @@ static int attach_file(struct attacher *a, const char *path, pid_t pid, const st
 			if (!p->required)
 				continue;
 			fprintf(stderr, "tlstrace: attach %s in %s: %s; skipping this library\n",
-				p->func, path, strerror(-err));
+				p->func, name, strerror(-err));
 			while (a->nlinks > first)
 				bpf_link__destroy(a->links[--a->nlinks]);
 			return 0;
@@ -235,7 +236,7 @@ static int attach_file(struct attacher *a, const char *path, pid_t pid, const st
 		}
 	}
 	if (a->verbose)
-		fprintf(stderr, "tlstrace: attached to %s%s\n", path,
+		fprintf(stderr, "tlstrace: attached to %s%s\n", name,
 			pid > 0 ? " (one process)" : "");
 	a->attached++;
 	return 1;
@@ -244,28 +245,43 @@ static int attach_file(struct attacher *a, const char *path, pid_t pid, const st
 /* attach to path (as opened through root, e.g. /proc/PID/root/...), once per file */
 static int attach_path(struct attacher *a, const char *path, pid_t pid, const struct lib_kind *k)
 {
+	char self[64];
 	struct target *t;
 	struct stat st;
+	int fd, ok;
 
-	if (stat(path, &st))
+	/*
+	 * Hold the file open and attach through /proc/self/fd: a short-lived
+	 * process whose /proc/PID/root goes away mid-attach cannot make us miss
+	 * (or half-attach) its library.
+	 */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return 0;
-	if (find_target(a, st.st_dev, st.st_ino, pid))
+	if (fstat(fd, &st) || find_target(a, st.st_dev, st.st_ino, pid)) {
+		close(fd);
 		return 0;
+	}
 	if (a->ntargets == a->cap) {
 		size_t n = a->cap ? a->cap * 2 : 16;
 		struct target *nt = realloc(a->targets, n * sizeof(*nt));
 
-		if (!nt)
+		if (!nt) {
+			close(fd);
 			return -ENOMEM;
+		}
 		a->targets = nt;
 		a->cap = n;
 	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	ok = attach_file(a, self, path, pid, k);
+	close(fd);
 	t = &a->targets[a->ntargets++];
 	t->dev = st.st_dev;
 	t->ino = st.st_ino;
 	t->pid = pid;
-	t->ok = attach_file(a, path, pid, k);
-	return t->ok;
+	t->ok = ok;
+	return ok;
 }
 
 int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
@@ -290,6 +306,18 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
 	}
 	fclose(f);
 	return n;
+}
+
+int attacher__opened(struct attacher *a, pid_t pid, const char *path, bool per_pid)
+{
+	const struct lib_kind *k = lib_kind(path);
+	char full[PATH_MAX + 64];
+
+	if (!k)
+		return 0;
+	/* through the process's own root (its mount namespace), or its cwd */
+	snprintf(full, sizeof(full), "/proc/%d/%s%s", pid, path[0] == '/' ? "root" : "cwd/", path);
+	return attach_path(a, full, per_pid ? pid : -1, k);
 }
 
 int attacher__scan_all(struct attacher *a)

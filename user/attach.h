@@ -20,6 +20,12 @@ void attacher__free(struct attacher *a);
  */
 int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid);
 
+/*
+ * A process opened path (as it named it): attach if it is a library we
+ * know and not attached yet. 1 if newly attached, 0 if not, -errno.
+ */
+int attacher__opened(struct attacher *a, pid_t pid, const char *path, bool per_pid);
+
 /* attach host-wide to the libraries the dynamic loader would pick */
 int attacher__scan_ldcache(struct attacher *a);
 

@@ -98,14 +98,14 @@ struct conn {
 	__u64 connect_start;
 	__u64 tcp_end;
 	int tcp_failed;
-	int reset;	    /* went from ESTABLISHED straight to CLOSE: a reset */
-	int server;		    /* accepted: it reads requests and writes responses */
-	char *rq;		    /* server: a request head being read */
+	int reset;  /* went from ESTABLISHED straight to CLOSE: a reset */
+	int server; /* accepted: it reads requests and writes responses */
+	char *rq;   /* server: a request head being read */
 	size_t rq_len;
 	__u64 rq_ts;		    /* ...the read where its first byte came */
 	unsigned long long rq_body; /* ...request body bytes still to come */
-	struct h2_conn *h2; /* it speaks HTTP/2 (the client sent the preface) */
-	int h2_lost;	    /* ...and its frames could no longer be followed */
+	struct h2_conn *h2;	    /* it speaks HTTP/2 (the client sent the preface) */
+	int h2_lost;		    /* ...and its frames could no longer be followed */
 	char local[64];
 	char remote[64];
 	__u16 rport;

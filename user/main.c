@@ -174,6 +174,8 @@ static int trace_comm(struct tlstrace_bpf *skel, const char *comm)
 struct run {
 	struct output out;
 	struct collector *col;
+	struct attacher *att;
+	bool per_pid; /* uprobes attached per process (-p) */
 	int write_err;
 };
 
@@ -189,8 +191,20 @@ static void on_entry(const struct entry *e, void *ctx)
 
 static int on_record(void *ctx, void *data, size_t size)
 {
+	const struct ev_lib_open *lo = data;
 	struct run *r = ctx;
 
+	/* a library loaded after we started (dlopen, a new program): attach now */
+	if (size >= sizeof(*lo) && lo->hdr.type == EV_LIB_OPEN) {
+		char path[MAX_PATH];
+
+		memcpy(path, lo->path, sizeof(path));
+		path[sizeof(path) - 1] = '\0';
+		if (r->att && attacher__opened(r->att, lo->hdr.pid, path, r->per_pid) > 0 &&
+		    verbose)
+			fprintf(stderr, "tlstrace: %s loaded by pid %u\n", path, lo->hdr.pid);
+		return 0;
+	}
 	collector__feed(r->col, data, size);
 	return 0;
 }
@@ -429,6 +443,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tlstrace: out of memory\n");
 		goto cleanup;
 	}
+	run.att = att;
+	run.per_pid = o.npids > 0;
 	if (o.npids) {
 		for (int i = 0; i < o.npids; i++) {
 			int n = attacher__scan_pid(att, o.pids[i], true);
@@ -442,13 +458,13 @@ int main(int argc, char **argv)
 			trace_pid(skel, o.pids[i]);
 		}
 		if (!attacher__count(att)) {
-			err = -ENOENT;
-			fprintf(stderr, "tlstrace: no TLS library (libssl) in pid%s",
+			fprintf(stderr,
+				"tlstrace: warning: no TLS library (libssl, libgnutls) loaded in "
+				"pid%s",
 				o.npids > 1 ? "s" : "");
 			for (int i = 0; i < o.npids; i++)
 				fprintf(stderr, " %d", o.pids[i]);
-			fprintf(stderr, "\n");
-			goto cleanup;
+			fprintf(stderr, " yet; attaching when one is loaded\n");
 		}
 	} else {
 		attacher__scan_ldcache(att);
