@@ -134,6 +134,18 @@ static __always_inline int is_traced(__u32 tgid)
 	return bpf_map_lookup_elem(&traced, &tgid) != NULL;
 }
 
+/* the process's id as its own pid namespace numbers it (a container's view) */
+static __always_inline __u32 ns_tgid(struct task_struct *task)
+{
+	struct pid *p = BPF_CORE_READ(task, group_leader, thread_pid);
+	unsigned int level = BPF_CORE_READ(p, level);
+	struct upid up = {};
+
+	if (bpf_probe_read_kernel(&up, sizeof(up), &p->numbers[level & 31]))
+		return 0;
+	return up.nr;
+}
+
 static __always_inline void fill_hdr(struct ev_hdr *h, __u32 type, __u64 ts)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -142,7 +154,7 @@ static __always_inline void fill_hdr(struct ev_hdr *h, __u32 type, __u64 ts)
 	h->type = type;
 	h->pid = id >> 32;
 	h->tid = (__u32)id;
-	h->_pad = 0;
+	h->ns_pid = ns_tgid(task);
 	h->ts = ts;
 	h->proc_start = BPF_CORE_READ(task, group_leader, start_time);
 	bpf_get_current_comm(h->comm, sizeof(h->comm));

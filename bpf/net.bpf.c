@@ -37,7 +37,7 @@ struct sock_info {
 	__u32 pid;
 	__u32 tid;
 	__u32 fd;
-	__u32 _pad;
+	__u32 ns_pid;
 	char comm[TASK_COMM_LEN];
 };
 
@@ -125,6 +125,7 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		info.pid = e->hdr.pid;
 		info.tid = e->hdr.tid;
 		info.fd = a->fd;
+		info.ns_pid = e->hdr.ns_pid;
 		__builtin_memcpy(info.comm, e->hdr.comm, sizeof(info.comm));
 		if (bpf_map_update_elem(&socks, &sk, &info, BPF_ANY))
 			count(CNT_DROP_SOCKS);
@@ -152,7 +153,7 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			e->hdr.type = EV_TCP_STATE;
 			e->hdr.pid = si->pid;
 			e->hdr.tid = si->tid;
-			e->hdr._pad = 0;
+			e->hdr.ns_pid = si->ns_pid;
 			e->hdr.ts = bpf_ktime_get_ns();
 			e->hdr.proc_start = si->proc_start;
 			__builtin_memcpy(e->hdr.comm, si->comm, sizeof(e->hdr.comm));

@@ -80,7 +80,7 @@ struct ev_hdr {
 	__u32 type;
 	__u32 pid; /* tgid, as the host sees it */
 	__u32 tid;
-	__u32 _pad;
+	__u32 ns_pid;	  /* the tgid in the process's own pid namespace */
 	__u64 ts;	  /* bpf_ktime_get_ns() */
 	__u64 proc_start; /* the process's start, CLOCK_MONOTONIC ns */
 	char comm[TASK_COMM_LEN];

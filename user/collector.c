@@ -98,9 +98,10 @@ struct conn {
 	__u64 connect_start;
 	__u64 tcp_end;
 	int tcp_failed;
-	int reset;  /* went from ESTABLISHED straight to CLOSE: a reset */
-	int server; /* accepted: it reads requests and writes responses */
-	char *rq;   /* server: a request head being read */
+	int reset;    /* went from ESTABLISHED straight to CLOSE: a reset */
+	int server;   /* accepted: it reads requests and writes responses */
+	__u32 ns_pid; /* the pid in the process's own namespace */
+	char *rq;     /* server: a request head being read */
 	size_t rq_len;
 	__u64 rq_ts;		    /* ...the read where its first byte came */
 	unsigned long long rq_body; /* ...request body bytes still to come */
@@ -248,6 +249,7 @@ static void entry_common(struct entry *e, const struct conn *cn)
 	memset(e, 0, sizeof(*e));
 	e->origin = cn->origin;
 	e->pid = cn->pid;
+	e->ns_pid = cn->ns_pid;
 	e->tid = cn->tid;
 	memcpy(e->comm, cn->comm, sizeof(e->comm));
 	e->comm[sizeof(e->comm) - 1] = '\0';
@@ -599,6 +601,7 @@ static struct conn *conn_new(struct collector *c, const struct ev_hdr *h, __s32 
 	cn->anon = anon;
 	cn->id = c->next_conn_id++;
 	cn->pid = h->pid;
+	cn->ns_pid = h->ns_pid;
 	cn->tid = h->tid;
 	memcpy(cn->comm, h->comm, sizeof(cn->comm));
 	cn->origin = h->proc_start;
@@ -742,6 +745,7 @@ static void on_dns(struct collector *c, const struct ev_dns *e)
 	memset(&en, 0, sizeof(en));
 	en.origin = e->hdr.proc_start;
 	en.pid = e->hdr.pid;
+	en.ns_pid = e->hdr.ns_pid;
 	en.tid = e->hdr.tid;
 	memcpy(en.comm, e->hdr.comm, sizeof(en.comm));
 	en.comm[sizeof(en.comm) - 1] = '\0';

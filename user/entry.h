@@ -45,6 +45,7 @@ struct entry {
 	int status;
 
 	__u32 pid;
+	__u32 ns_pid; /* as the process's own pid namespace sees it */
 	__u32 tid;
 	char comm[16];
 	const char *role; /* "client" */

@@ -143,6 +143,8 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 
 	add(x, "timeOrigin", ms_obj(((double)e->origin + (double)epoch_offset) / 1e6));
 	add(x, "pid", json_object_new_int64(e->pid));
+	if (e->ns_pid && e->ns_pid != e->pid)
+		add(x, "nsPid", json_object_new_int64(e->ns_pid));
 	add(x, "tid", json_object_new_int64(e->tid));
 	add(x, "comm", text(e->comm));
 	add(x, "role", json_object_new_string(e->role ? e->role : "client"));
