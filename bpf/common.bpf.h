@@ -117,6 +117,26 @@ static __always_inline void mark_tls_fd(__u32 pid, __u32 fd)
 		*fl |= FD_TLS;
 }
 
+/*
+ * Programs that feed TLS through memory BIOs (Node.js) make no socket call
+ * inside an SSL call. The ciphertext a session writes into its BIO is later
+ * written to the socket unchanged: its first bytes (a record header and
+ * random or encrypted bytes) name the session exactly.
+ */
+#define CIPHER_KEY 16
+
+struct cipher_key {
+	__u32 pid;
+	__u8 head[CIPHER_KEY];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct cipher_key);
+	__type(value, __u64); /* the SSL* */
+} ciphertext SEC(".maps") __weak;
+
 static __always_inline void count(__u32 id)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &id);

@@ -455,6 +455,54 @@ static __always_inline void emit_sock_io(__u32 fd, __u32 dir, __u64 ts_enter, __
 	submit(e, offsetof(struct ev_sock_io, data) + cap);
 }
 
+/* ciphertext a session put in its memory BIO reaches a socket: bind them */
+static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *fl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct cipher_key k = {};
+	struct sess_key sk = {};
+	struct sess_val nv = {};
+	struct ev_ssl_bind *e;
+	__u64 *ssl;
+	__u32 cap;
+
+	if (len < CIPHER_KEY)
+		return;
+	k.pid = id >> 32;
+	if (bpf_probe_read_user(k.head, sizeof(k.head), (void *)buf))
+		return;
+	ssl = bpf_map_lookup_elem(&ciphertext, &k);
+	if (!ssl)
+		return;
+	sk.ssl = *ssl;
+	sk.pid = k.pid;
+	bpf_map_delete_elem(&ciphertext, &k);
+	e = (struct ev_ssl_bind *)scratch_rec();
+	if (!e)
+		return;
+	fill_hdr(&e->hdr, EV_SSL_BIND, bpf_ktime_get_ns());
+	e->ssl = sk.ssl;
+	e->ts_call = 0;
+	e->fd = fd;
+	e->how = BIND_CIPHER;
+	e->lib = LIB_OPENSSL;
+	e->call = 0;
+	/* the first such write is the ClientHello: keep it for the server name */
+	cap = len < MAX_HELLO ? len : MAX_HELLO;
+	asm volatile("" : "+r"(cap));
+	if (cap > MAX_HELLO)
+		cap = MAX_HELLO;
+	if (bpf_probe_read_user(e->data, cap, (void *)buf))
+		cap = 0;
+	e->len = len;
+	e->cap = cap;
+	nv.fd = fd;
+	nv.flags = SESS_BOUND | SESS_HELLO;
+	bpf_map_update_elem(&sessions, &sk, &nv, BPF_ANY);
+	*fl |= FD_TLS;
+	submit(e, offsetof(struct ev_ssl_bind, data) + cap);
+}
+
 /*
  * A socket syscall outside any TLS call, on a TCP socket we saw connect:
  * plain HTTP is captured once a request line has been written on it; any
@@ -478,8 +526,14 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 		return;
 	}
 	if (!(*fl & FD_HTTP)) {
-		if (len < 4 || bpf_probe_read_user(m, sizeof(m), (void *)buf) ||
-		    !is_http_method(m)) {
+		if (len < 4 || bpf_probe_read_user(m, sizeof(m), (void *)buf))
+			return;
+		if (m[0] == 0x16 || m[0] == 0x17) {
+			/* a TLS record written outside a TLS call: from a memory BIO? */
+			cipher_write(fd, buf, len, fl);
+			return;
+		}
+		if (!is_http_method(m)) {
 			*fl |= FD_OTHER;
 			return;
 		}
@@ -581,6 +635,23 @@ int sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)ctx->args[1]) == 0 && msg.msg_iovlen)
 		bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov);
+	sock_io(ctx->args[0], (__u64)iov.iov_base, iov.iov_len, 1);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_writev")
+int sys_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 key = (id >> 32) << 32 | (__u32)ctx->args[0];
+	__u32 tid = (__u32)id;
+	struct iovec iov = {};
+
+	/* libuv writes with writev: read the first buffer, for sockets we know */
+	if (!bpf_map_lookup_elem(&inflight, &tid) && !bpf_map_lookup_elem(&fds, &key))
+		return 0;
+	if (ctx->args[2] < 1 || bpf_probe_read_user(&iov, sizeof(iov), (void *)ctx->args[1]))
+		return 0;
 	sock_io(ctx->args[0], (__u64)iov.iov_base, iov.iov_len, 1);
 	return 0;
 }

@@ -60,6 +60,36 @@ int BPF_KRETPROBE(ssl_write_exit, int ret)
 	return tls_call_exit(CNT_HIT_WRITE_EXIT, ret);
 }
 
+/* BIO_write inside an SSL call: ciphertext on its way to a memory BIO */
+SEC("uprobe")
+int BPF_KPROBE(bio_write_enter, void *bio, const void *data, int dlen)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	struct cipher_key k = {};
+	struct sess_key sk = {};
+	struct sess_val *v;
+
+	if (!a) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	count(CNT_HIT_BIO_WRITE);
+	sk.ssl = a->ssl;
+	sk.pid = id >> 32;
+	v = bpf_map_lookup_elem(&sessions, &sk);
+	if ((v && (v->flags & SESS_BOUND)) || dlen < CIPHER_KEY)
+		return 0;
+	k.pid = id >> 32;
+	if (bpf_probe_read_user(k.head, sizeof(k.head), data)) {
+		count(CNT_READ_FAIL);
+		return 0;
+	}
+	bpf_map_update_elem(&ciphertext, &k, &a->ssl, BPF_ANY);
+	return 0;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(ssl_set_fd_enter, void *ssl, int fd)
 {

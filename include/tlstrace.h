@@ -46,6 +46,7 @@ enum ssl_call {
 enum bind_how {
 	BIND_SET_FD = 1, /* SSL_set_fd(ssl, fd) */
 	BIND_NESTED = 2, /* a socket syscall made inside an SSL call */
+	BIND_CIPHER = 3, /* a socket write of ciphertext the session put in a memory BIO */
 };
 
 enum tls_lib {
@@ -66,6 +67,7 @@ enum counter {
 	CNT_HIT_WRITE_EXIT,
 	CNT_HIT_SET_FD,
 	CNT_HIT_FREE,
+	CNT_HIT_BIO_WRITE,
 	CNT_HIT_DNS_ENTER,
 	CNT_HIT_DNS_EXIT,
 	CNT_HIT_UNTRACED,  /* uprobe hits in processes we do not trace */

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include <gelf.h>
+#include <libelf.h>
 #include "attach.h"
 #include "tlstrace.skel.h"
 
@@ -42,6 +44,7 @@ PROG(ssl_write_ex_enter)
 PROG(ssl_write_exit)
 PROG(ssl_set_fd_enter)
 PROG(ssl_free_enter)
+PROG(bio_write_enter)
 PROG(getaddrinfo_enter)
 PROG(getaddrinfo_exit)
 PROG(gnutls_handshake_enter)
@@ -66,6 +69,26 @@ static const struct probe openssl_probes[] = {
 	{ "SSL_write_ex", 1, 0, prog_ssl_write_exit },
 	{ "SSL_set_fd", 0, 0, prog_ssl_set_fd_enter },
 	{ "SSL_free", 0, 0, prog_ssl_free_enter },
+};
+
+/*
+ * OpenSSL linked into an executable (Node.js): the same probes, and
+ * BIO_write, which ties sessions fed through memory BIOs to their sockets.
+ */
+static const struct probe exe_openssl_probes[] = {
+	{ "SSL_do_handshake", 0, 1, prog_ssl_do_handshake_enter },
+	{ "SSL_do_handshake", 1, 1, prog_ssl_do_handshake_exit },
+	{ "SSL_read", 0, 1, prog_ssl_read_enter },
+	{ "SSL_read", 1, 1, prog_ssl_read_exit },
+	{ "SSL_write", 0, 1, prog_ssl_write_enter },
+	{ "SSL_write", 1, 1, prog_ssl_write_exit },
+	{ "SSL_read_ex", 0, 0, prog_ssl_read_ex_enter },
+	{ "SSL_read_ex", 1, 0, prog_ssl_read_exit },
+	{ "SSL_write_ex", 0, 0, prog_ssl_write_ex_enter },
+	{ "SSL_write_ex", 1, 0, prog_ssl_write_exit },
+	{ "SSL_set_fd", 0, 0, prog_ssl_set_fd_enter },
+	{ "SSL_free", 0, 0, prog_ssl_free_enter },
+	{ "BIO_write", 0, 0, prog_bio_write_enter },
 };
 
 static const struct probe gnutls_probes[] = {
@@ -105,8 +128,15 @@ struct target {
 	int ok;	   /* attached; else skipped (reported once) */
 };
 
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+};
+
 struct attacher {
 	struct tlstrace_bpf *skel;
+	struct file_id *plain; /* executables without OpenSSL inside */
+	size_t nplain, plain_cap;
 	bool verbose;
 	struct target *targets;
 	size_t ntargets, cap;
@@ -134,12 +164,56 @@ void attacher__free(struct attacher *a)
 		bpf_link__destroy(a->links[i]);
 	free(a->links);
 	free(a->targets);
+	free(a->plain);
 	free(a);
 }
 
 int attacher__count(const struct attacher *a)
 {
 	return a->attached;
+}
+
+/* an executable with OpenSSL inside, found by its symbols, not its name */
+static const struct lib_kind exe_openssl = { NULL, exe_openssl_probes,
+					     ARRAY_SIZE(exe_openssl_probes), 1 };
+
+/* the file exports (defines) the function name in its dynamic symbols */
+static bool elf_exports(const char *path, const char *name)
+{
+	bool found = false;
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	int fd;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *n;
+
+			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
+				continue;
+			n = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (n && !strcmp(n, name)) {
+				found = true;
+				break;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return found;
 }
 
 static const struct lib_kind *lib_kind(const char *path)
@@ -190,6 +264,29 @@ static struct target *find_target(struct attacher *a, dev_t dev, ino_t ino, pid_
 			return t;
 	}
 	return NULL;
+}
+
+static bool find_plain(struct attacher *a, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < a->nplain; i++)
+		if (a->plain[i].dev == dev && a->plain[i].ino == ino)
+			return true;
+	return false;
+}
+
+static void remember_plain(struct attacher *a, dev_t dev, ino_t ino)
+{
+	if (a->nplain == a->plain_cap) {
+		size_t n = a->plain_cap ? a->plain_cap * 2 : 64;
+		struct file_id *np = realloc(a->plain, n * sizeof(*np));
+
+		if (!np)
+			return;
+		a->plain = np;
+		a->plain_cap = n;
+	}
+	a->plain[a->nplain].dev = dev;
+	a->plain[a->nplain++].ino = ino;
 }
 
 static int keep_link(struct attacher *a, struct bpf_link *l)
@@ -284,6 +381,29 @@ static int attach_path(struct attacher *a, const char *path, pid_t pid, const st
 	return ok;
 }
 
+int attacher__program(struct attacher *a, const char *path, pid_t pid)
+{
+	struct stat st;
+
+	/* a known file: already attached, or known to have no OpenSSL */
+	if (stat(path, &st) || find_target(a, st.st_dev, st.st_ino, pid) ||
+	    find_plain(a, st.st_dev, st.st_ino))
+		return 0;
+	if (!elf_exports(path, "SSL_do_handshake")) {
+		remember_plain(a, st.st_dev, st.st_ino);
+		return 0;
+	}
+	return attach_path(a, path, pid, &exe_openssl) > 0;
+}
+
+int attacher__exec(struct attacher *a, pid_t pid, bool per_pid)
+{
+	char exe[64];
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	return attacher__program(a, exe, per_pid ? pid : -1);
+}
+
 int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
 {
 	char maps[64], full[PATH_MAX + 64], line[PATH_MAX + 256];
@@ -305,7 +425,7 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
 			n++;
 	}
 	fclose(f);
-	return n;
+	return n + attacher__exec(a, pid, per_pid);
 }
 
 int attacher__opened(struct attacher *a, pid_t pid, const char *path, bool per_pid)

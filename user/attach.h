@@ -26,6 +26,15 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid);
  */
 int attacher__opened(struct attacher *a, pid_t pid, const char *path, bool per_pid);
 
+/*
+ * A process started a program: attach if its executable has OpenSSL inside
+ * (exported SSL_* symbols, as Node.js). 1 if newly attached, else 0.
+ */
+int attacher__exec(struct attacher *a, pid_t pid, bool per_pid);
+
+/* the same for an executable file, before it runs (pid -1: host-wide) */
+int attacher__program(struct attacher *a, const char *path, pid_t pid);
+
 /* attach host-wide to the libraries the dynamic loader would pick */
 int attacher__scan_ldcache(struct attacher *a);
 

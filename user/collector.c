@@ -135,8 +135,9 @@ struct session {
 	__u64 hs_start;
 	__u64 hs_end;
 	int hs_done;
-	int data_seen;	/* application data has moved */
-	__u64 hs_error; /* return of the last handshake call, if it failed */
+	int data_seen;	    /* application data has moved */
+	__u64 hs_error;	    /* return of the last handshake call, if it failed */
+	__u64 hs_last_call; /* return of the last call driving it implicitly, no data moved */
 	char sni[256];
 	struct tls_client_hello ch; /* what the client offered */
 	/* what the server answered: its first bytes, until the ServerHello parses */
@@ -347,7 +348,9 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 		if (!e.connect_start)
 			e.connect_start = t0;
 		if (!e.connect_end)
-			e.connect_end = e.secure_start ? e.secure_start : t0;
+			e.connect_end = e.secure_start ? e.secure_start
+					: cn->tcp_end  ? cn->tcp_end
+						       : e.connect_start;
 	} else {
 		/* reused, or a connection older than the trace */
 		e.reused = 1;
@@ -808,6 +811,11 @@ static void on_bind(struct collector *c, const struct ev_ssl_bind *e, size_t len
 			return;
 	}
 	sess_attach(c, s, cn);
+	if (!cn->observed && s->hs_start && !s->data_seen && e->how != BIND_NESTED) {
+		/* driven before we knew its socket, which predates the trace */
+		s->hs_start = s->hs_end = s->hs_last_call = 0;
+		s->hs_done = 1;
+	}
 	/*
 	 * A syscall inside the call that starts the handshake: its entry is
 	 * known now, before the call returns (it may never, if the process dies).
@@ -895,14 +903,26 @@ static void track_handshake(struct session *s, const struct ev_ssl_call *e)
 	/*
 	 * A read or write on a session whose handshake has not completed drives
 	 * it implicitly, if we saw the session from its start (its connect, or
-	 * an earlier handshake call). Otherwise the session predates the trace.
+	 * an earlier handshake call), or may have (no socket known yet: a
+	 * memory BIO; decided when it binds). Otherwise it predates the trace.
 	 */
-	if (!s->data_seen && (s->hs_start || (s->conn && s->conn->observed))) {
+	if (!s->data_seen && (s->hs_start || (s->conn && (s->conn->observed || s->conn->anon)))) {
 		if (!s->hs_start)
 			s->hs_start = e->ts_enter;
-		if (e->ret > 0 || (e->call == CALL_WRITE && e->num == 0 && e->ret == 0)) {
-			s->hs_done = 1;
+		if (e->call == CALL_WRITE && e->num == 0 && e->ret == 0) {
+			s->hs_done = 1; /* a zero-length write drove it: done at its return */
 			s->hs_end = e->hdr.ts;
+		} else if (e->ret > 0) {
+			/*
+			 * Application data: the handshake completed in this call, or
+			 * in the last one that moved no data (clients that drive it
+			 * by reads, as Node.js does, write only once it is done).
+			 */
+			s->hs_done = 1;
+			s->hs_end = s->hs_last_call && e->call == CALL_WRITE ? s->hs_last_call
+									     : e->hdr.ts;
+		} else {
+			s->hs_last_call = e->hdr.ts;
 		}
 		return;
 	}

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +206,10 @@ static int on_record(void *ctx, void *data, size_t size)
 			fprintf(stderr, "tlstrace: %s loaded by pid %u\n", path, lo->hdr.pid);
 		return 0;
 	}
+	/* a new program: it may have OpenSSL inside */
+	if (size >= sizeof(struct ev_hdr) && lo->hdr.type == EV_PROC_EXEC && r->att &&
+	    attacher__exec(r->att, lo->hdr.pid, r->per_pid) > 0 && verbose)
+		fprintf(stderr, "tlstrace: attached to the program of pid %u\n", lo->hdr.pid);
 	collector__feed(r->col, data, size);
 	return 0;
 }
@@ -218,6 +223,7 @@ static const char *counter_names[CNT_NR] = {
 	[CNT_HIT_WRITE_EXIT] = "hits.write_exit",
 	[CNT_HIT_SET_FD] = "hits.set_fd",
 	[CNT_HIT_FREE] = "hits.free",
+	[CNT_HIT_BIO_WRITE] = "hits.bio_write",
 	[CNT_HIT_DNS_ENTER] = "hits.getaddrinfo_enter",
 	[CNT_HIT_DNS_EXIT] = "hits.getaddrinfo_exit",
 	[CNT_HIT_UNTRACED] = "hits.untraced",
@@ -348,6 +354,29 @@ static void detach_in_background(void)
 	_exit(0);
 }
 
+/* the file execvp() would run for name, as it searches PATH */
+static bool find_program(const char *name, char *out, size_t cap)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(name, '/')) {
+		snprintf(out, cap, "%s", name);
+		return access(out, X_OK) == 0;
+	}
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		const char *colon = strchr(p, ':');
+		size_t n = colon ? (size_t)(colon - p) : strlen(p);
+
+		snprintf(out, cap, "%.*s/%s", (int)n, n ? p : ".", name);
+		if (access(out, X_OK) == 0)
+			return true;
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	return false;
+}
+
 static int pid_alive(pid_t pid)
 {
 	return !kill(pid, 0) || errno == EPERM;
@@ -475,8 +504,14 @@ int main(int argc, char **argv)
 		if (o.comm[0])
 			trace_comm(skel, o.comm);
 	}
-	if (child > 0)
+	if (child > 0) {
+		char path[PATH_MAX];
+
+		/* a command with OpenSSL inside (node): probes in place before it runs */
+		if (find_program(o.command[0], path, sizeof(path)))
+			attacher__program(att, path, -1);
 		trace_pid(skel, child);
+	}
 
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &run, NULL);
 	if (!rb) {
