@@ -747,6 +747,91 @@ out:
 	fx_fini(&f);
 }
 
+static void ev_accept(struct collector *c, __u32 fd, __u64 ts)
+{
+	struct ev_accept e = {};
+
+	set_hdr(&e.hdr, EV_ACCEPT, ts);
+	e.fd = fd;
+	e.family = 2;
+	e.port = 40000;
+	e.addr[0] = 127;
+	e.addr[3] = 1;
+	feed_ok(c, &e, sizeof(e));
+}
+
+/* a server: requests read, responses written, on a keep-alive connection */
+static void subtest_server_keep_alive(void)
+{
+	static const char resp[] = RESP_HELLO;
+	struct fx f = {};
+	const struct entry *a, *b;
+
+	if (!fx_init(&f))
+		goto out;
+	ev_accept(f.c, 7, 1000);
+	ev_bind(f.c, SSL1, 7, BIND_SET_FD, 1050, NULL, 0);
+	ev_handshake(f.c, SSL1, 1100, 1300, 1);
+	ev_read(f.c, SSL1, 1400, REQ_A);
+	ASSERT_EQ(f.s->n, 0, "no entry before the response");
+	/* the head and the body in two writes */
+	ev_call_raw(f.c, SSL1, CALL_WRITE, 1500, 1510, 38, 38, resp, 38, 38);
+	ev_call_raw(f.c, SSL1, CALL_WRITE, 1520, 1550, 5, 5, resp + 38, 5, 5);
+	ev_read(f.c, SSL1, 2000, "GET /b HTTP/1.1\r\nHost: example.com\r\n\r\n");
+	ev_write(f.c, SSL1, 2100, 2150, RESP_HELLO);
+	a = nth(&f, 0);
+	b = nth(&f, 1);
+	if (!a || !b)
+		goto out;
+	ASSERT_STREQ(a->role, "server", "role");
+	ASSERT_STREQ(a->name, "https://example.com/a", "name");
+	ASSERT_STREQ(a->remote, "127.0.0.1:40000", "the peer");
+	ASSERT_EQ(a->connect_start, 1000, "connect_start = accept");
+	ASSERT_EQ(a->secure_start, 1100, "secure_start = server handshake start");
+	ASSERT_EQ(a->connect_end, 1300, "connect_end = handshake done");
+	ASSERT_EQ(a->request_start, 1400, "request_start = the read of the request");
+	ASSERT_EQ(a->response_start, 1500, "response_start = the first response write");
+	ASSERT_EQ(a->response_end, 1550, "response_end = the write of the last byte");
+	ASSERT_EQ(a->encoded_size, 5, "encoded_size");
+	ASSERT_EQ(a->reused, 0, "first not reused");
+	ASSERT_EQ(b->reused, 1, "second reused");
+	ASSERT_EQ(b->start, 2000, "second start = its request read");
+	ASSERT_EQ(b->response_end, 2150, "second response_end");
+	check_order(a);
+	check_order(b);
+out:
+	fx_fini(&f);
+}
+
+/* a client driving the handshake by reads through a memory BIO (Node.js) */
+static void subtest_read_driven_handshake(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	ev_established(f.c, 5, SOCK1, 1050);
+	ev_call_raw(f.c, SSL1, CALL_READ, 1100, 1110, -1, 16384, NULL, 0, 0);
+	ev_bind(f.c, SSL1, 5, BIND_CIPHER, 1120, NULL, 0); /* its ClientHello reaches fd 5 */
+	ev_call_raw(f.c, SSL1, CALL_READ, 1200, 1210, -1, 16384, NULL, 0, 0);
+	ev_call_raw(f.c, SSL1, CALL_READ, 1300, 1310, -1, 16384, NULL, 0, 0);
+	ev_write(f.c, SSL1, 1400, 1450, REQ_A);
+	ev_read(f.c, SSL1, 1600, RESP_HELLO);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(e->reused, 0, "a new connection");
+	ASSERT_EQ(e->secure_start, 1100, "secure_start = the first read's entry");
+	ASSERT_EQ(e->connect_end, 1310, "connect_end = the last read before the request");
+	ASSERT_EQ(e->request_start, 1400, "request_start");
+	ASSERT_EQ(e->tcp_connect_end, 1050, "tcp_connect_end");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
 static void subtest_handshake_never_completes(void)
 {
 	static const char *const how[] = { "free, then close", "close, then free", "exit" };
@@ -1239,6 +1324,10 @@ void test_collector(void)
 		subtest_connect_failure();
 	if (test__start_subtest("unmatched_read"))
 		subtest_unmatched_read();
+	if (test__start_subtest("server_keep_alive"))
+		subtest_server_keep_alive();
+	if (test__start_subtest("read_driven_handshake"))
+		subtest_read_driven_handshake();
 	if (test__start_subtest("bad_records"))
 		subtest_bad_records();
 	if (test__start_subtest("interim_1xx"))
