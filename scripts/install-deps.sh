@@ -10,7 +10,7 @@ pkgs=(
 	libjson-c-dev uthash-dev libnghttp2-dev clang-format
 	# tests and the built-in example: a local HTTPS server and real clients
 	python3 openssl libssl-dev curl ca-certificates procps util-linux
-	nghttp2-client nghttp2-server gnutls-bin wget
+	nghttp2-client nghttp2-server gnutls-bin wget nginx-light iproute2
 )
 
 missing=()

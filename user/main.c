@@ -31,10 +31,9 @@ static volatile sig_atomic_t stopping;
 
 static void on_signal(int sig)
 {
-	(void)sig;
 	if (stopping)
-		_exit(130); /* a second Ctrl-C: at once */
-	stopping = 1;
+		_exit(128 + sig); /* a second Ctrl-C: at once */
+	stopping = sig;
 }
 
 static bool verbose;

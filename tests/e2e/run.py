@@ -231,7 +231,7 @@ def is_number(v):
     return isinstance(v, NUMBER) and not isinstance(v, bool)
 
 
-def check_shape(e, i, content_encoded=False):
+def check_shape(e, i, content_encoded=False, role="client"):
     """Keys, constant fields and fields derived from others. With
     content_encoded, the caller checks decodedBodySize itself."""
     keys = list(e.keys())
@@ -269,7 +269,7 @@ def check_shape(e, i, content_encoded=False):
         expect(ok, "entry %d: tlstrace.%s has the wrong type: %r" % (i, k, ext[k]))
     for k in ("library", "serverName"):
         expect(isinstance(ext["tls"].get(k), str), "entry %d: tlstrace.tls.%s missing" % (i, k))
-    expect(ext["role"] == "client", "entry %d: role %r, want 'client'" % (i, ext["role"]))
+    expect(ext["role"] == role, "entry %d: role %r, want %r" % (i, ext["role"], role))
     expect(ext["pid"] > 0 and ext["tid"] > 0, "entry %d: bad pid/tid" % i)
     # Epoch ms after 2001: catches seconds, ns, or a monotonic clock.
     expect(1e12 < ext["timeOrigin"] < 1e13,
@@ -1581,6 +1581,430 @@ def test_peer_reset(env):
            "%d ms after the head" % (late, RESET_AFTER_MS))
 
 
+# --- servers: entries of role "server" -----------------------------------------
+#
+# Each test runs a real HTTPS server under `tlstrace -- SERVER`, fetches from it
+# with curl, then stops tlstrace with SIGINT (which leaves the server running)
+# and stops the server itself. The entries are the server's view (SEMANTICS,
+# "Server side"): connectStart = accept, secureConnectionStart = the server's
+# handshake start, requestStart = the request read, responseStart/End = the
+# response written; later requests on a connection are reused.
+
+SERVER_CURL_W = "%{http_code} %{size_download} %{local_port}\n"
+WALL_SLACK_MS = 1.0  # "just before / just after" a client's run
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(pid, port):
+    """Whether a TCP socket listens on port in process pid's network namespace."""
+    want = ":%04X" % port
+    for table in ("tcp", "tcp6"):
+        try:
+            with open("/proc/%d/net/%s" % (pid, table)) as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 3 and fields[1].endswith(want) and fields[3] == "0A":
+                        return True
+        except OSError:
+            pass
+    return False
+
+
+def process_running(pid):
+    """pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def server_certs(env):
+    certs = env.path("certs")
+    cert, key = os.path.join(certs, "cert.pem"), os.path.join(certs, "key.pem")
+    expect(os.path.exists(cert) and os.path.exists(key),
+           "no test certificates in %s (%s)" % (certs, env.server_error))
+    return cert, key
+
+
+class TracedServer:
+    """`tlstrace -f json -o FILE -- SERVER...`, started by start_traced_server."""
+    tracer = None
+    pid = None
+    port = None
+    out_file = None
+    netns = False
+
+    def client(self, cmd):
+        """cmd as run against this server (inside its network namespace if it has one)."""
+        if self.netns:
+            return ["nsenter", "-t", str(self.pid), "-n"] + cmd
+        return cmd
+
+
+def start_traced_server(env, test, command, port=None, ready_file=None, netns=False,
+                        cwd=None, what=None):
+    """Start command under tlstrace and wait until it listens on port (or on the
+    port it writes to ready_file). With netns, the server runs in a network
+    namespace of its own with only lo up: for servers that cannot be told to
+    listen on 127.0.0.1 alone."""
+    what = what or os.path.basename(command[0])
+    pidfile = env.path(test + ".pid")
+    for f in (pidfile, ready_file):
+        if f and os.path.exists(f):
+            os.unlink(f)
+    # sh records its pid, then execs the server in the same process.
+    if netns:
+        need("unshare")
+        need("nsenter")
+        need("ip")
+        wrap = ["unshare", "-n", "sh", "-c",
+                'ip link set lo up && echo $$ > "$0" && exec "$@"', pidfile]
+    else:
+        wrap = ["sh", "-c", 'echo $$ > "$0"; exec "$@"', pidfile]
+    srv = TracedServer()
+    srv.netns = netns
+    srv.out_file = env.out_file(test)
+    errpath = env.path(test + ".stderr")
+    with open(errpath, "wb") as err, open(env.path(test + ".stdout"), "wb") as out:
+        p = env.procs.spawn([env.tlstrace, "-f", "json", "-o", srv.out_file, "--"]
+                            + wrap + command, stdin=subprocess.DEVNULL, stdout=out,
+                            stderr=err, cwd=cwd)
+    p.out_file, p.err_file = srv.out_file, errpath
+    srv.tracer = p
+    deadline = time.monotonic() + 30  # attaching may wait behind an earlier detach
+    while True:
+        if p.poll() is not None:
+            raise Failure("tlstrace %s before %s listened%s"
+                          % (describe_exit(p.returncode), what, env.err_hint(p)))
+        if srv.pid is None and os.path.exists(pidfile):
+            with open(pidfile) as f:
+                text = f.read().strip()
+            srv.pid = int(text) if text.isdigit() else None
+        if srv.port is None:
+            if ready_file is None:
+                srv.port = port
+            elif os.path.exists(ready_file):
+                with open(ready_file) as f:
+                    srv.port = int(f.read())
+        if srv.pid and srv.port:
+            expect(process_running(srv.pid), "%s exited before it listened%s"
+                   % (what, env.err_hint(p)))
+            if listening(srv.pid, srv.port):
+                return srv
+        expect(time.monotonic() < deadline,
+               "%s did not listen on port %s within 30 s%s" % (what, srv.port, env.err_hint(p)))
+        time.sleep(0.05)
+
+
+def stop_traced_server(env, srv):
+    """SIGINT tlstrace alone; return (its exit status, whether the server was
+    still running after it). Then stop the server."""
+    time.sleep(0.2)  # let the server see its clients close
+    srv.tracer.send_signal(signal.SIGINT)
+    rc = env.procs.wait(srv.tracer, 15, "tlstrace after SIGINT")
+    alive = process_running(srv.pid)
+    if alive:
+        try:
+            os.kill(srv.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 3
+        while process_running(srv.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    env.procs.stop(srv.tracer)  # SIGKILLs whatever is left of the group
+    return rc, alive
+
+
+def curl_server(env, srv, args, what="curl"):
+    """Run curl -sk ARGS against srv; return (start, end) wall-clock ms and the
+    lines -w SERVER_CURL_W printed (status, size, local port per transfer)."""
+    need("curl")
+    t0 = wall_ms()
+    rc, out, err = env.procs.run(srv.client(["curl", "-sk"] + args), 30, what)
+    t1 = wall_ms()
+    expect(rc == 0, "%s exited %d%s" % (what, rc, stderr_hint(err)))
+    lines = [l.split() for l in out.splitlines()]
+    expect(lines and all(len(l) == 3 and all(x.isdigit() for x in l) for l in lines),
+           "%s printed %r" % (what, out[:120]))
+    return (t0, t1), [tuple(int(x) for x in l) for l in lines]
+
+
+def server_fetches(urls):
+    """curl arguments fetching urls on one connection, bodies to /dev/null."""
+    args = ["-w", SERVER_CURL_W]
+    for url in urls:
+        args += ["-o", "/dev/null", url]
+    return args
+
+
+def check_server_entry(e, i, url, status, size, pid, remote, library, proto, method="GET"):
+    """One complete server entry: shape, what was served, to whom, by whom."""
+    check_shape(e, i, role="server")
+    expect_no_failure(e, i)
+    x = e["tlstrace"]
+    expect(e["name"] == url, "entry %d: name %r, want %r" % (i, e["name"], url))
+    expect(x.get("method") == method, "entry %d: method %r, want %r" % (i, x.get("method"), method))
+    expect(e["responseStatus"] == status,
+           "entry %d: responseStatus %r, want %d" % (i, e["responseStatus"], status))
+    expect(e["encodedBodySize"] == size,
+           "entry %d: encodedBodySize %r, want %d" % (i, e["encodedBodySize"], size))
+    expect(e["nextHopProtocol"] == proto,
+           "entry %d: nextHopProtocol %r, want %r" % (i, e["nextHopProtocol"], proto))
+    expect(x["pid"] == pid, "entry %d: pid %r, the server's is %d" % (i, x["pid"], pid))
+    expect(x["remoteAddress"] == remote,
+           "entry %d: remoteAddress %r, want the client's %r" % (i, x["remoteAddress"], remote))
+    expect(x["tls"]["library"] == library,
+           "entry %d: tls.library %r, want %r" % (i, x["tls"]["library"], library))
+    expect(0 < e["responseStart"] <= e["responseEnd"],
+           "entry %d: responseStart %r, responseEnd %r" % (i, e["responseStart"], e["responseEnd"]))
+
+
+def check_server_new(e, i):
+    """The first entry of an accepted connection: the connection's own timings,
+    connectStart (accept) <= secureConnectionStart < connectEnd <= requestStart
+    <= responseStart <= responseEnd, no name lookup."""
+    expect(e["tlstrace"]["reused"] is False, "entry %d: reused should be false" % i)
+    for k in ORDER + ["fetchStart"]:
+        expect(e[k] > 0, "entry %d: %s is %r, want > 0" % (i, k, e[k]))
+    check_order(e, i)
+    expect(e["secureConnectionStart"] < e["connectEnd"],
+           "entry %d: the handshake has no duration: secureConnectionStart %.3f, connectEnd %.3f"
+           % (i, e["secureConnectionStart"], e["connectEnd"]))
+    for k in ("domainLookupStart", "domainLookupEnd", "connectStart"):
+        expect(abs(e[k] - e["startTime"]) <= EPS_MS,
+               "entry %d: %s %.6f != startTime %.6f (an accepted connection starts at the "
+               "accept, with no lookup)" % (i, k, e[k], e["startTime"]))
+
+
+def check_server_wallclock(e, i, window):
+    """The response was written while the client ran."""
+    lo, hi = window
+    end = e["tlstrace"]["timeOrigin"] + e["responseEnd"]
+    expect(end >= lo - WALL_SLACK_MS,
+           "entry %d: responseEnd is %.3f ms before the client started" % (i, lo - end))
+    expect(end <= hi + WALL_SLACK_MS,
+           "entry %d: responseEnd is %.3f ms after the client ended" % (i, end - hi))
+
+
+def server_ext_problems(entries, local, version, alpn):
+    """What the extension object gets wrong about the server's side of the
+    connection (SEMANTICS: local and remote address, tls version, cipher,
+    serverName, alpn, resumed); one message per field, naming the entries."""
+    bad = {}
+    for i, e in enumerate(entries):
+        x = e["tlstrace"]
+        tls = x["tls"]
+        got = [("localAddress", x.get("localAddress"), local),
+               ("tls.serverName", tls.get("serverName"), "localhost"),
+               ("tls.version", tls.get("version"), version),
+               ("tls.alpn", tls.get("alpn"), alpn),
+               ("tls.resumed", tls.get("resumed"), False)]
+        for k, have, want in got:
+            if have != want:
+                bad.setdefault((k, repr(have), repr(want)), []).append(str(i))
+        cipher = tls.get("cipher")
+        if not (isinstance(cipher, str) and cipher.startswith("TLS_")):
+            bad.setdefault(("tls.cipher", repr(cipher), "a TLS_... name"), []).append(str(i))
+    return ["%s %s, want %s (entries %s)" % (k, have, want, ",".join(ids))
+            for (k, have, want), ids in bad.items()]
+
+
+def expect_no_problems(problems):
+    expect(not problems, "; ".join(problems))
+
+
+def test_server_python(env):
+    """server.py (Python's ssl, threads) traced as a server: two requests on one
+    keep-alive connection, a POST on a second one."""
+    need("curl")
+    cert, key = server_certs(env)
+    ready = env.path("server_python.port")
+    srv = start_traced_server(
+        env, "server_python", [sys.executable, os.path.join(HERE, "server.py"), "--port", "0",
+                               "--cert", cert, "--key", key, "--ready-file", ready],
+        ready_file=ready, what="server.py")
+    base = "https://localhost:%d" % srv.port
+    requests = [("GET", "/hello", 200, 6), ("GET", "/size/20000", 200, 20000),
+                ("POST", "/hello", 200, 6)]
+    win1, got1 = curl_server(env, srv, server_fetches([base + "/hello", base + "/size/20000"]))
+    win2, got2 = curl_server(env, srv, ["-d", "small=body"] + server_fetches([base + "/hello"]),
+                             "curl -d")
+    rc, alive = stop_traced_server(env, srv)
+    got = got1 + got2
+    expect([(s, n) for s, n, _ in got] == [(s, n) for _, _, s, n in requests],
+           "curl got %r" % got)
+    expect(got1[0][2] == got1[1][2], "curl used two connections: local ports %d, %d"
+           % (got1[0][2], got1[1][2]))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 3)
+    windows = [win1, win1, win2]
+    for i, (e, (method, p, status, size), (_, _, cport)) in enumerate(
+            zip(entries, requests, got)):
+        check_server_entry(e, i, base + p, status, size, srv.pid, "127.0.0.1:%d" % cport,
+                           "openssl", "http/1.1", method)
+        check_server_wallclock(e, i, windows[i])
+    check_server_new(entries[0], 0)
+    check_reused(entries[1], 1, entries[0])
+    check_server_new(entries[2], 2)
+    ids = [e["tlstrace"]["connectionId"] for e in entries]
+    expect(ids[2] != ids[0], "two connections share connectionId %r" % ids[0])
+    # With a command, a signal that stops tlstrace first gives 128 + signal
+    # (the command is left running).
+    problems = []
+    if rc != 128 + signal.SIGINT:
+        problems.append("tlstrace %s after SIGINT with the server still running, want %d"
+                        % (describe_exit(rc), 128 + signal.SIGINT))
+    if not alive:
+        problems.append("the server did not outlive tlstrace")
+    expect_no_problems(problems + server_ext_problems(
+        entries, "127.0.0.1:%d" % srv.port, "TLSv1.3", ""))
+
+
+NGINX_CONF = """\
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{
+    worker_connections 64;
+}}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp/client_body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2;
+        root {dir}/www;
+    }}
+}}
+"""
+
+
+def test_server_nginx(env):
+    """nginx (one process, event loop, TLS 1.2 with ALPN): three requests on
+    one keep-alive connection, the last a 404."""
+    need("curl")
+    need("nginx")
+    cert, key = server_certs(env)
+    d = env.path("nginx")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "www"))
+    os.makedirs(os.path.join(d, "tmp"))
+    with open(os.path.join(d, "www", "hello"), "wb") as f:
+        f.write(b"hello\n")
+    with open(os.path.join(d, "www", "big"), "wb") as f:
+        f.write(b"b" * 30000)
+    port = free_port()
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF.format(dir=d, port=port, cert=cert, key=key))
+    srv = start_traced_server(env, "server_nginx",
+                              ["nginx", "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")],
+                              port=port)
+    base = "https://localhost:%d" % port
+    paths = ["/hello", "/big", "/missing"]
+    window, got = curl_server(env, srv, server_fetches([base + p for p in paths]))
+    rc, _ = stop_traced_server(env, srv)
+    expect([(s, n) for s, n, _ in got[:2]] == [(200, 6), (200, 30000)] and got[2][0] == 404
+           and got[2][1] > 0, "curl got %r" % got)
+    expect(len({p for _, _, p in got}) == 1, "curl used several connections: %r" % got)
+    expect(rc >= 0 and rc not in (1, 2), "tlstrace %s%s" % (describe_exit(rc),
+                                                            env.err_hint(srv.tracer)))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 3)
+    remote = "127.0.0.1:%d" % got[0][2]
+    for i, (e, p, (status, size, _)) in enumerate(zip(entries, paths, got)):
+        check_server_entry(e, i, base + p, status, size, srv.pid, remote, "openssl", "http/1.1")
+        expect(e["tlstrace"]["comm"] == "nginx",
+               "entry %d: comm %r, want 'nginx'" % (i, e["tlstrace"]["comm"]))
+        check_server_wallclock(e, i, window)
+    check_server_new(entries[0], 0)
+    for i in (1, 2):
+        check_reused(entries[i], i, entries[0])
+        expect(entries[i - 1]["responseEnd"] <= entries[i]["requestStart"],
+               "entry %d: responseEnd %.3f after the next request was read (%.3f)"
+               % (i - 1, entries[i - 1]["responseEnd"], entries[i]["requestStart"]))
+    expect_no_problems(server_ext_problems(entries, "127.0.0.1:%d" % port, "TLSv1.2",
+                                           "http/1.1"))
+
+
+def test_server_s_server(env):
+    """openssl s_server -WWW: HTTP/1.0, no Content-Length, a close after each
+    response (through OpenSSL's SSL BIO); two connections."""
+    need("curl")
+    need("openssl")
+    cert, key = server_certs(env)
+    www = env.path("s_server_www")
+    os.makedirs(www, exist_ok=True)
+    with open(os.path.join(www, "hello"), "wb") as f:
+        f.write(b"hello\n")
+    port = free_port()
+    srv = start_traced_server(env, "server_s_server",
+                              ["openssl", "s_server", "-accept", "127.0.0.1:%d" % port,
+                               "-cert", cert, "-key", key, "-WWW"],
+                              port=port, cwd=www, what="s_server")
+    url = "https://localhost:%d/hello" % port
+    runs = [curl_server(env, srv, server_fetches([url])) for _ in range(2)]
+    rc, _ = stop_traced_server(env, srv)
+    for window, got in runs:
+        expect([(s, n) for s, n, _ in got] == [(200, 6)], "curl got %r" % got)
+    expect(rc >= 0 and rc not in (1, 2), "tlstrace %s%s" % (describe_exit(rc),
+                                                            env.err_hint(srv.tracer)))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 2)
+    for i, (e, (window, got)) in enumerate(zip(entries, runs)):
+        check_server_entry(e, i, url, 200, 6, srv.pid, "127.0.0.1:%d" % got[0][2],
+                           "openssl", "http/1.0")
+        check_server_new(e, i)
+        check_server_wallclock(e, i, window)
+    ids = [e["tlstrace"]["connectionId"] for e in entries]
+    expect(ids[0] != ids[1], "two connections share connectionId %r" % ids[0])
+    expect_no_problems(server_ext_problems(entries, "127.0.0.1:%d" % port, "TLSv1.3", ""))
+
+
+def test_server_gnutls(env):
+    """gnutls-serv --http: a GnuTLS server answering any path with an HTML page,
+    as HTTP/1.0 without Content-Length, closing after it. It listens on every
+    address, so it runs in a network namespace of its own."""
+    need("curl")
+    need("gnutls-serv")
+    cert, key = server_certs(env)
+    port = free_port()
+    srv = start_traced_server(env, "server_gnutls",
+                              ["gnutls-serv", "--http", "--x509certfile", cert,
+                               "--x509keyfile", key, "-p", str(port)],
+                              port=port, netns=True, what="gnutls-serv")
+    url = "https://localhost:%d/status" % port
+    window, got = curl_server(env, srv, ["-4"] + server_fetches([url]))
+    rc, _ = stop_traced_server(env, srv)
+    expect(len(got) == 1 and got[0][0] == 200 and got[0][1] > 0, "curl got %r" % got)
+    expect(rc >= 0 and rc not in (1, 2), "tlstrace %s%s" % (describe_exit(rc),
+                                                            env.err_hint(srv.tracer)))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 1)
+    e = entries[0]
+    # The body is close-delimited: its size is what curl read until the close.
+    check_server_entry(e, 0, url, 200, got[0][1], srv.pid, "127.0.0.1:%d" % got[0][2],
+                       "gnutls", "http/1.0")
+    check_server_new(e, 0)
+    check_server_wallclock(e, 0, window)
+    expect_no_problems(server_ext_problems(entries, "127.0.0.1:%d" % port, "TLSv1.3", ""))
+
+
 TESTS = [
     ("curl_single", test_curl_single),
     ("curl_exit_status", test_curl_exit_status),
@@ -1618,6 +2042,10 @@ TESTS = [
     ("pipelined", test_pipelined),
     ("cert_rejected", test_cert_rejected),
     ("peer_reset", test_peer_reset),
+    ("server_python", test_server_python),
+    ("server_nginx", test_server_nginx),
+    ("server_s_server", test_server_s_server),
+    ("server_gnutls", test_server_gnutls),
 ]
 
 
