@@ -202,6 +202,31 @@ static __always_inline void accept_enter(__u64 addr)
 		count(CNT_DROP_INFLIGHT);
 }
 
+/* the local address of the socket behind fd: the kernel's view (CO-RE) */
+static __always_inline void local_end(__u32 fd, __u16 family, __u8 *addr, __u16 *port)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct file **fdarr = BPF_CORE_READ(t, files, fdt, fd);
+	struct file *f = NULL;
+	struct socket *so;
+	struct sock *sk;
+
+	__builtin_memset(addr, 0, 16);
+	*port = 0;
+	if (fd >= BPF_CORE_READ(t, files, fdt, max_fds) ||
+	    bpf_probe_read_kernel(&f, sizeof(f), &fdarr[fd]) || !f)
+		return;
+	so = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(so, sk);
+	if (!sk)
+		return;
+	*port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (family == AF_INET6)
+		bpf_core_read(addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+	else
+		bpf_core_read(addr, 4, &sk->__sk_common.skc_rcv_saddr);
+}
+
 static __always_inline void accept_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -236,6 +261,8 @@ static __always_inline void accept_exit(long ret)
 	}
 	e->family = family;
 	e->port = __builtin_bswap16(port);
+	local_end((__u32)ret, family, e->laddr, &e->lport);
+	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
 	key = id >> 32 << 32 | (__u32)ret;
 	bpf_map_update_elem(&fds, &key, &zero, BPF_ANY);
 	commit(e);

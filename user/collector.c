@@ -143,7 +143,8 @@ struct session {
 	/* what the server answered: its first bytes, until the ServerHello parses */
 	unsigned char *in;
 	size_t in_len;
-	int sh_state; /* 0: not yet, 1: parsed, -1: not a ServerHello */
+	int sh_state; /* 0: not yet, 1: parsed */
+	int in_done;  /* the first reads are parsed: no more needed */
 	struct tls_server_hello sh;
 	char alpn[32]; /* the protocol agreed, when known */
 };
@@ -721,8 +722,10 @@ static void on_accept(struct collector *c, const struct ev_accept *e)
 	cn->server = 1;
 	cn->connect_start = cn->tcp_end = e->hdr.ts;
 	cn->rport = e->port;
-	if (e->family)
+	if (e->family) {
 		format_addr(cn->remote, sizeof(cn->remote), e->family, e->addr, e->port);
+		format_addr(cn->local, sizeof(cn->local), e->family, e->laddr, e->lport);
+	}
 }
 
 /* a lookup that failed is a failed fetch of its name */
@@ -793,6 +796,14 @@ static void on_close(struct collector *c, const struct ev_close *e)
 	conn_destroy(c, cn);
 }
 
+static void server_hello(struct session *s, const struct tls_server_hello *sh)
+{
+	s->sh = *sh;
+	s->sh_state = 1;
+	if (sh->alpn[0])
+		snprintf(s->alpn, sizeof(s->alpn), "%s", sh->alpn);
+}
+
 static void on_bind(struct collector *c, const struct ev_ssl_bind *e, size_t len)
 {
 	struct session *s = sess_get(c, e->hdr.pid, e->ssl, e->lib);
@@ -800,9 +811,15 @@ static void on_bind(struct collector *c, const struct ev_ssl_bind *e, size_t len
 
 	if (!s)
 		return;
-	if (e->cap && !s->sni[0] && offsetof(struct ev_ssl_bind, data) + e->cap <= len &&
-	    tls_client_hello(e->data, e->cap, &s->ch))
-		snprintf(s->sni, sizeof(s->sni), "%s", s->ch.sni);
+	/* the session's first write: a client's ClientHello, or a server's ServerHello */
+	if (e->cap && offsetof(struct ev_ssl_bind, data) + e->cap <= len) {
+		struct tls_server_hello sh;
+
+		if (!s->sni[0] && tls_client_hello(e->data, e->cap, &s->ch))
+			snprintf(s->sni, sizeof(s->sni), "%s", s->ch.sni);
+		else if (s->sh_state <= 0 && tls_server_hello(e->data, e->cap, &sh) == 1)
+			server_hello(s, &sh);
+	}
 	cn = conn_find(c, e->hdr.pid, (__s32)e->fd);
 	if (!cn) {
 		/* a socket connected before the trace, or not over TCP */
@@ -825,17 +842,23 @@ static void on_bind(struct collector *c, const struct ev_ssl_bind *e, size_t len
 		s->hs_start = e->ts_call;
 }
 
-/* a session's first socket reads: the ServerHello */
+
+/*
+ * A session's first socket reads: a client reads the ServerHello, a server
+ * the ClientHello (its SNI and ALPN offer).
+ */
 static void on_tls_in(struct collector *c, const struct ev_tls_in *e, size_t len)
 {
 	struct session *s = sess_find(c, e->hdr.pid, e->ssl);
+	struct tls_server_hello sh;
 	size_t take;
+	int r;
 
 	if (offsetof(struct ev_tls_in, data) + e->cap > len || e->cap > MAX_TLS_IN) {
 		c->st.bad_records++;
 		return;
 	}
-	if (!s || s->sh_state)
+	if (!s || s->in_done)
 		return;
 	if (!s->in && !(s->in = malloc(SERVER_HELLO_MAX)))
 		return;
@@ -844,12 +867,24 @@ static void on_tls_in(struct collector *c, const struct ev_tls_in *e, size_t len
 		take = e->cap;
 	memcpy(s->in + s->in_len, e->data, take);
 	s->in_len += take;
-	s->sh_state = tls_server_hello(s->in, s->in_len, &s->sh);
-	if (!s->sh_state && (s->in_len == SERVER_HELLO_MAX || e->cap < e->len))
-		s->sh_state = -1; /* it will not fit, or a part was not captured */
-	if (s->sh_state) {
-		if (s->sh_state > 0 && s->sh.alpn[0])
-			snprintf(s->alpn, sizeof(s->alpn), "%s", s->sh.alpn);
+	r = tls_server_hello(s->in, s->in_len, &sh);
+	if (r > 0) {
+		server_hello(s, &sh);
+		s->in_done = 1;
+	} else if (r < 0) {
+		struct tls_client_hello ch;
+
+		/* parsed again as more arrives: a longer hello may hold the SNI */
+		if (tls_client_hello(s->in, s->in_len, &ch) && !s->data_seen) {
+			s->ch = ch;
+			snprintf(s->sni, sizeof(s->sni), "%s", ch.sni);
+		} else {
+			s->in_done = 1;
+		}
+	}
+	if (!s->in_done && (s->in_len == SERVER_HELLO_MAX || e->cap < e->len))
+		s->in_done = 1; /* it will not fit, or a part was not captured */
+	if (s->in_done) {
 		free(s->in);
 		s->in = NULL;
 	}
@@ -930,27 +965,23 @@ static void track_handshake(struct session *s, const struct ev_ssl_call *e)
 }
 
 /*
- * TLS 1.3 encrypts the server's ALPN answer; the client's first bytes tell
- * it, since a client speaks only what was agreed: the HTTP/2 preface, or an
- * HTTP/1.1 request line.
+ * TLS 1.3 encrypts the server's ALPN answer. Only one answer shows in what
+ * follows: a client that speaks HTTP/2 over TLS must have agreed on h2. An
+ * HTTP/1.1 request line proves nothing (it is also what is spoken without
+ * ALPN), so that case stays unknown ("").
  */
 static void infer_alpn(struct session *s, const char *data, size_t len)
 {
 	static const char preface[] = "PRI * HTTP/2.0\r\n";
-	struct http1_request line;
 
 	if (!s || s->alpn[0] || !s->ch.alpn[0])
 		return;
 	/* before TLS 1.3 the ServerHello said it in the clear, or said nothing */
 	if (s->sh_state > 0 && s->sh.version < 0x0304)
 		return;
-	if (len >= sizeof(preface) - 1 && !memcmp(data, preface, sizeof(preface) - 1)) {
-		if (tls_alpn_offered(s->ch.alpn, "h2"))
-			snprintf(s->alpn, sizeof(s->alpn), "h2");
-	} else if (http1_parse_request(data, len, &line) &&
-		   tls_alpn_offered(s->ch.alpn, "http/1.1")) {
-		snprintf(s->alpn, sizeof(s->alpn), "http/1.1");
-	}
+	if (len >= sizeof(preface) - 1 && !memcmp(data, preface, sizeof(preface) - 1) &&
+	    tls_alpn_offered(s->ch.alpn, "h2"))
+		snprintf(s->alpn, sizeof(s->alpn), "h2");
 }
 
 /* plaintext bytes moved on a connection, through TLS or not */
@@ -1460,6 +1491,7 @@ static void server_read(struct collector *c, struct conn *cn, const struct io *i
 	const char *d = io->data;
 	size_t cap = io->cap, len = io->len;
 
+	infer_alpn(cn->sess, io->data, io->cap);
 	while (len) {
 		struct http1_request line;
 		struct io at = *io;
