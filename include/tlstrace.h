@@ -115,8 +115,11 @@ struct ev_accept {
 	__u16 family; /* 0 if the caller passed no address */
 	__u16 port;
 	__u8 addr[16];
+	__u8 laddr[16]; /* the local end, from the socket itself */
+	__u16 lport;
+	__u16 _pad[3];
 };
-_Static_assert(sizeof(struct ev_accept) == 48 + 24, "ev_accept size");
+_Static_assert(sizeof(struct ev_accept) == 48 + 48, "ev_accept size");
 
 /* hdr.pid/tid/comm are those of the connecting thread (from its connect) */
 struct ev_tcp_state {

@@ -842,7 +842,6 @@ static void on_bind(struct collector *c, const struct ev_ssl_bind *e, size_t len
 		s->hs_start = e->ts_call;
 }
 
-
 /*
  * A session's first socket reads: a client reads the ServerHello, a server
  * the ClientHello (its SNI and ALPN offer).
