@@ -396,6 +396,24 @@ int attacher__program(struct attacher *a, const char *path, pid_t pid)
 	return attach_path(a, path, pid, &exe_openssl) > 0;
 }
 
+int attacher__user_file(struct attacher *a, const char *path, pid_t pid)
+{
+	const struct lib_kind *k = lib_kind(path);
+
+	if (!k || !k->tls) {
+		if (elf_exports(path, "SSL_do_handshake"))
+			k = &exe_openssl;
+		else if (elf_exports(path, "gnutls_handshake"))
+			k = &kinds[1];
+		else {
+			fprintf(stderr, "tlstrace: %s has no OpenSSL or GnuTLS functions; skipping it\n",
+				path);
+			return 0;
+		}
+	}
+	return attach_path(a, path, pid, k);
+}
+
 int attacher__exec(struct attacher *a, pid_t pid, bool per_pid)
 {
 	char exe[64];

@@ -35,6 +35,12 @@ int attacher__exec(struct attacher *a, pid_t pid, bool per_pid);
 /* the same for an executable file, before it runs (pid -1: host-wide) */
 int attacher__program(struct attacher *a, const char *path, pid_t pid);
 
+/*
+ * --lib PATH: a file named by the user, with OpenSSL or GnuTLS functions
+ * whatever its name. 1 if attached, 0 if it has none (reported), -errno.
+ */
+int attacher__user_file(struct attacher *a, const char *path, pid_t pid);
+
 /* attach host-wide to the libraries the dynamic loader would pick */
 int attacher__scan_ldcache(struct attacher *a);
 

@@ -503,6 +503,8 @@ int main(int argc, char **argv)
 		if (o.comm[0])
 			trace_comm(skel, o.comm);
 	}
+	for (int i = 0; i < o.nlibs; i++)
+		attacher__user_file(att, o.libs[i], -1);
 	if (child > 0) {
 		char path[PATH_MAX];
 

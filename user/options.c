@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "options.h"
 
 const char *argp_program_version = "tlstrace 0.1";
@@ -25,11 +26,13 @@ static const char doc[] =
 	"  tlstrace -p 1234 -f json -o trace.jsonl      # attach to a running process\n"
 	"  tlstrace -c python3 -d 10                    # processes named python3, 10 seconds\n"
 	"  tlstrace -f json                             # the whole host, JSON Lines on stdout\n"
+	"  tlstrace --lib /opt/app/bin/app -c app       # a program with OpenSSL built in\n"
 	"\n"
 	"OPTIONS:";
 
 enum {
 	OPT_STATS = 1000,
+	OPT_LIB,
 };
 
 static const struct argp_option opts[] = {
@@ -38,6 +41,9 @@ static const struct argp_option opts[] = {
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (0: until Ctrl-C, the default)", 0 },
 	{ "format", 'f', "FORMAT", 0, "Output format: text (default) or json (JSON Lines)", 0 },
 	{ "output", 'o', "FILE", 0, "Write entries to FILE (created mode 0600), not stdout", 0 },
+	{ "lib", OPT_LIB, "PATH", 0,
+	  "Also attach to this library or executable with OpenSSL or GnuTLS functions (repeatable)",
+	  0 },
 	{ "stats", OPT_STATS, NULL, 0, "At exit, print probe hits, drops and collector counters",
 	  0 },
 	{ "verbose", 'v', NULL, 0, "Say what is attached; show libbpf's messages", 0 },
@@ -98,6 +104,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'o':
 		o->output = arg;
+		break;
+	case OPT_LIB:
+		if (o->nlibs == MAX_LIBS)
+			usage_error("at most %d --lib options", MAX_LIBS);
+		if (access(arg, R_OK))
+			usage_error("cannot read --lib %s: %s", arg, strerror(errno));
+		o->libs[o->nlibs++] = arg;
 		break;
 	case OPT_STATS:
 		o->stats = true;

@@ -8,6 +8,7 @@
 #include "output.h"
 
 #define MAX_PIDS 64
+#define MAX_LIBS 16
 
 struct options {
 	pid_t pids[MAX_PIDS];
@@ -19,6 +20,8 @@ struct options {
 	bool stats;
 	bool verbose;
 	char **command; /* after "--", NULL-terminated; NULL if none */
+	const char *libs[MAX_LIBS]; /* --lib: more files with TLS functions */
+	int nlibs;
 };
 
 /* parse argv; on a usage error print one line and exit(2) */
