@@ -176,9 +176,8 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
-/* accept() in progress on a thread: where the peer's address will be written */
+/* accept() in progress on a thread */
 struct accept_args {
-	__u64 addr;
 	__u64 ts;
 };
 
@@ -189,11 +188,11 @@ struct {
 	__type(value, struct accept_args);
 } accepting SEC(".maps");
 
-static __always_inline void accept_enter(__u64 addr)
+static __always_inline void accept_enter(void)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
-	struct accept_args a = { .addr = addr };
+	struct accept_args a = {};
 
 	if (!is_traced(id >> 32))
 		return;
@@ -202,8 +201,8 @@ static __always_inline void accept_enter(__u64 addr)
 		count(CNT_DROP_INFLIGHT);
 }
 
-/* the local address of the socket behind fd: the kernel's view (CO-RE) */
-static __always_inline void local_end(__u32 fd, __u16 family, __u8 *addr, __u16 *port)
+/* both ends of the socket behind fd, as the kernel has them (CO-RE) */
+static __always_inline void socket_ends(__u32 fd, struct ev_accept *e)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct file **fdarr = BPF_CORE_READ(t, files, fdt, fd);
@@ -211,8 +210,6 @@ static __always_inline void local_end(__u32 fd, __u16 family, __u8 *addr, __u16 
 	struct socket *so;
 	struct sock *sk;
 
-	__builtin_memset(addr, 0, 16);
-	*port = 0;
 	if (fd >= BPF_CORE_READ(t, files, fdt, max_fds) ||
 	    bpf_probe_read_kernel(&f, sizeof(f), &fdarr[fd]) || !f)
 		return;
@@ -220,11 +217,18 @@ static __always_inline void local_end(__u32 fd, __u16 family, __u8 *addr, __u16 
 	sk = BPF_CORE_READ(so, sk);
 	if (!sk)
 		return;
-	*port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	if (family == AF_INET6)
-		bpf_core_read(addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-	else
-		bpf_core_read(addr, 4, &sk->__sk_common.skc_rcv_saddr);
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->port = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (e->family == AF_INET6) {
+		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->addr, 16, &sk->__sk_common.skc_v6_daddr);
+	} else if (e->family == AF_INET) {
+		bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(e->addr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		e->family = 0;
+	}
 }
 
 static __always_inline void accept_exit(long ret)
@@ -233,13 +237,11 @@ static __always_inline void accept_exit(long ret)
 	__u32 tid = (__u32)id;
 	struct accept_args *a = bpf_map_lookup_elem(&accepting, &tid);
 	struct ev_accept *e;
-	__u64 addr, key;
-	__u16 family = 0, port = 0;
+	__u64 key;
 	__u8 zero = 0;
 
 	if (!a)
 		return;
-	addr = a->addr;
 	bpf_map_delete_elem(&accepting, &tid);
 	if (ret < 0)
 		return;
@@ -248,21 +250,13 @@ static __always_inline void accept_exit(long ret)
 		return;
 	fill_hdr(&e->hdr, EV_ACCEPT, bpf_ktime_get_ns());
 	e->fd = ret;
+	e->family = 0;
+	e->port = 0;
+	e->lport = 0;
 	__builtin_memset(e->addr, 0, sizeof(e->addr));
-	/* sockaddr_in(6): family, port (network order), then the address */
-	if (addr && !bpf_probe_read_user(&family, sizeof(family), (void *)addr)) {
-		bpf_probe_read_user(&port, sizeof(port), (void *)(addr + 2));
-		if (family == AF_INET)
-			bpf_probe_read_user(e->addr, 4, (void *)(addr + 4));
-		else if (family == AF_INET6)
-			bpf_probe_read_user(e->addr, 16, (void *)(addr + 8));
-		else
-			family = 0;
-	}
-	e->family = family;
-	e->port = __builtin_bswap16(port);
-	local_end((__u32)ret, family, e->laddr, &e->lport);
+	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
 	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+	socket_ends((__u32)ret, e);
 	key = id >> 32 << 32 | (__u32)ret;
 	bpf_map_update_elem(&fds, &key, &zero, BPF_ANY);
 	commit(e);
@@ -271,7 +265,7 @@ static __always_inline void accept_exit(long ret)
 SEC("tp/syscalls/sys_enter_accept4")
 int sys_enter_accept4(struct trace_event_raw_sys_enter *ctx)
 {
-	accept_enter(ctx->args[1]);
+	accept_enter();
 	return 0;
 }
 
@@ -285,7 +279,7 @@ int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
 SEC("tp/syscalls/sys_enter_accept")
 int sys_enter_accept(struct trace_event_raw_sys_enter *ctx)
 {
-	accept_enter(ctx->args[1]);
+	accept_enter();
 	return 0;
 }
 

@@ -108,11 +108,11 @@ struct ev_lib_open {
 	char path[MAX_PATH];
 };
 
-/* hdr.ts is the return of accept(); the peer as accept() reported it */
+/* hdr.ts is the return of accept(); both ends from the socket itself */
 struct ev_accept {
 	struct ev_hdr hdr;
 	__u32 fd;
-	__u16 family; /* 0 if the caller passed no address */
+	__u16 family; /* 0 if unknown */
 	__u16 port;
 	__u8 addr[16];
 	__u8 laddr[16]; /* the local end, from the socket itself */

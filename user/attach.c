@@ -335,7 +335,8 @@ static int attach_file(struct attacher *a, const char *path, const char *name, p
 	if (a->verbose)
 		fprintf(stderr, "tlstrace: attached to %s%s\n", name,
 			pid > 0 ? " (one process)" : "");
-	a->attached++;
+	if (k->tls)
+		a->attached++;
 	return 1;
 }
 
@@ -406,7 +407,8 @@ int attacher__user_file(struct attacher *a, const char *path, pid_t pid)
 		else if (elf_exports(path, "gnutls_handshake"))
 			k = &kinds[1];
 		else {
-			fprintf(stderr, "tlstrace: %s has no OpenSSL or GnuTLS functions; skipping it\n",
+			fprintf(stderr,
+				"tlstrace: %s has no OpenSSL or GnuTLS functions; skipping it\n",
 				path);
 			return 0;
 		}

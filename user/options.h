@@ -19,7 +19,7 @@ struct options {
 	const char *output; /* NULL = stdout */
 	bool stats;
 	bool verbose;
-	char **command; /* after "--", NULL-terminated; NULL if none */
+	char **command;		    /* after "--", NULL-terminated; NULL if none */
 	const char *libs[MAX_LIBS]; /* --lib: more files with TLS functions */
 	int nlibs;
 };

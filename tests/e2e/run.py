@@ -298,7 +298,7 @@ def check_response(e, i, url, status, body_bytes):
            "entry %d: nextHopProtocol %r, want 'http/1.1'" % (i, e["nextHopProtocol"]))
 
 
-def check_new_connection(e, i, port):
+def check_new_connection(e, i, port, library="openssl"):
     ext = e["tlstrace"]
     expect(ext["reused"] is False, "entry %d: reused should be false" % i)
     for k in ORDER + ["fetchStart"]:
@@ -319,8 +319,8 @@ def check_new_connection(e, i, port):
     expect(host == "127.0.0.1" and lport.isdigit() and 0 < int(lport) < 65536,
            "entry %d: bad localAddress %r" % (i, ext["localAddress"]))
     tls = ext["tls"]
-    expect(tls["library"] == "openssl",
-           "entry %d: tls.library %r, want 'openssl'" % (i, tls["library"]))
+    expect(tls["library"] == library,
+           "entry %d: tls.library %r, want %r" % (i, tls["library"], library))
     expect(tls["serverName"] == "localhost",
            "entry %d: tls.serverName %r, want 'localhost'" % (i, tls["serverName"]))
 
@@ -387,6 +387,16 @@ class Env:
         self.start_server()
 
     def build_bracket(self):
+        # the GnuTLS twin: built alongside, used by accuracy_gnutls
+        out = self.path("bracket_gnutls")
+        try:
+            r = subprocess.run(["cc", "-O2", "-Wall", "-o", out,
+                                os.path.join(HERE, "bracket_gnutls.c"), "-lgnutls"],
+                               capture_output=True, text=True, timeout=120)
+            self.bracket_gnutls = out if r.returncode == 0 else None
+            self.bracket_gnutls_error = stderr_hint(r.stderr)
+        except (OSError, subprocess.TimeoutExpired) as ex:
+            self.bracket_gnutls, self.bracket_gnutls_error = None, str(ex)
         out = self.path("bracket_client")
         cmd = ["cc", "-O2", "-Wall", "-o", out, os.path.join(HERE, "bracket_client.c"),
                "-lssl", "-lcrypto"]
@@ -507,10 +517,10 @@ class Env:
             os.unlink(path)
         return path
 
-    def trace(self, test, command, timeout, input=None, **kw):
-        """Run `tlstrace -f json -o FILE -- command`; return (rc, stdout, stderr, FILE)."""
+    def trace(self, test, command, timeout, input=None, opts=(), **kw):
+        """Run `tlstrace -f json -o FILE OPTS -- command`; return (rc, stdout, stderr, FILE)."""
         out = self.out_file(test)
-        cmd = [self.tlstrace, "-f", "json", "-o", out, "--"] + command
+        cmd = [self.tlstrace, "-f", "json", "-o", out] + list(opts) + ["--"] + command
         rc, so, se = self.procs.run(cmd, timeout, "tlstrace", input=input, **kw)
         return rc, so, se, out
 
@@ -675,11 +685,17 @@ def test_accuracy_lookup(env):
     return accuracy(env, "accuracy_lookup", TEST_NAME)
 
 
-def accuracy(env, test, host):
+def test_accuracy_gnutls(env):
+    """As accuracy_lookup, with a client of our own that uses GnuTLS."""
+    expect(env.bracket_gnutls, "cannot build bracket_gnutls%s" % env.bracket_gnutls_error)
+    return accuracy(env, "accuracy_gnutls", TEST_NAME, env.bracket_gnutls, "gnutls")
+
+
+def accuracy(env, test, host, client=None, library="openssl"):
     env.require_server()
     expect(env.bracket, "cannot build bracket_client: %s" % env.bracket_error)
     nreq, url_path = 3, "/delay/20"
-    cmd = [env.bracket, host, str(env.port), url_path, str(nreq)]
+    cmd = [client or env.bracket, host, str(env.port), url_path, str(nreq)]
     if host != "127.0.0.1":
         cmd = in_private_hosts(env, cmd)
     rc, out, err, path = env.trace(test, cmd, timeout=30)
@@ -696,7 +712,7 @@ def accuracy(env, test, host):
         check_response(e, i, env.url(url_path), 200, 8)
         expect(e["tlstrace"]["pid"] == br["pid"],
                "entry %d: pid %r, bracket_client's was %d" % (i, e["tlstrace"]["pid"], br["pid"]))
-    check_new_connection(entries[0], 0, env.port)
+    check_new_connection(entries[0], 0, env.port, library)
     for i in range(1, nreq):
         check_reused(entries[i], i, entries[0])
 
@@ -1111,6 +1127,81 @@ def test_pid_namespace(env):
     expect(x.get("nsPid") == 1, "nsPid %r, want 1 (curl is pid 1 in its namespace)" % x.get("nsPid"))
     expect(x["pid"] != 1, "pid %r: not the host's view" % x["pid"])
     check_response(entries[0], 0, url, 200, 6)
+
+
+PY_LATE_SSL = r"""
+import sys, time
+print("ready", flush=True)
+sys.stdin.readline()
+import http.client, ssl          # loads libssl now, after tlstrace attached
+time.sleep(0.2)
+c = http.client.HTTPSConnection("localhost", int(sys.argv[1]), context=ssl._create_unverified_context())
+c.request("GET", "/hello"); print(c.getresponse().status, flush=True)
+"""
+
+
+def test_library_loaded_later(env):
+    """-p on a process with no TLS library yet: tlstrace waits, and attaches when
+    the process loads libssl (dlopen of Python's _ssl module)."""
+    env.require_server()
+    client = env.procs.spawn([sys.executable, "-c", PY_LATE_SSL, str(env.port)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    expect(read_line(client, 10, "python client") == "ready", "python client did not start")
+    with open("/proc/%d/maps" % client.pid) as f:
+        expect("libssl" not in f.read(), "libssl is already loaded: the test proves nothing")
+    tracer = env.start_tlstrace("library_loaded_later", ["-p", str(client.pid)])
+    client.stdin.write(b"go\n")
+    client.stdin.close()
+    expect(env.procs.wait(client, 15, "python client") == 0, "python client failed")
+    rc = env.procs.wait(tracer, 15, "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    with open(tracer.err_file, errors="replace") as f:
+        expect("yet" in f.read(), "no warning that no TLS library was loaded yet")
+    entries = read_entries(tracer.out_file)
+    expect_count(entries, 1)
+    check_response(entries[0], 0, env.url("/hello"), 200, 6)
+    check_new_connection(entries[0], 0, env.port)
+
+
+def test_git_https(env):
+    """git over https (git-remote-https, libcurl-gnutls): the smart-HTTP probe is
+    traced, here answered 404 by the test server."""
+    need("git")
+    env.require_server()
+    url = "https://localhost:%d/repo.git" % env.port
+    rc, out, err, path = env.trace("git_https", ["env", "GIT_SSL_NO_VERIFY=1", "GIT_TERMINAL_PROMPT=0",
+                                                 "git", "ls-remote", url], timeout=60)
+    expect(rc != 0, "git ls-remote succeeded against a server with no repository")
+    entries = read_entries(path)
+    expect(entries, "no entries")
+    e = entries[0]
+    expect(e["name"].startswith(url + "/info/refs"), "name %r" % e["name"])
+    expect(e["responseStatus"] == 404, "status %r" % e["responseStatus"])
+    expect(e["tlstrace"]["tls"]["library"] == "gnutls", "tls.library %r" % e["tlstrace"]["tls"]["library"])
+    expect(e["tlstrace"]["comm"].startswith("git"), "comm %r" % e["tlstrace"]["comm"])
+    expect(e["tlstrace"]["reused"] is False, "reused")
+    expect(e["secureConnectionStart"] > e["connectStart"] > 0, "no handshake timed")
+    check_order(e, 0)
+
+
+def test_lib_option(env):
+    """--lib: a program with OpenSSL inside, under a name nothing else would find;
+    and a file without TLS functions is reported and skipped."""
+    need("node")
+    env.require_server()
+    app = env.path("vendorapp")
+    shutil.copy(shutil.which("node"), app)
+    url = env.url("/hello")
+    rc, out, err, path = env.trace("lib_option", [app, "-e", NODE_FETCH, url], timeout=60,
+                                   opts=["--lib", "/bin/true", "--lib", app])
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect("/bin/true has no OpenSSL or GnuTLS functions" in err,
+           "no word about /bin/true: %r" % err[:200])
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    check_response(entries[0], 0, url, 200, 6)
+    check_new_connection(entries[0], 0, env.port)
 
 
 def test_curl_100_sequential(env):
@@ -2043,6 +2134,37 @@ def test_server_s_server(env):
            % (e["responseStart"] - e["requestStart"]))
 
 
+NODE_SERVER = r"""
+const fs = require('fs');
+const [key, cert, port] = process.argv.slice(1);
+require('https').createServer({key: fs.readFileSync(key), cert: fs.readFileSync(cert)},
+  (q, s) => { s.setHeader('Content-Length', 6); s.end('hello\n'); }).listen(+port, '127.0.0.1');
+"""
+
+
+def test_server_node(env):
+    """A Node.js https server (OpenSSL inside, memory BIOs): server entries, the
+    session bound to its socket by the ServerHello's ciphertext."""
+    need("node")
+    cert, key = server_certs(env)
+    port = free_port()
+    srv = start_traced_server(env, "server_node", ["node", "-e", NODE_SERVER, key, cert, str(port)],
+                              port=port, what="node")
+    urls = ["https://localhost:%d/a" % port, "https://localhost:%d/b" % port]
+    window, got = curl_server(env, srv, server_fetches(urls))
+    rc, _ = stop_traced_server(env, srv)
+    expect([(st, n) for st, n, _ in got] == [(200, 6), (200, 6)], "curl got %r" % got)
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 2)
+    for i, (e, url) in enumerate(zip(entries, urls)):
+        check_server_entry(e, i, url, 200, 6, srv.pid, "127.0.0.1:%d" % got[0][2], "openssl",
+                           "http/1.1")
+        check_server_wallclock(e, i, window)
+        expect(e["tlstrace"]["connectionObserved"] is True, "entry %d: not bound" % i)
+    check_server_new(entries[0], 0)
+    check_reused(entries[1], 1, entries[0])
+
+
 def test_server_gnutls(env):
     """gnutls-serv --http: a GnuTLS server answering any path with an HTML page,
     as HTTP/1.0 without Content-Length, closing after it. It listens on every
@@ -2080,6 +2202,7 @@ TESTS = [
     ("openssl_s_client", test_openssl_s_client),
     ("accuracy_bracket", test_accuracy_bracket),
     ("accuracy_lookup", test_accuracy_lookup),
+    ("accuracy_gnutls", test_accuracy_gnutls),
     ("curl_lookup", test_curl_lookup),
     ("lookup_failure", test_lookup_failure),
     ("tls_details", test_tls_details),
@@ -2093,6 +2216,9 @@ TESTS = [
     ("h2_nghttp", test_h2_nghttp),
     ("wget_gnutls", test_wget_gnutls),
     ("node_fetch", test_node_fetch),
+    ("library_loaded_later", test_library_loaded_later),
+    ("git_https", test_git_https),
+    ("lib_option", test_lib_option),
     ("pid_namespace", test_pid_namespace),
     ("gnutls_cli", test_gnutls_cli),
     ("curl_100_sequential", test_curl_100_sequential),
@@ -2115,6 +2241,7 @@ TESTS = [
     ("server_nginx", test_server_nginx),
     ("server_s_server", test_server_s_server),
     ("server_gnutls", test_server_gnutls),
+    ("server_node", test_server_node),
 ]
 
 
