@@ -1140,6 +1140,25 @@ c.request("GET", "/hello"); print(c.getresponse().status, flush=True)
 """
 
 
+def test_program_started_later(env):
+    """A program with OpenSSL inside (node) started after tlstrace, traced by name:
+    found at its exec, by its symbols, without options."""
+    need("node")
+    env.require_server()
+    tracer = env.start_tlstrace("program_started_later", ["-c", "node"])
+    url = env.url("/hello")
+    rc, out, err = env.procs.run(["node", "-e", NODE_FETCH, url], 60, "node")
+    expect(rc == 0, "node exited %d%s" % (rc, stderr_hint(err)))
+    time.sleep(0.3)
+    tracer.send_signal(signal.SIGINT)
+    rc = env.procs.wait(tracer, 15, "tlstrace after SIGINT")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    entries = read_entries(tracer.out_file)
+    expect_count(entries, 1)
+    check_response(entries[0], 0, url, 200, 6)
+    check_new_connection(entries[0], 0, env.port)
+
+
 def test_library_loaded_later(env):
     """-p on a process with no TLS library yet: tlstrace waits, and attaches when
     the process loads libssl (dlopen of Python's _ssl module)."""
@@ -2217,6 +2236,7 @@ TESTS = [
     ("wget_gnutls", test_wget_gnutls),
     ("node_fetch", test_node_fetch),
     ("library_loaded_later", test_library_loaded_later),
+    ("program_started_later", test_program_started_later),
     ("git_https", test_git_https),
     ("lib_option", test_lib_option),
     ("pid_namespace", test_pid_namespace),
