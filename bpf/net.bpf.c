@@ -333,7 +333,9 @@ int sys_enter_openat(struct trace_event_raw_sys_enter *ctx)
 	    !has_prefix(e->path, base, "libgnutls.so", 12))
 		return 0;
 	fill_hdr(&e->hdr, EV_LIB_OPEN, bpf_ktime_get_ns());
-	submit(e, sizeof(*e));
+	/* user space must attach before the library is used: wake it now */
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), BPF_RB_FORCE_WAKEUP))
+		count(CNT_DROP_RINGBUF);
 	return 0;
 }
 
@@ -749,7 +751,8 @@ int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 	fill_hdr(&e->hdr, EV_PROC_EXEC, bpf_ktime_get_ns());
 	e->exit_code = 0;
 	e->_pad = 0;
-	commit(e);
+	/* the new program may have OpenSSL inside: let user space look at once */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 

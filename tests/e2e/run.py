@@ -2265,9 +2265,36 @@ TESTS = [
 ]
 
 
+def wait_for_detaches(timeout=20):
+    """An exiting tlstrace leaves a child that releases its uprobes, which the
+    kernel does one at a time; a tlstrace started meanwhile attaches slowly,
+    and the tests that time a runtime attach would race it. Let them finish."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = False
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    stat_line = f.read()
+            except OSError:
+                continue
+            # "(tlstrace)" with parent 1: a detaching child, not a running tracer
+            name = stat_line[stat_line.find("(") + 1:stat_line.rfind(")")]
+            fields = stat_line[stat_line.rfind(")") + 2:].split()
+            if name == "tlstrace" and fields and fields[0] != "Z" and fields[1] == "1":
+                busy = True
+                break
+        if not busy:
+            return
+        time.sleep(0.05)
+
+
 def run_test(env, fn):
     """Return ("PASS"|"FAIL"|"SKIP", detail or None)."""
     try:
+        wait_for_detaches()
         detail = fn(env)
         return "PASS", detail
     except Skip as ex:
