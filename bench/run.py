@@ -86,6 +86,29 @@ def hits_per_request(tlstrace, one, many, k):
     return h1, (hk - h1) / (k - 1)
 
 
+def wait_for_detaches(timeout=30):
+    """Let an earlier tlstrace's uprobe removal (done by a child it leaves
+    behind, in the kernel, one probe at a time) finish: it would otherwise
+    load the machine during the next measurement."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = False
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            fields = st[st.rfind(")") + 2:].split()
+            if st[st.find("(") + 1:st.rfind(")")] == "tlstrace" and fields[0] != "Z" \
+                    and fields[1] == "1":
+                busy = True
+                break
+        if not busy:
+            return
+        time.sleep(0.05)
+
+
 def curl_loop(url, n):
     """n curl processes in a row: wall and children's CPU per request, in µs"""
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -155,14 +178,17 @@ def main():
         m = {"base_wall": [], "base_cpu": [], "tr_wall": [], "tr_cpu": [],
              "ka_base_wall": [], "ka_base_cpu": [], "ka_tr_wall": [], "ka_tr_cpu": []}
         for _ in range(rounds):
+            wait_for_detaches()
             w, c = curl_loop(url, n // rounds)
             m["base_wall"].append(w)
             m["base_cpu"].append(c)
             t = Tracer(tlstrace, "curl")
             w, c = curl_loop(url, n // rounds)
             t.stop()
+            wait_for_detaches()
             m["tr_wall"].append(w)
             m["tr_cpu"].append(c)
+            wait_for_detaches()
             ka = keepalive([], port, n)
             m["ka_base_wall"].append(ka["wall_us"])
             m["ka_base_cpu"].append(ka["cpu_us"])
