@@ -75,19 +75,7 @@ static const struct probe openssl_probes[] = {
  * OpenSSL linked into an executable (Node.js): the same probes, and
  * BIO_write, which ties sessions fed through memory BIOs to their sockets.
  */
-static const struct probe exe_openssl_probes[] = {
-	{ "SSL_do_handshake", 0, 1, prog_ssl_do_handshake_enter },
-	{ "SSL_do_handshake", 1, 1, prog_ssl_do_handshake_exit },
-	{ "SSL_read", 0, 1, prog_ssl_read_enter },
-	{ "SSL_read", 1, 1, prog_ssl_read_exit },
-	{ "SSL_write", 0, 1, prog_ssl_write_enter },
-	{ "SSL_write", 1, 1, prog_ssl_write_exit },
-	{ "SSL_read_ex", 0, 0, prog_ssl_read_ex_enter },
-	{ "SSL_read_ex", 1, 0, prog_ssl_read_exit },
-	{ "SSL_write_ex", 0, 0, prog_ssl_write_ex_enter },
-	{ "SSL_write_ex", 1, 0, prog_ssl_write_exit },
-	{ "SSL_set_fd", 0, 0, prog_ssl_set_fd_enter },
-	{ "SSL_free", 0, 0, prog_ssl_free_enter },
+static const struct probe bio_probes[] = {
 	{ "BIO_write", 0, 0, prog_bio_write_enter },
 };
 
@@ -114,11 +102,13 @@ static const struct lib_kind {
 	const char *prefix;
 	const struct probe *probes;
 	size_t nprobes;
+	const struct probe *extra; /* more, for this kind alone */
+	size_t nextra;
 	int tls; /* a TLS library (else: libc, for name lookups) */
 } kinds[] = {
-	{ "libssl.so", openssl_probes, ARRAY_SIZE(openssl_probes), 1 },
-	{ "libgnutls.so", gnutls_probes, ARRAY_SIZE(gnutls_probes), 1 },
-	{ "libc.so.", libc_probes, ARRAY_SIZE(libc_probes), 0 },
+	{ "libssl.so", openssl_probes, ARRAY_SIZE(openssl_probes), NULL, 0, 1 },
+	{ "libgnutls.so", gnutls_probes, ARRAY_SIZE(gnutls_probes), NULL, 0, 1 },
+	{ "libc.so.", libc_probes, ARRAY_SIZE(libc_probes), NULL, 0, 0 },
 };
 
 struct target {
@@ -174,8 +164,9 @@ int attacher__count(const struct attacher *a)
 }
 
 /* an executable with OpenSSL inside, found by its symbols, not its name */
-static const struct lib_kind exe_openssl = { NULL, exe_openssl_probes,
-					     ARRAY_SIZE(exe_openssl_probes), 1 };
+static const struct lib_kind exe_openssl = {
+	NULL, openssl_probes, ARRAY_SIZE(openssl_probes), bio_probes, ARRAY_SIZE(bio_probes), 1
+};
 
 /* the file exports (defines) the function name in its dynamic symbols */
 static bool elf_exports(const char *path, const char *name)
@@ -310,8 +301,8 @@ static int attach_file(struct attacher *a, const char *path, const char *name, p
 {
 	size_t first = a->nlinks;
 
-	for (size_t i = 0; i < k->nprobes; i++) {
-		const struct probe *p = &k->probes[i];
+	for (size_t i = 0; i < k->nprobes + k->nextra; i++) {
+		const struct probe *p = i < k->nprobes ? &k->probes[i] : &k->extra[i - k->nprobes];
 		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = p->func, .retprobe = p->retprobe);
 		struct bpf_link *l;
 

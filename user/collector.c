@@ -684,8 +684,11 @@ static void sess_attach(struct collector *c, struct session *s, struct conn *cn)
 	cn->sess = s;
 }
 
-static void on_connect(struct collector *c, const struct ev_connect *e)
+static void on_connect(struct collector *c, const void *rec, size_t len)
 {
+	const struct ev_connect *e = rec;
+
+	(void)len;
 	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
 
 	if (cn) {
@@ -707,8 +710,11 @@ static void on_connect(struct collector *c, const struct ev_connect *e)
 }
 
 /* a connection a traced server accepted: entries of role server */
-static void on_accept(struct collector *c, const struct ev_accept *e)
+static void on_accept(struct collector *c, const void *rec, size_t len)
 {
+	const struct ev_accept *e = rec;
+
+	(void)len;
 	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
 
 	if (cn) {
@@ -729,8 +735,11 @@ static void on_accept(struct collector *c, const struct ev_accept *e)
 }
 
 /* a lookup that failed is a failed fetch of its name */
-static void on_dns(struct collector *c, const struct ev_dns *e)
+static void on_dns(struct collector *c, const void *rec, size_t len)
 {
+	const struct ev_dns *e = rec;
+
+	(void)len;
 	const char *svc = e->service, *scheme = "https";
 	char port[24] = "";
 	struct entry en;
@@ -763,8 +772,11 @@ static void on_dns(struct collector *c, const struct ev_dns *e)
 	emit(c, &en);
 }
 
-static void on_tcp_state(struct collector *c, const struct ev_tcp_state *e)
+static void on_tcp_state(struct collector *c, const void *rec, size_t len)
 {
+	const struct ev_tcp_state *e = rec;
+
+	(void)len;
 	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
 
 	if (!cn || cn->sock != e->sock)
@@ -786,8 +798,11 @@ static void on_tcp_state(struct collector *c, const struct ev_tcp_state *e)
 	}
 }
 
-static void on_close(struct collector *c, const struct ev_close *e)
+static void on_close(struct collector *c, const void *rec, size_t len)
 {
+	const struct ev_close *e = rec;
+
+	(void)len;
 	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
 
 	if (!cn)
@@ -804,8 +819,9 @@ static void server_hello(struct session *s, const struct tls_server_hello *sh)
 		snprintf(s->alpn, sizeof(s->alpn), "%s", sh->alpn);
 }
 
-static void on_bind(struct collector *c, const struct ev_ssl_bind *e, size_t len)
+static void on_bind(struct collector *c, const void *rec, size_t len)
 {
+	const struct ev_ssl_bind *e = rec;
 	struct session *s = sess_get(c, e->hdr.pid, e->ssl, e->lib);
 	struct conn *cn;
 
@@ -846,8 +862,9 @@ static void on_bind(struct collector *c, const struct ev_ssl_bind *e, size_t len
  * A session's first socket reads: a client reads the ServerHello, a server
  * the ClientHello (its SNI and ALPN offer).
  */
-static void on_tls_in(struct collector *c, const struct ev_tls_in *e, size_t len)
+static void on_tls_in(struct collector *c, const void *rec, size_t len)
 {
+	const struct ev_tls_in *e = rec;
 	struct session *s = sess_find(c, e->hdr.pid, e->ssl);
 	struct tls_server_hello sh;
 	size_t take;
@@ -889,8 +906,11 @@ static void on_tls_in(struct collector *c, const struct ev_tls_in *e, size_t len
 	}
 }
 
-static void on_free(struct collector *c, const struct ev_ssl_free *e)
+static void on_free(struct collector *c, const void *rec, size_t len)
 {
+	const struct ev_ssl_free *e = rec;
+
+	(void)len;
 	struct session *s = sess_find(c, e->hdr.pid, e->ssl);
 
 	if (!s)
@@ -900,8 +920,11 @@ static void on_free(struct collector *c, const struct ev_ssl_free *e)
 	sess_destroy(c, s, e->hdr.ts);
 }
 
-static void on_exit_proc(struct collector *c, const struct ev_proc *e)
+static void on_exit_proc(struct collector *c, const void *rec, size_t len)
 {
+	const struct ev_proc *e = rec;
+
+	(void)len;
 	struct conn *cn, *tmp;
 	struct session *s, *stmp;
 
@@ -1440,8 +1463,9 @@ static void on_read(struct collector *c, struct conn *cn, const struct io *io)
 	}
 }
 
-static void on_ssl_call(struct collector *c, const struct ev_ssl_call *e, size_t len)
+static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 {
+	const struct ev_ssl_call *e = rec;
 	struct session *s;
 	struct conn *cn;
 	struct io io;
@@ -1583,8 +1607,9 @@ static void conn_io(struct collector *c, struct conn *cn, int is_write, const st
 }
 
 /* plain HTTP on a TCP socket: the same, without a TLS session */
-static void on_sock_io(struct collector *c, const struct ev_sock_io *e, size_t len)
+static void on_sock_io(struct collector *c, const void *rec, size_t len)
 {
+	const struct ev_sock_io *e = rec;
 	struct conn *cn = conn_find(c, e->hdr.pid, (__s32)e->fd);
 	struct io io = {
 		.tid = e->hdr.tid,
@@ -1606,75 +1631,38 @@ static void on_sock_io(struct collector *c, const struct ev_sock_io *e, size_t l
 	conn_io(c, cn, e->dir == IO_WRITE, &io);
 }
 
+/* each record type: its least length and its handler */
+static const struct {
+	size_t min;
+	void (*fn)(struct collector *c, const void *rec, size_t len);
+} handlers[] = {
+	[EV_CONNECT] = { sizeof(struct ev_connect), on_connect },
+	[EV_TCP_STATE] = { sizeof(struct ev_tcp_state), on_tcp_state },
+	[EV_CLOSE] = { sizeof(struct ev_close), on_close },
+	[EV_SSL_CALL] = { offsetof(struct ev_ssl_call, data), on_ssl_call },
+	[EV_SSL_BIND] = { offsetof(struct ev_ssl_bind, data), on_bind },
+	[EV_SSL_FREE] = { sizeof(struct ev_ssl_free), on_free },
+	[EV_PROC_EXIT] = { sizeof(struct ev_proc), on_exit_proc },
+	[EV_PROC_EXEC] = { sizeof(struct ev_proc), NULL },
+	[EV_DNS] = { sizeof(struct ev_dns), on_dns },
+	[EV_TLS_IN] = { offsetof(struct ev_tls_in, data), on_tls_in },
+	[EV_SOCK_IO] = { offsetof(struct ev_sock_io, data), on_sock_io },
+	[EV_ACCEPT] = { sizeof(struct ev_accept), on_accept },
+};
+
 int collector__feed(struct collector *c, const void *rec, size_t len)
 {
 	const struct ev_hdr *h = rec;
 
 	c->st.records++;
-	if (len < sizeof(*h))
-		goto bad;
-	switch (h->type) {
-	case EV_CONNECT:
-		if (len < sizeof(struct ev_connect))
-			goto bad;
-		on_connect(c, rec);
-		return 0;
-	case EV_TCP_STATE:
-		if (len < sizeof(struct ev_tcp_state))
-			goto bad;
-		on_tcp_state(c, rec);
-		return 0;
-	case EV_CLOSE:
-		if (len < sizeof(struct ev_close))
-			goto bad;
-		on_close(c, rec);
-		return 0;
-	case EV_SSL_CALL:
-		if (len < offsetof(struct ev_ssl_call, data))
-			goto bad;
-		on_ssl_call(c, rec, len);
-		return 0;
-	case EV_SSL_BIND:
-		if (len < offsetof(struct ev_ssl_bind, data))
-			goto bad;
-		on_bind(c, rec, len);
-		return 0;
-	case EV_SSL_FREE:
-		if (len < sizeof(struct ev_ssl_free))
-			goto bad;
-		on_free(c, rec);
-		return 0;
-	case EV_PROC_EXIT:
-		if (len < sizeof(struct ev_proc))
-			goto bad;
-		on_exit_proc(c, rec);
-		return 0;
-	case EV_PROC_EXEC:
-		return 0;
-	case EV_TLS_IN:
-		if (len < offsetof(struct ev_tls_in, data))
-			goto bad;
-		on_tls_in(c, rec, len);
-		return 0;
-	case EV_SOCK_IO:
-		if (len < offsetof(struct ev_sock_io, data))
-			goto bad;
-		on_sock_io(c, rec, len);
-		return 0;
-	case EV_ACCEPT:
-		if (len < sizeof(struct ev_accept))
-			goto bad;
-		on_accept(c, rec);
-		return 0;
-	case EV_DNS:
-		if (len < sizeof(struct ev_dns))
-			goto bad;
-		on_dns(c, rec);
-		return 0;
+	if (len < sizeof(*h) || h->type >= sizeof(handlers) / sizeof(handlers[0]) ||
+	    !handlers[h->type].min || len < handlers[h->type].min) {
+		c->st.bad_records++;
+		return -EINVAL;
 	}
-bad:
-	c->st.bad_records++;
-	return -EINVAL;
+	if (handlers[h->type].fn)
+		handlers[h->type].fn(c, rec, len);
+	return 0;
 }
 
 void collector__expire(struct collector *c, __u64 now, __u64 idle_ns)
