@@ -684,24 +684,34 @@ static void sess_attach(struct collector *c, struct session *s, struct conn *cn)
 	cn->sess = s;
 }
 
-static void on_connect(struct collector *c, const void *rec, size_t len)
+/*
+ * A connection starts on fd: connect() or accept(). A connection still open
+ * on that fd is one whose close we missed: it ends here.
+ */
+static struct conn *conn_start(struct collector *c, const struct ev_hdr *h, __s32 fd)
 {
-	const struct ev_connect *e = rec;
-
-	(void)len;
-	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
+	struct conn *cn = conn_find(c, h->pid, fd);
 
 	if (cn) {
-		/* the fd was reused and we missed its close */
-		flush_conn(c, cn, e->hdr.ts, "connection closed");
+		flush_conn(c, cn, h->ts, "connection closed");
 		conn_destroy(c, cn);
 	}
-	cn = conn_new(c, &e->hdr, e->fd, 0);
+	cn = conn_new(c, h, fd, 0);
+	if (cn) {
+		cn->observed = 1;
+		cn->connect_start = h->ts;
+	}
+	return cn;
+}
+
+static void on_connect(struct collector *c, const void *rec, size_t len __attribute__((unused)))
+{
+	const struct ev_connect *e = rec;
+	struct conn *cn = conn_start(c, &e->hdr, e->fd);
+
 	if (!cn)
 		return;
-	cn->observed = 1;
 	cn->sock = e->sock;
-	cn->connect_start = e->hdr.ts;
 	cn->rport = e->dport;
 	cn->family = e->family;
 	memcpy(cn->daddr, e->daddr, sizeof(cn->daddr));
@@ -710,23 +720,15 @@ static void on_connect(struct collector *c, const void *rec, size_t len)
 }
 
 /* a connection a traced server accepted: entries of role server */
-static void on_accept(struct collector *c, const void *rec, size_t len)
+static void on_accept(struct collector *c, const void *rec, size_t len __attribute__((unused)))
 {
 	const struct ev_accept *e = rec;
+	struct conn *cn = conn_start(c, &e->hdr, e->fd);
 
-	(void)len;
-	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
-
-	if (cn) {
-		flush_conn(c, cn, e->hdr.ts, "connection closed");
-		conn_destroy(c, cn);
-	}
-	cn = conn_new(c, &e->hdr, e->fd, 0);
 	if (!cn)
 		return;
-	cn->observed = 1;
 	cn->server = 1;
-	cn->connect_start = cn->tcp_end = e->hdr.ts;
+	cn->tcp_end = e->hdr.ts;
 	cn->rport = e->port;
 	if (e->family) {
 		format_addr(cn->remote, sizeof(cn->remote), e->family, e->addr, e->port);
@@ -735,11 +737,9 @@ static void on_accept(struct collector *c, const void *rec, size_t len)
 }
 
 /* a lookup that failed is a failed fetch of its name */
-static void on_dns(struct collector *c, const void *rec, size_t len)
+static void on_dns(struct collector *c, const void *rec, size_t len __attribute__((unused)))
 {
 	const struct ev_dns *e = rec;
-
-	(void)len;
 	const char *svc = e->service, *scheme = "https";
 	char port[24] = "";
 	struct entry en;
@@ -772,11 +772,9 @@ static void on_dns(struct collector *c, const void *rec, size_t len)
 	emit(c, &en);
 }
 
-static void on_tcp_state(struct collector *c, const void *rec, size_t len)
+static void on_tcp_state(struct collector *c, const void *rec, size_t len __attribute__((unused)))
 {
 	const struct ev_tcp_state *e = rec;
-
-	(void)len;
 	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
 
 	if (!cn || cn->sock != e->sock)
@@ -798,11 +796,9 @@ static void on_tcp_state(struct collector *c, const void *rec, size_t len)
 	}
 }
 
-static void on_close(struct collector *c, const void *rec, size_t len)
+static void on_close(struct collector *c, const void *rec, size_t len __attribute__((unused)))
 {
 	const struct ev_close *e = rec;
-
-	(void)len;
 	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
 
 	if (!cn)
@@ -906,11 +902,9 @@ static void on_tls_in(struct collector *c, const void *rec, size_t len)
 	}
 }
 
-static void on_free(struct collector *c, const void *rec, size_t len)
+static void on_free(struct collector *c, const void *rec, size_t len __attribute__((unused)))
 {
 	const struct ev_ssl_free *e = rec;
-
-	(void)len;
 	struct session *s = sess_find(c, e->hdr.pid, e->ssl);
 
 	if (!s)
@@ -920,11 +914,9 @@ static void on_free(struct collector *c, const void *rec, size_t len)
 	sess_destroy(c, s, e->hdr.ts);
 }
 
-static void on_exit_proc(struct collector *c, const void *rec, size_t len)
+static void on_exit_proc(struct collector *c, const void *rec, size_t len __attribute__((unused)))
 {
 	const struct ev_proc *e = rec;
-
-	(void)len;
 	struct conn *cn, *tmp;
 	struct session *s, *stmp;
 
