@@ -30,7 +30,7 @@ BPF_OBJS := $(OUTPUT)/net.bpf.o $(OUTPUT)/openssl.bpf.o $(OUTPUT)/gnutls.bpf.o $
 CORE_SRCS := user/collector.c user/lookups.c user/http2.c user/http1.c user/clienthello.c user/json.c user/text.c user/attach.c
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS := $(OUTPUT)/main.o $(OUTPUT)/options.o
-TEST_SRCS := $(wildcard tests/unit/test_*.c)
+TEST_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/events.c
 TEST_BIN := $(OUTPUT)/unit_tests
 
 ifeq ($(V),1)
@@ -71,7 +71,7 @@ tlstrace: $(APP_OBJS) $(CORE_OBJS)
 
 # unit tests: no root, built with sanitizers in their own directory
 $(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) $(wildcard user/*.h include/*.h) tests/unit/test.h \
-		$(OUTPUT)/tlstrace.skel.h
+		tests/unit/events.h $(OUTPUT)/tlstrace.skel.h
 	$(call msg,TEST,$@)
 	$(Q)$(CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=address,undefined \
 		-fno-sanitize-recover=all -fno-omit-frame-pointer $(INCLUDES) -Itests/unit \

@@ -14,16 +14,8 @@
 #include "tlstrace.h"
 #include "collector.h"
 #include "http2.h"
+#include "events.h"
 #include "test.h"
-
-#define PID 100
-#define TID 101
-#define ORIGIN 7
-#define SOCK1 0xffff888000001000ULL
-#define SSL1 0x5555000010000ULL
-
-#define TCP_ESTABLISHED 1
-#define TCP_SYN_SENT 2
 
 /* frame types and flags */
 #define T_DATA 0
@@ -1206,206 +1198,47 @@ out:
 
 /* ---- through the collector, in SSL call records ---- */
 
-#define MAX_ENTRIES 8
-
-struct sink {
-	int n;
-	struct entry e[MAX_ENTRIES];
-};
-
-struct fx {
-	struct collector *c;
-	struct sink *s;
-	struct deflaters df;
-};
-
-static void on_emit(const struct entry *e, void *ctx)
-{
-	struct sink *s = ctx;
-
-	if (s->n < MAX_ENTRIES)
-		s->e[s->n] = *e;
-	s->n++;
-}
-
-static bool fx_init(struct fx *f)
-{
-	if (!deflaters_init(&f->df))
-		return false;
-	f->s = calloc(1, sizeof(*f->s));
-	if (!ASSERT_OK_PTR(f->s, "calloc sink"))
-		return false;
-	f->c = collector__new(on_emit, f->s);
-	return ASSERT_OK_PTR(f->c, "collector__new");
-}
-
-static void fx_fini(struct fx *f)
-{
-	if (f->c)
-		collector__free(f->c);
-	free(f->s);
-	deflaters_fini(&f->df);
-}
-
-static const struct entry *nth(const struct fx *f, int n)
-{
-	if (!ASSERT_GT(f->s->n, n, "entries emitted") || n >= MAX_ENTRIES)
-		return NULL;
-	return &f->s->e[n];
-}
-
-static void set_hdr(struct ev_hdr *h, __u32 type, __u64 ts)
-{
-	h->type = type;
-	h->pid = PID;
-	h->tid = TID;
-	h->ts = ts;
-	h->proc_start = ORIGIN;
-	memcpy(h->comm, "curl", sizeof("curl"));
-}
-
-static void feed_ok(struct collector *c, const void *rec, size_t size)
-{
-	void *copy = malloc(size);
-
-	if (!ASSERT_OK_PTR(copy, "malloc"))
-		return;
-	memcpy(copy, rec, size);
-	ASSERT_EQ(collector__feed(c, copy, size), 0, "collector__feed");
-	free(copy);
-}
-
-static void ev_connect(struct collector *c, __u32 fd, __u64 sock, __u64 ts)
-{
-	struct ev_connect e = {};
-
-	set_hdr(&e.hdr, EV_CONNECT, ts);
-	e.sock = sock;
-	e.fd = fd;
-	e.family = 2; /* AF_INET */
-	e.dport = 443;
-	e.daddr[0] = 127;
-	e.daddr[3] = 1;
-	feed_ok(c, &e, sizeof(e));
-}
-
-static void ev_established(struct collector *c, __u32 fd, __u64 sock, __u64 ts)
-{
-	struct ev_tcp_state e = {};
-
-	set_hdr(&e.hdr, EV_TCP_STATE, ts);
-	e.sock = sock;
-	e.fd = fd;
-	e.oldstate = TCP_SYN_SENT;
-	e.newstate = TCP_ESTABLISHED;
-	e.family = 2;
-	e.sport = 54321;
-	e.dport = 443;
-	e.saddr[0] = e.daddr[0] = 127;
-	e.saddr[3] = e.daddr[3] = 1;
-	feed_ok(c, &e, sizeof(e));
-}
-
-static void ev_bind(struct collector *c, __u64 ssl, __u32 fd, __u64 ts)
-{
-	struct ev_ssl_bind e = {};
-
-	set_hdr(&e.hdr, EV_SSL_BIND, ts);
-	e.ssl = ssl;
-	e.fd = fd;
-	e.how = BIND_SET_FD;
-	e.lib = LIB_OPENSSL;
-	feed_ok(c, &e, offsetof(struct ev_ssl_bind, data));
-}
-
-static void ev_call_raw(struct collector *c, __u64 ssl, __u32 call, __u64 enter, __u64 ts,
-			__s64 ret, __u64 num, const void *data, size_t cap, size_t len)
-{
-	struct ev_ssl_call *e = calloc(1, sizeof(*e));
-
-	if (!ASSERT_OK_PTR(e, "calloc") || !ASSERT_LE(cap, sizeof(e->data), "data fits")) {
-		free(e);
-		return;
-	}
-	set_hdr(&e->hdr, EV_SSL_CALL, ts);
-	e->ssl = ssl;
-	e->ts_enter = enter;
-	e->ret = ret;
-	e->num = num;
-	e->call = call;
-	e->lib = LIB_OPENSSL;
-	e->len = len;
-	e->cap = cap;
-	if (cap)
-		memcpy(e->data, data, cap);
-	feed_ok(c, e, offsetof(struct ev_ssl_call, data) + cap);
-	free(e);
-}
-
 static void ev_write_bb(struct collector *c, __u64 ssl, __u64 enter, __u64 ts, const struct bb *b)
 {
-	ev_call_raw(c, ssl, CALL_WRITE, enter, ts, b->n, b->n, b->d, b->n, b->n);
+	ev_write_n(c, ssl, enter, ts, b->d, b->n);
 }
 
 /* SSL_read returning at ts with the bytes of b */
 static void ev_read_bb(struct collector *c, __u64 ssl, __u64 ts, const struct bb *b)
 {
-	ev_call_raw(c, ssl, CALL_READ, ts - 50, ts, b->n, 16384, b->d, b->n, b->n);
+	ev_read_n(c, ssl, ts, b->d, b->n);
 }
 
-static void ev_close(struct collector *c, __u32 fd, __u64 ts)
+/* the collector fixture, and the HPACK deflaters the requests and responses are built with */
+static bool h2_fx_init(struct fx *f, struct deflaters *df)
 {
-	struct ev_close e = {};
-
-	set_hdr(&e.hdr, EV_CLOSE, ts);
-	e.fd = fd;
-	feed_ok(c, &e, sizeof(e));
+	return deflaters_init(df) && fx_init(f);
 }
 
-/* connect() at t, ESTABLISHED at t+100, SSL_set_fd at t+150, handshake t+200..t+500 */
-static void open_tls(struct collector *c, __u32 fd, __u64 sock, __u64 ssl, __u64 t)
+static void h2_fx_fini(struct fx *f, struct deflaters *df)
 {
-	ev_connect(c, fd, sock, t);
-	ev_established(c, fd, sock, t + 100);
-	ev_bind(c, ssl, fd, t + 150);
-	ev_call_raw(c, ssl, CALL_HANDSHAKE, t + 200, t + 500, 1, 0, NULL, 0, 0);
-}
-
-static void check_order(const struct entry *e)
-{
-	const __u64 v[] = { e->start,	      e->lookup_start,	 e->lookup_end,
-			    e->connect_start, e->secure_start,	 e->connect_end,
-			    e->request_start, e->response_start, e->response_end };
-	__u64 prev = 0;
-
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		char name[64];
-
-		if (!v[i])
-			continue;
-		snprintf(name, sizeof(name), "timings in order (field %zu)", i);
-		ASSERT_LE(prev, v[i], name);
-		prev = v[i];
-	}
+	fx_fini(f);
+	deflaters_fini(df);
 }
 
 /* write 1600: the preface, SETTINGS, and a GET of each path on streams 1, 3, ... */
-static void write_requests(struct fx *f, const char *const *paths, int n)
+static void write_requests(struct fx *f, struct deflaters *df, const char *const *paths, int n)
 {
 	struct bb b = {};
 
 	bb_preface(&b);
 	for (int i = 0; i < n; i++)
-		bb_headers(&b, f->df.out, 2 * i + 1, F_END_STREAM, REQ_LIST(paths[i]));
+		bb_headers(&b, df->out, 2 * i + 1, F_END_STREAM, REQ_LIST(paths[i]));
 	ev_write_bb(f->c, SSL1, 1600, 1650, &b);
 	bb_free(&b);
 }
 
-static void read_headers(struct fx *f, __u64 ts, __u32 stream, const char *status)
+static void read_headers(struct fx *f, struct deflaters *df, __u64 ts, __u32 stream,
+			 const char *status)
 {
 	struct bb b = {};
 
-	bb_headers(&b, f->df.in, stream, 0,
+	bb_headers(&b, df->in, stream, 0,
 		   (const char *const[]){ ":status", status, "content-type", "text/plain", NULL });
 	ev_read_bb(f->c, SSL1, ts, &b);
 	bb_free(&b);
@@ -1425,13 +1258,14 @@ static void subtest_collector_two_streams(void)
 	static const char *const paths[] = { "/a", "/b" };
 	struct collector_stats st;
 	const struct entry *a, *b;
+	struct deflaters df = {};
 	struct fx f = {};
 	struct bb x = {};
 
-	if (!fx_init(&f))
+	if (!h2_fx_init(&f, &df))
 		goto out;
 	open_tls(f.c, 5, SOCK1, SSL1, 1000);
-	write_requests(&f, paths, 2);
+	write_requests(&f, &df, paths, 2);
 	/* the server's SETTINGS and its ACK of ours; the client ACKs */
 	bb_frame(&x, T_SETTINGS, 0, 0, "\0\3\0\0\0\x64", 6);
 	bb_frame(&x, T_SETTINGS, F_ACK, 0, NULL, 0);
@@ -1440,10 +1274,10 @@ static void subtest_collector_two_streams(void)
 	bb_frame(&x, T_SETTINGS, F_ACK, 0, NULL, 0);
 	ev_write_bb(f.c, SSL1, 1950, 1960, &x);
 	/* stream 3 answers first */
-	read_headers(&f, 2000, 3, "404");
+	read_headers(&f, &df, 2000, 3, "404");
 	read_data(&f, 2100, 3, "missing", F_END_STREAM);
 	ASSERT_EQ(f.s->n, 1, "stream 3's entry at its END_STREAM");
-	read_headers(&f, 2200, 1, "200");
+	read_headers(&f, &df, 2200, 1, "200");
 	read_data(&f, 2250, 1, "hello", 0);
 	read_data(&f, 2300, 1, " world", F_END_STREAM);
 	a = nth(&f, 0);
@@ -1472,7 +1306,7 @@ static void subtest_collector_two_streams(void)
 	ASSERT_EQ(a->tcp_connect_end, 0, "3: tcp_connect_end");
 	ASSERT_STREQ(a->error, "", "3: error");
 	ASSERT_NULL(a->failed_phase, "3: failed_phase");
-	check_order(a);
+	check_timings_in_order(a);
 
 	/* then stream 1, the first request written: the connection's timings */
 	ASSERT_STREQ(b->name, "https://example.com/a", "1: name");
@@ -1492,7 +1326,7 @@ static void subtest_collector_two_streams(void)
 	ASSERT_STREQ(b->error, "", "1: error");
 	ASSERT_NULL(b->failed_phase, "1: failed_phase");
 	ASSERT_EQ(b->conn_id, a->conn_id, "one connection");
-	check_order(b);
+	check_timings_in_order(b);
 
 	ev_close(f.c, 5, 3000);
 	ASSERT_EQ(f.s->n, 2, "nothing more at close");
@@ -1501,20 +1335,21 @@ static void subtest_collector_two_streams(void)
 	ASSERT_EQ(st.entries, 2, "stats.entries");
 out:
 	bb_free(&x);
-	fx_fini(&f);
+	h2_fx_fini(&f, &df);
 }
 
 static void subtest_collector_close_mid_stream(void)
 {
 	static const char *const paths[] = { "/a" };
 	const struct entry *e;
+	struct deflaters df = {};
 	struct fx f = {};
 
-	if (!fx_init(&f))
+	if (!h2_fx_init(&f, &df))
 		goto out;
 	open_tls(f.c, 5, SOCK1, SSL1, 1000);
-	write_requests(&f, paths, 1);
-	read_headers(&f, 2000, 1, "200");
+	write_requests(&f, &df, paths, 1);
+	read_headers(&f, &df, 2000, 1, "200");
 	read_data(&f, 2100, 1, "half of", 0);
 	ASSERT_EQ(f.s->n, 0, "no entry before END_STREAM");
 	ev_close(f.c, 5, 2500);
@@ -1533,23 +1368,24 @@ static void subtest_collector_close_mid_stream(void)
 	ASSERT_STREQ(e->next_hop, "", "next_hop: empty in a failed fetch");
 	ASSERT_EQ(e->partial.request_start, 1600, "partial request_start");
 	ASSERT_EQ(e->partial.response_start, 2000, "partial response_start");
-	check_order(e);
+	check_timings_in_order(e);
 out:
-	fx_fini(&f);
+	h2_fx_fini(&f, &df);
 }
 
 static void subtest_collector_rst(void)
 {
 	static const char *const paths[] = { "/a", "/b" };
 	const struct entry *a, *b;
+	struct deflaters df = {};
 	struct fx f = {};
 	struct bb x = {};
 
-	if (!fx_init(&f))
+	if (!h2_fx_init(&f, &df))
 		goto out;
 	open_tls(f.c, 5, SOCK1, SSL1, 1000);
-	write_requests(&f, paths, 2);
-	read_headers(&f, 2000, 1, "200");
+	write_requests(&f, &df, paths, 2);
+	read_headers(&f, &df, 2000, 1, "200");
 	bb_rst(&x, 3, 8); /* CANCEL */
 	ev_read_bb(f.c, SSL1, 2100, &x);
 	a = nth(&f, 0);
@@ -1564,7 +1400,7 @@ static void subtest_collector_rst(void)
 	ASSERT_EQ(a->response_start, 0, "3: response_start: 0 in a failed fetch");
 	ASSERT_EQ(a->partial.request_start, 1600, "3: partial request_start");
 	ASSERT_EQ(a->partial.response_start, 2100, "3: partial response_start");
-	check_order(a);
+	check_timings_in_order(a);
 	/* stream 1 goes on and ends well */
 	read_data(&f, 2200, 1, "ok", F_END_STREAM);
 	b = nth(&f, 1);
@@ -1581,11 +1417,12 @@ static void subtest_collector_rst(void)
 	ASSERT_EQ(f.s->n, 2, "nothing more at close");
 out:
 	bb_free(&x);
-	fx_fini(&f);
+	h2_fx_fini(&f, &df);
 }
 
 void test_http2(void)
 {
+	cur_comm = "curl"; /* the process the records come from */
 	if (test__start_subtest("h2_parser_basic"))
 		subtest_parser_basic();
 	if (test__start_subtest("h2_parser_split"))

@@ -5,31 +5,14 @@
  * fetches (SEMANTICS.md). The collector is fed hand-made records, in heap
  * copies of exactly their size, as in test_collector.c.
  */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include "tlstrace.h"
 #include "collector.h"
+#include "events.h"
 #include "test.h"
 
-#define PID 100
 #define OTHER_PID 200
-#define TID 101
 #define HELPER_TID 555 /* a resolver thread, as curl uses */
-#define ORIGIN 7
-#define SOCK1 0xffff888000001000ULL
-#define SOCK2 0xffff888000002000ULL
-#define SOCK3 0xffff888000003000ULL
-#define SSL1 0x5555000010000ULL
-#define SSL2 0x5555000020000ULL
-#define SSL3 0x5555000030000ULL
-
-#define FAM4 2	/* AF_INET */
-#define FAM6 10 /* AF_INET6 */
-
-#define TCP_ESTABLISHED 1
-#define TCP_SYN_SENT 2
-#define TCP_CLOSE 7
 
 /* glibc's values; EAI_NODATA and EAI_ADDRFAMILY need _GNU_SOURCE in <netdb.h> */
 #define T_EAI_NONAME (-2)
@@ -37,220 +20,10 @@
 #define T_EAI_ADDRFAMILY (-9)
 #define T_AI_NUMERICHOST 0x4
 
-#define REQ_A "GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n"
-#define RESP_HELLO "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
-
-#define MAX_ENTRIES 16
-
-struct sink {
-	int n;
-	struct entry e[MAX_ENTRIES];
-};
-
-struct fx {
-	struct collector *c;
-	struct sink *s;
-};
-
-struct addr {
-	__u16 family;
-	__u8 a[16];
-};
-
-static struct addr ip4(__u8 a, __u8 b, __u8 c, __u8 d)
-{
-	struct addr r = { .family = FAM4, .a = { a, b, c, d } };
-
-	return r;
-}
-
-static struct addr ip6_loopback(void)
-{
-	struct addr r = { .family = FAM6 };
-
-	r.a[15] = 1;
-	return r;
-}
-
-static void on_emit(const struct entry *e, void *ctx)
-{
-	struct sink *s = ctx;
-
-	if (s->n < MAX_ENTRIES)
-		s->e[s->n] = *e;
-	s->n++;
-}
-
-static bool fx_init(struct fx *f)
-{
-	f->s = calloc(1, sizeof(*f->s));
-	if (!ASSERT_OK_PTR(f->s, "calloc sink"))
-		return false;
-	f->c = collector__new(on_emit, f->s);
-	return ASSERT_OK_PTR(f->c, "collector__new");
-}
-
-static void fx_fini(struct fx *f)
-{
-	collector__free(f->c);
-	free(f->s);
-}
-
-static const struct entry *nth(const struct fx *f, int n)
-{
-	if (!ASSERT_GT(f->s->n, n, "entries emitted") || n >= MAX_ENTRIES)
-		return NULL;
-	return &f->s->e[n];
-}
-
-static __u32 cur_pid = PID;
-static __u32 cur_tid = TID;
-
-static void set_hdr(struct ev_hdr *h, __u32 type, __u64 ts)
-{
-	h->type = type;
-	h->pid = cur_pid;
-	h->tid = cur_tid;
-	h->ts = ts;
-	h->proc_start = ORIGIN;
-	memcpy(h->comm, "curl", sizeof("curl"));
-}
-
-static int feed(struct collector *c, const void *rec, size_t size)
-{
-	void *copy = malloc(size);
-	int ret;
-
-	if (!ASSERT_OK_PTR(copy, "malloc"))
-		return -ENOMEM;
-	memcpy(copy, rec, size);
-	ret = collector__feed(c, copy, size);
-	free(copy);
-	return ret;
-}
-
-static void feed_ok(struct collector *c, const void *rec, size_t size)
-{
-	ASSERT_EQ(feed(c, rec, size), 0, "collector__feed");
-}
-
-/* getaddrinfo(name, service) from enter to ts, answering addrs in order */
-static void ev_dns(struct collector *c, __u64 enter, __u64 ts, int ret, int flags, const char *name,
-		   const char *service, const struct addr *addrs, unsigned naddrs)
-{
-	struct ev_dns *e = calloc(1, sizeof(*e));
-
-	if (!ASSERT_OK_PTR(e, "calloc") || !ASSERT_LE(naddrs, MAX_DNS_ADDRS, "addrs fit")) {
-		free(e);
-		return;
-	}
-	set_hdr(&e->hdr, EV_DNS, ts);
-	e->ts_enter = enter;
-	e->ret = ret;
-	e->flags = flags;
-	e->naddrs = naddrs;
-	for (unsigned i = 0; i < naddrs; i++) {
-		e->family[i] = addrs[i].family;
-		memcpy(e->addrs[i], addrs[i].a, sizeof(e->addrs[i]));
-	}
-	snprintf(e->service, sizeof(e->service), "%s", service);
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	feed_ok(c, e, sizeof(*e));
-	free(e);
-}
-
 /* a successful lookup of example.com answering one address */
 static void ev_dns1(struct collector *c, __u64 enter, __u64 ts, struct addr a)
 {
 	ev_dns(c, enter, ts, 0, 0, "example.com", "443", &a, 1);
-}
-
-static void ev_connect(struct collector *c, __u32 fd, __u64 sock, __u64 ts, struct addr a)
-{
-	struct ev_connect e = {};
-
-	set_hdr(&e.hdr, EV_CONNECT, ts);
-	e.sock = sock;
-	e.fd = fd;
-	e.family = a.family;
-	e.dport = 443;
-	memcpy(e.daddr, a.a, sizeof(e.daddr));
-	feed_ok(c, &e, sizeof(e));
-}
-
-static void ev_tcp(struct collector *c, __u32 fd, __u64 sock, __u64 ts, struct addr a, int oldstate,
-		   int newstate)
-{
-	struct ev_tcp_state e = {};
-
-	set_hdr(&e.hdr, EV_TCP_STATE, ts);
-	e.sock = sock;
-	e.fd = fd;
-	e.oldstate = oldstate;
-	e.newstate = newstate;
-	e.family = a.family;
-	e.sport = 54321;
-	e.dport = 443;
-	if (a.family == FAM6)
-		e.saddr[15] = 1;
-	else
-		e.saddr[0] = 127, e.saddr[3] = 1;
-	memcpy(e.daddr, a.a, sizeof(e.daddr));
-	feed_ok(c, &e, sizeof(e));
-}
-
-static void ev_bind(struct collector *c, __u64 ssl, __u32 fd, __u64 ts)
-{
-	struct ev_ssl_bind e = {};
-
-	set_hdr(&e.hdr, EV_SSL_BIND, ts);
-	e.ssl = ssl;
-	e.fd = fd;
-	e.how = BIND_SET_FD;
-	e.lib = LIB_OPENSSL;
-	feed_ok(c, &e, offsetof(struct ev_ssl_bind, data));
-}
-
-static void ev_call(struct collector *c, __u64 ssl, __u32 call, __u64 enter, __u64 ts, __s64 ret,
-		    const char *data)
-{
-	struct ev_ssl_call *e = calloc(1, sizeof(*e));
-	size_t n = data ? strlen(data) : 0;
-
-	if (!ASSERT_OK_PTR(e, "calloc") || !ASSERT_LE(n, sizeof(e->data), "data fits")) {
-		free(e);
-		return;
-	}
-	set_hdr(&e->hdr, EV_SSL_CALL, ts);
-	e->ssl = ssl;
-	e->ts_enter = enter;
-	e->ret = ret;
-	e->num = call == CALL_READ ? 16384 : n;
-	e->call = call;
-	e->lib = LIB_OPENSSL;
-	e->len = n;
-	e->cap = n;
-	if (n)
-		memcpy(e->data, data, n);
-	feed_ok(c, e, offsetof(struct ev_ssl_call, data) + n);
-	free(e);
-}
-
-static void ev_close(struct collector *c, __u32 fd, __u64 ts)
-{
-	struct ev_close e = {};
-
-	set_hdr(&e.hdr, EV_CLOSE, ts);
-	e.fd = fd;
-	feed_ok(c, &e, sizeof(e));
-}
-
-static void ev_exit(struct collector *c, __u64 ts)
-{
-	struct ev_proc e = {};
-
-	set_hdr(&e.hdr, EV_PROC_EXIT, ts);
-	feed_ok(c, &e, sizeof(e));
 }
 
 /*
@@ -261,46 +34,12 @@ static void ev_exit(struct collector *c, __u64 ts)
  */
 static void fetch(struct collector *c, __u32 fd, __u64 sock, __u64 ssl, __u64 t, struct addr a)
 {
-	ev_connect(c, fd, sock, t, a);
-	ev_tcp(c, fd, sock, t + 100, a, TCP_SYN_SENT, TCP_ESTABLISHED);
-	ev_bind(c, ssl, fd, t + 150);
+	ev_connect_addr(c, fd, sock, t, a);
+	ev_tcp_addr(c, fd, sock, t + 100, a, TCP_SYN_SENT, TCP_ESTABLISHED);
+	ev_set_fd(c, ssl, fd, t + 150);
 	ev_call(c, ssl, CALL_HANDSHAKE, t + 200, t + 500, 1, NULL);
 	ev_call(c, ssl, CALL_WRITE, t + 600, t + 650, strlen(REQ_A), REQ_A);
 	ev_call(c, ssl, CALL_READ, t + 750, t + 800, strlen(RESP_HELLO), RESP_HELLO);
-}
-
-static void check_order(const struct entry *e)
-{
-	const struct {
-		const char *name;
-		__u64 v;
-	} f[] = {
-		{ "startTime", e->start },
-		{ "domainLookupStart", e->lookup_start },
-		{ "domainLookupEnd", e->lookup_end },
-		{ "connectStart", e->connect_start },
-		{ "secureConnectionStart", e->secure_start },
-		{ "connectEnd", e->connect_end },
-		{ "requestStart", e->request_start },
-		{ "responseStart", e->response_start },
-		{ "responseEnd", e->response_end },
-	};
-	const char *prev_name = NULL;
-	__u64 prev = 0;
-
-	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		char name[96];
-
-		if (!f[i].v)
-			continue;
-		if (prev_name) {
-			snprintf(name, sizeof(name), "%s <= %s", prev_name, f[i].name);
-			ASSERT_LE(prev, f[i].v, name);
-		}
-		prev = f[i].v;
-		prev_name = f[i].name;
-	}
-	ASSERT_NEQ(e->start, 0, "startTime set");
 }
 
 /* an entry whose connection made no use of a seen lookup: all at its connect */
@@ -478,10 +217,10 @@ static void subtest_lookup_after_connect(void)
 	 * 3000, may well have produced a connect to a at 3000.
 	 */
 	b = ip4(93, 184, 216, 35);
-	ev_connect(f.c, 6, SOCK2, 3000, b);
+	ev_connect_addr(f.c, 6, SOCK2, 3000, b);
 	ev_dns1(f.c, 3100, 3200, b);
-	ev_tcp(f.c, 6, SOCK2, 3300, b, TCP_SYN_SENT, TCP_ESTABLISHED);
-	ev_bind(f.c, SSL2, 6, 3350);
+	ev_tcp_addr(f.c, 6, SOCK2, 3300, b, TCP_SYN_SENT, TCP_ESTABLISHED);
+	ev_set_fd(f.c, SSL2, 6, 3350);
 	ev_call(f.c, SSL2, CALL_HANDSHAKE, 3400, 3500, 1, NULL);
 	ev_call(f.c, SSL2, CALL_WRITE, 3600, 3650, strlen(REQ_A), REQ_A);
 	ev_call(f.c, SSL2, CALL_READ, 3750, 3800, strlen(RESP_HELLO), RESP_HELLO);
@@ -502,10 +241,10 @@ static void subtest_all_attempts_fail(void)
 	if (!fx_init(&f))
 		goto out;
 	ev_dns(f.c, 500, 800, 0, 0, "localhost", "443", answer, 2);
-	ev_connect(f.c, 5, SOCK1, 1000, answer[0]);
-	ev_tcp(f.c, 5, SOCK1, 1050, answer[0], TCP_SYN_SENT, TCP_CLOSE);
-	ev_connect(f.c, 6, SOCK2, 1100, answer[1]);
-	ev_tcp(f.c, 6, SOCK2, 1150, answer[1], TCP_SYN_SENT, TCP_CLOSE);
+	ev_connect_addr(f.c, 5, SOCK1, 1000, answer[0]);
+	ev_tcp_addr(f.c, 5, SOCK1, 1050, answer[0], TCP_SYN_SENT, TCP_CLOSE);
+	ev_connect_addr(f.c, 6, SOCK2, 1100, answer[1]);
+	ev_tcp_addr(f.c, 6, SOCK2, 1150, answer[1], TCP_SYN_SENT, TCP_CLOSE);
 	ASSERT_EQ(f.s->n, 0, "held while another attempt may still win");
 	ev_exit(f.c, 1200);
 	if (!ASSERT_EQ(f.s->n, 2, "both emitted when the process exits"))
@@ -526,11 +265,11 @@ static void subtest_loser_closed_while_connecting(void)
 	if (!fx_init(&f))
 		goto out;
 	ev_dns(f.c, 500, 800, 0, 0, "localhost", "443", answer, 2);
-	ev_connect(f.c, 5, SOCK1, 1000, answer[0]);
-	ev_connect(f.c, 6, SOCK2, 1100, answer[1]);
-	ev_tcp(f.c, 6, SOCK2, 1200, answer[1], TCP_SYN_SENT, TCP_ESTABLISHED);
+	ev_connect_addr(f.c, 5, SOCK1, 1000, answer[0]);
+	ev_connect_addr(f.c, 6, SOCK2, 1100, answer[1]);
+	ev_tcp_addr(f.c, 6, SOCK2, 1200, answer[1], TCP_SYN_SENT, TCP_ESTABLISHED);
 	ev_close(f.c, 5, 1250); /* the loser, still connecting */
-	ev_bind(f.c, SSL2, 6, 1260);
+	ev_set_fd(f.c, SSL2, 6, 1260);
 	ev_call(f.c, SSL2, CALL_HANDSHAKE, 1300, 1600, 1, NULL);
 	ev_call(f.c, SSL2, CALL_WRITE, 1700, 1750, strlen(REQ_A), REQ_A);
 	ev_call(f.c, SSL2, CALL_READ, 1850, 1900, strlen(RESP_HELLO), RESP_HELLO);
@@ -551,7 +290,7 @@ static void subtest_connect_abandoned(void)
 
 	if (!fx_init(&f))
 		goto out;
-	ev_connect(f.c, 5, SOCK1, 1000, a);
+	ev_connect_addr(f.c, 5, SOCK1, 1000, a);
 	ev_close(f.c, 5, 2000);
 	ev_exit(f.c, 2100);
 	if (!ASSERT_EQ(f.s->n, 1, "one failed fetch"))
@@ -573,13 +312,13 @@ static void subtest_happy_eyeballs(void)
 		goto out;
 	ev_dns(f.c, 500, 800, 0, 0, "localhost", "443", answer, 2);
 	/* ::1 first: refused */
-	ev_connect(f.c, 5, SOCK1, 1000, answer[0]);
-	ev_tcp(f.c, 5, SOCK1, 1050, answer[0], TCP_SYN_SENT, TCP_CLOSE);
+	ev_connect_addr(f.c, 5, SOCK1, 1000, answer[0]);
+	ev_tcp_addr(f.c, 5, SOCK1, 1050, answer[0], TCP_SYN_SENT, TCP_CLOSE);
 	ev_close(f.c, 5, 1060);
 	/* then 127.0.0.1, which carries the request */
-	ev_connect(f.c, 6, SOCK2, 1100, answer[1]);
-	ev_tcp(f.c, 6, SOCK2, 1200, answer[1], TCP_SYN_SENT, TCP_ESTABLISHED);
-	ev_bind(f.c, SSL2, 6, 1250);
+	ev_connect_addr(f.c, 6, SOCK2, 1100, answer[1]);
+	ev_tcp_addr(f.c, 6, SOCK2, 1200, answer[1], TCP_SYN_SENT, TCP_ESTABLISHED);
+	ev_set_fd(f.c, SSL2, 6, 1250);
 	ev_call(f.c, SSL2, CALL_HANDSHAKE, 1300, 1600, 1, NULL);
 	ev_call(f.c, SSL2, CALL_WRITE, 1700, 1750, strlen(REQ_A), REQ_A);
 	ev_call(f.c, SSL2, CALL_READ, 1850, 1900, strlen(RESP_HELLO), RESP_HELLO);
@@ -710,6 +449,7 @@ out:
 
 void test_lookups(void)
 {
+	cur_comm = "curl"; /* the process the records come from */
 	if (test__start_subtest("lookup_attributed"))
 		subtest_lookup_attributed();
 	if (test__start_subtest("lookup_cached"))
