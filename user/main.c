@@ -594,8 +594,11 @@ cleanup:
 	attacher__free(att);
 	tlstrace_bpf__destroy(skel);
 	collector__free(run.col);
-	if (run.out.f && run.out.f != stdout)
-		fclose(run.out.f);
+	if (run.out.f) {
+		output__close(&run.out);
+		if (run.out.f != stdout)
+			fclose(run.out.f);
+	}
 	if (err)
 		return 1;
 	if (child_done) {

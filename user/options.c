@@ -27,6 +27,7 @@ static const char doc[] =
 	"  tlstrace -c python3 -d 10                    # processes named python3, 10 seconds\n"
 	"  tlstrace -f json                             # the whole host, JSON Lines on stdout\n"
 	"  tlstrace --lib /opt/app/bin/app -c app       # a program with OpenSSL built in\n"
+	"  tlstrace -f chrome-trace -o t.json -- node app.js  # open t.json in Perfetto\n"
 	"\n"
 	"OPTIONS:";
 
@@ -39,7 +40,10 @@ static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace this process and its threads (repeatable)", 0 },
 	{ "comm", 'c', "NAME", 0, "Trace processes whose command name is NAME", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (0: until Ctrl-C, the default)", 0 },
-	{ "format", 'f', "FORMAT", 0, "Output format: text (default) or json (JSON Lines)", 0 },
+	{ "format", 'f', "FORMAT", 0,
+	  "Output format: text (default), json (JSON Lines), or chrome-trace (Trace Event JSON for "
+	  "Perfetto)",
+	  0 },
 	{ "output", 'o', "FILE", 0, "Write entries to FILE (created mode 0600), not stdout", 0 },
 	{ "lib", OPT_LIB, "PATH", 0,
 	  "Also attach to this library or executable with OpenSSL or GnuTLS functions (repeatable)",
@@ -99,8 +103,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			o->format = FMT_TEXT;
 		else if (!strcmp(arg, "json"))
 			o->format = FMT_JSON;
+		else if (!strcmp(arg, "chrome-trace"))
+			o->format = FMT_CHROME;
 		else
-			usage_error("unknown format '%s': use text or json", arg);
+			usage_error("unknown format '%s': use text, json or chrome-trace", arg);
 		break;
 	case 'o':
 		o->output = arg;

@@ -9,6 +9,7 @@
 enum output_format {
 	FMT_TEXT,
 	FMT_JSON,
+	FMT_CHROME, /* Trace Event JSON, for Perfetto and chrome://tracing */
 };
 
 struct output {
@@ -25,5 +26,11 @@ double entry_ms(const struct entry *e, __u64 ts);
 char *json__entry(const struct entry *e, __s64 epoch_offset);
 
 int output__entry(struct output *o, const struct entry *e);
+
+/* finish the output (a JSON array's closing bracket) */
+void output__close(struct output *o);
+
+int chrome__entry(struct output *o, const struct entry *e);
+void chrome__close(struct output *o);
 
 #endif /* OUTPUT_H */

@@ -55,6 +55,8 @@ int output__entry(struct output *o, const struct entry *e)
 
 	if (o->format == FMT_TEXT) {
 		write_text(o, e);
+	} else if (o->format == FMT_CHROME) {
+		chrome__entry(o, e);
 	} else {
 		s = json__entry(e, o->epoch_offset);
 		if (!s)
@@ -64,4 +66,11 @@ int output__entry(struct output *o, const struct entry *e)
 	}
 	fflush(o->f);
 	return ferror(o->f) ? -EIO : 0;
+}
+
+void output__close(struct output *o)
+{
+	if (o->format == FMT_CHROME)
+		chrome__close(o);
+	fflush(o->f);
 }

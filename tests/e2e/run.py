@@ -1223,6 +1223,40 @@ def test_lib_option(env):
     check_new_connection(entries[0], 0, env.port)
 
 
+def test_chrome_trace(env):
+    """-f chrome-trace: a valid Trace Event JSON array; one slice per resource on
+    its connection's track, with its phases nested inside it."""
+    need("curl")
+    env.require_server()
+    out = env.path("chrome_trace.json")
+    urls = [env.url("/hello"), env.url("/size/2000")]
+    rc, _, err = env.procs.run([env.tlstrace, "-f", "chrome-trace", "-o", out, "--", "curl", "-sk",
+                                "-o", "/dev/null", "-o", "/dev/null"] + urls, 30, "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    try:
+        with open(out) as f:
+            events = json.load(f)
+    except ValueError as ex:
+        raise Failure("not JSON: %s" % ex)
+    expect(isinstance(events, list), "not a JSON array")
+    for ev in events:
+        expect(ev.get("ph") in ("X", "M") and isinstance(ev.get("pid"), int) and
+               isinstance(ev.get("tid"), int), "bad event %r" % ev)
+    resources = [ev for ev in events if ev["ph"] == "X" and ev.get("cat") == "resource"]
+    expect([r["name"] for r in resources] == urls, "resource slices %r"
+           % [r["name"] for r in resources])
+    expect(len({r["tid"] for r in resources}) == 1, "two tracks for one connection")
+    phases = [ev for ev in events if ev["ph"] == "X" and ev.get("cat") == "phase"]
+    names = {p["name"] for p in phases}
+    expect({"connect", "tls", "wait", "download"} <= names, "phases %r" % sorted(names))
+    for p in phases:
+        owner = [r for r in resources if r["ts"] - 0.002 <= p["ts"] and
+                 p["ts"] + p["dur"] <= r["ts"] + r["dur"] + 0.002]
+        expect(owner, "phase %s at %.3f is in no resource slice" % (p["name"], p["ts"]))
+    expect(any(ev["ph"] == "M" and ev["name"] == "thread_name" for ev in events),
+           "no track names")
+
+
 def test_curl_100_sequential(env):
     need("curl")
     env.require_server()
@@ -2246,6 +2280,7 @@ TESTS = [
     ("comm_filter", test_comm_filter),
     ("errors", test_errors),
     ("json_file_mode", test_json_file_mode),
+    ("chrome_trace", test_chrome_trace),
     ("killed_mid_handshake", test_killed_mid_handshake),
     ("killed_mid_response", test_killed_mid_response),
     ("sigterm_flushes", test_sigterm_flushes),

@@ -440,6 +440,68 @@ out:
 	free(text);
 }
 
+/* the Trace Event writer: a JSON array; phases inside their resource slice */
+static void subtest_chrome_trace(void)
+{
+	struct output o = { .format = FMT_CHROME, .epoch_offset = OFFSET };
+	struct json_object *arr = NULL;
+	double res_ts = 0, res_end = 0;
+	size_t size = 0, phases = 0;
+	char *buf = NULL;
+	struct entry e;
+
+	fill(&e);
+	o.f = open_memstream(&buf, &size);
+	if (!ASSERT_OK_PTR(o.f, "open_memstream"))
+		return;
+	ASSERT_EQ(output__entry(&o, &e), 0, "first entry");
+	e.reused = 1;
+	ASSERT_EQ(output__entry(&o, &e), 0, "second entry");
+	output__close(&o);
+	fclose(o.f);
+	arr = json_tokener_parse(buf);
+	if (!ASSERT_OK_PTR(arr, "a JSON document") ||
+	    !ASSERT_TRUE(json_object_is_type(arr, json_type_array), "an array"))
+		goto out;
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *ev = json_object_array_get_idx(arr, i), *v;
+		const char *ph, *cat;
+		double ts, dur;
+
+		ph = json_object_get_string(json_object_object_get(ev, "ph"));
+		ASSERT_TRUE(ph && (!strcmp(ph, "X") || !strcmp(ph, "M")), "ph is X or M");
+		ASSERT_EQ(json_object_get_int(json_object_object_get(ev, "pid")), 100, "pid");
+		ASSERT_EQ(json_object_get_int(json_object_object_get(ev, "tid")), 7,
+			  "tid: the connection's track");
+		if (strcmp(ph, "X"))
+			continue;
+		cat = json_object_get_string(json_object_object_get(ev, "cat"));
+		ts = json_object_get_double(json_object_object_get(ev, "ts"));
+		dur = json_object_get_double(json_object_object_get(ev, "dur"));
+		if (!strcmp(cat, "resource")) {
+			res_ts = ts;
+			res_end = ts + dur;
+			/* wall-clock microseconds: (origin + offset + 1.234567 ms) / 1000 */
+			/* a double holds ~1.7e15 us to 0.25 us */
+			ASSERT_NEAR(ts, (double)((__s64)ORIGIN + OFFSET + 1234567) / 1e3, 0.5,
+				    "resource ts in wall-clock us");
+			ASSERT_NEAR(dur, 12345.678 - 1234.567, 0.01, "resource dur = duration");
+			v = json_object_object_get(ev, "args");
+			ASSERT_EQ(json_object_get_int(json_object_object_get(v, "status")), 200,
+				  "args.status");
+		} else {
+			phases++;
+			ASSERT_TRUE(ts >= res_ts - 0.001 && ts + dur <= res_end + 0.001,
+				    "phase within its resource");
+		}
+	}
+	/* dns, connect, tls, wait, download; then a reused one: wait, download */
+	ASSERT_EQ(phases, 7, "phase slices");
+out:
+	json_object_put(arr);
+	free(buf);
+}
+
 void test_json(void)
 {
 	if (test__start_subtest("key_order"))
@@ -458,4 +520,6 @@ void test_json(void)
 		subtest_escaping();
 	if (test__start_subtest("invalid_utf8_name"))
 		subtest_invalid_utf8_name();
+	if (test__start_subtest("chrome_trace"))
+		subtest_chrome_trace();
 }
