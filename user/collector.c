@@ -1423,15 +1423,17 @@ static size_t feed_response(struct collector *c, struct req *r, const char *data
 	return len;
 }
 
-static void on_read(struct collector *c, struct conn *cn, const struct io *io)
+/*
+ * Response bytes, for the requests waiting on a connection in order: read
+ * by a client, or written by a server. A response's first byte is timed at
+ * ts_start (a read's return, a write's entry); its end at the call's return.
+ */
+static void feed_responses(struct collector *c, struct conn *cn, const struct io *io,
+			   __u64 ts_start)
 {
 	const char *data = io->data;
 	size_t cap = io->cap, len = io->len;
 
-	if (cn->h2) {
-		h2_io(c, cn, H2_IN, io);
-		return;
-	}
 	while (len) {
 		struct req *r = cn->head;
 		size_t used;
@@ -1440,7 +1442,7 @@ static void on_read(struct collector *c, struct conn *cn, const struct io *io)
 			c->st.unmatched++;
 			return;
 		}
-		used = feed_response(c, r, data, cap, len, io->ts, io->ts);
+		used = feed_response(c, r, data, cap, len, ts_start, io->ts);
 		if (used > len)
 			used = len;
 		data += used < cap ? used : cap;
@@ -1453,6 +1455,14 @@ static void on_read(struct collector *c, struct conn *cn, const struct io *io)
 			break;
 		}
 	}
+}
+
+static void on_read(struct collector *c, struct conn *cn, const struct io *io)
+{
+	if (cn->h2)
+		h2_io(c, cn, H2_IN, io);
+	else
+		feed_responses(c, cn, io, io->ts);
 }
 
 static void on_ssl_call(struct collector *c, const void *rec, size_t len)
@@ -1556,31 +1566,7 @@ static void server_read(struct collector *c, struct conn *cn, const struct io *i
 
 static void server_write(struct collector *c, struct conn *cn, const struct io *io)
 {
-	const char *data = io->data;
-	size_t cap = io->cap, len = io->len;
-	__u64 start = io->ts_enter;
-
-	while (len) {
-		struct req *r = cn->head;
-		size_t used;
-
-		if (!r) {
-			c->st.unmatched++;
-			return;
-		}
-		used = feed_response(c, r, data, cap, len, start, io->ts);
-		if (used > len)
-			used = len;
-		data += used < cap ? used : cap;
-		cap = used < cap ? cap - used : 0;
-		len -= used;
-		if (r->complete) {
-			emit_req(c, cn, r, io->ts, NULL);
-			pop_req(cn);
-		} else if (used == 0) {
-			break;
-		}
-	}
+	feed_responses(c, cn, io, io->ts_enter);
 }
 
 /* bytes moved on a connection: which side of HTTP it is on decides */
