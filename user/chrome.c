@@ -3,7 +3,6 @@
  * The Trace Event format that Perfetto and chrome://tracing open: a JSON
  * array of events. A process is a process; each connection is a thread
  * (track) of it; each entry is a slice, with a child slice per phase.
- * Times are microseconds of wall-clock time.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,10 +10,15 @@
 #include <json-c/json.h>
 #include "output.h"
 
-/* wall-clock microseconds: summed in integers, then one rounding (~0.25 us) */
+/*
+ * Microseconds of CLOCK_MONOTONIC: a double holds them to the nanosecond,
+ * where wall-clock microseconds (~1.7e15) would round to 0.25 us and let a
+ * phase poke out of its slice. The wall clock is in each slice's args.
+ */
 static double us(const struct output *o, __u64 ts)
 {
-	return (double)((__s64)ts + o->epoch_offset) / 1e3;
+	(void)o;
+	return (double)ts / 1e3;
 }
 
 static void put(struct output *o, struct json_object *ev)
@@ -83,6 +87,9 @@ int chrome__entry(struct output *o, const struct entry *e)
 
 	names(o, e);
 	json_object_object_add(args, "status", json_object_new_int(e->status));
+	json_object_object_add(
+		args, "startWallClockMs",
+		json_object_new_double(((double)e->start + (double)o->epoch_offset) / 1e6));
 	json_object_object_add(args, "role", json_object_new_string(e->role ? e->role : "client"));
 	json_object_object_add(args, "reused", json_object_new_boolean(e->reused));
 	if (e->failed_phase) {

@@ -482,9 +482,9 @@ static void subtest_chrome_trace(void)
 			res_ts = ts;
 			res_end = ts + dur;
 			/* wall-clock microseconds: (origin + offset + 1.234567 ms) / 1000 */
-			/* a double holds ~1.7e15 us to 0.25 us */
-			ASSERT_NEAR(ts, (double)((__s64)ORIGIN + OFFSET + 1234567) / 1e3, 0.5,
-				    "resource ts in wall-clock us");
+			/* monotonic microseconds, exact to the nanosecond */
+			ASSERT_NEAR(ts, (double)(ORIGIN + 1234567) / 1e3, 0.0005,
+				    "resource ts in monotonic us");
 			ASSERT_NEAR(dur, 12345.678 - 1234.567, 0.01, "resource dur = duration");
 			v = json_object_object_get(ev, "args");
 			ASSERT_EQ(json_object_get_int(json_object_object_get(v, "status")), 200,
