@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-# Install the Debian packages tlstrace builds and tests with. Idempotent: a
-# machine that has them all is left alone (no apt-get at all).
+# Install the Debian packages tlstrace builds and tests with, and the npm
+# packages its tests validate exports with. Idempotent: a machine that has them
+# all is left alone (no apt-get, no npm).
 set -euo pipefail
 
 pkgs=(
 	# build
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-	libjson-c-dev uthash-dev libnghttp2-dev clang-format
+	libjson-c-dev uthash-dev libnghttp2-dev clang-format libcurl4-openssl-dev
+	libmicrohttpd-dev
 	# tests and the built-in example: a local HTTPS server and real clients
 	python3 openssl libssl-dev curl ca-certificates procps util-linux
 	nghttp2-client nghttp2-server gnutls-bin wget nginx-light iproute2
+	# the exports, checked by the tools that read them
+	prometheus tmux
 )
 
 missing=()
@@ -19,12 +23,25 @@ for p in "${pkgs[@]}"; do
 		missing+=("$p")
 	fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node.js and npm run the validators: the machine's own if it has them
+command -v npm >/dev/null && command -v node >/dev/null || missing+=(nodejs npm)
 
-if [ "$(id -u)" != 0 ]; then
-	echo "install-deps: run as root to install: ${missing[*]}" >&2
-	exit 1
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: run as root to install: ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "install-deps: installing ${missing[*]}" >&2
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null
 fi
-echo "install-deps: installing ${missing[*]}" >&2
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# the npm packages the end-to-end tests validate exports with (HAR, OTLP),
+# at the versions package-lock.json pins
+node_dir=$(dirname "$0")/../tests/e2e/node
+if [ ! -d "$node_dir/node_modules" ] || [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules" ]; then
+	echo "install-deps: npm ci in tests/e2e/node" >&2
+	npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error >/dev/null
+	touch "$node_dir/node_modules"
+fi

@@ -22,6 +22,7 @@
 #include "http1.h"
 #include "lookups.h"
 #include "http2.h"
+#include "headers.h"
 #include <netdb.h>
 
 #define HEAD_MAX 16384 /* response head bytes kept for parsing */
@@ -55,6 +56,9 @@ struct req {
 	z_stream *z;
 	__u64 decoded;
 	int z_state; /* DEC_DONE, DEC_ON, or DEC_UNKNOWN */
+	/* the heads' fields, for the writers that export them */
+	struct headers rq_h;
+	struct headers rs_h;
 };
 
 enum {
@@ -189,7 +193,19 @@ static void req_free(struct req *r)
 		free(r->z);
 	}
 	free(r->head);
+	headers_free(&r->rq_h);
+	headers_free(&r->rs_h);
 	free(r);
+}
+
+static void headers_copy(struct headers *dst, const struct headers *src)
+{
+	const char *n, *v;
+	size_t pos = 0;
+
+	headers_free(dst);
+	while (headers_next(src, &pos, &n, &v))
+		headers_add(dst, n, strlen(n), v, strlen(v));
 }
 
 static void format_addr(char *out, size_t cap, int family, const __u8 *addr, __u16 port)
@@ -328,6 +344,9 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	entry_common(&e, cn);
 	entry_name(&e, cn, s, &r->line);
 	snprintf(e.method, sizeof(e.method), "%s", r->line.method);
+	snprintf(e.http_version, sizeof(e.http_version), "%s", r->line.version);
+	e.request_headers = &r->rq_h;
+	e.response_headers = r->head_done ? &r->rs_h : NULL;
 	e.tid = r->tid;
 	e.request_start = r->request_start;
 
@@ -1127,15 +1146,17 @@ static struct req *stream_req(struct conn *cn, __u32 stream)
 	return NULL;
 }
 
-static void h2_request(void *ctx, __u32 stream, const struct http1_request *line, __u64 ts,
-		       __u32 tid)
+static void h2_request(void *ctx, __u32 stream, const struct http1_request *line,
+		       const struct headers *h, __u64 ts, __u32 tid)
 {
 	struct h2_ctx *x = ctx;
 	struct io io = { .tid = tid, .ts_enter = ts };
 	struct req *r = add_request(x->c, x->cn, &io, line);
 
-	if (r)
+	if (r) {
 		r->stream = stream;
+		headers_copy(&r->rq_h, h);
+	}
 }
 
 static void h2_first_frame(void *ctx, __u32 stream, __u64 ts)
@@ -1150,7 +1171,8 @@ static void h2_first_frame(void *ctx, __u32 stream, __u64 ts)
 	r->last_read = ts;
 }
 
-static void h2_headers(void *ctx, __u32 stream, int status, const char *encoding, __u64 ts)
+static void h2_headers(void *ctx, __u32 stream, int status, const char *encoding,
+		       const struct headers *h, __u64 ts)
 {
 	struct h2_ctx *x = ctx;
 	struct req *r = stream_req(x->cn, stream);
@@ -1167,6 +1189,7 @@ static void h2_headers(void *ctx, __u32 stream, int status, const char *encoding
 	r->resp.content_length = -1;
 	snprintf(r->resp.version, sizeof(r->resp.version), "h2");
 	snprintf(r->resp.content_encoding, sizeof(r->resp.content_encoding), "%s", encoding);
+	headers_copy(&r->rs_h, h);
 	r->head_done = 1;
 	decode_start(r);
 }
@@ -1239,8 +1262,10 @@ static void on_write(struct collector *c, struct conn *cn, const struct io *io)
 	/* one write may carry several requests (pipelining): each is an entry */
 	while (off < io->cap && http1_parse_request(io->data + off, io->cap - off, &line)) {
 		size_t head = http1_head_len(io->data + off, io->cap - off);
+		struct req *r = add_request(c, cn, io, &line);
 
-		add_request(c, cn, io, &line);
+		if (r)
+			headers_parse_http1(&r->rq_h, io->data + off, head ? head : io->cap - off);
 		if (!head || (unsigned long long)line.content_length > io->cap - off - head)
 			break; /* the rest of this request is in later writes */
 		off += head + (size_t)line.content_length;
@@ -1378,6 +1403,7 @@ static size_t feed_response(struct collector *c, struct req *r, const char *data
 			return used;
 		}
 		r->head_done = 1;
+		headers_parse_http1(&r->rs_h, r->head, (size_t)n);
 		decode_start(r);
 		if (r->resp.status == 204 || r->resp.status == 304)
 			r->no_body = 1;
@@ -1551,8 +1577,12 @@ static void server_read(struct collector *c, struct conn *cn, const struct io *i
 		/* head bytes of this read, then what follows */
 		take = head - cn->rq_len;
 		if (http1_parse_request(cn->rq, head, &line)) {
+			struct req *r;
+
 			at.ts_enter = cn->rq_ts;
-			add_request(c, cn, &at, &line);
+			r = add_request(c, cn, &at, &line);
+			if (r)
+				headers_parse_http1(&r->rq_h, cn->rq, head);
 			cn->rq_body = (unsigned long long)line.content_length;
 		} else {
 			c->st.malformed++;

@@ -8,6 +8,7 @@
 #define ENTRY_H
 
 #include <linux/types.h>
+#include "headers.h"
 
 /* the real timings of a failed fetch, whose spec fields are zeroed */
 struct entry_partial {
@@ -65,6 +66,11 @@ struct entry {
 	char error[128];	  /* "" unless the fetch failed */
 	const char *failed_phase; /* "dns", "connect", "tls", "http" or NULL */
 	struct entry_partial partial;
+
+	/* the heads as seen; NULL when none was (valid while the entry is handed out) */
+	char http_version[16]; /* of the request line: "HTTP/1.1", "HTTP/2", "" unknown */
+	const struct headers *request_headers;
+	const struct headers *response_headers;
 };
 
 #endif /* ENTRY_H */

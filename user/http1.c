@@ -94,6 +94,7 @@ int http1_parse_request(const char *buf, size_t len, struct http1_request *req)
 	if ((size_t)(end - sp) < 9 || memcmp(sp + 1, "HTTP/1.", 7))
 		return 0;
 	copy_field(req->target, sizeof(req->target), p, sp - p);
+	copy_field(req->version, sizeof(req->version), sp + 1, 8);
 	if (eol && header_value(eol + 2, end, "Host", &v, &vlen))
 		copy_field(req->host, sizeof(req->host), v, vlen);
 	if (eol && header_value(eol + 2, end, "Content-Length", &v, &vlen) && vlen < 19) {

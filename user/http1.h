@@ -9,6 +9,7 @@ struct http1_request {
 	char method[16];
 	char target[1024];
 	char host[256];		  /* the Host header, "" if not seen */
+	char version[16];	  /* "HTTP/1.1" */
 	long long content_length; /* of a request body; 0 when absent */
 };
 

@@ -104,7 +104,8 @@ static int name_is(const nghttp2_nv *nv, const char *name)
 static int block_done(struct h2_side *s, enum h2_dir dir, __u64 ts, __u32 tid,
 		      const struct h2_callbacks *cb, void *ctx)
 {
-	struct http1_request req = {};
+	struct http1_request req = { .version = "HTTP/2" };
+	struct headers hs = {};
 	unsigned char *in = s->blk;
 	size_t inlen = s->blk_len;
 	char status[8] = "", encoding[32] = "";
@@ -114,11 +115,15 @@ static int block_done(struct h2_side *s, enum h2_dir dir, __u64 ts, __u32 tid,
 		int flags = 0;
 		ssize_t rv = nghttp2_hd_inflate_hd2(s->inf, &nv, &flags, in, inlen, 1);
 
-		if (rv < 0)
+		if (rv < 0) {
+			headers_free(&hs);
 			return -1;
+		}
 		in += rv;
 		inlen -= (size_t)rv;
 		if (flags & NGHTTP2_HD_INFLATE_EMIT) {
+			headers_add(&hs, (const char *)nv.name, nv.namelen, (const char *)nv.value,
+				    nv.valuelen);
 			if (name_is(&nv, ":method"))
 				copy_nv(req.method, sizeof(req.method), &nv);
 			else if (name_is(&nv, ":path"))
@@ -140,17 +145,20 @@ static int block_done(struct h2_side *s, enum h2_dir dir, __u64 ts, __u32 tid,
 	}
 	s->blk_open = 0;
 	s->blk_len = 0;
-	if (s->blk_push)
+	if (s->blk_push) {
+		headers_free(&hs);
 		return 0; /* a pushed request: decoded only to keep the table in step */
+	}
 	if (dir == H2_OUT) {
 		if (req.method[0] && cb->request)
-			cb->request(ctx, s->blk_stream, &req, s->blk_ts, tid);
+			cb->request(ctx, s->blk_stream, &req, &hs, s->blk_ts, tid);
 	} else {
 		if (cb->headers)
-			cb->headers(ctx, s->blk_stream, atoi(status), encoding, ts);
+			cb->headers(ctx, s->blk_stream, atoi(status), encoding, &hs, ts);
 		if (s->blk_end_stream && cb->end)
 			cb->end(ctx, s->blk_stream, ts, 0, 0);
 	}
+	headers_free(&hs);
 	return 0;
 }
 

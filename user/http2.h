@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include "http1.h"
+#include "headers.h"
 
 #define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN 24
@@ -18,13 +19,14 @@ struct h2_conn;
 
 /* what happened to a stream, as the collector needs it */
 struct h2_callbacks {
-	/* the client sent a request's HEADERS; ts is the entry of that write */
-	void (*request)(void *ctx, __u32 stream, const struct http1_request *req, __u64 ts,
-			__u32 tid);
+	/* the client sent a request's HEADERS (all fields in h); ts is the entry of that write */
+	void (*request)(void *ctx, __u32 stream, const struct http1_request *req,
+			const struct headers *h, __u64 ts, __u32 tid);
 	/* a frame of a stream's response arrived: the first is its responseStart */
 	void (*first_frame)(void *ctx, __u32 stream, __u64 ts);
-	/* response headers: the status (1xx: interim), Content-Encoding */
-	void (*headers)(void *ctx, __u32 stream, int status, const char *encoding, __u64 ts);
+	/* response headers: the status (1xx: interim), Content-Encoding, all fields in h */
+	void (*headers)(void *ctx, __u32 stream, int status, const char *encoding,
+			const struct headers *h, __u64 ts);
 	/* n body bytes, the first ncap of them at p */
 	void (*data)(void *ctx, __u32 stream, const unsigned char *p, size_t ncap, size_t n);
 	/* the stream ended: END_STREAM (error 0) or RST_STREAM (its code) */

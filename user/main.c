@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,6 +27,9 @@
 #include "collector.h"
 #include "options.h"
 #include "output.h"
+#include "summary.h"
+#include "otlp.h"
+#include "metrics.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -173,6 +177,9 @@ static int trace_comm(struct tlstrace_bpf *skel, const char *comm)
 
 struct run {
 	struct output out;
+	struct summary *sum; /* text: the table at exit */
+	struct otlp *otlp;
+	struct metrics *metrics;
 	struct collector *col;
 	struct attacher *att;
 	bool per_pid; /* uprobes attached per process (-p) */
@@ -187,6 +194,12 @@ static void on_entry(const struct entry *e, void *ctx)
 		r->write_err = 1;
 		fprintf(stderr, "tlstrace: write entries: %s\n", strerror(errno));
 	}
+	if (r->sum)
+		summary__entry(r->sum, e);
+	if (r->otlp)
+		otlp__entry(r->otlp, e);
+	if (r->metrics)
+		metrics__entry(r->metrics, e);
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -248,6 +261,43 @@ static void read_counters(struct tlstrace_bpf *skel, __u64 *out)
 			out[i] += vals[c];
 	}
 	free(vals);
+}
+
+/* the drop counters, for the metrics endpoint */
+static void publish_drops(struct tlstrace_bpf *skel, struct run *r)
+{
+	struct collector_stats cs;
+	__u64 cnt[CNT_NR];
+
+	if (!r->metrics)
+		return;
+	read_counters(skel, cnt);
+	collector__stats(r->col, &cs);
+	metrics__drops(r->metrics, "ringbuf", cnt[CNT_DROP_RINGBUF]);
+	metrics__drops(r->metrics, "thread_map", cnt[CNT_DROP_INFLIGHT]);
+	metrics__drops(r->metrics, "socket_map", cnt[CNT_DROP_SOCKS]);
+	metrics__drops(r->metrics, "read_failure", cnt[CNT_READ_FAIL]);
+	metrics__drops(r->metrics, "bad_record", cs.bad_records);
+	metrics__drops(r->metrics, "unmatched", cs.unmatched);
+}
+
+/* the OTLP sender's last word: anything not delivered is said */
+static void report_otlp(const struct otlp_stats *st, bool all)
+{
+	if (st->dropped || st->failed)
+		fprintf(stderr,
+			"tlstrace: warning: OTLP: %llu of %llu entries not delivered (%llu dropped "
+			"from a full queue, %llu failed after retries)\n",
+			(unsigned long long)(st->dropped + st->failed),
+			(unsigned long long)(st->queued + st->dropped),
+			(unsigned long long)st->dropped, (unsigned long long)st->failed);
+	if (all)
+		fprintf(stderr,
+			"tlstrace: stats: otlp.queued=%llu otlp.sent=%llu otlp.dropped=%llu "
+			"otlp.failed=%llu otlp.retries=%llu\n",
+			(unsigned long long)st->queued, (unsigned long long)st->sent,
+			(unsigned long long)st->dropped, (unsigned long long)st->failed,
+			(unsigned long long)st->retries);
 }
 
 /* at exit: drops always (data may be missing), everything with --stats */
@@ -420,6 +470,46 @@ int main(int argc, char **argv)
 		}
 	}
 	run.out.epoch_offset = epoch_offset();
+	run.out.by_process = o.by_process;
+	run.out.redact = !o.no_redact;
+	if (isatty(fileno(run.out.f))) {
+		struct winsize ws;
+
+		run.out.color = !o.no_color;
+		run.out.width = ioctl(fileno(run.out.f), TIOCGWINSZ, &ws) == 0 && ws.ws_col
+					? ws.ws_col
+					: 80;
+	}
+	if (o.format == FMT_TEXT && !(run.sum = summary__new(o.by_process))) {
+		fprintf(stderr, "tlstrace: out of memory\n");
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (o.metrics_addr) {
+		struct metrics_config mc = { o.metrics_addr, o.metrics_max_servers,
+					     o.metrics_max_comms };
+		char why[256];
+
+		run.metrics = metrics__start(&mc, why, sizeof(why));
+		if (!run.metrics) {
+			fprintf(stderr, "tlstrace: metrics on %s: %s\n", o.metrics_addr, why);
+			err = -EINVAL;
+			goto cleanup;
+		}
+	}
+	if (o.otlp_endpoint) {
+		struct otlp_config oc = { .endpoint = o.otlp_endpoint,
+					  .epoch_offset = run.out.epoch_offset,
+					  .verbose = o.verbose };
+		char why[256];
+
+		run.otlp = otlp__start(&oc, why, sizeof(why));
+		if (!run.otlp) {
+			fprintf(stderr, "tlstrace: OTLP endpoint %s: %s\n", o.otlp_endpoint, why);
+			err = -EINVAL;
+			goto cleanup;
+		}
+	}
 	run.col = collector__new(on_entry, &run);
 	if (!run.col) {
 		fprintf(stderr, "tlstrace: out of memory\n");
@@ -559,6 +649,7 @@ int main(int argc, char **argv)
 			break;
 		if (now - last_expire > 1000000000ull) {
 			collector__expire(run.col, now, 300ull * 1000000000ull);
+			publish_drops(skel, &run);
 			last_expire = now;
 		}
 		if (child > 0 && !child_done && waitpid(child, &status, WNOHANG) == child) {
@@ -577,7 +668,17 @@ int main(int argc, char **argv)
 	/* what is already in the ring buffer still counts */
 	ring_buffer__consume(rb);
 	collector__flush(run.col, mono_ns());
+	publish_drops(skel, &run);
 	report(skel, run.col, o.stats);
+	if (run.sum)
+		summary__print(run.sum, run.out.f, run.out.color, run.out.width);
+	if (run.otlp) {
+		struct otlp_stats st;
+
+		otlp__stop(run.otlp, 5000, &st);
+		run.otlp = NULL;
+		report_otlp(&st, o.stats);
+	}
 
 cleanup:
 	if (skel)
@@ -594,6 +695,13 @@ cleanup:
 	attacher__free(att);
 	tlstrace_bpf__destroy(skel);
 	collector__free(run.col);
+	if (run.otlp) {
+		struct otlp_stats st;
+
+		otlp__stop(run.otlp, 0, &st);
+	}
+	metrics__stop(run.metrics);
+	summary__free(run.sum);
 	if (run.out.f) {
 		output__close(&run.out);
 		if (run.out.f != stdout)

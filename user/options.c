@@ -28,12 +28,24 @@ static const char doc[] =
 	"  tlstrace -f json                             # the whole host, JSON Lines on stdout\n"
 	"  tlstrace --lib /opt/app/bin/app -c app       # a program with OpenSSL built in\n"
 	"  tlstrace -f chrome-trace -o t.json -- node app.js  # open t.json in Perfetto\n"
+	"  tlstrace -f har -o t.har -c curl -d 60          # a HAR file for DevTools and HAR "
+	"viewers\n"
+	"  tlstrace -d 0 --metrics-addr 127.0.0.1:9464     # a daemon that Prometheus scrapes\n"
+	"  tlstrace --otlp-endpoint http://localhost:4318 -c app  # spans to an OpenTelemetry "
+	"collector\n"
 	"\n"
 	"OPTIONS:";
 
 enum {
 	OPT_STATS = 1000,
 	OPT_LIB,
+	OPT_NO_COLOR,
+	OPT_BY_PROCESS,
+	OPT_NO_REDACT,
+	OPT_OTLP,
+	OPT_METRICS,
+	OPT_METRICS_SERVERS,
+	OPT_METRICS_COMMS,
 };
 
 static const struct argp_option opts[] = {
@@ -41,10 +53,28 @@ static const struct argp_option opts[] = {
 	{ "comm", 'c', "NAME", 0, "Trace processes whose command name is NAME", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (0: until Ctrl-C, the default)", 0 },
 	{ "format", 'f', "FORMAT", 0,
-	  "Output format: text (default), json (JSON Lines), or chrome-trace (Trace Event JSON for "
-	  "Perfetto)",
+	  "Output format: text (a waterfall, the default), json (JSON Lines), har (HAR 1.2), or "
+	  "chrome-trace (Trace Event JSON for Perfetto)",
 	  0 },
 	{ "output", 'o', "FILE", 0, "Write entries to FILE (created mode 0600), not stdout", 0 },
+	{ "no-color", OPT_NO_COLOR, NULL, 0,
+	  "Plain text even on a terminal (also when NO_COLOR is set)", 0 },
+	{ "by-process", OPT_BY_PROCESS, NULL, 0,
+	  "Summarize per process as well as per host; in HAR, one page per process", 0 },
+	{ "no-redact", OPT_NO_REDACT, NULL, 0,
+	  "HAR: keep the values of Authorization, Cookie, Set-Cookie and Proxy-Authorization", 0 },
+	{ "otlp-endpoint", OPT_OTLP, "URL", 0,
+	  "Also send one OpenTelemetry span per entry to this OTLP/HTTP endpoint "
+	  "(http://HOST:4318, or a URL ending in /v1/traces)",
+	  0 },
+	{ "metrics-addr", OPT_METRICS, "HOST:PORT", 0,
+	  "Serve Prometheus metrics at http://HOST:PORT/metrics", 0 },
+	{ "metrics-max-servers", OPT_METRICS_SERVERS, "N", 0,
+	  "Distinct server label values before the rest are counted as \"other\" (default 100)",
+	  0 },
+	{ "metrics-max-processes", OPT_METRICS_COMMS, "N", 0,
+	  "Distinct process label values before the rest are counted as \"other\" (default 50)",
+	  0 },
 	{ "lib", OPT_LIB, "PATH", 0,
 	  "Also attach to this library or executable with OpenSSL or GnuTLS functions (repeatable)",
 	  0 },
@@ -105,8 +135,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			o->format = FMT_JSON;
 		else if (!strcmp(arg, "chrome-trace"))
 			o->format = FMT_CHROME;
+		else if (!strcmp(arg, "har"))
+			o->format = FMT_HAR;
 		else
-			usage_error("unknown format '%s': use text, json or chrome-trace", arg);
+			usage_error("unknown format '%s': use text, json, har or chrome-trace",
+				    arg);
 		break;
 	case 'o':
 		o->output = arg;
@@ -120,6 +153,33 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_STATS:
 		o->stats = true;
+		break;
+	case OPT_NO_COLOR:
+		o->no_color = true;
+		break;
+	case OPT_BY_PROCESS:
+		o->by_process = true;
+		break;
+	case OPT_NO_REDACT:
+		o->no_redact = true;
+		break;
+	case OPT_OTLP:
+		if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8))
+			usage_error(
+				"invalid --otlp-endpoint '%s': expected an http:// or https:// URL",
+				arg);
+		o->otlp_endpoint = arg;
+		break;
+	case OPT_METRICS:
+		if (!strrchr(arg, ':') || !strrchr(arg, ':')[1])
+			usage_error("invalid --metrics-addr '%s': expected HOST:PORT", arg);
+		o->metrics_addr = arg;
+		break;
+	case OPT_METRICS_SERVERS:
+		o->metrics_max_servers = (int)parse_num("--metrics-max-servers", arg, 1, 100000);
+		break;
+	case OPT_METRICS_COMMS:
+		o->metrics_max_comms = (int)parse_num("--metrics-max-processes", arg, 1, 100000);
 		break;
 	case 'v':
 		o->verbose = true;
@@ -141,6 +201,11 @@ void options__parse(struct options *o, int argc, char **argv)
 	int n = argc, err;
 
 	memset(o, 0, sizeof(*o));
+	o->metrics_max_servers = 100;
+	o->metrics_max_comms = 50;
+	/* https://no-color.org: set and not empty */
+	if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
+		o->no_color = true;
 	/* everything after the first "--" is the command, untouched by argp */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {

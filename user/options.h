@@ -19,6 +19,13 @@ struct options {
 	const char *output; /* NULL = stdout */
 	bool stats;
 	bool verbose;
+	bool no_color;		    /* --no-color, or NO_COLOR set */
+	bool by_process;	    /* summary rows and HAR pages per process */
+	bool no_redact;		    /* HAR: keep Authorization, Cookie... values */
+	const char *otlp_endpoint;  /* --otlp-endpoint URL, NULL if none */
+	const char *metrics_addr;   /* --metrics-addr HOST:PORT, NULL if none */
+	int metrics_max_servers;    /* distinct server label values, then "other" */
+	int metrics_max_comms;	    /* distinct process label values, then "other" */
 	char **command;		    /* after "--", NULL-terminated; NULL if none */
 	const char *libs[MAX_LIBS]; /* --lib: more files with TLS functions */
 	int nlibs;

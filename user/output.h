@@ -10,6 +10,7 @@ enum output_format {
 	FMT_TEXT,
 	FMT_JSON,
 	FMT_CHROME, /* Trace Event JSON, for Perfetto and chrome://tracing */
+	FMT_HAR,    /* HAR 1.2: one JSON document, written at close */
 };
 
 struct output {
@@ -17,6 +18,11 @@ struct output {
 	enum output_format format;
 	__s64 epoch_offset; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
 	int header_done;
+	int color;	/* text: ANSI colours (a terminal, and colour not turned off) */
+	int width;	/* text: columns to fit, 0 = not a terminal (80 assumed) */
+	int by_process; /* HAR: a page per process */
+	int redact;	/* HAR: hide the values of credential headers */
+	void *priv;	/* the writer's own state */
 };
 
 /* milliseconds from the entry's origin; 0 stays 0 (did not happen) */
@@ -32,5 +38,8 @@ void output__close(struct output *o);
 
 int chrome__entry(struct output *o, const struct entry *e);
 void chrome__close(struct output *o);
+
+int har__entry(struct output *o, const struct entry *e);
+void har__close(struct output *o);
 
 #endif /* OUTPUT_H */

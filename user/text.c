@@ -57,6 +57,8 @@ int output__entry(struct output *o, const struct entry *e)
 		write_text(o, e);
 	} else if (o->format == FMT_CHROME) {
 		chrome__entry(o, e);
+	} else if (o->format == FMT_HAR) {
+		har__entry(o, e);
 	} else {
 		s = json__entry(e, o->epoch_offset);
 		if (!s)
@@ -72,5 +74,7 @@ void output__close(struct output *o)
 {
 	if (o->format == FMT_CHROME)
 		chrome__close(o);
+	else if (o->format == FMT_HAR)
+		har__close(o);
 	fflush(o->f);
 }

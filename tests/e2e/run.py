@@ -2300,6 +2300,25 @@ TESTS = [
 ]
 
 
+def load_test_modules():
+    """Tests in tests/e2e/t_*.py: each module has a TESTS list like ours and takes
+    its helpers from this one with `from run import ...`."""
+    sys.modules.setdefault("run", sys.modules[__name__])
+    for fname in sorted(os.listdir(HERE)):
+        if fname.startswith("t_") and fname.endswith(".py"):
+            module = __import__(fname[:-3])
+            TESTS.extend(module.TESTS)
+
+
+def node_module(name):
+    """The directory of an npm package installed for the tests (tests/e2e/node);
+    Skip when it is missing, which tests/run.sh prevents."""
+    path = os.path.join(HERE, "node", "node_modules", name)
+    if not os.path.isdir(path):
+        raise Skip("npm package %s not installed (run: npm ci --prefix tests/e2e/node)" % name)
+    return path
+
+
 def wait_for_detaches(timeout=20):
     """An exiting tlstrace leaves a child that releases its uprobes, which the
     kernel does one at a time; a tlstrace started meanwhile attaches slowly,
@@ -2356,6 +2375,7 @@ def main():
     ap.add_argument("tests", nargs="*", help="run only these tests")
     args = ap.parse_args()
 
+    load_test_modules()
     known = [name for name, _ in TESTS]
     unknown = [t for t in args.tests if t not in known]
     if unknown:

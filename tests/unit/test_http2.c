@@ -192,11 +192,13 @@ struct rec {
 	unsigned long sum;
 };
 
-static void rec_request(void *ctx, __u32 stream, const struct http1_request *req, __u64 ts,
-			__u32 tid)
+static void rec_request(void *ctx, __u32 stream, const struct http1_request *req,
+			const struct headers *h, __u64 ts, __u32 tid)
 {
 	struct rec *r = ctx;
 
+	if (!h || !headers_get(h, ":method"))
+		r->bad++;
 	if (strnlen(req->method, sizeof(req->method)) == sizeof(req->method) ||
 	    strnlen(req->target, sizeof(req->target)) == sizeof(req->target) ||
 	    strnlen(req->host, sizeof(req->host)) == sizeof(req->host) || stream >> 31)
@@ -225,10 +227,13 @@ static void rec_first_frame(void *ctx, __u32 stream, __u64 ts)
 	r->last_first_ts[stream] = ts;
 }
 
-static void rec_headers(void *ctx, __u32 stream, int status, const char *encoding, __u64 ts)
+static void rec_headers(void *ctx, __u32 stream, int status, const char *encoding,
+			const struct headers *h, __u64 ts)
 {
 	struct rec *r = ctx;
 
+	if (!h)
+		r->bad++;
 	if (!encoding || stream >> 31) {
 		r->bad++;
 		return;

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * OpenTelemetry export: one span per entry (and child spans for its lookup,
+ * connect and TLS handshake), sent as OTLP/HTTP protobuf by a thread of its
+ * own from a bounded queue, so the collector never waits on the network.
+ */
+#ifndef OTLP_H
+#define OTLP_H
+
+#include <linux/types.h>
+#include "entry.h"
+
+struct otlp_config {
+	const char *endpoint; /* http://HOST:PORT, or a full URL ending in /v1/traces */
+	__s64 epoch_offset;   /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
+	unsigned queue_max;   /* entries waiting to be sent; 0: the default */
+	int verbose;
+};
+
+struct otlp_stats {
+	__u64 queued;  /* entries accepted */
+	__u64 sent;    /* entries the endpoint accepted */
+	__u64 dropped; /* entries refused because the queue was full */
+	__u64 failed;  /* entries given up on after retries, or left at exit */
+	__u64 retries;
+};
+
+struct otlp;
+
+/* start the sender; NULL and a one-line reason in err on failure */
+struct otlp *otlp__start(const struct otlp_config *cfg, char *err, size_t errlen);
+
+/* queue an entry (copied); never blocks on the network */
+void otlp__entry(struct otlp *o, const struct entry *e);
+
+/* counters so far (thread-safe) */
+void otlp__stats(struct otlp *o, struct otlp_stats *st);
+
+/* send what is queued, waiting at most timeout_ms, then stop and free */
+void otlp__stop(struct otlp *o, int timeout_ms, struct otlp_stats *st);
+
+#endif /* OTLP_H */
