@@ -14,12 +14,27 @@ __u32 cur_pid = PID;
 __u32 cur_tid = TID;
 const char *cur_comm = "curl";
 
+/* "name: value\n" lines; the entry's own header pointers die with the emit */
+static void flatten(char *out, size_t cap, const struct headers *h)
+{
+	const char *n, *v;
+	size_t pos = 0, len = 0;
+
+	out[0] = '\0';
+	while (h && headers_next(h, &pos, &n, &v) && len < cap)
+		len += snprintf(out + len, cap - len, "%s: %s\n", n, v);
+}
+
 static void on_emit(const struct entry *e, void *ctx)
 {
 	struct sink *s = ctx;
 
-	if (s->n < MAX_ENTRIES)
+	if (s->n < MAX_ENTRIES) {
 		s->e[s->n] = *e;
+		s->e[s->n].request_headers = s->e[s->n].response_headers = NULL;
+		flatten(s->req_headers[s->n], sizeof(s->req_headers[s->n]), e->request_headers);
+		flatten(s->resp_headers[s->n], sizeof(s->resp_headers[s->n]), e->response_headers);
+	}
 	s->n++;
 }
 

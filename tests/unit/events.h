@@ -43,6 +43,9 @@
 struct sink {
 	int n; /* entries emitted (may exceed MAX_ENTRIES) */
 	struct entry e[MAX_ENTRIES];
+	/* each entry's header fields, "name: value\n" per field */
+	char req_headers[MAX_ENTRIES][512];
+	char resp_headers[MAX_ENTRIES][512];
 };
 
 struct fx {

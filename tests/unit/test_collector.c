@@ -114,6 +114,39 @@ out:
 	fx_fini(&f);
 }
 
+/* the heads' fields reach the entry: the request's, and the final response's */
+static void subtest_headers_kept(void)
+{
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	ev_established(f.c, 5, SOCK1, 1100);
+	ev_bind(f.c, SSL1, 5, BIND_SET_FD, 1150, NULL, 0);
+	ev_handshake(f.c, SSL1, 1200, 1500, 1);
+	ev_write(f.c, SSL1, 1600, 1650,
+		 "GET /a?x=1 HTTP/1.1\r\nHost: example.com\r\nAuthorization: Bearer t\r\n"
+		 "Accept:  */*  \r\n\r\n");
+	ev_read(f.c, SSL1, 2000, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n");
+	ev_read(f.c, SSL1, 2100,
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");
+	ev_write(f.c, SSL1, 2200, 2250, REQ_B);
+	ev_read(f.c, SSL1, 2300, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+	if (!ASSERT_EQ(f.s->n, 2, "two entries"))
+		goto out;
+	ASSERT_STREQ(f.s->e[0].http_version, "HTTP/1.1", "request line's version");
+	ASSERT_STREQ(f.s->req_headers[0],
+		     "Host: example.com\nAuthorization: Bearer t\nAccept: */*\n",
+		     "request fields, values trimmed");
+	ASSERT_STREQ(f.s->resp_headers[0], "Content-Type: text/plain\nContent-Length: 2\n",
+		     "the final response's fields, not the 103's");
+	ASSERT_STREQ(f.s->req_headers[1], "Host: example.com\n", "second request");
+	ASSERT_STREQ(f.s->resp_headers[1], "Content-Length: 0\n", "second response");
+out:
+	fx_fini(&f);
+}
+
 static void subtest_nonblocking_handshake(void)
 {
 	unsigned char hello[512];
@@ -1021,6 +1054,8 @@ void test_collector(void)
 	cur_comm = "python3"; /* the process the records come from */
 	if (test__start_subtest("blocking_handshake"))
 		subtest_blocking_handshake();
+	if (test__start_subtest("headers_kept"))
+		subtest_headers_kept();
 	if (test__start_subtest("nonblocking_handshake"))
 		subtest_nonblocking_handshake();
 	if (test__start_subtest("implicit_handshake"))

@@ -1332,6 +1332,11 @@ static void subtest_collector_two_streams(void)
 	ASSERT_NULL(b->failed_phase, "1: failed_phase");
 	ASSERT_EQ(b->conn_id, a->conn_id, "one connection");
 	check_timings_in_order(b);
+	/* the decoded header blocks, pseudo-header fields included */
+	ASSERT_STREQ(a->http_version, "HTTP/2", "3: http_version");
+	ASSERT_OK_PTR(strstr(f.s->req_headers[0], ":path: /b\n"), "3: request fields");
+	ASSERT_OK_PTR(strstr(f.s->resp_headers[0], ":status: 404\n"), "3: response fields");
+	ASSERT_OK_PTR(strstr(f.s->resp_headers[1], ":status: 200\n"), "1: response fields");
 
 	ev_close(f.c, 5, 3000);
 	ASSERT_EQ(f.s->n, 2, "nothing more at close");
