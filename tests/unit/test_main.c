@@ -21,6 +21,7 @@ static const struct {
 	{ "json", test_json },
 	{ "lookups", test_lookups },
 	{ "http2", test_http2 },
+	{ "metrics", test_metrics },
 	/* clang-format on */
 };
 
