@@ -2,16 +2,37 @@
 /*
  * Prometheus metrics: histograms of every entry's phases and counters of
  * entries, failures and drops, served at http://ADDR/metrics by a
- * libmicrohttpd thread.
+ * libmicrohttpd thread, in the text exposition format 0.0.4.
+ *
+ * Labels of the per-entry series:
+ *   process  the command name (comm)
+ *   server   client: the URL's host[:port] (the port as the URL gives it);
+ *            server: the local address that accepted the connection
+ *            ("127.0.0.1:8443"), which a client cannot choose
+ *   role     client or server
+ *   outcome  ok, http_4xx, http_5xx (a complete response with that status:
+ *            not a failure), or the failed phase: dns, connect, tls, http
+ * After max_servers distinct servers (max_comms processes) a new value is
+ * counted under "other", and tlstrace_label_overflow_total{label} counts
+ * the entries so folded.
+ *
+ * Phases, in seconds, from the entry's own timestamps (a failed fetch's
+ * partial timings): lookup, connect (connectStart to secureConnectionStart,
+ * or to connectEnd without TLS) and TLS handshake (secureConnectionStart to
+ * connectEnd) on a new connection whose connect was seen; time to first
+ * byte (requestStart to responseStart); total (startTime to responseEnd, the
+ * failure's time for a failed fetch). The phase a fetch failed in is
+ * observed up to the failure.
  */
 #ifndef METRICS_H
 #define METRICS_H
 
+#include <stddef.h>
 #include <linux/types.h>
 #include "entry.h"
 
 struct metrics_config {
-	const char *addr; /* "HOST:PORT" ("[::1]:9464" for IPv6) */
+	const char *addr; /* "HOST:PORT" ("[::1]:9464" for IPv6, ":9464" for all) */
 	int max_servers;  /* distinct server label values, then "other" */
 	int max_comms;	  /* distinct process label values, then "other" */
 };
@@ -21,11 +42,18 @@ struct metrics;
 /* listen; NULL and a one-line reason in err on failure */
 struct metrics *metrics__start(const struct metrics_config *cfg, char *err, size_t errlen);
 
+/* the same without listening (cfg->addr is ignored): for tests */
+struct metrics *metrics__new(const struct metrics_config *cfg);
+
 void metrics__entry(struct metrics *m, const struct entry *e);
 
 /* a drop counter's running total, by cause ("ringbuf", "inflight", ...) */
 void metrics__drops(struct metrics *m, const char *cause, __u64 total);
 
+/* the exposition text as /metrics serves it; free() it. NULL if out of memory */
+char *metrics__render(struct metrics *m, size_t *len);
+
+/* stop serving and free; NULL is fine */
 void metrics__stop(struct metrics *m);
 
 #endif /* METRICS_H */
