@@ -1,15 +1,782 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* placeholder: replaced by the HAR writer */
+/*
+ * HAR 1.2, streamed: the log's head at the first entry, one entry per call,
+ * and the tail (the pages, with --by-process) at close, so memory stays flat
+ * however long the trace. Header fields are written as seen, except the
+ * values of credentials, replaced by "[redacted]" unless --no-redact.
+ * Bodies are never written.
+ *
+ * Timings follow the HAR spec on top of the PerformanceResourceTiming
+ * fields: dns = domainLookupEnd - domainLookupStart, connect = connectEnd -
+ * connectStart (the TLS handshake included), ssl = connectEnd -
+ * secureConnectionStart, send = 0 (the end of the request write is not
+ * known), wait = responseStart - requestStart, receive = responseEnd -
+ * responseStart; -1 where a phase did not happen (a reused connection, no
+ * lookup, no TLS). "time" is their sum, as the spec defines it.
+ */
+#define _GNU_SOURCE /* strptime, timegm */
+#include <argp.h>
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <json-c/json.h>
 #include "output.h"
+
+#define REDACTED "[redacted]"
+
+struct har_page {
+	__u32 pid;
+	__u64 origin;	  /* the process's start: tells a reused pid apart */
+	__s64 first_wall; /* the earliest entry's start, ns since the epoch */
+	char id[64];
+	char title[40];
+};
+
+struct har {
+	struct har_page *pages;
+	size_t npages, cap;
+	unsigned long lost;    /* entries not written: out of memory */
+	unsigned long unpaged; /* entries written without a page: out of memory */
+};
+
+/* length of the valid UTF-8 sequence at s, or 0 */
+static int utf8_len(const unsigned char *s)
+{
+	unsigned cp;
+	int n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (int i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* a JSON string from len bytes a traced process sent: bad UTF-8 becomes U+FFFD */
+static struct json_object *str_len(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str, *end = s + len;
+	struct json_object *v;
+	size_t o = 0;
+	char *buf;
+
+	buf = malloc(len * 3 + 1);
+	if (!buf)
+		return NULL;
+	while (s < end) {
+		int n = *s ? utf8_len(s) : 0;
+
+		if (n && s + n <= end) {
+			memcpy(buf + o, s, n);
+			o += n;
+			s += n;
+		} else {
+			memcpy(buf + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			s++;
+		}
+	}
+	v = json_object_new_string_len(buf, (int)o);
+	free(buf);
+	return v;
+}
+
+static struct json_object *str(const char *s)
+{
+	return str_len(s, strlen(s));
+}
+
+static void add(struct json_object *o, const char *key, struct json_object *v)
+{
+	json_object_object_add(o, key, v);
+}
+
+/* milliseconds with exactly microsecond precision; -1 stays -1 */
+static struct json_object *ms_obj(__s64 us)
+{
+	char buf[32];
+
+	if (us < 0)
+		return json_object_new_int(-1);
+	snprintf(buf, sizeof(buf), "%lld.%03lld", (long long)(us / 1000), (long long)(us % 1000));
+	return json_object_new_double_s((double)us / 1e3, buf);
+}
+
+/* ISO 8601 in UTC with milliseconds: 2024-05-01T12:34:56.789Z */
+static void iso_time(char *buf, size_t cap, __s64 wall_ns)
+{
+	time_t sec = (time_t)(wall_ns / 1000000000);
+	__s64 ns = wall_ns % 1000000000;
+	struct tm tm;
+	size_t n;
+
+	if (ns < 0) {
+		ns += 1000000000;
+		sec--;
+	}
+	if (!gmtime_r(&sec, &tm)) {
+		snprintf(buf, cap, "1970-01-01T00:00:00.000Z");
+		return;
+	}
+	n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, cap - n, ".%03dZ", (int)(ns / 1000000));
+}
+
+static __s64 wall_ns(const struct output *o, const struct entry *e)
+{
+	return (__s64)(e->start ? e->start : e->response_end) + o->epoch_offset;
+}
+
+/* ---- timings ------------------------------------------------------------ */
+
+/* in microseconds, -1 where the phase did not happen */
+struct har_timings {
+	__s64 blocked, dns, connect, ssl, send, wait, receive;
+};
+
+static __s64 span_us(__u64 a, __u64 b)
+{
+	return b > a ? (__s64)((b - a + 500) / 1000) : 0;
+}
+
+static void timings(const struct entry *e, struct har_timings *t)
+{
+	/* a failed fetch keeps what did happen in its partial timings */
+	const int failed = e->failed_phase != NULL;
+	const __u64 ls = failed ? e->partial.lookup_start : e->lookup_start;
+	const __u64 le = failed ? e->partial.lookup_end : e->lookup_end;
+	const __u64 cs = failed ? e->partial.connect_start : e->connect_start;
+	const __u64 ss = failed ? e->partial.secure_start : e->secure_start;
+	const __u64 ce = failed ? e->partial.connect_end : e->connect_end;
+	const __u64 rq = failed ? e->partial.request_start : e->request_start;
+	const __u64 rs = failed ? e->partial.response_start : e->response_start;
+	const __u64 end = e->response_end;
+	__u64 first = 0;
+
+	t->blocked = t->dns = t->connect = t->ssl = -1;
+	if (!e->reused) {
+		/* without a lookup its fields sit at fetchStart: no time in it */
+		if (ls && le > ls)
+			t->dns = span_us(ls, le);
+		else if (ls && !le && failed)
+			t->dns = span_us(ls, end);
+		/* a phase that never ended ran until the failure */
+		if (cs)
+			t->connect = span_us(cs, ce ? ce : end);
+		if (ss)
+			t->ssl = span_us(ss, ce ? ce : end);
+		first = t->dns >= 0 ? ls : cs ? cs : ss;
+		if (first)
+			t->blocked = span_us(e->start, first);
+	}
+	t->send = 0;
+	t->wait = rq ? span_us(rq, rs ? rs : end) : 0;
+	t->receive = rs ? span_us(rs, end) : 0;
+}
+
+static __s64 timings_total(const struct har_timings *t)
+{
+	const __s64 v[] = { t->blocked, t->dns, t->connect, t->send, t->wait, t->receive };
+	__s64 sum = 0;
+
+	/* ssl is part of connect: the spec leaves it out of the sum */
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (v[i] > 0)
+			sum += v[i];
+	return sum;
+}
+
+static struct json_object *timings_obj(const struct har_timings *t)
+{
+	struct json_object *o = json_object_new_object();
+
+	add(o, "blocked", ms_obj(t->blocked));
+	add(o, "dns", ms_obj(t->dns));
+	add(o, "connect", ms_obj(t->connect));
+	add(o, "ssl", ms_obj(t->ssl));
+	add(o, "send", ms_obj(t->send));
+	add(o, "wait", ms_obj(t->wait));
+	add(o, "receive", ms_obj(t->receive));
+	return o;
+}
+
+/* ---- URL, query string, headers, cookies -------------------------------- */
+
+/* the URL as a valid URI: bytes a URI may not hold are percent-encoded */
+static struct json_object *url_obj(const char *url)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t len = strlen(url), o = 0;
+	struct json_object *v;
+	char *buf;
+
+	buf = malloc(len * 3 + 1);
+	if (!buf)
+		return NULL;
+	for (const unsigned char *s = (const unsigned char *)url; *s; s++) {
+		int keep = *s > 0x20 && *s < 0x7f && !strchr("\"<>\\^`{|}%", *s);
+
+		/* a '%' stays when an escape follows */
+		if (*s == '%' && isxdigit(s[1]) && isxdigit(s[2]))
+			keep = 1;
+		if (keep) {
+			buf[o++] = (char)*s;
+		} else {
+			buf[o++] = '%';
+			buf[o++] = hex[*s >> 4];
+			buf[o++] = hex[*s & 15];
+		}
+	}
+	v = json_object_new_string_len(buf, (int)o);
+	free(buf);
+	return v;
+}
+
+static int hexval(int c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* decode a query-string component in place ('+' is a space); returns its length */
+static size_t unescape(char *s, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
+			s[o++] = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+			i += 2;
+		} else {
+			s[o++] = s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	return o;
+}
+
+static struct json_object *pair(const char *n, size_t nlen, const char *v, size_t vlen)
+{
+	struct json_object *o = json_object_new_object();
+
+	add(o, "name", str_len(n, nlen));
+	add(o, "value", str_len(v, vlen));
+	return o;
+}
+
+/* name/value pairs of the URL's query, percent-decoded */
+static struct json_object *query_obj(const char *url)
+{
+	struct json_object *a = json_object_new_array();
+	const char *q = strchr(url, '?');
+	size_t qlen;
+	char *buf;
+
+	if (!a || !q)
+		return a;
+	q++;
+	qlen = strcspn(q, "#");
+	buf = malloc(qlen + 1);
+	if (!buf)
+		return a;
+	memcpy(buf, q, qlen);
+	buf[qlen] = '\0';
+	for (char *p = buf, *amp; p < buf + qlen; p = amp + 1) {
+		char *eq;
+		size_t plen, nlen, vlen = 0;
+
+		amp = strchr(p, '&');
+		if (!amp)
+			amp = buf + qlen;
+		plen = (size_t)(amp - p);
+		if (!plen)
+			continue;
+		eq = memchr(p, '=', plen);
+		nlen = eq ? (size_t)(eq - p) : plen;
+		if (eq)
+			vlen = unescape(eq + 1, plen - nlen - 1);
+		nlen = unescape(p, nlen);
+		json_object_array_add(a, pair(p, nlen, eq ? eq + 1 : "", vlen));
+	}
+	free(buf);
+	return a;
+}
+
+static int is_secret(const char *name)
+{
+	return !strcasecmp(name, "authorization") || !strcasecmp(name, "proxy-authorization") ||
+	       !strcasecmp(name, "cookie") || !strcasecmp(name, "set-cookie");
+}
+
+static struct json_object *headers_obj(const struct headers *h, int redact)
+{
+	struct json_object *a = json_object_new_array();
+	const char *n, *v;
+	size_t pos = 0;
+
+	while (a && headers_next(h, &pos, &n, &v))
+		json_object_array_add(a,
+				      pair(n, strlen(n), redact && is_secret(n) ? REDACTED : v,
+					   redact && is_secret(n) ? strlen(REDACTED) : strlen(v)));
+	return a;
+}
+
+static const char *skip_ws(const char *s, const char *end)
+{
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	return s;
+}
+
+static const char *trim_end(const char *s, const char *end)
+{
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	return end;
+}
+
+/* the cookies of Cookie fields: "a=b; c=d" */
+static void request_cookies(struct json_object *a, const struct headers *h, int redact)
+{
+	const char *n, *v;
+	size_t pos = 0;
+
+	while (headers_next(h, &pos, &n, &v)) {
+		if (strcasecmp(n, "cookie"))
+			continue;
+		for (const char *p = v, *semi; *p; p = *semi ? semi + 1 : semi) {
+			const char *eq, *ne, *vs, *ve;
+
+			semi = p + strcspn(p, ";");
+			p = skip_ws(p, semi);
+			eq = memchr(p, '=', (size_t)(semi - p));
+			if (p == semi || !eq)
+				continue;
+			ne = trim_end(p, eq);
+			vs = skip_ws(eq + 1, semi);
+			ve = trim_end(vs, semi);
+			if (redact)
+				vs = REDACTED, ve = vs + strlen(REDACTED);
+			json_object_array_add(a, pair(p, (size_t)(ne - p), vs, (size_t)(ve - vs)));
+		}
+	}
+}
+
+/* an Expires attribute ("Wed, 21 Oct 2015 07:28:00 GMT") as ISO 8601, or NULL */
+static struct json_object *cookie_expires(const char *s, size_t len)
+{
+	char buf[64], iso[40];
+	struct tm tm = {};
+	const char *end;
+	time_t t;
+
+	if (len >= sizeof(buf))
+		return NULL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	end = strptime(buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!end || *end)
+		end = strptime(buf, "%a, %d-%b-%Y %H:%M:%S GMT", &tm);
+	if (!end || *end)
+		return NULL;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return NULL;
+	iso_time(iso, sizeof(iso), (__s64)t * 1000000000);
+	return json_object_new_string(iso);
+}
+
+/* one Set-Cookie field: "name=value; Path=/; Domain=x; Expires=...; HttpOnly; Secure" */
+static struct json_object *set_cookie(const char *v, int redact)
+{
+	const char *semi = v + strcspn(v, ";"), *p = skip_ws(v, semi);
+	const char *eq = memchr(p, '=', (size_t)(semi - p)), *vs, *ve;
+	struct json_object *c;
+
+	if (!eq)
+		return NULL;
+	vs = skip_ws(eq + 1, semi);
+	ve = trim_end(vs, semi);
+	if (redact)
+		vs = REDACTED, ve = vs + strlen(REDACTED);
+	c = pair(p, (size_t)(trim_end(p, eq) - p), vs, (size_t)(ve - vs));
+	while (c && *semi) {
+		const char *a = semi + 1, *as, *ae, *av;
+		size_t nlen;
+
+		semi = a + strcspn(a, ";");
+		a = skip_ws(a, semi);
+		as = memchr(a, '=', (size_t)(semi - a));
+		nlen = (size_t)(trim_end(a, as ? as : semi) - a);
+		av = as ? skip_ws(as + 1, semi) : semi;
+		ae = trim_end(av, semi);
+		if (nlen == 4 && !strncasecmp(a, "path", 4)) {
+			add(c, "path", str_len(av, (size_t)(ae - av)));
+		} else if (nlen == 6 && !strncasecmp(a, "domain", 6)) {
+			add(c, "domain", str_len(av, (size_t)(ae - av)));
+		} else if (nlen == 7 && !strncasecmp(a, "expires", 7)) {
+			struct json_object *x = cookie_expires(av, (size_t)(ae - av));
+
+			if (x)
+				add(c, "expires", x);
+		} else if (nlen == 8 && !strncasecmp(a, "httponly", 8)) {
+			add(c, "httpOnly", json_object_new_boolean(1));
+		} else if (nlen == 6 && !strncasecmp(a, "secure", 6)) {
+			add(c, "secure", json_object_new_boolean(1));
+		}
+	}
+	return c;
+}
+
+static void response_cookies(struct json_object *a, const struct headers *h, int redact)
+{
+	const char *n, *v;
+	size_t pos = 0;
+
+	while (headers_next(h, &pos, &n, &v)) {
+		struct json_object *c;
+
+		if (strcasecmp(n, "set-cookie"))
+			continue;
+		c = set_cookie(v, redact);
+		if (c)
+			json_object_array_add(a, c);
+	}
+}
+
+/* ---- the entry ---------------------------------------------------------- */
+
+/* "HTTP/1.1", "HTTP/2" from the request line or what the connection spoke */
+static const char *request_version(const struct entry *e)
+{
+	if (e->http_version[0])
+		return e->http_version;
+	if (!strcmp(e->next_hop, "h2") || !strcmp(e->alpn, "h2"))
+		return "HTTP/2";
+	if (!strcasecmp(e->next_hop, "http/1.1") || !strcmp(e->alpn, "http/1.1"))
+		return "HTTP/1.1";
+	return "";
+}
+
+/* the response's: its status line's version when it differs (an HTTP/1.0 server) */
+static void response_version(const struct entry *e, char *buf, size_t cap)
+{
+	if (!strcmp(e->next_hop, "h2")) {
+		snprintf(buf, cap, "HTTP/2");
+	} else if (!strncasecmp(e->next_hop, "http/", 5)) {
+		snprintf(buf, cap, "%s", e->next_hop);
+		for (char *c = buf; *c; c++)
+			*c = (char)toupper((unsigned char)*c);
+	} else {
+		snprintf(buf, cap, "%s", request_version(e));
+	}
+}
+
+static long long request_body_size(const struct entry *e)
+{
+	const char *cl = headers_get(e->request_headers, "content-length");
+	const char *m = e->method;
+	char *end;
+	long long n;
+
+	if (cl) {
+		errno = 0;
+		n = strtoll(cl, &end, 10);
+		return !errno && end != cl && !*end && n >= 0 ? n : -1;
+	}
+	if (!e->request_headers)
+		return -1;
+	/* HTTP/1: no Content-Length nor Transfer-Encoding means no body */
+	if (strcmp(e->http_version, "HTTP/2"))
+		return headers_get(e->request_headers, "transfer-encoding") ? -1 : 0;
+	return !strcmp(m, "GET") || !strcmp(m, "HEAD") ? 0 : -1;
+}
+
+static struct json_object *request_obj(const struct output *o, const struct entry *e)
+{
+	struct json_object *r = json_object_new_object(), *cookies = json_object_new_array();
+
+	add(r, "method", str(e->method[0] ? e->method : "GET"));
+	add(r, "url", url_obj(e->name));
+	add(r, "httpVersion", str(request_version(e)));
+	if (cookies)
+		request_cookies(cookies, e->request_headers, o->redact);
+	add(r, "cookies", cookies);
+	add(r, "headers", headers_obj(e->request_headers, o->redact));
+	add(r, "queryString", query_obj(e->name));
+	add(r, "headersSize", json_object_new_int(-1));
+	add(r, "bodySize", json_object_new_int64(request_body_size(e)));
+	if (e->request_headers && e->request_headers->dropped)
+		add(r, "_headersDropped", json_object_new_int64(e->request_headers->dropped));
+	return r;
+}
+
+static struct json_object *response_obj(const struct output *o, const struct entry *e)
+{
+	const struct headers *h = e->response_headers;
+	struct json_object *r = json_object_new_object(), *cookies = json_object_new_array();
+	struct json_object *content = json_object_new_object();
+	const char *type = headers_get(h, "content-type");
+	const char *loc = headers_get(h, "location");
+	const int failed = e->failed_phase != NULL;
+	char version[32];
+
+	response_version(e, version, sizeof(version));
+	add(r, "status", json_object_new_int(failed ? 0 : e->status));
+	add(r, "statusText", json_object_new_string(""));
+	add(r, "httpVersion", str(version));
+	if (cookies)
+		response_cookies(cookies, h, o->redact);
+	add(r, "cookies", cookies);
+	add(r, "headers", headers_obj(h, o->redact));
+	add(content, "size", json_object_new_int64(failed ? 0 : (int64_t)e->decoded_size));
+	if (!failed && !e->decoded_unknown && headers_get(h, "content-encoding"))
+		add(content, "compression",
+		    json_object_new_int64((int64_t)e->decoded_size - (int64_t)e->encoded_size));
+	if (!failed && e->decoded_unknown)
+		add(content, "_sizeUnknown", json_object_new_boolean(1));
+	add(content, "mimeType", str(type ? type : "x-unknown"));
+	add(r, "content", content);
+	add(r, "redirectURL", str(loc ? loc : ""));
+	add(r, "headersSize", json_object_new_int(-1));
+	add(r, "bodySize", json_object_new_int64(failed ? -1 : (int64_t)e->encoded_size));
+	if (h && h->dropped)
+		add(r, "_headersDropped", json_object_new_int64(h->dropped));
+	return r;
+}
+
+/* "127.0.0.1:443" -> "127.0.0.1", "[::1]:443" -> "::1"; 0 if not an address */
+static int ip_only(const char *addr, char *buf, size_t cap)
+{
+	const char *s = addr, *end;
+	unsigned char bin[16];
+	size_t n;
+
+	if (*s == '[') {
+		s++;
+		end = strchr(s, ']');
+	} else {
+		end = strrchr(s, ':');
+	}
+	if (!end)
+		end = s + strlen(s);
+	n = (size_t)(end - s);
+	if (!n || n >= cap)
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return inet_pton(AF_INET, buf, bin) == 1 || inet_pton(AF_INET6, buf, bin) == 1;
+}
+
+static struct json_object *tls_obj(const struct entry *e)
+{
+	struct json_object *t = json_object_new_object();
+
+	add(t, "library", json_object_new_string(e->library));
+	if (e->tls_known) {
+		add(t, "version", str(e->tls_version));
+		add(t, "cipher", str(e->cipher));
+		add(t, "resumed", json_object_new_boolean(e->resumed));
+	}
+	add(t, "alpn", str(e->alpn));
+	add(t, "serverName", str(e->server_name));
+	return t;
+}
+
+static struct har *har_state(struct output *o)
+{
+	if (!o->priv && !(o->priv = calloc(1, sizeof(struct har))))
+		fprintf(stderr, "tlstrace: HAR: out of memory\n");
+	return o->priv;
+}
+
+/* the page of the entry's process, made on its first entry; NULL if out of memory */
+static struct har_page *page_of(struct har *h, const struct entry *e, __s64 wall)
+{
+	struct har_page *p;
+	unsigned same_pid = 0;
+
+	for (size_t i = 0; i < h->npages; i++) {
+		p = &h->pages[i];
+		if (p->pid == e->pid && p->origin == e->origin) {
+			if (wall < p->first_wall)
+				p->first_wall = wall;
+			return p;
+		}
+		same_pid += p->pid == e->pid;
+	}
+	if (h->npages == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		struct har_page *pages = realloc(h->pages, cap * sizeof(*pages));
+
+		if (!pages)
+			return NULL;
+		h->pages = pages;
+		h->cap = cap;
+	}
+	p = &h->pages[h->npages++];
+	memset(p, 0, sizeof(*p));
+	p->pid = e->pid;
+	p->origin = e->origin;
+	p->first_wall = wall;
+	/* a pid used again by a later process gets a page of its own */
+	if (same_pid)
+		snprintf(p->id, sizeof(p->id), "pid %u %s (%u)", e->pid, e->comm, same_pid + 1);
+	else
+		snprintf(p->id, sizeof(p->id), "pid %u %s", e->pid, e->comm);
+	snprintf(p->title, sizeof(p->title), "%s", e->comm);
+	return p;
+}
+
+static void head(struct output *o)
+{
+	const char *v = argp_program_version; /* "tlstrace 0.1" */
+	struct json_object *ver;
+
+	if (o->header_done)
+		return;
+	if (v && !strncmp(v, "tlstrace ", 9))
+		v += 9;
+	ver = json_object_new_string(v ? v : "unknown");
+	fprintf(o->f,
+		"{\"log\":{\"version\":\"1.2\",\"creator\":{\"name\":\"tlstrace\",\"version\":%s},"
+		"\"entries\":[",
+		ver ? json_object_to_json_string_ext(ver, JSON_C_TO_STRING_PLAIN) : "\"unknown\"");
+	json_object_put(ver);
+	o->header_done = 1;
+}
+
+static struct json_object *entry_obj(struct output *o, const struct entry *e, const char *pageref)
+{
+	struct json_object *j = json_object_new_object();
+	struct har_timings t;
+	char when[40], ip[64], conn[24];
+	const char *addr = e->role && !strcmp(e->role, "server") ? e->local : e->remote;
+
+	if (!j)
+		return NULL;
+	timings(e, &t);
+	iso_time(when, sizeof(when), wall_ns(o, e));
+	if (pageref)
+		add(j, "pageref", str(pageref));
+	add(j, "startedDateTime", json_object_new_string(when));
+	add(j, "time", ms_obj(timings_total(&t)));
+	add(j, "request", request_obj(o, e));
+	add(j, "response", response_obj(o, e));
+	add(j, "cache", json_object_new_object());
+	add(j, "timings", timings_obj(&t));
+	if (ip_only(addr, ip, sizeof(ip)))
+		add(j, "serverIPAddress", json_object_new_string(ip));
+	if (e->conn_id) {
+		snprintf(conn, sizeof(conn), "%llu", (unsigned long long)e->conn_id);
+		add(j, "connection", json_object_new_string(conn));
+	}
+	add(j, "_pid", json_object_new_int64(e->pid));
+	if (e->ns_pid && e->ns_pid != e->pid)
+		add(j, "_nsPid", json_object_new_int64(e->ns_pid));
+	add(j, "_tid", json_object_new_int64(e->tid));
+	add(j, "_comm", str(e->comm));
+	add(j, "_role", json_object_new_string(e->role ? e->role : "client"));
+	add(j, "_reused", json_object_new_boolean(e->reused));
+	add(j, "_connectionObserved", json_object_new_boolean(e->conn_observed));
+	add(j, "_connectAttempts", json_object_new_int64(e->connect_attempts));
+	if (e->library)
+		add(j, "_tls", tls_obj(e));
+	if (e->failed_phase) {
+		add(j, "_failedPhase", json_object_new_string(e->failed_phase));
+		add(j, "_error", str(e->error));
+	}
+	return j;
+}
 
 int har__entry(struct output *o, const struct entry *e)
 {
-	(void)o;
-	(void)e;
-	return 0;
+	struct har *h = har_state(o);
+	struct har_page *p = NULL;
+	struct json_object *j;
+	const char *s;
+
+	if (h && o->by_process) {
+		p = page_of(h, e, wall_ns(o, e));
+		if (!p)
+			h->unpaged++;
+	}
+	j = entry_obj(o, e, p ? p->id : NULL);
+	s = j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+							  JSON_C_TO_STRING_NOSLASHESCAPE)
+	      : NULL;
+	if (!s) {
+		json_object_put(j);
+		if (h)
+			h->lost++;
+		return -ENOMEM;
+	}
+	if (!o->header_done)
+		head(o);
+	else
+		fputc(',', o->f);
+	fprintf(o->f, "\n%s", s);
+	json_object_put(j);
+	return ferror(o->f) ? -EIO : 0;
 }
 
 void har__close(struct output *o)
 {
-	(void)o;
+	struct har *h = o->priv;
+
+	head(o);
+	fputs("\n]", o->f);
+	if (o->by_process) {
+		fputs(",\"pages\":[", o->f);
+		for (size_t i = 0; h && i < h->npages; i++) {
+			struct json_object *pg = json_object_new_object(), *pt;
+			char when[40];
+
+			if (!pg)
+				continue;
+			iso_time(when, sizeof(when), h->pages[i].first_wall);
+			add(pg, "startedDateTime", json_object_new_string(when));
+			add(pg, "id", str(h->pages[i].id));
+			add(pg, "title", str(h->pages[i].title));
+			pt = json_object_new_object();
+			add(pt, "onContentLoad", json_object_new_int(-1));
+			add(pt, "onLoad", json_object_new_int(-1));
+			add(pg, "pageTimings", pt);
+			fprintf(o->f, "%s\n%s", i ? "," : "",
+				json_object_to_json_string_ext(
+					pg,
+					JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(pg);
+		}
+		fputs("\n]", o->f);
+	}
+	fputs("}}\n", o->f);
+	if (h && h->lost)
+		fprintf(stderr, "tlstrace: HAR: %lu entries not written (out of memory)\n",
+			h->lost);
+	if (h && h->unpaged)
+		fprintf(stderr,
+			"tlstrace: HAR: %lu entries written without a page (out of memory)\n",
+			h->unpaged);
+	if (h)
+		free(h->pages);
+	free(h);
+	o->priv = NULL;
 }

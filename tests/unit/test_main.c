@@ -22,6 +22,7 @@ static const struct {
 	{ "lookups", test_lookups },
 	{ "http2", test_http2 },
 	{ "metrics", test_metrics },
+	{ "har", test_har },
 	/* clang-format on */
 };
 
