@@ -31,6 +31,12 @@ CORE_SRCS := user/collector.c user/lookups.c user/http2.c user/http1.c user/clie
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS := $(OUTPUT)/main.o $(OUTPUT)/options.o
 TEST_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/events.c
+# libFuzzer targets: the collector and the parsers, with ASan and UBSan
+FUZZ_TARGETS := http1 http2 collector
+FUZZ_SRCS := user/collector.c user/lookups.c user/http2.c user/http1.c user/clienthello.c \
+	user/headers.c
+FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_TIME ?= 600
 TEST_BIN := $(OUTPUT)/unit_tests
 
 ifeq ($(V),1)
@@ -41,7 +47,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean check test unit e2e deps demo bench vmlinux
+.PHONY: all clean check test unit e2e deps demo bench vmlinux fuzz fuzz-run
 .DELETE_ON_ERROR:
 
 all: tlstrace
@@ -77,6 +83,19 @@ $(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) $(wildcard user/*.h include/*.h) tests/un
 		-fno-sanitize-recover=all -fno-omit-frame-pointer $(INCLUDES) -Itests/unit \
 		$(TEST_SRCS) $(CORE_SRCS) $(LDLIBS) -o $@
 
+$(OUTPUT)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h include/*.h)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(OUTPUT)/fuzz
+	$(Q)$(CLANG) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer $(INCLUDES) $< $(FUZZ_SRCS) \
+		-lz -lnghttp2 -o $@
+
+fuzz: $(FUZZ_BINS)
+
+# a longer run than CI's: FUZZ_TIME seconds per target (default 600)
+fuzz-run:
+	$(Q)./fuzz/run.sh $(FUZZ_TIME)
+
 deps:
 	$(Q)./scripts/install-deps.sh
 
@@ -93,7 +112,7 @@ bench:
 	$(Q)./bench/run.sh
 
 check:
-	$(Q)clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h
+	$(Q)clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c
 
 vmlinux:
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h

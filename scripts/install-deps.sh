@@ -9,7 +9,7 @@ pkgs=(
 	# build
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libjson-c-dev uthash-dev libnghttp2-dev clang-format libcurl4-openssl-dev
-	libmicrohttpd-dev
+	libmicrohttpd-dev libclang-rt-14-dev
 	# tests and the built-in example: a local HTTPS server and real clients
 	python3 openssl libssl-dev curl ca-certificates procps util-linux
 	nghttp2-client nghttp2-server gnutls-bin wget nginx-light iproute2

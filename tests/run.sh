@@ -50,6 +50,8 @@ else
 fi
 
 suite unit .output/unit_tests
+# the fuzz targets, briefly, from their seed corpus and kept crash inputs
+suite fuzz ./fuzz/run.sh "${FUZZ_SECONDS:-20}"
 suite e2e python3 tests/e2e/run.py --tlstrace ./tlstrace --workdir .output/e2e
 
 echo

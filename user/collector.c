@@ -696,6 +696,9 @@ static void sess_attach(struct collector *c, struct session *s, struct conn *cn)
 		}
 		old->sess = NULL;
 		conn_destroy(c, old);
+	} else if (old && old->sess == s) {
+		/* the session moved to another socket: the old one lets go of it */
+		old->sess = NULL;
 	}
 	if (cn->sess && cn->sess != s && cn->sess->conn == cn)
 		cn->sess->conn = NULL;

@@ -253,7 +253,7 @@ static int feed_side(struct h2_side *s, enum h2_dir dir, const unsigned char *d,
 			size_t take = s->preface < len - i ? s->preface : len - i;
 			size_t off = H2_PREFACE_LEN - s->preface;
 
-			if (i + take > cap || memcmp(d + i, H2_PREFACE + off, take))
+			if (i + take > cap || memcmp(d + i, &H2_PREFACE[off], take))
 				return -1;
 			s->preface -= take;
 			i += take;

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * libFuzzer target: the collector, fed a stream of ring-buffer records.
+ *
+ * The input is a sequence of records: a type byte, then the record's fixed
+ * part as raw bytes, then its captured data. Only what makes records meet
+ * each other is tamed: two processes, a few fds, sockets and sessions, and
+ * clocks that move forward. Everything else (lengths, addresses, states,
+ * the plaintext) is the fuzzer's. Each record is handed over in a heap copy
+ * of exactly its size; the emitted entries are checked for order.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tlstrace.h"
+#include "collector.h"
+
+union record {
+	struct ev_hdr hdr;
+	struct ev_connect connect;
+	struct ev_tcp_state state;
+	struct ev_close close;
+	struct ev_ssl_call call;
+	struct ev_ssl_bind bind;
+	struct ev_ssl_free free;
+	struct ev_proc proc;
+	struct ev_dns dns;
+	struct ev_tls_in tls_in;
+	struct ev_sock_io sock_io;
+	struct ev_accept accept;
+	struct ev_lib_open lib_open;
+};
+
+static union record rec;
+
+/* the bytes before the data, and where the captured length is */
+static size_t fixed_size(__u32 type)
+{
+	switch (type) {
+	case EV_CONNECT:
+		return sizeof(struct ev_connect);
+	case EV_TCP_STATE:
+		return sizeof(struct ev_tcp_state);
+	case EV_CLOSE:
+		return sizeof(struct ev_close);
+	case EV_SSL_CALL:
+		return offsetof(struct ev_ssl_call, data);
+	case EV_SSL_BIND:
+		return offsetof(struct ev_ssl_bind, data);
+	case EV_SSL_FREE:
+		return sizeof(struct ev_ssl_free);
+	case EV_PROC_EXIT:
+	case EV_PROC_EXEC:
+		return sizeof(struct ev_proc);
+	case EV_DNS:
+		return sizeof(struct ev_dns);
+	case EV_TLS_IN:
+		return offsetof(struct ev_tls_in, data);
+	case EV_SOCK_IO:
+		return offsetof(struct ev_sock_io, data);
+	case EV_ACCEPT:
+		return sizeof(struct ev_accept);
+	default:
+		return sizeof(struct ev_lib_open);
+	}
+}
+
+static __u32 take_cap(__u32 *cap, __u32 *len, size_t max, size_t left)
+{
+	*cap %= max + 1;
+	if (*cap > left)
+		*cap = (__u32)left;
+	if (*len < *cap)
+		*len = *cap;
+	return *cap;
+}
+
+static void check_entry(const struct entry *e, void *ctx)
+{
+	const __u64 t[] = { e->start,	      e->lookup_start,	 e->lookup_end,
+			    e->connect_start, e->secure_start,	 e->connect_end,
+			    e->request_start, e->response_start, e->response_end };
+	__u64 last = 0;
+
+	(void)ctx;
+	if (strnlen(e->name, sizeof(e->name)) == sizeof(e->name) || !e->role)
+		abort();
+	if (e->failed_phase)
+		return; /* only start and end are set */
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (!t[i])
+			continue;
+		if (t[i] < last)
+			abort(); /* timings out of order */
+		last = t[i];
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct collector *c = collector__new(check_entry, NULL);
+	__u64 now = 1000000;
+
+	if (!c)
+		return 0;
+	while (size >= 1) {
+		__u32 type = data[0] % EV_LIB_OPEN + 1;
+		size_t fixed = fixed_size(type), n, data_len = 0;
+		void *copy;
+
+		data++;
+		size--;
+		memset(&rec, 0, sizeof(rec));
+		n = size < fixed ? size : fixed;
+		memcpy(&rec, data, n);
+		data += n;
+		size -= n;
+
+		rec.hdr.type = type;
+		rec.hdr.pid = 100 + rec.hdr.pid % 2;
+		rec.hdr.tid = rec.hdr.pid + rec.hdr.tid % 2;
+		rec.hdr.ns_pid = rec.hdr.pid;
+		now += rec.hdr.ts % 100000;
+		rec.hdr.ts = now;
+		rec.hdr.proc_start = 7;
+		switch (type) {
+		case EV_CONNECT:
+			rec.connect.fd = 3 + rec.connect.fd % 6;
+			rec.connect.sock = 0x1000 * (1 + rec.connect.sock % 4);
+			break;
+		case EV_TCP_STATE:
+			rec.state.fd = 3 + rec.state.fd % 6;
+			rec.state.sock = 0x1000 * (1 + rec.state.sock % 4);
+			rec.state.oldstate %= 13;
+			rec.state.newstate %= 13;
+			break;
+		case EV_CLOSE:
+			rec.close.fd = 3 + rec.close.fd % 6;
+			break;
+		case EV_SSL_CALL:
+			rec.call.ssl = 0x10000 * (1 + rec.call.ssl % 3);
+			rec.call.ts_enter = now - rec.call.ts_enter % 1000;
+			data_len = take_cap(&rec.call.cap, &rec.call.len, MAX_CAPTURE, size);
+			break;
+		case EV_SSL_BIND:
+			rec.bind.ssl = 0x10000 * (1 + rec.bind.ssl % 3);
+			rec.bind.fd = 3 + rec.bind.fd % 6;
+			rec.bind.ts_call = now - rec.bind.ts_call % 1000;
+			data_len = take_cap(&rec.bind.cap, &rec.bind.len, MAX_HELLO, size);
+			break;
+		case EV_SSL_FREE:
+			rec.free.ssl = 0x10000 * (1 + rec.free.ssl % 3);
+			break;
+		case EV_TLS_IN:
+			rec.tls_in.ssl = 0x10000 * (1 + rec.tls_in.ssl % 3);
+			data_len = take_cap(&rec.tls_in.cap, &rec.tls_in.len, MAX_TLS_IN, size);
+			break;
+		case EV_SOCK_IO:
+			rec.sock_io.fd = 3 + rec.sock_io.fd % 6;
+			rec.sock_io.ts_enter = now - rec.sock_io.ts_enter % 1000;
+			data_len = take_cap(&rec.sock_io.cap, &rec.sock_io.len, MAX_CAPTURE, size);
+			break;
+		case EV_ACCEPT:
+			rec.accept.fd = 3 + rec.accept.fd % 6;
+			break;
+		case EV_DNS:
+			rec.dns.ts_enter = now - rec.dns.ts_enter % 100000;
+			break;
+		default:
+			break;
+		}
+		memcpy((char *)&rec + fixed, data, data_len);
+		data += data_len;
+		size -= data_len;
+
+		copy = malloc(fixed + data_len);
+		if (!copy)
+			break;
+		memcpy(copy, &rec, fixed + data_len);
+		collector__feed(c, copy, fixed + data_len);
+		free(copy);
+		if (rec.hdr.ts % 7 == 0)
+			collector__expire(c, now, 50000);
+	}
+	collector__flush(c, now + 1);
+	collector__free(c);
+	return 0;
+}
