@@ -1,30 +1,1460 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* placeholder: replaced by the OTLP exporter */
+/*
+ * OpenTelemetry export: OTLP/HTTP with a protobuf body.
+ *
+ * otlp__entry() copies what a span needs into a bounded queue and returns;
+ * a thread of its own takes batches from it, encodes them as an
+ * ExportTraceServiceRequest (opentelemetry-proto, collector/trace/v1) and
+ * POSTs them with libcurl, retrying what OTLP calls retryable. Every entry
+ * ends up counted as sent, dropped (queue full) or failed.
+ *
+ * One span per entry (CLIENT or SERVER, per the HTTP semantic conventions),
+ * with INTERNAL children for the name lookup, the TCP connect and the TLS
+ * handshake of a new connection; the spans of one process share a Resource.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <argp.h>
+#include <sys/random.h>
+#include <curl/curl.h>
 #include "otlp.h"
+
+#define QUEUE_DEFAULT 4096
+#define BATCH_MAX 512		    /* spans' entries per request */
+#define BATCH_WAIT_NS 1000000000ULL /* the longest an entry waits for company */
+#define TRIES 3			    /* POSTs of one batch at most */
+#define BACKOFF_MS 500		    /* before the first retry; doubles */
+#define RETRY_AFTER_MAX_MS 5000	    /* the most of a Retry-After we honour */
+#define CONNECT_TIMEOUT_MS 2000L
+#define TOTAL_TIMEOUT_MS 10000L
+#define RESPONSE_MAX 65536 /* of a response body kept, for its partial_success */
+
+/* --- protobuf --------------------------------------------------------------- */
+
+enum {
+	WT_VARINT = 0,
+	WT_I64 = 1,
+	WT_LEN = 2
+};
+
+/* field numbers of opentelemetry-proto (trace/v1, common/v1, resource/v1) */
+enum {
+	REQ_RESOURCE_SPANS = 1,
+	RS_RESOURCE = 1,
+	RS_SCOPE_SPANS = 2,
+	RES_ATTRIBUTES = 1,
+	SS_SCOPE = 1,
+	SS_SPANS = 2,
+	SCOPE_NAME = 1,
+	SCOPE_VERSION = 2,
+	SPAN_TRACE_ID = 1,
+	SPAN_SPAN_ID = 2,
+	SPAN_PARENT_SPAN_ID = 4,
+	SPAN_NAME = 5,
+	SPAN_KIND = 6,
+	SPAN_START = 7, /* fixed64 */
+	SPAN_END = 8,	/* fixed64 */
+	SPAN_ATTRIBUTES = 9,
+	SPAN_EVENTS = 11,
+	SPAN_STATUS = 15,
+	EVENT_TIME = 1, /* fixed64 */
+	EVENT_NAME = 2,
+	STATUS_MESSAGE = 2,
+	STATUS_CODE = 3,
+	KV_KEY = 1,
+	KV_VALUE = 2,
+	ANY_STRING = 1,
+	ANY_BOOL = 2,
+	ANY_INT = 3,
+	/* ExportTraceServiceResponse > ExportTracePartialSuccess */
+	RESP_PARTIAL_SUCCESS = 1,
+	PARTIAL_REJECTED_SPANS = 1,
+	PARTIAL_ERROR_MESSAGE = 2,
+};
+
+enum {
+	KIND_INTERNAL = 1,
+	KIND_SERVER = 2,
+	KIND_CLIENT = 3
+};
+enum {
+	STATUS_ERROR = 2
+};
+
+/* a growing buffer; after a failed allocation every write is a no-op */
+struct pb {
+	unsigned char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static int pb_room(struct pb *b, size_t n)
+{
+	unsigned char *p;
+	size_t cap;
+
+	if (b->oom)
+		return -1;
+	if (b->len + n <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + n)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = 1;
+		return -1;
+	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static void pb_raw(struct pb *b, const void *d, size_t n)
+{
+	if (pb_room(b, n))
+		return;
+	memcpy(b->p + b->len, d, n);
+	b->len += n;
+}
+
+static size_t varint_len(__u64 v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static size_t put_varint(unsigned char *p, __u64 v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (unsigned char)v;
+	return n;
+}
+
+static void pb_varint(struct pb *b, __u64 v)
+{
+	if (pb_room(b, 10))
+		return;
+	b->len += put_varint(b->p + b->len, v);
+}
+
+static void pb_key(struct pb *b, unsigned field, unsigned wt)
+{
+	pb_varint(b, (__u64)field << 3 | wt);
+}
+
+static void pb_uint(struct pb *b, unsigned field, __u64 v)
+{
+	pb_key(b, field, WT_VARINT);
+	pb_varint(b, v);
+}
+
+static void pb_fixed64(struct pb *b, unsigned field, __u64 v)
+{
+	unsigned char le[8];
+
+	for (int i = 0; i < 8; i++)
+		le[i] = (unsigned char)(v >> (8 * i));
+	pb_key(b, field, WT_I64);
+	pb_raw(b, le, sizeof(le));
+}
+
+static void pb_bytes(struct pb *b, unsigned field, const void *d, size_t n)
+{
+	pb_key(b, field, WT_LEN);
+	pb_varint(b, n);
+	pb_raw(b, d, n);
+}
+
+/* a length-delimited field whose length is known at pb_close */
+static size_t pb_open(struct pb *b, unsigned field)
+{
+	pb_key(b, field, WT_LEN);
+	return b->len;
+}
+
+/* put the length in front of what was written since pb_open */
+static void pb_close(struct pb *b, size_t at)
+{
+	size_t n, k;
+
+	if (b->oom)
+		return;
+	n = b->len - at;
+	k = varint_len(n);
+	if (pb_room(b, k))
+		return;
+	memmove(b->p + at + k, b->p + at, n);
+	put_varint(b->p + at, n);
+	b->len += k;
+}
+
+/* length of the valid UTF-8 sequence at s, or 0 */
+static int utf8_seq(const unsigned char *s)
+{
+	unsigned cp;
+	int n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (int i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * A string field. Protobuf strings must be UTF-8 (receivers in Go refuse the
+ * request otherwise), and these bytes come from traced processes: anything
+ * invalid becomes U+FFFD.
+ */
+static void pb_str(struct pb *b, unsigned field, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t at = pb_open(b, field);
+
+	while (*s) {
+		int n = utf8_seq(s);
+
+		if (n) {
+			pb_raw(b, s, n);
+			s += n;
+		} else {
+			pb_raw(b, "\xef\xbf\xbd", 3);
+			s++;
+		}
+	}
+	pb_close(b, at);
+}
+
+/* KeyValue attributes, in the message's field `field` */
+static void kv_str(struct pb *b, unsigned field, const char *key, const char *val)
+{
+	size_t kv = pb_open(b, field), v;
+
+	pb_str(b, KV_KEY, key);
+	v = pb_open(b, KV_VALUE);
+	pb_str(b, ANY_STRING, val);
+	pb_close(b, v);
+	pb_close(b, kv);
+}
+
+static void kv_int(struct pb *b, unsigned field, const char *key, __s64 val)
+{
+	size_t kv = pb_open(b, field), v;
+
+	pb_str(b, KV_KEY, key);
+	v = pb_open(b, KV_VALUE);
+	pb_uint(b, ANY_INT, (__u64)val);
+	pb_close(b, v);
+	pb_close(b, kv);
+}
+
+static void kv_bool(struct pb *b, unsigned field, const char *key, int val)
+{
+	size_t kv = pb_open(b, field), v;
+
+	pb_str(b, KV_KEY, key);
+	v = pb_open(b, KV_VALUE);
+	pb_uint(b, ANY_BOOL, !!val);
+	pb_close(b, v);
+	pb_close(b, kv);
+}
+
+/* --- what a span needs of an entry --------------------------------------------- */
+
+struct item {
+	__u64 start, lookup_start, lookup_end, connect_start, secure_start, connect_end;
+	__u64 tcp_connect_end, request_start, interim_start, response_start, response_end;
+	struct entry_partial partial;
+	__u64 conn_id, encoded_size;
+	__u32 pid, tid, connect_attempts;
+	int status, server, reused, conn_observed, tls, tls_known, resumed;
+	char method[16];
+	char comm[16];
+	char failed_phase[16];
+	char library[16];
+	char tls_version[16];
+	char http_version[16];
+	char next_hop[32];
+	char alpn[32];
+	char local[64];
+	char remote[64];
+	char cipher[64];
+	char error[128];
+	char server_name[256];
+	const char *exe; /* in name[], after the URL */
+	char name[];
+};
+
+#define COPY(dst, src) snprintf((dst), sizeof(dst), "%s", (src) ? (src) : "")
+
+static struct item *item_new(const struct entry *e, const char *exe)
+{
+	size_t nlen = strnlen(e->name, sizeof(e->name)), xlen = strlen(exe);
+	struct item *it = calloc(1, sizeof(*it) + nlen + 1 + xlen + 1);
+
+	if (!it)
+		return NULL;
+	it->start = e->start;
+	it->lookup_start = e->lookup_start;
+	it->lookup_end = e->lookup_end;
+	it->connect_start = e->connect_start;
+	it->secure_start = e->secure_start;
+	it->connect_end = e->connect_end;
+	it->tcp_connect_end = e->tcp_connect_end;
+	it->request_start = e->request_start;
+	it->interim_start = e->interim_start;
+	it->response_start = e->response_start;
+	it->response_end = e->response_end;
+	it->partial = e->partial;
+	it->conn_id = e->conn_id;
+	it->encoded_size = e->encoded_size;
+	it->pid = e->pid;
+	it->tid = e->tid;
+	it->connect_attempts = e->connect_attempts;
+	it->status = e->status;
+	it->server = e->role && !strcmp(e->role, "server");
+	it->reused = e->reused;
+	it->conn_observed = e->conn_observed;
+	it->tls = e->library != NULL;
+	it->tls_known = e->tls_known;
+	it->resumed = e->resumed;
+	COPY(it->method, e->method);
+	COPY(it->comm, e->comm);
+	COPY(it->failed_phase, e->failed_phase);
+	COPY(it->library, e->library);
+	COPY(it->tls_version, e->tls_version);
+	COPY(it->http_version, e->http_version);
+	COPY(it->next_hop, e->next_hop);
+	COPY(it->alpn, e->alpn);
+	COPY(it->local, e->local);
+	COPY(it->remote, e->remote);
+	COPY(it->cipher, e->cipher);
+	COPY(it->error, e->error);
+	COPY(it->server_name, e->server_name);
+	memcpy(it->name, e->name, nlen);
+	it->name[nlen] = '\0';
+	memcpy(it->name + nlen + 1, exe, xlen + 1);
+	it->exe = it->name + nlen + 1;
+	return it;
+}
+
+/* --- span contents ---------------------------------------------------------------- */
+
+static const char *const known_methods[] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+};
+
+static int known_method(const char *m)
+{
+	for (size_t i = 0; i < sizeof(known_methods) / sizeof(known_methods[0]); i++)
+		if (!strcmp(m, known_methods[i]))
+			return 1;
+	return 0;
+}
+
+/* "IP:port" or "[IPv6]:port" into the address (no brackets) and port; 0 if not */
+static int split_addr(const char *s, char *addr, size_t cap, long *port)
+{
+	const char *colon, *host = s, *end;
+	char *stop;
+
+	if (*s == '[') {
+		host = s + 1;
+		end = strchr(host, ']');
+		if (!end || end[1] != ':')
+			return 0;
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return 0;
+		end = colon;
+	}
+	if (end == host || (size_t)(end - host) >= cap)
+		return 0;
+	errno = 0;
+	*port = strtol(colon + 1, &stop, 10);
+	if (errno || *stop || stop == colon + 1 || *port < 0 || *port > 65535)
+		return 0;
+	memcpy(addr, host, end - host);
+	addr[end - host] = '\0';
+	return 1;
+}
+
+struct url_parts {
+	char scheme[8];
+	char host[256];
+	long port;
+	const char *path; /* from the '/', up to '?' (path_len) */
+	size_t path_len;
+	const char *query; /* after '?', or NULL */
+};
+
+/* the entry's name: scheme://host[:port]/path[?query] */
+static int split_url(const char *url, struct url_parts *u)
+{
+	const char *p = strstr(url, "://"), *auth, *end, *host_end, *port_at = NULL;
+	size_t hlen;
+
+	memset(u, 0, sizeof(*u));
+	if (!p || (size_t)(p - url) >= sizeof(u->scheme))
+		return 0;
+	memcpy(u->scheme, url, p - url);
+	auth = p + 3;
+	end = auth + strcspn(auth, "/?#");
+	if (*auth == '[') {
+		host_end = memchr(auth, ']', end - auth);
+		if (!host_end)
+			return 0;
+		if (host_end + 1 < end && host_end[1] == ':')
+			port_at = host_end + 2;
+		auth++;
+	} else {
+		host_end = memchr(auth, ':', end - auth);
+		if (host_end)
+			port_at = host_end + 1;
+		else
+			host_end = end;
+	}
+	hlen = host_end - auth;
+	if (!hlen || hlen >= sizeof(u->host))
+		return 0;
+	memcpy(u->host, auth, hlen);
+	u->host[hlen] = '\0';
+	if (port_at) {
+		char *stop;
+
+		u->port = strtol(port_at, &stop, 10);
+		if (stop != end || u->port <= 0 || u->port > 65535)
+			return 0;
+	} else {
+		u->port = !strcmp(u->scheme, "https") ? 443 : !strcmp(u->scheme, "http") ? 80 : 0;
+	}
+	u->path = *end == '/' ? end : "/";
+	u->path_len = *end == '/' ? strcspn(end, "?#") : 1;
+	if (*end == '/' && end[u->path_len] == '?')
+		u->query = end + u->path_len + 1;
+	else if (*end == '?')
+		u->query = end + 1;
+	return 1;
+}
+
+/* network.protocol.version: "1.1", "2", or NULL if unknown */
+static const char *http_version(const struct item *it)
+{
+	if (!strcmp(it->next_hop, "h2") || !strcmp(it->http_version, "HTTP/2"))
+		return "2";
+	if (!strcmp(it->next_hop, "http/1.1") || !strcmp(it->http_version, "HTTP/1.1"))
+		return "1.1";
+	if (!strcmp(it->next_hop, "http/1.0") || !strcmp(it->http_version, "HTTP/1.0"))
+		return "1.0";
+	return NULL;
+}
+
+static __u64 wall(__u64 mono, __s64 epoch_offset)
+{
+	return mono ? (__u64)((__s64)mono + epoch_offset) : 0;
+}
+
+/* the end of the entry: responseEnd, else the last thing seen */
+static __u64 item_end(const struct item *it)
+{
+	const __u64 ts[] = { it->response_end,		 it->response_start,
+			     it->request_start,		 it->connect_end,
+			     it->partial.response_start, it->partial.request_start,
+			     it->partial.connect_end,	 it->start };
+	__u64 end = 0;
+
+	if (it->response_end)
+		return it->response_end;
+	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++)
+		if (ts[i] > end)
+			end = ts[i];
+	return end;
+}
+
+static __u64 item_start(const struct item *it)
+{
+	return it->start ? it->start : item_end(it);
+}
+
+struct ids {
+	unsigned char trace[16];
+	unsigned char span[4][8]; /* the entry's, then its children's */
+};
+
+/* random, never all zero (an invalid id) */
+static void random_ids(struct ids *id)
+{
+	static __thread __u64 state;
+	unsigned char *p = (unsigned char *)id;
+	size_t got = 0;
+
+	while (got < sizeof(*id)) {
+		ssize_t n = getrandom(p + got, sizeof(*id) - got, 0);
+
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	/* no getrandom: splitmix64 from the clock */
+	if (got < sizeof(*id)) {
+		struct timespec t;
+
+		clock_gettime(CLOCK_REALTIME, &t);
+		state ^= (__u64)t.tv_sec * 1000000000ULL + t.tv_nsec + ((__u64)getpid() << 32);
+		for (size_t i = 0; i < sizeof(*id); i++) {
+			__u64 z = (state += 0x9e3779b97f4a7c15ULL);
+
+			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+			z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+			p[i] = (unsigned char)(z ^ (z >> 31));
+		}
+	}
+	id->trace[15] |= 1;
+	for (int i = 0; i < 4; i++)
+		id->span[i][7] |= 1;
+}
+
+/* an INTERNAL child span from a to b; failed: it is where the fetch failed */
+static void child_span(struct pb *b, const struct ids *id, int n, const char *name, __u64 a,
+		       __u64 b_ts, const struct item *it, __s64 off, int failed)
+{
+	size_t sp, st;
+
+	sp = pb_open(b, SS_SPANS);
+	pb_bytes(b, SPAN_TRACE_ID, id->trace, sizeof(id->trace));
+	pb_bytes(b, SPAN_SPAN_ID, id->span[n], sizeof(id->span[n]));
+	pb_bytes(b, SPAN_PARENT_SPAN_ID, id->span[0], sizeof(id->span[0]));
+	pb_str(b, SPAN_NAME, name);
+	pb_uint(b, SPAN_KIND, KIND_INTERNAL);
+	pb_fixed64(b, SPAN_START, wall(a, off));
+	pb_fixed64(b, SPAN_END, wall(b_ts, off));
+	if (failed) {
+		kv_str(b, SPAN_ATTRIBUTES, "error.type", it->failed_phase);
+		st = pb_open(b, SPAN_STATUS);
+		pb_str(b, STATUS_MESSAGE, it->error);
+		pb_uint(b, STATUS_CODE, STATUS_ERROR);
+		pb_close(b, st);
+	}
+	pb_close(b, sp);
+}
+
+/*
+ * The children of a new connection's entry: name lookup, TCP connect and
+ * TLS handshake, those that took time. A failed fetch has its timings in
+ * partial, and the phase that failed ends at the failure, in error.
+ */
+static void child_spans(struct pb *b, const struct ids *id, const struct item *it, __s64 off)
+{
+	const struct entry_partial *p = it->failed_phase[0] ? &it->partial : NULL;
+	__u64 ls = p ? p->lookup_start : it->lookup_start;
+	__u64 le = p ? p->lookup_end : it->lookup_end;
+	__u64 cs = p ? p->connect_start : it->connect_start;
+	__u64 ss = p ? p->secure_start : it->secure_start;
+	__u64 ce = p ? p->connect_end : it->connect_end;
+	__u64 tcp = it->tcp_connect_end, fail = it->response_end, end;
+	const char *fp = it->failed_phase;
+
+	if (it->reused)
+		return;
+	if (!strcmp(fp, "dns")) {
+		if (ls && fail > ls)
+			child_span(b, id, 1, "dns lookup", ls, fail, it, off, 1);
+		return;
+	}
+	if (ls && le > ls)
+		child_span(b, id, 1, "dns lookup", ls, le, it, off, 0);
+	if (!cs)
+		return;
+	if (!strcmp(fp, "connect")) {
+		if (fail > cs)
+			child_span(b, id, 2, "connect", cs, fail, it, off, 1);
+		return;
+	}
+	/* the TCP handshake: to ESTABLISHED, else to what came next */
+	end = tcp >= cs ? tcp : ss ? ss : ce;
+	if (end > cs)
+		child_span(b, id, 2, "connect", cs, end, it, off, 0);
+	if (!it->tls || !ss)
+		return;
+	if (!strcmp(fp, "tls")) {
+		if (fail > ss)
+			child_span(b, id, 3, "tls handshake", ss, fail, it, off, 1);
+	} else if (ce > ss) {
+		child_span(b, id, 3, "tls handshake", ss, ce, it, off, 0);
+	}
+}
+
+static void event(struct pb *b, const char *name, __u64 ts, __s64 off)
+{
+	size_t ev;
+
+	if (!ts)
+		return;
+	ev = pb_open(b, SPAN_EVENTS);
+	pb_fixed64(b, EVENT_TIME, wall(ts, off));
+	pb_str(b, EVENT_NAME, name);
+	pb_close(b, ev);
+}
+
+static void span_attributes(struct pb *b, const struct item *it)
+{
+	const char *ver = http_version(it);
+	struct url_parts u;
+	char addr[64];
+	long port;
+
+	if (it->method[0]) {
+		int known = known_method(it->method);
+
+		kv_str(b, SPAN_ATTRIBUTES, "http.request.method", known ? it->method : "_OTHER");
+		if (!known)
+			kv_str(b, SPAN_ATTRIBUTES, "http.request.method_original", it->method);
+	}
+	if (split_url(it->name, &u)) {
+		kv_str(b, SPAN_ATTRIBUTES, "server.address", u.host);
+		if (u.port)
+			kv_int(b, SPAN_ATTRIBUTES, "server.port", u.port);
+	}
+	if (!it->server) {
+		kv_str(b, SPAN_ATTRIBUTES, "url.full", it->name);
+	} else if (u.path) {
+		char *path = strndup(u.path, u.path_len);
+
+		kv_str(b, SPAN_ATTRIBUTES, "url.scheme", u.scheme);
+		if (path)
+			kv_str(b, SPAN_ATTRIBUTES, "url.path", path);
+		else
+			b->oom = 1;
+		free(path);
+		if (u.query)
+			kv_str(b, SPAN_ATTRIBUTES, "url.query", u.query);
+	}
+	if (it->status > 0)
+		kv_int(b, SPAN_ATTRIBUTES, "http.response.status_code", it->status);
+	if (it->status > 0 && !it->failed_phase[0])
+		kv_int(b, SPAN_ATTRIBUTES, "http.response.body.size", (__s64)it->encoded_size);
+	if (ver) {
+		kv_str(b, SPAN_ATTRIBUTES, "network.protocol.name", "http");
+		kv_str(b, SPAN_ATTRIBUTES, "network.protocol.version", ver);
+	}
+	kv_str(b, SPAN_ATTRIBUTES, "network.transport", "tcp");
+	if (split_addr(it->remote, addr, sizeof(addr), &port)) {
+		kv_str(b, SPAN_ATTRIBUTES, "network.peer.address", addr);
+		kv_int(b, SPAN_ATTRIBUTES, "network.peer.port", port);
+		if (it->server) {
+			kv_str(b, SPAN_ATTRIBUTES, "client.address", addr);
+			kv_int(b, SPAN_ATTRIBUTES, "client.port", port);
+		}
+	}
+	if (split_addr(it->local, addr, sizeof(addr), &port)) {
+		kv_str(b, SPAN_ATTRIBUTES, "network.local.address", addr);
+		kv_int(b, SPAN_ATTRIBUTES, "network.local.port", port);
+	}
+	if (it->failed_phase[0]) {
+		kv_str(b, SPAN_ATTRIBUTES, "error.type", it->failed_phase);
+	} else if (it->status >= 500 || (!it->server && it->status >= 400)) {
+		char code[16];
+
+		snprintf(code, sizeof(code), "%d", it->status);
+		kv_str(b, SPAN_ATTRIBUTES, "error.type", code);
+	}
+	if (it->tls) {
+		kv_str(b, SPAN_ATTRIBUTES, "tls.protocol.name", "tls");
+		if (it->tls_known) {
+			const char *v = it->tls_version;
+
+			if (!strncmp(v, "TLSv", 4))
+				v += 4;
+			if (*v)
+				kv_str(b, SPAN_ATTRIBUTES, "tls.protocol.version", v);
+			if (it->cipher[0])
+				kv_str(b, SPAN_ATTRIBUTES, "tls.cipher", it->cipher);
+			kv_bool(b, SPAN_ATTRIBUTES, "tls.resumed", it->resumed);
+		}
+		if (it->alpn[0])
+			kv_str(b, SPAN_ATTRIBUTES, "tls.next_protocol", it->alpn);
+		if (it->server_name[0])
+			kv_str(b, SPAN_ATTRIBUTES, "tls.client.server_name", it->server_name);
+		kv_str(b, SPAN_ATTRIBUTES, "tlstrace.tls.library", it->library);
+	}
+	kv_int(b, SPAN_ATTRIBUTES, "tlstrace.connection_id", (__s64)it->conn_id);
+	kv_bool(b, SPAN_ATTRIBUTES, "tlstrace.reused", it->reused);
+	kv_bool(b, SPAN_ATTRIBUTES, "tlstrace.connection_observed", it->conn_observed);
+	kv_int(b, SPAN_ATTRIBUTES, "tlstrace.tid", it->tid);
+	if (it->connect_attempts > 1)
+		kv_int(b, SPAN_ATTRIBUTES, "tlstrace.connect_attempts", it->connect_attempts);
+	if (it->failed_phase[0])
+		kv_str(b, SPAN_ATTRIBUTES, "tlstrace.error", it->error);
+}
+
+/* the entry's span and its children */
+static void item_spans(struct pb *b, const struct item *it, __s64 off)
+{
+	const struct entry_partial *p = &it->partial;
+	int failed = it->failed_phase[0] != '\0';
+	int http_error = it->status >= 500 || (!it->server && it->status >= 400);
+	struct ids id;
+	size_t sp, st;
+
+	random_ids(&id);
+	sp = pb_open(b, SS_SPANS);
+	pb_bytes(b, SPAN_TRACE_ID, id.trace, sizeof(id.trace));
+	pb_bytes(b, SPAN_SPAN_ID, id.span[0], sizeof(id.span[0]));
+	/* {method}; "HTTP" when it is not one of the known ones */
+	pb_str(b, SPAN_NAME, known_method(it->method) ? it->method : "HTTP");
+	pb_uint(b, SPAN_KIND, it->server ? KIND_SERVER : KIND_CLIENT);
+	pb_fixed64(b, SPAN_START, wall(item_start(it), off));
+	pb_fixed64(b, SPAN_END, wall(item_end(it), off));
+	span_attributes(b, it);
+	/* the moments between: a request's own timeline */
+	event(b, "requestStart", failed ? p->request_start : it->request_start, off);
+	event(b, "firstInterimResponseStart", failed ? p->interim_start : it->interim_start, off);
+	event(b, "responseStart", failed ? p->response_start : it->response_start, off);
+	if (failed || http_error) {
+		st = pb_open(b, SPAN_STATUS);
+		/* a status code says it all (the conventions want no message then) */
+		if (failed)
+			pb_str(b, STATUS_MESSAGE, it->error);
+		pb_uint(b, STATUS_CODE, STATUS_ERROR);
+		pb_close(b, st);
+	}
+	pb_close(b, sp);
+	child_spans(b, &id, it, off);
+}
+
+static const char *sdk_version(void)
+{
+	const char *v = argp_program_version, *sp;
+
+	if (!v)
+		return NULL;
+	sp = strrchr(v, ' ');
+	return sp ? sp + 1 : v;
+}
+
+static int same_process(const struct item *a, const struct item *b)
+{
+	return a->pid == b->pid && !strcmp(a->comm, b->comm) && !strcmp(a->exe, b->exe);
+}
+
+static void resource(struct pb *b, const struct item *it, const char *host)
+{
+	const char *base = strrchr(it->exe, '/');
+	const char *ver = sdk_version();
+	size_t r = pb_open(b, RS_RESOURCE);
+
+	kv_str(b, RES_ATTRIBUTES, "service.name", it->comm);
+	kv_int(b, RES_ATTRIBUTES, "process.pid", it->pid);
+	kv_str(b, RES_ATTRIBUTES, "process.executable.name", base ? base + 1 : it->comm);
+	if (base)
+		kv_str(b, RES_ATTRIBUTES, "process.executable.path", it->exe);
+	if (host && *host)
+		kv_str(b, RES_ATTRIBUTES, "host.name", host);
+	kv_str(b, RES_ATTRIBUTES, "telemetry.sdk.name", "tlstrace");
+	if (ver)
+		kv_str(b, RES_ATTRIBUTES, "telemetry.sdk.version", ver);
+	pb_close(b, r);
+}
+
+/* one ResourceSpans per process, its spans in one ScopeSpans */
+static int encode_items(struct item *const *items, size_t n, __s64 off, const char *host,
+			unsigned char **buf, size_t *len)
+{
+	const char *ver = sdk_version();
+	struct pb b = {};
+	char *done = calloc(n ? n : 1, 1);
+
+	if (!done)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		size_t rs, ss, sc;
+
+		if (done[i])
+			continue;
+		rs = pb_open(&b, REQ_RESOURCE_SPANS);
+		resource(&b, items[i], host);
+		ss = pb_open(&b, RS_SCOPE_SPANS);
+		sc = pb_open(&b, SS_SCOPE);
+		pb_str(&b, SCOPE_NAME, "tlstrace");
+		if (ver)
+			pb_str(&b, SCOPE_VERSION, ver);
+		pb_close(&b, sc);
+		for (size_t j = i; j < n; j++) {
+			if (done[j] || !same_process(items[i], items[j]))
+				continue;
+			item_spans(&b, items[j], off);
+			done[j] = 1;
+		}
+		pb_close(&b, ss);
+		pb_close(&b, rs);
+	}
+	free(done);
+	if (b.oom) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	*buf = b.p ? b.p : malloc(1); /* an empty request is valid: zero bytes */
+	*len = b.len;
+	return *buf ? 0 : -ENOMEM;
+}
+
+static void host_name(char *buf, size_t cap)
+{
+	if (gethostname(buf, cap))
+		buf[0] = '\0';
+	buf[cap - 1] = '\0';
+}
+
+int otlp__encode(const struct entry *entries, size_t n, __s64 epoch_offset, unsigned char **buf,
+		 size_t *len)
+{
+	struct item **items = calloc(n ? n : 1, sizeof(*items));
+	char host[256];
+	int err = 0;
+
+	if (!items)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !err; i++)
+		if (!(items[i] = item_new(&entries[i], "")))
+			err = -ENOMEM;
+	host_name(host, sizeof(host));
+	if (!err)
+		err = encode_items(items, n, epoch_offset, host, buf, len);
+	for (size_t i = 0; i < n; i++)
+		free(items[i]);
+	free(items);
+	return err;
+}
+
+/* --- the endpoint ----------------------------------------------------------------- */
+
+static int ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), t = strlen(tail);
+
+	return n >= t && !strcmp(s + n - t, tail);
+}
+
+char *otlp__traces_url(const char *endpoint, char *err, size_t errlen)
+{
+	char *scheme = NULL, *host = NULL, *path = NULL, *url = NULL, *out = NULL;
+	CURLU *h = curl_url();
+	CURLUcode rc;
+
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rc = curl_url_set(h, CURLUPART_URL, endpoint, 0);
+	if (rc) {
+		snprintf(err, errlen, "not a URL: %s", curl_url_strerror(rc));
+		goto cleanup;
+	}
+	if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) ||
+	    (strcmp(scheme, "http") && strcmp(scheme, "https"))) {
+		snprintf(err, errlen, "not an http:// or https:// URL");
+		goto cleanup;
+	}
+	if (curl_url_get(h, CURLUPART_HOST, &host, 0) || !*host) {
+		snprintf(err, errlen, "no host in the URL");
+		goto cleanup;
+	}
+	if (curl_url_get(h, CURLUPART_PATH, &path, 0)) {
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	if (!ends_with(path, "/v1/traces")) {
+		size_t n = strlen(path);
+		char *full = malloc(n + sizeof("/v1/traces"));
+
+		if (!full) {
+			snprintf(err, errlen, "out of memory");
+			goto cleanup;
+		}
+		while (n && path[n - 1] == '/')
+			n--;
+		snprintf(full, n + sizeof("/v1/traces"), "%.*s/v1/traces", (int)n, path);
+		rc = curl_url_set(h, CURLUPART_PATH, full, 0);
+		free(full);
+		if (rc) {
+			snprintf(err, errlen, "bad path: %s", curl_url_strerror(rc));
+			goto cleanup;
+		}
+	}
+	if (curl_url_get(h, CURLUPART_URL, &url, 0)) {
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	out = strdup(url);
+	if (!out)
+		snprintf(err, errlen, "out of memory");
+cleanup:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(path);
+	curl_free(url);
+	curl_url_cleanup(h);
+	return out;
+}
+
+/* --- the sender ------------------------------------------------------------------ */
+
+struct otlp {
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* an entry for a full batch, or stop */
+	pthread_t thread;
+	int thread_started;
+
+	/* the queue: a ring of items */
+	struct item **q;
+	unsigned cap, head, count;
+	__u64 oldest_ns; /* when the oldest queued entry came */
+	int stopping;
+	__u64 deadline_ns; /* with stopping: give up what is not sent by then */
+
+	struct otlp_stats st;
+
+	char *url;
+	__s64 epoch_offset;
+	int verbose;
+	char host[256];
+	CURL *curl;
+	struct curl_slist *headers;
+	unsigned char *resp;
+	size_t resp_len;
+
+	/* otlp__entry's: the executable of the last process seen */
+	__u32 exe_pid;
+	char exe_comm[16];
+	char exe[PATH_MAX];
+};
+
+static __u64 now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (__u64)t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
+static struct timespec abs_time(__u64 ns)
+{
+	struct timespec t = { .tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL };
+
+	return t;
+}
+
+/* the deadline, if stopping; UINT64_MAX otherwise (call locked) */
+static __u64 deadline_locked(const struct otlp *o)
+{
+	return o->stopping ? o->deadline_ns : UINT64_MAX;
+}
+
+static __u64 deadline(struct otlp *o)
+{
+	__u64 d;
+
+	pthread_mutex_lock(&o->lock);
+	d = deadline_locked(o);
+	pthread_mutex_unlock(&o->lock);
+	return d;
+}
+
+/* wait until `until` (monotonic ns) or the deadline, whichever is first */
+static void pause_until(struct otlp *o, __u64 until)
+{
+	pthread_mutex_lock(&o->lock);
+	for (;;) {
+		__u64 end = until < deadline_locked(o) ? until : deadline_locked(o);
+		struct timespec ts;
+
+		if (now_ns() >= end)
+			break;
+		ts = abs_time(end);
+		pthread_cond_timedwait(&o->wake, &o->lock, &ts);
+	}
+	pthread_mutex_unlock(&o->lock);
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
+{
+	struct otlp *o = ctx;
+	size_t n = size * nmemb, keep = n;
+
+	if (o->resp_len + keep > RESPONSE_MAX)
+		keep = RESPONSE_MAX - o->resp_len;
+	memcpy(o->resp + o->resp_len, data, keep);
+	o->resp_len += keep;
+	return n;
+}
+
+/* abort a transfer that runs past the stop deadline */
+static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return now_ns() >= deadline(ctx);
+}
+
+static int read_varint(const unsigned char **p, const unsigned char *end, __u64 *v)
+{
+	*v = 0;
+	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+		unsigned char c = *(*p)++;
+
+		*v |= (__u64)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return 0;
+	}
+	return -1;
+}
+
+/* skip a field of wire type wt; -1 if it runs past end */
+static int skip_field(const unsigned char **p, const unsigned char *end, unsigned wt)
+{
+	__u64 n;
+
+	switch (wt) {
+	case WT_VARINT:
+		return read_varint(p, end, &n);
+	case WT_I64:
+		n = 8;
+		break;
+	case WT_LEN:
+		if (read_varint(p, end, &n))
+			return -1;
+		break;
+	case 5: /* I32 */
+		n = 4;
+		break;
+	default:
+		return -1;
+	}
+	if (n > (__u64)(end - *p))
+		return -1;
+	*p += n;
+	return 0;
+}
+
+/*
+ * ExportTraceServiceResponse: the spans the endpoint says it rejected
+ * (partial_success), and its message.
+ */
+static __u64 rejected_spans(const unsigned char *p, size_t len, char *msg, size_t cap)
+{
+	const unsigned char *end = p + len;
+	__u64 key, n, rejected = 0;
+
+	msg[0] = '\0';
+	while (p < end) {
+		if (read_varint(&p, end, &key))
+			return rejected;
+		if (key >> 3 != RESP_PARTIAL_SUCCESS || (key & 7) != WT_LEN) {
+			if (skip_field(&p, end, key & 7))
+				return rejected;
+			continue;
+		}
+		if (read_varint(&p, end, &n) || n > (__u64)(end - p))
+			return rejected;
+		for (const unsigned char *q = p, *qend = p + n; q < qend;) {
+			__u64 k, v;
+
+			if (read_varint(&q, qend, &k))
+				break;
+			if (k >> 3 == PARTIAL_REJECTED_SPANS && (k & 7) == WT_VARINT) {
+				if (read_varint(&q, qend, &v))
+					break;
+				rejected += v;
+			} else if (k >> 3 == PARTIAL_ERROR_MESSAGE && (k & 7) == WT_LEN) {
+				if (read_varint(&q, qend, &v) || v > (__u64)(qend - q))
+					break;
+				snprintf(msg, cap, "%.*s", (int)v, (const char *)q);
+				q += v;
+			} else if (skip_field(&q, qend, k & 7)) {
+				break;
+			}
+		}
+		p += n;
+	}
+	return rejected;
+}
+
+enum post_result {
+	POST_OK,
+	POST_RETRY,
+	POST_FAIL
+};
+
+/* one POST; why it failed in err */
+static enum post_result post(struct otlp *o, const unsigned char *body, size_t len,
+			     long *retry_after_ms, char *err, size_t errlen)
+{
+	__u64 now = now_ns(), d = deadline(o);
+	long timeout = TOTAL_TIMEOUT_MS, code = 0;
+	curl_off_t retry_after = 0;
+	CURLcode rc;
+
+	*retry_after_ms = 0;
+	if (d != UINT64_MAX) {
+		if (now >= d) {
+			snprintf(err, errlen, "stopped before it was sent");
+			return POST_FAIL;
+		}
+		if ((d - now) / 1000000 < (__u64)timeout)
+			timeout = (long)((d - now) / 1000000) + 1;
+	}
+	o->resp_len = 0;
+	curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, (const char *)body);
+	curl_easy_setopt(o->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(o->curl, CURLOPT_TIMEOUT_MS, timeout);
+	rc = curl_easy_perform(o->curl);
+	if (rc != CURLE_OK) {
+		snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+		switch (rc) {
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_OPERATION_TIMEDOUT:
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+		case CURLE_GOT_NOTHING:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_HTTP2:
+		case CURLE_HTTP2_STREAM:
+			return POST_RETRY;
+		default:
+			return POST_FAIL;
+		}
+	}
+	curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, &code);
+	if (code >= 200 && code < 300) {
+		char msg[128];
+		__u64 rej = rejected_spans(o->resp, o->resp_len, msg, sizeof(msg));
+
+		if (rej) {
+			pthread_mutex_lock(&o->lock);
+			o->st.rejected += rej;
+			pthread_mutex_unlock(&o->lock);
+			if (o->verbose)
+				fprintf(stderr,
+					"tlstrace: OTLP: the endpoint rejected %llu spans%s%s\n",
+					(unsigned long long)rej, msg[0] ? ": " : "", msg);
+		}
+		return POST_OK;
+	}
+	snprintf(err, errlen, "HTTP status %ld", code);
+	/* OTLP/HTTP: these may succeed later; the rest will not */
+	if (code == 429 || code == 502 || code == 503 || code == 504) {
+		if (curl_easy_getinfo(o->curl, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+		    retry_after > 0)
+			*retry_after_ms = retry_after * 1000 > RETRY_AFTER_MAX_MS
+						  ? RETRY_AFTER_MAX_MS
+						  : (long)retry_after * 1000;
+		return POST_RETRY;
+	}
+	return POST_FAIL;
+}
+
+/* encode and send n items, retrying; count them; 0 if they were delivered */
+static int send_batch(struct otlp *o, struct item **items, size_t n)
+{
+	enum post_result r = POST_FAIL;
+	unsigned char *body = NULL;
+	char why[128] = "";
+	size_t len = 0;
+	long wait = BACKOFF_MS, after;
+
+	if (encode_items(items, n, o->epoch_offset, o->host, &body, &len)) {
+		snprintf(why, sizeof(why), "out of memory");
+	} else {
+		for (int tries = 1;; tries++) {
+			r = post(o, body, len, &after, why, sizeof(why));
+			if (r != POST_RETRY || tries == TRIES)
+				break;
+			if (o->verbose)
+				fprintf(stderr, "tlstrace: OTLP: POST %s: %s; retrying in %ld ms\n",
+					o->url, why, after > wait ? after : wait);
+			pthread_mutex_lock(&o->lock);
+			o->st.retries++;
+			pthread_mutex_unlock(&o->lock);
+			pause_until(o, now_ns() + (__u64)(after > wait ? after : wait) * 1000000);
+			wait *= 2;
+		}
+	}
+	free(body);
+	pthread_mutex_lock(&o->lock);
+	if (r == POST_OK) {
+		o->st.sent += n;
+	} else {
+		o->st.failed += n;
+		snprintf(o->st.last_error, sizeof(o->st.last_error), "%s", why);
+	}
+	pthread_mutex_unlock(&o->lock);
+	if (r != POST_OK && o->verbose)
+		fprintf(stderr, "tlstrace: OTLP: POST %s: %s; %zu entries not delivered\n", o->url,
+			why, n);
+	for (size_t i = 0; i < n; i++)
+		free(items[i]);
+	return r == POST_OK ? 0 : -1;
+}
+
+/* count what is still queued as failed (call locked) */
+static void fail_queued_locked(struct otlp *o, const char *why)
+{
+	if (o->count && !o->st.last_error[0])
+		snprintf(o->st.last_error, sizeof(o->st.last_error), "%s", why);
+	while (o->count) {
+		free(o->q[o->head]);
+		o->head = (o->head + 1) % o->cap;
+		o->count--;
+		o->st.failed++;
+	}
+}
+
+static void *sender(void *arg)
+{
+	struct otlp *o = arg;
+	struct item **batch = calloc(BATCH_MAX, sizeof(*batch));
+
+	pthread_mutex_lock(&o->lock);
+	for (;;) {
+		size_t n = 0;
+
+		/* a full batch, an entry that waited long enough, or stop */
+		while (!o->stopping && o->count < BATCH_MAX &&
+		       !(o->count && now_ns() >= o->oldest_ns + BATCH_WAIT_NS)) {
+			struct timespec ts = abs_time(o->count ? o->oldest_ns + BATCH_WAIT_NS
+							       : now_ns() + BATCH_WAIT_NS);
+
+			pthread_cond_timedwait(&o->wake, &o->lock, &ts);
+		}
+		if (o->stopping && (!o->count || now_ns() >= o->deadline_ns))
+			break;
+		if (!batch) {
+			fail_queued_locked(o, "out of memory");
+			if (o->stopping)
+				break;
+			continue;
+		}
+		while (n < BATCH_MAX && o->count) {
+			batch[n++] = o->q[o->head];
+			o->head = (o->head + 1) % o->cap;
+			o->count--;
+		}
+		o->oldest_ns = now_ns();
+		pthread_mutex_unlock(&o->lock);
+		if (send_batch(o, batch, n)) {
+			pthread_mutex_lock(&o->lock);
+			/* stopping, and the endpoint is not taking them: no use trying the rest */
+			if (o->stopping)
+				break;
+			continue;
+		}
+		pthread_mutex_lock(&o->lock);
+	}
+	fail_queued_locked(o, "not sent before the exit timeout");
+	pthread_mutex_unlock(&o->lock);
+	free(batch);
+	return NULL;
+}
+
+static void otlp_free(struct otlp *o)
+{
+	if (!o)
+		return;
+	if (o->q) {
+		while (o->count) {
+			free(o->q[o->head]);
+			o->head = (o->head + 1) % o->cap;
+			o->count--;
+		}
+	}
+	free(o->q);
+	free(o->url);
+	free(o->resp);
+	curl_slist_free_all(o->headers);
+	if (o->curl) {
+		curl_easy_cleanup(o->curl);
+		curl_global_cleanup();
+	}
+	pthread_cond_destroy(&o->wake);
+	pthread_mutex_destroy(&o->lock);
+	free(o);
+}
 
 struct otlp *otlp__start(const struct otlp_config *cfg, char *err, size_t errlen)
 {
-	(void)cfg;
-	snprintf(err, errlen, "OTLP export is not built in yet");
+	struct otlp *o = calloc(1, sizeof(*o));
+	pthread_condattr_t ca;
+	char ua[64];
+	int rc;
+
+	if (!o) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&o->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&o->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	o->url = otlp__traces_url(cfg->endpoint, err, errlen);
+	if (!o->url)
+		goto fail;
+	o->epoch_offset = cfg->epoch_offset;
+	o->verbose = cfg->verbose;
+	o->cap = cfg->queue_max ? cfg->queue_max : QUEUE_DEFAULT;
+	o->q = calloc(o->cap, sizeof(*o->q));
+	o->resp = malloc(RESPONSE_MAX);
+	if (!o->q || !o->resp) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	host_name(o->host, sizeof(o->host));
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		snprintf(err, errlen, "cannot initialise libcurl");
+		goto fail;
+	}
+	o->curl = curl_easy_init();
+	if (!o->curl) {
+		curl_global_cleanup();
+		snprintf(err, errlen, "cannot initialise libcurl");
+		goto fail;
+	}
+	o->headers = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+	/* no "Expect: 100-continue" round trip before large bodies */
+	if (o->headers)
+		o->headers = curl_slist_append(o->headers, "Expect:");
+	if (!o->headers) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	snprintf(ua, sizeof(ua), "tlstrace/%s", sdk_version() ? sdk_version() : "0");
+	curl_easy_setopt(o->curl, CURLOPT_URL, o->url);
+	curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, o->headers);
+	curl_easy_setopt(o->curl, CURLOPT_USERAGENT, ua);
+	curl_easy_setopt(o->curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(o->curl, CURLOPT_NOSIGNAL, 1L); /* a thread: no SIGALRM */
+	curl_easy_setopt(o->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(o->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(o->curl, CURLOPT_WRITEDATA, o);
+	curl_easy_setopt(o->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(o->curl, CURLOPT_XFERINFODATA, o);
+	curl_easy_setopt(o->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(o->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	rc = pthread_create(&o->thread, NULL, sender, o);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the sender thread: %s", strerror(rc));
+		goto fail;
+	}
+	o->thread_started = 1;
+	return o;
+fail:
+	otlp_free(o);
 	return NULL;
+}
+
+/* the executable of a process, or "" (cached for the last process) */
+static const char *exe_of(struct otlp *o, const struct entry *e)
+{
+	char path[64];
+	ssize_t n;
+
+	if (o->exe_pid == e->pid && !strncmp(o->exe_comm, e->comm, sizeof(o->exe_comm)))
+		return o->exe;
+	o->exe_pid = e->pid;
+	snprintf(o->exe_comm, sizeof(o->exe_comm), "%s", e->comm);
+	snprintf(path, sizeof(path), "/proc/%u/exe", e->pid);
+	n = readlink(path, o->exe, sizeof(o->exe) - 1);
+	o->exe[n > 0 ? n : 0] = '\0';
+	return o->exe;
 }
 
 void otlp__entry(struct otlp *o, const struct entry *e)
 {
-	(void)o;
-	(void)e;
+	struct item *it;
+
+	if (!o)
+		return;
+	it = item_new(e, exe_of(o, e));
+	pthread_mutex_lock(&o->lock);
+	if (!it || o->count == o->cap) {
+		o->st.dropped++;
+		pthread_mutex_unlock(&o->lock);
+		free(it);
+		return;
+	}
+	if (!o->count)
+		o->oldest_ns = now_ns();
+	o->q[(o->head + o->count) % o->cap] = it;
+	o->count++;
+	o->st.queued++;
+	if (o->count == BATCH_MAX)
+		pthread_cond_signal(&o->wake);
+	pthread_mutex_unlock(&o->lock);
 }
 
 void otlp__stats(struct otlp *o, struct otlp_stats *st)
 {
-	(void)o;
-	*st = (struct otlp_stats){};
+	if (!o) {
+		*st = (struct otlp_stats){};
+		return;
+	}
+	pthread_mutex_lock(&o->lock);
+	*st = o->st;
+	pthread_mutex_unlock(&o->lock);
 }
 
 void otlp__stop(struct otlp *o, int timeout_ms, struct otlp_stats *st)
 {
-	(void)o;
-	(void)timeout_ms;
-	*st = (struct otlp_stats){};
+	if (!o) {
+		if (st)
+			*st = (struct otlp_stats){};
+		return;
+	}
+	pthread_mutex_lock(&o->lock);
+	o->stopping = 1;
+	o->deadline_ns = now_ns() + (__u64)(timeout_ms > 0 ? timeout_ms : 0) * 1000000;
+	pthread_cond_broadcast(&o->wake);
+	pthread_mutex_unlock(&o->lock);
+	if (o->thread_started)
+		pthread_join(o->thread, NULL);
+	if (o->st.rejected)
+		fprintf(stderr, "tlstrace: warning: OTLP: the endpoint rejected %llu spans\n",
+			(unsigned long long)o->st.rejected);
+	if (st)
+		*st = o->st;
+	otlp_free(o);
 }

@@ -18,11 +18,13 @@ struct otlp_config {
 };
 
 struct otlp_stats {
-	__u64 queued;  /* entries accepted */
-	__u64 sent;    /* entries the endpoint accepted */
-	__u64 dropped; /* entries refused because the queue was full */
-	__u64 failed;  /* entries given up on after retries, or left at exit */
-	__u64 retries;
+	__u64 queued;	      /* entries accepted */
+	__u64 sent;	      /* entries the endpoint accepted */
+	__u64 dropped;	      /* entries refused because the queue was full */
+	__u64 failed;	      /* entries given up on after retries, or left at exit */
+	__u64 retries;	      /* POSTs repeated after a retryable failure */
+	__u64 rejected;	      /* spans the endpoint accepted the request of but rejected */
+	char last_error[128]; /* why the last POST failed, "" if none did */
 };
 
 struct otlp;
@@ -36,7 +38,22 @@ void otlp__entry(struct otlp *o, const struct entry *e);
 /* counters so far (thread-safe) */
 void otlp__stats(struct otlp *o, struct otlp_stats *st);
 
-/* send what is queued, waiting at most timeout_ms, then stop and free */
+/* send what is queued, waiting at most timeout_ms, then stop and free; accepts NULL */
 void otlp__stop(struct otlp *o, int timeout_ms, struct otlp_stats *st);
+
+/*
+ * The URL spans are POSTed to: ENDPOINT/v1/traces, or ENDPOINT itself if it
+ * already ends in /v1/traces. NULL (and a one-line reason in err) if ENDPOINT
+ * is not an http:// or https:// URL with a host; free() it.
+ */
+char *otlp__traces_url(const char *endpoint, char *err, size_t errlen);
+
+/*
+ * The ExportTraceServiceRequest (protobuf) for n entries, as the sender
+ * POSTs it, with fresh random ids: malloc'd in *buf, its length in *len.
+ * 0, or -ENOMEM.
+ */
+int otlp__encode(const struct entry *entries, size_t n, __s64 epoch_offset, unsigned char **buf,
+		 size_t *len);
 
 #endif /* OTLP_H */

@@ -36,6 +36,7 @@ void test_lookups(void);
 void test_http2(void);
 void test_metrics(void);
 void test_har(void);
+void test_otlp(void);
 
 /* start a subtest (ending the previous one); false if the filter skips it */
 bool test__start_subtest(const char *name);

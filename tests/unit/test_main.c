@@ -23,6 +23,7 @@ static const struct {
 	{ "http2", test_http2 },
 	{ "metrics", test_metrics },
 	{ "har", test_har },
+	{ "otlp", test_otlp },
 	/* clang-format on */
 };
 

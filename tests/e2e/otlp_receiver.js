@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+//
+// An OTLP/HTTP trace receiver for the end-to-end tests: a plain HTTP server
+// on 127.0.0.1 that decodes each request body with the official protobuf
+// definitions (@opentelemetry/otlp-transformer's generated root) and writes
+// what it got as JSON lines:
+//
+//   --spans FILE     one line per span: its fields, attributes flattened to
+//                    {key: value}, ids in hex, with its resource and scope
+//   --requests FILE  one line per request: method, path, content type,
+//                    body length, status replied, spans decoded, error
+//
+// It answers 200 with an empty ExportTraceServiceResponse, or
+// --fail-status (default 503) to the first --fail-first requests, or 400 to
+// a body it cannot decode. The port it listens on goes to --ready-file.
+//
+// usage: node otlp_receiver.js --module DIR --ready-file F --spans F
+//            --requests F [--fail-first N] [--fail-status CODE]
+"use strict";
+
+const fs = require("fs");
+const http = require("http");
+
+function args(argv) {
+	const out = { failFirst: 0, failStatus: 503 };
+	for (let i = 2; i < argv.length; i += 2) {
+		const key = argv[i].replace(/^--/, "").replace(/-(.)/g, (_, c) => c.toUpperCase());
+		if (!(key in { module: 1, readyFile: 1, spans: 1, requests: 1, failFirst: 1, failStatus: 1 }) ||
+			i + 1 >= argv.length) {
+			console.error("otlp_receiver: bad argument " + argv[i]);
+			process.exit(2);
+		}
+		out[key] = argv[i + 1];
+	}
+	for (const k of ["module", "readyFile", "spans", "requests"]) {
+		if (!out[k]) {
+			console.error("otlp_receiver: missing --" + k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase()));
+			process.exit(2);
+		}
+	}
+	out.failFirst = Number(out.failFirst);
+	out.failStatus = Number(out.failStatus);
+	return out;
+}
+
+const opt = args(process.argv);
+const root = require(opt.module + "/build/src/generated/root");
+const trace = root.opentelemetry.proto.collector.trace.v1;
+const toObj = { longs: String, enums: String, bytes: String, defaults: false, arrays: true };
+
+function hex(b64) {
+	return b64 ? Buffer.from(b64, "base64").toString("hex") : "";
+}
+
+// AnyValue as a plain value (intValue, a long, comes as a string)
+function value(v) {
+	if (!v) return null;
+	if ("stringValue" in v) return v.stringValue;
+	if ("boolValue" in v) return v.boolValue;
+	if ("intValue" in v) return Number(v.intValue);
+	if ("doubleValue" in v) return v.doubleValue;
+	return { other: v };
+}
+
+// KeyValue list as {key: value}; keys seen twice are listed in dup
+function attrs(list, dup) {
+	const out = {};
+	for (const kv of list || []) {
+		if (kv.key in out) dup.push(kv.key);
+		out[kv.key] = value(kv.value);
+	}
+	return out;
+}
+
+function spans(req) {
+	const lines = [];
+	for (const rs of req.resourceSpans || []) {
+		const resDup = [];
+		const resource = attrs((rs.resource || {}).attributes, resDup);
+		for (const ss of rs.scopeSpans || []) {
+			for (const s of ss.spans || []) {
+				const dup = resDup.slice();
+				lines.push({
+					resource,
+					scope: ss.scope || {},
+					traceId: hex(s.traceId),
+					spanId: hex(s.spanId),
+					parentSpanId: hex(s.parentSpanId),
+					name: s.name,
+					kind: s.kind || "SPAN_KIND_UNSPECIFIED",
+					startTimeUnixNano: s.startTimeUnixNano || "0",
+					endTimeUnixNano: s.endTimeUnixNano || "0",
+					attributes: attrs(s.attributes, dup),
+					events: (s.events || []).map((e) => ({ name: e.name, timeUnixNano: e.timeUnixNano })),
+					status: s.status || {},
+					duplicateKeys: dup,
+				});
+			}
+		}
+	}
+	return lines;
+}
+
+let seen = 0;
+const server = http.createServer((req, res) => {
+	const chunks = [];
+	req.on("data", (c) => chunks.push(c));
+	req.on("end", () => {
+		const body = Buffer.concat(chunks);
+		const log = {
+			method: req.method,
+			path: req.url,
+			contentType: req.headers["content-type"] || "",
+			length: body.length,
+			status: 200,
+			spans: 0,
+		};
+		seen++;
+		let reply = Buffer.alloc(0);
+		if (seen <= opt.failFirst) {
+			log.status = opt.failStatus;
+		} else {
+			try {
+				const decoded = trace.ExportTraceServiceRequest.toObject(
+					trace.ExportTraceServiceRequest.decode(body), toObj);
+				const lines = spans(decoded);
+				log.spans = lines.length;
+				if (lines.length)
+					fs.appendFileSync(opt.spans, lines.map((l) => JSON.stringify(l) + "\n").join(""));
+				reply = Buffer.from(trace.ExportTraceServiceResponse.encode({}).finish());
+			} catch (e) {
+				log.status = 400;
+				log.error = String(e);
+			}
+		}
+		fs.appendFileSync(opt.requests, JSON.stringify(log) + "\n");
+		res.writeHead(log.status, { "Content-Type": "application/x-protobuf" });
+		res.end(reply);
+	});
+});
+
+server.listen(0, "127.0.0.1", () => {
+	fs.writeFileSync(opt.readyFile + ".tmp", String(server.address().port));
+	fs.renameSync(opt.readyFile + ".tmp", opt.readyFile);
+});

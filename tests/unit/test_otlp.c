@@ -1,0 +1,538 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The OTLP exporter: the ExportTraceServiceRequest its encoder writes, read
+ * back with a protobuf reader of our own (every length must close exactly
+ * where its message ends), the endpoint URL, and the sender's accounting
+ * when the endpoint is not there or the queue is full.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "entry.h"
+#include "otlp.h"
+#include "test.h"
+
+#define ORIGIN 123456789012345ULL    /* monotonic ns */
+#define OFFSET 1700000000123456789LL /* realtime - monotonic, ns */
+#define AT(ns) (ORIGIN + (ns))
+#define WALL(ts) ((unsigned long long)((long long)(ts) + OFFSET))
+
+/* a new TLS connection: lookup, connect, handshake, one request */
+static void fill(struct entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "https://example.com:8443/a?b=c");
+	snprintf(e->method, sizeof(e->method), "GET");
+	e->origin = ORIGIN;
+	e->start = e->lookup_start = AT(1000000);
+	e->lookup_end = AT(1300000);
+	e->connect_start = AT(1400000);
+	e->tcp_connect_end = AT(1500000);
+	e->secure_start = AT(2000000);
+	e->connect_end = AT(3500000);
+	e->request_start = AT(4000000);
+	e->response_start = AT(10000000);
+	e->response_end = AT(12345678);
+	snprintf(e->next_hop, sizeof(e->next_hop), "http/1.1");
+	e->encoded_size = 5;
+	e->decoded_size = 5;
+	e->status = 200;
+	e->pid = 100;
+	e->tid = 101;
+	snprintf(e->comm, sizeof(e->comm), "python3");
+	e->role = "client";
+	e->conn_id = 7;
+	e->conn_observed = 1;
+	snprintf(e->local, sizeof(e->local), "127.0.0.1:54321");
+	snprintf(e->remote, sizeof(e->remote), "[2001:db8::1]:8443");
+	e->library = "openssl";
+	snprintf(e->server_name, sizeof(e->server_name), "example.com");
+	e->tls_known = 1;
+	snprintf(e->tls_version, sizeof(e->tls_version), "TLSv1.3");
+	snprintf(e->cipher, sizeof(e->cipher), "TLS_AES_128_GCM_SHA256");
+	snprintf(e->alpn, sizeof(e->alpn), "http/1.1");
+	e->connect_attempts = 1;
+}
+
+/* --- a protobuf reader ------------------------------------------------------------- */
+
+struct msg {
+	const unsigned char *p;
+	size_t len;
+};
+
+struct field {
+	unsigned num, wt;
+	unsigned long long v; /* varint, or fixed64 */
+	struct msg m;	      /* length-delimited */
+};
+
+static int varint(const unsigned char **p, const unsigned char *end, unsigned long long *v)
+{
+	*v = 0;
+	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+		unsigned char c = *(*p)++;
+
+		*v |= (unsigned long long)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return 0;
+	}
+	return -1;
+}
+
+/* the next field: 1, 0 at the end, -1 if malformed or running past the end */
+static int next(const unsigned char **p, const unsigned char *end, struct field *f)
+{
+	unsigned long long key;
+
+	if (*p == end)
+		return 0;
+	if (varint(p, end, &key) || !(key >> 3))
+		return -1;
+	f->num = key >> 3;
+	f->wt = key & 7;
+	switch (f->wt) {
+	case 0:
+		return varint(p, end, &f->v) ? -1 : 1;
+	case 1:
+		if (end - *p < 8)
+			return -1;
+		f->v = 0;
+		for (int i = 7; i >= 0; i--)
+			f->v = f->v << 8 | (*p)[i];
+		*p += 8;
+		return 1;
+	case 2:
+		if (varint(p, end, &f->v) || f->v > (unsigned long long)(end - *p))
+			return -1;
+		f->m.p = *p;
+		f->m.len = f->v;
+		*p += f->v;
+		return 1;
+	default:
+		return -1;
+	}
+}
+
+/* the whole message reads field by field to its exact end */
+static bool well_formed(struct msg m)
+{
+	const unsigned char *p = m.p, *end = m.p + m.len;
+	struct field f;
+	int r;
+
+	while ((r = next(&p, end, &f)) > 0)
+		;
+	return r == 0;
+}
+
+/* the idx-th field numbered num */
+static bool get(struct msg m, unsigned num, int idx, struct field *out)
+{
+	const unsigned char *p = m.p, *end = m.p + m.len;
+	struct field f;
+
+	while (next(&p, end, &f) > 0)
+		if (f.num == num && idx-- == 0) {
+			*out = f;
+			return true;
+		}
+	return false;
+}
+
+static int count(struct msg m, unsigned num)
+{
+	struct field f;
+	int n = 0;
+
+	while (get(m, num, n, &f))
+		n++;
+	return n;
+}
+
+static bool str_is(struct msg m, const char *s)
+{
+	return m.len == strlen(s) && !memcmp(m.p, s, m.len);
+}
+
+/* a span's or resource's attribute (KeyValue in field num): its AnyValue */
+static bool attr(struct msg m, unsigned num, const char *key, struct msg *any)
+{
+	struct field kv, k, v;
+
+	for (int i = 0; get(m, num, i, &kv); i++)
+		if (get(kv.m, 1, 0, &k) && str_is(k.m, key) && get(kv.m, 2, 0, &v)) {
+			*any = v.m;
+			return true;
+		}
+	return false;
+}
+
+static bool attr_str(struct msg m, unsigned num, const char *key, const char *want)
+{
+	struct msg any;
+	struct field s;
+
+	return attr(m, num, key, &any) && get(any, 1, 0, &s) && s.wt == 2 && str_is(s.m, want);
+}
+
+static bool attr_int(struct msg m, unsigned num, const char *key, long long want)
+{
+	struct msg any;
+	struct field i;
+
+	return attr(m, num, key, &any) && get(any, 3, 0, &i) && i.wt == 0 && (long long)i.v == want;
+}
+
+/* every message of the tree (request > ResourceSpans > ...) is well formed */
+static bool tree_well_formed(struct msg req)
+{
+	struct field rs, res, ss, scope, span, kv, any, ev, st;
+
+	if (!well_formed(req))
+		return false;
+	for (int i = 0; get(req, 1, i, &rs); i++) {
+		if (!well_formed(rs.m) || !get(rs.m, 1, 0, &res) || !well_formed(res.m))
+			return false;
+		for (int a = 0; get(res.m, 1, a, &kv); a++)
+			if (!well_formed(kv.m) || !get(kv.m, 2, 0, &any) || !well_formed(any.m))
+				return false;
+		for (int j = 0; get(rs.m, 2, j, &ss); j++) {
+			if (!well_formed(ss.m) || !get(ss.m, 1, 0, &scope) || !well_formed(scope.m))
+				return false;
+			for (int k = 0; get(ss.m, 2, k, &span); k++) {
+				if (!well_formed(span.m))
+					return false;
+				for (int a = 0; get(span.m, 9, a, &kv); a++)
+					if (!well_formed(kv.m) || !get(kv.m, 2, 0, &any) ||
+					    !well_formed(any.m))
+						return false;
+				for (int e = 0; get(span.m, 11, e, &ev); e++)
+					if (!well_formed(ev.m))
+						return false;
+				if (get(span.m, 15, 0, &st) && !well_formed(st.m))
+					return false;
+			}
+		}
+	}
+	return true;
+}
+
+static struct msg encode(const struct entry *e, size_t n, unsigned char **buf)
+{
+	struct msg m = {};
+	size_t len = 0;
+
+	*buf = NULL;
+	if (ASSERT_EQ(otlp__encode(e, n, OFFSET, buf, &len), 0, "otlp__encode")) {
+		m.p = *buf;
+		m.len = len;
+	}
+	return m;
+}
+
+/* the spans of the idx-th ResourceSpans */
+static struct msg scope_spans(struct msg req, int idx)
+{
+	struct field rs, ss;
+	struct msg none = {};
+
+	if (!get(req, 1, idx, &rs) || !get(rs.m, 2, 0, &ss))
+		return none;
+	return ss.m;
+}
+
+static void subtest_client_new_connection(void)
+{
+	struct field span, f, root_trace, root_id, ev, st;
+	struct entry e;
+	unsigned char *buf;
+	struct msg req, ss;
+	const char *children[] = { "dns lookup", "connect", "tls handshake" };
+	const unsigned long long bounds[][2] = { { AT(1000000), AT(1300000) },
+						 { AT(1400000), AT(1500000) },
+						 { AT(2000000), AT(3500000) } };
+
+	fill(&e);
+	req = encode(&e, 1, &buf);
+	if (!req.p)
+		return;
+	ASSERT_EQ(buf[0], 0x0a, "first byte: field 1, length-delimited");
+	ASSERT_TRUE(tree_well_formed(req), "lengths nest");
+	ASSERT_EQ(count(req, 1), 1, "one ResourceSpans");
+	ss = scope_spans(req, 0);
+	ASSERT_EQ(count(ss, 2), 4, "the entry's span and three children");
+	if (!ASSERT_TRUE(get(ss, 2, 0, &span), "root span"))
+		goto out;
+	ASSERT_TRUE(get(span.m, 1, 0, &root_trace) && root_trace.m.len == 16, "trace id 16 bytes");
+	ASSERT_TRUE(get(span.m, 2, 0, &root_id) && root_id.m.len == 8, "span id 8 bytes");
+	ASSERT_FALSE(get(span.m, 4, 0, &f), "root has no parent");
+	ASSERT_TRUE(get(span.m, 5, 0, &f) && str_is(f.m, "GET"), "name is the method");
+	ASSERT_TRUE(get(span.m, 6, 0, &f) && f.wt == 0 && f.v == 3, "kind CLIENT");
+	ASSERT_TRUE(get(span.m, 7, 0, &f) && f.wt == 1, "start fixed64");
+	ASSERT_EQ(f.v, WALL(e.start), "start on the wall clock");
+	ASSERT_TRUE(get(span.m, 8, 0, &f) && f.wt == 1, "end fixed64");
+	ASSERT_EQ(f.v, WALL(e.response_end), "end is responseEnd");
+	ASSERT_TRUE(attr_str(span.m, 9, "http.request.method", "GET"), "http.request.method");
+	ASSERT_TRUE(attr_str(span.m, 9, "url.full", e.name), "url.full");
+	ASSERT_TRUE(attr_str(span.m, 9, "server.address", "example.com"), "server.address");
+	ASSERT_TRUE(attr_int(span.m, 9, "server.port", 8443), "server.port");
+	ASSERT_TRUE(attr_int(span.m, 9, "http.response.status_code", 200), "status_code");
+	ASSERT_TRUE(attr_str(span.m, 9, "network.protocol.version", "1.1"), "protocol version");
+	ASSERT_TRUE(attr_str(span.m, 9, "network.peer.address", "2001:db8::1"), "peer address");
+	ASSERT_TRUE(attr_int(span.m, 9, "network.peer.port", 8443), "peer port");
+	ASSERT_TRUE(attr_str(span.m, 9, "tls.protocol.version", "1.3"), "tls.protocol.version");
+	ASSERT_TRUE(attr_str(span.m, 9, "tls.cipher", "TLS_AES_128_GCM_SHA256"), "tls.cipher");
+	ASSERT_TRUE(attr_str(span.m, 9, "tls.next_protocol", "http/1.1"), "tls.next_protocol");
+	ASSERT_TRUE(attr_str(span.m, 9, "tls.client.server_name", "example.com"), "SNI");
+	ASSERT_TRUE(attr_int(span.m, 9, "tlstrace.connection_id", 7), "connection id");
+	ASSERT_FALSE(get(span.m, 15, 0, &st), "no status: unset");
+	ASSERT_TRUE(get(span.m, 11, 0, &ev) && get(ev.m, 2, 0, &f) && str_is(f.m, "requestStart"),
+		    "event requestStart");
+	ASSERT_TRUE(get(ev.m, 1, 0, &f) && f.v == WALL(e.request_start), "its time");
+	for (int i = 0; i < 3; i++) {
+		struct field child;
+
+		if (!ASSERT_TRUE(get(ss, 2, i + 1, &child), children[i]))
+			continue;
+		ASSERT_TRUE(get(child.m, 5, 0, &f) && str_is(f.m, children[i]), "child name");
+		ASSERT_TRUE(get(child.m, 1, 0, &f) && f.m.len == 16 &&
+				    !memcmp(f.m.p, root_trace.m.p, 16),
+			    "child in the entry's trace");
+		ASSERT_TRUE(get(child.m, 4, 0, &f) && f.m.len == 8 &&
+				    !memcmp(f.m.p, root_id.m.p, 8),
+			    "child's parent is the entry's span");
+		ASSERT_TRUE(get(child.m, 2, 0, &f) && memcmp(f.m.p, root_id.m.p, 8),
+			    "child's own span id");
+		ASSERT_TRUE(get(child.m, 6, 0, &f) && f.v == 1, "kind INTERNAL");
+		ASSERT_TRUE(get(child.m, 7, 0, &f) && f.v == WALL(bounds[i][0]), "child start");
+		ASSERT_TRUE(get(child.m, 8, 0, &f) && f.v == WALL(bounds[i][1]), "child end");
+	}
+out:
+	free(buf);
+}
+
+static void subtest_reused_server_and_failure(void)
+{
+	struct entry e[3];
+	struct field rs, res, span, st, f;
+	unsigned char *buf;
+	struct msg req, ss;
+
+	/* a reused client request answered 404: no children, an error */
+	fill(&e[0]);
+	e[0].reused = 1;
+	e[0].start = e[0].lookup_start = e[0].lookup_end = e[0].connect_start = AT(4000000);
+	e[0].secure_start = e[0].connect_end = AT(4000000);
+	e[0].status = 404;
+	/* another process, a server: SERVER, client.address/port from the peer */
+	fill(&e[1]);
+	e[1].pid = 200;
+	e[1].role = "server";
+	snprintf(e[1].comm, sizeof(e[1].comm), "nginx");
+	snprintf(e[1].remote, sizeof(e[1].remote), "10.0.0.2:40000");
+	/* the first process again: a refused connection */
+	fill(&e[2]);
+	e[2].method[0] = '\0';
+	e[2].library = NULL;
+	e[2].status = 0;
+	e[2].partial.connect_start = e[2].start;
+	e[2].lookup_start = e[2].lookup_end = e[2].connect_start = e[2].secure_start = 0;
+	e[2].connect_end = e[2].request_start = e[2].response_start = e[2].tcp_connect_end = 0;
+	e[2].response_end = e[2].start + 50000;
+	e[2].failed_phase = "connect";
+	snprintf(e[2].error, sizeof(e[2].error), "connection refused");
+
+	req = encode(e, 3, &buf);
+	if (!req.p)
+		return;
+	ASSERT_TRUE(tree_well_formed(req), "lengths nest");
+	if (!ASSERT_EQ(count(req, 1), 2, "a ResourceSpans per process"))
+		goto out;
+	get(req, 1, 0, &rs);
+	get(rs.m, 1, 0, &res);
+	ASSERT_TRUE(attr_str(res.m, 1, "service.name", "python3"), "service.name");
+	ASSERT_TRUE(attr_int(res.m, 1, "process.pid", 100), "process.pid");
+	ASSERT_TRUE(attr_str(res.m, 1, "process.executable.name", "python3"), "executable");
+	ss = scope_spans(req, 0);
+	ASSERT_EQ(count(ss, 2), 3, "reused (1) + refused (1 + its connect)");
+	get(ss, 2, 0, &span);
+	ASSERT_TRUE(attr_str(span.m, 9, "error.type", "404"), "error.type of a 404");
+	ASSERT_TRUE(get(span.m, 15, 0, &st) && get(st.m, 3, 0, &f) && f.v == 2, "404: ERROR");
+	ASSERT_FALSE(get(st.m, 2, 0, &f), "no message: the status code says it");
+	get(ss, 2, 1, &span);
+	ASSERT_TRUE(get(span.m, 5, 0, &f) && str_is(f.m, "HTTP"), "no method: named HTTP");
+	ASSERT_TRUE(attr_str(span.m, 9, "error.type", "connect"), "error.type: the phase");
+	ASSERT_TRUE(get(span.m, 15, 0, &st) && get(st.m, 2, 0, &f) &&
+			    str_is(f.m, "connection refused"),
+		    "status message: the error");
+	ASSERT_TRUE(get(span.m, 8, 0, &f) && f.v == WALL(e[2].response_end), "ends at the failure");
+	get(ss, 2, 2, &span);
+	ASSERT_TRUE(get(span.m, 5, 0, &f) && str_is(f.m, "connect"), "the failed connect");
+	ASSERT_TRUE(get(span.m, 15, 0, &st) && get(st.m, 3, 0, &f) && f.v == 2, "in error");
+
+	ss = scope_spans(req, 1);
+	ASSERT_EQ(count(ss, 2), 4, "the server's span and its three children");
+	get(ss, 2, 0, &span);
+	ASSERT_TRUE(get(span.m, 6, 0, &f) && f.v == 2, "kind SERVER");
+	ASSERT_TRUE(attr_str(span.m, 9, "client.address", "10.0.0.2"), "client.address");
+	ASSERT_TRUE(attr_int(span.m, 9, "client.port", 40000), "client.port");
+	ASSERT_TRUE(attr_str(span.m, 9, "url.path", "/a"), "url.path");
+	ASSERT_TRUE(attr_str(span.m, 9, "url.query", "b=c"), "url.query");
+	ASSERT_TRUE(attr_str(span.m, 9, "url.scheme", "https"), "url.scheme");
+out:
+	free(buf);
+}
+
+/* a 1000-byte URL: its length is the two-byte varint e8 07 */
+static void subtest_long_string_varint(void)
+{
+	static const unsigned char pfx[] = { 0x0a, 0xe8, 0x07, 'h', 't', 't', 'p', 's' };
+	struct entry e;
+	unsigned char *buf;
+	struct msg req;
+	bool found = false;
+
+	fill(&e);
+	memset(e.name, 'x', 1000);
+	memcpy(e.name, "https://h/", 10);
+	e.name[1000] = '\0';
+	req = encode(&e, 1, &buf);
+	if (!req.p)
+		return;
+	for (size_t i = 0; i + sizeof(pfx) <= req.len && !found; i++)
+		found = !memcmp(req.p + i, pfx, sizeof(pfx));
+	ASSERT_TRUE(found, "url.full's AnyValue: key 0x0a, length e8 07");
+	ASSERT_TRUE(tree_well_formed(req), "lengths nest");
+	free(buf);
+}
+
+/* bytes from a process that are not UTF-8 become U+FFFD */
+static void subtest_invalid_utf8(void)
+{
+	struct field rs, res;
+	struct entry e;
+	unsigned char *buf;
+	struct msg req;
+
+	fill(&e);
+	snprintf(e.comm, sizeof(e.comm),
+		 "a\xff"
+		 "b");
+	req = encode(&e, 1, &buf);
+	if (!req.p)
+		return;
+	get(req, 1, 0, &rs);
+	get(rs.m, 1, 0, &res);
+	ASSERT_TRUE(attr_str(res.m, 1, "service.name",
+			     "a\xef\xbf\xbd"
+			     "b"),
+		    "service.name with U+FFFD");
+	free(buf);
+}
+
+static void subtest_traces_url(void)
+{
+	static const char *const cases[][2] = {
+		{ "http://127.0.0.1:4318", "http://127.0.0.1:4318/v1/traces" },
+		{ "http://collector:4318/", "http://collector:4318/v1/traces" },
+		{ "https://otel.example/v1/traces", "https://otel.example/v1/traces" },
+		{ "https://otel.example/otlp", "https://otel.example/otlp/v1/traces" },
+		{ "ftp://x/", NULL },
+		{ "http://", NULL },
+		{ "localhost:4318", NULL },
+	};
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *url;
+
+		err[0] = '\0';
+		url = otlp__traces_url(cases[i][0], err, sizeof(err));
+		if (cases[i][1]) {
+			ASSERT_STREQ(url, cases[i][1], cases[i][0]);
+		} else {
+			ASSERT_NULL(url, cases[i][0]);
+			ASSERT_TRUE(err[0] && !strchr(err, '\n'), "one line of reason");
+		}
+		free(url);
+	}
+}
+
+static void subtest_start_rejects_bad_url(void)
+{
+	struct otlp_config cfg = { .endpoint = "gopher://x" };
+	struct otlp_stats st;
+	char err[128] = "";
+
+	ASSERT_NULL(otlp__start(&cfg, err, sizeof(err)), "otlp__start");
+	ASSERT_TRUE(err[0] != '\0', "a reason");
+	otlp__stop(NULL, 0, &st);
+	ASSERT_EQ(st.sent + st.failed + st.queued, 0, "NULL: zero stats");
+	otlp__stop(NULL, 0, NULL);
+}
+
+/* nobody listens: each batch is tried TRIES times, then counted failed */
+static void subtest_unreachable_endpoint(void)
+{
+	struct otlp_config cfg = { .endpoint = "http://127.0.0.1:1" };
+	struct otlp_stats st;
+	struct entry e;
+	char err[128];
+	struct otlp *o;
+
+	fill(&e);
+	o = otlp__start(&cfg, err, sizeof(err));
+	if (!ASSERT_OK_PTR(o, "otlp__start"))
+		return;
+	otlp__entry(o, &e);
+	otlp__entry(o, &e);
+	otlp__stop(o, 4000, &st);
+	ASSERT_EQ(st.queued, 2, "queued");
+	ASSERT_EQ(st.sent, 0, "sent");
+	ASSERT_EQ(st.failed, 2, "failed");
+	ASSERT_EQ(st.retries, 2, "retried twice");
+	ASSERT_TRUE(st.last_error[0] != '\0', "why");
+}
+
+static void subtest_queue_full_drops(void)
+{
+	struct otlp_config cfg = { .endpoint = "http://127.0.0.1:1", .queue_max = 2 };
+	struct otlp_stats st;
+	struct entry e;
+	char err[128];
+	struct otlp *o;
+
+	fill(&e);
+	o = otlp__start(&cfg, err, sizeof(err));
+	if (!ASSERT_OK_PTR(o, "otlp__start"))
+		return;
+	for (int i = 0; i < 5; i++)
+		otlp__entry(o, &e);
+	otlp__stats(o, &st);
+	ASSERT_EQ(st.queued, 2, "queued");
+	ASSERT_EQ(st.dropped, 3, "dropped");
+	/* no time to send: what is queued fails */
+	otlp__stop(o, 0, &st);
+	ASSERT_EQ(st.failed, 2, "failed at stop");
+	ASSERT_EQ(st.sent, 0, "sent");
+}
+
+void test_otlp(void)
+{
+	if (test__start_subtest("client_new_connection"))
+		subtest_client_new_connection();
+	if (test__start_subtest("reused_server_and_failure"))
+		subtest_reused_server_and_failure();
+	if (test__start_subtest("long_string_varint"))
+		subtest_long_string_varint();
+	if (test__start_subtest("invalid_utf8"))
+		subtest_invalid_utf8();
+	if (test__start_subtest("traces_url"))
+		subtest_traces_url();
+	if (test__start_subtest("start_rejects_bad_url"))
+		subtest_start_rejects_bad_url();
+	if (test__start_subtest("unreachable_endpoint"))
+		subtest_unreachable_endpoint();
+	if (test__start_subtest("queue_full_drops"))
+		subtest_queue_full_drops();
+}
