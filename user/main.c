@@ -182,7 +182,8 @@ struct run {
 	struct metrics *metrics;
 	struct collector *col;
 	struct attacher *att;
-	bool per_pid; /* uprobes attached per process (-p) */
+	bool per_pid;	  /* uprobes attached per process (-p) */
+	__u64 drops_seen; /* drops already noted */
 	int write_err;
 };
 
@@ -279,6 +280,30 @@ static void publish_drops(struct tlstrace_bpf *skel, struct run *r)
 	metrics__drops(r->metrics, "read_failure", cnt[CNT_READ_FAIL]);
 	metrics__drops(r->metrics, "bad_record", cs.bad_records);
 	metrics__drops(r->metrics, "unmatched", cs.unmatched);
+}
+
+/*
+ * Drops as they happen, so a reader knows where entries may be missing: a
+ * line among the entries in text mode, on stderr otherwise.
+ */
+static void note_drops(struct tlstrace_bpf *skel, struct run *r)
+{
+	__u64 cnt[CNT_NR], total;
+	FILE *f = r->out.format == FMT_TEXT ? r->out.f : stderr;
+
+	read_counters(skel, cnt);
+	total = cnt[CNT_DROP_RINGBUF] + cnt[CNT_DROP_INFLIGHT] + cnt[CNT_DROP_SOCKS];
+	if (total <= r->drops_seen)
+		return;
+	fprintf(f,
+		"tlstrace: warning: %llu events dropped since the last notice (ring buffer %llu, "
+		"thread map %llu, socket map %llu so far): entries may be missing%s\n",
+		(unsigned long long)(total - r->drops_seen),
+		(unsigned long long)cnt[CNT_DROP_RINGBUF],
+		(unsigned long long)cnt[CNT_DROP_INFLIGHT], (unsigned long long)cnt[CNT_DROP_SOCKS],
+		cnt[CNT_DROP_RINGBUF] ? "; try a larger --ringbuf-size" : "");
+	fflush(f);
+	r->drops_seen = total;
 }
 
 /* the OTLP sender's last word: anything not delivered is said */
@@ -540,6 +565,11 @@ int main(int argc, char **argv)
 	skel->rodata->targ_all = !o.command && !o.npids && !o.comm[0];
 	skel->rodata->targ_follow = o.command != NULL;
 	memcpy((char *)skel->rodata->targ_comm, o.comm, sizeof(o.comm));
+	err = bpf_map__set_max_entries(skel->maps.events, (__u32)o.ringbuf_mib << 20);
+	if (err) {
+		fprintf(stderr, "tlstrace: set the ring buffer size: %s\n", strerror(-err));
+		goto cleanup;
+	}
 
 	err = tlstrace_bpf__load(skel);
 	if (err) {
@@ -650,6 +680,7 @@ int main(int argc, char **argv)
 		if (now - last_expire > 1000000000ull) {
 			collector__expire(run.col, now, 300ull * 1000000000ull);
 			publish_drops(skel, &run);
+			note_drops(skel, &run);
 			last_expire = now;
 		}
 		if (child > 0 && !child_done && waitpid(child, &status, WNOHANG) == child) {
@@ -669,6 +700,8 @@ int main(int argc, char **argv)
 	ring_buffer__consume(rb);
 	collector__flush(run.col, mono_ns());
 	publish_drops(skel, &run);
+	if (o.format == FMT_TEXT)
+		note_drops(skel, &run); /* among the entries; report() says it on stderr */
 	report(skel, run.col, o.stats);
 	if (run.sum)
 		summary__print(run.sum, run.out.f, run.out.color, run.out.width);

@@ -19,6 +19,7 @@ struct options {
 	const char *output; /* NULL = stdout */
 	bool stats;
 	bool verbose;
+	long ringbuf_mib;	    /* --ringbuf-size: the BPF ring buffer, MiB (a power of 2) */
 	bool no_color;		    /* --no-color, or NO_COLOR set */
 	bool by_process;	    /* summary rows and HAR pages per process */
 	bool no_redact;		    /* HAR: keep Authorization, Cookie... values */

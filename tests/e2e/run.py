@@ -1257,13 +1257,14 @@ def test_chrome_trace(env):
            "no track names")
 
 
-def test_curl_100_sequential(env):
+def test_curl_200_sequential(env):
+    """200 short-lived curl processes in a row: one entry each, none lost."""
     need("curl")
     env.require_server()
-    n = 100
+    n = 200
     url = env.url("/hello")
     script = 'for i in $(seq %d); do curl -sk -o /dev/null "$0" || exit 1; done' % n
-    rc, _, err, path = env.trace("curl_100_sequential", ["sh", "-c", script, url], timeout=180)
+    rc, _, err, path = env.trace("curl_200_sequential", ["sh", "-c", script, url], timeout=180)
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
     entries = read_entries(path)
     expect_count(entries, n)
@@ -2275,7 +2276,7 @@ TESTS = [
     ("lib_option", test_lib_option),
     ("pid_namespace", test_pid_namespace),
     ("gnutls_cli", test_gnutls_cli),
-    ("curl_100_sequential", test_curl_100_sequential),
+    ("curl_200_sequential", test_curl_200_sequential),
     ("attach_pid", test_attach_pid),
     ("comm_filter", test_comm_filter),
     ("errors", test_errors),

@@ -1,0 +1,146 @@
+# SPDX-License-Identifier: MIT
+"""No lost data, and faults: drops reported, many clients at once, a tracer
+killed with SIGKILL. Loaded by run.py (see load_test_modules)."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from run import (Failure, describe_exit, expect, need, read_entries, stderr_hint,
+                 wait_for_detaches)
+
+# Python: a keep-alive client that fetches /hello until DEADLINE (seconds) and
+# prints how many responses it read.
+KEEPALIVE_FOR = r"""
+import http.client, ssl, sys, time
+port, secs = int(sys.argv[1]), float(sys.argv[2])
+ctx = ssl._create_unverified_context()
+c = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=10)
+n, end = 0, time.monotonic() + secs
+while time.monotonic() < end:
+    c.request("GET", "/hello")
+    r = c.getresponse()
+    r.read()
+    n += 1 if r.status == 200 else 0
+c.close()
+print(n, flush=True)
+"""
+
+# Python: one HTTPS request, then whether this process carries a uprobe
+# trampoline mapping (the kernel adds "[uprobes]" once a uprobe fired in it).
+HIT_CHECK = r"""
+import http.client, ssl, sys
+c = http.client.HTTPSConnection("localhost", int(sys.argv[1]),
+                                context=ssl._create_unverified_context(), timeout=10)
+c.request("GET", "/hello"); c.getresponse().read(); c.close()
+print("probed" if "[uprobes]" in open("/proc/self/maps").read() else "clean", flush=True)
+"""
+
+
+def test_ringbuf_drops_reported(env):
+    """A 64 MiB download through a 1 MiB ring buffer loses events: tlstrace says
+    so, by cause: a line among the text entries, the exit report on stderr,
+    and --stats; it still exits 0."""
+    need("curl")
+    env.require_server()
+    out = env.path("drops.txt")
+    url = env.url("/size/%d" % (64 << 20))
+    rc, _, err = env.procs.run([env.tlstrace, "--ringbuf-size", "1", "--stats", "-f", "text",
+                                "-o", out, "--", "curl", "-sk", "-o", "/dev/null", url], 120,
+                               "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    with open(out, errors="replace") as f:
+        text = f.read()
+    expect(re.search(r"warning: \d+ events dropped since the last notice \(ring buffer", text),
+           "no drop line among the text output: %r" % text[-300:])
+    out = env.path("drops.jsonl")
+    final = re.search(r"warning: (\d+) events dropped \(ring buffer (\d+),", err)
+    expect(final and int(final.group(1)) > 0 and final.group(1) == final.group(2),
+           "no exit report of ring-buffer drops%s" % stderr_hint(err))
+    stats = re.search(r"drops\.ringbuf=(\d+)", err)
+    expect(stats and stats.group(1) == final.group(1),
+           "--stats drops.ringbuf %s, exit report %s"
+           % (stats and stats.group(1), final.group(1)))
+    # the same download with the default buffer is whole
+    rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", out, "--", "curl", "-sk",
+                                "-o", "/dev/null", env.url("/size/%d" % (4 << 20))], 120,
+                               "tlstrace")
+    expect(rc == 0 and "dropped" not in err,
+           "4 MiB with the default buffer: %s%s" % (describe_exit(rc), stderr_hint(err)))
+    entries = read_entries(out)
+    expect(len(entries) == 1 and entries[0]["encodedBodySize"] == 4 << 20,
+           "4 MiB download: %r" % [(e["name"], e["encodedBodySize"]) for e in entries])
+
+
+def test_concurrent_keepalive(env):
+    """20 Python clients at once, each doing keep-alive requests for 30 s: every
+    response read has exactly one entry, per process."""
+    env.require_server()
+    clients, secs = 20, float(os.environ.get("TLSTRACE_KEEPALIVE_SECONDS", "30"))
+    script = env.path("keepalive_for.py")
+    with open(script, "w") as f:
+        f.write(KEEPALIVE_FOR)
+    out = env.path("concurrent.jsonl")
+    # a shell starts the clients together and prints each one's pid and count
+    sh = ('for i in $(seq %d); do (%s %s %d %g | sed "s/^/$$BASHPID /") & done; wait'
+          % (clients, sys.executable, script, env.port, secs)).replace("$$", "$")
+    rc, so, err = env.procs.run([env.tlstrace, "-f", "json", "-o", out, "--", "bash", "-c", sh],
+                                secs + 90, "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect("dropped" not in err, "drops: %s" % stderr_hint(err))
+    counts = {}
+    for line in so.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[int(parts[0])] = int(parts[1])
+    expect(len(counts) == clients, "%d clients reported, want %d: %r"
+           % (len(counts), clients, so[:200]))
+    entries = read_entries(out)
+    per_pid = {}
+    for e in entries:
+        expect(e["responseStatus"] == 200 and e["name"].endswith("/hello"),
+               "unexpected entry %s %s" % (e["name"], e["responseStatus"]))
+        per_pid[e["tlstrace"]["pid"]] = per_pid.get(e["tlstrace"]["pid"], 0) + 1
+    total = sum(counts.values())
+    expect(len(entries) == total, "%d entries for %d responses" % (len(entries), total))
+    # the subshell's pid is the client's parent; match counts as multisets
+    expect(sorted(per_pid.values()) == sorted(counts.values()),
+           "entries per process %r, responses per client %r"
+           % (sorted(per_pid.values())[:5], sorted(counts.values())[:5]))
+    return "%d requests from %d clients in %gs" % (total, clients, secs)
+
+
+def test_sigkill_leaves_no_probes(env):
+    """SIGKILL gives tlstrace no chance to clean up: the kernel must remove its
+    uprobes when its descriptors close. A TLS client run afterwards is not
+    probed (no [uprobes] mapping); one run while it traced is (the control)."""
+    env.require_server()
+    script = env.path("hit_check.py")
+    with open(script, "w") as f:
+        f.write(HIT_CHECK)
+    wait_for_detaches()
+    rc, so, _ = env.procs.run([sys.executable, script, str(env.port)], 30, "python")
+    expect(rc == 0 and so.strip() == "clean",
+           "before tracing, a client is already probed (%s): another tracer running?" % so.strip())
+    p = env.start_tlstrace("sigkill", ["-c", "python3"])
+    rc, so, _ = env.procs.run([sys.executable, script, str(env.port)], 30, "python")
+    expect(rc == 0 and so.strip() == "probed", "while tracing: %r (want probed)" % so.strip())
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(10)
+    # the kernel drops the probes as the killed process's files close: a while
+    deadline, state = time.monotonic() + 60, "probed"
+    while time.monotonic() < deadline and state != "clean":
+        time.sleep(0.5)
+        rc, so, _ = env.procs.run([sys.executable, script, str(env.port)], 30, "python")
+        state = so.strip()
+    expect(state == "clean", "60 s after SIGKILL a new client is still probed")
+
+
+TESTS = [
+    ("ringbuf_drops_reported", test_ringbuf_drops_reported),
+    ("concurrent_keepalive", test_concurrent_keepalive),
+    ("sigkill_leaves_no_probes", test_sigkill_leaves_no_probes),
+]
