@@ -656,6 +656,42 @@ out:
 	headers_free(&rq);
 }
 
+/* a server's entry: its own address is the server's; a body not all seen */
+static void subtest_server_role(void)
+{
+	struct headers rq = {}, rs = {};
+	struct entry e;
+	const struct entry *es[] = { &e };
+	struct json_object *j;
+	struct run r;
+
+	fill(&e);
+	e.role = "server";
+	snprintf(e.method, sizeof(e.method), "POST");
+	snprintf(e.local, sizeof(e.local), "10.0.0.1:443");
+	snprintf(e.remote, sizeof(e.remote), "10.0.0.2:50000");
+	hdr(&rq, "Content-Length", "10");
+	hdr(&rs, "Content-Encoding", "gzip");
+	e.request_headers = &rq;
+	e.response_headers = &rs;
+	e.decoded_unknown = 1;
+	e.decoded_size = 0;
+	if (!render(&r, es, 1, 0, 1))
+		goto out;
+	j = json_object_array_get_idx(r.entries, 0);
+	ASSERT_STREQ(at_str(j, "_role"), "server", "_role");
+	ASSERT_STREQ(at_str(j, "serverIPAddress"), "10.0.0.1", "serverIPAddress: local");
+	ASSERT_STREQ(at_str(j, "request.method"), "POST", "method");
+	ASSERT_NEAR(at_num(j, "request.bodySize"), 10, 0, "request bodySize: Content-Length");
+	ASSERT_NULL(at(j, "response.content.compression"), "compression unknown");
+	ASSERT_TRUE(at_bool(j, "response.content._sizeUnknown"), "_sizeUnknown");
+	ASSERT_NEAR(at_num(j, "response.bodySize"), 1000, 0, "bodySize");
+out:
+	run_free(&r);
+	headers_free(&rq);
+	headers_free(&rs);
+}
+
 void test_har(void)
 {
 	if (test__start_subtest("new_connection"))
@@ -668,6 +704,8 @@ void test_har(void)
 		subtest_reused();
 	if (test__start_subtest("plain_no_lookup"))
 		subtest_plain_no_lookup();
+	if (test__start_subtest("server_role"))
+		subtest_server_role();
 	if (test__start_subtest("failed"))
 		subtest_failed();
 	if (test__start_subtest("pages"))
