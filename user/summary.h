@@ -10,12 +10,58 @@
 #include <stdio.h>
 #include "entry.h"
 
+/* samples kept exactly per row and figure; beyond, a uniform reservoir of this many */
+#define SUMMARY_EXACT 100000
+
+enum summary_figure {
+	SUMMARY_CONNECT, /* connectStart -> TCP established, new connections only */
+	SUMMARY_TLS,	 /* secureConnectionStart -> connectEnd, new TLS connections only */
+	SUMMARY_TTFB,	 /* requestStart -> responseStart */
+	SUMMARY_TOTAL,	 /* duration of a fetch that did not fail */
+	SUMMARY_NR,
+};
+
+/* one row's figures, in ms; a percentile is by nearest rank */
+struct summary_stats {
+	__u64 count;		/* entries */
+	__u64 errors;		/* failed fetches */
+	__u64 seen[SUMMARY_NR]; /* samples offered; 0: the table shows "-" */
+	__u64 kept[SUMMARY_NR]; /* samples kept (seen, up to SUMMARY_EXACT) */
+	double p50[SUMMARY_NR]; /* the ceil(n/2)-th smallest */
+	double p95[SUMMARY_NR]; /* the ceil(0.95 n)-th smallest */
+	double max[SUMMARY_NR];
+};
+
 struct summary;
 
 struct summary *summary__new(int by_process);
 void summary__entry(struct summary *s, const struct entry *e);
 /* the table; color: ANSI colours; width: columns (0: 80) */
 void summary__print(struct summary *s, FILE *f, int color, int width);
+/*
+ * The figures of the row for key: "host:port", or with process "pid/comm"
+ * (rows kept only with by_process). 0, or -ENOENT if there is no such row.
+ */
+int summary__stats(struct summary *s, int process, const char *key, struct summary_stats *st);
 void summary__free(struct summary *s);
+
+/*
+ * Pieces of the terminal view (text.c), shared with the summary and the
+ * unit tests.
+ */
+
+/* s made safe for a terminal (a byte other than printable ASCII becomes '?'),
+ * cut to max columns with "..." in the middle, keeping scheme://host and the
+ * end of the path when there is room for both */
+void text__shorten(char *out, size_t cap, const char *s, int max);
+/* "host:port" of a URL, with the scheme's default port when it has none */
+void text__host(char *out, size_t cap, const char *url);
+/* the phases of e's bar, over ncols columns: one enum seg value (0 idle,
+ * 1 lookup, 2 connect, 3 TLS, 4 waiting, 5 download) per column; returns
+ * how many were written */
+int text__segments(const struct entry *e, int ncols, char *out);
+/* e's bar, exactly width columns: its length against scale_ms (a full bar),
+ * the failure mark last; ANSI colours or letters */
+void text__bar(char *out, size_t cap, const struct entry *e, double scale_ms, int width, int color);
 
 #endif /* SUMMARY_H */

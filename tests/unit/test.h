@@ -34,6 +34,8 @@ void test_collector(void);
 void test_json(void);
 void test_lookups(void);
 void test_http2(void);
+void test_text(void);
+void test_summary(void);
 void test_metrics(void);
 void test_har(void);
 void test_otlp(void);

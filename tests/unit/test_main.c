@@ -21,6 +21,8 @@ static const struct {
 	{ "json", test_json },
 	{ "lookups", test_lookups },
 	{ "http2", test_http2 },
+	{ "text", test_text },
+	{ "summary", test_summary },
 	{ "metrics", test_metrics },
 	{ "har", test_har },
 	{ "otlp", test_otlp },
