@@ -574,8 +574,8 @@ static void child_span(struct pb *b, const struct ids *id, int n, const char *na
 
 /*
  * The children of a new connection's entry: name lookup, TCP connect and
- * TLS handshake, those that took time. A failed fetch has its timings in
- * partial, and the phase that failed ends at the failure, in error.
+ * TLS handshake, those that took time (a server's: its handshake). A failed fetch has its timings
+ * in partial, and the phase that failed ends at the failure, in error.
  */
 static void child_spans(struct pb *b, const struct ids *id, const struct item *it, __s64 off)
 {
@@ -604,9 +604,12 @@ static void child_spans(struct pb *b, const struct ids *id, const struct item *i
 			child_span(b, id, 2, "connect", cs, fail, it, off, 1);
 		return;
 	}
-	/* the TCP handshake: to ESTABLISHED, else to what came next */
+	/*
+	 * The TCP handshake: to ESTABLISHED, else to what came next. A server
+	 * sees none: its accept() returns an established connection.
+	 */
 	end = tcp >= cs ? tcp : ss ? ss : ce;
-	if (end > cs)
+	if (!it->server && end > cs)
 		child_span(b, id, 2, "connect", cs, end, it, off, 0);
 	if (!it->tls || !ss)
 		return;

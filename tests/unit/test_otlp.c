@@ -316,7 +316,7 @@ static void subtest_reused_server_and_failure(void)
 	struct entry e[3];
 	struct field rs, res, span, st, f;
 	unsigned char *buf;
-	struct msg req, ss;
+	struct msg req, ss, any;
 
 	/* a reused client request answered 404: no children, an error */
 	fill(&e[0]);
@@ -330,6 +330,8 @@ static void subtest_reused_server_and_failure(void)
 	e[1].role = "server";
 	snprintf(e[1].comm, sizeof(e[1].comm), "nginx");
 	snprintf(e[1].remote, sizeof(e[1].remote), "10.0.0.2:40000");
+	e[1].start = e[1].lookup_start = e[1].lookup_end = e[1].connect_start; /* the accept */
+	e[1].tcp_connect_end = 0;
 	/* the first process again: a refused connection */
 	fill(&e[2]);
 	e[2].method[0] = '\0';
@@ -371,7 +373,7 @@ static void subtest_reused_server_and_failure(void)
 	ASSERT_TRUE(get(span.m, 15, 0, &st) && get(st.m, 3, 0, &f) && f.v == 2, "in error");
 
 	ss = scope_spans(req, 1);
-	ASSERT_EQ(count(ss, 2), 4, "the server's span and its three children");
+	ASSERT_EQ(count(ss, 2), 2, "the server's span and its handshake's");
 	get(ss, 2, 0, &span);
 	ASSERT_TRUE(get(span.m, 6, 0, &f) && f.v == 2, "kind SERVER");
 	ASSERT_TRUE(attr_str(span.m, 9, "client.address", "10.0.0.2"), "client.address");
@@ -379,6 +381,9 @@ static void subtest_reused_server_and_failure(void)
 	ASSERT_TRUE(attr_str(span.m, 9, "url.path", "/a"), "url.path");
 	ASSERT_TRUE(attr_str(span.m, 9, "url.query", "b=c"), "url.query");
 	ASSERT_TRUE(attr_str(span.m, 9, "url.scheme", "https"), "url.scheme");
+	ASSERT_FALSE(attr(span.m, 9, "url.full", &any), "no url.full on a server span");
+	get(ss, 2, 1, &span);
+	ASSERT_TRUE(get(span.m, 5, 0, &f) && str_is(f.m, "tls handshake"), "the handshake");
 out:
 	free(buf);
 }

@@ -1,0 +1,416 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end tests of --otlp-endpoint: real programs traced, their spans
+POSTed to a local receiver (otlp_receiver.js) that decodes every request with
+the official OTLP protobuf definitions (@opentelemetry/otlp-transformer), and
+checked against the JSON entries of the same run."""
+
+import copy
+import json
+import os
+import socket
+import sys
+import time
+
+from run import (HERE, TEST_NAME, Failure, curl_server, describe_exit, expect, free_port,
+                 in_dead_resolver, in_private_hosts, need, node_module, read_entries,
+                 server_certs, server_fetches, start_traced_server, stderr_hint,
+                 stop_traced_server)
+
+TIME_SLACK_MS = 0.01  # span times and JSON fields come from the same clock reading
+TRANSFORMER = "@opentelemetry/otlp-transformer"
+
+
+class Receiver:
+    """otlp_receiver.js on 127.0.0.1, a free port; its spans and requests as JSON lines."""
+
+    def __init__(self, env, test, fail_first=0, fail_status=503):
+        node = need("node")
+        module = node_module(TRANSFORMER)
+        self.spans_path = env.path(test + ".spans.jsonl")
+        self.requests_path = env.path(test + ".requests.jsonl")
+        ready = env.path(test + ".receiver.port")
+        for f in (self.spans_path, self.requests_path, ready):
+            if os.path.exists(f):
+                os.unlink(f)
+        self.log = env.path(test + ".receiver.log")
+        with open(self.log, "wb") as log:
+            self.proc = env.procs.spawn(
+                [node, os.path.join(HERE, "otlp_receiver.js"), "--module", module,
+                 "--ready-file", ready, "--spans", self.spans_path,
+                 "--requests", self.requests_path, "--fail-first", str(fail_first),
+                 "--fail-status", str(fail_status)],
+                stdin=open(os.devnull), stdout=log, stderr=log)
+        deadline = time.monotonic() + 15
+        while not os.path.exists(ready):
+            if self.proc.poll() is not None:
+                raise Failure("otlp_receiver.js %s%s" % (describe_exit(self.proc.returncode),
+                                                         self.hint()))
+            expect(time.monotonic() < deadline, "otlp_receiver.js did not listen within 15 s")
+            time.sleep(0.05)
+        with open(ready) as f:
+            self.port = int(f.read())
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def hint(self):
+        with open(self.log, errors="replace") as f:
+            return stderr_hint(f.read())
+
+    @staticmethod
+    def _lines(path):
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [json.loads(l) for l in f if l.strip()]
+
+    def spans(self):
+        return self._lines(self.spans_path)
+
+    def requests(self):
+        return self._lines(self.requests_path)
+
+
+def check_requests(reqs, statuses=None):
+    """Every request a protobuf POST to /v1/traces that decoded."""
+    expect(reqs, "the receiver got no request")
+    for i, r in enumerate(reqs):
+        expect(r["method"] == "POST" and r["path"] == "/v1/traces",
+               "request %d: %s %s, want POST /v1/traces" % (i, r["method"], r["path"]))
+        expect(r["contentType"] == "application/x-protobuf",
+               "request %d: Content-Type %r" % (i, r["contentType"]))
+        expect("error" not in r, "request %d did not decode: %s" % (i, r.get("error")))
+    got = [r["status"] for r in reqs]
+    if statuses is not None:
+        expect(got == statuses, "the receiver answered %r, want %r" % (got, statuses))
+
+
+def ms(nanos):
+    return int(nanos) / 1e6
+
+
+def expect_time(what, nanos, wall):
+    expect(abs(ms(nanos) - wall) <= TIME_SLACK_MS,
+           "%s %.6f ms, the JSON entry says %.6f (%+.6f ms)" % (what, ms(nanos), wall,
+                                                              ms(nanos) - wall))
+
+
+def at(e, field):
+    """A JSON entry's field on the wall clock, ms."""
+    return e["tlstrace"]["timeOrigin"] + field
+
+
+def check_ids(span, what):
+    expect(len(span["traceId"]) == 32 and int(span["traceId"], 16) != 0,
+           "%s: traceId %r is not 16 bytes, non-zero" % (what, span["traceId"]))
+    expect(len(span["spanId"]) == 16 and int(span["spanId"], 16) != 0,
+           "%s: spanId %r is not 8 bytes, non-zero" % (what, span["spanId"]))
+    expect(not span["duplicateKeys"], "%s: attributes given twice: %r"
+           % (what, span["duplicateKeys"]))
+
+
+def check_attrs(span, want, what):
+    a = span["attributes"]
+    bad = ["%s=%r (want %r)" % (k, a.get(k), v) for k, v in want.items() if a.get(k) != v]
+    expect(not bad, "%s: %s" % (what, ", ".join(bad)))
+
+
+def check_resource(span, e, what):
+    r = span["resource"]
+    x = e["tlstrace"]
+    want = {"service.name": x["comm"], "process.pid": x["pid"],
+            "host.name": socket.gethostname(), "telemetry.sdk.name": "tlstrace"}
+    bad = ["%s=%r (want %r)" % (k, r.get(k), v) for k, v in want.items() if r.get(k) != v]
+    expect(not bad, "%s: resource %s" % (what, ", ".join(bad)))
+    expect(isinstance(r.get("process.executable.name"), str) and r["process.executable.name"],
+           "%s: no process.executable.name in %r" % (what, r))
+    expect(span["scope"].get("name") == "tlstrace", "%s: scope %r" % (what, span["scope"]))
+
+
+def roots_and_children(spans):
+    roots = [s for s in spans if not s["parentSpanId"]]
+    children = {}
+    for s in spans:
+        if s["parentSpanId"]:
+            children.setdefault(s["parentSpanId"], []).append(s)
+    ids = {s["spanId"] for s in roots}
+    orphans = [s["name"] for s in spans if s["parentSpanId"] and s["parentSpanId"] not in ids]
+    expect(not orphans, "child spans whose parent was not received: %r" % orphans)
+    return roots, children
+
+
+def by_url(roots, key="url.full"):
+    out = {}
+    for s in roots:
+        u = s["attributes"].get(key)
+        expect(u not in out, "two spans for %r" % u)
+        out[u] = s
+    return out
+
+
+def check_child(c, root, name, start, end, what):
+    expect(c["traceId"] == root["traceId"], "%s: %s not in its parent's trace" % (what, name))
+    expect(c["kind"] == "SPAN_KIND_INTERNAL", "%s: %s kind %s" % (what, name, c["kind"]))
+    check_ids(c, "%s/%s" % (what, name))
+    expect_time("%s: %s start" % (what, name), c["startTimeUnixNano"], start)
+    expect_time("%s: %s end" % (what, name), c["endTimeUnixNano"], end)
+    expect(int(root["startTimeUnixNano"]) <= int(c["startTimeUnixNano"]) <=
+           int(c["endTimeUnixNano"]) <= int(root["endTimeUnixNano"]),
+           "%s: %s is not inside its parent" % (what, name))
+
+
+def test_otlp_client(env):
+    """curl: two requests on one connection to a name it looks up (200, 404)
+    and a refused one, as CLIENT spans with the HTTP and TLS attributes, the
+    JSON entries' times, and children for the first connection's phases only."""
+    need("curl")
+    env.require_server()
+    rcv = Receiver(env, "otlp_client")
+    base = "https://%s:%d" % (TEST_NAME, env.port)
+    urls = [base + "/hello", base + "/status/404", "https://127.0.0.1:1/x"]
+    cmd = in_private_hosts(env, ["curl", "-sk", "-o", "/dev/null", "-o", "/dev/null", "-o",
+                                 "/dev/null"] + urls)
+    rc, _, err, path = env.trace("otlp_client", cmd, timeout=60,
+                                 opts=["--otlp-endpoint", rcv.url, "--stats"])
+    expect(rc == 7, "tlstrace %s, want curl's 7 (the refused one)%s"
+           % (describe_exit(rc), stderr_hint(err)))
+    expect("OTLP" not in err, "OTLP warning: %s" % err.strip())
+    expect("otlp.sent=3 " in err and "otlp.failed=0" in err,
+           "stats: %r" % [l for l in err.splitlines() if "otlp" in l])
+    entries = read_entries(path)
+    expect([e["name"] for e in entries] == [urls[0], urls[1], "https://127.0.0.1:1/"],
+           "entries %r" % [e["name"] for e in entries])
+    check_requests(rcv.requests())
+    spans = rcv.spans()
+    roots, children = roots_and_children(spans)
+    expect(len(roots) == 3, "%d entry spans, want 3: %r" % (len(roots), [s["name"] for s in roots]))
+    roots = by_url(roots)
+    expect(len({s["traceId"] for s in roots.values()}) == 3, "entries share a trace id")
+    port = env.port
+    for i, e in enumerate(entries):
+        x = e["tlstrace"]
+        what = "entry %d (%s)" % (i, e["name"])
+        s = roots.get(e["name"])
+        expect(s, "%s: no span with url.full %r; got %r" % (what, e["name"], list(roots)))
+        check_ids(s, what)
+        check_resource(s, e, what)
+        expect(s["kind"] == "SPAN_KIND_CLIENT", "%s: kind %s" % (what, s["kind"]))
+        expect_time(what + ": start", s["startTimeUnixNano"], at(e, e["startTime"]))
+        expect_time(what + ": end", s["endTimeUnixNano"], at(e, e["responseEnd"]))
+        check_attrs(s, {"url.full": e["name"], "tlstrace.connection_id": x["connectionId"],
+                        "tlstrace.reused": x["reused"], "tlstrace.tid": x["tid"],
+                        "network.peer.address": "127.0.0.1"}, what)
+        if i < 2:
+            check_attrs(s, {
+                "http.request.method": "GET", "http.response.status_code": e["responseStatus"],
+                "network.protocol.name": "http", "network.protocol.version": "1.1",
+                "server.address": TEST_NAME, "server.port": port,
+                "network.peer.port": port, "tls.protocol.version": "1.3",
+                "tls.cipher": x["tls"]["cipher"], "tls.client.server_name": TEST_NAME,
+                "tls.resumed": False, "http.response.body.size": e["encodedBodySize"]}, what)
+            expect(s["name"] == "GET", "%s: span name %r, want the method" % (what, s["name"]))
+            ev = {v["name"]: v["timeUnixNano"] for v in s["events"]}
+            expect("requestStart" in ev and "responseStart" in ev, "%s: events %r"
+                   % (what, s["events"]))
+            expect_time(what + ": requestStart", ev["requestStart"], at(e, e["requestStart"]))
+            expect_time(what + ": responseStart", ev["responseStart"], at(e, e["responseStart"]))
+        kids = {c["name"]: c for c in children.get(s["spanId"], [])}
+        if i == 0:
+            expect(s["status"] == {}, "%s: status %r, want unset" % (what, s["status"]))
+            expect("error.type" not in s["attributes"], "%s: error.type set" % what)
+            expect(e["domainLookupEnd"] > e["domainLookupStart"] > 0,
+                   "%s: the lookup was not timed (%r, %r)" % (what, e["domainLookupStart"],
+                                                              e["domainLookupEnd"]))
+            want = {"dns lookup", "connect", "tls handshake"}
+            expect(set(kids) == want, "%s: children %r, want %r" % (what, sorted(kids),
+                                                                    sorted(want)))
+            check_child(kids["dns lookup"], s, "dns lookup", at(e, e["domainLookupStart"]),
+                        at(e, e["domainLookupEnd"]), what)
+            check_child(kids["connect"], s, "connect", at(e, e["connectStart"]),
+                        at(e, x["tcpConnectEnd"]), what)
+            check_child(kids["tls handshake"], s, "tls handshake",
+                        at(e, e["secureConnectionStart"]), at(e, e["connectEnd"]), what)
+        elif i == 1:
+            # a 404 is an error for a client (not for a server)
+            expect(s["status"].get("code") == "STATUS_CODE_ERROR", "%s: status %r"
+                   % (what, s["status"]))
+            check_attrs(s, {"error.type": "404"}, what)
+            expect(not kids, "%s: a reused connection has children %r" % (what, sorted(kids)))
+        else:
+            expect(s["name"] == "HTTP", "%s: span name %r, want HTTP (no method was sent)"
+                   % (what, s["name"]))
+            expect(s["status"] == {"code": "STATUS_CODE_ERROR", "message": x["error"]},
+                   "%s: status %r" % (what, s["status"]))
+            check_attrs(s, {"error.type": x["failedPhase"], "tlstrace.error": x["error"],
+                            "network.peer.port": 1}, what)
+            start = x["partialTimings"].get("connectStart", 0)
+            if start and e["responseEnd"] > start:
+                expect(set(kids) == {"connect"}, "%s: children %r" % (what, sorted(kids)))
+                check_child(kids["connect"], s, "connect", at(e, start), at(e, e["responseEnd"]),
+                            what)
+                expect(kids["connect"]["status"].get("code") == "STATUS_CODE_ERROR",
+                       "%s: the failed connect's status %r" % (what, kids["connect"]["status"]))
+            else:
+                expect(not kids, "%s: children %r" % (what, sorted(kids)))
+
+
+def test_otlp_lookup_failure(env):
+    """A name that does not resolve: a CLIENT span in error (error.type dns)
+    whose one child, the lookup, ends at the failure."""
+    need("curl")
+    rcv = Receiver(env, "otlp_lookup_failure")
+    cmd = in_dead_resolver(env, ["curl", "-sk", "https://no-such-name.tlstrace-e2e.test:8443/x"])
+    rc, _, err, path = env.trace("otlp_lookup_failure", cmd, timeout=60,
+                                 opts=["--otlp-endpoint", rcv.url])
+    expect(rc == 6, "tlstrace %s, want curl's 6 (could not resolve)%s"
+           % (describe_exit(rc), stderr_hint(err)))
+    entries = read_entries(path)
+    expect(len(entries) == 1, "%d entries, want 1" % len(entries))
+    e = entries[0]
+    x = e["tlstrace"]
+    check_requests(rcv.requests(), [200])
+    roots, children = roots_and_children(rcv.spans())
+    expect(len(roots) == 1, "%d entry spans, want 1" % len(roots))
+    s = roots[0]
+    check_ids(s, "the span")
+    check_resource(s, e, "the span")
+    expect_time("start", s["startTimeUnixNano"], at(e, e["startTime"]))
+    expect_time("end", s["endTimeUnixNano"], at(e, e["responseEnd"]))
+    check_attrs(s, {"url.full": e["name"], "error.type": "dns", "tlstrace.error": x["error"],
+                    "server.address": "no-such-name.tlstrace-e2e.test", "server.port": 8443},
+                "the span")
+    expect(s["status"] == {"code": "STATUS_CODE_ERROR", "message": x["error"]},
+           "status %r" % s["status"])
+    kids = children.get(s["spanId"], [])
+    expect([c["name"] for c in kids] == ["dns lookup"], "children %r, want the lookup"
+           % [c["name"] for c in kids])
+    check_child(kids[0], s, "dns lookup", at(e, x["partialTimings"]["domainLookupStart"]),
+                at(e, e["responseEnd"]), "the span")
+    expect(kids[0]["status"].get("code") == "STATUS_CODE_ERROR", "the lookup's status %r"
+           % kids[0]["status"])
+
+
+def test_otlp_endpoint_down(env):
+    """Nobody listens at the endpoint: the traced command runs as usual, the
+    JSON output is whole, and one warning line says what was not delivered."""
+    need("curl")
+    env.require_server()
+    endpoint = "http://127.0.0.1:%d" % free_port()
+    t0 = time.monotonic()
+    rc, out, err, path = env.trace("otlp_endpoint_down", ["curl", "-sk", env.url("/hello")],
+                                   timeout=60, opts=["--otlp-endpoint", endpoint])
+    took = time.monotonic() - t0
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect(out == "hello\n", "curl printed %r" % out[:60])
+    entries = read_entries(path)
+    expect(len(entries) == 1, "%d entries, want 1" % len(entries))
+    lines = [l for l in err.splitlines() if l.strip()]
+    otlp = [l for l in lines if "OTLP" in l]
+    expect(len(otlp) == 1 and otlp[0].startswith("tlstrace: warning: ") and
+           "1 of 1 entries not delivered" in otlp[0],
+           "stderr %r, want one warning that 1 of 1 entries were not delivered" % lines)
+    # three tries, 0.5 s and 1 s apart, then exit: not the 10 s a POST may take
+    expect(took < 8, "tlstrace took %.1f s to give up" % took)
+
+    # a bad endpoint: one line, non-zero, before anything runs
+    marker = env.path("otlp_bad_endpoint.ran")
+    for bad in ("ftp://127.0.0.1/", "http://"):
+        if os.path.exists(marker):
+            os.unlink(marker)
+        rc, _, err, _ = env.trace("otlp_bad_endpoint", ["touch", marker], timeout=30,
+                                  opts=["--otlp-endpoint", bad])
+        lines = [l for l in err.splitlines() if l.strip()]
+        expect(rc != 0 and len(lines) == 1 and bad in lines[0],
+               "--otlp-endpoint %s: tlstrace %s, stderr %r" % (bad, describe_exit(rc), lines))
+        expect(not os.path.exists(marker), "--otlp-endpoint %s: the command ran" % bad)
+
+
+def test_otlp_retries(env):
+    """The receiver answers 503 twice, then 200: the batch gets through on its
+    third POST, and the stats say two retries, nothing lost."""
+    need("curl")
+    env.require_server()
+    rcv = Receiver(env, "otlp_retries", fail_first=2, fail_status=503)
+    urls = [env.url("/hello"), env.url("/size/100")]
+    rc, _, err, path = env.trace("otlp_retries", ["curl", "-sk", "-o", "/dev/null", "-o",
+                                                  "/dev/null"] + urls,
+                                 timeout=60, opts=["--otlp-endpoint", rcv.url, "--stats"])
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    stats = [l for l in err.splitlines() if "otlp." in l]
+    expect(stats and all(s in stats[0] for s in ("otlp.queued=2 ", "otlp.sent=2 ",
+                                                 "otlp.failed=0 ", "otlp.retries=2")),
+           "stats %r" % stats)
+    expect("warning: OTLP" not in err, "warning: %s" % err.strip())
+    check_requests(rcv.requests(), [503, 503, 200])
+    roots, _ = roots_and_children(rcv.spans())
+    got = sorted(s["attributes"].get("url.full") for s in roots)
+    expect(got == sorted(urls), "spans for %r, want %r" % (got, urls))
+    entries = read_entries(path)
+    expect(len(entries) == 2, "%d entries" % len(entries))
+
+
+def test_otlp_server(env):
+    """server.py traced as a server: SERVER spans with url.path, the client's
+    address and port, and a child for the handshake of the new connection."""
+    need("curl")
+    rcv = Receiver(env, "otlp_server")
+    cert, key = server_certs(env)
+    # start_traced_server runs env.tlstrace: give it one that exports
+    wrapper = env.path("tlstrace_otlp.sh")
+    with open(wrapper, "w") as f:
+        f.write('#!/bin/sh\nexec "%s" --otlp-endpoint "%s" "$@"\n' % (env.tlstrace, rcv.url))
+    os.chmod(wrapper, 0o755)
+    wenv = copy.copy(env)
+    wenv.tlstrace = wrapper
+    ready = env.path("otlp_server.port")
+    srv = start_traced_server(
+        wenv, "otlp_server", [sys.executable, os.path.join(HERE, "server.py"), "--port", "0",
+                              "--cert", cert, "--key", key, "--ready-file", ready],
+        ready_file=ready, what="server.py")
+    base = "https://localhost:%d" % srv.port
+    _, got = curl_server(env, srv, server_fetches([base + "/hello", base + "/size/2000"]))
+    stop_traced_server(env, srv)
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect(len(entries) == 2, "%d entries, want 2" % len(entries))
+    with open(srv.tracer.err_file, errors="replace") as f:
+        err = f.read()
+    expect("OTLP" not in err, "OTLP warning: %s" % err.strip())
+    check_requests(rcv.requests())
+    roots, children = roots_and_children(rcv.spans())
+    expect(len(roots) == 2, "%d entry spans, want 2" % len(roots))
+    roots = sorted(roots, key=lambda s: int(s["startTimeUnixNano"]))
+    for i, (e, s, (status, size, cport)) in enumerate(zip(entries, roots, got)):
+        what = "entry %d (%s)" % (i, e["name"])
+        x = e["tlstrace"]
+        check_ids(s, what)
+        check_resource(s, e, what)
+        expect(s["kind"] == "SPAN_KIND_SERVER", "%s: kind %s" % (what, s["kind"]))
+        expect(s["name"] == "GET", "%s: name %r" % (what, s["name"]))
+        expect_time(what + ": start", s["startTimeUnixNano"], at(e, e["startTime"]))
+        expect_time(what + ": end", s["endTimeUnixNano"], at(e, e["responseEnd"]))
+        check_attrs(s, {
+            "http.request.method": "GET", "http.response.status_code": status,
+            "url.scheme": "https", "url.path": e["name"][len(base):],
+            "server.address": "localhost", "server.port": srv.port,
+            "client.address": "127.0.0.1", "client.port": cport,
+            "network.peer.address": "127.0.0.1", "network.peer.port": cport,
+            "network.protocol.version": "1.1", "tls.protocol.version": "1.3",
+            "tlstrace.reused": x["reused"]}, what)
+        expect("url.full" not in s["attributes"], "%s: url.full on a server span" % what)
+        expect(s["resource"]["process.pid"] == srv.pid, "%s: process.pid %r, the server's is %d"
+               % (what, s["resource"]["process.pid"], srv.pid))
+        kids = {c["name"]: c for c in children.get(s["spanId"], [])}
+        if i == 0:
+            expect(set(kids) == {"tls handshake"}, "%s: children %r, want the handshake"
+                   % (what, sorted(kids)))
+            check_child(kids["tls handshake"], s, "tls handshake",
+                        at(e, e["secureConnectionStart"]), at(e, e["connectEnd"]), what)
+        else:
+            expect(not kids, "%s: a reused connection has children %r" % (what, sorted(kids)))
+
+
+TESTS = [
+    ("otlp_client", test_otlp_client),
+    ("otlp_lookup_failure", test_otlp_lookup_failure),
+    ("otlp_endpoint_down", test_otlp_endpoint_down),
+    ("otlp_retries", test_otlp_retries),
+    ("otlp_server", test_otlp_server),
+]
