@@ -312,10 +312,11 @@ static void report_otlp(const struct otlp_stats *st, bool all)
 	if (st->dropped || st->failed)
 		fprintf(stderr,
 			"tlstrace: warning: OTLP: %llu of %llu entries not delivered (%llu dropped "
-			"from a full queue, %llu failed after retries)\n",
+			"from a full queue, %llu failed after retries%s%s)\n",
 			(unsigned long long)(st->dropped + st->failed),
 			(unsigned long long)(st->queued + st->dropped),
-			(unsigned long long)st->dropped, (unsigned long long)st->failed);
+			(unsigned long long)st->dropped, (unsigned long long)st->failed,
+			st->last_error[0] ? ": " : "", st->last_error);
 	if (all)
 		fprintf(stderr,
 			"tlstrace: stats: otlp.queued=%llu otlp.sent=%llu otlp.dropped=%llu "

@@ -1118,6 +1118,7 @@ static __u64 rejected_spans(const unsigned char *p, size_t len, char *msg, size_
 enum post_result {
 	POST_OK,
 	POST_RETRY,
+	POST_NO_TIME, /* not sent: the stop deadline has passed */
 	POST_FAIL
 };
 
@@ -1132,10 +1133,8 @@ static enum post_result post(struct otlp *o, const unsigned char *body, size_t l
 
 	*retry_after_ms = 0;
 	if (d != UINT64_MAX) {
-		if (now >= d) {
-			snprintf(err, errlen, "stopped before it was sent");
-			return POST_FAIL;
-		}
+		if (now >= d)
+			return POST_NO_TIME;
 		if ((d - now) / 1000000 < (__u64)timeout)
 			timeout = (long)((d - now) / 1000000) + 1;
 	}
@@ -1204,6 +1203,9 @@ static int send_batch(struct otlp *o, struct item **items, size_t n)
 	} else {
 		for (int tries = 1;; tries++) {
 			r = post(o, body, len, &after, why, sizeof(why));
+			/* say why the last POST that was made failed, if one was */
+			if (r == POST_NO_TIME && !why[0])
+				snprintf(why, sizeof(why), "no time left before the exit");
 			if (r != POST_RETRY || tries == TRIES)
 				break;
 			if (o->verbose)
@@ -1287,7 +1289,7 @@ static void *sender(void *arg)
 		}
 		pthread_mutex_lock(&o->lock);
 	}
-	fail_queued_locked(o, "not sent before the exit timeout");
+	fail_queued_locked(o, "no time left before the exit");
 	pthread_mutex_unlock(&o->lock);
 	free(batch);
 	return NULL;

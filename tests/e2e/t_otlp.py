@@ -307,6 +307,7 @@ def test_otlp_endpoint_down(env):
     expect(len(otlp) == 1 and otlp[0].startswith("tlstrace: warning: ") and
            "1 of 1 entries not delivered" in otlp[0],
            "stderr %r, want one warning that 1 of 1 entries were not delivered" % lines)
+    expect("connect" in otlp[0].lower(), "the warning does not say why: %r" % otlp[0])
     # three tries, 0.5 s and 1 s apart, then exit: not the 10 s a POST may take
     expect(took < 8, "tlstrace took %.1f s to give up" % took)
 
