@@ -82,7 +82,7 @@ static void layout(int width, struct layout *l)
 	l->who = l->width >= 100 ? 22 : 14;
 	/* the columns, a space after each, and one before the name */
 	avail = l->width - (TIME_W + 1 + l->who + 1 + STATUS_W + 1 + TOTAL_W + 1 + 1);
-	l->bar = avail / 3;
+	l->bar = avail * 3 / 10;
 	if (l->bar < BAR_MIN)
 		l->bar = BAR_MIN;
 	if (l->bar > BAR_MAX)
