@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: MIT
 //
 // An OTLP/HTTP trace receiver for the end-to-end tests: a plain HTTP server
 // on 127.0.0.1 that decodes each request body with the official protobuf
@@ -7,25 +7,28 @@
 //
 //   --spans FILE     one line per span: its fields, attributes flattened to
 //                    {key: value}, ids in hex, with its resource and scope
-//   --requests FILE  one line per request: method, path, content type,
-//                    body length, status replied, spans decoded, error
+//   --requests FILE  one line per request: arrival (ms since the epoch),
+//                    method, path, content type, body length, status
+//                    replied, spans decoded, error
 //
 // It answers 200 with an empty ExportTraceServiceResponse, or
-// --fail-status (default 503) to the first --fail-first requests, or 400 to
-// a body it cannot decode. The port it listens on goes to --ready-file.
+// --fail-status (default 503) to the first --fail-first requests (with a
+// Retry-After header if --retry-after SECONDS), or 400 to a body it cannot
+// decode. The port it listens on goes to --ready-file.
 //
 // usage: node otlp_receiver.js --module DIR --ready-file F --spans F
 //            --requests F [--fail-first N] [--fail-status CODE]
+//            [--retry-after SECONDS]
 "use strict";
 
 const fs = require("fs");
 const http = require("http");
 
 function args(argv) {
-	const out = { failFirst: 0, failStatus: 503 };
+	const out = { failFirst: 0, failStatus: 503, retryAfter: "" };
 	for (let i = 2; i < argv.length; i += 2) {
 		const key = argv[i].replace(/^--/, "").replace(/-(.)/g, (_, c) => c.toUpperCase());
-		if (!(key in { module: 1, readyFile: 1, spans: 1, requests: 1, failFirst: 1, failStatus: 1 }) ||
+		if (!(key in { module: 1, readyFile: 1, spans: 1, requests: 1, failFirst: 1, failStatus: 1, retryAfter: 1 }) ||
 			i + 1 >= argv.length) {
 			console.error("otlp_receiver: bad argument " + argv[i]);
 			process.exit(2);
@@ -108,6 +111,7 @@ const server = http.createServer((req, res) => {
 	req.on("end", () => {
 		const body = Buffer.concat(chunks);
 		const log = {
+			t: Date.now(),
 			method: req.method,
 			path: req.url,
 			contentType: req.headers["content-type"] || "",
@@ -117,8 +121,11 @@ const server = http.createServer((req, res) => {
 		};
 		seen++;
 		let reply = Buffer.alloc(0);
+		const headers = { "Content-Type": "application/x-protobuf" };
 		if (seen <= opt.failFirst) {
 			log.status = opt.failStatus;
+			if (opt.retryAfter)
+				headers["Retry-After"] = opt.retryAfter;
 		} else {
 			try {
 				const decoded = trace.ExportTraceServiceRequest.toObject(
@@ -134,7 +141,7 @@ const server = http.createServer((req, res) => {
 			}
 		}
 		fs.appendFileSync(opt.requests, JSON.stringify(log) + "\n");
-		res.writeHead(log.status, { "Content-Type": "application/x-protobuf" });
+		res.writeHead(log.status, headers);
 		res.end(reply);
 	});
 });

@@ -23,7 +23,7 @@ TRANSFORMER = "@opentelemetry/otlp-transformer"
 class Receiver:
     """otlp_receiver.js on 127.0.0.1, a free port; its spans and requests as JSON lines."""
 
-    def __init__(self, env, test, fail_first=0, fail_status=503):
+    def __init__(self, env, test, fail_first=0, fail_status=503, retry_after=None):
         node = need("node")
         module = node_module(TRANSFORMER)
         self.spans_path = env.path(test + ".spans.jsonl")
@@ -38,7 +38,8 @@ class Receiver:
                 [node, os.path.join(HERE, "otlp_receiver.js"), "--module", module,
                  "--ready-file", ready, "--spans", self.spans_path,
                  "--requests", self.requests_path, "--fail-first", str(fail_first),
-                 "--fail-status", str(fail_status)],
+                 "--fail-status", str(fail_status)] +
+                (["--retry-after", str(retry_after)] if retry_after is not None else []),
                 stdin=open(os.devnull), stdout=log, stderr=log)
         deadline = time.monotonic() + 15
         while not os.path.exists(ready):
@@ -326,7 +327,8 @@ def test_otlp_endpoint_down(env):
 
 def test_otlp_retries(env):
     """The receiver answers 503 twice, then 200: the batch gets through on its
-    third POST, and the stats say two retries, nothing lost."""
+    third POST, and the stats say two retries, nothing lost. A 429 with
+    Retry-After is retried when it says."""
     need("curl")
     env.require_server()
     rcv = Receiver(env, "otlp_retries", fail_first=2, fail_status=503)
@@ -346,6 +348,17 @@ def test_otlp_retries(env):
     expect(got == sorted(urls), "spans for %r, want %r" % (got, urls))
     entries = read_entries(path)
     expect(len(entries) == 2, "%d entries" % len(entries))
+
+    # a 429 with Retry-After: 2 is retried after 2 s, not the 0.5 s backoff
+    rcv = Receiver(env, "otlp_retry_after", fail_first=1, fail_status=429, retry_after=2)
+    rc, _, err, _ = env.trace("otlp_retry_after", ["curl", "-sk", "-o", "/dev/null", urls[0]],
+                              timeout=60, opts=["--otlp-endpoint", rcv.url])
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect("OTLP" not in err, "warning: %s" % err.strip())
+    reqs = rcv.requests()
+    check_requests(reqs, [429, 200])
+    gap = (reqs[1]["t"] - reqs[0]["t"]) / 1e3
+    expect(1.9 <= gap <= 3, "retried %.2f s after a 429 with Retry-After: 2" % gap)
 
 
 def test_otlp_server(env):
