@@ -371,7 +371,7 @@ struct inbound {
 	__u64 ssl; /* 0: a plain HTTP socket */
 	__u64 ts;
 	__u32 fd;
-	__u32 _pad;
+	__u32 timing; /* --timing-only: no bytes to copy */
 };
 
 struct {
@@ -454,14 +454,18 @@ static __always_inline int is_http_method(const char *m)
 	       (m[0] == 'O' && m[1] == 'P' && m[2] == 'T' && m[3] == 'I');
 }
 
-static __always_inline void emit_sock_io(__u32 fd, __u32 dir, __u64 ts_enter, __u64 buf, __u64 len)
+/* a socket read or write; at most maxcap of its bytes copied */
+static __always_inline void emit_sock_io(__u32 fd, __u32 dir, __u64 ts_enter, __u64 buf, __u64 len,
+					 __u32 maxcap)
 {
 	struct ev_sock_io *e = (struct ev_sock_io *)scratch_rec();
 	__u32 cap;
 
 	if (!e)
 		return;
-	cap = len < MAX_CAPTURE ? len : MAX_CAPTURE;
+	cap = len < maxcap ? len : maxcap;
+	if (!buf)
+		cap = 0;
 	asm volatile("" : "+r"(cap));
 	if (cap > MAX_CAPTURE)
 		cap = MAX_CAPTURE;
@@ -476,6 +480,24 @@ static __always_inline void emit_sock_io(__u32 fd, __u32 dir, __u64 ts_enter, __
 	e->len = len;
 	e->cap = cap;
 	submit(e, offsetof(struct ev_sock_io, data) + cap);
+}
+
+/*
+ * --timing-only: a TLS socket's own reads and writes, outside the handshake,
+ * are the requests and responses. Only a write's record header is copied
+ * (to tell an alert from a request); nothing of a read.
+ */
+#define TLS_RECORD_HEADER 5
+
+static __always_inline void timing_io(__u32 fd, __u64 buf, __u64 len, int is_write)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inbound in = { .ts = bpf_ktime_get_ns(), .fd = fd, .timing = 1 };
+
+	if (is_write)
+		emit_sock_io(fd, IO_WRITE, in.ts, buf, len, TLS_RECORD_HEADER);
+	else
+		bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
 }
 
 /* ciphertext a session put in its memory BIO reaches a socket: bind them */
@@ -538,7 +560,13 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 	__u8 *fl = bpf_map_lookup_elem(&fds, &key);
 	char m[4] = {};
 
-	if (!fl || (*fl & (FD_TLS | FD_OTHER)) || !buf)
+	if (!fl)
+		return;
+	if (targ_timing_only && (*fl & FD_TLS)) {
+		timing_io(fd, buf, len, is_write);
+		return;
+	}
+	if ((*fl & (FD_TLS | FD_OTHER)) || !buf)
 		return;
 	if (!is_write) {
 		struct inbound in = { .buf = buf, .ssl = 0, .ts = bpf_ktime_get_ns(), .fd = fd };
@@ -562,7 +590,7 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 		}
 		*fl |= FD_HTTP;
 	}
-	emit_sock_io(fd, IO_WRITE, bpf_ktime_get_ns(), buf, len);
+	emit_sock_io(fd, IO_WRITE, bpf_ktime_get_ns(), buf, len, MAX_CAPTURE);
 }
 
 /* a write-like or read-like syscall: inside a TLS call, or on a plain socket */
@@ -583,7 +611,7 @@ static __always_inline void nested_read_done(long ret)
 	struct inbound *in = bpf_map_lookup_elem(&inbound, &tid);
 	struct ev_tls_in *e;
 	__u64 buf, ssl, ts;
-	__u32 cap, fd;
+	__u32 cap, fd, timing;
 
 	if (!in)
 		return;
@@ -591,11 +619,13 @@ static __always_inline void nested_read_done(long ret)
 	ssl = in->ssl;
 	ts = in->ts;
 	fd = in->fd;
+	timing = in->timing;
 	bpf_map_delete_elem(&inbound, &tid);
 	if (ret <= 0)
 		return;
 	if (!ssl) {
-		emit_sock_io(fd, IO_READ, ts, buf, ret);
+		/* --timing-only: how much and when, not what */
+		emit_sock_io(fd, IO_READ, ts, buf, ret, timing ? 0 : MAX_CAPTURE);
 		return;
 	}
 	e = (struct ev_tls_in *)scratch_rec();

@@ -27,6 +27,7 @@ struct probe {
 	int retprobe;
 	int required;
 	struct bpf_program *(*prog)(struct tlstrace_bpf *s);
+	int timing; /* attached in --timing-only mode too (else: only by default) */
 };
 
 #define PROG(name)                                                     \
@@ -57,18 +58,18 @@ PROG(gnutls_transport_set_int2_enter)
 PROG(gnutls_deinit_enter)
 
 static const struct probe openssl_probes[] = {
-	{ "SSL_do_handshake", 0, 1, prog_ssl_do_handshake_enter },
-	{ "SSL_do_handshake", 1, 1, prog_ssl_do_handshake_exit },
-	{ "SSL_read", 0, 1, prog_ssl_read_enter },
-	{ "SSL_read", 1, 1, prog_ssl_read_exit },
-	{ "SSL_write", 0, 1, prog_ssl_write_enter },
-	{ "SSL_write", 1, 1, prog_ssl_write_exit },
-	{ "SSL_read_ex", 0, 0, prog_ssl_read_ex_enter },
-	{ "SSL_read_ex", 1, 0, prog_ssl_read_exit },
-	{ "SSL_write_ex", 0, 0, prog_ssl_write_ex_enter },
-	{ "SSL_write_ex", 1, 0, prog_ssl_write_exit },
-	{ "SSL_set_fd", 0, 0, prog_ssl_set_fd_enter },
-	{ "SSL_free", 0, 0, prog_ssl_free_enter },
+	{ "SSL_do_handshake", 0, 1, prog_ssl_do_handshake_enter, 1 },
+	{ "SSL_do_handshake", 1, 1, prog_ssl_do_handshake_exit, 1 },
+	{ "SSL_read", 0, 1, prog_ssl_read_enter, 0 },
+	{ "SSL_read", 1, 1, prog_ssl_read_exit, 0 },
+	{ "SSL_write", 0, 1, prog_ssl_write_enter, 0 },
+	{ "SSL_write", 1, 1, prog_ssl_write_exit, 0 },
+	{ "SSL_read_ex", 0, 0, prog_ssl_read_ex_enter, 0 },
+	{ "SSL_read_ex", 1, 0, prog_ssl_read_exit, 0 },
+	{ "SSL_write_ex", 0, 0, prog_ssl_write_ex_enter, 0 },
+	{ "SSL_write_ex", 1, 0, prog_ssl_write_exit, 0 },
+	{ "SSL_set_fd", 0, 0, prog_ssl_set_fd_enter, 0 },
+	{ "SSL_free", 0, 0, prog_ssl_free_enter, 0 },
 };
 
 /*
@@ -76,23 +77,23 @@ static const struct probe openssl_probes[] = {
  * BIO_write, which ties sessions fed through memory BIOs to their sockets.
  */
 static const struct probe bio_probes[] = {
-	{ "BIO_write", 0, 0, prog_bio_write_enter },
+	{ "BIO_write", 0, 0, prog_bio_write_enter, 0 },
 };
 
 static const struct probe gnutls_probes[] = {
-	{ "gnutls_handshake", 0, 1, prog_gnutls_handshake_enter },
-	{ "gnutls_handshake", 1, 1, prog_gnutls_handshake_exit },
-	{ "gnutls_record_recv", 0, 1, prog_gnutls_record_recv_enter },
-	{ "gnutls_record_recv", 1, 1, prog_gnutls_record_recv_exit },
-	{ "gnutls_record_send", 0, 1, prog_gnutls_record_send_enter },
-	{ "gnutls_record_send", 1, 1, prog_gnutls_record_send_exit },
-	{ "gnutls_transport_set_int2", 0, 0, prog_gnutls_transport_set_int2_enter },
-	{ "gnutls_deinit", 0, 0, prog_gnutls_deinit_enter },
+	{ "gnutls_handshake", 0, 1, prog_gnutls_handshake_enter, 1 },
+	{ "gnutls_handshake", 1, 1, prog_gnutls_handshake_exit, 1 },
+	{ "gnutls_record_recv", 0, 1, prog_gnutls_record_recv_enter, 0 },
+	{ "gnutls_record_recv", 1, 1, prog_gnutls_record_recv_exit, 0 },
+	{ "gnutls_record_send", 0, 1, prog_gnutls_record_send_enter, 0 },
+	{ "gnutls_record_send", 1, 1, prog_gnutls_record_send_exit, 0 },
+	{ "gnutls_transport_set_int2", 0, 0, prog_gnutls_transport_set_int2_enter, 0 },
+	{ "gnutls_deinit", 0, 0, prog_gnutls_deinit_enter, 0 },
 };
 
 static const struct probe libc_probes[] = {
-	{ "getaddrinfo", 0, 1, prog_getaddrinfo_enter },
-	{ "getaddrinfo", 1, 1, prog_getaddrinfo_exit },
+	{ "getaddrinfo", 0, 1, prog_getaddrinfo_enter, 0 },
+	{ "getaddrinfo", 1, 1, prog_getaddrinfo_exit, 0 },
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -132,8 +133,14 @@ struct attacher {
 	size_t ntargets, cap;
 	struct bpf_link **links;
 	size_t nlinks, links_cap;
-	int attached; /* TLS libraries */
+	int attached;	  /* TLS libraries */
+	bool timing_only; /* handshake probes only */
 };
+
+void attacher__set_timing_only(struct attacher *a)
+{
+	a->timing_only = true;
+}
 
 struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose)
 {
@@ -301,11 +308,15 @@ static int attach_file(struct attacher *a, const char *path, const char *name, p
 {
 	size_t first = a->nlinks;
 
+	if (a->timing_only && !k->tls)
+		return 0; /* no name lookups: they are not timed in this mode */
 	for (size_t i = 0; i < k->nprobes + k->nextra; i++) {
 		const struct probe *p = i < k->nprobes ? &k->probes[i] : &k->extra[i - k->nprobes];
 		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = p->func, .retprobe = p->retprobe);
 		struct bpf_link *l;
 
+		if (a->timing_only && !p->timing)
+			continue;
 		l = bpf_program__attach_uprobe_opts(p->prog(a->skel), pid, path, 0, &opts);
 		if (!l) {
 			int err = -errno;

@@ -13,6 +13,12 @@ struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose);
 void attacher__free(struct attacher *a);
 
 /*
+ * --timing-only: attach the handshake probes alone (no read, write, bind,
+ * free or name-lookup probes); the socket syscalls time the requests.
+ */
+void attacher__set_timing_only(struct attacher *a);
+
+/*
  * Attach to every TLS library mapped by process pid. With per_pid, the
  * uprobes fire only in that process; otherwise in every process that maps
  * the file, once per file. Returns the number of libraries newly attached,

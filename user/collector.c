@@ -59,6 +59,7 @@ struct req {
 	/* the heads' fields, for the writers that export them */
 	struct headers rq_h;
 	struct headers rs_h;
+	int timing; /* --timing-only: an exchange of bytes, not a parsed request */
 };
 
 enum {
@@ -165,7 +166,13 @@ struct collector {
 	struct held *held; /* failed connects, newest first */
 	__u64 next_conn_id;
 	struct collector_stats st;
+	int timing_only; /* TLS connections timed from their socket syscalls */
 };
+
+void collector__set_timing_only(struct collector *c)
+{
+	c->timing_only = 1;
+}
 
 struct collector *collector__new(collector_emit_fn emit, void *ctx)
 {
@@ -348,6 +355,13 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	e.request_headers = &r->rq_h;
 	e.response_headers = r->head_done ? &r->rs_h : NULL;
 	e.tid = r->tid;
+	e.timing_only = r->timing;
+	/*
+	 * A TLS 1.3 server sends session tickets right after the handshake: a
+	 * client's first response may be timed at their arrival, not its own.
+	 */
+	e.timing_first_tls13 = r->timing && r->first_on_conn && !cn->server && s &&
+			       (s->sh.version == 0x0304 || !s->sh_state);
 	e.request_start = r->request_start;
 
 	if (r->first_on_conn && cn->observed) {
@@ -826,6 +840,9 @@ static void on_close(struct collector *c, const void *rec, size_t len __attribut
 	if (!cn)
 		return;
 	flush_conn(c, cn, e->hdr.ts, "connection closed");
+	/* without SSL_free probes, a session ends with its socket */
+	if (c->timing_only && cn->sess && cn->sess->conn == cn)
+		sess_destroy(c, cn->sess, e->hdr.ts);
 	conn_destroy(c, cn);
 }
 
@@ -1617,6 +1634,49 @@ static void conn_io(struct collector *c, struct conn *cn, int is_write, const st
 		(is_write ? on_write : on_read)(c, cn, io);
 }
 
+/* a TLS 1.2 alert record, or a TLS 1.3 record of an alert's size: not a request */
+static int is_alert(const struct io *io)
+{
+	const unsigned char *d = (const unsigned char *)io->data;
+
+	if (io->cap < 5)
+		return 0;
+	return d[0] == 0x15 || (d[0] == 0x17 && io->len == 24 && d[3] == 0 && d[4] == 19);
+}
+
+/*
+ * --timing-only: the socket syscalls of a TLS connection, outside its
+ * handshake. The side that asks (a client's writes, a server's reads)
+ * starts an exchange when the previous one has had an answer; the first
+ * byte of the answer is responseStart, its last read or write responseEnd.
+ */
+static void timing_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
+{
+	struct http1_request line = { .target = "/" };
+	int asks = cn->server ? !is_write : is_write;
+	struct req *r = cn->head;
+	struct io at = *io;
+
+	if (is_write && is_alert(io))
+		return; /* close_notify */
+	if (asks) {
+		if (r && !r->response_start)
+			return; /* more of the same request */
+		at.ts_enter = cn->server ? io->ts : io->ts_enter;
+		r = add_request(c, cn, &at, &line);
+		if (r)
+			r->timing = 1;
+		return;
+	}
+	if (!r) {
+		c->st.unmatched++; /* bytes before any request: a session ticket */
+		return;
+	}
+	if (!r->response_start)
+		r->response_start = cn->server ? io->ts_enter : io->ts;
+	r->last_read = io->ts;
+}
+
 /* plain HTTP on a TCP socket: the same, without a TLS session */
 static void on_sock_io(struct collector *c, const void *rec, size_t len)
 {
@@ -1636,7 +1696,14 @@ static void on_sock_io(struct collector *c, const void *rec, size_t len)
 		c->st.bad_records++;
 		return;
 	}
-	if (!cn || cn->sess || !e->len)
+	if (!cn || !e->len)
+		return;
+	if (cn->sess && c->timing_only) {
+		cn->last_ts = e->hdr.ts;
+		timing_io(c, cn, e->dir == IO_WRITE, &io);
+		return;
+	}
+	if (cn->sess)
 		return;
 	cn->last_ts = e->hdr.ts;
 	conn_io(c, cn, e->dir == IO_WRITE, &io);

@@ -27,6 +27,13 @@ struct collector_stats {
 struct collector *collector__new(collector_emit_fn emit, void *ctx);
 void collector__free(struct collector *c);
 
+/*
+ * --timing-only: TLS connections are timed from their socket reads and
+ * writes (EV_SOCK_IO without data); each request/response exchange is an
+ * entry whose URL, method, status and sizes are unknown.
+ */
+void collector__set_timing_only(struct collector *c);
+
 /* feed one ring-buffer record; -EINVAL if it is malformed */
 int collector__feed(struct collector *c, const void *rec, size_t len);
 

@@ -71,6 +71,8 @@ struct entry {
 	char http_version[16]; /* of the request line: "HTTP/1.1", "HTTP/2", "" unknown */
 	const struct headers *request_headers;
 	const struct headers *response_headers;
+	int timing_only;	/* --timing-only: URL path, method, status and sizes unknown */
+	int timing_first_tls13; /* ...and responseStart may be a session ticket's arrival */
 };
 
 #endif /* ENTRY_H */

@@ -171,6 +171,21 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 	}
 	if (e->decoded_unknown)
 		add(x, "decodedBodySizeUnknown", json_object_new_boolean(1));
+	if (e->timing_only) {
+		/* timed from socket syscalls: what only the plaintext would tell */
+		static const char *const unknown[] = {
+			"name.path",	   "method",	   "responseStatus",	"encodedBodySize",
+			"decodedBodySize", "transferSize", "domainLookupStart", "domainLookupEnd",
+		};
+		struct json_object *u = json_object_new_array();
+
+		for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+			json_object_array_add(u, json_object_new_string(unknown[i]));
+		if (e->timing_first_tls13)
+			json_object_array_add(u, json_object_new_string("responseStart"));
+		add(x, "timingOnly", json_object_new_boolean(1));
+		add(x, "unknown", u);
+	}
 	if (e->failed_phase) {
 		const struct entry_partial *p = &e->partial;
 		struct json_object *pt = json_object_new_object();

@@ -537,6 +537,8 @@ int main(int argc, char **argv)
 		}
 	}
 	run.col = collector__new(on_entry, &run);
+	if (run.col && o.timing_only)
+		collector__set_timing_only(run.col);
 	if (!run.col) {
 		fprintf(stderr, "tlstrace: out of memory\n");
 		err = -ENOMEM;
@@ -566,6 +568,7 @@ int main(int argc, char **argv)
 	skel->rodata->targ_all = !o.command && !o.npids && !o.comm[0];
 	skel->rodata->targ_follow = o.command != NULL;
 	memcpy((char *)skel->rodata->targ_comm, o.comm, sizeof(o.comm));
+	skel->rodata->targ_timing_only = o.timing_only;
 	err = bpf_map__set_max_entries(skel->maps.events, (__u32)o.ringbuf_mib << 20);
 	if (err) {
 		fprintf(stderr, "tlstrace: set the ring buffer size: %s\n", strerror(-err));
@@ -592,6 +595,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tlstrace: out of memory\n");
 		goto cleanup;
 	}
+	if (o.timing_only)
+		attacher__set_timing_only(att);
 	run.att = att;
 	run.per_pid = o.npids > 0;
 	if (o.npids) {

@@ -47,6 +47,7 @@ enum {
 	OPT_METRICS_SERVERS,
 	OPT_METRICS_COMMS,
 	OPT_RINGBUF,
+	OPT_TIMING_ONLY,
 };
 
 static const struct argp_option opts[] = {
@@ -78,6 +79,10 @@ static const struct argp_option opts[] = {
 	  0 },
 	{ "lib", OPT_LIB, "PATH", 0,
 	  "Also attach to this library or executable with OpenSSL or GnuTLS functions (repeatable)",
+	  0 },
+	{ "timing-only", OPT_TIMING_ONLY, NULL, 0,
+	  "Probe only TLS handshakes; time requests from socket syscalls. No per-byte cost, no "
+	  "plaintext: URLs are https://SERVER/, no method, status or body sizes",
 	  0 },
 	{ "ringbuf-size", OPT_RINGBUF, "MIB", 0,
 	  "Size of the ring buffer events wait in, in MiB: a power of 2 from 1 to 1024 (default "
@@ -158,6 +163,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_STATS:
 		o->stats = true;
+		break;
+	case OPT_TIMING_ONLY:
+		o->timing_only = true;
 		break;
 	case OPT_RINGBUF:
 		o->ringbuf_mib = parse_num("--ringbuf-size", arg, 1, 1024);

@@ -20,6 +20,7 @@ struct options {
 	bool stats;
 	bool verbose;
 	long ringbuf_mib;	    /* --ringbuf-size: the BPF ring buffer, MiB (a power of 2) */
+	bool timing_only;	    /* --timing-only: no probe on the read/write path */
 	bool no_color;		    /* --no-color, or NO_COLOR set */
 	bool by_process;	    /* summary rows and HAR pages per process */
 	bool no_redact;		    /* HAR: keep Authorization, Cookie... values */
