@@ -362,8 +362,9 @@ def test_terminal_piped(env):
     for r in v["rows"]:
         expect(len(r["line"]) <= 80, "a row wider than 80 columns when piped: %r" % r["line"])
         bar = r["bar"].rstrip()
+        # 9 columns at most: the shortest phases may not get one; the handshake does
         expect(re.fullmatch(r"[.dcswr]+", bar), "bar %r: phase letters only" % bar)
-        expect("c" in bar and "s" in bar, "a new connection's bar %r lacks c and s" % bar)
+        expect("s" in bar, "a new connection's bar %r has no TLS" % bar)
     expect(len({r["pid"] for r in v["rows"]}) == 2, "two curls, want two pids")
     s = summary(v["lines"], "host")
     count, errors, figs = s["localhost:%d" % env.port]
