@@ -139,7 +139,41 @@ def test_sigkill_leaves_no_probes(env):
     expect(state == "clean", "60 s after SIGKILL a new client is still probed")
 
 
+def test_privilege_errors(env):
+    """Not root, root without CAP_BPF/CAP_PERFMON, tracefs missing and not
+    mountable, an unwritable output file: one line each, exit 1, and the
+    command never runs."""
+    need("setpriv")
+    need("unshare")
+    marker = env.path("ran")
+    command = ["--", "sh", "-c", "touch " + marker]
+    cases = [
+        ("not root", ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                      env.tlstrace] + command, "must run as root"),
+        ("no CAP_BPF/CAP_PERFMON", ["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin",
+                                    env.tlstrace] + command, "CAP_BPF"),
+        ("tracefs missing", ["unshare", "-m", "sh", "-c",
+                             "for d in /sys/kernel/tracing /sys/kernel/debug/tracing "
+                             "/sys/kernel/debug; do umount $d 2>/dev/null; done; "
+                             'exec setpriv --bounding-set=-sys_admin "$@"', "sh",
+                             env.tlstrace] + command, "tracefs"),
+        ("unwritable output", [env.tlstrace, "-o", env.path("no/such/dir.json")] + command,
+         "no/such/dir.json"),
+    ]
+    problems = []
+    for what, cmd, words in cases:
+        if os.path.exists(marker):
+            os.unlink(marker)
+        rc, _, err = env.procs.run(cmd, 30, what)
+        lines = [l for l in err.splitlines() if l.strip()]
+        if rc != 1 or len(lines) != 1 or words not in err or os.path.exists(marker):
+            problems.append("%s: exit %d, stderr %r, command ran: %s"
+                            % (what, rc, err.strip()[:160], os.path.exists(marker)))
+    expect(not problems, "; ".join(problems))
+
+
 TESTS = [
+    ("privilege_errors", test_privilege_errors),
     ("ringbuf_drops_reported", test_ringbuf_drops_reported),
     ("concurrent_keepalive", test_concurrent_keepalive),
     ("sigkill_leaves_no_probes", test_sigkill_leaves_no_probes),
