@@ -21,8 +21,9 @@ struct gai_args {
 	__u32 _pad;
 };
 
+/* LRU: a thread that dies inside getaddrinfo() leaves no entry for good */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_THREADS);
 	__type(key, __u32);
 	__type(value, struct gai_args);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -649,6 +650,14 @@ int main(int argc, char **argv)
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/*
+	 * The reader must keep up when the traced programs keep every CPU
+	 * busy, or the ring buffer fills: a higher priority than theirs (it
+	 * uses little CPU itself). Not inherited by COMMAND, forked already.
+	 */
+	if (getpriority(PRIO_PROCESS, 0) == 0 && setpriority(PRIO_PROCESS, 0, -10) && verbose)
+		fprintf(stderr, "tlstrace: could not raise the reader's priority: %s\n",
+			strerror(errno));
 	if (go >= 0) {
 		if (write(go, "g", 1) != 1) {
 			err = -errno;
