@@ -718,8 +718,23 @@ int main(int argc, char **argv)
 	if (o.format == FMT_TEXT)
 		note_drops(skel, &run); /* among the entries; report() says it on stderr */
 	report(skel, run.col, o.stats);
-	if (run.sum)
+	if (run.sum) {
+		__u64 cnt[CNT_NR];
+
 		summary__print(run.sum, run.out.f, run.out.color, run.out.width);
+		read_counters(skel, cnt);
+		fprintf(run.out.f,
+			"events dropped: %llu (ring buffer %llu, thread map %llu, socket map "
+			"%llu)%s\n",
+			(unsigned long long)(cnt[CNT_DROP_RINGBUF] + cnt[CNT_DROP_INFLIGHT] +
+					     cnt[CNT_DROP_SOCKS]),
+			(unsigned long long)cnt[CNT_DROP_RINGBUF],
+			(unsigned long long)cnt[CNT_DROP_INFLIGHT],
+			(unsigned long long)cnt[CNT_DROP_SOCKS],
+			cnt[CNT_DROP_RINGBUF] + cnt[CNT_DROP_INFLIGHT] + cnt[CNT_DROP_SOCKS]
+				? ": entries may be missing"
+				: "");
+	}
 	if (run.otlp) {
 		struct otlp_stats st;
 

@@ -56,6 +56,8 @@ def test_ringbuf_drops_reported(env):
         text = f.read()
     expect(re.search(r"warning: \d+ events dropped since the last notice \(ring buffer", text),
            "no drop line among the text output: %r" % text[-300:])
+    expect(re.search(r"events dropped: [1-9]\d* \(ring buffer [1-9]", text),
+           "the summary does not count the drops: %r" % text[-300:])
     out = env.path("drops.jsonl")
     final = re.search(r"warning: (\d+) events dropped \(ring buffer (\d+),", err)
     expect(final and int(final.group(1)) > 0 and final.group(1) == final.group(2),
@@ -139,6 +141,46 @@ def test_sigkill_leaves_no_probes(env):
     expect(state == "clean", "60 s after SIGKILL a new client is still probed")
 
 
+# Python: send a request and never read the answer; wait for a line, then exit
+NEVER_READS = r"""
+import socket, ssl, sys
+ctx = ssl._create_unverified_context()
+s = ctx.wrap_socket(socket.create_connection(("localhost", int(sys.argv[1]))),
+                    server_hostname="localhost")
+s.sendall(b"GET /size/4000000 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+print("sent", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_client_never_reads(env):
+    """A client that writes its request and never reads the response, then
+    exits: one entry, failed in the http phase (the connection closed with
+    no response read), and nothing left behind: a fetch after it is whole."""
+    env.require_server()
+    script = env.path("never_reads.py")
+    with open(script, "w") as f:
+        f.write(NEVER_READS)
+    out = env.path("never_reads.jsonl")
+    sh = ("echo | %s %s %d; curl -sk -o /dev/null %s"
+          % (sys.executable, script, env.port, env.url("/hello")))
+    rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", out, "--", "sh", "-c", sh], 60,
+                               "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    entries = read_entries(out)
+    expect(len(entries) == 2, "%d entries, want 2: %r" % (len(entries),
+                                                         [e["name"] for e in entries]))
+    first, second = entries
+    x = first["tlstrace"]
+    expect(x.get("failedPhase") == "http" and first["name"].endswith("/size/4000000") and
+           ("closed" in x.get("error", "") or "exited" in x.get("error", "")) and
+           "requestStart" in x.get("partialTimings", {}) and
+           "responseStart" not in x.get("partialTimings", {}),
+           "first entry: %s %r %r" % (first["name"], x.get("failedPhase"), x.get("error")))
+    expect(second["responseStatus"] == 200 and "failedPhase" not in second["tlstrace"],
+           "second entry: %r" % second)
+
+
 def test_privilege_errors(env):
     """Not root, root without CAP_BPF/CAP_PERFMON, tracefs missing and not
     mountable, an unwritable output file: one line each, exit 1, and the
@@ -174,6 +216,7 @@ def test_privilege_errors(env):
 
 TESTS = [
     ("privilege_errors", test_privilege_errors),
+    ("client_never_reads", test_client_never_reads),
     ("ringbuf_drops_reported", test_ringbuf_drops_reported),
     ("concurrent_keepalive", test_concurrent_keepalive),
     ("sigkill_leaves_no_probes", test_sigkill_leaves_no_probes),
