@@ -10,6 +10,7 @@ Usage: python3 bench/soak.py [--tlstrace ./tlstrace] [--minutes 10]
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--interval", type=float, default=0.01, help="keep-alive request spacing, s")
     args = ap.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the server and clients are stopped
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     work = tempfile.mkdtemp(prefix="tlstrace-soak-")
     subprocess.run(["sh", os.path.join(ROOT, "tests/e2e/mkcert.sh"), work], check=True,
