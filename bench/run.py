@@ -1,216 +1,663 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""tlstrace benchmark: prints figures and ratios from one run, never pass/fail.
+"""tlstrace benchmark: figures and ratios from one run, never pass/fail.
 
-- uprobe hits per request (tlstrace's own --stats counters, traced processes
-  only), for a new connection and for a reused one, per client;
-- added latency and client CPU time per request, traced vs. untraced, for
-  new connections (one curl process per request) and keep-alive (one Python
-  process, many requests on one connection).
+Sections (all by default, in this order; --only NAME[,NAME] for some):
 
-Usage: python3 bench/run.py [--tlstrace ./tlstrace] [--requests N]
+  hits     uprobe hits per request (tlstrace's own --stats counters, per
+           probe), default mode and --timing-only: curl and Python, a new
+           connection and a reused one
+  latency  added wall time per HTTPS request, traced vs. untraced, for curl
+           and Python, new connections and keep-alive, under three tracers:
+           tlstrace, tlstrace --timing-only and bench/handshake.bt (bpftrace
+           timing SSL_do_handshake alone); with hits per request and the
+           implied cost of one hit
+  bulk     a 256 MiB download by curl: seconds, MB/s, ratio, and drops at the
+           default ring buffer and a larger one
+  events   N keep-alive Python clients hammering /hello: records/s the
+           collector takes with no drop, its CPU and peak memory
+  idle     10,000 idle TLS connections: tlstrace's memory before and with
+           them, and its BPF maps' sizes (max_entries, memlock, in use)
+
+The server is nginx on a private copy of libssl (another inode), so that no
+tracer's uprobes fire in it: what is measured is the client's cost alone.
+
+Usage: python3 bench/run.py [--only SECTIONS] [--tlstrace ./tlstrace] ...
+(bench/run.sh builds first and installs bpftrace if missing.)
 """
 
 import argparse
+import ctypes
 import json
 import os
 import re
-import resource
+import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+CLIENTS = os.path.join(BENCH, "clients.py")
+HANDSHAKE_BT = os.path.join(BENCH, "handshake.bt")
+SECTIONS = ["hits", "latency", "bulk", "events", "idle"]
+BULK_SIZE = 256 * 1024 * 1024
 
-KEEPALIVE_CLIENT = r"""
-import http.client, json, resource, ssl, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
-ctx = ssl._create_unverified_context()
-c = http.client.HTTPSConnection("localhost", port, context=ctx)
-c.request("GET", "/hello"); c.getresponse().read()      # connect + warm-up
-r0 = resource.getrusage(resource.RUSAGE_SELF)
-t0 = time.perf_counter()
-for _ in range(n):
-    c.request("GET", "/hello"); c.getresponse().read()
-t1 = time.perf_counter()
-r1 = resource.getrusage(resource.RUSAGE_SELF)
-cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-print(json.dumps({"wall_us": (t1 - t0) / n * 1e6, "cpu_us": cpu / n * 1e6}))
+NGINX_CONF = """\
+daemon off;
+user root;
+worker_processes {workers};
+worker_rlimit_nofile {nofile};
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{
+    worker_connections {conns};
+}}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp/body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+    keepalive_requests 100000000;
+    keepalive_timeout 3600s;
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name localhost;
+        ssl_certificate {dir}/cert.pem;
+        ssl_certificate_key {dir}/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location = /hello {{
+            default_type text/plain;
+            return 200 "hello\\n";
+        }}
+        location /size/ {{
+            alias {dir}/files/;
+            default_type application/octet-stream;
+        }}
+    }}
+}}
 """
 
-ONE_REQUEST_PY = r"""
-import http.client, ssl, sys
-port, n = int(sys.argv[1]), int(sys.argv[2])
-c = http.client.HTTPSConnection("localhost", port, context=ssl._create_unverified_context())
-for _ in range(n):
-    c.request("GET", "/hello"); c.getresponse().read()
-"""
-
-
-def start_server(work):
-    subprocess.run(["sh", os.path.join(ROOT, "tests/e2e/mkcert.sh"), work], check=True)
-    ready = os.path.join(work, "port")
-    if os.path.exists(ready):
-        os.unlink(ready)
-    srv = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/e2e/server.py"), "--port", "0",
-                            "--cert", os.path.join(work, "cert.pem"),
-                            "--key", os.path.join(work, "key.pem"), "--ready-file", ready])
-    for _ in range(200):
-        if os.path.exists(ready) and open(ready).read().strip():
-            return srv, int(open(ready).read())
-        time.sleep(0.05)
-    srv.kill()
-    sys.exit("bench: the test server did not start")
-
-
-def hits(tlstrace, cmd):
-    """total uprobe hits in the traced command, from --stats"""
-    p = subprocess.run([tlstrace, "--stats", "-f", "json", "-o", "/dev/null", "--"] + cmd,
-                       capture_output=True, text=True, timeout=60)
-    m = re.search(r"hits\.total=(\d+)", p.stderr)
-    if not m:
-        sys.exit("bench: no stats from tlstrace: " + p.stderr.strip())
-    return int(m.group(1))
+# ---------------------------------------------------------------- helpers
 
 
 def median(xs):
     xs = sorted(xs)
-    return xs[len(xs) // 2]
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
 
 
-def hits_per_request(tlstrace, one, many, k):
-    """(new connection, reused): hits for one request, and per extra request"""
-    h1 = median([hits(tlstrace, one) for _ in range(3)])
-    hk = median([hits(tlstrace, many) for _ in range(3)])
-    return h1, (hk - h1) / (k - 1)
+def warn(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
 
 
-def wait_for_detaches(timeout=30):
-    """Let an earlier tlstrace's uprobe removal (done by a child it leaves
-    behind, in the kernel, one probe at a time) finish: it would otherwise
-    load the machine during the next measurement."""
+def other_runs():
+    """other engineers' test runs, which make timings noisy"""
+    p = subprocess.run(["pgrep", "-f", "tests/e2e/run.py"], capture_output=True, text=True)
+    return len(p.stdout.split())
+
+
+def load_note():
+    with open("/proc/loadavg") as f:
+        la = f.read().split()[:3]
+    n = other_runs()
+    return "load average %s; %s" % (" ".join(la), "%d other e2e test run(s) on the machine: "
+                                    "timings are noisy" % n if n else "no other e2e test run")
+
+
+def become_subreaper():
+    """tlstrace leaves a child behind that removes its uprobes (slowly, in
+    the kernel): made ours, it can be waited for before the next timing"""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(36, 1, 0, 0, 0):  # PR_SET_CHILD_SUBREAPER
+        warn("prctl(PR_SET_CHILD_SUBREAPER) failed; detaches are not waited for")
+
+
+KEEP = set()  # pids of our children that run on (the server, bpftrace): not to reap
+
+
+def wait_for_detaches(timeout=60):
+    """reap tlstrace's detaching children, orphaned to us"""
     deadline = time.monotonic() + timeout
+    me = str(os.getpid())
     while time.monotonic() < deadline:
-        busy = False
+        orphans = []
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 with open("/proc/%s/stat" % pid) as f:
                     st = f.read()
             except OSError:
                 continue
-            fields = st[st.rfind(")") + 2:].split()
-            if st[st.find("(") + 1:st.rfind(")")] == "tlstrace" and fields[0] != "Z" \
-                    and fields[1] == "1":
-                busy = True
-                break
-        if not busy:
+            if st[st.rfind(")") + 2:].split()[1] == me and int(pid) not in KEEP:
+                orphans.append(int(pid))
+        if not orphans:
             return
+        for pid in orphans:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
         time.sleep(0.05)
+    warn("tlstrace's detaching children still run after %d s: %s" % (timeout, " ".join(
+        "%d(%s)" % (pid, comm(pid)) for pid in orphans)))
 
 
-def curl_loop(url, n):
-    """n curl processes in a row: wall and children's CPU per request, in µs"""
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    for _ in range(n):
-        subprocess.run(["curl", "-sk", "-o", "/dev/null", url], check=True)
-    t1 = time.perf_counter()
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    return (t1 - t0) / n * 1e6, cpu / n * 1e6
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
 
 
-class Tracer:
-    """tlstrace in the background, tracing processes by name"""
+def parse_stats(stderr):
+    """the counters of tlstrace's --stats line, as a dict"""
+    m = re.search(r"tlstrace: stats: (.*)", stderr)
+    if not m:
+        sys.exit("bench: no stats from tlstrace: " + stderr.strip()[-500:])
+    return {k: float(v) for k, v in re.findall(r"(\S+)=(\d+)", m.group(1))}
 
-    def __init__(self, tlstrace, comm):
-        self.p = subprocess.Popen([tlstrace, "-c", comm, "-f", "json", "-o", "/dev/null"],
-                                  stderr=subprocess.PIPE, text=True)
-        line = self.p.stderr.readline()     # "tlstrace: tracing ...": attached
-        if not line.startswith("tlstrace: tracing"):
-            sys.exit("bench: tlstrace failed: " + line.strip())
+
+def drops(stats):
+    return int(sum(v for k, v in stats.items() if k.startswith("drops.")))
+
+
+def drop_lines(stderr):
+    """tlstrace's own warnings about lost events (the stats line aside)"""
+    return [ln for ln in stderr.splitlines()
+            if not ln.startswith("tlstrace: stats:") and re.search(r"drop|lost", ln, re.I)]
+
+
+def tlstrace_cmd(tlstrace, mode, ring=None):
+    cmd = [tlstrace] + mode + ["--stats", "-f", "json", "-o", "/dev/null"]
+    if ring:
+        cmd += ["--ringbuf-size", str(ring)]
+    return cmd
+
+
+def run_under(tlstrace, mode, cmd, ring=None, timeout=600, quiet=True):
+    """cmd run by tlstrace (mode a list of options), or untraced (mode None):
+    (cmd's stdout, tlstrace's stats or None, tlstrace's stderr). quiet: first
+    wait for earlier tracers' uprobes to be gone (for a timing)"""
+    if quiet:
+        wait_for_detaches()
+    full = cmd if mode is None else tlstrace_cmd(tlstrace, mode, ring) + ["--"] + cmd
+    p = subprocess.run(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=timeout)
+    if p.returncode:
+        sys.exit("bench: %s exited with %d: %s" % (" ".join(full[:8]), p.returncode,
+                                                      p.stderr.strip()[-500:]))
+    if mode is None:
+        return p.stdout, None, p.stderr
+    return p.stdout, parse_stats(p.stderr), p.stderr
+
+
+def last_json(text):
+    return json.loads(text.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- the server
+
+
+def libssl_paths():
+    """libssl and libcrypto as this Python has them mapped"""
+    paths = {}
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1]
+            base = os.path.basename(path)
+            if base.startswith(("libssl.so", "libcrypto.so")):
+                paths[base] = path
+    return paths
+
+
+class Nginx:
+    """nginx on a private copy of libssl: no uprobe on the system's libssl
+    (tlstrace's or bpftrace's) fires in the server"""
+
+    def __init__(self, work):
+        self.work = work
+        subprocess.run(["sh", os.path.join(ROOT, "tests/e2e/mkcert.sh"), work], check=True)
+        for d in ("lib", "files", "tmp"):
+            os.makedirs(os.path.join(work, d), exist_ok=True)
+        for base, path in libssl_paths().items():
+            shutil.copy(path, os.path.join(work, "lib", base))
+        big = os.path.join(work, "files", str(BULK_SIZE))
+        with open(big, "wb") as f:
+            f.truncate(BULK_SIZE)  # sparse: read from memory, never from disk
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        conf = os.path.join(work, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(dir=work, port=self.port, workers=2, conns=30000,
+                                      nofile=70000))
+        env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(work, "lib"))
+        self.p = subprocess.Popen(["nginx", "-p", work, "-c", conf], env=env,
+                                  stdout=subprocess.DEVNULL)
+        KEEP.add(self.p.pid)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if self.p.poll() is not None:
+                    sys.exit("bench: nginx failed: " + self.error_log())
+                time.sleep(0.05)
+        else:
+            sys.exit("bench: nginx did not start: " + self.error_log())
+        with open("/proc/%d/maps" % self.p.pid) as f:
+            if os.path.join(work, "lib") not in f.read():
+                warn("nginx does not use the private libssl: the tracers' probes fire in it")
+
+    def error_log(self):
+        try:
+            with open(os.path.join(self.work, "nginx-error.log")) as f:
+                return f.read()[-500:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        self.p.send_signal(signal.SIGQUIT)
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+
+
+# ---------------------------------------------------------------- hits
+
+PROBES = ["handshake", "read", "write", "set_fd", "free", "bio_write", "getaddrinfo"]
+MODES = [("default", []), ("--timing-only", ["--timing-only"])]
+CLIENT_NAMES = ["curl new", "curl keep-alive", "python new", "python keep-alive"]
+
+
+def per_probe(stats, scale):
+    """hits.* per request, enter and exit together: {probe: hits}"""
+    out = {"total": stats["hits.total"] / scale}
+    for p in PROBES:
+        out[p] = sum(v for k, v in stats.items()
+                     if k in ("hits." + p, "hits.%s_enter" % p, "hits.%s_exit" % p)) / scale
+    return out
+
+
+def diff(a, b, k):
+    return {p: (a[p] - b[p]) / k for p in a}
+
+
+def section_hits(args, srv):
+    url = "https://localhost:%d/hello" % srv.port
+    n, k = 20, 50
+    py = [sys.executable, CLIENTS]
+    res = {}
+    for name, mode in MODES:
+        def stats(cmd):
+            return run_under(args.tlstrace, mode, cmd, quiet=False)[1]
+        curl1 = stats(["curl", "-sk", "-o", "/dev/null", url])
+        curlk = stats(["curl", "-sk", "-o", "/dev/null", url + "?[0-%d]" % k])
+        curln = stats(["sh", "-c", 'for i in $(seq %d); do curl -sk -o /dev/null "%s"; done'
+                       % (n, url)])
+        py0 = stats(py + ["py-ka", str(srv.port), "0"])
+        pyk = stats(py + ["py-ka", str(srv.port), str(k)])
+        pyn = stats(py + ["py-new", str(srv.port), str(n)])
+        res[name] = {
+            "curl new": per_probe(curln, n),
+            "curl keep-alive": diff(per_probe(curlk, 1), per_probe(curl1, 1), k),
+            "python new": per_probe(pyn, n),
+            "python keep-alive": diff(per_probe(pyk, 1), per_probe(py0, 1), k),
+        }
+    print("\n== uprobe hits per request (tlstrace --stats; entry and return hits together)")
+    print("   new: mean over %d new connections (curl: one process each); keep-alive: per "
+          "request after the first, over %d" % (n, k))
+    print("   %-14s %-18s %6s  %s" % ("mode", "client", "hits", "per probe"))
+    for name, _ in MODES:
+        for client in CLIENT_NAMES:
+            h = res[name][client]
+            probes = " ".join("%s %.1f" % (p, h[p]) for p in PROBES if abs(h[p]) >= 0.05)
+            print("   %-14s %-18s %6.1f  %s" % (name, client, h["total"], probes or "-"))
+    print("   (the issue's targets, curl, small body: default <= 14 new / <= 9 reused; "
+          "--timing-only <= 4 new / 0 reused)")
+    return res
+
+
+# ---------------------------------------------------------------- latency
+
+TRACERS = ["untraced", "tlstrace", "tlstrace --timing-only", "bpftrace handshake.bt"]
+
+
+class Bpftrace:
+    """bench/handshake.bt in the background, its lines in a file"""
+
+    def __init__(self, work, port):
+        self.out = os.path.join(work, "bpftrace.out")
+        self.err = os.path.join(work, "bpftrace.err")
+        with open(self.out, "w") as o, open(self.err, "w") as e:
+            # -B none: each line written as printed, so attaching can be seen
+            self.p = subprocess.Popen(["bpftrace", "-B", "none", HANDSHAKE_BT], stdout=o,
+                                      stderr=e)
+        KEEP.add(self.p.pid)
+        # attached once a handshake of ours shows up in its output
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            c = subprocess.Popen(["curl", "-sk", "-o", "/dev/null",
+                                  "https://localhost:%d/hello" % port])
+            c.wait()
+            time.sleep(0.2)
+            if c.pid in self.calls():
+                return
+            if self.p.poll() is not None:
+                break
+        self.stop()
+        with open(self.err) as f:
+            sys.exit("bench: bpftrace did not attach or print: " + f.read()[-500:])
+
+    def calls(self):
+        """handshake calls printed, per pid"""
+        calls = {}
+        with open(self.out) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 4 and parts[0].isdigit():
+                    calls[int(parts[0])] = calls.get(int(parts[0]), 0) + 1
+        return calls
 
     def stop(self):
         self.p.send_signal(signal.SIGINT)
-        self.p.wait(timeout=30)
+        self.p.wait(timeout=60)
+        KEEP.discard(self.p.pid)
 
 
-def keepalive(cmd_prefix, port, n):
-    p = subprocess.run(cmd_prefix + [sys.executable, "-c", KEEPALIVE_CLIENT, str(port), str(n)],
-                       capture_output=True, text=True, timeout=300, check=True)
-    return json.loads(p.stdout.strip().splitlines()[-1])
+def section_latency(args, srv, work, hits):
+    cmd = [sys.executable, CLIENTS, "latency", str(srv.port), str(args.new), str(args.ka)]
+    run_under(args.tlstrace, None, cmd)  # warm caches
+    wall = {t: {c: [] for c in CLIENT_NAMES} for t in TRACERS}
+    bt_hits = {c: [] for c in CLIENT_NAMES}
+    for r in range(args.rounds):
+        # rotate the order so that drift in the machine's speed favours no one
+        for tracer in TRACERS[r % 4:] + TRACERS[:r % 4]:
+            if tracer == "bpftrace handshake.bt":
+                wait_for_detaches()
+                bt = Bpftrace(work, srv.port)
+                res = last_json(run_under(args.tlstrace, None, cmd)[0])
+                bt.stop()
+                calls = bt.calls()
+                for c in CLIENT_NAMES:
+                    n = sum(calls.get(pid, 0) for pid in res[c]["pids"])
+                    bt_hits[c].append(2.0 * n / len(res[c]["samples"]))
+            else:
+                mode = {"untraced": None, "tlstrace": [],
+                        "tlstrace --timing-only": ["--timing-only"]}[tracer]
+                out, stats, err = run_under(args.tlstrace, mode, cmd)
+                if stats and drops(stats):
+                    warn("%s dropped %d events during the latency run" % (tracer, drops(stats)))
+                res = last_json(out)
+            for c in CLIENT_NAMES:
+                wall[tracer][c].append(median(res[c]["samples"]))
+    print("\n== added latency per request: median of %d rounds (tracers in rotating order); "
+          "per round %d new connections per client, %d keep-alive requests"
+          % (args.rounds, args.new, args.ka))
+    print("   a round's figure is the median request; curl: its time_total (start to last "
+          "byte); python: timed in the process")
+    print("   hits/req: tlstrace from the hits section, bpftrace from its own output "
+          "(2 per SSL_do_handshake call)")
+    print("   us: median request; added: median over rounds of (traced - untraced) in the same "
+          "round, and its range")
+    print("   %-18s %-23s %9s %9s %8s %15s %6s %8s %7s" % (
+        "client", "tracer", "untraced", "traced", "added", "range", "ratio", "hits/req",
+        "us/hit"))
+    out = {}
+    for c in CLIENT_NAMES:
+        base = median(wall["untraced"][c])
+        for tracer in TRACERS[1:]:
+            per_round = [t - b for t, b in zip(wall[tracer][c], wall["untraced"][c])]
+            added = median(per_round)
+            if tracer == "bpftrace handshake.bt":
+                h = median(bt_hits[c])
+            elif hits:
+                h = hits["default" if tracer == "tlstrace" else "--timing-only"][c]["total"]
+            else:
+                h = None
+            per_hit = "%7.1f" % (added / h) if h and h >= 0.5 else "%7s" % "-"
+            hs = "%8.1f" % h if h is not None else "%8s" % "?"
+            rng = "[%+.0f, %+.0f]" % (min(per_round), max(per_round))
+            print("   %-18s %-23s %9.1f %9.1f %+8.1f %15s %6.3f %s %s" % (
+                c if tracer == "tlstrace" else "", tracer, base, median(wall[tracer][c]),
+                added, rng, (base + added) / base, hs, per_hit))
+            out[(c, tracer)] = (added, h)
+    print("   the claims: --timing-only against handshake.bt; the default mode's extra cost "
+          "over --timing-only per extra hit")
+    print("   %-18s %22s %22s %11s %13s" % ("client", "timing-only - bpftrace",
+                                          "default - timing-only", "extra hits", "us/extra hit"))
+    for c in CLIENT_NAMES:
+        (a_def, h_def), (a_to, h_to) = out[(c, "tlstrace")], out[(c, "tlstrace --timing-only")]
+        a_bt = out[(c, "bpftrace handshake.bt")][0]
+        extra = (h_def - h_to) if h_def is not None and h_to is not None else None
+        print("   %-18s %+19.1f us %+19.1f us %11s %13s" % (
+            c, a_to - a_bt, a_def - a_to, "%.1f" % extra if extra is not None else "?",
+            "%.1f" % ((a_def - a_to) / extra) if extra else "-"))
+    return out
 
 
-def row(name, base, traced):
-    print(f"  {name:<34} {base:10.1f} {traced:10.1f} {traced - base:+10.1f} {traced / base:8.3f}")
+# ---------------------------------------------------------------- bulk
+
+
+def section_bulk(args, srv):
+    url = "https://localhost:%d/size/%d" % (srv.port, BULK_SIZE)
+    cmd = ["curl", "-sk", "-o", "/dev/null", "-w", "%{time_total} %{size_download}\\n", url]
+    modes = [("untraced", None), ("tlstrace", []), ("tlstrace --timing-only", ["--timing-only"])]
+    secs = {m: [] for m, _ in modes}
+    info = {m: {"drops": 0, "warnings": [], "hits": []} for m, _ in modes}
+    run_under(args.tlstrace, None, cmd)  # warm the page cache
+    for r in range(args.bulk_reps):
+        for name, mode in modes[r % 3:] + modes[:r % 3]:
+            out, stats, err = run_under(args.tlstrace, mode, cmd)
+            t, size = out.split()
+            if int(size) != BULK_SIZE:
+                sys.exit("bench: downloaded %s bytes, want %d" % (size, BULK_SIZE))
+            secs[name].append(float(t))
+            if stats:
+                info[name]["drops"] += drops(stats)
+                info[name]["warnings"] += drop_lines(err)
+                info[name]["hits"].append(stats["hits.total"])
+    out, stats, err = run_under(args.tlstrace, [], cmd, ring=args.big_ring)
+    big = (float(out.split()[0]), drops(stats), drop_lines(err))
+    base = median(secs["untraced"])
+    print("\n== bulk: curl downloads %d MiB over TLS from nginx (median of %d)"
+          % (BULK_SIZE >> 20, args.bulk_reps))
+    print("   %-23s %8s %8s %7s %9s %7s  %s" % ("tracer", "seconds", "MB/s", "ratio", "hits",
+                                             "us/hit", "drops (16 MiB ring buffer)"))
+    for name, _ in modes:
+        s = median(secs[name])
+        h = median(info[name]["hits"]) if info[name]["hits"] else 0
+        per_hit = "%7.1f" % ((s - base) * 1e6 / h) if h >= 1000 else "%7s" % "-"
+        dr = "-" if name == "untraced" else "%d%s" % (
+            info[name]["drops"], " (warned: %s)" % info[name]["warnings"][0]
+            if info[name]["warnings"] else ", no warning")
+        print("   %-23s %8.3f %8.0f %7.3f %9s %s  %s" % (
+            name, s, BULK_SIZE / s / 1e6, s / base, "%d" % h if h else "-", per_hit, dr))
+    print("   tlstrace --ringbuf-size %d: %.3f s, %.0f MB/s, drops %d%s" % (
+        args.big_ring, big[0], BULK_SIZE / big[0] / 1e6, big[1],
+        " (warned: %s)" % big[2][0] if big[2] else ""))
+
+
+# ---------------------------------------------------------------- events
+
+
+def section_events(args, srv):
+    print("\n== events: N keep-alive Python clients on /hello for %d s each, traced by "
+          "tlstrace -f json -o /dev/null; more clients until drops or saturation"
+          % args.events_seconds)
+    print("   CPU, max RSS: tlstrace's own (all its threads), over the run")
+    print("   %-14s %7s %9s %10s %9s %6s %8s %10s %10s" % (
+        "mode", "clients", "req/s", "records/s", "entries/s", "drops", "CPU (%)", "CPU us/rec",
+        "max RSS"))
+    for name, mode in MODES:
+        best, prev = None, None
+        for clients in args.clients:
+            cmd = [sys.executable, CLIENTS, "load", str(srv.port), str(clients),
+                   str(args.events_seconds)]
+            out, stats, err = run_under(args.tlstrace, mode, cmd)
+            res = last_json(out)
+            rps = res["requests"] / res["seconds"]
+            rec = stats["records"] / res["seconds"]
+            ent = stats["entries"] / res["seconds"]
+            d = drops(stats)
+            cpu = res["tracer_cpu_s"]
+            print("   %-14s %7d %9.0f %10.0f %9.0f %6d %8.1f %10.2f %6.1f MiB" % (
+                name, clients, rps, rec, ent, d, 100 * cpu / res["tracer_wall_s"],
+                cpu * 1e6 / max(stats["records"], 1), res["tracer_mem_kib"]["VmHWM"] / 1024))
+            sys.stdout.flush()
+            if d:
+                print("   drops appeared: stop")
+                break
+            best = max(best or 0, rec)
+            if prev and rps < prev * 1.1:
+                print("   the clients saturate (less than 10% more requests than with fewer): "
+                      "stop")
+                break
+            prev = rps
+        if best:
+            print("   %s: highest zero-drop rate %.0f records/s" % (name, best))
+
+
+# ---------------------------------------------------------------- idle
+
+
+def bpf_maps(pid):
+    """the BPF maps a process holds: [{name, type, max_entries, memlock, used}]"""
+    ids = []
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            if os.readlink(os.path.join(fd_dir, fd)) != "anon_inode:bpf-map":
+                continue
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                m = re.search(r"map_id:\s*(\d+)", f.read())
+        except OSError:
+            continue
+        if m and int(m.group(1)) not in ids:
+            ids.append(int(m.group(1)))
+    maps = []
+    for i in sorted(ids):
+        p = subprocess.run(["bpftool", "-j", "map", "show", "id", str(i)], capture_output=True,
+                           text=True)
+        if p.returncode:
+            continue
+        m = json.loads(p.stdout)
+        used = None
+        if "hash" in m["type"]:
+            d = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(i)],
+                               capture_output=True, text=True)
+            if d.returncode == 0:
+                used = len(json.loads(d.stdout))
+        maps.append({"name": m.get("name", "?"), "type": m["type"],
+                     "max_entries": m["max_entries"], "memlock": m.get("bytes_memlock", 0),
+                     "used": used})
+    return maps
+
+
+def section_idle(args, srv):
+    n = args.idle
+    cmd = tlstrace_cmd(args.tlstrace, []) + ["--", sys.executable, CLIENTS, "idle",
+                                             str(srv.port), str(n)]
+    wait_for_detaches()
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if not line:
+        p.wait()
+        sys.exit("bench: the idle client failed: " + p.stderr.read()[-500:])
+    held = json.loads(line)
+    maps = bpf_maps(p.pid)
+    p.stdin.write("\n")
+    p.stdin.flush()
+    closed = json.loads(p.stdout.readline())["closed"]
+    out, err = p.communicate(timeout=120)
+    stats = parse_stats(err)
+    before, after = held["before"]["VmRSS"], held["after"]["VmRSS"]
+    print("\n== idle: %d TLS connections opened (one request each, %.1f s) and held, traced "
+          "by tlstrace" % (held["connections"], held["open_s"]))
+    print("   tlstrace RSS: %.1f MiB before, %.1f MiB with them open (%.2f KiB per connection);"
+          " peak %.1f MiB; %.1f MiB after they closed" % (
+              before / 1024, after / 1024, (after - before) / held["connections"],
+              held["after"]["VmHWM"] / 1024, closed["VmRSS"] / 1024))
+    print("   entries %d, drops %d (%s)" % (stats["entries"], drops(stats), " ".join(
+        "%s=%d" % (k, v) for k, v in stats.items() if k.startswith("drops."))))
+    print("   tlstrace's BPF maps, while the connections were held:")
+    print("   %-16s %-16s %11s %9s %11s" % ("map", "type", "max_entries", "in use", "memlock"))
+    for m in maps:
+        print("   %-16s %-16s %11d %9s %8.1f MiB" % (
+            m["name"], m["type"], m["max_entries"], "-" if m["used"] is None else m["used"],
+            m["memlock"] / 1048576))
+    print("   %-16s %-16s %11s %9s %8.1f MiB (ring buffer %.1f MiB of it)" % (
+        "total", "", "", "", sum(m["memlock"] for m in maps) / 1048576,
+        sum(m["memlock"] for m in maps if m["type"] == "ringbuf") / 1048576))
+
+
+# ---------------------------------------------------------------- main
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description="tlstrace benchmark: figures and ratios")
     ap.add_argument("--tlstrace", default=os.path.join(ROOT, "tlstrace"))
-    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--only", action="append", default=[],
+                    help="sections to run, comma-separated: " + ", ".join(SECTIONS))
+    ap.add_argument("--rounds", type=int, default=5, help="latency: rounds (default 5)")
+    ap.add_argument("--new", type=int, default=100,
+                    help="latency: new connections per client and round (default 100)")
+    ap.add_argument("--ka", type=int, default=1000,
+                    help="latency: keep-alive requests per client and round (default 1000)")
+    ap.add_argument("--bulk-reps", type=int, default=3, help="bulk: downloads per tracer")
+    ap.add_argument("--big-ring", type=int, default=256,
+                    help="bulk: the larger --ringbuf-size, MiB (default 256)")
+    ap.add_argument("--events-seconds", type=int, default=5, help="events: seconds per load")
+    ap.add_argument("--clients", default="1,2,4,8",
+                    help="events: client counts to try, in order (default 1,2,4,8)")
+    ap.add_argument("--idle", type=int, default=10000, help="idle: connections (default 10000)")
     args = ap.parse_args()
-    tlstrace = os.path.abspath(args.tlstrace)
-    n = args.requests
+    args.tlstrace = os.path.abspath(args.tlstrace)
+    args.clients = [int(c) for c in args.clients.split(",")]
+    only = [s for o in args.only for s in o.split(",") if s] or SECTIONS
+    for s in only:
+        if s not in SECTIONS:
+            ap.error("unknown section '%s': %s" % (s, ", ".join(SECTIONS)))
+    if os.geteuid():
+        sys.exit("bench: run as root")
+    for tool in ["nginx", "curl"] + (["bpftrace"] if "latency" in only else []):
+        if not shutil.which(tool):
+            sys.exit("bench: %s is missing (bench/run.sh installs it)" % tool)
 
+    become_subreaper()
+    t0 = time.monotonic()
+    print("tlstrace benchmark, %d CPUs; %s" % (os.cpu_count(), load_note()), flush=True)
     work = tempfile.mkdtemp(prefix="tlstrace-bench-")
-    srv, port = start_server(work)
-    url = f"https://localhost:{port}/hello"
+    srv = Nginx(work)
     try:
-        k = 11
-        curl_new, curl_reused = hits_per_request(
-            tlstrace, ["curl", "-sk", "-o", "/dev/null", url],
-            ["curl", "-sk"] + sum([["-o", "/dev/null", url] for _ in range(k)], []), k)
-        py = [sys.executable, "-c", ONE_REQUEST_PY, str(port)]
-        py_new, py_reused = hits_per_request(tlstrace, py + ["1"], py + [str(k)], k)
-
-        print("uprobe hits per request (traced process only; ~10 us each here)")
-        print(f"  {'client':<10} {'new connection':>15} {'reused':>10}")
-        print(f"  {'curl':<10} {curl_new:>15} {curl_reused:>10.1f}")
-        print(f"  {'python':<10} {py_new:>15} {py_reused:>10.1f}")
-
-        # alternate untraced and traced rounds and keep the medians, so that
-        # drift in the machine's speed does not favour either side
-        curl_loop(url, 10)  # warm caches
-        keepalive([], port, 50)
-        rounds = 5
-        m = {"base_wall": [], "base_cpu": [], "tr_wall": [], "tr_cpu": [],
-             "ka_base_wall": [], "ka_base_cpu": [], "ka_tr_wall": [], "ka_tr_cpu": []}
-        for _ in range(rounds):
-            wait_for_detaches()
-            w, c = curl_loop(url, n // rounds)
-            m["base_wall"].append(w)
-            m["base_cpu"].append(c)
-            t = Tracer(tlstrace, "curl")
-            w, c = curl_loop(url, n // rounds)
-            t.stop()
-            wait_for_detaches()
-            m["tr_wall"].append(w)
-            m["tr_cpu"].append(c)
-            wait_for_detaches()
-            ka = keepalive([], port, n)
-            m["ka_base_wall"].append(ka["wall_us"])
-            m["ka_base_cpu"].append(ka["cpu_us"])
-            ka = keepalive([tlstrace, "-f", "json", "-o", "/dev/null", "--"], port, n)
-            m["ka_tr_wall"].append(ka["wall_us"])
-            m["ka_tr_cpu"].append(ka["cpu_us"])
-        base_wall, base_cpu = median(m["base_wall"]), median(m["base_cpu"])
-        tr_wall, tr_cpu = median(m["tr_wall"]), median(m["tr_cpu"])
-        ka_base = {"wall_us": median(m["ka_base_wall"]), "cpu_us": median(m["ka_base_cpu"])}
-        ka_tr = {"wall_us": median(m["ka_tr_wall"]), "cpu_us": median(m["ka_tr_cpu"])}
-
-        print()
-        print(f"per request, traced vs. untraced, median of {rounds} alternating rounds "
-              f"({n // rounds} curl processes; {n} keep-alive requests per round)")
-        print(f"  {'':<34} {'untraced':>10} {'traced':>10} {'added':>10} {'ratio':>8}")
-        row("curl, new connection: wall us", base_wall, tr_wall)
-        row("curl, new connection: CPU us", base_cpu, tr_cpu)
-        row("python keep-alive: wall us", ka_base["wall_us"], ka_tr["wall_us"])
-        row("python keep-alive: CPU us", ka_base["cpu_us"], ka_tr["cpu_us"])
+        hits = None
+        if "hits" in only or "latency" in only:
+            hits = section_hits(args, srv)
+            sys.stdout.flush()
+        if "latency" in only:
+            section_latency(args, srv, work, hits)
+            sys.stdout.flush()
+        if "bulk" in only:
+            section_bulk(args, srv)
+            sys.stdout.flush()
+        if "events" in only:
+            section_events(args, srv)
+            sys.stdout.flush()
+        if "idle" in only:
+            section_idle(args, srv)
+        wait_for_detaches()
+        print("\n%.0f s; at the end: %s" % (time.monotonic() - t0, load_note()))
     finally:
-        srv.terminate()
-        srv.wait()
+        srv.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,208 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""The clients bench/run.py measures, one subcommand each. Each prints one
+JSON line on stdout. They run untraced, under `tlstrace -- ...` or beside
+bpftrace, so everything a tracer could slow down happens in these processes.
+
+  latency PORT NEW KA  curl and Python, new connections and keep-alive:
+                       each request's wall time, and the pids that made them
+  py-new PORT N        N requests, each on a new connection (timed in-process)
+  py-ka PORT N         one connection, a warm-up request, then N requests
+  load PORT CLIENTS S  CLIENTS processes hammering /hello for S seconds on
+                       keep-alive; our parent's (tlstrace's) CPU and memory
+  hammer PORT S        one of those processes: requests done in S seconds
+  idle PORT N          open N TLS connections, one request each, hold them;
+                       says "ready" with our parent's memory, closes them
+                       all when a line arrives on stdin
+"""
+
+import http.client
+import json
+import os
+import resource
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REQUEST = b"GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+
+def context():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def out(obj):
+    print(json.dumps(obj), flush=True)
+
+
+def py_new(port, n):
+    ctx = context()
+    t = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        c = http.client.HTTPSConnection("localhost", port, context=ctx)
+        c.request("GET", "/hello")
+        c.getresponse().read()
+        c.close()
+        t.append((time.perf_counter() - t0) * 1e6)
+    return {"samples": t}
+
+
+def py_ka(port, n):
+    c = http.client.HTTPSConnection("localhost", port, context=context())
+    c.request("GET", "/hello")
+    c.getresponse().read()
+    t = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        c.request("GET", "/hello")
+        c.getresponse().read()
+        t.append((time.perf_counter() - t0) * 1e6)
+    c.close()
+    return {"samples": t}
+
+
+def python_client(kind, port, n):
+    """run py-new or py-ka in a process of its own"""
+    p = subprocess.Popen([sys.executable, os.path.abspath(__file__), kind, str(port), str(n)],
+                         stdout=subprocess.PIPE, text=True)
+    res = json.loads(p.communicate()[0].strip().splitlines()[-1])
+    if p.returncode:
+        sys.exit("clients: %s failed" % kind)
+    return dict(res, pids=[p.pid])
+
+
+def curl(args):
+    """a curl process: (its pid, the time_total of each transfer in µs)"""
+    p = subprocess.Popen(["curl", "-sk", "-o", "/dev/null", "-w", "%{time_total}\\n"] + args,
+                         stdout=subprocess.PIPE, text=True)
+    t = [float(x) * 1e6 for x in p.communicate()[0].split()]
+    if p.returncode or not t:
+        sys.exit("clients: curl failed")
+    return p.pid, t
+
+
+def latency(port, n_new, n_ka):
+    """per client, each request's time in µs (curl's time_total: from its
+    start to the last byte; Python: timed in the process) and the pids"""
+    url = "https://localhost:%d/hello" % port
+    res = {}
+    pids, t = [], []
+    for _ in range(n_new):
+        pid, tt = curl([url])
+        pids.append(pid)
+        t += tt
+    res["curl new"] = {"samples": t, "pids": pids}
+    pid, t = curl([url + "?[0-%d]" % n_ka])
+    res["curl keep-alive"] = {"samples": t[1:], "pids": [pid]}  # after the first
+    res["python new"] = python_client("py-new", port, n_new)
+    res["python keep-alive"] = python_client("py-ka", port, n_ka)
+    return res
+
+
+def proc_cpu_s(pid):
+    """utime + stime of a process (all its threads), in seconds"""
+    with open("/proc/%d/stat" % pid) as f:
+        st = f.read()
+    fields = st[st.rfind(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_mem_kib(pid):
+    mem = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM"):
+                mem[k] = int(v.split()[0])
+    return mem
+
+
+def hammer(port, seconds):
+    """keep-alive requests as fast as one process can make them"""
+    s = context().wrap_socket(socket.create_connection(("127.0.0.1", port)))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    n = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        s.sendall(REQUEST)
+        buf = b""
+        while not buf.endswith(b"hello\n"):
+            d = s.recv(4096)
+            if not d:
+                sys.exit("hammer: connection closed")
+            buf += d
+        n += 1
+    s.close()
+    return {"requests": n}
+
+
+def load(port, clients, seconds):
+    tracer = os.getppid()
+    procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "hammer", str(port),
+                               str(seconds)], stdout=subprocess.PIPE, text=True)
+             for _ in range(clients)]
+    cpu0, t0 = proc_cpu_s(tracer), time.monotonic()
+    n = 0
+    for p in procs:
+        n += json.loads(p.communicate()[0].strip().splitlines()[-1])["requests"]
+    time.sleep(1.0)  # let the collector drain the ring buffer
+    cpu1, t1 = proc_cpu_s(tracer), time.monotonic()
+    return {"requests": n, "seconds": seconds, "tracer_cpu_s": cpu1 - cpu0,
+            "tracer_wall_s": t1 - t0, "tracer_mem_kib": proc_mem_kib(tracer)}
+
+
+def idle(port, n):
+    tracer = os.getppid()
+    want = n + 1000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
+    before = proc_mem_kib(tracer)
+    ctx = context()
+    conns = []
+    t0 = time.monotonic()
+    for _ in range(n):
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)))
+        s.sendall(REQUEST)
+        buf = b""
+        while not buf.endswith(b"hello\n"):
+            buf += s.recv(4096)
+        conns.append(s)
+    opened_s = time.monotonic() - t0
+    time.sleep(2.0)  # let the collector catch up
+    out({"connections": len(conns), "open_s": opened_s, "before": before,
+         "after": proc_mem_kib(tracer)})
+    sys.stdin.readline()
+    for s in conns:
+        s.close()
+    time.sleep(1.0)
+    out({"closed": proc_mem_kib(tracer)})
+
+
+def main():
+    cmd, port = sys.argv[1], int(sys.argv[2])
+    args = [int(a) for a in sys.argv[3:]]
+    if cmd == "latency":
+        out(latency(port, *args))
+    elif cmd == "py-new":
+        out(py_new(port, *args))
+    elif cmd == "py-ka":
+        out(py_ka(port, *args))
+    elif cmd == "load":
+        out(load(port, *args))
+    elif cmd == "hammer":
+        out(hammer(port, *args))
+    elif cmd == "idle":
+        idle(port, *args)
+    else:
+        sys.exit("clients: unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main()
