@@ -287,7 +287,8 @@ def per_probe(stats, scale):
 
 
 def diff(a, b, k):
-    return {p: (a[p] - b[p]) / k for p in a}
+    # + 0.0: no "-0.0" for a difference that is nothing
+    return {p: round((a[p] - b[p]) / k, 2) + 0.0 for p in a}
 
 
 def section_hits(args, srv):
@@ -607,11 +608,11 @@ def main():
     ap.add_argument("--tlstrace", default=os.path.join(ROOT, "tlstrace"))
     ap.add_argument("--only", action="append", default=[],
                     help="sections to run, comma-separated: " + ", ".join(SECTIONS))
-    ap.add_argument("--rounds", type=int, default=5, help="latency: rounds (default 5)")
-    ap.add_argument("--new", type=int, default=100,
-                    help="latency: new connections per client and round (default 100)")
-    ap.add_argument("--ka", type=int, default=1000,
-                    help="latency: keep-alive requests per client and round (default 1000)")
+    ap.add_argument("--rounds", type=int, default=7, help="latency: rounds (default 7)")
+    ap.add_argument("--new", type=int, default=50,
+                    help="latency: new connections per client and round (default 50)")
+    ap.add_argument("--ka", type=int, default=500,
+                    help="latency: keep-alive requests per client and round (default 500)")
     ap.add_argument("--bulk-reps", type=int, default=3, help="bulk: downloads per tracer")
     ap.add_argument("--big-ring", type=int, default=256,
                     help="bulk: the larger --ringbuf-size, MiB (default 256)")
