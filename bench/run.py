@@ -101,12 +101,26 @@ def other_runs():
     return len(p.stdout.split())
 
 
+def other_uprobes():
+    """uprobes other processes have attached (bpftool perf list): they slow
+    every client of the library they are on"""
+    p = subprocess.run(["bpftool", "-j", "perf", "list"], capture_output=True, text=True)
+    try:
+        probes = [x for x in json.loads(p.stdout) if x.get("fd_type", "").startswith("uprobe")
+                  or x.get("fd_type", "").startswith("uretprobe")]
+    except ValueError:
+        return "?"
+    owners = sorted({"%d/%s" % (x["pid"], comm(x["pid"])) for x in probes})
+    return "%d%s" % (len(probes), " (%s)" % ", ".join(owners) if owners else "")
+
+
 def load_note():
     with open("/proc/loadavg") as f:
         la = f.read().split()[:3]
     n = other_runs()
-    return "load average %s; %s" % (" ".join(la), "%d other e2e test run(s) on the machine: "
-                                    "timings are noisy" % n if n else "no other e2e test run")
+    return "load average %s; %s; other processes' uprobes: %s" % (
+        " ".join(la), "%d other e2e test run(s) on the machine: timings are noisy" % n
+        if n else "no other e2e test run", other_uprobes())
 
 
 def become_subreaper():
