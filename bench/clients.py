@@ -40,9 +40,15 @@ def out(obj):
     print(json.dumps(obj), flush=True)
 
 
+def cpu_s():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def py_new(port, n):
     ctx = context()
     t = []
+    c0 = cpu_s()
     for _ in range(n):
         t0 = time.perf_counter()
         c = http.client.HTTPSConnection("localhost", port, context=ctx)
@@ -50,7 +56,7 @@ def py_new(port, n):
         c.getresponse().read()
         c.close()
         t.append((time.perf_counter() - t0) * 1e6)
-    return {"samples": t}
+    return {"samples": t, "cpu_us": (cpu_s() - c0) / n * 1e6}
 
 
 def py_ka(port, n):
@@ -58,13 +64,15 @@ def py_ka(port, n):
     c.request("GET", "/hello")
     c.getresponse().read()
     t = []
+    c0 = cpu_s()
     for _ in range(n):
         t0 = time.perf_counter()
         c.request("GET", "/hello")
         c.getresponse().read()
         t.append((time.perf_counter() - t0) * 1e6)
+    cpu = cpu_s() - c0
     c.close()
-    return {"samples": t}
+    return {"samples": t, "cpu_us": cpu / max(n, 1) * 1e6}
 
 
 def python_client(kind, port, n):
@@ -78,28 +86,34 @@ def python_client(kind, port, n):
 
 
 def curl(args):
-    """a curl process: (its pid, the time_total of each transfer in µs)"""
+    """a curl process: its pid, the time_total of each transfer in µs, and
+    the CPU time of the whole process in µs"""
     p = subprocess.Popen(["curl", "-sk", "-o", "/dev/null", "-w", "%{time_total}\\n"] + args,
                          stdout=subprocess.PIPE, text=True)
-    t = [float(x) * 1e6 for x in p.communicate()[0].split()]
+    t = [float(x) * 1e6 for x in p.stdout.read().split()]
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode or not t:
         sys.exit("clients: curl failed")
-    return p.pid, t
+    return p.pid, t, (ru.ru_utime + ru.ru_stime) * 1e6
 
 
 def latency(port, n_new, n_ka):
     """per client, each request's time in µs (curl's time_total: from its
-    start to the last byte; Python: timed in the process) and the pids"""
+    start to the last byte; Python: timed in the process), the client's CPU
+    time per request and the pids"""
     url = "https://localhost:%d/hello" % port
     res = {}
-    pids, t = [], []
+    pids, t, cpu = [], [], 0
     for _ in range(n_new):
-        pid, tt = curl([url])
+        pid, tt, c = curl([url])
         pids.append(pid)
         t += tt
-    res["curl new"] = {"samples": t, "pids": pids}
-    pid, t = curl([url + "?[0-%d]" % n_ka])
-    res["curl keep-alive"] = {"samples": t[1:], "pids": [pid]}  # after the first
+        cpu += c
+    res["curl new"] = {"samples": t, "pids": pids, "cpu_us": cpu / n_new}
+    # the process's CPU: its start and first connection are spread over n_ka
+    pid, t, cpu = curl([url + "?[0-%d]" % n_ka])
+    res["curl keep-alive"] = {"samples": t[1:], "pids": [pid], "cpu_us": cpu / n_ka}
     res["python new"] = python_client("py-new", port, n_new)
     res["python keep-alive"] = python_client("py-ka", port, n_ka)
     return res

@@ -7,10 +7,11 @@ Sections (all by default, in this order; --only NAME[,NAME] for some):
            probe), default mode and --timing-only: curl and Python, a new
            connection and a reused one
   latency  added wall time per HTTPS request, traced vs. untraced, for curl
-           and Python, new connections and keep-alive, under three tracers:
-           tlstrace, tlstrace --timing-only and bench/handshake.bt (bpftrace
-           timing SSL_do_handshake alone); with hits per request and the
-           implied cost of one hit
+           and Python, new connections and keep-alive, under four tracers:
+           tlstrace, tlstrace --timing-only, bench/handshake.bt (bpftrace
+           timing SSL_do_handshake alone) and bench/bare-probes.bt (empty
+           probes where tlstrace's default mode has its own: the cost of the
+           hits alone); with hits per request and the implied cost of a hit
   bulk     a 256 MiB download by curl: seconds, MB/s, ratio, and drops at the
            default ring buffer and a larger one
   events   N keep-alive Python clients hammering /hello: records/s the
@@ -43,6 +44,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 CLIENTS = os.path.join(BENCH, "clients.py")
 HANDSHAKE_BT = os.path.join(BENCH, "handshake.bt")
+BARE_BT_FILE = os.path.join(BENCH, "bare-probes.bt")
 SECTIONS = ["hits", "latency", "bulk", "events", "idle"]
 BULK_SIZE = 256 * 1024 * 1024
 
@@ -302,7 +304,7 @@ def per_probe(stats, scale):
 
 def diff(a, b, k):
     # + 0.0: no "-0.0" for a difference that is nothing
-    return {p: round((a[p] - b[p]) / k, 2) + 0.0 for p in a}
+    return {p: round((a[p] - b[p]) / k, 1) + 0.0 for p in a}
 
 
 def section_hits(args, srv):
@@ -342,68 +344,89 @@ def section_hits(args, srv):
 
 # ---------------------------------------------------------------- latency
 
-TRACERS = ["untraced", "tlstrace", "tlstrace --timing-only", "bpftrace handshake.bt"]
+HS_BT = "bpftrace handshake.bt"
+BARE_BT = "bpftrace bare-probes.bt"
+TRACERS = ["untraced", "tlstrace", "tlstrace --timing-only", HS_BT, BARE_BT]
 
 
 class Bpftrace:
-    """bench/handshake.bt in the background, its lines in a file"""
+    """a bpftrace script in the background. handshake.bt prints a line per
+    call (PID COMM RET US); bare-probes.bt prints @hits[PID]: N at exit"""
 
-    def __init__(self, work, port):
+    def __init__(self, work, port, script):
+        self.script = script
         self.out = os.path.join(work, "bpftrace.out")
         self.err = os.path.join(work, "bpftrace.err")
         with open(self.out, "w") as o, open(self.err, "w") as e:
             # -B none: each line written as printed, so attaching can be seen
-            self.p = subprocess.Popen(["bpftrace", "-B", "none", HANDSHAKE_BT], stdout=o,
-                                      stderr=e)
+            self.p = subprocess.Popen(["bpftrace", "-B", "none", script], stdout=o, stderr=e)
         KEEP.add(self.p.pid)
-        # attached once a handshake of ours shows up in its output
+        self.probe_pid = None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            if self.p.poll() is not None:
+                break
+            with open(self.out) as f:
+                if "Attaching" not in f.read():
+                    time.sleep(0.1)
+                    continue
+            time.sleep(0.3)
+            # a request of ours, to see in its output that it is attached
             c = subprocess.Popen(["curl", "-sk", "-o", "/dev/null",
                                   "https://localhost:%d/hello" % port])
             c.wait()
+            self.probe_pid = c.pid
+            if script != HANDSHAKE_BT:
+                return  # its counts come at exit: checked then
             time.sleep(0.2)
-            if c.pid in self.calls():
+            if c.pid in self.hits():
                 return
-            if self.p.poll() is not None:
-                break
         self.stop()
         with open(self.err) as f:
-            sys.exit("bench: bpftrace did not attach or print: " + f.read()[-500:])
+            sys.exit("bench: bpftrace %s did not attach or print: %s"
+                     % (os.path.basename(script), f.read()[-500:]))
 
-    def calls(self):
-        """handshake calls printed, per pid"""
-        calls = {}
+    def hits(self):
+        """uprobe hits seen, per pid (handshake.bt: 2 per line)"""
+        hits = {}
         with open(self.out) as f:
             for line in f:
+                m = re.match(r"@hits\[(\d+)\]: (\d+)", line)
                 parts = line.split()
-                if len(parts) == 4 and parts[0].isdigit():
-                    calls[int(parts[0])] = calls.get(int(parts[0]), 0) + 1
-        return calls
+                if m:
+                    hits[int(m.group(1))] = int(m.group(2))
+                elif self.script == HANDSHAKE_BT and len(parts) == 4 and parts[0].isdigit():
+                    hits[int(parts[0])] = hits.get(int(parts[0]), 0) + 2
+        return hits
 
     def stop(self):
         self.p.send_signal(signal.SIGINT)
         self.p.wait(timeout=60)
         KEEP.discard(self.p.pid)
+        if self.probe_pid and self.probe_pid not in self.hits():
+            warn("bpftrace %s saw no hit from a request made after it attached"
+                 % os.path.basename(self.script))
 
 
 def section_latency(args, srv, work, hits):
     cmd = [sys.executable, CLIENTS, "latency", str(srv.port), str(args.new), str(args.ka)]
     run_under(args.tlstrace, None, cmd)  # warm caches
     wall = {t: {c: [] for c in CLIENT_NAMES} for t in TRACERS}
-    bt_hits = {c: [] for c in CLIENT_NAMES}
+    cpu = {t: {c: [] for c in CLIENT_NAMES} for t in TRACERS}
+    bt_hits = {t: {c: [] for c in CLIENT_NAMES} for t in (HS_BT, BARE_BT)}
+    k = len(TRACERS)
     for r in range(args.rounds):
         # rotate the order so that drift in the machine's speed favours no one
-        for tracer in TRACERS[r % 4:] + TRACERS[:r % 4]:
-            if tracer == "bpftrace handshake.bt":
+        for tracer in TRACERS[r % k:] + TRACERS[:r % k]:
+            if tracer in (HS_BT, BARE_BT):
                 wait_for_detaches()
-                bt = Bpftrace(work, srv.port)
+                bt = Bpftrace(work, srv.port, HANDSHAKE_BT if tracer == HS_BT else BARE_BT_FILE)
                 res = last_json(run_under(args.tlstrace, None, cmd)[0])
                 bt.stop()
-                calls = bt.calls()
+                seen = bt.hits()
                 for c in CLIENT_NAMES:
-                    n = sum(calls.get(pid, 0) for pid in res[c]["pids"])
-                    bt_hits[c].append(2.0 * n / len(res[c]["samples"]))
+                    n = sum(seen.get(pid, 0) for pid in res[c]["pids"])
+                    bt_hits[tracer][c].append(n / len(res[c]["samples"]))
             else:
                 mode = {"untraced": None, "tlstrace": [],
                         "tlstrace --timing-only": ["--timing-only"]}[tracer]
@@ -413,48 +436,67 @@ def section_latency(args, srv, work, hits):
                 res = last_json(out)
             for c in CLIENT_NAMES:
                 wall[tracer][c].append(median(res[c]["samples"]))
+                cpu[tracer][c].append(res[c]["cpu_us"])
     print("\n== added latency per request: median of %d rounds (tracers in rotating order); "
           "per round %d new connections per client, %d keep-alive requests"
           % (args.rounds, args.new, args.ka))
-    print("   a round's figure is the median request; curl: its time_total (start to last "
-          "byte); python: timed in the process")
-    print("   hits/req: tlstrace from the hits section, bpftrace from its own output "
-          "(2 per SSL_do_handshake call)")
-    print("   us: median request; added: median over rounds of (traced - untraced) in the same "
-          "round, and its range")
-    print("   %-18s %-23s %9s %9s %8s %15s %6s %8s %7s" % (
-        "client", "tracer", "untraced", "traced", "added", "range", "ratio", "hits/req",
-        "us/hit"))
+    print("   handshake.bt times SSL_do_handshake alone; bare-probes.bt has empty probes on the "
+          "functions tlstrace's default mode probes")
+    print("   wall: a round's figure is the median request (curl: its time_total, start to "
+          "last byte; python: timed in the process)")
+    print("   CPU: the client's user+sys time per request (a probe's BPF program runs in it); "
+          "curl new: the whole process")
+    print("   added: median over rounds of (traced - untraced) in the same round; range: "
+          "the rounds' lowest and highest")
+    print("   hits/req: tlstrace from the hits section, bpftrace from its own counts")
+    print("   %-18s %-23s %8s %8s %13s %6s %8s %8s %8s %7s %7s" % (
+        "", "", "wall us", "", "", "", "CPU us", "", "", "wall us", "CPU us"))
+    print("   %-18s %-23s %8s %8s %13s %6s %8s %8s %8s %7s %7s" % (
+        "client", "tracer", "untraced", "added", "range", "ratio", "untraced", "added",
+        "hits/req", "per hit", "per hit"))
     out = {}
     for c in CLIENT_NAMES:
         base = median(wall["untraced"][c])
+        cbase = median(cpu["untraced"][c])
         for tracer in TRACERS[1:]:
             per_round = [t - b for t, b in zip(wall[tracer][c], wall["untraced"][c])]
             added = median(per_round)
-            if tracer == "bpftrace handshake.bt":
-                h = median(bt_hits[c])
+            cadded = median([t - b for t, b in zip(cpu[tracer][c], cpu["untraced"][c])])
+            if tracer in bt_hits:
+                h = median(bt_hits[tracer][c])
             elif hits:
                 h = hits["default" if tracer == "tlstrace" else "--timing-only"][c]["total"]
             else:
                 h = None
-            per_hit = "%7.1f" % (added / h) if h and h >= 0.5 else "%7s" % "-"
-            hs = "%8.1f" % h if h is not None else "%8s" % "?"
-            rng = "[%+.0f, %+.0f]" % (min(per_round), max(per_round))
-            print("   %-18s %-23s %9.1f %9.1f %+8.1f %15s %6.3f %s %s" % (
-                c if tracer == "tlstrace" else "", tracer, base, median(wall[tracer][c]),
-                added, rng, (base + added) / base, hs, per_hit))
-            out[(c, tracer)] = (added, h)
+            ok = h is not None and h >= 0.5
+            print("   %-18s %-23s %8.1f %+8.1f %13s %6.3f %8.1f %+8.1f %8s %7s %7s" % (
+                c if tracer == "tlstrace" else "", tracer, base, added,
+                "[%+.0f, %+.0f]" % (min(per_round), max(per_round)), (base + added) / base,
+                cbase, cadded, "%.1f" % (h + 0.0) if h is not None else "?",
+                "%.1f" % (added / h) if ok else "-", "%.1f" % (cadded / h) if ok else "-"))
+            out[(c, tracer)] = (added, cadded, h)
     print("   the claims: --timing-only against handshake.bt; the default mode's extra cost "
-          "over --timing-only per extra hit")
-    print("   %-18s %22s %22s %11s %13s" % ("client", "timing-only - bpftrace",
-                                          "default - timing-only", "extra hits", "us/extra hit"))
+          "over --timing-only, per extra hit, against what a bare hit costs (bare-probes.bt)")
+    print("   %-18s %19s %19s %6s %19s %17s" % (
+        "", "timing-only minus", "default minus", "extra", "per extra hit", "per bare hit"))
+    print("   %-18s %9s %9s %9s %9s %6s %9s %9s %8s %8s" % (
+        "client", "wall us", "CPU us", "wall us", "CPU us", "hits", "wall us", "CPU us",
+        "wall us", "CPU us"))
+    print("   %-18s %19s %19s" % ("", "handshake.bt", "timing-only"))
     for c in CLIENT_NAMES:
-        (a_def, h_def), (a_to, h_to) = out[(c, "tlstrace")], out[(c, "tlstrace --timing-only")]
-        a_bt = out[(c, "bpftrace handshake.bt")][0]
+        (w_def, c_def, h_def) = out[(c, "tlstrace")]
+        (w_to, c_to, h_to) = out[(c, "tlstrace --timing-only")]
+        (w_hs, c_hs, _) = out[(c, HS_BT)]
+        (w_b, c_b, h_b) = out[(c, BARE_BT)]
         extra = (h_def - h_to) if h_def is not None and h_to is not None else None
-        print("   %-18s %+19.1f us %+19.1f us %11s %13s" % (
-            c, a_to - a_bt, a_def - a_to, "%.1f" % extra if extra is not None else "?",
-            "%.1f" % ((a_def - a_to) / extra) if extra else "-"))
+        ex_ok = extra is not None and extra >= 0.5
+        b_ok = h_b is not None and h_b >= 0.5
+        print("   %-18s %+9.1f %+9.1f %+9.1f %+9.1f %6s %9s %9s %8s %8s" % (
+            c, w_to - w_hs, c_to - c_hs, w_def - w_to, c_def - c_to,
+            "%.1f" % extra if extra is not None else "?",
+            "%.1f" % ((w_def - w_to) / extra) if ex_ok else "-",
+            "%.1f" % ((c_def - c_to) / extra) if ex_ok else "-",
+            "%.1f" % (w_b / h_b) if b_ok else "-", "%.1f" % (c_b / h_b) if b_ok else "-"))
     return out
 
 
