@@ -22,8 +22,10 @@ Sections (all by default, in this order; --only NAME[,NAME] for some):
 The server is nginx on a private copy of libssl (another inode), so that no
 tracer's uprobes fire in it: what is measured is the client's cost alone.
 
-Usage: python3 bench/run.py [--only SECTIONS] [--tlstrace ./tlstrace] ...
-(bench/run.sh builds first and installs bpftrace if missing.)
+Usage (root): ./bench/run.sh [--only SECTIONS] [--rounds N] ...  (builds,
+installs bpftrace if missing, then runs this; --help lists the options).
+About 4 minutes by default on 2 CPUs. Timings are only as quiet as the
+machine: the first and last lines say what else was running.
 """
 
 import argparse
@@ -34,7 +36,7 @@ import re
 import shutil
 import signal
 import socket
-import ssl
+import ssl  # noqa: F401 (loads libssl, whose path libssl_paths() reads)
 import subprocess
 import sys
 import tempfile
@@ -669,10 +671,10 @@ def main():
                     help="latency: new connections per client and round (default 50)")
     ap.add_argument("--ka", type=int, default=500,
                     help="latency: keep-alive requests per client and round (default 500)")
-    ap.add_argument("--bulk-reps", type=int, default=3, help="bulk: downloads per tracer")
+    ap.add_argument("--bulk-reps", type=int, default=3, help="bulk: downloads per tracer (default 3)")
     ap.add_argument("--big-ring", type=int, default=256,
                     help="bulk: the larger --ringbuf-size, MiB (default 256)")
-    ap.add_argument("--events-seconds", type=int, default=5, help="events: seconds per load")
+    ap.add_argument("--events-seconds", type=int, default=5, help="events: seconds per load (default 5)")
     ap.add_argument("--clients", default="1,2,4,8",
                     help="events: client counts to try, in order (default 1,2,4,8)")
     ap.add_argument("--idle", type=int, default=10000, help="idle: connections (default 10000)")
