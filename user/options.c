@@ -22,17 +22,16 @@ static const char doc[] =
 	"Without -p, -c or a COMMAND, every process on the host is traced.\n"
 	"\n"
 	"EXAMPLES:\n"
-	"  tlstrace -- curl -s https://example.com/     # trace one command and its children\n"
-	"  tlstrace -p 1234 -f json -o trace.jsonl      # attach to a running process\n"
-	"  tlstrace -c python3 -d 10                    # processes named python3, 10 seconds\n"
-	"  tlstrace -f json                             # the whole host, JSON Lines on stdout\n"
-	"  tlstrace --lib /opt/app/bin/app -c app       # a program with OpenSSL built in\n"
-	"  tlstrace -f chrome-trace -o t.json -- node app.js  # open t.json in Perfetto\n"
-	"  tlstrace -f har -o t.har -c curl -d 60          # a HAR file for DevTools and HAR "
-	"viewers\n"
-	"  tlstrace -d 0 --metrics-addr 127.0.0.1:9464     # a daemon that Prometheus scrapes\n"
-	"  tlstrace --otlp-endpoint http://localhost:4318 -c app  # spans to an OpenTelemetry "
-	"collector\n"
+	"  tlstrace -- curl -s https://example.com/  # a command and its children\n"
+	"  tlstrace -p 1234 -f json -o t.jsonl       # a running process, JSON Lines\n"
+	"  tlstrace -c python3 -d 10                 # processes named python3, 10 s\n"
+	"  tlstrace -f json                          # the whole host\n"
+	"  tlstrace --lib /opt/app/bin/app -c app    # OpenSSL built into a program\n"
+	"  tlstrace -f chrome-trace -o t.json -- node app.js   # open it in Perfetto\n"
+	"  tlstrace -f har -o t.har -c curl -d 60    # a HAR file for DevTools\n"
+	"  tlstrace -d 0 --metrics-addr 127.0.0.1:9464   # a daemon for Prometheus\n"
+	"  tlstrace --otlp-endpoint http://localhost:4318 -c app   # OpenTelemetry\n"
+	"  tlstrace --timing-only -c nginx           # no per-byte cost, no plaintext\n"
 	"\n"
 	"OPTIONS:";
 
@@ -238,6 +237,24 @@ void options__parse(struct options *o, int argc, char **argv)
 		if (n + 1 == argc)
 			usage_error("no command after --");
 		o->command = argv + n + 1;
+	}
+	/*
+	 * ARGP_NO_ERRS keeps argp's errors to our one-line form, but it also
+	 * silences argp's --help, --usage and --version: answer them here.
+	 */
+	for (int i = 1; i < n; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-?")) {
+			argp_help(&argp, stdout, ARGP_HELP_STD_HELP, "tlstrace");
+			exit(0);
+		}
+		if (!strcmp(argv[i], "--usage")) {
+			argp_help(&argp, stdout, ARGP_HELP_USAGE, "tlstrace");
+			exit(0);
+		}
+		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+			printf("%s\n", argp_program_version);
+			exit(0);
+		}
 	}
 	err = argp_parse(&argp, n, argv, ARGP_NO_ERRS, NULL, o);
 	if (err)

@@ -181,6 +181,22 @@ def test_client_never_reads(env):
            "second entry: %r" % second)
 
 
+def test_help_and_version(env):
+    """--help, --usage and --version print and exit 0 at once (they must not
+    start tracing), whatever other options come with them."""
+    problems = []
+    for args, words in ((["--help"], ["EXAMPLES", "--timing-only", "--otlp-endpoint"]),
+                        (["-c", "curl", "--help"], ["EXAMPLES"]),
+                        (["--usage"], ["Usage: tlstrace"]),
+                        (["--version"], ["tlstrace "])):
+        rc, out, err = env.procs.run([env.tlstrace] + args, 10, "tlstrace " + " ".join(args))
+        missing = [w for w in words if w not in out]
+        if rc != 0 or missing or "tracing" in err:
+            problems.append("%s: exit %d, missing %r%s" % (" ".join(args), rc, missing,
+                                                          stderr_hint(err)))
+    expect(not problems, "; ".join(problems))
+
+
 def test_privilege_errors(env):
     """Not root, root without CAP_BPF/CAP_PERFMON, tracefs missing and not
     mountable, an unwritable output file: one line each, exit 1, and the
@@ -215,6 +231,7 @@ def test_privilege_errors(env):
 
 
 TESTS = [
+    ("help_and_version", test_help_and_version),
     ("privilege_errors", test_privilege_errors),
     ("client_never_reads", test_client_never_reads),
     ("ringbuf_drops_reported", test_ringbuf_drops_reported),
