@@ -2,9 +2,10 @@
 """--timing-only: handshake probes alone, requests timed from socket
 syscalls. Loaded by run.py (see load_test_modules)."""
 
+import json
 import re
 
-from run import describe_exit, expect, need, read_entries, stderr_hint
+from run import (TOL_MS, Failure, describe_exit, expect, need, read_entries, stderr_hint)
 
 
 def hits(err):
@@ -55,6 +56,48 @@ def test_timing_only_curl(env):
     return "hits %d, reused TTFB %.1f ms" % (h.get("total", 0), ttfb)
 
 
+def test_timing_only_accuracy(env):
+    """Our bracketing client (CLOCK_REALTIME around each call), 3 requests on
+    one connection, traced with --timing-only: every timing field within
+    TOL_MS of the call it stands for, as in the default mode; except a
+    responseStart the entry itself lists as unknown (TLS 1.3 tickets)."""
+    env.require_server()
+    expect(env.bracket, "cannot build bracket_client: %s" % env.bracket_error)
+    nreq = 3
+    rc, out, err, path = env.trace("timing_only_accuracy",
+                                   [env.bracket, "127.0.0.1", str(env.port), "/delay/20",
+                                    str(nreq)], timeout=30, opts=["--timing-only"])
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    try:
+        br = json.loads(out)
+    except ValueError:
+        raise Failure("bracket_client printed %r%s" % (out[:80], stderr_hint(err)))
+    entries = read_entries(path)
+    expect(len(entries) == nreq, "%d entries, want %d" % (len(entries), nreq))
+    checks = [(0, "connectStart", br["connect"], 0),
+              (0, "secureConnectionStart", br["handshake"], 0),
+              (0, "connectEnd", br["handshake"], 1)]
+    for i in range(nreq):
+        checks += [(i, "requestStart", br["requests"][i]["write"], 0),
+                   (i, "responseStart", br["requests"][i]["firstRead"], 1),
+                   (i, "responseEnd", br["requests"][i]["lastRead"], 1)]
+    worst, skipped = 0.0, 0
+    for i, field, bracket, side in checks:
+        e = entries[i]
+        if field in e["tlstrace"].get("unknown", []):
+            skipped += 1
+            continue
+        dev = abs(e["tlstrace"]["timeOrigin"] + e[field] - bracket[side])
+        expect(dev <= TOL_MS, "request %d %s is %.3f ms from its bracket" % (i + 1, field, dev))
+        worst = max(worst, dev)
+    expect(skipped <= 1, "%d fields skipped as unknown" % skipped)
+    for i in range(1, nreq):
+        ttfb = entries[i]["responseStart"] - entries[i]["requestStart"]
+        expect(ttfb >= 20, "request %d: TTFB %.3f ms under the server's 20 ms" % (i + 1, ttfb))
+    return "worst deviation %.3f ms, tolerance %.1f ms" % (worst, TOL_MS)
+
+
 TESTS = [
+    ("timing_only_accuracy", test_timing_only_accuracy),
     ("timing_only_curl", test_timing_only_curl),
 ]
