@@ -95,7 +95,7 @@ def main():
             entries = [w for w in line.split() if w.startswith(("entries=", "drops.", "records="))]
             print("tlstrace:", " ".join(entries) if entries else line)
     finally:
-        for p in procs:
+        for p in reversed(procs):  # the clients before the server they use
             if p.poll() is None:
                 p.kill()
                 p.wait()
