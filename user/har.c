@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <time.h>
 #include <json-c/json.h>
+#include "utf8.h"
 #include "output.h"
 
 #define REDACTED "[redacted]"
@@ -43,33 +44,6 @@ struct har {
 	unsigned long unpaged; /* entries written without a page: out of memory */
 };
 
-/* length of the valid UTF-8 sequence at s, or 0 */
-static int utf8_len(const unsigned char *s)
-{
-	unsigned cp;
-	int n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (int i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* a JSON string from len bytes a traced process sent: bad UTF-8 becomes U+FFFD */
 static struct json_object *str_len(const char *str, size_t len)
 {
@@ -82,9 +56,9 @@ static struct json_object *str_len(const char *str, size_t len)
 	if (!buf)
 		return NULL;
 	while (s < end) {
-		int n = *s ? utf8_len(s) : 0;
+		int n = *s ? utf8_len(s, (size_t)(end - s)) : 0;
 
-		if (n && s + n <= end) {
+		if (n) {
 			memcpy(buf + o, s, n);
 			o += n;
 			s += n;

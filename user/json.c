@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
+#include "utf8.h"
 #include "output.h"
 
 double entry_ms(const struct entry *e, __u64 ts)
@@ -24,33 +25,6 @@ static struct json_object *ms_obj(double ms)
 	return json_object_new_double_s(ms, buf);
 }
 
-/* length of the valid UTF-8 sequence at s, or 0 */
-static int utf8_seq(const unsigned char *s)
-{
-	int n;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (int i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /*
  * A JSON string from bytes a traced process wrote (Host header, comm):
  * invalid UTF-8 becomes U+FFFD, so every record stays valid JSON.
@@ -66,7 +40,7 @@ static struct json_object *text(const char *str)
 	if (!buf)
 		return json_object_new_string("");
 	while (*s) {
-		int n = utf8_seq(s);
+		int n = utf8_len(s, len - (size_t)(s - (const unsigned char *)str));
 
 		if (n) {
 			memcpy(buf + o, s, n);

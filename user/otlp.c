@@ -24,6 +24,7 @@
 #include <argp.h>
 #include <sys/random.h>
 #include <curl/curl.h>
+#include "utf8.h"
 #include "otlp.h"
 
 #define QUEUE_DEFAULT 4096
@@ -206,33 +207,6 @@ static void pb_close(struct pb *b, size_t at)
 	b->len += k;
 }
 
-/* length of the valid UTF-8 sequence at s, or 0 */
-static int utf8_seq(const unsigned char *s)
-{
-	unsigned cp;
-	int n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (int i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /*
  * A string field. Protobuf strings must be UTF-8 (receivers in Go refuse the
  * request otherwise), and these bytes come from traced processes: anything
@@ -240,11 +214,11 @@ static int utf8_seq(const unsigned char *s)
  */
 static void pb_str(struct pb *b, unsigned field, const char *str)
 {
-	const unsigned char *s = (const unsigned char *)str;
+	const unsigned char *s = (const unsigned char *)str, *end = s + strlen(str);
 	size_t at = pb_open(b, field);
 
 	while (*s) {
-		int n = utf8_seq(s);
+		int n = utf8_len(s, (size_t)(end - s));
 
 		if (n) {
 			pb_raw(b, s, n);
