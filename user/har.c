@@ -24,7 +24,6 @@
 #include <strings.h>
 #include <time.h>
 #include <json-c/json.h>
-#include "utf8.h"
 #include "output.h"
 
 #define REDACTED "[redacted]"
@@ -44,38 +43,9 @@ struct har {
 	unsigned long unpaged; /* entries written without a page: out of memory */
 };
 
-/* a JSON string from len bytes a traced process sent: bad UTF-8 becomes U+FFFD */
-static struct json_object *str_len(const char *str, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)str, *end = s + len;
-	struct json_object *v;
-	size_t o = 0;
-	char *buf;
-
-	buf = malloc(len * 3 + 1);
-	if (!buf)
-		return NULL;
-	while (s < end) {
-		int n = *s ? utf8_len(s, (size_t)(end - s)) : 0;
-
-		if (n) {
-			memcpy(buf + o, s, n);
-			o += n;
-			s += n;
-		} else {
-			memcpy(buf + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			s++;
-		}
-	}
-	v = json_object_new_string_len(buf, (int)o);
-	free(buf);
-	return v;
-}
-
 static struct json_object *str(const char *s)
 {
-	return str_len(s, strlen(s));
+	return json__text(s, strlen(s));
 }
 
 static void add(struct json_object *o, const char *key, struct json_object *v)
@@ -250,8 +220,8 @@ static struct json_object *pair(const char *n, size_t nlen, const char *v, size_
 {
 	struct json_object *o = json_object_new_object();
 
-	add(o, "name", str_len(n, nlen));
-	add(o, "value", str_len(v, vlen));
+	add(o, "name", json__text(n, nlen));
+	add(o, "value", json__text(v, vlen));
 	return o;
 }
 
@@ -402,9 +372,9 @@ static struct json_object *set_cookie(const char *v, int redact)
 		av = as ? skip_ws(as + 1, semi) : semi;
 		ae = trim_end(av, semi);
 		if (nlen == 4 && !strncasecmp(a, "path", 4)) {
-			add(c, "path", str_len(av, (size_t)(ae - av)));
+			add(c, "path", json__text(av, (size_t)(ae - av)));
 		} else if (nlen == 6 && !strncasecmp(a, "domain", 6)) {
-			add(c, "domain", str_len(av, (size_t)(ae - av)));
+			add(c, "domain", json__text(av, (size_t)(ae - av)));
 		} else if (nlen == 7 && !strncasecmp(a, "expires", 7)) {
 			struct json_object *x = cookie_expires(av, (size_t)(ae - av));
 

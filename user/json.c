@@ -29,18 +29,18 @@ static struct json_object *ms_obj(double ms)
  * A JSON string from bytes a traced process wrote (Host header, comm):
  * invalid UTF-8 becomes U+FFFD, so every record stays valid JSON.
  */
-static struct json_object *text(const char *str)
+struct json_object *json__text(const char *str, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t len = strlen(str), o = 0;
+	const unsigned char *s = (const unsigned char *)str, *end = s + len;
 	struct json_object *v;
+	size_t o = 0;
 	char *buf;
 
 	buf = malloc(len * 3 + 1);
 	if (!buf)
-		return json_object_new_string("");
-	while (*s) {
-		int n = utf8_len(s, len - (size_t)(s - (const unsigned char *)str));
+		return NULL;
+	while (s < end) {
+		int n = *s ? utf8_len(s, (size_t)(end - s)) : 0;
 
 		if (n) {
 			memcpy(buf + o, s, n);
@@ -55,6 +55,13 @@ static struct json_object *text(const char *str)
 	v = json_object_new_string_len(buf, (int)o);
 	free(buf);
 	return v;
+}
+
+static struct json_object *text(const char *str)
+{
+	struct json_object *v = json__text(str, strlen(str));
+
+	return v ? v : json_object_new_string("");
 }
 
 static void add(struct json_object *o, const char *key, struct json_object *v)

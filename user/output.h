@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include "entry.h"
 
+struct json_object;
+
 enum output_format {
 	FMT_TEXT,
 	FMT_JSON,
@@ -27,6 +29,12 @@ struct output {
 
 /* milliseconds from the entry's origin; 0 stays 0 (did not happen) */
 double entry_ms(const struct entry *e, __u64 ts);
+
+/*
+ * A JSON string of len bytes a traced process sent: invalid UTF-8 (and NUL)
+ * becomes U+FFFD, so the output stays valid. NULL if out of memory.
+ */
+struct json_object *json__text(const char *str, size_t len);
 
 /* the JSON Lines record for an entry, without the newline; free() it */
 char *json__entry(const struct entry *e, __s64 epoch_offset);
