@@ -394,8 +394,20 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 	k.pid = bpf_get_current_pid_tgid() >> 32;
 	v = bpf_map_lookup_elem(&sessions, &k);
 	if (v) {
+		__u64 fkey = (__u64)k.pid << 32 | fd;
+		__u8 *fl = bpf_map_lookup_elem(&fds, &fkey);
+
 		flags = v->flags;
 		nin = v->nin;
+		/*
+		 * Bound, yet this is another socket, or a new one on the same fd:
+		 * the SSL* was freed unseen (--timing-only does not probe
+		 * SSL_free) and reused by a new session. Start it afresh.
+		 */
+		if ((flags & SESS_BOUND) && (v->fd != fd || (fl && !(*fl & FD_TLS)))) {
+			flags = 0;
+			nin = 0;
+		}
 	}
 	nv.fd = fd;
 	nv.flags = flags | SESS_BOUND;

@@ -59,7 +59,8 @@ struct req {
 	/* the heads' fields, for the writers that export them */
 	struct headers rq_h;
 	struct headers rs_h;
-	int timing; /* --timing-only: an exchange of bytes, not a parsed request */
+	int timing;  /* --timing-only: an exchange of bytes, not a parsed request */
+	__u64 asked; /* ...the bytes of its request */
 };
 
 enum {
@@ -553,6 +554,14 @@ static int cut_short(const struct req *r)
 	return r->resp.content_length >= 0 && r->body < (__u64)r->resp.content_length;
 }
 
+/*
+ * --timing-only: the most bytes a TLS alert takes (TLS 1.2 with an explicit
+ * AES-GCM nonce: 5 + 8 + 2 + 16); the shortest HTTP request in a record
+ * takes more. An unanswered exchange this small at the close was the
+ * peer's close_notify, which a server reads without seeing it.
+ */
+#define TLS_ALERT_MAX 31
+
 /* everything still open on a connection ends now, for the reason why */
 static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const char *why)
 {
@@ -563,6 +572,10 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 	while (cn->head) {
 		struct req *r = cn->head;
 
+		if (r->timing && !r->response_start && r->asked <= TLS_ALERT_MAX) {
+			pop_req(cn); /* not a request: the peer's closing alert */
+			continue;
+		}
 		if (!r->response_start) {
 			emit_req(c, cn, r, ts, why);
 		} else if (cut_short(r)) {
@@ -1660,12 +1673,16 @@ static void timing_io(struct collector *c, struct conn *cn, int is_write, const 
 	if (is_write && is_alert(io))
 		return; /* close_notify */
 	if (asks) {
-		if (r && !r->response_start)
-			return; /* more of the same request */
+		if (r && !r->response_start) {
+			r->asked += io->len; /* more of the same request */
+			return;
+		}
 		at.ts_enter = cn->server ? io->ts : io->ts_enter;
 		r = add_request(c, cn, &at, &line);
-		if (r)
+		if (r) {
 			r->timing = 1;
+			r->asked = io->len;
+		}
 		return;
 	}
 	if (!r) {

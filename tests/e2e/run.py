@@ -1849,7 +1849,7 @@ class TracedServer:
 
 
 def start_traced_server(env, test, command, port=None, ready_file=None, netns=False,
-                        cwd=None, what=None):
+                        cwd=None, what=None, opts=()):
     """Start command under tlstrace and wait until it listens on port (or on the
     port it writes to ready_file). With netns, the server runs in a network
     namespace of its own with only lo up: for servers that cannot be told to
@@ -1873,8 +1873,8 @@ def start_traced_server(env, test, command, port=None, ready_file=None, netns=Fa
     srv.out_file = env.out_file(test)
     errpath = env.path(test + ".stderr")
     with open(errpath, "wb") as err, open(env.path(test + ".stdout"), "wb") as out:
-        p = env.procs.spawn([env.tlstrace, "-f", "json", "-o", srv.out_file, "--"]
-                            + wrap + command, stdin=subprocess.DEVNULL, stdout=out,
+        p = env.procs.spawn([env.tlstrace, "-f", "json", "-o", srv.out_file] + list(opts)
+                            + ["--"] + wrap + command, stdin=subprocess.DEVNULL, stdout=out,
                             stderr=err, cwd=cwd)
     p.out_file, p.err_file = srv.out_file, errpath
     srv.tracer = p

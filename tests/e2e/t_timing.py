@@ -3,9 +3,13 @@
 syscalls. Loaded by run.py (see load_test_modules)."""
 
 import json
+import os
 import re
+import sys
 
-from run import (TOL_MS, Failure, describe_exit, expect, need, read_entries, stderr_hint)
+from run import (HERE, TOL_MS, Failure, curl_server, describe_exit, expect, need, read_entries,
+                 server_certs, server_fetches, start_traced_server, stderr_hint,
+                 stop_traced_server)
 
 
 def hits(err):
@@ -97,7 +101,43 @@ def test_timing_only_accuracy(env):
     return "worst deviation %.3f ms, tolerance %.1f ms" % (worst, TOL_MS)
 
 
+def test_timing_only_server(env):
+    """server.py traced with --timing-only: two requests on one keep-alive
+    connection (the second delayed 20 ms by the server) and a POST on a
+    second: three server entries in order, none for the clients' closing
+    alerts, the delay inside the second's requestStart..responseStart."""
+    need("curl")
+    cert, key = server_certs(env)
+    ready = env.path("timing_server.port")
+    srv = start_traced_server(
+        env, "timing_server", [sys.executable, os.path.join(HERE, "server.py"), "--port", "0",
+                               "--cert", cert, "--key", key, "--ready-file", ready],
+        ready_file=ready, what="server.py", opts=["--timing-only"])
+    base = "https://localhost:%d" % srv.port
+    _, got1 = curl_server(env, srv, server_fetches([base + "/hello", base + "/delay/20"]))
+    _, got2 = curl_server(env, srv, ["-d", "small=body"] + server_fetches([base + "/hello"]),
+                          "curl -d")
+    stop_traced_server(env, srv)
+    expect([s for s, _, _ in got1 + got2] == [200, 200, 200], "curl got %r" % (got1 + got2))
+    entries = read_entries(srv.out_file)
+    expect(len(entries) == 3, "%d entries, want 3: %r"
+           % (len(entries), [(e["name"], e["tlstrace"].get("error")) for e in entries]))
+    for i, e in enumerate(entries):
+        x = e["tlstrace"]
+        expect(x["role"] == "server" and x.get("timingOnly") and "failedPhase" not in x,
+               "entry %d: %r" % (i, x))
+        seq = [e[k] for k in ("startTime", "requestStart", "responseStart", "responseEnd")]
+        expect(all(a <= b for a, b in zip(seq, seq[1:])) and seq[-1] > 0,
+               "entry %d: timings out of order %r" % (i, seq))
+    ids = [e["tlstrace"]["connectionId"] for e in entries]
+    expect(ids[0] == ids[1] != ids[2], "connections %r" % ids)
+    wait = entries[1]["responseStart"] - entries[1]["requestStart"]
+    expect(20 <= wait < 500, "the delayed request: %.3f ms from request to response" % wait)
+    return "delayed request answered in %.1f ms" % wait
+
+
 TESTS = [
+    ("timing_only_server", test_timing_only_server),
     ("timing_only_accuracy", test_timing_only_accuracy),
     ("timing_only_curl", test_timing_only_curl),
 ]
