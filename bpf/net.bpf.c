@@ -400,11 +400,12 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 		flags = v->flags;
 		nin = v->nin;
 		/*
-		 * Bound, yet this is another socket, or a new one on the same fd:
-		 * the SSL* was freed unseen (--timing-only does not probe
-		 * SSL_free) and reused by a new session. Start it afresh.
+		 * Bound, yet this is a TCP socket no session uses (a new one,
+		 * perhaps on the same fd): the SSL* was freed unseen
+		 * (--timing-only does not probe SSL_free) and reused by a new
+		 * session. Start it afresh. Other fds (pipes) do not count.
 		 */
-		if ((flags & SESS_BOUND) && (v->fd != fd || (fl && !(*fl & FD_TLS)))) {
+		if ((flags & SESS_BOUND) && fl && !(*fl & FD_TLS)) {
 			flags = 0;
 			nin = 0;
 		}
