@@ -283,6 +283,12 @@ static void publish_drops(struct tlstrace_bpf *skel, struct run *r)
 	metrics__drops(r->metrics, "unmatched", cs.unmatched);
 }
 
+/* events lost in BPF, all causes */
+static __u64 drop_total(const __u64 *cnt)
+{
+	return cnt[CNT_DROP_RINGBUF] + cnt[CNT_DROP_INFLIGHT] + cnt[CNT_DROP_SOCKS];
+}
+
 /*
  * Drops as they happen, so a reader knows where entries may be missing: a
  * line among the entries in text mode, on stderr otherwise.
@@ -293,7 +299,7 @@ static void note_drops(struct tlstrace_bpf *skel, struct run *r)
 	FILE *f = r->out.format == FMT_TEXT ? r->out.f : stderr;
 
 	read_counters(skel, cnt);
-	total = cnt[CNT_DROP_RINGBUF] + cnt[CNT_DROP_INFLIGHT] + cnt[CNT_DROP_SOCKS];
+	total = drop_total(cnt);
 	if (total <= r->drops_seen)
 		return;
 	fprintf(f,
@@ -335,7 +341,7 @@ static void report(struct tlstrace_bpf *skel, struct collector *col, bool all)
 
 	read_counters(skel, cnt);
 	collector__stats(col, &cs);
-	drops = cnt[CNT_DROP_RINGBUF] + cnt[CNT_DROP_INFLIGHT] + cnt[CNT_DROP_SOCKS];
+	drops = drop_total(cnt);
 	if (drops || cnt[CNT_READ_FAIL] || cs.bad_records)
 		fprintf(stderr,
 			"tlstrace: warning: %llu events dropped (ring buffer %llu, "
@@ -726,14 +732,11 @@ int main(int argc, char **argv)
 		fprintf(run.out.f,
 			"events dropped: %llu (ring buffer %llu, thread map %llu, socket map "
 			"%llu)%s\n",
-			(unsigned long long)(cnt[CNT_DROP_RINGBUF] + cnt[CNT_DROP_INFLIGHT] +
-					     cnt[CNT_DROP_SOCKS]),
+			(unsigned long long)drop_total(cnt),
 			(unsigned long long)cnt[CNT_DROP_RINGBUF],
 			(unsigned long long)cnt[CNT_DROP_INFLIGHT],
 			(unsigned long long)cnt[CNT_DROP_SOCKS],
-			cnt[CNT_DROP_RINGBUF] + cnt[CNT_DROP_INFLIGHT] + cnt[CNT_DROP_SOCKS]
-				? ": entries may be missing"
-				: "");
+			drop_total(cnt) ? ": entries may be missing" : "");
 	}
 	if (run.otlp) {
 		struct otlp_stats st;
