@@ -105,6 +105,37 @@ static int ensure_tracefs(void)
 	return 0;
 }
 
+/*
+ * Kernel lockdown in its confidentiality mode forbids what tracing needs:
+ * tracefs, and BPF programs that read kernel memory (every CO-RE read). The
+ * integrity mode forbids only bpf_probe_write_user, which tlstrace does not
+ * use. securityfs says which mode is on; mount it where systemd would if no
+ * one has.
+ */
+#define LOCKDOWN_FILE "/sys/kernel/security/lockdown"
+
+static int check_lockdown(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen(LOCKDOWN_FILE, "r");
+
+	if (!f && errno == ENOENT &&
+	    !mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL))
+		f = fopen(LOCKDOWN_FILE, "r");
+	if (!f)
+		return 0; /* no lockdown LSM: nothing to check */
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	if (strstr(buf, "[confidentiality]")) {
+		fprintf(stderr, "tlstrace: the kernel is locked down (confidentiality), which "
+				"forbids tracefs and BPF reads of kernel memory; tracing needs "
+				"lockdown off or at most integrity (see kernel_lockdown(7))\n");
+		return -EPERM;
+	}
+	return 0;
+}
+
 #define MAX_TP_LINKS 32
 static struct bpf_link *tp_links[MAX_TP_LINKS];
 static int ntp_links;
@@ -552,7 +583,9 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	err = ensure_tracefs();
+	err = check_lockdown();
+	if (!err)
+		err = ensure_tracefs();
 	if (err)
 		goto cleanup;
 

@@ -199,12 +199,18 @@ def test_help_and_version(env):
 
 def test_privilege_errors(env):
     """Not root, root without CAP_BPF/CAP_PERFMON, tracefs missing and not
-    mountable, an unwritable output file: one line each, exit 1, and the
-    command never runs."""
+    mountable, a kernel locked down for confidentiality, an unwritable output
+    file: one line each, exit 1, and the command never runs. The lockdown
+    mode cannot be raised and lowered again, so it is shown to tlstrace by a
+    file bound over securityfs's in a private mount namespace; these machines
+    run in integrity mode, under which every other test traces."""
     need("setpriv")
     need("unshare")
     marker = env.path("ran")
     command = ["--", "sh", "-c", "touch " + marker]
+    fake_lockdown = env.path("lockdown")
+    with open(fake_lockdown, "w") as f:
+        f.write("none integrity [confidentiality]\n")
     cases = [
         ("not root", ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                       env.tlstrace] + command, "must run as root"),
@@ -215,6 +221,12 @@ def test_privilege_errors(env):
                              "/sys/kernel/debug; do umount $d 2>/dev/null; done; "
                              'exec setpriv --bounding-set=-sys_admin "$@"', "sh",
                              env.tlstrace] + command, "tracefs"),
+        ("locked down", ["unshare", "-m", "sh", "-c",
+                         "mountpoint -q /sys/kernel/security || "
+                         "mount -t securityfs none /sys/kernel/security; "
+                         "[ -e /sys/kernel/security/lockdown ] || exit 3; "
+                         'mount --bind "$0" /sys/kernel/security/lockdown && exec "$@"',
+                         fake_lockdown, env.tlstrace] + command, "locked down (confidentiality)"),
         ("unwritable output", [env.tlstrace, "-o", env.path("no/such/dir.json")] + command,
          "no/such/dir.json"),
     ]
@@ -223,6 +235,8 @@ def test_privilege_errors(env):
         if os.path.exists(marker):
             os.unlink(marker)
         rc, _, err = env.procs.run(cmd, 30, what)
+        if what == "locked down" and rc == 3:
+            continue  # a kernel without the lockdown LSM
         lines = [l for l in err.splitlines() if l.strip()]
         if rc != 1 or len(lines) != 1 or words not in err or os.path.exists(marker):
             problems.append("%s: exit %d, stderr %r, command ran: %s"
