@@ -201,17 +201,27 @@ static __always_inline void accept_enter(void)
 		count(CNT_DROP_INFLIGHT);
 }
 
-/* both ends of the socket behind fd, as the kernel has them (CO-RE) */
-static __always_inline void socket_ends(__u32 fd, struct ev_accept *e)
+/* the current process's open file fd (CO-RE) */
+static __always_inline struct file *fd_file(__u32 fd)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct file **fdarr = BPF_CORE_READ(t, files, fdt, fd);
 	struct file *f = NULL;
+
+	if (fd >= BPF_CORE_READ(t, files, fdt, max_fds) ||
+	    bpf_probe_read_kernel(&f, sizeof(f), &fdarr[fd]))
+		return NULL;
+	return f;
+}
+
+/* both ends of the socket behind fd, as the kernel has them (CO-RE) */
+static __always_inline void socket_ends(__u32 fd, struct ev_accept *e)
+{
+	struct file *f = fd_file(fd);
 	struct socket *so;
 	struct sock *sk;
 
-	if (fd >= BPF_CORE_READ(t, files, fdt, max_fds) ||
-	    bpf_probe_read_kernel(&f, sizeof(f), &fdarr[fd]) || !f)
+	if (!f)
 		return;
 	so = BPF_CORE_READ(f, private_data);
 	sk = BPF_CORE_READ(so, sk);
@@ -229,6 +239,19 @@ static __always_inline void socket_ends(__u32 fd, struct ev_accept *e)
 	} else {
 		e->family = 0;
 	}
+}
+
+static __always_inline void fill_accept(struct ev_accept *e, __u32 fd, __u16 how)
+{
+	e->fd = fd;
+	e->family = 0;
+	e->port = 0;
+	e->lport = 0;
+	e->how = how;
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
+	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+	socket_ends(fd, e);
 }
 
 static __always_inline void accept_exit(long ret)
@@ -249,14 +272,7 @@ static __always_inline void accept_exit(long ret)
 	if (!e)
 		return;
 	fill_hdr(&e->hdr, EV_ACCEPT, bpf_ktime_get_ns());
-	e->fd = ret;
-	e->family = 0;
-	e->port = 0;
-	e->lport = 0;
-	__builtin_memset(e->addr, 0, sizeof(e->addr));
-	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
-	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
-	socket_ends((__u32)ret, e);
+	fill_accept(e, (__u32)ret, ACCEPT_CALL);
 	key = id >> 32 << 32 | (__u32)ret;
 	bpf_map_update_elem(&fds, &key, &zero, BPF_ANY);
 	commit(e);
@@ -371,7 +387,8 @@ struct inbound {
 	__u64 ssl; /* 0: a plain HTTP socket */
 	__u64 ts;
 	__u32 fd;
-	__u32 timing; /* --timing-only: no bytes to copy */
+	__u16 timing; /* --timing-only: no bytes to copy */
+	__u16 adopt;  /* ...and the socket is not known yet: see adopt_io() */
 };
 
 struct {
@@ -513,6 +530,84 @@ static __always_inline void timing_io(__u32 fd, __u64 buf, __u64 len, int is_wri
 		bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
 }
 
+/*
+ * --timing-only binds a session to its socket by the handshake's syscalls,
+ * which a connection older than the trace made unseen. Such a socket is
+ * adopted when a traced process writes, or reads, a TLS application-data
+ * record on it: a write is looked at before it goes, a read at its return.
+ * Only the first record header is read, only of sockets not known yet.
+ */
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define TLS_RECORD_MAX (16384 + 2048)
+
+static __always_inline int tls_app_record(__u64 buf, __u64 len)
+{
+	__u8 h[TLS_RECORD_HEADER];
+	__u32 n;
+
+	if (!buf || len < sizeof(h) || bpf_probe_read_user(h, sizeof(h), (void *)buf))
+		return 0;
+	n = (__u32)h[3] << 8 | h[4];
+	return h[0] == 0x17 && h[1] == 3 && h[2] >= 1 && h[2] <= 4 && n && n <= TLS_RECORD_MAX;
+}
+
+static __always_inline int is_tcp_fd(__u32 fd)
+{
+	struct file *f = fd_file(fd);
+	struct socket *so;
+	struct sock *sk;
+	__u16 family;
+
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	so = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(so, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return family == AF_INET || family == AF_INET6;
+}
+
+/* mark the socket TLS and tell user space, which makes it a connection */
+static __always_inline int adopt(__u32 fd)
+{
+	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
+	__u8 fl = FD_TLS;
+	struct ev_accept *e;
+
+	if (bpf_map_update_elem(&fds, &key, &fl, BPF_NOEXIST))
+		return 0;
+	e = reserve(sizeof(*e));
+	if (!e) {
+		bpf_map_delete_elem(&fds, &key); /* counted; tried again next time */
+		return 0;
+	}
+	fill_hdr(&e->hdr, EV_ACCEPT, bpf_ktime_get_ns());
+	fill_accept(e, fd, ACCEPT_ADOPTED);
+	commit(e);
+	return 1;
+}
+
+static __always_inline void adopt_io(__u32 fd, __u64 buf, __u64 len, int is_write)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inbound in = {
+		.buf = buf, .ts = bpf_ktime_get_ns(), .fd = fd, .timing = 1, .adopt = 1
+	};
+	__u32 tid = (__u32)id;
+
+	if (!buf || !is_traced(id >> 32))
+		return;
+	if (is_write) {
+		if (tls_app_record(buf, len) && is_tcp_fd(fd) && adopt(fd))
+			timing_io(fd, buf, len, 1);
+		return;
+	}
+	if (is_tcp_fd(fd))
+		bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
+}
+
 /* ciphertext a session put in its memory BIO reaches a socket: bind them */
 static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *fl)
 {
@@ -573,8 +668,11 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 	__u8 *fl = bpf_map_lookup_elem(&fds, &key);
 	char m[4] = {};
 
-	if (!fl)
+	if (!fl) {
+		if (targ_timing_only)
+			adopt_io(fd, buf, len, is_write);
 		return;
+	}
 	if (targ_timing_only && (*fl & FD_TLS)) {
 		timing_io(fd, buf, len, is_write);
 		return;
@@ -624,7 +722,7 @@ static __always_inline void nested_read_done(long ret)
 	struct inbound *in = bpf_map_lookup_elem(&inbound, &tid);
 	struct ev_tls_in *e;
 	__u64 buf, ssl, ts;
-	__u32 cap, fd, timing;
+	__u32 cap, fd, timing, adopting;
 
 	if (!in)
 		return;
@@ -633,8 +731,11 @@ static __always_inline void nested_read_done(long ret)
 	ts = in->ts;
 	fd = in->fd;
 	timing = in->timing;
+	adopting = in->adopt;
 	bpf_map_delete_elem(&inbound, &tid);
 	if (ret <= 0)
+		return;
+	if (adopting && !(tls_app_record(buf, ret) && adopt(fd)))
 		return;
 	if (!ssl) {
 		/* --timing-only: how much and when, not what */

@@ -117,7 +117,18 @@ struct ev_accept {
 	__u8 addr[16];
 	__u8 laddr[16]; /* the local end, from the socket itself */
 	__u16 lport;
-	__u16 _pad[3];
+	__u16 how; /* ACCEPT_* */
+	__u16 _pad[2];
+};
+
+enum {
+	ACCEPT_CALL = 0, /* accept() returned it */
+	/*
+	 * --timing-only: a TCP socket of a traced process, never seen
+	 * connecting or accepted (older than the trace), that carried a TLS
+	 * application-data record. Which end it is, user space decides.
+	 */
+	ACCEPT_ADOPTED = 1,
 };
 _Static_assert(sizeof(struct ev_accept) == 48 + 48, "ev_accept size");
 

@@ -116,6 +116,7 @@ struct conn {
 	char local[64];
 	char remote[64];
 	__u16 rport;
+	__u16 lport; /* a server's: the port it serves on */
 	__u16 family;
 	__u8 daddr[16];
 	__u64 lookup_start; /* the lookup that produced daddr, if seen */
@@ -168,11 +169,17 @@ struct collector {
 	__u64 next_conn_id;
 	struct collector_stats st;
 	int timing_only; /* TLS connections timed from their socket syscalls */
+	collector_listening_fn listening;
 };
 
 void collector__set_timing_only(struct collector *c)
 {
 	c->timing_only = 1;
+}
+
+void collector__set_listening(struct collector *c, collector_listening_fn fn)
+{
+	c->listening = fn;
 }
 
 struct collector *collector__new(collector_emit_fn emit, void *ctx)
@@ -256,13 +263,17 @@ static void entry_name(struct entry *e, const struct conn *cn, const struct sess
 	} else if (line && line->host[0]) {
 		snprintf(e->name, sizeof(e->name), "%s://%s%s", scheme, line->host, target);
 	} else if (s && s->sni[0]) {
-		if (cn->rport && cn->rport != default_port)
-			snprintf(e->name, sizeof(e->name), "%s://%s:%u%s", scheme, s->sni,
-				 cn->rport, target);
+		__u16 port = cn->server ? cn->lport : cn->rport;
+
+		if (port && port != default_port)
+			snprintf(e->name, sizeof(e->name), "%s://%s:%u%s", scheme, s->sni, port,
+				 target);
 		else
 			snprintf(e->name, sizeof(e->name), "%s://%s%s", scheme, s->sni, target);
-	} else if (cn->remote[0]) {
-		snprintf(e->name, sizeof(e->name), "%s://%s%s", scheme, cn->remote, target);
+	} else if ((cn->server ? cn->local : cn->remote)[0]) {
+		/* the server's address: a server's own end */
+		snprintf(e->name, sizeof(e->name), "%s://%s%s", scheme,
+			 cn->server ? cn->local : cn->remote, target);
 	} else {
 		snprintf(e->name, sizeof(e->name), "%s://unknown%s", scheme, target);
 	}
@@ -361,11 +372,12 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	 * A TLS 1.3 server sends session tickets right after the handshake: a
 	 * client's first response may be timed at their arrival, not its own.
 	 */
-	e.timing_first_tls13 = r->timing && r->first_on_conn && !cn->server && s &&
+	e.timing_first_tls13 = r->timing && r->first_on_conn && cn->observed && !cn->server && s &&
 			       (s->sh.version == 0x0304 || !s->sh_state);
 	e.request_start = r->request_start;
 
-	if (r->first_on_conn && cn->observed) {
+	/* (a request made before the socket connected was another socket's) */
+	if (r->first_on_conn && cn->observed && r->request_start >= cn->connect_start) {
 		e.connect_start = cn->connect_start;
 		e.secure_start = s ? s->hs_start : 0;
 		e.connect_end = s ? s->hs_end : cn->tcp_end;
@@ -769,16 +781,60 @@ static void on_connect(struct collector *c, const void *rec, size_t len __attrib
 }
 
 /* a connection a traced server accepted: entries of role server */
+/* a session with no SSL* to name it: keyed by its fd, with this bit set */
+#define ADOPTED_SESSION (1ULL << 63)
+
+/*
+ * --timing-only: a TLS socket older than the trace, adopted at its first
+ * application-data record. It is a server's if the process listens on its
+ * local port. Its session stands for one whose handshake went unseen.
+ */
+static void on_adopt(struct collector *c, const struct ev_accept *e)
+{
+	struct conn *cn = conn_find(c, e->hdr.pid, (__s32)e->fd);
+	struct session *s;
+
+	if (!c->timing_only)
+		return;
+	if (cn) {
+		flush_conn(c, cn, e->hdr.ts, "connection closed");
+		conn_destroy(c, cn);
+	}
+	cn = conn_new(c, &e->hdr, (__s32)e->fd, 0);
+	if (!cn)
+		return;
+	if (e->family) {
+		cn->family = e->family;
+		cn->rport = e->port;
+		cn->lport = e->lport;
+		memcpy(cn->daddr, e->addr, sizeof(cn->daddr));
+		format_addr(cn->remote, sizeof(cn->remote), e->family, e->addr, e->port);
+		format_addr(cn->local, sizeof(cn->local), e->family, e->laddr, e->lport);
+	}
+	cn->server = c->listening ? c->listening(e->hdr.pid, e->lport) : e->lport < e->port;
+	s = sess_get(c, e->hdr.pid, ADOPTED_SESSION | e->fd, 0);
+	if (!s)
+		return;
+	s->hs_done = 1;
+	sess_attach(c, s, cn);
+}
+
 static void on_accept(struct collector *c, const void *rec, size_t len __attribute__((unused)))
 {
 	const struct ev_accept *e = rec;
-	struct conn *cn = conn_start(c, &e->hdr, e->fd);
+	struct conn *cn;
 
+	if (e->how == ACCEPT_ADOPTED) {
+		on_adopt(c, e);
+		return;
+	}
+	cn = conn_start(c, &e->hdr, e->fd);
 	if (!cn)
 		return;
 	cn->server = 1;
 	cn->tcp_end = e->hdr.ts;
 	cn->rport = e->port;
+	cn->lport = e->lport;
 	if (e->family) {
 		format_addr(cn->remote, sizeof(cn->remote), e->family, e->addr, e->port);
 		format_addr(cn->local, sizeof(cn->local), e->family, e->laddr, e->lport);
@@ -892,6 +948,11 @@ static void on_bind(struct collector *c, const void *rec, size_t len)
 			return;
 	}
 	sess_attach(c, s, cn);
+	if (cn->observed && s->hs_start && s->hs_start < cn->connect_start) {
+		/* its handshake began before this socket connected: on another one */
+		s->hs_start = s->hs_end = s->hs_last_call = 0;
+		s->hs_done = 1;
+	}
 	if (!cn->observed && s->hs_start && !s->data_seen && e->how != BIND_NESTED) {
 		/* driven before we knew its socket, which predates the trace */
 		s->hs_start = s->hs_end = s->hs_last_call = 0;

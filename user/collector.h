@@ -34,6 +34,14 @@ void collector__free(struct collector *c);
  */
 void collector__set_timing_only(struct collector *c);
 
+/*
+ * Whether process pid listens on TCP port port: tells which end a socket
+ * older than the trace is (--timing-only adopts such sockets). Without it,
+ * the end with the lower port is taken for the server's.
+ */
+typedef int (*collector_listening_fn)(__u32 pid, __u16 port);
+void collector__set_listening(struct collector *c, collector_listening_fn fn);
+
 /* feed one ring-buffer record; -EINVAL if it is malformed */
 int collector__feed(struct collector *c, const void *rec, size_t len);
 

@@ -136,6 +136,36 @@ static int check_lockdown(void)
 	return 0;
 }
 
+/*
+ * Whether process pid listens on TCP port: a LISTEN (0A) line for it in its
+ * own network namespace's tables. A socket older than the trace on that
+ * local port is then the server's end.
+ */
+static int listens_on(__u32 pid, __u16 port)
+{
+	static const char *const tables[] = { "tcp", "tcp6" };
+
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		char path[64], line[256];
+		unsigned int lport, state;
+		FILE *f;
+		int found = 0;
+
+		snprintf(path, sizeof(path), "/proc/%u/net/%s", pid, tables[i]);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (!found && fgets(line, sizeof(line), f))
+			found = sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &lport,
+				       &state) == 2 &&
+				lport == port && state == 0x0A;
+		fclose(f);
+		if (found)
+			return 1;
+	}
+	return 0;
+}
+
 #define MAX_TP_LINKS 32
 static struct bpf_link *tp_links[MAX_TP_LINKS];
 static int ntp_links;
@@ -577,6 +607,8 @@ int main(int argc, char **argv)
 	run.col = collector__new(on_entry, &run);
 	if (run.col && o.timing_only)
 		collector__set_timing_only(run.col);
+	if (run.col)
+		collector__set_listening(run.col, listens_on);
 	if (!run.col) {
 		fprintf(stderr, "tlstrace: out of memory\n");
 		err = -ENOMEM;

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
-from run import (Failure, describe_exit, expect, need, read_entries, stderr_hint,
-                 wait_for_detaches)
+from run import (Failure, check_order, describe_exit, expect, expect_count, need, read_entries,
+                 read_line, stderr_hint, wait_for_detaches)
 
 # Python: a keep-alive client that fetches /hello until DEADLINE (seconds) and
 # prints how many responses it read.
@@ -141,6 +141,62 @@ def test_sigkill_leaves_no_probes(env):
     expect(state == "clean", "60 s after SIGKILL a new client is still probed")
 
 
+# Python: one keep-alive connection, opened on the first line read from stdin;
+# each line read is a round of requests (the paths on it), then "done".
+ROUNDS = r"""
+import http.client, ssl, sys
+c = None
+print("started", flush=True)
+for line in sys.stdin:
+    if c is None:
+        c = http.client.HTTPSConnection("localhost", int(sys.argv[1]),
+                                        context=ssl._create_unverified_context(), timeout=10)
+    for path in line.split():
+        c.request("GET", path)
+        r = c.getresponse()
+        r.read()
+    print("done", flush=True)
+"""
+
+
+def test_restart_after_sigkill(env):
+    """tlstrace killed with SIGKILL while a traced connection is open, then
+    started again: the connection's later requests are traced, marked as
+    predating the trace, on one connection id, and nothing is left of the
+    first tracer's state to confuse the second."""
+    env.require_server()
+    client = env.procs.spawn([sys.executable, "-c", ROUNDS, str(env.port)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    expect(read_line(client, 10, "python client") == "started", "python client did not start")
+    first = env.start_tlstrace("restart_first", ["-p", str(client.pid)])
+    client.stdin.write(b"/hello\n")
+    client.stdin.flush()
+    expect(read_line(client, 15, "python client") == "done", "first round failed")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(10)
+    second = env.start_tlstrace("restart_second", ["-p", str(client.pid)])
+    client.stdin.write(b"/hello /size/1000\n")
+    client.stdin.flush()
+    expect(read_line(client, 15, "python client") == "done", "second round failed")
+    client.stdin.close()
+    expect(env.procs.wait(client, 15, "python client") == 0, "python client failed")
+    rc = env.procs.wait(second, 15, "tlstrace")
+    expect(rc == 0, "second tlstrace %s%s" % (describe_exit(rc), env.err_hint(second)))
+    entries = read_entries(second.out_file)
+    expect_count(entries, 2)
+    for i, (e, p) in enumerate(zip(entries, ("/hello", "/size/1000"))):
+        x = e["tlstrace"]
+        expect(e["name"] == env.url(p) and e["responseStatus"] == 200,
+               "entry %d: %s %r" % (i, e["name"], e["responseStatus"]))
+        expect(x["connectionObserved"] is False,
+               "entry %d: connectionObserved %r" % (i, x["connectionObserved"]))
+        expect("failedPhase" not in x, "entry %d failed: %r" % (i, x.get("error")))
+        check_order(e, i)
+    expect(entries[0]["tlstrace"]["connectionId"] == entries[1]["tlstrace"]["connectionId"],
+           "two connections for one")
+
+
 # Python: send a request and never read the answer; wait for a line, then exit
 NEVER_READS = r"""
 import socket, ssl, sys
@@ -251,4 +307,5 @@ TESTS = [
     ("ringbuf_drops_reported", test_ringbuf_drops_reported),
     ("concurrent_keepalive", test_concurrent_keepalive),
     ("sigkill_leaves_no_probes", test_sigkill_leaves_no_probes),
+    ("restart_after_sigkill", test_restart_after_sigkill),
 ]

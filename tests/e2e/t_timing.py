@@ -5,11 +5,15 @@ syscalls. Loaded by run.py (see load_test_modules)."""
 import json
 import os
 import re
+import signal
+import subprocess
 import sys
+import time
 
 from run import (HERE, TOL_MS, Failure, curl_server, describe_exit, expect, need, read_entries,
-                 server_certs, server_fetches, start_traced_server, stderr_hint,
+                 read_line, server_certs, server_fetches, start_traced_server, stderr_hint,
                  stop_traced_server)
+from t_robust import ROUNDS
 
 
 def hits(err):
@@ -126,6 +130,8 @@ def test_timing_only_server(env):
         x = e["tlstrace"]
         expect(x["role"] == "server" and x.get("timingOnly") and "failedPhase" not in x,
                "entry %d: %r" % (i, x))
+        expect(e["name"] == base + "/", "entry %d: name %r, want %s/ (SNI, own port)"
+               % (i, e["name"], base))
         seq = [e[k] for k in ("startTime", "requestStart", "responseStart", "responseEnd")]
         expect(all(a <= b for a, b in zip(seq, seq[1:])) and seq[-1] > 0,
                "entry %d: timings out of order %r" % (i, seq))
@@ -136,7 +142,77 @@ def test_timing_only_server(env):
     return "delayed request answered in %.1f ms" % wait
 
 
+def test_timing_only_predates_trace(env):
+    """--timing-only started while a keep-alive connection between a Python
+    client and server.py is open, both traced: each end is adopted at its
+    first TLS record (its handshake was never seen), the client's as a
+    client and the server's as a server (it listens on the port). The client
+    gets an entry per exchange; the server one per request it read under
+    the trace (not the one it was already waiting for), the 20 ms delay
+    inside requestStart..responseStart on both; all marked as predating the
+    trace."""
+    cert, key = server_certs(env)
+    ready = env.path("predates_server.port")
+    if os.path.exists(ready):
+        os.unlink(ready)
+    srv = env.procs.spawn([sys.executable, os.path.join(HERE, "server.py"), "--port", "0",
+                           "--cert", cert, "--key", key, "--ready-file", ready],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while not os.path.exists(ready):
+        expect(time.monotonic() < deadline and srv.poll() is None, "server.py did not start")
+        time.sleep(0.05)
+    with open(ready) as f:
+        port = int(f.read())
+    client = env.procs.spawn([sys.executable, "-c", ROUNDS, str(port)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    expect(read_line(client, 10, "python client") == "started", "python client did not start")
+    client.stdin.write(b"/hello\n")
+    client.stdin.flush()
+    expect(read_line(client, 15, "python client") == "done", "the round before the trace failed")
+    tracer = env.start_tlstrace("timing_only_predates",
+                                ["--timing-only", "-p", str(client.pid), "-p", str(srv.pid)])
+    client.stdin.write(b"/hello /delay/20 /hello\n")
+    client.stdin.flush()
+    expect(read_line(client, 15, "python client") == "done", "the traced round failed")
+    client.stdin.close()
+    expect(env.procs.wait(client, 15, "python client") == 0, "python client failed")
+    time.sleep(0.2)
+    srv.send_signal(signal.SIGTERM)
+    env.procs.wait(srv, 15, "server.py")
+    rc = env.procs.wait(tracer, 15, "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    entries = read_entries(tracer.out_file)
+    by_role = {r: [e for e in entries if e["tlstrace"]["role"] == r]
+               for r in ("client", "server")}
+    got = {r: len(v) for r, v in by_role.items()}
+    expect(got == {"client": 3, "server": 2}, "entries by role %r, want 3 client, 2 server" % got)
+    for role, es in by_role.items():
+        ids = {e["tlstrace"]["connectionId"] for e in es}
+        expect(len(ids) == 1, "%s: connections %r, want one" % (role, ids))
+        for i, e in enumerate(es):
+            x = e["tlstrace"]
+            expect(x["connectionObserved"] is False and x.get("timingOnly") and
+                   "failedPhase" not in x, "%s entry %d: %r" % (role, i, x))
+            expect(e["name"] == "https://127.0.0.1:%d/" % port,
+                   "%s entry %d: name %r (no SNI seen: the server's address)"
+                   % (role, i, e["name"]))
+            seq = [e[k] for k in ("startTime", "requestStart", "responseStart", "responseEnd")]
+            expect(all(a <= b for a, b in zip(seq, seq[1:])) and seq[-1] > 0,
+                   "%s entry %d: timings out of order %r" % (role, i, seq))
+        delayed = es[-2]
+        wait = delayed["responseStart"] - delayed["requestStart"]
+        expect(20 <= wait < 500, "%s: the delayed request answered in %.3f ms" % (role, wait))
+    c, s = by_role["client"][0]["tlstrace"], by_role["server"][0]["tlstrace"]
+    expect(c["localAddress"] == s["remoteAddress"] and c["remoteAddress"] == s["localAddress"],
+           "client %s -> %s, server %s <- %s" % (c["localAddress"], c["remoteAddress"],
+                                                 s["localAddress"], s["remoteAddress"]))
+
+
 TESTS = [
+    ("timing_only_predates_trace", test_timing_only_predates_trace),
     ("timing_only_server", test_timing_only_server),
     ("timing_only_accuracy", test_timing_only_accuracy),
     ("timing_only_curl", test_timing_only_curl),

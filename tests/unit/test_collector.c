@@ -517,6 +517,127 @@ static void ev_accept(struct collector *c, __u32 fd, __u64 ts)
 	feed_ok(c, &e, sizeof(e));
 }
 
+/* --timing-only: a socket read or write as timing_io() reports it */
+static void ev_sock_io(struct collector *c, __u32 fd, __u32 dir, __u64 enter, __u64 ts, __u32 len)
+{
+	static struct ev_sock_io e;
+
+	memset(&e, 0, offsetof(struct ev_sock_io, data) + 5);
+	set_hdr(&e.hdr, EV_SOCK_IO, ts);
+	e.ts_enter = enter;
+	e.fd = fd;
+	e.dir = dir;
+	e.len = len;
+	if (dir == IO_WRITE) {
+		/* a write's record header: application data */
+		const __u8 head[5] = { 0x17, 3, 3, (__u8)((len - 5) >> 8), (__u8)(len - 5) };
+
+		memcpy(e.data, head, sizeof(head));
+		e.cap = sizeof(head);
+	}
+	feed_ok(c, &e, offsetof(struct ev_sock_io, data) + e.cap);
+}
+
+/* --timing-only: a socket older than the trace, 10.0.0.1:lport <-> 10.0.0.2:port */
+static void ev_adopt(struct collector *c, __u32 fd, __u64 ts, __u16 lport, __u16 port)
+{
+	struct ev_accept e = {};
+
+	set_hdr(&e.hdr, EV_ACCEPT, ts);
+	e.fd = fd;
+	e.how = ACCEPT_ADOPTED;
+	e.family = 2;
+	e.lport = lport;
+	e.port = port;
+	memcpy(e.laddr, (const __u8[]){ 10, 0, 0, 1 }, 4);
+	memcpy(e.addr, (const __u8[]){ 10, 0, 0, 2 }, 4);
+	feed_ok(c, &e, sizeof(e));
+}
+
+static int listens_on_8443(__u32 pid __attribute__((unused)), __u16 port)
+{
+	return port == 8443;
+}
+
+static const struct entry *by_role_start(const struct fx *f, const char *role, __u64 start)
+{
+	for (int i = 0; i < f->s->n && i < MAX_ENTRIES; i++)
+		if (!strcmp(f->s->e[i].role, role) && f->s->e[i].request_start == start)
+			return &f->s->e[i];
+	ASSERT_TRUE(false, "no such entry");
+	return NULL;
+}
+
+/*
+ * --timing-only adopts sockets older than the trace: a client's end and a
+ * server's (whose process listens on its port), each timed from its
+ * syscalls, named by the server's address, marked as not observed.
+ */
+static void subtest_timing_only_adopted(void)
+{
+	struct fx f = {};
+	const struct entry *a, *b, *sv;
+
+	if (!fx_init(&f))
+		goto out;
+	collector__set_timing_only(f.c);
+	collector__set_listening(f.c, listens_on_8443);
+	ev_adopt(f.c, 5, 1000, 50000, 8443);
+	ev_sock_io(f.c, 5, IO_WRITE, 1000, 1000, 100);
+	ev_sock_io(f.c, 5, IO_READ, 1100, 1200, 5);
+	ev_sock_io(f.c, 5, IO_READ, 1210, 1250, 300);
+	ev_sock_io(f.c, 5, IO_WRITE, 2000, 2000, 100);
+	ev_sock_io(f.c, 5, IO_READ, 2050, 2300, 305);
+	ev_adopt(f.c, 6, 3000, 8443, 50001);
+	ev_sock_io(f.c, 6, IO_READ, 2900, 3000, 100);
+	ev_sock_io(f.c, 6, IO_WRITE, 3100, 3100, 300);
+	ev_sock_io(f.c, 6, IO_WRITE, 3150, 3150, 300);
+	ev_close(f.c, 5, 4000);
+	ev_close(f.c, 6, 4000);
+	ASSERT_EQ(f.s->n, 3, "two client entries, one server entry");
+	a = by_role_start(&f, "client", 1000);
+	b = by_role_start(&f, "client", 2000);
+	sv = by_role_start(&f, "server", 3000);
+	if (!a || !b || !sv)
+		goto out;
+	ASSERT_STREQ(a->name, "https://10.0.0.2:8443/", "client: named by the peer");
+	ASSERT_STREQ(sv->name, "https://10.0.0.1:8443/", "server: named by its own end");
+	ASSERT_EQ(a->conn_observed, 0, "not observed");
+	ASSERT_EQ(a->reused, 1, "a connection older than the trace counts as reused");
+	ASSERT_EQ(a->timing_only, 1, "timing only");
+	ASSERT_EQ(a->timing_first_tls13, 0, "no session tickets to fear on an old connection");
+	ASSERT_EQ(a->response_start, 1200, "client response_start = first read's return");
+	ASSERT_EQ(a->response_end, 1250, "client response_end = last read's return");
+	ASSERT_EQ(b->response_start, 2300, "second exchange");
+	ASSERT_EQ(a->conn_id, b->conn_id, "one connection");
+	ASSERT_EQ(sv->response_start, 3100, "server response_start = its first write");
+	ASSERT_EQ(sv->response_end, 3150, "server response_end = its last write");
+	ASSERT_TRUE(sv->conn_id != a->conn_id, "the server's end is another connection");
+	check_order(a);
+	check_order(sv);
+	fx_fini(&f);
+
+	/* without timing-only, or without a listening check (lower port serves) */
+	if (!fx_init(&f))
+		goto out;
+	ev_adopt(f.c, 5, 1000, 50000, 443);
+	ev_sock_io(f.c, 5, IO_WRITE, 1000, 1000, 100);
+	ev_close(f.c, 5, 2000);
+	ASSERT_EQ(f.s->n, 0, "adoption is --timing-only's alone");
+	fx_fini(&f);
+	if (!fx_init(&f))
+		goto out;
+	collector__set_timing_only(f.c);
+	ev_adopt(f.c, 6, 1000, 443, 50000);
+	ev_sock_io(f.c, 6, IO_READ, 900, 1000, 100);
+	ev_sock_io(f.c, 6, IO_WRITE, 1100, 1100, 300);
+	ev_close(f.c, 6, 2000);
+	if (ASSERT_EQ(f.s->n, 1, "one entry"))
+		ASSERT_STREQ(f.s->e[0].role, "server", "port 443 < 50000: the server's end");
+out:
+	fx_fini(&f);
+}
+
 /* a server: requests read, responses written, on a keep-alive connection */
 static void subtest_server_keep_alive(void)
 {
@@ -1106,4 +1227,6 @@ void test_collector(void)
 		subtest_exit_of_another_process();
 	if (test__start_subtest("expire_idle"))
 		subtest_expire_idle();
+	if (test__start_subtest("timing_only_adopted"))
+		subtest_timing_only_adopted();
 }
