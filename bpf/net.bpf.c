@@ -552,20 +552,27 @@ static __always_inline int tls_app_record(__u64 buf, __u64 len)
 	return h[0] == 0x17 && h[1] == 3 && h[2] >= 1 && h[2] <= 4 && n && n <= TLS_RECORD_MAX;
 }
 
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 static __always_inline int is_tcp_fd(__u32 fd)
 {
-	struct file *f = fd_file(fd);
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = t->files->fdt;
+	struct file *f = NULL;
 	struct socket *so;
 	struct sock *sk;
 	__u16 family;
 
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+	if (fd >= fdt->max_fds || bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]) || !f)
 		return 0;
-	so = BPF_CORE_READ(f, private_data);
-	sk = BPF_CORE_READ(so, sk);
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	f = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
 		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	so = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	sk = so->sk;
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	family = sk->__sk_common.skc_family;
 	return family == AF_INET || family == AF_INET6;
 }
 
@@ -592,20 +599,18 @@ static __always_inline int adopt(__u32 fd)
 static __always_inline void adopt_io(__u32 fd, __u64 buf, __u64 len, int is_write)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct inbound in = {
-		.buf = buf, .ts = bpf_ktime_get_ns(), .fd = fd, .timing = 1, .adopt = 1
-	};
+	struct inbound in = { .buf = buf, .fd = fd, .timing = 1, .adopt = 1 };
 	__u32 tid = (__u32)id;
 
-	if (!buf || !is_traced(id >> 32))
+	if (!buf || !is_traced(id >> 32) || !is_tcp_fd(fd))
 		return;
 	if (is_write) {
-		if (tls_app_record(buf, len) && is_tcp_fd(fd) && adopt(fd))
+		if (tls_app_record(buf, len) && adopt(fd))
 			timing_io(fd, buf, len, 1);
 		return;
 	}
-	if (is_tcp_fd(fd))
-		bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
+	in.ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
 }
 
 /* ciphertext a session put in its memory BIO reaches a socket: bind them */

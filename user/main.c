@@ -653,7 +653,7 @@ int main(int argc, char **argv)
 			err == -EPERM || err == -EACCES ? " (needs CAP_BPF and CAP_PERFMON, and a "
 							  "kernel that is not locked down)"
 			: err == -ENOSYS || err == -EINVAL ? " (needs a kernel with BPF, BTF and "
-							     "ring buffers: Linux 5.8 or later)"
+							     "kfuncs: Linux 6.2 or later)"
 							   : "");
 		goto cleanup;
 	}
