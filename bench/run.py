@@ -18,6 +18,10 @@ Sections (all by default, in this order; --only NAME[,NAME] for some):
            collector takes with no drop, its CPU and peak memory
   idle     10,000 idle TLS connections: tlstrace's memory before and with
            them, and its BPF maps' sizes (max_entries, memlock, in use)
+  syscalls what a process making no TLS call pays while tlstrace runs,
+           traced (no filter) or not (-p of another process): ns added per
+           read/write of a non-socket fd (dd) and per open+close (the
+           syscall tracepoints' tax), default mode and --timing-only
 
 The server is nginx on a private copy of libssl (another inode), so that no
 tracer's uprobes fire in it: what is measured is the client's cost alone.
@@ -47,7 +51,7 @@ BENCH = os.path.join(ROOT, "bench")
 CLIENTS = os.path.join(BENCH, "clients.py")
 HANDSHAKE_BT = os.path.join(BENCH, "handshake.bt")
 BARE_BT_FILE = os.path.join(BENCH, "bare-probes.bt")
-SECTIONS = ["hits", "latency", "bulk", "events", "idle"]
+SECTIONS = ["hits", "latency", "bulk", "events", "idle", "syscalls"]
 BULK_SIZE = 256 * 1024 * 1024
 
 NGINX_CONF = """\
@@ -661,6 +665,87 @@ def section_idle(args, srv):
 # ---------------------------------------------------------------- main
 
 
+# ---------------------------------------------------------------- syscalls
+
+OPEN_LOOP = r"""
+import os, sys, time
+n = int(sys.argv[1])
+t = time.perf_counter()
+for _ in range(n):
+    os.close(os.open("/dev/null", os.O_RDONLY))
+print(time.perf_counter() - t)
+"""
+
+
+class HostTracer:
+    """tlstrace with no filter (every process on the host), in the background"""
+
+    def __init__(self, tlstrace, mode, work):
+        self.err = os.path.join(work, "host-tracer.err")
+        with open(self.err, "w") as e:
+            self.p = subprocess.Popen([tlstrace] + mode + ["-f", "json", "-o", "/dev/null"],
+                                      stdout=subprocess.DEVNULL, stderr=e)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.p.poll() is None:
+            with open(self.err) as f:
+                if "tracing" in f.read():
+                    time.sleep(0.5)  # let its start-up scan of /proc settle
+                    return
+            time.sleep(0.05)
+        self.p.kill()
+        with open(self.err) as f:
+            sys.exit("bench: host-wide tlstrace did not start: " + f.read()[-500:])
+
+    def stop(self):
+        self.p.send_signal(signal.SIGINT)
+        self.p.wait(timeout=60)
+
+
+def section_syscalls(args, work):
+    n_rw, n_open = args.syscalls, args.syscalls // 5
+    dd = ["dd", "if=/dev/zero", "of=/dev/null", "bs=16", "count=%d" % n_rw]
+    idle = subprocess.Popen(["sleep", "3600"])
+    KEEP.add(idle.pid)
+    tracers = {"untraced": None, "tlstrace": [], "tlstrace --timing-only": ["--timing-only"],
+               "tlstrace -p OTHER": ["-p", str(idle.pid)],
+               "tlstrace --timing-only -p OTHER": ["--timing-only", "-p", str(idle.pid)]}
+    names = list(tracers)
+    rw = {t: [] for t in names}
+    op = {t: [] for t in names}
+    for r in range(args.rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            wait_for_detaches()
+            tr = HostTracer(args.tlstrace, tracers[name], work) if tracers[name] is not None \
+                else None
+            try:
+                t = time.perf_counter()
+                subprocess.run(dd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               check=True)
+                rw[name].append(time.perf_counter() - t)
+                p = subprocess.run([sys.executable, "-c", OPEN_LOOP, str(n_open)],
+                                   capture_output=True, text=True, check=True)
+                op[name].append(float(p.stdout))
+            finally:
+                if tr:
+                    tr.stop()
+    idle.kill()
+    idle.wait()
+    KEEP.discard(idle.pid)
+    print("\n== the syscall tax: what a process making no TLS call pays while tlstrace "
+          "runs, with no filter (it is traced) and with -p of another process (it is not); "
+          "median of %d rounds" % args.rounds)
+    print("   read/write: dd of %d 16-byte blocks from /dev/zero to /dev/null (%d syscalls); "
+          "open: %d open+close of /dev/null" % (n_rw, 2 * n_rw, n_open))
+    print("   %-24s %12s %14s %12s %16s" % ("tracer", "dd s", "ns/read|write", "open s",
+                                           "ns/open+close"))
+    base_rw, base_op = median(rw["untraced"]), median(op["untraced"])
+    for name in names:
+        m_rw, m_op = median(rw[name]), median(op[name])
+        print("   %-24s %12.3f %+14.0f %12.3f %+16.0f" % (
+            name, m_rw, (m_rw - base_rw) / (2 * n_rw) * 1e9, m_op,
+            (m_op - base_op) / n_open * 1e9))
+
+
 def main():
     ap = argparse.ArgumentParser(description="tlstrace benchmark: figures and ratios")
     ap.add_argument("--tlstrace", default=os.path.join(ROOT, "tlstrace"))
@@ -678,6 +763,8 @@ def main():
     ap.add_argument("--clients", default="1,2,4,8",
                     help="events: client counts to try, in order (default 1,2,4,8)")
     ap.add_argument("--idle", type=int, default=10000, help="idle: connections (default 10000)")
+    ap.add_argument("--syscalls", type=int, default=1000000,
+                    help="syscalls: dd blocks (default 1000000; a fifth as many opens)")
     args = ap.parse_args()
     args.tlstrace = os.path.abspath(args.tlstrace)
     args.clients = [int(c) for c in args.clients.split(",")]
@@ -712,6 +799,9 @@ def main():
             sys.stdout.flush()
         if "idle" in only:
             section_idle(args, srv)
+            sys.stdout.flush()
+        if "syscalls" in only:
+            section_syscalls(args, work)
         wait_for_detaches()
         print("\n%.0f s; at the end: %s" % (time.monotonic() - t0, load_note()))
     finally:
