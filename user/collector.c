@@ -749,7 +749,7 @@ static void sess_attach(struct collector *c, struct session *s, struct conn *cn)
  * A connection starts on fd: connect() or accept(). A connection still open
  * on that fd is one whose close we missed: it ends here.
  */
-static struct conn *conn_start(struct collector *c, const struct ev_hdr *h, __s32 fd)
+static struct conn *conn_replace(struct collector *c, const struct ev_hdr *h, __s32 fd)
 {
 	struct conn *cn = conn_find(c, h->pid, fd);
 
@@ -757,7 +757,13 @@ static struct conn *conn_start(struct collector *c, const struct ev_hdr *h, __s3
 		flush_conn(c, cn, h->ts, "connection closed");
 		conn_destroy(c, cn);
 	}
-	cn = conn_new(c, h, fd, 0);
+	return conn_new(c, h, fd, 0);
+}
+
+static struct conn *conn_start(struct collector *c, const struct ev_hdr *h, __s32 fd)
+{
+	struct conn *cn = conn_replace(c, h, fd);
+
 	if (cn) {
 		cn->observed = 1;
 		cn->connect_start = h->ts;
@@ -781,6 +787,17 @@ static void on_connect(struct collector *c, const void *rec, size_t len __attrib
 }
 
 /* a connection a traced server accepted: entries of role server */
+/* both ends of a socket, as the kernel had them */
+static void socket_ends(struct conn *cn, const struct ev_accept *e)
+{
+	cn->rport = e->port;
+	cn->lport = e->lport;
+	if (e->family) {
+		format_addr(cn->remote, sizeof(cn->remote), e->family, e->addr, e->port);
+		format_addr(cn->local, sizeof(cn->local), e->family, e->laddr, e->lport);
+	}
+}
+
 /* a session with no SSL* to name it: keyed by its fd, with this bit set */
 #define ADOPTED_SESSION (1ULL << 63)
 
@@ -791,26 +808,15 @@ static void on_connect(struct collector *c, const void *rec, size_t len __attrib
  */
 static void on_adopt(struct collector *c, const struct ev_accept *e)
 {
-	struct conn *cn = conn_find(c, e->hdr.pid, (__s32)e->fd);
+	struct conn *cn;
 	struct session *s;
 
 	if (!c->timing_only)
 		return;
-	if (cn) {
-		flush_conn(c, cn, e->hdr.ts, "connection closed");
-		conn_destroy(c, cn);
-	}
-	cn = conn_new(c, &e->hdr, (__s32)e->fd, 0);
+	cn = conn_replace(c, &e->hdr, (__s32)e->fd);
 	if (!cn)
 		return;
-	if (e->family) {
-		cn->family = e->family;
-		cn->rport = e->port;
-		cn->lport = e->lport;
-		memcpy(cn->daddr, e->addr, sizeof(cn->daddr));
-		format_addr(cn->remote, sizeof(cn->remote), e->family, e->addr, e->port);
-		format_addr(cn->local, sizeof(cn->local), e->family, e->laddr, e->lport);
-	}
+	socket_ends(cn, e);
 	cn->server = c->listening ? c->listening(e->hdr.pid, e->lport) : e->lport < e->port;
 	s = sess_get(c, e->hdr.pid, ADOPTED_SESSION | e->fd, 0);
 	if (!s)
@@ -833,12 +839,7 @@ static void on_accept(struct collector *c, const void *rec, size_t len __attribu
 		return;
 	cn->server = 1;
 	cn->tcp_end = e->hdr.ts;
-	cn->rport = e->port;
-	cn->lport = e->lport;
-	if (e->family) {
-		format_addr(cn->remote, sizeof(cn->remote), e->family, e->addr, e->port);
-		format_addr(cn->local, sizeof(cn->local), e->family, e->laddr, e->lport);
-	}
+	socket_ends(cn, e);
 }
 
 /* a lookup that failed is a failed fetch of its name */
