@@ -31,6 +31,8 @@
 #include "summary.h"
 #include "otlp.h"
 #include "metrics.h"
+#include "outfile.h"
+#include "escape.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -239,24 +241,44 @@ static int trace_comm(struct tlstrace_bpf *skel, const char *comm)
 
 struct run {
 	struct output out;
+	struct outfile of;   /* where out writes: -o FILE or standard output */
 	struct summary *sum; /* text: the table at exit */
 	struct otlp *otlp;
 	struct metrics *metrics;
 	struct collector *col;
 	struct attacher *att;
-	bool per_pid;	  /* uprobes attached per process (-p) */
-	__u64 drops_seen; /* drops already noted */
-	int write_err;
+	bool per_pid;	   /* uprobes attached per process (-p) */
+	__u64 drops_seen;  /* drops already noted */
+	bool write_failed; /* said once */
 };
+
+/*
+ * The writers finished a record (an entry, or a notice or the summary in
+ * text mode): write it whole or count it lost; the first loss is said at
+ * once, the total at exit.
+ */
+static void end_record(struct run *r, bool entry)
+{
+	int err = outfile__end_record(&r->of, entry);
+
+	if (!err)
+		return;
+	if (r->of.at_start)
+		r->out.header_done = 0; /* cut back to nothing: the header goes first again */
+	if (!r->write_failed) {
+		r->write_failed = true;
+		fprintf(stderr, "tlstrace: write entries to %s: %s; entries are being lost%s\n",
+			r->of.display, strerror(-err),
+			r->of.cut_back ? " (the file keeps whole entries only)" : "");
+	}
+}
 
 static void on_entry(const struct entry *e, void *ctx)
 {
 	struct run *r = ctx;
 
-	if (output__entry(&r->out, e) && !r->write_err) {
-		r->write_err = 1;
-		fprintf(stderr, "tlstrace: write entries: %s\n", strerror(errno));
-	}
+	output__entry(&r->out, e);
+	end_record(r, true);
 	if (r->sum)
 		summary__entry(r->sum, e);
 	if (r->otlp)
@@ -370,7 +392,10 @@ static void note_drops(struct tlstrace_bpf *skel, struct run *r)
 		(unsigned long long)cnt[CNT_DROP_RINGBUF],
 		(unsigned long long)cnt[CNT_DROP_INFLIGHT], (unsigned long long)cnt[CNT_DROP_SOCKS],
 		cnt[CNT_DROP_RINGBUF] ? "; try a larger --ringbuf-size" : "");
-	fflush(f);
+	if (f == stderr)
+		fflush(f);
+	else
+		end_record(r, false);
 	r->drops_seen = total;
 }
 
@@ -455,23 +480,13 @@ static pid_t spawn(char **argv, int *go)
 	return pid;
 }
 
-static FILE *open_output(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	if (fd < 0)
-		return NULL;
-	fchmod(fd, 0600); /* an existing file too */
-	return fdopen(fd, "w");
-}
-
 /*
  * Detaching a uprobe waits out an RCU grace period in the kernel, one after
  * another (~70 ms each here): seconds for all of them. A child that shares
  * our descriptors holds the last references and lets them go after we have
  * exited, so tlstrace itself returns at once. The probes are still removed.
  */
-static void detach_in_background(void)
+static void detach_in_background(int output_fd)
 {
 	int fds[2], null;
 	pid_t pid;
@@ -485,6 +500,8 @@ static void detach_in_background(void)
 		return;
 	}
 	close(fds[1]);
+	if (output_fd > STDERR_FILENO)
+		close(output_fd); /* a reader of a FIFO sees its end when we exit */
 	setsid();
 	null = open("/dev/null", O_RDWR);
 	if (null >= 0) {
@@ -534,6 +551,7 @@ int main(int argc, char **argv)
 	struct run run = {};
 	pid_t child = -1;
 	int go = -1, err = 0, status = 0, child_done = 0;
+	bool lost = false; /* entries not written or not delivered */
 	__u64 start, deadline = 0, last_expire;
 
 	options__parse(&o, argc, argv);
@@ -554,26 +572,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	run.out.format = o.format;
-	run.out.f = stdout;
+	/* checked and created aside now; put in place once all else has started */
+	run.of.fd = run.of.dirfd = -1;
 	if (o.output) {
-		run.out.f = open_output(o.output);
-		if (!run.out.f) {
-			fprintf(stderr, "tlstrace: open %s: %s\n", o.output, strerror(errno));
+		char why[512];
+
+		if (outfile__prepare(&run.of, o.output, why, sizeof(why))) {
+			fprintf(stderr, "tlstrace: output %s\n", why);
+			outfile__free(&run.of);
 			return 1;
 		}
 	}
+	run.out.format = o.format;
 	run.out.epoch_offset = epoch_offset();
 	run.out.by_process = o.by_process;
 	run.out.redact = !o.no_redact;
-	if (isatty(fileno(run.out.f))) {
-		struct winsize ws;
-
-		run.out.color = !o.no_color;
-		run.out.width = ioctl(fileno(run.out.f), TIOCGWINSZ, &ws) == 0 && ws.ws_col
-					? ws.ws_col
-					: 80;
-	}
 	if (o.format == FMT_TEXT && !(run.sum = summary__new(o.by_process))) {
 		fprintf(stderr, "tlstrace: out of memory\n");
 		err = -ENOMEM;
@@ -712,6 +725,29 @@ int main(int argc, char **argv)
 		trace_pid(skel, child);
 	}
 
+	/* every check has passed: the output takes its place */
+	{
+		char why[512];
+
+		err = o.output ? outfile__commit(&run.of, why, sizeof(why))
+			       : outfile__stdout(&run.of);
+		if (err) {
+			if (o.output)
+				fprintf(stderr, "tlstrace: output %s\n", why);
+			else
+				fprintf(stderr, "tlstrace: standard output: %s\n", strerror(-err));
+			goto cleanup;
+		}
+	}
+	run.out.f = run.of.f;
+	if (isatty(run.of.fd)) {
+		struct winsize ws;
+
+		run.out.color = !o.no_color;
+		run.out.width =
+			ioctl(run.of.fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
+	}
+
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &run, NULL);
 	if (!rb) {
 		err = -errno;
@@ -802,6 +838,7 @@ int main(int argc, char **argv)
 			(unsigned long long)cnt[CNT_DROP_INFLIGHT],
 			(unsigned long long)cnt[CNT_DROP_SOCKS],
 			drop_total(cnt) ? ": entries may be missing" : "");
+		end_record(&run, false);
 	}
 	if (run.otlp) {
 		struct otlp_stats st;
@@ -809,11 +846,12 @@ int main(int argc, char **argv)
 		otlp__stop(run.otlp, 5000, &st);
 		run.otlp = NULL;
 		report_otlp(&st, o.stats);
+		lost = lost || st.dropped || st.failed;
 	}
 
 cleanup:
 	if (skel)
-		detach_in_background();
+		detach_in_background(run.of.fd);
 	if (go >= 0)
 		close(go); /* the child exits without running COMMAND */
 	if (child > 0 && !child_done && err) {
@@ -834,20 +872,35 @@ cleanup:
 	metrics__stop(run.metrics);
 	summary__free(run.sum);
 	if (run.out.f) {
-		output__close(&run.out);
-		if (run.out.f != stdout)
-			fclose(run.out.f);
+		output__close(&run.out); /* a document's end: HAR, Trace Event */
+		end_record(&run, false);
+		run.out.f = NULL;
 	}
+	if (run.of.f) {
+		struct outfile *of = &run.of;
+
+		if (outfile__close(of) && !err) {
+			fprintf(stderr,
+				"tlstrace: error: %llu of %llu entries not written to %s%s: %s\n",
+				(unsigned long long)of->lost,
+				(unsigned long long)(of->lost + of->entries), of->display,
+				of->other_lost ? " (and the output's end or summary)" : "",
+				strerror(of->err ? of->err : EIO));
+			lost = true;
+		}
+	}
+	outfile__free(&run.of); /* a prepared output never committed */
 	if (err)
 		return 1;
 	if (child_done) {
+		/* the command's status, unless it succeeded and entries were lost */
 		if (WIFEXITED(status))
-			return WEXITSTATUS(status);
+			return WEXITSTATUS(status) || !lost ? WEXITSTATUS(status) : 1;
 		if (WIFSIGNALED(status))
 			return 128 + WTERMSIG(status);
 	}
 	/* stopped by a signal before the command ended (it is left running) */
 	if (child > 0 && stopping)
 		return 128 + stopping;
-	return 0;
+	return lost ? 1 : 0;
 }

@@ -291,7 +291,8 @@ def test_otlp_lookup_failure(env):
 
 def test_otlp_endpoint_down(env):
     """Nobody listens at the endpoint: the traced command runs as usual, the
-    JSON output is whole, and one warning line says what was not delivered."""
+    JSON output is whole, one warning line says what was not delivered, and
+    the exit status is 1 (entries were lost)."""
     need("curl")
     env.require_server()
     endpoint = "http://127.0.0.1:%d" % free_port()
@@ -299,7 +300,7 @@ def test_otlp_endpoint_down(env):
     rc, out, err, path = env.trace("otlp_endpoint_down", ["curl", "-sk", env.url("/hello")],
                                    timeout=60, opts=["--otlp-endpoint", endpoint])
     took = time.monotonic() - t0
-    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect(rc == 1, "tlstrace %s, want 1%s" % (describe_exit(rc), stderr_hint(err)))
     expect(out == "hello\n", "curl printed %r" % out[:60])
     entries = read_entries(path)
     expect(len(entries) == 1, "%d entries, want 1" % len(entries))

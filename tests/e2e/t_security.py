@@ -1,0 +1,259 @@
+# SPDX-License-Identifier: MIT
+"""A root tlstrace on a shared host: what an unprivileged user controls (a
+directory, a link, a file name, bytes on the wire) cannot make it harm the
+host, hang, lie about its exit, or leak secrets. Attackers run as nobody
+(setpriv --reuid=65534) in a directory of their own under /tmp; device nodes
+are private copies made with mknod, never the machine's own. Loaded by run.py
+(see load_test_modules)."""
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+
+from run import Failure, describe_exit, expect, need, read_entries, stderr_hint
+
+NOBODY = 65534
+AS_NOBODY = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
+
+
+class AttackerDir:
+    """A directory under /tmp that nobody owns, removed afterwards."""
+
+    def __enter__(self):
+        self.path = tempfile.mkdtemp(prefix="tlstrace-attacker-")
+        os.chmod(self.path, 0o755)
+        os.chown(self.path, NOBODY, NOBODY)
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def join(self, name):
+        return os.path.join(self.path, name)
+
+    def run(self, cmd):
+        """cmd as nobody; it must succeed."""
+        r = subprocess.run(AS_NOBODY + cmd, capture_output=True, text=True, timeout=30)
+        expect(r.returncode == 0, "as nobody, %s: %s%s" % (cmd, describe_exit(r.returncode),
+                                                          stderr_hint(r.stderr)))
+
+
+def snapshot(path):
+    """What must not change about a file: contents, mode, owner, link count."""
+    st = os.lstat(path)
+    data = None
+    if stat.S_ISREG(st.st_mode):
+        with open(path, "rb") as f:
+            data = f.read()
+    return (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_nlink, data)
+
+
+def one_line(err):
+    lines = [l for l in err.splitlines() if l.strip()]
+    return lines[0] if len(lines) == 1 else None
+
+
+def test_output_symlink_not_followed(env):
+    """An unprivileged user plants FILE -> a root file in their directory; a
+    root `tlstrace -o FILE` says one line, exits 1, runs nothing, and the
+    root file keeps its contents and mode. A link root owns is followed, and
+    the file it names is replaced (mode 0600), the link itself kept."""
+    need("setpriv")
+    victim = env.path("victim.conf")
+    with open(victim, "w") as f:
+        f.write("root's data\n")
+    os.chmod(victim, 0o644)
+    before = snapshot(victim)
+    marker = env.path("symlink.ran")
+    if os.path.exists(marker):
+        os.unlink(marker)
+    with AttackerDir() as d:
+        link = d.join("trace.json")
+        d.run(["ln", "-s", victim, link])
+        rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", link, "--", "touch",
+                                    marker], 30, "tlstrace")
+        line = one_line(err)
+        expect(rc == 1 and line and "symbolic link owned by uid %d" % NOBODY in line,
+               "tlstrace -o attacker's link: %s, stderr %r" % (describe_exit(rc), err.strip()))
+        expect(not os.path.exists(marker), "the command ran")
+        expect(snapshot(victim) == before, "the link's target changed: %r -> %r"
+               % (before, snapshot(victim)))
+        expect(os.path.islink(link), "the attacker's link was removed or replaced")
+
+    # root's own link: followed; its target replaced whole, the link kept
+    target = env.path("followed.jsonl")
+    with open(target, "w") as f:
+        f.write("old contents\n")
+    os.chmod(target, 0o644)
+    link = env.path("root-link.jsonl")
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(os.path.basename(target), link)
+    rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", link, "--", "curl", "-sk",
+                                "-o", env.path("symlink.body"), env.url("/hello")], 60,
+                               "tlstrace")
+    expect(rc == 0, "tlstrace -o root's link: %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect(os.path.islink(link), "root's link was replaced by a file")
+    entries = read_entries(target)
+    expect(len(entries) == 1 and entries[0]["name"] == env.url("/hello"),
+           "through root's link: %r" % [e["name"] for e in entries])
+    expect(stat.S_IMODE(os.stat(target).st_mode) == 0o600,
+           "the new file's mode is %o, want 600" % stat.S_IMODE(os.stat(target).st_mode))
+
+
+def test_output_devices_untouched(env):
+    """-o a character device (a private mknod copy of /dev/null) or a FIFO:
+    written as it is, its mode and owner unchanged, the metrics endpoint on
+    beside (the command that once made /dev/null root-only); a block device
+    and a directory are refused with one line."""
+    need("curl")
+    env.require_server()
+    devnull = env.path("null")
+    if os.path.lexists(devnull):
+        os.unlink(devnull)
+    os.mknod(devnull, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.chmod(devnull, 0o666)
+    before = snapshot(devnull)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", devnull, "--metrics-addr",
+                                "127.0.0.1:%d" % port, "--", "curl", "-sk", "-o",
+                                env.path("devices.body"), env.url("/hello")], 60, "tlstrace")
+    expect(rc == 0, "tlstrace -o a null device: %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect(snapshot(devnull) == before, "the device node changed: %r -> %r"
+           % (before, snapshot(devnull)))
+    expect(stat.S_ISCHR(os.lstat(devnull).st_mode), "the device node was replaced")
+
+    # a FIFO with a reader: the entries come through it, the FIFO stays as it was
+    fifo = env.path("entries.fifo")
+    if os.path.lexists(fifo):
+        os.unlink(fifo)
+    os.mkfifo(fifo, 0o644)
+    before = snapshot(fifo)
+    reader = env.procs.spawn(["cat", fifo], stdout=subprocess.PIPE)
+    rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", fifo, "--", "curl", "-sk",
+                                "-o", env.path("devices.body"), env.url("/hello")], 60,
+                               "tlstrace")
+    got, _ = reader.communicate(timeout=30)
+    expect(rc == 0, "tlstrace -o a FIFO: %s%s" % (describe_exit(rc), stderr_hint(err)))
+    lines = [json.loads(l) for l in got.decode().splitlines() if l.strip()]
+    expect(len(lines) == 1 and lines[0]["name"] == env.url("/hello"),
+           "through the FIFO: %r" % got[:200])
+    expect(snapshot(fifo) == before, "the FIFO changed: %r -> %r" % (before, snapshot(fifo)))
+
+    # a FIFO nobody reads: one line, no hang
+    rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", fifo, "--", "true"], 60,
+                               "tlstrace -o a FIFO without a reader")
+    line = one_line(err)
+    expect(rc == 1 and line and "no reader" in line,
+           "a FIFO without a reader: %s, stderr %r" % (describe_exit(rc), err.strip()))
+
+    # a block device (a private loop-device node) and a directory: refused
+    blk = env.path("blockdev")
+    if os.path.lexists(blk):
+        os.unlink(blk)
+    os.mknod(blk, 0o600 | stat.S_IFBLK, os.makedev(7, 200))
+    for what, path, words in (("a block device", blk, "block device"),
+                              ("a directory", env.workdir, "directory")):
+        rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", path, "--", "true"], 30,
+                                   "tlstrace")
+        line = one_line(err)
+        expect(rc == 1 and line and words in line.lower(),
+               "-o %s: %s, stderr %r" % (what, describe_exit(rc), err.strip()))
+    os.unlink(blk)
+
+
+def test_output_kept_when_start_fails(env):
+    """A run that fails at start-up (its metrics port taken) leaves the
+    previous trace file as it was and nothing beside it; one that starts
+    replaces it whole, and a hard link to the old file keeps the old
+    contents (the file is replaced, not truncated)."""
+    need("curl")
+    env.require_server()
+    d = env.path("keep")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    out = os.path.join(d, "trace.jsonl")
+    with open(out, "w") as f:
+        f.write('{"previous": true}\n')
+    other = os.path.join(d, "hardlink")
+    os.link(out, other)
+    before = snapshot(out)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", out, "--metrics-addr",
+                                    "127.0.0.1:%d" % taken.getsockname()[1], "--", "true"], 30,
+                                   "tlstrace")
+    finally:
+        taken.close()
+    expect(rc == 1 and one_line(err) and "in use" in err,
+           "a taken metrics port: %s, stderr %r" % (describe_exit(rc), err.strip()))
+    expect(snapshot(out) == before, "the previous trace changed: %r -> %r"
+           % (before, snapshot(out)))
+    expect(sorted(os.listdir(d)) == ["hardlink", "trace.jsonl"],
+           "left behind: %r" % sorted(os.listdir(d)))
+
+    rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", out, "--", "curl", "-sk",
+                                "-o", env.path("keep.body"), env.url("/hello")], 60, "tlstrace")
+    expect(rc == 0, "tlstrace: %s%s" % (describe_exit(rc), stderr_hint(err)))
+    entries = read_entries(out)
+    expect(len(entries) == 1, "%d entries, want 1" % len(entries))
+    with open(other) as f:
+        expect(f.read() == '{"previous": true}\n', "the hard link's contents changed")
+    expect(sorted(os.listdir(d)) == ["hardlink", "trace.jsonl"],
+           "left behind: %r" % sorted(os.listdir(d)))
+
+
+def test_write_errors_exit_nonzero(env):
+    """Entries that cannot be written make the exit status 1 and are counted:
+    a private copy of /dev/full loses every entry; a full 48 KiB tmpfs keeps
+    whole JSON lines only (the line that did not fit is cut away), and the
+    count of lost entries is the entries missing from it."""
+    need("curl")
+    env.require_server()
+    full = env.path("full")
+    if os.path.lexists(full):
+        os.unlink(full)
+    os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", full, "--", "curl", "-sk",
+                                "-o", env.path("full.body"), env.url("/hello")], 60, "tlstrace")
+    expect(rc == 1, "tlstrace -o a full device: %s, want 1%s" % (describe_exit(rc),
+                                                                 stderr_hint(err)))
+    expect("1 of 1 entries not written" in err and "No space left" in err,
+           "stderr %r" % err.strip())
+
+    mnt = env.path("smallfs")
+    os.makedirs(mnt, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tlstrace-test", mnt],
+                       capture_output=True, text=True)
+    expect(r.returncode == 0, "mount a small tmpfs: %s" % r.stderr.strip())
+    try:
+        out = os.path.join(mnt, "t.jsonl")
+        n = 60
+        script = 'for i in $(seq %d); do curl -sk -o /dev/null "$0?n=$i" || exit 1; done' % n
+        rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", out, "--", "sh", "-c",
+                                    script, env.url("/hello")], 180, "tlstrace")
+        expect(rc == 1, "tlstrace on a full file system: %s, want 1%s"
+               % (describe_exit(rc), stderr_hint(err)))
+        entries = read_entries(out)  # every line whole JSON
+        lost = [l for l in err.splitlines() if "entries not written" in l]
+        expect(lost and ("%d of %d entries not written" % (n - len(entries), n)) in lost[0],
+               "%d entries in the file, stderr %r" % (len(entries), err.strip()))
+        expect(0 < len(entries) < n, "%d entries fit in 48 KiB" % len(entries))
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+
+
+TESTS = [
+    ("output_symlink_not_followed", test_output_symlink_not_followed),
+    ("output_devices_untouched", test_output_devices_untouched),
+    ("output_kept_when_start_fails", test_output_kept_when_start_fails),
+    ("write_errors_exit_nonzero", test_write_errors_exit_nonzero),
+]

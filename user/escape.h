@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Bytes a traced process chose (paths, URLs, Host headers, SNI, comm) made
+ * safe for a terminal: the one escaping every text road takes (stderr
+ * messages, the text view, the summary), so that no escape sequence, control
+ * character or invalid byte reaches the operator's screen as it is.
+ */
+#ifndef ESCAPE_H
+#define ESCAPE_H
+
+#include <stddef.h>
+
+/*
+ * The len bytes at s as printable ASCII: 0x20-0x7e stay as they are but a
+ * backslash, which becomes "\\"; every other byte (controls, DEL, anything
+ * from 0x80, NUL) becomes "\xNN". Writes at most cap - 1 characters and a
+ * NUL (nothing if cap is 0), never half an escape; returns the length
+ * written. out and s must not overlap.
+ */
+size_t tty_escape(char *out, size_t cap, const char *s, size_t len);
+
+/*
+ * tty_escape() of the string s into a buffer of the calling thread's own,
+ * for messages: valid until the fourth later call on the same thread;
+ * longer than ESC_MSG_MAX characters, it is cut and ends in "...".
+ */
+#define ESC_MSG_MAX 1024
+const char *esc(const char *s);
+
+#endif /* ESCAPE_H */
