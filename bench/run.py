@@ -41,6 +41,7 @@ import shutil
 import signal
 import socket
 import ssl  # noqa: F401 (loads libssl, whose path libssl_paths() reads)
+import stat
 import subprocess
 import sys
 import tempfile
@@ -194,8 +195,20 @@ def drop_lines(stderr):
             if not ln.startswith("tlstrace: stats:") and re.search(r"drop|lost", ln, re.I)]
 
 
+# tlstrace's entries go to a null device node of the benchmark's own, never /dev/null
+SINK = None
+
+
+def private_null(work):
+    """A character device like /dev/null (1:3) in work, for tlstrace -o"""
+    path = os.path.join(work, "null")
+    if not os.path.exists(path):
+        os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    return path
+
+
 def tlstrace_cmd(tlstrace, mode, ring=None):
-    cmd = [tlstrace] + mode + ["--stats", "-f", "json", "-o", "/dev/null"]
+    cmd = [tlstrace] + mode + ["--stats", "-f", "json", "-o", SINK]
     if ring:
         cmd += ["--ringbuf-size", str(ring)]
     return cmd
@@ -553,7 +566,7 @@ def section_bulk(args, srv):
 
 def section_events(args, srv):
     print("\n== events: N keep-alive Python clients on /hello for %d s each, traced by "
-          "tlstrace -f json -o /dev/null; more clients until drops or saturation"
+          "tlstrace -f json -o a null device; more clients until drops or saturation"
           % args.events_seconds)
     print("   CPU, max RSS: tlstrace's own (all its threads), over the run")
     print("   %-14s %7s %9s %10s %9s %6s %8s %10s %10s" % (
@@ -683,7 +696,7 @@ class HostTracer:
     def __init__(self, tlstrace, mode, work):
         self.err = os.path.join(work, "host-tracer.err")
         with open(self.err, "w") as e:
-            self.p = subprocess.Popen([tlstrace] + mode + ["-f", "json", "-o", "/dev/null"],
+            self.p = subprocess.Popen([tlstrace] + mode + ["-f", "json", "-o", private_null(work)],
                                       stdout=subprocess.DEVNULL, stderr=e)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.p.poll() is None:
@@ -782,6 +795,8 @@ def main():
     t0 = time.monotonic()
     print("tlstrace benchmark, %d CPUs; %s" % (os.cpu_count(), load_note()), flush=True)
     work = tempfile.mkdtemp(prefix="tlstrace-bench-")
+    global SINK
+    SINK = private_null(work)
     srv = Nginx(work)
     try:
         hits = None

@@ -11,6 +11,7 @@ Usage: python3 bench/soak.py [--tlstrace ./tlstrace] [--minutes 10]
 import argparse
 import os
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -64,7 +65,9 @@ def main():
             time.sleep(0.05)
         port = int(open(ready).read())
         err = open(os.path.join(work, "tlstrace.err"), "w+")
-        tracer = subprocess.Popen([args.tlstrace, "-c", "python3", "-f", "json", "-o", "/dev/null",
+        sink = os.path.join(work, "null")  # a null device of our own, never /dev/null
+        os.mknod(sink, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+        tracer = subprocess.Popen([args.tlstrace, "-c", "python3", "-f", "json", "-o", sink,
                                    "--stats"], stderr=err)
         procs.append(tracer)
         while "tracing" not in open(err.name).read():
