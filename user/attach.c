@@ -1,25 +1,40 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Library discovery and attaching. Libraries are found through
- * /proc/PID/maps and opened through /proc/PID/root, so a process in another
- * mount namespace is traced through its own files. Each file (by device and
- * inode) is attached once host-wide, or once per process with -p.
+ * /proc/PID/maps and opened through /proc/PID/map_files (the very file
+ * mapped), or, when a process opens one, by its path resolved inside the
+ * process's own root; so a process in another mount namespace is traced
+ * through its own files. Each file (by device and inode) is attached once
+ * host-wide, or once per process with -p.
+ *
+ * The files are the traced processes', so anyone's: they are opened as
+ * libfile.h says (regular ELF files only, nothing that blocks or maps),
+ * their symbols resolved here and the uprobes placed by offset, and the
+ * attachments are bounded per user and per host. Libraries loaded while
+ * tracing are attached by a worker thread, so a slow file system cannot
+ * stall the ring buffer's reader.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 #include <bpf/libbpf.h>
-#include <gelf.h>
-#include <libelf.h>
 #include "attach.h"
+#include "escape.h"
+#include "libfile.h"
+#include "tlstrace.h"
 #include "tlstrace.skel.h"
 
 struct probe {
@@ -97,6 +112,7 @@ static const struct probe libc_probes[] = {
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX_PROBES 16 /* of one kind, its extra probes included */
 
 /* the libraries we attach to, by the start of their file name */
 static const struct lib_kind {
@@ -112,6 +128,11 @@ static const struct lib_kind {
 	{ "libc.so.", libc_probes, ARRAY_SIZE(libc_probes), NULL, 0, 0 },
 };
 
+/* an executable with OpenSSL inside, found by its symbols, not its name */
+static const struct lib_kind exe_openssl = {
+	NULL, openssl_probes, ARRAY_SIZE(openssl_probes), bio_probes, ARRAY_SIZE(bio_probes), 1
+};
+
 struct target {
 	dev_t dev;
 	ino_t ino;
@@ -124,18 +145,66 @@ struct file_id {
 	ino_t ino;
 };
 
+/* the libraries attached for one user, against the per-user limit */
+struct user_count {
+	uid_t uid;
+	unsigned files;
+	bool said; /* the limit was reported */
+};
+
+/* a library loaded while tracing, for the worker */
+struct request {
+	enum {
+		REQ_OPENED,
+		REQ_EXEC
+	} type;
+	pid_t pid;
+	bool per_pid;
+	char path[MAX_PATH];
+};
+
+#define QUEUE_CAP 256
+#define PLAIN_CAP 4096 /* executables known to have no OpenSSL */
+
 struct attacher {
 	struct tlstrace_bpf *skel;
-	struct file_id *plain; /* executables without OpenSSL inside */
-	size_t nplain, plain_cap;
 	bool verbose;
+	bool timing_only; /* handshake probes only */
 	struct target *targets;
 	size_t ntargets, cap;
+	struct file_id *plain; /* executables without OpenSSL inside */
+	size_t nplain;
 	struct bpf_link **links;
 	size_t nlinks, links_cap;
+	size_t max_links; /* what the descriptor limit allows */
 	int attached;	  /* TLS libraries */
-	bool timing_only; /* handshake probes only */
+	unsigned files;	  /* attachments of any kind, against ATTACH_MAX_FILES */
+	struct user_count *users;
+	size_t nusers;
+	__u64 refused[ATTACH_REFUSAL_NR];
+	bool said[ATTACH_REFUSAL_NR];
+
+	/* the worker and its queue; lock guards the queue and the counters above */
+	pthread_t worker;
+	bool worker_on;
+	pthread_mutex_t lock;
+	pthread_cond_t wake, idle;
+	struct request queue[QUEUE_CAP];
+	size_t qhead, qlen;
+	bool busy, quit;
 };
+
+static const char *const refusal_name[ATTACH_REFUSAL_NR] = {
+	[ATTACH_NOT_REGULAR] = "not_regular", [ATTACH_TOO_LARGE] = "too_large",
+	[ATTACH_NOT_ELF] = "not_elf",	      [ATTACH_NO_FUNCTIONS] = "no_functions",
+	[ATTACH_USER_LIMIT] = "user_limit",   [ATTACH_HOST_LIMIT] = "host_limit",
+	[ATTACH_QUEUE_FULL] = "queue_full",   [ATTACH_FAILED] = "attach_failed",
+};
+
+const char *attach_refusal_name(enum attach_refusal r)
+{
+	return r < ATTACH_REFUSAL_NR ? refusal_name[r] : "";
+}
 
 void attacher__set_timing_only(struct attacher *a)
 {
@@ -145,24 +214,22 @@ void attacher__set_timing_only(struct attacher *a)
 struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose)
 {
 	struct attacher *a = calloc(1, sizeof(*a));
+	struct rlimit rl;
 
 	if (!a)
 		return NULL;
 	a->skel = skel;
 	a->verbose = verbose;
+	/* every uprobe is a descriptor: leave room for everything else */
+	a->max_links = 1024;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 512)
+		a->max_links = rl.rlim_cur - 256;
+	else if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur == RLIM_INFINITY)
+		a->max_links = 1 << 20;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->wake, NULL);
+	pthread_cond_init(&a->idle, NULL);
 	return a;
-}
-
-void attacher__free(struct attacher *a)
-{
-	if (!a)
-		return;
-	for (size_t i = 0; i < a->nlinks; i++)
-		bpf_link__destroy(a->links[i]);
-	free(a->links);
-	free(a->targets);
-	free(a->plain);
-	free(a);
 }
 
 int attacher__count(const struct attacher *a)
@@ -170,48 +237,294 @@ int attacher__count(const struct attacher *a)
 	return a->attached;
 }
 
-/* an executable with OpenSSL inside, found by its symbols, not its name */
-static const struct lib_kind exe_openssl = {
-	NULL, openssl_probes, ARRAY_SIZE(openssl_probes), bio_probes, ARRAY_SIZE(bio_probes), 1
-};
-
-/* the file exports (defines) the function name in its dynamic symbols */
-static bool elf_exports(const char *path, const char *name)
+void attacher__refusals(struct attacher *a, __u64 *out)
 {
-	bool found = false;
-	Elf_Scn *scn = NULL;
-	Elf *elf;
-	int fd;
+	pthread_mutex_lock(&a->lock);
+	memcpy(out, a->refused, sizeof(a->refused));
+	pthread_mutex_unlock(&a->lock);
+}
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return false;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *data;
+/* count a refusal; say it the first time, with the file it was */
+static void refuse(struct attacher *a, enum attach_refusal r, const char *name, pid_t pid)
+{
+	bool say;
 
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
-			continue;
-		data = elf_getdata(scn, NULL);
-		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			const char *n;
+	pthread_mutex_lock(&a->lock);
+	a->refused[r]++;
+	say = !a->said[r];
+	a->said[r] = true;
+	pthread_mutex_unlock(&a->lock);
+	if (!say && !a->verbose)
+		return;
+	if (r == ATTACH_QUEUE_FULL)
+		fprintf(stderr,
+			"tlstrace: warning: libraries are being loaded faster than tlstrace can "
+			"attach to them; some are not traced (counted at exit)\n");
+	else if (pid > 0)
+		fprintf(stderr, "tlstrace: warning: not attaching to %s (pid %d): %s%s\n",
+			esc(name), pid, attach_refusal_str(r),
+			say && !a->verbose ? "; more are counted at exit" : "");
+	else
+		fprintf(stderr, "tlstrace: warning: not attaching to %s: %s\n", esc(name),
+			attach_refusal_str(r));
+}
 
-			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
-				continue;
-			n = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (n && !strcmp(n, name)) {
-				found = true;
-				break;
-			}
+const char *attach_refusal_str(enum attach_refusal r)
+{
+	switch (r) {
+	case ATTACH_NOT_REGULAR:
+	case ATTACH_TOO_LARGE:
+	case ATTACH_NOT_ELF:
+		return libfile_refusal_str((enum libfile_refusal)r);
+	case ATTACH_NO_FUNCTIONS:
+		return "it lacks a function tlstrace needs";
+	case ATTACH_USER_LIMIT:
+		return "its owner has reached the per-user limit of libraries";
+	case ATTACH_HOST_LIMIT:
+		return "the host-wide limit of libraries (or descriptors) is reached";
+	case ATTACH_QUEUE_FULL:
+		return "too many libraries loaded at once";
+	case ATTACH_FAILED:
+		return "the kernel refused a probe";
+	default:
+		return "";
+	}
+}
+
+static struct target *find_target(struct attacher *a, dev_t dev, ino_t ino, pid_t pid)
+{
+	for (size_t i = 0; i < a->ntargets; i++) {
+		struct target *t = &a->targets[i];
+
+		if (t->dev == dev && t->ino == ino && (t->pid == -1 || t->pid == pid))
+			return t;
+	}
+	return NULL;
+}
+
+/* this file is attached already, for some process */
+static bool file_attached(struct attacher *a, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < a->ntargets; i++)
+		if (a->targets[i].ok && a->targets[i].dev == dev && a->targets[i].ino == ino)
+			return true;
+	return false;
+}
+
+static bool find_plain(struct attacher *a, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < a->nplain; i++)
+		if (a->plain[i].dev == dev && a->plain[i].ino == ino)
+			return true;
+	return false;
+}
+
+static void remember_plain(struct attacher *a, dev_t dev, ino_t ino)
+{
+	if (!a->plain && !(a->plain = calloc(PLAIN_CAP, sizeof(*a->plain))))
+		return;
+	if (a->nplain == PLAIN_CAP)
+		a->nplain = 0; /* bounded: forget, at worst read a file again */
+	a->plain[a->nplain].dev = dev;
+	a->plain[a->nplain++].ino = ino;
+}
+
+static int keep_link(struct attacher *a, struct bpf_link *l)
+{
+	if (a->nlinks == a->links_cap) {
+		size_t n = a->links_cap ? a->links_cap * 2 : 32;
+		struct bpf_link **nl = realloc(a->links, n * sizeof(*nl));
+
+		if (!nl)
+			return -ENOMEM;
+		a->links = nl;
+		a->links_cap = n;
+	}
+	a->links[a->nlinks++] = l;
+	return 0;
+}
+
+static struct user_count *user_count(struct attacher *a, uid_t uid)
+{
+	struct user_count *u;
+
+	for (size_t i = 0; i < a->nusers; i++)
+		if (a->users[i].uid == uid)
+			return &a->users[i];
+	u = realloc(a->users, (a->nusers + 1) * sizeof(*u));
+	if (!u)
+		return NULL;
+	a->users = u;
+	u = &a->users[a->nusers++];
+	memset(u, 0, sizeof(*u));
+	u->uid = uid;
+	return u;
+}
+
+/* the probes of k this mode attaches */
+static size_t probes_of(struct attacher *a, const struct lib_kind *k, const struct probe **out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < k->nprobes + k->nextra && n < MAX_PROBES; i++) {
+		const struct probe *p = i < k->nprobes ? &k->probes[i] : &k->extra[i - k->nprobes];
+
+		if (!a->timing_only || p->timing)
+			out[n++] = p;
+	}
+	return n;
+}
+
+/*
+ * Attach every probe of its kind to the checked file open at fd (named
+ * name in messages); 1 if attached, 0 if skipped (said), -errno.
+ */
+static int attach_fd(struct attacher *a, int fd, const struct stat *st, const char *name, pid_t pid,
+		     pid_t owner, const struct lib_kind *k)
+{
+	const struct probe *probes[MAX_PROBES];
+	const char *funcs[MAX_PROBES];
+	size_t offs[MAX_PROBES], n, first = a->nlinks;
+	char self[64];
+	struct user_count *u = NULL;
+	uid_t uid;
+	int found;
+
+	if (a->timing_only && !k->tls)
+		return 0; /* no name lookups: they are not timed in this mode */
+	n = probes_of(a, k, probes);
+	for (size_t i = 0; i < n; i++)
+		funcs[i] = probes[i]->func;
+	found = libfile_func_offsets(fd, funcs, n, offs, k == &exe_openssl);
+	if (found < 0) {
+		refuse(a, ATTACH_NOT_ELF, name, owner);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (probes[i]->required && !offs[i]) {
+			refuse(a, ATTACH_NO_FUNCTIONS, name, owner);
+			return 0;
+		}
+	/*
+	 * The bounds: per user for a new file not root's (users' own copies;
+	 * one cannot make root's files), per host, and descriptors.
+	 */
+	uid = st->st_uid;
+	if (uid != 0 && !file_attached(a, st->st_dev, st->st_ino)) {
+		u = user_count(a, uid);
+		if (u && u->files >= ATTACH_MAX_PER_USER) {
+			pthread_mutex_lock(&a->lock);
+			a->refused[ATTACH_USER_LIMIT]++;
+			pthread_mutex_unlock(&a->lock);
+			if (!u->said)
+				fprintf(stderr,
+					"tlstrace: warning: uid %u has %d TLS libraries attached, "
+					"the per-user limit; its further ones are not traced "
+					"(counted "
+					"at exit)\n",
+					(unsigned)uid, ATTACH_MAX_PER_USER);
+			u->said = true;
+			return 0;
 		}
 	}
-	elf_end(elf);
+	if (a->files >= ATTACH_MAX_FILES || a->nlinks + n > a->max_links) {
+		refuse(a, ATTACH_HOST_LIMIT, name, owner);
+		return 0;
+	}
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	for (size_t i = 0; i < n; i++) {
+		const struct probe *p = probes[i];
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = p->retprobe);
+		struct bpf_link *l;
+
+		if (!offs[i])
+			continue;
+		/* by offset: libbpf never opens (or maps) the file itself */
+		l = bpf_program__attach_uprobe_opts(p->prog(a->skel), pid, self, offs[i], &opts);
+		if (!l) {
+			int err = -errno;
+
+			if (!p->required)
+				continue;
+			if (a->verbose)
+				fprintf(stderr, "tlstrace: attach %s in %s: %s\n", p->func,
+					esc(name), strerror(-err));
+			while (a->nlinks > first)
+				bpf_link__destroy(a->links[--a->nlinks]);
+			refuse(a, ATTACH_FAILED, name, owner);
+			return 0;
+		}
+		if (keep_link(a, l)) {
+			bpf_link__destroy(l);
+			while (a->nlinks > first)
+				bpf_link__destroy(a->links[--a->nlinks]);
+			return -ENOMEM;
+		}
+	}
+	if (a->verbose)
+		fprintf(stderr, "tlstrace: attached to %s%s\n", esc(name),
+			pid > 0 ? " (one process)" : "");
+	if (u)
+		u->files++;
+	a->files++;
+	if (k->tls)
+		a->attached++;
+	return 1;
+}
+
+/*
+ * Attach to the file path names (dirfd and resolve as libfile_open's),
+ * once per file: pid is the process whose uprobes these are (-1 host-wide),
+ * owner the process that loads it (0 for the operator's own).
+ */
+static int attach_path(struct attacher *a, int dirfd, const char *path, unsigned long long resolve,
+		       const char *name, pid_t pid, pid_t owner, const struct lib_kind *k)
+{
+	enum libfile_refusal why;
+	struct target *t;
+	struct stat st;
+	int fd, ok;
+
+	/*
+	 * Hold the file open and attach through /proc/self/fd: a short-lived
+	 * process whose files go away mid-attach cannot make us miss (or
+	 * half-attach) its library, nor swap another file in.
+	 */
+	fd = libfile_open(dirfd, path, resolve, &st, &why);
+	if (fd < 0) {
+		if (why != LIBFILE_OK)
+			refuse(a, (enum attach_refusal)why, name, owner);
+		return 0;
+	}
+	if (find_target(a, st.st_dev, st.st_ino, pid)) {
+		close(fd);
+		return 0;
+	}
+	if (a->ntargets == a->cap) {
+		size_t n = a->cap ? a->cap * 2 : 16;
+		struct target *nt = realloc(a->targets, n * sizeof(*nt));
+
+		if (!nt) {
+			close(fd);
+			return -ENOMEM;
+		}
+		a->targets = nt;
+		a->cap = n;
+	}
+	ok = attach_fd(a, fd, &st, name, pid, owner, k);
 	close(fd);
-	return found;
+	if (ok < 0)
+		return ok;
+	/* bounded: past it, a file not attached is not remembered (and read again) */
+	if (!ok && a->ntargets >= ATTACH_MAX_TARGETS)
+		return 0;
+	t = &a->targets[a->ntargets++];
+	t->dev = st.st_dev;
+	t->ino = st.st_ino;
+	t->pid = pid;
+	t->ok = ok;
+	return ok;
 }
 
 static const struct lib_kind *lib_kind(const char *path)
@@ -225,11 +538,77 @@ static const struct lib_kind *lib_kind(const char *path)
 	return NULL;
 }
 
-bool attach_is_tls_lib(const char *path)
+/* an executable that exports OpenSSL's functions (Node.js); 1 if attached */
+static int attach_program(struct attacher *a, const char *path, const char *name, pid_t pid,
+			  pid_t owner)
 {
-	const struct lib_kind *k = lib_kind(path);
+	static const char *const marker[] = { "SSL_do_handshake" };
+	enum libfile_refusal why;
+	struct stat st;
+	size_t off;
+	int fd, ok;
 
-	return k && k->tls;
+	fd = libfile_open(AT_FDCWD, path, 0, &st, &why);
+	if (fd < 0)
+		return 0; /* a script, a FIFO: no OpenSSL to probe, and nothing to say */
+	/* a known file: already attached, or known to have no OpenSSL */
+	if (find_target(a, st.st_dev, st.st_ino, pid) || find_plain(a, st.st_dev, st.st_ino)) {
+		close(fd);
+		return 0;
+	}
+	if (libfile_func_offsets(fd, marker, 1, &off, true) != 1) {
+		remember_plain(a, st.st_dev, st.st_ino);
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	ok = attach_path(a, AT_FDCWD, path, 0, name, pid, owner, &exe_openssl);
+	return ok > 0;
+}
+
+int attacher__program(struct attacher *a, const char *path, pid_t pid)
+{
+	return attach_program(a, path, path, pid, 0);
+}
+
+int attacher__user_file(struct attacher *a, const char *path, pid_t pid)
+{
+	static const char *const markers[] = { "SSL_do_handshake", "gnutls_handshake" };
+	const struct lib_kind *k = lib_kind(path);
+	enum libfile_refusal why;
+	struct stat st;
+	size_t offs[2];
+	int fd;
+
+	if (!k || !k->tls) {
+		fd = libfile_open(AT_FDCWD, path, 0, &st, &why);
+		if (fd < 0) {
+			fprintf(stderr, "tlstrace: --lib %s: %s; skipping it\n", esc(path),
+				why != LIBFILE_OK ? libfile_refusal_str(why) : strerror(-fd));
+			return 0;
+		}
+		libfile_func_offsets(fd, markers, 2, offs, true);
+		close(fd);
+		if (offs[0])
+			k = &exe_openssl;
+		else if (offs[1])
+			k = &kinds[1];
+		else {
+			fprintf(stderr,
+				"tlstrace: %s has no OpenSSL or GnuTLS functions; skipping it\n",
+				esc(path));
+			return 0;
+		}
+	}
+	return attach_path(a, AT_FDCWD, path, 0, path, pid, 0, k);
+}
+
+int attacher__exec(struct attacher *a, pid_t pid, bool per_pid)
+{
+	char exe[64];
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	return attach_program(a, exe, exe, per_pid ? pid : -1, pid);
 }
 
 int maps_line_path(char *line, char **path)
@@ -253,182 +632,9 @@ int maps_line_path(char *line, char **path)
 	return 1;
 }
 
-static struct target *find_target(struct attacher *a, dev_t dev, ino_t ino, pid_t pid)
-{
-	for (size_t i = 0; i < a->ntargets; i++) {
-		struct target *t = &a->targets[i];
-
-		if (t->dev == dev && t->ino == ino && (t->pid == -1 || t->pid == pid))
-			return t;
-	}
-	return NULL;
-}
-
-static bool find_plain(struct attacher *a, dev_t dev, ino_t ino)
-{
-	for (size_t i = 0; i < a->nplain; i++)
-		if (a->plain[i].dev == dev && a->plain[i].ino == ino)
-			return true;
-	return false;
-}
-
-static void remember_plain(struct attacher *a, dev_t dev, ino_t ino)
-{
-	if (a->nplain == a->plain_cap) {
-		size_t n = a->plain_cap ? a->plain_cap * 2 : 64;
-		struct file_id *np = realloc(a->plain, n * sizeof(*np));
-
-		if (!np)
-			return;
-		a->plain = np;
-		a->plain_cap = n;
-	}
-	a->plain[a->nplain].dev = dev;
-	a->plain[a->nplain++].ino = ino;
-}
-
-static int keep_link(struct attacher *a, struct bpf_link *l)
-{
-	if (a->nlinks == a->links_cap) {
-		size_t n = a->links_cap ? a->links_cap * 2 : 32;
-		struct bpf_link **nl = realloc(a->links, n * sizeof(*nl));
-
-		if (!nl)
-			return -ENOMEM;
-		a->links = nl;
-		a->links_cap = n;
-	}
-	a->links[a->nlinks++] = l;
-	return 0;
-}
-
-/* attach every probe of its kind to one file; 1 if attached, 0 if skipped */
-static int attach_file(struct attacher *a, const char *path, const char *name, pid_t pid,
-		       const struct lib_kind *k)
-{
-	size_t first = a->nlinks;
-
-	if (a->timing_only && !k->tls)
-		return 0; /* no name lookups: they are not timed in this mode */
-	for (size_t i = 0; i < k->nprobes + k->nextra; i++) {
-		const struct probe *p = i < k->nprobes ? &k->probes[i] : &k->extra[i - k->nprobes];
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = p->func, .retprobe = p->retprobe);
-		struct bpf_link *l;
-
-		if (a->timing_only && !p->timing)
-			continue;
-		l = bpf_program__attach_uprobe_opts(p->prog(a->skel), pid, path, 0, &opts);
-		if (!l) {
-			int err = -errno;
-
-			if (!p->required)
-				continue;
-			fprintf(stderr, "tlstrace: attach %s in %s: %s; skipping this library\n",
-				p->func, name, strerror(-err));
-			while (a->nlinks > first)
-				bpf_link__destroy(a->links[--a->nlinks]);
-			return 0;
-		}
-		if (keep_link(a, l)) {
-			bpf_link__destroy(l);
-			return 0;
-		}
-	}
-	if (a->verbose)
-		fprintf(stderr, "tlstrace: attached to %s%s\n", name,
-			pid > 0 ? " (one process)" : "");
-	if (k->tls)
-		a->attached++;
-	return 1;
-}
-
-/* attach to path (as opened through root, e.g. /proc/PID/root/...), once per file */
-static int attach_path(struct attacher *a, const char *path, pid_t pid, const struct lib_kind *k)
-{
-	char self[64];
-	struct target *t;
-	struct stat st;
-	int fd, ok;
-
-	/*
-	 * Hold the file open and attach through /proc/self/fd: a short-lived
-	 * process whose /proc/PID/root goes away mid-attach cannot make us miss
-	 * (or half-attach) its library.
-	 */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (fstat(fd, &st) || find_target(a, st.st_dev, st.st_ino, pid)) {
-		close(fd);
-		return 0;
-	}
-	if (a->ntargets == a->cap) {
-		size_t n = a->cap ? a->cap * 2 : 16;
-		struct target *nt = realloc(a->targets, n * sizeof(*nt));
-
-		if (!nt) {
-			close(fd);
-			return -ENOMEM;
-		}
-		a->targets = nt;
-		a->cap = n;
-	}
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	ok = attach_file(a, self, path, pid, k);
-	close(fd);
-	t = &a->targets[a->ntargets++];
-	t->dev = st.st_dev;
-	t->ino = st.st_ino;
-	t->pid = pid;
-	t->ok = ok;
-	return ok;
-}
-
-int attacher__program(struct attacher *a, const char *path, pid_t pid)
-{
-	struct stat st;
-
-	/* a known file: already attached, or known to have no OpenSSL */
-	if (stat(path, &st) || find_target(a, st.st_dev, st.st_ino, pid) ||
-	    find_plain(a, st.st_dev, st.st_ino))
-		return 0;
-	if (!elf_exports(path, "SSL_do_handshake")) {
-		remember_plain(a, st.st_dev, st.st_ino);
-		return 0;
-	}
-	return attach_path(a, path, pid, &exe_openssl) > 0;
-}
-
-int attacher__user_file(struct attacher *a, const char *path, pid_t pid)
-{
-	const struct lib_kind *k = lib_kind(path);
-
-	if (!k || !k->tls) {
-		if (elf_exports(path, "SSL_do_handshake"))
-			k = &exe_openssl;
-		else if (elf_exports(path, "gnutls_handshake"))
-			k = &kinds[1];
-		else {
-			fprintf(stderr,
-				"tlstrace: %s has no OpenSSL or GnuTLS functions; skipping it\n",
-				path);
-			return 0;
-		}
-	}
-	return attach_path(a, path, pid, k);
-}
-
-int attacher__exec(struct attacher *a, pid_t pid, bool per_pid)
-{
-	char exe[64];
-
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	return attacher__program(a, exe, per_pid ? pid : -1);
-}
-
 int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
 {
-	char maps[64], full[PATH_MAX + 64], line[PATH_MAX + 256];
+	char maps[64], line[PATH_MAX + 256], last[64] = "";
 	int n = 0;
 	FILE *f;
 
@@ -437,29 +643,79 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
+		char range[64], id[64], mapped[128], *path;
+		unsigned long long ino;
 		const struct lib_kind *k;
-		char *path;
+		unsigned maj, min;
 
-		if (!maps_line_path(line, &path) || !(k = lib_kind(path)))
+		if (sscanf(line, "%63s %*s %*s %x:%x %llu", range, &maj, &min, &ino) != 4 ||
+		    !maps_line_path(line, &path) || !(k = lib_kind(path)))
 			continue;
-		snprintf(full, sizeof(full), "/proc/%d/root%s", pid, path);
-		if (attach_path(a, full, per_pid ? pid : -1, k) > 0 && k->tls)
+		/* one file maps several times in a row: open it once */
+		snprintf(id, sizeof(id), "%x:%x:%llu", maj, min, ino);
+		if (!strcmp(id, last))
+			continue;
+		snprintf(last, sizeof(last), "%s", id);
+		/* the file this mapping is of, whatever its path now says */
+		snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%s", pid, range);
+		if (attach_path(a, AT_FDCWD, mapped, 0, path, per_pid ? pid : -1, pid, k) > 0 &&
+		    k->tls)
 			n++;
 	}
 	fclose(f);
 	return n + attacher__exec(a, pid, per_pid);
 }
 
+/*
+ * The path a process named, as it resolves for it: inside its root (its
+ * mount namespace), from its working directory if relative. 0 and the
+ * open root in *rootfd and the path from that root in out, or -errno.
+ */
+static int process_path(pid_t pid, const char *path, int *rootfd, char *out, size_t cap)
+{
+	char link[64], root[PATH_MAX], cwd[PATH_MAX];
+	ssize_t rn, cn;
+	size_t rl;
+
+	snprintf(link, sizeof(link), "/proc/%d/root", pid);
+	*rootfd = open(link, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*rootfd < 0)
+		return -errno;
+	if (path[0] == '/') {
+		snprintf(out, cap, "%s", path);
+		return 0;
+	}
+	/* relative: its cwd as a path under its root */
+	rn = readlink(link, root, sizeof(root) - 1);
+	snprintf(link, sizeof(link), "/proc/%d/cwd", pid);
+	cn = readlink(link, cwd, sizeof(cwd) - 1);
+	if (rn <= 0 || cn <= 0)
+		goto out;
+	root[rn] = cwd[cn] = '\0';
+	rl = strcmp(root, "/") ? (size_t)rn : 0;
+	if (strncmp(cwd, root, rl) || (cwd[rl] != '/' && cwd[rl] != '\0'))
+		goto out;
+	if ((size_t)snprintf(out, cap, "%s/%s", cwd + rl, path) < cap)
+		return 0;
+out:
+	close(*rootfd);
+	*rootfd = -1;
+	return -ENOENT;
+}
+
 int attacher__opened(struct attacher *a, pid_t pid, const char *path, bool per_pid)
 {
 	const struct lib_kind *k = lib_kind(path);
-	char full[PATH_MAX + 64];
+	char full[PATH_MAX + MAX_PATH];
+	int rootfd, n;
 
-	if (!k)
+	if (!k || process_path(pid, path, &rootfd, full, sizeof(full)))
 		return 0;
-	/* through the process's own root (its mount namespace), or its cwd */
-	snprintf(full, sizeof(full), "/proc/%d/%s%s", pid, path[0] == '/' ? "root" : "cwd/", path);
-	return attach_path(a, full, per_pid ? pid : -1, k);
+	/* its links resolve inside its root too, and /proc's magic ones not at all */
+	n = attach_path(a, rootfd, full, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, path,
+			per_pid ? pid : -1, pid, k);
+	close(rootfd);
+	return n;
 }
 
 int attacher__scan_all(struct attacher *a)
@@ -475,7 +731,7 @@ int attacher__scan_all(struct attacher *a)
 		pid_t pid = atoi(d->d_name);
 		int r;
 
-		if (pid <= 0)
+		if (pid <= 0 || pid == getpid())
 			continue;
 		r = attacher__scan_pid(a, pid, false);
 		if (r > 0)
@@ -520,10 +776,12 @@ int attacher__scan_ldcache(struct attacher *a)
 	fd = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || st.st_size < (off_t)sizeof(*h)) {
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(*h) ||
+	    st.st_uid != 0 || st.st_size > (64 << 20)) {
 		close(fd);
 		return -EINVAL;
 	}
+	/* root's own file, replaced by rename (ldconfig), never truncated in place */
 	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
@@ -550,10 +808,166 @@ int attacher__scan_ldcache(struct attacher *a)
 		/* only x86-64 libraries (FLAG_X8664_LIB64): our programs read x86-64 registers */
 		if ((e->flags & 0xff00) != 0x0300)
 			continue;
-		if (k && attach_path(a, val, -1, k) > 0 && k->tls)
+		if (k && attach_path(a, AT_FDCWD, val, 0, val, -1, 0, k) > 0 && k->tls)
 			n++;
 	}
 out:
 	munmap(map, st.st_size);
 	return n;
+}
+
+/* ---- the worker: libraries loaded while tracing ----------------------- */
+
+static void *worker_main(void *arg)
+{
+	struct attacher *a = arg;
+
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		struct request r;
+
+		while (!a->qlen && !a->quit) {
+			a->busy = false;
+			pthread_cond_broadcast(&a->idle);
+			pthread_cond_wait(&a->wake, &a->lock);
+		}
+		if (a->quit)
+			break;
+		r = a->queue[a->qhead];
+		a->qhead = (a->qhead + 1) % QUEUE_CAP;
+		a->qlen--;
+		a->busy = true;
+		pthread_mutex_unlock(&a->lock);
+		if (r.type == REQ_OPENED) {
+			if (attacher__opened(a, r.pid, r.path, r.per_pid) > 0 && a->verbose)
+				fprintf(stderr, "tlstrace: %s loaded by pid %d\n", esc(r.path),
+					r.pid);
+		} else if (attacher__exec(a, r.pid, r.per_pid) > 0 && a->verbose) {
+			fprintf(stderr, "tlstrace: attached to the program of pid %d\n", r.pid);
+		}
+		pthread_mutex_lock(&a->lock);
+	}
+	a->busy = false;
+	pthread_cond_broadcast(&a->idle);
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+int attacher__start(struct attacher *a)
+{
+	sigset_t all, old;
+	int err;
+
+	/* signals go to the main thread: its handlers stop the trace */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = pthread_create(&a->worker, NULL, worker_main, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return -err;
+	a->worker_on = true;
+	return 0;
+}
+
+static void submit(struct attacher *a, const struct request *r)
+{
+	bool full;
+
+	pthread_mutex_lock(&a->lock);
+	full = a->qlen == QUEUE_CAP;
+	if (!full) {
+		a->queue[(a->qhead + a->qlen) % QUEUE_CAP] = *r;
+		a->qlen++;
+		pthread_cond_signal(&a->wake);
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (full)
+		refuse(a, ATTACH_QUEUE_FULL, r->path, r->pid);
+}
+
+void attacher__submit_opened(struct attacher *a, pid_t pid, const char *path, bool per_pid)
+{
+	struct request r = { .type = REQ_OPENED, .pid = pid, .per_pid = per_pid };
+
+	if (!lib_kind(path))
+		return;
+	snprintf(r.path, sizeof(r.path), "%s", path);
+	if (a->worker_on)
+		submit(a, &r);
+	else
+		attacher__opened(a, pid, path, per_pid);
+}
+
+void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid)
+{
+	struct request r = { .type = REQ_EXEC, .pid = pid, .per_pid = per_pid };
+
+	if (a->worker_on)
+		submit(a, &r);
+	else
+		attacher__exec(a, pid, per_pid);
+}
+
+/* until the worker has nothing left, or timeout_ms; true if it has not */
+static bool wait_idle(struct attacher *a, long timeout_ms)
+{
+	struct timespec until;
+	bool busy;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&a->lock);
+	while ((a->busy || a->qlen) &&
+	       pthread_cond_timedwait(&a->idle, &a->lock, &until) != ETIMEDOUT)
+		;
+	busy = a->busy || a->qlen;
+	pthread_mutex_unlock(&a->lock);
+	return busy;
+}
+
+bool attacher__drain(struct attacher *a, long timeout_ms)
+{
+	return !a->worker_on || !wait_idle(a, timeout_ms);
+}
+
+int attacher__stop(struct attacher *a, long timeout_ms)
+{
+	bool stuck;
+
+	if (!a || !a->worker_on)
+		return 0;
+	pthread_mutex_lock(&a->lock);
+	a->qlen = 0; /* what is still queued is for processes we stop tracing */
+	a->quit = true;
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->lock);
+	stuck = wait_idle(a, timeout_ms);
+	if (stuck)
+		return -ETIMEDOUT; /* left behind: the process exit takes it */
+	pthread_join(a->worker, NULL);
+	a->worker_on = false;
+	return 0;
+}
+
+void attacher__free(struct attacher *a)
+{
+	if (!a)
+		return;
+	if (attacher__stop(a, 1000))
+		return; /* the worker is stuck in a file system: leave it all to exit */
+	for (size_t i = 0; i < a->nlinks; i++)
+		bpf_link__destroy(a->links[i]);
+	free(a->links);
+	free(a->targets);
+	free(a->plain);
+	free(a->users);
+	pthread_cond_destroy(&a->wake);
+	pthread_cond_destroy(&a->idle);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
 }

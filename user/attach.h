@@ -5,12 +5,69 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <linux/types.h>
+#include "libfile.h"
 
 struct tlstrace_bpf;
 struct attacher;
 
+/*
+ * Bounds: libraries (files, or files per process with -p) attached in all,
+ * and per user for files that are not root's (a user's own copies), so that
+ * one user cannot use up the probes or the descriptors that trace everyone
+ * else. The probes also stay within the descriptor limit (RLIMIT_NOFILE).
+ */
+#define ATTACH_MAX_FILES 512
+#define ATTACH_MAX_PER_USER 16
+#define ATTACH_MAX_TARGETS 4096 /* files remembered, attached or not */
+
+/* why a library was not attached, counted (see attacher__refusals) */
+enum attach_refusal {
+	ATTACH_NOT_REGULAR = LIBFILE_NOT_REGULAR,
+	ATTACH_TOO_LARGE = LIBFILE_TOO_LARGE,
+	ATTACH_NOT_ELF = LIBFILE_NOT_ELF,
+	ATTACH_NO_FUNCTIONS, /* a required function is missing */
+	ATTACH_USER_LIMIT,   /* ATTACH_MAX_PER_USER */
+	ATTACH_HOST_LIMIT,   /* ATTACH_MAX_FILES, or the descriptor limit */
+	ATTACH_QUEUE_FULL,   /* loaded faster than the worker attaches */
+	ATTACH_FAILED,	     /* the kernel refused a required probe */
+	ATTACH_REFUSAL_NR,
+};
+
+/* "not_regular", ...: a label for --stats and metrics */
+const char *attach_refusal_name(enum attach_refusal r);
+/* a sentence for messages */
+const char *attach_refusal_str(enum attach_refusal r);
+
+/* NULL if out of memory */
 struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose);
+/* stops the worker (1 s at most) and detaches everything; NULL is fine */
 void attacher__free(struct attacher *a);
+
+/* the refusals so far, indexed by enum attach_refusal (out: ATTACH_REFUSAL_NR) */
+void attacher__refusals(struct attacher *a, __u64 *out);
+
+/*
+ * Libraries loaded while tracing are attached by a worker thread, so that
+ * no file (a slow or hostile file system) can stall the caller: start it
+ * once the start-up scans are done. 0 or -errno.
+ */
+int attacher__start(struct attacher *a);
+
+/*
+ * A traced process opened path (as it named it; the worker attaches if it
+ * is a library we know), or started a program. Never blocks: when the
+ * queue is full the request is refused and counted (ATTACH_QUEUE_FULL).
+ * Before attacher__start, done at once.
+ */
+void attacher__submit_opened(struct attacher *a, pid_t pid, const char *path, bool per_pid);
+void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid);
+
+/* wait up to timeout_ms for the worker to finish what is queued; true if it did */
+bool attacher__drain(struct attacher *a, long timeout_ms);
+
+/* stop the worker, waiting timeout_ms at most: 0, or -ETIMEDOUT if it is stuck */
+int attacher__stop(struct attacher *a, long timeout_ms);
 
 /*
  * --timing-only: attach the handshake probes alone (no read, write, bind,
@@ -28,7 +85,8 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid);
 
 /*
  * A process opened path (as it named it): attach if it is a library we
- * know and not attached yet. 1 if newly attached, 0 if not, -errno.
+ * know and not attached yet, resolving path inside the process's root. 1
+ * if newly attached, 0 if not, -errno.
  */
 int attacher__opened(struct attacher *a, pid_t pid, const char *path, bool per_pid);
 
@@ -55,9 +113,6 @@ int attacher__scan_all(struct attacher *a);
 
 /* libraries attached so far */
 int attacher__count(const struct attacher *a);
-
-/* a mapped file's path names a TLS library we know */
-bool attach_is_tls_lib(const char *path);
 
 /*
  * Parse one line of /proc/PID/maps; returns 1 and sets *path (pointing

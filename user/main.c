@@ -292,21 +292,19 @@ static int on_record(void *ctx, void *data, size_t size)
 	const struct ev_lib_open *lo = data;
 	struct run *r = ctx;
 
-	/* a library loaded after we started (dlopen, a new program): attach now */
+	/* a library loaded after we started (dlopen, a new program): the worker attaches */
 	if (size >= sizeof(*lo) && lo->hdr.type == EV_LIB_OPEN) {
 		char path[MAX_PATH];
 
 		memcpy(path, lo->path, sizeof(path));
 		path[sizeof(path) - 1] = '\0';
-		if (r->att && attacher__opened(r->att, lo->hdr.pid, path, r->per_pid) > 0 &&
-		    verbose)
-			fprintf(stderr, "tlstrace: %s loaded by pid %u\n", path, lo->hdr.pid);
+		if (r->att)
+			attacher__submit_opened(r->att, lo->hdr.pid, path, r->per_pid);
 		return 0;
 	}
 	/* a new program: it may have OpenSSL inside */
-	if (size >= sizeof(struct ev_hdr) && lo->hdr.type == EV_PROC_EXEC && r->att &&
-	    attacher__exec(r->att, lo->hdr.pid, r->per_pid) > 0 && verbose)
-		fprintf(stderr, "tlstrace: attached to the program of pid %u\n", lo->hdr.pid);
+	if (size >= sizeof(struct ev_hdr) && lo->hdr.type == EV_PROC_EXEC && r->att)
+		attacher__submit_exec(r->att, lo->hdr.pid, r->per_pid);
 	collector__feed(r->col, data, size);
 	return 0;
 }
@@ -452,6 +450,67 @@ static void report(struct tlstrace_bpf *skel, struct collector *col, bool all)
 		(unsigned long long)cs.malformed, (unsigned long long)cs.expired);
 }
 
+/* libraries not attached, by cause: always if any (a process went untraced), all with --stats */
+static void report_libraries(struct attacher *att, bool all)
+{
+	__u64 refused[ATTACH_REFUSAL_NR], total = 0;
+
+	if (!att)
+		return;
+	attacher__refusals(att, refused);
+	for (int i = ATTACH_NOT_REGULAR; i < ATTACH_REFUSAL_NR; i++)
+		total += refused[i];
+	if (total) {
+		bool first = true;
+
+		fprintf(stderr, "tlstrace: warning: %llu libraries not attached (",
+			(unsigned long long)total);
+		for (int i = ATTACH_NOT_REGULAR; i < ATTACH_REFUSAL_NR; i++) {
+			if (!refused[i])
+				continue;
+			fprintf(stderr, "%s%s %llu", first ? "" : ", ", attach_refusal_name(i),
+				(unsigned long long)refused[i]);
+			first = false;
+		}
+		fprintf(stderr, "): what the processes loading them did may be missing\n");
+	}
+	if (!all)
+		return;
+	fprintf(stderr, "tlstrace: stats: libs.attached=%d", attacher__count(att));
+	for (int i = ATTACH_NOT_REGULAR; i < ATTACH_REFUSAL_NR; i++)
+		fprintf(stderr, " libs.refused.%s=%llu", attach_refusal_name(i),
+			(unsigned long long)refused[i]);
+	fputc('\n', stderr);
+}
+
+/* the descriptor limit we started with, which COMMAND gets back */
+static struct rlimit nofile_orig;
+static bool nofile_raised;
+
+/*
+ * Every uprobe is a descriptor: room for the attachments' bound
+ * (ATTACH_MAX_FILES libraries of some 13 probes each) and the rest.
+ */
+static void raise_nofile(void)
+{
+	const rlim_t want = 65536;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &nofile_orig))
+		return;
+	rl = nofile_orig;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		rl.rlim_max = want; /* root may raise it, up to fs.nr_open */
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		rl.rlim_max = nofile_orig.rlim_max;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			return;
+	}
+	nofile_raised = true;
+}
+
 /* fork COMMAND stopped before exec; it runs when go is written to */
 static pid_t spawn(char **argv, int *go)
 {
@@ -471,6 +530,8 @@ static pid_t spawn(char **argv, int *go)
 			_exit(127); /* tlstrace failed before tracing */
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		if (nofile_raised)
+			setrlimit(RLIMIT_NOFILE, &nofile_orig);
 		execvp(argv[0], argv);
 		fprintf(stderr, "tlstrace: run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -572,6 +633,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	raise_nofile();
 	/* checked and created aside now; put in place once all else has started */
 	run.of.fd = run.of.dirfd = -1;
 	if (o.output) {
@@ -748,6 +810,13 @@ int main(int argc, char **argv)
 			ioctl(run.of.fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
 	}
 
+	/* from now on libraries are attached aside, never in the reader's way */
+	err = attacher__start(att);
+	if (err) {
+		fprintf(stderr, "tlstrace: start the attaching thread: %s\n", strerror(-err));
+		goto cleanup;
+	}
+
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &run, NULL);
 	if (!rb) {
 		err = -errno;
@@ -825,6 +894,8 @@ int main(int argc, char **argv)
 	if (o.format == FMT_TEXT)
 		note_drops(skel, &run); /* among the entries; report() says it on stderr */
 	report(skel, run.col, o.stats);
+	attacher__stop(att, 1000); /* the counts are final */
+	report_libraries(att, o.stats);
 	if (run.sum) {
 		__u64 cnt[CNT_NR];
 

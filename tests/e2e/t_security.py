@@ -8,11 +8,14 @@ are private copies made with mknod, never the machine's own. Loaded by run.py
 
 import json
 import os
+import re
 import shutil
+import signal
 import socket
 import stat
 import subprocess
 import tempfile
+import time
 
 from run import Failure, describe_exit, expect, need, read_entries, stderr_hint
 
@@ -251,9 +254,161 @@ def test_write_errors_exit_nonzero(env):
         subprocess.run(["umount", "-l", mnt])
 
 
+# Python, as the attacker: open each path given (a FIFO without blocking, as a
+# reader with no writer; anything else as it is), stay 2 s (so its files can
+# be found through /proc), then print "opened".
+OPEN_ALL = r"""
+import os, sys, time
+for p in sys.argv[1:]:
+    try:
+        os.close(os.open(p, os.O_RDONLY | os.O_NONBLOCK))
+    except OSError as e:
+        print(p, e, file=sys.stderr)
+time.sleep(2)
+print("opened", flush=True)
+"""
+
+# Python: load each library given with dlopen (really mapped), print "loaded", wait.
+LOAD_ALL = r"""
+import ctypes, sys
+libs = [ctypes.CDLL(p) for p in sys.argv[1:]]
+print("loaded", len(libs), flush=True)
+sys.stdin.readline()
+"""
+
+# Python: one HTTPS GET, after a pause that lets tlstrace attach to the
+# libssl the loader picked (LD_LIBRARY_PATH); prints the status.
+FETCH_LATER = r"""
+import http.client, ssl, sys, time
+time.sleep(float(sys.argv[2]))
+c = http.client.HTTPSConnection("localhost", int(sys.argv[1]),
+                                context=ssl._create_unverified_context(), timeout=10)
+c.request("GET", "/hello"); r = c.getresponse(); r.read(); print(r.status, flush=True)
+"""
+
+
+def libssl_path():
+    """The system's libssl.so.3, as Python's ssl module maps it."""
+    import ssl  # noqa: F401
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1]
+            if os.path.basename(path).startswith("libssl.so"):
+                return path
+    raise Failure("no libssl mapped by Python")
+
+
+def control_chars(text):
+    """bytes a terminal would act on, besides newlines"""
+    return sorted({c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) < 0xa0})
+
+
+def test_hostile_library_files(env):
+    """A traced user opens a FIFO named libssl.so.3 (as a reader, so opening
+    it for reading would wait for a writer forever), and a text file named
+    libssl.so.3 in a directory whose name is terminal escape sequences:
+    tlstrace neither blocks nor prints the escapes, says once per cause what
+    it did not attach (the path escaped), keeps tracing the user's real
+    HTTPS fetch, and stops at its -d deadline."""
+    need("setpriv")
+    env.require_server()
+    evil = "\x1b]0;owned\x07\x1b[2J\x1b[1;1Hfake line\r"
+    with AttackerDir() as d:
+        fifo_dir = d.join("fifo")
+        esc_dir = d.join(evil)
+        d.run(["mkdir", fifo_dir, esc_dir])
+        d.run(["mkfifo", os.path.join(fifo_dir, "libssl.so.3")])
+        d.run(["sh", "-c", 'echo "not ELF" > "$0"', os.path.join(esc_dir, "libssl.so.3")])
+        script = ("import subprocess, sys\n"
+                  "subprocess.run([sys.executable, '-c', sys.argv[1]] + sys.argv[3:5], check=True)\n"
+                  "subprocess.run([sys.executable, '-c', sys.argv[2], sys.argv[5], '0'], check=True)\n")
+        out = env.out_file("hostile_library_files")
+        cmd = [env.tlstrace, "-d", "20", "-f", "json", "-o", out, "--"] + AS_NOBODY + [
+            "python3", "-c", script, OPEN_ALL, FETCH_LATER,
+            os.path.join(fifo_dir, "libssl.so.3"), os.path.join(esc_dir, "libssl.so.3"),
+            str(env.port)]
+        rc, so, err = env.procs.run(cmd, 40, "tlstrace beside a FIFO named libssl.so.3")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(repr(err))))
+    expect("opened" in so and "200" in so, "the attacker's script printed %r" % so)
+    entries = read_entries(out)
+    expect([e["name"] for e in entries] == [env.url("/hello")],
+           "entries %r" % [e["name"] for e in entries])
+    bad = control_chars(err)
+    expect(not bad, "control characters on stderr: %r in %r" % (bad, err))
+    warned = [l for l in err.splitlines() if "not attaching to" in l]
+    expect(any("fifo/libssl.so.3" in l and "not a regular file" in l for l in warned),
+           "no warning about the FIFO: %r" % err)
+    expect(any("\\x1b]0;owned\\x07" in l and "not an x86-64 ELF file" in l for l in warned),
+           "no escaped warning about the text file: %r" % err)
+    expect("not_regular 1" in err and "not_elf 1" in err, "the exit report: %r" % err)
+
+
+def test_library_copies_bounded(env):
+    """One user dlopens 100 private copies of libssl while a root tlstrace
+    traces the host with 1024 descriptors: 16 are attached, the rest refused
+    (said once, counted at exit), and another program that loads its own
+    libssl afterwards is still traced."""
+    need("setpriv")
+    need("prlimit")
+    env.require_server()
+    system = libssl_path()
+    app = env.path("app-lib")
+    os.makedirs(app, exist_ok=True)
+    shutil.copy(system, os.path.join(app, "libssl.so.3"))  # root's, a new inode
+    out = env.out_file("library_copies_bounded")
+    errpath = env.path("library_copies_bounded.stderr")
+    with AttackerDir() as d:
+        copies = []
+        for i in range(100):
+            copies.append(d.join("c%d/libssl.so.3" % i))
+            os.makedirs(os.path.dirname(copies[-1]))
+            shutil.copy(system, copies[-1])
+        subprocess.run(["chown", "-R", "%d:%d" % (NOBODY, NOBODY), d.path], check=True)
+        with open(errpath, "wb") as err:
+            tracer = env.procs.spawn(["prlimit", "--nofile=1024:1024", env.tlstrace, "-f",
+                                      "json", "-o", out, "--stats"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=err)
+        tracer.out_file, tracer.err_file = out, errpath
+        env.wait_attached(tracer)
+        loader = env.procs.spawn(AS_NOBODY + ["python3", "-c", LOAD_ALL] + copies,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        line = loader.stdout.readline().decode()
+        expect(line.startswith("loaded 100"), "the attacker's loader said %r" % line)
+        # the worker attaches 16 copies (slowly: 12 uprobes each), then refuses the rest
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with open(errpath, errors="replace") as f:
+                if "per-user limit" in f.read():
+                    break
+            time.sleep(0.2)
+        rc, so, cerr = env.procs.run(["python3", "-c", FETCH_LATER, str(env.port), "3"], 60,
+                                     "client", env=dict(os.environ, LD_LIBRARY_PATH=app))
+        expect(rc == 0 and so.strip() == "200", "client: %s %r%s" % (describe_exit(rc), so,
+                                                                    stderr_hint(cerr)))
+        loader.stdin.close()
+        loader.wait(30)
+        tracer.send_signal(signal.SIGINT)
+        env.procs.wait(tracer, 60, "tlstrace")
+    with open(errpath, errors="replace") as f:
+        err = f.read()
+    limit = [l for l in err.splitlines() if "per-user limit" in l]
+    expect(len(limit) == 1 and "uid %d has 16 TLS libraries attached" % NOBODY in limit[0],
+           "the per-user limit said %d times: %r" % (len(limit), limit))
+    refused = re.search(r"libs\.refused\.user_limit=(\d+)", err)
+    expect(refused and int(refused.group(1)) == 84, "refused %s, want 84: %r"
+           % (refused and refused.group(1), err[-400:]))
+    expect("Too many open files" not in err, "descriptors ran out: %r" % err[-400:])
+    mine = [e for e in read_entries(out) if e["name"] == env.url("/hello")
+            and e["tlstrace"]["comm"] == "python3" and e["tlstrace"]["role"] == "client"]
+    expect(len(mine) == 1, "the client's entry: %d of them" % len(mine))
+
+
 TESTS = [
     ("output_symlink_not_followed", test_output_symlink_not_followed),
     ("output_devices_untouched", test_output_devices_untouched),
     ("output_kept_when_start_fails", test_output_kept_when_start_fails),
     ("write_errors_exit_nonzero", test_write_errors_exit_nonzero),
+    ("hostile_library_files", test_hostile_library_files),
+    ("library_copies_bounded", test_library_copies_bounded),
 ]

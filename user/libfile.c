@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Opening and reading files a traced process names: see libfile.h. */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+#include <gelf.h>
+#include <libelf.h>
+#include "libfile.h"
+
+static const char *const refusal_str[LIBFILE_REFUSAL_NR] = {
+	[LIBFILE_OK] = "",
+	[LIBFILE_NOT_REGULAR] = "not a regular file",
+	[LIBFILE_TOO_LARGE] = "larger than 2 GiB",
+	[LIBFILE_NOT_ELF] = "not an x86-64 ELF file",
+};
+
+const char *libfile_refusal_str(enum libfile_refusal why)
+{
+	return why < LIBFILE_REFUSAL_NR ? refusal_str[why] : "";
+}
+
+static int open_path(int dirfd, const char *path, unsigned long long resolve)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = resolve,
+	};
+	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+
+	if (fd < 0 && errno == ENOSYS && !resolve)
+		fd = openat(dirfd, path, O_PATH | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* the ELF header says: 64-bit, little-endian, x86-64, a program or a shared object */
+static bool elf_header_ok(int fd)
+{
+	Elf64_Ehdr eh;
+
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh))
+		return false;
+	return !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+	       eh.e_ident[EI_DATA] == ELFDATA2LSB && eh.e_machine == EM_X86_64 &&
+	       (eh.e_type == ET_DYN || eh.e_type == ET_EXEC);
+}
+
+int libfile_open(int dirfd, const char *path, unsigned long long resolve, struct stat *st,
+		 enum libfile_refusal *why)
+{
+	char self[64];
+	int pfd, fd;
+
+	*why = LIBFILE_OK;
+	pfd = open_path(dirfd, path, resolve);
+	if (pfd < 0)
+		return pfd;
+	if (fstat(pfd, st)) {
+		fd = -errno;
+		close(pfd);
+		return fd;
+	}
+	if (!S_ISREG(st->st_mode) || st->st_size > LIBFILE_MAX_SIZE) {
+		*why = S_ISREG(st->st_mode) ? LIBFILE_TOO_LARGE : LIBFILE_NOT_REGULAR;
+		close(pfd);
+		return -EPERM;
+	}
+	/* the very file resolved above, now for reading */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		fd = -errno;
+	close(pfd);
+	if (fd < 0)
+		return fd;
+	if (!elf_header_ok(fd)) {
+		*why = LIBFILE_NOT_ELF;
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+/* name is want, or want@VERSION / want@@VERSION (a static table's versioned name) */
+static bool name_is(const char *name, const char *want)
+{
+	size_t n = strlen(want);
+
+	return !strncmp(name, want, n) && (name[n] == '\0' || name[n] == '@');
+}
+
+int libfile_func_offsets(int fd, const char *const *names, size_t n, size_t *offs, bool exported)
+{
+	static const Elf64_Word types[] = { SHT_DYNSYM, SHT_SYMTAB };
+	size_t found = 0, shnum;
+	Elf *elf;
+
+	memset(offs, 0, n * sizeof(*offs));
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	/* ELF_C_READ: sections are read with pread when asked for, never mapped */
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getshdrnum(elf, &shnum)) {
+		elf_end(elf);
+		return -EINVAL;
+	}
+	for (size_t t = 0; t < (exported ? 1 : 2) && found < n; t++) {
+		Elf_Scn *scn = NULL;
+
+		while ((scn = elf_nextscn(elf, scn)) && found < n) {
+			Elf_Data *data;
+			GElf_Shdr sh;
+
+			if (!gelf_getshdr(scn, &sh) || sh.sh_type != types[t] || !sh.sh_entsize)
+				continue;
+			data = elf_getdata(scn, NULL);
+			for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
+				GElf_Shdr fsh;
+				GElf_Sym sym;
+				const char *name;
+
+				if (!gelf_getsym(data, (int)i, &sym) ||
+				    GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+				    sym.st_shndx == SHN_UNDEF || sym.st_shndx >= shnum ||
+				    !(name = elf_strptr(elf, sh.sh_link, sym.st_name)))
+					continue;
+				for (size_t k = 0; k < n; k++) {
+					if (offs[k] || !name_is(name, names[k]))
+						continue;
+					/* an address in its section, as an offset in the file */
+					if (!gelf_getshdr(elf_getscn(elf, sym.st_shndx), &fsh) ||
+					    sym.st_value < fsh.sh_addr ||
+					    sym.st_value - fsh.sh_addr >= fsh.sh_size)
+						continue;
+					offs[k] = sym.st_value - fsh.sh_addr + fsh.sh_offset;
+					found++;
+				}
+			}
+		}
+	}
+	elf_end(elf);
+	return (int)found;
+}
