@@ -47,11 +47,22 @@ static bool verbose;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	if (level == LIBBPF_DEBUG && !verbose)
-		return 0;
+	char msg[1024], line[4 * sizeof(msg)];
+	const char *p = msg;
+
 	if (!verbose)
 		return 0;
-	return vfprintf(stderr, fmt, args);
+	(void)level;
+	vsnprintf(msg, sizeof(msg), fmt, args);
+	/* names libbpf quotes may come from a traced process's files: escaped, line by line */
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+
+		tty_escape(line, sizeof(line), p, n);
+		fprintf(stderr, "%s%s", line, p[n] ? "\n" : "");
+		p += n + (p[n] ? 1 : 0);
+	}
+	return 0;
 }
 
 static __u64 mono_ns(void)
@@ -407,7 +418,7 @@ static void report_otlp(const struct otlp_stats *st, bool all)
 			(unsigned long long)(st->dropped + st->failed),
 			(unsigned long long)(st->queued + st->dropped),
 			(unsigned long long)st->dropped, (unsigned long long)st->failed,
-			st->last_error[0] ? ": " : "", st->last_error);
+			st->last_error[0] ? ": " : "", esc(st->last_error));
 	if (all)
 		fprintf(stderr,
 			"tlstrace: stats: otlp.queued=%llu otlp.sent=%llu otlp.dropped=%llu "
@@ -533,7 +544,7 @@ static pid_t spawn(char **argv, int *go)
 		if (nofile_raised)
 			setrlimit(RLIMIT_NOFILE, &nofile_orig);
 		execvp(argv[0], argv);
-		fprintf(stderr, "tlstrace: run %s: %s\n", argv[0], strerror(errno));
+		fprintf(stderr, "tlstrace: run %s: %s\n", esc(argv[0]), strerror(errno));
 		_exit(127);
 	}
 	close(fds[0]);
@@ -661,7 +672,8 @@ int main(int argc, char **argv)
 
 		run.metrics = metrics__start(&mc, why, sizeof(why));
 		if (!run.metrics) {
-			fprintf(stderr, "tlstrace: metrics on %s: %s\n", o.metrics_addr, why);
+			fprintf(stderr, "tlstrace: metrics on %s: %s\n", esc(o.metrics_addr),
+				esc(why));
 			err = -EINVAL;
 			goto cleanup;
 		}
@@ -674,7 +686,8 @@ int main(int argc, char **argv)
 
 		run.otlp = otlp__start(&oc, why, sizeof(why));
 		if (!run.otlp) {
-			fprintf(stderr, "tlstrace: OTLP endpoint %s: %s\n", o.otlp_endpoint, why);
+			fprintf(stderr, "tlstrace: OTLP endpoint %s: %s\n", esc(o.otlp_endpoint),
+				esc(why));
 			err = -EINVAL;
 			goto cleanup;
 		}
@@ -700,7 +713,8 @@ int main(int argc, char **argv)
 		child = spawn(o.command, &go);
 		if (child < 0) {
 			err = child;
-			fprintf(stderr, "tlstrace: start %s: %s\n", o.command[0], strerror(-err));
+			fprintf(stderr, "tlstrace: start %s: %s\n", esc(o.command[0]),
+				strerror(-err));
 			goto cleanup;
 		}
 	}
@@ -837,7 +851,8 @@ int main(int argc, char **argv)
 	if (go >= 0) {
 		if (write(go, "g", 1) != 1) {
 			err = -errno;
-			fprintf(stderr, "tlstrace: start %s: %s\n", o.command[0], strerror(-err));
+			fprintf(stderr, "tlstrace: start %s: %s\n", esc(o.command[0]),
+				strerror(-err));
 			goto cleanup;
 		}
 		close(go);

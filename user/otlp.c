@@ -25,6 +25,7 @@
 #include <sys/random.h>
 #include <curl/curl.h>
 #include "utf8.h"
+#include "escape.h"
 #include "otlp.h"
 
 #define QUEUE_DEFAULT 4096
@@ -1146,7 +1147,7 @@ static enum post_result post(struct otlp *o, const unsigned char *body, size_t l
 			if (o->verbose)
 				fprintf(stderr,
 					"tlstrace: OTLP: the endpoint rejected %llu spans%s%s\n",
-					(unsigned long long)rej, msg[0] ? ": " : "", msg);
+					(unsigned long long)rej, msg[0] ? ": " : "", esc(msg));
 		}
 		return POST_OK;
 	}

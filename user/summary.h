@@ -50,9 +50,9 @@ void summary__free(struct summary *s);
  * unit tests.
  */
 
-/* s made safe for a terminal (a byte other than printable ASCII becomes '?'),
- * cut to max columns with "..." in the middle, keeping scheme://host and the
- * end of the path when there is room for both */
+/* s made safe for a terminal by tty_escape() (escape.h), cut to max columns
+ * with "..." in the middle, keeping scheme://host and the end of the path
+ * when there is room for both */
 void text__shorten(char *out, size_t cap, const char *s, int max);
 /* "host:port" of a URL, with the scheme's default port when it has none */
 void text__host(char *out, size_t cap, const char *url);

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "escape.h"
 #include "output.h"
 #include "summary.h"
 
@@ -92,36 +93,36 @@ static void layout(int width, struct layout *l)
 		l->name = 8;
 }
 
-/* a byte a terminal shows as itself: printable ASCII */
-static char safe(char c)
+void text__shorten(char *out, size_t cap, const char *raw, int max)
 {
-	return c >= 0x20 && c < 0x7f ? c : '?';
-}
-
-static size_t copy_safe(char *out, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		out[i] = safe(s[i]);
-	return n;
-}
-
-void text__shorten(char *out, size_t cap, const char *s, int max)
-{
-	size_t len = strlen(s), keep, from = 0, head, tail, o = 0;
-	const char *host = strstr(s, "://");
+	size_t len, keep, from = 0, head, tail, o = 0;
+	const char *host;
+	char *s;
 
 	if (!cap)
 		return;
+	/* the bytes made printable ASCII first (the one escaping): then a byte is a column */
+	len = strlen(raw);
+	s = malloc(len * 4 + 1);
+	if (!s) {
+		out[0] = '\0';
+		return;
+	}
+	len = tty_escape(s, len * 4 + 1, raw, len);
+	host = strstr(s, "://");
 	if (max < 0)
 		max = 0;
 	if ((size_t)max > cap - 1)
 		max = (int)cap - 1;
 	if (len <= (size_t)max) {
-		o = copy_safe(out, s, len);
+		memcpy(out, s, len);
+		o = len;
 	} else if (host && len - (host + 3 - s) <= (size_t)max && max >= 16) {
-		o = copy_safe(out, host + 3, len - (host + 3 - s)); /* the scheme gives way first */
+		o = len - (host + 3 - s); /* the scheme gives way first */
+		memcpy(out, host + 3, o);
 	} else if (max < 8) {
-		o = copy_safe(out, s, max);
+		memcpy(out, s, max);
+		o = max;
 	} else {
 		keep = (size_t)max - 3;
 		/* scheme://host[:port], or the host alone, and the end of the path */
@@ -136,12 +137,15 @@ void text__shorten(char *out, size_t cap, const char *s, int max)
 			head = (keep + 1) / 2;
 		}
 		tail = keep - (head - from);
-		o = copy_safe(out, s + from, head - from);
+		memcpy(out, s + from, head - from);
+		o = head - from;
 		memcpy(out + o, "...", 3);
 		o += 3;
-		o += copy_safe(out + o, s + len - tail, tail);
+		memcpy(out + o, s + len - tail, tail);
+		o += tail;
 	}
 	out[o] = '\0';
+	free(s);
 }
 
 void text__host(char *out, size_t cap, const char *url)
