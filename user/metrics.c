@@ -45,6 +45,7 @@
  * turn's accepts; its connection limit is CONN_MAX_OPEN + this
  */
 #define CONN_MAX_CLOSING 32
+#define LISTEN_BACKLOG 1024 /* connections the kernel queues until accepted */
 
 /* upper bounds, ns: from a local lookup (~100 us) to a slow fetch (10 s) */
 #define NBUCKETS 16
@@ -815,7 +816,11 @@ static int listen_on(const struct addrinfo *ai)
 		return -errno;
 	/* a restart may bind while the last run's connections sit in TIME_WAIT */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
+	/*
+	 * a long queue: under a flood of new connections a full one drops the
+	 * scraper's SYN, which costs it a 1 s retransmit (3 s for a second drop)
+	 */
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, LISTEN_BACKLOG)) {
 		err = -errno;
 		close(fd);
 		return err;
