@@ -3,6 +3,14 @@
  * The Prometheus endpoint: entries are folded into counters and histograms
  * by the main thread; libmicrohttpd's own thread renders them at each
  * scrape. One mutex guards everything in struct metrics below it.
+ *
+ * The endpoint defends itself against clients that open connections and
+ * send nothing (see conntab.h): idle connections time out after
+ * CONN_TIMEOUT_S, and when a new one finds no room, the accept policy
+ * callback shuts down the idle connection that has waited longest, which
+ * libmicrohttpd then closes. That callback runs in libmicrohttpd's thread,
+ * which alone closes sockets, so the fd it shuts down is still the
+ * connection's.
  */
 #include <argp.h>
 #include <errno.h>
@@ -19,12 +27,25 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
+#include "conntab.h"
 #include "utf8.h"
 #include "metrics.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define OTHER UINT32_MAX /* the label value "other" */
 #define NOMEM (UINT32_MAX - 1)
+
+/* connections to the endpoint: see conntab.h */
+#define CONN_TIMEOUT_S 3u      /* idle this long (no request yet, or between requests): closed */
+#define CONN_MAX_OPEN 64       /* connections kept open */
+#define CONN_MAX_PER_SOURCE 48 /* of them from one source (all of loopback is one) */
+/*
+ * evicted connections not yet closed: libmicrohttpd accepts up to 11 in a
+ * turn of its loop and closes the evicted ones in the next, after that
+ * turn's accepts; its connection limit is CONN_MAX_OPEN + this
+ */
+#define CONN_MAX_CLOSING 32
+#define LISTEN_BACKLOG 1024 /* connections the kernel queues until accepted */
 
 /* upper bounds, ns: from a local lookup (~100 us) to a slow fetch (10 s) */
 #define NBUCKETS 16
@@ -116,7 +137,8 @@ struct drop {
 struct metrics {
 	struct MHD_Daemon *daemon;
 	int fd;
-	double start_time; /* process_start_time_seconds */
+	double start_time;     /* process_start_time_seconds */
+	struct conntab *conns; /* libmicrohttpd's thread only */
 
 	pthread_mutex_t lock;
 	struct strtab comms, servers;
@@ -128,6 +150,7 @@ struct metrics {
 	__u64 no_memory;		      /* entries not counted: out of memory */
 	struct drop *drops;
 	__u32 ndrops;
+	struct conntab_stats conn_stats; /* conns' counters, as last published */
 };
 
 /* --- tables -------------------------------------------------------------- */
@@ -565,6 +588,19 @@ static void render(FILE *f, const struct metrics *m)
 	}
 	fprintf(f, "tlstrace_drops_total{cause=\"metrics_memory\"} %llu\n",
 		(unsigned long long)m->no_memory);
+
+	family(f, "tlstrace_metrics_open_connections", "gauge",
+	       "Connections to this metrics endpoint open now.");
+	fprintf(f, "tlstrace_metrics_open_connections %u\n", m->conn_stats.open);
+	family(f, "tlstrace_metrics_connections_evicted_total", "counter",
+	       "Idle connections to this endpoint (no request, or none since the last "
+	       "response) closed to make room for a new connection.");
+	fprintf(f, "tlstrace_metrics_connections_evicted_total %llu\n",
+		(unsigned long long)m->conn_stats.evicted);
+	family(f, "tlstrace_metrics_connections_refused_total", "counter",
+	       "New connections to this endpoint closed at once: no idle connection to evict.");
+	fprintf(f, "tlstrace_metrics_connections_refused_total %llu\n",
+		(unsigned long long)m->conn_stats.refused);
 }
 
 char *metrics__render(struct metrics *m, size_t *len)
@@ -621,6 +657,80 @@ static struct MHD_Response *static_text(const char *s)
 	return MHD_create_response_from_buffer(strlen(s), (void *)s, MHD_RESPMEM_PERSISTENT);
 }
 
+/* --- connections (libmicrohttpd's thread) ---------------------------------- */
+
+/* copy the table's counters to where render() reads them */
+static void publish_conns(struct metrics *m)
+{
+	struct conntab_stats st;
+
+	conntab__stats(m->conns, &st);
+	pthread_mutex_lock(&m->lock);
+	m->conn_stats = st;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static struct conntab_conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* the accept policy: make room for the new connection, or refuse it */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct metrics *m = cls;
+	int fd, err;
+
+	err = conntab__admit(m->conns, addr, len, &fd);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR); /* libmicrohttpd sees the end, and closes it */
+	publish_conns(m);
+	return err ? MHD_NO : MHD_YES;
+}
+
+/* libmicrohttpd gives a peer's address without its length: its family's */
+static socklen_t addr_len(const struct sockaddr *sa)
+{
+	if (!sa)
+		return 0;
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **ctx,
+			  enum MHD_ConnectionNotificationCode what)
+{
+	const union MHD_ConnectionInfo *fd, *addr;
+	struct metrics *m = cls;
+	const struct sockaddr *sa;
+
+	if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conntab__close(m->conns, *ctx);
+		*ctx = NULL;
+	} else if (what == MHD_CONNECTION_NOTIFY_STARTED) {
+		fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		addr = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		sa = addr ? addr->client_addr : NULL;
+		*ctx = fd ? conntab__open(m->conns, sa, addr_len(sa), fd->connect_fd) : NULL;
+		if (!*ctx && fd)
+			shutdown(fd->connect_fd, SHUT_RDWR); /* untracked: not kept */
+	}
+	publish_conns(m);
+}
+
+/* a request is done (answered, or given up): its connection is idle again */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req,
+			 enum MHD_RequestTerminationCode why)
+{
+	struct metrics *m = cls;
+
+	(void)req;
+	(void)why;
+	conntab__idle(m->conns, conn_of(c));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **req)
@@ -635,6 +745,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!*req) {
 		/* headers only: the body, if any, comes in later calls */
 		*req = &first_call;
+		conntab__busy(m->conns, conn_of(c));
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -705,7 +816,11 @@ static int listen_on(const struct addrinfo *ai)
 		return -errno;
 	/* a restart may bind while the last run's connections sit in TIME_WAIT */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
+	/*
+	 * a long queue: under a flood of new connections a full one drops the
+	 * scraper's SYN, which costs it a 1 s retransmit (3 s for a second drop)
+	 */
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, LISTEN_BACKLOG)) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -856,18 +971,23 @@ struct metrics *metrics__start(const struct metrics_config *cfg, char *err, size
 	if (fd < 0)
 		return NULL;
 	m = metrics__new(cfg);
-	if (!m) {
+	if (m)
+		m->conns = conntab__new(CONN_MAX_OPEN, CONN_MAX_PER_SOURCE, CONN_MAX_CLOSING);
+	if (!m || !m->conns) {
 		close(fd);
+		metrics__stop(m);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	/* signals go to the main thread: its handlers stop the trace */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL,
-				     on_request, m, MHD_OPTION_LISTEN_SOCKET, fd,
-				     MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				     MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
+	m->daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, on_accept, m, on_request, m,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)conntab__capacity(m->conns),
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, m, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, m, MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!m->daemon) {
 		close(fd);
@@ -890,6 +1010,7 @@ void metrics__stop(struct metrics *m)
 			listen_fd = -1;
 		MHD_stop_daemon(m->daemon); /* closes the listening socket */
 	}
+	conntab__free(m->conns);
 	strtab_free(&m->comms);
 	strtab_free(&m->servers);
 	free(m->series);

@@ -23,6 +23,10 @@
  * byte (requestStart to responseStart); total (startTime to responseEnd, the
  * failure's time for a failed fetch). The phase a fetch failed in is
  * observed up to the failure.
+ *
+ * The endpoint's own connections (conntab.h: idle ones are evicted to make
+ * room for new ones): tlstrace_metrics_open_connections,
+ * tlstrace_metrics_connections_evicted_total and _refused_total.
  */
 #ifndef METRICS_H
 #define METRICS_H

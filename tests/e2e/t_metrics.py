@@ -7,6 +7,7 @@ checked against the JSON entries of the same run, by promtool, and by a real
 Prometheus server that scrapes it.
 """
 
+import errno
 import json
 import math
 import os
@@ -19,6 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from select import POLLOUT, poll
 
 from run import (Failure, describe_exit, expect, free_port, listening, need, read_entries,
                  read_line)
@@ -37,6 +39,9 @@ HISTOGRAMS = {
 US = 1e-6
 # the daemon test traces nothing: a name no process has
 DAEMON_OPTS = ["-d", "0", "-c", "no-such-comm"]
+# the endpoint's own defence: connections it closed to make room, or at once
+EVICTED = "tlstrace_metrics_connections_evicted_total"
+REFUSED = "tlstrace_metrics_connections_refused_total"
 
 # no proxy from the environment between us and a loopback port
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -449,9 +454,129 @@ def test_metrics_bad_addr(env):
         busy.close()
 
 
+class IdleFlood:
+    """Idle TCP connections to 127.0.0.1:port, from local addresses of the
+    test's choosing: each connects and sends nothing, as a client that only
+    means to hold a slot would."""
+
+    def __init__(self, port):
+        self.port = port
+        self.socks = {}  # socket: None while connecting, else its connect's errno
+        self.opened = 0
+
+    def open(self, n, source="127.0.0.1"):
+        """n more connections from source, connecting in the background."""
+        for _ in range(n):
+            s = socket.socket()
+            s.bind((source, 0))
+            s.setblocking(False)
+            err = s.connect_ex(("127.0.0.1", self.port))
+            if err not in (0, errno.EINPROGRESS):
+                s.close()
+                raise Failure("connect from %s: %s" % (source, os.strerror(err)))
+            self.socks[s] = 0 if err == 0 else None
+            self.opened += 1
+
+    def connected(self, timeout):
+        """How many connections are established (the server's kernel
+        answered), waiting up to timeout seconds for those still connecting."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pending = {s.fileno(): s for s, err in self.socks.items() if err is None}
+            if not pending or time.monotonic() > deadline:
+                return sum(1 for err in self.socks.values() if err == 0)
+            waiter = poll()
+            for fd in pending:
+                waiter.register(fd, POLLOUT)
+            for fd, _ in waiter.poll(100):
+                s = pending[fd]
+                self.socks[s] = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+
+    def refill(self):
+        """Close the connections the server has closed, as an attacker would
+        before opening new ones; returns how many there were."""
+        gone = []
+        for s, err in self.socks.items():
+            if err is None:
+                continue
+            try:
+                closed = err != 0 or s.recv(1, socket.MSG_PEEK) == b""
+            except BlockingIOError:
+                closed = False
+            except OSError:
+                closed = True
+            if closed:
+                gone.append(s)
+        for s in gone:
+            del self.socks[s]
+            s.close()
+        return len(gone)
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+        self.socks = {}
+
+
+def test_metrics_idle_flood(env):
+    """Hundreds of idle connections from the scraper's own host (127.0.0.1 and
+    127.0.0.2, one source) do not stop a scrape: each scrape answers within
+    3 s while the flood is held open and renewed, and the evictions are
+    counted on /metrics."""
+    port = free_port()
+    url = "http://127.0.0.1:%d/metrics" % port
+    p = start_tracer(env, "metrics_idle_flood", "127.0.0.1:%d" % port, DAEMON_OPTS)
+    status, _, _ = http(url)
+    expect(status == 200, "/metrics answered %d before the flood" % status)
+
+    flood = IdleFlood(port)
+    latencies = []
+    try:
+        flood.open(200)
+        flood.open(40, source="127.0.0.2")
+        held = flood.connected(10)
+        for round_ in range(3):
+            t0 = time.monotonic()
+            try:
+                status, _, text = http(url, timeout=3)
+            except Failure as ex:
+                raise Failure("scrape %d under %d idle connections (%d connected): %s"
+                              % (round_ + 1, len(flood.socks), held, ex))
+            latencies.append(time.monotonic() - t0)
+            expect(status == 200, "scrape %d under the flood answered %d" % (round_ + 1, status))
+            expect(latencies[-1] < 3, "scrape %d took %.1f s under the flood"
+                   % (round_ + 1, latencies[-1]))
+            # the attacker reconnects what was closed, and opens more
+            flood.refill()
+            flood.open(240 - len(flood.socks))
+            held = flood.connected(10)
+        expect(held == len(flood.socks), "only %d of %d idle connections connected"
+               % (held, len(flood.socks)))
+        expect(p.poll() is None, "tlstrace %s under the flood%s"
+               % (describe_exit(p.returncode), env.err_hint(p)))
+    finally:
+        opened = flood.opened
+        flood.close()
+
+    status, _, text = http(url)
+    expect(status == 200, "/metrics answered %d after the flood" % status)
+    after = parse(text)
+    for name in (EVICTED, REFUSED):
+        expect(len(select(after, name)) == 1, "no %s on /metrics" % name)
+    evicted, refused = total(after, EVICTED), total(after, REFUSED)
+    # the endpoint holds far fewer than 200 connections: the rest were closed
+    expect(evicted + refused >= opened - 200,
+           "%d idle connections opened, %s %d and %s %d"
+           % (opened, EVICTED, evicted, REFUSED, refused))
+    stop_tracer(env, p)
+    return ("%d idle connections opened; scrapes in %s ms; %d evicted, %d refused"
+            % (opened, "/".join("%.0f" % (t * 1e3) for t in latencies), evicted, refused))
+
+
 TESTS = [
     ("metrics_promtool", test_metrics_promtool),
     ("metrics_prometheus", test_metrics_prometheus),
     ("metrics_daemon", test_metrics_daemon),
     ("metrics_bad_addr", test_metrics_bad_addr),
+    ("metrics_idle_flood", test_metrics_idle_flood),
 ]

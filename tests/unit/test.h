@@ -37,6 +37,7 @@ void test_http2(void);
 void test_text(void);
 void test_summary(void);
 void test_metrics(void);
+void test_conntab(void);
 void test_har(void);
 void test_otlp(void);
 

@@ -24,6 +24,7 @@ static const struct {
 	{ "text", test_text },
 	{ "summary", test_summary },
 	{ "metrics", test_metrics },
+	{ "conntab", test_conntab },
 	{ "har", test_har },
 	{ "otlp", test_otlp },
 	/* clang-format on */

@@ -181,6 +181,9 @@ static void subtest_help_and_type_for_every_family(void)
 		"tlstrace_request_duration_seconds",
 		"tlstrace_label_overflow_total",
 		"tlstrace_drops_total",
+		"tlstrace_metrics_open_connections",
+		"tlstrace_metrics_connections_evicted_total",
+		"tlstrace_metrics_connections_refused_total",
 	};
 	struct metrics *m = metrics__new(&cfg);
 	char *t, prefix[128];
@@ -197,6 +200,7 @@ static void subtest_help_and_type_for_every_family(void)
 	if (t) {
 		ASSERT_TRUE(t[strlen(t) - 1] == '\n', "ends with a newline");
 		ASSERT_LINE(t, "tlstrace_label_overflow_total{label=\"server\"} 0");
+		ASSERT_LINE(t, "tlstrace_metrics_connections_evicted_total 0");
 	}
 	free(t);
 	metrics__stop(m);
@@ -476,6 +480,67 @@ static void subtest_http_endpoint(void)
 	metrics__stop(m);
 }
 
+/* the number after "name " on its line of text; -1 if none */
+static long long sample(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, name, n) && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+	return -1;
+}
+
+#define FLOOD 150
+
+/* idle connections from the scraper's own host do not keep it out */
+static void subtest_idle_flood(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct metrics_config c = cfg;
+	char addr[64], err[256] = "", *resp, *body;
+	int port = free_port(), fds[FLOOD], n = 0;
+	struct metrics *m;
+
+	if (!ASSERT_GT(port, 0, "free_port"))
+		return;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	c.addr = addr;
+	m = metrics__start(&c, err, sizeof(err));
+	if (!ASSERT_OK_PTR(m, err))
+		return;
+	a.sin_port = htons(port);
+	for (; n < FLOOD; n++) {
+		fds[n] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (fds[n] < 0 ||
+		    (connect(fds[n], (void *)&a, sizeof(a)) && errno != EINPROGRESS)) {
+			ASSERT_TRUE(false, "an idle connection");
+			if (fds[n] >= 0)
+				close(fds[n]);
+			break;
+		}
+	}
+	/* behind them in the accept queue, a scrape: answered, not timed out */
+	resp = http_get(port, "/metrics", "GET");
+	if (ASSERT_OK_PTR(resp, "GET /metrics under the flood")) {
+		ASSERT_TRUE(!strncmp(resp, "HTTP/1.1 200 ", 13), "200");
+		body = strstr(resp, "\r\n\r\n");
+		/* at most 64 are kept open: the rest were evicted, none refused */
+		if (ASSERT_OK_PTR(body, "a body")) {
+			ASSERT_GE(sample(body, "tlstrace_metrics_connections_evicted_total"),
+				  FLOOD - 64, "evicted");
+			ASSERT_EQ(sample(body, "tlstrace_metrics_connections_refused_total"), 0,
+				  "refused");
+			ASSERT_LE(sample(body, "tlstrace_metrics_open_connections"), 64 + 32,
+				  "open");
+		}
+	}
+	free(resp);
+	while (n > 0)
+		close(fds[--n]);
+	metrics__stop(m);
+}
+
 static void subtest_bad_addresses(void)
 {
 	static const struct {
@@ -528,6 +593,8 @@ void test_metrics(void)
 		subtest_drops();
 	if (test__start_subtest("http_endpoint"))
 		subtest_http_endpoint();
+	if (test__start_subtest("idle_flood"))
+		subtest_idle_flood();
 	if (test__start_subtest("bad_addresses"))
 		subtest_bad_addresses();
 }
