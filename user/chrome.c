@@ -29,11 +29,19 @@ static void put(struct output *o, struct json_object *ev)
 	json_object_put(ev);
 }
 
+/* text a traced process chose (a URL, comm, an address): valid UTF-8 always */
+static struct json_object *text(const char *s)
+{
+	struct json_object *v = json__text(s, strlen(s));
+
+	return v ? v : json_object_new_string("");
+}
+
 static struct json_object *event(const char *name, const char *ph, const struct entry *e)
 {
 	struct json_object *ev = json_object_new_object();
 
-	json_object_object_add(ev, "name", json_object_new_string(name));
+	json_object_object_add(ev, "name", text(name));
 	json_object_object_add(ev, "ph", json_object_new_string(ph));
 	json_object_object_add(ev, "pid", json_object_new_int64(e->pid));
 	json_object_object_add(ev, "tid", json_object_new_int64((int64_t)e->conn_id));
@@ -67,7 +75,7 @@ static void names(struct output *o, const struct entry *e)
 
 	ev = event("process_name", "M", e);
 	args = json_object_new_object();
-	json_object_object_add(args, "name", json_object_new_string(e->comm));
+	json_object_object_add(args, "name", text(e->comm));
 	json_object_object_add(ev, "args", args);
 	put(o, ev);
 
@@ -75,7 +83,7 @@ static void names(struct output *o, const struct entry *e)
 	args = json_object_new_object();
 	snprintf(track, sizeof(track), "connection %llu %s", (unsigned long long)e->conn_id,
 		 e->remote);
-	json_object_object_add(args, "name", json_object_new_string(track));
+	json_object_object_add(args, "name", text(track));
 	json_object_object_add(ev, "args", args);
 	put(o, ev);
 }
@@ -95,7 +103,7 @@ int chrome__entry(struct output *o, const struct entry *e)
 	if (e->failed_phase) {
 		json_object_object_add(args, "failedPhase",
 				       json_object_new_string(e->failed_phase));
-		json_object_object_add(args, "error", json_object_new_string(e->error));
+		json_object_object_add(args, "error", text(e->error));
 	}
 	slice(o, e, e->name, "resource", e->start, e->response_end, args);
 	if (!e->reused) {

@@ -34,19 +34,26 @@ size_t tty_escape(char *out, size_t cap, const char *s, size_t len)
 	return o;
 }
 
-const char *esc(const char *s)
+size_t tty_escape_len(const char *s, size_t len)
 {
-	static __thread char bufs[4][ESC_MSG_MAX + 1];
-	static __thread unsigned next;
-	char *b = bufs[next++ % 4];
-	size_t len = s ? strlen(s) : 0, need = 0, o;
+	size_t need = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		need += c >= 0x20 && c < 0x7f ? (c == '\\' ? 2 : 1) : 4;
 	}
-	if (need <= ESC_MSG_MAX) {
+	return need;
+}
+
+const char *esc(const char *s)
+{
+	static __thread char bufs[4][ESC_MSG_MAX + 1];
+	static __thread unsigned next;
+	char *b = bufs[next++ % 4];
+	size_t len = s ? strlen(s) : 0, o;
+
+	if (tty_escape_len(s, len) <= ESC_MSG_MAX) {
 		tty_escape(b, ESC_MSG_MAX + 1, s, len);
 		return b;
 	}

@@ -19,6 +19,9 @@
  */
 size_t tty_escape(char *out, size_t cap, const char *s, size_t len);
 
+/* the length tty_escape() gives the len bytes at s, with room enough */
+size_t tty_escape_len(const char *s, size_t len);
+
 /*
  * tty_escape() of the string s into a buffer of the calling thread's own,
  * for messages: valid until the fourth later call on the same thread;

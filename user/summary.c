@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "escape.h"
 #include "summary.h"
 
 /* out of memory in uthash: the row is not added, and counted as lost */
@@ -208,7 +209,6 @@ void summary__entry(struct summary *s, const struct entry *e)
 	memcpy(comm, e->comm, sizeof(comm));
 	comm[sizeof(comm) - 1] = '\0';
 	snprintf(key, sizeof(key), "%u/%s", e->pid, comm);
-	text__shorten(key, sizeof(key), key, KEY_CAP - 1);
 	r = row_for(s, 1, key);
 	if (r)
 		add(s, r, e);
@@ -336,7 +336,7 @@ static int print_table(struct summary *s, FILE *f, int process, int color, int w
 		stats_of((struct row *)l->r, &st);
 		snprintf(l->count, CELL, "%llu", (unsigned long long)st.count);
 		snprintf(l->errors, CELL, "%llu", (unsigned long long)st.errors);
-		wkey = imax(wkey, (int)strlen(l->r->key));
+		wkey = imax(wkey, (int)tty_escape_len(l->r->key, strlen(l->r->key)));
 		wcount = imax(wcount, (int)strlen(l->count));
 		werr = imax(werr, (int)strlen(l->errors));
 		for (int i = 0; i < SUMMARY_NR; i++) {

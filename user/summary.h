@@ -54,7 +54,8 @@ void summary__free(struct summary *s);
  * with "..." in the middle, keeping scheme://host and the end of the path
  * when there is room for both */
 void text__shorten(char *out, size_t cap, const char *s, int max);
-/* "host:port" of a URL, with the scheme's default port when it has none */
+/* "host:port" of a URL, with the scheme's default port when it has none; the
+ * bytes as they are (text__shorten escapes them for a terminal) */
 void text__host(char *out, size_t cap, const char *url);
 /* the phases of e's bar, over ncols columns: one enum seg value (0 idle,
  * 1 lookup, 2 connect, 3 TLS, 4 waiting, 5 download) per column; returns

@@ -154,8 +154,10 @@ void text__host(char *out, size_t cap, const char *url)
 	size_t n;
 	char buf[300];
 
+	if (!cap)
+		return;
 	if (!host) {
-		text__shorten(out, cap, url, (int)cap - 1);
+		snprintf(out, cap, "%s", url);
 		return;
 	}
 	host += 3;
@@ -174,7 +176,7 @@ void text__host(char *out, size_t cap, const char *url)
 	port = strrchr(buf, ':');
 	if (!port || (buf[0] == '[' && port < strchr(buf, ']')))
 		snprintf(buf + n, sizeof(buf) - n, ":%d", strncmp(url, "http://", 7) ? 443 : 80);
-	text__shorten(out, cap, buf, (int)cap - 1);
+	snprintf(out, cap, "%s", buf);
 }
 
 /* a string that grows within a fixed buffer; what does not fit is cut */

@@ -404,11 +404,54 @@ def test_library_copies_bounded(env):
     expect(len(mine) == 1, "the client's entry: %d of them" % len(mine))
 
 
+def test_hostile_bytes_in_views(env):
+    """A client's Host header carries terminal escapes and a byte that is not
+    UTF-8, and it runs under a name (comm) with an escape in it: the text
+    view and its summary hold no control character, every byte of the
+    Trace Event file is UTF-8 and parses, and so does the JSON."""
+    need("curl")
+    env.require_server()
+    evil_host = b"evil\x1b]0;owned\x07\x1b[2J\xff.example"
+    curl = env.path("cu\x1brl")
+    if os.path.lexists(curl):
+        os.unlink(curl)
+    os.symlink(shutil.which("curl"), curl)  # comm is the link's name
+    fetch = [curl, "-sk", "-o", env.path("hostile.body"), "-H", b"Host: " + evil_host,
+             env.url("/hello")]
+    outputs = {}
+    for fmt in ("text", "chrome-trace", "json"):
+        out = env.path("hostile_bytes." + fmt)
+        rc, _, err = env.procs.run([env.tlstrace, "-f", fmt, "-o", out, "--by-process", "--"] +
+                                   fetch, 60, "tlstrace -f " + fmt)
+        expect(rc == 0, "-f %s: %s%s" % (fmt, describe_exit(rc), stderr_hint(err)))
+        expect(not control_chars(err), "control characters on stderr: %r" % err)
+        with open(out, "rb") as f:
+            outputs[fmt] = f.read()
+    text = outputs["text"].decode("ascii", errors="replace")
+    expect(not control_chars(text) and "\ufffd" not in text,
+           "the text view holds raw bytes: %r" % text)
+    expect("evil\\x1b]0;owned\\x0" in text, "the escaped host is not shown: %r" % text)
+    expect("cu\\x1brl" in text, "the escaped comm is not shown: %r" % text)
+    expect("SUMMARY" in text, "no summary: %r" % text[-300:])
+    for fmt in ("chrome-trace", "json"):
+        try:
+            doc = outputs[fmt].decode("utf-8")  # strict: every byte UTF-8
+            if fmt == "json":
+                names = [json.loads(l)["name"] for l in doc.splitlines() if l.strip()]
+            else:
+                names = [ev["name"] for ev in json.loads(doc) if ev.get("cat") == "resource"]
+        except ValueError as ex:
+            raise Failure("-f %s is not valid: %s" % (fmt, ex))
+        expect(len(names) == 1 and "evil\x1b]0;owned\x07\x1b[2J\ufffd.example" in names[0],
+               "-f %s names %r" % (fmt, names))
+
+
 TESTS = [
     ("output_symlink_not_followed", test_output_symlink_not_followed),
     ("output_devices_untouched", test_output_devices_untouched),
     ("output_kept_when_start_fails", test_output_kept_when_start_fails),
     ("write_errors_exit_nonzero", test_write_errors_exit_nonzero),
     ("hostile_library_files", test_hostile_library_files),
+    ("hostile_bytes_in_views", test_hostile_bytes_in_views),
     ("library_copies_bounded", test_library_copies_bounded),
 ]

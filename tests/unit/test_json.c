@@ -11,6 +11,7 @@
 #include "entry.h"
 #include "output.h"
 #include "test.h"
+#include "utf8.h"
 
 #define ORIGIN 123456789012345ULL	 /* monotonic ns: ~1.4 days of uptime */
 #define OFFSET 1700000000123456789LL	 /* realtime - monotonic, ns */
@@ -502,6 +503,53 @@ out:
 	free(buf);
 }
 
+/* every byte sequence in buf is UTF-8 */
+static bool all_utf8(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		int n = utf8_len((const unsigned char *)buf + i, len - i);
+
+		if (!n)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* bytes a traced process chose, not UTF-8: the Trace Event file stays valid */
+static void subtest_chrome_trace_invalid_utf8(void)
+{
+	struct output o = { .format = FMT_CHROME, .epoch_offset = OFFSET };
+	struct json_object *arr = NULL;
+	size_t size = 0;
+	char *buf = NULL;
+	struct entry e;
+
+	fill(&e);
+	snprintf(e.name, sizeof(e.name),
+		 "https://ex\xff"
+		 "ample\xc3.com/\x80"
+		 "path");
+	snprintf(e.comm, sizeof(e.comm), "cur\xfel");
+	snprintf(e.remote, sizeof(e.remote), "\xed\xa0\x80:443"); /* a surrogate */
+	snprintf(e.error, sizeof(e.error), "bad \xf5 error");
+	e.failed_phase = "http";
+	o.f = open_memstream(&buf, &size);
+	if (!ASSERT_OK_PTR(o.f, "open_memstream"))
+		return;
+	ASSERT_EQ(output__entry(&o, &e), 0, "the entry");
+	output__close(&o);
+	fclose(o.f);
+	ASSERT_TRUE(all_utf8(buf, size), "every byte is UTF-8");
+	arr = json_tokener_parse(buf);
+	ASSERT_OK_PTR(arr, "a JSON document");
+	ASSERT_OK_PTR(strstr(buf, "ex\xef\xbf\xbd"
+				  "ample"),
+		      "U+FFFD in the name");
+	json_object_put(arr);
+	free(buf);
+}
+
 void test_json(void)
 {
 	if (test__start_subtest("key_order"))
@@ -522,4 +570,6 @@ void test_json(void)
 		subtest_invalid_utf8_name();
 	if (test__start_subtest("chrome_trace"))
 		subtest_chrome_trace();
+	if (test__start_subtest("chrome_trace_invalid_utf8"))
+		subtest_chrome_trace_invalid_utf8();
 }
