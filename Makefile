@@ -34,9 +34,9 @@ CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS := $(OUTPUT)/main.o $(OUTPUT)/options.o
 TEST_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/events.c
 # libFuzzer targets: the collector and the parsers, with ASan and UBSan
-FUZZ_TARGETS := http1 http2 collector
+FUZZ_TARGETS := http1 http2 collector sanitize
 FUZZ_SRCS := user/collector.c user/lookups.c user/http2.c user/http1.c user/clienthello.c \
-	user/headers.c
+	user/headers.c user/escape.c user/utf8.c user/json.c
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_TIME ?= 600
 TEST_BIN := $(OUTPUT)/unit_tests
@@ -90,7 +90,7 @@ $(OUTPUT)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h include/*.
 	$(Q)mkdir -p $(OUTPUT)/fuzz
 	$(Q)$(CLANG) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -fno-omit-frame-pointer $(INCLUDES) $< $(FUZZ_SRCS) \
-		-lz -lnghttp2 -o $@
+		-lz -lnghttp2 -ljson-c -o $@
 
 fuzz: $(FUZZ_BINS)
 

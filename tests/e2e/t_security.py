@@ -446,6 +446,38 @@ def test_hostile_bytes_in_views(env):
                "-f %s names %r" % (fmt, names))
 
 
+def test_never_traces_itself(env):
+    """tlstrace traces the whole host and sends its entries to a local OTLP
+    receiver, which it traces too: nothing of its own connections comes out
+    (no entry of its pid, none on either end of its OTLP posts), so its
+    exports do not feed on themselves: a few posts for one fetch, not a
+    stream."""
+    need("curl")
+    env.require_server()
+    from t_otlp import Receiver
+    rcv = Receiver(env, "never_traces_itself")
+    tracer = env.start_tlstrace("never_traces_itself", ["--otlp-endpoint", rcv.url])
+    rc, _, cerr = env.procs.run(["curl", "-sk", "-o", env.path("self.body"), env.url("/hello")],
+                                30, "curl")
+    expect(rc == 0, "curl %s%s" % (describe_exit(rc), stderr_hint(cerr)))
+    time.sleep(4)  # the sender posts every second: a loop would show by now
+    tracer.send_signal(signal.SIGINT)
+    env.procs.wait(tracer, 60, "tlstrace")
+    entries = read_entries(tracer.out_file)
+    own = [e["name"] for e in entries if e["tlstrace"]["pid"] == tracer.pid]
+    expect(not own, "entries of tlstrace's own pid: %r" % own)
+    posts = [e for e in entries if "/v1/traces" in e["name"] or
+             e["tlstrace"]["localAddress"].endswith(":%d" % rcv.port) or
+             e["tlstrace"]["remoteAddress"].endswith(":%d" % rcv.port)]
+    expect(not posts, "entries of tlstrace's OTLP posts: %r"
+           % [(p["name"], p["tlstrace"]["comm"], p["tlstrace"]["role"]) for p in posts])
+    mine = [e for e in entries if e["name"] == env.url("/hello") and
+            e["tlstrace"]["role"] == "client"]
+    expect(len(mine) == 1, "the curl fetch: %d entries" % len(mine))
+    reqs = rcv.requests()
+    expect(1 <= len(reqs) <= 3, "%d OTLP posts for one fetch" % len(reqs))
+
+
 TESTS = [
     ("output_symlink_not_followed", test_output_symlink_not_followed),
     ("output_devices_untouched", test_output_devices_untouched),
@@ -453,5 +485,6 @@ TESTS = [
     ("write_errors_exit_nonzero", test_write_errors_exit_nonzero),
     ("hostile_library_files", test_hostile_library_files),
     ("hostile_bytes_in_views", test_hostile_bytes_in_views),
+    ("never_traces_itself", test_never_traces_itself),
     ("library_copies_bounded", test_library_copies_bounded),
 ]
