@@ -2325,6 +2325,21 @@ def node_module(name):
     return path
 
 
+HOST_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/urandom")
+
+
+def host_devices():
+    """What no test may change: the machine's shared device nodes' mode and owner."""
+    out = {}
+    for path in HOST_DEVICES:
+        try:
+            st = os.stat(path)
+            out[path] = (oct(st.st_mode), st.st_uid, st.st_gid)
+        except OSError:
+            out[path] = None
+    return out
+
+
 def wait_for_detaches(timeout=20):
     """An exiting tlstrace leaves a child that releases its uprobes, which the
     kernel does one at a time; a tlstrace started meanwhile attaches slowly,
@@ -2393,6 +2408,7 @@ def main():
     env = Env(args)
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     root = os.geteuid() == 0
+    devices = host_devices()
     try:
         if root:
             env.setup()
@@ -2400,6 +2416,12 @@ def main():
             result, detail = run_test(env, fn) if root else ("SKIP", "needs root")
             counts[result] += 1
             print("%s %s%s" % (result, name, ": " + detail if detail else ""), flush=True)
+            if host_devices() != devices:
+                # a test pointed tlstrace (or anything) at the machine's own devices
+                counts["FAIL"] += 1
+                print("FAIL host_devices_untouched: after %s: %r, were %r"
+                      % (name, host_devices(), devices), flush=True)
+                devices = host_devices()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
