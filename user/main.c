@@ -261,6 +261,7 @@ struct run {
 	bool per_pid;	   /* uprobes attached per process (-p) */
 	__u64 drops_seen;  /* drops already noted */
 	bool write_failed; /* said once */
+	__u64 own_entries; /* of our own connections (OTLP posts), left out */
 };
 
 /*
@@ -287,6 +288,12 @@ static void end_record(struct run *r, bool entry)
 static void on_entry(const struct entry *e, void *ctx)
 {
 	struct run *r = ctx;
+
+	/* a traced local receiver's view of our own OTLP posts: never traced */
+	if (r->otlp && otlp__own_peer(r->otlp, e->remote)) {
+		r->own_entries++;
+		return;
+	}
 
 	output__entry(&r->out, e);
 	end_record(r, true);
@@ -409,7 +416,7 @@ static void note_drops(struct tlstrace_bpf *skel, struct run *r)
 }
 
 /* the OTLP sender's last word: anything not delivered is said */
-static void report_otlp(const struct otlp_stats *st, bool all)
+static void report_otlp(const struct otlp_stats *st, __u64 own, bool all)
 {
 	if (st->dropped || st->failed)
 		fprintf(stderr,
@@ -422,10 +429,10 @@ static void report_otlp(const struct otlp_stats *st, bool all)
 	if (all)
 		fprintf(stderr,
 			"tlstrace: stats: otlp.queued=%llu otlp.sent=%llu otlp.dropped=%llu "
-			"otlp.failed=%llu otlp.retries=%llu\n",
+			"otlp.failed=%llu otlp.retries=%llu otlp.own_entries=%llu\n",
 			(unsigned long long)st->queued, (unsigned long long)st->sent,
 			(unsigned long long)st->dropped, (unsigned long long)st->failed,
-			(unsigned long long)st->retries);
+			(unsigned long long)st->retries, (unsigned long long)own);
 }
 
 /* at exit: drops always (data may be missing), everything with --stats */
@@ -931,7 +938,7 @@ int main(int argc, char **argv)
 
 		otlp__stop(run.otlp, 5000, &st);
 		run.otlp = NULL;
-		report_otlp(&st, o.stats);
+		report_otlp(&st, run.own_entries, o.stats);
 		lost = lost || st.dropped || st.failed;
 	}
 

@@ -911,6 +911,8 @@ cleanup:
 
 /* --- the sender ------------------------------------------------------------------ */
 
+#define OWN_ADDRS 8 /* the last connections' local ends, for otlp__own_peer() */
+
 struct otlp {
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* an entry for a full batch, or stop */
@@ -934,6 +936,10 @@ struct otlp {
 	struct curl_slist *headers;
 	unsigned char *resp;
 	size_t resp_len;
+
+	/* the local ends of our own connections, "ip:port" (under lock) */
+	char own[OWN_ADDRS][64];
+	unsigned own_next;
 
 	/* otlp__entry's: the executable of the last process seen */
 	__u32 exe_pid;
@@ -1294,6 +1300,43 @@ static void otlp_free(struct otlp *o)
 	free(o);
 }
 
+/*
+ * libcurl, once a connection is up and before the request goes out: keep
+ * its local end, so that a traced local receiver's view of our own posts
+ * can be told apart (otlp__own_peer) and our exports never feed on
+ * themselves.
+ */
+static int on_connected(void *ctx, char *peer_ip, char *local_ip, int peer_port, int local_port)
+{
+	struct otlp *o = ctx;
+	char addr[64];
+
+	(void)peer_ip;
+	(void)peer_port;
+	snprintf(addr, sizeof(addr), strchr(local_ip, ':') ? "[%s]:%d" : "%s:%d", local_ip,
+		 local_port);
+	pthread_mutex_lock(&o->lock);
+	if (strcmp(o->own[(o->own_next + OWN_ADDRS - 1) % OWN_ADDRS], addr)) {
+		snprintf(o->own[o->own_next], sizeof(o->own[0]), "%s", addr);
+		o->own_next = (o->own_next + 1) % OWN_ADDRS;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return CURL_PREREQFUNC_OK;
+}
+
+bool otlp__own_peer(struct otlp *o, const char *addr)
+{
+	bool own = false;
+
+	if (!o || !addr || !addr[0])
+		return false;
+	pthread_mutex_lock(&o->lock);
+	for (unsigned i = 0; i < OWN_ADDRS && !own; i++)
+		own = !strcmp(o->own[i], addr);
+	pthread_mutex_unlock(&o->lock);
+	return own;
+}
+
 struct otlp *otlp__start(const struct otlp_config *cfg, char *err, size_t errlen)
 {
 	struct otlp *o = calloc(1, sizeof(*o));
@@ -1343,6 +1386,8 @@ struct otlp *otlp__start(const struct otlp_config *cfg, char *err, size_t errlen
 	}
 	snprintf(ua, sizeof(ua), "tlstrace/%s", sdk_version() ? sdk_version() : "0");
 	curl_easy_setopt(o->curl, CURLOPT_URL, o->url);
+	curl_easy_setopt(o->curl, CURLOPT_PREREQFUNCTION, on_connected);
+	curl_easy_setopt(o->curl, CURLOPT_PREREQDATA, o);
 	curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, o->headers);
 	curl_easy_setopt(o->curl, CURLOPT_USERAGENT, ua);
 	curl_easy_setopt(o->curl, CURLOPT_POST, 1L);

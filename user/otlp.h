@@ -7,6 +7,7 @@
 #ifndef OTLP_H
 #define OTLP_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 #include "entry.h"
 
@@ -34,6 +35,13 @@ struct otlp *otlp__start(const struct otlp_config *cfg, char *err, size_t errlen
 
 /* queue an entry (copied); never blocks on the network */
 void otlp__entry(struct otlp *o, const struct entry *e);
+
+/*
+ * addr ("ip:port", "[ipv6]:port") is the local end of one of the sender's
+ * own recent connections: an entry whose remote end it is was made by a
+ * traced receiver of our posts. False for NULL.
+ */
+bool otlp__own_peer(struct otlp *o, const char *addr);
 
 /* counters so far (thread-safe) */
 void otlp__stats(struct otlp *o, struct otlp_stats *st);

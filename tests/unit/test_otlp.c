@@ -5,8 +5,13 @@
  * where its message ends), the endpoint URL, and the sender's accounting
  * when the endpoint is not there or the queue is full.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include "entry.h"
 #include "otlp.h"
 #include "test.h"
@@ -522,6 +527,71 @@ static void subtest_queue_full_drops(void)
 	ASSERT_EQ(st.sent, 0, "sent");
 }
 
+/* a one-request HTTP receiver: answers 200 and notes its client's address */
+struct one_shot {
+	int fd;
+	char peer[64];
+};
+
+static void *one_shot_serve(void *arg)
+{
+	struct one_shot *r = arg;
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	char buf[65536];
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	int c = accept(r->fd, (struct sockaddr *)&sa, &len);
+
+	if (c < 0)
+		return NULL;
+	snprintf(r->peer, sizeof(r->peer), "127.0.0.1:%u", ntohs(sa.sin_port));
+	if (read(c, buf, sizeof(buf)) > 0 && write(c, ok, sizeof(ok) - 1) < 0)
+		r->peer[0] = '\0';
+	usleep(200000); /* the client reads the answer before the close */
+	close(c);
+	return NULL;
+}
+
+/* the local end of our own post is known, so its receiver's entry is not ours to trace */
+static void subtest_own_peer(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct one_shot r = { .fd = socket(AF_INET, SOCK_STREAM, 0) };
+	socklen_t len = sizeof(sa);
+	struct otlp_config cfg = {};
+	struct otlp_stats st;
+	char url[64], err[128];
+	struct otlp *o;
+	pthread_t t;
+	struct entry e;
+
+	if (!ASSERT_TRUE(r.fd >= 0 && !bind(r.fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+				 !listen(r.fd, 1) &&
+				 !getsockname(r.fd, (struct sockaddr *)&sa, &len),
+			 "a listening socket"))
+		return;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(sa.sin_port));
+	cfg.endpoint = url;
+	pthread_create(&t, NULL, one_shot_serve, &r);
+	fill(&e);
+	o = otlp__start(&cfg, err, sizeof(err));
+	if (ASSERT_OK_PTR(o, "otlp__start")) {
+		ASSERT_FALSE(otlp__own_peer(o, "127.0.0.1:1"), "nothing yet");
+		otlp__entry(o, &e);
+		pthread_join(t, NULL);
+		ASSERT_TRUE(r.peer[0] && otlp__own_peer(o, r.peer), "our post's local end");
+		ASSERT_FALSE(otlp__own_peer(o, "127.0.0.1:1"), "another address");
+		ASSERT_FALSE(otlp__own_peer(o, ""), "no address");
+		otlp__stop(o, 2000, &st);
+		ASSERT_EQ(st.sent, 1, "sent");
+	} else {
+		shutdown(r.fd, SHUT_RDWR);
+		pthread_join(t, NULL);
+	}
+	close(r.fd);
+}
+
 void test_otlp(void)
 {
 	if (test__start_subtest("client_new_connection"))
@@ -540,4 +610,6 @@ void test_otlp(void)
 		subtest_unreachable_endpoint();
 	if (test__start_subtest("queue_full_drops"))
 		subtest_queue_full_drops();
+	if (test__start_subtest("own_peer"))
+		subtest_own_peer();
 }
