@@ -27,7 +27,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 
 BPF_OBJS := $(OUTPUT)/net.bpf.o $(OUTPUT)/openssl.bpf.o $(OUTPUT)/gnutls.bpf.o $(OUTPUT)/dns.bpf.o
 # the collector and writers: no BPF, shared with the unit tests
-CORE_SRCS := user/collector.c user/lookups.c user/http2.c user/http1.c user/clienthello.c user/json.c user/text.c user/chrome.c user/attach.c user/headers.c user/utf8.c user/har.c user/summary.c user/otlp.c user/metrics.c
+CORE_SRCS := user/collector.c user/lookups.c user/http2.c user/http1.c user/clienthello.c user/json.c user/text.c user/chrome.c user/attach.c user/headers.c user/utf8.c user/har.c user/summary.c user/otlp.c user/metrics.c user/redact.c
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS := $(OUTPUT)/main.o $(OUTPUT)/options.o
 TEST_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/events.c

@@ -26,6 +26,7 @@ static const struct {
 	{ "metrics", test_metrics },
 	{ "har", test_har },
 	{ "otlp", test_otlp },
+	{ "redact", test_redact },
 	/* clang-format on */
 };
 
