@@ -31,6 +31,7 @@
 #include "summary.h"
 #include "otlp.h"
 #include "metrics.h"
+#include "redact.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -247,12 +248,21 @@ struct run {
 	bool per_pid;	  /* uprobes attached per process (-p) */
 	__u64 drops_seen; /* drops already noted */
 	int write_err;
+	bool redact;		       /* not --no-redact */
+	struct headers red_rq, red_rs; /* the redacted copy's header fields */
 };
 
-static void on_entry(const struct entry *e, void *ctx)
+/* every writer gets the entry, redacted unless --no-redact: the one place it is done */
+static void on_entry(const struct entry *in, void *ctx)
 {
+	const struct entry *e = in;
 	struct run *r = ctx;
+	struct entry red;
 
+	if (r->redact) {
+		redact__entry(&red, &r->red_rq, &r->red_rs, in);
+		e = &red;
+	}
 	if (output__entry(&r->out, e) && !r->write_err) {
 		r->write_err = 1;
 		fprintf(stderr, "tlstrace: write entries: %s\n", strerror(errno));
@@ -565,7 +575,7 @@ int main(int argc, char **argv)
 	}
 	run.out.epoch_offset = epoch_offset();
 	run.out.by_process = o.by_process;
-	run.out.redact = !o.no_redact;
+	run.redact = !o.no_redact;
 	if (isatty(fileno(run.out.f))) {
 		struct winsize ws;
 
@@ -838,6 +848,8 @@ cleanup:
 		if (run.out.f != stdout)
 			fclose(run.out.f);
 	}
+	headers_free(&run.red_rq);
+	headers_free(&run.red_rs);
 	if (err)
 		return 1;
 	if (child_done) {
