@@ -31,10 +31,10 @@ CORE_SRCS := user/collector.c user/lookups.c user/http2.c user/http1.c user/clie
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS := $(OUTPUT)/main.o $(OUTPUT)/options.o
 TEST_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/events.c
-# libFuzzer targets: the collector and the parsers, with ASan and UBSan
-FUZZ_TARGETS := http1 http2 collector
+# libFuzzer targets: the collector, the parsers and redaction, with ASan and UBSan
+FUZZ_TARGETS := http1 http2 collector redact
 FUZZ_SRCS := user/collector.c user/lookups.c user/http2.c user/http1.c user/clienthello.c \
-	user/headers.c
+	user/headers.c user/redact.c
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_TIME ?= 600
 TEST_BIN := $(OUTPUT)/unit_tests
