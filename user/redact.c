@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Redaction of credentials, for every output: see redact.h. The two lists
- * below are the whole policy; the README's "Redaction" section repeats them
- * and must be kept in step. Input is untrusted bytes a process sent: any
+ * Redaction of credentials, for every output: see redact.h. The lists
+ * below (parameter names, header fields, cookie attributes) are the whole
+ * policy; the README's "Redaction" section repeats them and must be kept in
+ * step. Input is untrusted bytes a process sent: any
  * byte may appear, nothing is assumed to be UTF-8.
  */
 #include <errno.h>
@@ -78,6 +79,17 @@ static const struct {
 	{ "referer", H_URL },
 	{ "location", H_URL },
 	{ "content-location", H_URL },
+};
+
+/*
+ * Set-Cookie attributes whose values are kept: RFC 6265's, and those
+ * browsers added since. Any other is redacted as a cookie would be.
+ */
+static const char *const cookie_attributes[] = {
+	/* clang-format off */
+	"expires", "max-age", "domain", "path", "secure", "httponly",
+	"samesite", "partitioned", "priority",
+	/* clang-format on */
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -353,16 +365,10 @@ static void cookie(struct sbuf *o, const char *v)
 	}
 }
 
-/* RFC 6265's attributes, and those browsers added since: their values are no secret */
 static int cookie_attribute(const char *s, size_t n)
 {
-	static const char *const known[] = {
-		"expires",  "max-age",	"domain",      "path",	   "secure",
-		"httponly", "samesite", "partitioned", "priority",
-	};
-
-	for (size_t i = 0; i < NELEM(known); i++)
-		if (strlen(known[i]) == n && !strncasecmp(s, known[i], n))
+	for (size_t i = 0; i < NELEM(cookie_attributes); i++)
+		if (strlen(cookie_attributes[i]) == n && !strncasecmp(s, cookie_attributes[i], n))
 			return 1;
 	return 0;
 }
