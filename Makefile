@@ -29,14 +29,15 @@ BPF_OBJS := $(OUTPUT)/net.bpf.o $(OUTPUT)/openssl.bpf.o $(OUTPUT)/gnutls.bpf.o $
 # the collector and writers: no BPF, shared with the unit tests
 CORE_SRCS := user/collector.c user/lookups.c user/http2.c user/http1.c user/clienthello.c \
 	user/json.c user/text.c user/chrome.c user/attach.c user/headers.c user/utf8.c user/escape.c \
-	user/outfile.c user/libfile.c user/har.c user/summary.c user/otlp.c user/conntab.c user/metrics.c
+	user/outfile.c user/libfile.c user/har.c user/summary.c user/otlp.c user/conntab.c user/metrics.c \
+	user/redact.c
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS := $(OUTPUT)/main.o $(OUTPUT)/options.o
 TEST_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/events.c
-# libFuzzer targets: the collector and the parsers, with ASan and UBSan
-FUZZ_TARGETS := http1 http2 collector sanitize
+# libFuzzer targets: the collector, the parsers, redaction and escaping, with ASan and UBSan
+FUZZ_TARGETS := http1 http2 collector redact sanitize
 FUZZ_SRCS := user/collector.c user/lookups.c user/http2.c user/http1.c user/clienthello.c \
-	user/headers.c user/escape.c user/utf8.c user/json.c
+	user/headers.c user/redact.c user/escape.c user/utf8.c user/json.c
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_TIME ?= 600
 TEST_BIN := $(OUTPUT)/unit_tests

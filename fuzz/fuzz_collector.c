@@ -7,7 +7,8 @@
  * each other is tamed: two processes, a few fds, sockets and sessions, and
  * clocks that move forward. Everything else (lengths, addresses, states,
  * the plaintext) is the fuzzer's. Each record is handed over in a heap copy
- * of exactly its size; the emitted entries are checked for order.
+ * of exactly its size; the emitted entries are checked for order, and
+ * redacted as main.c does.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include "tlstrace.h"
 #include "collector.h"
+#include "redact.h"
 
 union record {
 	struct ev_hdr hdr;
@@ -76,16 +78,31 @@ static __u32 take_cap(__u32 *cap, __u32 *len, size_t max, size_t left)
 	return *cap;
 }
 
+/* the redacted copy's header fields, as main.c keeps them from entry to entry */
+static struct headers red_rq, red_rs;
+
+static int same_count(const struct headers *a, const struct headers *b)
+{
+	return !a ? !b : b && a->n + a->dropped == b->n + b->dropped;
+}
+
 static void check_entry(const struct entry *e, void *ctx)
 {
 	const __u64 t[] = { e->start,	      e->lookup_start,	 e->lookup_end,
 			    e->connect_start, e->secure_start,	 e->connect_end,
 			    e->request_start, e->response_start, e->response_end };
 	__u64 last = 0;
+	struct entry red;
 
 	(void)ctx;
 	if (strnlen(e->name, sizeof(e->name)) == sizeof(e->name) || !e->role)
 		abort();
+	/* what the writers get unless --no-redact */
+	redact__entry(&red, &red_rq, &red_rs, e);
+	if (strnlen(red.name, sizeof(red.name)) == sizeof(red.name) ||
+	    !same_count(e->request_headers, red.request_headers) ||
+	    !same_count(e->response_headers, red.response_headers))
+		abort(); /* a name unterminated, a field neither kept nor counted */
 	if (e->failed_phase)
 		return; /* only start and end are set */
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {

@@ -2,9 +2,10 @@
 /*
  * HAR 1.2, streamed: the log's head at the first entry, one entry per call,
  * and the tail (the pages, with --by-process) at close, so memory stays flat
- * however long the trace. Header fields are written as seen, except the
- * values of credentials, replaced by "[redacted]" unless --no-redact.
- * Bodies are never written.
+ * however long the trace. Header fields are written as they come: main.c
+ * hands every writer an entry already redacted (redact.h) unless
+ * --no-redact, so the URL, the query string, the headers and the cookies
+ * parsed from them hold no credential here. Bodies are never written.
  *
  * Timings follow the HAR spec on top of the PerformanceResourceTiming
  * fields: dns = domainLookupEnd - domainLookupStart, connect = connectEnd -
@@ -25,8 +26,6 @@
 #include <time.h>
 #include <json-c/json.h>
 #include "output.h"
-
-#define REDACTED "[redacted]"
 
 struct har_page {
 	__u32 pid;
@@ -263,22 +262,14 @@ static struct json_object *query_obj(const char *url)
 	return a;
 }
 
-static int is_secret(const char *name)
-{
-	return !strcasecmp(name, "authorization") || !strcasecmp(name, "proxy-authorization") ||
-	       !strcasecmp(name, "cookie") || !strcasecmp(name, "set-cookie");
-}
-
-static struct json_object *headers_obj(const struct headers *h, int redact)
+static struct json_object *headers_obj(const struct headers *h)
 {
 	struct json_object *a = json_object_new_array();
 	const char *n, *v;
 	size_t pos = 0;
 
 	while (a && headers_next(h, &pos, &n, &v))
-		json_object_array_add(a,
-				      pair(n, strlen(n), redact && is_secret(n) ? REDACTED : v,
-					   redact && is_secret(n) ? strlen(REDACTED) : strlen(v)));
+		json_object_array_add(a, pair(n, strlen(n), v, strlen(v)));
 	return a;
 }
 
@@ -297,7 +288,7 @@ static const char *trim_end(const char *s, const char *end)
 }
 
 /* the cookies of Cookie fields: "a=b; c=d" */
-static void request_cookies(struct json_object *a, const struct headers *h, int redact)
+static void request_cookies(struct json_object *a, const struct headers *h)
 {
 	const char *n, *v;
 	size_t pos = 0;
@@ -316,8 +307,6 @@ static void request_cookies(struct json_object *a, const struct headers *h, int 
 			ne = trim_end(p, eq);
 			vs = skip_ws(eq + 1, semi);
 			ve = trim_end(vs, semi);
-			if (redact)
-				vs = REDACTED, ve = vs + strlen(REDACTED);
 			json_object_array_add(a, pair(p, (size_t)(ne - p), vs, (size_t)(ve - vs)));
 		}
 	}
@@ -348,7 +337,7 @@ static struct json_object *cookie_expires(const char *s, size_t len)
 }
 
 /* one Set-Cookie field: "name=value; Path=/; Domain=x; Expires=...; HttpOnly; Secure" */
-static struct json_object *set_cookie(const char *v, int redact)
+static struct json_object *set_cookie(const char *v)
 {
 	const char *semi = v + strcspn(v, ";"), *p = skip_ws(v, semi);
 	const char *eq = memchr(p, '=', (size_t)(semi - p)), *vs, *ve;
@@ -358,8 +347,6 @@ static struct json_object *set_cookie(const char *v, int redact)
 		return NULL;
 	vs = skip_ws(eq + 1, semi);
 	ve = trim_end(vs, semi);
-	if (redact)
-		vs = REDACTED, ve = vs + strlen(REDACTED);
 	c = pair(p, (size_t)(trim_end(p, eq) - p), vs, (size_t)(ve - vs));
 	while (c && *semi) {
 		const char *a = semi + 1, *as, *ae, *av;
@@ -389,7 +376,7 @@ static struct json_object *set_cookie(const char *v, int redact)
 	return c;
 }
 
-static void response_cookies(struct json_object *a, const struct headers *h, int redact)
+static void response_cookies(struct json_object *a, const struct headers *h)
 {
 	const char *n, *v;
 	size_t pos = 0;
@@ -399,7 +386,7 @@ static void response_cookies(struct json_object *a, const struct headers *h, int
 
 		if (strcasecmp(n, "set-cookie"))
 			continue;
-		c = set_cookie(v, redact);
+		c = set_cookie(v);
 		if (c)
 			json_object_array_add(a, c);
 	}
@@ -453,7 +440,7 @@ static long long request_body_size(const struct entry *e)
 	return !strcmp(m, "GET") || !strcmp(m, "HEAD") ? 0 : -1;
 }
 
-static struct json_object *request_obj(const struct output *o, const struct entry *e)
+static struct json_object *request_obj(const struct entry *e)
 {
 	struct json_object *r = json_object_new_object(), *cookies = json_object_new_array();
 
@@ -461,9 +448,9 @@ static struct json_object *request_obj(const struct output *o, const struct entr
 	add(r, "url", url_obj(e->name));
 	add(r, "httpVersion", str(request_version(e)));
 	if (cookies)
-		request_cookies(cookies, e->request_headers, o->redact);
+		request_cookies(cookies, e->request_headers);
 	add(r, "cookies", cookies);
-	add(r, "headers", headers_obj(e->request_headers, o->redact));
+	add(r, "headers", headers_obj(e->request_headers));
 	add(r, "queryString", query_obj(e->name));
 	add(r, "headersSize", json_object_new_int(-1));
 	add(r, "bodySize", json_object_new_int64(request_body_size(e)));
@@ -472,7 +459,7 @@ static struct json_object *request_obj(const struct output *o, const struct entr
 	return r;
 }
 
-static struct json_object *response_obj(const struct output *o, const struct entry *e)
+static struct json_object *response_obj(const struct entry *e)
 {
 	const struct headers *h = e->response_headers;
 	struct json_object *r = json_object_new_object(), *cookies = json_object_new_array();
@@ -487,9 +474,9 @@ static struct json_object *response_obj(const struct output *o, const struct ent
 	add(r, "statusText", json_object_new_string(""));
 	add(r, "httpVersion", str(version));
 	if (cookies)
-		response_cookies(cookies, h, o->redact);
+		response_cookies(cookies, h);
 	add(r, "cookies", cookies);
-	add(r, "headers", headers_obj(h, o->redact));
+	add(r, "headers", headers_obj(h));
 	add(content, "size", json_object_new_int64(failed ? 0 : (int64_t)e->decoded_size));
 	if (!failed && !e->decoded_unknown && headers_get(h, "content-encoding"))
 		add(content, "compression",
@@ -622,8 +609,8 @@ static struct json_object *entry_obj(struct output *o, const struct entry *e, co
 		add(j, "pageref", str(pageref));
 	add(j, "startedDateTime", json_object_new_string(when));
 	add(j, "time", ms_obj(timings_total(&t)));
-	add(j, "request", request_obj(o, e));
-	add(j, "response", response_obj(o, e));
+	add(j, "request", request_obj(e));
+	add(j, "response", response_obj(e));
 	add(j, "cache", json_object_new_object());
 	add(j, "timings", timings_obj(&t));
 	if (ip_only(addr, ip, sizeof(ip)))

@@ -33,6 +33,7 @@
 #include "metrics.h"
 #include "outfile.h"
 #include "escape.h"
+#include "redact.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -258,10 +259,12 @@ struct run {
 	struct metrics *metrics;
 	struct collector *col;
 	struct attacher *att;
-	bool per_pid;	   /* uprobes attached per process (-p) */
-	__u64 drops_seen;  /* drops already noted */
-	bool write_failed; /* said once */
-	__u64 own_entries; /* of our own connections (OTLP posts), left out */
+	bool per_pid;		       /* uprobes attached per process (-p) */
+	__u64 drops_seen;	       /* drops already noted */
+	bool write_failed;	       /* said once */
+	__u64 own_entries;	       /* of our own connections (OTLP posts), left out */
+	bool redact;		       /* not --no-redact */
+	struct headers red_rq, red_rs; /* the redacted copy's header fields */
 };
 
 /*
@@ -285,14 +288,21 @@ static void end_record(struct run *r, bool entry)
 	}
 }
 
-static void on_entry(const struct entry *e, void *ctx)
+/* every writer gets the entry, redacted unless --no-redact: the one place it is done */
+static void on_entry(const struct entry *in, void *ctx)
 {
+	const struct entry *e = in;
 	struct run *r = ctx;
+	struct entry red;
 
 	/* a traced local receiver's view of our own OTLP posts: never traced */
 	if (r->otlp && otlp__own_peer(r->otlp, e->remote)) {
 		r->own_entries++;
 		return;
+	}
+	if (r->redact) {
+		redact__entry(&red, &r->red_rq, &r->red_rs, in);
+		e = &red;
 	}
 
 	output__entry(&r->out, e);
@@ -666,7 +676,7 @@ int main(int argc, char **argv)
 	run.out.format = o.format;
 	run.out.epoch_offset = epoch_offset();
 	run.out.by_process = o.by_process;
-	run.out.redact = !o.no_redact;
+	run.redact = !o.no_redact;
 	if (o.format == FMT_TEXT && !(run.sum = summary__new(o.by_process))) {
 		fprintf(stderr, "tlstrace: out of memory\n");
 		err = -ENOMEM;
@@ -983,6 +993,8 @@ cleanup:
 		}
 	}
 	outfile__free(&run.of); /* a prepared output never committed */
+	headers_free(&run.red_rq);
+	headers_free(&run.red_rs);
 	if (err)
 		return 1;
 	if (child_done) {

@@ -63,7 +63,10 @@ static const struct argp_option opts[] = {
 	{ "by-process", OPT_BY_PROCESS, NULL, 0,
 	  "Summarize per process as well as per host; in HAR, one page per process", 0 },
 	{ "no-redact", OPT_NO_REDACT, NULL, 0,
-	  "HAR: keep the values of Authorization, Cookie, Set-Cookie and Proxy-Authorization", 0 },
+	  "Keep credentials in every output: by default the values of secret query parameters "
+	  "(token, password, sig, key...), URL user:password and credential headers "
+	  "(Authorization, Cookie, X-Api-Key...) are written as REDACTED",
+	  0 },
 	{ "otlp-endpoint", OPT_OTLP, "URL", 0,
 	  "Also send one OpenTelemetry span per entry to this OTLP/HTTP endpoint "
 	  "(http://HOST:4318, or a URL ending in /v1/traces)",

@@ -23,7 +23,7 @@ struct options {
 	bool timing_only;	    /* --timing-only: no probe on the read/write path */
 	bool no_color;		    /* --no-color, or NO_COLOR set */
 	bool by_process;	    /* summary rows and HAR pages per process */
-	bool no_redact;		    /* HAR: keep Authorization, Cookie... values */
+	bool no_redact;		    /* --no-redact: keep credentials in every output */
 	const char *otlp_endpoint;  /* --otlp-endpoint URL, NULL if none */
 	const char *metrics_addr;   /* --metrics-addr HOST:PORT, NULL if none */
 	int metrics_max_servers;    /* distinct server label values, then "other" */

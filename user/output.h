@@ -23,7 +23,6 @@ struct output {
 	int color;	/* text: ANSI colours (a terminal, and colour not turned off) */
 	int width;	/* text: columns to fit, 0 = not a terminal (80 assumed) */
 	int by_process; /* HAR: a page per process */
-	int redact;	/* HAR: hide the values of credential headers */
 	void *priv;	/* the writer's own state */
 };
 

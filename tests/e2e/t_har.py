@@ -188,11 +188,11 @@ def test_har_curl(env):
     expect(b"secret123" not in raw, "the Authorization value is in the file")
     for i, e in enumerate(entries):
         rq = e["request"]
-        expect(header(rq["headers"], "Authorization") == ["[redacted]"],
+        expect(header(rq["headers"], "Authorization") == ["REDACTED"],
                "entry %d: Authorization %r" % (i, header(rq["headers"], "Authorization")))
-        expect(header(rq["headers"], "Cookie") == ["[redacted]"],
+        expect(header(rq["headers"], "Cookie") == ["a=REDACTED"],
                "entry %d: Cookie %r" % (i, header(rq["headers"], "Cookie")))
-        expect(rq["cookies"] == [{"name": "a", "value": "[redacted]"}],
+        expect(rq["cookies"] == [{"name": "a", "value": "REDACTED"}],
                "entry %d: cookies %r" % (i, rq["cookies"]))
 
 
@@ -232,9 +232,9 @@ def test_har_set_cookie(env):
     r = e["response"]
     expect(r["status"] == 302 and r["redirectURL"] == "/home",
            "status %r, redirectURL %r" % (r["status"], r["redirectURL"]))
-    expect(header(r["headers"], "Set-Cookie") == ["[redacted]"], "Set-Cookie %r"
-           % header(r["headers"], "Set-Cookie"))
-    expect(r["cookies"] == [{"name": "sid", "value": "[redacted]", "path": "/app",
+    expect(header(r["headers"], "Set-Cookie") == ["sid=REDACTED; Path=/app; HttpOnly; Secure"],
+           "Set-Cookie %r" % header(r["headers"], "Set-Cookie"))
+    expect(r["cookies"] == [{"name": "sid", "value": "REDACTED", "path": "/app",
                              "httpOnly": True, "secure": True}], "cookies %r" % r["cookies"])
     expect(r["content"]["mimeType"] == "text/html; charset=utf-8" and r["content"]["size"] == 6,
            "content %r" % r["content"])
@@ -268,7 +268,7 @@ def test_har_h2(env):
                header(rq["headers"], ":path") == [path_] and
                header(rq["headers"], ":authority") == ["localhost:%d" % port],
                "%s: request headers %r" % (url, rq["headers"]))
-        expect(header(rq["headers"], "authorization") == ["[redacted]"],
+        expect(header(rq["headers"], "authorization") == ["REDACTED"],
                "%s: authorization %r" % (url, header(rq["headers"], "authorization")))
         expect(rs["status"] == 200 and header(rs["headers"], ":status") == ["200"],
                "%s: status %r, headers %r" % (url, rs["status"], rs["headers"]))

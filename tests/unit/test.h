@@ -40,6 +40,7 @@ void test_metrics(void);
 void test_conntab(void);
 void test_har(void);
 void test_otlp(void);
+void test_redact(void);
 
 /* start a subtest (ending the previous one); false if the filter skips it */
 bool test__start_subtest(const char *name);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The HAR 1.2 writer: entries streamed into one log, parsed back with
- * json-c. Timings against the spec's definitions, credentials redacted (or
- * not), the query string, failed and reused entries, a page per process.
+ * json-c. Timings against the spec's definitions, an entry redacted by
+ * redact__entry() (as main.c hands it over) or not, the query string, failed
+ * and reused entries, a page per process.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "entry.h"
 #include "headers.h"
 #include "output.h"
+#include "redact.h"
 #include "test.h"
 
 #define ORIGIN 123456789012345ULL    /* monotonic ns */
@@ -86,7 +88,7 @@ struct run {
 };
 
 /* write n entries through the HAR writer and parse the document back */
-static bool render(struct run *r, const struct entry *const *es, int n, int by_process, int redact)
+static bool render(struct run *r, const struct entry *const *es, int n, int by_process)
 {
 	FILE *f;
 
@@ -98,7 +100,6 @@ static bool render(struct run *r, const struct entry *const *es, int n, int by_p
 	r->o.format = FMT_HAR;
 	r->o.epoch_offset = OFFSET;
 	r->o.by_process = by_process;
-	r->o.redact = redact;
 	for (int i = 0; i < n; i++)
 		ASSERT_EQ(har__entry(&r->o, es[i]), 0, "har__entry");
 	har__close(&r->o);
@@ -199,7 +200,7 @@ static void subtest_new_connection(void)
 	fill_heads(&rq, &rs);
 	e.request_headers = &rq;
 	e.response_headers = &rs;
-	if (!render(&r, es, 1, 0, 1))
+	if (!render(&r, es, 1, 0))
 		goto out;
 	ASSERT_STREQ(at_str(r.log, "version"), "1.2", "log.version");
 	ASSERT_STREQ(at_str(r.log, "creator.name"), "tlstrace", "creator.name");
@@ -270,22 +271,30 @@ out:
 	headers_free(&rs);
 }
 
+/*
+ * The writer keeps what it is given; main.c gives it redact__entry()'s copy
+ * unless --no-redact. Its cookies and query string are parsed from that copy.
+ */
 static void subtest_redaction(void)
 {
-	static const char *const secrets[] = { "secret123", "topsecret", "cHJveHk6c2VjcmV0",
-					       "cookiesecret" };
-	struct headers rq, rs;
-	struct entry e;
-	const struct entry *es[] = { &e };
+	static const char *const secrets[] = { "secret123",    "topsecret", "cHJveHk6c2VjcmV0",
+					       "cookiesecret", "qsecret",   "keysecret" };
+	struct headers rq, rs, red_rq = {}, red_rs = {};
+	struct entry e, red;
+	const struct entry *es[1];
 	struct json_object *j, *c;
 	struct run r;
 
 	fill(&e);
+	snprintf(e.name, sizeof(e.name), "https://example.com/a?x=1&access_token=qsecret");
 	fill_heads(&rq, &rs);
+	hdr(&rq, "X-Api-Key", "keysecret");
 	e.request_headers = &rq;
 	e.response_headers = &rs;
+	redact__entry(&red, &red_rq, &red_rs, &e);
 	for (int redact = 1; redact >= 0; redact--) {
-		if (!render(&r, es, 1, 0, redact)) {
+		es[0] = redact ? &red : &e;
+		if (!render(&r, es, 1, 0)) {
 			run_free(&r);
 			break;
 		}
@@ -295,20 +304,29 @@ static void subtest_redaction(void)
 				ASSERT_NULL(strstr(r.text, secrets[i]), secrets[i]);
 			else
 				ASSERT_OK_PTR(strstr(r.text, secrets[i]), secrets[i]);
+		ASSERT_STREQ(at_str(j, "request.url"),
+			     redact ? "https://example.com/a?x=1&access_token=REDACTED"
+				    : "https://example.com/a?x=1&access_token=qsecret",
+			     "url");
+		ASSERT_STREQ(pair_value(at(j, "request.queryString"), "access_token"),
+			     redact ? "REDACTED" : "qsecret", "queryString access_token");
+		ASSERT_STREQ(pair_value(at(j, "request.queryString"), "x"), "1", "queryString x");
 		ASSERT_STREQ(pair_value(at(j, "request.headers"), "Authorization"),
-			     redact ? "[redacted]" : "Bearer secret123", "Authorization");
+			     redact ? "REDACTED" : "Bearer secret123", "Authorization");
 		ASSERT_STREQ(pair_value(at(j, "request.headers"), "Cookie"),
-			     redact ? "[redacted]" : "a=b; sess=topsecret", "Cookie");
+			     redact ? "a=REDACTED; sess=REDACTED" : "a=b; sess=topsecret",
+			     "Cookie");
 		ASSERT_STREQ(pair_value(at(j, "request.headers"), "proxy-authorization"),
-			     redact ? "[redacted]" : "Basic cHJveHk6c2VjcmV0",
-			     "proxy-authorization");
+			     redact ? "REDACTED" : "Basic cHJveHk6c2VjcmV0", "proxy-authorization");
+		ASSERT_STREQ(pair_value(at(j, "request.headers"), "X-Api-Key"),
+			     redact ? "REDACTED" : "keysecret", "X-Api-Key");
 		ASSERT_STREQ(pair_value(at(j, "request.headers"), "Host"), "example.com",
 			     "Host kept");
 		c = at(j, "request.cookies");
 		if (ASSERT_OK_PTR(c, "request.cookies") &&
 		    ASSERT_EQ((int)json_object_array_length(c), 2, "two cookies")) {
-			ASSERT_STREQ(pair_value(c, "a"), redact ? "[redacted]" : "b", "cookie a");
-			ASSERT_STREQ(pair_value(c, "sess"), redact ? "[redacted]" : "topsecret",
+			ASSERT_STREQ(pair_value(c, "a"), redact ? "REDACTED" : "b", "cookie a");
+			ASSERT_STREQ(pair_value(c, "sess"), redact ? "REDACTED" : "topsecret",
 				     "cookie sess");
 		}
 		c = at(j, "response.cookies");
@@ -316,7 +334,7 @@ static void subtest_redaction(void)
 		    ASSERT_EQ((int)json_object_array_length(c), 1, "one set-cookie")) {
 			c = json_object_array_get_idx(c, 0);
 			ASSERT_STREQ(at_str(c, "name"), "id", "set-cookie name");
-			ASSERT_STREQ(at_str(c, "value"), redact ? "[redacted]" : "cookiesecret",
+			ASSERT_STREQ(at_str(c, "value"), redact ? "REDACTED" : "cookiesecret",
 				     "set-cookie value");
 			ASSERT_STREQ(at_str(c, "path"), "/app", "path");
 			ASSERT_STREQ(at_str(c, "domain"), "example.com", "domain");
@@ -328,14 +346,16 @@ static void subtest_redaction(void)
 	}
 	headers_free(&rq);
 	headers_free(&rs);
+	headers_free(&red_rq);
+	headers_free(&red_rs);
 }
 
 /* HTTP/2: pseudo-header fields kept, lower-case credentials redacted too */
 static void subtest_http2(void)
 {
-	struct headers rq, rs;
-	struct entry e;
-	const struct entry *es[] = { &e };
+	struct headers rq, rs, red_rq = {}, red_rs = {};
+	struct entry e, red;
+	const struct entry *es[] = { &red };
 	struct json_object *j;
 	struct run r;
 
@@ -358,14 +378,15 @@ static void subtest_http2(void)
 	e.response_headers = &rs;
 	e.encoded_size = 300;
 	e.decoded_size = 1000;
-	if (!render(&r, es, 1, 0, 1))
+	redact__entry(&red, &red_rq, &red_rs, &e);
+	if (!render(&r, es, 1, 0))
 		goto out;
 	j = json_object_array_get_idx(r.entries, 0);
 	ASSERT_STREQ(at_str(j, "request.httpVersion"), "HTTP/2", "request httpVersion");
 	ASSERT_STREQ(at_str(j, "response.httpVersion"), "HTTP/2", "response httpVersion");
 	ASSERT_STREQ(pair_value(at(j, "request.headers"), ":path"), "/a/b", ":path");
 	ASSERT_STREQ(pair_value(at(j, "response.headers"), ":status"), "200", ":status");
-	ASSERT_STREQ(pair_value(at(j, "request.headers"), "authorization"), "[redacted]",
+	ASSERT_STREQ(pair_value(at(j, "request.headers"), "authorization"), "REDACTED",
 		     "authorization");
 	ASSERT_NULL(strstr(r.text, "h2secret"), "no h2secret");
 	ASSERT_NULL(strstr(r.text, "h2cookie"), "no h2cookie");
@@ -381,6 +402,8 @@ out:
 	run_free(&r);
 	headers_free(&rq);
 	headers_free(&rs);
+	headers_free(&red_rq);
+	headers_free(&red_rs);
 }
 
 /* a later request on the connection: no dns, connect or ssl */
@@ -399,7 +422,7 @@ static void subtest_reused(void)
 	e.request_start = t0;
 	e.response_start = AT(41000000);
 	e.response_end = AT(41500000);
-	if (!render(&r, es, 1, 0, 1))
+	if (!render(&r, es, 1, 0))
 		goto out;
 	j = json_object_array_get_idx(r.entries, 0);
 	ASSERT_NEAR(at_num(j, "timings.blocked"), -1, 0, "blocked");
@@ -437,7 +460,7 @@ static void subtest_plain_no_lookup(void)
 	e.start = e.lookup_start = e.lookup_end = e.connect_start;
 	e.secure_start = 0;
 	e.connect_end = e.tcp_connect_end;
-	if (!render(&r, es, 1, 0, 1))
+	if (!render(&r, es, 1, 0))
 		goto out;
 	j = json_object_array_get_idx(r.entries, 0);
 	ASSERT_NEAR(at_num(j, "timings.blocked"), 0, 0, "blocked");
@@ -509,7 +532,7 @@ static void subtest_failed(void)
 	cut.failed_phase = "http";
 	snprintf(cut.error, sizeof(cut.error), "connection closed mid-response");
 
-	if (!render(&r, es, 4, 0, 1))
+	if (!render(&r, es, 4, 0))
 		goto out;
 	for (int i = 0; i < 4; i++) {
 		j = json_object_array_get_idx(r.entries, i);
@@ -576,7 +599,7 @@ static void subtest_pages(void)
 	snprintf(a2.comm, sizeof(a2.comm), "renamed"); /* exec: still the same page */
 	fill(&c);				       /* pid 100 again, another process */
 	c.origin = ORIGIN + 1000;
-	if (!render(&r, es, 4, 1, 1))
+	if (!render(&r, es, 4, 1))
 		goto out;
 	ASSERT_STREQ(at_str(json_object_array_get_idx(r.entries, 0), "pageref"), "pid 100 curl",
 		     "pageref a1");
@@ -609,7 +632,7 @@ static void subtest_empty(void)
 	struct run r;
 
 	for (int by_process = 0; by_process <= 1; by_process++) {
-		if (render(&r, NULL, 0, by_process, 1)) {
+		if (render(&r, NULL, 0, by_process)) {
 			ASSERT_STREQ(at_str(r.log, "version"), "1.2", "version");
 			if (by_process)
 				ASSERT_EQ((int)json_object_array_length(at(r.log, "pages")), 0,
@@ -637,7 +660,7 @@ static void subtest_escaping(void)
 	e.response_headers = &rs;
 	snprintf(e.comm, sizeof(e.comm), "a\xff");
 	e.ns_pid = 3;
-	if (!render(&r, es, 1, 1, 1))
+	if (!render(&r, es, 1, 1))
 		goto out;
 	j = json_object_array_get_idx(r.entries, 0);
 	ASSERT_STREQ(at_str(j, "request.url"),
@@ -676,7 +699,7 @@ static void subtest_server_role(void)
 	e.response_headers = &rs;
 	e.decoded_unknown = 1;
 	e.decoded_size = 0;
-	if (!render(&r, es, 1, 0, 1))
+	if (!render(&r, es, 1, 0))
 		goto out;
 	j = json_object_array_get_idx(r.entries, 0);
 	ASSERT_STREQ(at_str(j, "_role"), "server", "_role");

@@ -27,6 +27,7 @@ static const struct {
 	{ "conntab", test_conntab },
 	{ "har", test_har },
 	{ "otlp", test_otlp },
+	{ "redact", test_redact },
 	/* clang-format on */
 };
 
