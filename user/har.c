@@ -273,20 +273,6 @@ static struct json_object *headers_obj(const struct headers *h)
 	return a;
 }
 
-static const char *skip_ws(const char *s, const char *end)
-{
-	while (s < end && (*s == ' ' || *s == '\t'))
-		s++;
-	return s;
-}
-
-static const char *trim_end(const char *s, const char *end)
-{
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	return end;
-}
-
 /* the cookies of Cookie fields: "a=b; c=d" */
 static void request_cookies(struct json_object *a, const struct headers *h)
 {
@@ -300,13 +286,13 @@ static void request_cookies(struct json_object *a, const struct headers *h)
 			const char *eq, *ne, *vs, *ve;
 
 			semi = p + strcspn(p, ";");
-			p = skip_ws(p, semi);
+			p = http_ows_skip(p, semi);
 			eq = memchr(p, '=', (size_t)(semi - p));
 			if (p == semi || !eq)
 				continue;
-			ne = trim_end(p, eq);
-			vs = skip_ws(eq + 1, semi);
-			ve = trim_end(vs, semi);
+			ne = http_ows_trim(p, eq);
+			vs = http_ows_skip(eq + 1, semi);
+			ve = http_ows_trim(vs, semi);
 			json_object_array_add(a, pair(p, (size_t)(ne - p), vs, (size_t)(ve - vs)));
 		}
 	}
@@ -339,25 +325,25 @@ static struct json_object *cookie_expires(const char *s, size_t len)
 /* one Set-Cookie field: "name=value; Path=/; Domain=x; Expires=...; HttpOnly; Secure" */
 static struct json_object *set_cookie(const char *v)
 {
-	const char *semi = v + strcspn(v, ";"), *p = skip_ws(v, semi);
+	const char *semi = v + strcspn(v, ";"), *p = http_ows_skip(v, semi);
 	const char *eq = memchr(p, '=', (size_t)(semi - p)), *vs, *ve;
 	struct json_object *c;
 
 	if (!eq)
 		return NULL;
-	vs = skip_ws(eq + 1, semi);
-	ve = trim_end(vs, semi);
-	c = pair(p, (size_t)(trim_end(p, eq) - p), vs, (size_t)(ve - vs));
+	vs = http_ows_skip(eq + 1, semi);
+	ve = http_ows_trim(vs, semi);
+	c = pair(p, (size_t)(http_ows_trim(p, eq) - p), vs, (size_t)(ve - vs));
 	while (c && *semi) {
 		const char *a = semi + 1, *as, *ae, *av;
 		size_t nlen;
 
 		semi = a + strcspn(a, ";");
-		a = skip_ws(a, semi);
+		a = http_ows_skip(a, semi);
 		as = memchr(a, '=', (size_t)(semi - a));
-		nlen = (size_t)(trim_end(a, as ? as : semi) - a);
-		av = as ? skip_ws(as + 1, semi) : semi;
-		ae = trim_end(av, semi);
+		nlen = (size_t)(http_ows_trim(a, as ? as : semi) - a);
+		av = as ? http_ows_skip(as + 1, semi) : semi;
+		ae = http_ows_trim(av, semi);
 		if (nlen == 4 && !strncasecmp(a, "path", 4)) {
 			add(c, "path", json__text(av, (size_t)(ae - av)));
 		} else if (nlen == 6 && !strncasecmp(a, "domain", 6)) {

@@ -89,3 +89,17 @@ void headers_parse_http1(struct headers *h, const char *buf, size_t len)
 		p = eol + 2;
 	}
 }
+
+const char *http_ows_skip(const char *s, const char *end)
+{
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	return s;
+}
+
+const char *http_ows_trim(const char *s, const char *end)
+{
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	return end;
+}

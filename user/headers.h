@@ -29,6 +29,14 @@ void headers_free(struct headers *h);
  */
 int headers_next(const struct headers *h, size_t *pos, const char **name, const char **value);
 
+/*
+ * HTTP's optional whitespace (spaces and tabs, RFC 9110 section 5.6.3) in
+ * [s, end): the first byte after it at the start, the end before it at the
+ * end.
+ */
+const char *http_ows_skip(const char *s, const char *end);
+const char *http_ows_trim(const char *s, const char *end);
+
 /* the first value of a field, by name in any case; NULL if absent */
 const char *headers_get(const struct headers *h, const char *name);
 

@@ -57,7 +57,11 @@ static const struct argp_option opts[] = {
 	  "Output format: text (a waterfall, the default), json (JSON Lines), har (HAR 1.2), or "
 	  "chrome-trace (Trace Event JSON for Perfetto)",
 	  0 },
-	{ "output", 'o', "FILE", 0, "Write entries to FILE (created mode 0600), not stdout", 0 },
+	{ "output", 'o', "FILE", 0,
+	  "Write entries to FILE, not stdout: a new file (mode 0600) replaces FILE once tracing "
+	  "starts; a device or FIFO is written as it is; a link is followed only if root or you "
+	  "own it",
+	  0 },
 	{ "no-color", OPT_NO_COLOR, NULL, 0,
 	  "Plain text even on a terminal (also when NO_COLOR is set)", 0 },
 	{ "by-process", OPT_BY_PROCESS, NULL, 0,

@@ -316,20 +316,6 @@ int redact__url(char *out, size_t cap, const char *url)
 
 /* ---- header fields ------------------------------------------------------- */
 
-static const char *skip_ws(const char *s, const char *end)
-{
-	while (s < end && (*s == ' ' || *s == '\t'))
-		s++;
-	return s;
-}
-
-static const char *trim_end(const char *s, const char *end)
-{
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	return end;
-}
-
 /* "name=value" as name=REDACTED (an empty value stays empty); a bare "value" as REDACTED */
 static void cookie_pair(struct sbuf *o, const char *s, const char *end)
 {
@@ -339,9 +325,9 @@ static void cookie_pair(struct sbuf *o, const char *s, const char *end)
 		put_whole(o, REDACTED);
 		return;
 	}
-	put(o, s, (size_t)(trim_end(s, eq) - s));
+	put(o, s, (size_t)(http_ows_trim(s, eq) - s));
 	put(o, "=", 1);
-	if (skip_ws(eq + 1, end) < end)
+	if (http_ows_skip(eq + 1, end) < end)
 		put_whole(o, REDACTED);
 }
 
@@ -355,13 +341,13 @@ static void cookie(struct sbuf *o, const char *v)
 		semi = memchr(p, ';', (size_t)(end - p));
 		if (!semi)
 			semi = end;
-		p = skip_ws(p, semi);
-		if (p == trim_end(p, semi))
+		p = http_ows_skip(p, semi);
+		if (p == http_ows_trim(p, semi))
 			continue;
 		if (!first)
 			put(o, "; ", 2);
 		first = 0;
-		cookie_pair(o, p, trim_end(p, semi));
+		cookie_pair(o, p, http_ows_trim(p, semi));
 	}
 }
 
@@ -389,8 +375,8 @@ static void set_cookie(struct sbuf *o, const char *v)
 		semi = memchr(p, ';', (size_t)(end - p));
 		if (!semi)
 			semi = end;
-		p = skip_ws(p, semi);
-		pe = trim_end(p, semi);
+		p = http_ows_skip(p, semi);
+		pe = http_ows_trim(p, semi);
 		if (first) {
 			first = 0;
 			if (p < pe)
@@ -401,7 +387,7 @@ static void set_cookie(struct sbuf *o, const char *v)
 			continue;
 		put(o, "; ", 2);
 		eq = memchr(p, '=', (size_t)(pe - p));
-		if (cookie_attribute(p, (size_t)(trim_end(p, eq ? eq : pe) - p)))
+		if (cookie_attribute(p, (size_t)(http_ows_trim(p, eq ? eq : pe) - p)))
 			put(o, p, (size_t)(pe - p));
 		else
 			cookie_pair(o, p, pe);

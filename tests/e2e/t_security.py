@@ -55,6 +55,16 @@ def snapshot(path):
     return (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_nlink, data)
 
 
+def private_node(env, name, kind, major, minor, mode=0o666):
+    """A device node of the test's own in its workdir (never the machine's)."""
+    path = env.path(name)
+    if os.path.lexists(path):
+        os.unlink(path)
+    os.mknod(path, mode | kind, os.makedev(major, minor))
+    os.chmod(path, mode)
+    return path
+
+
 def one_line(err):
     lines = [l for l in err.splitlines() if l.strip()]
     return lines[0] if len(lines) == 1 else None
@@ -115,11 +125,7 @@ def test_output_devices_untouched(env):
     and a directory are refused with one line."""
     need("curl")
     env.require_server()
-    devnull = env.path("null")
-    if os.path.lexists(devnull):
-        os.unlink(devnull)
-    os.mknod(devnull, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-    os.chmod(devnull, 0o666)
+    devnull = private_node(env, "null", stat.S_IFCHR, 1, 3)
     before = snapshot(devnull)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -157,10 +163,7 @@ def test_output_devices_untouched(env):
            "a FIFO without a reader: %s, stderr %r" % (describe_exit(rc), err.strip()))
 
     # a block device (a private loop-device node) and a directory: refused
-    blk = env.path("blockdev")
-    if os.path.lexists(blk):
-        os.unlink(blk)
-    os.mknod(blk, 0o600 | stat.S_IFBLK, os.makedev(7, 200))
+    blk = private_node(env, "blockdev", stat.S_IFBLK, 7, 200, 0o600)
     for what, path, words in (("a block device", blk, "block device"),
                               ("a directory", env.workdir, "directory")):
         rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", path, "--", "true"], 30,
@@ -221,10 +224,7 @@ def test_write_errors_exit_nonzero(env):
     count of lost entries is the entries missing from it."""
     need("curl")
     env.require_server()
-    full = env.path("full")
-    if os.path.lexists(full):
-        os.unlink(full)
-    os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    full = private_node(env, "full", stat.S_IFCHR, 1, 7)
     rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", full, "--", "curl", "-sk",
                                 "-o", env.path("full.body"), env.url("/hello")], 60, "tlstrace")
     expect(rc == 1, "tlstrace -o a full device: %s, want 1%s" % (describe_exit(rc),
