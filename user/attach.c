@@ -930,11 +930,6 @@ static bool wait_idle(struct attacher *a, long timeout_ms)
 	return busy;
 }
 
-bool attacher__drain(struct attacher *a, long timeout_ms)
-{
-	return !a->worker_on || !wait_idle(a, timeout_ms);
-}
-
 int attacher__stop(struct attacher *a, long timeout_ms)
 {
 	bool stuck;

@@ -63,9 +63,6 @@ int attacher__start(struct attacher *a);
 void attacher__submit_opened(struct attacher *a, pid_t pid, const char *path, bool per_pid);
 void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid);
 
-/* wait up to timeout_ms for the worker to finish what is queued; true if it did */
-bool attacher__drain(struct attacher *a, long timeout_ms);
-
 /* stop the worker, waiting timeout_ms at most: 0, or -ETIMEDOUT if it is stuck */
 int attacher__stop(struct attacher *a, long timeout_ms);
 

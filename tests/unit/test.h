@@ -41,6 +41,7 @@ void test_conntab(void);
 void test_har(void);
 void test_otlp(void);
 void test_redact(void);
+void test_libfile(void);
 
 /* start a subtest (ending the previous one); false if the filter skips it */
 bool test__start_subtest(const char *name);

@@ -28,6 +28,7 @@ static const struct {
 	{ "har", test_har },
 	{ "otlp", test_otlp },
 	{ "redact", test_redact },
+	{ "libfile", test_libfile },
 	/* clang-format on */
 };
 
