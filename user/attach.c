@@ -148,8 +148,9 @@ struct file_id {
 /* the libraries attached for one user, against the per-user limit */
 struct user_count {
 	uid_t uid;
-	unsigned files;
-	bool said; /* the limit was reported */
+	unsigned files; /* attached */
+	unsigned read;	/* read for their symbols, attached or not */
+	bool said;	/* the limit was reported */
 };
 
 /* a library loaded while tracing, for the worker */
@@ -163,13 +164,14 @@ struct request {
 	char path[MAX_PATH];
 };
 
-#define QUEUE_CAP 256
+#define QUEUE_CAP 4096 /* a burst of new processes, each loading its libraries */
 #define PLAIN_CAP 4096 /* executables known to have no OpenSSL */
 
 struct attacher {
 	struct tlstrace_bpf *skel;
 	bool verbose;
-	bool timing_only; /* handshake probes only */
+	const volatile sig_atomic_t *stop; /* the scans give up when it is set */
+	bool timing_only;		   /* handshake probes only */
 	struct target *targets;
 	size_t ntargets, cap;
 	struct file_id *plain; /* executables without OpenSSL inside */
@@ -211,7 +213,8 @@ void attacher__set_timing_only(struct attacher *a)
 	a->timing_only = true;
 }
 
-struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose)
+struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose,
+			       const volatile sig_atomic_t *stop)
 {
 	struct attacher *a = calloc(1, sizeof(*a));
 	struct rlimit rl;
@@ -220,6 +223,7 @@ struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose)
 		return NULL;
 	a->skel = skel;
 	a->verbose = verbose;
+	a->stop = stop;
 	/* every uprobe is a descriptor: leave room for everything else */
 	a->max_links = 1024;
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 512)
@@ -361,6 +365,44 @@ static struct user_count *user_count(struct attacher *a, uid_t uid)
 	return u;
 }
 
+/* a user's file refused for the per-user bounds: counted, said once per user */
+static void over_user_limit(struct attacher *a, struct user_count *u)
+{
+	pthread_mutex_lock(&a->lock);
+	a->refused[ATTACH_USER_LIMIT]++;
+	pthread_mutex_unlock(&a->lock);
+	if (!u->said)
+		fprintf(stderr,
+			"tlstrace: warning: uid %u has reached the per-user limit of TLS libraries "
+			"(%d attached, %d files read); its further ones are not traced (counted at "
+			"exit)\n",
+			(unsigned)u->uid, ATTACH_MAX_PER_USER, ATTACH_MAX_READ_PER_USER);
+	u->said = true;
+}
+
+/*
+ * Whether a new file st may be read for its symbols: root's always (one
+ * cannot make root's files); a user's own (copies, anything they can craft)
+ * while the user is within ATTACH_MAX_PER_USER attached and
+ * ATTACH_MAX_READ_PER_USER read, each read counted. *u is the user's count,
+ * NULL for root's or a file attached already.
+ */
+static bool user_may_read(struct attacher *a, const struct stat *st, struct user_count **u)
+{
+	*u = NULL;
+	if (st->st_uid == 0 || file_attached(a, st->st_dev, st->st_ino))
+		return true;
+	*u = user_count(a, st->st_uid);
+	if (!*u)
+		return true;
+	if ((*u)->files >= ATTACH_MAX_PER_USER || (*u)->read >= ATTACH_MAX_READ_PER_USER) {
+		over_user_limit(a, *u);
+		return false;
+	}
+	(*u)->read++;
+	return true;
+}
+
 /* the probes of k this mode attaches */
 static size_t probes_of(struct attacher *a, const struct lib_kind *k, const struct probe **out)
 {
@@ -387,7 +429,6 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 	size_t offs[MAX_PROBES], n, first = a->nlinks;
 	char self[64];
 	struct user_count *u = NULL;
-	uid_t uid;
 	int found;
 
 	if (a->timing_only && !k->tls)
@@ -395,6 +436,9 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 	n = probes_of(a, k, probes);
 	for (size_t i = 0; i < n; i++)
 		funcs[i] = probes[i]->func;
+	/* the bounds: per user (before any reading), per host, and descriptors */
+	if (!user_may_read(a, st, &u))
+		return 0;
 	found = libfile_func_offsets(fd, funcs, n, offs, k == &exe_openssl);
 	if (found < 0) {
 		refuse(a, ATTACH_NOT_ELF, name, owner);
@@ -405,28 +449,6 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 			refuse(a, ATTACH_NO_FUNCTIONS, name, owner);
 			return 0;
 		}
-	/*
-	 * The bounds: per user for a new file not root's (users' own copies;
-	 * one cannot make root's files), per host, and descriptors.
-	 */
-	uid = st->st_uid;
-	if (uid != 0 && !file_attached(a, st->st_dev, st->st_ino)) {
-		u = user_count(a, uid);
-		if (u && u->files >= ATTACH_MAX_PER_USER) {
-			pthread_mutex_lock(&a->lock);
-			a->refused[ATTACH_USER_LIMIT]++;
-			pthread_mutex_unlock(&a->lock);
-			if (!u->said)
-				fprintf(stderr,
-					"tlstrace: warning: uid %u has %d TLS libraries attached, "
-					"the per-user limit; its further ones are not traced "
-					"(counted "
-					"at exit)\n",
-					(unsigned)uid, ATTACH_MAX_PER_USER);
-			u->said = true;
-			return 0;
-		}
-	}
 	if (a->files >= ATTACH_MAX_FILES || a->nlinks + n > a->max_links) {
 		refuse(a, ATTACH_HOST_LIMIT, name, owner);
 		return 0;
@@ -543,6 +565,7 @@ static int attach_program(struct attacher *a, const char *path, const char *name
 			  pid_t owner)
 {
 	static const char *const marker[] = { "SSL_do_handshake" };
+	struct user_count *u;
 	enum libfile_refusal why;
 	struct stat st;
 	size_t off;
@@ -553,6 +576,11 @@ static int attach_program(struct attacher *a, const char *path, const char *name
 		return 0; /* a script, a FIFO: no OpenSSL to probe, and nothing to say */
 	/* a known file: already attached, or known to have no OpenSSL */
 	if (find_target(a, st.st_dev, st.st_ino, pid) || find_plain(a, st.st_dev, st.st_ino)) {
+		close(fd);
+		return 0;
+	}
+	if (!user_may_read(a, &st, &u)) {
+		remember_plain(a, st.st_dev, st.st_ino); /* not read again */
 		close(fd);
 		return 0;
 	}
@@ -733,6 +761,8 @@ int attacher__scan_all(struct attacher *a)
 
 		if (pid <= 0 || pid == getpid())
 			continue;
+		if (a->stop && *a->stop)
+			break;
 		r = attacher__scan_pid(a, pid, false);
 		if (r > 0)
 			n += r;
@@ -791,7 +821,7 @@ int attacher__scan_ldcache(struct attacher *a)
 	if (!base || end - base < (long)sizeof(*h))
 		goto out;
 	h = (const struct ldcache_head *)base;
-	for (__u32 i = 0; i < h->nlibs; i++) {
+	for (__u32 i = 0; i < h->nlibs && !(a->stop && *a->stop); i++) {
 		const struct ldcache_entry *e = (const void *)(base + sizeof(*h) + i * sizeof(*e));
 		const char *key, *val;
 

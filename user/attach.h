@@ -3,6 +3,7 @@
 #ifndef ATTACH_H
 #define ATTACH_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 #include <linux/types.h>
@@ -19,7 +20,8 @@ struct attacher;
  */
 #define ATTACH_MAX_FILES 512
 #define ATTACH_MAX_PER_USER 16
-#define ATTACH_MAX_TARGETS 4096 /* files remembered, attached or not */
+#define ATTACH_MAX_READ_PER_USER 64 /* a user's files read for their symbols, attached or not */
+#define ATTACH_MAX_TARGETS 4096	    /* files remembered, attached or not */
 
 /* why a library was not attached, counted (see attacher__refusals) */
 enum attach_refusal {
@@ -39,8 +41,9 @@ const char *attach_refusal_name(enum attach_refusal r);
 /* a sentence for messages */
 const char *attach_refusal_str(enum attach_refusal r);
 
-/* NULL if out of memory */
-struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose);
+/* NULL if out of memory; the start-up scans give up once *stop is set (may be NULL) */
+struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose,
+			       const volatile sig_atomic_t *stop);
 /* stops the worker (1 s at most) and detaches everything; NULL is fine */
 void attacher__free(struct attacher *a);
 

@@ -29,6 +29,7 @@
 
 struct req {
 	struct req *next;
+	__u64 *live; /* the collector's count of requests kept, which this one is in */
 	struct http1_request line;
 	__u32 stream; /* HTTP/2 stream id, 0 for HTTP/1 */
 	__u32 tid;
@@ -168,6 +169,7 @@ struct collector {
 	struct held *held; /* failed connects, newest first */
 	__u64 next_conn_id;
 	struct collector_stats st;
+	__u64 live_reqs; /* requests kept, waiting for or getting their responses */
 	int timing_only; /* TLS connections timed from their socket syscalls */
 	collector_listening_fn listening;
 };
@@ -203,6 +205,8 @@ static void req_free(struct req *r)
 {
 	if (!r)
 		return;
+	if (r->live)
+		(*r->live)--;
 	if (r->z) {
 		inflateEnd(r->z);
 		free(r->z);
@@ -1179,6 +1183,16 @@ static void body_data(struct req *r, const unsigned char *p, size_t ncap, size_t
 static void conn_io(struct collector *c, struct conn *cn, int is_write, const struct io *io);
 
 /* queue one request, written at io->ts_enter */
+/* requests of cn waiting for their responses */
+static size_t conn_pending(const struct conn *cn)
+{
+	size_t n = 0;
+
+	for (const struct req *r = cn->head; r && n < COLLECTOR_MAX_CONN_REQUESTS; r = r->next)
+		n++;
+	return n;
+}
+
 static struct req *add_request(struct collector *c, struct conn *cn, const struct io *io,
 			       const struct http1_request *line)
 {
@@ -1191,9 +1205,21 @@ static struct req *add_request(struct collector *c, struct conn *cn, const struc
 		emit_req(c, cn, r, io->ts_enter, NULL);
 		pop_req(cn);
 	}
+	/*
+	 * Requests wait here for their responses. Bounded, per connection and
+	 * in all: a peer that never answers (or a client pipelining without
+	 * end) cannot make us hold them all; the rest are counted and left out.
+	 */
+	if (c->live_reqs >= COLLECTOR_MAX_REQUESTS ||
+	    conn_pending(cn) >= COLLECTOR_MAX_CONN_REQUESTS) {
+		c->st.requests_overflow++;
+		return NULL;
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
+	r->live = &c->live_reqs;
+	c->live_reqs++;
 	r->line = *line;
 	r->tid = io->tid;
 	r->request_start = io->ts_enter;

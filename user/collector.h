@@ -16,13 +16,18 @@ struct collector;
 typedef void (*collector_emit_fn)(const struct entry *e, void *ctx);
 
 struct collector_stats {
-	__u64 records;	   /* records fed */
-	__u64 bad_records; /* too short or of an unknown type */
-	__u64 entries;	   /* entries emitted */
-	__u64 unmatched;   /* response bytes with no request to pair with */
-	__u64 malformed;   /* HTTP heads that did not parse */
-	__u64 expired;	   /* idle connections dropped */
+	__u64 records;		 /* records fed */
+	__u64 bad_records;	 /* too short or of an unknown type */
+	__u64 entries;		 /* entries emitted */
+	__u64 unmatched;	 /* response bytes with no request to pair with */
+	__u64 malformed;	 /* HTTP heads that did not parse */
+	__u64 expired;		 /* idle connections dropped */
+	__u64 requests_overflow; /* requests left out: too many waiting for responses */
 };
+
+/* requests kept waiting for their responses: on one connection, and in all */
+#define COLLECTOR_MAX_CONN_REQUESTS 1024
+#define COLLECTOR_MAX_REQUESTS 16384
 
 struct collector *collector__new(collector_emit_fn emit, void *ctx);
 void collector__free(struct collector *c);

@@ -6,8 +6,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -38,16 +40,72 @@ static int open_path(int dirfd, const char *path, unsigned long long resolve)
 	return fd < 0 ? -errno : fd;
 }
 
-/* the ELF header says: 64-bit, little-endian, x86-64, a program or a shared object */
-static bool elf_header_ok(int fd)
+/*
+ * Kernel pseudo-files (/proc/kmsg, tracefs's trace, sysfs attributes) look
+ * like regular files, but reading them can consume or pause what others
+ * read: never opened, whatever link names them.
+ */
+static bool pseudo_fs(int fd)
+{
+	static const long types[] = {
+		PROC_SUPER_MAGIC,    SYSFS_MAGIC,
+		DEBUGFS_MAGIC,	     TRACEFS_MAGIC,
+		SECURITYFS_MAGIC,    CGROUP_SUPER_MAGIC,
+		CGROUP2_SUPER_MAGIC, BPF_FS_MAGIC,
+		PSTOREFS_MAGIC,	     EFIVARFS_MAGIC,
+		DEVPTS_SUPER_MAGIC,  SELINUX_MAGIC,
+		SMACK_MAGIC,	     0x62656570 /* configfs */,
+	};
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf))
+		return true;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if ((long)sf.f_type == types[i])
+			return true;
+	return false;
+}
+
+/*
+ * The ELF header says: 64-bit, little-endian, x86-64, a program or a
+ * shared object, whose section headers (at most LIBFILE_MAX_SECTIONS, the
+ * count in the first one when there are more than 0xff00) lie in the file.
+ * libelf reads every section header at once: a forged count would cost
+ * gigabytes.
+ */
+static bool elf_header_ok(int fd, off_t size)
 {
 	Elf64_Ehdr eh;
+	Elf64_Shdr first;
+	__u64 shnum;
 
 	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh))
 		return false;
-	return !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
-	       eh.e_ident[EI_DATA] == ELFDATA2LSB && eh.e_machine == EM_X86_64 &&
-	       (eh.e_type == ET_DYN || eh.e_type == ET_EXEC);
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64 ||
+	    (eh.e_type != ET_DYN && eh.e_type != ET_EXEC))
+		return false;
+	if (!eh.e_shoff)
+		return true; /* no sections: nothing for libelf to read */
+	if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > (__u64)size)
+		return false;
+	shnum = eh.e_shnum;
+	if (!shnum) {
+		if (pread(fd, &first, sizeof(first), (off_t)eh.e_shoff) != (ssize_t)sizeof(first))
+			return false;
+		shnum = first.sh_size;
+	}
+	if (eh.e_phnum > LIBFILE_MAX_SECTIONS)
+		return false;
+	return shnum <= LIBFILE_MAX_SECTIONS &&
+	       eh.e_shoff + shnum * sizeof(Elf64_Shdr) <= (__u64)size;
+}
+
+/* a section libelf may read whole: within the file and LIBFILE_MAX_SECTION_SIZE */
+static bool section_ok(const GElf_Shdr *sh, off_t size)
+{
+	return sh->sh_type != SHT_NOBITS && sh->sh_size <= LIBFILE_MAX_SECTION_SIZE &&
+	       sh->sh_offset <= (__u64)size && sh->sh_size <= (__u64)size - sh->sh_offset;
 }
 
 int libfile_open(int dirfd, const char *path, unsigned long long resolve, struct stat *st,
@@ -65,8 +123,14 @@ int libfile_open(int dirfd, const char *path, unsigned long long resolve, struct
 		close(pfd);
 		return fd;
 	}
-	if (!S_ISREG(st->st_mode) || st->st_size > LIBFILE_MAX_SIZE) {
-		*why = S_ISREG(st->st_mode) ? LIBFILE_TOO_LARGE : LIBFILE_NOT_REGULAR;
+	if (!S_ISREG(st->st_mode) || st->st_size > LIBFILE_MAX_SIZE || pseudo_fs(pfd)) {
+		*why = S_ISREG(st->st_mode) && st->st_size > LIBFILE_MAX_SIZE ? LIBFILE_TOO_LARGE
+									      : LIBFILE_NOT_REGULAR;
+		close(pfd);
+		return -EPERM;
+	}
+	if (st->st_size < (off_t)sizeof(Elf64_Ehdr)) {
+		*why = LIBFILE_NOT_ELF; /* not even opened */
 		close(pfd);
 		return -EPERM;
 	}
@@ -78,7 +142,7 @@ int libfile_open(int dirfd, const char *path, unsigned long long resolve, struct
 	close(pfd);
 	if (fd < 0)
 		return fd;
-	if (!elf_header_ok(fd)) {
+	if (!elf_header_ok(fd, st->st_size)) {
 		*why = LIBFILE_NOT_ELF;
 		close(fd);
 		return -EPERM;
@@ -98,10 +162,11 @@ int libfile_func_offsets(int fd, const char *const *names, size_t n, size_t *off
 {
 	static const Elf64_Word types[] = { SHT_DYNSYM, SHT_SYMTAB };
 	size_t found = 0, shnum;
+	struct stat st;
 	Elf *elf;
 
 	memset(offs, 0, n * sizeof(*offs));
-	if (elf_version(EV_CURRENT) == EV_NONE)
+	if (elf_version(EV_CURRENT) == EV_NONE || fstat(fd, &st) || !elf_header_ok(fd, st.st_size))
 		return -EINVAL;
 	/* ELF_C_READ: sections are read with pread when asked for, never mapped */
 	elf = elf_begin(fd, ELF_C_READ, NULL);
@@ -114,9 +179,14 @@ int libfile_func_offsets(int fd, const char *const *names, size_t n, size_t *off
 
 		while ((scn = elf_nextscn(elf, scn)) && found < n) {
 			Elf_Data *data;
-			GElf_Shdr sh;
+			GElf_Shdr sh, strs;
 
 			if (!gelf_getshdr(scn, &sh) || sh.sh_type != types[t] || !sh.sh_entsize)
+				continue;
+			/* the symbols and their names are read whole: both bounded */
+			if (!section_ok(&sh, st.st_size) ||
+			    !gelf_getshdr(elf_getscn(elf, sh.sh_link), &strs) ||
+			    !section_ok(&strs, st.st_size))
 				continue;
 			data = elf_getdata(scn, NULL);
 			for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {

@@ -5,9 +5,11 @@
  * change under us or have side effects on open: the name is resolved with
  * O_PATH first (a device or FIFO is never opened), only a regular file of
  * bounded size is reopened for reading (non-blocking, no controlling
- * terminal, close-on-exec), and only an x86-64 ELF file is read. Its
- * symbols are read with pread(2) through libelf, never mmap(2), so a file
- * truncated while it is read cannot fault the tracer (SIGBUS).
+ * terminal, close-on-exec), and only an x86-64 ELF file is read, never a
+ * kernel pseudo-file (procfs, sysfs, tracefs, ...). Its symbols are read
+ * with pread(2) through libelf, never mmap(2), so a file truncated while it
+ * is read cannot fault the tracer (SIGBUS); the section headers and tables
+ * read are bounded, so a forged file cannot cost more than tens of MiB.
  */
 #ifndef LIBFILE_H
 #define LIBFILE_H
@@ -18,6 +20,9 @@
 
 /* the largest file read for its symbols: 2 GiB (Chromium's binary is ~250 MiB) */
 #define LIBFILE_MAX_SIZE (2ll << 30)
+/* section headers (libc has ~70) and the largest symbol or string table read */
+#define LIBFILE_MAX_SECTIONS 4096
+#define LIBFILE_MAX_SECTION_SIZE (32 << 20)
 
 /* why a file that exists was not opened */
 enum libfile_refusal {

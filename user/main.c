@@ -16,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +43,49 @@ static void on_signal(int sig)
 	if (stopping)
 		_exit(128 + sig); /* a second Ctrl-C: at once */
 	stopping = sig;
+}
+
+/* the tick that interrupts a write blocked on a reader that does not read */
+static void on_tick(int sig)
+{
+	(void)sig;
+}
+
+static __u64 mono_ns(void);
+static __u64 deadline;	 /* -d: when to stop (CLOCK_MONOTONIC ns), 0 for never */
+static bool output_gone; /* the reader of our output went away (EPIPE) */
+static bool finishing;	 /* the trace is over: what is left is written, if it can be */
+
+/* for outfile: the trace is stopping, so a blocked write may give up */
+static bool stop_waiting(void *ctx)
+{
+	(void)ctx;
+	return stopping || output_gone || finishing || (deadline && mono_ns() >= deadline);
+}
+
+/*
+ * Signals interrupt system calls rather than restart them: Ctrl-C and
+ * SIGTERM must stop a trace whose output blocks. A closed reader is an
+ * error to count (EPIPE), not SIGPIPE's death.
+ */
+static void handle_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_tick;
+	sigaction(SIGALRM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* while tracing: a tick every 250 ms, so no write blocks unseen */
+static void start_ticks(void)
+{
+	struct itimerval it = { { 0, 250000 }, { 0, 250000 } };
+
+	setitimer(ITIMER_REAL, &it, NULL);
 }
 
 static bool verbose;
@@ -280,10 +324,12 @@ static void end_record(struct run *r, bool entry)
 		return;
 	if (r->of.at_start)
 		r->out.header_done = 0; /* cut back to nothing: the header goes first again */
+	if (err == -EPIPE || err == -ETIMEDOUT)
+		output_gone = true; /* nobody reads what we write: stop the trace */
 	if (!r->write_failed) {
 		r->write_failed = true;
 		fprintf(stderr, "tlstrace: write entries to %s: %s; entries are being lost%s\n",
-			r->of.display, strerror(-err),
+			r->of.display, outfile__strerror(-err),
 			r->of.cut_back ? " (the file keeps whole entries only)" : "");
 	}
 }
@@ -390,6 +436,7 @@ static void publish_drops(struct tlstrace_bpf *skel, struct run *r)
 	metrics__drops(r->metrics, "read_failure", cnt[CNT_READ_FAIL]);
 	metrics__drops(r->metrics, "bad_record", cs.bad_records);
 	metrics__drops(r->metrics, "unmatched", cs.unmatched);
+	metrics__drops(r->metrics, "requests_overflow", cs.requests_overflow);
 }
 
 /* events lost in BPF, all causes */
@@ -454,15 +501,17 @@ static void report(struct tlstrace_bpf *skel, struct collector *col, bool all)
 	read_counters(skel, cnt);
 	collector__stats(col, &cs);
 	drops = drop_total(cnt);
-	if (drops || cnt[CNT_READ_FAIL] || cs.bad_records)
+	if (drops || cnt[CNT_READ_FAIL] || cs.bad_records || cs.requests_overflow)
 		fprintf(stderr,
 			"tlstrace: warning: %llu events dropped (ring buffer %llu, "
 			"thread map %llu, socket map %llu), %llu user-memory read failures, "
-			"%llu bad records: entries may be missing or incomplete\n",
+			"%llu bad records, %llu requests not kept (too many awaiting responses): "
+			"entries may be missing or incomplete\n",
 			(unsigned long long)drops, (unsigned long long)cnt[CNT_DROP_RINGBUF],
 			(unsigned long long)cnt[CNT_DROP_INFLIGHT],
 			(unsigned long long)cnt[CNT_DROP_SOCKS],
-			(unsigned long long)cnt[CNT_READ_FAIL], (unsigned long long)cs.bad_records);
+			(unsigned long long)cnt[CNT_READ_FAIL], (unsigned long long)cs.bad_records,
+			(unsigned long long)cs.requests_overflow);
 	if (!all)
 		return;
 	for (int i = CNT_HIT_HANDSHAKE_ENTER; i <= CNT_HIT_DNS_EXIT; i++)
@@ -472,10 +521,11 @@ static void report(struct tlstrace_bpf *skel, struct collector *col, bool all)
 		fprintf(stderr, " %s=%llu", counter_names[i], (unsigned long long)cnt[i]);
 	fprintf(stderr,
 		" hits.total=%llu records=%llu entries=%llu unmatched=%llu malformed=%llu "
-		"expired=%llu\n",
+		"expired=%llu requests_overflow=%llu\n",
 		(unsigned long long)hits, (unsigned long long)cs.records,
 		(unsigned long long)cs.entries, (unsigned long long)cs.unmatched,
-		(unsigned long long)cs.malformed, (unsigned long long)cs.expired);
+		(unsigned long long)cs.malformed, (unsigned long long)cs.expired,
+		(unsigned long long)cs.requests_overflow);
 }
 
 /* libraries not attached, by cause: always if any (a process went untraced), all with --stats */
@@ -558,6 +608,7 @@ static pid_t spawn(char **argv, int *go)
 			_exit(127); /* tlstrace failed before tracing */
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
 		if (nofile_raised)
 			setrlimit(RLIMIT_NOFILE, &nofile_orig);
 		execvp(argv[0], argv);
@@ -641,7 +692,7 @@ int main(int argc, char **argv)
 	pid_t child = -1;
 	int go = -1, err = 0, status = 0, child_done = 0;
 	bool lost = false; /* entries not written or not delivered */
-	__u64 start, deadline = 0, last_expire;
+	__u64 start, last_expire;
 
 	options__parse(&o, argc, argv);
 	verbose = o.verbose;
@@ -661,6 +712,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	handle_signals();
 	raise_nofile();
 	/* checked and created aside now; put in place once all else has started */
 	run.of.fd = run.of.dirfd = -1;
@@ -767,7 +819,7 @@ int main(int argc, char **argv)
 	if (err)
 		goto cleanup;
 
-	att = attacher__new(skel, o.verbose);
+	att = attacher__new(skel, o.verbose, &stopping);
 	if (!att) {
 		err = -ENOMEM;
 		fprintf(stderr, "tlstrace: out of memory\n");
@@ -818,6 +870,11 @@ int main(int argc, char **argv)
 		trace_pid(skel, child);
 	}
 
+	/* stopped while starting: nothing traced, the old output kept */
+	if (stopping) {
+		err = -EINTR;
+		goto cleanup;
+	}
 	/* every check has passed: the output takes its place */
 	{
 		char why[512];
@@ -855,8 +912,6 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
 	/*
 	 * The reader must keep up when the traced programs keep every CPU
 	 * busy, or the ring buffer fills: a higher priority than theirs (it
@@ -885,7 +940,9 @@ int main(int argc, char **argv)
 	start = last_expire = mono_ns();
 	if (o.duration)
 		deadline = start + (__u64)o.duration * 1000000000ull;
-	while (!stopping) {
+	outfile__set_stopping(&run.of, stop_waiting, NULL);
+	start_ticks();
+	while (!stopping && !output_gone) {
 		__u64 now;
 
 		/* records wake us only when the buffer fills: read it every 10 ms */
@@ -919,6 +976,7 @@ int main(int argc, char **argv)
 				break;
 		}
 	}
+	finishing = true;
 	/* what is already in the ring buffer still counts */
 	ring_buffer__consume(rb);
 	collector__flush(run.col, mono_ns());
@@ -988,13 +1046,15 @@ cleanup:
 				(unsigned long long)of->lost,
 				(unsigned long long)(of->lost + of->entries), of->display,
 				of->other_lost ? " (and the output's end or summary)" : "",
-				strerror(of->err ? of->err : EIO));
+				outfile__strerror(of->err));
 			lost = true;
 		}
 	}
 	outfile__free(&run.of); /* a prepared output never committed */
 	headers_free(&run.red_rq);
 	headers_free(&run.red_rs);
+	if (err == -EINTR && stopping)
+		return 128 + stopping;
 	if (err)
 		return 1;
 	if (child_done) {

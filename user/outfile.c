@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "escape.h"
 #include "outfile.h"
@@ -44,22 +45,61 @@ static bool trusted_owner(uid_t uid)
  * file is cut back to its last whole record at the failure, so what is on
  * disk is always whole records.
  */
+static __u64 mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
+}
+
+void outfile__set_stopping(struct outfile *o, bool (*stopping)(void *ctx), void *ctx)
+{
+	o->stopping = stopping;
+	o->stop_ctx = ctx;
+}
+
 static ssize_t sink_write(void *cookie, const char *buf, size_t size)
 {
 	struct outfile *o = cookie;
 	size_t done = 0;
 
+	__u64 waited_from = 0; /* when the trace stopped with the reader not reading */
+
 	if (o->record_lost)
 		return (ssize_t)size;
+	if (o->gone) {
+		/* its reader went away or stopped reading: nothing more gets through */
+		o->record_lost = true;
+		return (ssize_t)size;
+	}
 	while (done < size) {
 		ssize_t n = write(o->fd, buf + done, size - done);
 
-		if (n < 0 && errno == EINTR)
-			continue;
+		/*
+		 * A reader that does not read (a pipe, FIFO or terminal) blocks
+		 * us: signals interrupt the write (a periodic timer while
+		 * tracing, Ctrl-C, SIGTERM), and once the trace is stopping
+		 * the reader has OUTFILE_GRACE_MS more to take something.
+		 */
+		if (n < 0 && errno == EINTR) {
+			__u64 now = mono_ms();
+
+			if (!o->stopping || !o->stopping(o->stop_ctx))
+				continue;
+			if (!waited_from)
+				waited_from = now;
+			if (now - waited_from < OUTFILE_GRACE_MS)
+				continue;
+			errno = ETIMEDOUT;
+		}
+		if (n > 0)
+			waited_from = 0;
 		if (n <= 0) {
 			if (!o->err)
 				o->err = n < 0 ? errno : EIO;
 			o->record_lost = true;
+			o->gone = n < 0 && (errno == EPIPE || errno == ETIMEDOUT);
 			if (o->created && !ftruncate(o->fd, o->good) &&
 			    lseek(o->fd, o->good, SEEK_SET) == o->good) {
 				o->cut_back = true;
@@ -92,6 +132,27 @@ static int open_stream(struct outfile *o)
 		return -errno;
 	setvbuf(o->f, NULL, _IOFBF, OUT_BUFSIZE);
 	return 0;
+}
+
+/*
+ * A device, FIFO or socket written in place must be root's or the
+ * operator's: anyone can make a FIFO where the operator's FILE will be, and
+ * read the trace from it (or stall tlstrace on it). 0 or -EPERM with why.
+ */
+static int check_in_place(struct outfile *o, const struct stat *st, char *why, size_t cap)
+{
+	char msg[112];
+
+	if (trusted_owner(st->st_uid))
+		return 0;
+	snprintf(msg, sizeof(msg),
+		 "a %s owned by uid %u, neither root nor the operator; not written to",
+		 S_ISFIFO(st->st_mode)	 ? "FIFO"
+		 : S_ISSOCK(st->st_mode) ? "socket"
+					 : "device",
+		 (unsigned)st->st_uid);
+	snprintf(why, cap, "%s: %s", o->display ? o->display : "", msg);
+	return -EPERM;
 }
 
 static void clear(struct outfile *o)
@@ -188,7 +249,7 @@ static int follow_link(struct outfile *o, const struct stat *lst, int depth, cha
 			return fail(o, EISDIR, why, cap, "%s: %s", NULL);
 		if (S_ISBLK(st.st_mode))
 			return fail(o, EPERM, why, cap, "%s: %s", BLOCK_DEVICE);
-		return 0;
+		return check_in_place(o, &st, why, cap);
 	}
 	fd = openat(o->dirfd, o->base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -264,7 +325,7 @@ static int prepare(struct outfile *o, const char *path, int depth, char *why, si
 	if (S_ISBLK(st.st_mode))
 		return fail(o, EPERM, why, cap, "%s: %s", BLOCK_DEVICE);
 	if (!S_ISREG(st.st_mode))
-		return 0; /* a device, FIFO or socket: opened in place at commit */
+		return check_in_place(o, &st, why, cap); /* written in place, opened at commit */
 	err = create_temp(o);
 	if (err)
 		return fail(o, -err, why, cap, "%s: %s", NULL);
@@ -298,6 +359,8 @@ int outfile__commit(struct outfile *o, char *why, size_t cap)
 		if (o->fd < 0)
 			return fail(o, errno, why, cap, "%s: %s",
 				    errno == ENXIO ? "a FIFO or socket with no reader" : NULL);
+		if (!fstat(o->fd, &st) && !o->std && check_in_place(o, &st, why, cap))
+			return -EPERM;
 		if (fstat(o->fd, &st) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode) ||
 		    (S_ISREG(st.st_mode) && !o->std) ||
 		    (o->follow && (st.st_dev != o->dev || st.st_ino != o->ino)))
@@ -378,4 +441,13 @@ int outfile__close(struct outfile *o)
 	}
 	o->fd = -1;
 	return rc;
+}
+
+const char *outfile__strerror(int err)
+{
+	if (err == ETIMEDOUT)
+		return "its reader stopped reading";
+	if (err == EPIPE)
+		return "its reader went away";
+	return strerror(err ? err : EIO);
 }

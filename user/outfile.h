@@ -47,6 +47,9 @@ struct outfile {
 	__u64 other_lost; /* other records (notices, the summary, a document's end) lost */
 	bool cut_back;	  /* a failed write was cut back to the last whole record */
 	bool at_start;	  /* ...to the start of the file: the writers start over */
+	bool gone;	  /* the reader went away (EPIPE) or stopped reading: all is lost */
+	bool (*stopping)(void *ctx); /* see outfile__set_stopping */
+	void *stop_ctx;
 };
 
 /*
@@ -73,11 +76,24 @@ int outfile__stdout(struct outfile *o);
  */
 int outfile__end_record(struct outfile *o, bool entry);
 
+/*
+ * A reader that does not read (a pipe, FIFO or terminal) must not hold the
+ * trace forever: a write interrupted by a signal (EINTR) goes on while
+ * stopping(ctx) is false, and once it is true gives up after
+ * OUTFILE_GRACE_MS without the reader taking anything (the record is lost,
+ * ETIMEDOUT). The caller arranges for signals to interrupt writes.
+ */
+#define OUTFILE_GRACE_MS 2000
+void outfile__set_stopping(struct outfile *o, bool (*stopping)(void *ctx), void *ctx);
+
 /* flush and close; 0, or -errno if any record was lost (the counts stay) */
 int outfile__close(struct outfile *o);
 
 /* release it all; an output prepared but never committed leaves nothing behind */
 void outfile__free(struct outfile *o);
+
+/* why writes failed, for messages: err is a positive errno (0: EIO) */
+const char *outfile__strerror(int err);
 
 /* the operator's own uid: the real uid, or SUDO_UID when run through sudo */
 uid_t outfile_operator_uid(void);

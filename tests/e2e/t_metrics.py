@@ -296,7 +296,7 @@ def test_metrics_promtool(env):
            "want 5 first bytes (all but the refused connect)")
 
     for cause in ("ringbuf", "thread_map", "socket_map", "read_failure", "bad_record",
-                  "unmatched"):
+                  "unmatched", "requests_overflow"):
         expect(select(samples, "tlstrace_drops_total", cause=cause),
                "no tlstrace_drops_total{cause=%r}" % cause)
     expect(total(samples, "tlstrace_drops_total", cause="ringbuf") == 0, "ring buffer drops")

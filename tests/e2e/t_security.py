@@ -393,7 +393,8 @@ def test_library_copies_bounded(env):
     with open(errpath, errors="replace") as f:
         err = f.read()
     limit = [l for l in err.splitlines() if "per-user limit" in l]
-    expect(len(limit) == 1 and "uid %d has 16 TLS libraries attached" % NOBODY in limit[0],
+    expect(len(limit) == 1 and "uid %d has reached the per-user limit" % NOBODY in limit[0]
+           and "16 attached" in limit[0],
            "the per-user limit said %d times: %r" % (len(limit), limit))
     refused = re.search(r"libs\.refused\.user_limit=(\d+)", err)
     expect(refused and int(refused.group(1)) == 84, "refused %s, want 84: %r"

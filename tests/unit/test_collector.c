@@ -313,6 +313,28 @@ out:
 	fx_fini(&f);
 }
 
+/* a peer that never answers: the requests kept are bounded, the rest counted */
+static void subtest_unanswered_requests_bounded(void)
+{
+	struct collector_stats st;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	for (int i = 0; i < COLLECTOR_MAX_CONN_REQUESTS + 500; i++)
+		ev_write(f.c, SSL1, 2000 + i * 10, 2005 + i * 10, REQ_A);
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.requests_overflow, 500, "left out, counted");
+	ev_read(f.c, SSL1, 90000, RESP_HELLO);
+	ASSERT_EQ(f.s->n, 1, "the first is answered");
+	ev_write(f.c, SSL1, 91000, 91005, REQ_B);
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.requests_overflow, 500, "room again once one is answered");
+out:
+	fx_fini(&f);
+}
+
 static void subtest_fd_reuse(void)
 {
 	const struct entry *a, *b, *d;
@@ -1187,6 +1209,8 @@ void test_collector(void)
 		subtest_keep_alive();
 	if (test__start_subtest("pipelined_requests"))
 		subtest_pipelined_requests();
+	if (test__start_subtest("unanswered_requests_bounded"))
+		subtest_unanswered_requests_bounded();
 	if (test__start_subtest("fd_reuse"))
 		subtest_fd_reuse();
 	if (test__start_subtest("exit_mid_response"))
