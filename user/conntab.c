@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <netinet/in.h>
 #include "conntab.h"
 
@@ -32,13 +33,15 @@ enum conn_state {
 struct conntab_conn {
 	__u32 state;
 	int fd;
-	__u64 since; /* when it began to wait, in the table's own clock */
+	__u64 since;	  /* when it began to wait, in the table's own clock */
+	__u64 serving_ns; /* when its request's head arrived, CLOCK_MONOTONIC */
 	struct source src;
 };
 
 struct conntab {
 	__u32 max_open, max_per_source, cap;
-	__u64 clock; /* ticks at every open and idle: orders waiting connections */
+	__u64 max_serving_ns; /* a request served longer than this is evictable too */
+	__u64 clock;	      /* ticks at every open and idle: orders waiting connections */
 	struct conntab_stats stats;
 	struct conntab_conn conn[];
 };
@@ -92,6 +95,7 @@ struct conntab *conntab__new(__u32 max_open, __u32 max_per_source, __u32 max_clo
 	t = calloc(1, sizeof(*t) + cap * sizeof(t->conn[0]));
 	if (!t)
 		return NULL;
+	t->max_serving_ns = CONNTAB_MAX_SERVING_NS;
 	t->max_open = max_open;
 	t->max_per_source = max_per_source;
 	t->cap = cap;
@@ -105,9 +109,42 @@ __u32 conntab__capacity(const struct conntab *t)
 	return t ? t->cap : 0;
 }
 
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+void conntab__set_max_serving(struct conntab *t, __u64 ns)
+{
+	t->max_serving_ns = ns;
+}
+
+/*
+ * Whether c may be evicted, and its rank (lower goes first): a connection
+ * waiting for a request, by how long it has waited; then one whose request
+ * has been served for too long (a body trickled in, a response read a byte
+ * at a time), by when it began.
+ */
+static int evictable(const struct conntab *t, const struct conntab_conn *c, __u64 now, __u64 *rank)
+{
+	if (c->state == C_WAITING) {
+		*rank = c->since;
+		return 1;
+	}
+	if (c->state == C_SERVING && now - c->serving_ns > t->max_serving_ns) {
+		*rank = (1ull << 63) + c->serving_ns / 2;
+		return 1;
+	}
+	return 0;
+}
+
 int conntab__admit(struct conntab *t, const struct sockaddr *addr, socklen_t len, int *evict_fd)
 {
 	struct conntab_conn *oldest = NULL, *oldest_here = NULL, *victim = NULL;
+	__u64 now = now_ns(), best = 0, best_here = 0;
 	__u32 open = 0, here = 0, used = 0;
 	struct source src;
 
@@ -125,12 +162,18 @@ int conntab__admit(struct conntab *t, const struct sockaddr *addr, socklen_t len
 		mine = same_source(&c->src, &src);
 		open++;
 		here += mine;
-		if (c->state != C_WAITING)
+		__u64 rank;
+
+		if (!evictable(t, c, now, &rank))
 			continue;
-		if (!oldest || c->since < oldest->since)
+		if (!oldest || rank < best) {
 			oldest = c;
-		if (mine && (!oldest_here || c->since < oldest_here->since))
+			best = rank;
+		}
+		if (mine && (!oldest_here || rank < best_here)) {
 			oldest_here = c;
+			best_here = rank;
+		}
 	}
 	if (here >= t->max_per_source) {
 		victim = oldest_here;
@@ -177,8 +220,10 @@ struct conntab_conn *conntab__open(struct conntab *t, const struct sockaddr *add
 void conntab__busy(struct conntab *t, struct conntab_conn *c)
 {
 	(void)t;
-	if (c && c->state == C_WAITING)
+	if (c && c->state == C_WAITING) {
 		c->state = C_SERVING;
+		c->serving_ns = now_ns();
+	}
 }
 
 void conntab__idle(struct conntab *t, struct conntab_conn *c)

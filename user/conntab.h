@@ -7,16 +7,17 @@
  *
  * A connection is either waiting (for its first request, or for the next
  * one after a response: idle either way) or serving a request (its request
- * head has arrived; until the response is done). Only a waiting connection
- * is ever given up. Sources: all loopback addresses (127.0.0.0/8, ::1) are
- * one source, as is each IPv4 address and each IPv6 /64; anything else is
- * one more source.
+ * head has arrived; until the response is done). A waiting connection is
+ * given up first; a serving one only once it has been served for longer
+ * than max_serving (a body trickled in, a response read a byte at a time). Sources: all loopback
+ * addresses (127.0.0.0/8, ::1) are one source, as is each IPv4 address and each IPv6 /64; anything
+ * else is one more source.
  *
  * A new connection is taken when its source has fewer than max_per_source
  * connections open and the table fewer than max_open. Otherwise the waiting
  * connection that has waited longest, of the same source if the source is
  * at its limit, else of any, is evicted to make room: its owner shuts its
- * socket down. With no waiting connection there, the new one is refused.
+ * socket down. With no connection to evict there, the new one is refused.
  * An evicted connection stays in the table until its owner says it closed;
  * max_closing of them may wait for that at once.
  *
@@ -72,7 +73,16 @@ int conntab__admit(struct conntab *t, const struct sockaddr *addr, socklen_t len
 struct conntab_conn *conntab__open(struct conntab *t, const struct sockaddr *addr, socklen_t len,
 				   int fd);
 
-/* a request's head arrived on c: it cannot be evicted until conntab__idle */
+/*
+ * A request served for longer than this (CLOCK_MONOTONIC ns) is evictable
+ * too: its client trickles a body or reads the response a byte at a time,
+ * which libmicrohttpd's inactivity timeout does not end. 5 s by default.
+ */
+#define CONNTAB_MAX_SERVING_NS (5ull * 1000000000ull)
+void conntab__set_max_serving(struct conntab *t, __u64 ns);
+
+/* a request's head arrived on c: it cannot be evicted until conntab__idle, or
+ * until it has been served for longer than the table's max_serving */
 void conntab__busy(struct conntab *t, struct conntab_conn *c);
 
 /* c's request is done: it waits for the next one, from now */

@@ -636,6 +636,7 @@ static const char index_page[] =
 static const char not_found[] = "Not found: the metrics are at /metrics\n";
 static const char no_memory[] = "Out of memory\n";
 static const char bad_method[] = "Only GET and HEAD\n";
+static const char has_body[] = "A request with a body: GET and HEAD take none\n";
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
 			     struct MHD_Response *r)
@@ -743,18 +744,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)version;
 	(void)upload;
 	if (!*req) {
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
 		/* headers only: the body, if any, comes in later calls */
 		*req = &first_call;
 		conntab__busy(m->conns, conn_of(c));
+		/*
+		 * Nothing here takes a body: a request that announces one is
+		 * answered now, and the connection closed, not held while a
+		 * body trickles in.
+		 */
+		if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+			return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
+				     static_text(bad_method));
+		if ((cl && strcmp(cl, "0")) ||
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						MHD_HTTP_HEADER_TRANSFER_ENCODING))
+			return reply(c, MHD_HTTP_BAD_REQUEST, "text/plain; charset=utf-8",
+				     static_text(has_body));
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		*upload_size = 0; /* a body is ignored, and the method refused below */
+		*upload_size = 0; /* not reached: a body was refused above */
 		return MHD_YES;
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
-			     static_text(bad_method));
 	if (!strcmp(url, "/"))
 		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", static_text(index_page));
 	if (strcmp(url, "/metrics"))

@@ -573,10 +573,49 @@ def test_metrics_idle_flood(env):
             % (opened, "/".join("%.0f" % (t * 1e3) for t in latencies), evicted, refused))
 
 
+def test_metrics_trickled_bodies(env):
+    """Connections that send a request head announcing a 100 MB body, then
+    one byte a second (the table counts them as serving, so not idle): each
+    is answered 400 at once and closed, and scrapes from the same host get
+    through all the while."""
+    port = free_port()
+    url = "http://127.0.0.1:%d/metrics" % port
+    p = start_tracer(env, "metrics_trickled_bodies", "127.0.0.1:%d" % port, DAEMON_OPTS)
+    head = (b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+    socks, answers = [], []
+    try:
+        for _ in range(60):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(head)
+            socks.append(s)
+        for round_ in range(4):
+            for s in socks:
+                try:
+                    s.send(b"a")
+                except OSError:
+                    pass
+            status, _, _ = http(url, timeout=3)
+            expect(status == 200, "scrape %d among trickled bodies answered %d"
+                   % (round_ + 1, status))
+            time.sleep(1)
+        for s in socks[:5]:
+            try:
+                answers.append(s.recv(64).split(b"\r\n")[0])
+            except OSError as ex:
+                answers.append(repr(ex).encode())
+    finally:
+        for s in socks:
+            s.close()
+    expect(all(a.startswith(b"HTTP/1.1 400") for a in answers),
+           "a request with a body got %r" % answers)
+    stop_tracer(env, p)
+
+
 TESTS = [
     ("metrics_promtool", test_metrics_promtool),
     ("metrics_prometheus", test_metrics_prometheus),
     ("metrics_daemon", test_metrics_daemon),
     ("metrics_bad_addr", test_metrics_bad_addr),
     ("metrics_idle_flood", test_metrics_idle_flood),
+    ("metrics_trickled_bodies", test_metrics_trickled_bodies),
 ]

@@ -2,10 +2,11 @@
 /*
  * The metrics endpoint's connection table: who is evicted when a new
  * connection finds no room (the longest-waiting idle one, of its own source
- * first), who never is (a connection serving a request), and what counts as
+ * first), who is not (a connection serving a request, for a while), and what counts as
  * one source (all of loopback, an IPv4 address, an IPv6 /64).
  */
 #include <errno.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include "conntab.h"
@@ -111,7 +112,7 @@ static void subtest_full_table_evicts_the_oldest_idle_of_any_source(void)
 	conntab__free(t);
 }
 
-static void subtest_serving_connections_are_never_evicted(void)
+static void subtest_serving_connections_are_not_evicted_in_time(void)
 {
 	struct conntab *t = conntab__new(2, 2, 2);
 	struct conntab_conn *a, *b, *c;
@@ -132,6 +133,27 @@ static void subtest_serving_connections_are_never_evicted(void)
 	conntab__stats(t, &st);
 	ASSERT_EQ(st.refused, 1u, "refused");
 	ASSERT_EQ(st.evicted, 1u, "evicted");
+	conntab__free(t);
+}
+
+/* a request whose body trickles in (or whose response is read a byte at a time) */
+static void subtest_serving_too_long_is_evicted(void)
+{
+	struct timespec ms2 = { 0, 2000000 };
+	struct conntab *t = conntab__new(2, 2, 2);
+	struct conntab_conn *a, *b, *c;
+	int ev;
+
+	if (!ASSERT_OK_PTR(t, "conntab__new"))
+		return;
+	conntab__set_max_serving(t, 1000000); /* 1 ms */
+	ASSERT_EQ(connect_from(t, "127.0.0.1", 10, &ev, &a), 0, "a");
+	ASSERT_EQ(connect_from(t, "127.0.0.1", 11, &ev, &b), 0, "b");
+	conntab__busy(t, a);
+	conntab__busy(t, b);
+	nanosleep(&ms2, NULL);
+	ASSERT_EQ(connect_from(t, "127.0.0.1", 12, &ev, &c), 0, "c gets in");
+	ASSERT_EQ(ev, 10, "the one served longest goes");
 	conntab__free(t);
 }
 
@@ -219,8 +241,10 @@ void test_conntab(void)
 		subtest_source_at_its_limit_evicts_its_own_oldest_idle();
 	if (test__start_subtest("full_table_evicts_the_oldest_idle_of_any_source"))
 		subtest_full_table_evicts_the_oldest_idle_of_any_source();
-	if (test__start_subtest("serving_connections_are_never_evicted"))
-		subtest_serving_connections_are_never_evicted();
+	if (test__start_subtest("serving_connections_are_not_evicted_in_time"))
+		subtest_serving_connections_are_not_evicted_in_time();
+	if (test__start_subtest("serving_too_long_is_evicted"))
+		subtest_serving_too_long_is_evicted();
 	if (test__start_subtest("idle_again_after_a_response_waits_from_then"))
 		subtest_idle_again_after_a_response_waits_from_then();
 	if (test__start_subtest("evicted_ones_closing_are_bounded"))
