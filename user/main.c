@@ -561,6 +561,19 @@ static void report_libraries(struct attacher *att, bool all)
 	fputc('\n', stderr);
 }
 
+/*
+ * The probes see pids as the initial PID namespace numbers them; from
+ * another one, -p, the command's pid and tlstrace's own (left untraced)
+ * would name other processes. The initial namespace's inode number is
+ * fixed (PROC_PID_INIT_INO).
+ */
+static bool in_host_pid_ns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) || st.st_ino == 0xEFFFFFFCu;
+}
+
 /* the descriptor limit we started with, which COMMAND gets back */
 static struct rlimit nofile_orig;
 static bool nofile_raised;
@@ -709,6 +722,12 @@ int main(int argc, char **argv)
 	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "tlstrace: must run as root (it loads BPF programs and uprobes)\n");
+		return 1;
+	}
+	if (!in_host_pid_ns()) {
+		fprintf(stderr, "tlstrace: must run in the host's PID namespace: the kernel names "
+				"processes by their pids there (in a container, share the host's: "
+				"--pid=host)\n");
 		return 1;
 	}
 

@@ -27,13 +27,16 @@ static const char *const param_names[] = {
 	"jsessionid", "phpsessid", "session", "sessionid", "sid", /* session ids */
 	"samlresponse",	/* SAML's redirect binding: it carries the assertion */
 	"ticket",	/* CAS service tickets */
+	"otp",		/* one-time passwords */
 	/* clang-format on */
 };
 /* ...and any name containing one of these */
 static const char *const param_parts[] = {
 	/* clang-format off */
-	"token", "secret", "passw", "signature", "credential", "apikey", "accesskey",
+	"token", "secret", "passw", "passphrase", "signature", "credential", "apikey",
+	"accesskey", "authkey", "privatekey", "sessionid", "sessid", "hmac",
 	"assertion",	/* OAuth's client_assertion, SAML */
+	"verifier",	/* OAuth 1.0's oauth_verifier, PKCE's code_verifier */
 	/* clang-format on */
 };
 /* a normalized name longer than this is taken to be a secret's, unread */
@@ -75,10 +78,28 @@ static const struct {
 	{ "x-amzn-oidc-data", H_SECRET },	  /* ...a signed JWT of the user's claims */
 	{ "x-goog-iap-jwt-assertion", H_SECRET }, /* Google Identity-Aware Proxy */
 	{ "cf-access-jwt-assertion", H_SECRET },  /* Cloudflare Access */
-	{ ":path", H_URL },			  /* HTTP/2 request target */
+	{ "authentication", H_SECRET },
+	{ "x-auth", H_SECRET },
+	{ "apikey", H_SECRET },
+	{ ":path", H_URL }, /* HTTP/2 request target */
 	{ "referer", H_URL },
 	{ "location", H_URL },
 	{ "content-location", H_URL },
+	{ "x-original-url", H_URL }, /* the request target before a proxy rewrote it */
+	{ "x-rewrite-url", H_URL },
+};
+
+/*
+ * ...and any other field whose name, lower-cased without '-', '_', '.' and
+ * spaces, contains one of these (X-API-Token, X-Session-Token, Refresh-Token,
+ * Ocp-Apim-Subscription-Key, X-Auth-Key); CORS fields (Access-Control-*)
+ * name credentials without carrying any, and are kept.
+ */
+static const char *const header_parts[] = {
+	/* clang-format off */
+	"token", "secret", "passw", "passphrase", "apikey", "accesskey", "authkey",
+	"privatekey", "subscriptionkey", "signature", "credential", "sessionid", "assertion",
+	/* clang-format on */
 };
 
 /*
@@ -139,9 +160,31 @@ int redact__param_name(const char *name, size_t len)
 /* the rule for a header field, -1 if its value is kept as it is */
 static int header_rule(const char *name)
 {
+	const char *end = name + strlen(name);
+	char norm[PARAM_NAME_MAX + 1], exact[PARAM_NAME_MAX + 1];
+	size_t n = 0, e = 0;
+
+	/* the name without spaces around it ("Authorization : ..." is still one) */
+	name = http_ows_skip(name, end);
+	end = http_ows_trim(name, end);
+	if ((size_t)(end - name) > PARAM_NAME_MAX)
+		return H_SECRET; /* no such name is a field's: unread */
+	for (const char *p = name; p < end; p++) {
+		char c = *p >= 'A' && *p <= 'Z' ? (char)(*p | 0x20) : *p;
+
+		exact[e++] = c;
+		if (c != '-' && c != '_' && c != '.' && c != ' ')
+			norm[n++] = c;
+	}
+	exact[e] = norm[n] = '\0';
 	for (size_t i = 0; i < NELEM(header_rules); i++)
-		if (!strcasecmp(name, header_rules[i].name))
+		if (!strcmp(exact, header_rules[i].name))
 			return (int)header_rules[i].rule;
+	if (!strncmp(exact, "access-control-", 15))
+		return -1;
+	for (size_t i = 0; i < NELEM(header_parts); i++)
+		if (strstr(norm, header_parts[i]))
+			return H_SECRET;
 	return -1;
 }
 

@@ -479,6 +479,178 @@ def test_never_traces_itself(env):
     expect(1 <= len(reqs) <= 3, "%d OTLP posts for one fetch" % len(reqs))
 
 
+# Python, as the attacker: write a forged ELF file at each path given (a
+# header claiming millions of section headers, sparse to 1 GiB), map 4 KiB
+# of each, say "mapped", and wait for a line on stdin.
+FORGED_ELF = r"""
+import mmap, os, struct, sys
+files = []
+for p in sys.argv[1:]:
+    ident = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    eh = ident + struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, 0, 0, 64, 0, 64, 0, 0, 64, 0, 0)
+    size = 1 << 30
+    first = struct.pack("<IIQQQQIIQQ", 0, 0, 0, 0, 0, (size - 128) // 64, 0, 0, 0, 0)
+    with open(p, "wb") as f:
+        f.write(eh + first)
+        f.truncate(size)
+    f = open(p, "rb")
+    files.append((f, mmap.mmap(f.fileno(), 4096, prot=mmap.PROT_READ)))
+print("mapped", flush=True)
+sys.stdin.readline()
+"""
+
+# Python: run argv, then print its status and the largest resident size any
+# child reached (KiB): tlstrace's peak memory.
+PEAK_RSS = r"""
+import resource, subprocess, sys, time
+t0 = time.monotonic()
+rc = subprocess.run(sys.argv[1:]).returncode
+print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.monotonic() - t0,
+      flush=True)
+"""
+
+
+def test_forged_elf_bounded(env):
+    """A user maps two sparse 1 GiB files named libc.so.6 whose ELF headers
+    claim millions of section headers (libelf would allocate them all, 4 GiB
+    each), and opens one named libssl.so.3 while tracing: tlstrace starts as
+    quickly as without them, stays under 200 MiB, refuses them (said, and
+    counted at exit) and traces a real fetch."""
+    need("setpriv")
+    need("curl")
+    env.require_server()
+    with AttackerDir() as d:
+        d.run(["mkdir", d.join("m1"), d.join("m2"), d.join("m3")])
+        paths = [d.join("m1/libc.so.6"), d.join("m2/libc.so.6")]
+        mapper = env.procs.spawn(AS_NOBODY + ["python3", "-c", FORGED_ELF] + paths,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        line = mapper.stdout.readline().decode()
+        expect(line.startswith("mapped"), "the attacker's mapper said %r" % line)
+        out = env.out_file("forged_elf_bounded")
+        script = ("python3 -c '%s' %s </dev/null; curl -sk -o /dev/null %s"
+                  % (FORGED_ELF.replace("'", "'\\''").replace("sys.stdin.readline()", ""),
+                     d.join("m3/libssl.so.3"), env.url("/hello")))
+        rc, so, err = env.procs.run(
+            ["python3", "-c", PEAK_RSS, env.tlstrace, "-f", "json", "-o", out, "--stats",
+             "--"] + AS_NOBODY + ["sh", "-c", script], 120, "tlstrace beside forged ELF files")
+        mapper.stdin.close()
+        mapper.wait(30)
+    fields = so.split()
+    expect(rc == 0 and len(fields) >= 3, "the wrapper: %s %r%s"
+           % (describe_exit(rc), so, stderr_hint(err)))
+    status, peak_kib, took = int(fields[-3]), int(fields[-2]), float(fields[-1])
+    expect(status == 0, "tlstrace exited %d%s" % (status, stderr_hint(err)))
+    expect(peak_kib < 200 * 1024, "tlstrace's peak memory %d MiB" % (peak_kib // 1024))
+    expect(took < 30, "the trace took %.1f s" % took)
+    entries = read_entries(out)
+    expect([e["name"] for e in entries] == [env.url("/hello")],
+           "entries %r" % [e["name"] for e in entries])
+    refused = re.search(r"libs\.refused\.not_elf=(\d+)", err)
+    expect(refused and int(refused.group(1)) >= 3, "refused as not ELF: %s (%r)"
+           % (refused and refused.group(1), err[-300:]))
+    return "peak %d MiB, %.1f s" % (peak_kib // 1024, took)
+
+
+def test_pseudo_files_not_read(env):
+    """A user's link named libssl.so.3 to a kernel pseudo-file (procfs),
+    opened by a traced process: refused as not a regular file, never opened
+    for reading (some are consumed or paused by a reader)."""
+    need("setpriv")
+    with AttackerDir() as d:
+        d.run(["mkdir", d.join("p")])
+        d.run(["ln", "-s", "/proc/version", d.join("p/libssl.so.3")])
+        out = env.out_file("pseudo_files_not_read")
+        rc, so, err = env.procs.run([env.tlstrace, "-f", "json", "-o", out, "--"] + AS_NOBODY +
+                                    ["python3", "-c", OPEN_ALL, d.join("p/libssl.so.3")], 60,
+                                    "tlstrace")
+    expect(rc == 0 and "opened" in so, "tlstrace %s, %r%s" % (describe_exit(rc), so,
+                                                             stderr_hint(err)))
+    warned = [l for l in err.splitlines() if "p/libssl.so.3" in l]
+    expect(warned and "not a regular file" in warned[0], "stderr %r" % err)
+
+
+def test_output_reader_misbehaves(env):
+    """Whoever reads tlstrace's output cannot hold or kill it: a FIFO a user
+    planted at FILE in a shared sticky directory is refused; a reader that
+    never reads does not keep tlstrace past -d (2 s of grace), and one that
+    goes away (`| head -c 10`) ends the trace with exit 1 and a count of
+    what was lost, not death by SIGPIPE."""
+    need("setpriv")
+    need("curl")
+    env.require_server()
+    sticky = env.path("sticky")
+    shutil.rmtree(sticky, ignore_errors=True)
+    os.makedirs(sticky)
+    os.chmod(sticky, 0o1777)
+    planted = os.path.join(sticky, "trace.json")
+    subprocess.run(AS_NOBODY + ["mkfifo", planted], check=True)
+    rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", planted, "--", "true"], 30,
+                               "tlstrace -o a planted FIFO")
+    line = one_line(err)
+    expect(rc == 1 and line and "FIFO owned by uid %d" % NOBODY in line,
+           "a planted FIFO: %s, stderr %r" % (describe_exit(rc), err.strip()))
+
+    # a reader that opens and never reads: -d 4 ends it by ~6 s, whatever is left
+    fifo = env.path("stuck.fifo")
+    if os.path.lexists(fifo):
+        os.unlink(fifo)
+    os.mkfifo(fifo, 0o600)
+    holder = env.procs.spawn(["sh", "-c", 'exec 3<"$0"; sleep 60', fifo])
+    loop = 'for i in $(seq 100); do curl -sk -o /dev/null "$0"; sleep 0.05; done'
+    errpath = env.path("stuck.stderr")
+    t0 = time.monotonic()
+    with open(errpath, "wb") as errf:
+        tracer = env.procs.spawn([env.tlstrace, "-d", "4", "-f", "json", "-o", fifo, "--", "sh",
+                                  "-c", loop, env.url("/size/4000")], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=errf)
+    rc = env.procs.wait(tracer, 60, "tlstrace -d 4")
+    took = time.monotonic() - t0
+    env.procs.stop(holder)
+    with open(errpath, errors="replace") as f:
+        err = f.read()
+    expect(took < 9, "a reader that does not read kept tlstrace %.1f s past -d 4" % (took - 4))
+    expect(rc == 1 and "its reader stopped reading" in err,
+           "%s, stderr %r" % (describe_exit(rc), err.strip()[-300:]))
+
+    # a reader that goes away
+    sh = ("%s -f json -c curl -d 20 2>%s | head -c 10 >/dev/null; echo ${PIPESTATUS[0]}"
+          % (env.tlstrace, env.path("epipe.stderr")))
+    open(env.path("epipe.stderr"), "w").close()
+    tracer = env.procs.spawn(["bash", "-c", sh], stdout=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open(env.path("epipe.stderr"), errors="replace") as f:
+            if "tracing" in f.read():
+                break
+        time.sleep(0.1)
+    t0 = time.monotonic()
+    for _ in range(3):
+        subprocess.run(["curl", "-sk", "-o", env.path("epipe.body"), env.url("/hello")])
+        time.sleep(0.3)
+    status = tracer.communicate(timeout=30)[0].decode().strip()
+    took = time.monotonic() - t0
+    with open(env.path("epipe.stderr"), errors="replace") as f:
+        err = f.read()
+    expect(status == "1", "tlstrace with its reader gone exited %r (141: SIGPIPE)" % status)
+    expect(took < 10, "it went on %.1f s with nobody reading" % took)
+    expect(re.search(r"\d+ of \d+ entries not written to standard output: its reader went away",
+                     err), "stderr %r" % err)
+
+
+def test_pid_namespace_refused(env):
+    """Run from another PID namespace (a container without --pid=host), the
+    probes' pids would name other processes: one line, exit 1."""
+    need("unshare")
+    marker = env.path("pidns.ran")
+    if os.path.exists(marker):
+        os.unlink(marker)
+    rc, _, err = env.procs.run(["unshare", "--pid", "--fork", "--mount-proc", env.tlstrace,
+                                "--", "touch", marker], 30, "tlstrace in a PID namespace")
+    line = one_line(err)
+    expect(rc == 1 and line and "PID namespace" in line and not os.path.exists(marker),
+           "%s, stderr %r" % (describe_exit(rc), err.strip()))
+
+
 TESTS = [
     ("output_symlink_not_followed", test_output_symlink_not_followed),
     ("output_devices_untouched", test_output_devices_untouched),
@@ -487,5 +659,9 @@ TESTS = [
     ("hostile_library_files", test_hostile_library_files),
     ("hostile_bytes_in_views", test_hostile_bytes_in_views),
     ("never_traces_itself", test_never_traces_itself),
+    ("forged_elf_bounded", test_forged_elf_bounded),
+    ("pseudo_files_not_read", test_pseudo_files_not_read),
+    ("output_reader_misbehaves", test_output_reader_misbehaves),
+    ("pid_namespace_refused", test_pid_namespace_refused),
     ("library_copies_bounded", test_library_copies_bounded),
 ]

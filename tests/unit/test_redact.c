@@ -70,6 +70,16 @@ static void subtest_param_names(void)
 	ASSERT_TRUE(redact__param_name("JSESSIONID", 10), "JSESSIONID");
 	ASSERT_TRUE(redact__param_name("sig", 3), "a name of exactly len bytes");
 	ASSERT_FALSE(redact__param_name("signal", 6), "signal");
+	{
+		static const char *const more[] = { "passphrase",     "auth_key",
+						    "private_key",    "ASP.NET_SessionId",
+						    "oauth_verifier", "otp",
+						    "sessid",	      "hmac",
+						    "code_verifier" };
+
+		for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
+			ASSERT_TRUE(redact__param_name(more[i], strlen(more[i])), more[i]);
+	}
 	ASSERT_TRUE(redact__param_name("sigx", 3), "only len bytes are read");
 	ASSERT_FALSE(redact__param_name("keys", 4), "keys");
 	ASSERT_FALSE(redact__param_name("authority", 9), "authority");
@@ -231,13 +241,31 @@ static void subtest_header_rules(void)
 		"X-Amzn-Oidc-Data",
 		"X-Goog-Iap-Jwt-Assertion",
 		"Cf-Access-Jwt-Assertion",
+		/* by part of their name */
+		"X-Api-Keys",
+		"X-API-Token",
+		"X-Session-Token",
+		"Refresh-Token",
+		"Apikey",
+		"X-Auth-Key",
+		"X-Storage-Token",
+		"X-Shopify-Access-Token",
+		"Ocp-Apim-Subscription-Key",
+		"Authentication",
+		"X-Auth",
+		"Authorization ",
 	};
 	static const char *const kept[] = {
-		":authority",	    "Host",
-		"Accept",	    "Content-Type",
-		"User-Agent",	    "X-Request-Id",
-		"WWW-Authenticate", "Authority",
-		"X-Api-Keys",	    "Access-Control-Allow-Credentials",
+		":authority",
+		"Host",
+		"Accept",
+		"Content-Type",
+		"User-Agent",
+		"X-Request-Id",
+		"WWW-Authenticate",
+		"Authority",
+		"Sec-WebSocket-Key",
+		"Access-Control-Allow-Credentials",
 	};
 	struct headers out = {};
 
@@ -253,6 +281,8 @@ static void subtest_header_rules(void)
 	ASSERT_FALSE(redact__header_name(":path") || redact__header_name("Location"),
 		     "a URL's field is not a secret as a whole");
 	ASSERT_STREQ(field(&out, "Authorization", ""), "", "an empty value stays empty");
+	ASSERT_STREQ(field(&out, "X-Original-URL", "/x?access_token=s3cret&a=1"),
+		     "/x?access_token=REDACTED&a=1", "X-Original-URL is a URL");
 	headers_free(&out);
 }
 
