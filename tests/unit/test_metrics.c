@@ -426,21 +426,35 @@ static char *http_get(int port, const char *path, const char *method)
 	return buf;
 }
 
+/* the endpoint on 127.0.0.1 and a free port (in *port); NULL if it did not start */
+static struct metrics *start_local(int *port)
+{
+	struct metrics_config c = cfg;
+	char addr[64], err[256] = "";
+	struct metrics *m;
+
+	*port = free_port();
+	if (!ASSERT_GT(*port, 0, "free_port"))
+		return NULL;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", *port);
+	c.addr = addr;
+	m = metrics__start(&c, err, sizeof(err));
+	return ASSERT_OK_PTR(m, err) ? m : NULL;
+}
+
 static void subtest_http_endpoint(void)
 {
 	struct metrics_config c = cfg;
 	char addr[64], err[256] = "", *resp;
 	struct metrics *m, *m2;
-	int port = free_port();
 	struct entry e;
+	int port;
 
-	if (!ASSERT_GT(port, 0, "free_port"))
+	m = start_local(&port);
+	if (!m)
 		return;
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	c.addr = addr;
-	m = metrics__start(&c, err, sizeof(err));
-	if (!ASSERT_OK_PTR(m, err))
-		return;
 	fill(&e, "curl", "https://example.com/");
 	metrics__entry(m, &e);
 
@@ -497,17 +511,12 @@ static long long sample(const char *text, const char *name)
 static void subtest_idle_flood(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct metrics_config c = cfg;
-	char addr[64], err[256] = "", *resp, *body;
-	int port = free_port(), fds[FLOOD], n = 0;
+	int port, fds[FLOOD], n = 0;
+	char *resp, *body;
 	struct metrics *m;
 
-	if (!ASSERT_GT(port, 0, "free_port"))
-		return;
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
-	c.addr = addr;
-	m = metrics__start(&c, err, sizeof(err));
-	if (!ASSERT_OK_PTR(m, err))
+	m = start_local(&port);
+	if (!m)
 		return;
 	a.sin_port = htons(port);
 	for (; n < FLOOD; n++) {
