@@ -176,14 +176,17 @@ int libfile_func_offsets(int fd, const char *const *names, size_t n, size_t *off
 	}
 	for (size_t t = 0; t < (exported ? 1 : 2) && found < n; t++) {
 		Elf_Scn *scn = NULL;
+		bool seen = false;
 
-		while ((scn = elf_nextscn(elf, scn)) && found < n) {
+		/* a file has one table of each kind: more are forged, and not read */
+		while (!seen && (scn = elf_nextscn(elf, scn)) && found < n) {
 			Elf_Data *data;
 			GElf_Shdr sh, strs;
 
 			if (!gelf_getshdr(scn, &sh) || sh.sh_type != types[t] || !sh.sh_entsize)
 				continue;
 			/* the symbols and their names are read whole: both bounded */
+			seen = true;
 			if (!section_ok(&sh, st.st_size) ||
 			    !gelf_getshdr(elf_getscn(elf, sh.sh_link), &strs) ||
 			    !section_ok(&strs, st.st_size))

@@ -9,7 +9,8 @@
  * kernel pseudo-file (procfs, sysfs, tracefs, ...). Its symbols are read
  * with pread(2) through libelf, never mmap(2), so a file truncated while it
  * is read cannot fault the tracer (SIGBUS); the section headers and tables
- * read are bounded, so a forged file cannot cost more than tens of MiB.
+ * read are bounded (one symbol table of each kind and its names, each at
+ * most LIBFILE_MAX_SECTION_SIZE), so a forged file costs 64 MiB at most.
  */
 #ifndef LIBFILE_H
 #define LIBFILE_H
@@ -22,7 +23,7 @@
 #define LIBFILE_MAX_SIZE (2ll << 30)
 /* section headers (libc has ~70) and the largest symbol or string table read */
 #define LIBFILE_MAX_SECTIONS 4096
-#define LIBFILE_MAX_SECTION_SIZE (32 << 20)
+#define LIBFILE_MAX_SECTION_SIZE (16 << 20) /* node's .dynsym is 1.8 MiB */
 
 /* why a file that exists was not opened */
 enum libfile_refusal {

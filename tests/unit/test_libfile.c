@@ -13,6 +13,7 @@
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/openat2.h>
@@ -175,6 +176,60 @@ static void subtest_forged_section_count(void)
 	remove_dir();
 }
 
+/*
+ * A forged file with 40 dynamic symbol tables, all over the same sparse
+ * 16 MiB: only the first is read (libelf keeps each table it reads).
+ */
+static void subtest_forged_many_tables(void)
+{
+	enum {
+		NSEC = 42,
+		TABLE = (16 << 20) / 24 * 24
+	}; /* whole symbols */
+	Elf64_Ehdr eh = { .e_type = ET_DYN,
+			  .e_machine = EM_X86_64,
+			  .e_shoff = 16 << 20,
+			  .e_shentsize = sizeof(Elf64_Shdr),
+			  .e_shnum = NSEC,
+			  .e_ehsize = sizeof(eh) };
+	Elf64_Shdr sh[NSEC] = {};
+	static const char *const names[] = { "SSL_do_handshake" };
+	enum libfile_refusal why;
+	struct rusage before, after;
+	char path[128];
+	struct stat st;
+	size_t off;
+	int fd;
+
+	if (!make_dir())
+		return;
+	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	eh.e_ident[EI_VERSION] = EV_CURRENT;
+	sh[1] = (Elf64_Shdr){ .sh_type = SHT_STRTAB, .sh_offset = 64, .sh_size = 16 };
+	for (int i = 2; i < NSEC; i++)
+		sh[i] = (Elf64_Shdr){
+			.sh_type = SHT_DYNSYM, .sh_size = TABLE, .sh_entsize = 24, .sh_link = 1
+		};
+	path_in(path, sizeof(path), "libssl.so.3");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (ASSERT_GE(fd, 0, "create") &&
+	    ASSERT_EQ(pwrite(fd, &eh, sizeof(eh), 0), (ssize_t)sizeof(eh), "header") &&
+	    ASSERT_EQ(pwrite(fd, sh, sizeof(sh), 16 << 20), (ssize_t)sizeof(sh), "sections"))
+		close(fd);
+	fd = libfile_open(AT_FDCWD, path, 0, &st, &why);
+	if (ASSERT_GE(fd, 0, "an ELF file as far as its header says")) {
+		getrusage(RUSAGE_SELF, &before);
+		ASSERT_EQ(libfile_func_offsets(fd, names, 1, &off, true), 0, "nothing found");
+		getrusage(RUSAGE_SELF, &after);
+		ASSERT_LT(after.ru_maxrss - before.ru_maxrss, 256 * 1024,
+			  "one table read, not 40 (KiB of peak memory)");
+		close(fd);
+	}
+	remove_dir();
+}
+
 /* a path a process named resolves inside its root: an absolute link too, and no ".." out */
 static void subtest_in_root(void)
 {
@@ -309,6 +364,8 @@ void test_libfile(void)
 		subtest_func_offsets();
 	if (test__start_subtest("forged_section_count"))
 		subtest_forged_section_count();
+	if (test__start_subtest("forged_many_tables"))
+		subtest_forged_many_tables();
 	if (test__start_subtest("in_root"))
 		subtest_in_root();
 	if (test__start_subtest("outfile_replace"))
