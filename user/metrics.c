@@ -147,6 +147,8 @@ struct metrics {
 	__u32 *slot; /* series by labels: index + 1 */
 	__u32 nslot;
 	__u64 overflow_comm, overflow_server; /* entries folded into "other" */
+	__u64 overflow_series;		      /* ...for want of room for a new series */
+	struct rendered *last;		      /* the newest /metrics text (MHD's thread) */
 	__u64 no_memory;		      /* entries not counted: out of memory */
 	struct drop *drops;
 	__u32 ndrops;
@@ -253,22 +255,33 @@ static __u32 series_hash(void *ctx, __u32 i)
 	return hash_key(s->comm, s->server, s->outcome, s->role);
 }
 
-static struct series *series_get(struct metrics *m, __u32 comm, __u32 server, __u32 outcome,
-				 __u32 role)
+/* the series of these labels, NULL if there is none yet */
+static struct series *series_find(struct metrics *m, __u32 comm, __u32 server, __u32 outcome,
+				  __u32 role)
 {
 	__u32 j, mask;
 	struct series *s;
 
-	if (m->nslot) {
-		mask = m->nslot - 1;
-		for (j = hash_key(comm, server, outcome, role) & mask; m->slot[j];
-		     j = (j + 1) & mask) {
-			s = &m->series[m->slot[j] - 1];
-			if (s->comm == comm && s->server == server && s->outcome == outcome &&
-			    s->role == role)
-				return s;
-		}
+	if (!m->nslot)
+		return NULL;
+	mask = m->nslot - 1;
+	for (j = hash_key(comm, server, outcome, role) & mask; m->slot[j]; j = (j + 1) & mask) {
+		s = &m->series[m->slot[j] - 1];
+		if (s->comm == comm && s->server == server && s->outcome == outcome &&
+		    s->role == role)
+			return s;
 	}
+	return NULL;
+}
+
+static struct series *series_get(struct metrics *m, __u32 comm, __u32 server, __u32 outcome,
+				 __u32 role)
+{
+	__u32 j, mask;
+	struct series *s = series_find(m, comm, server, outcome, role);
+
+	if (s)
+		return s;
 	if (m->nseries == m->cap) {
 		__u32 cap = m->cap ? m->cap * 2 : 16;
 
@@ -415,11 +428,29 @@ void metrics__entry(struct metrics *m, const struct entry *e)
 	role = e->role && !strcmp(e->role, "server") ? R_SERVER : R_CLIENT;
 	oc = entry_outcome(e);
 	server_label(e, role, server, sizeof(server));
+	/* a label value a traced process chose: at most METRICS_MAX_LABEL bytes */
+	if (strlen(server) > METRICS_MAX_LABEL)
+		memcpy(server + METRICS_MAX_LABEL - 3, "...", 4);
 
 	pthread_mutex_lock(&m->lock);
 	comm = strtab_get(&m->comms, e->comm[0] ? e->comm : "unknown");
 	srv = strtab_get(&m->servers, server);
-	if (comm == NOMEM || srv == NOMEM || !(s = series_get(m, comm, srv, oc, role))) {
+	if (comm == NOMEM || srv == NOMEM) {
+		m->no_memory++;
+		goto out;
+	}
+	/*
+	 * Series are bounded in all, not only per label (their product is
+	 * what /metrics renders): past METRICS_MAX_SERIES a new one's server,
+	 * then its process, is "other".
+	 */
+	if (m->nseries >= METRICS_MAX_SERIES && !series_find(m, comm, srv, oc, role)) {
+		m->overflow_series++;
+		srv = OTHER;
+		if (!series_find(m, comm, srv, oc, role))
+			comm = OTHER;
+	}
+	if (!(s = series_get(m, comm, srv, oc, role))) {
 		m->no_memory++;
 		goto out;
 	}
@@ -578,6 +609,8 @@ static void render(FILE *f, const struct metrics *m)
 		(unsigned long long)m->overflow_comm);
 	fprintf(f, "tlstrace_label_overflow_total{label=\"server\"} %llu\n",
 		(unsigned long long)m->overflow_server);
+	fprintf(f, "tlstrace_label_overflow_total{label=\"series\"} %llu\n",
+		(unsigned long long)m->overflow_series);
 
 	family(f, "tlstrace_drops_total", "counter",
 	       "Events or entries lost, by cause (metrics_memory: entries not counted here).");
@@ -603,8 +636,48 @@ static void render(FILE *f, const struct metrics *m)
 		(unsigned long long)m->conn_stats.refused);
 }
 
+static void snapshot_free(struct metrics *snap);
+
+static void *memdup(const void *p, size_t n)
+{
+	void *q = n ? malloc(n) : NULL;
+
+	if (q)
+		memcpy(q, p, n);
+	return q;
+}
+
+/* what render() reads, copied (label strings are never freed before metrics__stop) */
+static int snapshot(struct metrics *m, struct metrics *snap)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&m->lock);
+	*snap = *m;
+	snap->series = memdup(m->series, m->nseries * sizeof(*m->series));
+	snap->comms.v = memdup(m->comms.v, m->comms.n * sizeof(*m->comms.v));
+	snap->servers.v = memdup(m->servers.v, m->servers.n * sizeof(*m->servers.v));
+	snap->drops = memdup(m->drops, m->ndrops * sizeof(*m->drops));
+	pthread_mutex_unlock(&m->lock);
+	if ((m->nseries && !snap->series) || (m->comms.n && !snap->comms.v) ||
+	    (m->servers.n && !snap->servers.v) || (m->ndrops && !snap->drops))
+		err = -ENOMEM;
+	if (err)
+		snapshot_free(snap);
+	return err;
+}
+
+static void snapshot_free(struct metrics *snap)
+{
+	free(snap->series);
+	free(snap->comms.v);
+	free(snap->servers.v);
+	free(snap->drops);
+}
+
 char *metrics__render(struct metrics *m, size_t *len)
 {
+	struct metrics snap;
 	char *buf = NULL;
 	size_t n = 0;
 	FILE *f;
@@ -614,9 +687,14 @@ char *metrics__render(struct metrics *m, size_t *len)
 	f = open_memstream(&buf, &n);
 	if (!f)
 		return NULL;
-	pthread_mutex_lock(&m->lock);
-	render(f, m);
-	pthread_mutex_unlock(&m->lock);
+	/* a copy taken under the lock, rendered without it: entries are not held up */
+	if (snapshot(m, &snap)) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	render(f, &snap);
+	snapshot_free(&snap);
 	if (ferror(f)) {
 		fclose(f);
 		free(buf);
@@ -629,6 +707,63 @@ char *metrics__render(struct metrics *m, size_t *len)
 }
 
 /* --- HTTP ---------------------------------------------------------------- */
+
+/*
+ * A /metrics text, shared by the responses that send it: rendered at most
+ * once a second however many clients ask (or read it slowly), so neither
+ * the collector's lock nor memory can be taken by scraping. libmicrohttpd's
+ * thread alone touches it.
+ */
+struct rendered {
+	char *text;
+	size_t len;
+	unsigned refs;
+	__u64 at_ns;
+};
+
+#define RENDER_EVERY_NS 1000000000ull
+
+static void rendered_put(void *cls)
+{
+	struct rendered *r = cls;
+
+	if (r && !--r->refs) {
+		free(r->text);
+		free(r);
+	}
+}
+
+static __u64 mono_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+/* the newest text, rendered anew if it is older than a second; a reference the caller puts */
+static struct rendered *rendered_get(struct metrics *m)
+{
+	__u64 now = mono_now_ns();
+	struct rendered *r = m->last;
+
+	if (!r || now - r->at_ns >= RENDER_EVERY_NS) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return NULL;
+		r->text = metrics__render(m, &r->len);
+		if (!r->text) {
+			free(r);
+			return NULL;
+		}
+		r->at_ns = now;
+		r->refs = 1; /* m->last's */
+		rendered_put(m->last);
+		m->last = r;
+	}
+	r->refs++;
+	return r;
+}
 
 static const char index_page[] =
 	"<!DOCTYPE html>\n<html><head><title>tlstrace</title></head><body>\n"
@@ -738,8 +873,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
 	static int first_call;
 	struct metrics *m = cls;
-	size_t len;
-	char *text;
+	struct MHD_Response *resp;
+	struct rendered *r;
 
 	(void)version;
 	(void)upload;
@@ -774,12 +909,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (strcmp(url, "/metrics"))
 		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
 			     static_text(not_found));
-	text = metrics__render(m, &len);
-	if (!text)
+	r = rendered_get(m);
+	if (!r)
 		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
 			     static_text(no_memory));
-	return reply(c, MHD_HTTP_OK, CONTENT_TYPE,
-		     MHD_create_response_from_buffer_with_free_callback(len, text, free));
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(r->len, r->text, rendered_put,
+								      r);
+	if (!resp)
+		rendered_put(r);
+	return reply(c, MHD_HTTP_OK, CONTENT_TYPE, resp);
 }
 
 /*
@@ -1024,6 +1162,7 @@ void metrics__stop(struct metrics *m)
 			listen_fd = -1;
 		MHD_stop_daemon(m->daemon); /* closes the listening socket */
 	}
+	rendered_put(m->last);
 	conntab__free(m->conns);
 	strtab_free(&m->comms);
 	strtab_free(&m->servers);

@@ -41,6 +41,15 @@ struct metrics_config {
 	int max_comms;	  /* distinct process label values, then "other" */
 };
 
+/*
+ * Series (process x server x outcome x role) in all: past this, a new
+ * one's server label, then its process label, is "other", so a /metrics
+ * text stays a few MiB however many labels the traced processes make.
+ */
+#define METRICS_MAX_SERIES 500
+/* a server label's bytes at most: a longer host (a traced process chooses it) is cut, "..." */
+#define METRICS_MAX_LABEL 100
+
 struct metrics;
 
 /* listen; NULL and a one-line reason in err on failure */

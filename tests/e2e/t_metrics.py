@@ -558,6 +558,7 @@ def test_metrics_idle_flood(env):
         opened = flood.opened
         flood.close()
 
+    time.sleep(1.1)  # the text is rendered at most once a second
     status, _, text = http(url)
     expect(status == 200, "/metrics answered %d after the flood" % status)
     after = parse(text)

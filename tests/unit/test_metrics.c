@@ -584,6 +584,42 @@ static void subtest_bad_addresses(void)
 	}
 }
 
+/*
+ * 50 processes x 100 servers of 244 characters x 3 outcomes: the per-label
+ * limits let all through, the series limit folds the rest into "other",
+ * and the text stays a few MiB.
+ */
+static void subtest_series_bounded(void)
+{
+	struct metrics *m = metrics__new(&cfg);
+	char comm[16], name[300], *text;
+	size_t len = 0, n = 0;
+	struct entry e;
+
+	if (!ASSERT_OK_PTR(m, "metrics__new"))
+		return;
+	for (int p = 0; p < 50; p++)
+		for (int h = 0; h < 100; h++)
+			for (int st = 0; st < 3; st++) {
+				snprintf(comm, sizeof(comm), "p%d", p);
+				snprintf(name, sizeof(name), "https://h%03d%0240d/", h, 0);
+				fill(&e, comm, name);
+				e.status = st == 0 ? 200 : st == 1 ? 404 : 500;
+				metrics__entry(m, &e);
+			}
+	text = metrics__render(m, &len);
+	if (ASSERT_OK_PTR(text, "render")) {
+		for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+			n += !strncmp(p, "tlstrace_entries_total{", 23);
+		ASSERT_LE(n, METRICS_MAX_SERIES + 50 * 8 * 2, "series in all");
+		ASSERT_GT(sample(text, "tlstrace_label_overflow_total{label=\"series\"}"), 0,
+			  "folded, counted");
+		ASSERT_LT(len, 16u << 20, "the text's size");
+		free(text);
+	}
+	metrics__stop(m);
+}
+
 void test_metrics(void)
 {
 	if (test__start_subtest("histograms"))
@@ -602,6 +638,8 @@ void test_metrics(void)
 		subtest_drops();
 	if (test__start_subtest("http_endpoint"))
 		subtest_http_endpoint();
+	if (test__start_subtest("series_bounded"))
+		subtest_series_bounded();
 	if (test__start_subtest("idle_flood"))
 		subtest_idle_flood();
 	if (test__start_subtest("bad_addresses"))
