@@ -95,5 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size -= len;
 	}
 	h2__free(h);
+	if (h2__held())
+		abort(); /* every buffer's bytes given back to the bound */
 	return 0;
 }

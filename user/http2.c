@@ -36,11 +36,11 @@ struct h2_side {
 	__u8 type, flags;
 	__u32 left;	    /* payload bytes still to come */
 	unsigned char *buf; /* payload of a frame we read whole */
-	size_t buf_len;
+	size_t buf_len, buf_cap;
 	int pad_pending;	   /* DATA: the pad length byte is next */
 	__u32 data_left, pad_left; /* DATA: body bytes, then padding */
 	unsigned char *blk;	   /* a header block, across CONTINUATION frames */
-	size_t blk_len;
+	size_t blk_len, blk_cap;
 	__u32 blk_stream;
 	int blk_end_stream, blk_push, blk_open;
 	__u64 blk_ts;	/* the call in which the block's first frame began */
@@ -51,6 +51,58 @@ struct h2_side {
 struct h2_conn {
 	struct h2_side side[2];
 };
+
+/*
+ * Bytes of frame payloads and header blocks held by every connection at
+ * once: bounded in all (a peer that never ends a header block, on each of
+ * thousands of connections, holds up to twice BLOCK_MAX each); past it, a
+ * direction that needs more can no longer be followed (counted).
+ */
+#define HELD_MAX (64u << 20)
+#define KEEP_MAX 16384 /* a buffer this large is kept for the next frame */
+static size_t held;
+static __u64 held_refused;
+
+/* *p holds at least want bytes, or -1 (out of memory, or the budget) */
+static int hold(unsigned char **p, size_t *cap, size_t want)
+{
+	unsigned char *np;
+
+	if (want <= *cap)
+		return 0;
+	if (held - *cap + want > HELD_MAX) {
+		held_refused++;
+		return -1;
+	}
+	np = realloc(*p, want);
+	if (!np)
+		return -1;
+	held += want - *cap;
+	*p = np;
+	*cap = want;
+	return 0;
+}
+
+/* give a buffer back once it is large (a frame or block has been taken) */
+static void release(unsigned char **p, size_t *cap, size_t keep)
+{
+	if (*cap <= keep)
+		return;
+	held -= *cap;
+	free(*p);
+	*p = NULL;
+	*cap = 0;
+}
+
+__u64 h2__refused(void)
+{
+	return held_refused;
+}
+
+size_t h2__held(void)
+{
+	return held;
+}
 
 struct h2_conn *h2__new(void)
 {
@@ -75,8 +127,8 @@ void h2__free(struct h2_conn *h)
 	for (int i = 0; i < 2; i++) {
 		if (h->side[i].inf)
 			nghttp2_hd_inflate_del(h->side[i].inf);
-		free(h->side[i].buf);
-		free(h->side[i].blk);
+		release(&h->side[i].buf, &h->side[i].buf_cap, 0);
+		release(&h->side[i].blk, &h->side[i].blk_cap, 0);
 	}
 	free(h);
 }
@@ -145,6 +197,7 @@ static int block_done(struct h2_side *s, enum h2_dir dir, __u64 ts, __u32 tid,
 	}
 	s->blk_open = 0;
 	s->blk_len = 0;
+	release(&s->blk, &s->blk_cap, KEEP_MAX);
 	if (s->blk_push) {
 		headers_free(&hs);
 		return 0; /* a pushed request: decoded only to keep the table in step */
@@ -165,14 +218,8 @@ static int block_done(struct h2_side *s, enum h2_dir dir, __u64 ts, __u32 tid,
 /* add a fragment of a header block */
 static int block_add(struct h2_side *s, const unsigned char *p, size_t n)
 {
-	unsigned char *nb;
-
-	if (s->blk_len + n > BLOCK_MAX)
+	if (s->blk_len + n > BLOCK_MAX || hold(&s->blk, &s->blk_cap, s->blk_len + n + 1))
 		return -1;
-	nb = realloc(s->blk, s->blk_len + n + 1);
-	if (!nb)
-		return -1;
-	s->blk = nb;
 	memcpy(s->blk + s->blk_len, p, n);
 	s->blk_len += n;
 	return 0;
@@ -286,16 +333,9 @@ static int feed_side(struct h2_side *s, enum h2_dir dir, const unsigned char *d,
 			     s->type == F_RST_STREAM) &&
 			    cb->first_frame)
 				cb->first_frame(ctx, s->stream, ts);
-			if (needs_payload(s->type)) {
-				unsigned char *nb;
-
-				if (s->len > BLOCK_MAX)
-					return -1;
-				nb = realloc(s->buf, s->len + 1);
-				if (!nb)
-					return -1;
-				s->buf = nb;
-			}
+			if (needs_payload(s->type) &&
+			    (s->len > BLOCK_MAX || hold(&s->buf, &s->buf_cap, (size_t)s->len + 1)))
+				return -1;
 		} else if (s->type == F_DATA && s->pad_pending) {
 			if (i >= cap)
 				return -1;
@@ -331,6 +371,7 @@ static int feed_side(struct h2_side *s, enum h2_dir dir, const unsigned char *d,
 			s->fh_len = 0;
 			if (frame_done(s, dir, ts, tid, cb, ctx))
 				return -1;
+			release(&s->buf, &s->buf_cap, KEEP_MAX);
 		}
 	}
 	return 0;

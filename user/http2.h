@@ -49,4 +49,13 @@ void h2__free(struct h2_conn *h);
 int h2__feed(struct h2_conn *h, enum h2_dir dir, const unsigned char *data, size_t cap, size_t len,
 	     __u64 ts, __u32 tid, const struct h2_callbacks *cb, void *ctx);
 
+/*
+ * Directions given up (h2__feed returned -1) because the frames and header
+ * blocks held by all connections reached their bound (64 MiB), so far.
+ */
+__u64 h2__refused(void);
+
+/* bytes held now by every connection's frame and header-block buffers */
+size_t h2__held(void);
+
 #endif /* HTTP2_H */

@@ -33,6 +33,7 @@
 #include "otlp.h"
 #include "metrics.h"
 #include "outfile.h"
+#include "http2.h"
 #include "escape.h"
 #include "redact.h"
 
@@ -437,6 +438,7 @@ static void publish_drops(struct tlstrace_bpf *skel, struct run *r)
 	metrics__drops(r->metrics, "bad_record", cs.bad_records);
 	metrics__drops(r->metrics, "unmatched", cs.unmatched);
 	metrics__drops(r->metrics, "requests_overflow", cs.requests_overflow);
+	metrics__drops(r->metrics, "h2_overflow", h2__refused());
 }
 
 /* events lost in BPF, all causes */
@@ -501,17 +503,19 @@ static void report(struct tlstrace_bpf *skel, struct collector *col, bool all)
 	read_counters(skel, cnt);
 	collector__stats(col, &cs);
 	drops = drop_total(cnt);
-	if (drops || cnt[CNT_READ_FAIL] || cs.bad_records || cs.requests_overflow)
+	if (drops || cnt[CNT_READ_FAIL] || cs.bad_records || cs.requests_overflow || h2__refused())
 		fprintf(stderr,
 			"tlstrace: warning: %llu events dropped (ring buffer %llu, "
 			"thread map %llu, socket map %llu), %llu user-memory read failures, "
-			"%llu bad records, %llu requests not kept (too many awaiting responses): "
+			"%llu bad records, %llu requests not kept (too many awaiting responses), "
+			"%llu HTTP/2 directions given up (header blocks over the memory bound): "
 			"entries may be missing or incomplete\n",
 			(unsigned long long)drops, (unsigned long long)cnt[CNT_DROP_RINGBUF],
 			(unsigned long long)cnt[CNT_DROP_INFLIGHT],
 			(unsigned long long)cnt[CNT_DROP_SOCKS],
 			(unsigned long long)cnt[CNT_READ_FAIL], (unsigned long long)cs.bad_records,
-			(unsigned long long)cs.requests_overflow);
+			(unsigned long long)cs.requests_overflow,
+			(unsigned long long)h2__refused());
 	if (!all)
 		return;
 	for (int i = CNT_HIT_HANDSHAKE_ENTER; i <= CNT_HIT_DNS_EXIT; i++)

@@ -1430,11 +1430,57 @@ out:
 	h2_fx_fini(&f, &df);
 }
 
+/*
+ * Header blocks that never end (HEADERS, then CONTINUATION frames, never
+ * END_HEADERS) on many connections: what they hold is bounded in all; past
+ * it a connection is given up (counted), and everything is given back.
+ */
+static void subtest_h2_unfinished_blocks_bounded(void)
+{
+	enum {
+		CONNS = 400,
+		FRAME = 16000,
+		FRAMES = 15
+	};
+	static const struct h2_callbacks none;
+	static unsigned char frame[9 + FRAME];
+	struct h2_conn *h[CONNS];
+	__u64 refused = h2__refused();
+	int given_up = 0;
+
+	for (int i = 0; i < CONNS; i++) {
+		h[i] = h2__new();
+		if (!ASSERT_OK_PTR(h[i], "h2__new"))
+			return;
+		for (int f = 0; f < FRAMES; f++) {
+			frame[0] = 0;
+			frame[1] = FRAME >> 8;
+			frame[2] = FRAME & 0xff;
+			frame[3] = f ? 9 : 1; /* CONTINUATION, HEADERS; no END_HEADERS */
+			frame[4] = 0;
+			frame[8] = 1; /* stream 1 */
+			if (h2__feed(h[i], H2_IN, frame, sizeof(frame), sizeof(frame), 1000, 1,
+				     &none, NULL)) {
+				given_up++;
+				break;
+			}
+		}
+		ASSERT_LE(h2__held(), 64u << 20, "held in all");
+	}
+	ASSERT_GT(given_up, 0, "some given up");
+	ASSERT_EQ(h2__refused() - refused, (__u64)given_up, "each counted");
+	for (int i = 0; i < CONNS; i++)
+		h2__free(h[i]);
+	ASSERT_EQ(h2__held(), 0, "all given back");
+}
+
 void test_http2(void)
 {
 	cur_comm = "curl"; /* the process the records come from */
 	if (test__start_subtest("h2_parser_basic"))
 		subtest_parser_basic();
+	if (test__start_subtest("h2_unfinished_blocks_bounded"))
+		subtest_h2_unfinished_blocks_bounded();
 	if (test__start_subtest("h2_parser_split"))
 		subtest_parser_split();
 	if (test__start_subtest("h2_parser_continuation_padding_priority"))
