@@ -47,6 +47,7 @@ enum header_rule {
 	H_COOKIE,     /* each cookie's value, its name kept */
 	H_SET_COOKIE, /* the cookie's value, its name and attributes kept */
 	H_URL,	      /* a URL: through redact__url() */
+	H_AUTHORITY,  /* host[:port], after user information if any (RFC 3986 authority) */
 };
 
 /* Header fields, by their whole name in any case (no substrings: ":authority" is no secret) */
@@ -81,6 +82,8 @@ static const struct {
 	{ "authentication", H_SECRET },
 	{ "x-auth", H_SECRET },
 	{ "apikey", H_SECRET },
+	{ "host", H_AUTHORITY },
+	{ ":authority", H_AUTHORITY },
 	{ ":path", H_URL }, /* HTTP/2 request target */
 	{ "referer", H_URL },
 	{ "location", H_URL },
@@ -140,12 +143,12 @@ int redact__param_name(const char *name, size_t len)
 		} else if (c == '+') {
 			c = ' ';
 		}
-		if (c == '-' || c == '_' || c == '.' || c == ' ')
+		/* separators, and control bytes (a decoded NUL) that could split a name */
+		if (c == '-' || c == '_' || c == '.' || c == ' ' || c < 0x20 || c == 0x7f)
 			continue;
 		if (n == PARAM_NAME_MAX)
 			return 1;
-		/* a decoded NUL would end the string: make it a byte that matches nothing */
-		norm[n++] = c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : c ? (char)c : '\x01';
+		norm[n++] = c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : (char)c;
 	}
 	norm[n] = '\0';
 	for (size_t i = 0; i < NELEM(param_names); i++)
@@ -467,6 +470,17 @@ void redact__headers(struct headers *out, const struct headers *in)
 			redact__url(buf, sizeof(buf), v);
 			o.len = strlen(buf);
 			break;
+		case H_AUTHORITY: {
+			/* "user:password@host" (never valid here, but sent) keeps its host only */
+			const char *at = strrchr(v, '@');
+
+			if (at) {
+				put_whole(&o, REDACTED "@");
+				v = at + 1;
+			}
+			put(&o, v, strlen(v));
+			break;
+		}
 		default:
 			put(&o, v, strlen(v));
 			break;

@@ -83,7 +83,8 @@ static void subtest_param_names(void)
 	ASSERT_TRUE(redact__param_name("sigx", 3), "only len bytes are read");
 	ASSERT_FALSE(redact__param_name("keys", 4), "keys");
 	ASSERT_FALSE(redact__param_name("authority", 9), "authority");
-	ASSERT_FALSE(redact__param_name("to%00ken", 8), "a NUL in a name is no letter");
+	ASSERT_TRUE(redact__param_name("to%00ken", 8), "a decoded NUL cannot split a name");
+	ASSERT_TRUE(redact__param_name("code%00", 7), "nor hide an exact one");
 	ASSERT_FALSE(redact__param_name("", 0), "no name");
 	{
 		char longname[300];
@@ -281,6 +282,9 @@ static void subtest_header_rules(void)
 	ASSERT_FALSE(redact__header_name(":path") || redact__header_name("Location"),
 		     "a URL's field is not a secret as a whole");
 	ASSERT_STREQ(field(&out, "Authorization", ""), "", "an empty value stays empty");
+	ASSERT_STREQ(field(&out, "Host", "u:s3cret@h4:8443"), "REDACTED@h4:8443",
+		     "user information in Host");
+	ASSERT_STREQ(field(&out, ":authority", "example.com"), "example.com", ":authority kept");
 	ASSERT_STREQ(field(&out, "X-Original-URL", "/x?access_token=s3cret&a=1"),
 		     "/x?access_token=REDACTED&a=1", "X-Original-URL is a URL");
 	headers_free(&out);
@@ -333,7 +337,8 @@ static void subtest_url_fields(void)
 		     "/cb#access_token=REDACTED&state=1", "Location");
 	ASSERT_STREQ(field(&out, "content-location", "/x?password=s"), "/x?password=REDACTED",
 		     "Content-Location");
-	ASSERT_STREQ(field(&out, ":authority", "u:p@h"), "u:p@h", ":authority is a host");
+	ASSERT_STREQ(field(&out, ":authority", "u:p@h"), "REDACTED@h",
+		     ":authority keeps its host, not user information");
 	headers_free(&out);
 }
 
