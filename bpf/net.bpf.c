@@ -312,7 +312,16 @@ int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
 /*
  * A traced process opening a TLS library: the dynamic loader at exec or
  * dlopen(). User space attaches to it (once per file) before it is used.
+ * Only an open that succeeded is reported: root must not read (or probe) a
+ * file on behalf of a process that may not open it. The path is kept from
+ * the call's entry to its return, by thread.
  */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct ev_lib_open);
+} lib_opens SEC(".maps");
 static __always_inline int has_prefix(const char *s, unsigned i, const char *p, unsigned n)
 {
 	for (unsigned k = 0; k < n; k++)
@@ -352,9 +361,29 @@ int sys_enter_openat(struct trace_event_raw_sys_enter *ctx)
 	    !has_prefix(e->path, base, "libgnutls.so", 12))
 		return 0;
 	fill_hdr(&e->hdr, EV_LIB_OPEN, bpf_ktime_get_ns());
+	__u32 tid = (__u32)id;
+
+	if (bpf_map_update_elem(&lib_opens, &tid, e, BPF_ANY))
+		count(CNT_DROP_INFLIGHT);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_openat")
+int sys_exit_openat(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct ev_lib_open *e;
+
+	if (!is_traced(id >> 32))
+		return 0;
+	e = bpf_map_lookup_elem(&lib_opens, &tid);
+	if (!e)
+		return 0;
 	/* user space must attach before the library is used: wake it now */
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), BPF_RB_FORCE_WAKEUP))
+	if (ctx->ret >= 0 && bpf_ringbuf_output(&events, e, sizeof(*e), BPF_RB_FORCE_WAKEUP))
 		count(CNT_DROP_RINGBUF);
+	bpf_map_delete_elem(&lib_opens, &tid);
 	return 0;
 }
 

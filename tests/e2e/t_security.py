@@ -639,6 +639,30 @@ def test_output_reader_misbehaves(env):
                      err), "stderr %r" % err)
 
 
+def test_failed_open_not_followed(env):
+    """A user tries to open a library in a directory only root can read
+    (EACCES): tlstrace does not open, read or probe it for them; the same
+    file opened by root is attached."""
+    need("setpriv")
+    rootonly = env.path("rootonly")
+    shutil.rmtree(rootonly, ignore_errors=True)
+    os.makedirs(rootonly)
+    os.chmod(rootonly, 0o700)
+    lib = os.path.join(rootonly, "libssl.so.3")
+    shutil.copy(libssl_path(), lib)
+    out = env.out_file("failed_open_not_followed")
+    rc, so, err = env.procs.run([env.tlstrace, "-v", "-f", "json", "-o", out, "--"] + AS_NOBODY +
+                                ["python3", "-c", OPEN_ALL, lib], 60, "tlstrace")
+    expect(rc == 0 and "Permission denied" in err, "the user's open: %s %r"
+           % (describe_exit(rc), err[-300:]))
+    attached = [l for l in err.splitlines() if "attached to" in l and "rootonly" in l]
+    expect(not attached, "attached for a user who could not open it: %r" % attached)
+    rc, so, err = env.procs.run([env.tlstrace, "-v", "-f", "json", "-o", out, "--", "python3",
+                                 "-c", OPEN_ALL, lib], 60, "tlstrace")
+    attached = [l for l in err.splitlines() if "attached to" in l and "rootonly" in l]
+    expect(rc == 0 and attached, "root's own open was not followed: %r" % err[-300:])
+
+
 def test_pid_namespace_refused(env):
     """Run from another PID namespace (a container without --pid=host), the
     probes' pids would name other processes: one line, exit 1."""
@@ -664,6 +688,7 @@ TESTS = [
     ("forged_elf_bounded", test_forged_elf_bounded),
     ("pseudo_files_not_read", test_pseudo_files_not_read),
     ("output_reader_misbehaves", test_output_reader_misbehaves),
+    ("failed_open_not_followed", test_failed_open_not_followed),
     ("pid_namespace_refused", test_pid_namespace_refused),
     ("library_copies_bounded", test_library_copies_bounded),
 ]
