@@ -138,6 +138,15 @@ static void subtest_func_offsets(void)
 	}
 }
 
+/* the identification bytes of a 64-bit little-endian ELF file */
+static void elf_ident(Elf64_Ehdr *eh)
+{
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+}
+
 /*
  * A forged header: 64 bytes, then one section header whose size field
  * claims millions of sections (extended numbering), in a sparse 256 MiB
@@ -158,10 +167,7 @@ static void subtest_forged_section_count(void)
 
 	if (!make_dir())
 		return;
-	memcpy(eh.e_ident, ELFMAG, SELFMAG);
-	eh.e_ident[EI_CLASS] = ELFCLASS64;
-	eh.e_ident[EI_DATA] = ELFDATA2LSB;
-	eh.e_ident[EI_VERSION] = EV_CURRENT;
+	elf_ident(&eh);
 	path_in(path, sizeof(path), "libssl.so.3");
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (ASSERT_GE(fd, 0, "create") &&
@@ -203,10 +209,7 @@ static void subtest_forged_many_tables(void)
 
 	if (!make_dir())
 		return;
-	memcpy(eh.e_ident, ELFMAG, SELFMAG);
-	eh.e_ident[EI_CLASS] = ELFCLASS64;
-	eh.e_ident[EI_DATA] = ELFDATA2LSB;
-	eh.e_ident[EI_VERSION] = EV_CURRENT;
+	elf_ident(&eh);
 	sh[1] = (Elf64_Shdr){ .sh_type = SHT_STRTAB, .sh_offset = 64, .sh_size = 16 };
 	for (int i = 2; i < NSEC; i++)
 		sh[i] = (Elf64_Shdr){
