@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <netinet/in.h>
+#include "clock.h"
 #include "conntab.h"
 
 enum source_kind {
@@ -109,14 +109,6 @@ __u32 conntab__capacity(const struct conntab *t)
 	return t ? t->cap : 0;
 }
 
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
-
 void conntab__set_max_serving(struct conntab *t, __u64 ns)
 {
 	t->max_serving_ns = ns;
@@ -144,7 +136,7 @@ static int evictable(const struct conntab *t, const struct conntab_conn *c, __u6
 int conntab__admit(struct conntab *t, const struct sockaddr *addr, socklen_t len, int *evict_fd)
 {
 	struct conntab_conn *oldest = NULL, *oldest_here = NULL, *victim = NULL;
-	__u64 now = now_ns(), best = 0, best_here = 0;
+	__u64 now = mono_ns(), best = 0, best_here = 0;
 	__u32 open = 0, here = 0, used = 0;
 	struct source src;
 
@@ -222,7 +214,7 @@ void conntab__busy(struct conntab *t, struct conntab_conn *c)
 	(void)t;
 	if (c && c->state == C_WAITING) {
 		c->state = C_SERVING;
-		c->serving_ns = now_ns();
+		c->serving_ns = mono_ns();
 	}
 }
 

@@ -32,6 +32,7 @@
 #include "summary.h"
 #include "otlp.h"
 #include "metrics.h"
+#include "clock.h"
 #include "outfile.h"
 #include "http2.h"
 #include "escape.h"
@@ -52,7 +53,6 @@ static void on_tick(int sig)
 	(void)sig;
 }
 
-static __u64 mono_ns(void);
 static __u64 deadline;	 /* -d: when to stop (CLOCK_MONOTONIC ns), 0 for never */
 static bool output_gone; /* the reader of our output went away (EPIPE) */
 static bool finishing;	 /* the trace is over: what is left is written, if it can be */
@@ -109,14 +109,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		p += n + (p[n] ? 1 : 0);
 	}
 	return 0;
-}
-
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 static __s64 real_ns(void)

@@ -29,6 +29,7 @@
 #include <microhttpd.h>
 #include "conntab.h"
 #include "utf8.h"
+#include "clock.h"
 #include "metrics.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -733,18 +734,10 @@ static void rendered_put(void *cls)
 	}
 }
 
-static __u64 mono_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
-
 /* the newest text, rendered anew if it is older than a second; a reference the caller puts */
 static struct rendered *rendered_get(struct metrics *m)
 {
-	__u64 now = mono_now_ns();
+	__u64 now = mono_ns();
 	struct rendered *r = m->last;
 
 	if (!r || now - r->at_ns >= RENDER_EVERY_NS) {

@@ -25,6 +25,7 @@
 #include <sys/random.h>
 #include <curl/curl.h>
 #include "utf8.h"
+#include "clock.h"
 #include "escape.h"
 #include "otlp.h"
 
@@ -947,14 +948,6 @@ struct otlp {
 	char exe[PATH_MAX];
 };
 
-static __u64 now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (__u64)t.tv_sec * 1000000000ULL + t.tv_nsec;
-}
-
 static struct timespec abs_time(__u64 ns)
 {
 	struct timespec t = { .tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL };
@@ -986,7 +979,7 @@ static void pause_until(struct otlp *o, __u64 until)
 		__u64 end = until < deadline_locked(o) ? until : deadline_locked(o);
 		struct timespec ts;
 
-		if (now_ns() >= end)
+		if (mono_ns() >= end)
 			break;
 		ts = abs_time(end);
 		pthread_cond_timedwait(&o->wake, &o->lock, &ts);
@@ -1010,7 +1003,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	(void)dt, (void)dn, (void)ut, (void)un;
-	return now_ns() >= deadline(ctx);
+	return mono_ns() >= deadline(ctx);
 }
 
 static int read_varint(const unsigned char **p, const unsigned char *end, __u64 *v)
@@ -1107,7 +1100,7 @@ enum post_result {
 static enum post_result post(struct otlp *o, const unsigned char *body, size_t len,
 			     long *retry_after_ms, char *err, size_t errlen)
 {
-	__u64 now = now_ns(), d = deadline(o);
+	__u64 now = mono_ns(), d = deadline(o);
 	long timeout = TOTAL_TIMEOUT_MS, code = 0;
 	curl_off_t retry_after = 0;
 	CURLcode rc;
@@ -1195,7 +1188,7 @@ static int send_batch(struct otlp *o, struct item **items, size_t n)
 			pthread_mutex_lock(&o->lock);
 			o->st.retries++;
 			pthread_mutex_unlock(&o->lock);
-			pause_until(o, now_ns() + (__u64)(after > wait ? after : wait) * 1000000);
+			pause_until(o, mono_ns() + (__u64)(after > wait ? after : wait) * 1000000);
 			wait *= 2;
 		}
 	}
@@ -1240,13 +1233,13 @@ static void *sender(void *arg)
 
 		/* a full batch, an entry that waited long enough, or stop */
 		while (!o->stopping && o->count < BATCH_MAX &&
-		       !(o->count && now_ns() >= o->oldest_ns + BATCH_WAIT_NS)) {
+		       !(o->count && mono_ns() >= o->oldest_ns + BATCH_WAIT_NS)) {
 			struct timespec ts = abs_time(o->count ? o->oldest_ns + BATCH_WAIT_NS
-							       : now_ns() + BATCH_WAIT_NS);
+							       : mono_ns() + BATCH_WAIT_NS);
 
 			pthread_cond_timedwait(&o->wake, &o->lock, &ts);
 		}
-		if (o->stopping && (!o->count || now_ns() >= o->deadline_ns))
+		if (o->stopping && (!o->count || mono_ns() >= o->deadline_ns))
 			break;
 		if (!batch) {
 			fail_queued_locked(o, "out of memory");
@@ -1259,7 +1252,7 @@ static void *sender(void *arg)
 			o->head = (o->head + 1) % o->cap;
 			o->count--;
 		}
-		o->oldest_ns = now_ns();
+		o->oldest_ns = mono_ns();
 		pthread_mutex_unlock(&o->lock);
 		if (send_batch(o, batch, n)) {
 			pthread_mutex_lock(&o->lock);
@@ -1442,7 +1435,7 @@ void otlp__entry(struct otlp *o, const struct entry *e)
 		return;
 	}
 	if (!o->count)
-		o->oldest_ns = now_ns();
+		o->oldest_ns = mono_ns();
 	o->q[(o->head + o->count) % o->cap] = it;
 	o->count++;
 	o->st.queued++;
@@ -1471,7 +1464,7 @@ void otlp__stop(struct otlp *o, int timeout_ms, struct otlp_stats *st)
 	}
 	pthread_mutex_lock(&o->lock);
 	o->stopping = 1;
-	o->deadline_ns = now_ns() + (__u64)(timeout_ms > 0 ? timeout_ms : 0) * 1000000;
+	o->deadline_ns = mono_ns() + (__u64)(timeout_ms > 0 ? timeout_ms : 0) * 1000000;
 	pthread_cond_broadcast(&o->wake);
 	pthread_mutex_unlock(&o->lock);
 	if (o->thread_started)
