@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "escape.h"
 #include "outfile.h"
 
@@ -39,32 +39,23 @@ static bool trusted_owner(uid_t uid)
 	return uid == 0 || uid == getuid() || uid == outfile_operator_uid();
 }
 
-/*
- * The stdio stream's sink: every byte goes to the destination, unless the
- * record it belongs to has already failed, whose rest is dropped. A created
- * file is cut back to its last whole record at the failure, so what is on
- * disk is always whole records.
- */
-static __u64 mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
-}
-
 void outfile__set_stopping(struct outfile *o, bool (*stopping)(void *ctx), void *ctx)
 {
 	o->stopping = stopping;
 	o->stop_ctx = ctx;
 }
 
+/*
+ * The stdio stream's sink: every byte goes to the destination, unless the
+ * record it belongs to has already failed, whose rest is dropped. A created
+ * file is cut back to its last whole record at the failure, so what is on
+ * disk is always whole records.
+ */
 static ssize_t sink_write(void *cookie, const char *buf, size_t size)
 {
 	struct outfile *o = cookie;
-	size_t done = 0;
-
 	__u64 waited_from = 0; /* when the trace stopped with the reader not reading */
+	size_t done = 0;
 
 	if (o->record_lost)
 		return (ssize_t)size;
@@ -83,13 +74,13 @@ static ssize_t sink_write(void *cookie, const char *buf, size_t size)
 		 * the reader has OUTFILE_GRACE_MS more to take something.
 		 */
 		if (n < 0 && errno == EINTR) {
-			__u64 now = mono_ms();
+			__u64 now = mono_ns();
 
 			if (!o->stopping || !o->stopping(o->stop_ctx))
 				continue;
 			if (!waited_from)
 				waited_from = now;
-			if (now - waited_from < OUTFILE_GRACE_MS)
+			if (now - waited_from < OUTFILE_GRACE_MS * 1000000ull)
 				continue;
 			errno = ETIMEDOUT;
 		}
@@ -102,12 +93,14 @@ static ssize_t sink_write(void *cookie, const char *buf, size_t size)
 			o->gone = n < 0 && (errno == EPIPE || errno == ETIMEDOUT);
 			if (o->created && !ftruncate(o->fd, o->good) &&
 			    lseek(o->fd, o->good, SEEK_SET) == o->good) {
+				o->pos = o->good;
 				o->cut_back = true;
 				o->at_start = o->good == 0;
 			}
 			return (ssize_t)size; /* stdio keeps nothing of a lost record */
 		}
 		done += (size_t)n;
+		o->pos += n;
 	}
 	return (ssize_t)size;
 }
@@ -134,27 +127,6 @@ static int open_stream(struct outfile *o)
 	return 0;
 }
 
-/*
- * A device, FIFO or socket written in place must be root's or the
- * operator's: anyone can make a FIFO where the operator's FILE will be, and
- * read the trace from it (or stall tlstrace on it). 0 or -EPERM with why.
- */
-static int check_in_place(struct outfile *o, const struct stat *st, char *why, size_t cap)
-{
-	char msg[112];
-
-	if (trusted_owner(st->st_uid))
-		return 0;
-	snprintf(msg, sizeof(msg),
-		 "a %s owned by uid %u, neither root nor the operator; not written to",
-		 S_ISFIFO(st->st_mode)	 ? "FIFO"
-		 : S_ISSOCK(st->st_mode) ? "socket"
-					 : "device",
-		 (unsigned)st->st_uid);
-	snprintf(why, cap, "%s: %s", o->display ? o->display : "", msg);
-	return -EPERM;
-}
-
 static void clear(struct outfile *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -162,10 +134,44 @@ static void clear(struct outfile *o)
 	o->dirfd = -1;
 }
 
-static int fail(struct outfile *o, int err, char *why, size_t cap, const char *fmt, const char *arg)
+/* "FILE: reason" in why (reason: strerror(err) if NULL); -err */
+static int fail(struct outfile *o, int err, char *why, size_t cap, const char *reason)
 {
-	snprintf(why, cap, fmt, o->display ? o->display : "", arg ? arg : strerror(err));
+	snprintf(why, cap, "%s: %s", o->display ? o->display : "", reason ? reason : strerror(err));
 	return -err;
+}
+
+/* a file or link owned by another user: refused */
+static int not_trusted(struct outfile *o, const char *what, uid_t uid, const char *refused,
+		       char *why, size_t cap)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "a %s owned by uid %u, neither root nor the operator; not %s",
+		 what, (unsigned)uid, refused);
+	return fail(o, EPERM, why, cap, msg);
+}
+
+/*
+ * FILE is not a regular file: a device, FIFO or socket is written in place
+ * (opened at commit) if it is root's or the operator's, since anyone can
+ * make a FIFO where the operator's FILE will be, and read the trace from it
+ * (or stall tlstrace on it). Directories and block devices are refused.
+ * 0 or -errno with why.
+ */
+static int in_place(struct outfile *o, const struct stat *st, char *why, size_t cap)
+{
+	if (S_ISDIR(st->st_mode))
+		return fail(o, EISDIR, why, cap, NULL);
+	if (S_ISBLK(st->st_mode))
+		return fail(o, EPERM, why, cap, BLOCK_DEVICE);
+	if (trusted_owner(st->st_uid))
+		return 0;
+	return not_trusted(o,
+			   S_ISFIFO(st->st_mode)   ? "FIFO"
+			   : S_ISSOCK(st->st_mode) ? "socket"
+						   : "device",
+			   st->st_uid, "written to", why, cap);
 }
 
 /* a fresh name beside base: ".base.tlstrace-XXXXXXXX" */
@@ -219,46 +225,37 @@ static int same_as_std(const struct stat *st)
  */
 static int follow_link(struct outfile *o, const struct stat *lst, int depth, char *why, size_t cap)
 {
-	char target[4096], msg[112], *next;
+	char target[4096], *next;
 	struct stat st, held;
 	ssize_t n;
 	int fd, std, rc, followed;
 
-	if (!trusted_owner(lst->st_uid)) {
-		snprintf(msg, sizeof(msg),
-			 "a symbolic link owned by uid %u, neither root nor the operator; not "
-			 "followed",
-			 (unsigned)lst->st_uid);
-		return fail(o, EPERM, why, cap, "%s: %s", msg);
-	}
+	if (!trusted_owner(lst->st_uid))
+		return not_trusted(o, "symbolic link", lst->st_uid, "followed", why, cap);
 	if (depth >= 8)
-		return fail(o, ELOOP, why, cap, "%s: %s", NULL);
+		return fail(o, ELOOP, why, cap, NULL);
 	followed = fstatat(o->dirfd, o->base, &st, 0) == 0;
 	if (followed && (std = same_as_std(&st)) >= 0) {
 		/* -o /dev/stdout: the open file description we were given */
 		o->fd = dup(std);
 		o->std = true;
-		return o->fd < 0 ? fail(o, errno, why, cap, "%s: %s", NULL) : 0;
+		return o->fd < 0 ? fail(o, errno, why, cap, NULL) : 0;
 	}
 	if (followed && !S_ISREG(st.st_mode)) {
 		/* a device, FIFO or socket: opened in place at commit */
 		o->follow = true;
 		o->dev = st.st_dev;
 		o->ino = st.st_ino;
-		if (S_ISDIR(st.st_mode))
-			return fail(o, EISDIR, why, cap, "%s: %s", NULL);
-		if (S_ISBLK(st.st_mode))
-			return fail(o, EPERM, why, cap, "%s: %s", BLOCK_DEVICE);
-		return check_in_place(o, &st, why, cap);
+		return in_place(o, &st, why, cap);
 	}
 	fd = openat(o->dirfd, o->base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return fail(o, errno, why, cap, "%s: %s", NULL);
+		return fail(o, errno, why, cap, NULL);
 	if (fstat(fd, &held) || held.st_ino != lst->st_ino || held.st_dev != lst->st_dev ||
 	    held.st_uid != lst->st_uid ||
 	    (n = readlinkat(fd, "", target, sizeof(target) - 1)) < 0) {
 		close(fd);
-		return fail(o, EAGAIN, why, cap, "%s: %s", "the link changed while it was read");
+		return fail(o, EAGAIN, why, cap, "the link changed while it was read");
 	}
 	close(fd);
 	target[n] = '\0';
@@ -268,7 +265,7 @@ static int follow_link(struct outfile *o, const struct stat *lst, int depth, cha
 	else if (asprintf(&next, "%s/%s", o->dir, target) < 0)
 		next = NULL;
 	if (!next)
-		return fail(o, ENOMEM, why, cap, "%s: %s", NULL);
+		return fail(o, ENOMEM, why, cap, NULL);
 	{
 		char *display = o->display;
 
@@ -296,39 +293,35 @@ static int prepare(struct outfile *o, const char *path, int depth, char *why, si
 	clear(o);
 	o->display = strdup(esc(path));
 	if (!o->display)
-		return fail(o, ENOMEM, why, cap, "%s: %s", NULL);
+		return fail(o, ENOMEM, why, cap, NULL);
 	slash = strrchr(path, '/');
 	o->base = strdup(slash ? slash + 1 : path);
 	if (!o->base)
-		return fail(o, ENOMEM, why, cap, "%s: %s", NULL);
+		return fail(o, ENOMEM, why, cap, NULL);
 	if (!o->base[0] || !strcmp(o->base, ".") || !strcmp(o->base, ".."))
-		return fail(o, EISDIR, why, cap, "%s: %s", "not a file name");
+		return fail(o, EISDIR, why, cap, "not a file name");
 	if (slash) {
 		o->dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
 		if (!o->dir)
-			return fail(o, ENOMEM, why, cap, "%s: %s", NULL);
+			return fail(o, ENOMEM, why, cap, NULL);
 	}
 	o->dirfd = open(o->dir ? o->dir : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	err = errno;
 	if (o->dirfd < 0)
-		return fail(o, err, why, cap, "%s: %s", NULL);
+		return fail(o, err, why, cap, NULL);
 
 	if (fstatat(o->dirfd, o->base, &st, AT_SYMLINK_NOFOLLOW)) {
 		if (errno != ENOENT)
-			return fail(o, errno, why, cap, "%s: %s", NULL);
+			return fail(o, errno, why, cap, NULL);
 		st.st_mode = S_IFREG; /* a new file */
 	} else if (S_ISLNK(st.st_mode)) {
 		return follow_link(o, &st, depth, why, cap);
 	}
-	if (S_ISDIR(st.st_mode))
-		return fail(o, EISDIR, why, cap, "%s: %s", NULL);
-	if (S_ISBLK(st.st_mode))
-		return fail(o, EPERM, why, cap, "%s: %s", BLOCK_DEVICE);
 	if (!S_ISREG(st.st_mode))
-		return check_in_place(o, &st, why, cap); /* written in place, opened at commit */
+		return in_place(o, &st, why, cap);
 	err = create_temp(o);
 	if (err)
-		return fail(o, -err, why, cap, "%s: %s", NULL);
+		return fail(o, -err, why, cap, NULL);
 	return 0;
 }
 
@@ -339,7 +332,7 @@ int outfile__commit(struct outfile *o, char *why, size_t cap)
 	if (o->tmp) {
 		/* replaces whatever the name is now (a link too), never what it points to */
 		if (renameat(o->dirfd, o->tmp, o->dirfd, o->base))
-			return fail(o, errno, why, cap, "%s: %s", NULL);
+			return fail(o, errno, why, cap, NULL);
 		free(o->tmp);
 		o->tmp = NULL;
 	} else {
@@ -357,14 +350,15 @@ int outfile__commit(struct outfile *o, char *why, size_t cap)
 				       O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC |
 					       (o->follow ? 0 : O_NOFOLLOW));
 		if (o->fd < 0)
-			return fail(o, errno, why, cap, "%s: %s",
+			return fail(o, errno, why, cap,
 				    errno == ENXIO ? "a FIFO or socket with no reader" : NULL);
-		if (!fstat(o->fd, &st) && !o->std && check_in_place(o, &st, why, cap))
-			return -EPERM;
-		if (fstat(o->fd, &st) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode) ||
-		    (S_ISREG(st.st_mode) && !o->std) ||
+		if (fstat(o->fd, &st))
+			return fail(o, errno, why, cap, NULL);
+		if (!o->std && (err = in_place(o, &st, why, cap)))
+			return err;
+		if ((S_ISREG(st.st_mode) && !o->std) ||
 		    (o->follow && (st.st_dev != o->dev || st.st_ino != o->ino)))
-			return fail(o, EPERM, why, cap, "%s: %s", "changed while tlstrace started");
+			return fail(o, EPERM, why, cap, "changed while tlstrace started");
 		fl = fcntl(o->fd, F_GETFL);
 		if (fl >= 0)
 			fcntl(o->fd, F_SETFL, fl & ~O_NONBLOCK);
@@ -373,7 +367,7 @@ int outfile__commit(struct outfile *o, char *why, size_t cap)
 	o->dirfd = -1;
 	err = open_stream(o);
 	if (err)
-		return fail(o, -err, why, cap, "%s: %s", NULL);
+		return fail(o, -err, why, cap, NULL);
 	return 0;
 }
 
@@ -393,8 +387,7 @@ int outfile__end_record(struct outfile *o, bool entry)
 		return -EBADF;
 	fflush(o->f);
 	if (!o->record_lost) {
-		if (o->created)
-			o->good = lseek(o->fd, 0, SEEK_CUR);
+		o->good = o->pos;
 		if (entry)
 			o->entries++;
 		return 0;

@@ -40,7 +40,8 @@ struct outfile {
 	dev_t dev;
 	ino_t ino;
 	bool record_lost; /* the record being written failed */
-	off_t good;	  /* bytes of whole records written to a created file */
+	off_t pos;	  /* bytes written to the destination */
+	off_t good;	  /* ...of them in whole records */
 	int err;	  /* errno of the first failed write, 0 if none */
 	__u64 entries;	  /* entries written whole */
 	__u64 lost;	  /* entries lost to failed writes */
