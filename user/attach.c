@@ -194,6 +194,7 @@ struct attacher {
 	struct request queue[QUEUE_CAP];
 	size_t qhead, qlen;
 	bool busy, quit;
+	bool stuck; /* the worker did not stop in time: not waited for again */
 };
 
 static const char *const refusal_name[ATTACH_REFUSAL_NR] = {
@@ -226,10 +227,10 @@ struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose,
 	a->stop = stop;
 	/* every uprobe is a descriptor: leave room for everything else */
 	a->max_links = 1024;
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 512)
-		a->max_links = rl.rlim_cur - 256;
-	else if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur == RLIM_INFINITY)
-		a->max_links = 1 << 20;
+	if (!getrlimit(RLIMIT_NOFILE, &rl))
+		a->max_links = rl.rlim_cur == RLIM_INFINITY ? 1 << 20
+			       : rl.rlim_cur > 512	    ? rl.rlim_cur - 256
+							    : a->max_links;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
 	pthread_cond_init(&a->idle, NULL);
@@ -419,16 +420,16 @@ static size_t probes_of(struct attacher *a, const struct lib_kind *k, const stru
 
 /*
  * Attach every probe of its kind to the checked file open at fd (named
- * name in messages); 1 if attached, 0 if skipped (said), -errno.
+ * name in messages); 1 if attached, 0 if skipped (said), -errno. counted:
+ * the caller has read it already, within its owner's bounds (u).
  */
 static int attach_fd(struct attacher *a, int fd, const struct stat *st, const char *name, pid_t pid,
-		     pid_t owner, const struct lib_kind *k)
+		     pid_t owner, const struct lib_kind *k, bool counted, struct user_count *u)
 {
 	const struct probe *probes[MAX_PROBES];
 	const char *funcs[MAX_PROBES];
 	size_t offs[MAX_PROBES], n, first = a->nlinks;
 	char self[64];
-	struct user_count *u = NULL;
 	int found;
 
 	if (a->timing_only && !k->tls)
@@ -437,7 +438,7 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 	for (size_t i = 0; i < n; i++)
 		funcs[i] = probes[i]->func;
 	/* the bounds: per user (before any reading), per host, and descriptors */
-	if (!user_may_read(a, st, &u))
+	if (!counted && !user_may_read(a, st, &u))
 		return 0;
 	found = libfile_func_offsets(fd, funcs, n, offs, k == &exe_openssl);
 	if (found < 0) {
@@ -496,56 +497,61 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 }
 
 /*
- * Attach to the file path names (dirfd and resolve as libfile_open's),
- * once per file: pid is the process whose uprobes these are (-1 host-wide),
- * owner the process that loads it (0 for the operator's own).
+ * Attach to the checked file open at fd, once per file: pid is the process
+ * whose uprobes these are (-1 host-wide), owner the process that loads it
+ * (0 for the operator's own); counted and u as attach_fd's. The file is
+ * held open and attached through /proc/self/fd: a short-lived process whose
+ * files go away mid-attach cannot make us miss (or half-attach) its
+ * library, nor swap another file in.
  */
-static int attach_path(struct attacher *a, int dirfd, const char *path, unsigned long long resolve,
-		       const char *name, pid_t pid, pid_t owner, const struct lib_kind *k)
+static int attach_held(struct attacher *a, int fd, const struct stat *st, const char *name,
+		       pid_t pid, pid_t owner, const struct lib_kind *k, bool counted,
+		       struct user_count *u)
 {
-	enum libfile_refusal why;
 	struct target *t;
-	struct stat st;
-	int fd, ok;
+	int ok;
 
-	/*
-	 * Hold the file open and attach through /proc/self/fd: a short-lived
-	 * process whose files go away mid-attach cannot make us miss (or
-	 * half-attach) its library, nor swap another file in.
-	 */
-	fd = libfile_open(dirfd, path, resolve, &st, &why);
-	if (fd < 0) {
-		if (why != LIBFILE_OK)
-			refuse(a, (enum attach_refusal)why, name, owner);
+	if (find_target(a, st->st_dev, st->st_ino, pid))
 		return 0;
-	}
-	if (find_target(a, st.st_dev, st.st_ino, pid)) {
-		close(fd);
-		return 0;
-	}
 	if (a->ntargets == a->cap) {
 		size_t n = a->cap ? a->cap * 2 : 16;
 		struct target *nt = realloc(a->targets, n * sizeof(*nt));
 
-		if (!nt) {
-			close(fd);
+		if (!nt)
 			return -ENOMEM;
-		}
 		a->targets = nt;
 		a->cap = n;
 	}
-	ok = attach_fd(a, fd, &st, name, pid, owner, k);
-	close(fd);
+	ok = attach_fd(a, fd, st, name, pid, owner, k, counted, u);
 	if (ok < 0)
 		return ok;
 	/* bounded: past it, a file not attached is not remembered (and read again) */
 	if (!ok && a->ntargets >= ATTACH_MAX_TARGETS)
 		return 0;
 	t = &a->targets[a->ntargets++];
-	t->dev = st.st_dev;
-	t->ino = st.st_ino;
+	t->dev = st->st_dev;
+	t->ino = st->st_ino;
 	t->pid = pid;
 	t->ok = ok;
+	return ok;
+}
+
+/* attach_held() of the file path names (dirfd and resolve as libfile_open's) */
+static int attach_path(struct attacher *a, int dirfd, const char *path, unsigned long long resolve,
+		       const char *name, pid_t pid, pid_t owner, const struct lib_kind *k)
+{
+	enum libfile_refusal why;
+	struct stat st;
+	int fd, ok;
+
+	fd = libfile_open(dirfd, path, resolve, &st, &why);
+	if (fd < 0) {
+		if (why != LIBFILE_OK)
+			refuse(a, (enum attach_refusal)why, name, owner);
+		return 0;
+	}
+	ok = attach_held(a, fd, &st, name, pid, owner, k, false, NULL);
+	close(fd);
 	return ok;
 }
 
@@ -569,29 +575,21 @@ static int attach_program(struct attacher *a, const char *path, const char *name
 	enum libfile_refusal why;
 	struct stat st;
 	size_t off;
-	int fd, ok;
+	int fd, ok = 0;
 
 	fd = libfile_open(AT_FDCWD, path, 0, &st, &why);
 	if (fd < 0)
 		return 0; /* a script, a FIFO: no OpenSSL to probe, and nothing to say */
 	/* a known file: already attached, or known to have no OpenSSL */
-	if (find_target(a, st.st_dev, st.st_ino, pid) || find_plain(a, st.st_dev, st.st_ino)) {
-		close(fd);
-		return 0;
-	}
-	if (!user_may_read(a, &st, &u)) {
+	if (find_target(a, st.st_dev, st.st_ino, pid) || find_plain(a, st.st_dev, st.st_ino))
+		goto out;
+	if (!user_may_read(a, &st, &u) || libfile_func_offsets(fd, marker, 1, &off, true) != 1)
 		remember_plain(a, st.st_dev, st.st_ino); /* not read again */
-		close(fd);
-		return 0;
-	}
-	if (libfile_func_offsets(fd, marker, 1, &off, true) != 1) {
-		remember_plain(a, st.st_dev, st.st_ino);
-		close(fd);
-		return 0;
-	}
+	else
+		ok = attach_held(a, fd, &st, name, pid, owner, &exe_openssl, true, u) > 0;
+out:
 	close(fd);
-	ok = attach_path(a, AT_FDCWD, path, 0, name, pid, owner, &exe_openssl);
-	return ok > 0;
+	return ok;
 }
 
 int attacher__program(struct attacher *a, const char *path, pid_t pid)
@@ -606,29 +604,27 @@ int attacher__user_file(struct attacher *a, const char *path, pid_t pid)
 	enum libfile_refusal why;
 	struct stat st;
 	size_t offs[2];
-	int fd;
+	int fd, ok;
 
-	if (!k || !k->tls) {
-		fd = libfile_open(AT_FDCWD, path, 0, &st, &why);
-		if (fd < 0) {
-			fprintf(stderr, "tlstrace: --lib %s: %s; skipping it\n", esc(path),
-				why != LIBFILE_OK ? libfile_refusal_str(why) : strerror(-fd));
-			return 0;
-		}
-		libfile_func_offsets(fd, markers, 2, offs, true);
-		close(fd);
-		if (offs[0])
-			k = &exe_openssl;
-		else if (offs[1])
-			k = &kinds[1];
-		else {
-			fprintf(stderr,
-				"tlstrace: %s has no OpenSSL or GnuTLS functions; skipping it\n",
-				esc(path));
-			return 0;
-		}
+	if (k && k->tls)
+		return attach_path(a, AT_FDCWD, path, 0, path, pid, 0, k);
+	fd = libfile_open(AT_FDCWD, path, 0, &st, &why);
+	if (fd < 0) {
+		fprintf(stderr, "tlstrace: --lib %s: %s; skipping it\n", esc(path),
+			why != LIBFILE_OK ? libfile_refusal_str(why) : strerror(-fd));
+		return 0;
 	}
-	return attach_path(a, AT_FDCWD, path, 0, path, pid, 0, k);
+	libfile_func_offsets(fd, markers, 2, offs, true);
+	if (offs[0] || offs[1]) {
+		ok = attach_held(a, fd, &st, path, pid, 0, offs[0] ? &exe_openssl : &kinds[1],
+				 false, NULL);
+	} else {
+		fprintf(stderr, "tlstrace: %s has no OpenSSL or GnuTLS functions; skipping it\n",
+			esc(path));
+		ok = 0;
+	}
+	close(fd);
+	return ok;
 }
 
 int attacher__exec(struct attacher *a, pid_t pid, bool per_pid)
@@ -966,14 +962,18 @@ int attacher__stop(struct attacher *a, long timeout_ms)
 
 	if (!a || !a->worker_on)
 		return 0;
+	if (a->stuck)
+		return -ETIMEDOUT; /* waited for once already */
 	pthread_mutex_lock(&a->lock);
 	a->qlen = 0; /* what is still queued is for processes we stop tracing */
 	a->quit = true;
 	pthread_cond_signal(&a->wake);
 	pthread_mutex_unlock(&a->lock);
 	stuck = wait_idle(a, timeout_ms);
-	if (stuck)
+	if (stuck) {
+		a->stuck = true;
 		return -ETIMEDOUT; /* left behind: the process exit takes it */
+	}
 	pthread_join(a->worker, NULL);
 	a->worker_on = false;
 	return 0;
