@@ -140,6 +140,7 @@ struct metrics {
 	int fd;
 	double start_time;     /* process_start_time_seconds */
 	struct conntab *conns; /* libmicrohttpd's thread only */
+	struct rendered *last; /* the newest /metrics text: that thread's too */
 
 	pthread_mutex_t lock;
 	struct strtab comms, servers;
@@ -149,7 +150,6 @@ struct metrics {
 	__u32 nslot;
 	__u64 overflow_comm, overflow_server; /* entries folded into "other" */
 	__u64 overflow_series;		      /* ...for want of room for a new series */
-	struct rendered *last;		      /* the newest /metrics text (MHD's thread) */
 	__u64 no_memory;		      /* entries not counted: out of memory */
 	struct drop *drops;
 	__u32 ndrops;
