@@ -26,18 +26,23 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -Ivmlinux -Ibpf -MMD -MP
 
 BPF_OBJS := $(OUTPUT)/net.bpf.o $(OUTPUT)/openssl.bpf.o $(OUTPUT)/gnutls.bpf.o $(OUTPUT)/dns.bpf.o
-# the collector and writers: no BPF, shared with the unit tests
-CORE_SRCS := user/collector.c user/lookups.c user/http2.c user/http1.c user/clienthello.c \
-	user/json.c user/text.c user/chrome.c user/attach.c user/headers.c user/utf8.c user/escape.c \
-	user/outfile.c user/libfile.c user/har.c user/summary.c user/otlp.c user/conntab.c user/metrics.c \
-	user/redact.c
-CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
-APP_OBJS := $(OUTPUT)/main.o $(OUTPUT)/options.o
+# user space, one folder per stage of the flow: probe/ attaches (needs the BPF
+# skeleton), collect/ turns events into entries, export/ writes them, common/
+# holds helpers all of them use; main.c and options.c drive the run.
+PROBE_SRCS := $(wildcard user/probe/*.c)
+COLLECT_SRCS := $(wildcard user/collect/*.c)
+EXPORT_SRCS := $(wildcard user/export/*.c)
+COMMON_SRCS := $(wildcard user/common/*.c)
+APP_SRCS := $(wildcard user/*.c)
+# what the unit tests link: everything but the parts that load BPF
+CORE_SRCS := $(COLLECT_SRCS) $(EXPORT_SRCS) $(COMMON_SRCS) user/probe/libfile.c
+OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS) $(PROBE_SRCS) $(COLLECT_SRCS) \
+	$(EXPORT_SRCS) $(COMMON_SRCS))
+USER_HDRS := $(wildcard user/*.h user/*/*.h include/*.h)
 TEST_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/events.c
 # libFuzzer targets: the collector, the parsers, redaction and escaping, with ASan and UBSan
 FUZZ_TARGETS := http1 http2 collector redact sanitize
-FUZZ_SRCS := user/collector.c user/lookups.c user/http2.c user/http1.c user/clienthello.c \
-	user/headers.c user/redact.c user/escape.c user/utf8.c user/json.c
+FUZZ_SRCS := $(COLLECT_SRCS) user/export/redact.c user/export/json.c $(COMMON_SRCS)
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_TIME ?= 600
 TEST_BIN := $(OUTPUT)/unit_tests
@@ -70,23 +75,26 @@ $(OUTPUT)/tlstrace.skel.h: $(OUTPUT)/tlstrace.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name tlstrace_bpf > $@
 
-$(OUTPUT)/%.o: user/%.c $(OUTPUT)/tlstrace.skel.h | $(OUTPUT)
+# only the probe stage and main.c include the skeleton
+$(patsubst user/%.c,$(OUTPUT)/%.o,$(PROBE_SRCS)) $(OUTPUT)/main.o: $(OUTPUT)/tlstrace.skel.h
+
+$(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
-tlstrace: $(APP_OBJS) $(CORE_OBJS)
+tlstrace: $(OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # unit tests: no root, built with sanitizers in their own directory
-$(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) $(wildcard user/*.h include/*.h) tests/unit/test.h \
-		tests/unit/events.h $(OUTPUT)/tlstrace.skel.h
+$(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) $(USER_HDRS) tests/unit/test.h tests/unit/events.h
 	$(call msg,TEST,$@)
 	$(Q)$(CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=address,undefined \
 		-fno-sanitize-recover=all -fno-omit-frame-pointer $(INCLUDES) -Itests/unit \
 		$(TEST_SRCS) $(CORE_SRCS) $(LDLIBS) -o $@
 
-$(OUTPUT)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h include/*.h)
+$(OUTPUT)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRCS) $(USER_HDRS)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(OUTPUT)/fuzz
 	$(Q)$(CLANG) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
@@ -115,7 +123,7 @@ bench:
 	$(Q)./bench/run.sh
 
 check:
-	$(Q)clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c
+	$(Q)clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h user/*/*.c user/*/*.h include/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c
 
 vmlinux:
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
@@ -123,4 +131,4 @@ vmlinux:
 clean:
 	$(Q)rm -rf $(OUTPUT) tlstrace
 
--include $(wildcard $(OUTPUT)/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d)

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tlstrace.h"
-#include "collector.h"
-#include "redact.h"
+#include "collect/collector.h"
+#include "export/redact.h"
 
 union record {
 	struct ev_hdr hdr;

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "http1.h"
-#include "headers.h"
+#include "collect/http1.h"
+#include "collect/headers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "http2.h"
+#include "collect/http2.h"
 
 static void on_request(void *ctx, __u32 stream, const struct http1_request *req,
 		       const struct headers *h, __u64 ts, __u32 tid)

@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "headers.h"
-#include "redact.h"
+#include "collect/headers.h"
+#include "export/redact.h"
 
 static void check_url(const char *url, size_t len, size_t small)
 {

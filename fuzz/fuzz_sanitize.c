@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
-#include "escape.h"
-#include "output.h"
-#include "utf8.h"
+#include "common/escape.h"
+#include "export/output.h"
+#include "common/utf8.h"
 
 static void check_printable(const char *s, size_t len)
 {

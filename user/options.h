@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
-#include "output.h"
+#include "export/output.h"
 
 #define MAX_PIDS 64
 #define MAX_LIBS 16

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "tlstrace.h"
-#include "collector.h"
+#include "collect/collector.h"
 
 #define PID 100
 #define TID 101

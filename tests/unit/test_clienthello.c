@@ -5,7 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "clienthello.h"
+#include "collect/clienthello.h"
 #include "test.h"
 
 struct out {

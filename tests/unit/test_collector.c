@@ -9,7 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 #include "tlstrace.h"
-#include "collector.h"
+#include "collect/collector.h"
 #include "events.h"
 #include "test.h"
 

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include "conntab.h"
+#include "export/conntab.h"
 #include "test.h"
 
 struct peer {

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
-#include "entry.h"
-#include "headers.h"
-#include "output.h"
-#include "redact.h"
+#include "collect/entry.h"
+#include "collect/headers.h"
+#include "export/output.h"
+#include "export/redact.h"
 #include "test.h"
 
 #define ORIGIN 123456789012345ULL    /* monotonic ns */

@@ -7,7 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include "http1.h"
+#include "collect/http1.h"
 #include "test.h"
 
 static int parse_req(const void *buf, size_t len, struct http1_request *req)

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <nghttp2/nghttp2.h>
 #include "tlstrace.h"
-#include "collector.h"
-#include "http2.h"
+#include "collect/collector.h"
+#include "collect/http2.h"
 #include "events.h"
 #include "test.h"
 

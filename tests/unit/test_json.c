@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
-#include "entry.h"
-#include "output.h"
+#include "collect/entry.h"
+#include "export/output.h"
 #include "test.h"
-#include "utf8.h"
+#include "common/utf8.h"
 
 #define ORIGIN 123456789012345ULL	 /* monotonic ns: ~1.4 days of uptime */
 #define OFFSET 1700000000123456789LL	 /* realtime - monotonic, ns */

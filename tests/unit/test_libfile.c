@@ -17,9 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/openat2.h>
-#include "escape.h"
-#include "libfile.h"
-#include "outfile.h"
+#include "common/escape.h"
+#include "probe/libfile.h"
+#include "export/outfile.h"
 #include "test.h"
 
 static char dir[64];

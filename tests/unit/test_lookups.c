@@ -7,7 +7,7 @@
  */
 #include <string.h>
 #include "tlstrace.h"
-#include "collector.h"
+#include "collect/collector.h"
 #include "events.h"
 #include "test.h"
 

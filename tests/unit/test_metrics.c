@@ -13,8 +13,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include "entry.h"
-#include "metrics.h"
+#include "collect/entry.h"
+#include "export/metrics.h"
 #include "test.h"
 
 #define MS 1000000ull

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "entry.h"
-#include "otlp.h"
+#include "collect/entry.h"
+#include "export/otlp.h"
 #include "test.h"
 
 #define ORIGIN 123456789012345ULL    /* monotonic ns */

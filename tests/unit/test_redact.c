@@ -6,9 +6,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "entry.h"
-#include "headers.h"
-#include "redact.h"
+#include "collect/entry.h"
+#include "collect/headers.h"
+#include "export/redact.h"
 #include "test.h"
 
 /* redact__url() of url, into a buffer of its own */

@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "entry.h"
-#include "summary.h"
+#include "collect/entry.h"
+#include "export/summary.h"
 #include "test.h"
 
 #define T0 9000000000ULL

@@ -7,9 +7,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "entry.h"
-#include "output.h"
-#include "summary.h"
+#include "collect/entry.h"
+#include "export/output.h"
+#include "export/summary.h"
 #include "test.h"
 
 #define T0 5000000000ULL	      /* the entry's start, monotonic ns */

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
-#include "redact.h"
+#include "export/redact.h"
 
 /*
  * Query parameters, compared after percent-decoding, lower-casing and

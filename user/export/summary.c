@@ -26,8 +26,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "escape.h"
-#include "summary.h"
+#include "common/escape.h"
+#include "export/summary.h"
 
 /* out of memory in uthash: the row is not added, and counted as lost */
 static int hash_oom;

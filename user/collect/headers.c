@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "headers.h"
+#include "collect/headers.h"
 
 void headers_add(struct headers *h, const char *name, size_t nlen, const char *value, size_t vlen)
 {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "http1.h"
+#include "collect/http1.h"
 
 /* copy [s, s+n) into dst of size cap, truncating, always terminated */
 static void copy_field(char *dst, size_t cap, const char *s, size_t n)

@@ -8,7 +8,7 @@
 #define SUMMARY_H
 
 #include <stdio.h>
-#include "entry.h"
+#include "collect/entry.h"
 
 /* samples kept exactly per row and figure; beyond, a uniform reservoir of this many */
 #define SUMMARY_EXACT 100000

@@ -31,9 +31,9 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 #include <bpf/libbpf.h>
-#include "attach.h"
-#include "escape.h"
-#include "libfile.h"
+#include "probe/attach.h"
+#include "common/escape.h"
+#include "probe/libfile.h"
 #include "tlstrace.h"
 #include "tlstrace.skel.h"
 

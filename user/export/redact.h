@@ -18,8 +18,8 @@
 #define REDACT_H
 
 #include <stddef.h>
-#include "entry.h"
-#include "headers.h"
+#include "collect/entry.h"
+#include "collect/headers.h"
 
 /* what a secret is replaced by (OTel semantic conventions, url.full) */
 #define REDACTED "REDACTED"

@@ -8,7 +8,7 @@
 #define ENTRY_H
 
 #include <linux/types.h>
-#include "headers.h"
+#include "collect/headers.h"
 
 /* the real timings of a failed fetch, whose spec fields are zeroed */
 struct entry_partial {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
-#include "output.h"
+#include "export/output.h"
 
 /*
  * Microseconds of CLOCK_MONOTONIC: a double holds them to the nanosecond,

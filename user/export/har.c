@@ -25,7 +25,7 @@
 #include <strings.h>
 #include <time.h>
 #include <json-c/json.h>
-#include "output.h"
+#include "export/output.h"
 
 struct har_page {
 	__u32 pid;

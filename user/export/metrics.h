@@ -33,7 +33,7 @@
 
 #include <stddef.h>
 #include <linux/types.h>
-#include "entry.h"
+#include "collect/entry.h"
 
 struct metrics_config {
 	const char *addr; /* "HOST:PORT" ("[::1]:9464" for IPv6, ":9464" for all) */

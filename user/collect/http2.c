@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <nghttp2/nghttp2.h>
-#include "http2.h"
+#include "collect/http2.h"
 
 enum {
 	F_DATA = 0,

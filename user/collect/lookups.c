@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
-#include "lookups.h"
+#include "collect/lookups.h"
 
 #define HISTORY 16
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <string.h>
-#include "escape.h"
+#include "common/escape.h"
 
 size_t tty_escape(char *out, size_t cap, const char *s, size_t len)
 {

@@ -24,10 +24,10 @@
 #include <argp.h>
 #include <sys/random.h>
 #include <curl/curl.h>
-#include "utf8.h"
-#include "clock.h"
-#include "escape.h"
-#include "otlp.h"
+#include "common/utf8.h"
+#include "common/clock.h"
+#include "common/escape.h"
+#include "export/otlp.h"
 
 #define QUEUE_DEFAULT 4096
 #define BATCH_MAX 512		    /* spans' entries per request */

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
-#include "utf8.h"
-#include "output.h"
+#include "common/utf8.h"
+#include "export/output.h"
 
 double entry_ms(const struct entry *e, __u64 ts)
 {

@@ -4,7 +4,7 @@
 #define OUTPUT_H
 
 #include <stdio.h>
-#include "entry.h"
+#include "collect/entry.h"
 
 struct json_object;
 

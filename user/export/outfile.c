@@ -11,9 +11,9 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "clock.h"
-#include "escape.h"
-#include "outfile.h"
+#include "common/clock.h"
+#include "common/escape.h"
+#include "export/outfile.h"
 
 #define BLOCK_DEVICE \
 	"a block device; entries go to a regular file, a character device, a FIFO or a socket"

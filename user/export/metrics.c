@@ -27,10 +27,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
-#include "conntab.h"
-#include "utf8.h"
-#include "clock.h"
-#include "metrics.h"
+#include "export/conntab.h"
+#include "common/utf8.h"
+#include "common/clock.h"
+#include "export/metrics.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define OTHER UINT32_MAX /* the label value "other" */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-#include "utf8.h"
+#include "common/utf8.h"
 
 int utf8_len(const unsigned char *s, size_t left)
 {

@@ -13,7 +13,7 @@
 #include <linux/openat2.h>
 #include <gelf.h>
 #include <libelf.h>
-#include "libfile.h"
+#include "probe/libfile.h"
 
 static const char *const refusal_str[LIBFILE_REFUSAL_NR] = {
 	[LIBFILE_OK] = "",

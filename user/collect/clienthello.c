@@ -6,7 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "clienthello.h"
+#include "collect/clienthello.h"
 
 struct cursor {
 	const unsigned char *p, *end;

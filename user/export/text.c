@@ -29,9 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "escape.h"
-#include "output.h"
-#include "summary.h"
+#include "common/escape.h"
+#include "export/output.h"
+#include "export/summary.h"
 
 enum seg {
 	SEG_IDLE,

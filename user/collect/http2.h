@@ -9,8 +9,8 @@
 
 #include <stddef.h>
 #include <linux/types.h>
-#include "http1.h"
-#include "headers.h"
+#include "collect/http1.h"
+#include "collect/headers.h"
 
 #define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN 24

@@ -17,12 +17,12 @@
 #include <uthash.h>
 #include <zlib.h>
 #include "tlstrace.h"
-#include "collector.h"
-#include "clienthello.h"
-#include "http1.h"
-#include "lookups.h"
-#include "http2.h"
-#include "headers.h"
+#include "collect/collector.h"
+#include "collect/clienthello.h"
+#include "collect/http1.h"
+#include "collect/lookups.h"
+#include "collect/http2.h"
+#include "collect/headers.h"
 #include <netdb.h>
 
 #define HEAD_MAX 16384 /* response head bytes kept for parsing */

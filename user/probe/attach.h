@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include <linux/types.h>
-#include "libfile.h"
+#include "probe/libfile.h"
 
 struct tlstrace_bpf;
 struct attacher;

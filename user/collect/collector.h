@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 #include <linux/types.h>
-#include "entry.h"
+#include "collect/entry.h"
 
 struct collector;
 

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 #include <linux/types.h>
-#include "entry.h"
+#include "collect/entry.h"
 
 struct otlp_config {
 	const char *endpoint; /* http://HOST:PORT, or a full URL ending in /v1/traces */

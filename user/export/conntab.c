@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include "clock.h"
-#include "conntab.h"
+#include "common/clock.h"
+#include "export/conntab.h"
 
 enum source_kind {
 	SRC_OTHER, /* not IP: every such peer is one source */
