@@ -39,10 +39,11 @@ CORE_SRCS := $(COLLECT_SRCS) $(EXPORT_SRCS) $(COMMON_SRCS) user/probe/libfile.c
 OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS) $(PROBE_SRCS) $(COLLECT_SRCS) \
 	$(EXPORT_SRCS) $(COMMON_SRCS))
 USER_HDRS := $(wildcard user/*.h user/*/*.h include/*.h)
-TEST_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/events.c
+TEST_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/events.c tests/unit/protobuf_reader.c
 # libFuzzer targets: the collector, the parsers, redaction and escaping, with ASan and UBSan
 FUZZ_TARGETS := http1 http2 collector redact sanitize
-FUZZ_SRCS := $(COLLECT_SRCS) user/export/redact.c user/export/json.c $(COMMON_SRCS)
+FUZZ_SRCS := $(COLLECT_SRCS) user/export/redact.c user/export/json.c user/export/phases.c \
+	$(COMMON_SRCS)
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_TIME ?= 600
 TEST_BIN := $(OUTPUT)/unit_tests
@@ -88,7 +89,7 @@ tlstrace: $(OBJS)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # unit tests: no root, built with sanitizers in their own directory
-$(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) $(USER_HDRS) tests/unit/test.h tests/unit/events.h
+$(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) $(USER_HDRS) $(wildcard tests/unit/*.h)
 	$(call msg,TEST,$@)
 	$(Q)$(CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=address,undefined \
 		-fno-sanitize-recover=all -fno-omit-frame-pointer $(INCLUDES) -Itests/unit \

@@ -103,9 +103,8 @@ static void check_entry(const struct entry *e, void *ctx)
 	    !same_count(e->request_headers, red.request_headers) ||
 	    !same_count(e->response_headers, red.response_headers))
 		abort(); /* a name unterminated, a field neither kept nor counted */
-	if (e->failed_phase)
-		return; /* only start and end are set */
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	/* a failed fetch's instants are as they happened, up to its failure */
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]) - !!e->failed_phase; i++) {
 		if (!t[i])
 			continue;
 		if (t[i] < last)

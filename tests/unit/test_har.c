@@ -488,7 +488,7 @@ static void subtest_failed(void)
 	snprintf(refused.name, sizeof(refused.name), "https://127.0.0.1:1/");
 	refused.origin = ORIGIN;
 	refused.start = AT(1000000);
-	refused.partial.connect_start = AT(1000000);
+	refused.connect_start = AT(1000000);
 	refused.response_end = AT(1200000);
 	refused.pid = 5;
 	snprintf(refused.comm, sizeof(refused.comm), "curl");
@@ -500,7 +500,7 @@ static void subtest_failed(void)
 
 	/* a handshake refused: connected at 0.1 ms, handshake from 0.1 to 3 ms */
 	tls = refused;
-	tls.partial.secure_start = AT(1100000);
+	tls.secure_start = AT(1100000);
 	tls.response_end = AT(4000000);
 	tls.library = "openssl";
 	tls.failed_phase = "tls";
@@ -510,22 +510,13 @@ static void subtest_failed(void)
 	memset(&dns, 0, sizeof(dns));
 	snprintf(dns.name, sizeof(dns.name), "https://nx.invalid/");
 	dns.origin = ORIGIN;
-	dns.start = dns.partial.lookup_start = AT(1000000);
-	dns.partial.lookup_end = dns.response_end = AT(5000000);
+	dns.start = dns.lookup_start = AT(1000000);
+	dns.response_end = AT(5000000);
 	dns.failed_phase = "dns";
 	snprintf(dns.error, sizeof(dns.error), "Name or service not known");
 
 	/* a response cut short: the fields a fetch had before the close */
 	fill(&cut);
-	cut.partial.lookup_start = cut.lookup_start;
-	cut.partial.lookup_end = cut.lookup_end;
-	cut.partial.connect_start = cut.connect_start;
-	cut.partial.secure_start = cut.secure_start;
-	cut.partial.connect_end = cut.connect_end;
-	cut.partial.request_start = cut.request_start;
-	cut.partial.response_start = cut.response_start;
-	cut.lookup_start = cut.lookup_end = cut.connect_start = cut.secure_start = 0;
-	cut.connect_end = cut.request_start = cut.response_start = 0;
 	cut.status = 0;
 	cut.encoded_size = cut.decoded_size = 0;
 	cut.next_hop[0] = '\0';

@@ -441,7 +441,11 @@ out:
 	free(text);
 }
 
-/* the Trace Event writer: a JSON array; phases inside their resource slice */
+/*
+ * The Trace Event writer: a JSON array; phases inside their resource slice;
+ * a request after another on the same track, one in parallel on a track of
+ * its own (no track holds overlapping slices)
+ */
 static void subtest_chrome_trace(void)
 {
 	struct output o = { .format = FMT_CHROME, .epoch_offset = OFFSET };
@@ -449,15 +453,24 @@ static void subtest_chrome_trace(void)
 	double res_ts = 0, res_end = 0;
 	size_t size = 0, phases = 0;
 	char *buf = NULL;
-	struct entry e;
+	struct entry e, next;
+	__s64 tid[3] = { 0 }, res_tid = 0;
+	int nres = 0;
 
 	fill(&e);
 	o.f = open_memstream(&buf, &size);
 	if (!ASSERT_OK_PTR(o.f, "open_memstream"))
 		return;
 	ASSERT_EQ(output__entry(&o, &e), 0, "first entry");
-	e.reused = 1;
-	ASSERT_EQ(output__entry(&o, &e), 0, "second entry");
+	/* the next request on the connection, after the first ended */
+	next = e;
+	next.reused = 1;
+	next.start = next.request_start = e.response_end + 1000000;
+	next.response_start = next.start + 2000000;
+	next.response_end = next.start + 5000000;
+	ASSERT_EQ(output__entry(&o, &next), 0, "second entry");
+	/* a stream in parallel with it */
+	ASSERT_EQ(output__entry(&o, &next), 0, "third entry");
 	output__close(&o);
 	fclose(o.f);
 	arr = json_tokener_parse(buf);
@@ -472,14 +485,18 @@ static void subtest_chrome_trace(void)
 		ph = json_object_get_string(json_object_object_get(ev, "ph"));
 		ASSERT_TRUE(ph && (!strcmp(ph, "X") || !strcmp(ph, "M")), "ph is X or M");
 		ASSERT_EQ(json_object_get_int(json_object_object_get(ev, "pid")), 100, "pid");
-		ASSERT_EQ(json_object_get_int(json_object_object_get(ev, "tid")), 7,
-			  "tid: the connection's track");
 		if (strcmp(ph, "X"))
 			continue;
 		cat = json_object_get_string(json_object_object_get(ev, "cat"));
 		ts = json_object_get_double(json_object_object_get(ev, "ts"));
 		dur = json_object_get_double(json_object_object_get(ev, "dur"));
 		if (!strcmp(cat, "resource")) {
+			res_tid = json_object_get_int64(json_object_object_get(ev, "tid"));
+			if (nres < 3)
+				tid[nres] = res_tid;
+			nres++;
+			if (nres > 1)
+				continue;
 			res_ts = ts;
 			res_end = ts + dur;
 			/* wall-clock microseconds: (origin + offset + 1.234567 ms) / 1000 */
@@ -492,12 +509,18 @@ static void subtest_chrome_trace(void)
 				  "args.status");
 		} else {
 			phases++;
-			ASSERT_TRUE(ts >= res_ts - 0.001 && ts + dur <= res_end + 0.001,
-				    "phase within its resource");
+			ASSERT_EQ(json_object_get_int64(json_object_object_get(ev, "tid")), res_tid,
+				  "phase on its resource's track");
+			if (nres == 1)
+				ASSERT_TRUE(ts >= res_ts - 0.001 && ts + dur <= res_end + 0.001,
+					    "phase within its resource");
 		}
 	}
-	/* dns, connect, tls, wait, download; then a reused one: wait, download */
-	ASSERT_EQ(phases, 7, "phase slices");
+	/* lookup, connect, tls, wait, download; then two reused: wait, download */
+	ASSERT_EQ(phases, 9, "phase slices");
+	ASSERT_EQ(nres, 3, "resource slices");
+	ASSERT_TRUE(tid[0] > 0 && tid[0] == tid[1], "the next request on the same track");
+	ASSERT_TRUE(tid[2] > 0 && tid[2] != tid[1], "a parallel request on a track of its own");
 out:
 	json_object_put(arr);
 	free(buf);

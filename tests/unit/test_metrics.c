@@ -56,20 +56,9 @@ static void fill_reused(struct entry *e, const char *comm, const char *name)
 	e->response_end = T0 + 103 * MS;
 }
 
-/* the fetch failed: spec fields zeroed, the real ones in partial */
+/* the fetch failed at end: its instants stay as they happened */
 static void fail(struct entry *e, const char *phase, __u64 end)
 {
-	struct entry_partial *p = &e->partial;
-
-	p->lookup_start = e->lookup_start;
-	p->lookup_end = e->lookup_end;
-	p->connect_start = e->connect_start;
-	p->secure_start = e->secure_start;
-	p->connect_end = e->connect_end;
-	p->request_start = e->request_start;
-	p->response_start = e->response_start;
-	e->lookup_start = e->lookup_end = e->connect_start = e->secure_start = 0;
-	e->connect_end = e->request_start = e->response_start = 0;
 	e->response_end = end;
 	e->status = 0;
 	e->failed_phase = phase;

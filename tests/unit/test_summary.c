@@ -50,7 +50,7 @@ static void failure(struct entry *e, const char *url, __u32 pid, const char *pha
 	memset(e, 0, sizeof(*e));
 	snprintf(e->name, sizeof(e->name), "%s", url);
 	e->origin = T0;
-	e->start = e->partial.connect_start = MS(0);
+	e->start = e->connect_start = MS(0);
 	e->response_end = MS(ms * 2);
 	e->pid = pid;
 	snprintf(e->comm, sizeof(e->comm), "curl");
@@ -58,7 +58,7 @@ static void failure(struct entry *e, const char *url, __u32 pid, const char *pha
 	e->failed_phase = phase;
 	snprintf(e->error, sizeof(e->error), "refused");
 	if (!strcmp(phase, "tls"))
-		e->tcp_connect_end = e->partial.secure_start = MS(ms);
+		e->tcp_connect_end = e->secure_start = MS(ms);
 }
 
 static void subtest_percentiles(void)

@@ -40,7 +40,7 @@ static void fill_refused(struct entry *e)
 	memset(e, 0, sizeof(*e));
 	snprintf(e->name, sizeof(e->name), "https://127.0.0.1:1/");
 	e->origin = T0 - 1000000000ULL;
-	e->start = e->partial.connect_start = MS(0);
+	e->start = e->connect_start = MS(0);
 	e->response_end = MS(2);
 	e->pid = 4243;
 	snprintf(e->comm, sizeof(e->comm), "curl");
@@ -114,11 +114,17 @@ static void subtest_idle_gap(void)
 	char out[256];
 
 	fill(&e);
-	e.tcp_connect_end = MS(20); /* TCP done at 20, handshake from 30 */
+	e.request_start = MS(70); /* handshake done at 60, the request written at 70 */
 	segs(&e, 100, out);
-	ASSERT_EQ(count(out, 'c'), 10, "connect columns");
+	ASSERT_EQ(count(out, 's'), 30, "TLS columns");
 	ASSERT_EQ(count(out, '.'), 10, "idle columns");
-	ASSERT_TRUE(strstr(out, "c.") && strstr(out, ".s"), "idle between connect and TLS");
+	ASSERT_TRUE(strstr(out, "s.") && strstr(out, ".w"), "idle between TLS and the request");
+	/* TCP established early: the connect phase still runs to secureConnectionStart */
+	fill(&e);
+	e.tcp_connect_end = MS(20);
+	segs(&e, 100, out);
+	ASSERT_EQ(count(out, 'c'), 20, "connect columns: connectStart to secureConnectionStart");
+	ASSERT_EQ(count(out, '.'), 0, "no idle inside the connect phase");
 }
 
 static void subtest_short_phase_shown(void)
@@ -127,7 +133,7 @@ static void subtest_short_phase_shown(void)
 	char out[256];
 
 	fill(&e);
-	e.tcp_connect_end = MS(10.1); /* a 0.1 ms connect */
+	e.tcp_connect_end = e.secure_start = MS(10.1); /* a 0.1 ms connect */
 	segs(&e, 20, out);
 	ASSERT_EQ((int)strlen(out), 20, "columns");
 	ASSERT_EQ(count(out, 'c'), 1, "a phase that happened gets a column");
@@ -202,7 +208,7 @@ static void subtest_failed(void)
 	/* the handshake failed: TCP connect, then TLS up to the failure */
 	fill_refused(&e);
 	e.failed_phase = "tls";
-	e.tcp_connect_end = e.partial.secure_start = MS(1);
+	e.tcp_connect_end = e.secure_start = MS(1);
 	e.response_end = MS(4);
 	text__bar(bar, sizeof(bar), &e, 4, 9, 0);
 	ASSERT_STREQ(bar, "ccssssssX", "tls failure");
@@ -210,7 +216,7 @@ static void subtest_failed(void)
 	/* nothing timed: the phase still shows */
 	fill_refused(&e);
 	e.failed_phase = "http";
-	e.partial.connect_start = 0;
+	e.connect_start = 0;
 	e.response_end = e.start;
 	text__bar(bar, sizeof(bar), &e, 4, 9, 0);
 	ASSERT_STREQ(bar, "wX       ", "an http failure without timings");

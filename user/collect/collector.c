@@ -330,24 +330,13 @@ static void emit(struct collector *c, struct entry *e)
 }
 
 /*
- * A failed fetch: of the spec's fields only startTime, fetchStart,
- * responseEnd (the failure) and duration; the real partial timings move to
- * the extension object.
+ * A failed fetch: the instants stay as they happened (the writers derive
+ * what each output shows of them, export/phases.h; JSON zeroes the spec's
+ * fields itself); responseEnd is the failure. What only a response gives
+ * (status, sizes, the protocol) is not reported.
  */
 static void fail_entry(struct entry *e, const char *phase, const char *error, __u64 end)
 {
-	struct entry_partial *p = &e->partial;
-
-	p->lookup_start = e->lookup_start;
-	p->lookup_end = e->lookup_end;
-	p->connect_start = e->connect_start;
-	p->secure_start = e->secure_start;
-	p->connect_end = e->connect_end;
-	p->request_start = e->request_start;
-	p->interim_start = e->interim_start;
-	p->response_start = e->response_start;
-	e->lookup_start = e->lookup_end = e->connect_start = e->secure_start = 0;
-	e->connect_end = e->request_start = e->interim_start = e->response_start = 0;
 	e->response_end = end > e->start ? end : e->start;
 	e->status = 0;
 	e->encoded_size = e->decoded_size = 0;

@@ -1,26 +1,16 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * One finished resource entry, as the collector hands it to the writers.
- * Times are raw CLOCK_MONOTONIC nanoseconds (0 = did not happen); writers
- * turn them into milliseconds since the process's time origin.
+ * Times are raw CLOCK_MONOTONIC nanoseconds (0 = did not happen), each the
+ * instant as it happened, a failed fetch's included; writers turn them into
+ * milliseconds since the process's time origin, and derive the phases from
+ * them through export/phases.h.
  */
 #ifndef ENTRY_H
 #define ENTRY_H
 
 #include <linux/types.h>
 #include "collect/headers.h"
-
-/* the real timings of a failed fetch, whose spec fields are zeroed */
-struct entry_partial {
-	__u64 lookup_start;
-	__u64 lookup_end;
-	__u64 connect_start;
-	__u64 secure_start;
-	__u64 connect_end;
-	__u64 request_start;
-	__u64 interim_start;
-	__u64 response_start;
-};
 
 struct entry {
 	char name[1536];
@@ -65,7 +55,6 @@ struct entry {
 	__u32 connect_attempts;
 	char error[128];	  /* "" unless the fetch failed */
 	const char *failed_phase; /* "dns", "connect", "tls", "http" or NULL */
-	struct entry_partial partial;
 
 	/* the heads as seen; NULL when none was (valid while the entry is handed out) */
 	char http_version[16]; /* of the request line: "HTTP/1.1", "HTTP/2", "" unknown */

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <json-c/json.h>
 #include "export/output.h"
+#include "export/phases.h"
 
 struct har_page {
 	__u32 pid;
@@ -100,39 +101,33 @@ static __s64 span_us(__u64 a, __u64 b)
 	return b > a ? (__s64)((b - a + 500) / 1000) : 0;
 }
 
+/*
+ * HAR 1.2's timings from the one phase model: connect is connectStart to
+ * connectEnd, ssl included (the HAR spec counts ssl inside connect); a
+ * phase that did not happen is -1; send is 0, the request's last byte is
+ * not timed.
+ */
 static void timings(const struct entry *e, struct har_timings *t)
 {
-	/* a failed fetch keeps what did happen in its partial timings */
-	const int failed = e->failed_phase != NULL;
-	const __u64 ls = failed ? e->partial.lookup_start : e->lookup_start;
-	const __u64 le = failed ? e->partial.lookup_end : e->lookup_end;
-	const __u64 cs = failed ? e->partial.connect_start : e->connect_start;
-	const __u64 ss = failed ? e->partial.secure_start : e->secure_start;
-	const __u64 ce = failed ? e->partial.connect_end : e->connect_end;
-	const __u64 rq = failed ? e->partial.request_start : e->request_start;
-	const __u64 rs = failed ? e->partial.response_start : e->response_start;
-	const __u64 end = e->response_end;
-	__u64 first = 0;
+	struct phases p;
+	__u64 first;
 
+	phases__get(e, &p);
 	t->blocked = t->dns = t->connect = t->ssl = -1;
-	if (!e->reused) {
-		/* without a lookup its fields sit at fetchStart: no time in it */
-		if (ls && le > ls)
-			t->dns = span_us(ls, le);
-		else if (ls && !le && failed)
-			t->dns = span_us(ls, end);
-		/* a phase that never ended ran until the failure */
-		if (cs)
-			t->connect = span_us(cs, ce ? ce : end);
-		if (ss)
-			t->ssl = span_us(ss, ce ? ce : end);
-		first = t->dns >= 0 ? ls : cs ? cs : ss;
-		if (first)
-			t->blocked = span_us(e->start, first);
-	}
+	if (phases__has(&p, PHASE_LOOKUP))
+		t->dns = span_us(p.at[PHASE_LOOKUP].start, p.at[PHASE_LOOKUP].end);
+	if (phases__has(&p, PHASE_CONNECT))
+		t->connect = span_us(p.at[PHASE_CONNECT].start, phases__has(&p, PHASE_TLS)
+									? p.at[PHASE_TLS].end
+									: p.at[PHASE_CONNECT].end);
+	if (phases__has(&p, PHASE_TLS))
+		t->ssl = span_us(p.at[PHASE_TLS].start, p.at[PHASE_TLS].end);
+	first = phases__connection_start(&p);
+	if (first)
+		t->blocked = span_us(p.start, first);
 	t->send = 0;
-	t->wait = rq ? span_us(rq, rs ? rs : end) : 0;
-	t->receive = rs ? span_us(rs, end) : 0;
+	t->wait = span_us(p.at[PHASE_WAIT].start, p.at[PHASE_WAIT].end);
+	t->receive = span_us(p.at[PHASE_DOWNLOAD].start, p.at[PHASE_DOWNLOAD].end);
 }
 
 static __s64 timings_total(const struct har_timings *t)

@@ -80,6 +80,15 @@ static void add_some(struct json_object *o, const char *key, const struct entry 
 		add_ts(o, key, e, ts);
 }
 
+/*
+ * A timing field as the spec gives it: a failed fetch reports none but
+ * startTime and responseEnd (its real instants go in partialTimings).
+ */
+static __u64 spec_ts(const struct entry *e, __u64 ts)
+{
+	return e->failed_phase ? 0 : ts;
+}
+
 char *json__entry(const struct entry *e, __s64 epoch_offset)
 {
 	struct json_object *o = json_object_new_object();
@@ -100,21 +109,22 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 	add(o, "workerStart", ms_obj(0));
 	add(o, "redirectStart", ms_obj(0));
 	add(o, "redirectEnd", ms_obj(0));
-	add_ts(o, "domainLookupStart", e, e->lookup_start);
-	add_ts(o, "domainLookupEnd", e, e->lookup_end);
-	add_ts(o, "connectStart", e, e->connect_start);
-	add_ts(o, "secureConnectionStart", e, e->secure_start);
-	add_ts(o, "connectEnd", e, e->connect_end);
-	add_ts(o, "requestStart", e, e->request_start);
-	add_ts(o, "firstInterimResponseStart", e, e->interim_start);
-	add_ts(o, "responseStart", e, e->response_start);
+	add_ts(o, "domainLookupStart", e, spec_ts(e, e->lookup_start));
+	add_ts(o, "domainLookupEnd", e, spec_ts(e, e->lookup_end));
+	add_ts(o, "connectStart", e, spec_ts(e, e->connect_start));
+	add_ts(o, "secureConnectionStart", e, spec_ts(e, e->secure_start));
+	add_ts(o, "connectEnd", e, spec_ts(e, e->connect_end));
+	add_ts(o, "requestStart", e, spec_ts(e, e->request_start));
+	add_ts(o, "firstInterimResponseStart", e, spec_ts(e, e->interim_start));
+	add_ts(o, "responseStart", e, spec_ts(e, e->response_start));
 	add_ts(o, "responseEnd", e, e->response_end);
 	add(o, "duration",
 	    ms_obj(e->response_end > e->start ? (double)(e->response_end - e->start) / 1e6 : 0));
 	add(o, "nextHopProtocol", text(e->next_hop));
 	add(o, "transferSize",
-	    json_object_new_int64(
-		    e->error[0] && !e->response_start ? 0 : (int64_t)e->encoded_size + 300));
+	    json_object_new_int64(e->failed_phase || (e->error[0] && !e->response_start)
+					  ? 0
+					  : (int64_t)e->encoded_size + 300));
 	add(o, "encodedBodySize", json_object_new_int64((int64_t)e->encoded_size));
 	add(o, "decodedBodySize", json_object_new_int64((int64_t)e->decoded_size));
 	add(o, "responseStatus", json_object_new_int(e->status));
@@ -168,21 +178,20 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 		add(x, "unknown", u);
 	}
 	if (e->failed_phase) {
-		const struct entry_partial *p = &e->partial;
 		struct json_object *pt = json_object_new_object();
 
 		add(x, "failedPhase", json_object_new_string(e->failed_phase));
 		add(x, "error", text(e->error));
 		/* what did happen before the failure; absent keys did not */
 		if (pt) {
-			add_some(pt, "domainLookupStart", e, p->lookup_start);
-			add_some(pt, "domainLookupEnd", e, p->lookup_end);
-			add_some(pt, "connectStart", e, p->connect_start);
-			add_some(pt, "secureConnectionStart", e, p->secure_start);
-			add_some(pt, "connectEnd", e, p->connect_end);
-			add_some(pt, "requestStart", e, p->request_start);
-			add_some(pt, "firstInterimResponseStart", e, p->interim_start);
-			add_some(pt, "responseStart", e, p->response_start);
+			add_some(pt, "domainLookupStart", e, e->lookup_start);
+			add_some(pt, "domainLookupEnd", e, e->lookup_end);
+			add_some(pt, "connectStart", e, e->connect_start);
+			add_some(pt, "secureConnectionStart", e, e->secure_start);
+			add_some(pt, "connectEnd", e, e->connect_end);
+			add_some(pt, "requestStart", e, e->request_start);
+			add_some(pt, "firstInterimResponseStart", e, e->interim_start);
+			add_some(pt, "responseStart", e, e->response_start);
 			add(x, "partialTimings", pt);
 		}
 	}

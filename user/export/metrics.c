@@ -31,6 +31,7 @@
 #include "common/utf8.h"
 #include "common/clock.h"
 #include "export/metrics.h"
+#include "export/phases.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define OTHER UINT32_MAX /* the label value "other" */
@@ -374,46 +375,28 @@ static void observe(struct hist *h, __u64 ns)
 }
 
 /*
- * A phase from a to b; the phase the fetch failed in runs from a to the
- * failure. Nothing when it did not start, or did not end without failing.
+ * A phase's length: one that ended, or the one the fetch failed in (to the
+ * failure). Not one cut short by the end of the trace.
  */
-static void phase(struct hist *h, __u64 a, __u64 b, int failed_here, __u64 fail_end)
+static void phase(struct hist *h, const struct phases *p, enum phase k)
 {
-	if (!a)
-		return;
-	if (b && b >= a)
-		observe(h, b - a);
-	else if (!b && failed_here && fail_end >= a)
-		observe(h, fail_end - a);
+	if (phases__done(p, k) || (phases__has(p, k) && p->failed == k))
+		observe(h, phases__ns(p, k));
 }
 
-static void observe_entry(struct series *s, const struct entry *e, enum outcome oc)
+static void observe_entry(struct series *s, const struct entry *e)
 {
-	/* a failed fetch keeps its real timings in partial */
-	const struct entry_partial *p = &e->partial;
-	int failed = e->failed_phase != NULL;
-	__u64 ls = failed ? p->lookup_start : e->lookup_start;
-	__u64 le = failed ? p->lookup_end : e->lookup_end;
-	__u64 cs = failed ? p->connect_start : e->connect_start;
-	__u64 ss = failed ? p->secure_start : e->secure_start;
-	__u64 ce = failed ? p->connect_end : e->connect_end;
-	__u64 rq = failed ? p->request_start : e->request_start;
-	__u64 rs = failed ? p->response_start : e->response_start;
-	__u64 end = e->response_end;
+	struct phases p;
 
-	if (!e->reused && e->conn_observed) {
-		/* without a lookup its fields sit at fetchStart: le == ls */
-		if (ls && (le > ls || (!le && oc == O_DNS)))
-			phase(&s->h[H_LOOKUP], ls, le, oc == O_DNS, end);
-		phase(&s->h[H_CONNECT], cs, ss ? ss : ce, oc == O_CONNECT, end);
-		phase(&s->h[H_TLS], ss, ce, oc == O_TLS, end);
-	} else if (oc == O_DNS && ls) {
-		/* a lookup that failed has no connection at all */
-		phase(&s->h[H_LOOKUP], ls, le, 1, end);
-	}
-	phase(&s->h[H_TTFB], rq, rs, 0, 0);
-	if (e->start && end >= e->start)
-		observe(&s->h[H_TOTAL], end - e->start);
+	phases__get(e, &p);
+	phase(&s->h[H_LOOKUP], &p, PHASE_LOOKUP);
+	phase(&s->h[H_CONNECT], &p, PHASE_CONNECT);
+	phase(&s->h[H_TLS], &p, PHASE_TLS);
+	/* time to first byte: only a response that came */
+	if (phases__done(&p, PHASE_WAIT))
+		observe(&s->h[H_TTFB], phases__ns(&p, PHASE_WAIT));
+	if (p.start && p.end >= p.start)
+		observe(&s->h[H_TOTAL], p.end - p.start);
 }
 
 void metrics__entry(struct metrics *m, const struct entry *e)
@@ -460,7 +443,7 @@ void metrics__entry(struct metrics *m, const struct entry *e)
 	if (srv == OTHER)
 		m->overflow_server++;
 	s->entries++;
-	observe_entry(s, e, oc);
+	observe_entry(s, e);
 out:
 	pthread_mutex_unlock(&m->lock);
 }

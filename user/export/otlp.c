@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/escape.h"
 #include "export/otlp.h"
+#include "export/phases.h"
 
 #define QUEUE_DEFAULT 4096
 #define BATCH_MAX 512		    /* spans' entries per request */
@@ -270,9 +271,8 @@ static void kv_bool(struct pb *b, unsigned field, const char *key, int val)
 /* --- what a span needs of an entry --------------------------------------------- */
 
 struct item {
-	__u64 start, lookup_start, lookup_end, connect_start, secure_start, connect_end;
-	__u64 tcp_connect_end, request_start, interim_start, response_start, response_end;
-	struct entry_partial partial;
+	__u64 request_start, interim_start, response_start;
+	struct phases ph; /* start, end, and the connection's phases */
 	__u64 conn_id, encoded_size;
 	__u32 pid, tid, connect_attempts;
 	int status, server, reused, conn_observed, tls, tls_known, resumed;
@@ -302,18 +302,10 @@ static struct item *item_new(const struct entry *e, const char *exe)
 
 	if (!it)
 		return NULL;
-	it->start = e->start;
-	it->lookup_start = e->lookup_start;
-	it->lookup_end = e->lookup_end;
-	it->connect_start = e->connect_start;
-	it->secure_start = e->secure_start;
-	it->connect_end = e->connect_end;
-	it->tcp_connect_end = e->tcp_connect_end;
 	it->request_start = e->request_start;
 	it->interim_start = e->interim_start;
 	it->response_start = e->response_start;
-	it->response_end = e->response_end;
-	it->partial = e->partial;
+	phases__get(e, &it->ph);
 	it->conn_id = e->conn_id;
 	it->encoded_size = e->encoded_size;
 	it->pid = e->pid;
@@ -467,23 +459,19 @@ static __u64 wall(__u64 mono, __s64 epoch_offset)
 /* the end of the entry: responseEnd, else the last thing seen */
 static __u64 item_end(const struct item *it)
 {
-	const __u64 ts[] = { it->response_end,		 it->response_start,
-			     it->request_start,		 it->connect_end,
-			     it->partial.response_start, it->partial.request_start,
-			     it->partial.connect_end,	 it->start };
-	__u64 end = 0;
+	__u64 end = it->ph.start;
 
-	if (it->response_end)
-		return it->response_end;
-	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++)
-		if (ts[i] > end)
-			end = ts[i];
+	if (it->ph.end)
+		return it->ph.end;
+	for (int k = 0; k < PHASE_NR; k++)
+		if (it->ph.at[k].end > end)
+			end = it->ph.at[k].end;
 	return end;
 }
 
 static __u64 item_start(const struct item *it)
 {
-	return it->start ? it->start : item_end(it);
+	return it->ph.start ? it->ph.start : item_end(it);
 }
 
 struct ids {
@@ -549,52 +537,23 @@ static void child_span(struct pb *b, const struct ids *id, int n, const char *na
 }
 
 /*
- * The children of a new connection's entry: name lookup, TCP connect and
- * TLS handshake, those that took time (a server's: its handshake). A failed fetch has its timings
- * in partial, and the phase that failed ends at the failure, in error.
+ * The children of a new connection's entry: its name lookup, connect and
+ * TLS handshake phases (export/phases.h), those that happened; the phase a
+ * fetch failed in ends at the failure, in error.
  */
 static void child_spans(struct pb *b, const struct ids *id, const struct item *it, __s64 off)
 {
-	const struct entry_partial *p = it->failed_phase[0] ? &it->partial : NULL;
-	__u64 ls = p ? p->lookup_start : it->lookup_start;
-	__u64 le = p ? p->lookup_end : it->lookup_end;
-	__u64 cs = p ? p->connect_start : it->connect_start;
-	__u64 ss = p ? p->secure_start : it->secure_start;
-	__u64 ce = p ? p->connect_end : it->connect_end;
-	__u64 tcp = it->tcp_connect_end, fail = it->response_end, end;
-	const char *fp = it->failed_phase;
+	static const char *const names[] = {
+		[PHASE_LOOKUP] = "dns lookup",
+		[PHASE_CONNECT] = "connect",
+		[PHASE_TLS] = "tls handshake",
+	};
+	const struct phases *p = &it->ph;
 
-	if (it->reused)
-		return;
-	if (!strcmp(fp, "dns")) {
-		if (ls && fail > ls)
-			child_span(b, id, 1, "dns lookup", ls, fail, it, off, 1);
-		return;
-	}
-	if (ls && le > ls)
-		child_span(b, id, 1, "dns lookup", ls, le, it, off, 0);
-	if (!cs)
-		return;
-	if (!strcmp(fp, "connect")) {
-		if (fail > cs)
-			child_span(b, id, 2, "connect", cs, fail, it, off, 1);
-		return;
-	}
-	/*
-	 * The TCP handshake: to ESTABLISHED, else to what came next. A server
-	 * sees none: its accept() returns an established connection.
-	 */
-	end = tcp >= cs ? tcp : ss ? ss : ce;
-	if (!it->server && end > cs)
-		child_span(b, id, 2, "connect", cs, end, it, off, 0);
-	if (!it->tls || !ss)
-		return;
-	if (!strcmp(fp, "tls")) {
-		if (fail > ss)
-			child_span(b, id, 3, "tls handshake", ss, fail, it, off, 1);
-	} else if (ce > ss) {
-		child_span(b, id, 3, "tls handshake", ss, ce, it, off, 0);
-	}
+	for (int k = PHASE_LOOKUP; k <= PHASE_TLS; k++)
+		if (phases__has(p, k))
+			child_span(b, id, 1 + k, names[k], p->at[k].start, p->at[k].end, it, off,
+				   (int)p->failed == k);
 }
 
 static void event(struct pb *b, const char *name, __u64 ts, __s64 off)
@@ -703,7 +662,6 @@ static void span_attributes(struct pb *b, const struct item *it)
 /* the entry's span and its children */
 static void item_spans(struct pb *b, const struct item *it, __s64 off)
 {
-	const struct entry_partial *p = &it->partial;
 	int failed = it->failed_phase[0] != '\0';
 	int http_error = it->status >= 500 || (!it->server && it->status >= 400);
 	struct ids id;
@@ -720,9 +678,9 @@ static void item_spans(struct pb *b, const struct item *it, __s64 off)
 	pb_fixed64(b, SPAN_END, wall(item_end(it), off));
 	span_attributes(b, it);
 	/* the moments between: a request's own timeline */
-	event(b, "requestStart", failed ? p->request_start : it->request_start, off);
-	event(b, "firstInterimResponseStart", failed ? p->interim_start : it->interim_start, off);
-	event(b, "responseStart", failed ? p->response_start : it->response_start, off);
+	event(b, "requestStart", it->request_start, off);
+	event(b, "firstInterimResponseStart", it->interim_start, off);
+	event(b, "responseStart", it->response_start, off);
 	if (failed || http_error) {
 		st = pb_open(b, SPAN_STATUS);
 		/* a status code says it all (the conventions want no message then) */

@@ -4,14 +4,15 @@
  * URL), and per process (pid/comm) with --by-process, with its entries,
  * its failed fetches, and p50/p95/max of four figures in ms:
  *
- * - connect: connectStart -> TCP established, of new connections only
- *   (a reused one, or one older than the trace, has none);
- * - TLS: secureConnectionStart -> connectEnd, of new TLS connections only;
- * - TTFB: requestStart -> responseStart;
+ * - connect: the connect phase (export/phases.h: connectStart ->
+ *   secureConnectionStart, or connectEnd without TLS), of new connections
+ *   only (a reused one, or one older than the trace, has none);
+ * - TLS: the tls phase, secureConnectionStart -> connectEnd;
+ * - TTFB: the wait phase, requestStart -> responseStart;
  * - total: startTime -> responseEnd of a fetch that did not fail.
  *
  * A failed fetch counts as an error, and its phases that did complete
- * (its partial timings) still give samples.
+ * still give samples.
  *
  * Every sample is kept up to SUMMARY_EXACT per row and figure, so the
  * percentiles are exact; past that, a uniform reservoir of SUMMARY_EXACT
@@ -28,6 +29,7 @@
 #include <string.h>
 #include "common/escape.h"
 #include "export/summary.h"
+#include "export/phases.h"
 
 /* out of memory in uthash: the row is not added, and counted as lost */
 static int hash_oom;
@@ -158,37 +160,26 @@ static void offer(struct summary *s, struct samples *m, double ms)
 	}
 }
 
-/* a sample from a to b, if both happened and b is later */
-static void span(struct summary *s, struct samples *m, __u64 a, __u64 b)
+/* a phase's length as a sample, if it happened and ended on its own */
+static void phase(struct summary *s, struct samples *m, const struct phases *p, enum phase k)
 {
-	if (a && b && b > a)
-		offer(s, m, (double)(b - a) / 1e6);
+	if (phases__done(p, k) && phases__ns(p, k))
+		offer(s, m, (double)phases__ns(p, k) / 1e6);
 }
 
 static void add(struct summary *s, struct row *r, const struct entry *e)
 {
-	const struct entry_partial *p = &e->partial;
-	int failed = e->failed_phase != NULL;
-	__u64 cs = failed ? p->connect_start : e->connect_start;
-	__u64 ss = failed ? p->secure_start : e->secure_start;
-	__u64 ce = failed ? p->connect_end : e->connect_end;
+	struct phases p;
 
+	phases__get(e, &p);
 	r->count++;
-	if (failed)
+	if (e->failed_phase)
 		r->errors++;
-	if (!e->reused && e->conn_observed) {
-		/* plain HTTP's connectEnd is TCP established too */
-		span(s, &r->m[SUMMARY_CONNECT], cs,
-		     e->tcp_connect_end ? e->tcp_connect_end
-		     : ss		? 0
-					: ce);
-		if (ss)
-			span(s, &r->m[SUMMARY_TLS], ss, ce);
-	}
-	span(s, &r->m[SUMMARY_TTFB], failed ? p->request_start : e->request_start,
-	     failed ? p->response_start : e->response_start);
-	if (!failed && e->response_end >= e->start)
-		offer(s, &r->m[SUMMARY_TOTAL], (double)(e->response_end - e->start) / 1e6);
+	phase(s, &r->m[SUMMARY_CONNECT], &p, PHASE_CONNECT);
+	phase(s, &r->m[SUMMARY_TLS], &p, PHASE_TLS);
+	phase(s, &r->m[SUMMARY_TTFB], &p, PHASE_WAIT);
+	if (!e->failed_phase && p.end >= p.start)
+		offer(s, &r->m[SUMMARY_TOTAL], (double)(p.end - p.start) / 1e6);
 }
 
 void summary__entry(struct summary *s, const struct entry *e)

@@ -14,9 +14,9 @@
 #define SUMMARY_EXACT 100000
 
 enum summary_figure {
-	SUMMARY_CONNECT, /* connectStart -> TCP established, new connections only */
-	SUMMARY_TLS,	 /* secureConnectionStart -> connectEnd, new TLS connections only */
-	SUMMARY_TTFB,	 /* requestStart -> responseStart */
+	SUMMARY_CONNECT, /* the connect phase (export/phases.h), new connections only */
+	SUMMARY_TLS,	 /* the tls phase, new TLS connections only */
+	SUMMARY_TTFB,	 /* the wait phase: requestStart -> responseStart */
 	SUMMARY_TOTAL,	 /* duration of a fetch that did not fail */
 	SUMMARY_NR,
 };

@@ -13,11 +13,11 @@
  * header and again whenever the scale grows, shows what a full bar is
  * worth. Inside a bar, each phase takes its share of the columns (by
  * largest remainder; a phase that happened gets at least one column when
- * the bar has room for all of them): lookup, connect (TCP), TLS, waiting
- * (requestStart -> responseStart) and download (responseStart ->
- * responseEnd); time between phases is idle. A reused connection has no
- * lookup, connect or TLS. A failed fetch is drawn over its partial
- * timings, its failed phase running to the failure, then an X.
+ * the bar has room for all of them): the phases of export/phases.h,
+ * lookup, connect, TLS, waiting and download; time between them is idle.
+ * A reused connection has no lookup, connect or TLS. A failed fetch is
+ * drawn over the phases it went through, its failed phase running to the
+ * failure, then an X.
  *
  * With colour, phases are blocks of the DevTools colours (lookup teal,
  * connect orange, TLS purple, waiting green, download blue, failures
@@ -32,6 +32,7 @@
 #include "common/escape.h"
 #include "export/output.h"
 #include "export/summary.h"
+#include "export/phases.h"
 
 enum seg {
 	SEG_IDLE,
@@ -209,48 +210,24 @@ static void put_chars(struct sbuf *b, char c, int n)
 	}
 }
 
-static int failed_seg(const struct entry *e)
-{
-	const char *p = e->failed_phase;
+/* a segment is a phase of export/phases.h, after the idle kind */
+_Static_assert(SEG_LOOKUP == PHASE_LOOKUP + 1 && SEG_DOWNLOAD == PHASE_DOWNLOAD + 1 &&
+		       SEG_NR == PHASE_NR + 1,
+	       "segments follow the phases");
 
-	if (!p)
-		return SEG_IDLE;
-	if (!strcmp(p, "dns"))
-		return SEG_LOOKUP;
-	if (!strcmp(p, "connect"))
-		return SEG_CONNECT;
-	if (!strcmp(p, "tls"))
-		return SEG_TLS;
-	return e->partial.response_start ? SEG_DOWNLOAD : SEG_WAIT;
+static int failed_seg(const struct phases *p)
+{
+	return p->failed == PHASE_NR ? SEG_IDLE : (int)p->failed + 1;
 }
 
-/* a phase's start and end; a failed fetch's come from its partial timings */
-static void phases(const struct entry *e, __u64 *a, __u64 *b)
+/* each segment's start and end, from the one phase model */
+static void phases(const struct phases *p, __u64 *a, __u64 *b)
 {
-	const struct entry_partial *p = &e->partial;
-	int failed = e->failed_phase != NULL;
-	__u64 ss = failed ? p->secure_start : e->secure_start;
-	__u64 ce = failed ? p->connect_end : e->connect_end;
-	__u64 tcp = e->tcp_connect_end;
-	int f = failed_seg(e);
-
-	memset(a, 0, sizeof(*a) * SEG_NR);
-	memset(b, 0, sizeof(*b) * SEG_NR);
-	if (!e->reused) {
-		a[SEG_LOOKUP] = failed ? p->lookup_start : e->lookup_start;
-		b[SEG_LOOKUP] = failed ? p->lookup_end : e->lookup_end;
-		a[SEG_CONNECT] = failed ? p->connect_start : e->connect_start;
-		/* TCP ESTABLISHED; plain HTTP's connectEnd is the same */
-		b[SEG_CONNECT] = tcp ? tcp : ss ? ss : ce;
-		a[SEG_TLS] = ss;
-		b[SEG_TLS] = ss ? ce : 0;
+	a[SEG_IDLE] = b[SEG_IDLE] = 0;
+	for (int k = 0; k < PHASE_NR; k++) {
+		a[k + 1] = p->at[k].start;
+		b[k + 1] = p->at[k].end;
 	}
-	a[SEG_WAIT] = failed ? p->request_start : e->request_start;
-	a[SEG_DOWNLOAD] = b[SEG_WAIT] = failed ? p->response_start : e->response_start;
-	b[SEG_DOWNLOAD] = a[SEG_DOWNLOAD] ? e->response_end : 0;
-	/* the failed phase began and ran until the failure */
-	if (f != SEG_IDLE && a[f] && b[f] <= a[f])
-		b[f] = e->response_end;
 }
 
 #define MAX_SEGS (2 * SEG_NR + 2)
@@ -261,11 +238,14 @@ int text__segments(const struct entry *e, int ncols, char *out)
 	__u64 dur = end > start ? end - start : 0;
 	int kind[MAX_SEGS], alloc[MAX_SEGS], nseg = 0, phases_seen = 0, sum = 0, o = 0;
 	double exact[MAX_SEGS], len[MAX_SEGS];
-	int f = failed_seg(e);
+	struct phases ph;
+	int f;
 
 	if (ncols <= 0)
 		return 0;
-	phases(e, a, b);
+	phases__get(e, &ph);
+	phases(&ph, a, b);
+	f = failed_seg(&ph);
 	for (int k = SEG_LOOKUP; k < SEG_NR; k++) {
 		__u64 x = a[k] > cur ? a[k] : cur, y = b[k] < end ? b[k] : end;
 
