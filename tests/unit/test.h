@@ -42,6 +42,7 @@ void test_har(void);
 void test_otlp(void);
 void test_redact(void);
 void test_libfile(void);
+void test_phases(void);
 
 /* start a subtest (ending the previous one); false if the filter skips it */
 bool test__start_subtest(const char *name);

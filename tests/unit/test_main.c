@@ -29,6 +29,7 @@ static const struct {
 	{ "otlp", test_otlp },
 	{ "redact", test_redact },
 	{ "libfile", test_libfile },
+	{ "phases", test_phases },
 	/* clang-format on */
 };
 
