@@ -225,8 +225,9 @@ def test_otlp_client(env):
                                                                     sorted(want)))
             check_child(kids["dns lookup"], s, "dns lookup", at(e, e["domainLookupStart"]),
                         at(e, e["domainLookupEnd"]), what)
+            # the connect phase: to secureConnectionStart, not to TCP established
             check_child(kids["connect"], s, "connect", at(e, e["connectStart"]),
-                        at(e, x["tcpConnectEnd"]), what)
+                        at(e, e["secureConnectionStart"]), what)
             check_child(kids["tls handshake"], s, "tls handshake",
                         at(e, e["secureConnectionStart"]), at(e, e["connectEnd"]), what)
         elif i == 1:
@@ -414,8 +415,11 @@ def test_otlp_server(env):
                % (what, s["resource"]["process.pid"], srv.pid))
         kids = {c["name"]: c for c in children.get(s["spanId"], [])}
         if i == 0:
-            expect(set(kids) == {"tls handshake"}, "%s: children %r, want the handshake"
-                   % (what, sorted(kids)))
+            # a server's connect phase: from accept() to the handshake's start
+            expect(set(kids) == {"connect", "tls handshake"},
+                   "%s: children %r, want the connect and the handshake" % (what, sorted(kids)))
+            check_child(kids["connect"], s, "connect", at(e, e["connectStart"]),
+                        at(e, e["secureConnectionStart"]), what)
             check_child(kids["tls handshake"], s, "tls handshake",
                         at(e, e["secureConnectionStart"]), at(e, e["connectEnd"]), what)
         else:

@@ -194,7 +194,7 @@ int chrome__entry(struct output *o, const struct entry *e)
 		__u64 a = p.at[k].start > cur ? p.at[k].start : cur;
 		__u64 b = p.at[k].end < p.end ? p.at[k].end : p.end;
 
-		if (!phases__has(&p, k) || b < a || (b == a && (int)p.failed != k))
+		if (!phases__has(&p, k) || b < a)
 			continue;
 		slice(o, e, tid, phases__name(k), "phase", a, b, NULL);
 		cur = b;

@@ -65,7 +65,12 @@ void phases__get(const struct entry *e, struct phases *p)
 		}
 		if ((int)p->failed == k)
 			p->cut |= 1u << k;
-		if (end > a[k] || ((int)p->failed == k && end >= a[k])) {
+		/*
+		 * A lookup, connect or handshake of no length did not happen (the
+		 * spec puts their fields at fetchStart); a response read in one go
+		 * has a download of no length.
+		 */
+		if (end > a[k] || (end == a[k] && (k >= PHASE_WAIT || (int)p->failed == k))) {
 			p->at[k].start = a[k];
 			p->at[k].end = end;
 		} else if ((int)p->failed == k) {
