@@ -5,7 +5,7 @@ usage: python3 tests/e2e/run.py --tlstrace ./tlstrace --workdir .output/e2e [TES
 
 Prints one line per test (PASS/FAIL/SKIP name[: detail]) and a final
 "N passed, N failed[, N skipped]" line. Exit status 0 iff nothing failed.
-Field meanings are those of /work/shared/SEMANTICS.md.
+Field meanings are those of docs/semantics.md.
 """
 
 import argparse
@@ -1530,7 +1530,7 @@ def expect_no_failure(e, i):
 
 
 def check_failed_fields(e):
-    """The spec-shaped fields of a failed fetch (SEMANTICS, failed fetch column)."""
+    """The spec-shaped fields of a failed fetch (docs/semantics.md, failed fetch column)."""
     for k in ("transferSize", "encodedBodySize", "decodedBodySize", "responseStatus",
               "firstInterimResponseStart"):
         expect(e[k] == 0, "%s = %r in a failed fetch, want 0" % (k, e[k]))
@@ -1790,7 +1790,7 @@ def test_peer_reset(env):
 #
 # Each test runs a real HTTPS server under `tlstrace -- SERVER`, fetches from it
 # with curl, then stops tlstrace with SIGINT (which leaves the server running)
-# and stops the server itself. The entries are the server's view (SEMANTICS,
+# and stops the server itself. The entries are the server's view (docs/semantics.md,
 # "Server side"): connectStart = accept, secureConnectionStart = the server's
 # handshake start, requestStart = the request read, responseStart/End = the
 # response written; later requests on a connection are reused.
@@ -2000,7 +2000,7 @@ def check_server_wallclock(e, i, window):
 
 def server_ext_problems(entries, local, version, alpn):
     """What the extension object gets wrong about the server's side of the
-    connection (SEMANTICS: local and remote address, tls version, cipher,
+    connection (docs/semantics.md: local and remote address, tls version, cipher,
     serverName, alpn, resumed); one message per field, naming the entries."""
     bad = {}
     for i, e in enumerate(entries):

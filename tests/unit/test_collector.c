@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The collector, fed hand-made ring-buffer records. Each subtest pins one
- * rule of SEMANTICS.md with raw nanosecond values. Records are handed over
+ * rule of docs/semantics.md with raw nanosecond values. Records are handed over
  * in heap copies of exactly their size, so ASan catches reads past it.
  */
 #include <errno.h>
@@ -988,7 +988,7 @@ out:
 	fx_fini(&f);
 }
 
-/* SEMANTICS: responseEnd at the chunked terminator; sizes without framing */
+/* docs/semantics.md: responseEnd at the chunked terminator; sizes without framing */
 static void subtest_chunked_response(void)
 {
 	const struct entry *e;
@@ -1017,7 +1017,7 @@ out:
 	fx_fini(&f);
 }
 
-/* SEMANTICS: decodedBodySize is after content decoding */
+/* docs/semantics.md: decodedBodySize is after content decoding */
 static void subtest_gzip_decoded_size(void)
 {
 	unsigned char plain[1000], gz[256], resp[512];

@@ -574,7 +574,7 @@ static void subtest_parser_continuation_padding_priority(void)
 		ASSERT_STREQ(r->req[0].req.method, "GET", "method");
 		ASSERT_STREQ(r->req[0].req.target, "/c?q=continuation", "target");
 		ASSERT_STREQ(r->req[0].req.host, "example.com", "host");
-		/* SEMANTICS: requestStart = the HEADERS frame written for the stream */
+		/* docs/semantics.md: requestStart = the HEADERS frame written for the stream */
 		ASSERT_EQ(r->req[0].ts, 1600, "request ts = the write of the HEADERS frame");
 	}
 

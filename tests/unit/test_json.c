@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The JSON Lines record: the PerformanceResourceTiming keys in SEMANTICS.md's
+ * The JSON Lines record: the PerformanceResourceTiming keys in docs/semantics.md's
  * order, milliseconds from the time origin, and the "tlstrace" extension
  * object. Every record is parsed back with json-c.
  */

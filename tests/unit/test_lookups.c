@@ -2,7 +2,7 @@
 /*
  * Name lookups: which getaddrinfo() an entry's domainLookupStart/End come
  * from, connect attempts (happy eyeballs), and failed lookups as failed
- * fetches (SEMANTICS.md). The collector is fed hand-made records, in heap
+ * fetches (docs/semantics.md). The collector is fed hand-made records, in heap
  * copies of exactly their size, as in test_collector.c.
  */
 #include <string.h>

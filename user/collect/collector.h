@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The collector: ring-buffer records in, finished entries out. Pure C, no
- * BPF: it owns every rule of SEMANTICS.md (reuse, failures, keep-alive,
+ * BPF: it owns every rule of docs/semantics.md (reuse, failures, keep-alive,
  * HTTP framing) and is unit-tested by feeding it records.
  */
 #ifndef COLLECTOR_H

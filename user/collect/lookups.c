@@ -3,7 +3,7 @@
  * Per process, a short history of lookups and connect attempts. A lookup is
  * claimed by the first fetch (request) made on a connection to one of its
  * addresses; a connection that used a cached answer finds none and keeps
- * its lookup fields at fetchStart, as SEMANTICS.md says.
+ * its lookup fields at fetchStart, as docs/semantics.md says.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * JSON Lines: the PerformanceResourceTiming keys in the order of
- * SEMANTICS.md, then the "tlstrace" extension object.
+ * docs/semantics.md, then the "tlstrace" extension object.
  */
 #include <stdlib.h>
 #include <string.h>
