@@ -16,6 +16,7 @@
 #include <string.h>
 #include "tlstrace.h"
 #include "collect/collector.h"
+#include "export/phases.h"
 #include "export/redact.h"
 
 union record {
@@ -92,6 +93,7 @@ static void check_entry(const struct entry *e, void *ctx)
 			    e->connect_start, e->secure_start,	 e->connect_end,
 			    e->request_start, e->response_start, e->response_end };
 	__u64 last = 0;
+	struct phases ph;
 	struct entry red;
 
 	(void)ctx;
@@ -103,8 +105,20 @@ static void check_entry(const struct entry *e, void *ctx)
 	    !same_count(e->request_headers, red.request_headers) ||
 	    !same_count(e->response_headers, red.response_headers))
 		abort(); /* a name unterminated, a field neither kept nor counted */
-	/* a failed fetch's instants are as they happened, up to its failure */
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]) - !!e->failed_phase; i++) {
+	/* every writer's phases: none ends before it starts, nor the entry */
+	phases__get(e, &ph);
+	if (ph.end < ph.start)
+		abort();
+	for (int k = 0; k < PHASE_NR; k++)
+		if (ph.at[k].end < ph.at[k].start || (ph.at[k].start && !phases__has(&ph, k)))
+			abort();
+	/*
+	 * A failed fetch's instants are as they happened, in whatever order a
+	 * hostile program made them; a fetch that did not fail is in order.
+	 */
+	if (e->failed_phase)
+		return;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		if (!t[i])
 			continue;
 		if (t[i] < last)

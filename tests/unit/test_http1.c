@@ -445,6 +445,84 @@ static void subtest_response_binary_junk(void)
 	}
 }
 
+/* a chunked body fed a byte at a time ends where its framing says, not before */
+static void subtest_body_chunked_bytewise(void)
+{
+	static const char body[] = "4\r\nWiki\r\n5;x=1\r\npedia\r\n0\r\nT: v\r\n\r\nNEXT";
+	struct http1_response resp = { .status = 200, .content_length = -1, .chunked = 1 };
+	struct http1_body b = {};
+	size_t used = 0, n = strlen(body);
+
+	http1_body_start(&b, "");
+	while (used < n && !b.done) {
+		size_t got = http1_body_feed(&b, &resp, (const unsigned char *)body + used, 1, 1);
+
+		if (!ASSERT_LE(got, 1, "at most the byte fed"))
+			break;
+		used += got;
+	}
+	ASSERT_TRUE(b.done, "done at the last chunk's trailer");
+	ASSERT_FALSE(b.malformed, "well formed");
+	ASSERT_EQ(used, n - 4, "the next response's bytes are left");
+	ASSERT_EQ(b.encoded, 9, "encodedBodySize: chunk data only");
+	ASSERT_FALSE(http1_body_cut_short(&b, &resp), "not cut short");
+	http1_body_free(&b);
+}
+
+/* chunk framing that was not captured: the body runs to the close, never cut short */
+static void subtest_body_chunked_lost(void)
+{
+	struct http1_response resp = { .status = 200, .content_length = -1, .chunked = 1 };
+	struct http1_body b = {};
+
+	ASSERT_EQ(http1_body_feed(&b, &resp, (const unsigned char *)"a\r\n0123", 4, 100), 100,
+		  "all of it taken");
+	ASSERT_TRUE(b.lost, "framing lost");
+	ASSERT_FALSE(b.done, "not done");
+	ASSERT_FALSE(http1_body_cut_short(&b, &resp), "a body to the close is never cut short");
+	ASSERT_EQ(http1_body_feed(&b, &resp, NULL, 0, 50), 50, "then everything to the close");
+	ASSERT_EQ(b.encoded, 147, "counted: all but the 3 bytes of framing seen");
+}
+
+/* Content-Length: the rest of a read is the next response; short is cut short */
+static void subtest_body_content_length(void)
+{
+	struct http1_response resp = { .status = 200, .content_length = 10 };
+	struct http1_body b = {};
+	int unknown = -1;
+
+	ASSERT_EQ(http1_body_feed(&b, &resp, (const unsigned char *)"01234", 5, 5), 5, "5 of 10");
+	ASSERT_TRUE(http1_body_cut_short(&b, &resp), "cut short if it ended here");
+	ASSERT_EQ(http1_body_feed(&b, &resp, (const unsigned char *)"56789HTTP", 9, 9), 5,
+		  "the rest belongs to the next response");
+	ASSERT_TRUE(b.done, "done");
+	ASSERT_EQ(http1_body_decoded(&b, &unknown), 10, "identity: decoded = encoded");
+	ASSERT_EQ(unknown, 0, "known");
+}
+
+/* a coding not undone leaves decodedBodySize unknown, as does gzip not all seen */
+static void subtest_body_codings(void)
+{
+	struct http1_response resp = { .status = 200, .content_length = 4 };
+	struct http1_body b = {};
+	int unknown = 0;
+
+	http1_body_start(&b, "br");
+	http1_body_feed(&b, &resp, (const unsigned char *)"abcd", 4, 4);
+	ASSERT_EQ(http1_body_decoded(&b, &unknown), 0, "br: 0");
+	ASSERT_EQ(unknown, 1, "br: unknown");
+	http1_body_free(&b);
+
+	memset(&b, 0, sizeof(b));
+	http1_body_start(&b, "gzip");
+	ASSERT_EQ(b.coding, HTTP1_CODING_ON, "gzip: inflating");
+	http1_body_feed(&b, &resp, NULL, 0, 4);
+	ASSERT_EQ(http1_body_decoded(&b, &unknown), 0, "gzip not captured: 0");
+	ASSERT_EQ(unknown, 1, "gzip not captured: unknown");
+	http1_body_free(&b);
+	ASSERT_NULL(b.z, "inflater freed");
+}
+
 void test_http1(void)
 {
 	if (test__start_subtest("request_get_with_host"))
@@ -477,6 +555,14 @@ void test_http1(void)
 		subtest_response_malformed_returns_minus1();
 	if (test__start_subtest("response_content_length_values"))
 		subtest_response_content_length_values();
+	if (test__start_subtest("body_chunked_bytewise"))
+		subtest_body_chunked_bytewise();
+	if (test__start_subtest("body_chunked_lost"))
+		subtest_body_chunked_lost();
+	if (test__start_subtest("body_content_length"))
+		subtest_body_content_length();
+	if (test__start_subtest("body_codings"))
+		subtest_body_codings();
 	if (test__start_subtest("response_binary_junk"))
 		subtest_response_binary_junk();
 }

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
-#include <zlib.h>
 #include "tlstrace.h"
 #include "collect/collector.h"
 #include "collect/clienthello.h"
@@ -45,43 +44,14 @@ struct req {
 	int head_done;
 	struct http1_response resp;
 	int no_body; /* HEAD, 1xx, 204, 304 */
-	__u64 body;  /* body bytes received (chunk framing removed) */
+	struct http1_body body;
 	int complete;
 	int malformed;
-	/* chunked framing */
-	int ch_state;
-	int ch_digits;
-	__u64 ch_left; /* bytes left in the current chunk */
-	int ch_lost;   /* framing bytes were not captured: ends at close */
-	/* Content-Encoding: decoded only to count decodedBodySize */
-	z_stream *z;
-	__u64 decoded;
-	int z_state; /* DEC_DONE, DEC_ON, or DEC_UNKNOWN */
 	/* the heads' fields, for the writers that export them */
 	struct headers rq_h;
 	struct headers rs_h;
 	int timing;  /* --timing-only: an exchange of bytes, not a parsed request */
 	__u64 asked; /* ...the bytes of its request */
-};
-
-enum {
-	DEC_NONE, /* identity: decoded = encoded */
-	DEC_ON,
-	DEC_DONE,
-	DEC_UNKNOWN, /* not all of it seen, or not decodable */
-};
-
-enum {
-	CH_SIZE, /* hex digits of a chunk size */
-	CH_EXT,	 /* chunk extension, to the end of the line */
-	CH_SIZE_LF,
-	CH_DATA,
-	CH_DATA_CR, /* the CRLF after chunk data */
-	CH_DATA_LF,
-	CH_TRAILER, /* start of a trailer line, or the final blank line */
-	CH_TRAILER_TEXT,
-	CH_END_LF,
-	CH_DONE,
 };
 
 struct conn_key {
@@ -207,10 +177,7 @@ static void req_free(struct req *r)
 		return;
 	if (r->live)
 		(*r->live)--;
-	if (r->z) {
-		inflateEnd(r->z);
-		free(r->z);
-	}
+	http1_body_free(&r->body);
 	free(r->head);
 	headers_free(&r->rq_h);
 	headers_free(&r->rs_h);
@@ -412,11 +379,8 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 		e.status = r->resp.status;
 		snprintf(e.next_hop, sizeof(e.next_hop), "%s",
 			 e.alpn[0] ? e.alpn : r->resp.version);
-		e.encoded_size = r->body;
-		e.decoded_size = r->z_state == DEC_NONE ? r->body : r->decoded;
-		e.decoded_unknown = r->z_state == DEC_UNKNOWN || r->z_state == DEC_ON;
-		if (e.decoded_unknown)
-			e.decoded_size = 0;
+		e.encoded_size = r->body.encoded;
+		e.decoded_size = http1_body_decoded(&r->body, &e.decoded_unknown);
 	} else {
 		fail_entry(&e, "http", error, end);
 	}
@@ -554,9 +518,7 @@ static int cut_short(const struct req *r)
 		return 0;
 	if (r->stream)
 		return 1; /* no END_STREAM */
-	if (r->resp.chunked)
-		return !r->ch_lost;
-	return r->resp.content_length >= 0 && r->body < (__u64)r->resp.content_length;
+	return http1_body_cut_short(&r->body, &r->resp);
 }
 
 /*
@@ -585,7 +547,7 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 			emit_req(c, cn, r, ts, why);
 		} else if (cut_short(r)) {
 			snprintf(err, sizeof(err), "response cut short after %llu body bytes: %s",
-				 (unsigned long long)r->body, why);
+				 (unsigned long long)r->body.encoded, why);
 			emit_req(c, cn, r, ts, err);
 		} else {
 			emit_req(c, cn, r, ts, NULL);
@@ -1115,60 +1077,6 @@ struct io {
 	size_t len; /* bytes moved */
 };
 
-/* start counting the decoded size, for gzip and deflate */
-static void decode_start(struct req *r)
-{
-	const char *enc = r->resp.content_encoding;
-
-	if (!enc[0] || !strcasecmp(enc, "identity"))
-		return;
-	r->z_state = DEC_UNKNOWN;
-	if (strcasecmp(enc, "gzip") && strcasecmp(enc, "x-gzip") && strcasecmp(enc, "deflate"))
-		return;
-	r->z = calloc(1, sizeof(*r->z));
-	if (!r->z)
-		return;
-	/* 15 + 32: a zlib or gzip header, detected */
-	if (inflateInit2(r->z, 15 + 32) != Z_OK) {
-		free(r->z);
-		r->z = NULL;
-		return;
-	}
-	r->z_state = DEC_ON;
-}
-
-/* n body bytes arrived, of which the first ncap are at p */
-static void body_data(struct req *r, const unsigned char *p, size_t ncap, size_t n)
-{
-	unsigned char out[16384];
-
-	r->body += n;
-	if (r->z_state != DEC_ON)
-		return;
-	if (ncap < n) {
-		r->z_state = DEC_UNKNOWN;
-		return;
-	}
-	r->z->next_in = (unsigned char *)p;
-	r->z->avail_in = (uInt)ncap;
-	while (r->z->avail_in) {
-		int ret;
-
-		r->z->next_out = out;
-		r->z->avail_out = sizeof(out);
-		ret = inflate(r->z, Z_NO_FLUSH);
-		r->decoded += sizeof(out) - r->z->avail_out;
-		if (ret == Z_STREAM_END) {
-			r->z_state = DEC_DONE;
-			return;
-		}
-		if (ret != Z_OK) {
-			r->z_state = DEC_UNKNOWN;
-			return;
-		}
-	}
-}
-
 static void conn_io(struct collector *c, struct conn *cn, int is_write, const struct io *io);
 
 /* queue one request, written at io->ts_enter */
@@ -1301,7 +1209,7 @@ static void h2_headers(void *ctx, __u32 stream, int status, const char *encoding
 	snprintf(r->resp.content_encoding, sizeof(r->resp.content_encoding), "%s", encoding);
 	headers_copy(&r->rs_h, h);
 	r->head_done = 1;
-	decode_start(r);
+	http1_body_start(&r->body, r->resp.content_encoding);
 }
 
 static void h2_data(void *ctx, __u32 stream, const unsigned char *p, size_t ncap, size_t n)
@@ -1310,7 +1218,7 @@ static void h2_data(void *ctx, __u32 stream, const unsigned char *p, size_t ncap
 	struct req *r = stream_req(x->cn, stream);
 
 	if (r)
-		body_data(r, p, ncap, n);
+		http1_body_data(&r->body, p, ncap, n);
 }
 
 static void h2_end(void *ctx, __u32 stream, __u64 ts, int reset, __u32 code)
@@ -1382,99 +1290,6 @@ static void on_write(struct collector *c, struct conn *cn, const struct io *io)
 	}
 }
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Walk a chunked body: [0, cap) of the len bytes are captured. Chunk data
- * need not be (it is only counted); framing must be, else the body is taken
- * to run to the close. Returns bytes consumed, stopping after the last chunk.
- */
-static size_t chunked_feed(struct req *r, const unsigned char *d, size_t cap, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && r->ch_state != CH_DONE && !r->malformed) {
-		unsigned char ch;
-		int v;
-
-		if (r->ch_state == CH_DATA) {
-			__u64 take = r->ch_left < len - i ? r->ch_left : len - i;
-
-			body_data(r, d + i, cap > i ? (cap - i < take ? cap - i : take) : 0, take);
-			r->ch_left -= take;
-			i += take;
-			if (!r->ch_left)
-				r->ch_state = CH_DATA_CR;
-			continue;
-		}
-		if (i >= cap) {
-			r->ch_lost = 1;
-			body_data(r, NULL, 0, len - i);
-			return len;
-		}
-		ch = d[i++];
-		switch (r->ch_state) {
-		case CH_SIZE:
-			v = hex_value(ch);
-			if (v >= 0 && r->ch_left < (1ull << 40)) {
-				r->ch_left = r->ch_left * 16 + v;
-				r->ch_digits++;
-			} else if (r->ch_digits && (ch == ';' || ch == ' ' || ch == '\t')) {
-				r->ch_state = CH_EXT;
-			} else if (r->ch_digits && ch == '\r') {
-				r->ch_state = CH_SIZE_LF;
-			} else {
-				r->malformed = 1;
-			}
-			break;
-		case CH_EXT:
-		case CH_SIZE_LF:
-			if (ch == '\n') {
-				r->ch_state = r->ch_left ? CH_DATA : CH_TRAILER;
-				r->ch_digits = 0;
-			} else if (r->ch_state == CH_SIZE_LF) {
-				r->malformed = 1;
-			}
-			break;
-		case CH_DATA_CR:
-			if (ch == '\r')
-				r->ch_state = CH_DATA_LF;
-			else
-				r->malformed = 1;
-			break;
-		case CH_DATA_LF:
-			if (ch == '\n')
-				r->ch_state = CH_SIZE;
-			else
-				r->malformed = 1;
-			break;
-		case CH_TRAILER:
-			r->ch_state = ch == '\r' ? CH_END_LF : CH_TRAILER_TEXT;
-			break;
-		case CH_TRAILER_TEXT:
-			if (ch == '\n')
-				r->ch_state = CH_TRAILER;
-			break;
-		case CH_END_LF:
-			if (ch == '\n')
-				r->ch_state = CH_DONE;
-			else
-				r->malformed = 1;
-			break;
-		}
-	}
-	return i;
-}
-
 /* feed response bytes to the head request; returns bytes consumed */
 static size_t feed_response(struct collector *c, struct req *r, const char *data, size_t cap,
 			    size_t len, __u64 ts_start, __u64 ts)
@@ -1514,7 +1329,7 @@ static size_t feed_response(struct collector *c, struct req *r, const char *data
 		}
 		r->head_done = 1;
 		headers_parse_http1(&r->rs_h, r->head, (size_t)n);
-		decode_start(r);
+		http1_body_start(&r->body, r->resp.content_encoding);
 		if (r->resp.status == 204 || r->resp.status == 304)
 			r->no_body = 1;
 		if (r->no_body || r->resp.content_length == 0) {
@@ -1523,40 +1338,21 @@ static size_t feed_response(struct collector *c, struct req *r, const char *data
 			return used;
 		}
 	}
-	if (r->resp.chunked && !r->ch_lost) {
-		size_t ccap = cap > used ? cap - used : 0;
-
-		used += chunked_feed(r, (const unsigned char *)data + (cap > used ? used : cap),
-				     ccap, len - used);
-		if (r->malformed) {
-			c->st.malformed++;
-			r->complete = 1;
-			r->response_end = ts;
-			return len;
-		}
-		if (r->ch_state == CH_DONE) {
-			r->complete = 1;
-			r->response_end = ts;
-		}
-		return used;
+	used += http1_body_feed(&r->body, &r->resp,
+				(const unsigned char *)data + (cap > used ? used : cap),
+				cap > used ? cap - used : 0, len - used);
+	if (r->body.malformed) {
+		c->st.malformed++;
+		r->malformed = 1;
+		r->complete = 1;
+		r->response_end = ts;
+		return len;
 	}
-	if (r->resp.content_length >= 0 && !r->resp.chunked) {
-		__u64 need = (__u64)r->resp.content_length - r->body;
-		size_t take = len - used < need ? len - used : need;
-		size_t ccap = cap > used ? cap - used : 0;
-
-		body_data(r, (const unsigned char *)data + used, ccap < take ? ccap : take, take);
-		used += take;
-		if (r->body == (__u64)r->resp.content_length) {
-			r->complete = 1;
-			r->response_end = ts;
-		}
-		return used;
+	if (r->body.done) {
+		r->complete = 1;
+		r->response_end = ts;
 	}
-	/* no length: the body runs to the next request or the close */
-	body_data(r, (const unsigned char *)data + (cap > used ? used : cap),
-		  cap > used ? cap - used : 0, len - used);
-	return len;
+	return used;
 }
 
 /*

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <zlib.h>
 #include "collect/http1.h"
 
 /* copy [s, s+n) into dst of size cap, truncating, always terminated */
@@ -150,4 +151,213 @@ int http1_parse_response(const char *buf, size_t len, struct http1_response *res
 	if (header_value(eol + 2, end, "Content-Encoding", &v, &vlen))
 		copy_field(resp->content_encoding, sizeof(resp->content_encoding), v, vlen);
 	return (int)head;
+}
+
+/* ---- the body of a response ---------------------------------------------- */
+
+enum {
+	CH_SIZE, /* hex digits of a chunk size */
+	CH_EXT,	 /* chunk extension, to the end of the line */
+	CH_SIZE_LF,
+	CH_DATA,
+	CH_DATA_CR, /* the CRLF after chunk data */
+	CH_DATA_LF,
+	CH_TRAILER, /* start of a trailer line, or the final blank line */
+	CH_TRAILER_TEXT,
+	CH_END_LF,
+	CH_DONE,
+};
+
+void http1_body_start(struct http1_body *b, const char *enc)
+{
+	z_stream *z;
+
+	if (!enc[0] || !strcasecmp(enc, "identity"))
+		return;
+	b->coding = HTTP1_CODING_UNKNOWN;
+	if (strcasecmp(enc, "gzip") && strcasecmp(enc, "x-gzip") && strcasecmp(enc, "deflate"))
+		return;
+	z = calloc(1, sizeof(*z));
+	if (!z)
+		return;
+	/* 15 + 32: a zlib or gzip header, detected */
+	if (inflateInit2(z, 15 + 32) != Z_OK) {
+		free(z);
+		return;
+	}
+	b->z = z;
+	b->coding = HTTP1_CODING_ON;
+}
+
+void http1_body_data(struct http1_body *b, const unsigned char *p, size_t ncap, size_t n)
+{
+	unsigned char out[16384];
+	z_stream *z = b->z;
+
+	b->encoded += n;
+	if (b->coding != HTTP1_CODING_ON)
+		return;
+	if (ncap < n) {
+		b->coding = HTTP1_CODING_UNKNOWN;
+		return;
+	}
+	z->next_in = (unsigned char *)p;
+	z->avail_in = (uInt)ncap;
+	while (z->avail_in) {
+		int ret;
+
+		z->next_out = out;
+		z->avail_out = sizeof(out);
+		ret = inflate(z, Z_NO_FLUSH);
+		b->decoded += sizeof(out) - z->avail_out;
+		if (ret == Z_STREAM_END) {
+			b->coding = HTTP1_CODING_DONE;
+			return;
+		}
+		if (ret != Z_OK) {
+			b->coding = HTTP1_CODING_UNKNOWN;
+			return;
+		}
+	}
+}
+
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* one byte of chunk framing (RFC 9112 section 7.1) */
+static void chunk_framing(struct http1_body *b, unsigned char ch)
+{
+	int v;
+
+	switch (b->state) {
+	case CH_SIZE:
+		v = hex_value(ch);
+		if (v >= 0 && b->left < (1ull << 40)) {
+			b->left = b->left * 16 + v;
+			b->digits++;
+		} else if (b->digits && (ch == ';' || ch == ' ' || ch == '\t')) {
+			b->state = CH_EXT;
+		} else if (b->digits && ch == '\r') {
+			b->state = CH_SIZE_LF;
+		} else {
+			b->malformed = 1;
+		}
+		break;
+	case CH_EXT:
+	case CH_SIZE_LF:
+		if (ch == '\n') {
+			b->state = b->left ? CH_DATA : CH_TRAILER;
+			b->digits = 0;
+		} else if (b->state == CH_SIZE_LF) {
+			b->malformed = 1;
+		}
+		break;
+	case CH_DATA_CR:
+		if (ch == '\r')
+			b->state = CH_DATA_LF;
+		else
+			b->malformed = 1;
+		break;
+	case CH_DATA_LF:
+		if (ch == '\n')
+			b->state = CH_SIZE;
+		else
+			b->malformed = 1;
+		break;
+	case CH_TRAILER:
+		b->state = ch == '\r' ? CH_END_LF : CH_TRAILER_TEXT;
+		break;
+	case CH_TRAILER_TEXT:
+		if (ch == '\n')
+			b->state = CH_TRAILER;
+		break;
+	case CH_END_LF:
+		if (ch == '\n')
+			b->state = CH_DONE;
+		else
+			b->malformed = 1;
+		break;
+	}
+}
+
+/* a chunked body: [0, cap) of the len bytes at d are captured */
+static size_t chunked_feed(struct http1_body *b, const unsigned char *d, size_t cap, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && b->state != CH_DONE && !b->malformed) {
+		if (b->state == CH_DATA) {
+			__u64 take = b->left < len - i ? b->left : len - i;
+
+			http1_body_data(b, d + i, cap > i ? (cap - i < take ? cap - i : take) : 0,
+					take);
+			b->left -= take;
+			i += take;
+			if (!b->left)
+				b->state = CH_DATA_CR;
+			continue;
+		}
+		if (i >= cap) {
+			b->lost = 1;
+			http1_body_data(b, NULL, 0, len - i);
+			return len;
+		}
+		chunk_framing(b, d[i++]);
+	}
+	if (b->state == CH_DONE)
+		b->done = 1;
+	return i;
+}
+
+size_t http1_body_feed(struct http1_body *b, const struct http1_response *resp,
+		       const unsigned char *d, size_t cap, size_t len)
+{
+	if (resp->chunked && !b->lost)
+		return chunked_feed(b, d, cap, len);
+	if (resp->content_length >= 0 && !resp->chunked) {
+		__u64 need = (__u64)resp->content_length - b->encoded;
+		size_t take = len < need ? len : need;
+
+		http1_body_data(b, d, cap < take ? cap : take, take);
+		if (b->encoded == (__u64)resp->content_length)
+			b->done = 1;
+		return take;
+	}
+	/* no length: the body runs to the next request or the close */
+	http1_body_data(b, d, cap, len);
+	return len;
+}
+
+int http1_body_cut_short(const struct http1_body *b, const struct http1_response *resp)
+{
+	if (b->done)
+		return 0;
+	if (resp->chunked)
+		return !b->lost;
+	return resp->content_length >= 0 && b->encoded < (__u64)resp->content_length;
+}
+
+__u64 http1_body_decoded(const struct http1_body *b, int *unknown)
+{
+	*unknown = b->coding == HTTP1_CODING_UNKNOWN || b->coding == HTTP1_CODING_ON;
+	if (*unknown)
+		return 0;
+	return b->coding == HTTP1_CODING_NONE ? b->encoded : b->decoded;
+}
+
+void http1_body_free(struct http1_body *b)
+{
+	if (!b || !b->z)
+		return;
+	inflateEnd(b->z);
+	free(b->z);
+	b->z = NULL;
 }
