@@ -646,19 +646,20 @@ static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *f
 	struct sess_key sk = {};
 	struct sess_val nv = {};
 	struct ev_ssl_bind *e;
-	__u64 *ssl;
-	__u32 cap;
+	struct cipher_owner *owner;
+	__u32 cap, lib;
 
 	if (len < CIPHER_KEY)
 		return;
 	k.pid = id >> 32;
 	if (bpf_probe_read_user(k.head, sizeof(k.head), (void *)buf))
 		return;
-	ssl = bpf_map_lookup_elem(&ciphertext, &k);
-	if (!ssl)
+	owner = bpf_map_lookup_elem(&ciphertext, &k);
+	if (!owner)
 		return;
-	sk.ssl = *ssl;
+	sk.ssl = owner->ssl;
 	sk.pid = k.pid;
+	lib = owner->lib;
 	bpf_map_delete_elem(&ciphertext, &k);
 	e = (struct ev_ssl_bind *)scratch_rec();
 	if (!e)
@@ -668,7 +669,7 @@ static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *f
 	e->ts_call = 0;
 	e->fd = fd;
 	e->how = BIND_CIPHER;
-	e->lib = LIB_OPENSSL;
+	e->lib = lib;
 	e->call = 0;
 	/* the first such write is the ClientHello: keep it for the server name */
 	cap = len < MAX_HELLO ? len : MAX_HELLO;
