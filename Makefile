@@ -25,7 +25,8 @@ LDLIBS := -lbpf -lelf -lz -ljson-c -lnghttp2 -lcurl -lmicrohttpd -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -Ivmlinux -Ibpf -MMD -MP
 
-BPF_OBJS := $(OUTPUT)/net.bpf.o $(OUTPUT)/openssl.bpf.o $(OUTPUT)/gnutls.bpf.o $(OUTPUT)/dns.bpf.o
+# every bpf/*.bpf.c: a new TLS library family is one more file, found here
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(sort $(wildcard bpf/*.bpf.c)))
 # user space, one folder per stage of the flow: probe/ attaches (needs the BPF
 # skeleton), collect/ turns events into entries, export/ writes them, common/
 # holds helpers all of them use; main.c and options.c drive the run.
