@@ -6,6 +6,7 @@
  * which tie a TLS session to its socket.
  */
 #include "common.bpf.h"
+#include "lib_filter.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -322,13 +323,9 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ev_lib_open);
 } lib_opens SEC(".maps");
-static __always_inline int has_prefix(const char *s, unsigned i, const char *p, unsigned n)
-{
-	for (unsigned k = 0; k < n; k++)
-		if (i + k >= MAX_PATH || s[(i + k) & (MAX_PATH - 1)] != p[k])
-			return 0;
-	return 1;
-}
+
+/* the TLS libraries' file-name prefixes, from user space's table */
+const volatile struct lib_filter targ_lib_files = {};
 
 SEC("tp/syscalls/sys_enter_openat")
 int sys_enter_openat(struct trace_event_raw_sys_enter *ctx)
@@ -357,8 +354,7 @@ int sys_enter_openat(struct trace_event_raw_sys_enter *ctx)
 			break;
 		}
 	}
-	if (!has_prefix(e->path, base, "libssl.so", 9) &&
-	    !has_prefix(e->path, base, "libgnutls.so", 12))
+	if (!lib_filter_match(&targ_lib_files, e->path, base))
 		return 0;
 	fill_hdr(&e->hdr, EV_LIB_OPEN, bpf_ktime_get_ns());
 	__u32 tid = (__u32)id;
