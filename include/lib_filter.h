@@ -3,8 +3,9 @@
  * The file names whose opening BPF reports (EV_LIB_OPEN), so that user
  * space attaches to a TLS library a traced process loads while traced.
  * User space builds it from its table of TLS libraries (user/common/
- * tlslib.c, tlslib_lib_filter()) into net.bpf.c's rodata before load; BPF
- * and user space match a name with the same lib_filter_match() below.
+ * tlslib.c, tlslib_lib_filter()) into net.bpf.c's rodata before load.
+ * lib_filter_match() below is BPF's matcher; the unit tests run the same
+ * one to check it agrees with the table's own tlslib_by_file().
  */
 #ifndef LIB_FILTER_H
 #define LIB_FILTER_H
