@@ -25,17 +25,19 @@ LDLIBS := -lbpf -lelf -lz -ljson-c -lnghttp2 -lcurl -lmicrohttpd -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -Ivmlinux -Ibpf -MMD -MP
 
-BPF_OBJS := $(OUTPUT)/net.bpf.o $(OUTPUT)/openssl.bpf.o $(OUTPUT)/gnutls.bpf.o $(OUTPUT)/dns.bpf.o
-# user space, one folder per stage of the flow: probe/ attaches (needs the BPF
-# skeleton), collect/ turns events into entries, export/ writes them, common/
-# holds helpers all of them use; main.c and options.c drive the run.
+# every bpf/*.bpf.c: a new TLS library family is one more file, found here
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(sort $(wildcard bpf/*.bpf.c)))
+# user space, one folder per stage of the flow: probe/ attaches (finding the
+# BPF programs by name), collect/ turns events into entries, export/ writes
+# them, common/ holds helpers all of them use and the table of TLS libraries;
+# main.c (which loads the BPF skeleton) and options.c drive the run.
 PROBE_SRCS := $(wildcard user/probe/*.c)
 COLLECT_SRCS := $(wildcard user/collect/*.c)
 EXPORT_SRCS := $(wildcard user/export/*.c)
 COMMON_SRCS := $(wildcard user/common/*.c)
 APP_SRCS := $(wildcard user/*.c)
-# what the unit tests link: everything but the parts that load BPF
-CORE_SRCS := $(COLLECT_SRCS) $(EXPORT_SRCS) $(COMMON_SRCS) user/probe/libfile.c
+# what the unit tests link: everything but main.c, which loads BPF
+CORE_SRCS := $(COLLECT_SRCS) $(EXPORT_SRCS) $(COMMON_SRCS) $(PROBE_SRCS)
 OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS) $(PROBE_SRCS) $(COLLECT_SRCS) \
 	$(EXPORT_SRCS) $(COMMON_SRCS))
 USER_HDRS := $(wildcard user/*.h user/*/*.h include/*.h)
@@ -76,8 +78,8 @@ $(OUTPUT)/tlstrace.skel.h: $(OUTPUT)/tlstrace.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name tlstrace_bpf > $@
 
-# only the probe stage and main.c include the skeleton
-$(patsubst user/%.c,$(OUTPUT)/%.o,$(PROBE_SRCS)) $(OUTPUT)/main.o: $(OUTPUT)/tlstrace.skel.h
+# only main.c includes the skeleton
+$(OUTPUT)/main.o: $(OUTPUT)/tlstrace.skel.h
 
 $(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(call msg,CC,$@)

@@ -132,11 +132,18 @@ struct cipher_key {
 	__u8 head[CIPHER_KEY];
 };
 
+/* the session that wrote the ciphertext, and its library's enum tls_lib */
+struct cipher_owner {
+	__u64 ssl;
+	__u32 lib;
+	__u32 _pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct cipher_key);
-	__type(value, __u64); /* the SSL* */
+	__type(value, struct cipher_owner);
 } ciphertext SEC(".maps") __weak;
 
 static __always_inline void count(__u32 id)
@@ -252,13 +259,32 @@ static __always_inline int tls_call_enter(__u32 lib, __u32 cnt, __u32 call, void
 	return 0;
 }
 
-static __always_inline int tls_call_exit(__u32 cnt, long ret)
+/*
+ * What a family's rule makes of its function's return value, in
+ * ev_ssl_call's terms: ret is 1 for a handshake done (<= 0: not yet, or
+ * failed), bytes moved for a read or write (<= 0: none); len is how many
+ * plaintext bytes the call's buffer holds, to copy.
+ */
+struct tls_result {
+	__s64 ret;
+	__u64 len;
+};
+
+/*
+ * A family's rule (openssl_result() in openssl.bpf.c, ...): the call a is
+ * returning ret. Each family keeps its own rule next to its probes; the
+ * shared path below knows none of them.
+ */
+typedef struct tls_result tls_rule_fn(const struct ssl_args *a, long ret);
+
+static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
 {
 	__u64 ts = bpf_ktime_get_ns();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	struct tls_result r;
 	struct ev_ssl_call *e;
-	__u64 n = 0, cap = 0;
+	__u64 n, cap = 0;
 
 	if (!a) {
 		count(CNT_HIT_UNTRACED);
@@ -274,32 +300,9 @@ static __always_inline int tls_call_exit(__u32 cnt, long ret)
 	e->num = a->num;
 	e->call = a->call;
 	e->lib = a->lib;
-	e->ret = (int)ret;
-
-	if (a->lib == LIB_GNUTLS) {
-		/* gnutls_handshake: 0 when done; record send/recv: ssize_t bytes */
-		if (a->call == CALL_HANDSHAKE)
-			e->ret = (int)ret == 0 ? 1 : ((int)ret < 0 ? (int)ret : -1);
-		else
-			e->ret = ret;
-		if (a->call != CALL_HANDSHAKE && ret > 0)
-			n = ret;
-	} else if (a->call != CALL_HANDSHAKE) {
-		if (a->outlen) {
-			/* SSL_read_ex/SSL_write_ex: 1 on success, count in *outlen */
-			if ((int)ret == 1) {
-				if (bpf_probe_read_user(&n, sizeof(n), (void *)a->outlen)) {
-					count(CNT_READ_FAIL);
-					n = 0;
-				}
-				e->ret = n;
-			} else {
-				e->ret = (int)ret - 1; /* 0 -> -1: no bytes */
-			}
-		} else if ((int)ret > 0) {
-			n = (int)ret;
-		}
-	}
+	r = rule(a, ret);
+	e->ret = r.ret;
+	n = a->call != CALL_HANDSHAKE ? r.len : 0;
 	if (n) {
 		cap = n < MAX_CAPTURE ? n : MAX_CAPTURE;
 		asm volatile("" : "+r"(cap));

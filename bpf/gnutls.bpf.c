@@ -12,6 +12,24 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * GnuTLS's rule. gnutls_handshake: 0 when done, a negative GNUTLS_E_*
+ * otherwise (GNUTLS_E_AGAIN: would block), so 0 becomes 1 and anything
+ * else stays <= 0. gnutls_record_recv/send: an ssize_t, bytes moved or a
+ * negative GNUTLS_E_*.
+ */
+static __always_inline struct tls_result gnutls_result(const struct ssl_args *a, long ret)
+{
+	struct tls_result r = { .ret = ret };
+
+	if (a->call == CALL_HANDSHAKE) {
+		r.ret = (int)ret == 0 ? 1 : ((int)ret < 0 ? (int)ret : -1);
+		return r;
+	}
+	r.len = ret > 0 ? ret : 0;
+	return r;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(gnutls_handshake_enter, void *session)
 {
@@ -22,7 +40,7 @@ int BPF_KPROBE(gnutls_handshake_enter, void *session)
 SEC("uretprobe")
 int BPF_KRETPROBE(gnutls_handshake_exit, int ret)
 {
-	return tls_call_exit(CNT_HIT_HANDSHAKE_EXIT, ret);
+	return tls_call_exit(CNT_HIT_HANDSHAKE_EXIT, ret, gnutls_result);
 }
 
 SEC("uprobe")
@@ -34,7 +52,7 @@ int BPF_KPROBE(gnutls_record_recv_enter, void *session, void *data, __u64 size)
 SEC("uretprobe")
 int BPF_KRETPROBE(gnutls_record_recv_exit, long ret)
 {
-	return tls_call_exit(CNT_HIT_READ_EXIT, ret);
+	return tls_call_exit(CNT_HIT_READ_EXIT, ret, gnutls_result);
 }
 
 SEC("uprobe")
@@ -47,7 +65,7 @@ int BPF_KPROBE(gnutls_record_send_enter, void *session, const void *data, __u64 
 SEC("uretprobe")
 int BPF_KRETPROBE(gnutls_record_send_exit, long ret)
 {
-	return tls_call_exit(CNT_HIT_WRITE_EXIT, ret);
+	return tls_call_exit(CNT_HIT_WRITE_EXIT, ret, gnutls_result);
 }
 
 SEC("uprobe")

@@ -6,6 +6,7 @@
  * which tie a TLS session to its socket.
  */
 #include "common.bpf.h"
+#include "lib_filter.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -322,13 +323,9 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ev_lib_open);
 } lib_opens SEC(".maps");
-static __always_inline int has_prefix(const char *s, unsigned i, const char *p, unsigned n)
-{
-	for (unsigned k = 0; k < n; k++)
-		if (i + k >= MAX_PATH || s[(i + k) & (MAX_PATH - 1)] != p[k])
-			return 0;
-	return 1;
-}
+
+/* the TLS libraries' file-name prefixes, from user space's table */
+const volatile struct lib_filter targ_lib_files = {};
 
 SEC("tp/syscalls/sys_enter_openat")
 int sys_enter_openat(struct trace_event_raw_sys_enter *ctx)
@@ -357,8 +354,7 @@ int sys_enter_openat(struct trace_event_raw_sys_enter *ctx)
 			break;
 		}
 	}
-	if (!has_prefix(e->path, base, "libssl.so", 9) &&
-	    !has_prefix(e->path, base, "libgnutls.so", 12))
+	if (!lib_filter_match(&targ_lib_files, e->path, base))
 		return 0;
 	fill_hdr(&e->hdr, EV_LIB_OPEN, bpf_ktime_get_ns());
 	__u32 tid = (__u32)id;
@@ -646,19 +642,20 @@ static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *f
 	struct sess_key sk = {};
 	struct sess_val nv = {};
 	struct ev_ssl_bind *e;
-	__u64 *ssl;
-	__u32 cap;
+	struct cipher_owner *owner;
+	__u32 cap, lib;
 
 	if (len < CIPHER_KEY)
 		return;
 	k.pid = id >> 32;
 	if (bpf_probe_read_user(k.head, sizeof(k.head), (void *)buf))
 		return;
-	ssl = bpf_map_lookup_elem(&ciphertext, &k);
-	if (!ssl)
+	owner = bpf_map_lookup_elem(&ciphertext, &k);
+	if (!owner)
 		return;
-	sk.ssl = *ssl;
+	sk.ssl = owner->ssl;
 	sk.pid = k.pid;
+	lib = owner->lib;
 	bpf_map_delete_elem(&ciphertext, &k);
 	e = (struct ev_ssl_bind *)scratch_rec();
 	if (!e)
@@ -668,7 +665,7 @@ static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *f
 	e->ts_call = 0;
 	e->fd = fd;
 	e->how = BIND_CIPHER;
-	e->lib = LIB_OPENSSL;
+	e->lib = lib;
 	e->call = 0;
 	/* the first such write is the ClientHello: keep it for the server name */
 	cap = len < MAX_HELLO ? len : MAX_HELLO;

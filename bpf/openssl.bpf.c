@@ -11,6 +11,36 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * OpenSSL's rule. SSL_do_handshake: 1 when done, <= 0 not yet (would
+ * block) or failed, as the record wants it. SSL_read/SSL_write: bytes
+ * moved, <= 0 for none. SSL_read_ex/SSL_write_ex (outlen set): 1 with the
+ * count in *outlen, 0 for none, so 0 becomes -1 (no bytes).
+ */
+static __always_inline struct tls_result openssl_result(const struct ssl_args *a, long ret)
+{
+	struct tls_result r = { .ret = (int)ret };
+	__u64 n = 0;
+
+	if (a->call == CALL_HANDSHAKE)
+		return r;
+	if (!a->outlen) {
+		r.len = (int)ret > 0 ? (int)ret : 0;
+		return r;
+	}
+	if ((int)ret != 1) {
+		r.ret = (int)ret - 1;
+		return r;
+	}
+	if (bpf_probe_read_user(&n, sizeof(n), (void *)a->outlen)) {
+		count(CNT_READ_FAIL);
+		n = 0;
+	}
+	r.ret = n;
+	r.len = n;
+	return r;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(ssl_do_handshake_enter, void *ssl)
 {
@@ -21,7 +51,7 @@ int BPF_KPROBE(ssl_do_handshake_enter, void *ssl)
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_do_handshake_exit, int ret)
 {
-	return tls_call_exit(CNT_HIT_HANDSHAKE_EXIT, ret);
+	return tls_call_exit(CNT_HIT_HANDSHAKE_EXIT, ret, openssl_result);
 }
 
 SEC("uprobe")
@@ -39,7 +69,7 @@ int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, __u64 num, void *readbyt
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_read_exit, int ret)
 {
-	return tls_call_exit(CNT_HIT_READ_EXIT, ret);
+	return tls_call_exit(CNT_HIT_READ_EXIT, ret, openssl_result);
 }
 
 SEC("uprobe")
@@ -57,7 +87,7 @@ int BPF_KPROBE(ssl_write_ex_enter, void *ssl, void *buf, __u64 num, void *writte
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_write_exit, int ret)
 {
-	return tls_call_exit(CNT_HIT_WRITE_EXIT, ret);
+	return tls_call_exit(CNT_HIT_WRITE_EXIT, ret, openssl_result);
 }
 
 /* BIO_write inside an SSL call: ciphertext on its way to a memory BIO */
@@ -67,6 +97,7 @@ int BPF_KPROBE(bio_write_enter, void *bio, const void *data, int dlen)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	struct cipher_owner o = {};
 	struct cipher_key k = {};
 	struct sess_key sk = {};
 	struct sess_val *v;
@@ -86,7 +117,9 @@ int BPF_KPROBE(bio_write_enter, void *bio, const void *data, int dlen)
 		count(CNT_READ_FAIL);
 		return 0;
 	}
-	bpf_map_update_elem(&ciphertext, &k, &a->ssl, BPF_ANY);
+	o.ssl = a->ssl;
+	o.lib = a->lib;
+	bpf_map_update_elem(&ciphertext, &k, &o, BPF_ANY);
 	return 0;
 }
 

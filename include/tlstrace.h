@@ -49,9 +49,15 @@ enum bind_how {
 	BIND_CIPHER = 3, /* a socket write of ciphertext the session put in a memory BIO */
 };
 
+/*
+ * The TLS library a record's session belongs to, set by its family's BPF
+ * programs; one value per row of user/common/tlslib.c's table, which
+ * gives its name. 0 is none.
+ */
 enum tls_lib {
 	LIB_OPENSSL = 1,
 	LIB_GNUTLS = 2,
+	LIB_NR, /* one past the last: the table has a row for each value below */
 };
 
 /*
@@ -157,7 +163,7 @@ struct ev_close {
 /* hdr.ts is the return of the call */
 struct ev_ssl_call {
 	struct ev_hdr hdr;
-	__u64 ssl; /* SSL* / gnutls_session_t */
+	__u64 ssl; /* the library's session pointer: SSL*, gnutls_session_t */
 	__u64 ts_enter;
 	__s64 ret;  /* bytes for read/write (<= 0: error), 1 = handshake done */
 	__u64 num;  /* bytes the caller asked for */

@@ -24,7 +24,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "tlstrace.h"
+#include "lib_filter.h" /* before the skeleton, whose rodata has one */
 #include "tlstrace.skel.h"
+#include "common/tlslib.h"
 #include "probe/attach.h"
 #include "collect/collector.h"
 #include "options.h"
@@ -369,7 +371,7 @@ static int on_record(void *ctx, void *data, size_t size)
 			attacher__submit_opened(r->att, lo->hdr.pid, path, r->per_pid);
 		return 0;
 	}
-	/* a new program: it may have OpenSSL inside */
+	/* a new program: it may have a TLS library built in */
 	if (size >= sizeof(struct ev_hdr) && lo->hdr.type == EV_PROC_EXEC && r->att)
 		attacher__submit_exec(r->att, lo->hdr.pid, r->per_pid);
 	collector__feed(r->col, data, size);
@@ -814,6 +816,12 @@ int main(int argc, char **argv)
 	skel->rodata->targ_follow = o.command != NULL;
 	memcpy((char *)skel->rodata->targ_comm, o.comm, sizeof(o.comm));
 	skel->rodata->targ_timing_only = o.timing_only;
+	/* the TLS libraries whose opening BPF reports, from their table */
+	err = tlslib_lib_filter((struct lib_filter *)&skel->rodata->targ_lib_files);
+	if (err) {
+		fprintf(stderr, "tlstrace: the table of TLS libraries: %s\n", strerror(-err));
+		goto cleanup;
+	}
 	err = bpf_map__set_max_entries(skel->maps.events, (__u32)o.ringbuf_mib << 20);
 	if (err) {
 		fprintf(stderr, "tlstrace: set the ring buffer size: %s\n", strerror(-err));
@@ -834,10 +842,11 @@ int main(int argc, char **argv)
 	if (err)
 		goto cleanup;
 
-	att = attacher__new(skel, o.verbose, &stopping);
+	att = attacher__new(skel->obj, o.verbose, &stopping);
 	if (!att) {
-		err = -ENOMEM;
-		fprintf(stderr, "tlstrace: out of memory\n");
+		err = errno ? -errno : -ENOMEM;
+		if (err == -ENOMEM)
+			fprintf(stderr, "tlstrace: out of memory\n");
 		goto cleanup;
 	}
 	if (o.timing_only)
@@ -857,10 +866,10 @@ int main(int argc, char **argv)
 			trace_pid(skel, o.pids[i]);
 		}
 		if (!attacher__count(att)) {
-			fprintf(stderr,
-				"tlstrace: warning: no TLS library (libssl, libgnutls) loaded in "
-				"pid%s",
-				o.npids > 1 ? "s" : "");
+			char titles[128];
+
+			fprintf(stderr, "tlstrace: warning: no TLS library (%s) loaded in pid%s",
+				tlslib_titles(titles, sizeof(titles)), o.npids > 1 ? "s" : "");
 			for (int i = 0; i < o.npids; i++)
 				fprintf(stderr, " %d", o.pids[i]);
 			fprintf(stderr, " yet; attaching when one is loaded\n");
@@ -879,7 +888,7 @@ int main(int argc, char **argv)
 	if (child > 0) {
 		char path[PATH_MAX];
 
-		/* a command with OpenSSL inside (node): probes in place before it runs */
+		/* a command with a TLS library built in (node): probes in place before it runs */
 		if (find_program(o.command[0], path, sizeof(path)))
 			attacher__program(att, path, -1);
 		trace_pid(skel, child);

@@ -84,7 +84,8 @@ static const struct argp_option opts[] = {
 	  "Distinct process label values before the rest are counted as \"other\" (default 50)",
 	  0 },
 	{ "lib", OPT_LIB, "PATH", 0,
-	  "Also attach to this library or executable with OpenSSL or GnuTLS functions (repeatable)",
+	  "Also attach to this library or executable with a known TLS library's functions "
+	  "(repeatable)",
 	  0 },
 	{ "timing-only", OPT_TIMING_ONLY, NULL, 0,
 	  "Probe only TLS handshakes; time requests from socket syscalls. No per-byte cost, no "

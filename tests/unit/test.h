@@ -16,8 +16,9 @@
  *
  * A failed assertion prints "  FAIL subtest/name: file:line: expected ...,
  * got ..." and marks the current subtest failed. Each subtest ends with one
- * line, "PASS unit/<file>/<subtest>" or "FAIL unit/<file>/<subtest>", and the
- * run with "N passed, N failed" (subtests), exiting non-zero on any failure.
+ * line, "PASS unit/<file>/<subtest>", "FAIL unit/<file>/<subtest>" or "SKIP
+ * unit/<file>/<subtest>: why" (test__skip), and the run with "N passed, N
+ * failed[, N skipped]" (subtests), exiting non-zero on any failure.
  */
 #ifndef TEST_H
 #define TEST_H
@@ -43,9 +44,16 @@ void test_otlp(void);
 void test_redact(void);
 void test_libfile(void);
 void test_phases(void);
+void test_tlslib(void);
 
 /* start a subtest (ending the previous one); false if the filter skips it */
 bool test__start_subtest(const char *name);
+
+/*
+ * The current subtest cannot run here (no BPF object built, ...): it ends
+ * as "SKIP unit/<file>/<subtest>: why", counted apart, never as a pass.
+ */
+void test__skip(const char *why);
 
 /* report an assertion failure in the current subtest */
 void test__fail(const char *file, int line, const char *name, const char *fmt, ...)

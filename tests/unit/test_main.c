@@ -30,15 +30,17 @@ static const struct {
 	{ "redact", test_redact },
 	{ "libfile", test_libfile },
 	{ "phases", test_phases },
+	{ "tlslib", test_tlslib },
 	/* clang-format on */
 };
 
 static struct {
-	const char *test;  /* the running test function ("http1") */
-	char subtest[128]; /* the running subtest, "" if none */
-	bool failed;	   /* the running subtest failed */
-	bool test_failed;  /* an assertion failed outside any subtest */
-	int passed, nfailed;
+	const char *test;    /* the running test function ("http1") */
+	char subtest[128];   /* the running subtest, "" if none */
+	bool failed;	     /* the running subtest failed */
+	const char *skipped; /* why the running subtest was skipped, NULL if it was not */
+	bool test_failed;    /* an assertion failed outside any subtest */
+	int passed, nfailed, nskipped;
 	char **filters;
 	int nfilters;
 } env;
@@ -47,13 +49,19 @@ static void end_subtest(void)
 {
 	if (!env.subtest[0])
 		return;
-	printf("%s unit/%s/%s\n", env.failed ? "FAIL" : "PASS", env.test, env.subtest);
-	if (env.failed)
-		env.nfailed++;
-	else
-		env.passed++;
+	if (env.skipped && !env.failed) {
+		printf("SKIP unit/%s/%s: %s\n", env.test, env.subtest, env.skipped);
+		env.nskipped++;
+	} else {
+		printf("%s unit/%s/%s\n", env.failed ? "FAIL" : "PASS", env.test, env.subtest);
+		if (env.failed)
+			env.nfailed++;
+		else
+			env.passed++;
+	}
 	env.subtest[0] = '\0';
 	env.failed = false;
+	env.skipped = NULL;
 }
 
 static bool selected(const char *test, const char *subtest)
@@ -77,6 +85,11 @@ bool test__start_subtest(const char *name)
 	snprintf(env.subtest, sizeof(env.subtest), "%s", name);
 	env.failed = false;
 	return true;
+}
+
+void test__skip(const char *why)
+{
+	env.skipped = why;
 }
 
 void test__fail(const char *file, int line, const char *name, const char *fmt, ...)
@@ -157,6 +170,9 @@ int main(int argc, char **argv)
 			env.nfailed++;
 		}
 	}
-	printf("%d passed, %d failed\n", env.passed, env.nfailed);
+	if (env.nskipped)
+		printf("%d passed, %d failed, %d skipped\n", env.passed, env.nfailed, env.nskipped);
+	else
+		printf("%d passed, %d failed\n", env.passed, env.nfailed);
 	return env.nfailed ? 1 : 0;
 }

@@ -22,6 +22,7 @@
 #include "collect/lookups.h"
 #include "collect/http2.h"
 #include "collect/headers.h"
+#include "common/tlslib.h"
 #include <netdb.h>
 
 #define HEAD_MAX 16384 /* response head bytes kept for parsing */
@@ -109,7 +110,7 @@ struct session {
 	UT_hash_handle hh;
 	struct sess_key key;
 	struct conn *conn;
-	int lib;
+	__u32 lib; /* enum tls_lib */
 	__u64 hs_start;
 	__u64 hs_end;
 	int hs_done;
@@ -205,18 +206,6 @@ static void format_addr(char *out, size_t cap, int family, const __u8 *addr, __u
 		snprintf(out, cap, "%s:%u", ip, port);
 }
 
-static const char *library_name(int lib)
-{
-	switch (lib) {
-	case LIB_OPENSSL:
-		return "openssl";
-	case LIB_GNUTLS:
-		return "gnutls";
-	default:
-		return NULL;
-	}
-}
-
 /* the URL: Host header and target; else the server name; else the address */
 static void entry_name(struct entry *e, const struct conn *cn, const struct session *s,
 		       const struct http1_request *line)
@@ -269,7 +258,7 @@ static void entry_common(struct entry *e, const struct conn *cn)
 	snprintf(e->local, sizeof(e->local), "%s", cn->local);
 	snprintf(e->remote, sizeof(e->remote), "%s", cn->remote);
 	if (s) {
-		e->library = library_name(s->lib);
+		e->library = tlslib_name(s->lib);
 		snprintf(e->server_name, sizeof(e->server_name), "%s", s->sni);
 		snprintf(e->alpn, sizeof(e->alpn), "%s", s->alpn);
 		if (s->sh_state > 0) {
@@ -637,7 +626,7 @@ static struct session *sess_find(struct collector *c, __u32 pid, __u64 ssl)
 	return s;
 }
 
-static struct session *sess_get(struct collector *c, __u32 pid, __u64 ssl, int lib)
+static struct session *sess_get(struct collector *c, __u32 pid, __u64 ssl, __u32 lib)
 {
 	struct session *s = sess_find(c, pid, ssl);
 

@@ -34,104 +34,28 @@
 #include "probe/attach.h"
 #include "common/escape.h"
 #include "probe/libfile.h"
+#include "common/tlslib.h"
 #include "tlstrace.h"
-#include "tlstrace.skel.h"
 
-struct probe {
-	const char *func;
-	int retprobe;
-	int required;
-	struct bpf_program *(*prog)(struct tlstrace_bpf *s);
-	int timing; /* attached in --timing-only mode too (else: only by default) */
+/* getaddrinfo, for name lookups (bpf/dns.bpf.c): libc is no TLS library */
+static const char libc_file[] = "libc.so.";
+static const struct lib_probe libc_probes[] = {
+	{ "getaddrinfo", "getaddrinfo_enter", PROBE_REQUIRED },
+	{ "getaddrinfo", "getaddrinfo_exit", PROBE_RET | PROBE_REQUIRED },
+	{},
 };
 
-#define PROG(name)                                                     \
-	static struct bpf_program *prog_##name(struct tlstrace_bpf *s) \
-	{                                                              \
-		return s->progs.name;                                  \
-	}
-PROG(ssl_do_handshake_enter)
-PROG(ssl_do_handshake_exit)
-PROG(ssl_read_enter)
-PROG(ssl_read_ex_enter)
-PROG(ssl_read_exit)
-PROG(ssl_write_enter)
-PROG(ssl_write_ex_enter)
-PROG(ssl_write_exit)
-PROG(ssl_set_fd_enter)
-PROG(ssl_free_enter)
-PROG(bio_write_enter)
-PROG(getaddrinfo_enter)
-PROG(getaddrinfo_exit)
-PROG(gnutls_handshake_enter)
-PROG(gnutls_handshake_exit)
-PROG(gnutls_record_recv_enter)
-PROG(gnutls_record_recv_exit)
-PROG(gnutls_record_send_enter)
-PROG(gnutls_record_send_exit)
-PROG(gnutls_transport_set_int2_enter)
-PROG(gnutls_deinit_enter)
-
-static const struct probe openssl_probes[] = {
-	{ "SSL_do_handshake", 0, 1, prog_ssl_do_handshake_enter, 1 },
-	{ "SSL_do_handshake", 1, 1, prog_ssl_do_handshake_exit, 1 },
-	{ "SSL_read", 0, 1, prog_ssl_read_enter, 0 },
-	{ "SSL_read", 1, 1, prog_ssl_read_exit, 0 },
-	{ "SSL_write", 0, 1, prog_ssl_write_enter, 0 },
-	{ "SSL_write", 1, 1, prog_ssl_write_exit, 0 },
-	{ "SSL_read_ex", 0, 0, prog_ssl_read_ex_enter, 0 },
-	{ "SSL_read_ex", 1, 0, prog_ssl_read_exit, 0 },
-	{ "SSL_write_ex", 0, 0, prog_ssl_write_ex_enter, 0 },
-	{ "SSL_write_ex", 1, 0, prog_ssl_write_exit, 0 },
-	{ "SSL_set_fd", 0, 0, prog_ssl_set_fd_enter, 0 },
-	{ "SSL_free", 0, 0, prog_ssl_free_enter, 0 },
-};
-
-/*
- * OpenSSL linked into an executable (Node.js): the same probes, and
- * BIO_write, which ties sessions fed through memory BIOs to their sockets.
- */
-static const struct probe bio_probes[] = {
-	{ "BIO_write", 0, 0, prog_bio_write_enter, 0 },
-};
-
-static const struct probe gnutls_probes[] = {
-	{ "gnutls_handshake", 0, 1, prog_gnutls_handshake_enter, 1 },
-	{ "gnutls_handshake", 1, 1, prog_gnutls_handshake_exit, 1 },
-	{ "gnutls_record_recv", 0, 1, prog_gnutls_record_recv_enter, 0 },
-	{ "gnutls_record_recv", 1, 1, prog_gnutls_record_recv_exit, 0 },
-	{ "gnutls_record_send", 0, 1, prog_gnutls_record_send_enter, 0 },
-	{ "gnutls_record_send", 1, 1, prog_gnutls_record_send_exit, 0 },
-	{ "gnutls_transport_set_int2", 0, 0, prog_gnutls_transport_set_int2_enter, 0 },
-	{ "gnutls_deinit", 0, 0, prog_gnutls_deinit_enter, 0 },
-};
-
-static const struct probe libc_probes[] = {
-	{ "getaddrinfo", 0, 1, prog_getaddrinfo_enter, 0 },
-	{ "getaddrinfo", 1, 1, prog_getaddrinfo_exit, 0 },
+/* what is placed on one file */
+struct kind {
+	const struct tlslib *lib; /* its row; NULL for libc */
+	/*
+	 * Found by lib->marker inside a file of another name (a program, a
+	 * --lib file): its exported symbols only, and lib->embedded too.
+	 */
+	bool embedded;
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define MAX_PROBES 16 /* of one kind, its extra probes included */
-
-/* the libraries we attach to, by the start of their file name */
-static const struct lib_kind {
-	const char *prefix;
-	const struct probe *probes;
-	size_t nprobes;
-	const struct probe *extra; /* more, for this kind alone */
-	size_t nextra;
-	int tls; /* a TLS library (else: libc, for name lookups) */
-} kinds[] = {
-	{ "libssl.so", openssl_probes, ARRAY_SIZE(openssl_probes), NULL, 0, 1 },
-	{ "libgnutls.so", gnutls_probes, ARRAY_SIZE(gnutls_probes), NULL, 0, 1 },
-	{ "libc.so.", libc_probes, ARRAY_SIZE(libc_probes), NULL, 0, 0 },
-};
-
-/* an executable with OpenSSL inside, found by its symbols, not its name */
-static const struct lib_kind exe_openssl = {
-	NULL, openssl_probes, ARRAY_SIZE(openssl_probes), bio_probes, ARRAY_SIZE(bio_probes), 1
-};
 
 struct target {
 	dev_t dev;
@@ -165,16 +89,16 @@ struct request {
 };
 
 #define QUEUE_CAP 4096 /* a burst of new processes, each loading its libraries */
-#define PLAIN_CAP 4096 /* executables known to have no OpenSSL */
+#define PLAIN_CAP 4096 /* executables known to have no TLS library built in */
 
 struct attacher {
-	struct tlstrace_bpf *skel;
+	struct bpf_object *obj; /* the programs, found by name */
 	bool verbose;
 	const volatile sig_atomic_t *stop; /* the scans give up when it is set */
 	bool timing_only;		   /* handshake probes only */
 	struct target *targets;
 	size_t ntargets, cap;
-	struct file_id *plain; /* executables without OpenSSL inside */
+	struct file_id *plain; /* executables without a TLS library built in */
 	size_t nplain;
 	struct bpf_link **links;
 	size_t nlinks, links_cap;
@@ -214,15 +138,65 @@ void attacher__set_timing_only(struct attacher *a)
 	a->timing_only = true;
 }
 
-struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose,
+/* the program p names, if it is of the kind p says (uprobe or uretprobe); NULL and errno */
+static struct bpf_program *probe_prog(struct bpf_object *obj, const struct lib_probe *p)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(obj, p->prog);
+	const char *sec, *want = p->flags & PROBE_RET ? "uretprobe" : "uprobe";
+
+	if (!prog) {
+		errno = ENOENT;
+		return NULL;
+	}
+	sec = bpf_program__section_name(prog);
+	if (strncmp(sec, want, strlen(want)) || (sec[strlen(want)] && sec[strlen(want)] != '/')) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return prog;
+}
+
+static int check_probes(struct bpf_object *obj, const struct lib_probe *probes, const char *lib)
+{
+	for (const struct lib_probe *p = probes; p && p->func; p++)
+		if (!probe_prog(obj, p)) {
+			int err = -errno;
+
+			fprintf(stderr, "tlstrace: BPF program %s for %s (%s): %s\n", p->prog,
+				p->func, lib,
+				err == -ENOENT ? "not in the BPF object"
+					       : "not the uprobe or uretprobe the table says");
+			return err;
+		}
+	return 0;
+}
+
+int attach_check_programs(struct bpf_object *obj)
+{
+	int err = check_probes(obj, libc_probes, "libc");
+
+	tlslib_for_each (l)
+		if (!err && !(err = check_probes(obj, l->probes, l->name)))
+			err = check_probes(obj, l->embedded, l->name);
+	return err;
+}
+
+struct attacher *attacher__new(struct bpf_object *obj, bool verbose,
 			       const volatile sig_atomic_t *stop)
 {
-	struct attacher *a = calloc(1, sizeof(*a));
+	struct attacher *a;
 	struct rlimit rl;
+	int err;
 
+	err = attach_check_programs(obj);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
-	a->skel = skel;
+	a->obj = obj;
 	a->verbose = verbose;
 	a->stop = stop;
 	/* every uprobe is a descriptor: leave room for everything else */
@@ -404,17 +378,17 @@ static bool user_may_read(struct attacher *a, const struct stat *st, struct user
 	return true;
 }
 
-/* the probes of k this mode attaches */
-static size_t probes_of(struct attacher *a, const struct lib_kind *k, const struct probe **out)
+/* the probes of k this mode attaches, at most TLSLIB_MAX_PROBES */
+static size_t probes_of(struct attacher *a, struct kind k, const struct lib_probe **out)
 {
+	const struct lib_probe *lists[2] = { k.lib ? k.lib->probes : libc_probes,
+					     k.embedded ? k.lib->embedded : NULL };
 	size_t n = 0;
 
-	for (size_t i = 0; i < k->nprobes + k->nextra && n < MAX_PROBES; i++) {
-		const struct probe *p = i < k->nprobes ? &k->probes[i] : &k->extra[i - k->nprobes];
-
-		if (!a->timing_only || p->timing)
-			out[n++] = p;
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+		for (const struct lib_probe *p = lists[i]; p && p->func; p++)
+			if ((!a->timing_only || (p->flags & PROBE_TIMING)) && n < TLSLIB_MAX_PROBES)
+				out[n++] = p;
 	return n;
 }
 
@@ -424,15 +398,15 @@ static size_t probes_of(struct attacher *a, const struct lib_kind *k, const stru
  * the caller has read it already, within its owner's bounds (u).
  */
 static int attach_fd(struct attacher *a, int fd, const struct stat *st, const char *name, pid_t pid,
-		     pid_t owner, const struct lib_kind *k, bool counted, struct user_count *u)
+		     pid_t owner, struct kind k, bool counted, struct user_count *u)
 {
-	const struct probe *probes[MAX_PROBES];
-	const char *funcs[MAX_PROBES];
-	size_t offs[MAX_PROBES], n, first = a->nlinks;
+	const struct lib_probe *probes[TLSLIB_MAX_PROBES];
+	const char *funcs[TLSLIB_MAX_PROBES];
+	size_t offs[TLSLIB_MAX_PROBES], n, first = a->nlinks;
 	char self[64];
 	int found;
 
-	if (a->timing_only && !k->tls)
+	if (a->timing_only && !k.lib)
 		return 0; /* no name lookups: they are not timed in this mode */
 	n = probes_of(a, k, probes);
 	for (size_t i = 0; i < n; i++)
@@ -440,13 +414,13 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 	/* the bounds: per user (before any reading), per host, and descriptors */
 	if (!counted && !user_may_read(a, st, &u))
 		return 0;
-	found = libfile_func_offsets(fd, funcs, n, offs, k == &exe_openssl);
+	found = libfile_func_offsets(fd, funcs, n, offs, k.embedded);
 	if (found < 0) {
 		refuse(a, ATTACH_NOT_ELF, name, owner);
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (probes[i]->required && !offs[i]) {
+		if ((probes[i]->flags & PROBE_REQUIRED) && !offs[i]) {
 			refuse(a, ATTACH_NO_FUNCTIONS, name, owner);
 			return 0;
 		}
@@ -457,18 +431,19 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 	for (size_t i = 0; i < n; i++) {
-		const struct probe *p = probes[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = p->retprobe);
+		const struct lib_probe *p = probes[i];
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = (p->flags & PROBE_RET) != 0);
+		struct bpf_program *prog = probe_prog(a->obj, p); /* checked at attacher__new */
 		struct bpf_link *l;
 
 		if (!offs[i])
 			continue;
 		/* by offset: libbpf never opens (or maps) the file itself */
-		l = bpf_program__attach_uprobe_opts(p->prog(a->skel), pid, self, offs[i], &opts);
+		l = prog ? bpf_program__attach_uprobe_opts(prog, pid, self, offs[i], &opts) : NULL;
 		if (!l) {
 			int err = -errno;
 
-			if (!p->required)
+			if (!(p->flags & PROBE_REQUIRED))
 				continue;
 			if (a->verbose)
 				fprintf(stderr, "tlstrace: attach %s in %s: %s\n", p->func,
@@ -491,7 +466,7 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 	if (u)
 		u->files++;
 	a->files++;
-	if (k->tls)
+	if (k.lib)
 		a->attached++;
 	return 1;
 }
@@ -505,8 +480,7 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
  * library, nor swap another file in.
  */
 static int attach_held(struct attacher *a, int fd, const struct stat *st, const char *name,
-		       pid_t pid, pid_t owner, const struct lib_kind *k, bool counted,
-		       struct user_count *u)
+		       pid_t pid, pid_t owner, struct kind k, bool counted, struct user_count *u)
 {
 	struct target *t;
 	int ok;
@@ -538,7 +512,7 @@ static int attach_held(struct attacher *a, int fd, const struct stat *st, const 
 
 /* attach_held() of the file path names (dirfd and resolve as libfile_open's) */
 static int attach_path(struct attacher *a, int dirfd, const char *path, unsigned long long resolve,
-		       const char *name, pid_t pid, pid_t owner, const struct lib_kind *k)
+		       const char *name, pid_t pid, pid_t owner, struct kind k)
 {
 	enum libfile_refusal why;
 	struct stat st;
@@ -555,38 +529,61 @@ static int attach_path(struct attacher *a, int dirfd, const char *path, unsigned
 	return ok;
 }
 
-static const struct lib_kind *lib_kind(const char *path)
+/* the kind of a file by its name: a TLS library's row, or libc; false if neither */
+static bool kind_by_name(const char *path, struct kind *k)
 {
 	const char *base = strrchr(path, '/');
 
 	base = base ? base + 1 : path;
-	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
-		if (!strncmp(base, kinds[i].prefix, strlen(kinds[i].prefix)))
-			return &kinds[i];
+	k->lib = tlslib_by_file(path);
+	k->embedded = false;
+	return k->lib || !strncmp(base, libc_file, strlen(libc_file));
+}
+
+/*
+ * The first row, in table order, whose marker the ELF file open at fd
+ * exports (of the rows with in_programs only, if programs): the TLS
+ * library built into it, attached as embedded. NULL if none.
+ */
+static const struct tlslib *built_in(int fd, bool programs)
+{
+	const struct tlslib *rows[TLSLIB_MAX_ROWS];
+	const char *markers[TLSLIB_MAX_ROWS];
+	size_t offs[TLSLIB_MAX_ROWS], n = 0;
+
+	tlslib_for_each (l)
+		if (l->marker && (!programs || l->in_programs) && n < TLSLIB_MAX_ROWS) {
+			rows[n] = l;
+			markers[n++] = l->marker;
+		}
+	if (!n || libfile_func_offsets(fd, markers, n, offs, true) <= 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (offs[i])
+			return rows[i];
 	return NULL;
 }
 
-/* an executable that exports OpenSSL's functions (Node.js); 1 if attached */
+/* an executable with a TLS library built in (Node.js's OpenSSL); 1 if attached */
 static int attach_program(struct attacher *a, const char *path, const char *name, pid_t pid,
 			  pid_t owner)
 {
-	static const char *const marker[] = { "SSL_do_handshake" };
+	struct kind k = { .embedded = true };
 	struct user_count *u;
 	enum libfile_refusal why;
 	struct stat st;
-	size_t off;
 	int fd, ok = 0;
 
 	fd = libfile_open(AT_FDCWD, path, 0, &st, &why);
 	if (fd < 0)
-		return 0; /* a script, a FIFO: no OpenSSL to probe, and nothing to say */
-	/* a known file: already attached, or known to have no OpenSSL */
+		return 0; /* a script, a FIFO: no TLS library to probe, and nothing to say */
+	/* a known file: already attached, or known to have no TLS library inside */
 	if (find_target(a, st.st_dev, st.st_ino, pid) || find_plain(a, st.st_dev, st.st_ino))
 		goto out;
-	if (!user_may_read(a, &st, &u) || libfile_func_offsets(fd, marker, 1, &off, true) != 1)
+	if (!user_may_read(a, &st, &u) || !(k.lib = built_in(fd, true)))
 		remember_plain(a, st.st_dev, st.st_ino); /* not read again */
 	else
-		ok = attach_held(a, fd, &st, name, pid, owner, &exe_openssl, true, u) > 0;
+		ok = attach_held(a, fd, &st, name, pid, owner, k, true, u) > 0;
 out:
 	close(fd);
 	return ok;
@@ -599,14 +596,13 @@ int attacher__program(struct attacher *a, const char *path, pid_t pid)
 
 int attacher__user_file(struct attacher *a, const char *path, pid_t pid)
 {
-	static const char *const markers[] = { "SSL_do_handshake", "gnutls_handshake" };
-	const struct lib_kind *k = lib_kind(path);
+	struct kind k;
 	enum libfile_refusal why;
 	struct stat st;
-	size_t offs[2];
+	char titles[128];
 	int fd, ok;
 
-	if (k && k->tls)
+	if (kind_by_name(path, &k) && k.lib)
 		return attach_path(a, AT_FDCWD, path, 0, path, pid, 0, k);
 	fd = libfile_open(AT_FDCWD, path, 0, &st, &why);
 	if (fd < 0) {
@@ -614,13 +610,13 @@ int attacher__user_file(struct attacher *a, const char *path, pid_t pid)
 			why != LIBFILE_OK ? libfile_refusal_str(why) : strerror(-fd));
 		return 0;
 	}
-	libfile_func_offsets(fd, markers, 2, offs, true);
-	if (offs[0] || offs[1]) {
-		ok = attach_held(a, fd, &st, path, pid, 0, offs[0] ? &exe_openssl : &kinds[1],
-				 false, NULL);
+	k.lib = built_in(fd, false);
+	k.embedded = true;
+	if (k.lib) {
+		ok = attach_held(a, fd, &st, path, pid, 0, k, false, NULL);
 	} else {
-		fprintf(stderr, "tlstrace: %s has no OpenSSL or GnuTLS functions; skipping it\n",
-			esc(path));
+		fprintf(stderr, "tlstrace: %s has no %s functions; skipping it\n", esc(path),
+			tlslib_titles(titles, sizeof(titles)));
 		ok = 0;
 	}
 	close(fd);
@@ -669,11 +665,11 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
 	while (fgets(line, sizeof(line), f)) {
 		char range[64], id[64], mapped[128], *path;
 		unsigned long long ino;
-		const struct lib_kind *k;
+		struct kind k;
 		unsigned maj, min;
 
 		if (sscanf(line, "%63s %*s %*s %x:%x %llu", range, &maj, &min, &ino) != 4 ||
-		    !maps_line_path(line, &path) || !(k = lib_kind(path)))
+		    !maps_line_path(line, &path) || !kind_by_name(path, &k))
 			continue;
 		/* one file maps several times in a row: open it once */
 		snprintf(id, sizeof(id), "%x:%x:%llu", maj, min, ino);
@@ -683,7 +679,7 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
 		/* the file this mapping is of, whatever its path now says */
 		snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%s", pid, range);
 		if (attach_path(a, AT_FDCWD, mapped, 0, path, per_pid ? pid : -1, pid, k) > 0 &&
-		    k->tls)
+		    k.lib)
 			n++;
 	}
 	fclose(f);
@@ -729,11 +725,11 @@ out:
 
 int attacher__opened(struct attacher *a, pid_t pid, const char *path, bool per_pid)
 {
-	const struct lib_kind *k = lib_kind(path);
 	char full[PATH_MAX + MAX_PATH];
+	struct kind k;
 	int rootfd, n;
 
-	if (!k || process_path(pid, path, &rootfd, full, sizeof(full)))
+	if (!kind_by_name(path, &k) || process_path(pid, path, &rootfd, full, sizeof(full)))
 		return 0;
 	/* its links resolve inside its root too, and /proc's magic ones not at all */
 	n = attach_path(a, rootfd, full, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, path,
@@ -829,12 +825,12 @@ int attacher__scan_ldcache(struct attacher *a)
 		val = base + e->value;
 		if (!memchr(key, 0, end - key) || !memchr(val, 0, end - val))
 			continue;
-		const struct lib_kind *k = lib_kind(key);
+		struct kind k;
 
 		/* only x86-64 libraries (FLAG_X8664_LIB64): our programs read x86-64 registers */
-		if ((e->flags & 0xff00) != 0x0300)
+		if ((e->flags & 0xff00) != 0x0300 || !kind_by_name(key, &k))
 			continue;
-		if (k && attach_path(a, AT_FDCWD, val, 0, val, -1, 0, k) > 0 && k->tls)
+		if (attach_path(a, AT_FDCWD, val, 0, val, -1, 0, k) > 0 && k.lib)
 			n++;
 	}
 out:
@@ -914,8 +910,9 @@ static void submit(struct attacher *a, const struct request *r)
 void attacher__submit_opened(struct attacher *a, pid_t pid, const char *path, bool per_pid)
 {
 	struct request r = { .type = REQ_OPENED, .pid = pid, .per_pid = per_pid };
+	struct kind k;
 
-	if (!lib_kind(path))
+	if (!kind_by_name(path, &k))
 		return;
 	snprintf(r.path, sizeof(r.path), "%s", path);
 	if (a->worker_on)

@@ -9,7 +9,7 @@
 #include <linux/types.h>
 #include "probe/libfile.h"
 
-struct tlstrace_bpf;
+struct bpf_object;
 struct attacher;
 
 /*
@@ -41,8 +41,21 @@ const char *attach_refusal_name(enum attach_refusal r);
 /* a sentence for messages */
 const char *attach_refusal_str(enum attach_refusal r);
 
-/* NULL if out of memory; the start-up scans give up once *stop is set (may be NULL) */
-struct attacher *attacher__new(struct tlstrace_bpf *skel, bool verbose,
+/*
+ * Check that obj (loaded or not; not kept) has every BPF program the table
+ * of TLS libraries (common/tlslib.h) and libc's name lookups name, each a
+ * uprobe or a uretprobe as its row says. 0, or -ENOENT (one is missing) or
+ * -EINVAL (one is of the other kind), said on stderr with its name.
+ */
+int attach_check_programs(struct bpf_object *obj);
+
+/*
+ * An attacher placing the programs of obj (loaded; the caller keeps it,
+ * and frees it after attacher__free), found by the names the table gives.
+ * NULL with errno: ENOMEM, or attach_check_programs()'s error (said). The
+ * start-up scans give up once *stop is set (stop may be NULL).
+ */
+struct attacher *attacher__new(struct bpf_object *obj, bool verbose,
 			       const volatile sig_atomic_t *stop);
 /* stops the worker (1 s at most) and detaches everything; NULL is fine */
 void attacher__free(struct attacher *a);
@@ -91,8 +104,9 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid);
 int attacher__opened(struct attacher *a, pid_t pid, const char *path, bool per_pid);
 
 /*
- * A process started a program: attach if its executable has OpenSSL inside
- * (exported SSL_* symbols, as Node.js). 1 if newly attached, else 0.
+ * A process started a program: attach if its executable has a TLS library
+ * built in that the table looks for in programs (the marker exported:
+ * OpenSSL's SSL_do_handshake, as Node.js does). 1 if newly attached, else 0.
  */
 int attacher__exec(struct attacher *a, pid_t pid, bool per_pid);
 
@@ -100,8 +114,9 @@ int attacher__exec(struct attacher *a, pid_t pid, bool per_pid);
 int attacher__program(struct attacher *a, const char *path, pid_t pid);
 
 /*
- * --lib PATH: a file named by the user, with OpenSSL or GnuTLS functions
- * whatever its name. 1 if attached, 0 if it has none (reported), -errno.
+ * --lib PATH: a file named by the user: a TLS library by its name, else by
+ * the first row's marker it exports (the library built in). 1 if
+ * attached, 0 if it has none (reported), -errno.
  */
 int attacher__user_file(struct attacher *a, const char *path, pid_t pid);
 

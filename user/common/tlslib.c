@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The table of TLS libraries (see tlslib.h). A new family is one row here,
+ * its enum tls_lib value in include/tlstrace.h, and its BPF programs in
+ * bpf/<family>.bpf.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "common/tlslib.h"
+#include "tlstrace.h"
+
+const struct tlslib tlslibs[] = {
+	{
+		/*
+		 * libssl 1.1 and 3. SSL_connect and SSL_accept call
+		 * SSL_do_handshake, so only the latter is probed; the _ex
+		 * variants share their twins' return programs.
+		 */
+		.id = LIB_OPENSSL,
+		.name = "openssl",
+		.title = "OpenSSL",
+		.files = { "libssl.so" },
+		.marker = "SSL_do_handshake",
+		.in_programs = true,
+		.probes =
+			(const struct lib_probe[]){
+				{ "SSL_do_handshake", "ssl_do_handshake_enter",
+				  PROBE_REQUIRED | PROBE_TIMING },
+				{ "SSL_do_handshake", "ssl_do_handshake_exit",
+				  PROBE_RET | PROBE_REQUIRED | PROBE_TIMING },
+				{ "SSL_read", "ssl_read_enter", PROBE_REQUIRED },
+				{ "SSL_read", "ssl_read_exit", PROBE_RET | PROBE_REQUIRED },
+				{ "SSL_write", "ssl_write_enter", PROBE_REQUIRED },
+				{ "SSL_write", "ssl_write_exit", PROBE_RET | PROBE_REQUIRED },
+				{ "SSL_read_ex", "ssl_read_ex_enter", 0 },
+				{ "SSL_read_ex", "ssl_read_exit", PROBE_RET },
+				{ "SSL_write_ex", "ssl_write_ex_enter", 0 },
+				{ "SSL_write_ex", "ssl_write_exit", PROBE_RET },
+				{ "SSL_set_fd", "ssl_set_fd_enter", 0 },
+				{ "SSL_free", "ssl_free_enter", 0 },
+				{},
+			},
+		/* memory BIOs (Node.js): the ciphertext ties a session to its socket */
+		.embedded =
+			(const struct lib_probe[]){
+				{ "BIO_write", "bio_write_enter", 0 },
+				{},
+			},
+	},
+	{
+		/*
+		 * libgnutls 3. gnutls_transport_set_int() is a macro for
+		 * _int2(); the _ptr variants are not fds, so not probed.
+		 */
+		.id = LIB_GNUTLS,
+		.name = "gnutls",
+		.title = "GnuTLS",
+		.files = { "libgnutls.so" },
+		.marker = "gnutls_handshake",
+		.probes =
+			(const struct lib_probe[]){
+				{ "gnutls_handshake", "gnutls_handshake_enter",
+				  PROBE_REQUIRED | PROBE_TIMING },
+				{ "gnutls_handshake", "gnutls_handshake_exit",
+				  PROBE_RET | PROBE_REQUIRED | PROBE_TIMING },
+				{ "gnutls_record_recv", "gnutls_record_recv_enter",
+				  PROBE_REQUIRED },
+				{ "gnutls_record_recv", "gnutls_record_recv_exit",
+				  PROBE_RET | PROBE_REQUIRED },
+				{ "gnutls_record_send", "gnutls_record_send_enter",
+				  PROBE_REQUIRED },
+				{ "gnutls_record_send", "gnutls_record_send_exit",
+				  PROBE_RET | PROBE_REQUIRED },
+				{ "gnutls_transport_set_int2", "gnutls_transport_set_int2_enter",
+				  0 },
+				{ "gnutls_deinit", "gnutls_deinit_enter", 0 },
+				{},
+			},
+	},
+};
+
+const size_t tlslibs_nr = sizeof(tlslibs) / sizeof(tlslibs[0]);
+
+const struct tlslib *tlslib_by_id(__u32 id)
+{
+	tlslib_for_each (l)
+		if (l->id == id)
+			return l;
+	return NULL;
+}
+
+const char *tlslib_name(__u32 id)
+{
+	const struct tlslib *l = tlslib_by_id(id);
+
+	return l ? l->name : NULL;
+}
+
+const struct tlslib *tlslib_by_file(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	tlslib_for_each (l)
+		for (size_t i = 0; i < TLSLIB_MAX_FILES && l->files[i]; i++)
+			if (!strncmp(base, l->files[i], strlen(l->files[i])))
+				return l;
+	return NULL;
+}
+
+int tlslib_lib_filter(struct lib_filter *f)
+{
+	size_t n = 0;
+
+	memset(f, 0, sizeof(*f));
+	tlslib_for_each (l)
+		for (size_t i = 0; i < TLSLIB_MAX_FILES && l->files[i]; i++) {
+			size_t len = strlen(l->files[i]);
+
+			if (n == LIB_FILTER_MAX)
+				return -E2BIG;
+			if (!len)
+				return -EINVAL;
+			if (len >= LIB_FILTER_LEN)
+				return -ENAMETOOLONG;
+			memcpy(f->prefix[n++], l->files[i], len);
+		}
+	return 0;
+}
+
+const char *tlslib_titles(char *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (!cap)
+		return out;
+	out[0] = '\0';
+	for (size_t i = 0; i < tlslibs_nr && n < cap; i++) {
+		const char *sep = !i ? "" : i + 1 < tlslibs_nr ? ", " : " or ";
+
+		n += snprintf(out + n, cap - n, "%s%s", sep, tlslibs[i].title);
+	}
+	return out;
+}
