@@ -715,7 +715,7 @@ out:
 	headers_free(&rs);
 }
 
-void test_har(void)
+TEST(har)
 {
 	if (test__start_subtest("new_connection"))
 		subtest_new_connection();

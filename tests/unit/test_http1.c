@@ -445,7 +445,7 @@ static void subtest_response_binary_junk(void)
 	}
 }
 
-void test_http1(void)
+TEST(http1)
 {
 	if (test__start_subtest("request_get_with_host"))
 		subtest_request_get_with_host();

@@ -550,7 +550,7 @@ static void subtest_chrome_trace_invalid_utf8(void)
 	free(buf);
 }
 
-void test_json(void)
+TEST(json)
 {
 	if (test__start_subtest("key_order"))
 		subtest_key_order();

@@ -592,7 +592,7 @@ static void subtest_own_peer(void)
 	close(r.fd);
 }
 
-void test_otlp(void)
+TEST(otlp)
 {
 	if (test__start_subtest("client_new_connection"))
 		subtest_client_new_connection();
