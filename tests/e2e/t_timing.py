@@ -21,127 +21,6 @@ def hits(err):
     return {k: int(v) for k, v in re.findall(r"hits\.([a-z_]+)=(\d+)", err)}
 
 
-def test_timing_only_curl(env):
-    """curl, two requests on one connection: two entries with every timing
-    field in order, the second reused; the second request's TTFB covers the
-    server's 20 ms delay; only handshake probes fire (at most 4 hits)."""
-    need("curl")
-    env.require_server()
-    out = env.path("timing_only.jsonl")
-    urls = [env.url("/hello"), env.url("/delay/20")]
-    rc, _, err = env.procs.run([env.tlstrace, "--timing-only", "--stats", "-f", "json", "-o",
-                                out, "--", "curl", "-sk", "-o", "/dev/null", "-o", "/dev/null"]
-                               + urls, 60, "tlstrace")
-    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
-    h = hits(err)
-    expect(h.get("total", 99) <= 4, "%s uprobe hits, want at most 4: %r" % (h.get("total"), h))
-    for k in ("read_enter", "read_exit", "write_enter", "write_exit", "set_fd", "free",
-              "getaddrinfo_enter"):
-        expect(h.get(k, 0) == 0, "hits.%s=%d in --timing-only" % (k, h.get(k, 0)))
-    entries = read_entries(out)
-    expect(len(entries) == 2, "%d entries, want 2" % len(entries))
-    first, second = entries
-    for i, e in enumerate(entries):
-        x = e["tlstrace"]
-        expect(x.get("timingOnly") is True, "entry %d: timingOnly %r" % (i, x.get("timingOnly")))
-        expect("responseStatus" in x.get("unknown", []), "entry %d: unknown %r"
-               % (i, x.get("unknown")))
-        expect(e["name"] == "https://localhost:%d/" % env.port, "entry %d: name %r"
-               % (i, e["name"]))
-        seq = [e[k] for k in ("startTime", "connectStart", "secureConnectionStart",
-                              "connectEnd", "requestStart", "responseStart", "responseEnd")]
-        expect(all(a <= b for a, b in zip(seq, seq[1:])) and seq[-1] > 0,
-               "entry %d: timings out of order %r" % (i, seq))
-    expect(not first["tlstrace"]["reused"] and second["tlstrace"]["reused"],
-           "reused: %r, %r" % (first["tlstrace"]["reused"], second["tlstrace"]["reused"]))
-    expect(first["secureConnectionStart"] > first["connectStart"] and
-           first["connectEnd"] > first["secureConnectionStart"],
-           "first entry has no handshake: %r" % first)
-    ttfb = second["responseStart"] - second["requestStart"]
-    expect(20 <= ttfb < 200, "second request's TTFB %.3f ms, want the 20 ms delay" % ttfb)
-    expect(first["tlstrace"]["connectionId"] == second["tlstrace"]["connectionId"],
-           "two connections")
-    return "hits %d, reused TTFB %.1f ms" % (h.get("total", 0), ttfb)
-
-
-def test_timing_only_accuracy(env):
-    """Our bracketing client (CLOCK_REALTIME around each call), 3 requests on
-    one connection, traced with --timing-only: every timing field within
-    TOL_MS of the call it stands for, as in the default mode; except a
-    responseStart the entry itself lists as unknown (TLS 1.3 tickets)."""
-    env.require_server()
-    expect(env.bracket, "cannot build bracket_client: %s" % env.bracket_error)
-    nreq = 3
-    rc, out, err, path = env.trace("timing_only_accuracy",
-                                   [env.bracket, "127.0.0.1", str(env.port), "/delay/20",
-                                    str(nreq)], timeout=30, opts=["--timing-only"])
-    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
-    try:
-        br = json.loads(out)
-    except ValueError:
-        raise Failure("bracket_client printed %r%s" % (out[:80], stderr_hint(err)))
-    entries = read_entries(path)
-    expect(len(entries) == nreq, "%d entries, want %d" % (len(entries), nreq))
-    checks = [(0, "connectStart", br["connect"], 0),
-              (0, "secureConnectionStart", br["handshake"], 0),
-              (0, "connectEnd", br["handshake"], 1)]
-    for i in range(nreq):
-        checks += [(i, "requestStart", br["requests"][i]["write"], 0),
-                   (i, "responseStart", br["requests"][i]["firstRead"], 1),
-                   (i, "responseEnd", br["requests"][i]["lastRead"], 1)]
-    worst, skipped = 0.0, 0
-    for i, field, bracket, side in checks:
-        e = entries[i]
-        if field in e["tlstrace"].get("unknown", []):
-            skipped += 1
-            continue
-        dev = abs(e["tlstrace"]["timeOrigin"] + e[field] - bracket[side])
-        expect(dev <= TOL_MS, "request %d %s is %.3f ms from its bracket" % (i + 1, field, dev))
-        worst = max(worst, dev)
-    expect(skipped <= 1, "%d fields skipped as unknown" % skipped)
-    for i in range(1, nreq):
-        ttfb = entries[i]["responseStart"] - entries[i]["requestStart"]
-        expect(ttfb >= 20, "request %d: TTFB %.3f ms under the server's 20 ms" % (i + 1, ttfb))
-    return "worst deviation %.3f ms, tolerance %.1f ms" % (worst, TOL_MS)
-
-
-def test_timing_only_server(env):
-    """server.py traced with --timing-only: two requests on one keep-alive
-    connection (the second delayed 20 ms by the server) and a POST on a
-    second: three server entries in order, none for the clients' closing
-    alerts, the delay inside the second's requestStart..responseStart."""
-    need("curl")
-    cert, key = server_certs(env)
-    ready = env.path("timing_server.port")
-    srv = start_traced_server(
-        env, "timing_server", [sys.executable, os.path.join(HERE, "server.py"), "--port", "0",
-                               "--cert", cert, "--key", key, "--ready-file", ready],
-        ready_file=ready, what="server.py", opts=["--timing-only"])
-    base = "https://localhost:%d" % srv.port
-    _, got1 = curl_server(env, srv, server_fetches([base + "/hello", base + "/delay/20"]))
-    _, got2 = curl_server(env, srv, ["-d", "small=body"] + server_fetches([base + "/hello"]),
-                          "curl -d")
-    stop_traced_server(env, srv)
-    expect([s for s, _, _ in got1 + got2] == [200, 200, 200], "curl got %r" % (got1 + got2))
-    entries = read_entries(srv.out_file)
-    expect(len(entries) == 3, "%d entries, want 3: %r"
-           % (len(entries), [(e["name"], e["tlstrace"].get("error")) for e in entries]))
-    for i, e in enumerate(entries):
-        x = e["tlstrace"]
-        expect(x["role"] == "server" and x.get("timingOnly") and "failedPhase" not in x,
-               "entry %d: %r" % (i, x))
-        expect(e["name"] == base + "/", "entry %d: name %r, want %s/ (SNI, own port)"
-               % (i, e["name"], base))
-        seq = [e[k] for k in ("startTime", "requestStart", "responseStart", "responseEnd")]
-        expect(all(a <= b for a, b in zip(seq, seq[1:])) and seq[-1] > 0,
-               "entry %d: timings out of order %r" % (i, seq))
-    ids = [e["tlstrace"]["connectionId"] for e in entries]
-    expect(ids[0] == ids[1] != ids[2], "connections %r" % ids)
-    wait = entries[1]["responseStart"] - entries[1]["requestStart"]
-    expect(20 <= wait < 500, "the delayed request: %.3f ms from request to response" % wait)
-    return "delayed request answered in %.1f ms" % wait
-
-
 def test_timing_only_predates_trace(env):
     """--timing-only started while a keep-alive connection between a Python
     client and server.py is open, both traced: each end is adopted at its
@@ -209,6 +88,127 @@ def test_timing_only_predates_trace(env):
     expect(c["localAddress"] == s["remoteAddress"] and c["remoteAddress"] == s["localAddress"],
            "client %s -> %s, server %s <- %s" % (c["localAddress"], c["remoteAddress"],
                                                  s["localAddress"], s["remoteAddress"]))
+
+
+def test_timing_only_server(env):
+    """server.py traced with --timing-only: two requests on one keep-alive
+    connection (the second delayed 20 ms by the server) and a POST on a
+    second: three server entries in order, none for the clients' closing
+    alerts, the delay inside the second's requestStart..responseStart."""
+    need("curl")
+    cert, key = server_certs(env)
+    ready = env.path("timing_server.port")
+    srv = start_traced_server(
+        env, "timing_server", [sys.executable, os.path.join(HERE, "server.py"), "--port", "0",
+                               "--cert", cert, "--key", key, "--ready-file", ready],
+        ready_file=ready, what="server.py", opts=["--timing-only"])
+    base = "https://localhost:%d" % srv.port
+    _, got1 = curl_server(env, srv, server_fetches([base + "/hello", base + "/delay/20"]))
+    _, got2 = curl_server(env, srv, ["-d", "small=body"] + server_fetches([base + "/hello"]),
+                          "curl -d")
+    stop_traced_server(env, srv)
+    expect([s for s, _, _ in got1 + got2] == [200, 200, 200], "curl got %r" % (got1 + got2))
+    entries = read_entries(srv.out_file)
+    expect(len(entries) == 3, "%d entries, want 3: %r"
+           % (len(entries), [(e["name"], e["tlstrace"].get("error")) for e in entries]))
+    for i, e in enumerate(entries):
+        x = e["tlstrace"]
+        expect(x["role"] == "server" and x.get("timingOnly") and "failedPhase" not in x,
+               "entry %d: %r" % (i, x))
+        expect(e["name"] == base + "/", "entry %d: name %r, want %s/ (SNI, own port)"
+               % (i, e["name"], base))
+        seq = [e[k] for k in ("startTime", "requestStart", "responseStart", "responseEnd")]
+        expect(all(a <= b for a, b in zip(seq, seq[1:])) and seq[-1] > 0,
+               "entry %d: timings out of order %r" % (i, seq))
+    ids = [e["tlstrace"]["connectionId"] for e in entries]
+    expect(ids[0] == ids[1] != ids[2], "connections %r" % ids)
+    wait = entries[1]["responseStart"] - entries[1]["requestStart"]
+    expect(20 <= wait < 500, "the delayed request: %.3f ms from request to response" % wait)
+    return "delayed request answered in %.1f ms" % wait
+
+
+def test_timing_only_accuracy(env):
+    """Our bracketing client (CLOCK_REALTIME around each call), 3 requests on
+    one connection, traced with --timing-only: every timing field within
+    TOL_MS of the call it stands for, as in the default mode; except a
+    responseStart the entry itself lists as unknown (TLS 1.3 tickets)."""
+    env.require_server()
+    expect(env.bracket, "cannot build bracket_client: %s" % env.bracket_error)
+    nreq = 3
+    rc, out, err, path = env.trace("timing_only_accuracy",
+                                   [env.bracket, "127.0.0.1", str(env.port), "/delay/20",
+                                    str(nreq)], timeout=30, opts=["--timing-only"])
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    try:
+        br = json.loads(out)
+    except ValueError:
+        raise Failure("bracket_client printed %r%s" % (out[:80], stderr_hint(err)))
+    entries = read_entries(path)
+    expect(len(entries) == nreq, "%d entries, want %d" % (len(entries), nreq))
+    checks = [(0, "connectStart", br["connect"], 0),
+              (0, "secureConnectionStart", br["handshake"], 0),
+              (0, "connectEnd", br["handshake"], 1)]
+    for i in range(nreq):
+        checks += [(i, "requestStart", br["requests"][i]["write"], 0),
+                   (i, "responseStart", br["requests"][i]["firstRead"], 1),
+                   (i, "responseEnd", br["requests"][i]["lastRead"], 1)]
+    worst, skipped = 0.0, 0
+    for i, field, bracket, side in checks:
+        e = entries[i]
+        if field in e["tlstrace"].get("unknown", []):
+            skipped += 1
+            continue
+        dev = abs(e["tlstrace"]["timeOrigin"] + e[field] - bracket[side])
+        expect(dev <= TOL_MS, "request %d %s is %.3f ms from its bracket" % (i + 1, field, dev))
+        worst = max(worst, dev)
+    expect(skipped <= 1, "%d fields skipped as unknown" % skipped)
+    for i in range(1, nreq):
+        ttfb = entries[i]["responseStart"] - entries[i]["requestStart"]
+        expect(ttfb >= 20, "request %d: TTFB %.3f ms under the server's 20 ms" % (i + 1, ttfb))
+    return "worst deviation %.3f ms, tolerance %.1f ms" % (worst, TOL_MS)
+
+
+def test_timing_only_curl(env):
+    """curl, two requests on one connection: two entries with every timing
+    field in order, the second reused; the second request's TTFB covers the
+    server's 20 ms delay; only handshake probes fire (at most 4 hits)."""
+    need("curl")
+    env.require_server()
+    out = env.path("timing_only.jsonl")
+    urls = [env.url("/hello"), env.url("/delay/20")]
+    rc, _, err = env.procs.run([env.tlstrace, "--timing-only", "--stats", "-f", "json", "-o",
+                                out, "--", "curl", "-sk", "-o", "/dev/null", "-o", "/dev/null"]
+                               + urls, 60, "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    h = hits(err)
+    expect(h.get("total", 99) <= 4, "%s uprobe hits, want at most 4: %r" % (h.get("total"), h))
+    for k in ("read_enter", "read_exit", "write_enter", "write_exit", "set_fd", "free",
+              "getaddrinfo_enter"):
+        expect(h.get(k, 0) == 0, "hits.%s=%d in --timing-only" % (k, h.get(k, 0)))
+    entries = read_entries(out)
+    expect(len(entries) == 2, "%d entries, want 2" % len(entries))
+    first, second = entries
+    for i, e in enumerate(entries):
+        x = e["tlstrace"]
+        expect(x.get("timingOnly") is True, "entry %d: timingOnly %r" % (i, x.get("timingOnly")))
+        expect("responseStatus" in x.get("unknown", []), "entry %d: unknown %r"
+               % (i, x.get("unknown")))
+        expect(e["name"] == "https://localhost:%d/" % env.port, "entry %d: name %r"
+               % (i, e["name"]))
+        seq = [e[k] for k in ("startTime", "connectStart", "secureConnectionStart",
+                              "connectEnd", "requestStart", "responseStart", "responseEnd")]
+        expect(all(a <= b for a, b in zip(seq, seq[1:])) and seq[-1] > 0,
+               "entry %d: timings out of order %r" % (i, seq))
+    expect(not first["tlstrace"]["reused"] and second["tlstrace"]["reused"],
+           "reused: %r, %r" % (first["tlstrace"]["reused"], second["tlstrace"]["reused"]))
+    expect(first["secureConnectionStart"] > first["connectStart"] and
+           first["connectEnd"] > first["secureConnectionStart"],
+           "first entry has no handshake: %r" % first)
+    ttfb = second["responseStart"] - second["requestStart"]
+    expect(20 <= ttfb < 200, "second request's TTFB %.3f ms, want the 20 ms delay" % ttfb)
+    expect(first["tlstrace"]["connectionId"] == second["tlstrace"]["connectionId"],
+           "two connections")
+    return "hits %d, reused TTFB %.1f ms" % (h.get("total", 0), ttfb)
 
 
 TESTS = [
