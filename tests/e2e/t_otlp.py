@@ -11,10 +11,10 @@ import socket
 import sys
 import time
 
-from run import (HERE, TEST_NAME, Failure, curl_server, describe_exit, expect, free_port,
-                 in_dead_resolver, in_private_hosts, need, node_module, read_entries,
-                 server_certs, server_fetches, start_traced_server, stderr_hint,
-                 stop_traced_server)
+from harness import (HERE, TEST_NAME, Failure, curl_server, describe_exit, expect, free_port,
+                     in_dead_resolver, in_private_hosts, need, node_module, read_entries,
+                     server_certs, server_fetches, start_traced_server, stderr_hint,
+                     stop_traced_server)
 
 TIME_SLACK_MS = 0.01  # span times and JSON fields come from the same clock reading
 TRANSFORMER = "@opentelemetry/otlp-transformer"
@@ -420,12 +420,3 @@ def test_otlp_server(env):
                         at(e, e["secureConnectionStart"]), at(e, e["connectEnd"]), what)
         else:
             expect(not kids, "%s: a reused connection has children %r" % (what, sorted(kids)))
-
-
-TESTS = [
-    ("otlp_client", test_otlp_client),
-    ("otlp_lookup_failure", test_otlp_lookup_failure),
-    ("otlp_endpoint_down", test_otlp_endpoint_down),
-    ("otlp_retries", test_otlp_retries),
-    ("otlp_server", test_otlp_server),
-]

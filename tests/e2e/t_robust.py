@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """No lost data, and faults: drops reported, many clients at once, a tracer
-killed with SIGKILL. Loaded by run.py (see load_test_modules)."""
+killed with SIGKILL."""
 
 import os
 import re
@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
-from run import (Failure, describe_exit, expect, expect_predating, need, read_entries, read_line,
-                 stderr_hint, wait_for_detaches)
+from harness import (describe_exit, expect, expect_predating, need, read_entries, read_line,
+                     stderr_hint, wait_for_detaches)
 
 def test_help_and_version(env):
     """--help, --usage and --version print and exit 0 at once (they must not
@@ -288,14 +288,3 @@ def test_restart_after_sigkill(env):
     rc = env.procs.wait(second, 15, "tlstrace")
     expect(rc == 0, "second tlstrace %s%s" % (describe_exit(rc), env.err_hint(second)))
     expect_predating(env, read_entries(second.out_file), ("/hello", "/size/1000"))
-
-
-TESTS = [
-    ("help_and_version", test_help_and_version),
-    ("privilege_errors", test_privilege_errors),
-    ("client_never_reads", test_client_never_reads),
-    ("ringbuf_drops_reported", test_ringbuf_drops_reported),
-    ("concurrent_keepalive", test_concurrent_keepalive),
-    ("sigkill_leaves_no_probes", test_sigkill_leaves_no_probes),
-    ("restart_after_sigkill", test_restart_after_sigkill),
-]

@@ -3,8 +3,7 @@
 directory, a link, a file name, bytes on the wire) cannot make it harm the
 host, hang, lie about its exit, or leak secrets. Attackers run as nobody
 (setpriv --reuid=65534) in a directory of their own under /tmp; device nodes
-are private copies made with mknod, never the machine's own. Loaded by run.py
-(see load_test_modules)."""
+are private copies made with mknod, never the machine's own."""
 
 import json
 import os
@@ -17,7 +16,7 @@ import subprocess
 import tempfile
 import time
 
-from run import Failure, describe_exit, expect, need, read_entries, stderr_hint
+from harness import Failure, describe_exit, expect, need, read_entries, stderr_hint
 
 NOBODY = 65534
 AS_NOBODY = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
@@ -676,20 +675,3 @@ def test_library_copies_bounded(env):
     mine = [e for e in read_entries(out) if e["name"] == env.url("/hello")
             and e["tlstrace"]["comm"] == "python3" and e["tlstrace"]["role"] == "client"]
     expect(len(mine) == 1, "the client's entry: %d of them" % len(mine))
-
-
-TESTS = [
-    ("output_symlink_not_followed", test_output_symlink_not_followed),
-    ("output_devices_untouched", test_output_devices_untouched),
-    ("output_kept_when_start_fails", test_output_kept_when_start_fails),
-    ("write_errors_exit_nonzero", test_write_errors_exit_nonzero),
-    ("hostile_library_files", test_hostile_library_files),
-    ("hostile_bytes_in_views", test_hostile_bytes_in_views),
-    ("never_traces_itself", test_never_traces_itself),
-    ("forged_elf_bounded", test_forged_elf_bounded),
-    ("pseudo_files_not_read", test_pseudo_files_not_read),
-    ("output_reader_misbehaves", test_output_reader_misbehaves),
-    ("failed_open_not_followed", test_failed_open_not_followed),
-    ("pid_namespace_refused", test_pid_namespace_refused),
-    ("library_copies_bounded", test_library_copies_bounded),
-]

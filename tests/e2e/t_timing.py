@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """--timing-only: handshake probes alone, requests timed from socket
-syscalls. Loaded by run.py (see load_test_modules)."""
+syscalls."""
 
 import json
 import os
@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 
-from run import (HERE, TOL_MS, Failure, curl_server, describe_exit, expect, need, read_entries,
-                 read_line, server_certs, server_fetches, start_traced_server, stderr_hint,
-                 stop_traced_server)
+from harness import (HERE, TOL_MS, Failure, curl_server, describe_exit, expect, need, read_entries,
+                     read_line, server_certs, server_fetches, start_traced_server, stderr_hint,
+                     stop_traced_server)
 from t_robust import ROUNDS
 
 
@@ -209,11 +209,3 @@ def test_timing_only_curl(env):
     expect(first["tlstrace"]["connectionId"] == second["tlstrace"]["connectionId"],
            "two connections")
     return "hits %d, reused TTFB %.1f ms" % (h.get("total", 0), ttfb)
-
-
-TESTS = [
-    ("timing_only_predates_trace", test_timing_only_predates_trace),
-    ("timing_only_server", test_timing_only_server),
-    ("timing_only_accuracy", test_timing_only_accuracy),
-    ("timing_only_curl", test_timing_only_curl),
-]
