@@ -193,6 +193,16 @@ class Procs:
         return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 
+def start_python(env, script, args, ready="ready"):
+    """Start `python3 -c script ARGS...` with its stdin and stdout on pipes, and
+    wait until it prints ready (it has set up, and waits for a line on stdin)."""
+    client = env.procs.spawn([sys.executable, "-c", script] + list(args),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    expect(read_line(client, 10, "python client") == ready, "python client did not start")
+    return client
+
+
 def read_line(p, timeout, what):
     """One line of p's stdout (a pipe), or Failure after timeout."""
     ready, _, _ = select.select([p.stdout], [], [], timeout)
@@ -319,6 +329,17 @@ def check_response(e, i, url, status, body_bytes):
     # The server does not negotiate ALPN; the status line says HTTP/1.1.
     expect(e["nextHopProtocol"] == "http/1.1",
            "entry %d: nextHopProtocol %r, want 'http/1.1'" % (i, e["nextHopProtocol"]))
+
+
+def check_responses(env, entries, requests, complete=False):
+    """One entry per request [(path, status, body bytes)] to the test server, in
+    order: shape, name, status and size; with complete, none failed."""
+    expect_count(entries, len(requests))
+    for i, (e, (p, status, size)) in enumerate(zip(entries, requests)):
+        check_shape(e, i)
+        check_response(e, i, env.url(p), status, size)
+        if complete:
+            expect_no_failure(e, i)
 
 
 def check_new_connection(e, i, port, library="openssl"):
@@ -771,6 +792,21 @@ def start_traced_server(env, test, command, port=None, ready_file=None, netns=Fa
         expect(time.monotonic() < deadline,
                "%s did not listen on port %s within 30 s%s" % (what, srv.port, env.err_hint(p)))
         time.sleep(0.05)
+
+
+def server_py(env, ready):
+    """The command that runs server.py, the test server's code, as a server of
+    its own: on a free port, which it writes to the file ready once it listens."""
+    cert, key = server_certs(env)
+    return [sys.executable, os.path.join(HERE, "server.py"), "--port", "0", "--cert", cert,
+            "--key", key, "--ready-file", ready]
+
+
+def start_traced_server_py(env, test, opts=()):
+    """server.py under tlstrace (start_traced_server), its port file TEST.port."""
+    ready = env.path(test + ".port")
+    return start_traced_server(env, test, server_py(env, ready), ready_file=ready,
+                               what="server.py", opts=opts)
 
 
 def stop_traced_server(env, srv):

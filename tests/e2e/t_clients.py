@@ -10,9 +10,9 @@ import os
 import sys
 
 from harness import (NODE_FETCH, PY_CLIENT, TEST_NAME, TOL_MS, Failure, check_new_connection,
-                     check_order, check_py_output, check_response, check_reused, check_shape,
-                     check_wallclock, describe_exit, expect, expect_count, in_private_hosts, need,
-                     read_entries, stderr_hint, wall_ms)
+                     check_order, check_py_output, check_response, check_responses, check_reused,
+                     check_shape, check_wallclock, describe_exit, expect, expect_count,
+                     in_private_hosts, need, read_entries, stderr_hint, wall_ms)
 
 
 def test_curl_single(env):
@@ -63,10 +63,7 @@ def test_curl_keepalive(env):
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
     expect(len(out) == 6 + 100 + 11, "curl printed %d bytes, want 117" % len(out))
     entries = read_entries(path)
-    expect_count(entries, 3)
-    for i, (e, url, (_, status, size)) in enumerate(zip(entries, urls, requests)):
-        check_shape(e, i)
-        check_response(e, i, url, status, size)
+    check_responses(env, entries, requests)
     check_new_connection(entries[0], 0, env.port)
     for i in (1, 2):
         check_reused(entries[i], i, entries[0])
@@ -80,10 +77,7 @@ def test_python_ssl(env):
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
     check_py_output(out, requests)
     entries = read_entries(path)
-    expect_count(entries, 2)
-    for i, (e, (p, status, size)) in enumerate(zip(entries, requests)):
-        check_shape(e, i)
-        check_response(e, i, env.url(p), status, size)
+    check_responses(env, entries, requests)
     check_new_connection(entries[0], 0, env.port)
     check_reused(entries[1], 1, entries[0])
 

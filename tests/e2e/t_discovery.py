@@ -11,7 +11,7 @@ import time
 
 from harness import (NODE_FETCH, PY_CLIENT, check_new_connection, check_py_output, check_response,
                      check_shape, check_wallclock, describe_exit, expect, expect_count,
-                     expect_predating, need, read_entries, read_line, stderr_hint, wall_ms)
+                     expect_predating, need, read_entries, start_python, stderr_hint, wall_ms)
 
 
 PY_OLD_CONN = r"""
@@ -25,20 +25,24 @@ for path in ("/hello", "/size/1000"):
 """
 
 
-def test_connection_predates_trace(env):
-    """A keep-alive connection opened before tlstrace started: its later requests
-    still give entries, with the connection fields at fetchStart."""
-    env.require_server()
-    client = env.procs.spawn([sys.executable, "-c", PY_OLD_CONN, str(env.port)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
-    expect(read_line(client, 10, "python client") == "ready", "python client did not start")
-    tracer = env.start_tlstrace("connection_predates_trace", ["-p", str(client.pid)])
+def trace_until_exit(env, test, client):
+    """Attach tlstrace -p to client (from start_python), tell the client to go
+    on, and wait for both to exit, each with status 0; return the tracer."""
+    tracer = env.start_tlstrace(test, ["-p", str(client.pid)])
     client.stdin.write(b"go\n")
     client.stdin.close()
     expect(env.procs.wait(client, 15, "python client") == 0, "python client failed")
     rc = env.procs.wait(tracer, 15, "tlstrace")
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    return tracer
+
+
+def test_connection_predates_trace(env):
+    """A keep-alive connection opened before tlstrace started: its later requests
+    still give entries, with the connection fields at fetchStart."""
+    env.require_server()
+    client = start_python(env, PY_OLD_CONN, [str(env.port)])
+    tracer = trace_until_exit(env, "connection_predates_trace", client)
     expect_predating(env, read_entries(tracer.out_file), ("/hello", "/size/1000"))
 
 
@@ -46,18 +50,10 @@ def test_library_loaded_later(env):
     """-p on a process with no TLS library yet: tlstrace waits, and attaches when
     the process loads libssl (dlopen of Python's _ssl module)."""
     env.require_server()
-    client = env.procs.spawn([sys.executable, "-c", PY_LATE_SSL, str(env.port)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
-    expect(read_line(client, 10, "python client") == "ready", "python client did not start")
+    client = start_python(env, PY_LATE_SSL, [str(env.port)])
     with open("/proc/%d/maps" % client.pid) as f:
         expect("libssl" not in f.read(), "libssl is already loaded: the test proves nothing")
-    tracer = env.start_tlstrace("library_loaded_later", ["-p", str(client.pid)])
-    client.stdin.write(b"go\n")
-    client.stdin.close()
-    expect(env.procs.wait(client, 15, "python client") == 0, "python client failed")
-    rc = env.procs.wait(tracer, 15, "tlstrace")
-    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    tracer = trace_until_exit(env, "library_loaded_later", client)
     with open(tracer.err_file, errors="replace") as f:
         expect("yet" in f.read(), "no warning that no TLS library was loaded yet")
     entries = read_entries(tracer.out_file)
@@ -137,11 +133,8 @@ def test_attach_pid(env):
     requests = [("/hello", 200, 6), ("/size/300", 200, 300)]
     # The client loads libssl, then waits until tlstrace is attached.
     launched = wall_ms()
-    client = env.procs.spawn(
-        [sys.executable, "-c", PY_CLIENT, str(env.port), "--fresh", "--wait"]
-        + [p for p, _, _ in requests],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    expect(read_line(client, 10, "python client") == "ready", "python client did not start")
+    client = start_python(env, PY_CLIENT, [str(env.port), "--fresh", "--wait"]
+                          + [p for p, _, _ in requests])
 
     tracer = env.start_tlstrace("attach_pid", ["-p", str(client.pid), "-d", "6"])
     client.stdin.write(b"go\n")

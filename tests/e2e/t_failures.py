@@ -127,15 +127,22 @@ def test_connect_timeout(env):
            % (e["responseEnd"] - e["startTime"]))
 
 
-def test_killed_mid_handshake(env):
-    """The client dies inside SSL_do_handshake: one failed entry, phase tls."""
-    env.require_server()
-    out = env.out_file("killed_mid_handshake")
+def trace_stuck(env, test, what):
+    """tlstrace -f json -- PY_STUCK WHAT, once the client says it is stuck;
+    return the tlstrace process and its output file."""
+    out = env.out_file(test)
     p = env.procs.spawn([env.tlstrace, "-f", "json", "-o", out, "--", sys.executable, "-c",
-                         PY_STUCK, "handshake", str(env.port)],
+                         PY_STUCK, what, str(env.port)],
                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                         stderr=subprocess.DEVNULL)
     expect(read_line(p, 20, "stuck client") == "stuck", "the client did not start")
+    return p, out
+
+
+def test_killed_mid_handshake(env):
+    """The client dies inside SSL_do_handshake: one failed entry, phase tls."""
+    env.require_server()
+    p, out = trace_stuck(env, "killed_mid_handshake", "handshake")
     time.sleep(0.5)  # inside SSL_do_handshake, waiting for the ServerHello
     subprocess.run(["pkill", "-KILL", "-P", str(p.pid)], check=False)
     rc = env.procs.wait(p, 20, "tlstrace")
@@ -151,12 +158,7 @@ def test_killed_mid_handshake(env):
 def test_killed_mid_response(env):
     """The client dies after the head of a response: one failed entry, phase http."""
     env.require_server()
-    out = env.out_file("killed_mid_response")
-    p = env.procs.spawn([env.tlstrace, "-f", "json", "-o", out, "--", sys.executable, "-c",
-                         PY_STUCK, "response", str(env.port)],
-                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                        stderr=subprocess.DEVNULL)
-    expect(read_line(p, 20, "stuck client") == "stuck", "the client did not start")
+    p, out = trace_stuck(env, "killed_mid_response", "response")
     subprocess.run(["pkill", "-KILL", "-P", str(p.pid)], check=False)
     rc = env.procs.wait(p, 20, "tlstrace")
     expect(rc == 128 + signal.SIGKILL, "tlstrace exited %r" % rc)

@@ -7,8 +7,8 @@ import gzip
 import sys
 
 from harness import (EPS_MS, Failure, check_new_connection, check_py_output, check_response,
-                     check_reused, check_shape, describe_exit, expect, expect_count,
-                     expect_no_failure, need, read_entries, stderr_hint)
+                     check_responses, check_reused, check_shape, describe_exit, expect,
+                     expect_count, expect_no_failure, need, read_entries, stderr_hint)
 from server import CHUNK_GAP_S, EARLY_HINTS_MS, chunk_sizes
 
 
@@ -33,11 +33,7 @@ def check_one_connection(env, entries, requests):
     connection: names, statuses and sizes; the first entry has the connection's
     timings, the others are reused; every response ended by its own framing,
     so before the next request was written."""
-    expect_count(entries, len(requests))
-    for i, (e, (p, status, size)) in enumerate(zip(entries, requests)):
-        check_shape(e, i)
-        check_response(e, i, env.url(p), status, size)
-        expect_no_failure(e, i)
+    check_responses(env, entries, requests, complete=True)
     check_new_connection(entries[0], 0, env.port)
     for i in range(1, len(entries)):
         check_reused(entries[i], i, entries[0])
@@ -210,11 +206,7 @@ def test_pipelined(env):
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
     check_py_output(out, requests)
     entries = read_entries(path)
-    expect_count(entries, 2)
-    for i, (e, (p, status, size)) in enumerate(zip(entries, requests)):
-        check_shape(e, i)
-        check_response(e, i, env.url(p), status, size)
-        expect_no_failure(e, i)
+    check_responses(env, entries, requests, complete=True)
     first, second = entries
     check_new_connection(first, 0, env.port)
     check_reused(second, 1, first)

@@ -5,12 +5,11 @@ killed with SIGKILL."""
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 
 from harness import (describe_exit, expect, expect_predating, need, read_entries, read_line,
-                     stderr_hint, wait_for_detaches)
+                     start_python, stderr_hint, wait_for_detaches)
 
 def test_help_and_version(env):
     """--help, --usage and --version print and exit 0 at once (they must not
@@ -269,10 +268,7 @@ def test_restart_after_sigkill(env):
     predating the trace, on one connection id, and nothing is left of the
     first tracer's state to confuse the second."""
     env.require_server()
-    client = env.procs.spawn([sys.executable, "-c", ROUNDS, str(env.port)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
-    expect(read_line(client, 10, "python client") == "started", "python client did not start")
+    client = start_python(env, ROUNDS, [str(env.port)], "started")
     first = env.start_tlstrace("restart_first", ["-p", str(client.pid)])
     client.stdin.write(b"/hello\n")
     client.stdin.flush()

@@ -12,13 +12,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
-from harness import (EPS_MS, HERE, ORDER, check_order, check_reused, check_shape, curl_server,
+from harness import (EPS_MS, ORDER, check_order, check_reused, check_shape, curl_server,
                      describe_exit, expect, expect_count, expect_no_failure, free_port, need,
                      read_entries, server_certs, server_fetches, start_traced_server,
-                     stop_traced_server, wall_ms)
+                     start_traced_server_py, stop_traced_server, wall_ms)
 
 
 WALL_SLACK_MS = 1.0  # "just before / just after" a client's run
@@ -104,12 +103,7 @@ def test_server_python(env):
     """server.py (Python's ssl, threads) traced as a server: two requests on one
     keep-alive connection, a POST on a second one."""
     need("curl")
-    cert, key = server_certs(env)
-    ready = env.path("server_python.port")
-    srv = start_traced_server(
-        env, "server_python", [sys.executable, os.path.join(HERE, "server.py"), "--port", "0",
-                               "--cert", cert, "--key", key, "--ready-file", ready],
-        ready_file=ready, what="server.py")
+    srv = start_traced_server_py(env, "server_python")
     base = "https://localhost:%d" % srv.port
     requests = [("GET", "/hello", 200, 6), ("GET", "/size/20000", 200, 20000),
                 ("POST", "/hello", 200, 6)]

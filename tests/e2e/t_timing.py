@@ -7,12 +7,11 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
-from harness import (HERE, TOL_MS, Failure, curl_server, describe_exit, expect, need, read_entries,
-                     read_line, server_certs, server_fetches, start_traced_server, stderr_hint,
-                     stop_traced_server)
+from harness import (TOL_MS, Failure, curl_server, describe_exit, expect, need, read_entries,
+                     read_line, server_fetches, server_py, start_python, start_traced_server_py,
+                     stderr_hint, stop_traced_server)
 from t_robust import ROUNDS
 
 
@@ -30,24 +29,18 @@ def test_timing_only_predates_trace(env):
     the trace (not the one it was already waiting for), the 20 ms delay
     inside requestStart..responseStart on both; all marked as predating the
     trace."""
-    cert, key = server_certs(env)
     ready = env.path("predates_server.port")
     if os.path.exists(ready):
         os.unlink(ready)
-    srv = env.procs.spawn([sys.executable, os.path.join(HERE, "server.py"), "--port", "0",
-                           "--cert", cert, "--key", key, "--ready-file", ready],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
+    srv = env.procs.spawn(server_py(env, ready), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while not os.path.exists(ready):
         expect(time.monotonic() < deadline and srv.poll() is None, "server.py did not start")
         time.sleep(0.05)
     with open(ready) as f:
         port = int(f.read())
-    client = env.procs.spawn([sys.executable, "-c", ROUNDS, str(port)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
-    expect(read_line(client, 10, "python client") == "started", "python client did not start")
+    client = start_python(env, ROUNDS, [str(port)], "started")
     client.stdin.write(b"/hello\n")
     client.stdin.flush()
     expect(read_line(client, 15, "python client") == "done", "the round before the trace failed")
@@ -96,12 +89,7 @@ def test_timing_only_server(env):
     second: three server entries in order, none for the clients' closing
     alerts, the delay inside the second's requestStart..responseStart."""
     need("curl")
-    cert, key = server_certs(env)
-    ready = env.path("timing_server.port")
-    srv = start_traced_server(
-        env, "timing_server", [sys.executable, os.path.join(HERE, "server.py"), "--port", "0",
-                               "--cert", cert, "--key", key, "--ready-file", ready],
-        ready_file=ready, what="server.py", opts=["--timing-only"])
+    srv = start_traced_server_py(env, "timing_server", opts=["--timing-only"])
     base = "https://localhost:%d" % srv.port
     _, got1 = curl_server(env, srv, server_fetches([base + "/hello", base + "/delay/20"]))
     _, got2 = curl_server(env, srv, ["-d", "small=body"] + server_fetches([base + "/hello"]),
