@@ -90,7 +90,7 @@ tlstrace: $(OBJS)
 # unit tests: no root, built with sanitizers in their own directory. They
 # build without the BPF skeleton (no clang -target bpf, no bpftool): without
 # -I$(OUTPUT), a file of theirs that included it would not compile.
-$(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) $(USER_HDRS) tests/unit/test.h tests/unit/events.h | $(OUTPUT)
+$(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) $(USER_HDRS) $(wildcard tests/unit/*.h) | $(OUTPUT)
 	$(call msg,TEST,$@)
 	$(Q)$(CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=address,undefined \
 		-fno-sanitize-recover=all -fno-omit-frame-pointer \
