@@ -90,11 +90,14 @@ tlstrace: $(OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-# unit tests: no root, built with sanitizers in their own directory
-$(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) $(USER_HDRS) $(wildcard tests/unit/*.h)
+# unit tests: no root, built with sanitizers in their own directory. They
+# build without the BPF skeleton (no clang -target bpf, no bpftool): without
+# -I$(OUTPUT), a file of theirs that included it would not compile.
+$(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) $(USER_HDRS) $(wildcard tests/unit/*.h) | $(OUTPUT)
 	$(call msg,TEST,$@)
 	$(Q)$(CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=address,undefined \
-		-fno-sanitize-recover=all -fno-omit-frame-pointer $(INCLUDES) -Itests/unit \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer \
+		$(filter-out -I$(OUTPUT),$(INCLUDES)) -Itests/unit \
 		$(TEST_SRCS) $(CORE_SRCS) $(LDLIBS) -o $@
 
 $(OUTPUT)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRCS) $(USER_HDRS)

@@ -113,6 +113,7 @@ struct ev_lib_open {
 	struct ev_hdr hdr;
 	char path[MAX_PATH];
 };
+_Static_assert(sizeof(struct ev_lib_open) == 48 + MAX_PATH, "ev_lib_open size");
 
 /* hdr.ts is the return of accept(); both ends from the socket itself */
 struct ev_accept {
@@ -159,6 +160,7 @@ struct ev_close {
 	__u32 fd;
 	__u32 _pad;
 };
+_Static_assert(sizeof(struct ev_close) == 48 + 8, "ev_close size");
 
 /* hdr.ts is the return of the call */
 struct ev_ssl_call {
@@ -173,6 +175,7 @@ struct ev_ssl_call {
 	__u32 cap;  /* bytes of data captured */
 	__u8 data[MAX_CAPTURE];
 };
+_Static_assert(sizeof(struct ev_ssl_call) == 48 + 48 + MAX_CAPTURE, "ev_ssl_call size");
 
 struct ev_ssl_bind {
 	struct ev_hdr hdr;
@@ -186,6 +189,7 @@ struct ev_ssl_bind {
 	__u32 cap;
 	__u8 data[MAX_HELLO];
 };
+_Static_assert(sizeof(struct ev_ssl_bind) == 48 + 40 + MAX_HELLO, "ev_ssl_bind size");
 
 /* hdr.ts is the return of the read() made inside an SSL call */
 struct ev_tls_in {
@@ -195,6 +199,7 @@ struct ev_tls_in {
 	__u32 cap; /* bytes captured */
 	__u8 data[MAX_TLS_IN];
 };
+_Static_assert(sizeof(struct ev_tls_in) == 48 + 16 + MAX_TLS_IN, "ev_tls_in size");
 
 enum io_dir {
 	IO_WRITE = 1,
@@ -211,17 +216,20 @@ struct ev_sock_io {
 	__u32 cap; /* bytes captured */
 	__u8 data[MAX_CAPTURE];
 };
+_Static_assert(sizeof(struct ev_sock_io) == 48 + 24 + MAX_CAPTURE, "ev_sock_io size");
 
 struct ev_ssl_free {
 	struct ev_hdr hdr;
 	__u64 ssl;
 };
+_Static_assert(sizeof(struct ev_ssl_free) == 48 + 8, "ev_ssl_free size");
 
 struct ev_proc {
 	struct ev_hdr hdr;
 	__s32 exit_code;
 	__u32 _pad;
 };
+_Static_assert(sizeof(struct ev_proc) == 48 + 8, "ev_proc size");
 
 /* hdr.ts is the return of getaddrinfo(); addresses in answer order */
 struct ev_dns {
@@ -236,6 +244,7 @@ struct ev_dns {
 	char service[16]; /* the port or service name asked for, "" if none */
 	char name[MAX_DNS_NAME];
 };
-_Static_assert(sizeof(struct ev_dns) % 8 == 0, "ev_dns size");
+_Static_assert(sizeof(struct ev_dns) == 48 + 24 + MAX_DNS_ADDRS * (2 + 16) + 16 + MAX_DNS_NAME,
+	       "ev_dns size");
 
 #endif /* TLSTRACE_H */

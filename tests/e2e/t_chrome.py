@@ -5,7 +5,7 @@ failed fetch shows the phases it went through, the failed one to the failure."""
 
 import json
 
-from run import Failure, describe_exit, expect, need, stderr_hint
+from harness import Failure, describe_exit, expect, need, stderr_hint
 
 
 def run_chrome(env, name, command, want_rc=0):
@@ -92,8 +92,3 @@ def test_chrome_failed_phases(env):
            "connect ends at %.3f, the handshake starts at %.3f"
            % (phases["connect"]["ts"] + phases["connect"]["dur"], tls["ts"]))
 
-
-TESTS = [
-    ("chrome_h2_parallel", test_chrome_h2_parallel),
-    ("chrome_failed_phases", test_chrome_failed_phases),
-]

@@ -11,8 +11,8 @@ import stat
 import subprocess
 import sys
 
-from run import (HERE, PY_CLIENT, Failure, describe_exit, expect, need, node_module, read_line,
-                 server_certs, stderr_hint, wall_ms)
+from harness import (HERE, PY_CLIENT, describe_exit, expect, need, node_module, read_line,
+                     server_certs, stderr_hint, wall_ms)
 
 SLACK_MS = 1.0  # startedDateTime is truncated to the millisecond
 TIMINGS = ["blocked", "dns", "connect", "ssl", "send", "wait", "receive"]
@@ -347,14 +347,3 @@ def test_har_empty(env):
         log = validate(env, path)["log"]
         expect(log["entries"] == [], "entries %r" % log["entries"])
         expect(log.get("pages") == ([] if opts else None), "%s: pages %r" % (opts, log.get("pages")))
-
-
-TESTS = [
-    ("har_curl", test_har_curl),
-    ("har_no_redact", test_har_no_redact),
-    ("har_set_cookie", test_har_set_cookie),
-    ("har_h2", test_har_h2),
-    ("har_failed", test_har_failed),
-    ("har_by_process", test_har_by_process),
-    ("har_empty", test_har_empty),
-]

@@ -22,8 +22,8 @@ import urllib.parse
 import urllib.request
 from select import POLLOUT, poll
 
-from run import (Failure, describe_exit, expect, free_port, listening, need, read_entries,
-                 read_line)
+from harness import (Failure, describe_exit, expect, free_port, listening, need, read_entries,
+                     read_line)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -610,13 +610,3 @@ def test_metrics_trickled_bodies(env):
     expect(all(a.startswith(b"HTTP/1.1 400") for a in answers),
            "a request with a body got %r" % answers)
     stop_tracer(env, p)
-
-
-TESTS = [
-    ("metrics_promtool", test_metrics_promtool),
-    ("metrics_prometheus", test_metrics_prometheus),
-    ("metrics_daemon", test_metrics_daemon),
-    ("metrics_bad_addr", test_metrics_bad_addr),
-    ("metrics_idle_flood", test_metrics_idle_flood),
-    ("metrics_trickled_bodies", test_metrics_trickled_bodies),
-]

@@ -8,13 +8,11 @@ import copy
 import json
 import os
 import socket
-import sys
 import time
 
-from run import (HERE, TEST_NAME, Failure, curl_server, describe_exit, expect, free_port,
-                 in_dead_resolver, in_private_hosts, need, node_module, read_entries,
-                 server_certs, server_fetches, start_traced_server, stderr_hint,
-                 stop_traced_server)
+from harness import (HERE, TEST_NAME, Failure, curl_server, describe_exit, expect, free_port,
+                     in_dead_resolver, in_private_hosts, need, node_module, read_entries,
+                     server_fetches, start_traced_server_py, stderr_hint, stop_traced_server)
 
 TIME_SLACK_MS = 0.01  # span times and JSON fields come from the same clock reading
 TRANSFORMER = "@opentelemetry/otlp-transformer"
@@ -368,7 +366,6 @@ def test_otlp_server(env):
     address and port, and a child for the handshake of the new connection."""
     need("curl")
     rcv = Receiver(env, "otlp_server")
-    cert, key = server_certs(env)
     # start_traced_server runs env.tlstrace: give it one that exports
     wrapper = env.path("tlstrace_otlp.sh")
     with open(wrapper, "w") as f:
@@ -376,11 +373,7 @@ def test_otlp_server(env):
     os.chmod(wrapper, 0o755)
     wenv = copy.copy(env)
     wenv.tlstrace = wrapper
-    ready = env.path("otlp_server.port")
-    srv = start_traced_server(
-        wenv, "otlp_server", [sys.executable, os.path.join(HERE, "server.py"), "--port", "0",
-                              "--cert", cert, "--key", key, "--ready-file", ready],
-        ready_file=ready, what="server.py")
+    srv = start_traced_server_py(wenv, "otlp_server")
     base = "https://localhost:%d" % srv.port
     _, got = curl_server(env, srv, server_fetches([base + "/hello", base + "/size/2000"]))
     stop_traced_server(env, srv)
@@ -424,12 +417,3 @@ def test_otlp_server(env):
                         at(e, e["secureConnectionStart"]), at(e, e["connectEnd"]), what)
         else:
             expect(not kids, "%s: a reused connection has children %r" % (what, sorted(kids)))
-
-
-TESTS = [
-    ("otlp_client", test_otlp_client),
-    ("otlp_lookup_failure", test_otlp_lookup_failure),
-    ("otlp_endpoint_down", test_otlp_endpoint_down),
-    ("otlp_retries", test_otlp_retries),
-    ("otlp_server", test_otlp_server),
-]

@@ -7,7 +7,7 @@ rest as sent; with --no-redact, the secrets as sent."""
 import json
 import os
 
-from run import describe_exit, expect, need, read_entries, stderr_hint
+from harness import describe_exit, expect, need, read_entries, stderr_hint
 from t_har import header, validate
 from t_otlp import Receiver, check_requests, roots_and_children
 
@@ -136,9 +136,3 @@ def test_redact_off(env):
            "HAR X-Api-Key %r" % header(rq["headers"], "X-Api-Key"))
     expect(header(rq["headers"], "Cookie") == ["sess=s3cret4; theme=dark"],
            "HAR Cookie %r" % header(rq["headers"], "Cookie"))
-
-
-TESTS = [
-    ("redact_all_outputs", test_redact_all_outputs),
-    ("redact_off", test_redact_off),
-]

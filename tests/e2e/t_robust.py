@@ -1,16 +1,118 @@
 # SPDX-License-Identifier: MIT
 """No lost data, and faults: drops reported, many clients at once, a tracer
-killed with SIGKILL. Loaded by run.py (see load_test_modules)."""
+killed with SIGKILL."""
 
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 
-from run import (Failure, describe_exit, expect, expect_predating, need, read_entries, read_line,
-                 stderr_hint, wait_for_detaches)
+from harness import (describe_exit, expect, expect_predating, need, read_entries, read_line,
+                     start_python, stderr_hint, wait_for_detaches)
+
+def test_help_and_version(env):
+    """--help, --usage and --version print and exit 0 at once (they must not
+    start tracing), whatever other options come with them."""
+    problems = []
+    for args, words in ((["--help"], ["EXAMPLES", "--timing-only", "--otlp-endpoint"]),
+                        (["-c", "curl", "--help"], ["EXAMPLES"]),
+                        (["--usage"], ["Usage: tlstrace"]),
+                        (["--version"], ["tlstrace "])):
+        rc, out, err = env.procs.run([env.tlstrace] + args, 10, "tlstrace " + " ".join(args))
+        missing = [w for w in words if w not in out]
+        if rc != 0 or missing or "tracing" in err:
+            problems.append("%s: exit %d, missing %r%s" % (" ".join(args), rc, missing,
+                                                          stderr_hint(err)))
+    expect(not problems, "; ".join(problems))
+
+
+def test_privilege_errors(env):
+    """Not root, root without CAP_BPF/CAP_PERFMON, tracefs missing and not
+    mountable, a kernel locked down for confidentiality, an unwritable output
+    file: one line each, exit 1, and the command never runs. The lockdown
+    mode cannot be raised and lowered again, so it is shown to tlstrace by a
+    file bound over securityfs's in a private mount namespace; these machines
+    run in integrity mode, under which every other test traces."""
+    need("setpriv")
+    need("unshare")
+    marker = env.path("ran")
+    command = ["--", "sh", "-c", "touch " + marker]
+    fake_lockdown = env.path("lockdown")
+    with open(fake_lockdown, "w") as f:
+        f.write("none integrity [confidentiality]\n")
+    cases = [
+        ("not root", ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                      env.tlstrace] + command, "must run as root"),
+        ("no CAP_BPF/CAP_PERFMON", ["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin",
+                                    env.tlstrace] + command, "CAP_BPF"),
+        ("tracefs missing", ["unshare", "-m", "sh", "-c",
+                             "for d in /sys/kernel/tracing /sys/kernel/debug/tracing "
+                             "/sys/kernel/debug; do umount $d 2>/dev/null; done; "
+                             'exec setpriv --bounding-set=-sys_admin "$@"', "sh",
+                             env.tlstrace] + command, "tracefs"),
+        ("locked down", ["unshare", "-m", "sh", "-c",
+                         "mountpoint -q /sys/kernel/security || "
+                         "mount -t securityfs none /sys/kernel/security; "
+                         "[ -e /sys/kernel/security/lockdown ] || exit 3; "
+                         'mount --bind "$0" /sys/kernel/security/lockdown && exec "$@"',
+                         fake_lockdown, env.tlstrace] + command, "locked down (confidentiality)"),
+        ("unwritable output", [env.tlstrace, "-o", env.path("no/such/dir.json")] + command,
+         "no/such/dir.json"),
+    ]
+    problems = []
+    for what, cmd, words in cases:
+        if os.path.exists(marker):
+            os.unlink(marker)
+        rc, _, err = env.procs.run(cmd, 30, what)
+        if what == "locked down" and rc == 3:
+            continue  # a kernel without the lockdown LSM
+        lines = [l for l in err.splitlines() if l.strip()]
+        if rc != 1 or len(lines) != 1 or words not in err or os.path.exists(marker):
+            problems.append("%s: exit %d, stderr %r, command ran: %s"
+                            % (what, rc, err.strip()[:160], os.path.exists(marker)))
+    expect(not problems, "; ".join(problems))
+
+
+# Python: send a request and never read the answer; wait for a line, then exit
+NEVER_READS = r"""
+import socket, ssl, sys
+ctx = ssl._create_unverified_context()
+s = ctx.wrap_socket(socket.create_connection(("localhost", int(sys.argv[1]))),
+                    server_hostname="localhost")
+s.sendall(b"GET /size/4000000 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+print("sent", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_client_never_reads(env):
+    """A client that writes its request and never reads the response, then
+    exits: one entry, failed in the http phase (the connection closed with
+    no response read), and nothing left behind: a fetch after it is whole."""
+    env.require_server()
+    script = env.path("never_reads.py")
+    with open(script, "w") as f:
+        f.write(NEVER_READS)
+    out = env.path("never_reads.jsonl")
+    sh = ("echo | %s %s %d; curl -sk -o /dev/null %s"
+          % (sys.executable, script, env.port, env.url("/hello")))
+    rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", out, "--", "sh", "-c", sh], 60,
+                               "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    entries = read_entries(out)
+    expect(len(entries) == 2, "%d entries, want 2: %r" % (len(entries),
+                                                         [e["name"] for e in entries]))
+    first, second = entries
+    x = first["tlstrace"]
+    expect(x.get("failedPhase") == "http" and first["name"].endswith("/size/4000000") and
+           ("closed" in x.get("error", "") or "exited" in x.get("error", "")) and
+           "requestStart" in x.get("partialTimings", {}) and
+           "responseStart" not in x.get("partialTimings", {}),
+           "first entry: %s %r %r" % (first["name"], x.get("failedPhase"), x.get("error")))
+    expect(second["responseStatus"] == 200 and "failedPhase" not in second["tlstrace"],
+           "second entry: %r" % second)
+
 
 # Python: a keep-alive client that fetches /hello until DEADLINE (seconds) and
 # prints how many responses it read.
@@ -28,6 +130,7 @@ while time.monotonic() < end:
 c.close()
 print(n, flush=True)
 """
+
 
 # Python: one HTTPS request, then whether this process carries a uprobe
 # trampoline mapping (the kernel adds "[uprobes]" once a uprobe fired in it).
@@ -165,10 +268,7 @@ def test_restart_after_sigkill(env):
     predating the trace, on one connection id, and nothing is left of the
     first tracer's state to confuse the second."""
     env.require_server()
-    client = env.procs.spawn([sys.executable, "-c", ROUNDS, str(env.port)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
-    expect(read_line(client, 10, "python client") == "started", "python client did not start")
+    client = start_python(env, ROUNDS, [str(env.port)], "started")
     first = env.start_tlstrace("restart_first", ["-p", str(client.pid)])
     client.stdin.write(b"/hello\n")
     client.stdin.flush()
@@ -184,117 +284,3 @@ def test_restart_after_sigkill(env):
     rc = env.procs.wait(second, 15, "tlstrace")
     expect(rc == 0, "second tlstrace %s%s" % (describe_exit(rc), env.err_hint(second)))
     expect_predating(env, read_entries(second.out_file), ("/hello", "/size/1000"))
-
-
-# Python: send a request and never read the answer; wait for a line, then exit
-NEVER_READS = r"""
-import socket, ssl, sys
-ctx = ssl._create_unverified_context()
-s = ctx.wrap_socket(socket.create_connection(("localhost", int(sys.argv[1]))),
-                    server_hostname="localhost")
-s.sendall(b"GET /size/4000000 HTTP/1.1\r\nHost: localhost\r\n\r\n")
-print("sent", flush=True)
-sys.stdin.readline()
-"""
-
-
-def test_client_never_reads(env):
-    """A client that writes its request and never reads the response, then
-    exits: one entry, failed in the http phase (the connection closed with
-    no response read), and nothing left behind: a fetch after it is whole."""
-    env.require_server()
-    script = env.path("never_reads.py")
-    with open(script, "w") as f:
-        f.write(NEVER_READS)
-    out = env.path("never_reads.jsonl")
-    sh = ("echo | %s %s %d; curl -sk -o /dev/null %s"
-          % (sys.executable, script, env.port, env.url("/hello")))
-    rc, _, err = env.procs.run([env.tlstrace, "-f", "json", "-o", out, "--", "sh", "-c", sh], 60,
-                               "tlstrace")
-    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
-    entries = read_entries(out)
-    expect(len(entries) == 2, "%d entries, want 2: %r" % (len(entries),
-                                                         [e["name"] for e in entries]))
-    first, second = entries
-    x = first["tlstrace"]
-    expect(x.get("failedPhase") == "http" and first["name"].endswith("/size/4000000") and
-           ("closed" in x.get("error", "") or "exited" in x.get("error", "")) and
-           "requestStart" in x.get("partialTimings", {}) and
-           "responseStart" not in x.get("partialTimings", {}),
-           "first entry: %s %r %r" % (first["name"], x.get("failedPhase"), x.get("error")))
-    expect(second["responseStatus"] == 200 and "failedPhase" not in second["tlstrace"],
-           "second entry: %r" % second)
-
-
-def test_help_and_version(env):
-    """--help, --usage and --version print and exit 0 at once (they must not
-    start tracing), whatever other options come with them."""
-    problems = []
-    for args, words in ((["--help"], ["EXAMPLES", "--timing-only", "--otlp-endpoint"]),
-                        (["-c", "curl", "--help"], ["EXAMPLES"]),
-                        (["--usage"], ["Usage: tlstrace"]),
-                        (["--version"], ["tlstrace "])):
-        rc, out, err = env.procs.run([env.tlstrace] + args, 10, "tlstrace " + " ".join(args))
-        missing = [w for w in words if w not in out]
-        if rc != 0 or missing or "tracing" in err:
-            problems.append("%s: exit %d, missing %r%s" % (" ".join(args), rc, missing,
-                                                          stderr_hint(err)))
-    expect(not problems, "; ".join(problems))
-
-
-def test_privilege_errors(env):
-    """Not root, root without CAP_BPF/CAP_PERFMON, tracefs missing and not
-    mountable, a kernel locked down for confidentiality, an unwritable output
-    file: one line each, exit 1, and the command never runs. The lockdown
-    mode cannot be raised and lowered again, so it is shown to tlstrace by a
-    file bound over securityfs's in a private mount namespace; these machines
-    run in integrity mode, under which every other test traces."""
-    need("setpriv")
-    need("unshare")
-    marker = env.path("ran")
-    command = ["--", "sh", "-c", "touch " + marker]
-    fake_lockdown = env.path("lockdown")
-    with open(fake_lockdown, "w") as f:
-        f.write("none integrity [confidentiality]\n")
-    cases = [
-        ("not root", ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                      env.tlstrace] + command, "must run as root"),
-        ("no CAP_BPF/CAP_PERFMON", ["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin",
-                                    env.tlstrace] + command, "CAP_BPF"),
-        ("tracefs missing", ["unshare", "-m", "sh", "-c",
-                             "for d in /sys/kernel/tracing /sys/kernel/debug/tracing "
-                             "/sys/kernel/debug; do umount $d 2>/dev/null; done; "
-                             'exec setpriv --bounding-set=-sys_admin "$@"', "sh",
-                             env.tlstrace] + command, "tracefs"),
-        ("locked down", ["unshare", "-m", "sh", "-c",
-                         "mountpoint -q /sys/kernel/security || "
-                         "mount -t securityfs none /sys/kernel/security; "
-                         "[ -e /sys/kernel/security/lockdown ] || exit 3; "
-                         'mount --bind "$0" /sys/kernel/security/lockdown && exec "$@"',
-                         fake_lockdown, env.tlstrace] + command, "locked down (confidentiality)"),
-        ("unwritable output", [env.tlstrace, "-o", env.path("no/such/dir.json")] + command,
-         "no/such/dir.json"),
-    ]
-    problems = []
-    for what, cmd, words in cases:
-        if os.path.exists(marker):
-            os.unlink(marker)
-        rc, _, err = env.procs.run(cmd, 30, what)
-        if what == "locked down" and rc == 3:
-            continue  # a kernel without the lockdown LSM
-        lines = [l for l in err.splitlines() if l.strip()]
-        if rc != 1 or len(lines) != 1 or words not in err or os.path.exists(marker):
-            problems.append("%s: exit %d, stderr %r, command ran: %s"
-                            % (what, rc, err.strip()[:160], os.path.exists(marker)))
-    expect(not problems, "; ".join(problems))
-
-
-TESTS = [
-    ("help_and_version", test_help_and_version),
-    ("privilege_errors", test_privilege_errors),
-    ("client_never_reads", test_client_never_reads),
-    ("ringbuf_drops_reported", test_ringbuf_drops_reported),
-    ("concurrent_keepalive", test_concurrent_keepalive),
-    ("sigkill_leaves_no_probes", test_sigkill_leaves_no_probes),
-    ("restart_after_sigkill", test_restart_after_sigkill),
-]

@@ -3,8 +3,7 @@
 directory, a link, a file name, bytes on the wire) cannot make it harm the
 host, hang, lie about its exit, or leak secrets. Attackers run as nobody
 (setpriv --reuid=65534) in a directory of their own under /tmp; device nodes
-are private copies made with mknod, never the machine's own. Loaded by run.py
-(see load_test_modules)."""
+are private copies made with mknod, never the machine's own."""
 
 import json
 import os
@@ -17,7 +16,7 @@ import subprocess
 import tempfile
 import time
 
-from run import Failure, describe_exit, expect, need, read_entries, stderr_hint
+from harness import Failure, describe_exit, expect, need, read_entries, stderr_hint
 
 NOBODY = 65534
 AS_NOBODY = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
@@ -343,68 +342,6 @@ def test_hostile_library_files(env):
     expect("not_regular 1" in err and "not_elf 1" in err, "the exit report: %r" % err)
 
 
-def test_library_copies_bounded(env):
-    """One user dlopens 100 private copies of libssl while a root tlstrace
-    traces the host with 1024 descriptors: 16 are attached, the rest refused
-    (said once, counted at exit), and another program that loads its own
-    libssl afterwards is still traced."""
-    need("setpriv")
-    need("prlimit")
-    env.require_server()
-    system = libssl_path()
-    app = env.path("app-lib")
-    os.makedirs(app, exist_ok=True)
-    shutil.copy(system, os.path.join(app, "libssl.so.3"))  # root's, a new inode
-    out = env.out_file("library_copies_bounded")
-    errpath = env.path("library_copies_bounded.stderr")
-    with AttackerDir() as d:
-        copies = []
-        for i in range(100):
-            copies.append(d.join("c%d/libssl.so.3" % i))
-            os.makedirs(os.path.dirname(copies[-1]))
-            shutil.copy(system, copies[-1])
-        subprocess.run(["chown", "-R", "%d:%d" % (NOBODY, NOBODY), d.path], check=True)
-        with open(errpath, "wb") as err:
-            tracer = env.procs.spawn(["prlimit", "--nofile=1024:1024", env.tlstrace, "-f",
-                                      "json", "-o", out, "--stats"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=err)
-        tracer.out_file, tracer.err_file = out, errpath
-        env.wait_attached(tracer)
-        loader = env.procs.spawn(AS_NOBODY + ["python3", "-c", LOAD_ALL] + copies,
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        line = loader.stdout.readline().decode()
-        expect(line.startswith("loaded 100"), "the attacker's loader said %r" % line)
-        # the worker attaches 16 copies (slowly: 12 uprobes each), then refuses the rest
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with open(errpath, errors="replace") as f:
-                if "per-user limit" in f.read():
-                    break
-            time.sleep(0.2)
-        rc, so, cerr = env.procs.run(["python3", "-c", FETCH_LATER, str(env.port), "3"], 60,
-                                     "client", env=dict(os.environ, LD_LIBRARY_PATH=app))
-        expect(rc == 0 and so.strip() == "200", "client: %s %r%s" % (describe_exit(rc), so,
-                                                                    stderr_hint(cerr)))
-        loader.stdin.close()
-        loader.wait(30)
-        tracer.send_signal(signal.SIGINT)
-        env.procs.wait(tracer, 60, "tlstrace")
-    with open(errpath, errors="replace") as f:
-        err = f.read()
-    limit = [l for l in err.splitlines() if "per-user limit" in l]
-    expect(len(limit) == 1 and "uid %d has reached the per-user limit" % NOBODY in limit[0]
-           and "16 attached" in limit[0],
-           "the per-user limit said %d times: %r" % (len(limit), limit))
-    refused = re.search(r"libs\.refused\.user_limit=(\d+)", err)
-    expect(refused and int(refused.group(1)) == 84, "refused %s, want 84: %r"
-           % (refused and refused.group(1), err[-400:]))
-    expect("Too many open files" not in err, "descriptors ran out: %r" % err[-400:])
-    mine = [e for e in read_entries(out) if e["name"] == env.url("/hello")
-            and e["tlstrace"]["comm"] == "python3" and e["tlstrace"]["role"] == "client"]
-    expect(len(mine) == 1, "the client's entry: %d of them" % len(mine))
-
-
 def test_hostile_bytes_in_views(env):
     """A client's Host header carries terminal escapes and a byte that is not
     UTF-8, and it runs under a name (comm) with an escape in it: the text
@@ -500,6 +437,7 @@ for p in sys.argv[1:]:
 print("mapped", flush=True)
 sys.stdin.readline()
 """
+
 
 # Python: run argv, then print its status and the largest resident size any
 # child reached (KiB): tlstrace's peak memory.
@@ -677,18 +615,63 @@ def test_pid_namespace_refused(env):
            "%s, stderr %r" % (describe_exit(rc), err.strip()))
 
 
-TESTS = [
-    ("output_symlink_not_followed", test_output_symlink_not_followed),
-    ("output_devices_untouched", test_output_devices_untouched),
-    ("output_kept_when_start_fails", test_output_kept_when_start_fails),
-    ("write_errors_exit_nonzero", test_write_errors_exit_nonzero),
-    ("hostile_library_files", test_hostile_library_files),
-    ("hostile_bytes_in_views", test_hostile_bytes_in_views),
-    ("never_traces_itself", test_never_traces_itself),
-    ("forged_elf_bounded", test_forged_elf_bounded),
-    ("pseudo_files_not_read", test_pseudo_files_not_read),
-    ("output_reader_misbehaves", test_output_reader_misbehaves),
-    ("failed_open_not_followed", test_failed_open_not_followed),
-    ("pid_namespace_refused", test_pid_namespace_refused),
-    ("library_copies_bounded", test_library_copies_bounded),
-]
+def test_library_copies_bounded(env):
+    """One user dlopens 100 private copies of libssl while a root tlstrace
+    traces the host with 1024 descriptors: 16 are attached, the rest refused
+    (said once, counted at exit), and another program that loads its own
+    libssl afterwards is still traced."""
+    need("setpriv")
+    need("prlimit")
+    env.require_server()
+    system = libssl_path()
+    app = env.path("app-lib")
+    os.makedirs(app, exist_ok=True)
+    shutil.copy(system, os.path.join(app, "libssl.so.3"))  # root's, a new inode
+    out = env.out_file("library_copies_bounded")
+    errpath = env.path("library_copies_bounded.stderr")
+    with AttackerDir() as d:
+        copies = []
+        for i in range(100):
+            copies.append(d.join("c%d/libssl.so.3" % i))
+            os.makedirs(os.path.dirname(copies[-1]))
+            shutil.copy(system, copies[-1])
+        subprocess.run(["chown", "-R", "%d:%d" % (NOBODY, NOBODY), d.path], check=True)
+        with open(errpath, "wb") as err:
+            tracer = env.procs.spawn(["prlimit", "--nofile=1024:1024", env.tlstrace, "-f",
+                                      "json", "-o", out, "--stats"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=err)
+        tracer.out_file, tracer.err_file = out, errpath
+        env.wait_attached(tracer)
+        loader = env.procs.spawn(AS_NOBODY + ["python3", "-c", LOAD_ALL] + copies,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        line = loader.stdout.readline().decode()
+        expect(line.startswith("loaded 100"), "the attacker's loader said %r" % line)
+        # the worker attaches 16 copies (slowly: 12 uprobes each), then refuses the rest
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with open(errpath, errors="replace") as f:
+                if "per-user limit" in f.read():
+                    break
+            time.sleep(0.2)
+        rc, so, cerr = env.procs.run(["python3", "-c", FETCH_LATER, str(env.port), "3"], 60,
+                                     "client", env=dict(os.environ, LD_LIBRARY_PATH=app))
+        expect(rc == 0 and so.strip() == "200", "client: %s %r%s" % (describe_exit(rc), so,
+                                                                    stderr_hint(cerr)))
+        loader.stdin.close()
+        loader.wait(30)
+        tracer.send_signal(signal.SIGINT)
+        env.procs.wait(tracer, 60, "tlstrace")
+    with open(errpath, errors="replace") as f:
+        err = f.read()
+    limit = [l for l in err.splitlines() if "per-user limit" in l]
+    expect(len(limit) == 1 and "uid %d has reached the per-user limit" % NOBODY in limit[0]
+           and "16 attached" in limit[0],
+           "the per-user limit said %d times: %r" % (len(limit), limit))
+    refused = re.search(r"libs\.refused\.user_limit=(\d+)", err)
+    expect(refused and int(refused.group(1)) == 84, "refused %s, want 84: %r"
+           % (refused and refused.group(1), err[-400:]))
+    expect("Too many open files" not in err, "descriptors ran out: %r" % err[-400:])
+    mine = [e for e in read_entries(out) if e["name"] == env.url("/hello")
+            and e["tlstrace"]["comm"] == "python3" and e["tlstrace"]["role"] == "client"]
+    expect(len(mine) == 1, "the client's entry: %d of them" % len(mine))

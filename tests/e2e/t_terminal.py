@@ -8,10 +8,9 @@ import os
 import re
 import select
 import subprocess
-import sys
 import time
 
-from run import Failure, describe_exit, expect, need, stderr_hint
+from harness import Failure, describe_exit, expect, need, stderr_hint
 
 ESC = "\x1b"
 WIDTH, HEIGHT = 120, 40
@@ -444,12 +443,3 @@ def test_terminal_by_process(env):
     expect(lines.index(next(l for l in lines if l.startswith("SUMMARY by host"))) <
            lines.index(next(l for l in lines if l.startswith("SUMMARY by process"))),
            "hosts first")
-
-
-TESTS = [
-    ("terminal_tmux", test_terminal_tmux),
-    ("terminal_no_color", test_terminal_no_color),
-    ("terminal_piped", test_terminal_piped),
-    ("terminal_refused", test_terminal_refused),
-    ("terminal_by_process", test_terminal_by_process),
-]

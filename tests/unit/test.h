@@ -2,11 +2,15 @@
 /*
  * A tiny unit-test framework in the manner of the kernel's BPF selftests.
  *
- * Each test file defines one test function (test_http1(), ...) made of
- * subtests:
+ * Each test file defines one test with TEST(), which registers it: the
+ * runner finds every test linked in, with no list to keep. A test is made
+ * of subtests:
  *
- *	if (test__start_subtest("keep_alive"))
- *		subtest_keep_alive();
+ *	TEST(http1)
+ *	{
+ *		if (test__start_subtest("keep_alive"))
+ *			subtest_keep_alive();
+ *	}
  *
  * Every ASSERT_*() evaluates to a bool (true = ok), so a test can stop when
  * continuing makes no sense:
@@ -18,7 +22,8 @@
  * got ..." and marks the current subtest failed. Each subtest ends with one
  * line, "PASS unit/<file>/<subtest>", "FAIL unit/<file>/<subtest>" or "SKIP
  * unit/<file>/<subtest>: why" (test__skip), and the run with "N passed, N
- * failed[, N skipped]" (subtests), exiting non-zero on any failure.
+ * failed[, N skipped]" (subtests), exiting non-zero on any failure. Tests
+ * run in the order of their names.
  */
 #ifndef TEST_H
 #define TEST_H
@@ -28,23 +33,27 @@
 #include <stdio.h>
 #include <string.h>
 
-/* the test functions, one per file; test_main.c runs them in this order */
-void test_http1(void);
-void test_clienthello(void);
-void test_collector(void);
-void test_json(void);
-void test_lookups(void);
-void test_http2(void);
-void test_text(void);
-void test_summary(void);
-void test_metrics(void);
-void test_conntab(void);
-void test_har(void);
-void test_otlp(void);
-void test_redact(void);
-void test_libfile(void);
-void test_phases(void);
-void test_tlslib(void);
+struct test__def {
+	const char *name; /* "http1": the <file> of unit/<file>/<subtest> */
+	void (*fn)(void);
+	struct test__def *next; /* the runner's list, kept sorted by name */
+};
+
+/* add a test to the runner's list (TEST() does, before main) */
+void test__register(struct test__def *def);
+
+/*
+ * Define the test "name" (test_<name>()) and register it from a constructor.
+ * Its body follows, as a function's:  TEST(http1) { ... }
+ */
+#define TEST(name)                                                               \
+	static void test_##name(void);                                           \
+	static struct test__def test__def_##name = { #name, test_##name, NULL }; \
+	__attribute__((constructor)) static void test__register_##name(void)     \
+	{                                                                        \
+		test__register(&test__def_##name);                               \
+	}                                                                        \
+	static void test_##name(void)
 
 /* start a subtest (ending the previous one); false if the filter skips it */
 bool test__start_subtest(const char *name);

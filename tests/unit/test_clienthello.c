@@ -284,7 +284,7 @@ static void subtest_not_a_hello(void)
 	ASSERT_EQ(sni_of(server_hello, len, sni, sizeof(sni)), 0, "application data");
 }
 
-void test_clienthello(void)
+TEST(clienthello)
 {
 	if (test__start_subtest("sni_after_other_extensions"))
 		subtest_sni_after_other_extensions();

@@ -1187,7 +1187,7 @@ out:
 	fx_fini(&f);
 }
 
-void test_collector(void)
+TEST(collector)
 {
 	cur_comm = "python3"; /* the process the records come from */
 	if (test__start_subtest("blocking_handshake"))

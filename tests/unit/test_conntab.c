@@ -233,7 +233,7 @@ static void subtest_bad_limits(void)
 	conntab__close(NULL, NULL);
 }
 
-void test_conntab(void)
+TEST(conntab)
 {
 	if (test__start_subtest("takes_connections_while_there_is_room"))
 		subtest_takes_connections_while_there_is_room();

@@ -12,11 +12,8 @@
 #include "collect/headers.h"
 #include "export/output.h"
 #include "export/redact.h"
+#include "entries.h"
 #include "test.h"
-
-#define ORIGIN 123456789012345ULL    /* monotonic ns */
-#define OFFSET 1700000000123456789LL /* realtime - monotonic, ns */
-#define AT(ns) (ORIGIN + (ns))
 
 static void hdr(struct headers *h, const char *name, const char *value)
 {
@@ -26,12 +23,10 @@ static void hdr(struct headers *h, const char *name, const char *value)
 /* a new TLS connection: dns 2.5 ms, connect 6.5004 (ssl 6.0004), wait 15, receive 2.145678 */
 static void fill(struct entry *e)
 {
-	memset(e, 0, sizeof(*e));
+	entries__client(e, "curl", "93.184.216.34:443");
 	snprintf(e->name, sizeof(e->name),
 		 "https://example.com/a/b?x=1&y=caf%%C3%%A9+au+lait&z&=v");
-	snprintf(e->method, sizeof(e->method), "GET");
 	snprintf(e->http_version, sizeof(e->http_version), "HTTP/1.1");
-	e->origin = ORIGIN;
 	e->start = AT(1000000);
 	e->lookup_start = AT(1000000);
 	e->lookup_end = AT(3500000);
@@ -42,24 +37,11 @@ static void fill(struct entry *e)
 	e->request_start = AT(10200000);
 	e->response_start = AT(25200000);
 	e->response_end = AT(27345678);
-	snprintf(e->next_hop, sizeof(e->next_hop), "http/1.1");
 	e->encoded_size = 1000;
 	e->decoded_size = 1000;
-	e->status = 200;
-	e->pid = 100;
-	e->tid = 101;
-	snprintf(e->comm, sizeof(e->comm), "curl");
-	e->role = "client";
-	e->conn_id = 7;
-	e->conn_observed = 1;
-	snprintf(e->local, sizeof(e->local), "127.0.0.1:54321");
-	snprintf(e->remote, sizeof(e->remote), "93.184.216.34:443");
-	e->library = "openssl";
-	snprintf(e->server_name, sizeof(e->server_name), "example.com");
 	e->tls_known = 1;
 	snprintf(e->tls_version, sizeof(e->tls_version), "TLSv1.3");
 	snprintf(e->cipher, sizeof(e->cipher), "TLS_AES_256_GCM_SHA384");
-	e->connect_attempts = 1;
 }
 
 /* the request and response heads of fill(), with every kind of credential */
@@ -706,7 +688,7 @@ out:
 	headers_free(&rs);
 }
 
-void test_har(void)
+TEST(har)
 {
 	if (test__start_subtest("new_connection"))
 		subtest_new_connection();

@@ -523,7 +523,7 @@ static void subtest_body_codings(void)
 	ASSERT_NULL(b.z, "inflater freed");
 }
 
-void test_http1(void)
+TEST(http1)
 {
 	if (test__start_subtest("request_get_with_host"))
 		subtest_request_get_with_host();

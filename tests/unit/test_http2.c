@@ -1472,7 +1472,7 @@ static void subtest_h2_unfinished_blocks_bounded(void)
 	ASSERT_EQ(h2__held(), 0, "all given back");
 }
 
-void test_http2(void)
+TEST(http2)
 {
 	cur_comm = "curl"; /* the process the records come from */
 	if (test__start_subtest("h2_parser_basic"))

@@ -10,19 +10,14 @@
 #include <json-c/json.h>
 #include "collect/entry.h"
 #include "export/output.h"
+#include "entries.h"
 #include "test.h"
 #include "common/utf8.h"
 
-#define ORIGIN 123456789012345ULL	 /* monotonic ns: ~1.4 days of uptime */
-#define OFFSET 1700000000123456789LL	 /* realtime - monotonic, ns */
-#define AT(ms_x1e6) (ORIGIN + (ms_x1e6)) /* a timestamp, ns after the origin */
-
 static void fill(struct entry *e)
 {
-	memset(e, 0, sizeof(*e));
+	entries__client(e, "python3", "93.184.216.34:443");
 	snprintf(e->name, sizeof(e->name), "https://example.com/a?b=c");
-	snprintf(e->method, sizeof(e->method), "GET");
-	e->origin = ORIGIN;
 	e->start = AT(1234567); /* 1.234567 ms */
 	e->lookup_start = AT(1234567);
 	e->lookup_end = AT(1300000);
@@ -34,22 +29,9 @@ static void fill(struct entry *e)
 	e->response_start = AT(10000000);
 	e->response_end = AT(12345678);
 	e->tcp_connect_end = AT(1500000);
-	snprintf(e->next_hop, sizeof(e->next_hop), "http/1.1");
 	e->encoded_size = 5;
 	e->decoded_size = 7;
-	e->status = 200;
-	e->pid = 100;
-	e->tid = 101;
-	snprintf(e->comm, sizeof(e->comm), "python3");
-	e->role = "client";
-	e->conn_id = 7;
 	e->reused = 0;
-	e->conn_observed = 1;
-	snprintf(e->local, sizeof(e->local), "127.0.0.1:54321");
-	snprintf(e->remote, sizeof(e->remote), "93.184.216.34:443");
-	e->library = "openssl";
-	snprintf(e->server_name, sizeof(e->server_name), "example.com");
-	e->connect_attempts = 1;
 }
 
 /* json__entry(), parsed back; *text keeps the string (free both) */
@@ -573,7 +555,7 @@ static void subtest_chrome_trace_invalid_utf8(void)
 	free(buf);
 }
 
-void test_json(void)
+TEST(json)
 {
 	if (test__start_subtest("key_order"))
 		subtest_key_order();

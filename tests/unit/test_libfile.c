@@ -359,7 +359,7 @@ static void subtest_escape(void)
 	ASSERT_EQ((int)strlen(esc(NULL)), 0, "esc(NULL)");
 }
 
-void test_libfile(void)
+TEST(libfile)
 {
 	if (test__start_subtest("refusals"))
 		subtest_refusals();

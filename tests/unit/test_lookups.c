@@ -447,7 +447,7 @@ out:
 	fx_fini(&f);
 }
 
-void test_lookups(void)
+TEST(lookups)
 {
 	cur_comm = "curl"; /* the process the records come from */
 	if (test__start_subtest("lookup_attributed"))

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The unit-test runner: runs every test function, one line per subtest, and
- * ends with "N passed, N failed". Optional arguments are substrings of the
- * subtest paths to run ("collector", "unit/http1/response_"); none runs all.
+ * The unit-test runner: runs every test registered with TEST(), in the order
+ * of their names, one line per subtest, and ends with "N passed, N failed".
+ * Optional arguments are substrings of the subtest paths to run ("collector",
+ * "unit/http1/response_"); none runs all.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,29 +11,24 @@
 #include <string.h>
 #include "test.h"
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} tests[] = {
-	/* clang-format off */
-	{ "http1", test_http1 },
-	{ "clienthello", test_clienthello },
-	{ "collector", test_collector },
-	{ "json", test_json },
-	{ "lookups", test_lookups },
-	{ "http2", test_http2 },
-	{ "text", test_text },
-	{ "summary", test_summary },
-	{ "metrics", test_metrics },
-	{ "conntab", test_conntab },
-	{ "har", test_har },
-	{ "otlp", test_otlp },
-	{ "redact", test_redact },
-	{ "libfile", test_libfile },
-	{ "phases", test_phases },
-	{ "tlslib", test_tlslib },
-	/* clang-format on */
-};
+/* every TEST(), sorted by name (filled by constructors before main) */
+static struct test__def *tests;
+
+void test__register(struct test__def *def)
+{
+	struct test__def **pos = &tests;
+	int cmp = 1;
+
+	while (*pos && (cmp = strcmp((*pos)->name, def->name)) < 0)
+		pos = &(*pos)->next;
+	if (*pos && !cmp) {
+		/* two files define TEST() with one name: both would print its lines */
+		fprintf(stderr, "unit tests: TEST(%s) defined twice\n", def->name);
+		exit(2);
+	}
+	def->next = *pos;
+	*pos = def;
+}
 
 static struct {
 	const char *test;    /* the running test function ("http1") */
@@ -158,11 +154,11 @@ int main(int argc, char **argv)
 	env.filters = argv + 1;
 	env.nfilters = argc - 1;
 
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		env.test = tests[i].name;
+	for (const struct test__def *t = tests; t; t = t->next) {
+		env.test = t->name;
 		env.subtest[0] = '\0';
 		env.failed = env.test_failed = false;
-		tests[i].fn();
+		t->fn();
 		end_subtest();
 		if (env.test_failed) {
 			/* an assertion outside any subtest fails the test as a whole */

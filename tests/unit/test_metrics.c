@@ -609,7 +609,7 @@ static void subtest_series_bounded(void)
 	metrics__stop(m);
 }
 
-void test_metrics(void)
+TEST(metrics)
 {
 	if (test__start_subtest("histograms"))
 		subtest_histograms();

@@ -15,20 +15,16 @@
 #include "collect/entry.h"
 #include "export/otlp.h"
 #include "protobuf_reader.h"
+#include "entries.h"
 #include "test.h"
 
-#define ORIGIN 123456789012345ULL    /* monotonic ns */
-#define OFFSET 1700000000123456789LL /* realtime - monotonic, ns */
-#define AT(ns) (ORIGIN + (ns))
 #define WALL(ts) ((unsigned long long)((long long)(ts) + OFFSET))
 
 /* a new TLS connection: lookup, connect, handshake, one request */
 static void fill(struct entry *e)
 {
-	memset(e, 0, sizeof(*e));
+	entries__client(e, "python3", "[2001:db8::1]:8443");
 	snprintf(e->name, sizeof(e->name), "https://example.com:8443/a?b=c");
-	snprintf(e->method, sizeof(e->method), "GET");
-	e->origin = ORIGIN;
 	e->start = e->lookup_start = AT(1000000);
 	e->lookup_end = AT(1300000);
 	e->connect_start = AT(1400000);
@@ -38,25 +34,12 @@ static void fill(struct entry *e)
 	e->request_start = AT(4000000);
 	e->response_start = AT(10000000);
 	e->response_end = AT(12345678);
-	snprintf(e->next_hop, sizeof(e->next_hop), "http/1.1");
 	e->encoded_size = 5;
 	e->decoded_size = 5;
-	e->status = 200;
-	e->pid = 100;
-	e->tid = 101;
-	snprintf(e->comm, sizeof(e->comm), "python3");
-	e->role = "client";
-	e->conn_id = 7;
-	e->conn_observed = 1;
-	snprintf(e->local, sizeof(e->local), "127.0.0.1:54321");
-	snprintf(e->remote, sizeof(e->remote), "[2001:db8::1]:8443");
-	e->library = "openssl";
-	snprintf(e->server_name, sizeof(e->server_name), "example.com");
 	e->tls_known = 1;
 	snprintf(e->tls_version, sizeof(e->tls_version), "TLSv1.3");
 	snprintf(e->cipher, sizeof(e->cipher), "TLS_AES_128_GCM_SHA256");
 	snprintf(e->alpn, sizeof(e->alpn), "http/1.1");
-	e->connect_attempts = 1;
 }
 
 /* every message of the tree (request > ResourceSpans > ...) is well formed */
@@ -474,7 +457,7 @@ static void subtest_own_peer(void)
 	close(r.fd);
 }
 
-void test_otlp(void)
+TEST(otlp)
 {
 	if (test__start_subtest("client_new_connection"))
 		subtest_client_new_connection();

@@ -433,7 +433,7 @@ static void subtest_metrics(void)
 	metrics__stop(m);
 }
 
-void test_phases(void)
+TEST(phases)
 {
 	if (test__start_subtest("model"))
 		subtest_model();

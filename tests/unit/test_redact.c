@@ -448,7 +448,7 @@ out:
 	headers_free(&red_rs);
 }
 
-void test_redact(void)
+TEST(redact)
 {
 	if (test__start_subtest("query_params"))
 		subtest_query_params();

@@ -292,7 +292,7 @@ out:
 	summary__free(s);
 }
 
-void test_summary(void)
+TEST(summary)
 {
 	if (test__start_subtest("percentiles_nearest_rank"))
 		subtest_percentiles();

@@ -380,7 +380,7 @@ static void subtest_rows_hostile_name(void)
 	free(out);
 }
 
-void test_text(void)
+TEST(text)
 {
 	if (test__start_subtest("segments_proportional"))
 		subtest_proportional();

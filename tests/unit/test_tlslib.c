@@ -227,7 +227,7 @@ static void subtest_programs_in_bpf_object(void)
 	bpf_object__close(obj);
 }
 
-void test_tlslib(void)
+TEST(tlslib)
 {
 	if (test__start_subtest("rows_well_formed"))
 		subtest_rows_well_formed();

@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: MIT
+"""Which processes are found and traced, and from when: -p and -c, a library
+loaded or a program started after tlstrace, --lib, a client in its own pid
+namespace, a connection opened before the trace."""
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from harness import (NODE_FETCH, PY_CLIENT, check_new_connection, check_py_output, check_response,
+                     check_shape, check_wallclock, describe_exit, expect, expect_count,
+                     expect_predating, need, read_entries, start_python, stderr_hint, wall_ms)
+
+
+PY_OLD_CONN = r"""
+import http.client, ssl, sys
+c = http.client.HTTPSConnection("localhost", int(sys.argv[1]), context=ssl._create_unverified_context())
+c.request("GET", "/hello"); c.getresponse().read()
+print("ready", flush=True)
+sys.stdin.readline()
+for path in ("/hello", "/size/1000"):
+    c.request("GET", path); c.getresponse().read()
+"""
+
+
+def trace_until_exit(env, test, client):
+    """Attach tlstrace -p to client (from start_python), tell the client to go
+    on, and wait for both to exit, each with status 0; return the tracer."""
+    tracer = env.start_tlstrace(test, ["-p", str(client.pid)])
+    client.stdin.write(b"go\n")
+    client.stdin.close()
+    expect(env.procs.wait(client, 15, "python client") == 0, "python client failed")
+    rc = env.procs.wait(tracer, 15, "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    return tracer
+
+
+def test_connection_predates_trace(env):
+    """A keep-alive connection opened before tlstrace started: its later requests
+    still give entries, with the connection fields at fetchStart."""
+    env.require_server()
+    client = start_python(env, PY_OLD_CONN, [str(env.port)])
+    tracer = trace_until_exit(env, "connection_predates_trace", client)
+    expect_predating(env, read_entries(tracer.out_file), ("/hello", "/size/1000"))
+
+
+def test_library_loaded_later(env):
+    """-p on a process with no TLS library yet: tlstrace waits, and attaches when
+    the process loads libssl (dlopen of Python's _ssl module)."""
+    env.require_server()
+    client = start_python(env, PY_LATE_SSL, [str(env.port)])
+    with open("/proc/%d/maps" % client.pid) as f:
+        expect("libssl" not in f.read(), "libssl is already loaded: the test proves nothing")
+    tracer = trace_until_exit(env, "library_loaded_later", client)
+    with open(tracer.err_file, errors="replace") as f:
+        expect("yet" in f.read(), "no warning that no TLS library was loaded yet")
+    entries = read_entries(tracer.out_file)
+    expect_count(entries, 1)
+    check_response(entries[0], 0, env.url("/hello"), 200, 6)
+    check_new_connection(entries[0], 0, env.port)
+
+
+PY_LATE_SSL = r"""
+import sys, time
+print("ready", flush=True)
+sys.stdin.readline()
+import http.client, ssl          # loads libssl now, after tlstrace attached
+time.sleep(0.2)
+c = http.client.HTTPSConnection("localhost", int(sys.argv[1]), context=ssl._create_unverified_context())
+c.request("GET", "/hello"); print(c.getresponse().status, flush=True)
+"""
+
+
+def test_program_started_later(env):
+    """A program with OpenSSL inside (node) started after tlstrace, traced by name:
+    found at its exec, by its symbols, without options."""
+    need("node")
+    env.require_server()
+    tracer = env.start_tlstrace("program_started_later", ["-c", "node"])
+    url = env.url("/hello")
+    rc, out, err = env.procs.run(["node", "-e", NODE_FETCH, url], 60, "node")
+    expect(rc == 0, "node exited %d%s" % (rc, stderr_hint(err)))
+    time.sleep(0.3)
+    tracer.send_signal(signal.SIGINT)
+    rc = env.procs.wait(tracer, 15, "tlstrace after SIGINT")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    entries = read_entries(tracer.out_file)
+    expect_count(entries, 1)
+    check_response(entries[0], 0, url, 200, 6)
+    check_new_connection(entries[0], 0, env.port)
+
+
+def test_lib_option(env):
+    """--lib: a program with OpenSSL inside, under a name nothing else would find;
+    and a file without TLS functions is reported and skipped."""
+    need("node")
+    env.require_server()
+    app = env.path("vendorapp")
+    shutil.copy(shutil.which("node"), app)
+    url = env.url("/hello")
+    rc, out, err, path = env.trace("lib_option", [app, "-e", NODE_FETCH, url], timeout=60,
+                                   opts=["--lib", "/bin/true", "--lib", app])
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect("/bin/true has no OpenSSL or GnuTLS functions" in err,
+           "no word about /bin/true: %r" % err[:200])
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    check_response(entries[0], 0, url, 200, 6)
+    check_new_connection(entries[0], 0, env.port)
+
+
+def test_pid_namespace(env):
+    """A client in its own pid and mount namespaces: the host's pid, and its own."""
+    need("curl")
+    need("unshare")
+    env.require_server()
+    url = env.url("/hello")
+    cmd = ["unshare", "-p", "-f", "-m", "--mount-proc", "curl", "-sk", "-o", "/dev/null", url]
+    rc, out, err, path = env.trace("pid_namespace", cmd, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    x = entries[0]["tlstrace"]
+    expect(x.get("nsPid") == 1, "nsPid %r, want 1 (curl is pid 1 in its namespace)" % x.get("nsPid"))
+    expect(x["pid"] != 1, "pid %r: not the host's view" % x["pid"])
+    check_response(entries[0], 0, url, 200, 6)
+
+
+def test_attach_pid(env):
+    env.require_server()
+    requests = [("/hello", 200, 6), ("/size/300", 200, 300)]
+    # The client loads libssl, then waits until tlstrace is attached.
+    launched = wall_ms()
+    client = start_python(env, PY_CLIENT, [str(env.port), "--fresh", "--wait"]
+                          + [p for p, _, _ in requests])
+
+    tracer = env.start_tlstrace("attach_pid", ["-p", str(client.pid), "-d", "6"])
+    client.stdin.write(b"go\n")
+    client.stdin.close()
+    crc = env.procs.wait(client, 15, "python client")
+    out = client.stdout.read().decode(errors="replace")
+    expect(crc == 0, "python client %s" % describe_exit(crc))
+    check_py_output(out, requests)
+
+    # tlstrace may stop by itself when its target exits; otherwise SIGINT.
+    try:
+        tracer.wait(1)
+    except subprocess.TimeoutExpired:
+        tracer.send_signal(signal.SIGINT)
+    rc = env.procs.wait(tracer, 10, "tlstrace after SIGINT")
+    done = wall_ms()
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+
+    entries = read_entries(tracer.out_file)
+    expect_count(entries, 2)
+    for i, (e, (p, status, size)) in enumerate(zip(entries, requests)):
+        check_shape(e, i)
+        check_response(e, i, env.url(p), status, size)
+        check_new_connection(e, i, env.port)
+        expect(e["tlstrace"]["pid"] == client.pid,
+               "entry %d: pid %r, want %d" % (i, e["tlstrace"]["pid"], client.pid))
+        check_wallclock(e, i, launched, done)
+    ids = [e["tlstrace"]["connectionId"] for e in entries]
+    expect(ids[0] != ids[1], "two connections share connectionId %r" % ids[0])
+
+
+def test_comm_filter(env):
+    need("curl")
+    env.require_server()
+    url = env.url("/hello")
+    started = time.monotonic()
+    tracer = env.start_tlstrace("comm_filter", ["-c", "curl", "-d", "4"])
+
+    curl_pids = []
+    for _ in range(2):
+        p = env.procs.spawn(["curl", "-sk", "-o", "/dev/null", url],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+        expect(env.procs.wait(p, 15, "curl") == 0, "curl %s" % describe_exit(p.returncode))
+        curl_pids.append(p.pid)
+    rc, out, _ = env.procs.run([sys.executable, "-c", PY_CLIENT, str(env.port), "/hello"],
+                               15, "python client")
+    expect(rc == 0, "python client %s" % describe_exit(rc))
+    check_py_output(out, [("/hello", 200, 6)])
+    expect(tracer.poll() is None, "tlstrace exited before the clients finished (-d 4)")
+
+    rc = env.procs.wait(tracer, 15, "tlstrace -d 4")
+    elapsed = time.monotonic() - started
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    expect(elapsed >= 3.9, "tlstrace -d 4 stopped after %.2fs" % elapsed)
+
+    entries = read_entries(tracer.out_file)
+    expect_count(entries, 2)
+    for i, e in enumerate(entries):
+        check_shape(e, i)
+        check_response(e, i, url, 200, 6)
+        expect(e["tlstrace"]["comm"] == "curl", "entry %d: comm %r" % (i, e["tlstrace"]["comm"]))
+    pids = sorted(e["tlstrace"]["pid"] for e in entries)
+    expect(pids == sorted(curl_pids), "pids %r, curl's were %r" % (pids, curl_pids))

@@ -1,0 +1,322 @@
+# SPDX-License-Identifier: MIT
+"""Servers: entries of role "server".
+
+Each test runs a real HTTPS server under `tlstrace -- SERVER`, fetches from it
+with curl, then stops tlstrace with SIGINT (which leaves the server running)
+and stops the server itself. The entries are the server's view (docs/semantics.md,
+"Server side"): connectStart = accept, secureConnectionStart = the server's
+handshake start, requestStart = the request read, responseStart/End = the
+response written; later requests on a connection are reused."""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+from harness import (EPS_MS, ORDER, check_order, check_reused, check_shape, curl_server,
+                     describe_exit, expect, expect_count, expect_no_failure, free_port, need,
+                     read_entries, server_certs, server_fetches, start_traced_server,
+                     start_traced_server_py, stop_traced_server, wall_ms)
+
+
+WALL_SLACK_MS = 1.0  # "just before / just after" a client's run
+
+
+def check_server_entry(e, i, url, status, size, pid, remote, library, proto, method="GET"):
+    """One complete server entry: shape, what was served, to whom, by whom."""
+    check_shape(e, i, role="server")
+    expect_no_failure(e, i)
+    x = e["tlstrace"]
+    expect(e["name"] == url, "entry %d: name %r, want %r" % (i, e["name"], url))
+    expect(x.get("method") == method, "entry %d: method %r, want %r" % (i, x.get("method"), method))
+    expect(e["responseStatus"] == status,
+           "entry %d: responseStatus %r, want %d" % (i, e["responseStatus"], status))
+    expect(e["encodedBodySize"] == size,
+           "entry %d: encodedBodySize %r, want %d" % (i, e["encodedBodySize"], size))
+    expect(e["nextHopProtocol"] == proto,
+           "entry %d: nextHopProtocol %r, want %r" % (i, e["nextHopProtocol"], proto))
+    expect(x["pid"] == pid, "entry %d: pid %r, the server's is %d" % (i, x["pid"], pid))
+    expect(x["remoteAddress"] == remote,
+           "entry %d: remoteAddress %r, want the client's %r" % (i, x["remoteAddress"], remote))
+    expect(x["tls"]["library"] == library,
+           "entry %d: tls.library %r, want %r" % (i, x["tls"]["library"], library))
+    expect(0 < e["responseStart"] <= e["responseEnd"],
+           "entry %d: responseStart %r, responseEnd %r" % (i, e["responseStart"], e["responseEnd"]))
+
+
+def check_server_new(e, i):
+    """The first entry of an accepted connection: the connection's own timings,
+    connectStart (accept) <= secureConnectionStart < connectEnd <= requestStart
+    <= responseStart <= responseEnd, no name lookup."""
+    expect(e["tlstrace"]["reused"] is False, "entry %d: reused should be false" % i)
+    for k in ORDER + ["fetchStart"]:
+        expect(e[k] > 0, "entry %d: %s is %r, want > 0" % (i, k, e[k]))
+    check_order(e, i)
+    expect(e["secureConnectionStart"] < e["connectEnd"],
+           "entry %d: the handshake has no duration: secureConnectionStart %.3f, connectEnd %.3f"
+           % (i, e["secureConnectionStart"], e["connectEnd"]))
+    for k in ("domainLookupStart", "domainLookupEnd", "connectStart"):
+        expect(abs(e[k] - e["startTime"]) <= EPS_MS,
+               "entry %d: %s %.6f != startTime %.6f (an accepted connection starts at the "
+               "accept, with no lookup)" % (i, k, e[k], e["startTime"]))
+
+
+def check_server_wallclock(e, i, window):
+    """The response was written while the client ran."""
+    lo, hi = window
+    end = e["tlstrace"]["timeOrigin"] + e["responseEnd"]
+    expect(end >= lo - WALL_SLACK_MS,
+           "entry %d: responseEnd is %.3f ms before the client started" % (i, lo - end))
+    expect(end <= hi + WALL_SLACK_MS,
+           "entry %d: responseEnd is %.3f ms after the client ended" % (i, end - hi))
+
+
+def server_ext_problems(entries, local, version, alpn):
+    """What the extension object gets wrong about the server's side of the
+    connection (docs/semantics.md: local and remote address, tls version, cipher,
+    serverName, alpn, resumed); one message per field, naming the entries."""
+    bad = {}
+    for i, e in enumerate(entries):
+        x = e["tlstrace"]
+        tls = x["tls"]
+        got = [("localAddress", x.get("localAddress"), local),
+               ("tls.serverName", tls.get("serverName"), "localhost"),
+               ("tls.version", tls.get("version"), version),
+               ("tls.alpn", tls.get("alpn"), alpn),
+               ("tls.resumed", tls.get("resumed"), False)]
+        for k, have, want in got:
+            if have != want:
+                bad.setdefault((k, repr(have), repr(want)), []).append(str(i))
+        cipher = tls.get("cipher")
+        if not (isinstance(cipher, str) and cipher.startswith("TLS_")):
+            bad.setdefault(("tls.cipher", repr(cipher), "a TLS_... name"), []).append(str(i))
+    return ["%s %s, want %s (entries %s)" % (k, have, want, ",".join(ids))
+            for (k, have, want), ids in bad.items()]
+
+
+def expect_no_problems(problems):
+    expect(not problems, "; ".join(problems))
+
+
+def test_server_python(env):
+    """server.py (Python's ssl, threads) traced as a server: two requests on one
+    keep-alive connection, a POST on a second one."""
+    need("curl")
+    srv = start_traced_server_py(env, "server_python")
+    base = "https://localhost:%d" % srv.port
+    requests = [("GET", "/hello", 200, 6), ("GET", "/size/20000", 200, 20000),
+                ("POST", "/hello", 200, 6)]
+    win1, got1 = curl_server(env, srv, server_fetches([base + "/hello", base + "/size/20000"]))
+    win2, got2 = curl_server(env, srv, ["-d", "small=body"] + server_fetches([base + "/hello"]),
+                             "curl -d")
+    rc, alive = stop_traced_server(env, srv)
+    got = got1 + got2
+    expect([(s, n) for s, n, _ in got] == [(s, n) for _, _, s, n in requests],
+           "curl got %r" % got)
+    expect(got1[0][2] == got1[1][2], "curl used two connections: local ports %d, %d"
+           % (got1[0][2], got1[1][2]))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 3)
+    windows = [win1, win1, win2]
+    for i, (e, (method, p, status, size), (_, _, cport)) in enumerate(
+            zip(entries, requests, got)):
+        check_server_entry(e, i, base + p, status, size, srv.pid, "127.0.0.1:%d" % cport,
+                           "openssl", "http/1.1", method)
+        check_server_wallclock(e, i, windows[i])
+    check_server_new(entries[0], 0)
+    check_reused(entries[1], 1, entries[0])
+    check_server_new(entries[2], 2)
+    ids = [e["tlstrace"]["connectionId"] for e in entries]
+    expect(ids[2] != ids[0], "two connections share connectionId %r" % ids[0])
+    # With a command, a signal that stops tlstrace first gives 128 + signal
+    # (the command is left running).
+    problems = []
+    if rc != 128 + signal.SIGINT:
+        problems.append("tlstrace %s after SIGINT with the server still running, want %d"
+                        % (describe_exit(rc), 128 + signal.SIGINT))
+    if not alive:
+        problems.append("the server did not outlive tlstrace")
+    expect_no_problems(problems + server_ext_problems(
+        entries, "127.0.0.1:%d" % srv.port, "TLSv1.3", ""))
+
+
+NGINX_CONF = """\
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{
+    worker_connections 64;
+}}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp/client_body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2;
+        root {dir}/www;
+    }}
+}}
+"""
+
+
+def test_server_nginx(env):
+    """nginx (one process, event loop, TLS 1.2 with ALPN): three requests on
+    one keep-alive connection, the last a 404."""
+    need("curl")
+    need("nginx")
+    cert, key = server_certs(env)
+    d = env.path("nginx")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "www"))
+    os.makedirs(os.path.join(d, "tmp"))
+    with open(os.path.join(d, "www", "hello"), "wb") as f:
+        f.write(b"hello\n")
+    with open(os.path.join(d, "www", "big"), "wb") as f:
+        f.write(b"b" * 30000)
+    port = free_port()
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF.format(dir=d, port=port, cert=cert, key=key))
+    srv = start_traced_server(env, "server_nginx",
+                              ["nginx", "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")],
+                              port=port)
+    base = "https://localhost:%d" % port
+    paths = ["/hello", "/big", "/missing"]
+    window, got = curl_server(env, srv, server_fetches([base + p for p in paths]))
+    rc, _ = stop_traced_server(env, srv)
+    expect([(s, n) for s, n, _ in got[:2]] == [(200, 6), (200, 30000)] and got[2][0] == 404
+           and got[2][1] > 0, "curl got %r" % got)
+    expect(len({p for _, _, p in got}) == 1, "curl used several connections: %r" % got)
+    expect(rc >= 0 and rc not in (1, 2), "tlstrace %s%s" % (describe_exit(rc),
+                                                            env.err_hint(srv.tracer)))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 3)
+    remote = "127.0.0.1:%d" % got[0][2]
+    for i, (e, p, (status, size, _)) in enumerate(zip(entries, paths, got)):
+        check_server_entry(e, i, base + p, status, size, srv.pid, remote, "openssl", "http/1.1")
+        expect(e["tlstrace"]["comm"] == "nginx",
+               "entry %d: comm %r, want 'nginx'" % (i, e["tlstrace"]["comm"]))
+        check_server_wallclock(e, i, window)
+    check_server_new(entries[0], 0)
+    for i in (1, 2):
+        check_reused(entries[i], i, entries[0])
+        expect(entries[i - 1]["responseEnd"] <= entries[i]["requestStart"],
+               "entry %d: responseEnd %.3f after the next request was read (%.3f)"
+               % (i - 1, entries[i - 1]["responseEnd"], entries[i]["requestStart"]))
+    expect_no_problems(server_ext_problems(entries, "127.0.0.1:%d" % port, "TLSv1.2",
+                                           "http/1.1"))
+
+
+def test_server_s_server(env):
+    """openssl s_server in its plain mode: it reads the request with SSL_read
+    and writes what arrives on its stdin (here, a response, once the request
+    is in) with SSL_write. Its -WWW/-www modes do their I/O through OpenSSL's
+    SSL BIO, whose calls are internal to libssl and not traced (README)."""
+    need("curl")
+    need("openssl")
+    cert, key = server_certs(env)
+    fifo = env.path("s_server.stdin")
+    if os.path.exists(fifo):
+        os.unlink(fifo)
+    os.mkfifo(fifo)
+    port = free_port()
+    # opened read-write: s_server neither blocks on the open nor sees an EOF
+    srv = start_traced_server(env, "server_s_server",
+                              ["sh", "-c", 'exec 3<>"$0"; exec "$@" <&3', fifo,
+                               "openssl", "s_server", "-accept", "127.0.0.1:%d" % port,
+                               "-cert", cert, "-key", key, "-quiet", "-naccept", "1"],
+                              port=port, what="s_server")
+    url = "https://localhost:%d/hello" % port
+    t0 = wall_ms()
+    client = env.procs.spawn(srv.client(["curl", "-sk"] + server_fetches([url])),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    time.sleep(0.7)  # the request has arrived: answer it
+    with open(fifo, "w") as f:
+        f.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n")
+    crc = env.procs.wait(client, 15, "curl")
+    t1 = wall_ms()
+    out = client.stdout.read().decode(errors="replace").split()
+    rc, _ = stop_traced_server(env, srv)
+    expect(crc == 0 and len(out) == 3, "curl %s, printed %r" % (describe_exit(crc), out))
+    expect(rc >= 0 and rc not in (1, 2), "tlstrace %s%s" % (describe_exit(rc),
+                                                            env.err_hint(srv.tracer)))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 1)
+    e = entries[0]
+    check_server_entry(e, 0, url, 200, 6, srv.pid, "127.0.0.1:%s" % out[2], "openssl",
+                       "http/1.1")
+    check_server_new(e, 0)
+    check_server_wallclock(e, 0, (t0, t1))
+    expect(e["responseStart"] - e["requestStart"] >= 500,
+           "responseStart %.1f ms after requestStart: the answer was held 700 ms"
+           % (e["responseStart"] - e["requestStart"]))
+
+
+def test_server_gnutls(env):
+    """gnutls-serv --http: a GnuTLS server answering any path with an HTML page,
+    as HTTP/1.0 without Content-Length, closing after it. It listens on every
+    address, so it runs in a network namespace of its own."""
+    need("curl")
+    need("gnutls-serv")
+    cert, key = server_certs(env)
+    port = free_port()
+    srv = start_traced_server(env, "server_gnutls",
+                              ["gnutls-serv", "--http", "--x509certfile", cert,
+                               "--x509keyfile", key, "-p", str(port)],
+                              port=port, netns=True, what="gnutls-serv")
+    url = "https://localhost:%d/status" % port
+    window, got = curl_server(env, srv, ["-4"] + server_fetches([url]))
+    rc, _ = stop_traced_server(env, srv)
+    expect(len(got) == 1 and got[0][0] == 200 and got[0][1] > 0, "curl got %r" % got)
+    expect(rc >= 0 and rc not in (1, 2), "tlstrace %s%s" % (describe_exit(rc),
+                                                            env.err_hint(srv.tracer)))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 1)
+    e = entries[0]
+    # The body is close-delimited: its size is what curl read until the close.
+    check_server_entry(e, 0, url, 200, got[0][1], srv.pid, "127.0.0.1:%d" % got[0][2],
+                       "gnutls", "http/1.0")
+    check_server_new(e, 0)
+    check_server_wallclock(e, 0, window)
+    expect_no_problems(server_ext_problems(entries, "127.0.0.1:%d" % port, "TLSv1.3", ""))
+
+
+NODE_SERVER = r"""
+const fs = require('fs');
+const [key, cert, port] = process.argv.slice(1);
+require('https').createServer({key: fs.readFileSync(key), cert: fs.readFileSync(cert)},
+  (q, s) => { s.setHeader('Content-Length', 6); s.end('hello\n'); }).listen(+port, '127.0.0.1');
+"""
+
+
+def test_server_node(env):
+    """A Node.js https server (OpenSSL inside, memory BIOs): server entries, the
+    session bound to its socket by the ServerHello's ciphertext."""
+    need("node")
+    cert, key = server_certs(env)
+    port = free_port()
+    srv = start_traced_server(env, "server_node", ["node", "-e", NODE_SERVER, key, cert, str(port)],
+                              port=port, what="node")
+    urls = ["https://localhost:%d/a" % port, "https://localhost:%d/b" % port]
+    window, got = curl_server(env, srv, server_fetches(urls))
+    rc, _ = stop_traced_server(env, srv)
+    expect([(st, n) for st, n, _ in got] == [(200, 6), (200, 6)], "curl got %r" % got)
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 2)
+    for i, (e, url) in enumerate(zip(entries, urls)):
+        check_server_entry(e, i, url, 200, 6, srv.pid, "127.0.0.1:%d" % got[0][2], "openssl",
+                           "http/1.1")
+        check_server_wallclock(e, i, window)
+        expect(e["tlstrace"]["connectionObserved"] is True, "entry %d: not bound" % i)
+    check_server_new(entries[0], 0)
+    check_reused(entries[1], 1, entries[0])
