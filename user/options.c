@@ -9,8 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "options.h"
+#include "common/version.h"
 
-const char *argp_program_version = "tlstrace 0.1";
+const char *argp_program_version = "tlstrace " TLSTRACE_VERSION;
 const char *argp_program_bug_address = NULL;
 
 static const char doc[] =

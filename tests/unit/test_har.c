@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 #include "collect/entry.h"
 #include "collect/headers.h"
+#include "common/version.h"
 #include "export/output.h"
 #include "export/redact.h"
 #include "test.h"
@@ -204,7 +205,7 @@ static void subtest_new_connection(void)
 		goto out;
 	ASSERT_STREQ(at_str(r.log, "version"), "1.2", "log.version");
 	ASSERT_STREQ(at_str(r.log, "creator.name"), "tlstrace", "creator.name");
-	ASSERT_OK_PTR(at_str(r.log, "creator.version"), "creator.version");
+	ASSERT_STREQ(at_str(r.log, "creator.version"), TLSTRACE_VERSION, "creator.version");
 	ASSERT_NULL(at(r.log, "pages"), "no pages without --by-process");
 	j = json_object_array_get_idx(r.entries, 0);
 	ASSERT_STREQ(at_str(j, "startedDateTime"), "2023-11-16T08:30:56.913Z", "startedDateTime");

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "collect/entry.h"
+#include "common/version.h"
 #include "export/otlp.h"
 #include "test.h"
 
@@ -360,7 +361,11 @@ static void subtest_reused_server_and_failure(void)
 	ASSERT_TRUE(attr_str(res.m, 1, "service.name", "python3"), "service.name");
 	ASSERT_TRUE(attr_int(res.m, 1, "process.pid", 100), "process.pid");
 	ASSERT_TRUE(attr_str(res.m, 1, "process.executable.name", "python3"), "executable");
+	ASSERT_TRUE(attr_str(res.m, 1, "telemetry.sdk.version", TLSTRACE_VERSION),
+		    "telemetry.sdk.version");
 	ss = scope_spans(req, 0);
+	ASSERT_TRUE(get(ss, 1, 0, &f) && get(f.m, 2, 0, &f) && str_is(f.m, TLSTRACE_VERSION),
+		    "scope version");
 	ASSERT_EQ(count(ss, 2), 3, "reused (1) + refused (1 + its connect)");
 	get(ss, 2, 0, &span);
 	ASSERT_TRUE(attr_str(span.m, 9, "error.type", "404"), "error.type of a 404");
