@@ -28,6 +28,7 @@
 #include <string.h>
 #include "common/escape.h"
 #include "export/summary.h"
+#include "export/text.h"
 
 /* out of memory in uthash: the row is not added, and counted as lost */
 static int hash_oom;

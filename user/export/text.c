@@ -31,7 +31,7 @@
 #include <time.h>
 #include "common/escape.h"
 #include "export/output.h"
-#include "export/summary.h"
+#include "export/text.h"
 
 enum seg {
 	SEG_IDLE,
