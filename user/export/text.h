@@ -1,13 +1,25 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The text writer (text.c): the pieces of its live waterfall that the
- * summary table (summary.c) and the unit tests share.
+ * The text writer (text.c): a live waterfall, one row per entry, and the
+ * pieces of it the summary table (summary.c) and the unit tests share.
  */
 #ifndef TEXT_H
 #define TEXT_H
 
 #include <stddef.h>
 #include "collect/entry.h"
+
+struct output;
+
+/*
+ * One row for e on o->f (with the header, and a "scale:" ruler whenever the
+ * scale grows), laid out for o->width columns and coloured if o->color.
+ * 0, or -ENOMEM (the writer's state, kept in o->priv, could not be had).
+ * Flushing and write errors are the caller's (output__entry).
+ */
+int text__entry(struct output *o, const struct entry *e);
+/* free the writer's state in o->priv; nothing is written */
+void text__close(struct output *o);
 
 /* s made safe for a terminal by tty_escape() (escape.h), cut to max columns
  * with "..." in the middle, keeping scheme://host and the end of the path
