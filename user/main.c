@@ -25,6 +25,7 @@
 #include "tlstrace.h"
 #include "tlstrace.skel.h"
 #include "probe/attach.h"
+#include "probe/command.h"
 #include "probe/host.h"
 #include "collect/collector.h"
 #include "options.h"
@@ -510,36 +511,6 @@ static void report_libraries(struct attacher *att, bool all)
 	fputc('\n', stderr);
 }
 
-/* fork COMMAND stopped before exec; it runs when go is written to */
-static pid_t spawn(char **argv, int *go)
-{
-	int fds[2];
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		char c;
-
-		close(fds[1]);
-		if (read(fds[0], &c, 1) != 1)
-			_exit(127); /* tlstrace failed before tracing */
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
-		host__restore_nofile();
-		execvp(argv[0], argv);
-		fprintf(stderr, "tlstrace: run %s: %s\n", esc(argv[0]), strerror(errno));
-		_exit(127);
-	}
-	close(fds[0]);
-	*go = fds[1];
-	return pid;
-}
-
 /*
  * Detaching a uprobe waits out an RCU grace period in the kernel, one after
  * another (~70 ms each here): seconds for all of them. A child that shares
@@ -574,29 +545,6 @@ static void detach_in_background(int output_fd)
 	_exit(0);
 }
 
-/* the file execvp() would run for name, as it searches PATH */
-static bool find_program(const char *name, char *out, size_t cap)
-{
-	const char *path = getenv("PATH");
-
-	if (strchr(name, '/')) {
-		snprintf(out, cap, "%s", name);
-		return access(out, X_OK) == 0;
-	}
-	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
-		const char *colon = strchr(p, ':');
-		size_t n = colon ? (size_t)(colon - p) : strlen(p);
-
-		snprintf(out, cap, "%.*s/%s", (int)n, n ? p : ".", name);
-		if (access(out, X_OK) == 0)
-			return true;
-		if (!colon)
-			break;
-		p = colon + 1;
-	}
-	return false;
-}
-
 static int pid_alive(pid_t pid)
 {
 	return !kill(pid, 0) || errno == EPERM;
@@ -609,8 +557,8 @@ int main(int argc, char **argv)
 	struct attacher *att = NULL;
 	struct ring_buffer *rb = NULL;
 	struct run run = {};
-	pid_t child = -1;
-	int go = -1, err = 0, status = 0, child_done = 0;
+	struct command cmd = { .pid = -1, .go = -1 }; /* none yet */
+	int err = 0;
 	bool lost = false; /* entries not written or not delivered */
 	__u64 start, last_expire;
 
@@ -695,13 +643,9 @@ int main(int argc, char **argv)
 		goto cleanup;
 
 	if (o.command) {
-		child = spawn(o.command, &go);
-		if (child < 0) {
-			err = child;
-			fprintf(stderr, "tlstrace: start %s: %s\n", esc(o.command[0]),
-				strerror(-err));
+		err = command__spawn(&cmd, o.command);
+		if (err)
 			goto cleanup;
-		}
 	}
 
 	skel = tlstrace_bpf__open();
@@ -777,13 +721,13 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < o.nlibs; i++)
 		attacher__user_file(att, o.libs[i], -1);
-	if (child > 0) {
+	if (cmd.pid > 0) {
 		char path[PATH_MAX];
 
 		/* a command with OpenSSL inside (node): probes in place before it runs */
-		if (find_program(o.command[0], path, sizeof(path)))
+		if (command__find_program(o.command[0], path, sizeof(path)))
 			attacher__program(att, path, -1);
-		trace_pid(skel, child);
+		trace_pid(skel, cmd.pid);
 	}
 
 	/* stopped while starting: nothing traced, the old output kept */
@@ -836,16 +780,9 @@ int main(int argc, char **argv)
 	if (getpriority(PRIO_PROCESS, 0) == 0 && setpriority(PRIO_PROCESS, 0, -10) && verbose)
 		fprintf(stderr, "tlstrace: could not raise the reader's priority: %s\n",
 			strerror(errno));
-	if (go >= 0) {
-		if (write(go, "g", 1) != 1) {
-			err = -errno;
-			fprintf(stderr, "tlstrace: start %s: %s\n", esc(o.command[0]),
-				strerror(-err));
-			goto cleanup;
-		}
-		close(go);
-		go = -1;
-	}
+	err = command__go(&cmd);
+	if (err)
+		goto cleanup;
 	/* scripts wait for this line: the probes are in place */
 	if (!o.command)
 		fprintf(stderr, "tlstrace: tracing %s; Ctrl-C to stop\n",
@@ -879,10 +816,8 @@ int main(int argc, char **argv)
 			note_drops(skel, &run);
 			last_expire = now;
 		}
-		if (child > 0 && !child_done && waitpid(child, &status, WNOHANG) == child) {
-			child_done = 1;
+		if (command__exited(&cmd))
 			break;
-		}
 		if (o.npids) {
 			int alive = 0;
 
@@ -929,12 +864,7 @@ int main(int argc, char **argv)
 cleanup:
 	if (skel)
 		detach_in_background(run.of.fd);
-	if (go >= 0)
-		close(go); /* the child exits without running COMMAND */
-	if (child > 0 && !child_done && err) {
-		kill(child, SIGKILL);
-		waitpid(child, &status, 0);
-	}
+	command__free(&cmd, err != 0); /* a command not let go exits without running */
 	ring_buffer__free(rb);
 	for (int i = 0; i < ntp_links; i++)
 		bpf_link__destroy(tp_links[i]);
@@ -973,15 +903,15 @@ cleanup:
 		return 128 + stopping;
 	if (err)
 		return 1;
-	if (child_done) {
+	if (cmd.done) {
 		/* the command's status, unless it succeeded and entries were lost */
-		if (WIFEXITED(status))
-			return WEXITSTATUS(status) || !lost ? WEXITSTATUS(status) : 1;
-		if (WIFSIGNALED(status))
-			return 128 + WTERMSIG(status);
+		if (WIFEXITED(cmd.status))
+			return WEXITSTATUS(cmd.status) || !lost ? WEXITSTATUS(cmd.status) : 1;
+		if (WIFSIGNALED(cmd.status))
+			return 128 + WTERMSIG(cmd.status);
 	}
 	/* stopped by a signal before the command ended (it is left running) */
-	if (child > 0 && stopping)
+	if (cmd.pid > 0 && stopping)
 		return 128 + stopping;
 	return lost ? 1 : 0;
 }
