@@ -29,6 +29,7 @@
 #include "probe/host.h"
 #include "collect/collector.h"
 #include "options.h"
+#include "report.h"
 #include "export/output.h"
 #include "export/summary.h"
 #include "export/otlp.h"
@@ -330,25 +331,6 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static const char *counter_names[CNT_NR] = {
-	[CNT_HIT_HANDSHAKE_ENTER] = "hits.handshake_enter",
-	[CNT_HIT_HANDSHAKE_EXIT] = "hits.handshake_exit",
-	[CNT_HIT_READ_ENTER] = "hits.read_enter",
-	[CNT_HIT_READ_EXIT] = "hits.read_exit",
-	[CNT_HIT_WRITE_ENTER] = "hits.write_enter",
-	[CNT_HIT_WRITE_EXIT] = "hits.write_exit",
-	[CNT_HIT_SET_FD] = "hits.set_fd",
-	[CNT_HIT_FREE] = "hits.free",
-	[CNT_HIT_BIO_WRITE] = "hits.bio_write",
-	[CNT_HIT_DNS_ENTER] = "hits.getaddrinfo_enter",
-	[CNT_HIT_DNS_EXIT] = "hits.getaddrinfo_exit",
-	[CNT_HIT_UNTRACED] = "hits.untraced",
-	[CNT_DROP_RINGBUF] = "drops.ringbuf",
-	[CNT_DROP_INFLIGHT] = "drops.inflight",
-	[CNT_DROP_SOCKS] = "drops.socks",
-	[CNT_READ_FAIL] = "read_failures",
-};
-
 static void read_counters(struct tlstrace_bpf *skel, __u64 *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -377,20 +359,7 @@ static void publish_drops(struct tlstrace_bpf *skel, struct run *r)
 		return;
 	read_counters(skel, cnt);
 	collector__stats(r->col, &cs);
-	metrics__drops(r->metrics, "ringbuf", cnt[CNT_DROP_RINGBUF]);
-	metrics__drops(r->metrics, "thread_map", cnt[CNT_DROP_INFLIGHT]);
-	metrics__drops(r->metrics, "socket_map", cnt[CNT_DROP_SOCKS]);
-	metrics__drops(r->metrics, "read_failure", cnt[CNT_READ_FAIL]);
-	metrics__drops(r->metrics, "bad_record", cs.bad_records);
-	metrics__drops(r->metrics, "unmatched", cs.unmatched);
-	metrics__drops(r->metrics, "requests_overflow", cs.requests_overflow);
-	metrics__drops(r->metrics, "h2_overflow", h2__refused());
-}
-
-/* events lost in BPF, all causes */
-static __u64 drop_total(const __u64 *cnt)
-{
-	return cnt[CNT_DROP_RINGBUF] + cnt[CNT_DROP_INFLIGHT] + cnt[CNT_DROP_SOCKS];
+	report__publish(r->metrics, cnt, &cs);
 }
 
 /*
@@ -399,116 +368,27 @@ static __u64 drop_total(const __u64 *cnt)
  */
 static void note_drops(struct tlstrace_bpf *skel, struct run *r)
 {
-	__u64 cnt[CNT_NR], total;
 	FILE *f = r->out.format == FMT_TEXT ? r->out.f : stderr;
+	__u64 cnt[CNT_NR];
 
 	read_counters(skel, cnt);
-	total = drop_total(cnt);
-	if (total <= r->drops_seen)
+	if (!report__drop_notice(f, cnt, &r->drops_seen))
 		return;
-	fprintf(f,
-		"tlstrace: warning: %llu events dropped since the last notice (ring buffer %llu, "
-		"thread map %llu, socket map %llu so far): entries may be missing%s\n",
-		(unsigned long long)(total - r->drops_seen),
-		(unsigned long long)cnt[CNT_DROP_RINGBUF],
-		(unsigned long long)cnt[CNT_DROP_INFLIGHT], (unsigned long long)cnt[CNT_DROP_SOCKS],
-		cnt[CNT_DROP_RINGBUF] ? "; try a larger --ringbuf-size" : "");
 	if (f == stderr)
 		fflush(f);
 	else
 		end_record(r, false);
-	r->drops_seen = total;
-}
-
-/* the OTLP sender's last word: anything not delivered is said */
-static void report_otlp(const struct otlp_stats *st, __u64 own, bool all)
-{
-	if (st->dropped || st->failed)
-		fprintf(stderr,
-			"tlstrace: warning: OTLP: %llu of %llu entries not delivered (%llu dropped "
-			"from a full queue, %llu failed after retries%s%s)\n",
-			(unsigned long long)(st->dropped + st->failed),
-			(unsigned long long)(st->queued + st->dropped),
-			(unsigned long long)st->dropped, (unsigned long long)st->failed,
-			st->last_error[0] ? ": " : "", esc(st->last_error));
-	if (all)
-		fprintf(stderr,
-			"tlstrace: stats: otlp.queued=%llu otlp.sent=%llu otlp.dropped=%llu "
-			"otlp.failed=%llu otlp.retries=%llu otlp.own_entries=%llu\n",
-			(unsigned long long)st->queued, (unsigned long long)st->sent,
-			(unsigned long long)st->dropped, (unsigned long long)st->failed,
-			(unsigned long long)st->retries, (unsigned long long)own);
 }
 
 /* at exit: drops always (data may be missing), everything with --stats */
 static void report(struct tlstrace_bpf *skel, struct collector *col, bool all)
 {
 	struct collector_stats cs;
-	__u64 cnt[CNT_NR], hits = 0, drops;
+	__u64 cnt[CNT_NR];
 
 	read_counters(skel, cnt);
 	collector__stats(col, &cs);
-	drops = drop_total(cnt);
-	if (drops || cnt[CNT_READ_FAIL] || cs.bad_records || cs.requests_overflow || h2__refused())
-		fprintf(stderr,
-			"tlstrace: warning: %llu events dropped (ring buffer %llu, "
-			"thread map %llu, socket map %llu), %llu user-memory read failures, "
-			"%llu bad records, %llu requests not kept (too many awaiting responses), "
-			"%llu HTTP/2 directions given up (header blocks over the memory bound): "
-			"entries may be missing or incomplete\n",
-			(unsigned long long)drops, (unsigned long long)cnt[CNT_DROP_RINGBUF],
-			(unsigned long long)cnt[CNT_DROP_INFLIGHT],
-			(unsigned long long)cnt[CNT_DROP_SOCKS],
-			(unsigned long long)cnt[CNT_READ_FAIL], (unsigned long long)cs.bad_records,
-			(unsigned long long)cs.requests_overflow,
-			(unsigned long long)h2__refused());
-	if (!all)
-		return;
-	for (int i = CNT_HIT_HANDSHAKE_ENTER; i <= CNT_HIT_DNS_EXIT; i++)
-		hits += cnt[i];
-	fprintf(stderr, "tlstrace: stats:");
-	for (int i = 0; i < CNT_NR; i++)
-		fprintf(stderr, " %s=%llu", counter_names[i], (unsigned long long)cnt[i]);
-	fprintf(stderr,
-		" hits.total=%llu records=%llu entries=%llu unmatched=%llu malformed=%llu "
-		"expired=%llu requests_overflow=%llu\n",
-		(unsigned long long)hits, (unsigned long long)cs.records,
-		(unsigned long long)cs.entries, (unsigned long long)cs.unmatched,
-		(unsigned long long)cs.malformed, (unsigned long long)cs.expired,
-		(unsigned long long)cs.requests_overflow);
-}
-
-/* libraries not attached, by cause: always if any (a process went untraced), all with --stats */
-static void report_libraries(struct attacher *att, bool all)
-{
-	__u64 refused[ATTACH_REFUSAL_NR], total = 0;
-
-	if (!att)
-		return;
-	attacher__refusals(att, refused);
-	for (int i = ATTACH_NOT_REGULAR; i < ATTACH_REFUSAL_NR; i++)
-		total += refused[i];
-	if (total) {
-		bool first = true;
-
-		fprintf(stderr, "tlstrace: warning: %llu libraries not attached (",
-			(unsigned long long)total);
-		for (int i = ATTACH_NOT_REGULAR; i < ATTACH_REFUSAL_NR; i++) {
-			if (!refused[i])
-				continue;
-			fprintf(stderr, "%s%s %llu", first ? "" : ", ", attach_refusal_name(i),
-				(unsigned long long)refused[i]);
-			first = false;
-		}
-		fprintf(stderr, "): what the processes loading them did may be missing\n");
-	}
-	if (!all)
-		return;
-	fprintf(stderr, "tlstrace: stats: libs.attached=%d", attacher__count(att));
-	for (int i = ATTACH_NOT_REGULAR; i < ATTACH_REFUSAL_NR; i++)
-		fprintf(stderr, " libs.refused.%s=%llu", attach_refusal_name(i),
-			(unsigned long long)refused[i]);
-	fputc('\n', stderr);
+	report__counters(cnt, &cs, all);
 }
 
 /*
@@ -836,20 +716,13 @@ int main(int argc, char **argv)
 		note_drops(skel, &run); /* among the entries; report() says it on stderr */
 	report(skel, run.col, o.stats);
 	attacher__stop(att, 1000); /* the counts are final */
-	report_libraries(att, o.stats);
+	report__libraries(att, o.stats);
 	if (run.sum) {
 		__u64 cnt[CNT_NR];
 
 		summary__print(run.sum, run.out.f, run.out.color, run.out.width);
 		read_counters(skel, cnt);
-		fprintf(run.out.f,
-			"events dropped: %llu (ring buffer %llu, thread map %llu, socket map "
-			"%llu)%s\n",
-			(unsigned long long)drop_total(cnt),
-			(unsigned long long)cnt[CNT_DROP_RINGBUF],
-			(unsigned long long)cnt[CNT_DROP_INFLIGHT],
-			(unsigned long long)cnt[CNT_DROP_SOCKS],
-			drop_total(cnt) ? ": entries may be missing" : "");
+		report__drop_line(run.out.f, cnt);
 		end_record(&run, false);
 	}
 	if (run.otlp) {
@@ -857,7 +730,7 @@ int main(int argc, char **argv)
 
 		otlp__stop(run.otlp, 5000, &st);
 		run.otlp = NULL;
-		report_otlp(&st, run.own_entries, o.stats);
+		report__otlp(&st, run.own_entries, o.stats);
 		lost = lost || st.dropped || st.failed;
 	}
 
