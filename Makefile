@@ -75,8 +75,8 @@ $(OUTPUT)/tlstrace.skel.h: $(OUTPUT)/tlstrace.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name tlstrace_bpf > $@
 
-# only the probe stage and main.c include the skeleton
-$(patsubst user/%.c,$(OUTPUT)/%.o,$(PROBE_SRCS)) $(OUTPUT)/main.o: $(OUTPUT)/tlstrace.skel.h
+# only the probe stage includes the skeleton
+$(patsubst user/%.c,$(OUTPUT)/%.o,$(PROBE_SRCS)): $(OUTPUT)/tlstrace.skel.h
 
 $(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(call msg,CC,$@)

@@ -23,10 +23,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "tlstrace.h"
-#include "tlstrace.skel.h"
 #include "probe/attach.h"
 #include "probe/command.h"
 #include "probe/host.h"
+#include "probe/probes.h"
+#include "probe/targets.h"
 #include "collect/collector.h"
 #include "options.h"
 #include "report.h"
@@ -91,28 +92,6 @@ static void start_ticks(void)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
-static bool verbose;
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	char msg[1024], line[4 * sizeof(msg)];
-	const char *p = msg;
-
-	if (!verbose)
-		return 0;
-	(void)level;
-	vsnprintf(msg, sizeof(msg), fmt, args);
-	/* names libbpf quotes may come from a traced process's files: escaped, line by line */
-	while (*p) {
-		size_t n = strcspn(p, "\n");
-
-		tty_escape(line, sizeof(line), p, n);
-		fprintf(stderr, "%s%s", line, p[n] ? "\n" : "");
-		p += n + (p[n] ? 1 : 0);
-	}
-	return 0;
-}
-
 static __s64 real_ns(void)
 {
 	struct timespec ts;
@@ -140,107 +119,6 @@ static __s64 epoch_offset(void)
 		}
 	}
 	return best;
-}
-
-/*
- * Whether process pid listens on TCP port: a LISTEN (0A) line for it in its
- * own network namespace's tables. A socket older than the trace on that
- * local port is then the server's end.
- */
-static int listens_on(__u32 pid, __u16 port)
-{
-	static const char *const tables[] = { "tcp", "tcp6" };
-
-	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-		char path[64], line[256];
-		unsigned int lport, state;
-		FILE *f;
-		int found = 0;
-
-		snprintf(path, sizeof(path), "/proc/%u/net/%s", pid, tables[i]);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		while (!found && fgets(line, sizeof(line), f))
-			found = sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &lport,
-				       &state) == 2 &&
-				lport == port && state == 0x0A;
-		fclose(f);
-		if (found)
-			return 1;
-	}
-	return 0;
-}
-
-#define MAX_TP_LINKS 32
-static struct bpf_link *tp_links[MAX_TP_LINKS];
-static int ntp_links;
-
-static int attach_tracepoints(struct tlstrace_bpf *skel)
-{
-	struct bpf_program *prog;
-
-	bpf_object__for_each_program (prog, skel->obj) {
-		const char *sec = bpf_program__section_name(prog);
-		struct bpf_link *l;
-
-		if (strncmp(sec, "tp/", 3) && strncmp(sec, "raw_tp/", 7))
-			continue;
-		l = bpf_program__attach(prog);
-		if (!l) {
-			int err = -errno;
-
-			fprintf(stderr, "tlstrace: attach tracepoint %s: %s\n",
-				sec + (sec[0] == 't' ? 3 : 7), strerror(-err));
-			return err;
-		}
-		if (ntp_links == MAX_TP_LINKS) {
-			bpf_link__destroy(l);
-			return -E2BIG;
-		}
-		tp_links[ntp_links++] = l;
-	}
-	return 0;
-}
-
-static int trace_pid(struct tlstrace_bpf *skel, pid_t pid)
-{
-	__u32 key = pid;
-	__u8 one = 1;
-
-	return bpf_map__update_elem(skel->maps.traced, &key, sizeof(key), &one, sizeof(one),
-				    BPF_ANY);
-}
-
-/* processes already running whose command name is comm */
-static int trace_comm(struct tlstrace_bpf *skel, const char *comm)
-{
-	struct dirent *d;
-	DIR *dir = opendir("/proc");
-	int n = 0;
-
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir))) {
-		char path[64], name[32] = "";
-		pid_t pid = atoi(d->d_name);
-		FILE *f;
-
-		if (pid <= 0 || pid == getpid())
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (fgets(name, sizeof(name), f)) {
-			name[strcspn(name, "\n")] = '\0';
-			if (!strcmp(name, comm) && !trace_pid(skel, pid))
-				n++;
-		}
-		fclose(f);
-	}
-	closedir(dir);
-	return n;
 }
 
 struct run {
@@ -331,33 +209,15 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void read_counters(struct tlstrace_bpf *skel, __u64 *out)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *vals;
-
-	memset(out, 0, sizeof(*out) * CNT_NR);
-	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
-		return;
-	for (__u32 i = 0; i < CNT_NR; i++) {
-		if (bpf_map__lookup_elem(skel->maps.counters, &i, sizeof(i), vals,
-					 sizeof(*vals) * ncpu, 0))
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			out[i] += vals[c];
-	}
-	free(vals);
-}
-
 /* the drop counters, for the metrics endpoint */
-static void publish_drops(struct tlstrace_bpf *skel, struct run *r)
+static void publish_drops(struct probes *pr, struct run *r)
 {
 	struct collector_stats cs;
 	__u64 cnt[CNT_NR];
 
 	if (!r->metrics)
 		return;
-	read_counters(skel, cnt);
+	probes__counters(pr, cnt);
 	collector__stats(r->col, &cs);
 	report__publish(r->metrics, cnt, &cs);
 }
@@ -366,12 +226,12 @@ static void publish_drops(struct tlstrace_bpf *skel, struct run *r)
  * Drops as they happen, so a reader knows where entries may be missing: a
  * line among the entries in text mode, on stderr otherwise.
  */
-static void note_drops(struct tlstrace_bpf *skel, struct run *r)
+static void note_drops(struct probes *pr, struct run *r)
 {
 	FILE *f = r->out.format == FMT_TEXT ? r->out.f : stderr;
 	__u64 cnt[CNT_NR];
 
-	read_counters(skel, cnt);
+	probes__counters(pr, cnt);
 	if (!report__drop_notice(f, cnt, &r->drops_seen))
 		return;
 	if (f == stderr)
@@ -381,61 +241,20 @@ static void note_drops(struct tlstrace_bpf *skel, struct run *r)
 }
 
 /* at exit: drops always (data may be missing), everything with --stats */
-static void report(struct tlstrace_bpf *skel, struct collector *col, bool all)
+static void report(struct probes *pr, struct collector *col, bool all)
 {
 	struct collector_stats cs;
 	__u64 cnt[CNT_NR];
 
-	read_counters(skel, cnt);
+	probes__counters(pr, cnt);
 	collector__stats(col, &cs);
 	report__counters(cnt, &cs, all);
-}
-
-/*
- * Detaching a uprobe waits out an RCU grace period in the kernel, one after
- * another (~70 ms each here): seconds for all of them. A child that shares
- * our descriptors holds the last references and lets them go after we have
- * exited, so tlstrace itself returns at once. The probes are still removed.
- */
-static void detach_in_background(int output_fd)
-{
-	int fds[2], null;
-	pid_t pid;
-	char c;
-
-	if (pipe2(fds, O_CLOEXEC))
-		return;
-	pid = fork();
-	if (pid != 0) {
-		close(fds[0]); /* fds[1] closes when we exit */
-		return;
-	}
-	close(fds[1]);
-	if (output_fd > STDERR_FILENO)
-		close(output_fd); /* a reader of a FIFO sees its end when we exit */
-	setsid();
-	null = open("/dev/null", O_RDWR);
-	if (null >= 0) {
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-	}
-	while (read(fds[0], &c, 1) > 0)
-		;
-	_exit(0);
-}
-
-static int pid_alive(pid_t pid)
-{
-	return !kill(pid, 0) || errno == EPERM;
 }
 
 int main(int argc, char **argv)
 {
 	struct options o;
-	struct tlstrace_bpf *skel = NULL;
-	struct attacher *att = NULL;
-	struct ring_buffer *rb = NULL;
+	struct probes pr = {};
 	struct run run = {};
 	struct command cmd = { .pid = -1, .go = -1 }; /* none yet */
 	int err = 0;
@@ -443,18 +262,9 @@ int main(int argc, char **argv)
 	__u64 start, last_expire;
 
 	options__parse(&o, argc, argv);
-	verbose = o.verbose;
-	libbpf_set_print(libbpf_print);
-
-	for (int i = 0; i < o.npids; i++) {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/%d", o.pids[i]);
-		if (access(path, F_OK)) {
-			fprintf(stderr, "tlstrace: no process with pid %d\n", o.pids[i]);
-			return 1;
-		}
-	}
+	probes__set_verbose(o.verbose);
+	if (targets__check_pids(&o))
+		return 1;
 	if (host__check_privileges())
 		return 1;
 
@@ -511,7 +321,7 @@ int main(int argc, char **argv)
 	if (run.col && o.timing_only)
 		collector__set_timing_only(run.col);
 	if (run.col)
-		collector__set_listening(run.col, listens_on);
+		collector__set_listening(run.col, targets__listens_on);
 	if (!run.col) {
 		fprintf(stderr, "tlstrace: out of memory\n");
 		err = -ENOMEM;
@@ -528,87 +338,18 @@ int main(int argc, char **argv)
 			goto cleanup;
 	}
 
-	skel = tlstrace_bpf__open();
-	if (!skel) {
-		err = -errno;
-		fprintf(stderr, "tlstrace: open BPF object: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	skel->rodata->targ_self = getpid();
-	skel->rodata->targ_all = !o.command && !o.npids && !o.comm[0];
-	skel->rodata->targ_follow = o.command != NULL;
-	memcpy((char *)skel->rodata->targ_comm, o.comm, sizeof(o.comm));
-	skel->rodata->targ_timing_only = o.timing_only;
-	err = bpf_map__set_max_entries(skel->maps.events, (__u32)o.ringbuf_mib << 20);
-	if (err) {
-		fprintf(stderr, "tlstrace: set the ring buffer size: %s\n", strerror(-err));
-		goto cleanup;
-	}
-
-	err = tlstrace_bpf__load(skel);
-	if (err) {
-		fprintf(stderr, "tlstrace: load BPF programs: %s%s\n", strerror(-err),
-			err == -EPERM || err == -EACCES ? " (needs CAP_BPF and CAP_PERFMON, and a "
-							  "kernel that is not locked down)"
-			: err == -ENOSYS || err == -EINVAL ? " (needs a kernel with BPF, BTF and "
-							     "kfuncs: Linux 6.2 or later)"
-							   : "");
-		goto cleanup;
-	}
-	err = attach_tracepoints(skel);
+	err = probes__open(&pr);
 	if (err)
 		goto cleanup;
-
-	att = attacher__new(skel, o.verbose, &stopping);
-	if (!att) {
-		err = -ENOMEM;
-		fprintf(stderr, "tlstrace: out of memory\n");
+	targets__filter(&pr, &o);
+	err = probes__load(&pr, &o, &stopping);
+	if (err)
 		goto cleanup;
-	}
-	if (o.timing_only)
-		attacher__set_timing_only(att);
-	run.att = att;
+	run.att = pr.att;
 	run.per_pid = o.npids > 0;
-	if (o.npids) {
-		for (int i = 0; i < o.npids; i++) {
-			int n = attacher__scan_pid(att, o.pids[i], true);
-
-			if (n < 0) {
-				err = n;
-				fprintf(stderr, "tlstrace: read libraries of pid %d: %s\n",
-					o.pids[i], strerror(-err));
-				goto cleanup;
-			}
-			trace_pid(skel, o.pids[i]);
-		}
-		if (!attacher__count(att)) {
-			fprintf(stderr,
-				"tlstrace: warning: no TLS library (libssl, libgnutls) loaded in "
-				"pid%s",
-				o.npids > 1 ? "s" : "");
-			for (int i = 0; i < o.npids; i++)
-				fprintf(stderr, " %d", o.pids[i]);
-			fprintf(stderr, " yet; attaching when one is loaded\n");
-		}
-	} else {
-		attacher__scan_ldcache(att);
-		attacher__scan_all(att);
-		if (!attacher__count(att))
-			fprintf(stderr,
-				"tlstrace: warning: no TLS library found; tracing TCP only\n");
-		if (o.comm[0])
-			trace_comm(skel, o.comm);
-	}
-	for (int i = 0; i < o.nlibs; i++)
-		attacher__user_file(att, o.libs[i], -1);
-	if (cmd.pid > 0) {
-		char path[PATH_MAX];
-
-		/* a command with OpenSSL inside (node): probes in place before it runs */
-		if (command__find_program(o.command[0], path, sizeof(path)))
-			attacher__program(att, path, -1);
-		trace_pid(skel, cmd.pid);
-	}
+	err = targets__select(&pr, &o, cmd.pid);
+	if (err)
+		goto cleanup;
 
 	/* stopped while starting: nothing traced, the old output kept */
 	if (stopping) {
@@ -639,36 +380,28 @@ int main(int argc, char **argv)
 	}
 
 	/* from now on libraries are attached aside, never in the reader's way */
-	err = attacher__start(att);
+	err = attacher__start(pr.att);
 	if (err) {
 		fprintf(stderr, "tlstrace: start the attaching thread: %s\n", strerror(-err));
 		goto cleanup;
 	}
 
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &run, NULL);
-	if (!rb) {
-		err = -errno;
-		fprintf(stderr, "tlstrace: create ring buffer: %s\n", strerror(-err));
+	err = probes__read(&pr, on_record, &run);
+	if (err)
 		goto cleanup;
-	}
 
 	/*
 	 * The reader must keep up when the traced programs keep every CPU
 	 * busy, or the ring buffer fills: a higher priority than theirs (it
 	 * uses little CPU itself). Not inherited by COMMAND, forked already.
 	 */
-	if (getpriority(PRIO_PROCESS, 0) == 0 && setpriority(PRIO_PROCESS, 0, -10) && verbose)
+	if (getpriority(PRIO_PROCESS, 0) == 0 && setpriority(PRIO_PROCESS, 0, -10) && o.verbose)
 		fprintf(stderr, "tlstrace: could not raise the reader's priority: %s\n",
 			strerror(errno));
 	err = command__go(&cmd);
 	if (err)
 		goto cleanup;
-	/* scripts wait for this line: the probes are in place */
-	if (!o.command)
-		fprintf(stderr, "tlstrace: tracing %s; Ctrl-C to stop\n",
-			o.npids	    ? "the given processes"
-			: o.comm[0] ? "processes by name"
-				    : "every process");
+	targets__announce(&o); /* scripts wait for this line: the probes are in place */
 
 	start = last_expire = mono_ns();
 	if (o.duration)
@@ -679,9 +412,7 @@ int main(int argc, char **argv)
 		__u64 now;
 
 		/* records wake us only when the buffer fills: read it every 10 ms */
-		err = ring_buffer__poll(rb, 10);
-		if (err >= 0)
-			err = ring_buffer__consume(rb);
+		err = probes__poll(&pr, 10);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "tlstrace: read ring buffer: %s\n", strerror(-err));
 			goto cleanup;
@@ -692,36 +423,28 @@ int main(int argc, char **argv)
 			break;
 		if (now - last_expire > 1000000000ull) {
 			collector__expire(run.col, now, 300ull * 1000000000ull);
-			publish_drops(skel, &run);
-			note_drops(skel, &run);
+			publish_drops(&pr, &run);
+			note_drops(&pr, &run);
 			last_expire = now;
 		}
-		if (command__exited(&cmd))
+		if (command__exited(&cmd) || targets__gone(&o))
 			break;
-		if (o.npids) {
-			int alive = 0;
-
-			for (int i = 0; i < o.npids; i++)
-				alive += pid_alive(o.pids[i]);
-			if (!alive)
-				break;
-		}
 	}
 	finishing = true;
 	/* what is already in the ring buffer still counts */
-	ring_buffer__consume(rb);
+	probes__drain(&pr);
 	collector__flush(run.col, mono_ns());
-	publish_drops(skel, &run);
+	publish_drops(&pr, &run);
 	if (o.format == FMT_TEXT)
-		note_drops(skel, &run); /* among the entries; report() says it on stderr */
-	report(skel, run.col, o.stats);
-	attacher__stop(att, 1000); /* the counts are final */
-	report__libraries(att, o.stats);
+		note_drops(&pr, &run); /* among the entries; report() says it on stderr */
+	report(&pr, run.col, o.stats);
+	attacher__stop(pr.att, 1000); /* the counts are final */
+	report__libraries(pr.att, o.stats);
 	if (run.sum) {
 		__u64 cnt[CNT_NR];
 
 		summary__print(run.sum, run.out.f, run.out.color, run.out.width);
-		read_counters(skel, cnt);
+		probes__counters(&pr, cnt);
 		report__drop_line(run.out.f, cnt);
 		end_record(&run, false);
 	}
@@ -735,14 +458,9 @@ int main(int argc, char **argv)
 	}
 
 cleanup:
-	if (skel)
-		detach_in_background(run.of.fd);
+	probes__detach_in_background(&pr, run.of.fd);
 	command__free(&cmd, err != 0); /* a command not let go exits without running */
-	ring_buffer__free(rb);
-	for (int i = 0; i < ntp_links; i++)
-		bpf_link__destroy(tp_links[i]);
-	attacher__free(att);
-	tlstrace_bpf__destroy(skel);
+	probes__free(&pr);
 	collector__free(run.col);
 	if (run.otlp) {
 		struct otlp_stats st;
