@@ -28,7 +28,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 BPF_OBJS := $(OUTPUT)/net.bpf.o $(OUTPUT)/openssl.bpf.o $(OUTPUT)/gnutls.bpf.o $(OUTPUT)/dns.bpf.o
 # user space, one folder per stage of the flow: probe/ attaches (needs the BPF
 # skeleton), collect/ turns events into entries, export/ writes them, common/
-# holds helpers all of them use; main.c and options.c drive the run.
+# holds helpers all of them use; main.c (the lifecycle), options.c, run.c (records to
+# writers, the poll loop) and report.c (a run's account of itself) drive the run.
 PROBE_SRCS := $(wildcard user/probe/*.c)
 COLLECT_SRCS := $(wildcard user/collect/*.c)
 EXPORT_SRCS := $(wildcard user/export/*.c)

@@ -2,7 +2,7 @@
 /*
  * The HAR 1.2 writer: entries streamed into one log, parsed back with
  * json-c. Timings against the spec's definitions, an entry redacted by
- * redact__entry() (as main.c hands it over) or not, the query string, failed
+ * redact__entry() (as run.c hands it over) or not, the query string, failed
  * and reused entries, a page per process.
  */
 #include <stdlib.h>
@@ -273,7 +273,7 @@ out:
 }
 
 /*
- * The writer keeps what it is given; main.c gives it redact__entry()'s copy
+ * The writer keeps what it is given; run.c gives it redact__entry()'s copy
  * unless --no-redact. Its cookies and query string are parsed from that copy.
  */
 static void subtest_redaction(void)
