@@ -30,14 +30,17 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(sort $(wildcard bpf/*.bpf
 # user space, one folder per stage of the flow: probe/ attaches (finding the
 # BPF programs by name), collect/ turns events into entries, export/ writes
 # them, common/ holds helpers all of them use and the table of TLS libraries;
-# main.c (which loads the BPF skeleton) and options.c drive the run.
+# main.c (the lifecycle), options.c, run.c (records to writers, the poll loop)
+# and report.c (a run's account of itself) drive the run.
 PROBE_SRCS := $(wildcard user/probe/*.c)
 COLLECT_SRCS := $(wildcard user/collect/*.c)
 EXPORT_SRCS := $(wildcard user/export/*.c)
 COMMON_SRCS := $(wildcard user/common/*.c)
 APP_SRCS := $(wildcard user/*.c)
-# what the unit tests link: everything but main.c, which loads BPF
-CORE_SRCS := $(COLLECT_SRCS) $(EXPORT_SRCS) $(COMMON_SRCS) $(PROBE_SRCS)
+# the two files that include the BPF skeleton: the object's life, and the targets it filters
+SKEL_SRCS := user/probe/probes.c user/probe/targets.c
+# what the unit tests link: every stage but the files that load BPF, and no driver
+CORE_SRCS := $(COLLECT_SRCS) $(EXPORT_SRCS) $(COMMON_SRCS) $(filter-out $(SKEL_SRCS),$(PROBE_SRCS))
 OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS) $(PROBE_SRCS) $(COLLECT_SRCS) \
 	$(EXPORT_SRCS) $(COMMON_SRCS))
 USER_HDRS := $(wildcard user/*.h user/*/*.h include/*.h)
@@ -78,8 +81,8 @@ $(OUTPUT)/tlstrace.skel.h: $(OUTPUT)/tlstrace.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name tlstrace_bpf > $@
 
-# only main.c includes the skeleton
-$(OUTPUT)/main.o: $(OUTPUT)/tlstrace.skel.h
+# only these include the skeleton
+$(patsubst user/%.c,$(OUTPUT)/%.o,$(SKEL_SRCS)): $(OUTPUT)/tlstrace.skel.h
 
 $(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(call msg,CC,$@)

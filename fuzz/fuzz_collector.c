@@ -8,7 +8,7 @@
  * clocks that move forward. Everything else (lengths, addresses, states,
  * the plaintext) is the fuzzer's. Each record is handed over in a heap copy
  * of exactly its size; the emitted entries are checked for order, and
- * redacted as main.c does.
+ * redacted as run.c does.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -79,7 +79,7 @@ static __u32 take_cap(__u32 *cap, __u32 *len, size_t max, size_t left)
 	return *cap;
 }
 
-/* the redacted copy's header fields, as main.c keeps them from entry to entry */
+/* the redacted copy's header fields, as run.c keeps them from entry to entry */
 static struct headers red_rq, red_rs;
 
 static int same_count(const struct headers *a, const struct headers *b)

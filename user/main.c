@@ -1,44 +1,23 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * tlstrace: lifecycle and the poll loop. Load the BPF programs, attach,
- * start or find the processes to trace, feed ring-buffer records to the
- * collector, and write the entries it finishes.
+ * tlstrace: the lifecycle. Check the host, prepare the output and the
+ * writers, start COMMAND held, load the BPF programs and attach to what is
+ * traced, then put the output in place, let COMMAND run and read records
+ * until told to stop; at the end, report and free everything, and exit
+ * with COMMAND's status or whether anything was lost. Each step is a
+ * function of the file that owns it (probe/, run.c, report.c).
  */
-#define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/time.h>
+#include <stdbool.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-#include <dirent.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include "tlstrace.h"
-#include "lib_filter.h" /* before the skeleton, whose rodata has one */
-#include "tlstrace.skel.h"
-#include "common/tlslib.h"
-#include "probe/attach.h"
-#include "collect/collector.h"
 #include "options.h"
-#include "export/output.h"
-#include "export/summary.h"
-#include "export/otlp.h"
-#include "export/metrics.h"
-#include "common/clock.h"
-#include "export/outfile.h"
-#include "collect/http2.h"
-#include "common/escape.h"
-#include "export/redact.h"
+#include "run.h"
+#include "probe/command.h"
+#include "probe/host.h"
+#include "probe/probes.h"
+#include "probe/targets.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -53,17 +32,6 @@ static void on_signal(int sig)
 static void on_tick(int sig)
 {
 	(void)sig;
-}
-
-static __u64 deadline;	 /* -d: when to stop (CLOCK_MONOTONIC ns), 0 for never */
-static bool output_gone; /* the reader of our output went away (EPIPE) */
-static bool finishing;	 /* the trace is over: what is left is written, if it can be */
-
-/* for outfile: the trace is stopping, so a blocked write may give up */
-static bool stop_waiting(void *ctx)
-{
-	(void)ctx;
-	return stopping || output_gone || finishing || (deadline && mono_ns() >= deadline);
 }
 
 /*
@@ -83,1013 +51,93 @@ static void handle_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* while tracing: a tick every 250 ms, so no write blocks unseen */
-static void start_ticks(void)
-{
-	struct itimerval it = { { 0, 250000 }, { 0, 250000 } };
-
-	setitimer(ITIMER_REAL, &it, NULL);
-}
-
-static bool verbose;
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	char msg[1024], line[4 * sizeof(msg)];
-	const char *p = msg;
-
-	if (!verbose)
-		return 0;
-	(void)level;
-	vsnprintf(msg, sizeof(msg), fmt, args);
-	/* names libbpf quotes may come from a traced process's files: escaped, line by line */
-	while (*p) {
-		size_t n = strcspn(p, "\n");
-
-		tty_escape(line, sizeof(line), p, n);
-		fprintf(stderr, "%s%s", line, p[n] ? "\n" : "");
-		p += n + (p[n] ? 1 : 0);
-	}
-	return 0;
-}
-
-static __s64 real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (__s64)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
 /*
- * CLOCK_REALTIME - CLOCK_MONOTONIC: the tightest of several
- * realtime/monotonic/realtime brackets, taken at its middle.
+ * 128 + the signal that stopped the start; 1 if the run failed; else
+ * COMMAND's status, unless it succeeded and entries were lost; 128 + the
+ * signal that stopped the trace before COMMAND ended (it is left running);
+ * else 1 if entries were lost.
  */
-static __s64 epoch_offset(void)
+static int exit_status(int err, const struct command *cmd, bool lost)
 {
-	__s64 best = 0, best_width = -1;
-
-	for (int i = 0; i < 64; i++) {
-		__s64 r1 = real_ns();
-		__u64 m = mono_ns();
-		__s64 r2 = real_ns();
-
-		if (best_width < 0 || r2 - r1 < best_width) {
-			best_width = r2 - r1;
-			best = r1 + (r2 - r1) / 2 - (__s64)m;
-		}
+	if (err == -EINTR && stopping)
+		return 128 + stopping;
+	if (err)
+		return 1;
+	if (cmd->done) {
+		if (WIFEXITED(cmd->status))
+			return WEXITSTATUS(cmd->status) || !lost ? WEXITSTATUS(cmd->status) : 1;
+		if (WIFSIGNALED(cmd->status))
+			return 128 + WTERMSIG(cmd->status);
 	}
-	return best;
-}
-
-/* tracepoints need tracefs; a fresh machine may not have it mounted */
-static int ensure_tracefs(void)
-{
-	if (!access("/sys/kernel/tracing/events", F_OK) ||
-	    !access("/sys/kernel/debug/tracing/events", F_OK))
-		return 0;
-	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
-		fprintf(stderr,
-			"tlstrace: tracefs is not mounted and mounting it on "
-			"/sys/kernel/tracing failed: %s\n",
-			strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
-/*
- * Kernel lockdown in its confidentiality mode forbids what tracing needs:
- * tracefs, and BPF programs that read kernel memory (every CO-RE read). The
- * integrity mode forbids only bpf_probe_write_user, which tlstrace does not
- * use. securityfs says which mode is on; mount it where systemd would if no
- * one has.
- */
-#define LOCKDOWN_FILE "/sys/kernel/security/lockdown"
-
-static int check_lockdown(void)
-{
-	char buf[128] = "";
-	FILE *f = fopen(LOCKDOWN_FILE, "r");
-
-	if (!f && errno == ENOENT &&
-	    !mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL))
-		f = fopen(LOCKDOWN_FILE, "r");
-	if (!f)
-		return 0; /* no lockdown LSM: nothing to check */
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	if (strstr(buf, "[confidentiality]")) {
-		fprintf(stderr, "tlstrace: the kernel is locked down (confidentiality), which "
-				"forbids tracefs and BPF reads of kernel memory; tracing needs "
-				"lockdown off or at most integrity (see kernel_lockdown(7))\n");
-		return -EPERM;
-	}
-	return 0;
-}
-
-/*
- * Whether process pid listens on TCP port: a LISTEN (0A) line for it in its
- * own network namespace's tables. A socket older than the trace on that
- * local port is then the server's end.
- */
-static int listens_on(__u32 pid, __u16 port)
-{
-	static const char *const tables[] = { "tcp", "tcp6" };
-
-	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-		char path[64], line[256];
-		unsigned int lport, state;
-		FILE *f;
-		int found = 0;
-
-		snprintf(path, sizeof(path), "/proc/%u/net/%s", pid, tables[i]);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		while (!found && fgets(line, sizeof(line), f))
-			found = sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &lport,
-				       &state) == 2 &&
-				lport == port && state == 0x0A;
-		fclose(f);
-		if (found)
-			return 1;
-	}
-	return 0;
-}
-
-#define MAX_TP_LINKS 32
-static struct bpf_link *tp_links[MAX_TP_LINKS];
-static int ntp_links;
-
-static int attach_tracepoints(struct tlstrace_bpf *skel)
-{
-	struct bpf_program *prog;
-
-	bpf_object__for_each_program (prog, skel->obj) {
-		const char *sec = bpf_program__section_name(prog);
-		struct bpf_link *l;
-
-		if (strncmp(sec, "tp/", 3) && strncmp(sec, "raw_tp/", 7))
-			continue;
-		l = bpf_program__attach(prog);
-		if (!l) {
-			int err = -errno;
-
-			fprintf(stderr, "tlstrace: attach tracepoint %s: %s\n",
-				sec + (sec[0] == 't' ? 3 : 7), strerror(-err));
-			return err;
-		}
-		if (ntp_links == MAX_TP_LINKS) {
-			bpf_link__destroy(l);
-			return -E2BIG;
-		}
-		tp_links[ntp_links++] = l;
-	}
-	return 0;
-}
-
-static int trace_pid(struct tlstrace_bpf *skel, pid_t pid)
-{
-	__u32 key = pid;
-	__u8 one = 1;
-
-	return bpf_map__update_elem(skel->maps.traced, &key, sizeof(key), &one, sizeof(one),
-				    BPF_ANY);
-}
-
-/* processes already running whose command name is comm */
-static int trace_comm(struct tlstrace_bpf *skel, const char *comm)
-{
-	struct dirent *d;
-	DIR *dir = opendir("/proc");
-	int n = 0;
-
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir))) {
-		char path[64], name[32] = "";
-		pid_t pid = atoi(d->d_name);
-		FILE *f;
-
-		if (pid <= 0 || pid == getpid())
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (fgets(name, sizeof(name), f)) {
-			name[strcspn(name, "\n")] = '\0';
-			if (!strcmp(name, comm) && !trace_pid(skel, pid))
-				n++;
-		}
-		fclose(f);
-	}
-	closedir(dir);
-	return n;
-}
-
-struct run {
-	struct output out;
-	struct outfile of;   /* where out writes: -o FILE or standard output */
-	struct summary *sum; /* text: the table at exit */
-	struct otlp *otlp;
-	struct metrics *metrics;
-	struct collector *col;
-	struct attacher *att;
-	bool per_pid;		       /* uprobes attached per process (-p) */
-	__u64 drops_seen;	       /* drops already noted */
-	bool write_failed;	       /* said once */
-	__u64 own_entries;	       /* of our own connections (OTLP posts), left out */
-	bool redact;		       /* not --no-redact */
-	struct headers red_rq, red_rs; /* the redacted copy's header fields */
-};
-
-/*
- * The writers finished a record (an entry, or a notice or the summary in
- * text mode): write it whole or count it lost; the first loss is said at
- * once, the total at exit.
- */
-static void end_record(struct run *r, bool entry)
-{
-	int err = outfile__end_record(&r->of, entry);
-
-	if (!err)
-		return;
-	if (r->of.at_start)
-		r->out.header_done = 0; /* cut back to nothing: the header goes first again */
-	if (err == -EPIPE || err == -ETIMEDOUT)
-		output_gone = true; /* nobody reads what we write: stop the trace */
-	if (!r->write_failed) {
-		r->write_failed = true;
-		fprintf(stderr, "tlstrace: write entries to %s: %s; entries are being lost%s\n",
-			r->of.display, outfile__strerror(-err),
-			r->of.cut_back ? " (the file keeps whole entries only)" : "");
-	}
-}
-
-/* every writer gets the entry, redacted unless --no-redact: the one place it is done */
-static void on_entry(const struct entry *in, void *ctx)
-{
-	const struct entry *e = in;
-	struct run *r = ctx;
-	struct entry red;
-
-	/* a traced local receiver's view of our own OTLP posts: never traced */
-	if (r->otlp && otlp__own_peer(r->otlp, e->remote)) {
-		r->own_entries++;
-		return;
-	}
-	if (r->redact) {
-		redact__entry(&red, &r->red_rq, &r->red_rs, in);
-		e = &red;
-	}
-
-	output__entry(&r->out, e);
-	end_record(r, true);
-	if (r->sum)
-		summary__entry(r->sum, e);
-	if (r->otlp)
-		otlp__entry(r->otlp, e);
-	if (r->metrics)
-		metrics__entry(r->metrics, e);
-}
-
-static int on_record(void *ctx, void *data, size_t size)
-{
-	const struct ev_lib_open *lo = data;
-	struct run *r = ctx;
-
-	/* a library loaded after we started (dlopen, a new program): the worker attaches */
-	if (size >= sizeof(*lo) && lo->hdr.type == EV_LIB_OPEN) {
-		char path[MAX_PATH];
-
-		memcpy(path, lo->path, sizeof(path));
-		path[sizeof(path) - 1] = '\0';
-		if (r->att)
-			attacher__submit_opened(r->att, lo->hdr.pid, path, r->per_pid);
-		return 0;
-	}
-	/* a new program: it may have a TLS library built in */
-	if (size >= sizeof(struct ev_hdr) && lo->hdr.type == EV_PROC_EXEC && r->att)
-		attacher__submit_exec(r->att, lo->hdr.pid, r->per_pid);
-	collector__feed(r->col, data, size);
-	return 0;
-}
-
-static const char *counter_names[CNT_NR] = {
-	[CNT_HIT_HANDSHAKE_ENTER] = "hits.handshake_enter",
-	[CNT_HIT_HANDSHAKE_EXIT] = "hits.handshake_exit",
-	[CNT_HIT_READ_ENTER] = "hits.read_enter",
-	[CNT_HIT_READ_EXIT] = "hits.read_exit",
-	[CNT_HIT_WRITE_ENTER] = "hits.write_enter",
-	[CNT_HIT_WRITE_EXIT] = "hits.write_exit",
-	[CNT_HIT_SET_FD] = "hits.set_fd",
-	[CNT_HIT_FREE] = "hits.free",
-	[CNT_HIT_BIO_WRITE] = "hits.bio_write",
-	[CNT_HIT_DNS_ENTER] = "hits.getaddrinfo_enter",
-	[CNT_HIT_DNS_EXIT] = "hits.getaddrinfo_exit",
-	[CNT_HIT_UNTRACED] = "hits.untraced",
-	[CNT_DROP_RINGBUF] = "drops.ringbuf",
-	[CNT_DROP_INFLIGHT] = "drops.inflight",
-	[CNT_DROP_SOCKS] = "drops.socks",
-	[CNT_READ_FAIL] = "read_failures",
-};
-
-static void read_counters(struct tlstrace_bpf *skel, __u64 *out)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *vals;
-
-	memset(out, 0, sizeof(*out) * CNT_NR);
-	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
-		return;
-	for (__u32 i = 0; i < CNT_NR; i++) {
-		if (bpf_map__lookup_elem(skel->maps.counters, &i, sizeof(i), vals,
-					 sizeof(*vals) * ncpu, 0))
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			out[i] += vals[c];
-	}
-	free(vals);
-}
-
-/* the drop counters, for the metrics endpoint */
-static void publish_drops(struct tlstrace_bpf *skel, struct run *r)
-{
-	struct collector_stats cs;
-	__u64 cnt[CNT_NR];
-
-	if (!r->metrics)
-		return;
-	read_counters(skel, cnt);
-	collector__stats(r->col, &cs);
-	metrics__drops(r->metrics, "ringbuf", cnt[CNT_DROP_RINGBUF]);
-	metrics__drops(r->metrics, "thread_map", cnt[CNT_DROP_INFLIGHT]);
-	metrics__drops(r->metrics, "socket_map", cnt[CNT_DROP_SOCKS]);
-	metrics__drops(r->metrics, "read_failure", cnt[CNT_READ_FAIL]);
-	metrics__drops(r->metrics, "bad_record", cs.bad_records);
-	metrics__drops(r->metrics, "unmatched", cs.unmatched);
-	metrics__drops(r->metrics, "requests_overflow", cs.requests_overflow);
-	metrics__drops(r->metrics, "h2_overflow", h2__refused());
-}
-
-/* events lost in BPF, all causes */
-static __u64 drop_total(const __u64 *cnt)
-{
-	return cnt[CNT_DROP_RINGBUF] + cnt[CNT_DROP_INFLIGHT] + cnt[CNT_DROP_SOCKS];
-}
-
-/*
- * Drops as they happen, so a reader knows where entries may be missing: a
- * line among the entries in text mode, on stderr otherwise.
- */
-static void note_drops(struct tlstrace_bpf *skel, struct run *r)
-{
-	__u64 cnt[CNT_NR], total;
-	FILE *f = r->out.format == FMT_TEXT ? r->out.f : stderr;
-
-	read_counters(skel, cnt);
-	total = drop_total(cnt);
-	if (total <= r->drops_seen)
-		return;
-	fprintf(f,
-		"tlstrace: warning: %llu events dropped since the last notice (ring buffer %llu, "
-		"thread map %llu, socket map %llu so far): entries may be missing%s\n",
-		(unsigned long long)(total - r->drops_seen),
-		(unsigned long long)cnt[CNT_DROP_RINGBUF],
-		(unsigned long long)cnt[CNT_DROP_INFLIGHT], (unsigned long long)cnt[CNT_DROP_SOCKS],
-		cnt[CNT_DROP_RINGBUF] ? "; try a larger --ringbuf-size" : "");
-	if (f == stderr)
-		fflush(f);
-	else
-		end_record(r, false);
-	r->drops_seen = total;
-}
-
-/* the OTLP sender's last word: anything not delivered is said */
-static void report_otlp(const struct otlp_stats *st, __u64 own, bool all)
-{
-	if (st->dropped || st->failed)
-		fprintf(stderr,
-			"tlstrace: warning: OTLP: %llu of %llu entries not delivered (%llu dropped "
-			"from a full queue, %llu failed after retries%s%s)\n",
-			(unsigned long long)(st->dropped + st->failed),
-			(unsigned long long)(st->queued + st->dropped),
-			(unsigned long long)st->dropped, (unsigned long long)st->failed,
-			st->last_error[0] ? ": " : "", esc(st->last_error));
-	if (all)
-		fprintf(stderr,
-			"tlstrace: stats: otlp.queued=%llu otlp.sent=%llu otlp.dropped=%llu "
-			"otlp.failed=%llu otlp.retries=%llu otlp.own_entries=%llu\n",
-			(unsigned long long)st->queued, (unsigned long long)st->sent,
-			(unsigned long long)st->dropped, (unsigned long long)st->failed,
-			(unsigned long long)st->retries, (unsigned long long)own);
-}
-
-/* at exit: drops always (data may be missing), everything with --stats */
-static void report(struct tlstrace_bpf *skel, struct collector *col, bool all)
-{
-	struct collector_stats cs;
-	__u64 cnt[CNT_NR], hits = 0, drops;
-
-	read_counters(skel, cnt);
-	collector__stats(col, &cs);
-	drops = drop_total(cnt);
-	if (drops || cnt[CNT_READ_FAIL] || cs.bad_records || cs.requests_overflow || h2__refused())
-		fprintf(stderr,
-			"tlstrace: warning: %llu events dropped (ring buffer %llu, "
-			"thread map %llu, socket map %llu), %llu user-memory read failures, "
-			"%llu bad records, %llu requests not kept (too many awaiting responses), "
-			"%llu HTTP/2 directions given up (header blocks over the memory bound): "
-			"entries may be missing or incomplete\n",
-			(unsigned long long)drops, (unsigned long long)cnt[CNT_DROP_RINGBUF],
-			(unsigned long long)cnt[CNT_DROP_INFLIGHT],
-			(unsigned long long)cnt[CNT_DROP_SOCKS],
-			(unsigned long long)cnt[CNT_READ_FAIL], (unsigned long long)cs.bad_records,
-			(unsigned long long)cs.requests_overflow,
-			(unsigned long long)h2__refused());
-	if (!all)
-		return;
-	for (int i = CNT_HIT_HANDSHAKE_ENTER; i <= CNT_HIT_DNS_EXIT; i++)
-		hits += cnt[i];
-	fprintf(stderr, "tlstrace: stats:");
-	for (int i = 0; i < CNT_NR; i++)
-		fprintf(stderr, " %s=%llu", counter_names[i], (unsigned long long)cnt[i]);
-	fprintf(stderr,
-		" hits.total=%llu records=%llu entries=%llu unmatched=%llu malformed=%llu "
-		"expired=%llu requests_overflow=%llu\n",
-		(unsigned long long)hits, (unsigned long long)cs.records,
-		(unsigned long long)cs.entries, (unsigned long long)cs.unmatched,
-		(unsigned long long)cs.malformed, (unsigned long long)cs.expired,
-		(unsigned long long)cs.requests_overflow);
-}
-
-/* libraries not attached, by cause: always if any (a process went untraced), all with --stats */
-static void report_libraries(struct attacher *att, bool all)
-{
-	__u64 refused[ATTACH_REFUSAL_NR], total = 0;
-
-	if (!att)
-		return;
-	attacher__refusals(att, refused);
-	for (int i = ATTACH_NOT_REGULAR; i < ATTACH_REFUSAL_NR; i++)
-		total += refused[i];
-	if (total) {
-		bool first = true;
-
-		fprintf(stderr, "tlstrace: warning: %llu libraries not attached (",
-			(unsigned long long)total);
-		for (int i = ATTACH_NOT_REGULAR; i < ATTACH_REFUSAL_NR; i++) {
-			if (!refused[i])
-				continue;
-			fprintf(stderr, "%s%s %llu", first ? "" : ", ", attach_refusal_name(i),
-				(unsigned long long)refused[i]);
-			first = false;
-		}
-		fprintf(stderr, "): what the processes loading them did may be missing\n");
-	}
-	if (!all)
-		return;
-	fprintf(stderr, "tlstrace: stats: libs.attached=%d", attacher__count(att));
-	for (int i = ATTACH_NOT_REGULAR; i < ATTACH_REFUSAL_NR; i++)
-		fprintf(stderr, " libs.refused.%s=%llu", attach_refusal_name(i),
-			(unsigned long long)refused[i]);
-	fputc('\n', stderr);
-}
-
-/*
- * The probes see pids as the initial PID namespace numbers them; from
- * another one, -p, the command's pid and tlstrace's own (left untraced)
- * would name other processes. The initial namespace's inode number is
- * fixed (PROC_PID_INIT_INO).
- */
-static bool in_host_pid_ns(void)
-{
-	struct stat st;
-
-	return stat("/proc/self/ns/pid", &st) || st.st_ino == 0xEFFFFFFCu;
-}
-
-/* the descriptor limit we started with, which COMMAND gets back */
-static struct rlimit nofile_orig;
-static bool nofile_raised;
-
-/*
- * Every uprobe is a descriptor: room for the attachments' bound
- * (ATTACH_MAX_FILES libraries of some 13 probes each) and the rest.
- */
-static void raise_nofile(void)
-{
-	const rlim_t want = 65536;
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &nofile_orig))
-		return;
-	rl = nofile_orig;
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
-		rl.rlim_max = want; /* root may raise it, up to fs.nr_open */
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl)) {
-		rl.rlim_max = nofile_orig.rlim_max;
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl))
-			return;
-	}
-	nofile_raised = true;
-}
-
-/* fork COMMAND stopped before exec; it runs when go is written to */
-static pid_t spawn(char **argv, int *go)
-{
-	int fds[2];
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		char c;
-
-		close(fds[1]);
-		if (read(fds[0], &c, 1) != 1)
-			_exit(127); /* tlstrace failed before tracing */
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
-		if (nofile_raised)
-			setrlimit(RLIMIT_NOFILE, &nofile_orig);
-		execvp(argv[0], argv);
-		fprintf(stderr, "tlstrace: run %s: %s\n", esc(argv[0]), strerror(errno));
-		_exit(127);
-	}
-	close(fds[0]);
-	*go = fds[1];
-	return pid;
-}
-
-/*
- * Detaching a uprobe waits out an RCU grace period in the kernel, one after
- * another (~70 ms each here): seconds for all of them. A child that shares
- * our descriptors holds the last references and lets them go after we have
- * exited, so tlstrace itself returns at once. The probes are still removed.
- */
-static void detach_in_background(int output_fd)
-{
-	int fds[2], null;
-	pid_t pid;
-	char c;
-
-	if (pipe2(fds, O_CLOEXEC))
-		return;
-	pid = fork();
-	if (pid != 0) {
-		close(fds[0]); /* fds[1] closes when we exit */
-		return;
-	}
-	close(fds[1]);
-	if (output_fd > STDERR_FILENO)
-		close(output_fd); /* a reader of a FIFO sees its end when we exit */
-	setsid();
-	null = open("/dev/null", O_RDWR);
-	if (null >= 0) {
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-	}
-	while (read(fds[0], &c, 1) > 0)
-		;
-	_exit(0);
-}
-
-/* the file execvp() would run for name, as it searches PATH */
-static bool find_program(const char *name, char *out, size_t cap)
-{
-	const char *path = getenv("PATH");
-
-	if (strchr(name, '/')) {
-		snprintf(out, cap, "%s", name);
-		return access(out, X_OK) == 0;
-	}
-	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
-		const char *colon = strchr(p, ':');
-		size_t n = colon ? (size_t)(colon - p) : strlen(p);
-
-		snprintf(out, cap, "%.*s/%s", (int)n, n ? p : ".", name);
-		if (access(out, X_OK) == 0)
-			return true;
-		if (!colon)
-			break;
-		p = colon + 1;
-	}
-	return false;
-}
-
-static int pid_alive(pid_t pid)
-{
-	return !kill(pid, 0) || errno == EPERM;
+	if (cmd->pid > 0 && stopping)
+		return 128 + stopping;
+	return lost ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct options o;
-	struct tlstrace_bpf *skel = NULL;
-	struct attacher *att = NULL;
-	struct ring_buffer *rb = NULL;
+	struct command cmd = { .pid = -1, .go = -1 }; /* none yet */
+	struct probes pr = {};
 	struct run run = {};
-	pid_t child = -1;
-	int go = -1, err = 0, status = 0, child_done = 0;
-	bool lost = false; /* entries not written or not delivered */
-	__u64 start, last_expire;
+	bool lost;
+	int err;
 
 	options__parse(&o, argc, argv);
-	verbose = o.verbose;
-	libbpf_set_print(libbpf_print);
-
-	for (int i = 0; i < o.npids; i++) {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/%d", o.pids[i]);
-		if (access(path, F_OK)) {
-			fprintf(stderr, "tlstrace: no process with pid %d\n", o.pids[i]);
-			return 1;
-		}
-	}
-	if (geteuid() != 0) {
-		fprintf(stderr, "tlstrace: must run as root (it loads BPF programs and uprobes)\n");
+	probes__set_verbose(o.verbose);
+	if (targets__check_pids(&o) || host__check_privileges())
 		return 1;
-	}
-	if (!in_host_pid_ns()) {
-		fprintf(stderr, "tlstrace: must run in the host's PID namespace: the kernel names "
-				"processes by their pids there (in a container, share the host's: "
-				"--pid=host)\n");
-		return 1;
-	}
 
 	handle_signals();
-	raise_nofile();
+	host__raise_nofile();
 	/* checked and created aside now; put in place once all else has started */
-	run.of.fd = run.of.dirfd = -1;
-	if (o.output) {
-		char why[512];
-
-		if (outfile__prepare(&run.of, o.output, why, sizeof(why))) {
-			fprintf(stderr, "tlstrace: output %s\n", why);
-			outfile__free(&run.of);
-			return 1;
-		}
-	}
-	run.out.format = o.format;
-	run.out.epoch_offset = epoch_offset();
-	run.out.by_process = o.by_process;
-	run.redact = !o.no_redact;
-	if (o.format == FMT_TEXT && !(run.sum = summary__new(o.by_process))) {
-		fprintf(stderr, "tlstrace: out of memory\n");
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	if (o.metrics_addr) {
-		struct metrics_config mc = { o.metrics_addr, o.metrics_max_servers,
-					     o.metrics_max_comms };
-		char why[256];
-
-		run.metrics = metrics__start(&mc, why, sizeof(why));
-		if (!run.metrics) {
-			fprintf(stderr, "tlstrace: metrics on %s: %s\n", esc(o.metrics_addr),
-				esc(why));
-			err = -EINVAL;
-			goto cleanup;
-		}
-	}
-	if (o.otlp_endpoint) {
-		struct otlp_config oc = { .endpoint = o.otlp_endpoint,
-					  .epoch_offset = run.out.epoch_offset,
-					  .verbose = o.verbose };
-		char why[256];
-
-		run.otlp = otlp__start(&oc, why, sizeof(why));
-		if (!run.otlp) {
-			fprintf(stderr, "tlstrace: OTLP endpoint %s: %s\n", esc(o.otlp_endpoint),
-				esc(why));
-			err = -EINVAL;
-			goto cleanup;
-		}
-	}
-	run.col = collector__new(on_entry, &run);
-	if (run.col && o.timing_only)
-		collector__set_timing_only(run.col);
-	if (run.col)
-		collector__set_listening(run.col, listens_on);
-	if (!run.col) {
-		fprintf(stderr, "tlstrace: out of memory\n");
-		err = -ENOMEM;
-		goto cleanup;
-	}
-
-	err = check_lockdown();
-	if (!err)
-		err = ensure_tracefs();
+	if (run__prepare(&run, &o))
+		return 1;
+	err = run__open(&run, &o);
 	if (err)
 		goto cleanup;
-
+	err = host__check_tracing();
+	if (err)
+		goto cleanup;
 	if (o.command) {
-		child = spawn(o.command, &go);
-		if (child < 0) {
-			err = child;
-			fprintf(stderr, "tlstrace: start %s: %s\n", esc(o.command[0]),
-				strerror(-err));
+		err = command__spawn(&cmd, o.command);
+		if (err)
 			goto cleanup;
-		}
 	}
 
-	skel = tlstrace_bpf__open();
-	if (!skel) {
-		err = -errno;
-		fprintf(stderr, "tlstrace: open BPF object: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	skel->rodata->targ_self = getpid();
-	skel->rodata->targ_all = !o.command && !o.npids && !o.comm[0];
-	skel->rodata->targ_follow = o.command != NULL;
-	memcpy((char *)skel->rodata->targ_comm, o.comm, sizeof(o.comm));
-	skel->rodata->targ_timing_only = o.timing_only;
-	/* the TLS libraries whose opening BPF reports, from their table */
-	err = tlslib_lib_filter((struct lib_filter *)&skel->rodata->targ_lib_files);
-	if (err) {
-		fprintf(stderr, "tlstrace: the table of TLS libraries: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	err = bpf_map__set_max_entries(skel->maps.events, (__u32)o.ringbuf_mib << 20);
-	if (err) {
-		fprintf(stderr, "tlstrace: set the ring buffer size: %s\n", strerror(-err));
-		goto cleanup;
-	}
-
-	err = tlstrace_bpf__load(skel);
-	if (err) {
-		fprintf(stderr, "tlstrace: load BPF programs: %s%s\n", strerror(-err),
-			err == -EPERM || err == -EACCES ? " (needs CAP_BPF and CAP_PERFMON, and a "
-							  "kernel that is not locked down)"
-			: err == -ENOSYS || err == -EINVAL ? " (needs a kernel with BPF, BTF and "
-							     "kfuncs: Linux 6.2 or later)"
-							   : "");
-		goto cleanup;
-	}
-	err = attach_tracepoints(skel);
+	err = probes__open(&pr);
 	if (err)
 		goto cleanup;
-
-	att = attacher__new(skel->obj, o.verbose, &stopping);
-	if (!att) {
-		err = errno ? -errno : -ENOMEM;
-		if (err == -ENOMEM)
-			fprintf(stderr, "tlstrace: out of memory\n");
+	targets__filter(&pr, &o);
+	err = probes__load(&pr, &o, &stopping);
+	if (err)
 		goto cleanup;
-	}
-	if (o.timing_only)
-		attacher__set_timing_only(att);
-	run.att = att;
-	run.per_pid = o.npids > 0;
-	if (o.npids) {
-		for (int i = 0; i < o.npids; i++) {
-			int n = attacher__scan_pid(att, o.pids[i], true);
-
-			if (n < 0) {
-				err = n;
-				fprintf(stderr, "tlstrace: read libraries of pid %d: %s\n",
-					o.pids[i], strerror(-err));
-				goto cleanup;
-			}
-			trace_pid(skel, o.pids[i]);
-		}
-		if (!attacher__count(att)) {
-			char titles[128];
-
-			fprintf(stderr, "tlstrace: warning: no TLS library (%s) loaded in pid%s",
-				tlslib_titles(titles, sizeof(titles)), o.npids > 1 ? "s" : "");
-			for (int i = 0; i < o.npids; i++)
-				fprintf(stderr, " %d", o.pids[i]);
-			fprintf(stderr, " yet; attaching when one is loaded\n");
-		}
-	} else {
-		attacher__scan_ldcache(att);
-		attacher__scan_all(att);
-		if (!attacher__count(att))
-			fprintf(stderr,
-				"tlstrace: warning: no TLS library found; tracing TCP only\n");
-		if (o.comm[0])
-			trace_comm(skel, o.comm);
-	}
-	for (int i = 0; i < o.nlibs; i++)
-		attacher__user_file(att, o.libs[i], -1);
-	if (child > 0) {
-		char path[PATH_MAX];
-
-		/* a command with a TLS library built in (node): probes in place before it runs */
-		if (find_program(o.command[0], path, sizeof(path)))
-			attacher__program(att, path, -1);
-		trace_pid(skel, child);
-	}
+	err = targets__select(&pr, &o, cmd.pid);
+	if (err)
+		goto cleanup;
 
 	/* stopped while starting: nothing traced, the old output kept */
 	if (stopping) {
 		err = -EINTR;
 		goto cleanup;
 	}
-	/* every check has passed: the output takes its place */
-	{
-		char why[512];
-
-		err = o.output ? outfile__commit(&run.of, why, sizeof(why))
-			       : outfile__stdout(&run.of);
-		if (err) {
-			if (o.output)
-				fprintf(stderr, "tlstrace: output %s\n", why);
-			else
-				fprintf(stderr, "tlstrace: standard output: %s\n", strerror(-err));
-			goto cleanup;
-		}
-	}
-	run.out.f = run.of.f;
-	if (isatty(run.of.fd)) {
-		struct winsize ws;
-
-		run.out.color = !o.no_color;
-		run.out.width =
-			ioctl(run.of.fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
-	}
-
-	/* from now on libraries are attached aside, never in the reader's way */
-	err = attacher__start(att);
-	if (err) {
-		fprintf(stderr, "tlstrace: start the attaching thread: %s\n", strerror(-err));
+	/* every check has passed: the output takes its place, records are read */
+	err = run__start(&run, &o, &pr);
+	if (err)
 		goto cleanup;
-	}
-
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, &run, NULL);
-	if (!rb) {
-		err = -errno;
-		fprintf(stderr, "tlstrace: create ring buffer: %s\n", strerror(-err));
+	err = command__go(&cmd);
+	if (err)
 		goto cleanup;
-	}
-
-	/*
-	 * The reader must keep up when the traced programs keep every CPU
-	 * busy, or the ring buffer fills: a higher priority than theirs (it
-	 * uses little CPU itself). Not inherited by COMMAND, forked already.
-	 */
-	if (getpriority(PRIO_PROCESS, 0) == 0 && setpriority(PRIO_PROCESS, 0, -10) && verbose)
-		fprintf(stderr, "tlstrace: could not raise the reader's priority: %s\n",
-			strerror(errno));
-	if (go >= 0) {
-		if (write(go, "g", 1) != 1) {
-			err = -errno;
-			fprintf(stderr, "tlstrace: start %s: %s\n", esc(o.command[0]),
-				strerror(-err));
-			goto cleanup;
-		}
-		close(go);
-		go = -1;
-	}
-	/* scripts wait for this line: the probes are in place */
-	if (!o.command)
-		fprintf(stderr, "tlstrace: tracing %s; Ctrl-C to stop\n",
-			o.npids	    ? "the given processes"
-			: o.comm[0] ? "processes by name"
-				    : "every process");
-
-	start = last_expire = mono_ns();
-	if (o.duration)
-		deadline = start + (__u64)o.duration * 1000000000ull;
-	outfile__set_stopping(&run.of, stop_waiting, NULL);
-	start_ticks();
-	while (!stopping && !output_gone) {
-		__u64 now;
-
-		/* records wake us only when the buffer fills: read it every 10 ms */
-		err = ring_buffer__poll(rb, 10);
-		if (err >= 0)
-			err = ring_buffer__consume(rb);
-		if (err < 0 && err != -EINTR) {
-			fprintf(stderr, "tlstrace: read ring buffer: %s\n", strerror(-err));
-			goto cleanup;
-		}
-		err = 0;
-		now = mono_ns();
-		if (deadline && now >= deadline)
-			break;
-		if (now - last_expire > 1000000000ull) {
-			collector__expire(run.col, now, 300ull * 1000000000ull);
-			publish_drops(skel, &run);
-			note_drops(skel, &run);
-			last_expire = now;
-		}
-		if (child > 0 && !child_done && waitpid(child, &status, WNOHANG) == child) {
-			child_done = 1;
-			break;
-		}
-		if (o.npids) {
-			int alive = 0;
-
-			for (int i = 0; i < o.npids; i++)
-				alive += pid_alive(o.pids[i]);
-			if (!alive)
-				break;
-		}
-	}
-	finishing = true;
-	/* what is already in the ring buffer still counts */
-	ring_buffer__consume(rb);
-	collector__flush(run.col, mono_ns());
-	publish_drops(skel, &run);
-	if (o.format == FMT_TEXT)
-		note_drops(skel, &run); /* among the entries; report() says it on stderr */
-	report(skel, run.col, o.stats);
-	attacher__stop(att, 1000); /* the counts are final */
-	report_libraries(att, o.stats);
-	if (run.sum) {
-		__u64 cnt[CNT_NR];
-
-		summary__print(run.sum, run.out.f, run.out.color, run.out.width);
-		read_counters(skel, cnt);
-		fprintf(run.out.f,
-			"events dropped: %llu (ring buffer %llu, thread map %llu, socket map "
-			"%llu)%s\n",
-			(unsigned long long)drop_total(cnt),
-			(unsigned long long)cnt[CNT_DROP_RINGBUF],
-			(unsigned long long)cnt[CNT_DROP_INFLIGHT],
-			(unsigned long long)cnt[CNT_DROP_SOCKS],
-			drop_total(cnt) ? ": entries may be missing" : "");
-		end_record(&run, false);
-	}
-	if (run.otlp) {
-		struct otlp_stats st;
-
-		otlp__stop(run.otlp, 5000, &st);
-		run.otlp = NULL;
-		report_otlp(&st, run.own_entries, o.stats);
-		lost = lost || st.dropped || st.failed;
-	}
+	targets__announce(&o); /* scripts wait for this line: the probes are in place */
+	err = run__loop(&run, &o, &cmd, &stopping);
+	if (err)
+		goto cleanup;
+	run__finish(&run, &o);
 
 cleanup:
-	if (skel)
-		detach_in_background(run.of.fd);
-	if (go >= 0)
-		close(go); /* the child exits without running COMMAND */
-	if (child > 0 && !child_done && err) {
-		kill(child, SIGKILL);
-		waitpid(child, &status, 0);
-	}
-	ring_buffer__free(rb);
-	for (int i = 0; i < ntp_links; i++)
-		bpf_link__destroy(tp_links[i]);
-	attacher__free(att);
-	tlstrace_bpf__destroy(skel);
-	collector__free(run.col);
-	if (run.otlp) {
-		struct otlp_stats st;
-
-		otlp__stop(run.otlp, 0, &st);
-	}
-	metrics__stop(run.metrics);
-	summary__free(run.sum);
-	if (run.out.f) {
-		output__close(&run.out); /* a document's end: HAR, Trace Event */
-		end_record(&run, false);
-		run.out.f = NULL;
-	}
-	if (run.of.f) {
-		struct outfile *of = &run.of;
-
-		if (outfile__close(of) && !err) {
-			fprintf(stderr,
-				"tlstrace: error: %llu of %llu entries not written to %s%s: %s\n",
-				(unsigned long long)of->lost,
-				(unsigned long long)(of->lost + of->entries), of->display,
-				of->other_lost ? " (and the output's end or summary)" : "",
-				outfile__strerror(of->err));
-			lost = true;
-		}
-	}
-	outfile__free(&run.of); /* a prepared output never committed */
-	headers_free(&run.red_rq);
-	headers_free(&run.red_rs);
-	if (err == -EINTR && stopping)
-		return 128 + stopping;
-	if (err)
-		return 1;
-	if (child_done) {
-		/* the command's status, unless it succeeded and entries were lost */
-		if (WIFEXITED(status))
-			return WEXITSTATUS(status) || !lost ? WEXITSTATUS(status) : 1;
-		if (WIFSIGNALED(status))
-			return 128 + WTERMSIG(status);
-	}
-	/* stopped by a signal before the command ended (it is left running) */
-	if (child > 0 && stopping)
-		return 128 + stopping;
-	return lost ? 1 : 0;
+	probes__detach_in_background(&pr, run.of.fd);
+	command__free(&cmd, err != 0); /* a command not let go exits without running */
+	probes__free(&pr);
+	lost = run__close(&run, err);
+	return exit_status(err, &cmd, lost);
 }

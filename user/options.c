@@ -9,8 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "options.h"
+#include "common/version.h"
 
-const char *argp_program_version = "tlstrace 0.1";
+const char *argp_program_version = "tlstrace " TLSTRACE_VERSION;
 const char *argp_program_bug_address = NULL;
 
 static const char doc[] =
@@ -49,14 +50,14 @@ enum {
 	OPT_TIMING_ONLY,
 };
 
+/* -f's line in --help: "Output format: " and the writers (set_format_doc) */
+static char format_doc[256];
+
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Trace this process and its threads (repeatable)", 0 },
 	{ "comm", 'c', "NAME", 0, "Trace processes whose command name is NAME", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (0: until Ctrl-C, the default)", 0 },
-	{ "format", 'f', "FORMAT", 0,
-	  "Output format: text (a waterfall, the default), json (JSON Lines), har (HAR 1.2), or "
-	  "chrome-trace (Trace Event JSON for Perfetto)",
-	  0 },
+	{ "format", 'f', "FORMAT", 0, format_doc, 0 },
 	{ "output", 'o', "FILE", 0,
 	  "Write entries to FILE, not stdout: a new file (mode 0600) replaces FILE once tracing "
 	  "starts; a device or FIFO is written as it is; a link is followed only if root or you "
@@ -113,6 +114,34 @@ static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const ch
 	exit(2);
 }
 
+/*
+ * The writers' names as a list, "text, json, har or chrome-trace", or with
+ * help, "text (a waterfall, the default), ..., or chrome-trace (...)": from
+ * output_writers, where each name is written once.
+ */
+static void format_names(char *buf, size_t cap, bool help)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < FMT_NR && n < cap; i++) {
+		const struct output_writer *w = &output_writers[i];
+		const char *sep = !i ? "" : i < FMT_NR - 1 ? ", " : help ? ", or " : " or ";
+
+		if (help)
+			n += snprintf(buf + n, cap - n, "%s%s (%s)", sep, w->name, w->help);
+		else
+			n += snprintf(buf + n, cap - n, "%s%s", sep, w->name);
+	}
+}
+
+static void set_format_doc(void)
+{
+	int n = snprintf(format_doc, sizeof(format_doc), "Output format: ");
+
+	format_names(format_doc + n, sizeof(format_doc) - n, true);
+}
+
 static long parse_num(const char *what, const char *arg, long min, long max)
 {
 	char *end;
@@ -146,17 +175,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		o->duration = parse_num("duration", arg, 0, 31536000);
 		break;
 	case 'f':
-		if (!strcmp(arg, "text"))
-			o->format = FMT_TEXT;
-		else if (!strcmp(arg, "json"))
-			o->format = FMT_JSON;
-		else if (!strcmp(arg, "chrome-trace"))
-			o->format = FMT_CHROME;
-		else if (!strcmp(arg, "har"))
-			o->format = FMT_HAR;
-		else
-			usage_error("unknown format '%s': use text, json, har or chrome-trace",
-				    arg);
+		if (output__format(arg, &o->format)) {
+			char names[128];
+
+			format_names(names, sizeof(names), false);
+			usage_error("unknown format '%s': use %s", arg, names);
+		}
 		break;
 	case 'o':
 		o->output = arg;
@@ -228,6 +252,7 @@ void options__parse(struct options *o, int argc, char **argv)
 	int n = argc, err;
 
 	memset(o, 0, sizeof(*o));
+	set_format_doc();
 	o->ringbuf_mib = 16;
 	o->metrics_max_servers = 100;
 	o->metrics_max_comms = 50;

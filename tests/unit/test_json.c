@@ -5,6 +5,7 @@
  * object. Every record is parsed back with json-c.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
@@ -555,6 +556,29 @@ static void subtest_chrome_trace_invalid_utf8(void)
 	free(buf);
 }
 
+/* -f NAME selects the writer the dispatcher calls: each name once, each writer named */
+static void subtest_format_names(void)
+{
+	enum output_format fmt;
+
+	for (int i = 0; i < FMT_NR; i++) {
+		const struct output_writer *w = &output_writers[i];
+
+		if (!ASSERT_OK_PTR(w->name, "every format has a name") ||
+		    !ASSERT_OK_PTR(w->entry, "and writes entries"))
+			continue;
+		fmt = FMT_NR;
+		ASSERT_EQ(output__format(w->name, &fmt), 0, w->name);
+		ASSERT_EQ(fmt, i, "the name selects its own writer");
+	}
+	ASSERT_EQ(output__format("text", &fmt), 0, "text");
+	ASSERT_EQ(fmt, FMT_TEXT, "text is FMT_TEXT");
+	ASSERT_EQ(output__format("chrome-trace", &fmt), 0, "chrome-trace");
+	ASSERT_EQ(fmt, FMT_CHROME, "chrome-trace is FMT_CHROME");
+	ASSERT_EQ(output__format("xml", &fmt), -EINVAL, "an unknown name");
+	ASSERT_EQ(output__format("", &fmt), -EINVAL, "an empty name");
+}
+
 TEST(json)
 {
 	if (test__start_subtest("key_order"))
@@ -577,4 +601,6 @@ TEST(json)
 		subtest_chrome_trace();
 	if (test__start_subtest("chrome_trace_invalid_utf8"))
 		subtest_chrome_trace_invalid_utf8();
+	if (test__start_subtest("format_names"))
+		subtest_format_names();
 }

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include "collect/entry.h"
+#include "common/version.h"
 #include "export/metrics.h"
 #include "test.h"
 
@@ -121,6 +122,7 @@ static void subtest_histograms(void)
 	t = render(m);
 	if (!t)
 		goto out;
+	ASSERT_LINE(t, "tlstrace_build_info{version=\"" TLSTRACE_VERSION "\"} 1");
 	ASSERT_LINE(t, "# TYPE tlstrace_entries_total counter");
 	ASSERT_LINE(t, "tlstrace_entries_total{" CURL_OK "} 2");
 	/* the lookup of the new connection only: 0.3 ms */

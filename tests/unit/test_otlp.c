@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "collect/entry.h"
+#include "common/version.h"
 #include "export/otlp.h"
 #include "protobuf_reader.h"
 #include "entries.h"
@@ -220,7 +221,12 @@ static void subtest_reused_server_and_failure(void)
 	ASSERT_TRUE(pbr_attr_str(res.m, 1, "service.name", "python3"), "service.name");
 	ASSERT_TRUE(pbr_attr_int(res.m, 1, "process.pid", 100), "process.pid");
 	ASSERT_TRUE(pbr_attr_str(res.m, 1, "process.executable.name", "python3"), "executable");
+	ASSERT_TRUE(pbr_attr_str(res.m, 1, "telemetry.sdk.version", TLSTRACE_VERSION),
+		    "telemetry.sdk.version");
 	ss = scope_spans(req, 0);
+	ASSERT_TRUE(pbr_get(ss, 1, 0, &f) && pbr_get(f.m, 2, 0, &f) &&
+			    pbr_str_is(f.m, TLSTRACE_VERSION),
+		    "scope version");
 	ASSERT_EQ(pbr_count(ss, 2), 3, "reused (1) + refused (1 + its connect)");
 	pbr_get(ss, 2, 0, &span);
 	ASSERT_TRUE(pbr_attr_str(span.m, 9, "error.type", "404"), "error.type of a 404");

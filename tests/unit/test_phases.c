@@ -19,6 +19,7 @@
 #include "export/output.h"
 #include "export/phases.h"
 #include "export/summary.h"
+#include "export/text.h"
 #include "protobuf_reader.h"
 #include "test.h"
 

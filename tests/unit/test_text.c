@@ -9,7 +9,7 @@
 #include <string.h>
 #include "collect/entry.h"
 #include "export/output.h"
-#include "export/summary.h"
+#include "export/text.h"
 #include "test.h"
 
 #define T0 5000000000ULL	      /* the entry's start, monotonic ns */

@@ -16,7 +16,6 @@
  * lookup, no TLS). "time" is their sum, as the spec defines it.
  */
 #define _GNU_SOURCE /* strptime, timegm */
-#include <argp.h>
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -25,6 +24,7 @@
 #include <strings.h>
 #include <time.h>
 #include <json-c/json.h>
+#include "common/version.h"
 #include "export/output.h"
 #include "export/phases.h"
 
@@ -559,14 +559,11 @@ static struct har_page *page_of(struct har *h, const struct entry *e, __s64 wall
 
 static void head(struct output *o)
 {
-	const char *v = argp_program_version; /* "tlstrace 0.1" */
 	struct json_object *ver;
 
 	if (o->header_done)
 		return;
-	if (v && !strncmp(v, "tlstrace ", 9))
-		v += 9;
-	ver = json_object_new_string(v ? v : "unknown");
+	ver = json_object_new_string(TLSTRACE_VERSION);
 	fprintf(o->f,
 		"{\"log\":{\"version\":\"1.2\",\"creator\":{\"name\":\"tlstrace\",\"version\":%s},"
 		"\"entries\":[",

@@ -3,6 +3,7 @@
  * JSON Lines: the PerformanceResourceTiming keys in the order of
  * docs/semantics.md, then the "tlstrace" extension object.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
@@ -201,4 +202,15 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return s;
+}
+
+int json__write(struct output *o, const struct entry *e)
+{
+	char *s = json__entry(e, o->epoch_offset);
+
+	if (!s)
+		return -ENOMEM;
+	fprintf(o->f, "%s\n", s);
+	free(s);
+	return 0;
 }

@@ -12,7 +12,6 @@
  * which alone closes sockets, so the fd it shuts down is still the
  * connection's.
  */
-#include <argp.h>
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -30,6 +29,7 @@
 #include "export/conntab.h"
 #include "common/utf8.h"
 #include "common/clock.h"
+#include "common/version.h"
 #include "export/metrics.h"
 #include "export/phases.h"
 
@@ -556,13 +556,9 @@ static void render_hist(FILE *f, const struct metrics *m, enum hist_kind k)
 
 static void render(FILE *f, const struct metrics *m)
 {
-	const char *version = argp_program_version;
-
-	if (version && !strncmp(version, "tlstrace ", 9))
-		version += 9;
 	family(f, "tlstrace_build_info", "gauge", "Always 1; the version of tlstrace.");
 	fputs("tlstrace_build_info{version=\"", f);
-	put_value(f, version ? version : "unknown");
+	put_value(f, TLSTRACE_VERSION);
 	fputs("\"} 1\n", f);
 	family(f, "process_start_time_seconds", "gauge",
 	       "Start time of the process since the Unix epoch in seconds.");

@@ -21,12 +21,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <argp.h>
 #include <sys/random.h>
 #include <curl/curl.h>
 #include "common/utf8.h"
 #include "common/clock.h"
 #include "common/escape.h"
+#include "common/version.h"
 #include "export/otlp.h"
 #include "export/phases.h"
 
@@ -693,16 +693,6 @@ static void item_spans(struct pb *b, const struct item *it, __s64 off)
 	child_spans(b, &id, it, off);
 }
 
-static const char *sdk_version(void)
-{
-	const char *v = argp_program_version, *sp;
-
-	if (!v)
-		return NULL;
-	sp = strrchr(v, ' ');
-	return sp ? sp + 1 : v;
-}
-
 static int same_process(const struct item *a, const struct item *b)
 {
 	return a->pid == b->pid && !strcmp(a->comm, b->comm) && !strcmp(a->exe, b->exe);
@@ -711,7 +701,6 @@ static int same_process(const struct item *a, const struct item *b)
 static void resource(struct pb *b, const struct item *it, const char *host)
 {
 	const char *base = strrchr(it->exe, '/');
-	const char *ver = sdk_version();
 	size_t r = pb_open(b, RS_RESOURCE);
 
 	kv_str(b, RES_ATTRIBUTES, "service.name", it->comm);
@@ -722,8 +711,7 @@ static void resource(struct pb *b, const struct item *it, const char *host)
 	if (host && *host)
 		kv_str(b, RES_ATTRIBUTES, "host.name", host);
 	kv_str(b, RES_ATTRIBUTES, "telemetry.sdk.name", "tlstrace");
-	if (ver)
-		kv_str(b, RES_ATTRIBUTES, "telemetry.sdk.version", ver);
+	kv_str(b, RES_ATTRIBUTES, "telemetry.sdk.version", TLSTRACE_VERSION);
 	pb_close(b, r);
 }
 
@@ -731,7 +719,6 @@ static void resource(struct pb *b, const struct item *it, const char *host)
 static int encode_items(struct item *const *items, size_t n, __s64 off, const char *host,
 			unsigned char **buf, size_t *len)
 {
-	const char *ver = sdk_version();
 	struct pb b = {};
 	char *done = calloc(n ? n : 1, 1);
 
@@ -747,8 +734,7 @@ static int encode_items(struct item *const *items, size_t n, __s64 off, const ch
 		ss = pb_open(&b, RS_SCOPE_SPANS);
 		sc = pb_open(&b, SS_SCOPE);
 		pb_str(&b, SCOPE_NAME, "tlstrace");
-		if (ver)
-			pb_str(&b, SCOPE_VERSION, ver);
+		pb_str(&b, SCOPE_VERSION, TLSTRACE_VERSION);
 		pb_close(&b, sc);
 		for (size_t j = i; j < n; j++) {
 			if (done[j] || !same_process(items[i], items[j]))
@@ -1335,7 +1321,7 @@ struct otlp *otlp__start(const struct otlp_config *cfg, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	snprintf(ua, sizeof(ua), "tlstrace/%s", sdk_version() ? sdk_version() : "0");
+	snprintf(ua, sizeof(ua), "tlstrace/%s", TLSTRACE_VERSION);
 	curl_easy_setopt(o->curl, CURLOPT_URL, o->url);
 	curl_easy_setopt(o->curl, CURLOPT_PREREQFUNCTION, on_connected);
 	curl_easy_setopt(o->curl, CURLOPT_PREREQDATA, o);

@@ -8,11 +8,13 @@
 
 struct json_object;
 
+/* in the order --help lists them (output_writers[]) */
 enum output_format {
 	FMT_TEXT,
 	FMT_JSON,
-	FMT_CHROME, /* Trace Event JSON, for Perfetto and chrome://tracing */
 	FMT_HAR,    /* HAR 1.2: one JSON document, written at close */
+	FMT_CHROME, /* Trace Event JSON, for Perfetto and chrome://tracing */
+	FMT_NR,
 };
 
 struct output {
@@ -38,10 +40,37 @@ struct json_object *json__text(const char *str, size_t len);
 /* the JSON Lines record for an entry, without the newline; free() it */
 char *json__entry(const struct entry *e, __s64 epoch_offset);
 
+/*
+ * A writer, as -f names it. entry() writes one entry to o->f: 0, or -errno
+ * (-ENOMEM, or -EIO once o->f has an error); close() ends the document
+ * (NULL if it has no end) and frees what the writer keeps in o->priv.
+ * Neither flushes: output__entry and output__close do.
+ */
+struct output_writer {
+	const char *name; /* -f's argument */
+	const char *help; /* what it is, for --help */
+	int (*entry)(struct output *o, const struct entry *e);
+	void (*close)(struct output *o);
+};
+
+/* every writer, indexed by enum output_format (output.c) */
+extern const struct output_writer output_writers[FMT_NR];
+
+/* the format called name (as -f gives it): 0, or -EINVAL if there is none */
+int output__format(const char *name, enum output_format *fmt);
+
+/*
+ * Write e in o->format to o->f and flush it: 0, or -errno if the writer
+ * failed (-ENOMEM) or o->f has an error (-EIO). The record's fate on the
+ * file (whole or lost) is outfile__end_record's to say.
+ */
 int output__entry(struct output *o, const struct entry *e);
 
-/* finish the output (a JSON array's closing bracket) */
+/* finish the output (a JSON array's closing bracket), free the writer's state, flush */
 void output__close(struct output *o);
+
+/* JSON Lines: the record of json__entry and a newline */
+int json__write(struct output *o, const struct entry *e);
 
 int chrome__entry(struct output *o, const struct entry *e);
 void chrome__close(struct output *o);

@@ -2,7 +2,7 @@
 /*
  * Redaction: the credentials a traced process sends or receives (query
  * parameters, URL user information, header fields) replaced by REDACTED
- * before any writer sees them. main.c hands every writer (JSON, text, HAR,
+ * before any writer sees them. run.c hands every writer (JSON, text, HAR,
  * chrome-trace, the summary, OTLP, metrics) the copy redact__entry() makes,
  * unless --no-redact. The lists of what is sensitive are in redact.c, in
  * one place, and the README's "Redaction" section says the same.

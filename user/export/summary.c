@@ -30,6 +30,7 @@
 #include "common/escape.h"
 #include "export/summary.h"
 #include "export/phases.h"
+#include "export/text.h"
 
 /* out of memory in uthash: the row is not added, and counted as lost */
 static int hash_oom;

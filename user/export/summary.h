@@ -45,24 +45,4 @@ void summary__print(struct summary *s, FILE *f, int color, int width);
 int summary__stats(struct summary *s, int process, const char *key, struct summary_stats *st);
 void summary__free(struct summary *s);
 
-/*
- * Pieces of the terminal view (text.c), shared with the summary and the
- * unit tests.
- */
-
-/* s made safe for a terminal by tty_escape() (escape.h), cut to max columns
- * with "..." in the middle, keeping scheme://host and the end of the path
- * when there is room for both */
-void text__shorten(char *out, size_t cap, const char *s, int max);
-/* "host:port" of a URL, with the scheme's default port when it has none; the
- * bytes as they are (text__shorten escapes them for a terminal) */
-void text__host(char *out, size_t cap, const char *url);
-/* the phases of e's bar, over ncols columns: one enum seg value (0 idle,
- * 1 lookup, 2 connect, 3 TLS, 4 waiting, 5 download) per column; returns
- * how many were written */
-int text__segments(const struct entry *e, int ncols, char *out);
-/* e's bar, exactly width columns: its length against scale_ms (a full bar),
- * the failure mark last; ANSI colours or letters */
-void text__bar(char *out, size_t cap, const struct entry *e, double scale_ms, int width, int color);
-
 #endif /* SUMMARY_H */

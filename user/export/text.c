@@ -31,7 +31,7 @@
 #include <time.h>
 #include "common/escape.h"
 #include "export/output.h"
-#include "export/summary.h"
+#include "export/text.h"
 #include "export/phases.h"
 
 enum seg {
@@ -463,7 +463,7 @@ static const char *status_color(const struct entry *e)
 	return "";
 }
 
-static int write_text(struct output *o, const struct entry *e)
+int text__entry(struct output *o, const struct entry *e)
 {
 	struct text_state *st = o->priv;
 	char when[32], who[64], status[16], name[sizeof(e->name)], err[sizeof(e->error) + 32];
@@ -519,39 +519,8 @@ static int write_text(struct output *o, const struct entry *e)
 	return 0;
 }
 
-int output__entry(struct output *o, const struct entry *e)
+void text__close(struct output *o)
 {
-	char *s;
-	int err = 0;
-
-	if (o->format == FMT_TEXT) {
-		err = write_text(o, e);
-	} else if (o->format == FMT_CHROME) {
-		chrome__entry(o, e);
-	} else if (o->format == FMT_HAR) {
-		har__entry(o, e);
-	} else {
-		s = json__entry(e, o->epoch_offset);
-		if (!s)
-			return -ENOMEM;
-		fprintf(o->f, "%s\n", s);
-		free(s);
-	}
-	fflush(o->f);
-	if (err)
-		return err;
-	return ferror(o->f) ? -EIO : 0;
-}
-
-void output__close(struct output *o)
-{
-	if (o->format == FMT_CHROME)
-		chrome__close(o);
-	else if (o->format == FMT_HAR)
-		har__close(o);
-	if (o->format == FMT_TEXT) {
-		free(o->priv);
-		o->priv = NULL;
-	}
-	fflush(o->f);
+	free(o->priv);
+	o->priv = NULL;
 }

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The traced command: forked held, let go once the probes are in place, reaped. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "common/escape.h"
+#include "probe/command.h"
+#include "probe/host.h"
+
+/* fork argv stopped before exec; it runs when go is written to */
+static pid_t spawn(char *const *argv, int *go)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		char c;
+
+		close(fds[1]);
+		if (read(fds[0], &c, 1) != 1)
+			_exit(127); /* tlstrace failed before tracing */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		host__restore_nofile();
+		execvp(argv[0], argv);
+		fprintf(stderr, "tlstrace: run %s: %s\n", esc(argv[0]), strerror(errno));
+		_exit(127);
+	}
+	close(fds[0]);
+	*go = fds[1];
+	return pid;
+}
+
+int command__spawn(struct command *c, char *const *argv)
+{
+	pid_t pid = spawn(argv, &c->go);
+
+	c->argv = argv;
+	if (pid < 0) {
+		fprintf(stderr, "tlstrace: start %s: %s\n", esc(argv[0]), strerror(-pid));
+		return pid;
+	}
+	c->pid = pid;
+	return 0;
+}
+
+int command__go(struct command *c)
+{
+	int err;
+
+	if (c->go < 0)
+		return 0;
+	if (write(c->go, "g", 1) != 1) {
+		err = -errno;
+		fprintf(stderr, "tlstrace: start %s: %s\n", esc(c->argv[0]), strerror(-err));
+		return err;
+	}
+	close(c->go);
+	c->go = -1;
+	return 0;
+}
+
+bool command__exited(struct command *c)
+{
+	if (c->pid > 0 && !c->done && waitpid(c->pid, &c->status, WNOHANG) == c->pid)
+		c->done = true;
+	return c->done;
+}
+
+void command__free(struct command *c, bool kill_it)
+{
+	if (c->go >= 0)
+		close(c->go); /* the child exits without running COMMAND */
+	c->go = -1;
+	if (c->pid > 0 && !c->done && kill_it) {
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, &c->status, 0);
+	}
+}
+
+bool command__find_program(const char *name, char *out, size_t cap)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(name, '/')) {
+		snprintf(out, cap, "%s", name);
+		return access(out, X_OK) == 0;
+	}
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		const char *colon = strchr(p, ':');
+		size_t n = colon ? (size_t)(colon - p) : strlen(p);
+
+		snprintf(out, cap, "%.*s/%s", (int)n, n ? p : ".", name);
+		if (access(out, X_OK) == 0)
+			return true;
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	return false;
+}

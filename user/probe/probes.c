@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The BPF object's life: open, load, tracepoints, ring buffer, counters, detach. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "tlstrace.h"
+#include "lib_filter.h" /* before the skeleton, whose rodata has one */
+#include "tlstrace.skel.h"
+#include "options.h"
+#include "common/escape.h"
+#include "common/tlslib.h"
+#include "probe/attach.h"
+#include "probe/probes.h"
+
+static bool verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	char msg[1024], line[4 * sizeof(msg)];
+	const char *p = msg;
+
+	if (!verbose)
+		return 0;
+	(void)level;
+	vsnprintf(msg, sizeof(msg), fmt, args);
+	/* names libbpf quotes may come from a traced process's files: escaped, line by line */
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+
+		tty_escape(line, sizeof(line), p, n);
+		fprintf(stderr, "%s%s", line, p[n] ? "\n" : "");
+		p += n + (p[n] ? 1 : 0);
+	}
+	return 0;
+}
+
+void probes__set_verbose(bool on)
+{
+	verbose = on;
+	libbpf_set_print(libbpf_print);
+}
+
+int probes__open(struct probes *p)
+{
+	int err;
+
+	p->skel = tlstrace_bpf__open();
+	if (!p->skel) {
+		err = -errno;
+		fprintf(stderr, "tlstrace: open BPF object: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int attach_tracepoints(struct probes *p)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program (prog, p->skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+		struct bpf_link *l;
+
+		if (strncmp(sec, "tp/", 3) && strncmp(sec, "raw_tp/", 7))
+			continue;
+		l = bpf_program__attach(prog);
+		if (!l) {
+			int err = -errno;
+
+			fprintf(stderr, "tlstrace: attach tracepoint %s: %s\n",
+				sec + (sec[0] == 't' ? 3 : 7), strerror(-err));
+			return err;
+		}
+		if (p->ntracepoints == PROBES_MAX_TRACEPOINTS) {
+			bpf_link__destroy(l);
+			return -E2BIG;
+		}
+		p->tracepoints[p->ntracepoints++] = l;
+	}
+	return 0;
+}
+
+int probes__load(struct probes *p, const struct options *o, const volatile sig_atomic_t *stop)
+{
+	struct tlstrace_bpf *skel = p->skel;
+	int err;
+
+	skel->rodata->targ_timing_only = o->timing_only;
+	/* the TLS libraries whose opening BPF reports, from their table */
+	err = tlslib_lib_filter((struct lib_filter *)&skel->rodata->targ_lib_files);
+	if (err) {
+		fprintf(stderr, "tlstrace: the table of TLS libraries: %s\n", strerror(-err));
+		return err;
+	}
+	err = bpf_map__set_max_entries(skel->maps.events, (__u32)o->ringbuf_mib << 20);
+	if (err) {
+		fprintf(stderr, "tlstrace: set the ring buffer size: %s\n", strerror(-err));
+		return err;
+	}
+
+	err = tlstrace_bpf__load(skel);
+	if (err) {
+		fprintf(stderr, "tlstrace: load BPF programs: %s%s\n", strerror(-err),
+			err == -EPERM || err == -EACCES ? " (needs CAP_BPF and CAP_PERFMON, and a "
+							  "kernel that is not locked down)"
+			: err == -ENOSYS || err == -EINVAL ? " (needs a kernel with BPF, BTF and "
+							     "kfuncs: Linux 6.2 or later)"
+							   : "");
+		return err;
+	}
+	err = attach_tracepoints(p);
+	if (err)
+		return err;
+
+	p->att = attacher__new(skel->obj, o->verbose, stop);
+	if (!p->att) {
+		err = errno ? -errno : -ENOMEM;
+		if (err == -ENOMEM)
+			fprintf(stderr, "tlstrace: out of memory\n");
+		return err;
+	}
+	if (o->timing_only)
+		attacher__set_timing_only(p->att);
+	return 0;
+}
+
+int probes__read(struct probes *p, int (*fn)(void *ctx, void *data, size_t size), void *ctx)
+{
+	int err;
+
+	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), fn, ctx, NULL);
+	if (!p->rb) {
+		err = -errno;
+		fprintf(stderr, "tlstrace: create ring buffer: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int probes__poll(struct probes *p, int timeout_ms)
+{
+	int err = ring_buffer__poll(p->rb, timeout_ms);
+
+	return err < 0 ? err : ring_buffer__consume(p->rb);
+}
+
+void probes__drain(struct probes *p)
+{
+	ring_buffer__consume(p->rb);
+}
+
+void probes__counters(struct probes *p, __u64 *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+
+	memset(out, 0, sizeof(*out) * CNT_NR);
+	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		return;
+	for (__u32 i = 0; i < CNT_NR; i++) {
+		if (bpf_map__lookup_elem(p->skel->maps.counters, &i, sizeof(i), vals,
+					 sizeof(*vals) * ncpu, 0))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+}
+
+/*
+ * Detaching a uprobe waits out an RCU grace period in the kernel, one after
+ * another (~70 ms each here): seconds for all of them. A child that shares
+ * our descriptors holds the last references and lets them go after we have
+ * exited, so tlstrace itself returns at once. The probes are still removed.
+ */
+void probes__detach_in_background(struct probes *p, int output_fd)
+{
+	int fds[2], null;
+	pid_t pid;
+	char c;
+
+	if (!p->skel)
+		return;
+	if (pipe2(fds, O_CLOEXEC))
+		return;
+	pid = fork();
+	if (pid != 0) {
+		close(fds[0]); /* fds[1] closes when we exit */
+		return;
+	}
+	close(fds[1]);
+	if (output_fd > STDERR_FILENO)
+		close(output_fd); /* a reader of a FIFO sees its end when we exit */
+	setsid();
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+	}
+	while (read(fds[0], &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+void probes__free(struct probes *p)
+{
+	ring_buffer__free(p->rb);
+	p->rb = NULL;
+	for (int i = 0; i < p->ntracepoints; i++)
+		bpf_link__destroy(p->tracepoints[i]);
+	p->ntracepoints = 0;
+	attacher__free(p->att);
+	p->att = NULL;
+	tlstrace_bpf__destroy(p->skel);
+	p->skel = NULL;
+}

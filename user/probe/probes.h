@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The BPF side as one object: the skeleton opened and loaded, its
+ * tracepoints attached, the attacher that places the uprobes, the ring
+ * buffer their events arrive in, and the counters they keep. What is
+ * traced is targets.h's; the records are run.c's.
+ */
+#ifndef PROBES_H
+#define PROBES_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+struct tlstrace_bpf;
+struct attacher;
+struct ring_buffer;
+struct bpf_link;
+struct options;
+
+#define PROBES_MAX_TRACEPOINTS 32
+
+struct probes {
+	struct tlstrace_bpf *skel; /* opened (maybe not loaded); NULL before probes__open */
+	struct attacher *att;	   /* the uprobes; NULL until probes__load succeeds */
+	struct ring_buffer *rb;	   /* NULL until probes__read */
+	struct bpf_link *tracepoints[PROBES_MAX_TRACEPOINTS];
+	int ntracepoints;
+};
+
+/* libbpf's messages on stderr with -v (escaped: they quote traced files' names), else none */
+void probes__set_verbose(bool on);
+
+/* open the BPF object (not loaded): 0, or -errno once said */
+int probes__open(struct probes *p);
+
+/*
+ * Size the ring buffer (o->ringbuf_mib), load the programs (the filter set
+ * by targets__filter first), attach the tracepoints and create the
+ * attacher, whose start-up scans give up once *stop is set. 0, or -errno
+ * once said (with what the kernel lacks, for a refused load).
+ */
+int probes__load(struct probes *p, const struct options *o, const volatile sig_atomic_t *stop);
+
+/*
+ * Read the events through fn(ctx, data, size), libbpf's ring_buffer_sample_fn,
+ * from now on (probes__poll, probes__drain). 0, or -errno once said.
+ */
+int probes__read(struct probes *p, int (*fn)(void *ctx, void *data, size_t size), void *ctx);
+
+/* wait up to timeout_ms for records, then take all there are: 0 or more, or -errno */
+int probes__poll(struct probes *p, int timeout_ms);
+
+/* take the records already there, without waiting */
+void probes__drain(struct probes *p);
+
+/* the BPF counters summed over CPUs, indexed by CNT_* (out: CNT_NR); zeros if unreadable */
+void probes__counters(struct probes *p, __u64 *out);
+
+/*
+ * Let the kernel detach the probes after tlstrace has exited (see
+ * probes.c): a child holding our descriptors but output_fd (closed, so a
+ * FIFO's reader sees its end). Nothing if the object was never opened.
+ */
+void probes__detach_in_background(struct probes *p, int output_fd);
+
+/* free it all: ring buffer, tracepoints, attacher, object; a zeroed probes is fine */
+void probes__free(struct probes *p);
+
+#endif /* PROBES_H */

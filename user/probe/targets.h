@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What is traced: the processes given by -p, the processes named by -c,
+ * a COMMAND and its children, or, with none of them, every process on the
+ * host; and the libraries attached for them at start.
+ */
+#ifndef TARGETS_H
+#define TARGETS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+struct options;
+struct probes;
+
+/* every -p process exists: 0, or -ESRCH once "no process with pid N" is said */
+int targets__check_pids(const struct options *o);
+
+/*
+ * The BPF programs' own filter, set between probes__open and
+ * probes__load: host-wide, by command name, or the processes marked
+ * traced (and, for a command, their children); never tlstrace itself.
+ */
+void targets__filter(struct probes *p, const struct options *o);
+
+/*
+ * Attach to the TLS libraries of what is traced and mark the processes
+ * traced: each -p process's own libraries (per process), or the host's
+ * (the loader's cache and every running process's) and, with -c, the
+ * processes already running under that name; each --lib file; and COMMAND
+ * (pid command, -1 if none), its executable attached before it runs. A
+ * warning if no library is found. 0, or -errno once said (a -p process
+ * whose libraries cannot be read).
+ */
+int targets__select(struct probes *p, const struct options *o, pid_t command);
+
+/* "tlstrace: tracing ...; Ctrl-C to stop" on stderr, which scripts wait for; not with a command */
+void targets__announce(const struct options *o);
+
+/* every -p process has exited (false without -p) */
+bool targets__gone(const struct options *o);
+
+/*
+ * Whether process pid listens on TCP port, in its own network namespace:
+ * 1 or 0 (the collector's listening callback, collector__set_listening).
+ */
+int targets__listens_on(__u32 pid, __u16 port);
+
+#endif /* TARGETS_H */

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* A run's account of itself, on stderr (or among the entries, in text mode). */
+#include <stdio.h>
+#include "tlstrace.h"
+#include "collect/collector.h"
+#include "collect/http2.h"
+#include "common/escape.h"
+#include "export/metrics.h"
+#include "export/otlp.h"
+#include "probe/attach.h"
+#include "report.h"
+
+static const char *counter_names[CNT_NR] = {
+	[CNT_HIT_HANDSHAKE_ENTER] = "hits.handshake_enter",
+	[CNT_HIT_HANDSHAKE_EXIT] = "hits.handshake_exit",
+	[CNT_HIT_READ_ENTER] = "hits.read_enter",
+	[CNT_HIT_READ_EXIT] = "hits.read_exit",
+	[CNT_HIT_WRITE_ENTER] = "hits.write_enter",
+	[CNT_HIT_WRITE_EXIT] = "hits.write_exit",
+	[CNT_HIT_SET_FD] = "hits.set_fd",
+	[CNT_HIT_FREE] = "hits.free",
+	[CNT_HIT_BIO_WRITE] = "hits.bio_write",
+	[CNT_HIT_DNS_ENTER] = "hits.getaddrinfo_enter",
+	[CNT_HIT_DNS_EXIT] = "hits.getaddrinfo_exit",
+	[CNT_HIT_UNTRACED] = "hits.untraced",
+	[CNT_DROP_RINGBUF] = "drops.ringbuf",
+	[CNT_DROP_INFLIGHT] = "drops.inflight",
+	[CNT_DROP_SOCKS] = "drops.socks",
+	[CNT_READ_FAIL] = "read_failures",
+};
+
+/* events lost in BPF: the counter, its name in messages, its metrics label */
+static const struct {
+	int cnt;
+	const char *name;
+	const char *label;
+} drop_causes[] = {
+	{ CNT_DROP_RINGBUF, "ring buffer", "ringbuf" },
+	{ CNT_DROP_INFLIGHT, "thread map", "thread_map" },
+	{ CNT_DROP_SOCKS, "socket map", "socket_map" },
+};
+
+#define NCAUSES (sizeof(drop_causes) / sizeof(drop_causes[0]))
+
+/* events lost in BPF, all causes */
+static __u64 drop_total(const __u64 *cnt)
+{
+	__u64 total = 0;
+
+	for (size_t i = 0; i < NCAUSES; i++)
+		total += cnt[drop_causes[i].cnt];
+	return total;
+}
+
+/* "ring buffer N, thread map N, socket map N": the drops by cause, as every message says them */
+static const char *drops_by_cause(char *buf, size_t cap, const __u64 *cnt)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < NCAUSES && n < cap; i++)
+		n += snprintf(buf + n, cap - n, "%s%s %llu", i ? ", " : "", drop_causes[i].name,
+			      (unsigned long long)cnt[drop_causes[i].cnt]);
+	return buf;
+}
+
+bool report__drop_notice(FILE *f, const __u64 *cnt, __u64 *seen)
+{
+	__u64 total = drop_total(cnt);
+	char causes[128];
+
+	if (total <= *seen)
+		return false;
+	fprintf(f,
+		"tlstrace: warning: %llu events dropped since the last notice (%s so far): entries "
+		"may be missing%s\n",
+		(unsigned long long)(total - *seen), drops_by_cause(causes, sizeof(causes), cnt),
+		cnt[CNT_DROP_RINGBUF] ? "; try a larger --ringbuf-size" : "");
+	*seen = total;
+	return true;
+}
+
+void report__drop_line(FILE *f, const __u64 *cnt)
+{
+	__u64 total = drop_total(cnt);
+	char causes[128];
+
+	fprintf(f, "events dropped: %llu (%s)%s\n", (unsigned long long)total,
+		drops_by_cause(causes, sizeof(causes), cnt),
+		total ? ": entries may be missing" : "");
+}
+
+void report__publish(struct metrics *m, const __u64 *cnt, const struct collector_stats *cs)
+{
+	for (size_t i = 0; i < NCAUSES; i++)
+		metrics__drops(m, drop_causes[i].label, cnt[drop_causes[i].cnt]);
+	metrics__drops(m, "read_failure", cnt[CNT_READ_FAIL]);
+	metrics__drops(m, "bad_record", cs->bad_records);
+	metrics__drops(m, "unmatched", cs->unmatched);
+	metrics__drops(m, "requests_overflow", cs->requests_overflow);
+	metrics__drops(m, "h2_overflow", h2__refused());
+}
+
+void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool all)
+{
+	__u64 hits = 0, drops = drop_total(cnt);
+	char causes[128];
+
+	if (drops || cnt[CNT_READ_FAIL] || cs->bad_records || cs->requests_overflow ||
+	    h2__refused())
+		fprintf(stderr,
+			"tlstrace: warning: %llu events dropped (%s), %llu user-memory read "
+			"failures, %llu bad records, %llu requests not kept (too many awaiting "
+			"responses), %llu HTTP/2 directions given up (header blocks over the "
+			"memory bound): entries may be missing or incomplete\n",
+			(unsigned long long)drops, drops_by_cause(causes, sizeof(causes), cnt),
+			(unsigned long long)cnt[CNT_READ_FAIL], (unsigned long long)cs->bad_records,
+			(unsigned long long)cs->requests_overflow,
+			(unsigned long long)h2__refused());
+	if (!all)
+		return;
+	for (int i = CNT_HIT_HANDSHAKE_ENTER; i <= CNT_HIT_DNS_EXIT; i++)
+		hits += cnt[i];
+	fprintf(stderr, "tlstrace: stats:");
+	for (int i = 0; i < CNT_NR; i++)
+		fprintf(stderr, " %s=%llu", counter_names[i], (unsigned long long)cnt[i]);
+	fprintf(stderr,
+		" hits.total=%llu records=%llu entries=%llu unmatched=%llu malformed=%llu "
+		"expired=%llu requests_overflow=%llu\n",
+		(unsigned long long)hits, (unsigned long long)cs->records,
+		(unsigned long long)cs->entries, (unsigned long long)cs->unmatched,
+		(unsigned long long)cs->malformed, (unsigned long long)cs->expired,
+		(unsigned long long)cs->requests_overflow);
+}
+
+void report__libraries(struct attacher *att, bool all)
+{
+	__u64 refused[ATTACH_REFUSAL_NR], total = 0;
+
+	if (!att)
+		return;
+	attacher__refusals(att, refused);
+	for (int i = ATTACH_NOT_REGULAR; i < ATTACH_REFUSAL_NR; i++)
+		total += refused[i];
+	if (total) {
+		bool first = true;
+
+		fprintf(stderr, "tlstrace: warning: %llu libraries not attached (",
+			(unsigned long long)total);
+		for (int i = ATTACH_NOT_REGULAR; i < ATTACH_REFUSAL_NR; i++) {
+			if (!refused[i])
+				continue;
+			fprintf(stderr, "%s%s %llu", first ? "" : ", ", attach_refusal_name(i),
+				(unsigned long long)refused[i]);
+			first = false;
+		}
+		fprintf(stderr, "): what the processes loading them did may be missing\n");
+	}
+	if (!all)
+		return;
+	fprintf(stderr, "tlstrace: stats: libs.attached=%d", attacher__count(att));
+	for (int i = ATTACH_NOT_REGULAR; i < ATTACH_REFUSAL_NR; i++)
+		fprintf(stderr, " libs.refused.%s=%llu", attach_refusal_name(i),
+			(unsigned long long)refused[i]);
+	fputc('\n', stderr);
+}
+
+void report__otlp(const struct otlp_stats *st, __u64 own, bool all)
+{
+	if (st->dropped || st->failed)
+		fprintf(stderr,
+			"tlstrace: warning: OTLP: %llu of %llu entries not delivered (%llu dropped "
+			"from a full queue, %llu failed after retries%s%s)\n",
+			(unsigned long long)(st->dropped + st->failed),
+			(unsigned long long)(st->queued + st->dropped),
+			(unsigned long long)st->dropped, (unsigned long long)st->failed,
+			st->last_error[0] ? ": " : "", esc(st->last_error));
+	if (all)
+		fprintf(stderr,
+			"tlstrace: stats: otlp.queued=%llu otlp.sent=%llu otlp.dropped=%llu "
+			"otlp.failed=%llu otlp.retries=%llu otlp.own_entries=%llu\n",
+			(unsigned long long)st->queued, (unsigned long long)st->sent,
+			(unsigned long long)st->dropped, (unsigned long long)st->failed,
+			(unsigned long long)st->retries, (unsigned long long)own);
+}
