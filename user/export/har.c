@@ -2,7 +2,7 @@
 /*
  * HAR 1.2, streamed: the log's head at the first entry, one entry per call,
  * and the tail (the pages, with --by-process) at close, so memory stays flat
- * however long the trace. Header fields are written as they come: main.c
+ * however long the trace. Header fields are written as they come: run.c
  * hands every writer an entry already redacted (redact.h) unless
  * --no-redact, so the URL, the query string, the headers and the cookies
  * parsed from them hold no credential here. Bodies are never written.
