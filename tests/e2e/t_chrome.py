@@ -48,6 +48,27 @@ def check_tracks(events):
         expect(r["tid"] in named, "track %d of %s has no name" % (r["tid"], r["name"]))
 
 
+def test_chrome_trace(env):
+    """-f chrome-trace: a valid Trace Event JSON array; one slice per resource,
+    two requests one after the other on their connection's one track, with
+    their phases nested inside them."""
+    need("curl")
+    env.require_server()
+    urls = [env.url("/hello"), env.url("/size/2000")]
+    events = run_chrome(env, "chrome_trace", ["curl", "-sk", "-o", "/dev/null", "-o",
+                                              "/dev/null"] + urls)
+    for ev in events:
+        expect(ev.get("ph") in ("X", "M") and isinstance(ev.get("pid"), int) and
+               isinstance(ev.get("tid"), int), "bad event %r" % ev)
+    resources = slices(events, "resource")
+    expect([r["name"] for r in resources] == urls, "resource slices %r"
+           % [r["name"] for r in resources])
+    expect(len({r["tid"] for r in resources}) == 1, "two tracks for one connection")
+    names = {p["name"] for p in slices(events, "phase")}
+    expect({"connect", "tls", "wait", "download"} <= names, "phases %r" % sorted(names))
+    check_tracks(events)
+
+
 def test_chrome_h2_parallel(env):
     """nghttp: three concurrent streams on one connection: each overlapping
     stream on a track of its own, all tracks named for the one connection."""

@@ -1,13 +1,12 @@
 # SPDX-License-Identifier: MIT
-"""The command line: one-line errors for bad options, the -o file's mode,
--f chrome-trace (the other outputs have modules of their own: t_har, t_otlp,
-t_metrics, t_terminal)."""
+"""The command line: one-line errors for bad options, the -o file's mode (the
+outputs have modules of their own: t_chrome, t_har, t_otlp, t_metrics,
+t_terminal)."""
 
-import json
 import os
 import stat
 
-from harness import Failure, describe_exit, expect, need, stderr_hint
+from harness import describe_exit, expect, need, stderr_hint
 
 
 def test_errors(env):
@@ -49,37 +48,3 @@ def test_json_file_mode(env):
     expect(stat.S_ISREG(st.st_mode), "output is not a regular file")
     mode = stat.S_IMODE(st.st_mode)
     expect(mode == 0o600, "output file mode %04o, want 0600" % mode)
-
-
-def test_chrome_trace(env):
-    """-f chrome-trace: a valid Trace Event JSON array; one slice per resource on
-    its connection's track, with its phases nested inside it."""
-    need("curl")
-    env.require_server()
-    out = env.path("chrome_trace.json")
-    urls = [env.url("/hello"), env.url("/size/2000")]
-    rc, _, err = env.procs.run([env.tlstrace, "-f", "chrome-trace", "-o", out, "--", "curl", "-sk",
-                                "-o", "/dev/null", "-o", "/dev/null"] + urls, 30, "tlstrace")
-    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
-    try:
-        with open(out) as f:
-            events = json.load(f)
-    except ValueError as ex:
-        raise Failure("not JSON: %s" % ex)
-    expect(isinstance(events, list), "not a JSON array")
-    for ev in events:
-        expect(ev.get("ph") in ("X", "M") and isinstance(ev.get("pid"), int) and
-               isinstance(ev.get("tid"), int), "bad event %r" % ev)
-    resources = [ev for ev in events if ev["ph"] == "X" and ev.get("cat") == "resource"]
-    expect([r["name"] for r in resources] == urls, "resource slices %r"
-           % [r["name"] for r in resources])
-    expect(len({r["tid"] for r in resources}) == 1, "two tracks for one connection")
-    phases = [ev for ev in events if ev["ph"] == "X" and ev.get("cat") == "phase"]
-    names = {p["name"] for p in phases}
-    expect({"connect", "tls", "wait", "download"} <= names, "phases %r" % sorted(names))
-    for p in phases:
-        owner = [r for r in resources if r["ts"] - 0.002 <= p["ts"] and
-                 p["ts"] + p["dur"] <= r["ts"] + r["dur"] + 0.002]
-        expect(owner, "phase %s at %.3f is in no resource slice" % (p["name"], p["ts"]))
-    expect(any(ev["ph"] == "M" and ev["name"] == "thread_name" for ev in events),
-           "no track names")
