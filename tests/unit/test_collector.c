@@ -784,6 +784,28 @@ out:
 	fx_fini(&f);
 }
 
+/* a connect still under way when the trace stops is a failed fetch, not lost */
+static void subtest_connect_pending_at_stop(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	collector__flush(f.c, 9000);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry at the stop");
+	ASSERT_STREQ(e->failed_phase, "connect", "failed in its connect");
+	ASSERT_EQ(e->start, 1000, "start = the connect");
+	ASSERT_EQ(e->response_end, 9000, "responseEnd = the stop");
+	ASSERT_OK_PTR(strstr(e->error, "trace ended"), "the error says the trace ended");
+out:
+	fx_fini(&f);
+}
+
 static void subtest_unmatched_read(void)
 {
 	struct collector_stats st;
@@ -1222,6 +1244,8 @@ TEST(collector)
 		subtest_killed_inside_handshake();
 	if (test__start_subtest("connect_failure"))
 		subtest_connect_failure();
+	if (test__start_subtest("connect_pending_at_stop"))
+		subtest_connect_pending_at_stop();
 	if (test__start_subtest("unmatched_read"))
 		subtest_unmatched_read();
 	if (test__start_subtest("server_keep_alive"))

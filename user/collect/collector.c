@@ -546,7 +546,13 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 	if (!cn->nreq && !cn->tcp_failed && cn->observed && !cn->tcp_end) {
 		/* closed while still connecting: the program gave up waiting */
 		find_lookup(c, cn, 0);
-		hold_failure(c, cn, ts, "connection timed out (closed before it was established)");
+		if (!strcmp(why, "connection closed"))
+			snprintf(err, sizeof(err),
+				 "connection timed out (closed before it was "
+				 "established)");
+		else
+			snprintf(err, sizeof(err), "%s before the connection was established", why);
+		hold_failure(c, cn, ts, err);
 		cn->tcp_failed = 1;
 	}
 	if (!cn->nreq && !cn->tcp_failed) {
@@ -1656,12 +1662,12 @@ void collector__flush(struct collector *c, __u64 now)
 	struct conn *cn, *tmp;
 	struct session *s, *stmp;
 
-	release_held(c, 0, -1, 0, 0);
-
 	HASH_ITER (hh, c->conns, cn, tmp) {
 		flush_conn(c, cn, now, "trace ended");
 		conn_destroy(c, cn);
 	}
+	/* after the connections: a connect they leave unfinished is held too */
+	release_held(c, 0, -1, 0, 0);
 	HASH_ITER (hh, c->sessions, s, stmp)
 		sess_destroy(c, s, now);
 }
