@@ -166,8 +166,16 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 	if (e->timing_only) {
 		/* timed from socket syscalls: what only the plaintext would tell */
 		static const char *const unknown[] = {
-			"name.path",	   "method",	   "responseStatus",	"encodedBodySize",
-			"decodedBodySize", "transferSize", "domainLookupStart", "domainLookupEnd",
+			"name.path",
+			"method",
+			"responseStatus",
+			"encodedBodySize",
+			"decodedBodySize",
+			"transferSize",
+			"domainLookupStart",
+			"domainLookupEnd",
+			/* a 1xx response is not told from the final one without the plaintext */
+			"firstInterimResponseStart",
 		};
 		struct json_object *u = json_object_new_array();
 
