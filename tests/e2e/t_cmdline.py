@@ -5,8 +5,10 @@ t_terminal)."""
 
 import os
 import stat
+import subprocess
+import sys
 
-from harness import describe_exit, expect, need, stderr_hint
+from harness import describe_exit, expect, need, read_line, stderr_hint
 
 
 def test_errors(env):
@@ -27,6 +29,20 @@ def test_errors(env):
     if rc == 0 or not one_line(err) or str(pid) not in err:
         problems.append("-p %d: exit %d, stderr %r (want non-zero, one line naming the pid)"
                         % (pid, rc, err.strip()[:100]))
+
+    # a thread's id is no process's: /proc has it, the BPF filter never sees it
+    script = ("import threading, time\n"
+              "threading.Thread(target=lambda: (print(threading.get_native_id(), flush=True),"
+              " time.sleep(30)), daemon=True).start()\n"
+              "time.sleep(30)\n")
+    owner = env.procs.spawn([sys.executable, "-c", script], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    tid = read_line(owner, 10, "python with a thread")
+    rc, _, err = env.procs.run([env.tlstrace, "-p", tid, "-d", "1"], 10, "tlstrace -p TID")
+    if rc != 1 or not one_line(err) or tid not in err or str(owner.pid) not in err:
+        problems.append("-p %s (a thread of %d): exit %d, stderr %r (want 1, one line naming "
+                        "the thread and its process)" % (tid, owner.pid, rc, err.strip()[:100]))
+    env.procs.stop(owner)
 
     rc, _, err = env.procs.run([env.tlstrace, "-f", "nope", "--", "true"], 10,
                                "tlstrace -f nope")

@@ -9,9 +9,10 @@ import subprocess
 import sys
 import time
 
-from harness import (NODE_FETCH, PY_CLIENT, check_new_connection, check_py_output, check_response,
-                     check_shape, check_wallclock, describe_exit, expect, expect_count,
-                     expect_predating, need, read_entries, start_python, stderr_hint, wall_ms)
+from harness import (NODE_FETCH, PY_CLIENT, Failure, check_new_connection, check_py_output,
+                     check_response, check_shape, check_wallclock, describe_exit, expect,
+                     expect_count, expect_predating, need, read_entries, start_python,
+                     stderr_hint, wall_ms)
 
 
 PY_OLD_CONN = r"""
@@ -80,13 +81,21 @@ def test_program_started_later(env):
     env.require_server()
     tracer = env.start_tlstrace("program_started_later", ["-c", "node"])
     url = env.url("/hello")
-    rc, out, err = env.procs.run(["node", "-e", NODE_FETCH, url], 60, "node")
-    expect(rc == 0, "node exited %d%s" % (rc, stderr_hint(err)))
+    node = env.procs.spawn(["node", "-e", NODE_FETCH, url], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, err = node.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        env.procs.stop(node)
+        raise Failure("node timed out after 60s")
+    expect(node.returncode == 0, "node exited %d%s"
+           % (node.returncode, stderr_hint(err.decode(errors="replace"))))
     time.sleep(0.3)
     tracer.send_signal(signal.SIGINT)
     rc = env.procs.wait(tracer, 15, "tlstrace after SIGINT")
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
-    entries = read_entries(tracer.out_file)
+    # -c node traces any other node on the host too: the test checks its own
+    entries = [e for e in read_entries(tracer.out_file) if e["tlstrace"]["pid"] == node.pid]
     expect_count(entries, 1)
     check_response(entries[0], 0, url, 200, 6)
     check_new_connection(entries[0], 0, env.port)

@@ -31,7 +31,8 @@ struct lane {
 struct conn_lanes {
 	__u32 pid;
 	__u64 conn_id;
-	int n;
+	int n;	  /* tracks remembered */
+	int made; /* tracks made: the next one's number, past those remembered too */
 	struct lane lane[CHROME_LANES];
 };
 
@@ -97,7 +98,7 @@ static void slice(struct output *o, const struct entry *e, __u64 tid, const char
 	put(o, ev);
 }
 
-/* name the process and a new track of the connection */
+/* name the process and a new track of the connection, its n-th (from 0) */
 static void names(struct output *o, const struct entry *e, __u64 tid, int n)
 {
 	struct json_object *ev, *args;
@@ -161,7 +162,7 @@ static __u64 track(struct output *o, const struct entry *e, __u64 start, __u64 e
 	l = c->n < CHROME_LANES ? &c->lane[c->n++] : &c->lane[oldest];
 	l->tid = ++st->next_tid;
 	l->end = end;
-	names(o, e, l->tid, (int)(l - c->lane));
+	names(o, e, l->tid, c->made++);
 	return l->tid;
 }
 

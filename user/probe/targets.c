@@ -19,14 +19,40 @@
 #include "probe/probes.h"
 #include "probe/targets.h"
 
+/* the process (thread group) that thread id belongs to; 0 if not known */
+static pid_t tgid_of(pid_t id)
+{
+	char path[64], line[128];
+	pid_t tgid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", id);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
 int targets__check_pids(const struct options *o)
 {
 	for (int i = 0; i < o->npids; i++) {
 		char path[64];
+		pid_t tgid;
 
 		snprintf(path, sizeof(path), "/proc/%d", o->pids[i]);
 		if (access(path, F_OK)) {
 			fprintf(stderr, "tlstrace: no process with pid %d\n", o->pids[i]);
+			return -ESRCH;
+		}
+		/* /proc has every thread too, but processes are traced by their pid */
+		tgid = tgid_of(o->pids[i]);
+		if (tgid > 0 && tgid != o->pids[i]) {
+			fprintf(stderr, "tlstrace: %d is a thread of process %d: use -p %d\n",
+				o->pids[i], tgid, tgid);
 			return -ESRCH;
 		}
 	}

@@ -14,7 +14,10 @@
 struct options;
 struct probes;
 
-/* every -p process exists: 0, or -ESRCH once "no process with pid N" is said */
+/*
+ * every -p process exists and is a process, not one of its threads: 0, or
+ * -ESRCH once "no process with pid N" (or which process thread N is of) is said
+ */
 int targets__check_pids(const struct options *o);
 
 /*
