@@ -434,8 +434,21 @@ static void subtest_metrics(void)
 	metrics__stop(m);
 }
 
+/* every field bit has a name, and only single known bits do */
+static void subtest_field_names(void)
+{
+	for (unsigned i = 0; i < FIELD_NR_BITS; i++)
+		ASSERT_OK_PTR(entry_field_name(1u << i), "named");
+	ASSERT_TRUE(entry_field_name(0) == NULL, "0");
+	ASSERT_TRUE(entry_field_name(FIELD_METHOD | FIELD_RESPONSE_END) == NULL, "two bits");
+	ASSERT_TRUE(entry_field_name(1u << FIELD_NR_BITS) == NULL, "past the last");
+	ASSERT_STREQ(entry_field_name(FIELD_RESPONSE_END), "responseEnd", "responseEnd");
+}
+
 TEST(phases)
 {
+	if (test__start_subtest("field_names"))
+		subtest_field_names();
 	if (test__start_subtest("model"))
 		subtest_model();
 	if (test__start_subtest("json"))

@@ -12,6 +12,37 @@
 #include <linux/types.h>
 #include "collect/headers.h"
 
+/*
+ * Fields an entry cannot vouch for: bits of entry.unknown, each named as
+ * the JSON output lists it (entry_field_name()). A field in unknown holds
+ * 0 or "" (or, for an instant, the last one seen), never a guess.
+ */
+enum entry_field {
+	FIELD_NAME_PATH = 1u << 0, /* "name.path": the URL's path */
+	FIELD_METHOD = 1u << 1,
+	FIELD_RESPONSE_STATUS = 1u << 2,
+	FIELD_ENCODED_BODY_SIZE = 1u << 3,
+	FIELD_DECODED_BODY_SIZE = 1u << 4,
+	FIELD_TRANSFER_SIZE = 1u << 5,
+	FIELD_DOMAIN_LOOKUP_START = 1u << 6,
+	FIELD_DOMAIN_LOOKUP_END = 1u << 7,
+	FIELD_FIRST_INTERIM_RESPONSE_START = 1u << 8,
+	FIELD_RESPONSE_START = 1u << 9,
+	FIELD_RESPONSE_END = 1u << 10,
+	FIELD_NEXT_HOP_PROTOCOL = 1u << 11,
+	FIELD_REQUEST_HEADERS = 1u << 12,
+	FIELD_RESPONSE_HEADERS = 1u << 13,
+	FIELD_CONNECT_END = 1u << 14,
+	FIELD_REQUEST_START = 1u << 15,
+	FIELD_NR_BITS = 16,
+};
+
+/*
+ * The name of one field bit ("responseEnd", "name.path", ...); NULL if bit
+ * is not exactly one known bit. Static storage.
+ */
+const char *entry_field_name(__u32 bit);
+
 struct entry {
 	char name[1536];
 	char method[16];
@@ -60,6 +91,16 @@ struct entry {
 	char http_version[16]; /* of the request line: "HTTP/1.1", "HTTP/2", "" unknown */
 	const struct headers *request_headers;
 	const struct headers *response_headers;
+	/*
+	 * Incomplete: the entry was written as far as it is known because
+	 * facts were lost (records dropped, a capture shorter than the call, a
+	 * head over the collector's limit) or the trace ended mid-exchange;
+	 * neither a failure nor a success. "" when complete, else why, e.g.
+	 * "trace ended", "records dropped", "capture cut short".
+	 */
+	char incomplete[96];
+	__u32 unknown; /* enum entry_field bits: what the entry cannot vouch for */
+
 	int timing_only;	/* --timing-only: URL path, method, status and sizes unknown */
 	int timing_first_tls13; /* ...and responseStart may be a session ticket's arrival */
 };
