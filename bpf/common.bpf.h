@@ -202,11 +202,14 @@ static __always_inline __u64 wakeup(void)
 									    : BPF_RB_NO_WAKEUP;
 }
 
-/* copy a built record into the ring buffer, counting a failure */
-static __always_inline void submit(void *rec, __u64 size)
+/* copy a built record into the ring buffer, counting a failure; 0 if it went */
+static __always_inline int submit(void *rec, __u64 size)
 {
-	if (bpf_ringbuf_output(&events, rec, size, wakeup()))
+	if (bpf_ringbuf_output(&events, rec, size, wakeup())) {
 		count(CNT_DROP_RINGBUF);
+		return -1;
+	}
+	return 0;
 }
 
 static __always_inline void commit(void *rec)
@@ -228,6 +231,163 @@ static __always_inline struct ev_ssl_call *scratch_rec(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+/*
+ * Data records lost (ring buffer full) per TLS session (LOSS_TLS, id the
+ * session pointer) or plain socket (LOSS_SOCK, id the fd), held until the
+ * next record of the same session or socket gets through and carries them
+ * (struct ev_loss). A hash, not an LRU: an entry is never evicted unseen;
+ * when it is full the loss is counted (CNT_DROP_LOSSES) instead.
+ */
+#define LOSS_TLS 1
+#define LOSS_SOCK 2
+#define MAX_LOSSES 16384
+
+struct loss_key {
+	__u64 id;
+	__u32 pid;
+	__u32 kind;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_LOSSES);
+	__type(key, struct loss_key);
+	__type(value, struct ev_loss);
+} losses SEC(".maps") __weak;
+
+static __always_inline void loss_key(struct loss_key *k, __u32 kind, __u64 id)
+{
+	k->id = id;
+	k->pid = bpf_get_current_pid_tgid() >> 32;
+	k->kind = kind;
+}
+
+/* a call of this session or socket moved bytes one way (enum io_dir) and its record was lost */
+static __always_inline void note_loss(__u32 kind, __u64 id, __u32 dir, __u64 bytes)
+{
+	struct loss_key k = {};
+	struct ev_loss zero = {}, *l;
+
+	loss_key(&k, kind, id);
+	l = bpf_map_lookup_elem(&losses, &k);
+	if (!l) {
+		bpf_map_update_elem(&losses, &k, &zero, BPF_NOEXIST);
+		l = bpf_map_lookup_elem(&losses, &k);
+		if (!l) {
+			count(CNT_DROP_LOSSES);
+			return;
+		}
+	}
+	if (dir == IO_READ) {
+		__sync_fetch_and_add(&l->bytes[1], bytes);
+		__sync_fetch_and_add(&l->calls[1], 1);
+	} else {
+		__sync_fetch_and_add(&l->bytes[0], bytes);
+		__sync_fetch_and_add(&l->calls[0], 1);
+	}
+}
+
+/* what is held for k, copied into a record's out; the map's entry, or NULL */
+static __always_inline struct ev_loss *peek_loss(const struct loss_key *k, struct ev_loss *out)
+{
+	struct ev_loss *l = bpf_map_lookup_elem(&losses, k);
+
+	out->bytes[0] = l ? l->bytes[0] : 0;
+	out->bytes[1] = l ? l->bytes[1] : 0;
+	out->calls[0] = l ? l->calls[0] : 0;
+	out->calls[1] = l ? l->calls[1] : 0;
+	return l;
+}
+
+/*
+ * The record carrying got went out: take it off what is held (losses
+ * noted meanwhile by another thread stay), dropping an entry left empty.
+ */
+static __always_inline void carried(const struct loss_key *k, struct ev_loss *l,
+				    const struct ev_loss *got)
+{
+	if (!l)
+		return;
+	__sync_fetch_and_add(&l->bytes[0], -got->bytes[0]);
+	__sync_fetch_and_add(&l->bytes[1], -got->bytes[1]);
+	__sync_fetch_and_add(&l->calls[0], -got->calls[0]);
+	__sync_fetch_and_add(&l->calls[1], -got->calls[1]);
+	if (!l->bytes[0] && !l->bytes[1] && !l->calls[0] && !l->calls[1])
+		bpf_map_delete_elem(&losses, k);
+}
+
+/* a call's bytes past its record's MAX_CAPTURE, as EV_MORE records */
+struct more_ctx {
+	struct ev_hdr hdr; /* the call's record's */
+	__u64 buf;	   /* the call's buffer */
+	__u64 key;
+	__u32 of;
+	__u32 total; /* bytes to copy in all: at most MAX_CALL_CAPTURE */
+};
+
+_Static_assert(sizeof(struct ev_more) <= sizeof(struct ev_ssl_call), "scratch size");
+
+/* bpf_loop's body: the record seq i + 1. A record lost is a gap user space sees */
+static long more_one(__u32 i, void *vctx)
+{
+	struct more_ctx *m = vctx;
+	struct ev_more *e = (struct ev_more *)scratch_rec();
+	__u64 off = (__u64)(i + 1) * MAX_CAPTURE, len, cap;
+
+	if (!e || off >= m->total)
+		return 1;
+	len = m->total - off;
+	len = len < MAX_CAPTURE ? len : MAX_CAPTURE;
+	asm volatile("" : "+r"(len));
+	if (len > MAX_CAPTURE)
+		len = MAX_CAPTURE;
+	cap = len;
+	if (bpf_probe_read_user(e->data, cap, (void *)(m->buf + off))) {
+		count(CNT_READ_FAIL);
+		cap = 0;
+	}
+	e->hdr = m->hdr;
+	e->hdr.type = EV_MORE;
+	e->key = m->key;
+	e->of = m->of;
+	e->seq = i + 1;
+	e->off = off;
+	e->len = len;
+	e->cap = cap;
+	e->_pad = 0;
+	submit(e, offsetof(struct ev_more, data) + cap);
+	return 0;
+}
+
+/* the bytes of a call of len bytes to copy: all, up to limit (MAX_CALL_CAPTURE) */
+static __always_inline __u32 call_capture(__u64 len, __u64 limit)
+{
+	return len < limit ? len : limit;
+}
+
+/* the EV_MORE records a call copying n bytes has past its first */
+static __always_inline __u32 more_records(__u32 n)
+{
+	return n > MAX_CAPTURE ? (n - 1) / MAX_CAPTURE : 0;
+}
+
+/* send the EV_MORE records of a call copying n bytes, after its own record h went out */
+static __always_inline void emit_more(const struct ev_hdr *h, __u32 of, __u64 key, __u64 buf,
+				      __u32 n)
+{
+	struct more_ctx m = {};
+	__u32 more = more_records(n);
+
+	if (!more)
+		return;
+	m.hdr = *h;
+	m.buf = buf;
+	m.key = key;
+	m.of = of;
+	m.total = n;
+	bpf_loop(more < MAX_MORE ? more : MAX_MORE, more_one, &m, 0);
 }
 
 /*
@@ -282,9 +442,12 @@ static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
 	__u64 ts = bpf_ktime_get_ns();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	struct loss_key k = {};
+	struct ev_loss *held;
 	struct tls_result r;
 	struct ev_ssl_call *e;
-	__u64 n, cap = 0;
+	__u64 n, cap = 0, buf;
+	__u32 all = 0;
 
 	if (!a) {
 		count(CNT_HIT_UNTRACED);
@@ -300,22 +463,35 @@ static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
 	e->num = a->num;
 	e->call = a->call;
 	e->lib = a->lib;
+	buf = a->buf;
 	r = rule(a, ret);
 	e->ret = r.ret;
 	n = a->call != CALL_HANDSHAKE ? r.len : 0;
 	if (n) {
+		all = call_capture(n, MAX_CALL_CAPTURE);
 		cap = n < MAX_CAPTURE ? n : MAX_CAPTURE;
 		asm volatile("" : "+r"(cap));
 		if (cap > MAX_CAPTURE)
 			cap = MAX_CAPTURE;
-		if (cap && bpf_probe_read_user(e->data, cap, (void *)a->buf)) {
+		if (cap && bpf_probe_read_user(e->data, cap, (void *)buf)) {
 			count(CNT_READ_FAIL);
 			cap = 0;
 		}
 	}
 	e->len = n;
 	e->cap = cap;
-	submit(e, offsetof(struct ev_ssl_call, data) + cap);
+	e->more = more_records(all);
+	e->_pad = 0;
+	loss_key(&k, LOSS_TLS, a->ssl);
+	held = peek_loss(&k, &e->lost);
+	if (submit(e, offsetof(struct ev_ssl_call, data) + cap)) {
+		/* lost whole: the session's next record says how much */
+		if (n)
+			note_loss(LOSS_TLS, k.id, a->call == CALL_READ ? IO_READ : IO_WRITE, n);
+		goto out;
+	}
+	carried(&k, held, &e->lost);
+	emit_more(&e->hdr, EV_SSL_CALL, k.id, buf, all);
 out:
 	bpf_map_delete_elem(&inflight, &tid);
 	return 0;
@@ -360,6 +536,7 @@ static __always_inline int tls_bind_fd(__u32 lib, void *ssl, int fd)
 static __always_inline int tls_free(__u32 lib, void *ssl)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct loss_key lk = {};
 	struct sess_key k = {};
 	struct ev_ssl_free *e;
 
@@ -373,12 +550,16 @@ static __always_inline int tls_free(__u32 lib, void *ssl)
 	k.ssl = (__u64)ssl;
 	k.pid = id >> 32;
 	bpf_map_delete_elem(&sessions, &k);
+	loss_key(&lk, LOSS_TLS, (__u64)ssl);
 	e = reserve(sizeof(*e));
-	if (!e)
-		return 0;
-	fill_hdr(&e->hdr, EV_SSL_FREE, bpf_ktime_get_ns());
-	e->ssl = (__u64)ssl;
-	commit(e);
+	if (e) {
+		fill_hdr(&e->hdr, EV_SSL_FREE, bpf_ktime_get_ns());
+		e->ssl = (__u64)ssl;
+		peek_loss(&lk, &e->lost);
+		commit(e);
+	}
+	/* the session is gone: what it lost is carried now or never */
+	bpf_map_delete_elem(&losses, &lk);
 	return 0;
 }
 

@@ -389,18 +389,23 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 fd = (__u32)ctx->args[0];
 	__u64 key = (id >> 32) << 32 | fd;
+	struct loss_key lk = {};
 	struct ev_close *e;
 
 	if (!bpf_map_lookup_elem(&fds, &key))
 		return 0;
 	bpf_map_delete_elem(&fds, &key);
+	loss_key(&lk, LOSS_SOCK, fd);
 	e = reserve(sizeof(*e));
-	if (!e)
-		return 0;
-	fill_hdr(&e->hdr, EV_CLOSE, bpf_ktime_get_ns());
-	e->fd = fd;
-	e->_pad = 0;
-	commit(e);
+	if (e) {
+		fill_hdr(&e->hdr, EV_CLOSE, bpf_ktime_get_ns());
+		e->fd = fd;
+		e->_pad = 0;
+		peek_loss(&lk, &e->lost);
+		commit(e);
+	}
+	/* the socket is gone: what it lost is carried now or never */
+	bpf_map_delete_elem(&losses, &lk);
 	return 0;
 }
 
@@ -512,18 +517,24 @@ static __always_inline int is_http_method(const char *m)
 	       (m[0] == 'O' && m[1] == 'P' && m[2] == 'T' && m[3] == 'I');
 }
 
-/* a socket read or write; at most maxcap of its bytes copied */
+/*
+ * A socket read or write; at most maxcap of its bytes copied (MAX_CALL_CAPTURE:
+ * its first MAX_CAPTURE here, the rest in EV_MORE records). A record lost
+ * is carried on the socket's next one.
+ */
 static __always_inline void emit_sock_io(__u32 fd, __u32 dir, __u64 ts_enter, __u64 buf, __u64 len,
 					 __u32 maxcap)
 {
 	struct ev_sock_io *e = (struct ev_sock_io *)scratch_rec();
-	__u32 cap;
+	struct loss_key k = {};
+	struct ev_loss *held;
+	__u64 cap;
+	__u32 all;
 
 	if (!e)
 		return;
-	cap = len < maxcap ? len : maxcap;
-	if (!buf)
-		cap = 0;
+	all = buf ? call_capture(len, maxcap) : 0;
+	cap = all;
 	asm volatile("" : "+r"(cap));
 	if (cap > MAX_CAPTURE)
 		cap = MAX_CAPTURE;
@@ -537,7 +548,17 @@ static __always_inline void emit_sock_io(__u32 fd, __u32 dir, __u64 ts_enter, __
 	e->dir = dir;
 	e->len = len;
 	e->cap = cap;
-	submit(e, offsetof(struct ev_sock_io, data) + cap);
+	e->more = more_records(all);
+	e->_pad = 0;
+	loss_key(&k, LOSS_SOCK, fd);
+	held = peek_loss(&k, &e->lost);
+	if (submit(e, offsetof(struct ev_sock_io, data) + cap)) {
+		if (len)
+			note_loss(LOSS_SOCK, fd, dir, len);
+		return;
+	}
+	carried(&k, held, &e->lost);
+	emit_more(&e->hdr, EV_SOCK_IO, fd, buf, all);
 }
 
 /*
@@ -728,7 +749,7 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 		}
 		*fl |= FD_HTTP;
 	}
-	emit_sock_io(fd, IO_WRITE, bpf_ktime_get_ns(), buf, len, MAX_CAPTURE);
+	emit_sock_io(fd, IO_WRITE, bpf_ktime_get_ns(), buf, len, MAX_CALL_CAPTURE);
 }
 
 /* a write-like or read-like syscall: inside a TLS call, or on a plain socket */
@@ -766,7 +787,7 @@ static __always_inline void nested_read_done(long ret)
 		return;
 	if (!ssl) {
 		/* --timing-only: how much and when, not what */
-		emit_sock_io(fd, IO_READ, ts, buf, ret, timing ? 0 : MAX_CAPTURE);
+		emit_sock_io(fd, IO_READ, ts, buf, ret, timing ? 0 : MAX_CALL_CAPTURE);
 		return;
 	}
 	e = (struct ev_tls_in *)scratch_rec();
@@ -921,9 +942,25 @@ int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 		return 0;
 	fill_hdr(&e->hdr, EV_PROC_EXEC, bpf_ktime_get_ns());
 	e->exit_code = 0;
-	e->_pad = 0;
+	e->lost = 0;
 	/* the new program may have OpenSSL inside: let user space look at once */
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}
+
+/* a process's losses never carried (its sockets close unseen at exit): counted and dropped */
+struct exit_losses {
+	__u32 pid;
+	__u32 calls;
+};
+
+static long exit_loss(struct bpf_map *map, struct loss_key *k, struct ev_loss *l,
+		      struct exit_losses *x)
+{
+	if (k->pid != x->pid)
+		return 0;
+	x->calls += l->calls[0] + l->calls[1];
+	bpf_map_delete_elem(map, k);
 	return 0;
 }
 
@@ -932,6 +969,7 @@ int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
+	struct exit_losses x = { .pid = tgid };
 	struct task_struct *task;
 	struct ev_proc *e;
 
@@ -941,12 +979,13 @@ int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
 	bpf_map_delete_elem(&inflight, &(__u32){ (__u32)id });
 	if (tgid != (__u32)id || !is_traced(tgid))
 		return 0;
+	bpf_for_each_map_elem(&losses, exit_loss, &x, 0);
 	e = reserve(sizeof(*e));
 	if (e) {
 		task = (struct task_struct *)bpf_get_current_task();
 		fill_hdr(&e->hdr, EV_PROC_EXIT, bpf_ktime_get_ns());
 		e->exit_code = BPF_CORE_READ(task, exit_code);
-		e->_pad = 0;
+		e->lost = x.calls;
 		commit(e);
 	}
 	bpf_map_delete_elem(&traced, &tgid);

@@ -14,9 +14,20 @@
 #endif
 
 #define TASK_COMM_LEN 16
-#define MAX_CAPTURE 16384 /* plaintext bytes copied per call: a whole TLS record */
-#define MAX_HELLO 1024	  /* ClientHello bytes copied for the SNI */
-#define MAX_DNS_ADDRS 8	  /* addresses kept from one lookup's answer */
+#define MAX_CAPTURE 16384 /* plaintext bytes copied per record: a whole TLS record */
+/*
+ * Plaintext bytes copied per call: its first MAX_CAPTURE in the call's own
+ * record, the rest in EV_MORE records that follow it. 256 KiB holds what an
+ * HTTP/2 peer may send before a WINDOW_UPDATE at the default settings
+ * (64 KiB), a 40 KB POST written at once, and a pipeline of a thousand
+ * short requests; past it, a call's bytes are counted, not copied (a
+ * request or response body, in practice). Each record costs a copy of up
+ * to 16 KiB in the traced thread and that much of the ring buffer.
+ */
+#define MAX_CALL_CAPTURE (256 * 1024)
+#define MAX_MORE (MAX_CALL_CAPTURE / MAX_CAPTURE - 1) /* EV_MORE records a call may have */
+#define MAX_HELLO 1024				      /* ClientHello bytes copied for the SNI */
+#define MAX_DNS_ADDRS 8				      /* addresses kept from one lookup's answer */
 #define MAX_DNS_NAME 256
 #define MAX_TLS_IN 512	   /* bytes kept of each of a session's first socket reads */
 #define MAX_TLS_IN_READS 3 /* ...and how many of them: enough for the ServerHello */
@@ -35,6 +46,7 @@ enum ev_type {
 	EV_SOCK_IO = 11,  /* plaintext HTTP read or written on a plain TCP socket */
 	EV_ACCEPT = 12,	  /* a traced process accepted a TCP connection */
 	EV_LIB_OPEN = 13, /* a traced process opened a TLS library (dlopen, exec) */
+	EV_MORE = 14,	  /* more of the bytes of the EV_SSL_CALL or EV_SOCK_IO just before */
 };
 
 enum ssl_call {
@@ -81,8 +93,22 @@ enum counter {
 	CNT_DROP_INFLIGHT, /* per-thread scratch map full */
 	CNT_DROP_SOCKS,	   /* socket map full */
 	CNT_READ_FAIL,	   /* bpf_probe_read_user() failed */
+	CNT_DROP_LOSSES,   /* loss map full: a record's loss could not be carried on */
 	CNT_NR,
 };
+
+/*
+ * Data records lost (ring buffer full) on one TLS session or plain socket
+ * since its last record that got through, carried on its next one (a data
+ * record, EV_SSL_FREE, EV_CLOSE): the bytes those calls moved and how many
+ * calls, per direction. Indexed by enum io_dir - 1 (0: written, 1: read).
+ * Lost both ways, their order against each other is unknown.
+ */
+struct ev_loss {
+	__u64 bytes[2];
+	__u32 calls[2];
+};
+_Static_assert(sizeof(struct ev_loss) == 24, "ev_loss size");
 
 struct ev_hdr {
 	__u32 type;
@@ -159,8 +185,9 @@ struct ev_close {
 	struct ev_hdr hdr;
 	__u32 fd;
 	__u32 _pad;
+	struct ev_loss lost; /* the socket's data records lost and not carried yet */
 };
-_Static_assert(sizeof(struct ev_close) == 48 + 8, "ev_close size");
+_Static_assert(sizeof(struct ev_close) == 48 + 32, "ev_close size");
 
 /* hdr.ts is the return of the call */
 struct ev_ssl_call {
@@ -172,10 +199,13 @@ struct ev_ssl_call {
 	__u32 call; /* enum ssl_call */
 	__u32 lib;  /* enum tls_lib */
 	__u32 len;  /* bytes transferred (original length of data) */
-	__u32 cap;  /* bytes of data captured */
+	__u32 cap;  /* bytes of data captured: of the first MAX_CAPTURE */
+	__u32 more; /* EV_MORE records that follow with the rest (up to MAX_CALL_CAPTURE) */
+	__u32 _pad;
+	struct ev_loss lost; /* this session's calls lost just before this one */
 	__u8 data[MAX_CAPTURE];
 };
-_Static_assert(sizeof(struct ev_ssl_call) == 48 + 48 + MAX_CAPTURE, "ev_ssl_call size");
+_Static_assert(sizeof(struct ev_ssl_call) == 48 + 80 + MAX_CAPTURE, "ev_ssl_call size");
 
 struct ev_ssl_bind {
 	struct ev_hdr hdr;
@@ -211,23 +241,47 @@ struct ev_sock_io {
 	struct ev_hdr hdr;
 	__u64 ts_enter;
 	__u32 fd;
-	__u32 dir; /* enum io_dir */
-	__u32 len; /* bytes read, or asked to be written */
-	__u32 cap; /* bytes captured */
+	__u32 dir;  /* enum io_dir */
+	__u32 len;  /* bytes read, or asked to be written */
+	__u32 cap;  /* bytes captured: of the first MAX_CAPTURE */
+	__u32 more; /* EV_MORE records that follow with the rest (up to MAX_CALL_CAPTURE) */
+	__u32 _pad;
+	struct ev_loss lost; /* this socket's calls lost just before this one */
 	__u8 data[MAX_CAPTURE];
 };
-_Static_assert(sizeof(struct ev_sock_io) == 48 + 24 + MAX_CAPTURE, "ev_sock_io size");
+_Static_assert(sizeof(struct ev_sock_io) == 48 + 56 + MAX_CAPTURE, "ev_sock_io size");
+
+/*
+ * The next MAX_CAPTURE bytes of a call whose record (EV_SSL_CALL or
+ * EV_SOCK_IO, whose hdr this repeats: pid, tid, ts) said more = N: records
+ * seq 1..N follow it, from the same thread, in order, each at offset off of
+ * the call's bytes. One that is missing was lost (ring buffer full); its
+ * bytes are a gap of known length in the call.
+ */
+struct ev_more {
+	struct ev_hdr hdr;
+	__u64 key; /* the call's ssl (EV_SSL_CALL) or fd (EV_SOCK_IO) */
+	__u32 of;  /* EV_SSL_CALL or EV_SOCK_IO */
+	__u32 seq; /* 1..more */
+	__u32 off; /* where data starts in the call's bytes */
+	__u32 len; /* bytes of the call this record stands for */
+	__u32 cap; /* of them copied: len, or 0 if they could not be read */
+	__u32 _pad;
+	__u8 data[MAX_CAPTURE];
+};
+_Static_assert(sizeof(struct ev_more) == 48 + 32 + MAX_CAPTURE, "ev_more size");
 
 struct ev_ssl_free {
 	struct ev_hdr hdr;
 	__u64 ssl;
+	struct ev_loss lost; /* the session's data records lost and not carried yet */
 };
-_Static_assert(sizeof(struct ev_ssl_free) == 48 + 8, "ev_ssl_free size");
+_Static_assert(sizeof(struct ev_ssl_free) == 48 + 32, "ev_ssl_free size");
 
 struct ev_proc {
 	struct ev_hdr hdr;
 	__s32 exit_code;
-	__u32 _pad;
+	__u32 lost; /* EV_PROC_EXIT: data records of its sessions and sockets lost, never carried */
 };
 _Static_assert(sizeof(struct ev_proc) == 48 + 8, "ev_proc size");
 

@@ -51,8 +51,12 @@ struct req {
 	/* the heads' fields, for the writers that export them */
 	struct headers rq_h;
 	struct headers rs_h;
-	int timing;  /* --timing-only: an exchange of bytes, not a parsed request */
-	__u64 asked; /* ...the bytes of its request */
+	/* facts lost to a gap (records dropped, a capture cut short): why, and which */
+	const char *incomplete;
+	__u32 unknown; /* enum entry_field bits known to be unknown */
+	int head_lost; /* its response head was in bytes not captured */
+	int timing;    /* --timing-only: an exchange of bytes, not a parsed request */
+	__u64 asked;   /* ...the bytes of its request */
 };
 
 struct conn_key {
@@ -85,6 +89,8 @@ struct conn {
 	unsigned long long rq_body; /* ...request body bytes still to come */
 	struct h2_conn *h2;	    /* it speaks HTTP/2 (the client sent the preface) */
 	int h2_lost;		    /* ...and its frames could no longer be followed */
+	const char *lost;	    /* given up for a gap the parsers could not skip: why */
+	const char *untimed;	    /* bytes of lost records are being fed: their times unknown */
 	char local[64];
 	char remote[64];
 	__u16 rport;
@@ -143,7 +149,17 @@ struct collector {
 	__u64 live_reqs; /* requests kept, waiting for or getting their responses */
 	int timing_only; /* TLS connections timed from their socket syscalls */
 	collector_listening_fn listening;
+	struct pend *pend; /* calls whose EV_MORE records are still coming */
+	unsigned npend;
 };
+
+struct io;
+struct pend;
+/* bytes not seen: the gap mechanism, below on_write and friends */
+static void conn_lose(struct collector *c, struct conn *cn, const char *why);
+static void carry_loss(struct collector *c, struct conn *cn, const struct ev_loss *l, __u32 tid);
+static void call_start(struct collector *c, __u32 of, __u32 pid, __u64 key, int is_write,
+		       const struct io *io, __u32 more);
 
 void collector__set_timing_only(struct collector *c)
 {
@@ -281,6 +297,8 @@ static void entry_common(struct entry *e, const struct conn *cn)
 static void emit(struct collector *c, struct entry *e)
 {
 	c->st.entries++;
+	if (e->incomplete[0])
+		c->st.entries_incomplete++;
 	if (c->emit)
 		c->emit(e, c->ctx);
 }
@@ -299,6 +317,42 @@ static void fail_entry(struct entry *e, const char *phase, const char *error, __
 	e->next_hop[0] = '\0';
 	e->failed_phase = phase;
 	snprintf(e->error, sizeof(e->error), "%s", error);
+}
+
+/*
+ * An entry whose response passed through bytes not seen (records lost, a
+ * capture cut short) that the parsers could not skip exactly: written as far
+ * as it is known, neither failed nor a success, listing what it cannot
+ * vouch for. A field in unknown holds 0 or "", an instant the last seen.
+ */
+static void incomplete_req(struct entry *e, const struct req *r)
+{
+	const __u32 sizes = FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE;
+	__u32 unknown = r->unknown;
+
+	if (!r->response_start)
+		unknown |= FIELD_RESPONSE_START;
+	if (!r->head_done)
+		unknown |= FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS | sizes |
+			   (e->alpn[0] ? 0 : FIELD_NEXT_HOP_PROTOCOL);
+	if (!r->complete)
+		unknown |= FIELD_RESPONSE_END | sizes;
+	if (r->body.lost)
+		unknown |= sizes;
+	e->response_end = r->response_end ? r->response_end : r->last_read;
+	if (!(unknown & FIELD_RESPONSE_STATUS))
+		e->status = r->resp.status;
+	if (!(unknown & FIELD_NEXT_HOP_PROTOCOL))
+		snprintf(e->next_hop, sizeof(e->next_hop), "%s",
+			 e->alpn[0] ? e->alpn : r->resp.version);
+	if (!(unknown & FIELD_ENCODED_BODY_SIZE)) {
+		e->encoded_size = r->body.encoded;
+		e->decoded_size = http1_body_decoded(&r->body, &e->decoded_unknown);
+	}
+	if (unknown & FIELD_RESPONSE_HEADERS)
+		e->response_headers = NULL;
+	snprintf(e->incomplete, sizeof(e->incomplete), "%s", r->incomplete);
+	e->unknown |= unknown;
 }
 
 /* an entry for a request, at the end of its life */
@@ -359,6 +413,16 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	e.interim_start = r->interim_start;
 	e.response_start = r->response_start;
 
+	/* its response ends inside bytes of lost records: when, nobody knows */
+	if (cn->untimed && !r->incomplete) {
+		r->incomplete = cn->untimed;
+		r->unknown |= FIELD_RESPONSE_END;
+	}
+	if (r->incomplete) {
+		incomplete_req(&e, r);
+		emit(c, &e);
+		return;
+	}
 	if (!error && !r->response_start)
 		error = "no response";
 	if (!error && r->malformed)
@@ -857,6 +921,7 @@ static void on_close(struct collector *c, const void *rec, size_t len __attribut
 	const struct ev_close *e = rec;
 	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
 
+	carry_loss(c, cn && (!cn->sess || c->timing_only) ? cn : NULL, &e->lost, e->hdr.tid);
 	if (!cn)
 		return;
 	flush_conn(c, cn, e->hdr.ts, "connection closed");
@@ -971,6 +1036,7 @@ static void on_free(struct collector *c, const void *rec, size_t len __attribute
 	const struct ev_ssl_free *e = rec;
 	struct session *s = sess_find(c, e->hdr.pid, e->ssl);
 
+	carry_loss(c, s ? s->conn : NULL, &e->lost, e->hdr.tid);
 	if (!s)
 		return;
 	if (s->conn && !s->conn->anon)
@@ -984,9 +1050,13 @@ static void on_exit_proc(struct collector *c, const void *rec, size_t len __attr
 	struct conn *cn, *tmp;
 	struct session *s, *stmp;
 
+	/* data records it lost were never carried: which connection's, nobody knows */
+	c->st.records_lost += e->lost;
 	HASH_ITER (hh, c->conns, cn, tmp) {
 		if (cn->pid != e->hdr.pid)
 			continue;
+		if (e->lost)
+			conn_lose(c, cn, "records dropped");
 		flush_conn(c, cn, e->hdr.ts, "process exited");
 		conn_destroy(c, cn);
 	}
@@ -1070,9 +1140,36 @@ struct io {
 	const char *data;
 	size_t cap; /* bytes of data captured */
 	size_t len; /* bytes moved */
+	/* why bytes past cap were not captured: "capture cut short", "records dropped" */
+	const char *gap;
+	int untimed; /* they are calls whose records were lost: their times are unknown */
 };
 
 static void conn_io(struct collector *c, struct conn *cn, int is_write, const struct io *io);
+
+/* the entries in flight on cn lost facts, for why: each will say so */
+static void mark_incomplete(struct conn *cn, const char *why)
+{
+	for (struct req *r = cn->head; r; r = r->next)
+		if (!r->incomplete)
+			r->incomplete = why;
+}
+
+/*
+ * cn's bytes went through a gap its parsers cannot skip exactly (a response
+ * head, a chunk size, an HTTP/2 frame header, requests maybe): where its
+ * messages begin is lost. Its entries in flight are written incomplete
+ * when they end (its close, the trace's end); it is followed no further.
+ */
+static void conn_lose(struct collector *c, struct conn *cn, const char *why)
+{
+	if (!cn->lost)
+		c->st.conns_given_up++;
+	cn->lost = why;
+	if (cn->h2)
+		cn->h2_lost = 1;
+	mark_incomplete(cn, why);
+}
 
 /* queue one request, written at io->ts_enter */
 /* requests of cn waiting for their responses */
@@ -1305,6 +1402,10 @@ static size_t feed_response(struct collector *c, struct req *r, const char *data
 		memcpy(r->head + r->head_len, data, take);
 		r->head_len += take;
 		n = http1_parse_response(r->head, r->head_len, &r->resp);
+		if (n == 0 && take == cap && cap < len && r->head_len < HEAD_MAX) {
+			r->head_lost = 1; /* the rest of the head was not captured */
+			return len;
+		}
 		if (n < 0 || (n == 0 && (r->head_len == HEAD_MAX || take < cap || cap < len))) {
 			c->st.malformed++;
 			r->malformed = 1;
@@ -1363,13 +1464,25 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 
 	while (len) {
 		struct req *r = cn->head;
+		int started, lost;
 		size_t used;
 
 		if (!r) {
 			c->st.unmatched++;
 			return;
 		}
+		started = r->response_start != 0;
+		lost = r->body.lost;
 		used = feed_response(c, r, data, cap, len, ts_start, io->ts);
+		if (io->untimed && !started)
+			r->unknown |= FIELD_RESPONSE_START;
+		if (r->body.lost && !lost && !r->incomplete)
+			r->incomplete = io->gap ? io->gap : "capture cut short";
+		if (r->head_lost) {
+			/* where this response ends, and the next begins, is unknown */
+			conn_lose(c, cn, io->gap ? io->gap : "capture cut short");
+			return;
+		}
 		if (used > len)
 			used = len;
 		data += used < cap ? used : cap;
@@ -1400,7 +1513,7 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 	struct io io;
 
 	if (offsetof(struct ev_ssl_call, data) + e->cap > len || e->cap > MAX_CAPTURE ||
-	    e->cap > e->len) {
+	    e->cap > e->len || e->more > MAX_MORE) {
 		c->st.bad_records++;
 		return;
 	}
@@ -1416,6 +1529,7 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 		cn->sess = s;
 	}
 	cn = s->conn;
+	carry_loss(c, cn, &e->lost, e->hdr.tid);
 	cn->last_ts = e->hdr.ts;
 	track_handshake(s, e);
 	if (e->call == CALL_HANDSHAKE)
@@ -1423,13 +1537,15 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 	if (e->ret <= 0 || !e->len)
 		return;
 	s->data_seen = 1;
-	io.tid = e->hdr.tid;
-	io.ts_enter = e->ts_enter;
-	io.ts = e->hdr.ts;
-	io.data = (const char *)e->data;
-	io.cap = e->cap;
-	io.len = e->len;
-	conn_io(c, cn, e->call == CALL_WRITE, &io);
+	io = (struct io){
+		.tid = e->hdr.tid,
+		.ts_enter = e->ts_enter,
+		.ts = e->hdr.ts,
+		.data = (const char *)e->data,
+		.cap = e->cap,
+		.len = e->len,
+	};
+	call_start(c, EV_SSL_CALL, e->hdr.pid, e->ssl, e->call == CALL_WRITE, &io, e->more);
 }
 
 /*
@@ -1458,8 +1574,11 @@ static void server_read(struct collector *c, struct conn *cn, const struct io *i
 			len -= take;
 			continue;
 		}
-		if (!cap)
-			return; /* not captured: cannot be parsed */
+		if (!cap) {
+			/* a request head not captured: where requests begin is lost */
+			conn_lose(c, cn, io->gap ? io->gap : "capture cut short");
+			return;
+		}
 		if (!cn->rq && !(cn->rq = malloc(HEAD_MAX)))
 			return;
 		if (!cn->rq_len)
@@ -1472,6 +1591,8 @@ static void server_read(struct collector *c, struct conn *cn, const struct io *i
 			if (cn->rq_len == HEAD_MAX) {
 				c->st.malformed++;
 				cn->rq_len = 0;
+			} else if (take < len) {
+				conn_lose(c, cn, io->gap ? io->gap : "capture cut short");
 			}
 			return;
 		}
@@ -1504,7 +1625,15 @@ static void server_write(struct collector *c, struct conn *cn, const struct io *
 static void conn_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
 {
 	struct http1_request line;
+	int h2_lost = cn->h2_lost;
 
+	if (cn->lost)
+		return;
+	/* an HTTP/1 client's lost writes may have held requests: responses no longer pair */
+	if (io->untimed && is_write && !cn->server && !cn->h2) {
+		conn_lose(c, cn, io->gap);
+		return;
+	}
 	/* a connection we did not see begin: a request read makes it a server's */
 	if (!cn->observed && !cn->nreq && !cn->server && !is_write &&
 	    http1_parse_request(io->data, io->cap, &line))
@@ -1513,6 +1642,244 @@ static void conn_io(struct collector *c, struct conn *cn, int is_write, const st
 		(is_write ? server_write : server_read)(c, cn, io);
 	else
 		(is_write ? on_write : on_read)(c, cn, io);
+	/* HTTP/2 gave up on a gap: a frame header, or a header block, not seen */
+	if (cn->h2 && cn->h2_lost && !h2_lost && io->cap < io->len)
+		conn_lose(c, cn, io->gap ? io->gap : "capture cut short");
+}
+
+/* what a gap of bytes not seen is fed as: nothing, by length */
+static const char no_bytes[1];
+
+/*
+ * Data records of cn's session or socket lost before the record carrying
+ * l: fed as gaps of their exact length, each way, timed at the last
+ * instant seen (the lost calls' own times are unknown). Lost both ways,
+ * their order is unknown: cn is given up.
+ */
+static void carry_loss(struct collector *c, struct conn *cn, const struct ev_loss *l, __u32 tid)
+{
+	const char *why = "records dropped";
+	int ways = 0;
+
+	for (int d = 0; d < 2; d++) {
+		if (!l->bytes[d] && !l->calls[d])
+			continue;
+		ways++;
+		c->st.records_lost += l->calls[d];
+		c->st.bytes_lost += l->bytes[d];
+	}
+	if (!ways || !cn)
+		return;
+	if (ways == 2) {
+		conn_lose(c, cn, why);
+		return;
+	}
+	if (c->timing_only && cn->sess) {
+		mark_incomplete(cn, why); /* an exchange's bytes or times were lost */
+		return;
+	}
+	for (int d = 0; d < 2; d++) {
+		struct io io = { .tid = tid,
+				 .ts_enter = cn->last_ts,
+				 .ts = cn->last_ts,
+				 .data = no_bytes,
+				 .len = l->bytes[d],
+				 .gap = why,
+				 .untimed = 1 };
+
+		if (!io.len)
+			continue;
+		cn->untimed = why;
+		conn_io(c, cn, d == IO_WRITE - 1, &io);
+		cn->untimed = NULL;
+	}
+}
+
+/*
+ * A call's bytes arrive in pieces: its own record's first MAX_CAPTURE, then
+ * its EV_MORE records, each fed as it comes with the call's times; a piece
+ * missing or not copied is a gap of its exact length.
+ */
+struct pend {
+	struct pend *next;
+	__u32 pid, tid;
+	__u32 of; /* EV_SSL_CALL or EV_SOCK_IO */
+	int is_write;
+	__u64 key; /* the ssl, or the fd */
+	struct io io;
+	__u32 more, seq; /* EV_MORE records announced, the last seen */
+	__u64 off;	 /* bytes of the call fed so far */
+	__u64 end;	 /* ...that its records carry: at most MAX_CALL_CAPTURE */
+	__u64 len;	 /* bytes the call moved */
+};
+
+#define MAX_PEND 256 /* calls awaiting their EV_MORE records: one per thread in a long call */
+
+/* the connection a call's bytes go to, if it is still there */
+static struct conn *call_conn(struct collector *c, __u32 of, __u32 pid, __u64 key)
+{
+	struct session *s;
+	struct conn *cn;
+
+	if (of == EV_SSL_CALL) {
+		s = sess_find(c, pid, key);
+		return s ? s->conn : NULL;
+	}
+	cn = conn_find(c, pid, (__s32)key);
+	return cn && !cn->sess ? cn : NULL;
+}
+
+/* len bytes of a call, the first cap of them at data; the rest a gap, for why */
+static void call_piece(struct collector *c, const struct pend *p, const void *data, size_t cap,
+		       size_t len, const char *why)
+{
+	struct conn *cn = call_conn(c, p->of, p->pid, p->key);
+	struct io io = p->io;
+
+	if (!len)
+		return;
+	if (cap < len && !strcmp(why, "capture cut short"))
+		c->st.bytes_not_captured += len - cap;
+	if (!cn)
+		return;
+	io.data = cap ? data : no_bytes;
+	io.cap = cap;
+	io.len = len;
+	io.gap = cap < len ? why : NULL;
+	cn->last_ts = io.ts;
+	conn_io(c, cn, p->is_write, &io);
+}
+
+/* the call's records are all in, or no more will come: the rest is a gap */
+static void pend_settle(struct collector *c, struct pend **pp)
+{
+	struct pend *p = *pp;
+
+	if (p->off < p->end) {
+		c->st.more_lost += p->more - p->seq;
+		c->st.bytes_lost += p->end - p->off;
+		call_piece(c, p, NULL, 0, p->end - p->off, "records dropped");
+	}
+	if (p->end < p->len)
+		call_piece(c, p, NULL, 0, p->len - p->end, "capture cut short");
+	*pp = p->next;
+	c->npend--;
+	free(p);
+}
+
+/*
+ * Before rec is handled: calls of its thread are over (their EV_MORE come
+ * straight after them), and so are calls of its session or socket (their
+ * bytes go first), and every call of a process that ends, or of a socket
+ * or session that does.
+ */
+static void pend_before(struct collector *c, const struct ev_hdr *h, size_t len)
+{
+	struct pend **pp = &c->pend;
+	__u64 key = 0;
+	__u32 of = 0;
+
+	if (h->type == EV_MORE)
+		return;
+	if (h->type == EV_SSL_CALL && len >= offsetof(struct ev_ssl_call, data)) {
+		of = EV_SSL_CALL;
+		key = ((const struct ev_ssl_call *)h)->ssl;
+	} else if (h->type == EV_SSL_FREE && len >= sizeof(struct ev_ssl_free)) {
+		of = EV_SSL_CALL;
+		key = ((const struct ev_ssl_free *)h)->ssl;
+	} else if (h->type == EV_SOCK_IO && len >= offsetof(struct ev_sock_io, data)) {
+		of = EV_SOCK_IO;
+		key = ((const struct ev_sock_io *)h)->fd;
+	} else if (h->type == EV_CLOSE && len >= sizeof(struct ev_close)) {
+		of = EV_SOCK_IO;
+		key = ((const struct ev_close *)h)->fd;
+	}
+	while (*pp) {
+		struct pend *p = *pp;
+
+		if (p->pid == h->pid &&
+		    (p->tid == h->tid || h->type == EV_PROC_EXIT || (p->of == of && p->key == key)))
+			pend_settle(c, pp);
+		else
+			pp = &p->next;
+	}
+}
+
+static void pend_all(struct collector *c)
+{
+	while (c->pend)
+		pend_settle(c, &c->pend);
+}
+
+/*
+ * A data record's bytes: its first piece now, the rest from the EV_MORE
+ * records it announces (more), up to MAX_CALL_CAPTURE; beyond, a gap.
+ */
+static void call_start(struct collector *c, __u32 of, __u32 pid, __u64 key, int is_write,
+		       const struct io *io, __u32 more)
+{
+	struct pend first = { .pid = pid, .of = of, .key = key, .is_write = is_write, .io = *io };
+	size_t piece = more && io->len > MAX_CAPTURE ? MAX_CAPTURE : io->len;
+	struct pend *p;
+
+	call_piece(c, &first, io->data, io->cap < piece ? io->cap : piece, piece,
+		   "capture cut short");
+	if (!more || io->len <= MAX_CAPTURE)
+		return;
+	if (c->npend >= MAX_PEND)
+		pend_all(c);
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		call_piece(c, &first, NULL, 0, io->len - piece, "records dropped");
+		return;
+	}
+	*p = first;
+	p->tid = io->tid;
+	p->more = more;
+	p->off = piece;
+	p->len = io->len;
+	p->end = io->len < MAX_CALL_CAPTURE ? io->len : MAX_CALL_CAPTURE;
+	p->next = c->pend;
+	c->pend = p;
+	c->npend++;
+}
+
+static void on_more(struct collector *c, const void *rec, size_t len)
+{
+	const struct ev_more *e = rec;
+	struct pend **pp, *p;
+
+	if (offsetof(struct ev_more, data) + e->cap > len || e->cap > e->len ||
+	    e->len > MAX_CAPTURE) {
+		c->st.bad_records++;
+		return;
+	}
+	for (pp = &c->pend; *pp; pp = &(*pp)->next) {
+		p = *pp;
+		if (p->pid == e->hdr.pid && p->tid == e->hdr.tid && p->of == e->of &&
+		    p->key == e->key)
+			break;
+	}
+	p = *pp;
+	/* the call's own record was lost: its bytes are carried by the next one */
+	if (!p)
+		return;
+	if (e->seq <= p->seq || e->seq > p->more || e->off < p->off ||
+	    (__u64)e->off + e->len > p->end) {
+		c->st.bad_records++;
+		return;
+	}
+	if (e->off > p->off) {
+		/* records before this one were lost */
+		c->st.more_lost += e->seq - p->seq - 1;
+		c->st.bytes_lost += e->off - p->off;
+		call_piece(c, p, NULL, 0, e->off - p->off, "records dropped");
+	}
+	call_piece(c, p, e->data, e->cap, e->len, "capture cut short");
+	p->seq = e->seq;
+	p->off = (__u64)e->off + e->len;
+	if (p->seq == p->more || p->off >= p->end)
+		pend_settle(c, pp);
 }
 
 /* a TLS 1.2 alert record, or a TLS 1.3 record of an alert's size: not a request */
@@ -1577,10 +1944,14 @@ static void on_sock_io(struct collector *c, const void *rec, size_t len)
 	};
 
 	if (offsetof(struct ev_sock_io, data) + e->cap > len || e->cap > MAX_CAPTURE ||
-	    e->cap > e->len) {
+	    e->cap > e->len || e->more > MAX_MORE) {
 		c->st.bad_records++;
 		return;
 	}
+	if (cn && (!cn->sess || c->timing_only))
+		carry_loss(c, cn, &e->lost, e->hdr.tid);
+	else
+		carry_loss(c, NULL, &e->lost, e->hdr.tid);
 	if (!cn || !e->len)
 		return;
 	if (cn->sess && c->timing_only) {
@@ -1590,8 +1961,7 @@ static void on_sock_io(struct collector *c, const void *rec, size_t len)
 	}
 	if (cn->sess)
 		return;
-	cn->last_ts = e->hdr.ts;
-	conn_io(c, cn, e->dir == IO_WRITE, &io);
+	call_start(c, EV_SOCK_IO, e->hdr.pid, e->fd, e->dir == IO_WRITE, &io, e->more);
 }
 
 /* each record type: its least length and its handler */
@@ -1611,6 +1981,7 @@ static const struct {
 	[EV_TLS_IN] = { offsetof(struct ev_tls_in, data), on_tls_in },
 	[EV_SOCK_IO] = { offsetof(struct ev_sock_io, data), on_sock_io },
 	[EV_ACCEPT] = { sizeof(struct ev_accept), on_accept },
+	[EV_MORE] = { offsetof(struct ev_more, data), on_more },
 };
 
 int collector__feed(struct collector *c, const void *rec, size_t len)
@@ -1623,6 +1994,8 @@ int collector__feed(struct collector *c, const void *rec, size_t len)
 		c->st.bad_records++;
 		return -EINVAL;
 	}
+	if (c->pend)
+		pend_before(c, h, len);
 	if (handlers[h->type].fn)
 		handlers[h->type].fn(c, rec, len);
 	return 0;
@@ -1633,6 +2006,7 @@ void collector__expire(struct collector *c, __u64 now, __u64 idle_ns)
 	struct conn *cn, *tmp;
 	struct session *s, *stmp;
 
+	pend_all(c);
 	release_held(c, 0, -1, 0, now);
 
 	/* sessions on no known socket hold a connection of their own */
@@ -1662,6 +2036,7 @@ void collector__flush(struct collector *c, __u64 now)
 	struct conn *cn, *tmp;
 	struct session *s, *stmp;
 
+	pend_all(c);
 	HASH_ITER (hh, c->conns, cn, tmp) {
 		flush_conn(c, cn, now, "trace ended");
 		conn_destroy(c, cn);
@@ -1694,6 +2069,12 @@ void collector__free(struct collector *c)
 		free(s);
 	}
 	lookups__free(c->lookups);
+	while (c->pend) {
+		struct pend *p = c->pend;
+
+		c->pend = p->next;
+		free(p);
+	}
 	while (c->held) {
 		struct held *h = c->held;
 

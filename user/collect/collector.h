@@ -23,6 +23,13 @@ struct collector_stats {
 	__u64 malformed;	 /* HTTP heads that did not parse */
 	__u64 expired;		 /* idle connections dropped */
 	__u64 requests_overflow; /* requests left out: too many waiting for responses */
+	/* bytes the parsers did not see, by cause (a gap of known length each) */
+	__u64 records_lost;	  /* data records lost (ring buffer full), as carried or at exit */
+	__u64 bytes_lost;	  /* ...the bytes their calls moved */
+	__u64 more_lost;	  /* EV_MORE records missing from their call */
+	__u64 bytes_not_captured; /* bytes of calls not copied: past MAX_CALL_CAPTURE, unreadable */
+	__u64 conns_given_up; /* connections no longer followed: a gap the parsers cannot skip */
+	__u64 entries_incomplete; /* entries emitted incomplete (entry.incomplete), every cause */
 };
 
 /* requests kept waiting for their responses: on one connection, and in all */
