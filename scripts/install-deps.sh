@@ -12,7 +12,7 @@ pkgs=(
 	libmicrohttpd-dev libclang-rt-14-dev
 	# tests and the built-in example: a local HTTPS server and real clients
 	python3 openssl libssl-dev curl ca-certificates procps util-linux
-	nghttp2-client nghttp2-server gnutls-bin wget nginx-light iproute2
+	nghttp2-client nghttp2-server gnutls-bin wget nginx-light iproute2 python3-h2
 	# the exports, checked by the tools that read them
 	prometheus tmux
 )

@@ -27,6 +27,7 @@ static const char *counter_names[CNT_NR] = {
 	[CNT_DROP_INFLIGHT] = "drops.inflight",
 	[CNT_DROP_SOCKS] = "drops.socks",
 	[CNT_READ_FAIL] = "read_failures",
+	[CNT_DROP_LOSSES] = "drops.loss_map",
 };
 
 /* events lost in BPF: the counter, its name in messages, its metrics label */
@@ -99,6 +100,7 @@ void report__publish(struct metrics *m, const __u64 *cnt, const struct collector
 	metrics__drops(m, "unmatched", cs->unmatched);
 	metrics__drops(m, "requests_overflow", cs->requests_overflow);
 	metrics__drops(m, "h2_overflow", h2__refused());
+	metrics__drops(m, "loss_map", cnt[CNT_DROP_LOSSES]);
 }
 
 void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool all)
@@ -107,7 +109,7 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 	char causes[128];
 
 	if (drops || cnt[CNT_READ_FAIL] || cs->bad_records || cs->requests_overflow ||
-	    h2__refused())
+	    h2__refused() || cs->entries_incomplete || cs->bytes_not_captured)
 		fprintf(stderr,
 			"tlstrace: warning: %llu events dropped (%s), %llu user-memory read "
 			"failures, %llu bad records, %llu requests not kept (too many awaiting "
@@ -117,6 +119,18 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 			(unsigned long long)cnt[CNT_READ_FAIL], (unsigned long long)cs->bad_records,
 			(unsigned long long)cs->requests_overflow,
 			(unsigned long long)h2__refused());
+	if (cs->records_lost || cs->more_lost || cs->bytes_not_captured || cs->entries_incomplete)
+		fprintf(stderr,
+			"tlstrace: warning: %llu data records lost (%llu bytes) and %llu "
+			"continuation records missing, %llu bytes not captured (past %u KiB a "
+			"call, or unreadable), %llu losses not carried (loss map full): %llu "
+			"entries incomplete, %llu connections no longer followed\n",
+			(unsigned long long)cs->records_lost, (unsigned long long)cs->bytes_lost,
+			(unsigned long long)cs->more_lost,
+			(unsigned long long)cs->bytes_not_captured, MAX_CALL_CAPTURE / 1024,
+			(unsigned long long)cnt[CNT_DROP_LOSSES],
+			(unsigned long long)cs->entries_incomplete,
+			(unsigned long long)cs->conns_given_up);
 	if (!all)
 		return;
 	for (int i = CNT_HIT_HANDSHAKE_ENTER; i <= CNT_HIT_DNS_EXIT; i++)
@@ -126,11 +140,16 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 		fprintf(stderr, " %s=%llu", counter_names[i], (unsigned long long)cnt[i]);
 	fprintf(stderr,
 		" hits.total=%llu records=%llu entries=%llu unmatched=%llu malformed=%llu "
-		"expired=%llu requests_overflow=%llu\n",
+		"expired=%llu requests_overflow=%llu records_lost=%llu bytes_lost=%llu "
+		"more_lost=%llu bytes_not_captured=%llu conns_given_up=%llu "
+		"entries_incomplete=%llu\n",
 		(unsigned long long)hits, (unsigned long long)cs->records,
 		(unsigned long long)cs->entries, (unsigned long long)cs->unmatched,
 		(unsigned long long)cs->malformed, (unsigned long long)cs->expired,
-		(unsigned long long)cs->requests_overflow);
+		(unsigned long long)cs->requests_overflow, (unsigned long long)cs->records_lost,
+		(unsigned long long)cs->bytes_lost, (unsigned long long)cs->more_lost,
+		(unsigned long long)cs->bytes_not_captured, (unsigned long long)cs->conns_given_up,
+		(unsigned long long)cs->entries_incomplete);
 }
 
 void report__libraries(struct attacher *att, bool all)

@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: MIT
+"""Whole calls and bytes not seen: a write past 16 KiB is captured whole
+(HTTP/2 frame headers beyond it are followed), and records lost to a full
+ring buffer become gaps of exact length, so every entry is either right or
+says it is incomplete and what it cannot vouch for: never a false failure,
+never a wrong size given as known."""
+
+import os
+import re
+
+from harness import describe_exit, expect, need, read_entries, stderr_hint
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEBIAN_PYTHON = "/usr/bin/python3"  # Debian's, with python3-h2
+CURL_W = "%{http_code} %{size_download}\n"
+BIG = 64 << 20
+
+
+def debian_python_h2():
+    need(DEBIAN_PYTHON)
+    import subprocess
+    r = subprocess.run([DEBIAN_PYTHON, "-c", "import h2"], capture_output=True)
+    expect(r.returncode == 0, "python3-h2 is not installed (scripts/install-deps.sh)")
+
+
+def test_capture_h2_post(env):
+    """Python's ssl with the h2 library writes a 40 KB POST (HEADERS and
+    three DATA frames) in one SSL_write, then GETs twice on the same
+    connection, against nghttpd: three entries, all right."""
+    debian_python_h2()
+    port = env.h2_port()
+    rc, out, err, path = env.trace("capture_h2_post", [DEBIAN_PYTHON,
+                                   os.path.join(HERE, "h2_post.py"), str(port), "40000"],
+                                   60, opts=["--stats"])
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect(out.splitlines() == ["200 6", "200 6", "200 50000"], "client printed %r" % out)
+    entries = read_entries(path)
+    got = [(e["tlstrace"].get("method"), e["name"], e["responseStatus"], e["encodedBodySize"],
+            e["tlstrace"].get("error"), e["tlstrace"].get("incomplete"))
+           for e in entries]
+    base = "https://localhost:%d" % port
+    want = [("POST", base + "/hello", 200, 6, None, None),
+            ("GET", base + "/hello", 200, 6, None, None),
+            ("GET", base + "/big", 200, 50000, None, None)]
+    expect(got == want, "entries %r, want %r" % (got, want))
+    for e in entries:
+        expect(e["nextHopProtocol"] == "h2", "nextHopProtocol %r" % e["nextHopProtocol"])
+    stats = re.search(r"bytes_not_captured=(\d+)", err)
+    expect(stats and stats.group(1) == "0", "bytes not captured%s" % stderr_hint(err))
+
+
+def check_right_or_incomplete(entries, want_url, curl_out):
+    """The one entry is right (status and size as curl got them) or says it
+    is incomplete, naming what it cannot vouch for; never a failure."""
+    expect(len(entries) == 1, "%d entries: %r" % (len(entries), [e["name"] for e in entries]))
+    e, t = entries[0], entries[0]["tlstrace"]
+    expect(e["name"] == want_url, "name %r" % e["name"])
+    expect(curl_out.split() == ["200", str(BIG)], "curl printed %r" % curl_out)
+    expect(not t.get("failedPhase") and not t.get("error"),
+           "a failure: %r %r" % (t.get("failedPhase"), t.get("error")))
+    unknown = t.get("unknown") or []
+    if t.get("incomplete"):
+        expect(isinstance(t["incomplete"], str) and unknown,
+               "incomplete %r names nothing unknown: %r" % (t["incomplete"], unknown))
+        if "responseStatus" not in unknown:
+            expect(e["responseStatus"] == 200, "status %r" % e["responseStatus"])
+        if "encodedBodySize" not in unknown:
+            expect(e["encodedBodySize"] == BIG, "a size given as known: %r"
+                   % e["encodedBodySize"])
+        return "incomplete"
+    expect(e["responseStatus"] == 200 and e["encodedBodySize"] == BIG,
+           "complete, yet status %r size %r" % (e["responseStatus"], e["encodedBodySize"]))
+    return "right"
+
+
+def drop_run(env, test, url, http):
+    rc, out, err, path = env.trace(test, ["curl", "-sk", http, "-o", "/dev/null", "-w", CURL_W,
+                                          url], 120, opts=["--ringbuf-size", "1", "--stats"])
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    lost = re.search(r"records_lost=(\d+)", err)
+    expect(lost, "--stats says no records_lost%s" % stderr_hint(err))
+    return check_right_or_incomplete(read_entries(path), url, out), int(lost.group(1))
+
+
+def test_capture_drops_http1(env):
+    """A 64 MiB download over HTTP/1.1 through a 1 MiB ring buffer: records
+    are lost, yet the entry has the exact body size (its lost reads are gaps
+    inside the Content-Length body) or says it is incomplete."""
+    need("curl")
+    env.require_server()
+    kind, lost = drop_run(env, "capture_drops_http1", env.url("/size/%d" % BIG), "--http1.1")
+    expect(lost > 0 or kind == "right", "no loss, yet %s" % kind)
+
+
+def test_capture_drops_h2(env):
+    """The same over HTTP/2 (curl --http2 to nghttpd)."""
+    need("curl")
+    port = env.h2_port()
+    big = os.path.join(env.path("h2www"), "big64")
+    if not os.path.exists(big) or os.path.getsize(big) != BIG:
+        with open(big, "wb") as f:
+            f.truncate(BIG)
+    drop_run(env, "capture_drops_h2", "https://localhost:%d/big64" % port, "--http2")
