@@ -37,7 +37,7 @@ static void ev_established_port(struct collector *c, __u32 fd, __u64 sock, __u64
 	feed_ok(c, &e, sizeof(e));
 }
 
-/* a socket read or write outside any TLS call, with its bytes */
+/* a socket read or write outside any TLS call of n bytes: d (NULL: none captured) */
 static void ev_plain(struct collector *c, __u32 fd, __u32 dir, __u64 enter, __u64 ts, const void *d,
 		     size_t n)
 {
@@ -52,9 +52,10 @@ static void ev_plain(struct collector *c, __u32 fd, __u32 dir, __u64 enter, __u6
 	e->fd = fd;
 	e->dir = dir;
 	e->len = n;
-	e->cap = n;
-	memcpy(e->data, d, n);
-	feed_ok(c, e, offsetof(struct ev_sock_io, data) + n);
+	e->cap = d ? n : 0;
+	if (d)
+		memcpy(e->data, d, n);
+	feed_ok(c, e, offsetof(struct ev_sock_io, data) + e->cap);
 	free(e);
 }
 
@@ -360,6 +361,56 @@ out:
 	fx_fini(&f);
 }
 
+/*
+ * Before any plaintext, a port of another protocol names the entry: a
+ * refused connect, and every --timing-only exchange.
+ */
+static void subtest_named_by_port_without_plaintext(void)
+{
+	static const __u8 record[5] = { 0x17, 3, 3, 0, 40 };
+	struct ev_tcp_state st = {};
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect_port(f.c, 5, SOCK1, 1000, 5432);
+	set_hdr(&st.hdr, EV_TCP_STATE, 2000);
+	st.sock = SOCK1;
+	st.fd = 5;
+	st.oldstate = TCP_SYN_SENT;
+	st.newstate = TCP_CLOSE;
+	st.family = FAM4;
+	st.dport = 5432;
+	st.daddr[0] = 127;
+	st.daddr[3] = 1;
+	feed_ok(f.c, &st, sizeof(st));
+	collector__flush(f.c, 3000);
+	if ((e = nth(&f, 0))) {
+		ASSERT_STREQ(e->name, "postgresql://127.0.0.1:5432/", "a refused connect");
+		ASSERT_STREQ(e->failed_phase, "connect", "failed in connect");
+	}
+	fx_fini(&f);
+
+	if (!fx_init(&f))
+		goto out;
+	collector__set_timing_only(f.c);
+	ev_connect_port(f.c, 5, SOCK1, 1000, 993);
+	ev_established_port(f.c, 5, SOCK1, 1100, 993);
+	ev_bind(f.c, SSL1, 5, BIND_NESTED, 1250, NULL, 0);
+	ev_handshake(f.c, SSL1, 1200, 1500, 1);
+	ev_plain(f.c, 5, IO_WRITE, 1600, 1600, record, sizeof(record));
+	ev_plain(f.c, 5, IO_READ, 1650, 1700, NULL, 300);
+	ev_close(f.c, 5, 1800);
+	if ((e = nth(&f, 0))) {
+		ASSERT_STREQ(e->name, "imaps://127.0.0.1:993/", "--timing-only on port 993");
+		ASSERT_EQ(e->timing_only, 1, "timing only");
+		ASSERT_EQ(e->request_start, 1600, "requestStart");
+	}
+out:
+	fx_fini(&f);
+}
+
 TEST(proto)
 {
 	cur_comm = "psql";
@@ -373,4 +424,6 @@ TEST(proto)
 		subtest_server_role();
 	if (test__start_subtest("split_http_stays_http"))
 		subtest_split_http_stays_http();
+	if (test__start_subtest("named_by_port_without_plaintext"))
+		subtest_named_by_port_without_plaintext();
 }
