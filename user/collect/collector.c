@@ -56,6 +56,7 @@ struct req {
 	__u32 unknown; /* enum entry_field bits known to be unknown */
 	int head_lost; /* its response head was in bytes not captured */
 	int timing;    /* --timing-only: an exchange of bytes, not a parsed request */
+	int opaque;    /* an exchange of another protocol's plaintext, not parsed */
 	__u64 asked;   /* ...the bytes of its request */
 };
 
@@ -65,6 +66,15 @@ struct conn_key {
 };
 
 struct session;
+
+/* what a TLS connection's plaintext carries, decided by its first bytes */
+enum conn_proto {
+	PROTO_UNDECIDED,
+	PROTO_HTTP,
+	PROTO_OTHER, /* timed as exchanges, see other_io() */
+};
+
+struct sniff;
 
 struct conn {
 	UT_hash_handle hh;
@@ -101,6 +111,8 @@ struct conn {
 	__u64 lookup_end;
 	__u32 attempts; /* connect attempts of the fetch that used it */
 	struct session *sess;
+	int proto;	     /* enum conn_proto */
+	struct sniff *sniff; /* ...while undecided: what was seen, see sniff_io() */
 	struct req *head, *tail;
 	__u32 nreq; /* requests started on it */
 	__u64 last_ts;
@@ -222,7 +234,69 @@ static void format_addr(char *out, size_t cap, int family, const __u8 *addr, __u
 		snprintf(out, cap, "%s:%u", ip, port);
 }
 
-/* the URL: Host header and target; else the server name; else the address */
+/*
+ * Protocols other than HTTP by the server's well-known port (IANA's Service
+ * Name and Transport Protocol Port Number Registry), as the scheme of their
+ * URLs: the TLS one (smtps, imaps) where the port speaks TLS from the start,
+ * the plain one where TLS starts mid-connection (STARTTLS, PostgreSQL's
+ * SSLRequest).
+ */
+static const struct {
+	__u16 port;
+	const char *scheme;
+} well_known[] = {
+	{ 21, "ftp" },		{ 25, "smtp" },	   { 110, "pop3" },	 { 119, "nntp" },
+	{ 143, "imap" },	{ 389, "ldap" },   { 465, "smtps" },	 { 563, "nntps" },
+	{ 587, "smtp" },	{ 636, "ldaps" },  { 990, "ftps" },	 { 993, "imaps" },
+	{ 995, "pop3s" },	{ 1883, "mqtt" },  { 3306, "mysql" },	 { 5222, "xmpp" },
+	{ 5432, "postgresql" }, { 5671, "amqps" }, { 5672, "amqp" },	 { 6379, "redis" },
+	{ 6697, "ircs" },	{ 8883, "mqtts" }, { 27017, "mongodb" },
+};
+
+/*
+ * The scheme of a connection that does not carry HTTP, into buf: the
+ * protocol ALPN agreed (an IANA ALPN protocol ID, up to its first character
+ * a scheme cannot hold: "postgresql", "imap", "acme-tls/1" is "acme-tls"),
+ * else the server's well-known port, else "tls" if its plaintext was seen
+ * not to be HTTP. NULL for HTTP, or a connection that may be (an HTTP ALPN,
+ * a port of no other protocol, its plaintext not seen).
+ */
+static const char *other_scheme(const struct conn *cn, const struct session *s, char *buf,
+				size_t cap)
+{
+	__u16 port = cn->server ? cn->lport : cn->rport;
+	size_t n = 0;
+
+	if (cn->proto == PROTO_HTTP || !cap)
+		return NULL;
+	if (s && s->alpn[0]) {
+		if (!strcmp(s->alpn, "h2") || !strcmp(s->alpn, "h3") ||
+		    !strncmp(s->alpn, "http/", 5))
+			return NULL;
+		for (const char *a = s->alpn; *a && n + 1 < cap; a++, n++) {
+			char ch = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
+
+			if (!((ch >= 'a' && ch <= 'z') ||
+			      (n &&
+			       ((ch >= '0' && ch <= '9') || ch == '+' || ch == '-' || ch == '.'))))
+				break;
+			buf[n] = ch;
+		}
+		buf[n] = '\0';
+		if (n)
+			return buf;
+	}
+	for (size_t i = 0; port && i < sizeof(well_known) / sizeof(well_known[0]); i++)
+		if (well_known[i].port == port)
+			return well_known[i].scheme;
+	return cn->proto == PROTO_OTHER ? "tls" : NULL;
+}
+
+/*
+ * The URL: Host header and target; else, not HTTP, the scheme of its
+ * protocol and the server's name (or address) with its port; else the
+ * server name; else the address
+ */
 static void entry_name(struct entry *e, const struct conn *cn, const struct session *s,
 		       const struct http1_request *line)
 {
@@ -232,12 +306,27 @@ static void entry_name(struct entry *e, const struct conn *cn, const struct sess
 	const char *scheme = tls ? "https" : "http";
 	const char *target = line && line->target[0] == '/' ? line->target : "/";
 	int default_port = tls ? 443 : 80;
+	char proto[32];
+	const char *other =
+		line && line->host[0] ? NULL : other_scheme(cn, s, proto, sizeof(proto));
 
 	if (line &&
 	    (!strncmp(line->target, "http://", 7) || !strncmp(line->target, "https://", 8))) {
 		snprintf(e->name, sizeof(e->name), "%s", line->target);
 	} else if (line && line->host[0]) {
 		snprintf(e->name, sizeof(e->name), "%s://%s%s", scheme, line->host, target);
+	} else if (other) {
+		/* no path: the protocol has none, or it is not known */
+		__u16 port = cn->server ? cn->lport : cn->rport;
+		const char *addr = cn->server ? cn->local : cn->remote;
+
+		if (s && s->sni[0] && port)
+			snprintf(e->name, sizeof(e->name), "%s://%s:%u/", other, s->sni, port);
+		else if (s && s->sni[0])
+			snprintf(e->name, sizeof(e->name), "%s://%s/", other, s->sni);
+		else
+			snprintf(e->name, sizeof(e->name), "%s://%s/", other,
+				 addr[0] ? addr : "unknown");
 	} else if (s && s->sni[0]) {
 		__u16 port = cn->server ? cn->lport : cn->rport;
 
@@ -355,6 +444,12 @@ static void incomplete_req(struct entry *e, const struct req *r)
 	e->unknown |= unknown;
 }
 
+/* what an exchange of another protocol's bytes cannot tell, HTTP's terms */
+#define OPAQUE_UNKNOWN                                                                        \
+	(FIELD_NAME_PATH | FIELD_METHOD | FIELD_RESPONSE_STATUS | FIELD_ENCODED_BODY_SIZE |   \
+	 FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE | FIELD_FIRST_INTERIM_RESPONSE_START | \
+	 FIELD_REQUEST_HEADERS | FIELD_RESPONSE_HEADERS)
+
 /* an entry for a request, at the end of its life */
 static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 end,
 		     const char *error)
@@ -419,15 +514,33 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 		r->unknown |= FIELD_RESPONSE_END;
 	}
 	if (r->incomplete) {
+		if (r->opaque)
+			e.unknown |= OPAQUE_UNKNOWN;
 		incomplete_req(&e, r);
 		emit(c, &e);
 		return;
 	}
-	if (!error && !r->response_start)
+	if (!error && !r->response_start && !r->opaque)
 		error = "no response";
 	if (!error && r->malformed)
 		error = "malformed HTTP response";
-	if (!error) {
+	if (r->opaque) {
+		char buf[32];
+		const char *scheme = other_scheme(cn, s, buf, sizeof(buf));
+
+		/* another protocol: an exchange of bytes, what HTTP would say unknown */
+		e.unknown = OPAQUE_UNKNOWN;
+		e.request_headers = e.response_headers = NULL;
+		e.http_version[0] = '\0';
+		if (!error) {
+			/* no answer, the asker closing: a last word, not a failure */
+			e.response_end = r->response_start ? r->last_read : r->request_start;
+			snprintf(e.next_hop, sizeof(e.next_hop), "%s",
+				 e.alpn[0] ? e.alpn : (scheme ? scheme : "tls"));
+		} else {
+			fail_entry(&e, "http", error, end);
+		}
+	} else if (!error) {
 		e.response_end = r->response_end ? r->response_end : r->last_read;
 		e.status = r->resp.status;
 		snprintf(e.next_hop, sizeof(e.next_hop), "%s",
@@ -582,13 +695,19 @@ static int cut_short(const struct req *r)
  */
 #define TLS_ALERT_MAX 31
 
+static void sniff_end(struct collector *c, struct conn *cn);
+
 /* everything still open on a connection ends now, for the reason why */
 static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const char *why)
 {
 	char err[128];
+	/* the traced process ended the connection itself */
+	int own = !cn->reset &&
+		  (!strcmp(why, "connection closed") || !strcmp(why, "TLS session freed"));
 
 	if (cn->reset)
 		why = "connection reset by peer";
+	sniff_end(c, cn);
 	while (cn->head) {
 		struct req *r = cn->head;
 
@@ -596,7 +715,10 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 			pop_req(cn); /* not a request: the peer's closing alert */
 			continue;
 		}
-		if (!r->response_start) {
+		if (!r->response_start && r->opaque && own) {
+			/* another protocol's last word before the close (PostgreSQL's Terminate) */
+			emit_req(c, cn, r, ts, NULL);
+		} else if (!r->response_start) {
 			emit_req(c, cn, r, ts, why);
 		} else if (cut_short(r)) {
 			snprintf(err, sizeof(err), "response cut short after %llu body bytes: %s",
@@ -653,6 +775,7 @@ static void conn_destroy(struct collector *c, struct conn *cn)
 	if (!cn->anon)
 		HASH_DEL(c->conns, cn);
 	h2__free(cn->h2);
+	free(cn->sniff);
 	free(cn->rq);
 	free(cn);
 }
@@ -746,6 +869,12 @@ static void sess_attach(struct collector *c, struct session *s, struct conn *cn)
 			cn->tail = old->tail;
 			cn->nreq += old->nreq;
 			old->head = old->tail = NULL;
+		}
+		/* and what its plaintext was found to carry */
+		if (cn->proto == PROTO_UNDECIDED && !cn->sniff) {
+			cn->proto = old->proto;
+			cn->sniff = old->sniff;
+			old->sniff = NULL;
 		}
 		old->sess = NULL;
 		conn_destroy(c, old);
@@ -1621,6 +1750,234 @@ static void server_write(struct collector *c, struct conn *cn, const struct io *
 	feed_responses(c, cn, io, io->ts_enter);
 }
 
+/*
+ * An exchange of bytes whose protocol is not parsed: --timing-only's TLS
+ * records, or another protocol's plaintext (opaque). The side that asks (a
+ * client's writes, a server's reads) starts an exchange when the previous
+ * one has had an answer; the first byte of the answer is responseStart (a
+ * client's read's return, a server's write's entry), its last read or write
+ * responseEnd, known when the next exchange starts or the connection ends.
+ * An answer before any ask is a TLS 1.3 session ticket on a TLS record (not
+ * an exchange: counted as unmatched), and the server's greeting in opaque
+ * plaintext (IMAP, POP3): an exchange the connection itself asked for, its
+ * requestStart the connection's connectEnd.
+ */
+static void exchange_io(struct collector *c, struct conn *cn, int is_write, const struct io *io,
+			int opaque)
+{
+	struct http1_request line = { .target = "/" };
+	int asks = cn->server ? !is_write : is_write;
+	__u64 answer = cn->server ? io->ts_enter : io->ts;
+	struct req *r = cn->head;
+	struct io at = *io;
+
+	if (asks) {
+		if (r && !r->response_start) {
+			r->asked += io->len; /* more of the same request */
+			return;
+		}
+		at.ts_enter = cn->server ? io->ts : io->ts_enter;
+		r = add_request(c, cn, &at, &line);
+		if (r) {
+			r->timing = !opaque;
+			r->opaque = opaque;
+			r->asked = io->len;
+		}
+		return;
+	}
+	if (!r && opaque) {
+		const struct session *s = cn->sess;
+		__u64 ready = s && s->hs_end ? s->hs_end : cn->tcp_end;
+
+		at.ts_enter = ready && ready <= answer ? ready : answer;
+		r = add_request(c, cn, &at, &line);
+		if (r)
+			r->opaque = 1;
+	}
+	if (!r) {
+		c->st.unmatched++; /* bytes before any request: a session ticket */
+		return;
+	}
+	if (!r->response_start)
+		r->response_start = answer;
+	r->last_read = io->ts;
+}
+
+/*
+ * Is what the asking side of cn (a client's writes, a server's reads)
+ * sends first HTTP/2? 1 yes, 0 no, -1 too few bytes to tell. The client's
+ * connection preface (RFC 9113 section 3.4).
+ */
+static int is_http2(const struct conn *cn, const char *data, size_t len)
+{
+	size_t n = len < H2_PREFACE_LEN ? len : H2_PREFACE_LEN;
+
+	(void)cn;
+	if (memcmp(data, H2_PREFACE, n))
+		return 0;
+	return n == H2_PREFACE_LEN ? 1 : -1;
+}
+
+/* a tchar of RFC 9110 section 5.6.2: what an HTTP method is made of */
+static int is_tchar(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/*
+ * Do the first n bytes the asking side of cn sent begin HTTP? 1 yes, 0 no,
+ * -1 not yet known. HTTP/2, or an HTTP/1 request line (RFC 9112 section 3:
+ * a method of at most 15 tchars, SP, a target of visible bytes, SP,
+ * "HTTP/1.") up to where those bytes stop.
+ */
+static int looks_http(const struct conn *cn, const char *p, size_t n)
+{
+	static const char v1[] = "HTTP/1.";
+	size_t i = 0, t, k;
+	int h2 = is_http2(cn, p, n);
+
+	if (h2)
+		return h2;
+	while (i < n && i < 16 && is_tchar((unsigned char)p[i]))
+		i++;
+	if (i == n)
+		return i < 16 ? -1 : 0;
+	if (!i || i == 16 || p[i] != ' ')
+		return 0;
+	for (t = ++i; t < n && p[t] != ' '; t++)
+		if ((unsigned char)p[t] < 0x21 || p[t] == 0x7f)
+			return 0;
+	if (t == n)
+		return -1;
+	if (t == i)
+		return 0;
+	for (k = 0, t++; k < sizeof(v1) - 1 && t + k < n; k++)
+		if (p[t + k] != v1[k])
+			return 0;
+	return k == sizeof(v1) - 1 ? 1 : -1;
+}
+
+#define SNIFF_MAX 64   /* the asking side's first bytes looked at: past them, HTTP */
+#define SNIFF_CALLS 16 /* calls held back while undecided: past them, HTTP */
+
+/*
+ * A TLS connection whose first plaintext bytes do not tell yet whether it
+ * carries HTTP (a request line split across writes, a server's greeting):
+ * its calls, without their bytes, replayed as exchanges if it does not.
+ */
+struct sniff {
+	char ask[SNIFF_MAX]; /* the asking side's first bytes */
+	size_t ask_len;
+	char answer[9]; /* the answering side's: an HTTP response, an HTTP/2 frame? */
+	size_t answer_len;
+	struct {
+		struct io io; /* no data */
+		int is_write;
+	} calls[SNIFF_CALLS];
+	unsigned n;
+	unsigned answers; /* of them, answers: counted as unmatched meanwhile */
+};
+
+static void sniff_decide(struct collector *c, struct conn *cn, int proto)
+{
+	struct sniff *sn = cn->sniff;
+
+	cn->proto = proto;
+	cn->sniff = NULL;
+	if (!sn)
+		return;
+	if (proto == PROTO_OTHER) {
+		/* answers were not unmatched: a greeting, or an exchange's */
+		c->st.unmatched -= sn->answers;
+		/* what the HTTP side kept of the asks is no request head */
+		cn->rq_len = 0;
+		cn->rq_body = 0;
+		for (unsigned i = 0; i < sn->n; i++)
+			exchange_io(c, cn, sn->calls[i].is_write, &sn->calls[i].io, 1);
+	}
+	free(sn);
+}
+
+/*
+ * The connection ends undecided: HTTP if its asking side began a request
+ * line, or if it only answered as HTTP does (a status line, an HTTP/2
+ * SETTINGS frame) or ALPN agreed HTTP; else another protocol whose server
+ * spoke first.
+ */
+static void sniff_end(struct collector *c, struct conn *cn)
+{
+	const struct sniff *sn = cn->sniff;
+	const struct session *s = cn->sess;
+	const unsigned char *a;
+	int http;
+
+	if (cn->proto != PROTO_UNDECIDED || !sn)
+		return;
+	a = (const unsigned char *)sn->answer;
+	http = sn->ask_len || (sn->answer_len >= 5 && !memcmp(sn->answer, "HTTP/", 5)) ||
+	       (sn->answer_len == 9 && a[3] == 4 && !(a[5] & 0x7f) && !a[6] && !a[7] && !a[8]) ||
+	       (s && (!strcmp(s->alpn, "h2") || !strncmp(s->alpn, "http/", 5)));
+	sniff_decide(c, cn, http ? PROTO_HTTP : PROTO_OTHER);
+}
+
+/*
+ * A TLS connection's plaintext before it is known to carry HTTP or not:
+ * decided by the asking side's first bytes (looks_http()). Returns 1 if io
+ * is to go where the decision sends it, 0 if it was held back (an ask also
+ * goes to HTTP's side, which keeps what it needs of a request split across
+ * calls).
+ */
+static int sniff_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
+{
+	int asks = cn->server ? !is_write : is_write;
+	struct sniff *sn = cn->sniff;
+	int v = -1;
+
+	if (!sn && !(sn = cn->sniff = calloc(1, sizeof(*sn)))) {
+		cn->proto = PROTO_HTTP; /* nothing can be held back: HTTP, as ever */
+		return 1;
+	}
+	if (asks) {
+		size_t take = SNIFF_MAX - sn->ask_len;
+
+		if (take > io->cap)
+			take = io->cap;
+		memcpy(sn->ask + sn->ask_len, io->data, take);
+		sn->ask_len += take;
+		v = looks_http(cn, sn->ask, sn->ask_len);
+		/* what would tell is out of reach: never take HTTP for another protocol */
+		if (v < 0 && (sn->ask_len == SNIFF_MAX || io->cap < io->len))
+			v = 1;
+	} else if (sn->answer_len < sizeof(sn->answer)) {
+		size_t take = sizeof(sn->answer) - sn->answer_len;
+
+		if (take > io->cap)
+			take = io->cap;
+		memcpy(sn->answer + sn->answer_len, io->data, take);
+		sn->answer_len += take;
+	}
+	if (v < 0 && sn->n == SNIFF_CALLS)
+		v = 1;
+	if (v >= 0) {
+		sniff_decide(c, cn, v ? PROTO_HTTP : PROTO_OTHER);
+		return 1;
+	}
+	sn->calls[sn->n].io = *io;
+	sn->calls[sn->n].io.data = NULL;
+	sn->calls[sn->n].io.cap = 0;
+	sn->calls[sn->n].is_write = is_write;
+	sn->n++;
+	if (!asks) {
+		sn->answers++;
+		c->st.unmatched++; /* as HTTP counts bytes before any request, until decided */
+	} else if (cn->server)
+		server_read(c, cn, io);
+	else
+		on_write(c, cn, io);
+	return 0;
+}
+
 /* bytes moved on a connection: which side of HTTP it is on decides */
 static void conn_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
 {
@@ -1638,6 +1995,15 @@ static void conn_io(struct collector *c, struct conn *cn, int is_write, const st
 	if (!cn->observed && !cn->nreq && !cn->server && !is_write &&
 	    http1_parse_request(io->data, io->cap, &line))
 		cn->server = 1;
+	/* TLS: its first plaintext bytes tell HTTP from another protocol */
+	if (cn->sess && cn->proto != PROTO_HTTP) {
+		if (cn->proto == PROTO_UNDECIDED && !sniff_io(c, cn, is_write, io))
+			return;
+		if (cn->proto == PROTO_OTHER) {
+			exchange_io(c, cn, is_write, io, 1);
+			return;
+		}
+	}
 	if (cn->server)
 		(is_write ? server_write : server_read)(c, cn, io);
 	else
@@ -1894,39 +2260,13 @@ static int is_alert(const struct io *io)
 
 /*
  * --timing-only: the socket syscalls of a TLS connection, outside its
- * handshake. The side that asks (a client's writes, a server's reads)
- * starts an exchange when the previous one has had an answer; the first
- * byte of the answer is responseStart, its last read or write responseEnd.
+ * handshake, timed as exchanges; a closing alert is none.
  */
 static void timing_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
 {
-	struct http1_request line = { .target = "/" };
-	int asks = cn->server ? !is_write : is_write;
-	struct req *r = cn->head;
-	struct io at = *io;
-
 	if (is_write && is_alert(io))
 		return; /* close_notify */
-	if (asks) {
-		if (r && !r->response_start) {
-			r->asked += io->len; /* more of the same request */
-			return;
-		}
-		at.ts_enter = cn->server ? io->ts : io->ts_enter;
-		r = add_request(c, cn, &at, &line);
-		if (r) {
-			r->timing = 1;
-			r->asked = io->len;
-		}
-		return;
-	}
-	if (!r) {
-		c->st.unmatched++; /* bytes before any request: a session ticket */
-		return;
-	}
-	if (!r->response_start)
-		r->response_start = cn->server ? io->ts_enter : io->ts;
-	r->last_read = io->ts;
+	exchange_io(c, cn, is_write, io, 0);
 }
 
 /* plain HTTP on a TCP socket: the same, without a TLS session */
