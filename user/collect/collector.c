@@ -19,13 +19,12 @@
 #include "collect/collector.h"
 #include "collect/clienthello.h"
 #include "collect/http1.h"
+#include "collect/h1stream.h"
 #include "collect/lookups.h"
 #include "collect/http2.h"
 #include "collect/headers.h"
 #include "common/tlslib.h"
 #include <netdb.h>
-
-#define HEAD_MAX 16384 /* response head bytes kept for parsing */
 
 struct req {
 	struct req *next;
@@ -39,9 +38,12 @@ struct req {
 	__u64 response_end;
 	__u64 last_read;
 	int first_on_conn; /* carries the connection's timings */
+	__u64 id;			     /* unique in the collector */
+	struct head_budget *budget;	     /* the collector's, which head is charged to */
+	const char *incomplete;		     /* why facts of it were lost (static), or NULL */
+	__u32 unknown;			     /* ...and which: enum entry_field bits */
 	/* the response as it arrives */
-	char *head;
-	size_t head_len;
+	struct head_buf head;
 	int head_done;
 	struct http1_response resp;
 	int no_body; /* HEAD, 1xx, 204, 304 */
@@ -79,10 +81,10 @@ struct conn {
 	int reset;    /* went from ESTABLISHED straight to CLOSE: a reset */
 	int server;   /* accepted: it reads requests and writes responses */
 	__u32 ns_pid; /* the pid in the process's own namespace */
-	char *rq;     /* server: a request head being read */
-	size_t rq_len;
-	__u64 rq_ts;		    /* ...the read where its first byte came */
-	unsigned long long rq_body; /* ...request body bytes still to come */
+	struct h1stream rqs;	/* HTTP/1: the requests it carries (a client's writes, a server's reads) */
+	__u64 rq_cur;		/* ...the request whose head is being read: its id */
+	int rq_dropping;	/* ...one was left out (too many waiting): so are the rest */
+	const char *resp_lost;	/* HTTP/1: why its responses can no longer be told apart */
 	struct h2_conn *h2;	    /* it speaks HTTP/2 (the client sent the preface) */
 	int h2_lost;		    /* ...and its frames could no longer be followed */
 	char local[64];
@@ -141,6 +143,8 @@ struct collector {
 	__u64 next_conn_id;
 	struct collector_stats st;
 	__u64 live_reqs; /* requests kept, waiting for or getting their responses */
+	__u64 next_req_id;
+	struct head_budget heads; /* HTTP/1 head bytes held, all connections */
 	int timing_only; /* TLS connections timed from their socket syscalls */
 	collector_listening_fn listening;
 };
@@ -164,6 +168,7 @@ struct collector *collector__new(collector_emit_fn emit, void *ctx)
 	c->emit = emit;
 	c->ctx = ctx;
 	c->next_conn_id = 1;
+	c->heads.max = COLLECTOR_HEADS_BUDGET;
 	c->lookups = lookups__new();
 	if (!c->lookups) {
 		free(c);
@@ -179,7 +184,7 @@ static void req_free(struct req *r)
 	if (r->live)
 		(*r->live)--;
 	http1_body_free(&r->body);
-	free(r->head);
+	head_buf__free(&r->head, r->budget);
 	headers_free(&r->rq_h);
 	headers_free(&r->rs_h);
 	free(r);
@@ -301,6 +306,31 @@ static void fail_entry(struct entry *e, const char *phase, const char *error, __
 	snprintf(e->error, sizeof(e->error), "%s", error);
 }
 
+/*
+ * Facts of the request were lost (r->incomplete says why): the entry is
+ * written as far as it is known, what it cannot vouch for zeroed and
+ * listed; an instant unknown holds the last one seen.
+ */
+static void mark_incomplete(struct entry *e, const struct req *r)
+{
+	snprintf(e->incomplete, sizeof(e->incomplete), "%s", r->incomplete);
+	e->unknown |= r->unknown;
+	if (r->unknown & FIELD_RESPONSE_STATUS)
+		e->status = 0;
+	if (r->unknown & FIELD_ENCODED_BODY_SIZE)
+		e->encoded_size = 0;
+	if (r->unknown & FIELD_DECODED_BODY_SIZE)
+		e->decoded_size = 0;
+	if (r->unknown & FIELD_NEXT_HOP_PROTOCOL)
+		e->next_hop[0] = '\0';
+	if (r->unknown & FIELD_RESPONSE_HEADERS)
+		e->response_headers = NULL;
+	if (r->unknown & FIELD_RESPONSE_START)
+		e->response_start = e->interim_start = 0;
+	if (r->unknown & FIELD_RESPONSE_END && e->response_end < e->request_start)
+		e->response_end = e->request_start;
+}
+
 /* an entry for a request, at the end of its life */
 static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 end,
 		     const char *error)
@@ -359,7 +389,7 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	e.interim_start = r->interim_start;
 	e.response_start = r->response_start;
 
-	if (!error && !r->response_start)
+	if (!error && !r->response_start && !(r->unknown & FIELD_RESPONSE_START))
 		error = "no response";
 	if (!error && r->malformed)
 		error = "malformed HTTP response";
@@ -370,6 +400,8 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 			 e.alpn[0] ? e.alpn : r->resp.version);
 		e.encoded_size = r->body.encoded;
 		e.decoded_size = http1_body_decoded(&r->body, &e.decoded_unknown);
+		if (r->incomplete)
+			mark_incomplete(&e, r);
 	} else {
 		fail_entry(&e, "http", error, end);
 	}
@@ -532,7 +564,9 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 			pop_req(cn); /* not a request: the peer's closing alert */
 			continue;
 		}
-		if (!r->response_start) {
+		if (r->unknown & FIELD_RESPONSE_START) {
+			emit_req(c, cn, r, ts, NULL); /* what became of it is not known */
+		} else if (!r->response_start) {
 			emit_req(c, cn, r, ts, why);
 		} else if (cut_short(r)) {
 			snprintf(err, sizeof(err), "response cut short after %llu body bytes: %s",
@@ -589,7 +623,7 @@ static void conn_destroy(struct collector *c, struct conn *cn)
 	if (!cn->anon)
 		HASH_DEL(c->conns, cn);
 	h2__free(cn->h2);
-	free(cn->rq);
+	h1stream__free(&cn->rqs, &c->heads);
 	free(cn);
 }
 
@@ -682,6 +716,14 @@ static void sess_attach(struct collector *c, struct session *s, struct conn *cn)
 			cn->tail = old->tail;
 			cn->nreq += old->nreq;
 			old->head = old->tail = NULL;
+		}
+		/* and where their stream stands, if the socket has none of its own yet */
+		if (cn->rqs.state == H1S_START && !cn->rqs.started) {
+			h1stream__free(&cn->rqs, &c->heads);
+			cn->rqs = old->rqs;
+			cn->rq_cur = old->rq_cur;
+			cn->rq_dropping = old->rq_dropping;
+			memset(&old->rqs, 0, sizeof(old->rqs));
 		}
 		old->sess = NULL;
 		conn_destroy(c, old);
@@ -1085,14 +1127,23 @@ static size_t conn_pending(const struct conn *cn)
 	return n;
 }
 
+/* what only the response tells, which an entry whose response was not followed cannot vouch for */
+#define RESPONSE_FIELDS                                                                         \
+	(FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS | FIELD_ENCODED_BODY_SIZE |             \
+	 FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE | FIELD_RESPONSE_END |                   \
+	 FIELD_NEXT_HOP_PROTOCOL | FIELD_FIRST_INTERIM_RESPONSE_START | FIELD_RESPONSE_START)
+
 static struct req *add_request(struct collector *c, struct conn *cn, const struct io *io,
 			       const struct http1_request *line)
 {
 	struct req *r;
 
-	/* HTTP/1: a request whose response is under way without framing ends here */
+	/*
+	 * HTTP/1: a request whose response is under way without framing ends
+	 * here; so do all when responses can no longer be told apart
+	 */
 	for (r = cn->head; r && !cn->h2; r = cn->head) {
-		if (!r->response_start)
+		if (!r->response_start && !cn->resp_lost)
 			break;
 		emit_req(c, cn, r, io->ts_enter, NULL);
 		pop_req(cn);
@@ -1112,6 +1163,12 @@ static struct req *add_request(struct collector *c, struct conn *cn, const struc
 		return NULL;
 	r->live = &c->live_reqs;
 	c->live_reqs++;
+	r->id = ++c->next_req_id;
+	r->budget = &c->heads;
+	if (cn->resp_lost) {
+		r->incomplete = "an earlier response on its connection could not be followed";
+		r->unknown = RESPONSE_FIELDS;
+	}
 	r->line = *line;
 	r->tid = io->tid;
 	r->request_start = io->ts_enter;
@@ -1257,37 +1314,138 @@ static void h2_io(struct collector *c, struct conn *cn, enum h2_dir dir, const s
 	}
 }
 
+/* the request whose head cn's stream is reading, if it is still kept */
+static struct req *current_req(struct conn *cn)
+{
+	struct req *r = cn->tail;
+
+	return r && r->id == cn->rq_cur && !r->stream ? r : NULL;
+}
+
+/* a request line in cn's request stream: a request, timed by the piece of its first byte */
+static void rq_start(void *ctx, const struct http1_request *line, const struct h1_piece *first)
+{
+	struct h2_ctx *x = ctx;
+	struct conn *cn = x->cn;
+	struct io at = {
+		.tid = first->tid,
+		/* a client's write is timed at its entry, a server's read at its return */
+		.ts_enter = cn->server ? first->ts : first->ts_enter,
+		.ts = first->ts,
+	};
+	struct req *r;
+
+	/* once one is left out, responses could no longer be paired with the rest */
+	if (cn->rq_dropping) {
+		x->c->st.requests_overflow++;
+		return;
+	}
+	r = add_request(x->c, cn, &at, line);
+	if (!r) {
+		cn->rq_dropping = 1;
+		return;
+	}
+	cn->rq_cur = r->id;
+}
+
+static void rq_head(void *ctx, const struct http1_request *line, const char *head, size_t len)
+{
+	struct h2_ctx *x = ctx;
+	struct req *r = current_req(x->cn);
+
+	if (!r)
+		return;
+	snprintf(r->line.host, sizeof(r->line.host), "%s", line->host);
+	r->line.content_length = line->content_length;
+	r->line.framing = line->framing;
+	headers_parse_http1(&r->rq_h, head, len);
+}
+
+static void rq_cut(void *ctx, const char *why, const struct http1_request *line, const char *head,
+		   size_t len)
+{
+	struct h2_ctx *x = ctx;
+	struct req *r = current_req(x->cn);
+
+	if (!r)
+		return;
+	rq_head(ctx, line, head, len);
+	r->incomplete = why;
+	r->unknown |= FIELD_REQUEST_HEADERS;
+}
+
+static const struct h1stream_cb rq_cb = {
+	.start = rq_start,
+	.head = rq_head,
+	.cut = rq_cut,
+};
+
+/*
+ * HTTP/1 requests: a client's writes, a server's reads. A connection whose
+ * start we did not see is followed from the first call that starts with a
+ * request; one we saw start, from its first byte.
+ */
+static void requests_io(struct collector *c, struct conn *cn, const struct io *io)
+{
+	struct h2_ctx x = { c, cn };
+	struct h1_piece p = {
+		.data = io->data,
+		.cap = io->cap,
+		.len = io->len,
+		.ts_enter = io->ts_enter,
+		.ts = io->ts,
+		.tid = io->tid,
+	};
+
+	if (!cn->observed && !cn->rqs.started && cn->rqs.state == H1S_START &&
+	    !h1stream__could_start(&p))
+		return; /* older than the trace: an exchange under way */
+	if (!h1stream__feed(&cn->rqs, &c->heads, &p, &rq_cb, &x))
+		return;
+	c->st.requests_unfollowed++;
+	if (!strncmp(cn->rqs.why, "request head over", 17))
+		c->st.heads_over_limit++;
+	else if (strstr(cn->rqs.why, "memory bound"))
+		c->st.heads_over_budget++;
+}
+
 static void on_write(struct collector *c, struct conn *cn, const struct io *io)
 {
-	struct http1_request line;
-	size_t off = 0;
-
 	if (!io->len)
 		return;
 	infer_alpn(cn->sess, io->data, io->cap);
-	if (!cn->h2 && !cn->nreq && io->cap >= H2_PREFACE_LEN &&
-	    !memcmp(io->data, H2_PREFACE, H2_PREFACE_LEN))
+	if (!cn->h2 && !cn->nreq && !cn->rqs.started && cn->rqs.state == H1S_START &&
+	    io->cap >= H2_PREFACE_LEN && !memcmp(io->data, H2_PREFACE, H2_PREFACE_LEN))
 		cn->h2 = h2__new();
 	if (cn->h2) {
 		h2_io(c, cn, H2_OUT, io);
 		return;
 	}
-	/* one write may carry several requests (pipelining): each is an entry */
-	while (off < io->cap && http1_parse_request(io->data + off, io->cap - off, &line)) {
-		size_t head = http1_head_len(io->data + off, io->cap - off);
-		struct req *r = add_request(c, cn, io, &line);
+	requests_io(c, cn, io);
+}
 
-		if (r)
-			headers_parse_http1(&r->rq_h, io->data + off, head ? head : io->cap - off);
-		if (!head || (unsigned long long)line.content_length > io->cap - off - head)
-			break; /* the rest of this request is in later writes */
-		off += head + (size_t)line.content_length;
+/*
+ * A response head that could not be gathered whole (why): its entry is
+ * written as far as it is known, and as the framing of the response is
+ * lost with it, so is where the next one starts: the connection's later
+ * responses are not followed.
+ */
+static void response_head_cut(struct collector *c, struct conn *cn, struct req *r, const char *why)
+{
+	c->st.responses_unfollowed++;
+	r->incomplete = why;
+	r->unknown |= RESPONSE_FIELDS & ~(FIELD_RESPONSE_START | FIELD_FIRST_INTERIM_RESPONSE_START);
+	head_buf__free(&r->head, r->budget);
+	cn->resp_lost = why;
+	for (struct req *q = r->next; q; q = q->next) {
+		q->incomplete = "an earlier response on its connection could not be followed";
+		q->unknown |= RESPONSE_FIELDS;
 	}
 }
 
 /* feed response bytes to the head request; returns bytes consumed */
-static size_t feed_response(struct collector *c, struct req *r, const char *data, size_t cap,
-			    size_t len, __u64 ts_start, __u64 ts)
+static size_t feed_response(struct collector *c, struct conn *cn, struct req *r, const char *data,
+			    size_t cap, size_t len, __u64 ts_start, __u64 ts)
 {
 	size_t used = 0;
 
@@ -1295,35 +1453,45 @@ static size_t feed_response(struct collector *c, struct req *r, const char *data
 		r->response_start = ts_start;
 	r->last_read = ts;
 	if (!r->head_done) {
-		size_t room, take, prev = r->head_len;
-		int n;
+		size_t prev = r->head.len, from = prev > 3 ? prev - 3 : 0, end;
+		int err = head_buf__append(&r->head, r->budget, data, cap), n;
 
-		if (!r->head && !(r->head = malloc(HEAD_MAX)))
+		if (err == -ENOBUFS || err == -ENOMEM) {
+			c->st.heads_over_budget++;
+			response_head_cut(c, cn, r, "response head past the memory bound on heads");
 			return len;
-		room = HEAD_MAX - r->head_len;
-		take = cap < room ? cap : room;
-		memcpy(r->head + r->head_len, data, take);
-		r->head_len += take;
-		n = http1_parse_response(r->head, r->head_len, &r->resp);
-		if (n < 0 || (n == 0 && (r->head_len == HEAD_MAX || take < cap || cap < len))) {
+		}
+		/* the blank line, searched for in the new bytes only */
+		end = http1_head_len(r->head.p + from, r->head.len - from);
+		if (!end && (r->head.len < 5 || !memcmp(r->head.p, "HTTP/", 5))) {
+			if (err == -E2BIG) {
+				c->st.heads_over_limit++;
+				response_head_cut(c, cn, r,
+						  "response head over " HTTP1_HEAD_LIMIT_TEXT);
+			} else if (cap < len) {
+				response_head_cut(c, cn, r, "bytes of a response head not captured");
+			}
+			return len;
+		}
+		n = end ? http1_parse_response(r->head.p, end + from, &r->resp) : -1;
+		if (n <= 0) {
 			c->st.malformed++;
 			r->malformed = 1;
 			r->complete = 1;
 			r->response_end = ts;
 			return len;
 		}
-		if (n == 0)
-			return len;
 		used = (size_t)n - prev;
 		if (r->resp.status >= 100 && r->resp.status < 200 && r->resp.status != 101) {
 			/* an interim response: the final one follows */
 			if (!r->interim_start)
 				r->interim_start = r->response_start;
-			r->head_len = 0;
+			r->head.len = 0;
 			return used;
 		}
 		r->head_done = 1;
-		headers_parse_http1(&r->rs_h, r->head, (size_t)n);
+		headers_parse_http1(&r->rs_h, r->head.p, (size_t)n);
+		head_buf__free(&r->head, r->budget);
 		http1_body_start(&r->body, r->resp.content_encoding);
 		if (r->resp.status == 204 || r->resp.status == 304)
 			r->no_body = 1;
@@ -1361,6 +1529,12 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 	const char *data = io->data;
 	size_t cap = io->cap, len = io->len;
 
+	if (cn->resp_lost) {
+		/* the response whose head was cut runs on, as far as we can tell */
+		if (cn->head && cn->head->response_start && !(cn->head->unknown & FIELD_RESPONSE_START))
+			cn->head->last_read = io->ts;
+		return;
+	}
 	while (len) {
 		struct req *r = cn->head;
 		size_t used;
@@ -1369,7 +1543,7 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 			c->st.unmatched++;
 			return;
 		}
-		used = feed_response(c, r, data, cap, len, ts_start, io->ts);
+		used = feed_response(c, cn, r, data, cap, len, ts_start, io->ts);
 		if (used > len)
 			used = len;
 		data += used < cap ? used : cap;
@@ -1378,7 +1552,7 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 		if (r->complete) {
 			emit_req(c, cn, r, io->ts, NULL);
 			pop_req(cn);
-		} else if (used == 0) {
+		} else if (used == 0 || cn->resp_lost) {
 			break;
 		}
 	}
@@ -1440,59 +1614,8 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
  */
 static void server_read(struct collector *c, struct conn *cn, const struct io *io)
 {
-	const char *d = io->data;
-	size_t cap = io->cap, len = io->len;
-
 	infer_alpn(cn->sess, io->data, io->cap);
-	while (len) {
-		struct http1_request line;
-		struct io at = *io;
-		size_t take, head;
-
-		if (cn->rq_body) {
-			/* a request body: skipped */
-			take = cn->rq_body < len ? (size_t)cn->rq_body : len;
-			cn->rq_body -= take;
-			d += take < cap ? take : cap;
-			cap = take < cap ? cap - take : 0;
-			len -= take;
-			continue;
-		}
-		if (!cap)
-			return; /* not captured: cannot be parsed */
-		if (!cn->rq && !(cn->rq = malloc(HEAD_MAX)))
-			return;
-		if (!cn->rq_len)
-			cn->rq_ts = io->ts;
-		take = cap < HEAD_MAX - cn->rq_len ? cap : HEAD_MAX - cn->rq_len;
-		memcpy(cn->rq + cn->rq_len, d, take);
-		head = http1_head_len(cn->rq, cn->rq_len + take);
-		if (!head) {
-			cn->rq_len += take;
-			if (cn->rq_len == HEAD_MAX) {
-				c->st.malformed++;
-				cn->rq_len = 0;
-			}
-			return;
-		}
-		/* head bytes of this read, then what follows */
-		take = head - cn->rq_len;
-		if (http1_parse_request(cn->rq, head, &line)) {
-			struct req *r;
-
-			at.ts_enter = cn->rq_ts;
-			r = add_request(c, cn, &at, &line);
-			if (r)
-				headers_parse_http1(&r->rq_h, cn->rq, head);
-			cn->rq_body = (unsigned long long)line.content_length;
-		} else {
-			c->st.malformed++;
-		}
-		cn->rq_len = 0;
-		d += take;
-		cap -= take;
-		len -= take;
-	}
+	requests_io(c, cn, io);
 }
 
 static void server_write(struct collector *c, struct conn *cn, const struct io *io)

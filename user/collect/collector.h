@@ -23,11 +23,18 @@ struct collector_stats {
 	__u64 malformed;	 /* HTTP heads that did not parse */
 	__u64 expired;		 /* idle connections dropped */
 	__u64 requests_overflow; /* requests left out: too many waiting for responses */
+	/* HTTP/1 connections whose requests, or responses, could no longer be told apart */
+	__u64 requests_unfollowed;
+	__u64 responses_unfollowed;
+	__u64 heads_over_limit;	 /* heads over HTTP1_HEAD_LIMIT: their entries incomplete */
+	__u64 heads_over_budget; /* heads past COLLECTOR_HEADS_BUDGET: the same */
 };
 
 /* requests kept waiting for their responses: on one connection, and in all */
 #define COLLECTOR_MAX_CONN_REQUESTS 1024
 #define COLLECTOR_MAX_REQUESTS 16384
+/* HTTP/1 head bytes held at once, all connections (each head at most HTTP1_HEAD_LIMIT) */
+#define COLLECTOR_HEADS_BUDGET (32u << 20)
 
 struct collector *collector__new(collector_emit_fn emit, void *ctx);
 void collector__free(struct collector *c);
