@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include "tlstrace.h"
 #include "collect/collector.h"
+#include "collect/h1stream.h"
 #include "collect/http2.h"
 #include "common/escape.h"
 #include "export/metrics.h"
@@ -98,6 +99,8 @@ void report__publish(struct metrics *m, const __u64 *cnt, const struct collector
 	metrics__drops(m, "bad_record", cs->bad_records);
 	metrics__drops(m, "unmatched", cs->unmatched);
 	metrics__drops(m, "requests_overflow", cs->requests_overflow);
+	metrics__drops(m, "requests_unfollowed", cs->requests_unfollowed);
+	metrics__drops(m, "responses_unfollowed", cs->responses_unfollowed);
 	metrics__drops(m, "h2_overflow", h2__refused());
 }
 
@@ -107,16 +110,23 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 	char causes[128];
 
 	if (drops || cnt[CNT_READ_FAIL] || cs->bad_records || cs->requests_overflow ||
-	    h2__refused())
+	    h2__refused() || cs->requests_unfollowed || cs->responses_unfollowed)
 		fprintf(stderr,
 			"tlstrace: warning: %llu events dropped (%s), %llu user-memory read "
 			"failures, %llu bad records, %llu requests not kept (too many awaiting "
 			"responses), %llu HTTP/2 directions given up (header blocks over the "
-			"memory bound): entries may be missing or incomplete\n",
+			"memory bound), %llu HTTP/1 connections whose requests and %llu whose "
+			"responses could no longer be told apart (%llu heads over %s, %llu past "
+			"the "
+			"memory bound on heads): entries may be missing or incomplete\n",
 			(unsigned long long)drops, drops_by_cause(causes, sizeof(causes), cnt),
 			(unsigned long long)cnt[CNT_READ_FAIL], (unsigned long long)cs->bad_records,
 			(unsigned long long)cs->requests_overflow,
-			(unsigned long long)h2__refused());
+			(unsigned long long)h2__refused(),
+			(unsigned long long)cs->requests_unfollowed,
+			(unsigned long long)cs->responses_unfollowed,
+			(unsigned long long)cs->heads_over_limit, HTTP1_HEAD_LIMIT_TEXT,
+			(unsigned long long)cs->heads_over_budget);
 	if (!all)
 		return;
 	for (int i = CNT_HIT_HANDSHAKE_ENTER; i <= CNT_HIT_DNS_EXIT; i++)
@@ -126,11 +136,16 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 		fprintf(stderr, " %s=%llu", counter_names[i], (unsigned long long)cnt[i]);
 	fprintf(stderr,
 		" hits.total=%llu records=%llu entries=%llu unmatched=%llu malformed=%llu "
-		"expired=%llu requests_overflow=%llu\n",
+		"expired=%llu requests_overflow=%llu requests_unfollowed=%llu "
+		"responses_unfollowed=%llu heads_over_limit=%llu heads_over_budget=%llu\n",
 		(unsigned long long)hits, (unsigned long long)cs->records,
 		(unsigned long long)cs->entries, (unsigned long long)cs->unmatched,
 		(unsigned long long)cs->malformed, (unsigned long long)cs->expired,
-		(unsigned long long)cs->requests_overflow);
+		(unsigned long long)cs->requests_overflow,
+		(unsigned long long)cs->requests_unfollowed,
+		(unsigned long long)cs->responses_unfollowed,
+		(unsigned long long)cs->heads_over_limit,
+		(unsigned long long)cs->heads_over_budget);
 }
 
 void report__libraries(struct attacher *att, bool all)

@@ -37,11 +37,11 @@ struct req {
 	__u64 response_start;
 	__u64 response_end;
 	__u64 last_read;
-	int first_on_conn; /* carries the connection's timings */
-	__u64 id;			     /* unique in the collector */
-	struct head_budget *budget;	     /* the collector's, which head is charged to */
-	const char *incomplete;		     /* why facts of it were lost (static), or NULL */
-	__u32 unknown;			     /* ...and which: enum entry_field bits */
+	int first_on_conn;	    /* carries the connection's timings */
+	__u64 id;		    /* unique in the collector */
+	struct head_budget *budget; /* the collector's, which head is charged to */
+	const char *incomplete;	    /* why facts of it were lost (static), or NULL */
+	__u32 unknown;		    /* ...and which: enum entry_field bits */
 	/* the response as it arrives */
 	struct head_buf head;
 	int head_done;
@@ -81,12 +81,13 @@ struct conn {
 	int reset;    /* went from ESTABLISHED straight to CLOSE: a reset */
 	int server;   /* accepted: it reads requests and writes responses */
 	__u32 ns_pid; /* the pid in the process's own namespace */
-	struct h1stream rqs;	/* HTTP/1: the requests it carries (a client's writes, a server's reads) */
-	__u64 rq_cur;		/* ...the request whose head is being read: its id */
-	int rq_dropping;	/* ...one was left out (too many waiting): so are the rest */
-	const char *resp_lost;	/* HTTP/1: why its responses can no longer be told apart */
-	struct h2_conn *h2;	    /* it speaks HTTP/2 (the client sent the preface) */
-	int h2_lost;		    /* ...and its frames could no longer be followed */
+	struct h1stream
+		rqs;	 /* HTTP/1: the requests it carries (a client's writes, a server's reads) */
+	__u64 rq_cur;	 /* ...the request whose head is being read: its id */
+	int rq_dropping; /* ...one was left out (too many waiting): so are the rest */
+	const char *resp_lost; /* HTTP/1: why its responses can no longer be told apart */
+	struct h2_conn *h2;    /* it speaks HTTP/2 (the client sent the preface) */
+	int h2_lost;	       /* ...and its frames could no longer be followed */
 	char local[64];
 	char remote[64];
 	__u16 rport;
@@ -145,7 +146,7 @@ struct collector {
 	__u64 live_reqs; /* requests kept, waiting for or getting their responses */
 	__u64 next_req_id;
 	struct head_budget heads; /* HTTP/1 head bytes held, all connections */
-	int timing_only; /* TLS connections timed from their socket syscalls */
+	int timing_only;	  /* TLS connections timed from their socket syscalls */
 	collector_listening_fn listening;
 };
 
@@ -1128,9 +1129,9 @@ static size_t conn_pending(const struct conn *cn)
 }
 
 /* what only the response tells, which an entry whose response was not followed cannot vouch for */
-#define RESPONSE_FIELDS                                                                         \
-	(FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS | FIELD_ENCODED_BODY_SIZE |             \
-	 FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE | FIELD_RESPONSE_END |                   \
+#define RESPONSE_FIELDS                                                             \
+	(FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS | FIELD_ENCODED_BODY_SIZE | \
+	 FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE | FIELD_RESPONSE_END |       \
 	 FIELD_NEXT_HOP_PROTOCOL | FIELD_FIRST_INTERIM_RESPONSE_START | FIELD_RESPONSE_START)
 
 static struct req *add_request(struct collector *c, struct conn *cn, const struct io *io,
@@ -1434,7 +1435,8 @@ static void response_head_cut(struct collector *c, struct conn *cn, struct req *
 {
 	c->st.responses_unfollowed++;
 	r->incomplete = why;
-	r->unknown |= RESPONSE_FIELDS & ~(FIELD_RESPONSE_START | FIELD_FIRST_INTERIM_RESPONSE_START);
+	r->unknown |=
+		RESPONSE_FIELDS & ~(FIELD_RESPONSE_START | FIELD_FIRST_INTERIM_RESPONSE_START);
 	head_buf__free(&r->head, r->budget);
 	cn->resp_lost = why;
 	for (struct req *q = r->next; q; q = q->next) {
@@ -1469,7 +1471,8 @@ static size_t feed_response(struct collector *c, struct conn *cn, struct req *r,
 				response_head_cut(c, cn, r,
 						  "response head over " HTTP1_HEAD_LIMIT_TEXT);
 			} else if (cap < len) {
-				response_head_cut(c, cn, r, "bytes of a response head not captured");
+				response_head_cut(c, cn, r,
+						  "bytes of a response head not captured");
 			}
 			return len;
 		}
@@ -1531,7 +1534,8 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 
 	if (cn->resp_lost) {
 		/* the response whose head was cut runs on, as far as we can tell */
-		if (cn->head && cn->head->response_start && !(cn->head->unknown & FIELD_RESPONSE_START))
+		if (cn->head && cn->head->response_start &&
+		    !(cn->head->unknown & FIELD_RESPONSE_START))
 			cn->head->last_read = io->ts;
 		return;
 	}
