@@ -101,6 +101,8 @@ void report__publish(struct metrics *m, const __u64 *cnt, const struct collector
 	metrics__drops(m, "requests_overflow", cs->requests_overflow);
 	metrics__drops(m, "requests_unfollowed", cs->requests_unfollowed);
 	metrics__drops(m, "responses_unfollowed", cs->responses_unfollowed);
+	metrics__drops(m, "tables_full", cs->tables_full);
+	metrics__drops(m, "lookups_forgotten", cs->lookups_forgotten);
 	metrics__drops(m, "h2_overflow", h2__refused());
 }
 
@@ -110,15 +112,15 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 	char causes[128];
 
 	if (drops || cnt[CNT_READ_FAIL] || cs->bad_records || cs->requests_overflow ||
-	    h2__refused() || cs->requests_unfollowed || cs->responses_unfollowed)
+	    h2__refused() || cs->requests_unfollowed || cs->responses_unfollowed || cs->tables_full)
 		fprintf(stderr,
 			"tlstrace: warning: %llu events dropped (%s), %llu user-memory read "
 			"failures, %llu bad records, %llu requests not kept (too many awaiting "
 			"responses), %llu HTTP/2 directions given up (header blocks over the "
 			"memory bound), %llu HTTP/1 connections whose requests and %llu whose "
 			"responses could no longer be told apart (%llu heads over %s, %llu past "
-			"the "
-			"memory bound on heads): entries may be missing or incomplete\n",
+			"the memory bound on heads), %llu connections or TLS sessions not tracked "
+			"(tables full): entries may be missing or incomplete\n",
 			(unsigned long long)drops, drops_by_cause(causes, sizeof(causes), cnt),
 			(unsigned long long)cnt[CNT_READ_FAIL], (unsigned long long)cs->bad_records,
 			(unsigned long long)cs->requests_overflow,
@@ -126,7 +128,8 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 			(unsigned long long)cs->requests_unfollowed,
 			(unsigned long long)cs->responses_unfollowed,
 			(unsigned long long)cs->heads_over_limit, HTTP1_HEAD_LIMIT_TEXT,
-			(unsigned long long)cs->heads_over_budget);
+			(unsigned long long)cs->heads_over_budget,
+			(unsigned long long)cs->tables_full);
 	if (!all)
 		return;
 	for (int i = CNT_HIT_HANDSHAKE_ENTER; i <= CNT_HIT_DNS_EXIT; i++)
@@ -137,15 +140,16 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 	fprintf(stderr,
 		" hits.total=%llu records=%llu entries=%llu unmatched=%llu malformed=%llu "
 		"expired=%llu requests_overflow=%llu requests_unfollowed=%llu "
-		"responses_unfollowed=%llu heads_over_limit=%llu heads_over_budget=%llu\n",
+		"responses_unfollowed=%llu heads_over_limit=%llu heads_over_budget=%llu "
+		"tables_full=%llu lookups_forgotten=%llu\n",
 		(unsigned long long)hits, (unsigned long long)cs->records,
 		(unsigned long long)cs->entries, (unsigned long long)cs->unmatched,
 		(unsigned long long)cs->malformed, (unsigned long long)cs->expired,
 		(unsigned long long)cs->requests_overflow,
 		(unsigned long long)cs->requests_unfollowed,
 		(unsigned long long)cs->responses_unfollowed,
-		(unsigned long long)cs->heads_over_limit,
-		(unsigned long long)cs->heads_over_budget);
+		(unsigned long long)cs->heads_over_limit, (unsigned long long)cs->heads_over_budget,
+		(unsigned long long)cs->tables_full, (unsigned long long)cs->lookups_forgotten);
 }
 
 void report__libraries(struct attacher *att, bool all)

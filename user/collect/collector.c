@@ -639,8 +639,14 @@ static struct conn *conn_find(struct collector *c, __u32 pid, __s32 fd)
 
 static struct conn *conn_new(struct collector *c, const struct ev_hdr *h, __s32 fd, int anon)
 {
-	struct conn *cn = calloc(1, sizeof(*cn));
+	struct conn *cn;
 
+	/* as many as BPF tracks sockets: more means closes were missed */
+	if (!anon && HASH_COUNT(c->conns) >= COLLECTOR_MAX_CONNS) {
+		c->st.tables_full++;
+		return NULL;
+	}
+	cn = calloc(1, sizeof(*cn));
 	if (!cn)
 		return NULL;
 	cn->key.pid = h->pid;
@@ -673,6 +679,10 @@ static struct session *sess_get(struct collector *c, __u32 pid, __u64 ssl, __u32
 
 	if (s)
 		return s;
+	if (HASH_COUNT(c->sessions) >= COLLECTOR_MAX_SESSIONS) {
+		c->st.tables_full++;
+		return NULL;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
@@ -1802,6 +1812,7 @@ void collector__flush(struct collector *c, __u64 now)
 void collector__stats(const struct collector *c, struct collector_stats *out)
 {
 	*out = c->st;
+	out->lookups_forgotten = lookups__forgotten(c->lookups);
 }
 
 void collector__free(struct collector *c)
