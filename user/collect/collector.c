@@ -1474,7 +1474,7 @@ static size_t feed_response(struct collector *c, struct conn *cn, struct req *r,
 			return len;
 		}
 		/* the blank line, searched for in the new bytes only */
-		end = http1_head_len(r->head.p + from, r->head.len - from);
+		end = r->head.len ? http1_head_len(r->head.p + from, r->head.len - from) : 0;
 		if (!end && (r->head.len < 5 || !memcmp(r->head.p, "HTTP/", 5))) {
 			if (err == -E2BIG) {
 				c->st.heads_over_limit++;
