@@ -13,6 +13,14 @@ bpftrace, so everything a tracer could slow down happens in these processes.
   idle PORT N          open N TLS connections, one request each, hold them;
                        says "ready" with our parent's memory, closes them
                        all when a line arrives on stdin
+  unanswered PORT C N  N GETs pipelined over C connections (in writes of
+                       16,000 bytes, cutting requests anywhere) to a server
+                       that reads them and never answers; our parent's
+                       memory before, with them waiting, and after the close
+  hosts PORT N         N keep-alive requests on one connection, each with a
+                       Host of its own; our parent's memory before and after
+  mute PORT CERT KEY   that server: a TLS server that reads and never answers
+                       (says "ready" once it listens)
 """
 
 import http.client
@@ -199,7 +207,81 @@ def idle(port, n):
     out({"closed": proc_mem_kib(tracer)})
 
 
+def unanswered(port, conns, n):
+    tracer = os.getppid()
+    before = proc_mem_kib(tracer)
+    ctx = context()
+    socks = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)))
+             for _ in range(conns)]
+    per = n // conns
+    for k, s in enumerate(socks):
+        buf = b"".join(b"GET /%d HTTP/1.1\r\nHost: localhost\r\n\r\n" % (k * per + i)
+                       for i in range(per))
+        for off in range(0, len(buf), 16000):
+            s.sendall(buf[off:off + 16000])
+    time.sleep(3.0)  # let the collector catch up
+    held = proc_mem_kib(tracer)
+    for s in socks:
+        s.close()
+    time.sleep(2.0)
+    out({"requests": per * conns, "before": before, "held": held,
+         "closed": proc_mem_kib(tracer)})
+
+
+def hosts(port, n):
+    tracer = os.getppid()
+    before = proc_mem_kib(tracer)
+    s = context().wrap_socket(socket.create_connection(("127.0.0.1", port)))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for i in range(n):
+        s.sendall(b"GET /hello HTTP/1.1\r\nHost: h%d.example\r\n\r\n" % i)
+        buf = b""
+        while not buf.endswith(b"hello\n"):
+            d = s.recv(4096)
+            if not d:
+                sys.exit("hosts: connection closed")
+            buf += d
+    time.sleep(3.0)
+    after = proc_mem_kib(tracer)
+    s.close()
+    out({"requests": n, "before": before, "after": after})
+
+
+def mute(port, cert, key):
+    """read every connection's bytes and never answer"""
+    import selectors
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ls = socket.create_server(("127.0.0.1", port), backlog=1024)
+    sel = selectors.DefaultSelector()
+    sel.register(ls, selectors.EVENT_READ)
+    out({"ready": True})
+    while True:
+        for key, _ in sel.select():
+            if key.fileobj is ls:
+                c, _ = ls.accept()
+                try:
+                    c = ctx.wrap_socket(c, server_side=True)
+                except (OSError, ssl.SSLError):
+                    c.close()
+                    continue
+                sel.register(c, selectors.EVENT_READ)
+                continue
+            try:
+                data = key.fileobj.recv(65536)
+            except ssl.SSLWantReadError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+
+
 def main():
+    if sys.argv[1] == "mute":
+        mute(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+        return
     cmd, port = sys.argv[1], int(sys.argv[2])
     args = [int(a) for a in sys.argv[3:]]
     if cmd == "latency":
@@ -214,6 +296,10 @@ def main():
         out(hammer(port, *args))
     elif cmd == "idle":
         idle(port, *args)
+    elif cmd == "unanswered":
+        unanswered(port, *args)
+    elif cmd == "hosts":
+        hosts(port, *args)
     else:
         sys.exit("clients: unknown command " + cmd)
 

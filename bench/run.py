@@ -18,6 +18,11 @@ Sections (all by default, in this order; --only NAME[,NAME] for some):
            collector takes with no drop, its CPU and peak memory
   idle     10,000 idle TLS connections: tlstrace's memory before and with
            them, and its BPF maps' sizes (max_entries, memlock, in use)
+  memory   tlstrace's peak memory (VmHWM) against its idle baseline (a)
+           with 100,000 pipelined GETs over 100 connections to a local TLS
+           server that reads them and never answers, (b) with 60,000
+           requests, each with a Host of its own (text mode: the summary
+           keeps a row per host); the target is under +50 MB for both
   syscalls what a process making no TLS call pays while tlstrace runs,
            traced (no filter) or not (-p of another process): ns added per
            read/write of a non-socket fd (dd) and per open+close (the
@@ -52,7 +57,7 @@ BENCH = os.path.join(ROOT, "bench")
 CLIENTS = os.path.join(BENCH, "clients.py")
 HANDSHAKE_BT = os.path.join(BENCH, "handshake.bt")
 BARE_BT_FILE = os.path.join(BENCH, "bare-probes.bt")
-SECTIONS = ["hits", "latency", "bulk", "events", "idle", "syscalls"]
+SECTIONS = ["hits", "latency", "bulk", "events", "idle", "memory", "syscalls"]
 BULK_SIZE = 256 * 1024 * 1024
 
 NGINX_CONF = """\
@@ -675,6 +680,59 @@ def section_idle(args, srv):
         sum(m["memlock"] for m in maps if m["type"] == "ringbuf") / 1048576))
 
 
+# ---------------------------------------------------------------- memory
+
+
+def section_memory(args, srv):
+    print("\n== memory: tlstrace's peak (VmHWM) over its baseline (VmHWM before the load);"
+          " target under +50 MB")
+    port = free_port()
+    mute = subprocess.Popen([sys.executable, CLIENTS, "mute", str(port),
+                             os.path.join(srv.work, "cert.pem"),
+                             os.path.join(srv.work, "key.pem")],
+                            stdout=subprocess.PIPE, text=True)
+    KEEP.add(mute.pid)
+    try:
+        if not mute.stdout.readline():
+            sys.exit("bench: the mute server did not start")
+        wait_for_detaches()
+        cmd = tlstrace_cmd(args.tlstrace, []) + ["--", sys.executable, CLIENTS, "unanswered",
+                                                 str(port), "100", str(args.unanswered)]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if p.returncode not in (0, 1):
+            sys.exit("bench: unanswered: tlstrace exited with %d: %s"
+                     % (p.returncode, p.stderr[-500:]))
+        res, stats = last_json(p.stdout), parse_stats(p.stderr)
+        peak = max(res["held"]["VmHWM"], res["closed"]["VmHWM"])
+        print("   (a) %d GETs over 100 connections, never answered: baseline %.1f MiB, peak "
+              "%.1f MiB (+%.1f MB); entries %d, requests_overflow %d, drops %d" % (
+                  res["requests"], res["before"]["VmHWM"] / 1024, peak / 1024,
+                  (peak - res["before"]["VmHWM"]) * 1024 / 1e6, stats["entries"],
+                  stats.get("requests_overflow", 0), drops(stats)))
+    finally:
+        mute.kill()
+        mute.wait()
+        KEEP.discard(mute.pid)
+    wait_for_detaches()
+    cmd = [args.tlstrace, "--stats", "-f", "text", "--no-color", "-o", SINK, "--",
+           sys.executable, CLIENTS, "hosts", str(srv.port), str(args.hosts)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if p.returncode not in (0, 1):
+        sys.exit("bench: hosts: tlstrace exited with %d: %s" % (p.returncode, p.stderr[-500:]))
+    res, stats = last_json(p.stdout), parse_stats(p.stderr)
+    print("   (b) %d requests, a Host each (-f text: the summary's rows): baseline %.1f MiB, "
+          "peak %.1f MiB (+%.1f MB); entries %d, drops %d" % (
+              res["requests"], res["before"]["VmHWM"] / 1024, res["after"]["VmHWM"] / 1024,
+              (res["after"]["VmHWM"] - res["before"]["VmHWM"]) * 1024 / 1e6, stats["entries"],
+              drops(stats)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -776,6 +834,10 @@ def main():
     ap.add_argument("--clients", default="1,2,4,8",
                     help="events: client counts to try, in order (default 1,2,4,8)")
     ap.add_argument("--idle", type=int, default=10000, help="idle: connections (default 10000)")
+    ap.add_argument("--unanswered", type=int, default=100000,
+                    help="memory: pipelined GETs never answered (default 100000)")
+    ap.add_argument("--hosts", type=int, default=60000,
+                    help="memory: requests with a Host each (default 60000)")
     ap.add_argument("--syscalls", type=int, default=1000000,
                     help="syscalls: dd blocks (default 1000000; a fifth as many opens)")
     args = ap.parse_args()
@@ -814,6 +876,9 @@ def main():
             sys.stdout.flush()
         if "idle" in only:
             section_idle(args, srv)
+            sys.stdout.flush()
+        if "memory" in only:
+            section_memory(args, srv)
             sys.stdout.flush()
         if "syscalls" in only:
             section_syscalls(args, work)

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* A run's account of itself, on stderr (or among the entries, in text mode). */
+#include <stddef.h>
 #include <stdio.h>
 #include "tlstrace.h"
 #include "collect/collector.h"
+#include "collect/h1stream.h"
 #include "collect/http2.h"
 #include "common/escape.h"
 #include "export/metrics.h"
@@ -91,46 +93,96 @@ void report__drop_line(FILE *f, const __u64 *cnt)
 		total ? ": entries may be missing" : "");
 }
 
+/*
+ * The collector's counts, in --stats by name. Those that lose or cut
+ * entries also have a metrics label (tlstrace_drops_total{cause}) and their
+ * words in the exit warning, said only when not zero.
+ */
+#define CS(field) offsetof(struct collector_stats, field)
+static const struct {
+	size_t off;
+	const char *name;  /* --stats key */
+	const char *label; /* metrics cause; NULL: not a loss */
+	const char *words; /* the warning's words after the count; NULL: not warned */
+} collector_counts[] = {
+	{ CS(records), "records", NULL, NULL },
+	{ CS(entries), "entries", NULL, NULL },
+	{ CS(unmatched), "unmatched", "unmatched", NULL },
+	{ CS(malformed), "malformed", NULL, NULL },
+	{ CS(expired), "expired", NULL, NULL },
+	{ CS(bad_records), "bad_records", "bad_record", "bad records" },
+	{ CS(requests_overflow), "requests_overflow", "requests_overflow",
+	  "requests not kept (too many awaiting responses)" },
+	{ CS(records_lost), "records_lost", "records_lost",
+	  "data records lost (ring buffer full; their bytes skipped exactly)" },
+	{ CS(bytes_lost), "bytes_lost", NULL, NULL },
+	{ CS(more_lost), "more_lost", "more_lost", "continuation records missing" },
+	{ CS(bytes_not_captured), "bytes_not_captured", NULL,
+	  "bytes not captured (past the capture limit of a call, or unreadable)" },
+	{ CS(conns_given_up), "conns_given_up", NULL,
+	  "connections no longer followed (a gap their framing cannot skip)" },
+	{ CS(requests_unfollowed), "requests_unfollowed", "requests_unfollowed",
+	  "HTTP/1 connections whose requests could no longer be told apart" },
+	{ CS(responses_unfollowed), "responses_unfollowed", "responses_unfollowed",
+	  "HTTP/1 connections whose responses could no longer be told apart" },
+	{ CS(heads_over_limit), "heads_over_limit", NULL, "heads over " HTTP1_HEAD_LIMIT_TEXT },
+	{ CS(heads_over_budget), "heads_over_budget", NULL,
+	  "heads past the memory bound on heads" },
+	{ CS(tables_full), "tables_full", "tables_full",
+	  "connections or TLS sessions not tracked (tables full)" },
+	{ CS(lookups_forgotten), "lookups_forgotten", "lookups_forgotten",
+	  "processes whose lookups were forgotten (too many processes)" },
+	{ CS(entries_incomplete), "entries_incomplete", NULL, "entries written incomplete" },
+};
+#undef CS
+
+#define NCOUNTS (sizeof(collector_counts) / sizeof(collector_counts[0]))
+
+static __u64 count_of(const struct collector_stats *cs, size_t i)
+{
+	return *(const __u64 *)((const char *)cs + collector_counts[i].off);
+}
+
 void report__publish(struct metrics *m, const __u64 *cnt, const struct collector_stats *cs)
 {
 	for (size_t i = 0; i < NCAUSES; i++)
 		metrics__drops(m, drop_causes[i].label, cnt[drop_causes[i].cnt]);
 	metrics__drops(m, "read_failure", cnt[CNT_READ_FAIL]);
-	metrics__drops(m, "bad_record", cs->bad_records);
-	metrics__drops(m, "unmatched", cs->unmatched);
-	metrics__drops(m, "requests_overflow", cs->requests_overflow);
-	metrics__drops(m, "h2_overflow", h2__refused());
 	metrics__drops(m, "loss_map", cnt[CNT_DROP_LOSSES]);
+	metrics__drops(m, "h2_overflow", h2__refused());
+	for (size_t i = 0; i < NCOUNTS; i++)
+		if (collector_counts[i].label)
+			metrics__drops(m, collector_counts[i].label, count_of(cs, i));
 }
 
 void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool all)
 {
 	__u64 hits = 0, drops = drop_total(cnt);
+	int lossy = drops || cnt[CNT_READ_FAIL] || cnt[CNT_DROP_LOSSES] || h2__refused();
 	char causes[128];
 
-	if (drops || cnt[CNT_READ_FAIL] || cs->bad_records || cs->requests_overflow ||
-	    h2__refused() || cs->entries_incomplete || cs->bytes_not_captured)
-		fprintf(stderr,
-			"tlstrace: warning: %llu events dropped (%s), %llu user-memory read "
-			"failures, %llu bad records, %llu requests not kept (too many awaiting "
-			"responses), %llu HTTP/2 directions given up (header blocks over the "
-			"memory bound): entries may be missing or incomplete\n",
-			(unsigned long long)drops, drops_by_cause(causes, sizeof(causes), cnt),
-			(unsigned long long)cnt[CNT_READ_FAIL], (unsigned long long)cs->bad_records,
-			(unsigned long long)cs->requests_overflow,
-			(unsigned long long)h2__refused());
-	if (cs->records_lost || cs->more_lost || cs->bytes_not_captured || cs->entries_incomplete)
-		fprintf(stderr,
-			"tlstrace: warning: %llu data records lost (%llu bytes) and %llu "
-			"continuation records missing, %llu bytes not captured (past %u KiB a "
-			"call, or unreadable), %llu losses not carried (loss map full): %llu "
-			"entries incomplete, %llu connections no longer followed\n",
-			(unsigned long long)cs->records_lost, (unsigned long long)cs->bytes_lost,
-			(unsigned long long)cs->more_lost,
-			(unsigned long long)cs->bytes_not_captured, MAX_CALL_CAPTURE / 1024,
-			(unsigned long long)cnt[CNT_DROP_LOSSES],
-			(unsigned long long)cs->entries_incomplete,
-			(unsigned long long)cs->conns_given_up);
+	for (size_t i = 0; i < NCOUNTS; i++)
+		lossy |= collector_counts[i].words && count_of(cs, i);
+	if (lossy) {
+		fprintf(stderr, "tlstrace: warning: %llu events dropped (%s)",
+			(unsigned long long)drops, drops_by_cause(causes, sizeof(causes), cnt));
+		if (cnt[CNT_READ_FAIL])
+			fprintf(stderr, ", %llu user-memory read failures",
+				(unsigned long long)cnt[CNT_READ_FAIL]);
+		if (cnt[CNT_DROP_LOSSES])
+			fprintf(stderr, ", %llu losses not carried (loss map full)",
+				(unsigned long long)cnt[CNT_DROP_LOSSES]);
+		if (h2__refused())
+			fprintf(stderr,
+				", %llu HTTP/2 directions given up (header blocks over the memory "
+				"bound)",
+				(unsigned long long)h2__refused());
+		for (size_t i = 0; i < NCOUNTS; i++)
+			if (collector_counts[i].words && count_of(cs, i))
+				fprintf(stderr, ", %llu %s", (unsigned long long)count_of(cs, i),
+					collector_counts[i].words);
+		fprintf(stderr, ": entries may be missing or incomplete\n");
+	}
 	if (!all)
 		return;
 	for (int i = CNT_HIT_HANDSHAKE_ENTER; i <= CNT_HIT_DNS_EXIT; i++)
@@ -138,18 +190,11 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 	fprintf(stderr, "tlstrace: stats:");
 	for (int i = 0; i < CNT_NR; i++)
 		fprintf(stderr, " %s=%llu", counter_names[i], (unsigned long long)cnt[i]);
-	fprintf(stderr,
-		" hits.total=%llu records=%llu entries=%llu unmatched=%llu malformed=%llu "
-		"expired=%llu requests_overflow=%llu records_lost=%llu bytes_lost=%llu "
-		"more_lost=%llu bytes_not_captured=%llu conns_given_up=%llu "
-		"entries_incomplete=%llu\n",
-		(unsigned long long)hits, (unsigned long long)cs->records,
-		(unsigned long long)cs->entries, (unsigned long long)cs->unmatched,
-		(unsigned long long)cs->malformed, (unsigned long long)cs->expired,
-		(unsigned long long)cs->requests_overflow, (unsigned long long)cs->records_lost,
-		(unsigned long long)cs->bytes_lost, (unsigned long long)cs->more_lost,
-		(unsigned long long)cs->bytes_not_captured, (unsigned long long)cs->conns_given_up,
-		(unsigned long long)cs->entries_incomplete);
+	fprintf(stderr, " hits.total=%llu", (unsigned long long)hits);
+	for (size_t i = 0; i < NCOUNTS; i++)
+		fprintf(stderr, " %s=%llu", collector_counts[i].name,
+			(unsigned long long)count_of(cs, i));
+	fprintf(stderr, "\n");
 }
 
 void report__libraries(struct attacher *att, bool all)

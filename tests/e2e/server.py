@@ -205,6 +205,12 @@ class Handler(BaseHTTPRequestHandler):
                                   headers=[("Content-Encoding", "gzip")])
             if kind == "close-delimited" and arg <= MAX_SIZE:
                 return self._send_close_delimited(arg)
+            if kind == "set-cookie" and arg <= 1024 * 1024:
+                # a head of about arg bytes: Set-Cookie fields of up to 32 KiB
+                # each (curl takes a field of at most 100 KiB)
+                cookies = [("Set-Cookie", "c%d=%s" % (i, "v" * min(32768, arg - i * 32768)))
+                           for i in range((arg + 32767) // 32768)]
+                return self._send(200, b"hello\n", headers=cookies)
         return self._send(404, b"not found\n")
 
     def do_GET(self):

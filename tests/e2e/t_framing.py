@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """How a response's end is found (HTTP/1.1 framing): chunked bodies,
 Content-Encoding gzip, a 103 before the 200, no body for HEAD, 204 and 304,
-a body delimited by the close; and two requests pipelined in one write."""
+a body delimited by the close; requests pipelined in one write (two, a
+thousand), and a response head of 100 KiB."""
 
 import gzip
 import sys
@@ -216,3 +217,55 @@ def test_pipelined(env):
     expect(first["responseEnd"] <= second["responseStart"],
            "entry 0: responseEnd %.3f after entry 1's responseStart %.3f"
            % (first["responseEnd"], second["responseStart"]))
+
+
+def pipelined_many(env, test, n):
+    """n GETs written at once on one connection by PY_PIPELINED: n entries, in
+    order, each answered."""
+    env.require_server()
+    requests = [("/size/%d" % (i % 7), 200, i % 7) for i in range(n)]
+    cmd = [sys.executable, "-c", PY_PIPELINED, str(env.port)] + [p for p, _, _ in requests]
+    rc, out, err, path = env.trace(test, cmd, timeout=120)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    check_py_output(out, requests)
+    entries = read_entries(path)
+    check_responses(env, entries, requests, complete=True)
+    for i, e in enumerate(entries):
+        t = e["tlstrace"]
+        expect(not t.get("incomplete"), "entry %d: incomplete: %r" % (i, t.get("incomplete")))
+    check_new_connection(entries[0], 0, env.port)
+    for i in range(1, n):
+        check_reused(entries[i], i, entries[0])
+
+
+def test_pipelined_300(env):
+    """300 GETs in one write of under 16 KiB: 300 entries in order, though
+    the requests are found past the first and the responses come in any
+    number of reads."""
+    pipelined_many(env, "pipelined_300", 300)
+
+
+def test_pipelined_1000(env):
+    """1000 GETs in one write (about 40 KB, one SSL_write): 1000 entries in
+    order. The requests past the first 16 KiB of the call are seen only once
+    the whole of a large call is captured."""
+    pipelined_many(env, "pipelined_1000", 1000)
+
+
+def test_big_response_head(env):
+    """curl fetches a response whose head is 100 KiB of Set-Cookie fields (as
+    curl accepts, up to its 300 KiB): status 200, not failed, not incomplete,
+    its size; then a request after it on the connection, found past it."""
+    need("curl")
+    env.require_server()
+    requests = [("/set-cookie/102400", 200, 6), ("/hello", 200, 6)]
+    cmd = ["curl", "-sk"] + curl_fetches([env.url(p) for p, _, _ in requests])
+    rc, out, err, path = env.trace("big_response_head", cmd, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    check_curl_output(out, requests)
+    entries = read_entries(path)
+    check_one_connection(env, entries, requests)
+    for i, e in enumerate(entries):
+        t = e["tlstrace"]
+        expect(not t.get("incomplete"), "entry %d: incomplete: %r" % (i, t.get("incomplete")))
+        expect(not t.get("unknown"), "entry %d: unknown: %r" % (i, t.get("unknown")))

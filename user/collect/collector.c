@@ -19,13 +19,12 @@
 #include "collect/collector.h"
 #include "collect/clienthello.h"
 #include "collect/http1.h"
+#include "collect/h1stream.h"
 #include "collect/lookups.h"
 #include "collect/http2.h"
 #include "collect/headers.h"
 #include "common/tlslib.h"
 #include <netdb.h>
-
-#define HEAD_MAX 16384 /* response head bytes kept for parsing */
 
 struct req {
 	struct req *next;
@@ -38,10 +37,13 @@ struct req {
 	__u64 response_start;
 	__u64 response_end;
 	__u64 last_read;
-	int first_on_conn; /* carries the connection's timings */
+	int first_on_conn;	    /* carries the connection's timings */
+	__u64 id;		    /* unique in the collector */
+	struct head_budget *budget; /* the collector's, which head is charged to */
+	const char *incomplete;	    /* why facts of it were lost (static), or NULL */
+	__u32 unknown;		    /* ...and which: enum entry_field bits */
 	/* the response as it arrives */
-	char *head;
-	size_t head_len;
+	struct head_buf head;
 	int head_done;
 	struct http1_response resp;
 	int no_body; /* HEAD, 1xx, 204, 304 */
@@ -51,13 +53,9 @@ struct req {
 	/* the heads' fields, for the writers that export them */
 	struct headers rq_h;
 	struct headers rs_h;
-	/* facts lost to a gap (records dropped, a capture cut short): why, and which */
-	const char *incomplete;
-	__u32 unknown; /* enum entry_field bits known to be unknown */
-	int head_lost; /* its response head was in bytes not captured */
-	int timing;    /* --timing-only: an exchange of bytes, not a parsed request */
-	int opaque;    /* an exchange of another protocol's plaintext, not parsed */
-	__u64 asked;   /* ...the bytes of its request */
+	int timing;  /* --timing-only: an exchange of bytes, not a parsed request */
+	int opaque;  /* an exchange of another protocol's plaintext, not parsed */
+	__u64 asked; /* ...the bytes of its request */
 };
 
 struct conn_key {
@@ -93,14 +91,15 @@ struct conn {
 	int reset;    /* went from ESTABLISHED straight to CLOSE: a reset */
 	int server;   /* accepted: it reads requests and writes responses */
 	__u32 ns_pid; /* the pid in the process's own namespace */
-	char *rq;     /* server: a request head being read */
-	size_t rq_len;
-	__u64 rq_ts;		    /* ...the read where its first byte came */
-	unsigned long long rq_body; /* ...request body bytes still to come */
-	struct h2_conn *h2;	    /* it speaks HTTP/2 (the client sent the preface) */
-	int h2_lost;		    /* ...and its frames could no longer be followed */
-	const char *lost;	    /* given up for a gap the parsers could not skip: why */
-	const char *untimed;	    /* bytes of lost records are being fed: their times unknown */
+	struct h1stream
+		rqs;	 /* HTTP/1: the requests it carries (a client's writes, a server's reads) */
+	__u64 rq_cur;	 /* ...the request whose head is being read: its id */
+	int rq_dropping; /* ...one was left out (too many waiting): so are the rest */
+	const char *resp_lost; /* HTTP/1: why its responses can no longer be told apart */
+	struct h2_conn *h2;    /* it speaks HTTP/2 (the client sent the preface) */
+	int h2_lost;	       /* ...and its frames could no longer be followed */
+	const char *lost;      /* given up for a gap the parsers could not skip: why */
+	const char *untimed;   /* bytes of lost records are being fed: their times unknown */
 	char local[64];
 	char remote[64];
 	__u16 rport;
@@ -159,7 +158,9 @@ struct collector {
 	__u64 next_conn_id;
 	struct collector_stats st;
 	__u64 live_reqs; /* requests kept, waiting for or getting their responses */
-	int timing_only; /* TLS connections timed from their socket syscalls */
+	__u64 next_req_id;
+	struct head_budget heads; /* HTTP/1 head bytes held, all connections */
+	int timing_only;	  /* TLS connections timed from their socket syscalls */
 	collector_listening_fn listening;
 	struct pend *pend; /* calls whose EV_MORE records are still coming */
 	unsigned npend;
@@ -192,6 +193,7 @@ struct collector *collector__new(collector_emit_fn emit, void *ctx)
 	c->emit = emit;
 	c->ctx = ctx;
 	c->next_conn_id = 1;
+	c->heads.max = COLLECTOR_HEADS_BUDGET;
 	c->lookups = lookups__new();
 	if (!c->lookups) {
 		free(c);
@@ -207,7 +209,7 @@ static void req_free(struct req *r)
 	if (r->live)
 		(*r->live)--;
 	http1_body_free(&r->body);
-	free(r->head);
+	head_buf__free(&r->head, r->budget);
 	headers_free(&r->rq_h);
 	headers_free(&r->rs_h);
 	free(r);
@@ -409,10 +411,11 @@ static void fail_entry(struct entry *e, const char *phase, const char *error, __
 }
 
 /*
- * An entry whose response passed through bytes not seen (records lost, a
- * capture cut short) that the parsers could not skip exactly: written as far
- * as it is known, neither failed nor a success, listing what it cannot
- * vouch for. A field in unknown holds 0 or "", an instant the last seen.
+ * An entry that lost facts of its response (r->incomplete says why: bytes
+ * of lost records or a capture cut short its parsers could not skip
+ * exactly, a head over the limit): written as far as it is known, neither
+ * failed nor a success, listing what it cannot vouch for. A field in
+ * unknown holds 0 or "", an instant the last one seen.
  */
 static void incomplete_req(struct entry *e, const struct req *r)
 {
@@ -428,16 +431,20 @@ static void incomplete_req(struct entry *e, const struct req *r)
 		unknown |= FIELD_RESPONSE_END | sizes;
 	if (r->body.lost)
 		unknown |= sizes;
+	if (unknown & FIELD_RESPONSE_START)
+		e->response_start = e->interim_start = 0;
 	e->response_end = r->response_end ? r->response_end : r->last_read;
+	if (e->response_end < e->request_start)
+		e->response_end = e->request_start;
 	if (!(unknown & FIELD_RESPONSE_STATUS))
 		e->status = r->resp.status;
 	if (!(unknown & FIELD_NEXT_HOP_PROTOCOL))
 		snprintf(e->next_hop, sizeof(e->next_hop), "%s",
 			 e->alpn[0] ? e->alpn : r->resp.version);
-	if (!(unknown & FIELD_ENCODED_BODY_SIZE)) {
+	if (!(unknown & FIELD_ENCODED_BODY_SIZE))
 		e->encoded_size = r->body.encoded;
+	if (!(unknown & FIELD_DECODED_BODY_SIZE))
 		e->decoded_size = http1_body_decoded(&r->body, &e->decoded_unknown);
-	}
 	if (unknown & FIELD_RESPONSE_HEADERS)
 		e->response_headers = NULL;
 	snprintf(e->incomplete, sizeof(e->incomplete), "%s", r->incomplete);
@@ -718,6 +725,8 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 		if (!r->response_start && r->opaque && own) {
 			/* another protocol's last word before the close (PostgreSQL's Terminate) */
 			emit_req(c, cn, r, ts, NULL);
+		} else if (r->unknown & FIELD_RESPONSE_START) {
+			emit_req(c, cn, r, ts, NULL); /* what became of it is not known */
 		} else if (!r->response_start) {
 			emit_req(c, cn, r, ts, why);
 		} else if (cut_short(r)) {
@@ -776,7 +785,7 @@ static void conn_destroy(struct collector *c, struct conn *cn)
 		HASH_DEL(c->conns, cn);
 	h2__free(cn->h2);
 	free(cn->sniff);
-	free(cn->rq);
+	h1stream__free(&cn->rqs, &c->heads);
 	free(cn);
 }
 
@@ -791,8 +800,14 @@ static struct conn *conn_find(struct collector *c, __u32 pid, __s32 fd)
 
 static struct conn *conn_new(struct collector *c, const struct ev_hdr *h, __s32 fd, int anon)
 {
-	struct conn *cn = calloc(1, sizeof(*cn));
+	struct conn *cn;
 
+	/* as many as BPF tracks sockets: more means closes were missed */
+	if (!anon && HASH_COUNT(c->conns) >= COLLECTOR_MAX_CONNS) {
+		c->st.tables_full++;
+		return NULL;
+	}
+	cn = calloc(1, sizeof(*cn));
 	if (!cn)
 		return NULL;
 	cn->key.pid = h->pid;
@@ -825,6 +840,10 @@ static struct session *sess_get(struct collector *c, __u32 pid, __u64 ssl, __u32
 
 	if (s)
 		return s;
+	if (HASH_COUNT(c->sessions) >= COLLECTOR_MAX_SESSIONS) {
+		c->st.tables_full++;
+		return NULL;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
@@ -875,6 +894,14 @@ static void sess_attach(struct collector *c, struct session *s, struct conn *cn)
 			cn->proto = old->proto;
 			cn->sniff = old->sniff;
 			old->sniff = NULL;
+		}
+		/* and where their stream stands, if the socket has none of its own yet */
+		if (cn->rqs.state == H1S_START && !cn->rqs.started) {
+			h1stream__free(&cn->rqs, &c->heads);
+			cn->rqs = old->rqs;
+			cn->rq_cur = old->rq_cur;
+			cn->rq_dropping = old->rq_dropping;
+			memset(&old->rqs, 0, sizeof(old->rqs));
 		}
 		old->sess = NULL;
 		conn_destroy(c, old);
@@ -1311,14 +1338,23 @@ static size_t conn_pending(const struct conn *cn)
 	return n;
 }
 
+/* what only the response tells, which an entry whose response was not followed cannot vouch for */
+#define RESPONSE_FIELDS                                                             \
+	(FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS | FIELD_ENCODED_BODY_SIZE | \
+	 FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE | FIELD_RESPONSE_END |       \
+	 FIELD_NEXT_HOP_PROTOCOL | FIELD_FIRST_INTERIM_RESPONSE_START | FIELD_RESPONSE_START)
+
 static struct req *add_request(struct collector *c, struct conn *cn, const struct io *io,
 			       const struct http1_request *line)
 {
 	struct req *r;
 
-	/* HTTP/1: a request whose response is under way without framing ends here */
+	/*
+	 * HTTP/1: a request whose response is under way without framing ends
+	 * here; so do all when responses can no longer be told apart
+	 */
 	for (r = cn->head; r && !cn->h2; r = cn->head) {
-		if (!r->response_start)
+		if (!r->response_start && !cn->resp_lost)
 			break;
 		emit_req(c, cn, r, io->ts_enter, NULL);
 		pop_req(cn);
@@ -1338,6 +1374,12 @@ static struct req *add_request(struct collector *c, struct conn *cn, const struc
 		return NULL;
 	r->live = &c->live_reqs;
 	c->live_reqs++;
+	r->id = ++c->next_req_id;
+	r->budget = &c->heads;
+	if (cn->resp_lost) {
+		r->incomplete = "an earlier response on its connection could not be followed";
+		r->unknown = RESPONSE_FIELDS;
+	}
 	r->line = *line;
 	r->tid = io->tid;
 	r->request_start = io->ts_enter;
@@ -1483,37 +1525,139 @@ static void h2_io(struct collector *c, struct conn *cn, enum h2_dir dir, const s
 	}
 }
 
+/* the request whose head cn's stream is reading, if it is still kept */
+static struct req *current_req(struct conn *cn)
+{
+	struct req *r = cn->tail;
+
+	return r && r->id == cn->rq_cur && !r->stream ? r : NULL;
+}
+
+/* a request line in cn's request stream: a request, timed by the piece of its first byte */
+static void rq_start(void *ctx, const struct http1_request *line, const struct h1_piece *first)
+{
+	struct h2_ctx *x = ctx;
+	struct conn *cn = x->cn;
+	struct io at = {
+		.tid = first->tid,
+		/* a client's write is timed at its entry, a server's read at its return */
+		.ts_enter = cn->server ? first->ts : first->ts_enter,
+		.ts = first->ts,
+	};
+	struct req *r;
+
+	/* once one is left out, responses could no longer be paired with the rest */
+	if (cn->rq_dropping) {
+		x->c->st.requests_overflow++;
+		return;
+	}
+	r = add_request(x->c, cn, &at, line);
+	if (!r) {
+		cn->rq_dropping = 1;
+		return;
+	}
+	cn->rq_cur = r->id;
+}
+
+static void rq_head(void *ctx, const struct http1_request *line, const char *head, size_t len)
+{
+	struct h2_ctx *x = ctx;
+	struct req *r = current_req(x->cn);
+
+	if (!r)
+		return;
+	snprintf(r->line.host, sizeof(r->line.host), "%s", line->host);
+	r->line.content_length = line->content_length;
+	r->line.framing = line->framing;
+	headers_parse_http1(&r->rq_h, head, len);
+}
+
+static void rq_cut(void *ctx, const char *why, const struct http1_request *line, const char *head,
+		   size_t len)
+{
+	struct h2_ctx *x = ctx;
+	struct req *r = current_req(x->cn);
+
+	if (!r)
+		return;
+	rq_head(ctx, line, head, len);
+	r->incomplete = why;
+	r->unknown |= FIELD_REQUEST_HEADERS;
+}
+
+static const struct h1stream_cb rq_cb = {
+	.start = rq_start,
+	.head = rq_head,
+	.cut = rq_cut,
+};
+
+/*
+ * HTTP/1 requests: a client's writes, a server's reads. A connection whose
+ * start we did not see is followed from the first call that starts with a
+ * request; one we saw start, from its first byte.
+ */
+static void requests_io(struct collector *c, struct conn *cn, const struct io *io)
+{
+	struct h2_ctx x = { c, cn };
+	struct h1_piece p = {
+		.data = io->data,
+		.cap = io->cap,
+		.len = io->len,
+		.ts_enter = io->ts_enter,
+		.ts = io->ts,
+		.tid = io->tid,
+	};
+
+	if (!cn->observed && !cn->rqs.started && cn->rqs.state == H1S_START &&
+	    !h1stream__could_start(&p))
+		return; /* older than the trace: an exchange under way */
+	if (!h1stream__feed(&cn->rqs, &c->heads, &p, &rq_cb, &x))
+		return;
+	c->st.requests_unfollowed++;
+	if (!strncmp(cn->rqs.why, "request head over", 17))
+		c->st.heads_over_limit++;
+	else if (strstr(cn->rqs.why, "memory bound"))
+		c->st.heads_over_budget++;
+}
+
 static void on_write(struct collector *c, struct conn *cn, const struct io *io)
 {
-	struct http1_request line;
-	size_t off = 0;
-
 	if (!io->len)
 		return;
 	infer_alpn(cn->sess, io->data, io->cap);
-	if (!cn->h2 && !cn->nreq && io->cap >= H2_PREFACE_LEN &&
-	    !memcmp(io->data, H2_PREFACE, H2_PREFACE_LEN))
+	if (!cn->h2 && !cn->nreq && !cn->rqs.started && cn->rqs.state == H1S_START &&
+	    io->cap >= H2_PREFACE_LEN && !memcmp(io->data, H2_PREFACE, H2_PREFACE_LEN))
 		cn->h2 = h2__new();
 	if (cn->h2) {
 		h2_io(c, cn, H2_OUT, io);
 		return;
 	}
-	/* one write may carry several requests (pipelining): each is an entry */
-	while (off < io->cap && http1_parse_request(io->data + off, io->cap - off, &line)) {
-		size_t head = http1_head_len(io->data + off, io->cap - off);
-		struct req *r = add_request(c, cn, io, &line);
+	requests_io(c, cn, io);
+}
 
-		if (r)
-			headers_parse_http1(&r->rq_h, io->data + off, head ? head : io->cap - off);
-		if (!head || (unsigned long long)line.content_length > io->cap - off - head)
-			break; /* the rest of this request is in later writes */
-		off += head + (size_t)line.content_length;
+/*
+ * A response head that could not be gathered whole (why): its entry is
+ * written as far as it is known, and as the framing of the response is
+ * lost with it, so is where the next one starts: the connection's later
+ * responses are not followed.
+ */
+static void response_head_cut(struct collector *c, struct conn *cn, struct req *r, const char *why)
+{
+	c->st.responses_unfollowed++;
+	r->incomplete = why;
+	r->unknown |=
+		RESPONSE_FIELDS & ~(FIELD_RESPONSE_START | FIELD_FIRST_INTERIM_RESPONSE_START);
+	head_buf__free(&r->head, r->budget);
+	cn->resp_lost = why;
+	for (struct req *q = r->next; q; q = q->next) {
+		q->incomplete = "an earlier response on its connection could not be followed";
+		q->unknown |= RESPONSE_FIELDS;
 	}
 }
 
 /* feed response bytes to the head request; returns bytes consumed */
-static size_t feed_response(struct collector *c, struct req *r, const char *data, size_t cap,
-			    size_t len, __u64 ts_start, __u64 ts)
+static size_t feed_response(struct collector *c, struct conn *cn, struct req *r, const char *data,
+			    size_t cap, size_t len, __u64 ts_start, __u64 ts)
 {
 	size_t used = 0;
 
@@ -1521,39 +1665,46 @@ static size_t feed_response(struct collector *c, struct req *r, const char *data
 		r->response_start = ts_start;
 	r->last_read = ts;
 	if (!r->head_done) {
-		size_t room, take, prev = r->head_len;
-		int n;
+		size_t prev = r->head.len, from = prev > 3 ? prev - 3 : 0, end;
+		int err = head_buf__append(&r->head, r->budget, data, cap), n;
 
-		if (!r->head && !(r->head = malloc(HEAD_MAX)))
-			return len;
-		room = HEAD_MAX - r->head_len;
-		take = cap < room ? cap : room;
-		memcpy(r->head + r->head_len, data, take);
-		r->head_len += take;
-		n = http1_parse_response(r->head, r->head_len, &r->resp);
-		if (n == 0 && take == cap && cap < len && r->head_len < HEAD_MAX) {
-			r->head_lost = 1; /* the rest of the head was not captured */
+		if (err == -ENOBUFS || err == -ENOMEM) {
+			c->st.heads_over_budget++;
+			response_head_cut(c, cn, r, "response head past the memory bound on heads");
 			return len;
 		}
-		if (n < 0 || (n == 0 && (r->head_len == HEAD_MAX || take < cap || cap < len))) {
+		/* the blank line, searched for in the new bytes only */
+		end = r->head.len ? http1_head_len(r->head.p + from, r->head.len - from) : 0;
+		if (!end && (r->head.len < 5 || !memcmp(r->head.p, "HTTP/", 5))) {
+			if (err == -E2BIG) {
+				c->st.heads_over_limit++;
+				response_head_cut(c, cn, r,
+						  "response head over " HTTP1_HEAD_LIMIT_TEXT);
+			} else if (cap < len) {
+				response_head_cut(c, cn, r,
+						  "bytes of a response head not captured");
+			}
+			return len;
+		}
+		n = end ? http1_parse_response(r->head.p, end + from, &r->resp) : -1;
+		if (n <= 0) {
 			c->st.malformed++;
 			r->malformed = 1;
 			r->complete = 1;
 			r->response_end = ts;
 			return len;
 		}
-		if (n == 0)
-			return len;
 		used = (size_t)n - prev;
 		if (r->resp.status >= 100 && r->resp.status < 200 && r->resp.status != 101) {
 			/* an interim response: the final one follows */
 			if (!r->interim_start)
 				r->interim_start = r->response_start;
-			r->head_len = 0;
+			r->head.len = 0;
 			return used;
 		}
 		r->head_done = 1;
-		headers_parse_http1(&r->rs_h, r->head, (size_t)n);
+		headers_parse_http1(&r->rs_h, r->head.p, (size_t)n);
+		head_buf__free(&r->head, r->budget);
 		http1_body_start(&r->body, r->resp.content_encoding);
 		if (r->resp.status == 204 || r->resp.status == 304)
 			r->no_body = 1;
@@ -1591,9 +1742,16 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 	const char *data = io->data;
 	size_t cap = io->cap, len = io->len;
 
+	if (cn->resp_lost) {
+		/* the response whose head was cut runs on, as far as we can tell */
+		if (cn->head && cn->head->response_start &&
+		    !(cn->head->unknown & FIELD_RESPONSE_START))
+			cn->head->last_read = io->ts;
+		return;
+	}
 	while (len) {
 		struct req *r = cn->head;
-		int started, lost;
+		int started, lost, was_cut;
 		size_t used;
 
 		if (!r) {
@@ -1602,16 +1760,18 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 		}
 		started = r->response_start != 0;
 		lost = r->body.lost;
-		used = feed_response(c, r, data, cap, len, ts_start, io->ts);
+		was_cut = cn->resp_lost != NULL;
+		used = feed_response(c, cn, r, data, cap, len, ts_start, io->ts);
 		if (io->untimed && !started)
 			r->unknown |= FIELD_RESPONSE_START;
-		if (r->body.lost && !lost && !r->incomplete)
-			r->incomplete = io->gap ? io->gap : "capture cut short";
-		if (r->head_lost) {
-			/* where this response ends, and the next begins, is unknown */
-			conn_lose(c, cn, io->gap ? io->gap : "capture cut short");
+		if (cn->resp_lost && !was_cut && io->gap) {
+			/* the head was in bytes of lost records: say so, and follow no more */
+			r->incomplete = io->gap;
+			conn_lose(c, cn, io->gap);
 			return;
 		}
+		if (r->body.lost && !lost && !r->incomplete)
+			r->incomplete = io->gap ? io->gap : "capture cut short";
 		if (used > len)
 			used = len;
 		data += used < cap ? used : cap;
@@ -1620,7 +1780,7 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 		if (r->complete) {
 			emit_req(c, cn, r, io->ts, NULL);
 			pop_req(cn);
-		} else if (used == 0) {
+		} else if (used == 0 || cn->resp_lost) {
 			break;
 		}
 	}
@@ -1685,64 +1845,8 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
  */
 static void server_read(struct collector *c, struct conn *cn, const struct io *io)
 {
-	const char *d = io->data;
-	size_t cap = io->cap, len = io->len;
-
 	infer_alpn(cn->sess, io->data, io->cap);
-	while (len) {
-		struct http1_request line;
-		struct io at = *io;
-		size_t take, head;
-
-		if (cn->rq_body) {
-			/* a request body: skipped */
-			take = cn->rq_body < len ? (size_t)cn->rq_body : len;
-			cn->rq_body -= take;
-			d += take < cap ? take : cap;
-			cap = take < cap ? cap - take : 0;
-			len -= take;
-			continue;
-		}
-		if (!cap) {
-			/* a request head not captured: where requests begin is lost */
-			conn_lose(c, cn, io->gap ? io->gap : "capture cut short");
-			return;
-		}
-		if (!cn->rq && !(cn->rq = malloc(HEAD_MAX)))
-			return;
-		if (!cn->rq_len)
-			cn->rq_ts = io->ts;
-		take = cap < HEAD_MAX - cn->rq_len ? cap : HEAD_MAX - cn->rq_len;
-		memcpy(cn->rq + cn->rq_len, d, take);
-		head = http1_head_len(cn->rq, cn->rq_len + take);
-		if (!head) {
-			cn->rq_len += take;
-			if (cn->rq_len == HEAD_MAX) {
-				c->st.malformed++;
-				cn->rq_len = 0;
-			} else if (take < len) {
-				conn_lose(c, cn, io->gap ? io->gap : "capture cut short");
-			}
-			return;
-		}
-		/* head bytes of this read, then what follows */
-		take = head - cn->rq_len;
-		if (http1_parse_request(cn->rq, head, &line)) {
-			struct req *r;
-
-			at.ts_enter = cn->rq_ts;
-			r = add_request(c, cn, &at, &line);
-			if (r)
-				headers_parse_http1(&r->rq_h, cn->rq, head);
-			cn->rq_body = (unsigned long long)line.content_length;
-		} else {
-			c->st.malformed++;
-		}
-		cn->rq_len = 0;
-		d += take;
-		cap -= take;
-		len -= take;
-	}
+	requests_io(c, cn, io);
 }
 
 static void server_write(struct collector *c, struct conn *cn, const struct io *io)
@@ -1891,8 +1995,7 @@ static void sniff_decide(struct collector *c, struct conn *cn, int proto)
 		/* answers were not unmatched: a greeting, or an exchange's */
 		c->st.unmatched -= sn->answers;
 		/* what the HTTP side kept of the asks is no request head */
-		cn->rq_len = 0;
-		cn->rq_body = 0;
+		h1stream__free(&cn->rqs, &c->heads);
 		for (unsigned i = 0; i < sn->n; i++)
 			exchange_io(c, cn, sn->calls[i].is_write, &sn->calls[i].io, 1);
 	}
@@ -2390,6 +2493,7 @@ void collector__flush(struct collector *c, __u64 now)
 void collector__stats(const struct collector *c, struct collector_stats *out)
 {
 	*out = c->st;
+	out->lookups_forgotten = lookups__forgotten(c->lookups);
 }
 
 void collector__free(struct collector *c)

@@ -30,11 +30,23 @@ struct collector_stats {
 	__u64 bytes_not_captured; /* bytes of calls not copied: past MAX_CALL_CAPTURE, unreadable */
 	__u64 conns_given_up; /* connections no longer followed: a gap the parsers cannot skip */
 	__u64 entries_incomplete; /* entries emitted incomplete (entry.incomplete), every cause */
+	/* HTTP/1 connections whose requests, or responses, could no longer be told apart */
+	__u64 requests_unfollowed;
+	__u64 responses_unfollowed;
+	__u64 heads_over_limit;	 /* heads over HTTP1_HEAD_LIMIT: their entries incomplete */
+	__u64 heads_over_budget; /* heads past COLLECTOR_HEADS_BUDGET: the same */
+	__u64 tables_full; /* connections or TLS sessions not tracked: past the bounds below */
+	__u64 lookups_forgotten; /* processes whose lookups were dropped, past the bound on them */
 };
 
 /* requests kept waiting for their responses: on one connection, and in all */
 #define COLLECTOR_MAX_CONN_REQUESTS 1024
 #define COLLECTOR_MAX_REQUESTS 16384
+/* HTTP/1 head bytes held at once, all connections (each head at most HTTP1_HEAD_LIMIT) */
+#define COLLECTOR_HEADS_BUDGET (32u << 20)
+/* connections and TLS sessions tracked: as many as the BPF side's maps hold */
+#define COLLECTOR_MAX_CONNS 65536
+#define COLLECTOR_MAX_SESSIONS 65536
 
 struct collector *collector__new(collector_emit_fn emit, void *ctx);
 void collector__free(struct collector *c);

@@ -13,9 +13,22 @@ void headers_add(struct headers *h, const char *name, size_t nlen, const char *v
 		h->dropped++;
 		return;
 	}
-	if (!h->buf && !(h->buf = malloc(HEADERS_MAX_BYTES))) {
-		h->dropped++;
-		return;
+	if (h->len + need > h->cap) {
+		/* grown as fields come, not HEADERS_MAX_BYTES for every head up front */
+		size_t cap = h->cap ? h->cap : 256;
+		char *buf;
+
+		while (cap < h->len + need)
+			cap *= 2;
+		if (cap > HEADERS_MAX_BYTES)
+			cap = HEADERS_MAX_BYTES;
+		buf = realloc(h->buf, cap);
+		if (!buf) {
+			h->dropped++;
+			return;
+		}
+		h->buf = buf;
+		h->cap = cap;
 	}
 	memcpy(h->buf + h->len, name, nlen);
 	h->buf[h->len + nlen] = '\0';

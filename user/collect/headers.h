@@ -14,7 +14,7 @@
 
 struct headers {
 	char *buf; /* "name\0value\0" pairs */
-	size_t len;
+	size_t len, cap;
 	unsigned n;
 	unsigned dropped;
 };

@@ -98,13 +98,22 @@ int http1_parse_request(const char *buf, size_t len, struct http1_request *req)
 	copy_field(req->version, sizeof(req->version), sp + 1, 8);
 	if (eol && header_value(eol + 2, end, "Host", &v, &vlen))
 		copy_field(req->host, sizeof(req->host), v, vlen);
-	if (eol && header_value(eol + 2, end, "Content-Length", &v, &vlen) && vlen < 19) {
-		char num[20];
+	if (eol && header_value(eol + 2, end, "Transfer-Encoding", &v, &vlen)) {
+		/* the last coding must be chunked (RFC 9112 section 6.3) */
+		req->framing = vlen >= 7 && !strncasecmp(v + vlen - 7, "chunked", 7)
+				       ? HTTP1_FRAMING_CHUNKED
+				       : HTTP1_FRAMING_UNKNOWN;
+	} else if (eol && header_value(eol + 2, end, "Content-Length", &v, &vlen)) {
+		size_t i = 0;
 
-		copy_field(num, sizeof(num), v, vlen);
-		req->content_length = strtoll(num, NULL, 10);
-		if (req->content_length < 0)
-			req->content_length = 0;
+		while (i < vlen && i < 19 && isdigit((unsigned char)v[i]))
+			i++;
+		if (!vlen || i != vlen) {
+			req->framing = HTTP1_FRAMING_UNKNOWN;
+		} else {
+			for (i = 0; i < vlen; i++)
+				req->content_length = req->content_length * 10 + (v[i] - '0');
+		}
 	}
 	return 1;
 }

@@ -6,12 +6,25 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+/* how a request's body is framed (RFC 9112 section 6.3) */
+enum http1_framing {
+	HTTP1_FRAMING_LENGTH,  /* content_length bytes, 0 without Content-Length */
+	HTTP1_FRAMING_CHUNKED, /* Transfer-Encoding ending in chunked */
+	/*
+	 * an invalid Content-Length, or a transfer coding not ending in
+	 * chunked: the server cannot tell where the body ends, answers 400
+	 * and closes; nor can we
+	 */
+	HTTP1_FRAMING_UNKNOWN,
+};
+
 struct http1_request {
 	char method[16];
 	char target[1024];
 	char host[256];		  /* the Host header, "" if not seen */
 	char version[16];	  /* "HTTP/1.1" */
-	long long content_length; /* of a request body; 0 when absent */
+	long long content_length; /* of a request body; 0 when absent or not valid */
+	enum http1_framing framing;
 };
 
 struct http1_response {
@@ -22,7 +35,10 @@ struct http1_response {
 	char content_encoding[32];
 };
 
-/* 1 if buf starts with "METHOD SP target SP HTTP/1.x", filling req; else 0 */
+/*
+ * 1 if buf starts with "METHOD SP target SP HTTP/1.x", filling req; else 0.
+ * The fields after the request line are read from what of them is in buf.
+ */
 int http1_parse_request(const char *buf, size_t len, struct http1_request *req);
 
 /*

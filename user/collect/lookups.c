@@ -11,6 +11,11 @@
 #include "collect/lookups.h"
 
 #define HISTORY 16
+/*
+ * Processes whose history is kept (~7 KiB each): past it, the one idle the
+ * longest is forgotten (its later connections may miss their lookup: counted)
+ */
+#define MAX_PROCS 1024
 
 struct attempt {
 	__u64 ts;
@@ -25,11 +30,18 @@ struct proc_lookups {
 	unsigned nlk; /* added so far; the latest is (nlk - 1) % HISTORY */
 	struct attempt att[HISTORY];
 	unsigned natt;
+	__u64 last; /* the latest lookup or attempt */
 };
 
 struct lookups {
 	struct proc_lookups *procs;
+	__u64 forgotten;
 };
+
+__u64 lookups__forgotten(const struct lookups *l)
+{
+	return l ? l->forgotten : 0;
+}
 
 struct lookups *lookups__new(void)
 {
@@ -56,6 +68,16 @@ static struct proc_lookups *proc_get(struct lookups *l, __u32 pid, int create)
 	HASH_FIND(hh, l->procs, &pid, sizeof(pid), p);
 	if (p || !create)
 		return p;
+	if (HASH_COUNT(l->procs) >= MAX_PROCS) {
+		struct proc_lookups *idle = NULL, *q, *tmp;
+
+		HASH_ITER (hh, l->procs, q, tmp)
+			if (!idle || q->last < idle->last)
+				idle = q;
+		HASH_DEL(l->procs, idle);
+		free(idle);
+		l->forgotten++;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
@@ -84,6 +106,7 @@ void lookups__add(struct lookups *l, const struct ev_dns *e)
 
 	if (!p)
 		return;
+	p->last = e->hdr.ts;
 	lk = &p->lk[p->nlk++ % HISTORY];
 	memset(lk, 0, sizeof(*lk));
 	lk->start = e->ts_enter;
@@ -102,6 +125,8 @@ void lookups__attempt(struct lookups *l, __u32 pid, __u64 ts, __u16 family, cons
 
 	if (!p)
 		return;
+	if (ts > p->last)
+		p->last = ts;
 	a = &p->att[p->natt++ % HISTORY];
 	a->ts = ts;
 	a->family = family;

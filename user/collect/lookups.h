@@ -41,6 +41,9 @@ const struct lookup *lookups__match(struct lookups *l, __u32 pid, __u16 family, 
 __u32 lookups__attempts(struct lookups *l, __u32 pid, const struct lookup *lk, __u16 family,
 			const __u8 *addr, __u64 from, __u64 to);
 
+/* processes whose history was dropped to stay within the bound on processes kept */
+__u64 lookups__forgotten(const struct lookups *l);
+
 /* the process is gone */
 void lookups__forget(struct lookups *l, __u32 pid);
 

@@ -28,6 +28,9 @@
 #include "export/output.h"
 #include "export/phases.h"
 
+/* pages kept (--by-process): entries of processes past them are written without one */
+#define HAR_MAX_PAGES 4096
+
 struct har_page {
 	__u32 pid;
 	__u64 origin;	  /* the process's start: tells a reused pid apart */
@@ -39,8 +42,9 @@ struct har_page {
 struct har {
 	struct har_page *pages;
 	size_t npages, cap;
-	unsigned long lost;    /* entries not written: out of memory */
-	unsigned long unpaged; /* entries written without a page: out of memory */
+	unsigned long lost;	/* entries not written: out of memory */
+	unsigned long unpaged;	/* entries written without a page: out of memory */
+	unsigned long past_max; /* ...past HAR_MAX_PAGES processes */
 };
 
 static struct json_object *str(const char *s)
@@ -534,6 +538,10 @@ static struct har_page *page_of(struct har *h, const struct entry *e, __s64 wall
 		}
 		same_pid += p->pid == e->pid;
 	}
+	if (h->npages >= HAR_MAX_PAGES) {
+		h->past_max++;
+		return NULL;
+	}
 	if (h->npages == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 16;
 		struct har_page *pages = realloc(h->pages, cap * sizeof(*pages));
@@ -624,7 +632,7 @@ int har__entry(struct output *o, const struct entry *e)
 
 	if (h && o->by_process) {
 		p = page_of(h, e, wall_ns(o, e));
-		if (!p)
+		if (!p && h->npages < HAR_MAX_PAGES)
 			h->unpaged++;
 	}
 	j = entry_obj(o, e, p ? p->id : NULL);
@@ -684,6 +692,11 @@ void har__close(struct output *o)
 		fprintf(stderr,
 			"tlstrace: HAR: %lu entries written without a page (out of memory)\n",
 			h->unpaged);
+	if (h && h->past_max)
+		fprintf(stderr,
+			"tlstrace: HAR: %lu entries written without a page (processes past the "
+			"first %d)\n",
+			h->past_max, HAR_MAX_PAGES);
 	if (h)
 		free(h->pages);
 	free(h);

@@ -20,6 +20,11 @@
  * percentile p is by nearest rank: the ceil(p/100 * n)-th smallest sample.
  * A figure without samples shows "-".
  *
+ * Bounded whatever the traced processes do: SUMMARY_MAX_ROWS rows per
+ * table, further hosts (processes) counted together in one row named
+ * SUMMARY_OTHERS; SUMMARY_MAX_SAMPLES samples kept in all, past which a
+ * figure's reservoir stays at the size it had reached (marked "~" as any).
+ *
  * The table is a row per key with the twelve numbers side by side when it
  * fits the width (keys shortened down to KEY_MIN columns if need be), else
  * a line per figure under each key.
@@ -68,6 +73,9 @@ struct summary {
 	size_t n, cap;
 	__u64 lost; /* samples or rows not kept: out of memory */
 	__u64 rng;
+	size_t nrows[2]; /* host rows, process rows */
+	__u64 folded[2]; /* entries counted in the SUMMARY_OTHERS row, past SUMMARY_MAX_ROWS */
+	size_t samples;	 /* samples allocated, all rows */
 };
 
 static const char *const figure_name[SUMMARY_NR] = { "connect", "TLS", "TTFB", "total" };
@@ -99,6 +107,14 @@ static struct row *row_for(struct summary *s, int process, const char *key)
 
 	if (r)
 		return r;
+	if (s->nrows[process] >= SUMMARY_MAX_ROWS) {
+		/* one more row for all the others, then theirs */
+		s->folded[process]++;
+		r = row_find(s, process, SUMMARY_OTHERS);
+		if (r || s->nrows[process] > SUMMARY_MAX_ROWS)
+			return r;
+		key = SUMMARY_OTHERS;
+	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
 		struct row **rows = realloc(s->rows, cap * sizeof(*rows));
@@ -121,6 +137,7 @@ static struct row *row_for(struct summary *s, int process, const char *key)
 		return NULL;
 	}
 	s->rows[s->n++] = r;
+	s->nrows[process]++;
 	return r;
 }
 
@@ -136,6 +153,14 @@ static __u64 next_rand(struct summary *s)
 static void offer(struct summary *s, struct samples *m, double ms)
 {
 	m->seen++;
+	if (m->n == m->cap && m->n && s->samples + m->cap > SUMMARY_MAX_SAMPLES) {
+		/* no room to grow: the reservoir stays this size */
+		__u64 j = next_rand(s) % m->seen;
+
+		if (j < m->n)
+			m->v[j] = ms;
+		return;
+	}
 	if (m->n < SUMMARY_EXACT) {
 		if (m->n == m->cap) {
 			size_t cap = m->cap ? m->cap * 2 : 64;
@@ -143,12 +168,18 @@ static void offer(struct summary *s, struct samples *m, double ms)
 
 			if (cap > SUMMARY_EXACT)
 				cap = SUMMARY_EXACT;
+			if (s->samples + (cap - m->cap) > SUMMARY_MAX_SAMPLES) {
+				m->seen--;
+				s->lost++;
+				return;
+			}
 			v = realloc(m->v, cap * sizeof(*v));
 			if (!v) {
 				m->seen--;
 				s->lost++;
 				return;
 			}
+			s->samples += cap - m->cap;
 			m->v = v;
 			m->cap = cap;
 		}
@@ -434,8 +465,16 @@ void summary__print(struct summary *s, FILE *f, int color, int width)
 			   "fail\n");
 		if (sampled)
 			fprintf(f,
-				"~: more than %d samples; percentiles of a uniform sample of %d\n",
-				SUMMARY_EXACT, SUMMARY_EXACT);
+				"~: more samples than kept (%d per figure, %d in all); percentiles "
+				"of a uniform sample\n",
+				SUMMARY_EXACT, SUMMARY_MAX_SAMPLES);
+		for (int k = 0; k < 2; k++)
+			if (s->folded[k])
+				fprintf(f,
+					"summary: %llu entries of %s past the first %d counted in "
+					"the row %s\n",
+					(unsigned long long)s->folded[k], k ? "processes" : "hosts",
+					SUMMARY_MAX_ROWS, SUMMARY_OTHERS);
 	}
 	if (s->lost)
 		fprintf(f,

@@ -12,6 +12,11 @@
 
 /* samples kept exactly per row and figure; beyond, a uniform reservoir of this many */
 #define SUMMARY_EXACT 100000
+/* rows per table (hosts, processes); the entries of the others share one row, SUMMARY_OTHERS */
+#define SUMMARY_MAX_ROWS 1000
+#define SUMMARY_OTHERS "(others)"
+/* samples kept in all rows (8 bytes each); past it, reservoirs stop growing */
+#define SUMMARY_MAX_SAMPLES 2000000
 
 enum summary_figure {
 	SUMMARY_CONNECT, /* the connect phase (export/phases.h), new connections only */
