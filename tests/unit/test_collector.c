@@ -10,6 +10,7 @@
 #include <zlib.h>
 #include "tlstrace.h"
 #include "collect/collector.h"
+#include "export/output.h"
 #include "events.h"
 #include "test.h"
 
@@ -698,6 +699,7 @@ static void subtest_timing_only_unknown(void)
 			     FIELD_FIRST_INTERIM_RESPONSE_START;
 	const struct entry *e;
 	struct fx f = {};
+	char *json;
 
 	if (!fx_init(&f))
 		goto out;
@@ -714,6 +716,15 @@ static void subtest_timing_only_unknown(void)
 	e = nth(&f, 0);
 	ASSERT_EQ(e->unknown, timing, "a whole exchange: the mode's list");
 	ASSERT_STREQ(e->incomplete, "", "complete");
+	/* JSON lists it as it always has */
+	json = json__entry(e, 0);
+	ASSERT_OK_PTR(strstr(json ? json : "",
+			     "\"timingOnly\":true,\"unknown\":[\"name.path\",\"method\","
+			     "\"responseStatus\",\"encodedBodySize\",\"decodedBodySize\","
+			     "\"transferSize\",\"domainLookupStart\",\"domainLookupEnd\","
+			     "\"firstInterimResponseStart\"]"),
+		      "JSON: timingOnly and the same list");
+	free(json);
 	e = nth(&f, 1);
 	check_ended(e, "the last exchange", 9000,
 		    timing | FIELD_RESPONSE_END | FIELD_RESPONSE_HEADERS | FIELD_NEXT_HOP_PROTOCOL);
