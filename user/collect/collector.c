@@ -405,6 +405,20 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	emit(c, &e);
 }
 
+/* the stop, or the entry's last instant if that came later (records out of order) */
+static __u64 stop_after(const struct entry *e, __u64 end)
+{
+	const __u64 t[] = { e->start,	      e->lookup_end,	 e->connect_start,
+			    e->secure_start,  e->connect_end,	 e->request_start,
+			    e->interim_start, e->response_start, end };
+	__u64 last = 0;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i] > last)
+			last = t[i];
+	return last;
+}
+
 /*
  * An entry for a request still in flight when the trace stopped at end: no
  * response yet, or one whose head, body or close had not all come. It is
@@ -417,7 +431,12 @@ static void emit_req_ended(struct collector *c, struct conn *cn, struct req *r, 
 	struct entry e;
 
 	req_entry(&e, cn, r);
-	e.response_end = end > e.start ? end : e.start;
+	/* a handshake still under way that began after the request's write: at most there */
+	if (e.secure_start > e.request_start)
+		e.secure_start = e.request_start;
+	if (e.connect_end > e.request_start)
+		e.connect_end = e.request_start;
+	e.response_end = stop_after(&e, end);
 	e.unknown |= FIELD_RESPONSE_END | SIZES_UNKNOWN;
 	if (r->head_done) {
 		e.status = r->resp.status;
@@ -487,7 +506,10 @@ static void conn_failure(struct entry *e, struct conn *cn, __u64 end, const char
 		e->lookup_start = e->lookup_end = e->start;
 	if (!e->connect_start)
 		e->connect_start = e->start;
-	e->response_end = end > e->start ? end : e->start;
+	/* a handshake begun before this socket's connect was seen: no earlier than it */
+	if (e->secure_start && e->secure_start < e->connect_start)
+		e->secure_start = e->connect_start;
+	e->response_end = stop_after(e, end);
 	e->unknown = FIELD_CONNECT_END | NO_REQUEST_UNKNOWN;
 	snprintf(e->incomplete, sizeof(e->incomplete), "%s", TRACE_ENDED);
 }
