@@ -62,6 +62,7 @@ function value(v) {
 	if ("boolValue" in v) return v.boolValue;
 	if ("intValue" in v) return Number(v.intValue);
 	if ("doubleValue" in v) return v.doubleValue;
+	if ("arrayValue" in v) return ((v.arrayValue || {}).values || []).map(value);
 	return { other: v };
 }
 

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: MIT
 """Fetches that fail, one failed entry each, in the phase that failed: a name
 that does not resolve, a connect refused or timed out, a client killed in
-the handshake or in the response, tlstrace stopped mid-response, a
-certificate rejected, a connection reset by the server."""
+the handshake or in the response, a certificate rejected, a connection reset
+by the server; and tlstrace stopped mid-response, which is no failure: the
+entry is incomplete."""
 
+import os
 import signal
 import socket
 import subprocess
@@ -173,8 +175,30 @@ def test_killed_mid_response(env):
     expect(e["responseEnd"] >= partial["responseStart"], "responseEnd before the response")
 
 
+def only_incomplete(entries, status):
+    """One entry, cut by the trace's end while its body came: incomplete, not failed."""
+    expect_count(entries, 1)
+    e = entries[0]
+    x = e["tlstrace"]
+    expect(x.get("incomplete") == "trace ended",
+           "incomplete %r, want 'trace ended' (failedPhase %r, error %r)"
+           % (x.get("incomplete"), x.get("failedPhase"), x.get("error")))
+    expect("failedPhase" not in x and "error" not in x, "a failure: %r" % x)
+    unknown = set(x.get("unknown", []))
+    expect({"responseEnd", "encodedBodySize", "decodedBodySize", "transferSize"} <= unknown,
+           "unknown %r lacks the response's end and sizes" % sorted(unknown))
+    expect(not unknown & {"responseStatus", "responseStart", "requestStart", "connectEnd"},
+           "unknown %r lists what was seen" % sorted(unknown))
+    expect(e["responseStatus"] == status, "responseStatus %r, want %d" % (e["responseStatus"], status))
+    order = [e[k] for k in ("startTime", "connectStart", "secureConnectionStart", "connectEnd",
+                            "requestStart", "responseStart", "responseEnd")]
+    expect(order[0] > 0 and order == sorted(order), "timings out of order: %r" % order)
+    return e
+
+
 def test_sigterm_flushes(env):
-    """SIGTERM while a response is stalled: tlstrace exits 0 and flushes the open entry."""
+    """SIGTERM while a response is stalled: tlstrace exits 0 and flushes the open entry,
+    incomplete (the trace ended), not failed."""
     env.require_server()
     out = env.out_file("sigterm_flushes")
     errpath = env.path("sigterm_flushes.stderr")
@@ -192,55 +216,43 @@ def test_sigterm_flushes(env):
     rc = env.procs.wait(tracer, 20, "tlstrace after SIGTERM")
     expect(rc == 0, "tlstrace exited %r after SIGTERM, want 0" % rc)
     entries = [e for e in read_entries(out) if e["tlstrace"]["pid"] == client.pid]
-    only_failure(entries, "http", ["cut short", "trace ended"])
+    only_incomplete(entries, 200)
     env.procs.stop(client)
 
 
-def test_cert_rejected(env):
-    """curl rejects the self-signed certificate: a failed fetch, phase tls."""
+def stop_mid_download(env, test, opts=()):
+    """curl fetching /stall/30000 (100 of its 1000 body bytes, then a pause of
+    30 s) traced by `tlstrace -f json -c curl OPTS`, which is stopped by
+    SIGINT once curl has the first 100 bytes; curl's entries."""
     need("curl")
     env.require_server()
-    cmd = ["curl", "-s", "-o", "/dev/null", env.url("/hello")]
-    rc, out, err, path = env.trace("cert_rejected", cmd, timeout=30)
-    expect(rc == 60, "tlstrace exited %r, want curl's 60 (certificate rejected)%s"
-           % (rc, stderr_hint(err)))
-    e, partial = only_failure(read_entries(path), "tls", [])
-    check_failed_fields(e)
-    x = e["tlstrace"]
-    expect(x.get("error"), "no error text: %r" % x.get("error"))
-    expect(e["name"] == env.url("/"), "name %r, want %r (the SNI; no request was sent)"
-           % (e["name"], env.url("/")))
-    expect(partial.get("connectStart", 0) > 0, "no partial connectStart: %r" % partial)
-    expect(partial.get("secureConnectionStart", 0) >= partial["connectStart"],
-           "partial secureConnectionStart missing or before connectStart: %r" % partial)
-    for k in ("requestStart", "responseStart"):
-        expect(not partial.get(k),
-               "partial %s %r, yet no request was sent" % (k, partial.get(k)))
-    expect(e["responseEnd"] >= partial["secureConnectionStart"],
-           "responseEnd %.3f (the failure) before the handshake started %.3f"
-           % (e["responseEnd"], partial["secureConnectionStart"]))
+    body = env.path(test + ".body")
+    if os.path.exists(body):
+        os.unlink(body)
+    tracer = env.start_tlstrace(test, ["-c", "curl"] + list(opts))
+    curl = env.procs.spawn(["curl", "-sk", "-N", "-o", body, env.url("/stall/30000")],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while not (os.path.exists(body) and os.path.getsize(body) >= 100):
+        expect(time.monotonic() < deadline and curl.poll() is None,
+               "curl did not get the first 100 bytes (%s)" % curl.poll())
+        time.sleep(0.05)
+    time.sleep(0.2)  # the read's record on its way to the collector
+    expect(curl.poll() is None, "curl finished before the stop")
+    tracer.send_signal(signal.SIGINT)
+    rc = env.procs.wait(tracer, 30, "tlstrace after SIGINT")
+    expect(rc == 0, "tlstrace exited %r after SIGINT, want 0%s" % (rc, env.err_hint(tracer)))
+    expect(curl.poll() is None, "curl finished before tlstrace did")
+    entries = [e for e in read_entries(tracer.out_file) if e["tlstrace"]["pid"] == curl.pid]
+    env.procs.stop(curl)
+    return entries
 
 
-def test_peer_reset(env):
-    """The server resets the connection in the middle of the body: a failed
-    fetch, phase http, that says so."""
-    need("curl")
-    env.require_server()
-    url = env.url("/reset")
-    rc, out, err, path = env.trace("peer_reset", ["curl", "-sk", "-o", "/dev/null", url],
-                                   timeout=30)
-    expect(0 < rc < 128, "tlstrace exited %r, want curl's failure (56: recv failure)%s"
-           % (rc, stderr_hint(err)))
-    e, partial = only_failure(read_entries(path), "http", ["reset"])
-    check_failed_fields(e)
-    expect(e["name"] == url, "name %r, want %r" % (e["name"], url))
-    steps = ("connectStart", "secureConnectionStart", "connectEnd", "requestStart",
-             "responseStart")
-    for k in steps:
-        expect(partial.get(k, 0) > 0, "partialTimings lacks %s: %r" % (k, partial))
-    order = [partial[k] for k in steps]
-    expect(order == sorted(order), "partial timings out of order: %r" % partial)
-    late = e["responseEnd"] - partial["responseStart"]
-    expect(late >= RESET_AFTER_MS / 2,
-           "responseEnd (the reset) only %.3f ms after responseStart; the server reset "
-           "%d ms after the head" % (late, RESET_AFTER_MS))
+def test_stopped_mid_download(env):
+    """curl downloads a body the server sends slowly; tlstrace, stopped by
+    SIGINT meanwhile, exits 0 and writes the fetch as far as it got:
+    incomplete ('trace ended'), its end and sizes unknown, not a failure."""
+    e = only_incomplete(stop_mid_download(env, "stopped_mid_download"), 200)
+    expect(e["name"] == env.url("/stall/30000"), "name %r" % e["name"])
+    return "%.1f ms of it seen" % (e["responseEnd"] - e["startTime"])

@@ -13,6 +13,7 @@ import time
 from harness import (HERE, TEST_NAME, Failure, curl_server, describe_exit, expect, free_port,
                      in_dead_resolver, in_private_hosts, need, node_module, read_entries,
                      server_fetches, start_traced_server_py, stderr_hint, stop_traced_server)
+from t_failures import stop_mid_download
 
 TIME_SLACK_MS = 0.01  # span times and JSON fields come from the same clock reading
 TRANSFORMER = "@opentelemetry/otlp-transformer"
@@ -417,3 +418,27 @@ def test_otlp_server(env):
                         at(e, e["secureConnectionStart"]), at(e, e["connectEnd"]), what)
         else:
             expect(not kids, "%s: a reused connection has children %r" % (what, sorted(kids)))
+
+
+def test_otlp_incomplete(env):
+    """curl stopped mid-download (t_failures.stop_mid_download) with
+    --otlp-endpoint: the span of the incomplete entry says so
+    (tlstrace.incomplete, tlstrace.unknown as a string array, decoded by the
+    official definitions) and is not an error: status UNSET, no error.type."""
+    rcv = Receiver(env, TEST_NAME)
+    entries = stop_mid_download(env, "otlp_incomplete", ["--otlp-endpoint", rcv.url])
+    expect(len(entries) == 1, "%d entries of curl, want 1" % len(entries))
+    x = entries[0]["tlstrace"]
+    expect(x.get("incomplete") == "trace ended", "JSON: incomplete %r" % x.get("incomplete"))
+    check_requests(rcv.requests())
+    spans = [s for s in rcv.spans() if s["resource"].get("process.pid") == x["pid"] and
+             not s.get("parentSpanId")]
+    expect(len(spans) == 1, "%d root spans of curl, want 1" % len(spans))
+    a = spans[0]["attributes"]
+    expect(a.get("tlstrace.incomplete") == "trace ended",
+           "tlstrace.incomplete %r" % a.get("tlstrace.incomplete"))
+    expect(a.get("tlstrace.unknown") == x["unknown"],
+           "tlstrace.unknown %r, JSON says %r" % (a.get("tlstrace.unknown"), x["unknown"]))
+    expect("error.type" not in a, "error.type %r" % a.get("error.type"))
+    code = spans[0]["status"].get("code", 0)
+    expect(code in (0, "STATUS_CODE_UNSET"), "span status %r, want UNSET" % spans[0]["status"])

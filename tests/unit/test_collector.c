@@ -10,6 +10,7 @@
 #include <zlib.h>
 #include "tlstrace.h"
 #include "collect/collector.h"
+#include "export/output.h"
 #include "events.h"
 #include "test.h"
 
@@ -45,6 +46,38 @@ static void check_failed(const struct entry *e, const char *ctx, const char *pha
 		ASSERT_EQ(zero[i].v, 0, name);
 	}
 }
+
+/*
+ * Under way when the trace stopped: incomplete ("trace ended"), not failed;
+ * the fields the rest would have told in unknown, responseEnd at the stop.
+ */
+static void check_ended(const struct entry *e, const char *ctx, __u64 stop, __u32 unknown)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s: not failed", ctx);
+	ASSERT_TRUE(e->failed_phase == NULL && !e->error[0], name);
+	snprintf(name, sizeof(name), "%s: incomplete", ctx);
+	ASSERT_STREQ(e->incomplete, "trace ended", name);
+	snprintf(name, sizeof(name), "%s: unknown", ctx);
+	ASSERT_EQ(e->unknown, unknown, name);
+	snprintf(name, sizeof(name), "%s: responseEnd = the stop", ctx);
+	ASSERT_EQ(e->response_end, stop, name);
+	snprintf(name, sizeof(name), "%s: sizes 0, not the bytes so far", ctx);
+	ASSERT_TRUE(!e->encoded_size && !e->decoded_size && !e->decoded_unknown, name);
+	check_order(e);
+}
+
+#define SIZES (FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE)
+/* no response yet: all of it unknown (no ALPN: nor the protocol) */
+#define NO_RESPONSE                                                                              \
+	(FIELD_RESPONSE_START | FIELD_RESPONSE_END | FIELD_RESPONSE_STATUS |                     \
+	 FIELD_RESPONSE_HEADERS | FIELD_FIRST_INTERIM_RESPONSE_START | FIELD_NEXT_HOP_PROTOCOL | \
+	 SIZES)
+/* no request written yet either */
+#define NO_REQUEST                                                              \
+	(NO_RESPONSE | FIELD_NAME_PATH | FIELD_METHOD | FIELD_REQUEST_HEADERS | \
+	 FIELD_REQUEST_START | FIELD_CONNECT_END)
 
 static void subtest_blocking_handshake(void)
 {
@@ -659,6 +692,51 @@ out:
 	fx_fini(&f);
 }
 
+/*
+ * --timing-only: the collector lists what the mode cannot know, for every
+ * writer; an exchange under way at the stop is incomplete besides.
+ */
+static void subtest_timing_only_unknown(void)
+{
+	const __u32 timing = FIELD_NAME_PATH | FIELD_METHOD | FIELD_RESPONSE_STATUS | SIZES |
+			     FIELD_DOMAIN_LOOKUP_START | FIELD_DOMAIN_LOOKUP_END |
+			     FIELD_FIRST_INTERIM_RESPONSE_START;
+	const struct entry *e;
+	struct fx f = {};
+	char *json;
+
+	if (!fx_init(&f))
+		goto out;
+	collector__set_timing_only(f.c);
+	collector__set_listening(f.c, listens_on_8443);
+	ev_adopt(f.c, 5, 1000, 50000, 8443);
+	ev_sock_io(f.c, 5, IO_WRITE, 1000, 1000, 100);
+	ev_sock_io(f.c, 5, IO_READ, 1100, 1200, 300);
+	ev_sock_io(f.c, 5, IO_WRITE, 2000, 2000, 100);
+	ev_sock_io(f.c, 5, IO_READ, 2050, 2300, 305);
+	collector__flush(f.c, 9000);
+	if (!ASSERT_EQ(f.s->n, 2, "two exchanges"))
+		goto out;
+	e = nth(&f, 0);
+	ASSERT_EQ(e->unknown, timing, "a whole exchange: the mode's list");
+	ASSERT_STREQ(e->incomplete, "", "complete");
+	/* JSON lists it as it always has */
+	json = json__entry(e, 0);
+	ASSERT_OK_PTR(strstr(json ? json : "",
+			     "\"timingOnly\":true,\"unknown\":[\"name.path\",\"method\","
+			     "\"responseStatus\",\"encodedBodySize\",\"decodedBodySize\","
+			     "\"transferSize\",\"domainLookupStart\",\"domainLookupEnd\","
+			     "\"firstInterimResponseStart\"]"),
+		      "JSON: timingOnly and the same list");
+	free(json);
+	e = nth(&f, 1);
+	check_ended(e, "the last exchange", 9000,
+		    timing | FIELD_RESPONSE_END | FIELD_RESPONSE_HEADERS | FIELD_NEXT_HOP_PROTOCOL);
+	ASSERT_EQ(e->response_start, 2300, "its responseStart stands");
+out:
+	fx_fini(&f);
+}
+
 /* a server: requests read, responses written, on a keep-alive connection */
 static void subtest_server_keep_alive(void)
 {
@@ -788,7 +866,105 @@ out:
 	fx_fini(&f);
 }
 
-/* a connect still under way when the trace stops is a failed fetch, not lost */
+/* a request written, no response when the trace stops */
+static void subtest_trace_end_waiting(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	collector__flush(f.c, 9000);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	check_ended(e, "waiting", 9000, NO_RESPONSE);
+	ASSERT_STREQ(e->name, "https://example.com/a", "the URL requested");
+	ASSERT_STREQ(e->method, "GET", "method");
+	ASSERT_EQ(e->connect_end, 1500, "the connection's timings stand");
+	ASSERT_EQ(e->request_start, 1600, "requestStart");
+	ASSERT_EQ(e->response_start, 0, "no responseStart");
+	ASSERT_EQ(e->status, 0, "no status");
+out:
+	fx_fini(&f);
+}
+
+/* a response's head, or its body, under way when the trace stops */
+static void subtest_trace_end_response_under_way(void)
+{
+	static const struct {
+		const char *how, *resp;
+		__u32 unknown;
+		int status;
+	} cases[] = {
+		{ "body cut by the stop",
+		  "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
+		  FIELD_RESPONSE_END | SIZES, 200 },
+		{ "chunked body",
+		  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+		  FIELD_RESPONSE_END | SIZES, 200 },
+		/* no framing: the close would have ended it */
+		{ "body to the close", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabc",
+		  FIELD_RESPONSE_END | SIZES, 200 },
+		{ "head cut", "HTTP/1.1 200 OK\r\nContent-Le", NO_RESPONSE & ~FIELD_RESPONSE_START,
+		  0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct entry *e;
+		struct fx f = {};
+
+		if (!fx_init(&f))
+			goto next;
+		open_tls(f.c, 5, SOCK1, SSL1, 1000);
+		ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+		ev_read(f.c, SSL1, 2000, cases[i].resp);
+		ASSERT_EQ(f.s->n, 0, cases[i].how);
+		collector__flush(f.c, 9000);
+		e = nth(&f, 0);
+		if (!e)
+			goto next;
+		ASSERT_EQ(f.s->n, 1, cases[i].how);
+		check_ended(e, cases[i].how, 9000, cases[i].unknown);
+		ASSERT_EQ(e->response_start, 2000, cases[i].how);
+		ASSERT_EQ(e->status, cases[i].status, cases[i].how);
+		ASSERT_EQ(f.s->resp_headers[0][0] != '\0', cases[i].status != 0, cases[i].how);
+	next:
+		fx_fini(&f);
+	}
+}
+
+/* a handshake under way at the stop: the session lives on, it may yet complete */
+static void subtest_trace_end_handshake(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	ev_established(f.c, 5, SOCK1, 1100);
+	ev_bind(f.c, SSL1, 5, BIND_SET_FD, 1150, NULL, 0);
+	ev_handshake(f.c, SSL1, 1200, 1300, -1); /* wants to read: under way */
+	collector__flush(f.c, 1350);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	check_ended(e, "handshake", 1350, NO_REQUEST);
+	ASSERT_EQ(e->start, 1000, "start = the connect");
+	ASSERT_EQ(e->lookup_start, 1000, "no lookup seen: at fetchStart");
+	ASSERT_EQ(e->secure_start, 1200, "secureConnectionStart");
+	ASSERT_EQ(e->connect_end, 0, "no connectEnd");
+	ASSERT_EQ(e->tcp_connect_end, 1100, "TCP was established");
+out:
+	fx_fini(&f);
+}
+
+/* a connect still under way when the trace stops: incomplete, not lost nor failed */
 static void subtest_connect_pending_at_stop(void)
 {
 	const struct entry *e;
@@ -802,10 +978,92 @@ static void subtest_connect_pending_at_stop(void)
 	if (!e)
 		goto out;
 	ASSERT_EQ(f.s->n, 1, "one entry at the stop");
-	ASSERT_STREQ(e->failed_phase, "connect", "failed in its connect");
+	check_ended(e, "connecting", 9000, NO_REQUEST);
 	ASSERT_EQ(e->start, 1000, "start = the connect");
-	ASSERT_EQ(e->response_end, 9000, "responseEnd = the stop");
-	ASSERT_OK_PTR(strstr(e->error, "trace ended"), "the error says the trace ended");
+	ASSERT_EQ(e->connect_start, 1000, "connectStart");
+	ASSERT_EQ(e->connect_end, 0, "no connectEnd");
+	ASSERT_EQ(e->secure_start, 0, "no handshake");
+out:
+	fx_fini(&f);
+}
+
+/*
+ * Failed connects held back at the stop: a losing attempt of a fetch whose
+ * next attempt is still connecting makes no entry of its own; one that
+ * nothing followed stays a failed fetch.
+ */
+static void subtest_trace_end_held_connects(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	ev_tcp(f.c, 5, SOCK1, 1300, TCP_SYN_SENT, TCP_CLOSE);
+	ev_connect(f.c, 6, SOCK2, 1400);
+	collector__flush(f.c, 9000);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry: the fetch still connecting");
+	check_ended(e, "retrying", 9000, NO_REQUEST);
+	ASSERT_EQ(e->connect_start, 1400, "the attempt under way");
+	fx_fini(&f);
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	ev_tcp(f.c, 5, SOCK1, 1300, TCP_SYN_SENT, TCP_CLOSE);
+	collector__flush(f.c, 9000);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	check_failed(e, "refused before the stop", "connect", 1000, 1300);
+	ASSERT_STREQ(e->incomplete, "", "a failure, not incomplete");
+out:
+	fx_fini(&f);
+}
+
+/* a session on no known socket (a memory BIO) is cut by the stop as well */
+static void subtest_trace_end_anonymous_session(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	ev_write(f.c, SSL2, 1700, 1750, REQ_B);
+	collector__flush(f.c, 9000);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "one entry");
+	check_ended(e, "memory BIO", 9000, NO_RESPONSE);
+out:
+	fx_fini(&f);
+}
+
+/* the stop does not soften what did fail: a reset, an idle connection */
+static void subtest_trace_end_keeps_failures(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ev_tcp(f.c, 5, SOCK1, 2000, TCP_ESTABLISHED, TCP_CLOSE);
+	collector__flush(f.c, 9000);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_STREQ(e->failed_phase, "http", "reset: failed");
+	ASSERT_STREQ(e->error, "connection reset by peer", "reset: the error");
+	ASSERT_STREQ(e->incomplete, "", "reset: not incomplete");
+	ASSERT_EQ(e->unknown, 0, "reset: nothing unknown");
 out:
 	fx_fini(&f);
 }
@@ -1250,6 +1508,18 @@ TEST(collector)
 		subtest_connect_failure();
 	if (test__start_subtest("connect_pending_at_stop"))
 		subtest_connect_pending_at_stop();
+	if (test__start_subtest("trace_end_waiting"))
+		subtest_trace_end_waiting();
+	if (test__start_subtest("trace_end_response_under_way"))
+		subtest_trace_end_response_under_way();
+	if (test__start_subtest("trace_end_handshake"))
+		subtest_trace_end_handshake();
+	if (test__start_subtest("trace_end_held_connects"))
+		subtest_trace_end_held_connects();
+	if (test__start_subtest("trace_end_anonymous_session"))
+		subtest_trace_end_anonymous_session();
+	if (test__start_subtest("trace_end_keeps_failures"))
+		subtest_trace_end_keeps_failures();
 	if (test__start_subtest("unmatched_read"))
 		subtest_unmatched_read();
 	if (test__start_subtest("server_keep_alive"))
@@ -1274,6 +1544,8 @@ TEST(collector)
 		subtest_exit_of_another_process();
 	if (test__start_subtest("expire_idle"))
 		subtest_expire_idle();
+	if (test__start_subtest("timing_only_unknown"))
+		subtest_timing_only_unknown();
 	if (test__start_subtest("timing_only_adopted"))
 		subtest_timing_only_adopted();
 }

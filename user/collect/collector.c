@@ -457,64 +457,94 @@ static void incomplete_req(struct entry *e, const struct req *r)
 	 FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE | FIELD_FIRST_INTERIM_RESPONSE_START | \
 	 FIELD_REQUEST_HEADERS | FIELD_RESPONSE_HEADERS)
 
+/*
+ * --timing-only: what only the plaintext would tell (docs/semantics.md,
+ * "Timing-only mode"); a 1xx response is not told from the final one.
+ */
+#define TIMING_UNKNOWN                                                                      \
+	(FIELD_NAME_PATH | FIELD_METHOD | FIELD_RESPONSE_STATUS | FIELD_ENCODED_BODY_SIZE | \
+	 FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE | FIELD_DOMAIN_LOOKUP_START |        \
+	 FIELD_DOMAIN_LOOKUP_END | FIELD_FIRST_INTERIM_RESPONSE_START)
+
+#define SIZES_UNKNOWN (FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE)
+
+/* what the trace's end leaves unknown of a fetch that never wrote its request */
+#define NO_REQUEST_UNKNOWN                                                                \
+	(FIELD_NAME_PATH | FIELD_METHOD | FIELD_REQUEST_HEADERS | FIELD_REQUEST_START |   \
+	 FIELD_FIRST_INTERIM_RESPONSE_START | FIELD_RESPONSE_START | FIELD_RESPONSE_END | \
+	 FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS | FIELD_NEXT_HOP_PROTOCOL | SIZES_UNKNOWN)
+
+#define TRACE_ENDED "trace ended"
+
+/* a request's entry up to its response: the names, the request and the connection's timings */
+static void req_entry(struct entry *e, struct conn *cn, struct req *r)
+{
+	const struct session *s = cn->sess;
+	__u64 t0;
+
+	entry_common(e, cn);
+	entry_name(e, cn, s, &r->line);
+	snprintf(e->method, sizeof(e->method), "%s", r->line.method);
+	snprintf(e->http_version, sizeof(e->http_version), "%s", r->line.version);
+	e->request_headers = &r->rq_h;
+	e->response_headers = r->head_done ? &r->rs_h : NULL;
+	e->tid = r->tid;
+	e->timing_only = r->timing;
+	/*
+	 * A TLS 1.3 server sends session tickets right after the handshake: a
+	 * client's first response may be timed at their arrival, not its own.
+	 */
+	e->timing_first_tls13 = r->timing && r->first_on_conn && cn->observed && !cn->server && s &&
+				(s->sh.version == 0x0304 || !s->sh_state);
+	if (r->timing)
+		e->unknown |= TIMING_UNKNOWN;
+	if (e->timing_first_tls13)
+		e->unknown |= FIELD_RESPONSE_START;
+	e->request_start = r->request_start;
+
+	/* (a request made before the socket connected was another socket's) */
+	if (r->first_on_conn && cn->observed && r->request_start >= cn->connect_start) {
+		e->connect_start = cn->connect_start;
+		e->secure_start = s ? s->hs_start : 0;
+		e->connect_end = s ? s->hs_end : cn->tcp_end;
+		if (s && !s->hs_done)
+			e->connect_end = 0;
+		/* a handshake finished by the request's own write ends where it began */
+		if (e->connect_end > e->request_start)
+			e->connect_end = e->request_start;
+		t0 = cn->lookup_start	? cn->lookup_start
+		     : e->connect_start ? e->connect_start
+					: (e->secure_start ? e->secure_start : r->request_start);
+		e->start = t0;
+		e->lookup_start = cn->lookup_start ? cn->lookup_start : t0;
+		e->lookup_end = cn->lookup_start ? cn->lookup_end : t0;
+		if (!e->connect_start)
+			e->connect_start = t0;
+		if (!e->connect_end)
+			e->connect_end = e->secure_start ? e->secure_start
+					 : cn->tcp_end	 ? cn->tcp_end
+							 : e->connect_start;
+	} else {
+		/* reused, or a connection older than the trace */
+		e->reused = 1;
+		t0 = r->request_start;
+		e->start = e->lookup_start = e->lookup_end = t0;
+		e->connect_start = e->connect_end = t0;
+		e->secure_start = s ? t0 : 0;
+		e->tcp_connect_end = 0;
+	}
+	e->interim_start = r->interim_start;
+	e->response_start = r->response_start;
+}
+
 /* an entry for a request, at the end of its life */
 static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 end,
 		     const char *error)
 {
 	const struct session *s = cn->sess;
 	struct entry e;
-	__u64 t0;
 
-	entry_common(&e, cn);
-	entry_name(&e, cn, s, &r->line);
-	snprintf(e.method, sizeof(e.method), "%s", r->line.method);
-	snprintf(e.http_version, sizeof(e.http_version), "%s", r->line.version);
-	e.request_headers = &r->rq_h;
-	e.response_headers = r->head_done ? &r->rs_h : NULL;
-	e.tid = r->tid;
-	e.timing_only = r->timing;
-	/*
-	 * A TLS 1.3 server sends session tickets right after the handshake: a
-	 * client's first response may be timed at their arrival, not its own.
-	 */
-	e.timing_first_tls13 = r->timing && r->first_on_conn && cn->observed && !cn->server && s &&
-			       (s->sh.version == 0x0304 || !s->sh_state);
-	e.request_start = r->request_start;
-
-	/* (a request made before the socket connected was another socket's) */
-	if (r->first_on_conn && cn->observed && r->request_start >= cn->connect_start) {
-		e.connect_start = cn->connect_start;
-		e.secure_start = s ? s->hs_start : 0;
-		e.connect_end = s ? s->hs_end : cn->tcp_end;
-		if (s && !s->hs_done)
-			e.connect_end = 0;
-		/* a handshake finished by the request's own write ends where it began */
-		if (e.connect_end > e.request_start)
-			e.connect_end = e.request_start;
-		t0 = cn->lookup_start  ? cn->lookup_start
-		     : e.connect_start ? e.connect_start
-				       : (e.secure_start ? e.secure_start : r->request_start);
-		e.start = t0;
-		e.lookup_start = cn->lookup_start ? cn->lookup_start : t0;
-		e.lookup_end = cn->lookup_start ? cn->lookup_end : t0;
-		if (!e.connect_start)
-			e.connect_start = t0;
-		if (!e.connect_end)
-			e.connect_end = e.secure_start ? e.secure_start
-					: cn->tcp_end  ? cn->tcp_end
-						       : e.connect_start;
-	} else {
-		/* reused, or a connection older than the trace */
-		e.reused = 1;
-		t0 = r->request_start;
-		e.start = e.lookup_start = e.lookup_end = t0;
-		e.connect_start = e.connect_end = t0;
-		e.secure_start = s ? t0 : 0;
-		e.tcp_connect_end = 0;
-	}
-	e.interim_start = r->interim_start;
-	e.response_start = r->response_start;
-
+	req_entry(&e, cn, r);
 	/* its response ends inside bytes of lost records: when, nobody knows */
 	if (cn->untimed && !r->incomplete) {
 		r->incomplete = cn->untimed;
@@ -536,7 +566,7 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 		const char *scheme = other_scheme(cn, s, buf, sizeof(buf));
 
 		/* another protocol: an exchange of bytes, what HTTP would say unknown */
-		e.unknown = OPAQUE_UNKNOWN;
+		e.unknown |= OPAQUE_UNKNOWN;
 		e.request_headers = e.response_headers = NULL;
 		e.http_version[0] = '\0';
 		if (!error) {
@@ -560,6 +590,63 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	emit(c, &e);
 }
 
+/* the stop, or the entry's last instant if that came later (records out of order) */
+static __u64 stop_after(const struct entry *e, __u64 end)
+{
+	const __u64 t[] = { e->start,	      e->lookup_end,	 e->connect_start,
+			    e->secure_start,  e->connect_end,	 e->request_start,
+			    e->interim_start, e->response_start, end };
+	__u64 last = 0;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i] > last)
+			last = t[i];
+	return last;
+}
+
+/*
+ * An entry for a request still in flight when the trace stopped at end: no
+ * response yet, or one whose head, body or close had not all come. It is
+ * incomplete, not failed: written as far as it got, responseEnd at the
+ * stop, and what the rest of the exchange would have told left unknown
+ * (0, never the bytes seen so far passed off as the whole).
+ */
+static void emit_req_ended(struct collector *c, struct conn *cn, struct req *r, __u64 end)
+{
+	struct entry e;
+
+	req_entry(&e, cn, r);
+	/* a handshake still under way that began after the request's write: at most there */
+	if (e.secure_start > e.request_start)
+		e.secure_start = e.request_start;
+	if (e.connect_end > e.request_start)
+		e.connect_end = e.request_start;
+	e.response_end = stop_after(&e, end);
+	e.unknown |= FIELD_RESPONSE_END | SIZES_UNKNOWN;
+	if (r->head_done) {
+		e.status = r->resp.status;
+		snprintf(e.next_hop, sizeof(e.next_hop), "%s",
+			 e.alpn[0] ? e.alpn : r->resp.version);
+	} else {
+		e.unknown |= FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS;
+		if (e.alpn[0])
+			snprintf(e.next_hop, sizeof(e.next_hop), "%s", e.alpn);
+		else
+			e.unknown |= FIELD_NEXT_HOP_PROTOCOL;
+		if (!r->interim_start)
+			e.unknown |= FIELD_FIRST_INTERIM_RESPONSE_START;
+		if (!r->response_start)
+			e.unknown |= FIELD_RESPONSE_START;
+	}
+	if (r->opaque) {
+		e.unknown |= OPAQUE_UNKNOWN;
+		e.request_headers = e.response_headers = NULL;
+		e.http_version[0] = '\0';
+	}
+	snprintf(e.incomplete, sizeof(e.incomplete), "%s", TRACE_ENDED);
+	emit(c, &e);
+}
+
 /*
  * The lookup that gave this connection its address, and the attempts that
  * fetch made. The first request claims the lookup; a failed attempt only
@@ -580,7 +667,12 @@ static void find_lookup(struct collector *c, struct conn *cn, int claim)
 					 lk ? lk->end : cn->connect_start, cn->connect_start);
 }
 
-/* an entry for a connection that failed before carrying any request */
+/*
+ * An entry for a connection that carried no request: one that failed in
+ * phase, or, phase NULL, one still connecting or in its handshake when the
+ * trace stopped at end: incomplete, its connectEnd and all that follows
+ * unknown.
+ */
 static void conn_failure(struct entry *e, struct conn *cn, __u64 end, const char *phase,
 			 const char *error)
 {
@@ -595,7 +687,21 @@ static void conn_failure(struct entry *e, struct conn *cn, __u64 end, const char
 				      : (e->secure_start ? e->secure_start : end);
 	e->lookup_start = cn->lookup_start;
 	e->lookup_end = cn->lookup_end;
-	fail_entry(e, phase, error, end);
+	if (phase) {
+		fail_entry(e, phase, error, end);
+		return;
+	}
+	/* a fetch under way: shaped as one that did not fail, lookup at fetchStart if unseen */
+	if (!e->lookup_start)
+		e->lookup_start = e->lookup_end = e->start;
+	if (!e->connect_start)
+		e->connect_start = e->start;
+	/* a handshake begun before this socket's connect was seen: no earlier than it */
+	if (e->secure_start && e->secure_start < e->connect_start)
+		e->secure_start = e->connect_start;
+	e->response_end = stop_after(e, end);
+	e->unknown = FIELD_CONNECT_END | NO_REQUEST_UNKNOWN;
+	snprintf(e->incomplete, sizeof(e->incomplete), "%s", TRACE_ENDED);
 }
 
 static void emit_conn_failure(struct collector *c, struct conn *cn, __u64 end, const char *phase,
@@ -623,6 +729,9 @@ struct held {
 	struct entry e;
 };
 
+static void release_held(struct collector *c, __u32 pid, int port, int drop, __u64 now);
+
+/* error NULL: a connect still under way when the trace stopped at ts (incomplete) */
 static void hold_failure(struct collector *c, struct conn *cn, __u64 ts, const char *error)
 {
 	struct conn *o, *tmp;
@@ -634,12 +743,15 @@ static void hold_failure(struct collector *c, struct conn *cn, __u64 ts, const c
 		    o->tcp_end <= ts && ts - o->tcp_end < ATTEMPT_WINDOW_NS)
 			return;
 	}
+	/* a connect under way at the stop: failed attempts just before were this fetch's */
+	if (!error)
+		release_held(c, cn->pid, cn->rport, 1, ts);
 	h = calloc(1, sizeof(*h));
 	if (!h) {
-		emit_conn_failure(c, cn, ts, "connect", error);
+		emit_conn_failure(c, cn, ts, error ? "connect" : NULL, error);
 		return;
 	}
-	conn_failure(&h->e, cn, ts, "connect", error);
+	conn_failure(&h->e, cn, ts, error ? "connect" : NULL, error);
 	h->pid = cn->pid;
 	h->port = cn->rport;
 	h->ts = ts;
@@ -711,9 +823,12 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 	/* the traced process ended the connection itself */
 	int own = !cn->reset &&
 		  (!strcmp(why, "connection closed") || !strcmp(why, "TLS session freed"));
+	int ended;
 
 	if (cn->reset)
 		why = "connection reset by peer";
+	/* the trace stopped: what was under way is incomplete, not failed */
+	ended = !strcmp(why, TRACE_ENDED);
 	sniff_end(c, cn);
 	while (cn->head) {
 		struct req *r = cn->head;
@@ -722,7 +837,9 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 			pop_req(cn); /* not a request: the peer's closing alert */
 			continue;
 		}
-		if (!r->response_start && r->opaque && own) {
+		if (ended && !r->incomplete) {
+			emit_req_ended(c, cn, r, ts);
+		} else if (!r->response_start && r->opaque && own) {
 			/* another protocol's last word before the close (PostgreSQL's Terminate) */
 			emit_req(c, cn, r, ts, NULL);
 		} else if (r->unknown & FIELD_RESPONSE_START) {
@@ -747,13 +864,17 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 				 "established)");
 		else
 			snprintf(err, sizeof(err), "%s before the connection was established", why);
-		hold_failure(c, cn, ts, err);
+		/* still connecting when the trace stopped: incomplete */
+		hold_failure(c, cn, ts, ended ? NULL : err);
 		cn->tcp_failed = 1;
 	}
 	if (!cn->nreq && !cn->tcp_failed) {
 		struct session *s = cn->sess;
 
-		if (s && s->hs_start && !s->hs_done) {
+		if (s && s->hs_start && !s->hs_done && ended) {
+			/* the session lives on: the handshake may yet complete */
+			emit_conn_failure(c, cn, ts, NULL, NULL);
+		} else if (s && s->hs_start && !s->hs_done) {
 			/*
 			 * A failing handshake call followed at once by the end of
 			 * the session: the handshake was refused (an alert, a
@@ -2481,13 +2602,17 @@ void collector__flush(struct collector *c, __u64 now)
 
 	pend_all(c);
 	HASH_ITER (hh, c->conns, cn, tmp) {
-		flush_conn(c, cn, now, "trace ended");
+		flush_conn(c, cn, now, TRACE_ENDED);
 		conn_destroy(c, cn);
 	}
 	/* after the connections: a connect they leave unfinished is held too */
 	release_held(c, 0, -1, 0, 0);
-	HASH_ITER (hh, c->sessions, s, stmp)
+	HASH_ITER (hh, c->sessions, s, stmp) {
+		/* a session on no known socket: what it had under way was cut by the stop too */
+		if (s->conn && s->conn->anon)
+			flush_conn(c, s->conn, now, TRACE_ENDED);
 		sess_destroy(c, s, now);
+	}
 }
 
 void collector__stats(const struct collector *c, struct collector_stats *out)

@@ -72,7 +72,12 @@ int collector__feed(struct collector *c, const void *rec, size_t len);
 /* drop connections idle since before now - idle_ns, flushing what they hold */
 void collector__expire(struct collector *c, __u64 now, __u64 idle_ns);
 
-/* flush every open entry as it stands (at exit) */
+/*
+ * The trace stopped at now: flush every open entry as it stands. A fetch
+ * still in flight (connecting, in its handshake, waiting for or reading its
+ * response) is emitted incomplete ("trace ended", its unknown fields
+ * listed), not failed; failed connects held back are released.
+ */
 void collector__flush(struct collector *c, __u64 now);
 
 void collector__stats(const struct collector *c, struct collector_stats *out);

@@ -3,7 +3,10 @@
  * The Trace Event format that Perfetto and chrome://tracing open: a JSON
  * array of events. A process is a process; each entry is a slice on a
  * track (a "thread") of its connection, with a child slice per phase of
- * export/phases.h, a failed fetch's included.
+ * export/phases.h, a failed fetch's included. An incomplete entry's slice
+ * has args.incomplete (why) and args.unknown (the fields it cannot vouch
+ * for); a phase whose end was not seen (cut by a failure or the trace's
+ * end) has args.cut.
  *
  * A track holds no overlapping slices, which Perfetto cannot draw: an
  * entry goes on the first track of its connection whose last slice ended
@@ -188,6 +191,10 @@ int chrome__entry(struct output *o, const struct entry *e)
 				       json_object_new_string(e->failed_phase));
 		json_object_object_add(args, "error", text(e->error));
 	}
+	if (e->incomplete[0])
+		json_object_object_add(args, "incomplete", text(e->incomplete));
+	if (e->unknown)
+		json_object_object_add(args, "unknown", json__unknown(e->unknown));
 	slice(o, e, tid, e->name, "resource", p.start, p.end, args);
 	/* each phase inside the entry's slice, none overlapping the one before */
 	cur = p.start;
@@ -197,7 +204,15 @@ int chrome__entry(struct output *o, const struct entry *e)
 
 		if (!phases__has(&p, k) || b < a)
 			continue;
-		slice(o, e, tid, phases__name(k), "phase", a, b, NULL);
+		/* a phase whose end was not seen (a failure, the trace's end): so marked */
+		if (p.cut & (1u << k)) {
+			struct json_object *cut = json_object_new_object();
+
+			json_object_object_add(cut, "cut", json_object_new_boolean(1));
+			slice(o, e, tid, phases__name(k), "phase", a, b, cut);
+		} else {
+			slice(o, e, tid, phases__name(k), "phase", a, b, NULL);
+		}
 		cur = b;
 	}
 	return ferror(o->f) ? -EIO : 0;

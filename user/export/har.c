@@ -14,6 +14,12 @@
  * known), wait = responseStart - requestStart, receive = responseEnd -
  * responseStart; -1 where a phase did not happen (a reused connection, no
  * lookup, no TLS). "time" is their sum, as the spec defines it.
+ *
+ * An incomplete entry (entry.incomplete, e.g. the trace ended mid-fetch)
+ * says so in _incomplete, and _unknown lists the fields it cannot vouch
+ * for; of those, connect and ssl are -1, the response's bodySize -1,
+ * content.size 0 with _sizeUnknown, status 0; wait and receive, which HAR
+ * wants non-negative, run to what was seen (the trace's end).
  */
 #define _GNU_SOURCE /* strptime, timegm */
 #include <arpa/inet.h>
@@ -126,6 +132,9 @@ static void timings(const struct entry *e, struct har_timings *t)
 									: p.at[PHASE_CONNECT].end);
 	if (phases__has(&p, PHASE_TLS))
 		t->ssl = span_us(p.at[PHASE_TLS].start, p.at[PHASE_TLS].end);
+	/* a connect or handshake whose end is unknown (incomplete): -1, as HAR says */
+	if (e->unknown & FIELD_CONNECT_END)
+		t->connect = t->ssl = -1;
 	first = phases__connection_start(&p);
 	if (first)
 		t->blocked = span_us(p.start, first);
@@ -452,27 +461,31 @@ static struct json_object *response_obj(const struct entry *e)
 	const char *type = headers_get(h, "content-type");
 	const char *loc = headers_get(h, "location");
 	const int failed = e->failed_phase != NULL;
+	/* sizes the entry cannot vouch for: HAR's -1 where it has one */
+	const int sized = !failed && !(e->unknown & FIELD_ENCODED_BODY_SIZE);
+	const int decoded = !failed && !(e->unknown & FIELD_DECODED_BODY_SIZE);
 	char version[32];
 
 	response_version(e, version, sizeof(version));
-	add(r, "status", json_object_new_int(failed ? 0 : e->status));
+	add(r, "status",
+	    json_object_new_int(failed || (e->unknown & FIELD_RESPONSE_STATUS) ? 0 : e->status));
 	add(r, "statusText", json_object_new_string(""));
 	add(r, "httpVersion", str(version));
 	if (cookies)
 		response_cookies(cookies, h);
 	add(r, "cookies", cookies);
 	add(r, "headers", headers_obj(h));
-	add(content, "size", json_object_new_int64(failed ? 0 : (int64_t)e->decoded_size));
-	if (!failed && !e->decoded_unknown && headers_get(h, "content-encoding"))
+	add(content, "size", json_object_new_int64(decoded ? (int64_t)e->decoded_size : 0));
+	if (decoded && sized && !e->decoded_unknown && headers_get(h, "content-encoding"))
 		add(content, "compression",
 		    json_object_new_int64((int64_t)e->decoded_size - (int64_t)e->encoded_size));
-	if (!failed && e->decoded_unknown)
+	if ((decoded && e->decoded_unknown) || (!failed && (e->unknown & FIELD_DECODED_BODY_SIZE)))
 		add(content, "_sizeUnknown", json_object_new_boolean(1));
 	add(content, "mimeType", str(type ? type : "x-unknown"));
 	add(r, "content", content);
 	add(r, "redirectURL", str(loc ? loc : ""));
 	add(r, "headersSize", json_object_new_int(-1));
-	add(r, "bodySize", json_object_new_int64(failed ? -1 : (int64_t)e->encoded_size));
+	add(r, "bodySize", json_object_new_int64(sized ? (int64_t)e->encoded_size : -1));
 	if (h && h->dropped)
 		add(r, "_headersDropped", json_object_new_int64(h->dropped));
 	return r;
@@ -620,6 +633,10 @@ static struct json_object *entry_obj(struct output *o, const struct entry *e, co
 		add(j, "_failedPhase", json_object_new_string(e->failed_phase));
 		add(j, "_error", str(e->error));
 	}
+	if (e->incomplete[0])
+		add(j, "_incomplete", str(e->incomplete));
+	if (e->unknown)
+		add(j, "_unknown", json__unknown(e->unknown));
 	return j;
 }
 

@@ -90,6 +90,16 @@ static __u64 spec_ts(const struct entry *e, __u64 ts)
 	return e->failed_phase ? 0 : ts;
 }
 
+struct json_object *json__unknown(__u32 unknown)
+{
+	struct json_object *u = json_object_new_array();
+
+	for (unsigned i = 0; u && i < FIELD_NR_BITS; i++)
+		if (unknown & (1u << i))
+			json_object_array_add(u, json_object_new_string(entry_field_name(1u << i)));
+	return u;
+}
+
 char *json__entry(const struct entry *e, __s64 epoch_offset)
 {
 	struct json_object *o = json_object_new_object();
@@ -123,9 +133,10 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 	    ms_obj(e->response_end > e->start ? (double)(e->response_end - e->start) / 1e6 : 0));
 	add(o, "nextHopProtocol", text(e->next_hop));
 	add(o, "transferSize",
-	    json_object_new_int64(e->failed_phase || (e->error[0] && !e->response_start)
-					  ? 0
-					  : (int64_t)e->encoded_size + 300));
+	    json_object_new_int64(
+		    e->failed_phase || ((e->error[0] || e->incomplete[0]) && !e->response_start)
+			    ? 0
+			    : (int64_t)e->encoded_size + 300));
 	add(o, "encodedBodySize", json_object_new_int64((int64_t)e->encoded_size));
 	add(o, "decodedBodySize", json_object_new_int64((int64_t)e->decoded_size));
 	add(o, "responseStatus", json_object_new_int(e->status));
@@ -163,29 +174,12 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 	}
 	if (e->decoded_unknown)
 		add(x, "decodedBodySizeUnknown", json_object_new_boolean(1));
-	if (e->timing_only) {
-		/* timed from socket syscalls: what only the plaintext would tell */
-		static const char *const unknown[] = {
-			"name.path",
-			"method",
-			"responseStatus",
-			"encodedBodySize",
-			"decodedBodySize",
-			"transferSize",
-			"domainLookupStart",
-			"domainLookupEnd",
-			/* a 1xx response is not told from the final one without the plaintext */
-			"firstInterimResponseStart",
-		};
-		struct json_object *u = json_object_new_array();
-
-		for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
-			json_object_array_add(u, json_object_new_string(unknown[i]));
-		if (e->timing_first_tls13)
-			json_object_array_add(u, json_object_new_string("responseStart"));
+	if (e->timing_only)
 		add(x, "timingOnly", json_object_new_boolean(1));
-		add(x, "unknown", u);
-	}
+	if (e->incomplete[0])
+		add(x, "incomplete", text(e->incomplete));
+	if (e->unknown)
+		add(x, "unknown", json__unknown(e->unknown));
 	if (e->failed_phase) {
 		struct json_object *pt = json_object_new_object();
 

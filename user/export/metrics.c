@@ -90,6 +90,7 @@ enum outcome {
 	O_OK,
 	O_HTTP_4XX,
 	O_HTTP_5XX,
+	O_INCOMPLETE,
 	O_DNS,
 	O_CONNECT,
 	O_TLS,
@@ -98,9 +99,9 @@ enum outcome {
 	O_NR
 };
 
-/* the failed phases come first after the HTTP classes: outcome >= O_DNS is a failure */
+/* the failed phases come last: outcome >= O_DNS is a failure */
 static const char *const outcome_name[O_NR] = {
-	"ok", "http_4xx", "http_5xx", "dns", "connect", "tls", "http", "error",
+	"ok", "http_4xx", "http_5xx", "incomplete", "dns", "connect", "tls", "http", "error",
 };
 
 enum role {
@@ -154,6 +155,11 @@ struct metrics {
 	__u64 no_memory;		      /* entries not counted: out of memory */
 	struct drop *drops;
 	__u32 ndrops;
+	struct {
+		char reason[sizeof(((struct entry *)0)->incomplete)];
+		__u64 total;
+	} incomplete[METRICS_MAX_REASONS + 1]; /* the last one: "other" */
+	__u32 nreasons;
 	struct conntab_stats conn_stats; /* conns' counters, as last published */
 };
 
@@ -355,6 +361,8 @@ static enum outcome entry_outcome(const struct entry *e)
 				return O_DNS + i;
 		return O_ERROR;
 	}
+	if (e->incomplete[0])
+		return O_INCOMPLETE;
 	if (e->status >= 500)
 		return O_HTTP_5XX;
 	if (e->status >= 400)
@@ -395,8 +403,27 @@ static void observe_entry(struct series *s, const struct entry *e)
 	/* time to first byte: only a response that came */
 	if (phases__done(&p, PHASE_WAIT))
 		observe(&s->h[H_TTFB], phases__ns(&p, PHASE_WAIT));
-	if (p.start && p.end >= p.start)
+	/* not a responseEnd the entry cannot vouch for (the trace's end) */
+	if (p.start && p.end >= p.start && !(e->unknown & FIELD_RESPONSE_END))
 		observe(&s->h[H_TOTAL], p.end - p.start);
+}
+
+/* one more incomplete entry for its reason (under the lock) */
+static void count_incomplete(struct metrics *m, const char *reason)
+{
+	__u32 i;
+
+	for (i = 0; i < m->nreasons; i++)
+		if (!strcmp(m->incomplete[i].reason, reason))
+			break;
+	if (i == m->nreasons) {
+		if (m->nreasons < METRICS_MAX_REASONS)
+			snprintf(m->incomplete[m->nreasons++].reason,
+				 sizeof(m->incomplete[0].reason), "%s", reason);
+		else
+			i = METRICS_MAX_REASONS; /* "other" */
+	}
+	m->incomplete[i].total++;
 }
 
 void metrics__entry(struct metrics *m, const struct entry *e)
@@ -444,6 +471,8 @@ void metrics__entry(struct metrics *m, const struct entry *e)
 		m->overflow_server++;
 	s->entries++;
 	observe_entry(s, e);
+	if (e->incomplete[0])
+		count_incomplete(m, e->incomplete);
 out:
 	pthread_mutex_unlock(&m->lock);
 }
@@ -579,6 +608,16 @@ static void render(FILE *f, const struct metrics *m)
 		fputs("tlstrace_failures_total{", f);
 		labels(f, m, &m->series[i], "phase");
 		fprintf(f, "} %llu\n", (unsigned long long)m->series[i].entries);
+	}
+	family(f, "tlstrace_entries_incomplete_total", "counter",
+	       "Entries written as far as they got, neither failed nor complete (the trace "
+	       "ended mid-fetch, facts lost), by reason.");
+	for (__u32 i = 0; i <= METRICS_MAX_REASONS; i++) {
+		if (i >= m->nreasons && (i < METRICS_MAX_REASONS || !m->incomplete[i].total))
+			continue;
+		fputs("tlstrace_entries_incomplete_total{reason=\"", f);
+		put_value(f, i < METRICS_MAX_REASONS ? m->incomplete[i].reason : "other");
+		fprintf(f, "\"} %llu\n", (unsigned long long)m->incomplete[i].total);
 	}
 	for (int k = 0; k < H_NR; k++)
 		render_hist(f, m, k);

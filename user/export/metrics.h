@@ -11,7 +11,9 @@
  *            ("127.0.0.1:8443"), which a client cannot choose
  *   role     client or server
  *   outcome  ok, http_4xx, http_5xx (a complete response with that status:
- *            not a failure), or the failed phase: dns, connect, tls, http
+ *            not a failure), incomplete (written as far as it got: the
+ *            trace ended mid-fetch, facts lost; neither failed nor ok), or
+ *            the failed phase: dns, connect, tls, http
  * After max_servers distinct servers (max_comms processes) a new value is
  * counted under "other", and tlstrace_label_overflow_total{label} counts
  * the entries so folded.
@@ -22,7 +24,11 @@
  * connectEnd) on a new connection whose connect was seen; time to first
  * byte (requestStart to responseStart); total (startTime to responseEnd, the
  * failure's time for a failed fetch). The phase a fetch failed in is
- * observed up to the failure.
+ * observed up to the failure; a phase or total whose end an entry lists as
+ * unknown (entry.unknown) is not observed at all.
+ * tlstrace_entries_incomplete_total{reason} counts incomplete entries by
+ * why (entry.incomplete: "trace ended", ...), METRICS_MAX_REASONS of them,
+ * then "other".
  *
  * The endpoint's own connections (conntab.h: idle ones are evicted to make
  * room for new ones): tlstrace_metrics_open_connections,
@@ -47,6 +53,8 @@ struct metrics_config {
  * text stays a few MiB however many labels the traced processes make.
  */
 #define METRICS_MAX_SERIES 500
+/* distinct reasons of tlstrace_entries_incomplete_total, then "other" */
+#define METRICS_MAX_REASONS 16
 /* a server label's bytes at most: a longer host (a traced process chooses it) is cut, "..." */
 #define METRICS_MAX_LABEL 100
 

@@ -11,6 +11,9 @@
  * One span per entry (CLIENT or SERVER, per the HTTP semantic conventions),
  * with INTERNAL children for the name lookup, the TCP connect and the TLS
  * handshake of a new connection; the spans of one process share a Resource.
+ * An incomplete entry (the trace ended mid-fetch, facts lost) has the
+ * attributes tlstrace.incomplete (why) and tlstrace.unknown (the fields it
+ * cannot vouch for, as JSON names them) and its status UNSET, never ERROR.
  */
 #include <errno.h>
 #include <limits.h>
@@ -77,6 +80,8 @@ enum {
 	ANY_STRING = 1,
 	ANY_BOOL = 2,
 	ANY_INT = 3,
+	ANY_ARRAY = 5,
+	ARRAY_VALUES = 1,
 	/* ExportTraceServiceResponse > ExportTracePartialSuccess */
 	RESP_PARTIAL_SUCCESS = 1,
 	PARTIAL_REJECTED_SPANS = 1,
@@ -268,6 +273,28 @@ static void kv_bool(struct pb *b, unsigned field, const char *key, int val)
 	pb_close(b, kv);
 }
 
+/* a string array of the names of the entry fields in mask, in bit order */
+static void kv_fields(struct pb *b, unsigned field, const char *key, __u32 mask)
+{
+	size_t kv = pb_open(b, field), v, arr;
+
+	pb_str(b, KV_KEY, key);
+	v = pb_open(b, KV_VALUE);
+	arr = pb_open(b, ANY_ARRAY);
+	for (unsigned i = 0; i < FIELD_NR_BITS; i++) {
+		size_t one;
+
+		if (!(mask & (1u << i)))
+			continue;
+		one = pb_open(b, ARRAY_VALUES);
+		pb_str(b, ANY_STRING, entry_field_name(1u << i));
+		pb_close(b, one);
+	}
+	pb_close(b, arr);
+	pb_close(b, v);
+	pb_close(b, kv);
+}
+
 /* --- what a span needs of an entry --------------------------------------------- */
 
 struct item {
@@ -275,6 +302,7 @@ struct item {
 	struct phases ph; /* start, end, and the connection's phases */
 	__u64 conn_id, encoded_size;
 	__u32 pid, tid, connect_attempts;
+	__u32 unknown; /* enum entry_field bits */
 	int status, server, reused, conn_observed, tls, tls_known, resumed;
 	char method[16];
 	char comm[16];
@@ -288,6 +316,7 @@ struct item {
 	char remote[64];
 	char cipher[64];
 	char error[128];
+	char incomplete[96];
 	char server_name[256];
 	const char *exe; /* in name[], after the URL */
 	char name[];
@@ -330,6 +359,8 @@ static struct item *item_new(const struct entry *e, const char *exe)
 	COPY(it->remote, e->remote);
 	COPY(it->cipher, e->cipher);
 	COPY(it->error, e->error);
+	COPY(it->incomplete, e->incomplete);
+	it->unknown = e->unknown;
 	COPY(it->server_name, e->server_name);
 	memcpy(it->name, e->name, nlen);
 	it->name[nlen] = '\0';
@@ -603,7 +634,7 @@ static void span_attributes(struct pb *b, const struct item *it)
 	}
 	if (it->status > 0)
 		kv_int(b, SPAN_ATTRIBUTES, "http.response.status_code", it->status);
-	if (it->status > 0 && !it->failed_phase[0])
+	if (it->status > 0 && !it->failed_phase[0] && !(it->unknown & FIELD_ENCODED_BODY_SIZE))
 		kv_int(b, SPAN_ATTRIBUTES, "http.response.body.size", (__s64)it->encoded_size);
 	if (ver) {
 		kv_str(b, SPAN_ATTRIBUTES, "network.protocol.name", "http");
@@ -624,7 +655,8 @@ static void span_attributes(struct pb *b, const struct item *it)
 	}
 	if (it->failed_phase[0]) {
 		kv_str(b, SPAN_ATTRIBUTES, "error.type", it->failed_phase);
-	} else if (it->status >= 500 || (!it->server && it->status >= 400)) {
+	} else if (!it->incomplete[0] &&
+		   (it->status >= 500 || (!it->server && it->status >= 400))) {
 		char code[16];
 
 		snprintf(code, sizeof(code), "%d", it->status);
@@ -657,13 +689,19 @@ static void span_attributes(struct pb *b, const struct item *it)
 		kv_int(b, SPAN_ATTRIBUTES, "tlstrace.connect_attempts", it->connect_attempts);
 	if (it->failed_phase[0])
 		kv_str(b, SPAN_ATTRIBUTES, "tlstrace.error", it->error);
+	if (it->incomplete[0])
+		kv_str(b, SPAN_ATTRIBUTES, "tlstrace.incomplete", it->incomplete);
+	if (it->unknown)
+		kv_fields(b, SPAN_ATTRIBUTES, "tlstrace.unknown", it->unknown);
 }
 
 /* the entry's span and its children */
 static void item_spans(struct pb *b, const struct item *it, __s64 off)
 {
 	int failed = it->failed_phase[0] != '\0';
-	int http_error = it->status >= 500 || (!it->server && it->status >= 400);
+	/* an incomplete entry is no error: its status stays UNSET */
+	int http_error =
+		!it->incomplete[0] && (it->status >= 500 || (!it->server && it->status >= 400));
 	struct ids id;
 	size_t sp, st;
 

@@ -37,6 +37,13 @@ double entry_ms(const struct entry *e, __u64 ts);
  */
 struct json_object *json__text(const char *str, size_t len);
 
+/*
+ * The names of the fields in unknown (enum entry_field bits), in bit order,
+ * as a JSON array: what JSON's tlstrace.unknown and HAR's _unknown list.
+ * NULL if out of memory.
+ */
+struct json_object *json__unknown(__u32 unknown);
+
 /* the JSON Lines record for an entry, without the newline; free() it */
 char *json__entry(const struct entry *e, __s64 epoch_offset);
 

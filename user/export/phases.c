@@ -28,6 +28,23 @@ static enum phase failed_phase(const struct entry *e)
 	return e->response_start ? PHASE_DOWNLOAD : PHASE_WAIT;
 }
 
+/* the field whose instant ends phase k of e */
+static __u32 end_field(const struct entry *e, enum phase k)
+{
+	switch (k) {
+	case PHASE_LOOKUP:
+		return FIELD_DOMAIN_LOOKUP_END;
+	case PHASE_CONNECT:
+		return e->secure_start ? 0 : FIELD_CONNECT_END;
+	case PHASE_TLS:
+		return FIELD_CONNECT_END;
+	case PHASE_WAIT:
+		return FIELD_RESPONSE_START;
+	default:
+		return FIELD_RESPONSE_END;
+	}
+}
+
 void phases__get(const struct entry *e, struct phases *p)
 {
 	const bool conn = !e->reused;
@@ -63,6 +80,9 @@ void phases__get(const struct entry *e, struct phases *p)
 			end = p->end;
 			p->cut |= 1u << k;
 		}
+		/* an end the entry cannot vouch for (incomplete, timing-only): cut, not ended */
+		if (e->unknown & end_field(e, k))
+			p->cut |= 1u << k;
 		if ((int)p->failed == k)
 			p->cut |= 1u << k;
 		/*

@@ -15,7 +15,10 @@
  * connection time. A reused connection, or one older than the trace, has
  * no lookup, connect or tls. A phase that began and never ended (the one a
  * failed fetch failed in, or the last one of an entry flushed unfinished)
- * runs until the entry's end, responseEnd.
+ * runs until the entry's end, responseEnd. A phase whose end the entry
+ * lists in entry.unknown (an incomplete entry's responseEnd or connectEnd,
+ * a timing-only responseStart that may be a session ticket) is cut too:
+ * drawn to the instant it has, never counted as a phase that ended.
  */
 #ifndef PHASES_H
 #define PHASES_H
@@ -39,7 +42,7 @@ struct phases {
 		__u64 start, end; /* both 0: the phase did not happen */
 	} at[PHASE_NR];
 	enum phase failed; /* the phase the fetch failed in; PHASE_NR if none */
-	unsigned cut;	   /* bit k: phase k never ended, its end is responseEnd */
+	unsigned cut;	   /* bit k: phase k's own end was not seen or is unknown */
 };
 
 /* the phases of e (e is only read) */

@@ -12,7 +12,11 @@
  * - total: startTime -> responseEnd of a fetch that did not fail.
  *
  * A failed fetch counts as an error, and its phases that did complete
- * still give samples.
+ * still give samples. An incomplete entry (the trace ended mid-fetch,
+ * facts lost) is not an error: it is counted in a column of its own, shown
+ * when a table has any, and gives the samples of the phases it completed
+ * (export/phases.h: not one whose end it lists as unknown), and a total
+ * only when its responseEnd is known.
  *
  * Every sample is kept up to SUMMARY_EXACT per row and figure, so the
  * percentiles are exact; past that, a uniform reservoir of SUMMARY_EXACT
@@ -62,7 +66,7 @@ struct row {
 	int process;	      /* a process row ("pid/comm"), else a host row */
 	char key[KEY_CAP];
 	UT_hash_handle hh;
-	__u64 count, errors;
+	__u64 count, errors, incomplete;
 	struct samples m[SUMMARY_NR];
 };
 
@@ -207,10 +211,12 @@ static void add(struct summary *s, struct row *r, const struct entry *e)
 	r->count++;
 	if (e->failed_phase)
 		r->errors++;
+	else if (e->incomplete[0])
+		r->incomplete++;
 	phase(s, &r->m[SUMMARY_CONNECT], &p, PHASE_CONNECT);
 	phase(s, &r->m[SUMMARY_TLS], &p, PHASE_TLS);
 	phase(s, &r->m[SUMMARY_TTFB], &p, PHASE_WAIT);
-	if (!e->failed_phase && p.end >= p.start)
+	if (!e->failed_phase && !(e->unknown & FIELD_RESPONSE_END) && p.end >= p.start)
 		offer(s, &r->m[SUMMARY_TOTAL], (double)(p.end - p.start) / 1e6);
 }
 
@@ -263,6 +269,7 @@ static void stats_of(struct row *r, struct summary_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->count = r->count;
 	st->errors = r->errors;
+	st->incomplete = r->incomplete;
 	for (int i = 0; i < SUMMARY_NR; i++) {
 		struct samples *m = &r->m[i];
 
@@ -307,7 +314,7 @@ static void fmt_ms(char *buf, double ms)
 struct line {
 	const struct row *r;
 	char key[KEY_CAP];
-	char count[CELL], errors[CELL];
+	char count[CELL], errors[CELL], incomplete[CELL];
 	char cell[SUMMARY_NR][3][CELL]; /* p50, p95, max */
 	int sampled;			/* a reservoir stands for the samples */
 };
@@ -330,7 +337,7 @@ static int print_table(struct summary *s, FILE *f, int process, int color, int w
 {
 	const char *title = process ? "PROCESS" : "HOST";
 	int wkey = (int)strlen(title), wcount = 5, werr = 6, wcell[SUMMARY_NR][3], wide = 0;
-	int total, sampled = 0, wnum = 3;
+	int total, sampled = 0, wnum = 3, winc = 0, wextra;
 	struct line *lines;
 	size_t n = 0;
 
@@ -359,6 +366,10 @@ static int print_table(struct summary *s, FILE *f, int process, int color, int w
 		stats_of((struct row *)l->r, &st);
 		snprintf(l->count, CELL, "%llu", (unsigned long long)st.count);
 		snprintf(l->errors, CELL, "%llu", (unsigned long long)st.errors);
+		snprintf(l->incomplete, CELL, "%llu", (unsigned long long)st.incomplete);
+		if (st.incomplete)
+			winc = imax(imax(winc, (int)strlen("INCOMPLETE")),
+				    (int)strlen(l->incomplete));
 		wkey = imax(wkey, (int)tty_escape_len(l->r->key, strlen(l->r->key)));
 		wcount = imax(wcount, (int)strlen(l->count));
 		werr = imax(werr, (int)strlen(l->errors));
@@ -377,8 +388,10 @@ static int print_table(struct summary *s, FILE *f, int process, int color, int w
 		}
 	}
 
+	/* the incomplete column, only when there is one to count */
+	wextra = winc ? 1 + winc : 0;
 	/* side by side if it fits, the keys shortened if need be */
-	total = wcount + 1 + werr;
+	total = wcount + 1 + werr + wextra;
 	for (int i = 0; i < SUMMARY_NR; i++)
 		total += 2 + wcell[i][0] + 1 + wcell[i][1] + 1 + wcell[i][2];
 	if (total + 1 + imax(KEY_MIN, (int)strlen(title)) <= width) {
@@ -390,7 +403,7 @@ static int print_table(struct summary *s, FILE *f, int process, int color, int w
 		for (int i = 0; i < SUMMARY_NR; i++)
 			for (int j = 0; j < 3; j++)
 				wnum = imax(wnum, wcell[i][j]);
-		total = wcount + 1 + werr + 2 + 7 + 3 * (1 + wnum);
+		total = wcount + 1 + werr + wextra + 2 + 7 + 3 * (1 + wnum);
 		if (total + 1 + wkey > width)
 			wkey = imax(KEY_MIN, width - total - 1);
 	}
@@ -400,7 +413,7 @@ static int print_table(struct summary *s, FILE *f, int process, int color, int w
 	fprintf(f, "%sSUMMARY by %s (times in ms; p50/p95/max by nearest rank)%s\n",
 		color ? BOLD : "", process ? "process" : "host", color ? RESET : "");
 	if (wide) {
-		fprintf(f, "%*s", wkey + 1 + wcount + 1 + werr, "");
+		fprintf(f, "%*s", wkey + 1 + wcount + 1 + werr + wextra, "");
 		for (int i = 0; i < SUMMARY_NR; i++)
 			fprintf(f, "  %-*s",
 				i == SUMMARY_NR - 1
@@ -409,6 +422,8 @@ static int print_table(struct summary *s, FILE *f, int process, int color, int w
 				figure_name[i]);
 		fprintf(f, "\n%s%-*s %*s %*s", color ? BOLD : "", wkey, title, wcount, "COUNT",
 			werr, "ERRORS");
+		if (winc)
+			fprintf(f, " %*s", winc, "INCOMPLETE");
 		for (int i = 0; i < SUMMARY_NR; i++)
 			fprintf(f, "  %*s %*s %*s", wcell[i][0], "p50", wcell[i][1], "p95",
 				wcell[i][2], "max");
@@ -417,8 +432,11 @@ static int print_table(struct summary *s, FILE *f, int process, int color, int w
 		for (int i = 0; i < SUMMARY_NR; i++)
 			for (int j = 0; j < 3; j++)
 				wcell[i][j] = wnum;
-		fprintf(f, "%s%-*s %*s %*s  %-7s %*s %*s %*s%s\n", color ? BOLD : "", wkey, title,
-			wcount, "COUNT", werr, "ERRORS", "FIGURE", wnum, "p50", wnum, "p95", wnum,
+		fprintf(f, "%s%-*s %*s %*s", color ? BOLD : "", wkey, title, wcount, "COUNT", werr,
+			"ERRORS");
+		if (winc)
+			fprintf(f, " %*s", winc, "INCOMPLETE");
+		fprintf(f, "  %-7s %*s %*s %*s%s\n", "FIGURE", wnum, "p50", wnum, "p95", wnum,
 			"max", color ? RESET : "");
 	}
 	for (size_t k = 0; k < n; k++) {
@@ -427,9 +445,11 @@ static int print_table(struct summary *s, FILE *f, int process, int color, int w
 
 		fprintf(f, "%-*s %*s %s%*s%s", wkey, l->key, wcount, l->count, red ? RED : "", werr,
 			l->errors, red ? RESET : "");
+		if (winc)
+			fprintf(f, " %*s", winc, l->incomplete);
 		for (int i = 0; i < SUMMARY_NR; i++) {
 			if (!wide && i)
-				fprintf(f, "\n%*s", wkey + 1 + wcount + 1 + werr, "");
+				fprintf(f, "\n%*s", wkey + 1 + wcount + 1 + werr + wextra, "");
 			if (wide)
 				fprintf(f, "  ");
 			else
@@ -442,6 +462,17 @@ static int print_table(struct summary *s, FILE *f, int process, int color, int w
 	}
 	free(lines);
 	return sampled;
+}
+
+/* entries of the host rows written incomplete */
+static __u64 incomplete(const struct summary *s)
+{
+	__u64 n = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (!s->rows[i]->process)
+			n += s->rows[i]->incomplete;
+	return n;
 }
 
 void summary__print(struct summary *s, FILE *f, int color, int width)
@@ -463,6 +494,9 @@ void summary__print(struct summary *s, FILE *f, int color, int width)
 		}
 		fprintf(f, "connect and TLS: new connections only; total: fetches that did not "
 			   "fail\n");
+		if (incomplete(s))
+			fprintf(f, "incomplete: written as far as they got (the trace ended "
+				   "mid-fetch, facts lost); not errors\n");
 		if (sampled)
 			fprintf(f,
 				"~: more samples than kept (%d per figure, %d in all); percentiles "

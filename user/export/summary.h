@@ -2,7 +2,8 @@
 /*
  * The table printed at exit in text mode: per host (and per process with
  * --by-process), the count, errors, and p50/p95/max of connect, TLS
- * handshake, time to first byte and total.
+ * handshake, time to first byte and total; a count of incomplete entries
+ * (not errors) when there are any.
  */
 #ifndef SUMMARY_H
 #define SUMMARY_H
@@ -30,6 +31,7 @@ enum summary_figure {
 struct summary_stats {
 	__u64 count;		/* entries */
 	__u64 errors;		/* failed fetches */
+	__u64 incomplete;	/* entries written as far as they got (entry.incomplete) */
 	__u64 seen[SUMMARY_NR]; /* samples offered; 0: the table shows "-" */
 	__u64 kept[SUMMARY_NR]; /* samples kept (seen, up to SUMMARY_EXACT) */
 	double p50[SUMMARY_NR]; /* the ceil(n/2)-th smallest */

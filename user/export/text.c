@@ -17,7 +17,9 @@
  * lookup, connect, TLS, waiting and download; time between them is idle.
  * A reused connection has no lookup, connect or TLS. A failed fetch is
  * drawn over the phases it went through, its failed phase running to the
- * failure, then an X.
+ * failure, then an X. An incomplete entry (the trace ended mid-fetch, facts
+ * lost) is drawn as far as it got, then a '>', and says why after its
+ * name, like an error: "[incomplete: trace ended]"; it is not an error.
  *
  * With colour, phases are blocks of the DevTools colours (lookup teal,
  * connect orange, TLS purple, waiting green, download blue, failures
@@ -55,6 +57,7 @@ static const char *const seg_name[SEG_NR] = {
 #define BOLD "\033[1m"
 #define RED "\033[1;38;5;196m"
 #define DIM "\033[2m"
+#define YELLOW "\033[38;5;178m"
 
 #define TIME_W 12
 #define STATUS_W 6
@@ -335,7 +338,7 @@ static int bar_cols(const struct entry *e, double scale_ms, int room)
 	if (scale_ms <= 0)
 		scale_ms = 1;
 	n = (int)(ms / scale_ms * room + 0.5);
-	if (n < 1 && (ms > 0 || e->failed_phase))
+	if (n < 1 && (ms > 0 || e->failed_phase || e->incomplete[0]))
 		n = 1;
 	return n > room ? room : n;
 }
@@ -372,6 +375,9 @@ void text__bar(char *out, size_t cap, const struct entry *e, double scale_ms, in
 	if (e->failed_phase) {
 		put(&b, "%sX%s", color ? RED : "", color ? RESET : "");
 		cols++;
+	} else if (e->incomplete[0]) {
+		put(&b, "%s>%s", color ? YELLOW : "", color ? RESET : "");
+		cols++;
 	}
 	put_chars(&b, ' ', width - cols);
 }
@@ -402,9 +408,12 @@ static void wall_clock(char *buf, size_t cap, __u64 ts, __s64 epoch_offset)
 		 (int)(ns / 1000000 % 1000));
 }
 
-static void legend(struct output *o)
+/* the bar's legend, in width columns: the incomplete mark's only when it fits */
+static void legend(struct output *o, int width)
 {
+	static const char incomplete[] = " > incomplete";
 	FILE *f = o->f;
+	int cols = 4;
 
 	fprintf(f, "bar:");
 	for (int k = SEG_LOOKUP; k <= SEG_NR; k++) {
@@ -414,13 +423,19 @@ static void legend(struct output *o)
 			fprintf(f, " \033[48;5;%dm  " RESET " %s", seg_color[s], seg_name[s]);
 		else
 			fprintf(f, " %c=%s", seg_char[s], seg_name[s]);
+		cols += (o->color ? 4 : 3) + (int)strlen(seg_name[s]);
 	}
-	fprintf(f, o->color ? " " RED "X" RESET " failed\n" : " X=failed\n");
+	fprintf(f, o->color ? " " RED "X" RESET " failed" : " X=failed");
+	cols += (int)strlen(" X failed");
+	/* rows say "[incomplete: ...]" anyway */
+	if (cols + (int)sizeof(incomplete) - 1 <= width)
+		fprintf(f, o->color ? " " YELLOW ">" RESET " incomplete" : " >=incomplete");
+	fputc('\n', f);
 }
 
 static void header(struct output *o, const struct layout *l)
 {
-	legend(o);
+	legend(o, l->width);
 	fprintf(o->f, "%s%-*s %-*s %*s %*s %-*s %s%s\n", o->color ? BOLD : "", TIME_W, "TIME",
 		l->who, "PID/COMM", STATUS_W, "STATUS", TOTAL_W, "TOTAL(ms)", l->bar, "WATERFALL",
 		"NAME", o->color ? RESET : "");
@@ -455,7 +470,7 @@ static const char *status_color(const struct entry *e)
 	if (e->failed_phase || e->status >= 500)
 		return RED;
 	if (e->status >= 400)
-		return "\033[38;5;178m"; /* yellow */
+		return YELLOW;
 	if (e->status >= 300)
 		return "\033[38;5;37m";
 	if (e->status >= 200)
@@ -503,6 +518,9 @@ int text__entry(struct output *o, const struct entry *e)
 	if (e->failed_phase) {
 		snprintf(raw, sizeof(raw), "[%s failed: %s]", e->failed_phase, e->error);
 		text__shorten(err, sizeof(err), raw, sizeof(err) - 1);
+	} else if (e->incomplete[0]) {
+		snprintf(raw, sizeof(raw), "[incomplete: %s]", e->incomplete);
+		text__shorten(err, sizeof(err), raw, sizeof(err) - 1);
 	}
 	/* the error stays whole: the name gives way, down to NAME_MIN */
 	name_max = l.name - (err[0] ? (int)strlen(err) + 1 : 0);
@@ -514,7 +532,11 @@ int text__entry(struct output *o, const struct entry *e)
 		o->color ? status_color(e) : "", STATUS_W, status, o->color ? RESET : "", TOTAL_W,
 		ms, bar, name);
 	if (err[0])
-		fprintf(o->f, " %s%s%s", o->color ? RED : "", err, o->color ? RESET : "");
+		fprintf(o->f, " %s%s%s",
+			!o->color	  ? ""
+			: e->failed_phase ? RED
+					  : YELLOW,
+			err, o->color ? RESET : "");
 	fputc('\n', o->f);
 	return 0;
 }
