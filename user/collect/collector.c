@@ -53,6 +53,12 @@ struct req {
 	struct headers rs_h;
 	int timing;  /* --timing-only: an exchange of bytes, not a parsed request */
 	__u64 asked; /* ...the bytes of its request */
+	/* facts lost (a static string, "" when none), and the entry fields they leave unknown */
+	const char *incomplete;
+	__u32 unknown;
+	int maybe_reset; /* HTTP/2: the client's frames were lost meanwhile; it may have reset it */
+	int reset;	 /* HTTP/2: a RST_STREAM ended it */
+	int midway;	 /* HTTP/2: first seen mid-response */
 };
 
 struct conn_key {
@@ -83,8 +89,7 @@ struct conn {
 	size_t rq_len;
 	__u64 rq_ts;		    /* ...the read where its first byte came */
 	unsigned long long rq_body; /* ...request body bytes still to come */
-	struct h2_conn *h2;	    /* it speaks HTTP/2 (the client sent the preface) */
-	int h2_lost;		    /* ...and its frames could no longer be followed */
+	struct h2_conn *h2;	    /* it speaks HTTP/2 (the preface, or its frames, showed it) */
 	char local[64];
 	char remote[64];
 	__u16 rport;
@@ -301,6 +306,64 @@ static void fail_entry(struct entry *e, const char *phase, const char *error, __
 	snprintf(e->error, sizeof(e->error), "%s", error);
 }
 
+/*
+ * A request whose facts were partly lost: its entry says so and lists the
+ * fields it cannot vouch for. What was lost (HTTP/2: frames not followed, a
+ * header block not decoded, a stream first seen mid-response) leaves its
+ * ending unobserved too, so an ending the stream did not show (a close, the
+ * trace's end) is no failure of it: *error is dropped. A RST_STREAM seen is
+ * a failure all the same. Returns whether the entry is incomplete.
+ */
+static int req_incomplete(struct collector *c, const struct req *r, struct entry *e,
+			  const char **error)
+{
+	__u32 unknown = r->unknown;
+	const char *why = r->incomplete;
+
+	if (!why && r->maybe_reset && *error && !r->reset)
+		why = "HTTP/2 request frames lost";
+	if (!why)
+		return 0;
+	if (!r->reset)
+		*error = NULL;
+	if (!r->response_start)
+		unknown |= FIELD_RESPONSE_START | FIELD_FIRST_INTERIM_RESPONSE_START;
+	if (!r->head_done)
+		unknown |= FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS | FIELD_DECODED_BODY_SIZE;
+	if (!r->complete)
+		unknown |= FIELD_RESPONSE_END | FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE;
+	if (unknown & FIELD_ENCODED_BODY_SIZE)
+		unknown |= FIELD_TRANSFER_SIZE;
+	if (!e->response_start)
+		e->response_start = r->last_read; /* the last instant seen, listed as unknown */
+	snprintf(e->incomplete, sizeof(e->incomplete), "%s", why);
+	e->unknown |= unknown;
+	if (r->stream)
+		c->st.h2_streams_incomplete++;
+	return 1;
+}
+
+/* the fields an entry cannot vouch for hold 0 or "", never a guess */
+static void entry_forget(struct entry *e)
+{
+	if (e->unknown & FIELD_METHOD)
+		e->method[0] = '\0';
+	if (e->unknown & FIELD_RESPONSE_STATUS)
+		e->status = 0;
+	if (e->unknown & FIELD_ENCODED_BODY_SIZE)
+		e->encoded_size = 0;
+	if (e->unknown & FIELD_DECODED_BODY_SIZE) {
+		e->decoded_size = 0;
+		e->decoded_unknown = 0;
+	}
+	if (e->unknown & FIELD_REQUEST_HEADERS)
+		e->request_headers = NULL;
+	if (e->unknown & FIELD_RESPONSE_HEADERS)
+		e->response_headers = NULL;
+	if (e->unknown & FIELD_FIRST_INTERIM_RESPONSE_START)
+		e->interim_start = 0;
+}
+
 /* an entry for a request, at the end of its life */
 static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 end,
 		     const char *error)
@@ -359,12 +422,17 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	e.interim_start = r->interim_start;
 	e.response_start = r->response_start;
 
-	if (!error && !r->response_start)
+	if (req_incomplete(c, r, &e, &error)) {
+		/* written as far as it is known: neither a failure nor a success */
+	} else if (!error && !r->response_start) {
 		error = "no response";
-	if (!error && r->malformed)
+	} else if (!error && r->malformed) {
 		error = "malformed HTTP response";
+	}
 	if (!error) {
-		e.response_end = r->response_end ? r->response_end : r->last_read;
+		e.response_end = r->response_end ? r->response_end
+				 : r->last_read	 ? r->last_read
+						 : e.request_start;
 		e.status = r->resp.status;
 		snprintf(e.next_hop, sizeof(e.next_hop), "%s",
 			 e.alpn[0] ? e.alpn : r->resp.version);
@@ -373,6 +441,7 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	} else {
 		fail_entry(&e, "http", error, end);
 	}
+	entry_forget(&e);
 	emit(c, &e);
 }
 
@@ -503,10 +572,10 @@ static void pop_req(struct conn *cn)
 /* a response whose framing says more was to come */
 static int cut_short(const struct req *r)
 {
+	if (r->stream)
+		return !r->complete; /* no END_STREAM, whether its head came or not */
 	if (!r->head_done || r->complete || r->no_body)
 		return 0;
-	if (r->stream)
-		return 1; /* no END_STREAM */
 	return http1_body_cut_short(&r->body, &r->resp);
 }
 
@@ -1149,6 +1218,7 @@ static void unlink_req(struct conn *cn, struct req *r)
 struct h2_ctx {
 	struct collector *c;
 	struct conn *cn;
+	__u32 tid; /* of the call being fed */
 };
 
 static struct req *stream_req(struct conn *cn, __u32 stream)
@@ -1159,23 +1229,64 @@ static struct req *stream_req(struct conn *cn, __u32 stream)
 	return NULL;
 }
 
+/* a connection met mid-way: its frames have shown which end we trace */
+static void h2_role(struct h2_ctx *x)
+{
+	if (!x->cn->server && h2__server(x->cn->h2) == 1)
+		x->cn->server = 1;
+}
+
+/* a stream's request, its HEADERS seen at ts; NULL if not kept */
+static struct req *h2_add(struct h2_ctx *x, __u32 stream, const struct http1_request *line,
+			  __u64 ts, __u32 tid)
+{
+	struct io io = { .tid = tid, .ts_enter = ts };
+	struct req *r;
+
+	h2_role(x);
+	r = add_request(x->c, x->cn, &io, line);
+	if (r) {
+		r->stream = stream;
+		snprintf(r->resp.version, sizeof(r->resp.version), "h2");
+	}
+	return r;
+}
+
+/*
+ * The stream's request, or, for a stream whose request was sent before
+ * the client's frames were followed, one made up at its first response
+ * frame (ts), marked for what it cannot tell.
+ */
+static struct req *h2_stream(struct h2_ctx *x, __u32 stream, __u64 ts)
+{
+	static const struct http1_request unseen = { .version = "HTTP/2" };
+	struct req *r = stream_req(x->cn, stream);
+
+	if (r || !h2__predates(x->cn->h2, stream))
+		return r;
+	r = h2_add(x, stream, &unseen, ts, x->tid);
+	if (r) {
+		r->midway = 1;
+		r->incomplete = "HTTP/2 stream first seen mid-response";
+		r->unknown = FIELD_REQUEST_START | FIELD_METHOD | FIELD_NAME_PATH |
+			     FIELD_REQUEST_HEADERS | FIELD_RESPONSE_START |
+			     FIELD_FIRST_INTERIM_RESPONSE_START;
+	}
+	return r;
+}
+
 static void h2_request(void *ctx, __u32 stream, const struct http1_request *line,
 		       const struct headers *h, __u64 ts, __u32 tid)
 {
-	struct h2_ctx *x = ctx;
-	struct io io = { .tid = tid, .ts_enter = ts };
-	struct req *r = add_request(x->c, x->cn, &io, line);
+	struct req *r = h2_add(ctx, stream, line, ts, tid);
 
-	if (r) {
-		r->stream = stream;
+	if (r)
 		headers_copy(&r->rq_h, h);
-	}
 }
 
 static void h2_first_frame(void *ctx, __u32 stream, __u64 ts)
 {
-	struct h2_ctx *x = ctx;
-	struct req *r = stream_req(x->cn, stream);
+	struct req *r = h2_stream(ctx, stream, ts);
 
 	if (!r)
 		return;
@@ -1187,12 +1298,16 @@ static void h2_first_frame(void *ctx, __u32 stream, __u64 ts)
 static void h2_headers(void *ctx, __u32 stream, int status, const char *encoding,
 		       const struct headers *h, __u64 ts)
 {
-	struct h2_ctx *x = ctx;
-	struct req *r = stream_req(x->cn, stream);
+	struct req *r = h2_stream(ctx, stream, ts);
 
-	(void)ts;
-	if (!r || !status || r->head_done)
-		return; /* trailers, or an unknown stream */
+	if (!r || !status || r->head_done) {
+		/* trailers, or an unknown stream; a stream met in its body keeps its head unknown
+		 */
+		if (r && r->midway && !r->head_done)
+			r->unknown |= FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS |
+				      FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE;
+		return;
+	}
 	if (status >= 100 && status < 200) {
 		if (!r->interim_start)
 			r->interim_start = r->response_start;
@@ -1200,10 +1315,13 @@ static void h2_headers(void *ctx, __u32 stream, int status, const char *encoding
 	}
 	r->resp.status = status;
 	r->resp.content_length = -1;
-	snprintf(r->resp.version, sizeof(r->resp.version), "h2");
 	snprintf(r->resp.content_encoding, sizeof(r->resp.content_encoding), "%s", encoding);
 	headers_copy(&r->rs_h, h);
 	r->head_done = 1;
+	/* a head that could not be decoded before this one was an interim response's */
+	r->unknown &= ~(__u32)(FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS);
+	if (!(r->unknown & FIELD_ENCODED_BODY_SIZE))
+		r->unknown &= ~(__u32)FIELD_DECODED_BODY_SIZE;
 	http1_body_start(&r->body, r->resp.content_encoding);
 }
 
@@ -1212,8 +1330,12 @@ static void h2_data(void *ctx, __u32 stream, const unsigned char *p, size_t ncap
 	struct h2_ctx *x = ctx;
 	struct req *r = stream_req(x->cn, stream);
 
-	if (r)
-		http1_body_data(&r->body, p, ncap, n);
+	if (!r)
+		return; /* (its first frame made one if it could) */
+	if (r->midway && !r->head_done)
+		r->unknown |= FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS |
+			      FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE;
+	http1_body_data(&r->body, p, ncap, n);
 }
 
 static void h2_end(void *ctx, __u32 stream, __u64 ts, int reset, __u32 code)
@@ -1227,12 +1349,73 @@ static void h2_end(void *ctx, __u32 stream, __u64 ts, int reset, __u32 code)
 	r->complete = 1;
 	r->response_end = ts;
 	if (reset) {
+		r->reset = 1;
 		snprintf(err, sizeof(err), "HTTP/2 stream reset (error code %u)", code);
 		emit_req(x->c, x->cn, r, ts, err);
 	} else {
+		if (!r->head_done && !r->incomplete) {
+			x->c->st.malformed++; /* a response with no head */
+			r->malformed = 1;
+		}
 		emit_req(x->c, x->cn, r, ts, NULL);
 	}
 	unlink_req(x->cn, r);
+}
+
+/* a header block that was not decoded: its stream's entry says so */
+static void h2_undecoded(void *ctx, __u32 stream, int request, const char *why, __u64 ts, __u32 tid)
+{
+	static const struct http1_request unseen = { .version = "HTTP/2" };
+	struct h2_ctx *x = ctx;
+	struct req *r;
+
+	x->c->st.h2_blocks_undecoded++;
+	if (request == 1) {
+		r = h2_add(x, stream, &unseen, ts, tid);
+		if (r) {
+			r->incomplete = why;
+			r->unknown |= FIELD_METHOD | FIELD_NAME_PATH | FIELD_REQUEST_HEADERS;
+		}
+	} else if (request == 0 && (r = h2_stream(x, stream, ts)) && !r->head_done) {
+		/* an interim head or the final one: which, and what it said, is unknown */
+		r->incomplete = why;
+		r->unknown |= FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS |
+			      FIELD_DECODED_BODY_SIZE | FIELD_FIRST_INTERIM_RESPONSE_START;
+	}
+}
+
+/*
+ * One direction's frames were lost (why), or are followed again (NULL).
+ * Streams under way may have lost frames meanwhile: those whose response
+ * was being followed lose their sizes and whatever had not come yet; a gap
+ * in the client's frames may have held a RST_STREAM, so a stream that then
+ * never ends is incomplete rather than failed.
+ */
+static void h2_sync(void *ctx, enum h2_dir dir, const char *why)
+{
+	struct h2_ctx *x = ctx;
+	int server = h2__server(x->cn->h2);
+
+	if (!why)
+		return;
+	if (strstr(why, "not captured"))
+		x->c->st.h2_lost_uncaptured++;
+	else
+		x->c->st.h2_lost_malformed++;
+	if (server < 0)
+		return;
+	for (struct req *r = x->cn->head; r; r = r->next) {
+		if (!r->stream)
+			continue;
+		if ((dir == H2_OUT) == server) {
+			/* the responses' direction */
+			r->incomplete = "HTTP/2 response frames lost";
+			r->unknown |= FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE |
+				      FIELD_TRANSFER_SIZE;
+		} else {
+			r->maybe_reset = 1;
+		}
+	}
 }
 
 static const struct h2_callbacks h2_cb = {
@@ -1241,20 +1424,53 @@ static const struct h2_callbacks h2_cb = {
 	.headers = h2_headers,
 	.data = h2_data,
 	.end = h2_end,
+	.undecoded = h2_undecoded,
+	.sync = h2_sync,
 };
 
-/* an HTTP/2 connection's bytes, one way */
+/* an HTTP/2 connection's bytes, one way: its writes or its reads */
 static void h2_io(struct collector *c, struct conn *cn, enum h2_dir dir, const struct io *io)
 {
-	struct h2_ctx x = { c, cn };
+	struct h2_ctx x = { c, cn, io->tid };
 
-	if (cn->h2_lost)
+	h2__feed(cn->h2, dir, (const unsigned char *)io->data, io->cap, io->len, io->ts_enter,
+		 io->ts, io->tid, &h2_cb, &x);
+	h2_role(&x);
+}
+
+/*
+ * Whether a connection not yet known to speak HTTP/2 does: its client
+ * preface (a client's first write, a server's first read), or, on a
+ * connection met mid-way (older than the trace, or whose preface was
+ * lost), a call whose bytes are well-formed frames (h2__frames). A
+ * server that writes its SETTINGS before reading the preface (nginx) is
+ * at its connection's start all the same.
+ */
+static void h2_detect(struct collector *c, struct conn *cn, int is_write, const struct io *io)
+{
+	int server = cn->server ? 1 : cn->observed ? 0 : -1;
+
+	if (cn->nreq || !io->len)
 		return;
-	if (h2__feed(cn->h2, dir, (const unsigned char *)io->data, io->cap, io->len,
-		     dir == H2_OUT ? io->ts_enter : io->ts, io->tid, &h2_cb, &x)) {
-		cn->h2_lost = 1;
-		c->st.malformed++;
+	if (io->cap >= H2_PREFACE_LEN && !memcmp(io->data, H2_PREFACE, H2_PREFACE_LEN)) {
+		if (server == is_write)
+			return; /* a server does not send it, nor a client receive it */
+		infer_alpn(cn->sess, io->data, io->cap);
+		cn->h2 = h2__new(is_write ? H2_OUT : H2_IN);
+		if (cn->h2 && !is_write)
+			cn->server = 1;
+		return;
 	}
+	if (!h2__frames((const unsigned char *)io->data, io->cap, io->len,
+			server < 0 ? -1 : is_write != server))
+		return;
+	if (server == 1 && cn->observed && is_write) {
+		cn->h2 = h2__new(H2_IN);
+		return;
+	}
+	cn->h2 = h2__new_midway(server);
+	if (cn->h2)
+		c->st.h2_midway++;
 }
 
 static void on_write(struct collector *c, struct conn *cn, const struct io *io)
@@ -1265,13 +1481,6 @@ static void on_write(struct collector *c, struct conn *cn, const struct io *io)
 	if (!io->len)
 		return;
 	infer_alpn(cn->sess, io->data, io->cap);
-	if (!cn->h2 && !cn->nreq && io->cap >= H2_PREFACE_LEN &&
-	    !memcmp(io->data, H2_PREFACE, H2_PREFACE_LEN))
-		cn->h2 = h2__new();
-	if (cn->h2) {
-		h2_io(c, cn, H2_OUT, io);
-		return;
-	}
 	/* one write may carry several requests (pipelining): each is an entry */
 	while (off < io->cap && http1_parse_request(io->data + off, io->cap - off, &line)) {
 		size_t head = http1_head_len(io->data + off, io->cap - off);
@@ -1386,10 +1595,7 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 
 static void on_read(struct collector *c, struct conn *cn, const struct io *io)
 {
-	if (cn->h2)
-		h2_io(c, cn, H2_IN, io);
-	else
-		feed_responses(c, cn, io, io->ts);
+	feed_responses(c, cn, io, io->ts);
 }
 
 static void on_ssl_call(struct collector *c, const void *rec, size_t len)
@@ -1505,6 +1711,13 @@ static void conn_io(struct collector *c, struct conn *cn, int is_write, const st
 {
 	struct http1_request line;
 
+	/* HTTP/2, either end: the frames' direction tells requests from responses */
+	if (!cn->h2)
+		h2_detect(c, cn, is_write, io);
+	if (cn->h2) {
+		h2_io(c, cn, is_write ? H2_OUT : H2_IN, io);
+		return;
+	}
 	/* a connection we did not see begin: a request read makes it a server's */
 	if (!cn->observed && !cn->nreq && !cn->server && !is_write &&
 	    http1_parse_request(io->data, io->cap, &line))

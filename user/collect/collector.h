@@ -23,6 +23,13 @@ struct collector_stats {
 	__u64 malformed;	 /* HTTP heads that did not parse */
 	__u64 expired;		 /* idle connections dropped */
 	__u64 requests_overflow; /* requests left out: too many waiting for responses */
+	/* HTTP/2 */
+	__u64 h2_midway;	   /* connections followed from a call of frames, not the preface */
+	__u64 h2_lost_uncaptured;  /* directions whose frames were lost: a frame header not captured
+				    */
+	__u64 h2_lost_malformed;   /* ...a malformed frame */
+	__u64 h2_blocks_undecoded; /* header blocks not decoded: too large, not captured, HPACK */
+	__u64 h2_streams_incomplete; /* streams written as incomplete entries, for any of these */
 };
 
 /* requests kept waiting for their responses: on one connection, and in all */
