@@ -90,11 +90,26 @@ struct h2_side {
 	__u32 table_max; /* SETTINGS_HEADER_TABLE_SIZE in force for this direction's encoder */
 	__u32 max_frame; /* the largest frame this direction may send */
 	__u32 first_req; /* the client's: its first HEADERS' stream since it was followed */
+	__u32 first_hdr; /* ...the same while who is the client is unknown */
 };
+
+/* a header block not decoded while who is the client was unknown: said once it is known */
+struct unroled {
+	__u32 stream;
+	__u32 tid;
+	__u64 ts; /* its first frame's instant, and its end's */
+	__u64 end;
+	const char *why;
+	int dir;
+};
+
+#define UNROLED_MAX 8
 
 struct h2_conn {
 	struct h2_side side[2];
-	int client;		/* the direction of the client's frames, or -1 while unknown */
+	int client; /* the direction of the client's frames, or -1 while unknown */
+	struct unroled unroled[UNROLED_MAX];
+	unsigned nunroled;
 	__u32 ended[ENDED_MAX]; /* streams ended lately, ring */
 	unsigned nended;
 };
@@ -523,6 +538,28 @@ struct call {
 	void *ctx;
 };
 
+/*
+ * Who is the client is known now (a connection met mid-way): the header
+ * blocks not decoded meanwhile are said, a request's or a response's.
+ */
+static void role_known(struct h2_conn *h, int client, const struct call *k)
+{
+	struct h2_side *cs = &h->side[client];
+
+	h->client = client;
+	if (!cs->first_req)
+		cs->first_req = cs->first_hdr;
+	for (unsigned i = 0; i < h->nunroled; i++) {
+		const struct unroled *u = &h->unroled[i];
+		int request = u->dir == client;
+
+		if (k->cb->undecoded)
+			k->cb->undecoded(k->ctx, u->stream, request, u->why,
+					 request ? u->ts : u->end, u->tid);
+	}
+	h->nunroled = 0;
+}
+
 /* a header block ended that was not decoded; the direction's table starts afresh */
 static int block_undecoded(struct h2_conn *h, struct h2_side *s, enum h2_dir dir,
 			   const struct call *k, const char *why)
@@ -530,6 +567,17 @@ static int block_undecoded(struct h2_conn *h, struct h2_side *s, enum h2_dir dir
 	int fc = from_client(h, dir);
 	int request = s->blk_push || fc < 0 ? -1 : fc;
 
+	if (fc < 0 && !s->blk_push && h->nunroled < UNROLED_MAX) {
+		h->unroled[h->nunroled++] = (struct unroled){
+			.stream = s->blk_stream,
+			.tid = k->tid,
+			.ts = s->blk_ts,
+			.end = k->end,
+			.why = why,
+			.dir = dir,
+		};
+		return reset_table(s);
+	}
 	if (k->cb->undecoded)
 		k->cb->undecoded(k->ctx, s->blk_stream, request, why,
 				 request == 1 ? s->blk_ts : k->end, k->tid);
@@ -601,7 +649,7 @@ static int block_done(struct h2_conn *h, struct h2_side *s, enum h2_dir dir, con
 	release(&s->blk, &s->blk_cap, KEEP_MAX);
 	/* a connection met mid-way: the first request or response shows who is who */
 	if (h->client < 0 && !s->blk_push && is_req != is_resp) {
-		h->client = is_req ? (int)dir : !dir;
+		role_known(h, is_req ? (int)dir : !dir, k);
 		if (is_resp && k->cb->first_frame)
 			k->cb->first_frame(k->ctx, s->blk_stream, s->blk_ts);
 	}
@@ -733,7 +781,7 @@ static int frame_done(struct h2_conn *h, struct h2_side *s, enum h2_dir dir, con
 		if (s->blk_open)
 			return -1; /* a new block before the last one ended */
 		if (s->type == F_PUSH_PROMISE && h->client < 0)
-			h->client = !dir; /* only a server pushes */
+			role_known(h, !dir, k); /* only a server pushes */
 		if (s->skip) {
 			n = 0; /* its payload not kept: its block is not decoded */
 		} else {
@@ -807,6 +855,8 @@ static int frame_start(struct h2_conn *h, struct h2_side *s, enum h2_dir dir, co
 		return -1; /* CONTINUATION must follow */
 	if (fc == 1 && s->type == F_HEADERS && !s->first_req)
 		s->first_req = s->stream;
+	if (fc < 0 && s->type == F_HEADERS && !s->first_hdr)
+		s->first_hdr = s->stream;
 	if (fc == 0 && s->stream &&
 	    (s->type == F_DATA || s->type == F_HEADERS || s->type == F_RST_STREAM) &&
 	    k->cb->first_frame)
@@ -951,7 +1001,7 @@ int h2__feed(struct h2_conn *h, enum h2_dir dir, const unsigned char *data, size
 		if (s->preface || reset_table(s))
 			return -1;
 		s->follow = 1;
-		s->first_req = 0;
+		s->first_req = s->first_hdr = 0;
 		if (cb->sync)
 			cb->sync(ctx, dir, NULL);
 	}
