@@ -60,12 +60,15 @@ static void on_end(void *ctx, __u32 stream, __u64 ts, int reset, __u32 code)
 		abort();
 }
 
-static void on_undecoded(void *ctx, __u32 stream, int request, const char *why, __u64 ts, __u32 tid)
+static void on_undecoded(void *ctx, __u32 stream, int request, const struct h2_seen *seen,
+			 const char *why, __u64 ts, __u32 tid)
 {
 	(void)ctx;
 	(void)ts;
 	(void)tid;
-	if (!why || !why[0] || request < -1 || request > 1 || stream >> 31)
+	if (!why || !why[0] || request < -1 || request > 1 || stream >> 31 || !seen ||
+	    strnlen(seen->req.method, sizeof(seen->req.method)) == sizeof(seen->req.method) ||
+	    strnlen(seen->req.target, sizeof(seen->req.target)) == sizeof(seen->req.target))
 		abort();
 }
 

@@ -293,6 +293,54 @@ def test_server_nginx_h2load(env):
                "one entry of each connection carries its accept and handshake")
 
 
+# Header tables of 64 KiB both ways (SETTINGS_HEADER_TABLE_SIZE, and encoders
+# allowed to use it), and request fields that fill them past 4 KiB: each
+# encoder starts with a dynamic table size update to 64 KiB, which a decoder
+# kept at 4096 refuses.
+NGHTTP_TABLE = ["-c", "65536", "--encoder-header-table-size=65536"]
+NGHTTP_FIELDS = ["-H", "x-a: " + "a" * 3000, "-H", "x-b: " + "b" * 3000]
+
+
+def test_server_nghttpd_large_table(env):
+    """nghttpd traced as the server, nghttp fetching three paths at once,
+    both with 64 KiB header tables filled past 4 KiB: every request decoded."""
+    need("nghttpd")
+    need("nghttp")
+    cert, key = server_certs(env)
+    www = env.path("nghttpd_www")
+    os.makedirs(www, exist_ok=True)
+    with open(os.path.join(www, "hello"), "wb") as f:
+        f.write(b"hello\n")
+    port = free_port()
+    srv = start_traced_server(env, "server_nghttpd_large_table",
+                              ["nghttpd", "-a", "127.0.0.1", "-d", www] + NGHTTP_TABLE
+                              + [str(port), key, cert], port=port)
+    paths = ["/hello", "/hello?2", "/missing"]
+    urls = ["https://localhost:%d%s" % (port, p) for p in paths]
+    rc, out, err = env.procs.run(srv.client(["nghttp", "-n", "-s"] + NGHTTP_TABLE + NGHTTP_FIELDS
+                                            + urls), 30, "nghttp")
+    trc, _ = stop_traced_server(env, srv)
+    expect(rc == 0, "nghttp exited %d: %s" % (rc, (out + err)[-300:]))
+    expect(trc >= 0 and trc not in (1, 2), "tlstrace %s%s" % (describe_exit(trc),
+                                                              env.err_hint(srv.tracer)))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 3)
+    by_name = {e["name"]: e for e in entries}
+    expect(sorted(by_name) == sorted(urls), "names %r, want %r" % (sorted(by_name), sorted(urls)))
+    for i, url in enumerate(urls):
+        e = by_name.get(url, {})
+        x = e.get("tlstrace", {})
+        want = 404 if url.endswith("/missing") else 200
+        expect(e.get("responseStatus") == want and x.get("role") == "server"
+               and x.get("method") == "GET" and "incomplete" not in x,
+               "%s: status %r, role %r, method %r, incomplete %r"
+               % (url, e.get("responseStatus"), x.get("role"), x.get("method"),
+                  x.get("incomplete")))
+        expect_no_failure(e, i)
+        if want == 200:
+            expect(e["encodedBodySize"] == 6, "%s: encodedBodySize %r" % (url, e["encodedBodySize"]))
+
+
 def test_server_s_server(env):
     """openssl s_server in its plain mode: it reads the request with SSL_read
     and writes what arrives on its stdin (here, a response, once the request

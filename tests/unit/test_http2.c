@@ -172,6 +172,8 @@ struct rec {
 		int request;
 		char why[96];
 		__u64 ts;
+		int status; /* what its fields said before the failure */
+		char method[16];
 	} undec[NREC];
 	char lost_why[96]; /* the last loss's */
 	struct {
@@ -290,18 +292,23 @@ static void rec_end(void *ctx, __u32 stream, __u64 ts, int reset, __u32 code)
 	r->nend++;
 }
 
-static void rec_undecoded(void *ctx, __u32 stream, int request, const char *why, __u64 ts,
-			  __u32 tid)
+static void rec_undecoded(void *ctx, __u32 stream, int request, const struct h2_seen *seen,
+			  const char *why, __u64 ts, __u32 tid)
 {
 	struct rec *r = ctx;
 
-	if (!why || !why[0] || request < -1 || request > 1 || tid != TID || stream >> 31)
+	if (!why || !why[0] || request < -1 || request > 1 || tid != TID || stream >> 31 || !seen)
 		r->bad++;
 	if (r->nundec < NREC) {
 		r->undec[r->nundec].stream = stream;
 		r->undec[r->nundec].request = request;
 		snprintf(r->undec[r->nundec].why, sizeof(r->undec[0].why), "%s", why ? why : "");
 		r->undec[r->nundec].ts = ts;
+		if (seen) {
+			r->undec[r->nundec].status = seen->status;
+			snprintf(r->undec[r->nundec].method, sizeof(r->undec[0].method), "%s",
+				 seen->req.method);
+		}
 	}
 	r->nundec++;
 }
@@ -1996,7 +2003,8 @@ static void subtest_collector_midway(void)
 		     "7: incomplete, why");
 	ASSERT_STREQ(e->name, "https://unknown/", "7: no name known, its path unknown");
 	ASSERT_TRUE(e->unknown & FIELD_NAME_PATH, "7: name.path listed");
-	ASSERT_TRUE(e->unknown & FIELD_METHOD, "7: method listed");
+	ASSERT_FALSE(e->unknown & FIELD_METHOD, "7: its method decoded before the failure");
+	ASSERT_STREQ(e->method, "GET", "7: method");
 	ASSERT_EQ(e->status, 200, "7: its response decoded");
 	ASSERT_EQ(e->request_start, 1800, "7: request_start");
 	ASSERT_NULL(e->failed_phase, "7: not a failure");

@@ -1362,25 +1362,38 @@ static void h2_end(void *ctx, __u32 stream, __u64 ts, int reset, __u32 code)
 	unlink_req(x->cn, r);
 }
 
-/* a header block that was not decoded: its stream's entry says so */
-static void h2_undecoded(void *ctx, __u32 stream, int request, const char *why, __u64 ts, __u32 tid)
+/*
+ * A header block that was not decoded: its stream's entry says so, and
+ * keeps what its fields said before the one that failed.
+ */
+static void h2_undecoded(void *ctx, __u32 stream, int request, const struct h2_seen *seen,
+			 const char *why, __u64 ts, __u32 tid)
 {
-	static const struct http1_request unseen = { .version = "HTTP/2" };
 	struct h2_ctx *x = ctx;
 	struct req *r;
 
 	x->c->st.h2_blocks_undecoded++;
 	if (request == 1) {
-		r = h2_add(x, stream, &unseen, ts, tid);
+		r = h2_add(x, stream, &seen->req, ts, tid);
 		if (r) {
 			r->incomplete = why;
-			r->unknown |= FIELD_METHOD | FIELD_NAME_PATH | FIELD_REQUEST_HEADERS;
+			r->unknown |= FIELD_REQUEST_HEADERS;
+			if (!seen->req.method[0])
+				r->unknown |= FIELD_METHOD;
+			if (!seen->req.target[0])
+				r->unknown |= FIELD_NAME_PATH;
 		}
 	} else if (request == 0 && (r = h2_stream(x, stream, ts)) && !r->head_done) {
-		/* an interim head or the final one: which, and what it said, is unknown */
 		r->incomplete = why;
-		r->unknown |= FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS |
-			      FIELD_DECODED_BODY_SIZE | FIELD_FIRST_INTERIM_RESPONSE_START;
+		r->unknown |= FIELD_RESPONSE_HEADERS | FIELD_DECODED_BODY_SIZE;
+		if (seen->status >= 200) {
+			/* the final head: its status said, its Content-Encoding not */
+			r->resp.status = seen->status;
+			r->head_done = 1;
+		} else {
+			/* an interim head or the final one: which, and what it said, is unknown */
+			r->unknown |= FIELD_RESPONSE_STATUS | FIELD_FIRST_INTERIM_RESPONSE_START;
+		}
 	}
 }
 

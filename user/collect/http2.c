@@ -101,6 +101,7 @@ struct unroled {
 	__u64 end;
 	const char *why;
 	int dir;
+	struct h2_seen *seen; /* what it said before failing, NULL if nothing */
 };
 
 #define UNROLED_MAX 8
@@ -361,6 +362,8 @@ void h2__free(struct h2_conn *h)
 			nghttp2_hd_inflate_del(h->side[i].inf);
 		side_clear(&h->side[i]);
 	}
+	for (unsigned i = 0; i < h->nunroled; i++)
+		free(h->unroled[i].seen);
 	free(h);
 }
 
@@ -544,6 +547,7 @@ struct call {
  */
 static void role_known(struct h2_conn *h, int client, const struct call *k)
 {
+	static const struct h2_seen none;
 	struct h2_side *cs = &h->side[client];
 
 	h->client = client;
@@ -554,20 +558,29 @@ static void role_known(struct h2_conn *h, int client, const struct call *k)
 		int request = u->dir == client;
 
 		if (k->cb->undecoded)
-			k->cb->undecoded(k->ctx, u->stream, request, u->why,
-					 request ? u->ts : u->end, u->tid);
+			k->cb->undecoded(k->ctx, u->stream, request, u->seen ? u->seen : &none,
+					 u->why, request ? u->ts : u->end, u->tid);
+		free(u->seen);
 	}
 	h->nunroled = 0;
 }
 
 /* a header block ended that was not decoded; the direction's table starts afresh */
 static int block_undecoded(struct h2_conn *h, struct h2_side *s, enum h2_dir dir,
-			   const struct call *k, const char *why)
+			   const struct call *k, const struct h2_seen *seen, const char *why)
 {
 	int fc = from_client(h, dir);
 	int request = s->blk_push || fc < 0 ? -1 : fc;
 
 	if (fc < 0 && !s->blk_push && h->nunroled < UNROLED_MAX) {
+		struct h2_seen *keep = NULL;
+
+		if (seen->status || seen->req.method[0] || seen->req.target[0] ||
+		    seen->req.host[0]) {
+			keep = malloc(sizeof(*keep));
+			if (keep)
+				*keep = *seen;
+		}
 		h->unroled[h->nunroled++] = (struct unroled){
 			.stream = s->blk_stream,
 			.tid = k->tid,
@@ -575,11 +588,12 @@ static int block_undecoded(struct h2_conn *h, struct h2_side *s, enum h2_dir dir
 			.end = k->end,
 			.why = why,
 			.dir = dir,
+			.seen = keep,
 		};
 		return reset_table(s);
 	}
 	if (k->cb->undecoded)
-		k->cb->undecoded(k->ctx, s->blk_stream, request, why,
+		k->cb->undecoded(k->ctx, s->blk_stream, request, seen, why,
 				 request == 1 ? s->blk_ts : k->end, k->tid);
 	if (request == 0 && s->blk_end_stream) {
 		ended(h, s->blk_stream);
@@ -592,7 +606,8 @@ static int block_undecoded(struct h2_conn *h, struct h2_side *s, enum h2_dir dir
 /* decode a complete header block and report it */
 static int block_done(struct h2_conn *h, struct h2_side *s, enum h2_dir dir, const struct call *k)
 {
-	struct http1_request req = { .version = "HTTP/2" };
+	struct h2_seen seen = { .req = { .version = "HTTP/2" } };
+	struct http1_request *req = &seen.req;
 	struct headers hs = {};
 	unsigned char *in = s->blk;
 	size_t inlen = s->blk_len;
@@ -602,7 +617,7 @@ static int block_done(struct h2_conn *h, struct h2_side *s, enum h2_dir dir, con
 	s->blk_open = 0;
 	s->blk_len = 0;
 	if (s->blk_skip) {
-		rc = block_undecoded(h, s, dir, k, s->blk_skip);
+		rc = block_undecoded(h, s, dir, k, &seen, s->blk_skip);
 		s->blk_skip = NULL;
 		release(&s->blk, &s->blk_cap, KEEP_MAX);
 		return rc;
@@ -615,8 +630,15 @@ static int block_done(struct h2_conn *h, struct h2_side *s, enum h2_dir dir, con
 		if (rv < 0) {
 			headers_free(&hs);
 			release(&s->blk, &s->blk_cap, KEEP_MAX);
+			/* the fields before the one that failed were decoded right */
+			seen.status = atoi(status);
+			if (h->client < 0 && !s->blk_push && is_req != is_resp) {
+				role_known(h, is_req ? (int)dir : !dir, k);
+				if (is_resp && k->cb->first_frame)
+					k->cb->first_frame(k->ctx, s->blk_stream, s->blk_ts);
+			}
 			return block_undecoded(
-				h, s, dir, k,
+				h, s, dir, k, &seen,
 				"HTTP/2 header block not decodable (HPACK table not seen)");
 		}
 		in += rv;
@@ -625,12 +647,12 @@ static int block_done(struct h2_conn *h, struct h2_side *s, enum h2_dir dir, con
 			headers_add(&hs, (const char *)nv.name, nv.namelen, (const char *)nv.value,
 				    nv.valuelen);
 			if (name_is(&nv, ":method"))
-				copy_nv(req.method, sizeof(req.method), &nv);
+				copy_nv(req->method, sizeof(req->method), &nv);
 			else if (name_is(&nv, ":path"))
-				copy_nv(req.target, sizeof(req.target), &nv);
+				copy_nv(req->target, sizeof(req->target), &nv);
 			else if (name_is(&nv, ":authority") ||
-				 (name_is(&nv, "host") && !req.host[0]))
-				copy_nv(req.host, sizeof(req.host), &nv);
+				 (name_is(&nv, "host") && !req->host[0]))
+				copy_nv(req->host, sizeof(req->host), &nv);
 			else if (name_is(&nv, ":status"))
 				copy_nv(status, sizeof(status), &nv);
 			else if (name_is(&nv, "content-encoding"))
@@ -657,8 +679,8 @@ static int block_done(struct h2_conn *h, struct h2_side *s, enum h2_dir dir, con
 	if (s->blk_push || fc < 0) {
 		/* a pushed request, or a role still unknown: decoded only to keep the table */
 	} else if (fc) {
-		if (req.method[0] && k->cb->request)
-			k->cb->request(k->ctx, s->blk_stream, &req, &hs, s->blk_ts, k->tid);
+		if (req->method[0] && k->cb->request)
+			k->cb->request(k->ctx, s->blk_stream, req, &hs, s->blk_ts, k->tid);
 	} else {
 		if (k->cb->headers)
 			k->cb->headers(k->ctx, s->blk_stream, atoi(status), encoding, &hs, k->end);

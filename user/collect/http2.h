@@ -23,6 +23,12 @@
 
 struct h2_conn;
 
+/* what the fields of a header block said, as far as they were decoded */
+struct h2_seen {
+	struct http1_request req; /* :method, :path, :authority (or host) */
+	int status;		  /* :status, 0 if not seen */
+};
+
 /* the traced end's calls: its writes, its reads */
 enum h2_dir {
 	H2_OUT,
@@ -53,11 +59,13 @@ struct h2_callbacks {
 	 * A header block that was not decoded (why: a static string): a
 	 * request's (request 1; ts the instant of its HEADERS frame), a
 	 * response's (0), or one whose sender's role is unknown or that a
-	 * PUSH_PROMISE carried (-1). The HPACK table of that direction starts
+	 * PUSH_PROMISE carried (-1). seen: what its fields decoded before the
+	 * one that failed said (":method", ":path", ":authority", ":status"),
+	 * "" and 0 where they did not. The HPACK table of that direction starts
 	 * afresh after it.
 	 */
-	void (*undecoded)(void *ctx, __u32 stream, int request, const char *why, __u64 ts,
-			  __u32 tid);
+	void (*undecoded)(void *ctx, __u32 stream, int request, const struct h2_seen *seen,
+			  const char *why, __u64 ts, __u32 tid);
 	/*
 	 * One direction's frames can no longer be followed (why: a static
 	 * string), from this call on; or, why NULL, are followed again from
