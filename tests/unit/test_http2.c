@@ -2042,6 +2042,37 @@ out:
 	h2_fx_fini(&f, &df);
 }
 
+/* a client that reads the server's SETTINGS before it writes its preface (nghttp) */
+static void subtest_collector_server_first(void)
+{
+	static const char *const paths[] = { "/a" };
+	struct collector_stats st;
+	const struct entry *e;
+	struct deflaters df = {};
+	struct fx f = {};
+	struct bb x = {};
+
+	if (!h2_fx_init(&f, &df))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	bb_frame(&x, T_SETTINGS, 0, 0, "\0\3\0\0\0\x64", 6);
+	ev_read_bb(f.c, SSL1, 1550, &x);
+	write_requests(&f, &df, paths, 1);
+	read_headers(&f, &df, 2000, 1, "200");
+	read_data(&f, 2100, 1, "ok", F_END_STREAM);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_STREQ(e->name, "https://example.com/a", "name");
+	ASSERT_STREQ(e->incomplete, "", "complete");
+	ASSERT_EQ(e->reused, 0, "the connection's timings");
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.h2_midway, 0, "followed from its start");
+out:
+	bb_free(&x);
+	h2_fx_fini(&f, &df);
+}
+
 /* a connection whose first bytes are random is not taken for HTTP/2 */
 static void subtest_random_not_h2(void)
 {
@@ -2110,6 +2141,8 @@ TEST(http2)
 		subtest_collector_incomplete();
 	if (test__start_subtest("h2_collector_midway"))
 		subtest_collector_midway();
+	if (test__start_subtest("h2_collector_server_first"))
+		subtest_collector_server_first();
 	if (test__start_subtest("h2_random_not_h2"))
 		subtest_random_not_h2();
 }

@@ -1455,9 +1455,10 @@ static void h2_io(struct collector *c, struct conn *cn, enum h2_dir dir, const s
  * Whether a connection not yet known to speak HTTP/2 does: its client
  * preface (a client's first write, a server's first read), or, on a
  * connection met mid-way (older than the trace, or whose preface was
- * lost), a call whose bytes are well-formed frames (h2__frames). A
- * server that writes its SETTINGS before reading the preface (nginx) is
- * at its connection's start all the same.
+ * lost), a call whose bytes are well-formed frames (h2__frames). The
+ * server's frames may come first on a connection seen from its start (nginx
+ * writes its SETTINGS before it reads the preface; a client may read the
+ * server's before it writes its own): the preface is still to come.
  */
 static void h2_detect(struct collector *c, struct conn *cn, int is_write, const struct io *io)
 {
@@ -1468,7 +1469,6 @@ static void h2_detect(struct collector *c, struct conn *cn, int is_write, const 
 	if (io->cap >= H2_PREFACE_LEN && !memcmp(io->data, H2_PREFACE, H2_PREFACE_LEN)) {
 		if (server == is_write)
 			return; /* a server does not send it, nor a client receive it */
-		infer_alpn(cn->sess, io->data, io->cap);
 		cn->h2 = h2__new(is_write ? H2_OUT : H2_IN);
 		if (cn->h2 && !is_write)
 			cn->server = 1;
@@ -1477,8 +1477,9 @@ static void h2_detect(struct collector *c, struct conn *cn, int is_write, const 
 	if (!h2__frames((const unsigned char *)io->data, io->cap, io->len,
 			server < 0 ? -1 : is_write != server))
 		return;
-	if (server == 1 && cn->observed && is_write) {
-		cn->h2 = h2__new(H2_IN);
+	if (cn->observed && is_write == server) {
+		/* the server's frames first, the preface to come */
+		cn->h2 = h2__new(server ? H2_IN : H2_OUT);
 		return;
 	}
 	cn->h2 = h2__new_midway(server);
@@ -1728,6 +1729,7 @@ static void conn_io(struct collector *c, struct conn *cn, int is_write, const st
 	if (!cn->h2)
 		h2_detect(c, cn, is_write, io);
 	if (cn->h2) {
+		infer_alpn(cn->sess, io->data, io->cap); /* (the preface, whenever it comes) */
 		h2_io(c, cn, is_write ? H2_OUT : H2_IN, io);
 		return;
 	}
