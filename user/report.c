@@ -99,6 +99,9 @@ void report__publish(struct metrics *m, const __u64 *cnt, const struct collector
 	metrics__drops(m, "unmatched", cs->unmatched);
 	metrics__drops(m, "requests_overflow", cs->requests_overflow);
 	metrics__drops(m, "h2_overflow", h2__refused());
+	metrics__drops(m, "h2_lost_uncaptured", cs->h2_lost_uncaptured);
+	metrics__drops(m, "h2_lost_malformed", cs->h2_lost_malformed);
+	metrics__drops(m, "h2_block_undecoded", cs->h2_blocks_undecoded);
 }
 
 void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool all)
@@ -111,7 +114,7 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 		fprintf(stderr,
 			"tlstrace: warning: %llu events dropped (%s), %llu user-memory read "
 			"failures, %llu bad records, %llu requests not kept (too many awaiting "
-			"responses), %llu HTTP/2 directions given up (header blocks over the "
+			"responses), %llu HTTP/2 header blocks or tables refused (over the "
 			"memory bound): entries may be missing or incomplete\n",
 			(unsigned long long)drops, drops_by_cause(causes, sizeof(causes), cnt),
 			(unsigned long long)cnt[CNT_READ_FAIL], (unsigned long long)cs->bad_records,
@@ -126,11 +129,16 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 		fprintf(stderr, " %s=%llu", counter_names[i], (unsigned long long)cnt[i]);
 	fprintf(stderr,
 		" hits.total=%llu records=%llu entries=%llu unmatched=%llu malformed=%llu "
-		"expired=%llu requests_overflow=%llu\n",
+		"expired=%llu requests_overflow=%llu h2.midway=%llu h2.lost.uncaptured=%llu "
+		"h2.lost.malformed=%llu h2.blocks_undecoded=%llu h2.streams_incomplete=%llu\n",
 		(unsigned long long)hits, (unsigned long long)cs->records,
 		(unsigned long long)cs->entries, (unsigned long long)cs->unmatched,
 		(unsigned long long)cs->malformed, (unsigned long long)cs->expired,
-		(unsigned long long)cs->requests_overflow);
+		(unsigned long long)cs->requests_overflow, (unsigned long long)cs->h2_midway,
+		(unsigned long long)cs->h2_lost_uncaptured,
+		(unsigned long long)cs->h2_lost_malformed,
+		(unsigned long long)cs->h2_blocks_undecoded,
+		(unsigned long long)cs->h2_streams_incomplete);
 }
 
 void report__libraries(struct attacher *att, bool all)
