@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * libFuzzer target: the HTTP/2 frame follower and its HPACK decoding. The
- * input is cut into calls: a control byte (direction, whether the whole call
- * was captured) and a length byte, then the call's bytes.
+ * first byte picks the connection: followed from its preface (by a client
+ * or a server) or met mid-way (role known or not). The rest is cut into
+ * calls: a control byte (direction, whether the whole call was captured)
+ * and a length byte, then the call's bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -58,19 +60,54 @@ static void on_end(void *ctx, __u32 stream, __u64 ts, int reset, __u32 code)
 		abort();
 }
 
+static void on_undecoded(void *ctx, __u32 stream, int request, const struct h2_seen *seen,
+			 const char *why, __u64 ts, __u32 tid)
+{
+	(void)ctx;
+	(void)ts;
+	(void)tid;
+	if (!why || !why[0] || request < -1 || request > 1 || stream >> 31 || !seen ||
+	    strnlen(seen->req.method, sizeof(seen->req.method)) == sizeof(seen->req.method) ||
+	    strnlen(seen->req.target, sizeof(seen->req.target)) == sizeof(seen->req.target))
+		abort();
+}
+
+static void on_sync(void *ctx, enum h2_dir dir, const char *why)
+{
+	(void)ctx;
+	if ((dir != H2_OUT && dir != H2_IN) || (why && !why[0]))
+		abort();
+}
+
 static const struct h2_callbacks cb = {
 	.request = on_request,
 	.first_frame = on_first_frame,
 	.headers = on_headers,
 	.data = on_data,
 	.end = on_end,
+	.undecoded = on_undecoded,
+	.sync = on_sync,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct h2_conn *h = h2__new();
+	struct h2_conn *h;
 	__u64 ts = 1000;
 
+	if (!size)
+		return 0;
+	switch (data[0] % 5) {
+	case 0:
+		h = h2__new(H2_OUT);
+		break;
+	case 1:
+		h = h2__new(H2_IN);
+		break;
+	default:
+		h = h2__new_midway(data[0] % 5 - 3); /* -1, 0, 1 */
+	}
+	data++;
+	size--;
 	if (!h)
 		return 0;
 	while (size >= 2) {
@@ -89,7 +126,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!copy)
 			break;
 		memcpy(copy, data, cap);
-		h2__feed(h, dir, copy, cap, len, ts += 1000, 7, &cb, NULL);
+		h2__feed(h, dir, copy, cap, len, ts + 500, ts + 1000, 7, &cb, NULL);
+		ts += 1000;
 		free(copy);
 		data += len;
 		size -= len;

@@ -132,6 +132,14 @@ static const struct {
 	  "connections or TLS sessions not tracked (tables full)" },
 	{ CS(lookups_forgotten), "lookups_forgotten", "lookups_forgotten",
 	  "processes whose lookups were forgotten (too many processes)" },
+	{ CS(h2_midway), "h2.midway", NULL, NULL },
+	{ CS(h2_lost_uncaptured), "h2.lost.uncaptured", "h2_lost_uncaptured",
+	  "HTTP/2 directions whose frames were lost (a frame header not captured)" },
+	{ CS(h2_lost_malformed), "h2.lost.malformed", "h2_lost_malformed",
+	  "HTTP/2 directions given up on a malformed frame" },
+	{ CS(h2_blocks_undecoded), "h2.blocks_undecoded", "h2_block_undecoded",
+	  "HTTP/2 header blocks not decoded (too large, not captured, HPACK)" },
+	{ CS(h2_streams_incomplete), "h2.streams_incomplete", NULL, NULL },
 	{ CS(entries_incomplete), "entries_incomplete", NULL, "entries written incomplete" },
 };
 #undef CS
@@ -174,7 +182,7 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 				(unsigned long long)cnt[CNT_DROP_LOSSES]);
 		if (h2__refused())
 			fprintf(stderr,
-				", %llu HTTP/2 directions given up (header blocks over the memory "
+				", %llu HTTP/2 header blocks or tables refused (over the memory "
 				"bound)",
 				(unsigned long long)h2__refused());
 		for (size_t i = 0; i < NCOUNTS; i++)

@@ -11,8 +11,8 @@ import time
 
 from harness import (NODE_FETCH, PY_CLIENT, Failure, check_new_connection, check_py_output,
                      check_response, check_shape, check_wallclock, describe_exit, expect,
-                     expect_count, expect_predating, need, read_entries, start_python,
-                     stderr_hint, wall_ms)
+                     expect_count, expect_predating, need, read_entries, read_line,
+                     start_python, stderr_hint, wall_ms)
 
 
 PY_OLD_CONN = r"""
@@ -45,6 +45,91 @@ def test_connection_predates_trace(env):
     client = start_python(env, PY_OLD_CONN, [str(env.port)])
     tracer = trace_until_exit(env, "connection_predates_trace", client)
     expect_predating(env, read_entries(tracer.out_file), ("/hello", "/size/1000"))
+
+
+# Node's HTTP/2 client: two sessions, connected (and the first one's
+# SETTINGS exchanged) before tlstrace starts; the second also fetches
+# /hello then, so its HPACK tables hold entries tlstrace never saw. On a
+# line from stdin, each fetches the paths after URL, one after the other.
+NODE_H2_OLD = r"""
+process.emitWarning = () => {};
+const http2 = require('http2');
+const [url, ...paths] = process.argv.slice(1);
+const open = () => new Promise(ok => { const s = http2.connect(url, {rejectUnauthorized: false});
+  s.on('remoteSettings', () => ok(s)); });
+const get = (s, p) => new Promise((ok, fail) => {
+  const r = s.request({':path': p}); let n = 0, st = 0;
+  r.on('response', h => { st = h[':status']; }); r.on('data', d => { n += d.length; });
+  r.on('end', () => ok([p, st, n])); r.on('error', fail); r.end(); });
+(async () => {
+  const fresh = await open(), used = await open();
+  await get(used, '/hello');
+  console.log('ready');
+  await new Promise(ok => process.stdin.once('data', ok));
+  for (const s of [fresh, used])
+    for (const p of paths) console.log(...await get(s, p));
+  fresh.close(); used.close(); process.stdin.destroy();
+})();
+"""
+
+
+def test_h2_connection_predates_trace(env):
+    """HTTP/2 connections opened before tlstrace started, recognised by their
+    frames: on the one that had sent nothing, an entry for each later
+    request, as on any connection older than the trace; on the one whose
+    header tables hold entries made before, each entry is right or says it
+    is incomplete and what it cannot vouch for, never a wrong name or status."""
+    need("node")
+    port = env.h2_port()
+    base = "https://localhost:%d" % port
+    paths = ["/hello", "/big"]
+    client = env.procs.spawn(["node", "-e", NODE_H2_OLD, base] + paths,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    expect(read_line(client, 20, "node client") == "ready", "node client did not start")
+    tracer = env.start_tlstrace("h2_connection_predates_trace", ["-p", str(client.pid)])
+    client.stdin.write(b"go\n")
+    client.stdin.flush()
+    expect(env.procs.wait(client, 20, "node client") == 0, "node client failed")
+    out = client.stdout.read().decode(errors="replace").split()
+    rc = env.procs.wait(tracer, 15, "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    expect(out == ["/hello", "200", "6", "/big", "200", "50000"] * 2, "node printed %r" % out)
+    entries = read_entries(tracer.out_file)
+    expect_count(entries, 4)
+    conns = []
+    for e in entries:
+        if e["tlstrace"]["connectionId"] not in conns:
+            conns.append(e["tlstrace"]["connectionId"])
+    expect(len(conns) == 2, "%d connections, want 2" % len(conns))
+    fresh = [e for e in entries if e["tlstrace"]["connectionId"] == conns[0]]
+    used = [e for e in entries if e["tlstrace"]["connectionId"] == conns[1]]
+    for i, (e, p, size) in enumerate(zip(fresh, paths, (6, 50000))):
+        x = e["tlstrace"]
+        expect(e["name"] == base + p and e["responseStatus"] == 200
+               and e["encodedBodySize"] == size and x.get("method") == "GET"
+               and e["nextHopProtocol"] == "h2" and "incomplete" not in x,
+               "fresh %d: name %r, status %r, size %r, method %r, protocol %r, incomplete %r"
+               % (i, e["name"], e["responseStatus"], e["encodedBodySize"], x.get("method"),
+                  e["nextHopProtocol"], x.get("incomplete")))
+        expect(x["connectionObserved"] is False and x["reused"] is True,
+               "fresh %d: connectionObserved %r, reused %r"
+               % (i, x["connectionObserved"], x["reused"]))
+        expect("failedPhase" not in x, "fresh %d: failed: %r" % (i, x.get("error")))
+        check_shape(e, i)
+    for i, (e, p, size) in enumerate(zip(used, paths, (6, 50000))):
+        x = e["tlstrace"]
+        unknown = x.get("unknown", []) if "incomplete" in x else []
+        # :authority may be among the fields not decoded, and neither the SNI
+        # nor the address of a connection older than the trace is known
+        expect(e["name"] in (base + p, "https://unknown" + p) or "name.path" in unknown,
+               "used %d: name %r, want %r or incomplete" % (i, e["name"], base + p))
+        expect(e["responseStatus"] == 200 or "responseStatus" in unknown,
+               "used %d: status %r, want 200 or incomplete" % (i, e["responseStatus"]))
+        expect(e["encodedBodySize"] == size or "encodedBodySize" in unknown,
+               "used %d: encodedBodySize %r, want %d or incomplete"
+               % (i, e["encodedBodySize"], size))
+        expect("failedPhase" not in x, "used %d: failed: %r" % (i, x.get("error")))
 
 
 def test_library_loaded_later(env):

@@ -158,7 +158,7 @@ http {{
     uwsgi_temp_path {dir}/tmp/uwsgi;
     scgi_temp_path {dir}/tmp/scgi;
     server {{
-        listen 127.0.0.1:{port} ssl;
+        listen 127.0.0.1:{port} ssl{listen};
         ssl_certificate {cert};
         ssl_certificate_key {key};
         ssl_protocols TLSv1.2;
@@ -168,13 +168,12 @@ http {{
 """
 
 
-def test_server_nginx(env):
-    """nginx (one process, event loop, TLS 1.2 with ALPN): three requests on
-    one keep-alive connection, the last a 404."""
-    need("curl")
+def start_traced_nginx(env, test, listen=""):
+    """nginx under tlstrace, serving /hello (6 bytes) and /big (30000) on a
+    free port of 127.0.0.1, with the listen parameters listen (" http2")."""
     need("nginx")
     cert, key = server_certs(env)
-    d = env.path("nginx")
+    d = env.path(test)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(os.path.join(d, "www"))
     os.makedirs(os.path.join(d, "tmp"))
@@ -185,10 +184,18 @@ def test_server_nginx(env):
     port = free_port()
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
-        f.write(NGINX_CONF.format(dir=d, port=port, cert=cert, key=key))
-    srv = start_traced_server(env, "server_nginx",
-                              ["nginx", "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")],
-                              port=port)
+        f.write(NGINX_CONF.format(dir=d, port=port, cert=cert, key=key, listen=listen))
+    return start_traced_server(env, test,
+                               ["nginx", "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")],
+                               port=port)
+
+
+def test_server_nginx(env):
+    """nginx (one process, event loop, TLS 1.2 with ALPN): three requests on
+    one keep-alive connection, the last a 404."""
+    need("curl")
+    srv = start_traced_nginx(env, "server_nginx")
+    port = srv.port
     base = "https://localhost:%d" % port
     paths = ["/hello", "/big", "/missing"]
     window, got = curl_server(env, srv, server_fetches([base + p for p in paths]))
@@ -214,6 +221,124 @@ def test_server_nginx(env):
                % (i - 1, entries[i - 1]["responseEnd"], entries[i]["requestStart"]))
     expect_no_problems(server_ext_problems(entries, "127.0.0.1:%d" % port, "TLSv1.2",
                                            "http/1.1"))
+
+
+def test_server_nginx_h2(env):
+    """nginx with `listen ... ssl http2`, traced as the server, curl --http2
+    fetching three paths on one connection: the client's frames are read,
+    the responses written; one entry per stream, the first carrying the
+    connection's accept and handshake."""
+    need("curl")
+    srv = start_traced_nginx(env, "server_nginx_h2", " http2")
+    base = "https://localhost:%d" % srv.port
+    paths = ["/hello", "/big", "/missing"]
+    window, got = curl_server(env, srv, ["--http2"] + server_fetches([base + p for p in paths]))
+    rc, _ = stop_traced_server(env, srv)
+    expect([(s, n) for s, n, _ in got[:2]] == [(200, 6), (200, 30000)] and got[2][0] == 404,
+           "curl got %r" % got)
+    expect(len({p for _, _, p in got}) == 1, "curl used several connections: %r" % got)
+    expect(rc >= 0 and rc not in (1, 2), "tlstrace %s%s" % (describe_exit(rc),
+                                                            env.err_hint(srv.tracer)))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 3)
+    remote = "127.0.0.1:%d" % got[0][2]
+    for i, (e, p, (status, size, _)) in enumerate(zip(entries, paths, got)):
+        check_server_entry(e, i, base + p, status, size, srv.pid, remote, "openssl", "h2")
+        expect("incomplete" not in e["tlstrace"], "entry %d: incomplete %r"
+               % (i, e["tlstrace"].get("incomplete")))
+        check_server_wallclock(e, i, window)
+    check_server_new(entries[0], 0)
+    for i in (1, 2):
+        check_reused(entries[i], i, entries[0])
+        # curl asks for one path after the other: each stream after the last ended
+        expect(entries[i - 1]["responseEnd"] <= entries[i]["requestStart"],
+               "entry %d: responseEnd %.3f after the next request was read (%.3f)"
+               % (i - 1, entries[i - 1]["responseEnd"], entries[i]["requestStart"]))
+    expect_no_problems(server_ext_problems(entries, "127.0.0.1:%d" % srv.port, "TLSv1.2", "h2"))
+
+
+def test_server_nginx_h2load(env):
+    """nginx serving HTTP/2 to h2load: 20 requests over 2 connections, 4
+    streams at once on each; one entry per request, on its connection."""
+    need("h2load")
+    srv = start_traced_nginx(env, "server_nginx_h2load", " http2")
+    url = "https://localhost:%d/hello" % srv.port
+    rc, out, err = env.procs.run(srv.client(["h2load", "-n", "20", "-c", "2", "-m", "4", url]),
+                                 60, "h2load")
+    trc, _ = stop_traced_server(env, srv)
+    expect(rc == 0 and "20 succeeded" in out and "20 2xx" in out,
+           "h2load exited %d: %s" % (rc, out[-400:]))
+    expect(trc >= 0 and trc not in (1, 2), "tlstrace %s%s" % (describe_exit(trc),
+                                                              env.err_hint(srv.tracer)))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 20)
+    for i, e in enumerate(entries):
+        x = e["tlstrace"]
+        expect(e["name"] == url and e["responseStatus"] == 200 and e["encodedBodySize"] == 6
+               and x.get("method") == "GET" and e["nextHopProtocol"] == "h2"
+               and x["role"] == "server" and x["pid"] == srv.pid,
+               "entry %d: %r %r %r %r %r %r" % (i, e["name"], e["responseStatus"],
+                                                 e["encodedBodySize"], x.get("method"),
+                                                 e["nextHopProtocol"], x["role"]))
+        expect_no_failure(e, i)
+        expect("incomplete" not in x, "entry %d: incomplete %r" % (i, x.get("incomplete")))
+        check_order(e, i)
+    by_conn = {}
+    for e in entries:
+        by_conn.setdefault(e["tlstrace"]["connectionId"], []).append(e)
+    expect(sorted(len(v) for v in by_conn.values()) == [10, 10],
+           "entries per connection: %r" % {k: len(v) for k, v in by_conn.items()})
+    for v in by_conn.values():
+        expect([e["tlstrace"]["reused"] for e in v].count(False) == 1,
+               "one entry of each connection carries its accept and handshake")
+
+
+# Header tables of 64 KiB both ways (SETTINGS_HEADER_TABLE_SIZE, and encoders
+# allowed to use it), and request fields that fill them past 4 KiB: each
+# encoder starts with a dynamic table size update to 64 KiB, which a decoder
+# kept at 4096 refuses.
+NGHTTP_TABLE = ["-c", "65536", "--encoder-header-table-size=65536"]
+NGHTTP_FIELDS = ["-H", "x-a: " + "a" * 3000, "-H", "x-b: " + "b" * 3000]
+
+
+def test_server_nghttpd_large_table(env):
+    """nghttpd traced as the server, nghttp fetching three paths at once,
+    both with 64 KiB header tables filled past 4 KiB: every request decoded."""
+    need("nghttpd")
+    need("nghttp")
+    cert, key = server_certs(env)
+    www = env.path("nghttpd_www")
+    os.makedirs(www, exist_ok=True)
+    with open(os.path.join(www, "hello"), "wb") as f:
+        f.write(b"hello\n")
+    port = free_port()
+    srv = start_traced_server(env, "server_nghttpd_large_table",
+                              ["nghttpd", "-a", "127.0.0.1", "-d", www] + NGHTTP_TABLE
+                              + [str(port), key, cert], port=port)
+    paths = ["/hello", "/hello?2", "/missing"]
+    urls = ["https://localhost:%d%s" % (port, p) for p in paths]
+    rc, out, err = env.procs.run(srv.client(["nghttp", "-n", "-s"] + NGHTTP_TABLE + NGHTTP_FIELDS
+                                            + urls), 30, "nghttp")
+    trc, _ = stop_traced_server(env, srv)
+    expect(rc == 0, "nghttp exited %d: %s" % (rc, (out + err)[-300:]))
+    expect(trc >= 0 and trc not in (1, 2), "tlstrace %s%s" % (describe_exit(trc),
+                                                              env.err_hint(srv.tracer)))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 3)
+    by_name = {e["name"]: e for e in entries}
+    expect(sorted(by_name) == sorted(urls), "names %r, want %r" % (sorted(by_name), sorted(urls)))
+    for i, url in enumerate(urls):
+        e = by_name.get(url, {})
+        x = e.get("tlstrace", {})
+        want = 404 if url.endswith("/missing") else 200
+        expect(e.get("responseStatus") == want and x.get("role") == "server"
+               and x.get("method") == "GET" and "incomplete" not in x,
+               "%s: status %r, role %r, method %r, incomplete %r"
+               % (url, e.get("responseStatus"), x.get("role"), x.get("method"),
+                  x.get("incomplete")))
+        expect_no_failure(e, i)
+        if want == 200:
+            expect(e["encodedBodySize"] == 6, "%s: encodedBodySize %r" % (url, e["encodedBodySize"]))
 
 
 def test_server_s_server(env):

@@ -53,9 +53,12 @@ struct req {
 	/* the heads' fields, for the writers that export them */
 	struct headers rq_h;
 	struct headers rs_h;
-	int timing;  /* --timing-only: an exchange of bytes, not a parsed request */
-	int opaque;  /* an exchange of another protocol's plaintext, not parsed */
-	__u64 asked; /* ...the bytes of its request */
+	int timing;	 /* --timing-only: an exchange of bytes, not a parsed request */
+	int opaque;	 /* an exchange of another protocol's plaintext, not parsed */
+	__u64 asked;	 /* ...the bytes of its request */
+	int maybe_reset; /* HTTP/2: the client's frames were lost meanwhile; it may have reset it */
+	int reset;	 /* HTTP/2: a RST_STREAM ended it */
+	int midway;	 /* HTTP/2: first seen mid-response */
 };
 
 struct conn_key {
@@ -96,8 +99,7 @@ struct conn {
 	__u64 rq_cur;	 /* ...the request whose head is being read: its id */
 	int rq_dropping; /* ...one was left out (too many waiting): so are the rest */
 	const char *resp_lost; /* HTTP/1: why its responses can no longer be told apart */
-	struct h2_conn *h2;    /* it speaks HTTP/2 (the client sent the preface) */
-	int h2_lost;	       /* ...and its frames could no longer be followed */
+	struct h2_conn *h2;    /* it speaks HTTP/2 (the preface, or its frames, showed it) */
 	const char *lost;      /* given up for a gap the parsers could not skip: why */
 	const char *untimed;   /* bytes of lost records are being fed: their times unknown */
 	char local[64];
@@ -411,44 +413,71 @@ static void fail_entry(struct entry *e, const char *phase, const char *error, __
 }
 
 /*
- * An entry that lost facts of its response (r->incomplete says why: bytes
- * of lost records or a capture cut short its parsers could not skip
- * exactly, a head over the limit): written as far as it is known, neither
- * failed nor a success, listing what it cannot vouch for. A field in
- * unknown holds 0 or "", an instant the last one seen.
+ * A request whose facts were partly lost (r->incomplete says why: bytes of
+ * lost records or a capture cut short its parsers could not skip exactly,
+ * a head over the limit; HTTP/2: frames not followed, a header block not
+ * decoded, a stream first seen mid-response): its entry says so and lists
+ * the fields it cannot vouch for. What was lost leaves its ending
+ * unobserved too, so an ending the stream did not show (a close) is no
+ * failure of it: *error is dropped. A RST_STREAM seen is a failure all the
+ * same. Returns whether the entry is incomplete.
  */
-static void incomplete_req(struct entry *e, const struct req *r)
+static int req_incomplete(struct collector *c, const struct req *r, struct entry *e,
+			  const char **error)
 {
 	const __u32 sizes = FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE;
 	__u32 unknown = r->unknown;
+	const char *why = r->incomplete;
 
+	if (!why && r->maybe_reset && *error && !r->reset)
+		why = "HTTP/2 request frames lost";
+	if (!why)
+		return 0;
+	if (!r->reset)
+		*error = NULL;
 	if (!r->response_start)
-		unknown |= FIELD_RESPONSE_START;
+		unknown |= FIELD_RESPONSE_START | FIELD_FIRST_INTERIM_RESPONSE_START;
+	/* (HTTP/2 counts DATA exactly without the head; HTTP/1 frames its body in it) */
 	if (!r->head_done)
-		unknown |= FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS | sizes |
+		unknown |= FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS |
+			   FIELD_DECODED_BODY_SIZE | (r->stream ? 0 : sizes) |
 			   (e->alpn[0] ? 0 : FIELD_NEXT_HOP_PROTOCOL);
 	if (!r->complete)
 		unknown |= FIELD_RESPONSE_END | sizes;
 	if (r->body.lost)
 		unknown |= sizes;
-	if (unknown & FIELD_RESPONSE_START)
-		e->response_start = e->interim_start = 0;
-	e->response_end = r->response_end ? r->response_end : r->last_read;
-	if (e->response_end < e->request_start)
-		e->response_end = e->request_start;
-	if (!(unknown & FIELD_RESPONSE_STATUS))
-		e->status = r->resp.status;
-	if (!(unknown & FIELD_NEXT_HOP_PROTOCOL))
-		snprintf(e->next_hop, sizeof(e->next_hop), "%s",
-			 e->alpn[0] ? e->alpn : r->resp.version);
-	if (!(unknown & FIELD_ENCODED_BODY_SIZE))
-		e->encoded_size = r->body.encoded;
-	if (!(unknown & FIELD_DECODED_BODY_SIZE))
-		e->decoded_size = http1_body_decoded(&r->body, &e->decoded_unknown);
-	if (unknown & FIELD_RESPONSE_HEADERS)
-		e->response_headers = NULL;
-	snprintf(e->incomplete, sizeof(e->incomplete), "%s", r->incomplete);
+	if (unknown & FIELD_ENCODED_BODY_SIZE)
+		unknown |= FIELD_TRANSFER_SIZE;
+	if (!e->response_start)
+		e->response_start = r->last_read; /* the last instant seen, listed as unknown */
+	snprintf(e->incomplete, sizeof(e->incomplete), "%s", why);
 	e->unknown |= unknown;
+	if (r->stream)
+		c->st.h2_streams_incomplete++;
+	return 1;
+}
+
+/* the fields an entry cannot vouch for hold 0 or "", never a guess */
+static void entry_forget(struct entry *e)
+{
+	if (e->unknown & FIELD_METHOD)
+		e->method[0] = '\0';
+	if (e->unknown & FIELD_RESPONSE_STATUS)
+		e->status = 0;
+	if (e->unknown & FIELD_ENCODED_BODY_SIZE)
+		e->encoded_size = 0;
+	if (e->unknown & FIELD_DECODED_BODY_SIZE) {
+		e->decoded_size = 0;
+		e->decoded_unknown = 0;
+	}
+	if (e->unknown & FIELD_NEXT_HOP_PROTOCOL)
+		e->next_hop[0] = '\0';
+	if (e->unknown & FIELD_REQUEST_HEADERS)
+		e->request_headers = NULL;
+	if (e->unknown & FIELD_RESPONSE_HEADERS)
+		e->response_headers = NULL;
+	if (e->unknown & FIELD_FIRST_INTERIM_RESPONSE_START)
+		e->interim_start = 0;
 }
 
 /* what an exchange of another protocol's bytes cannot tell, HTTP's terms */
@@ -550,17 +579,13 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 		r->incomplete = cn->untimed;
 		r->unknown |= FIELD_RESPONSE_END;
 	}
-	if (r->incomplete) {
-		if (r->opaque)
-			e.unknown |= OPAQUE_UNKNOWN;
-		incomplete_req(&e, r);
-		emit(c, &e);
-		return;
-	}
-	if (!error && !r->response_start && !r->opaque)
+	if (req_incomplete(c, r, &e, &error)) {
+		/* written as far as it is known: neither a failure nor a success */
+	} else if (!error && !r->response_start && !r->opaque) {
 		error = "no response";
-	if (!error && r->malformed)
+	} else if (!error && r->malformed) {
 		error = "malformed HTTP response";
+	}
 	if (r->opaque) {
 		char buf[32];
 		const char *scheme = other_scheme(cn, s, buf, sizeof(buf));
@@ -578,7 +603,11 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 			fail_entry(&e, "http", error, end);
 		}
 	} else if (!error) {
-		e.response_end = r->response_end ? r->response_end : r->last_read;
+		e.response_end = r->response_end ? r->response_end
+				 : r->last_read	 ? r->last_read
+						 : e.request_start;
+		if (e.response_end < e.request_start)
+			e.response_end = e.request_start;
 		e.status = r->resp.status;
 		snprintf(e.next_hop, sizeof(e.next_hop), "%s",
 			 e.alpn[0] ? e.alpn : r->resp.version);
@@ -587,6 +616,7 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	} else {
 		fail_entry(&e, "http", error, end);
 	}
+	entry_forget(&e);
 	emit(c, &e);
 }
 
@@ -799,10 +829,10 @@ static void pop_req(struct conn *cn)
 /* a response whose framing says more was to come */
 static int cut_short(const struct req *r)
 {
+	if (r->stream)
+		return !r->complete; /* no END_STREAM, whether its head came or not */
 	if (!r->head_done || r->complete || r->no_body)
 		return 0;
-	if (r->stream)
-		return 1; /* no END_STREAM */
 	return http1_body_cut_short(&r->body, &r->resp);
 }
 
@@ -1443,8 +1473,6 @@ static void conn_lose(struct collector *c, struct conn *cn, const char *why)
 	if (!cn->lost)
 		c->st.conns_given_up++;
 	cn->lost = why;
-	if (cn->h2)
-		cn->h2_lost = 1;
 	mark_incomplete(cn, why);
 }
 
@@ -1538,6 +1566,7 @@ static void unlink_req(struct conn *cn, struct req *r)
 struct h2_ctx {
 	struct collector *c;
 	struct conn *cn;
+	__u32 tid; /* of the call being fed */
 };
 
 static struct req *stream_req(struct conn *cn, __u32 stream)
@@ -1548,23 +1577,64 @@ static struct req *stream_req(struct conn *cn, __u32 stream)
 	return NULL;
 }
 
+/* a connection met mid-way: its frames have shown which end we trace */
+static void h2_role(struct h2_ctx *x)
+{
+	if (!x->cn->server && h2__server(x->cn->h2) == 1)
+		x->cn->server = 1;
+}
+
+/* a stream's request, its HEADERS seen at ts; NULL if not kept */
+static struct req *h2_add(struct h2_ctx *x, __u32 stream, const struct http1_request *line,
+			  __u64 ts, __u32 tid)
+{
+	struct io io = { .tid = tid, .ts_enter = ts };
+	struct req *r;
+
+	h2_role(x);
+	r = add_request(x->c, x->cn, &io, line);
+	if (r) {
+		r->stream = stream;
+		snprintf(r->resp.version, sizeof(r->resp.version), "h2");
+	}
+	return r;
+}
+
+/*
+ * The stream's request, or, for a stream whose request was sent before
+ * the client's frames were followed, one made up at its first response
+ * frame (ts), marked for what it cannot tell.
+ */
+static struct req *h2_stream(struct h2_ctx *x, __u32 stream, __u64 ts)
+{
+	static const struct http1_request unseen = { .version = "HTTP/2" };
+	struct req *r = stream_req(x->cn, stream);
+
+	if (r || !h2__predates(x->cn->h2, stream))
+		return r;
+	r = h2_add(x, stream, &unseen, ts, x->tid);
+	if (r) {
+		r->midway = 1;
+		r->incomplete = "HTTP/2 stream first seen mid-response";
+		r->unknown = FIELD_REQUEST_START | FIELD_METHOD | FIELD_NAME_PATH |
+			     FIELD_REQUEST_HEADERS | FIELD_RESPONSE_START |
+			     FIELD_FIRST_INTERIM_RESPONSE_START;
+	}
+	return r;
+}
+
 static void h2_request(void *ctx, __u32 stream, const struct http1_request *line,
 		       const struct headers *h, __u64 ts, __u32 tid)
 {
-	struct h2_ctx *x = ctx;
-	struct io io = { .tid = tid, .ts_enter = ts };
-	struct req *r = add_request(x->c, x->cn, &io, line);
+	struct req *r = h2_add(ctx, stream, line, ts, tid);
 
-	if (r) {
-		r->stream = stream;
+	if (r)
 		headers_copy(&r->rq_h, h);
-	}
 }
 
 static void h2_first_frame(void *ctx, __u32 stream, __u64 ts)
 {
-	struct h2_ctx *x = ctx;
-	struct req *r = stream_req(x->cn, stream);
+	struct req *r = h2_stream(ctx, stream, ts);
 
 	if (!r)
 		return;
@@ -1576,12 +1646,16 @@ static void h2_first_frame(void *ctx, __u32 stream, __u64 ts)
 static void h2_headers(void *ctx, __u32 stream, int status, const char *encoding,
 		       const struct headers *h, __u64 ts)
 {
-	struct h2_ctx *x = ctx;
-	struct req *r = stream_req(x->cn, stream);
+	struct req *r = h2_stream(ctx, stream, ts);
 
-	(void)ts;
-	if (!r || !status || r->head_done)
-		return; /* trailers, or an unknown stream */
+	if (!r || !status || r->head_done) {
+		/* trailers, or an unknown stream; a stream met in its body keeps its head unknown
+		 */
+		if (r && r->midway && !r->head_done)
+			r->unknown |= FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS |
+				      FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE;
+		return;
+	}
 	if (status >= 100 && status < 200) {
 		if (!r->interim_start)
 			r->interim_start = r->response_start;
@@ -1589,10 +1663,13 @@ static void h2_headers(void *ctx, __u32 stream, int status, const char *encoding
 	}
 	r->resp.status = status;
 	r->resp.content_length = -1;
-	snprintf(r->resp.version, sizeof(r->resp.version), "h2");
 	snprintf(r->resp.content_encoding, sizeof(r->resp.content_encoding), "%s", encoding);
 	headers_copy(&r->rs_h, h);
 	r->head_done = 1;
+	/* a head that could not be decoded before this one was an interim response's */
+	r->unknown &= ~(__u32)(FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS);
+	if (!(r->unknown & FIELD_ENCODED_BODY_SIZE))
+		r->unknown &= ~(__u32)FIELD_DECODED_BODY_SIZE;
 	http1_body_start(&r->body, r->resp.content_encoding);
 }
 
@@ -1601,8 +1678,12 @@ static void h2_data(void *ctx, __u32 stream, const unsigned char *p, size_t ncap
 	struct h2_ctx *x = ctx;
 	struct req *r = stream_req(x->cn, stream);
 
-	if (r)
-		http1_body_data(&r->body, p, ncap, n);
+	if (!r)
+		return; /* (its first frame made one if it could) */
+	if (r->midway && !r->head_done)
+		r->unknown |= FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS |
+			      FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE;
+	http1_body_data(&r->body, p, ncap, n);
 }
 
 static void h2_end(void *ctx, __u32 stream, __u64 ts, int reset, __u32 code)
@@ -1616,12 +1697,86 @@ static void h2_end(void *ctx, __u32 stream, __u64 ts, int reset, __u32 code)
 	r->complete = 1;
 	r->response_end = ts;
 	if (reset) {
+		r->reset = 1;
 		snprintf(err, sizeof(err), "HTTP/2 stream reset (error code %u)", code);
 		emit_req(x->c, x->cn, r, ts, err);
 	} else {
+		if (!r->head_done && !r->incomplete) {
+			x->c->st.malformed++; /* a response with no head */
+			r->malformed = 1;
+		}
 		emit_req(x->c, x->cn, r, ts, NULL);
 	}
 	unlink_req(x->cn, r);
+}
+
+/*
+ * A header block that was not decoded: its stream's entry says so, and
+ * keeps what its fields said before the one that failed.
+ */
+static void h2_undecoded(void *ctx, __u32 stream, int request, const struct h2_seen *seen,
+			 const char *why, __u64 ts, __u32 tid)
+{
+	struct h2_ctx *x = ctx;
+	struct req *r;
+
+	x->c->st.h2_blocks_undecoded++;
+	if (request == 1) {
+		r = h2_add(x, stream, &seen->req, ts, tid);
+		if (r) {
+			r->incomplete = why;
+			r->unknown |= FIELD_REQUEST_HEADERS;
+			if (!seen->req.method[0])
+				r->unknown |= FIELD_METHOD;
+			if (!seen->req.target[0])
+				r->unknown |= FIELD_NAME_PATH;
+		}
+	} else if (request == 0 && (r = h2_stream(x, stream, ts)) && !r->head_done) {
+		r->incomplete = why;
+		r->unknown |= FIELD_RESPONSE_HEADERS | FIELD_DECODED_BODY_SIZE;
+		if (seen->status >= 200) {
+			/* the final head: its status said, its Content-Encoding not */
+			r->resp.status = seen->status;
+			r->head_done = 1;
+		} else {
+			/* an interim head or the final one: which, and what it said, is unknown */
+			r->unknown |= FIELD_RESPONSE_STATUS | FIELD_FIRST_INTERIM_RESPONSE_START;
+		}
+	}
+}
+
+/*
+ * One direction's frames were lost (why), or are followed again (NULL).
+ * Streams under way may have lost frames meanwhile: those whose response
+ * was being followed lose their sizes and whatever had not come yet; a gap
+ * in the client's frames may have held a RST_STREAM, so a stream that then
+ * never ends is incomplete rather than failed.
+ */
+static void h2_sync(void *ctx, enum h2_dir dir, const char *why)
+{
+	struct h2_ctx *x = ctx;
+	int server = h2__server(x->cn->h2);
+
+	if (!why)
+		return;
+	if (strstr(why, "not captured"))
+		x->c->st.h2_lost_uncaptured++;
+	else
+		x->c->st.h2_lost_malformed++;
+	if (server < 0)
+		return;
+	for (struct req *r = x->cn->head; r; r = r->next) {
+		if (!r->stream)
+			continue;
+		if ((dir == H2_OUT) == server) {
+			/* the responses' direction */
+			r->incomplete = "HTTP/2 response frames lost";
+			r->unknown |= FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE |
+				      FIELD_TRANSFER_SIZE;
+		} else {
+			r->maybe_reset = 1;
+		}
+	}
 }
 
 static const struct h2_callbacks h2_cb = {
@@ -1630,20 +1785,54 @@ static const struct h2_callbacks h2_cb = {
 	.headers = h2_headers,
 	.data = h2_data,
 	.end = h2_end,
+	.undecoded = h2_undecoded,
+	.sync = h2_sync,
 };
 
-/* an HTTP/2 connection's bytes, one way */
+/* an HTTP/2 connection's bytes, one way: its writes or its reads */
 static void h2_io(struct collector *c, struct conn *cn, enum h2_dir dir, const struct io *io)
 {
-	struct h2_ctx x = { c, cn };
+	struct h2_ctx x = { c, cn, io->tid };
 
-	if (cn->h2_lost)
+	h2__feed(cn->h2, dir, (const unsigned char *)io->data, io->cap, io->len, io->ts_enter,
+		 io->ts, io->tid, &h2_cb, &x);
+	h2_role(&x);
+}
+
+/*
+ * Whether a connection not yet known to speak HTTP/2 does: its client
+ * preface (a client's first write, a server's first read), or, on a
+ * connection met mid-way (older than the trace, or whose preface was
+ * lost), a call whose bytes are well-formed frames (h2__frames). The
+ * server's frames may come first on a connection seen from its start (nginx
+ * writes its SETTINGS before it reads the preface; a client may read the
+ * server's before it writes its own): the preface is still to come.
+ */
+static void h2_detect(struct collector *c, struct conn *cn, int is_write, const struct io *io)
+{
+	int server = cn->server ? 1 : cn->observed ? 0 : -1;
+
+	if (cn->nreq || cn->rqs.started || !io->len)
 		return;
-	if (h2__feed(cn->h2, dir, (const unsigned char *)io->data, io->cap, io->len,
-		     dir == H2_OUT ? io->ts_enter : io->ts, io->tid, &h2_cb, &x)) {
-		cn->h2_lost = 1;
-		c->st.malformed++;
+	if (io->cap >= H2_PREFACE_LEN && !memcmp(io->data, H2_PREFACE, H2_PREFACE_LEN)) {
+		if (server == is_write)
+			return; /* a server does not send it, nor a client receive it */
+		cn->h2 = h2__new(is_write ? H2_OUT : H2_IN);
+		if (cn->h2 && !is_write)
+			cn->server = 1;
+		return;
 	}
+	if (!h2__frames((const unsigned char *)io->data, io->cap, io->len,
+			server < 0 ? -1 : is_write != server))
+		return;
+	if (cn->observed && is_write == server) {
+		/* the server's frames first, the preface to come */
+		cn->h2 = h2__new(server ? H2_IN : H2_OUT);
+		return;
+	}
+	cn->h2 = h2__new_midway(server);
+	if (cn->h2)
+		c->st.h2_midway++;
 }
 
 /* the request whose head cn's stream is reading, if it is still kept */
@@ -1719,7 +1908,7 @@ static const struct h1stream_cb rq_cb = {
  */
 static void requests_io(struct collector *c, struct conn *cn, const struct io *io)
 {
-	struct h2_ctx x = { c, cn };
+	struct h2_ctx x = { c, cn, io->tid };
 	struct h1_piece p = {
 		.data = io->data,
 		.cap = io->cap,
@@ -1746,13 +1935,6 @@ static void on_write(struct collector *c, struct conn *cn, const struct io *io)
 	if (!io->len)
 		return;
 	infer_alpn(cn->sess, io->data, io->cap);
-	if (!cn->h2 && !cn->nreq && !cn->rqs.started && cn->rqs.state == H1S_START &&
-	    io->cap >= H2_PREFACE_LEN && !memcmp(io->data, H2_PREFACE, H2_PREFACE_LEN))
-		cn->h2 = h2__new();
-	if (cn->h2) {
-		h2_io(c, cn, H2_OUT, io);
-		return;
-	}
 	requests_io(c, cn, io);
 }
 
@@ -1909,10 +2091,7 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 
 static void on_read(struct collector *c, struct conn *cn, const struct io *io)
 {
-	if (cn->h2)
-		h2_io(c, cn, H2_IN, io);
-	else
-		feed_responses(c, cn, io, io->ts);
+	feed_responses(c, cn, io, io->ts);
 }
 
 static void on_ssl_call(struct collector *c, const void *rec, size_t len)
@@ -2206,13 +2385,22 @@ static int sniff_io(struct collector *c, struct conn *cn, int is_write, const st
 static void conn_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
 {
 	struct http1_request line;
-	int h2_lost = cn->h2_lost;
 
 	if (cn->lost)
 		return;
 	/* an HTTP/1 client's lost writes may have held requests: responses no longer pair */
 	if (io->untimed && is_write && !cn->server && !cn->h2) {
 		conn_lose(c, cn, io->gap);
+		return;
+	}
+	/* HTTP/2, either end: the frames' direction tells requests from responses */
+	if (!cn->h2 && cn->proto != PROTO_OTHER)
+		h2_detect(c, cn, is_write, io);
+	if (cn->h2) {
+		if (cn->proto == PROTO_UNDECIDED)
+			sniff_decide(c, cn, PROTO_HTTP);
+		infer_alpn(cn->sess, io->data, io->cap); /* (the preface, whenever it comes) */
+		h2_io(c, cn, is_write ? H2_OUT : H2_IN, io);
 		return;
 	}
 	/* a connection we did not see begin: a request read makes it a server's */
@@ -2232,9 +2420,6 @@ static void conn_io(struct collector *c, struct conn *cn, int is_write, const st
 		(is_write ? server_write : server_read)(c, cn, io);
 	else
 		(is_write ? on_write : on_read)(c, cn, io);
-	/* HTTP/2 gave up on a gap: a frame header, or a header block, not seen */
-	if (cn->h2 && cn->h2_lost && !h2_lost && io->cap < io->len)
-		conn_lose(c, cn, io->gap ? io->gap : "capture cut short");
 }
 
 /* what a gap of bytes not seen is fed as: nothing, by length */

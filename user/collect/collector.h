@@ -37,6 +37,13 @@ struct collector_stats {
 	__u64 heads_over_budget; /* heads past COLLECTOR_HEADS_BUDGET: the same */
 	__u64 tables_full; /* connections or TLS sessions not tracked: past the bounds below */
 	__u64 lookups_forgotten; /* processes whose lookups were dropped, past the bound on them */
+	/* HTTP/2 */
+	__u64 h2_midway;	   /* connections followed from a call of frames, not the preface */
+	__u64 h2_lost_uncaptured;  /* directions whose frames were lost: a frame header not captured
+				    */
+	__u64 h2_lost_malformed;   /* ...a malformed frame */
+	__u64 h2_blocks_undecoded; /* header blocks not decoded: too large, not captured, HPACK */
+	__u64 h2_streams_incomplete; /* streams written as incomplete entries, for any of these */
 };
 
 /* requests kept waiting for their responses: on one connection, and in all */
