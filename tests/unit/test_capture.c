@@ -9,6 +9,7 @@
 #include <string.h>
 #include "tlstrace.h"
 #include "collect/collector.h"
+#include "export/phases.h"
 #include "events.h"
 #include "test.h"
 
@@ -321,6 +322,34 @@ static void subtest_loss_in_head(void)
 	fx_fini(&f);
 }
 
+/* lost both ways before any response byte: the entry ends where it is last seen, not at 0 */
+static void subtest_loss_before_response(void)
+{
+	struct fx f;
+	const struct entry *e;
+	struct ev_ssl_free fr = {};
+	struct phases ph;
+
+	if (!fx_init(&f))
+		return;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1900, 1910, REQ_A);
+	set_hdr(&fr.hdr, EV_SSL_FREE, 3000);
+	fr.ssl = SSL1;
+	fr.lost = (struct ev_loss){ .bytes = { 40, 90 }, .calls = { 1, 1 } };
+	feed_ok(f.c, &fr, sizeof(fr));
+	e = nth(&f, 0);
+	if (e) {
+		ASSERT_STREQ(e->incomplete, "records dropped", "incomplete");
+		ASSERT_TRUE(e->unknown & FIELD_RESPONSE_END, "responseEnd unknown");
+		ASSERT_EQ(e->response_end, e->request_start, "responseEnd: the last instant seen");
+		check_order(e);
+		phases__get(e, &ph);
+		ASSERT_TRUE(ph.end >= ph.start, "phases end after they start");
+	}
+	fx_fini(&f);
+}
+
 /* EV_MORE records that lie (past the call, out of order, too long) are refused */
 static void subtest_more_hostile(void)
 {
@@ -375,4 +404,6 @@ TEST(capture)
 		subtest_loss_both_ways();
 	if (test__start_subtest("loss_in_head"))
 		subtest_loss_in_head();
+	if (test__start_subtest("loss_before_response"))
+		subtest_loss_before_response();
 }

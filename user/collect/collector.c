@@ -429,6 +429,13 @@ static void incomplete_req(struct entry *e, const struct req *r)
 	if (r->body.lost)
 		unknown |= sizes;
 	e->response_end = r->response_end ? r->response_end : r->last_read;
+	/* nothing of its response seen: its last instant is its request's (or start) */
+	if (e->response_end < e->response_start)
+		e->response_end = e->response_start;
+	if (e->response_end < e->request_start)
+		e->response_end = e->request_start;
+	if (e->response_end < e->start)
+		e->response_end = e->start;
 	if (!(unknown & FIELD_RESPONSE_STATUS))
 		e->status = r->resp.status;
 	if (!(unknown & FIELD_NEXT_HOP_PROTOCOL))
