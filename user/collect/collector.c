@@ -1209,6 +1209,11 @@ static void track_handshake(struct session *s, const struct ev_ssl_call *e)
 {
 	if (s->hs_done)
 		return;
+	/* a call entered before its socket connected: its handshake was not on this one */
+	if (!s->hs_start && s->conn && s->conn->observed && e->ts_enter < s->conn->connect_start) {
+		s->hs_done = 1;
+		return;
+	}
 	if (e->call == CALL_HANDSHAKE) {
 		if (!s->hs_start)
 			s->hs_start = e->ts_enter;
