@@ -4,6 +4,7 @@
  * (fuzz/fuzz_collector.c) found mishandled: each entry still comes out in
  * order, neither failed nor guessed.
  */
+#include <stdlib.h>
 #include <string.h>
 #include "tlstrace.h"
 #include "collect/collector.h"
@@ -35,8 +36,49 @@ static void subtest_call_entered_before_connect(void)
 	fx_fini(&f);
 }
 
+/*
+ * Reads lost before a handshake record (carried on it): they moved data, so
+ * the handshake ended before them, unseen. Fed at the connect's time, they
+ * made an exchange that began before its own handshake.
+ */
+static void subtest_loss_before_handshake_done(void)
+{
+	struct fx f;
+	struct ev_ssl_call *e = calloc(1, sizeof(*e));
+	struct collector_stats st;
+
+	if (!ASSERT_OK_PTR(e, "calloc") || !fx_init(&f))
+		goto out;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	ev_established(f.c, 5, SOCK1, 1100);
+	ev_set_fd(f.c, SSL1, 5, 1150);
+	set_hdr(&e->hdr, EV_SSL_CALL, 1300);
+	e->ssl = SSL1;
+	e->ts_enter = 1290;
+	e->ret = 1;
+	e->call = CALL_HANDSHAKE;
+	e->lib = LIB_OPENSSL;
+	e->lost.bytes[IO_READ - 1] = 40912;
+	feed_ok(f.c, e, offsetof(struct ev_ssl_call, data));
+	ev_write(f.c, SSL1, 1390, 1400, "a001 NOOP\r\n"); /* not HTTP */
+	ev_read(f.c, SSL1, 2000, "a001 OK\r\n");
+	ev_free(f.c, SSL1, 3000);
+	for (int i = 0; i < f.s->n && i < MAX_ENTRIES; i++) {
+		check_order(&f.s->e[i]);
+		ASSERT_STREQ(f.s->e[i].incomplete, "records dropped", "incomplete");
+	}
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.conns_given_up, 1, "given up");
+	ASSERT_EQ(st.bytes_lost, 40912, "bytes_lost");
+	fx_fini(&f);
+out:
+	free(e);
+}
+
 TEST(hostile)
 {
 	if (test__start_subtest("call_entered_before_connect"))
 		subtest_call_entered_before_connect();
+	if (test__start_subtest("loss_before_handshake_done"))
+		subtest_loss_before_handshake_done();
 }

@@ -2031,8 +2031,7 @@ static const char no_bytes[1];
 /*
  * Data records of cn's session or socket lost before the record carrying
  * l: fed as gaps of their exact length, each way, timed at the last
- * instant seen (the lost calls' own times are unknown). Lost both ways,
- * their order is unknown: cn is given up.
+ * instant seen (the lost calls' own times are unknown), or cn given up.
  */
 static void carry_loss(struct collector *c, struct conn *cn, const struct ev_loss *l, __u32 tid)
 {
@@ -2048,7 +2047,13 @@ static void carry_loss(struct collector *c, struct conn *cn, const struct ev_los
 	}
 	if (!ways || !cn)
 		return;
-	if (ways == 2) {
+	/*
+	 * Lost both ways, their order is unknown; lost calls that moved data
+	 * on a session whose handshake was followed but not seen done: it
+	 * ended unseen before them, when, nobody knows.
+	 */
+	if (ways == 2 || (cn->sess && !cn->sess->hs_done && !c->timing_only &&
+			  (cn->sess->hs_start || cn->observed))) {
 		conn_lose(c, cn, why);
 		return;
 	}
