@@ -75,10 +75,39 @@ out:
 	free(e);
 }
 
+/*
+ * --timing-only: a second session takes a connection over (a syscall
+ * inside its handshake) while the first one's request waits: that later
+ * handshake is not the one the request went through.
+ */
+static void subtest_session_takes_over_socket(void)
+{
+	struct fx f;
+	const struct entry *e;
+
+	if (!fx_init(&f))
+		return;
+	collector__set_timing_only(f.c);
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_call(f.c, SSL1, CALL_WRITE, 1600, 1610, 11, "a001 NOOP\r\n");
+	ev_bind(f.c, SSL2, 5, BIND_NESTED, 2000, NULL, 0);
+	ev_call(f.c, SSL1, CALL_READ, 2500, 2510, 9, "a001 OK\r\n");
+	ev_close(f.c, 5, 3000);
+	e = nth(&f, 0);
+	if (e) {
+		ASSERT_NULL(e->failed_phase, "not failed");
+		check_order(e);
+		ASSERT_TRUE(e->secure_start <= e->request_start, "no handshake after the request");
+	}
+	fx_fini(&f);
+}
+
 TEST(hostile)
 {
 	if (test__start_subtest("call_entered_before_connect"))
 		subtest_call_entered_before_connect();
 	if (test__start_subtest("loss_before_handshake_done"))
 		subtest_loss_before_handshake_done();
+	if (test__start_subtest("session_takes_over_socket"))
+		subtest_session_takes_over_socket();
 }

@@ -481,8 +481,13 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 			       (s->sh.version == 0x0304 || !s->sh_state);
 	e.request_start = r->request_start;
 
-	/* (a request made before the socket connected was another socket's) */
-	if (r->first_on_conn && cn->observed && r->request_start >= cn->connect_start) {
+	/*
+	 * (a request made before the socket connected was another socket's, and
+	 * a handshake begun after the request, of a session that took the
+	 * socket over, was not the one it went through)
+	 */
+	if (r->first_on_conn && cn->observed && r->request_start >= cn->connect_start &&
+	    (!s || s->hs_start <= r->request_start)) {
 		e.connect_start = cn->connect_start;
 		e.secure_start = s ? s->hs_start : 0;
 		e.connect_end = s ? s->hs_end : cn->tcp_end;
