@@ -76,9 +76,9 @@ out:
 }
 
 /*
- * --timing-only: a second session takes a connection over (a syscall
- * inside its handshake) while the first one's request waits: that later
- * handshake is not the one the request went through.
+ * A second session takes a connection over (a syscall inside its
+ * handshake) while the first one's last word, of another protocol than
+ * HTTP, is unanswered: that later handshake is not the one it went through.
  */
 static void subtest_session_takes_over_socket(void)
 {
@@ -87,11 +87,9 @@ static void subtest_session_takes_over_socket(void)
 
 	if (!fx_init(&f))
 		return;
-	collector__set_timing_only(f.c);
 	open_tls(f.c, 5, SOCK1, SSL1, 1000);
-	ev_call(f.c, SSL1, CALL_WRITE, 1600, 1610, 11, "a001 NOOP\r\n");
+	ev_write(f.c, SSL1, 1600, 1610, "a001 LOGOUT\r\n");
 	ev_bind(f.c, SSL2, 5, BIND_NESTED, 2000, NULL, 0);
-	ev_call(f.c, SSL1, CALL_READ, 2500, 2510, 9, "a001 OK\r\n");
 	ev_close(f.c, 5, 3000);
 	e = nth(&f, 0);
 	if (e) {
@@ -99,6 +97,58 @@ static void subtest_session_takes_over_socket(void)
 		check_order(e);
 		ASSERT_TRUE(e->secure_start <= e->request_start, "no handshake after the request");
 	}
+	fx_fini(&f);
+}
+
+/* --timing-only: a socket read or write of len bytes, a write's TLS record header captured */
+static void timing_sock_io(struct collector *c, __u32 fd, __u32 dir, __u64 enter, __u64 ts,
+			   __u32 len)
+{
+	struct ev_sock_io e = {};
+	const __u8 head[5] = { 0x17, 3, 3, (__u8)((len - 5) >> 8), (__u8)(len - 5) };
+
+	set_hdr(&e.hdr, EV_SOCK_IO, ts);
+	e.ts_enter = enter;
+	e.fd = fd;
+	e.dir = dir;
+	e.len = len;
+	if (dir == IO_WRITE) {
+		memcpy(e.data, head, sizeof(head));
+		e.cap = sizeof(head);
+	}
+	feed_ok(c, &e, offsetof(struct ev_sock_io, data) + e.cap);
+}
+
+/*
+ * Calls that cannot be: of no known kind, or a read or write under
+ * --timing-only (which probes handshakes alone); mixed with its socket
+ * I/O they timed a response before its request.
+ */
+static void subtest_calls_that_cannot_be(void)
+{
+	struct fx f;
+	struct collector_stats st;
+
+	if (!fx_init(&f))
+		return;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_call(f.c, SSL1, 0, 1600, 1610, 5, "hello");
+	ev_call(f.c, SSL1, CALL_WRITE + 1, 1700, 1710, 5, "hello");
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.bad_records, 2, "refused: of no known kind");
+	fx_fini(&f);
+	if (!fx_init(&f))
+		return;
+	collector__set_timing_only(f.c);
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_call(f.c, SSL1, CALL_READ, 1500, 1510, 38, "a001 OK\r\n");
+	timing_sock_io(f.c, 5, IO_WRITE, 1600, 1600, 100);
+	timing_sock_io(f.c, 5, IO_READ, 1700, 1800, 100);
+	ev_close(f.c, 5, 3000);
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.bad_records, 1, "refused: a read under --timing-only");
+	for (int i = 0; i < f.s->n && i < MAX_ENTRIES; i++)
+		check_order(&f.s->e[i]);
 	fx_fini(&f);
 }
 
@@ -110,4 +160,6 @@ TEST(hostile)
 		subtest_loss_before_handshake_done();
 	if (test__start_subtest("session_takes_over_socket"))
 		subtest_session_takes_over_socket();
+	if (test__start_subtest("calls_that_cannot_be"))
+		subtest_calls_that_cannot_be();
 }

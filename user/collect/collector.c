@@ -1658,8 +1658,10 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 	struct conn *cn;
 	struct io io;
 
+	/* --timing-only probes handshakes alone: a read or write cannot come */
 	if (offsetof(struct ev_ssl_call, data) + e->cap > len || e->cap > MAX_CAPTURE ||
-	    e->cap > e->len || e->more > MAX_MORE) {
+	    e->cap > e->len || e->more > MAX_MORE || e->call < CALL_HANDSHAKE ||
+	    e->call > CALL_WRITE || (c->timing_only && e->call != CALL_HANDSHAKE)) {
 		c->st.bad_records++;
 		return;
 	}
