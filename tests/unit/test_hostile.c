@@ -152,6 +152,35 @@ static void subtest_calls_that_cannot_be(void)
 	fx_fini(&f);
 }
 
+/*
+ * A session whose handshake was seen on its first socket writes on a
+ * second one before that is seen ESTABLISHED (TCP Fast Open sends data
+ * with the SYN), and is set on it after: connectEnd is not after
+ * requestStart.
+ */
+static void subtest_request_before_established(void)
+{
+	struct fx f;
+	const struct entry *e;
+
+	if (!fx_init(&f))
+		return;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_connect(f.c, 5, SOCK2, 2000); /* the first one's close unseen */
+	ev_write(f.c, SSL1, 2100, 2110, REQ_A);
+	ev_read(f.c, SSL1, 2200, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+	ev_established(f.c, 5, SOCK2, 3000);
+	ev_set_fd(f.c, SSL1, 5, 3100);
+	ev_read(f.c, SSL1, 3200, "hello");
+	ev_close(f.c, 5, 4000);
+	e = nth(&f, 0);
+	if (e) {
+		ASSERT_NULL(e->failed_phase, "not failed");
+		check_order(e);
+	}
+	fx_fini(&f);
+}
+
 TEST(hostile)
 {
 	if (test__start_subtest("call_entered_before_connect"))
@@ -162,4 +191,6 @@ TEST(hostile)
 		subtest_session_takes_over_socket();
 	if (test__start_subtest("calls_that_cannot_be"))
 		subtest_calls_that_cannot_be();
+	if (test__start_subtest("request_before_established"))
+		subtest_request_before_established();
 }

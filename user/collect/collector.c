@@ -509,6 +509,9 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 			e.connect_end = e.secure_start ? e.secure_start
 					: cn->tcp_end  ? cn->tcp_end
 						       : e.connect_start;
+		/* ...and so does a connection its request was written on before it was up */
+		if (e.connect_end > e.request_start)
+			e.connect_end = e.request_start;
 	} else {
 		/* reused, or a connection older than the trace */
 		e.reused = 1;
