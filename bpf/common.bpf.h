@@ -237,8 +237,14 @@ static __always_inline struct ev_ssl_call *scratch_rec(void)
  * Data records lost (ring buffer full) per TLS session (LOSS_TLS, id the
  * session pointer) or plain socket (LOSS_SOCK, id the fd), held until the
  * next record of the same session or socket gets through and carries them
- * (struct ev_loss). A hash, not an LRU: an entry is never evicted unseen;
- * when it is full the loss is counted (CNT_DROP_LOSSES) instead.
+ * (struct ev_loss). Threads of one process share a session or socket, so
+ * every change is atomic: a loss is added (fetch-and-add), and a record
+ * takes what is held by swapping each counter for 0 (take_loss), giving it
+ * back if the record is lost itself. An entry stays until its session is
+ * freed, its socket closed or its process exits, so a loss noted while
+ * another thread carries is never dropped with the entry. A hash, not an
+ * LRU: an entry is never evicted unseen; when it is full the loss is
+ * counted (CNT_DROP_LOSSES) instead.
  */
 #define LOSS_TLS 1
 #define LOSS_SOCK 2
@@ -250,11 +256,17 @@ struct loss_key {
 	__u32 kind;
 };
 
+/* what is held: ev_loss's counts, 64 bits each (BPF swaps no narrower word without -mcpu=v3) */
+struct held_loss {
+	__u64 bytes[2];
+	__u64 calls[2];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_LOSSES);
 	__type(key, struct loss_key);
-	__type(value, struct ev_loss);
+	__type(value, struct held_loss);
 } losses SEC(".maps") __weak;
 
 static __always_inline void loss_key(struct loss_key *k, __u32 kind, __u64 id)
@@ -264,58 +276,78 @@ static __always_inline void loss_key(struct loss_key *k, __u32 kind, __u64 id)
 	k->kind = kind;
 }
 
-/* a call of this session or socket moved bytes one way (enum io_dir) and its record was lost */
-static __always_inline void note_loss(__u32 kind, __u64 id, __u32 dir, __u64 bytes)
+/* what is held for k, its entry made if need be; NULL (counted) if the map is full */
+static __always_inline struct held_loss *held_get(const struct loss_key *k)
 {
-	struct loss_key k = {};
-	struct ev_loss zero = {}, *l;
+	struct held_loss zero = {}, *l = bpf_map_lookup_elem(&losses, k);
 
-	loss_key(&k, kind, id);
-	l = bpf_map_lookup_elem(&losses, &k);
-	if (!l) {
-		bpf_map_update_elem(&losses, &k, &zero, BPF_NOEXIST);
-		l = bpf_map_lookup_elem(&losses, &k);
-		if (!l) {
-			count(CNT_DROP_LOSSES);
-			return;
-		}
-	}
-	if (dir == IO_READ) {
-		__sync_fetch_and_add(&l->bytes[1], bytes);
-		__sync_fetch_and_add(&l->calls[1], 1);
-	} else {
-		__sync_fetch_and_add(&l->bytes[0], bytes);
-		__sync_fetch_and_add(&l->calls[0], 1);
-	}
-}
-
-/* what is held for k, copied into a record's out; the map's entry, or NULL */
-static __always_inline struct ev_loss *peek_loss(const struct loss_key *k, struct ev_loss *out)
-{
-	struct ev_loss *l = bpf_map_lookup_elem(&losses, k);
-
-	out->bytes[0] = l ? l->bytes[0] : 0;
-	out->bytes[1] = l ? l->bytes[1] : 0;
-	out->calls[0] = l ? l->calls[0] : 0;
-	out->calls[1] = l ? l->calls[1] : 0;
+	if (l)
+		return l;
+	bpf_map_update_elem(&losses, k, &zero, BPF_NOEXIST);
+	l = bpf_map_lookup_elem(&losses, k);
+	if (!l)
+		count(CNT_DROP_LOSSES);
 	return l;
 }
 
 /*
- * The record carrying got went out: take it off what is held (losses
- * noted meanwhile by another thread stay), dropping an entry left empty.
+ * A record of k's session or socket was lost: a call that moved bytes one
+ * way (enum io_dir; none for a handshake), and what the record was to
+ * carry (got, from take_loss), held again for the next one.
  */
-static __always_inline void carried(const struct loss_key *k, struct ev_loss *l,
-				    const struct ev_loss *got)
+static __always_inline void note_loss(const struct loss_key *k, __u32 dir, __u64 bytes,
+				      const struct ev_loss *got)
 {
+	struct held_loss *l;
+
+	if (!bytes && !got->bytes[0] && !got->bytes[1] && !got->calls[0] && !got->calls[1])
+		return;
+	l = held_get(k);
 	if (!l)
 		return;
-	__sync_fetch_and_add(&l->bytes[0], -got->bytes[0]);
-	__sync_fetch_and_add(&l->bytes[1], -got->bytes[1]);
-	__sync_fetch_and_add(&l->calls[0], -got->calls[0]);
-	__sync_fetch_and_add(&l->calls[1], -got->calls[1]);
-	if (!l->bytes[0] && !l->bytes[1] && !l->calls[0] && !l->calls[1])
-		bpf_map_delete_elem(&losses, k);
+	if (bytes && dir == IO_READ) {
+		__sync_fetch_and_add(&l->bytes[1], bytes);
+		__sync_fetch_and_add(&l->calls[1], 1);
+	} else if (bytes) {
+		__sync_fetch_and_add(&l->bytes[0], bytes);
+		__sync_fetch_and_add(&l->calls[0], 1);
+	}
+	__sync_fetch_and_add(&l->bytes[0], got->bytes[0]);
+	__sync_fetch_and_add(&l->bytes[1], got->bytes[1]);
+	__sync_fetch_and_add(&l->calls[0], got->calls[0]);
+	__sync_fetch_and_add(&l->calls[1], got->calls[1]);
+}
+
+/* a held count of calls, at most what a record carries: the rest stays held */
+static __always_inline __u32 take_calls(__u64 *held)
+{
+	__u64 n = __sync_lock_test_and_set(held, 0);
+
+	if (n <= 0xffffffff)
+		return n;
+	__sync_fetch_and_add(held, n - 0xffffffff);
+	return 0xffffffff;
+}
+
+/*
+ * Take what is held for k into a record's out, each counter swapped for 0:
+ * a loss another thread notes meanwhile stays held for the next record,
+ * and no two records carry the same one. If the record is lost, note_loss
+ * gives it back.
+ */
+static __always_inline void take_loss(const struct loss_key *k, struct ev_loss *out)
+{
+	struct held_loss *l = bpf_map_lookup_elem(&losses, k);
+
+	if (!l) {
+		out->bytes[0] = out->bytes[1] = 0;
+		out->calls[0] = out->calls[1] = 0;
+		return;
+	}
+	out->bytes[0] = __sync_lock_test_and_set(&l->bytes[0], 0);
+	out->bytes[1] = __sync_lock_test_and_set(&l->bytes[1], 0);
+	out->calls[0] = take_calls(&l->calls[0]);
+	out->calls[1] = take_calls(&l->calls[1]);
 }
 
 /* a call's bytes past its record's MAX_CAPTURE, as EV_MORE records */
@@ -443,7 +475,6 @@ static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
 	struct loss_key k = {};
-	struct ev_loss *held;
 	struct tls_result r;
 	struct ev_ssl_call *e;
 	__u64 n, cap = 0, buf;
@@ -483,14 +514,12 @@ static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
 	e->more = more_records(all);
 	e->_pad = 0;
 	loss_key(&k, LOSS_TLS, a->ssl);
-	held = peek_loss(&k, &e->lost);
+	take_loss(&k, &e->lost);
 	if (submit(e, offsetof(struct ev_ssl_call, data) + cap)) {
 		/* lost whole: the session's next record says how much */
-		if (n)
-			note_loss(LOSS_TLS, k.id, a->call == CALL_READ ? IO_READ : IO_WRITE, n);
+		note_loss(&k, a->call == CALL_READ ? IO_READ : IO_WRITE, n, &e->lost);
 		goto out;
 	}
-	carried(&k, held, &e->lost);
 	emit_more(&e->hdr, EV_SSL_CALL, k.id, buf, all);
 out:
 	bpf_map_delete_elem(&inflight, &tid);
@@ -555,10 +584,14 @@ static __always_inline int tls_free(__u32 lib, void *ssl)
 	if (e) {
 		fill_hdr(&e->hdr, EV_SSL_FREE, bpf_ktime_get_ns());
 		e->ssl = (__u64)ssl;
-		peek_loss(&lk, &e->lost);
+		take_loss(&lk, &e->lost);
 		commit(e);
 	}
-	/* the session is gone: what it lost is carried now or never */
+	/*
+	 * The session is gone: what it lost is carried now or never (a call
+	 * of it another thread ends meanwhile, using it after its free, may
+	 * note a loss here just before the entry goes).
+	 */
 	bpf_map_delete_elem(&losses, &lk);
 	return 0;
 }

@@ -401,10 +401,14 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 		fill_hdr(&e->hdr, EV_CLOSE, bpf_ktime_get_ns());
 		e->fd = fd;
 		e->_pad = 0;
-		peek_loss(&lk, &e->lost);
+		take_loss(&lk, &e->lost);
 		commit(e);
 	}
-	/* the socket is gone: what it lost is carried now or never */
+	/*
+	 * The socket is gone: what it lost is carried now or never (a call on
+	 * it another thread ends meanwhile may note a loss here just before
+	 * the entry goes).
+	 */
 	bpf_map_delete_elem(&losses, &lk);
 	return 0;
 }
@@ -527,7 +531,6 @@ static __always_inline void emit_sock_io(__u32 fd, __u32 dir, __u64 ts_enter, __
 {
 	struct ev_sock_io *e = (struct ev_sock_io *)scratch_rec();
 	struct loss_key k = {};
-	struct ev_loss *held;
 	__u64 cap;
 	__u32 all;
 
@@ -551,13 +554,11 @@ static __always_inline void emit_sock_io(__u32 fd, __u32 dir, __u64 ts_enter, __
 	e->more = more_records(all);
 	e->_pad = 0;
 	loss_key(&k, LOSS_SOCK, fd);
-	held = peek_loss(&k, &e->lost);
+	take_loss(&k, &e->lost);
 	if (submit(e, offsetof(struct ev_sock_io, data) + cap)) {
-		if (len)
-			note_loss(LOSS_SOCK, fd, dir, len);
+		note_loss(&k, dir, len, &e->lost);
 		return;
 	}
-	carried(&k, held, &e->lost);
 	emit_more(&e->hdr, EV_SOCK_IO, fd, buf, all);
 }
 
@@ -954,12 +955,16 @@ struct exit_losses {
 	__u32 calls;
 };
 
-static long exit_loss(struct bpf_map *map, struct loss_key *k, struct ev_loss *l,
+static long exit_loss(struct bpf_map *map, struct loss_key *k, struct held_loss *l,
 		      struct exit_losses *x)
 {
+	__u64 n;
+
 	if (k->pid != x->pid)
 		return 0;
-	x->calls += l->calls[0] + l->calls[1];
+	n = x->calls + __sync_lock_test_and_set(&l->calls[0], 0) +
+	    __sync_lock_test_and_set(&l->calls[1], 0);
+	x->calls = n < 0xffffffff ? n : 0xffffffff;
 	bpf_map_delete_elem(map, k);
 	return 0;
 }

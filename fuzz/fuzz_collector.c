@@ -4,11 +4,19 @@
  *
  * The input is a sequence of records: a type byte, then the record's fixed
  * part as raw bytes, then its captured data. Only what makes records meet
- * each other is tamed: two processes, a few fds, sockets and sessions, and
- * clocks that move forward. Everything else (lengths, addresses, states,
- * the plaintext) is the fuzzer's. Each record is handed over in a heap copy
- * of exactly its size; the emitted entries are checked for order, and
- * redacted as run.c does.
+ * each other is tamed: two processes of two threads, a few fds, sockets and
+ * sessions, and clocks that move forward. Everything else (lengths,
+ * addresses, states, the plaintext) is the fuzzer's. A data record's _pad
+ * may say that only its first few captured bytes are the input's and the
+ * rest filler (so that a short input makes calls and EV_MORE records of
+ * 16 KiB), or that the record is a byte short of its cap; an EV_MORE's
+ * sequence number, offset and length are mostly what the BPF side sends
+ * after a call (in order, or not, or twice), sometimes anything, for a
+ * call or for keys no call had; the losses carried (struct ev_loss) are
+ * mostly none, else small or huge, either or both ways. Each record is
+ * handed over in a heap copy of exactly its size; the emitted entries are
+ * checked for order and for what an incomplete entry may say, and redacted
+ * as run.c does.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +41,7 @@ union record {
 	struct ev_sock_io sock_io;
 	struct ev_accept accept;
 	struct ev_lib_open lib_open;
+	struct ev_more more;
 };
 
 static union record rec;
@@ -64,19 +73,101 @@ static size_t fixed_size(__u32 type)
 		return offsetof(struct ev_sock_io, data);
 	case EV_ACCEPT:
 		return sizeof(struct ev_accept);
+	case EV_MORE:
+		return offsetof(struct ev_more, data);
 	default:
 		return sizeof(struct ev_lib_open);
 	}
 }
 
-static __u32 take_cap(__u32 *cap, __u32 *len, size_t max, size_t left)
+/* a data record's _pad: only the first pad >> 2 captured bytes are the input's */
+#define PAD_FILL 1
+#define PAD_CUT 2 /* the record is handed over a byte short of its cap */
+
+/*
+ * The captured length, at most max, and how many of its bytes come from
+ * the input (the result): all, or with PAD_FILL the first pad >> 2, the
+ * rest filler. len is at least cap.
+ */
+static size_t take_cap(__u32 *cap, __u32 *len, size_t max, size_t left, __u32 pad)
 {
+	size_t take;
+
 	*cap %= max + 1;
-	if (*cap > left)
+	if (*cap > left && !(pad & PAD_FILL))
 		*cap = (__u32)left;
 	if (*len < *cap)
 		*len = *cap;
-	return *cap;
+	take = pad & PAD_FILL ? pad >> 2 : *cap;
+	if (take > *cap)
+		take = *cap;
+	return take < left ? take : left;
+}
+
+/* a count of bytes or calls lost: mostly none, else small, huge, or anything */
+static __u64 tame_lost(__u64 v, __u64 top)
+{
+	switch (v & 7) {
+	case 0:
+		return (v >> 3) % 70000;
+	case 1:
+		return top - (v >> 3) % 3; /* wraps a sum */
+	case 2:
+		return v >> 3;
+	default:
+		return 0;
+	}
+}
+
+static void tame_loss(struct ev_loss *l)
+{
+	for (int d = 0; d < 2; d++) {
+		l->bytes[d] = tame_lost(l->bytes[d], UINT64_MAX);
+		l->calls[d] = (__u32)tame_lost(l->calls[d], UINT32_MAX);
+	}
+}
+
+/* an EV_MORE record: mostly as the BPF side makes them, for a call that may be there */
+static void tame_more(struct ev_more *m)
+{
+	__u32 off = m->off, len = m->len;
+
+	switch (m->of & 7) {
+	case 0:
+		m->of = EV_SOCK_IO;
+		break;
+	case 1:
+		break; /* anything */
+	default:
+		m->of = EV_SSL_CALL;
+		break;
+	}
+	if ((m->key >> 32) & 0xf) /* else a key no call has */
+		m->key = m->of == EV_SOCK_IO ? 3 + m->key % 6 : 0x10000 * (1 + m->key % 3);
+	m->seq %= MAX_MORE + 3; /* 0 and past MAX_MORE too */
+	switch (off & 3) {
+	case 0:
+	case 1:
+		m->off = m->seq * MAX_CAPTURE; /* where the BPF side puts it */
+		break;
+	case 2:
+		m->off = m->seq * MAX_CAPTURE - (off >> 2) % 64;
+		break;
+	default:
+		break; /* anything */
+	}
+	switch (len & 3) {
+	case 0:
+	case 1:
+		m->len = MAX_CAPTURE;
+		break;
+	case 2:
+		m->len = (len >> 2) % (MAX_CAPTURE + 1);
+		break;
+	default:
+		break; /* anything */
+	}
+	m->cap = m->cap & 1 ? 0 : m->len; /* copied, or not readable */
 }
 
 /* the redacted copy's header fields, as run.c keeps them from entry to entry */
@@ -98,6 +189,15 @@ static void check_entry(const struct entry *e, void *ctx)
 
 	(void)ctx;
 	if (strnlen(e->name, sizeof(e->name)) == sizeof(e->name) || !e->role)
+		abort();
+	/* an incomplete entry is neither failed nor guessed: an unknown field holds nothing */
+	if (strnlen(e->incomplete, sizeof(e->incomplete)) == sizeof(e->incomplete) ||
+	    e->unknown >> FIELD_NR_BITS)
+		abort();
+	if (e->incomplete[0] && (e->failed_phase || e->error[0]))
+		abort();
+	if ((e->unknown & FIELD_RESPONSE_STATUS && e->status) ||
+	    (e->unknown & FIELD_ENCODED_BODY_SIZE && e->encoded_size))
 		abort();
 	/* what the writers get unless --no-redact */
 	redact__entry(&red, &red_rq, &red_rs, e);
@@ -146,8 +246,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		collector__set_listening(c, listening);
 	}
 	while (size >= 1) {
-		__u32 type = data[0] % EV_LIB_OPEN + 1;
-		size_t fixed = fixed_size(type), n, data_len = 0;
+		__u32 type = data[0] % EV_MORE + 1;
+		size_t fixed = fixed_size(type), n, data_len = 0, rec_len;
+		__u32 cap = 0, pad = 0;
 		void *copy;
 
 		data++;
@@ -178,29 +279,51 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case EV_CLOSE:
 			rec.close.fd = 3 + rec.close.fd % 6;
+			tame_loss(&rec.close.lost);
 			break;
 		case EV_SSL_CALL:
 			rec.call.ssl = 0x10000 * (1 + rec.call.ssl % 3);
 			rec.call.ts_enter = now - rec.call.ts_enter % 1000;
-			data_len = take_cap(&rec.call.cap, &rec.call.len, MAX_CAPTURE, size);
+			rec.call.more %= MAX_MORE + 2;
+			pad = rec.call._pad;
+			rec.call._pad = 0;
+			tame_loss(&rec.call.lost);
+			data_len = take_cap(&rec.call.cap, &rec.call.len, MAX_CAPTURE, size, pad);
+			cap = rec.call.cap;
 			break;
 		case EV_SSL_BIND:
 			rec.bind.ssl = 0x10000 * (1 + rec.bind.ssl % 3);
 			rec.bind.fd = 3 + rec.bind.fd % 6;
 			rec.bind.ts_call = now - rec.bind.ts_call % 1000;
-			data_len = take_cap(&rec.bind.cap, &rec.bind.len, MAX_HELLO, size);
+			data_len = take_cap(&rec.bind.cap, &rec.bind.len, MAX_HELLO, size, 0);
+			cap = rec.bind.cap;
 			break;
 		case EV_SSL_FREE:
 			rec.free.ssl = 0x10000 * (1 + rec.free.ssl % 3);
+			tame_loss(&rec.free.lost);
 			break;
 		case EV_TLS_IN:
 			rec.tls_in.ssl = 0x10000 * (1 + rec.tls_in.ssl % 3);
-			data_len = take_cap(&rec.tls_in.cap, &rec.tls_in.len, MAX_TLS_IN, size);
+			data_len = take_cap(&rec.tls_in.cap, &rec.tls_in.len, MAX_TLS_IN, size, 0);
+			cap = rec.tls_in.cap;
 			break;
 		case EV_SOCK_IO:
 			rec.sock_io.fd = 3 + rec.sock_io.fd % 6;
 			rec.sock_io.ts_enter = now - rec.sock_io.ts_enter % 1000;
-			data_len = take_cap(&rec.sock_io.cap, &rec.sock_io.len, MAX_CAPTURE, size);
+			rec.sock_io.more %= MAX_MORE + 2;
+			pad = rec.sock_io._pad;
+			rec.sock_io._pad = 0;
+			tame_loss(&rec.sock_io.lost);
+			data_len = take_cap(&rec.sock_io.cap, &rec.sock_io.len, MAX_CAPTURE, size,
+					    pad);
+			cap = rec.sock_io.cap;
+			break;
+		case EV_MORE:
+			pad = rec.more._pad;
+			rec.more._pad = 0;
+			tame_more(&rec.more);
+			data_len = take_cap(&rec.more.cap, &rec.more.len, MAX_CAPTURE, size, pad);
+			cap = rec.more.cap;
 			break;
 		case EV_ACCEPT:
 			rec.accept.fd = 3 + rec.accept.fd % 6;
@@ -209,18 +332,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case EV_DNS:
 			rec.dns.ts_enter = now - rec.dns.ts_enter % 100000;
 			break;
+		case EV_PROC_EXIT:
+			rec.proc.lost = (__u32)tame_lost(rec.proc.lost, UINT32_MAX);
+			break;
 		default:
 			break;
 		}
 		memcpy((char *)&rec + fixed, data, data_len);
 		data += data_len;
 		size -= data_len;
+		/* captured bytes past the input's: a body's filler */
+		memset((char *)&rec + fixed + data_len, 'a', cap - data_len);
+		rec_len = fixed + cap;
+		if (pad & PAD_CUT && cap)
+			rec_len--;
 
-		copy = malloc(fixed + data_len);
+		copy = malloc(rec_len);
 		if (!copy)
 			break;
-		memcpy(copy, &rec, fixed + data_len);
-		collector__feed(c, copy, fixed + data_len);
+		memcpy(copy, &rec, rec_len);
+		collector__feed(c, copy, rec_len);
 		free(copy);
 		if (rec.hdr.ts % 7 == 0)
 			collector__expire(c, now, 50000);

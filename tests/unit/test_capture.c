@@ -9,6 +9,7 @@
 #include <string.h>
 #include "tlstrace.h"
 #include "collect/collector.h"
+#include "export/phases.h"
 #include "events.h"
 #include "test.h"
 
@@ -321,6 +322,178 @@ static void subtest_loss_in_head(void)
 	fx_fini(&f);
 }
 
+/* a TLS call of n bytes by the current thread; its first MAX_CAPTURE in the record */
+static void big_call(struct collector *c, __u32 call, __u64 ts, const char *d, size_t n)
+{
+	struct ev_ssl_call *e = calloc(1, sizeof(*e));
+	size_t cap = n < MAX_CAPTURE ? n : MAX_CAPTURE;
+
+	if (!ASSERT_OK_PTR(e, "calloc"))
+		return;
+	set_hdr(&e->hdr, EV_SSL_CALL, ts);
+	e->ssl = SSL1;
+	e->ts_enter = ts - 50;
+	e->ret = n;
+	e->num = n;
+	e->call = call;
+	e->lib = LIB_OPENSSL;
+	e->len = n;
+	e->cap = cap;
+	e->more = n > MAX_CAPTURE ? (n - 1) / MAX_CAPTURE : 0;
+	memcpy(e->data, d, cap);
+	feed_ok(c, e, offsetof(struct ev_ssl_call, data) + cap);
+	free(e);
+}
+
+/* a POST of a body of n bytes, head and body in one buffer */
+static char *post(size_t n, size_t *len)
+{
+	static const char head[] = "POST /c HTTP/1.1\r\nHost: example.com\r\n"
+				   "Content-Length: %zu\r\n\r\n";
+	char h[128];
+	int hl = snprintf(h, sizeof(h), head, n);
+	char *d = malloc(hl + n);
+
+	if (!d)
+		return NULL;
+	memcpy(d, h, hl);
+	memset(d + hl, 'p', n);
+	*len = hl + n;
+	return d;
+}
+
+/*
+ * Two threads on one session: thread 1 reads two responses in one call of
+ * 20 KB, thread 2 writes a 20 KB POST meanwhile. Their records interleave
+ * in the ring buffer: each call's pieces must be fed whole and in turn, not
+ * the first call's rest taken for lost when the other thread's record
+ * comes before it.
+ */
+static void subtest_more_two_threads(void)
+{
+	struct fx f = {};
+	size_t n, pn;
+	char *d = two_responses(&n), *p = post(20000, &pn);
+	struct collector_stats st;
+
+	if (!ASSERT_OK_PTR(d, "malloc") || !ASSERT_OK_PTR(p, "malloc") || !fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1900, 1910, REQ_A);
+	ev_write(f.c, SSL1, 1920, 1930, REQ_B);
+	cur_tid = TID;
+	read_call(f.c, 2000, d, n, 1, NULL);
+	cur_tid = TID + 1;
+	big_call(f.c, CALL_WRITE, 2010, p, pn);
+	cur_tid = TID;
+	more_rec(f.c, 2000, d, 1, MAX_CAPTURE, n - MAX_CAPTURE);
+	cur_tid = TID + 1;
+	{
+		struct ev_more *e = calloc(1, sizeof(*e));
+
+		if (ASSERT_OK_PTR(e, "calloc")) {
+			set_hdr(&e->hdr, EV_MORE, 2010);
+			e->key = SSL1;
+			e->of = EV_SSL_CALL;
+			e->seq = 1;
+			e->off = MAX_CAPTURE;
+			e->len = e->cap = pn - MAX_CAPTURE;
+			memcpy(e->data, p + MAX_CAPTURE, e->len);
+			feed_ok(f.c, e, offsetof(struct ev_more, data) + e->len);
+			free(e);
+		}
+	}
+	ev_read(f.c, SSL1, 2500, RESP_HELLO);
+	cur_tid = TID;
+	ev_free(f.c, SSL1, 3000);
+	ASSERT_EQ(f.s->n, 3, "entries");
+	for (int i = 0; i < f.s->n && i < MAX_ENTRIES; i++) {
+		const struct entry *e = &f.s->e[i];
+
+		ASSERT_EQ(e->status, 200, "status");
+		ASSERT_STREQ(e->incomplete, "", "complete");
+		ASSERT_NULL(e->failed_phase, "not failed");
+		check_order(e);
+	}
+	if (f.s->n == 3) {
+		ASSERT_STREQ(f.s->e[2].method, "POST", "the POST, whole");
+		ASSERT_EQ(f.s->e[2].encoded_size, 5, "its response");
+	}
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.more_lost, 0, "nothing lost");
+	ASSERT_EQ(st.bytes_lost, 0, "no byte lost");
+	ASSERT_EQ(st.conns_given_up, 0, "followed to the end");
+out:
+	fx_fini(&f);
+	free(p);
+	free(d);
+}
+
+/*
+ * The same, the first call's EV_MORE lost: its thread's next record settles
+ * it (a gap of its exact length, counted once), then the other thread's
+ * write that waited behind it is fed (to a connection given up: B's head
+ * was in the gap).
+ */
+static void subtest_more_two_threads_lost(void)
+{
+	struct fx f = {};
+	size_t n;
+	char *d = two_responses(&n);
+	struct collector_stats st;
+
+	if (!ASSERT_OK_PTR(d, "malloc") || !fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1900, 1910, REQ_A);
+	ev_write(f.c, SSL1, 1920, 1930, REQ_B);
+	read_call(f.c, 2000, d, n, 1, NULL);
+	cur_tid = TID + 1;
+	ev_write(f.c, SSL1, 2010, 2020, "GET /c HTTP/1.1\r\nHost: example.com\r\n\r\n");
+	cur_tid = TID;
+	ev_free(f.c, SSL1, 3000);
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.more_lost, 1, "more_lost");
+	ASSERT_EQ(st.bytes_lost, n - MAX_CAPTURE, "bytes_lost");
+	ASSERT_EQ(st.conns_given_up, 1, "given up");
+	ASSERT_EQ(f.s->n, 2, "A and B");
+	if (f.s->n == 2) {
+		ASSERT_STREQ(f.s->e[0].incomplete, "", "A whole");
+		ASSERT_STREQ(f.s->e[1].incomplete, "records dropped", "B incomplete");
+	}
+out:
+	fx_fini(&f);
+	free(d);
+}
+
+/* lost both ways before any response byte: the entry ends where it is last seen, not at 0 */
+static void subtest_loss_before_response(void)
+{
+	struct fx f;
+	const struct entry *e;
+	struct ev_ssl_free fr = {};
+	struct phases ph;
+
+	if (!fx_init(&f))
+		return;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1900, 1910, REQ_A);
+	set_hdr(&fr.hdr, EV_SSL_FREE, 3000);
+	fr.ssl = SSL1;
+	fr.lost = (struct ev_loss){ .bytes = { 40, 90 }, .calls = { 1, 1 } };
+	feed_ok(f.c, &fr, sizeof(fr));
+	e = nth(&f, 0);
+	if (e) {
+		ASSERT_STREQ(e->incomplete, "records dropped", "incomplete");
+		ASSERT_TRUE(e->unknown & FIELD_RESPONSE_END, "responseEnd unknown");
+		ASSERT_EQ(e->response_end, e->request_start, "responseEnd: the last instant seen");
+		check_order(e);
+		phases__get(e, &ph);
+		ASSERT_TRUE(ph.end >= ph.start, "phases end after they start");
+	}
+	fx_fini(&f);
+}
+
 /* EV_MORE records that lie (past the call, out of order, too long) are refused */
 static void subtest_more_hostile(void)
 {
@@ -363,6 +536,10 @@ TEST(capture)
 		subtest_more_reassembled();
 	if (test__start_subtest("more_missing"))
 		subtest_more_missing();
+	if (test__start_subtest("more_two_threads"))
+		subtest_more_two_threads();
+	if (test__start_subtest("more_two_threads_lost"))
+		subtest_more_two_threads_lost();
 	if (test__start_subtest("more_hostile"))
 		subtest_more_hostile();
 	if (test__start_subtest("loss_inside_body"))
@@ -375,4 +552,6 @@ TEST(capture)
 		subtest_loss_both_ways();
 	if (test__start_subtest("loss_in_head"))
 		subtest_loss_in_head();
+	if (test__start_subtest("loss_before_response"))
+		subtest_loss_before_response();
 }

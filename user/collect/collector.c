@@ -166,6 +166,7 @@ struct collector {
 	collector_listening_fn listening;
 	struct pend *pend; /* calls whose EV_MORE records are still coming */
 	unsigned npend;
+	size_t waiting_bytes; /* records held back behind them (struct waiting) */
 };
 
 struct io;
@@ -531,8 +532,15 @@ static void req_entry(struct entry *e, struct conn *cn, struct req *r)
 		e->unknown |= FIELD_RESPONSE_START;
 	e->request_start = r->request_start;
 
-	/* (a request made before the socket connected was another socket's) */
-	if (r->first_on_conn && cn->observed && r->request_start >= cn->connect_start) {
+	/*
+	 * (a request made before the socket connected was another socket's, and
+	 * a handshake begun after the request, of a session that took the
+	 * socket over, or one begun before the connect, was not the one it
+	 * went through)
+	 */
+	if (r->first_on_conn && cn->observed && r->request_start >= cn->connect_start &&
+	    (!s || (s->hs_start <= r->request_start &&
+		    (!s->hs_start || s->hs_start >= cn->connect_start)))) {
 		e->connect_start = cn->connect_start;
 		e->secure_start = s ? s->hs_start : 0;
 		e->connect_end = s ? s->hs_end : cn->tcp_end;
@@ -553,6 +561,9 @@ static void req_entry(struct entry *e, struct conn *cn, struct req *r)
 			e->connect_end = e->secure_start ? e->secure_start
 					 : cn->tcp_end	 ? cn->tcp_end
 							 : e->connect_start;
+		/* ...and so does a connection its request was written on before it was up */
+		if (e->connect_end > e->request_start)
+			e->connect_end = e->request_start;
 	} else {
 		/* reused, or a connection older than the trace */
 		e->reused = 1;
@@ -606,8 +617,6 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 		e.response_end = r->response_end ? r->response_end
 				 : r->last_read	 ? r->last_read
 						 : e.request_start;
-		if (e.response_end < e.request_start)
-			e.response_end = e.request_start;
 		e.status = r->resp.status;
 		snprintf(e.next_hop, sizeof(e.next_hop), "%s",
 			 e.alpn[0] ? e.alpn : r->resp.version);
@@ -615,6 +624,18 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 		e.decoded_size = http1_body_decoded(&r->body, &e.decoded_unknown);
 	} else {
 		fail_entry(&e, "http", error, end);
+	}
+	/*
+	 * Not failed: its end is its last instant, whatever the order the
+	 * records came in (nothing of its response seen: its request's, or start)
+	 */
+	if (!e.failed_phase) {
+		if (e.response_end < e.response_start)
+			e.response_end = e.response_start;
+		if (e.response_end < e.request_start)
+			e.response_end = e.request_start;
+		if (e.response_end < e.start)
+			e.response_end = e.start;
 	}
 	entry_forget(&e);
 	emit(c, &e);
@@ -1380,6 +1401,11 @@ static void track_handshake(struct session *s, const struct ev_ssl_call *e)
 {
 	if (s->hs_done)
 		return;
+	/* a call entered before its socket connected: its handshake was not on this one */
+	if (!s->hs_start && s->conn && s->conn->observed && e->ts_enter < s->conn->connect_start) {
+		s->hs_done = 1;
+		return;
+	}
 	if (e->call == CALL_HANDSHAKE) {
 		if (!s->hs_start)
 			s->hs_start = e->ts_enter;
@@ -2101,8 +2127,10 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 	struct conn *cn;
 	struct io io;
 
+	/* --timing-only probes handshakes alone: a read or write cannot come */
 	if (offsetof(struct ev_ssl_call, data) + e->cap > len || e->cap > MAX_CAPTURE ||
-	    e->cap > e->len || e->more > MAX_MORE) {
+	    e->cap > e->len || e->more > MAX_MORE || e->call < CALL_HANDSHAKE ||
+	    e->call > CALL_WRITE || (c->timing_only && e->call != CALL_HANDSHAKE)) {
 		c->st.bad_records++;
 		return;
 	}
@@ -2428,8 +2456,7 @@ static const char no_bytes[1];
 /*
  * Data records of cn's session or socket lost before the record carrying
  * l: fed as gaps of their exact length, each way, timed at the last
- * instant seen (the lost calls' own times are unknown). Lost both ways,
- * their order is unknown: cn is given up.
+ * instant seen (the lost calls' own times are unknown), or cn given up.
  */
 static void carry_loss(struct collector *c, struct conn *cn, const struct ev_loss *l, __u32 tid)
 {
@@ -2445,7 +2472,13 @@ static void carry_loss(struct collector *c, struct conn *cn, const struct ev_los
 	}
 	if (!ways || !cn)
 		return;
-	if (ways == 2) {
+	/*
+	 * Lost both ways, their order is unknown; lost calls that moved data
+	 * on a session whose handshake was followed but not seen done: it
+	 * ended unseen before them, when, nobody knows.
+	 */
+	if (ways == 2 || (cn->sess && !cn->sess->hs_done && !c->timing_only &&
+			  (cn->sess->hs_start || cn->observed))) {
 		conn_lose(c, cn, why);
 		return;
 	}
@@ -2471,12 +2504,26 @@ static void carry_loss(struct collector *c, struct conn *cn, const struct ev_los
 }
 
 /*
+ * A record held back while a call of another thread on the same session or
+ * socket still has pieces to come: a copy, fed once that call is whole.
+ */
+struct waiting {
+	struct waiting *next;
+	size_t len;
+	__u64 rec[]; /* the record's bytes, aligned as the ring buffer's */
+};
+
+/*
  * A call's bytes arrive in pieces: its own record's first MAX_CAPTURE, then
  * its EV_MORE records, each fed as it comes with the call's times; a piece
- * missing or not copied is a gap of its exact length.
+ * missing or not copied is a gap of its exact length. Its thread's EV_MORE
+ * records follow its record, but other threads' records of the same
+ * session or socket may come between them: those wait, so the bytes of
+ * one call are fed whole before the next call's, as the calls returned.
  */
 struct pend {
 	struct pend *next;
+	struct waiting *wait, **wait_tail; /* records held back behind this call, in order */
 	__u32 pid, tid;
 	__u32 of; /* EV_SSL_CALL or EV_SOCK_IO */
 	int is_write;
@@ -2489,6 +2536,9 @@ struct pend {
 };
 
 #define MAX_PEND 256 /* calls awaiting their EV_MORE records: one per thread in a long call */
+#define MAX_WAITING_BYTES (4u << 20) /* records held back behind them, in all */
+
+static void dispatch(struct collector *c, const void *rec, size_t len);
 
 /* the connection a call's bytes go to, if it is still there */
 static struct conn *call_conn(struct collector *c, __u32 of, __u32 pid, __u64 key)
@@ -2525,10 +2575,14 @@ static void call_piece(struct collector *c, const struct pend *p, const void *da
 	conn_io(c, cn, p->is_write, &io);
 }
 
-/* the call's records are all in, or no more will come: the rest is a gap */
+/*
+ * The call's records are all in, or no more will come: the rest is a gap.
+ * Then the records held back behind it are fed, in order.
+ */
 static void pend_settle(struct collector *c, struct pend **pp)
 {
 	struct pend *p = *pp;
+	struct waiting *w;
 
 	if (p->off < p->end) {
 		c->st.more_lost += p->more - p->seq;
@@ -2539,44 +2593,104 @@ static void pend_settle(struct collector *c, struct pend **pp)
 		call_piece(c, p, NULL, 0, p->len - p->end, "capture cut short");
 	*pp = p->next;
 	c->npend--;
+	while ((w = p->wait)) {
+		p->wait = w->next;
+		c->waiting_bytes -= w->len;
+		dispatch(c, w->rec, w->len);
+		free(w);
+	}
 	free(p);
+}
+
+/* the session (EV_SSL_CALL, its ssl) or socket (EV_SOCK_IO, its fd) a record is of; 0 if none */
+static __u32 rec_key(const struct ev_hdr *h, __u64 *key)
+{
+	switch (h->type) {
+	case EV_SSL_CALL:
+		*key = ((const struct ev_ssl_call *)h)->ssl;
+		return EV_SSL_CALL;
+	case EV_SSL_FREE:
+		*key = ((const struct ev_ssl_free *)h)->ssl;
+		return EV_SSL_CALL;
+	case EV_SOCK_IO:
+		*key = ((const struct ev_sock_io *)h)->fd;
+		return EV_SOCK_IO;
+	case EV_CLOSE:
+		*key = ((const struct ev_close *)h)->fd;
+		return EV_SOCK_IO;
+	case EV_MORE:
+		*key = ((const struct ev_more *)h)->key;
+		return ((const struct ev_more *)h)->of;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * A record of another thread on the session or socket of a call whose
+ * pieces are still coming is held back behind it (1), as long as the
+ * copies fit in MAX_WAITING_BYTES; past that the call is settled first,
+ * its missing pieces counted lost.
+ */
+static int pend_hold(struct collector *c, const struct ev_hdr *h, size_t len)
+{
+	struct waiting *w;
+	struct pend *p;
+	__u64 key = 0;
+	__u32 of = rec_key(h, &key);
+
+	if (!of)
+		return 0;
+	for (p = c->pend; p; p = p->next) {
+		if (p->pid != h->pid || p->of != of || p->key != key)
+			continue;
+		if (p->tid == h->tid)
+			return 0; /* its own call's piece */
+		break;
+	}
+	if (!p || len > MAX_WAITING_BYTES - c->waiting_bytes)
+		return 0;
+	w = malloc(sizeof(*w) + len);
+	if (!w)
+		return 0;
+	w->next = NULL;
+	w->len = len;
+	memcpy(w->rec, h, len);
+	if (!p->wait)
+		p->wait_tail = &p->wait;
+	*p->wait_tail = w;
+	p->wait_tail = &w->next;
+	c->waiting_bytes += len;
+	return 1;
 }
 
 /*
  * Before rec is handled: calls of its thread are over (their EV_MORE come
- * straight after them), and so are calls of its session or socket (their
- * bytes go first), and every call of a process that ends, or of a socket
- * or session that does.
+ * straight after them), and so is every call of a process that ends; with
+ * same_key, the call of its session or socket it could not wait behind
+ * too (its bytes go first).
  */
-static void pend_before(struct collector *c, const struct ev_hdr *h, size_t len)
+static void pend_before(struct collector *c, const struct ev_hdr *h, int same_key)
 {
-	struct pend **pp = &c->pend;
+	struct pend **pp;
 	__u64 key = 0;
-	__u32 of = 0;
+	__u32 of;
 
 	if (h->type == EV_MORE)
 		return;
-	if (h->type == EV_SSL_CALL && len >= offsetof(struct ev_ssl_call, data)) {
-		of = EV_SSL_CALL;
-		key = ((const struct ev_ssl_call *)h)->ssl;
-	} else if (h->type == EV_SSL_FREE && len >= sizeof(struct ev_ssl_free)) {
-		of = EV_SSL_CALL;
-		key = ((const struct ev_ssl_free *)h)->ssl;
-	} else if (h->type == EV_SOCK_IO && len >= offsetof(struct ev_sock_io, data)) {
-		of = EV_SOCK_IO;
-		key = ((const struct ev_sock_io *)h)->fd;
-	} else if (h->type == EV_CLOSE && len >= sizeof(struct ev_close)) {
-		of = EV_SOCK_IO;
-		key = ((const struct ev_close *)h)->fd;
-	}
-	while (*pp) {
-		struct pend *p = *pp;
+	of = same_key ? rec_key(h, &key) : 0;
+	/* settling one feeds what waited behind it, which may start or settle others */
+	for (;;) {
+		for (pp = &c->pend; *pp; pp = &(*pp)->next) {
+			const struct pend *p = *pp;
 
-		if (p->pid == h->pid &&
-		    (p->tid == h->tid || h->type == EV_PROC_EXIT || (p->of == of && p->key == key)))
-			pend_settle(c, pp);
-		else
-			pp = &p->next;
+			if (p->pid == h->pid && (p->tid == h->tid || h->type == EV_PROC_EXIT ||
+						 (of && p->of == of && p->key == key)))
+				break;
+		}
+		if (!*pp)
+			return;
+		pend_settle(c, pp);
 	}
 }
 
@@ -2733,6 +2847,21 @@ static const struct {
 	[EV_MORE] = { offsetof(struct ev_more, data), on_more },
 };
 
+/* a record known well-formed, now or after it waited behind another thread's call */
+static void dispatch(struct collector *c, const void *rec, size_t len)
+{
+	const struct ev_hdr *h = rec;
+
+	if (c->pend)
+		pend_before(c, h, 0);
+	if (c->pend && pend_hold(c, h, len))
+		return;
+	if (c->pend)
+		pend_before(c, h, 1);
+	if (handlers[h->type].fn)
+		handlers[h->type].fn(c, rec, len);
+}
+
 int collector__feed(struct collector *c, const void *rec, size_t len)
 {
 	const struct ev_hdr *h = rec;
@@ -2743,10 +2872,7 @@ int collector__feed(struct collector *c, const void *rec, size_t len)
 		c->st.bad_records++;
 		return -EINVAL;
 	}
-	if (c->pend)
-		pend_before(c, h, len);
-	if (handlers[h->type].fn)
-		handlers[h->type].fn(c, rec, len);
+	dispatch(c, rec, len);
 	return 0;
 }
 
@@ -2827,6 +2953,12 @@ void collector__free(struct collector *c)
 		struct pend *p = c->pend;
 
 		c->pend = p->next;
+		while (p->wait) {
+			struct waiting *w = p->wait;
+
+			p->wait = w->next;
+			free(w);
+		}
 		free(p);
 	}
 	while (c->held) {
