@@ -2429,7 +2429,8 @@ static const char no_bytes[1];
  * Data records of cn's session or socket lost before the record carrying
  * l: fed as gaps of their exact length, each way, timed at the last
  * instant seen (the lost calls' own times are unknown). Lost both ways,
- * their order is unknown: cn is given up.
+ * their order is unknown: cn is given up, but for HTTP/2, whose two
+ * directions are frame streams of their own that each resynchronise.
  */
 static void carry_loss(struct collector *c, struct conn *cn, const struct ev_loss *l, __u32 tid)
 {
@@ -2445,7 +2446,7 @@ static void carry_loss(struct collector *c, struct conn *cn, const struct ev_los
 	}
 	if (!ways || !cn)
 		return;
-	if (ways == 2) {
+	if (ways == 2 && !cn->h2) {
 		conn_lose(c, cn, why);
 		return;
 	}
