@@ -2023,6 +2023,82 @@ out:
 }
 
 /*
+ * A server's responses lost (a frame header not captured), then a request
+ * read while they are lost, then the server's writes followed again in the
+ * middle of that stream's response: its first frames may have been in what
+ * was not followed, so its head, responseStart and sizes are not vouched
+ * for; never a failure ("malformed": no head seen) nor a partial size
+ * presented as known.
+ */
+static void subtest_collector_request_while_lost(void)
+{
+	static const char *const get_b[] = { ":method", "GET",	      ":scheme",
+					     "https",	":authority", "example.com",
+					     ":path",	"/b",	      NULL };
+	const struct entry *e;
+	struct deflaters df = {};
+	struct fx f = {};
+	struct bb x = {};
+
+	if (!h2_fx_init(&f, &df))
+		goto out;
+	cur_comm = "nginx";
+	ev_accept_h2(f.c, 7, 1000);
+	ev_bind(f.c, SSL1, 7, BIND_SET_FD, 1050, NULL, 0);
+	ev_handshake(f.c, SSL1, 1100, 1300, 1);
+	bb_preface(&x);
+	bb_headers(&x, df.out, 1, F_END_STREAM, REQ_LIST("/a"));
+	ev_read_bb(f.c, SSL1, 1400, &x);
+	x.n = 0;
+	bb_headers(&x, df.in, 1, 0, (const char *const[]){ ":status", "200", NULL });
+	bb_data(&x, 1, "hello", 0);
+	ev_write_bb(f.c, SSL1, 1500, 1510, &x);
+	/* a write whose next frame header was not captured: the responses are lost */
+	x.n = 0;
+	bb_data(&x, 1, "more", 0);
+	ev_call_raw(f.c, SSL1, CALL_WRITE, 1600, 1610, x.n, x.n, x.d, 5, x.n);
+	/* stream 3's request, read meanwhile */
+	x.n = 0;
+	bb_headers(&x, df.out, 3, F_END_STREAM, get_b);
+	ev_read_bb(f.c, SSL1, 1700, &x);
+	/* a write not followed (the rest of a frame: stream 3's head, its first DATA) */
+	x.n = 0;
+	bb_headers(&x, df.in, 3, 0, (const char *const[]){ ":status", "404", NULL });
+	bb_data(&x, 3, "nothing ", 0);
+	ev_call_raw(f.c, SSL1, CALL_WRITE, 1800, 1810, x.n, x.n, x.d, 0, x.n);
+	/* frames again: the end of stream 3 */
+	x.n = 0;
+	bb_data(&x, 3, "here", F_END_STREAM);
+	ev_write_bb(f.c, SSL1, 1900, 1910, &x);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "stream 3's entry");
+	ASSERT_STREQ(e->name, "https://example.com/b", "3: name");
+	ASSERT_NULL(e->failed_phase, "3: not a failure");
+	ASSERT_STREQ(e->error, "", "3: no error");
+	ASSERT_STREQ(e->incomplete, "HTTP/2 response frames lost", "3: incomplete, why");
+	ASSERT_TRUE(e->unknown & FIELD_RESPONSE_STATUS, "3: status unknown");
+	ASSERT_TRUE(e->unknown & FIELD_RESPONSE_START, "3: responseStart unknown");
+	ASSERT_TRUE(e->unknown & FIELD_ENCODED_BODY_SIZE, "3: size unknown");
+	ASSERT_EQ(e->encoded_size, 0, "3: no partial size");
+	ASSERT_FALSE(e->unknown & FIELD_RESPONSE_END, "3: its END_STREAM seen");
+	ASSERT_EQ(e->response_end, 1910, "3: response_end");
+	check_timings_in_order(e);
+	ev_close(f.c, 7, 3000);
+	e = nth(&f, 1);
+	if (!e)
+		goto out;
+	ASSERT_STREQ(e->name, "https://example.com/a", "1: name");
+	ASSERT_STREQ(e->incomplete, "HTTP/2 response frames lost", "1: incomplete");
+	ASSERT_NULL(e->failed_phase, "1: not a failure");
+out:
+	cur_comm = "curl";
+	bb_free(&x);
+	h2_fx_fini(&f, &df);
+}
+
+/*
  * Connections older than the trace, followed from their first call of
  * frames: a client's (requests after the start are entries; a stream
  * already under way is incomplete; a block that needs the table as it was
@@ -2246,6 +2322,8 @@ TEST(http2)
 		subtest_collector_server_first();
 	if (test__start_subtest("h2_collector_loss_both_ways"))
 		subtest_collector_loss_both_ways();
+	if (test__start_subtest("h2_collector_request_while_lost"))
+		subtest_collector_request_while_lost();
 	if (test__start_subtest("h2_random_not_h2"))
 		subtest_random_not_h2();
 }

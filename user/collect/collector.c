@@ -1746,16 +1746,41 @@ static void h2_undecoded(void *ctx, __u32 stream, int request, const struct h2_s
 }
 
 /*
- * One direction's frames were lost (why), or are followed again (NULL).
- * Streams under way may have lost frames meanwhile: those whose response
- * was being followed lose their sizes and whatever had not come yet; a gap
- * in the client's frames may have held a RST_STREAM, so a stream that then
- * never ends is incomplete rather than failed.
+ * A call of direction dir was not followed as frames (they were lost in it,
+ * or the direction waits for a call that starts with frames): the streams
+ * under way may have had frames in it, those of a stream whose request came
+ * while the direction was lost included. Those whose response was being
+ * followed lose their sizes and whatever had not come yet; a gap in the
+ * client's frames may have held a RST_STREAM, so a stream that then never
+ * ends is incomplete rather than failed.
  */
+static void h2_frames_lost(struct conn *cn, enum h2_dir dir)
+{
+	int server = h2__server(cn->h2);
+
+	if (server < 0)
+		return;
+	for (struct req *r = cn->head; r; r = r->next) {
+		if (!r->stream)
+			continue;
+		if ((dir == H2_OUT) == server) {
+			/* the responses' direction: its first frames too, if none came before */
+			r->incomplete = "HTTP/2 response frames lost";
+			r->unknown |= FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE |
+				      FIELD_TRANSFER_SIZE;
+			if (!r->response_start)
+				r->unknown |=
+					FIELD_RESPONSE_START | FIELD_FIRST_INTERIM_RESPONSE_START;
+		} else {
+			r->maybe_reset = 1;
+		}
+	}
+}
+
+/* one direction's frames were lost (why), or are followed again (NULL) */
 static void h2_sync(void *ctx, enum h2_dir dir, const char *why)
 {
 	struct h2_ctx *x = ctx;
-	int server = h2__server(x->cn->h2);
 
 	if (!why)
 		return;
@@ -1763,20 +1788,7 @@ static void h2_sync(void *ctx, enum h2_dir dir, const char *why)
 		x->c->st.h2_lost_uncaptured++;
 	else
 		x->c->st.h2_lost_malformed++;
-	if (server < 0)
-		return;
-	for (struct req *r = x->cn->head; r; r = r->next) {
-		if (!r->stream)
-			continue;
-		if ((dir == H2_OUT) == server) {
-			/* the responses' direction */
-			r->incomplete = "HTTP/2 response frames lost";
-			r->unknown |= FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE |
-				      FIELD_TRANSFER_SIZE;
-		} else {
-			r->maybe_reset = 1;
-		}
-	}
+	h2_frames_lost(x->cn, dir);
 }
 
 static const struct h2_callbacks h2_cb = {
@@ -1794,8 +1806,10 @@ static void h2_io(struct collector *c, struct conn *cn, enum h2_dir dir, const s
 {
 	struct h2_ctx x = { c, cn, io->tid };
 
-	h2__feed(cn->h2, dir, (const unsigned char *)io->data, io->cap, io->len, io->ts_enter,
-		 io->ts, io->tid, &h2_cb, &x);
+	if (h2__feed(cn->h2, dir, (const unsigned char *)io->data, io->cap, io->len, io->ts_enter,
+		     io->ts, io->tid, &h2_cb, &x) &&
+	    io->len)
+		h2_frames_lost(cn, dir);
 	h2_role(&x);
 }
 
