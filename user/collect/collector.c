@@ -387,11 +387,16 @@ static void entry_common(struct entry *e, const struct conn *cn)
 	}
 }
 
+/* why an entry under way at the trace's end is incomplete */
+#define TRACE_ENDED "trace ended"
+
 static void emit(struct collector *c, struct entry *e)
 {
 	c->st.entries++;
 	if (e->incomplete[0])
 		c->st.entries_incomplete++;
+	if (!strcmp(e->incomplete, TRACE_ENDED))
+		c->st.entries_stopped++;
 	if (c->emit)
 		c->emit(e, c->ctx);
 }
@@ -502,8 +507,6 @@ static void entry_forget(struct entry *e)
 	(FIELD_NAME_PATH | FIELD_METHOD | FIELD_REQUEST_HEADERS | FIELD_REQUEST_START |   \
 	 FIELD_FIRST_INTERIM_RESPONSE_START | FIELD_RESPONSE_START | FIELD_RESPONSE_END | \
 	 FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS | FIELD_NEXT_HOP_PROTOCOL | SIZES_UNKNOWN)
-
-#define TRACE_ENDED "trace ended"
 
 /* a request's entry up to its response: the names, the request and the connection's timings */
 static void req_entry(struct entry *e, struct conn *cn, struct req *r)
