@@ -99,9 +99,11 @@ struct conn {
 	__u64 rq_cur;	 /* ...the request whose head is being read: its id */
 	int rq_dropping; /* ...one was left out (too many waiting): so are the rest */
 	const char *resp_lost; /* HTTP/1: why its responses can no longer be told apart */
-	struct h2_conn *h2;    /* it speaks HTTP/2 (the preface, or its frames, showed it) */
-	const char *lost;      /* given up for a gap the parsers could not skip: why */
-	const char *untimed;   /* bytes of lost records are being fed: their times unknown */
+	int switched; /* HTTP/1: a 101, or a CONNECT's 2xx: the rest is another protocol, a tunnel
+		       */
+	struct h2_conn *h2;  /* it speaks HTTP/2 (the preface, or its frames, showed it) */
+	const char *lost;    /* given up for a gap the parsers could not skip: why */
+	const char *untimed; /* bytes of lost records are being fed: their times unknown */
 	char local[64];
 	char remote[64];
 	__u16 rport;
@@ -2028,6 +2030,12 @@ static size_t feed_response(struct collector *c, struct conn *cn, struct req *r,
 		http1_body_start(&r->body, r->resp.content_encoding);
 		if (r->resp.status == 204 || r->resp.status == 304)
 			r->no_body = 1;
+		/* HTTP ends with the head (RFC 9110 sections 15.2.2, 9.3.6) */
+		if (r->resp.status == 101 ||
+		    (r->resp.status / 100 == 2 && !strcmp(r->line.method, "CONNECT"))) {
+			r->no_body = 1;
+			cn->switched = 1;
+		}
 		if (r->no_body || r->resp.content_length == 0) {
 			r->complete = 1;
 			r->response_end = ts;
@@ -2062,6 +2070,8 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 	const char *data = io->data;
 	size_t cap = io->cap, len = io->len;
 
+	if (cn->switched)
+		return; /* the new protocol's bytes, or the tunnel's */
 	if (cn->resp_lost) {
 		/* the response whose head was cut runs on, as far as we can tell */
 		if (cn->head && cn->head->response_start &&
@@ -2100,6 +2110,8 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 		if (r->complete) {
 			emit_req(c, cn, r, io->ts, NULL);
 			pop_req(cn);
+			if (cn->switched)
+				break;
 		} else if (used == 0 || cn->resp_lost) {
 			break;
 		}
