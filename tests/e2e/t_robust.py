@@ -16,7 +16,8 @@ def test_help_and_version(env):
     """--help, --usage and --version print and exit 0 at once (they must not
     start tracing), whatever other options come with them."""
     problems = []
-    for args, words in ((["--help"], ["EXAMPLES", "--timing-only", "--otlp-endpoint"]),
+    for args, words in ((["--help"], ["EXAMPLES", "--timing-only", "--otlp-endpoint",
+                                      "marked incomplete", "leaves COMMAND running"]),
                         (["-c", "curl", "--help"], ["EXAMPLES"]),
                         (["--usage"], ["Usage: tlstrace"]),
                         (["--version"], ["tlstrace "])):
