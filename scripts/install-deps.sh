@@ -13,6 +13,7 @@ pkgs=(
 	# tests and the built-in example: a local HTTPS server and real clients
 	python3 openssl libssl-dev curl ca-certificates procps util-linux
 	nghttp2-client nghttp2-server gnutls-bin wget nginx-light iproute2 python3-h2
+	python3-websockets
 	# other protocols over TLS: psql against a throwaway cluster (initdb, pg_ctl)
 	postgresql
 	# the exports, checked by the tools that read them

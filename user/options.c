@@ -34,7 +34,14 @@ static const char doc[] =
 	"  tlstrace --otlp-endpoint http://localhost:4318 -c app   # OpenTelemetry\n"
 	"  tlstrace --timing-only -c nginx           # no per-byte cost, no plaintext\n"
 	"\n"
-	"OPTIONS:";
+	"OPTIONS:"
+	"\v"
+	"A fetch still under way when the trace stops (-d, Ctrl-C, SIGTERM), or one whose "
+	"events were lost (a full ring buffer: see --ringbuf-size), is written as far as it is "
+	"known and marked incomplete, with the fields it cannot vouch for (JSON: "
+	"tlstrace.incomplete, tlstrace.unknown): neither a failure nor a success. What was "
+	"lost is said at exit, by cause, and counted by --stats. Stopped while COMMAND runs, "
+	"tlstrace leaves COMMAND running. The fields' meanings: docs/semantics.md.";
 
 enum {
 	OPT_STATS = 1000,

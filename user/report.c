@@ -55,15 +55,20 @@ static __u64 drop_total(const __u64 *cnt)
 	return total;
 }
 
-/* "ring buffer N, thread map N, socket map N": the drops by cause, as every message says them */
+/*
+ * "ring buffer N, socket map N": the drops by cause, as every message says
+ * them, the causes that happened only ("" if none did)
+ */
 static const char *drops_by_cause(char *buf, size_t cap, const __u64 *cnt)
 {
 	size_t n = 0;
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < NCAUSES && n < cap; i++)
-		n += snprintf(buf + n, cap - n, "%s%s %llu", i ? ", " : "", drop_causes[i].name,
-			      (unsigned long long)cnt[drop_causes[i].cnt]);
+		if (cnt[drop_causes[i].cnt])
+			n += snprintf(buf + n, cap - n, "%s%s %llu", n ? ", " : "",
+				      drop_causes[i].name,
+				      (unsigned long long)cnt[drop_causes[i].cnt]);
 	return buf;
 }
 
@@ -88,9 +93,12 @@ void report__drop_line(FILE *f, const __u64 *cnt)
 	__u64 total = drop_total(cnt);
 	char causes[128];
 
-	fprintf(f, "events dropped: %llu (%s)%s\n", (unsigned long long)total,
-		drops_by_cause(causes, sizeof(causes), cnt),
-		total ? ": entries may be missing" : "");
+	if (!total) {
+		fprintf(f, "events dropped: 0\n");
+		return;
+	}
+	fprintf(f, "events dropped: %llu (%s): entries may be missing\n", (unsigned long long)total,
+		drops_by_cause(causes, sizeof(causes), cnt));
 }
 
 /*
@@ -141,6 +149,7 @@ static const struct {
 	  "HTTP/2 header blocks not decoded (too large, not captured, HPACK)" },
 	{ CS(h2_streams_incomplete), "h2.streams_incomplete", NULL, NULL },
 	{ CS(entries_incomplete), "entries_incomplete", NULL, "entries written incomplete" },
+	{ CS(entries_stopped), "entries_stopped", NULL, NULL },
 };
 #undef CS
 
@@ -163,34 +172,51 @@ void report__publish(struct metrics *m, const __u64 *cnt, const struct collector
 			metrics__drops(m, collector_counts[i].label, count_of(cs, i));
 }
 
+/* one part of the exit warning, if n is not 0: ", N WORDS" (the first without ", ") */
+static void warn_part(int *parts, __u64 n, const char *words)
+{
+	if (!n)
+		return;
+	fprintf(stderr, "%s%llu %s",
+		(*parts)++ ? ", " : "tlstrace: warning: ", (unsigned long long)n, words);
+}
+
+/* a count of the table, as the exit warning says it */
+static __u64 warned_count(const struct collector_stats *cs, size_t i)
+{
+	__u64 n = count_of(cs, i);
+
+	/* entries under way at the trace's end lost nothing: said on their own */
+	if (collector_counts[i].off == offsetof(struct collector_stats, entries_incomplete))
+		n -= cs->entries_stopped < n ? cs->entries_stopped : n;
+	return n;
+}
+
 void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool all)
 {
 	__u64 hits = 0, drops = drop_total(cnt);
-	int lossy = drops || cnt[CNT_READ_FAIL] || cnt[CNT_DROP_LOSSES] || h2__refused();
-	char causes[128];
+	char causes[128], words[160];
+	int parts = 0;
 
+	/* one line, naming only what happened */
+	snprintf(words, sizeof(words), "events dropped (%s)",
+		 drops_by_cause(causes, sizeof(causes), cnt));
+	warn_part(&parts, drops, words);
+	warn_part(&parts, cnt[CNT_READ_FAIL], "user-memory read failures");
+	warn_part(&parts, cnt[CNT_DROP_LOSSES], "losses not carried (loss map full)");
+	warn_part(&parts, h2__refused(),
+		  "HTTP/2 header blocks or tables refused (over the memory bound)");
 	for (size_t i = 0; i < NCOUNTS; i++)
-		lossy |= collector_counts[i].words && count_of(cs, i);
-	if (lossy) {
-		fprintf(stderr, "tlstrace: warning: %llu events dropped (%s)",
-			(unsigned long long)drops, drops_by_cause(causes, sizeof(causes), cnt));
-		if (cnt[CNT_READ_FAIL])
-			fprintf(stderr, ", %llu user-memory read failures",
-				(unsigned long long)cnt[CNT_READ_FAIL]);
-		if (cnt[CNT_DROP_LOSSES])
-			fprintf(stderr, ", %llu losses not carried (loss map full)",
-				(unsigned long long)cnt[CNT_DROP_LOSSES]);
-		if (h2__refused())
-			fprintf(stderr,
-				", %llu HTTP/2 header blocks or tables refused (over the memory "
-				"bound)",
-				(unsigned long long)h2__refused());
-		for (size_t i = 0; i < NCOUNTS; i++)
-			if (collector_counts[i].words && count_of(cs, i))
-				fprintf(stderr, ", %llu %s", (unsigned long long)count_of(cs, i),
-					collector_counts[i].words);
+		if (collector_counts[i].words)
+			warn_part(&parts, warned_count(cs, i), collector_counts[i].words);
+	if (parts)
 		fprintf(stderr, ": entries may be missing or incomplete\n");
-	}
+	if (cs->entries_stopped)
+		fprintf(stderr,
+			"tlstrace: %llu %s under way when the trace ended, written incomplete "
+			"('trace ended')\n",
+			(unsigned long long)cs->entries_stopped,
+			cs->entries_stopped == 1 ? "fetch was" : "fetches were");
 	if (!all)
 		return;
 	for (int i = CNT_HIT_HANDSHAKE_ENTER; i <= CNT_HIT_DNS_EXIT; i++)

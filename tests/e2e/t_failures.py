@@ -6,6 +6,7 @@ by the server; and tlstrace stopped mid-response, which is no failure: the
 entry is incomplete."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -246,6 +247,13 @@ def stop_mid_download(env, test, opts=()):
     expect(curl.poll() is None, "curl finished before tlstrace did")
     entries = [e for e in read_entries(tracer.out_file) if e["tlstrace"]["pid"] == curl.pid]
     env.procs.stop(curl)
+    # the exit report: the fetch cut by the stop said as such, no cause named that did not happen
+    with open(tracer.err_file, errors="replace") as f:
+        err = f.read()
+    expect(re.search(r"tlstrace: \d+ fetch(es)? (was|were) under way when the trace ended", err),
+           "the exit report does not say a fetch was cut by the stop: %r" % err[-300:])
+    expect(not re.search(r"(^|[ (])0 [a-z]|[a-z] 0[,)]", err),
+           "the exit report names a cause that did not happen: %r" % err[-300:])
     return entries
 
 

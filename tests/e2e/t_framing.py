@@ -2,14 +2,17 @@
 """How a response's end is found (HTTP/1.1 framing): chunked bodies,
 Content-Encoding gzip, a 103 before the 200, no body for HEAD, 204 and 304,
 a body delimited by the close; requests pipelined in one write (two, a
-thousand), and a response head of 100 KiB."""
+thousand), a response head of 100 KiB, and a 101 to WebSocket."""
 
 import gzip
+import os
+import subprocess
 import sys
 
-from harness import (EPS_MS, Failure, check_new_connection, check_py_output, check_response,
-                     check_responses, check_reused, check_shape, describe_exit, expect,
-                     expect_count, expect_no_failure, need, read_entries, stderr_hint)
+from harness import (EPS_MS, Failure, Skip, check_new_connection, check_py_output,
+                     check_response, check_responses, check_reused, check_shape, describe_exit,
+                     expect, expect_count, expect_no_failure, need, read_entries, server_certs,
+                     stderr_hint)
 from server import CHUNK_GAP_S, EARLY_HINTS_MS, chunk_sizes
 
 
@@ -269,3 +272,58 @@ def test_big_response_head(env):
         t = e["tlstrace"]
         expect(not t.get("incomplete"), "entry %d: incomplete: %r" % (i, t.get("incomplete")))
         expect(not t.get("unknown"), "entry %d: unknown: %r" % (i, t.get("unknown")))
+
+
+# A WebSocket server and client of python3-websockets (a library, both ends),
+# over TLS on a free port: the client sends five messages, each echoed back.
+#   argv: CERT KEY
+WEBSOCKET_ECHO = r"""
+import asyncio, socket, ssl, sys
+import websockets
+async def echo(ws, path=None):
+    async for m in ws:
+        await ws.send(m)
+async def main():
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(sys.argv[1], sys.argv[2])
+    cctx = ssl._create_unverified_context()
+    async with websockets.serve(echo, "127.0.0.1", 0, ssl=sctx) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        async with websockets.connect("wss://localhost:%d/chat" % port, ssl=cctx) as ws:
+            for i in range(5):
+                await ws.send("x" * (10 + i))
+                await ws.recv()
+    print(port)
+asyncio.run(main())
+"""
+
+
+def test_websocket(env):
+    """An HTTP/1.1 Upgrade to WebSocket over TLS (python3-websockets, client
+    and server in one traced process): one entry each side, the 101 ending
+    with its head (no body: the WebSocket frames after it are the new
+    protocol, neither its body nor responses without a request)."""
+    # Debian's python3, which python3-websockets is for
+    py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    if subprocess.run([py, "-c", "import websockets"], capture_output=True).returncode:
+        raise Skip("python3-websockets not installed")
+    cert, key = server_certs(env)
+    rc, out, err, path = env.trace("websocket", [py, "-c", WEBSOCKET_ECHO, cert, key],
+                                   timeout=60, opts=["--stats"])
+    expect(rc == 0 and out.strip().isdigit(), "tlstrace %s, the script printed %r%s"
+           % (describe_exit(rc), out[-200:], stderr_hint(err)))
+    url = "https://localhost:%s/chat" % out.strip()
+    entries = read_entries(path)
+    expect_count(entries, 2)
+    for i, e in enumerate(entries):
+        x = e["tlstrace"]
+        expect(e["name"] == url and x["method"] == "GET" and e["responseStatus"] == 101,
+               "entry %d: %r %r %r" % (i, e["name"], x["method"], e["responseStatus"]))
+        expect(e["encodedBodySize"] == 0, "entry %d (%s): encodedBodySize %r, want 0: the "
+               "WebSocket frames are no body" % (i, x["role"], e["encodedBodySize"]))
+        expect_no_failure(e, i)
+        expect("incomplete" not in x, "entry %d: incomplete %r" % (i, x.get("incomplete")))
+    expect(sorted(e["tlstrace"]["role"] for e in entries) == ["client", "server"],
+           "roles %r" % [e["tlstrace"]["role"] for e in entries])
+    expect(" unmatched=0 " in err, "the WebSocket frames counted as responses without a "
+           "request: %r" % [w for w in err.split() if w.startswith("unmatched=")])

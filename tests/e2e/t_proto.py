@@ -76,12 +76,13 @@ def pg_bin(tool):
     return need(tool)
 
 
-def test_postgresql(env):
-    """psql with sslmode=require against a throwaway cluster (initdb, ssl on,
-    as the postgres user, in its own network namespace on port 5432): the
-    first entry has connectStart < secureConnectionStart < connectEnd, the
-    SSLRequest and its answer going in the clear between connect and
-    handshake; the query and the Terminate reuse it."""
+PG_CONNINFO = "sslmode=require host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+def with_postgres(env, fn):
+    """fn(in_ns) run while a throwaway cluster (initdb, ssl on, as the
+    postgres user, in its own network namespace on port 5432) is up; in_ns
+    is the command prefix that enters that namespace. Returns fn's result."""
     need("psql")
     need("unshare")
     need("nsenter")
@@ -134,9 +135,26 @@ def test_postgresql(env):
             err += open(log, errors="replace").read()
         expect(rc == 0, "pg_ctl start %s%s" % (describe_exit(rc), stderr_hint(err)))
 
-        conninfo = "sslmode=require host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+        return fn(in_ns)
+    finally:
+        if os.path.exists(os.path.join(data, "postmaster.pid")):
+            subprocess.run(["runuser", "-u", "postgres", "--", pg_ctl, "-D", data, "-m",
+                            "immediate", "-w", "stop"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        if netns is not None:
+            env.procs.stop(netns)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_postgresql(env):
+    """psql with sslmode=require against a throwaway cluster (with_postgres):
+    the first entry has connectStart < secureConnectionStart < connectEnd,
+    the SSLRequest and its answer going in the clear between connect and
+    handshake; the query and the Terminate reuse it."""
+    def run(in_ns):
         rc, out, err, path = env.trace(
-            "postgresql", in_ns + ["psql", "-X", "-At", conninfo, "-c", "select 1"], timeout=60)
+            "postgresql", in_ns + ["psql", "-X", "-At", PG_CONNINFO, "-c", "select 1"],
+            timeout=60)
         expect(rc == 0, "tlstrace %s, psql's status was 0%s" % (describe_exit(rc),
                                                                stderr_hint(err)))
         expect(out.strip() == "1", "psql printed %r" % out[:80])
@@ -151,14 +169,42 @@ def test_postgresql(env):
                "psql: nextHopProtocol %r" % [e["nextHopProtocol"] for e in mine])
         check_unknown(mine, "psql")
         return "%d entries" % len(mine)
-    finally:
-        if os.path.exists(os.path.join(data, "postmaster.pid")):
-            subprocess.run(["runuser", "-u", "postgres", "--", pg_ctl, "-D", data, "-m",
-                            "immediate", "-w", "stop"], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-        if netns is not None:
-            env.procs.stop(netns)
-        shutil.rmtree(top, ignore_errors=True)
+    return with_postgres(env, run)
+
+
+def test_postgresql_copy(env):
+    """psql running three queries, a COPY of 200,000 rows out (about 1.3 MB,
+    many reads), then a COPY in: one exchange per ask, complete, on one
+    connection; none failed."""
+    def run(in_ns):
+        script = ("select 1;\nselect 2;\nselect 3;\n"
+                  "copy (select generate_series(1, 200000)) to stdout;\n"
+                  "create temp table t (n int);\n"
+                  "copy t from stdin;\n1\n2\n3\n\\.\n"
+                  "select count(*) from t;\n")
+        rc, out, err, path = env.trace(
+            "postgresql_copy", in_ns + ["psql", "-X", "-At", PG_CONNINFO], timeout=90,
+            input=script, opts=["--stats"])
+        expect(rc == 0, "tlstrace %s, psql's status was 0%s" % (describe_exit(rc),
+                                                               stderr_hint(err)))
+        lines = out.split()
+        expect(lines[:3] == ["1", "2", "3"] and lines[-1] == "3"
+               and lines[3:200003] == [str(n) for n in range(1, 200001)],
+               "psql printed %r ... %r" % (lines[:4], lines[-2:]))
+        entries = read_entries(path)
+        mine = check_exchanges(entries, "postgresql://127.0.0.1:5432/", "client", "psql")
+        # the startup, three queries, the COPY out, CREATE, the COPY in (its
+        # query, then its rows), the count, the Terminate (a last word)
+        expect(len(mine) == 10, "psql: %d exchanges, want 10" % len(mine))
+        ids = {e["tlstrace"]["connectionId"] for e in mine}
+        expect(len(ids) == 1, "psql: connections %r" % sorted(ids))
+        for i, e in enumerate(mine):
+            expect("incomplete" not in e["tlstrace"] and "error" not in e["tlstrace"],
+                   "psql entry %d: %r %r" % (i, e["tlstrace"].get("incomplete"),
+                                              e["tlstrace"].get("error")))
+        check_unknown(mine, "psql")
+        return "%d entries" % len(mine)
+    return with_postgres(env, run)
 
 
 # --- SMTP with STARTTLS, IMAP over TLS ----------------------------------------

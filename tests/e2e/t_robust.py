@@ -16,7 +16,8 @@ def test_help_and_version(env):
     """--help, --usage and --version print and exit 0 at once (they must not
     start tracing), whatever other options come with them."""
     problems = []
-    for args, words in ((["--help"], ["EXAMPLES", "--timing-only", "--otlp-endpoint"]),
+    for args, words in ((["--help"], ["EXAMPLES", "--timing-only", "--otlp-endpoint",
+                                      "marked incomplete", "leaves COMMAND running"]),
                         (["-c", "curl", "--help"], ["EXAMPLES"]),
                         (["--usage"], ["Usage: tlstrace"]),
                         (["--version"], ["tlstrace "])):
@@ -163,9 +164,13 @@ def test_ringbuf_drops_reported(env):
     expect(re.search(r"events dropped: [1-9]\d* \(ring buffer [1-9]", text),
            "the summary does not count the drops: %r" % text[-300:])
     out = env.path("drops.jsonl")
-    final = re.search(r"warning: (\d+) events dropped \(ring buffer (\d+),", err)
+    final = re.search(r"warning: (\d+) events dropped \(ring buffer (\d+)[,)]", err)
     expect(final and int(final.group(1)) > 0 and final.group(1) == final.group(2),
            "no exit report of ring-buffer drops%s" % stderr_hint(err))
+    # one line, naming only the causes that happened
+    warn = [l for l in err.splitlines() if "warning: " in l and "since the last" not in l]
+    expect(len(warn) == 1 and not re.search(r"(^|[ (])0 [a-z]|[a-z] 0[,)]", warn[0]),
+           "the exit warning: %r" % warn)
     stats = re.search(r"drops\.ringbuf=(\d+)", err)
     expect(stats and stats.group(1) == final.group(1),
            "--stats drops.ringbuf %s, exit report %s"

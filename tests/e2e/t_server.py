@@ -168,9 +168,10 @@ http {{
 """
 
 
-def start_traced_nginx(env, test, listen=""):
-    """nginx under tlstrace, serving /hello (6 bytes) and /big (30000) on a
-    free port of 127.0.0.1, with the listen parameters listen (" http2")."""
+def start_traced_nginx(env, test, listen="", opts=(), files=()):
+    """nginx under tlstrace (with the options opts), serving /hello (6 bytes)
+    and /big (30000), and each (name, bytes) of files, on a free port of
+    127.0.0.1, with the listen parameters listen (" http2")."""
     need("nginx")
     cert, key = server_certs(env)
     d = env.path(test)
@@ -181,13 +182,16 @@ def start_traced_nginx(env, test, listen=""):
         f.write(b"hello\n")
     with open(os.path.join(d, "www", "big"), "wb") as f:
         f.write(b"b" * 30000)
+    for name, data in files:
+        with open(os.path.join(d, "www", name), "wb") as f:
+            f.write(data)
     port = free_port()
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
         f.write(NGINX_CONF.format(dir=d, port=port, cert=cert, key=key, listen=listen))
     return start_traced_server(env, test,
                                ["nginx", "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")],
-                               port=port)
+                               port=port, opts=opts)
 
 
 def test_server_nginx(env):
@@ -291,6 +295,55 @@ def test_server_nginx_h2load(env):
     for v in by_conn.values():
         expect([e["tlstrace"]["reused"] for e in v].count(False) == 1,
                "one entry of each connection carries its accept and handshake")
+
+
+def test_server_nginx_h2_drops(env):
+    """nginx serving 1 MiB bodies over HTTP/2 to h2load (10 connections, 10
+    streams at once on each) with a 1 MiB ring buffer, which overflows: an
+    entry may be missing (its request's records lost, counted) or
+    incomplete, but never false: no failure (h2load got every 200), and a
+    status, size or path written is the true one unless listed unknown.
+    Records lost both ways at once leave each direction to resynchronise:
+    no connection is given up."""
+    need("h2load")
+    size = 1 << 20
+    body = os.urandom(size)  # random bytes: a DATA payload that looks like frames
+    srv = start_traced_nginx(env, "server_nginx_h2_drops", " http2",
+                             opts=["--ringbuf-size", "1", "--stats"], files=[("m1", body)])
+    url = "https://localhost:%d/m1" % srv.port
+    n = 600
+    rc, out, err = env.procs.run(srv.client(["h2load", "-n", str(n), "-c", "10", "-m", "10",
+                                             url]), 120, "h2load")
+    trc, _ = stop_traced_server(env, srv)
+    expect(rc == 0 and "%d succeeded" % n in out and "%d 2xx" % n in out,
+           "h2load exited %d: %s" % (rc, out[-400:]))
+    expect(trc >= 0 and trc not in (1, 2), "tlstrace %s%s" % (describe_exit(trc),
+                                                              env.err_hint(srv.tracer)))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect(0 < len(entries) <= n, "%d entries for %d requests" % (len(entries), n))
+    incomplete = 0
+    for i, e in enumerate(entries):
+        x = e["tlstrace"]
+        unknown = x.get("unknown", [])
+        expect_no_failure(e, i)
+        expect(("incomplete" in x) == bool(unknown),
+               "entry %d: incomplete %r, unknown %r" % (i, x.get("incomplete"), unknown))
+        incomplete += "incomplete" in x
+        want_name = url if "name.path" not in unknown else "https://localhost:%d/" % srv.port
+        expect(e["name"] == want_name, "entry %d: name %r, unknown %r" % (i, e["name"], unknown))
+        for k, want in (("responseStatus", 200), ("encodedBodySize", size)):
+            got = e[k]
+            expect(got == (0 if k in unknown else want),
+                   "entry %d: %s %r, unknown %r (%s)" % (i, k, got, unknown, x.get("incomplete")))
+        check_order(e, i)
+    with open(srv.tracer.err_file, errors="replace") as f:
+        stats = f.read()
+    # each direction of HTTP/2 resynchronises on its own: no connection is given up
+    expect(" conns_given_up=0 " in stats, "connections given up: %r"
+           % [w for w in stats.split() if w.startswith("conns_given_up=")])
+    lost = [w for w in stats.split() if w.startswith("records_lost=")]
+    return "%d entries of %d requests, %d incomplete, %s" % (
+        len(entries), n, incomplete, lost[0] if lost else "records_lost not said")
 
 
 # Header tables of 64 KiB both ways (SETTINGS_HEADER_TABLE_SIZE, and encoders

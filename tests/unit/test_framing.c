@@ -519,6 +519,64 @@ static void subtest_head_across_writes(void)
 	done(c, &s);
 }
 
+/*
+ * A 101 (Switching Protocols) ends at its head: what follows on the
+ * connection, both ways, is the new protocol (WebSocket frames), neither
+ * its body nor a response without a request; likewise a CONNECT's 2xx and
+ * the tunnel after it.
+ */
+static void subtest_switched(void)
+{
+	static const char *const answers[] = {
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+		"HTTP/1.1 200 Connection established\r\n\r\n",
+	};
+	static const char *const asks[] = {
+		"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+		"Sec-WebSocket-Version: 13\r\n\r\n",
+		"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+	};
+	static const int status[] = { 101, 200 };
+	struct collector_stats st;
+	struct sink2 s;
+	struct collector *c = NULL;
+	char read1[512];
+
+	for (int i = 0; i < 2; i++) {
+		c = new_collector(&s);
+		if (!ASSERT_OK_PTR(c, "collector__new"))
+			goto out;
+		open_tls(c, 5, SOCK1, SSL1, 1000);
+		ev_write(c, SSL1, 2000, 2010, asks[i]);
+		/* the answer's head, and the new protocol's first bytes in the same read */
+		snprintf(read1, sizeof(read1), "%s\x81\x05hello", answers[i]);
+		ev_read(c, SSL1, 3000, read1);
+		ASSERT_EQ(s.n, 1, "the entry at the end of its head");
+		ev_write(c, SSL1, 3100, 3110, "\x81\x85\x01\x02\x03\x04iggpn");
+		ev_read(c, SSL1, 3200, "\x81\x05world");
+		ev_read(c, SSL1, 3300, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+		ev_close(c, 5, 4000);
+		if (!ASSERT_EQ(s.n, 1, "one entry"))
+			goto out;
+		ASSERT_EQ(s.e[0].status, status[i], "its status");
+		ASSERT_EQ(s.e[0].encoded, 0, "no body");
+		ASSERT_EQ(s.e[0].response_end, 3000, "ends with its head");
+		ASSERT_STREQ(s.e[0].incomplete, "", "complete");
+		ASSERT_STREQ(s.e[0].error, "", "no error");
+		collector__stats(c, &st);
+		ASSERT_EQ(st.unmatched, 0, "the new protocol's bytes are not unmatched responses");
+		ASSERT_EQ(st.requests_unfollowed + st.responses_unfollowed, 0,
+			  "nothing unfollowed");
+		done(c, &s);
+		c = NULL;
+	}
+out:
+	if (c)
+		done(c, &s);
+}
+
 TEST(framing)
 {
 	cur_comm = "curl";
@@ -542,4 +600,6 @@ TEST(framing)
 		subtest_request_head_over_limit();
 	if (test__start_subtest("head_budget"))
 		subtest_head_budget();
+	if (test__start_subtest("switched"))
+		subtest_switched();
 }

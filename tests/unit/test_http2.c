@@ -1929,6 +1929,175 @@ out:
 	h2_fx_fini(&f, &df);
 }
 
+/* SSL_read at ts of b's bytes, carrying records lost before it (lost) */
+static void ev_read_bb_lost(struct collector *c, __u64 ts, const struct bb *b,
+			    const struct ev_loss *lost)
+{
+	struct ev_ssl_call *e = calloc(1, sizeof(*e));
+
+	if (!ASSERT_OK_PTR(e, "calloc"))
+		return;
+	set_hdr(&e->hdr, EV_SSL_CALL, ts);
+	e->ssl = SSL1;
+	e->ts_enter = ts - 50;
+	e->ret = b->n;
+	e->num = 16384;
+	e->call = CALL_READ;
+	e->lib = LIB_OPENSSL;
+	e->len = b->n;
+	e->cap = b->n;
+	e->lost = *lost;
+	memcpy(e->data, b->d, b->n);
+	feed_ok(c, e, offsetof(struct ev_ssl_call, data) + e->cap);
+	free(e);
+}
+
+/*
+ * Records lost both ways between two calls (a busy ring buffer: a client's
+ * WINDOW_UPDATEs and its reads): each direction of HTTP/2 is its own frame
+ * stream, so their order does not matter to where frames begin. The
+ * streams under way are incomplete, the connection's later streams are
+ * still entries (their header blocks, which may refer to table entries the
+ * lost calls made, incomplete when they do), never left out.
+ */
+static void subtest_collector_loss_both_ways(void)
+{
+	static const char *const paths[] = { "/a" };
+	static const char *const next[] = { ":method", "GET",	     ":scheme",
+					    "https",   ":authority", "example.com",
+					    ":path",   "/next",	     NULL };
+	struct ev_loss lost = { .bytes = { 13, 3000 }, .calls = { 1, 1 } };
+	struct collector_stats st;
+	const struct entry *e;
+	struct deflaters df = {};
+	struct fx f = {};
+	struct bb x = {};
+
+	if (!h2_fx_init(&f, &df))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	write_requests(&f, &df, paths, 1);
+	read_headers(&f, &df, 2000, 1, "200");
+	read_data(&f, 2100, 1, "hello", 0);
+	/* a write (a WINDOW_UPDATE) and a read (more of stream 1) lost */
+	x.n = 0;
+	bb_data(&x, 1, "!", F_END_STREAM);
+	ev_read_bb_lost(f.c, 2300, &x, &lost);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "stream 1 ends");
+	ASSERT_STREQ(e->incomplete, "HTTP/2 response frames lost", "1: incomplete");
+	ASSERT_NULL(e->failed_phase, "1: not a failure");
+	ASSERT_EQ(e->status, 200, "1: its status was seen");
+	ASSERT_TRUE(e->unknown & FIELD_ENCODED_BODY_SIZE, "1: size unknown");
+	/* the connection goes on: stream 3 */
+	x.n = 0;
+	bb_headers(&x, df.out, 3, F_END_STREAM, next);
+	ev_write_bb(f.c, SSL1, 2400, 2410, &x);
+	read_headers(&f, &df, 2500, 3, "404");
+	read_data(&f, 2600, 3, "missing", F_END_STREAM);
+	e = nth(&f, 1);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 2, "stream 3 is an entry");
+	/* its blocks refer to table entries the lost calls may have moved: not guessed */
+	ASSERT_STREQ(e->incomplete, "HTTP/2 header block not decodable (HPACK table not seen)",
+		     "3: incomplete, why");
+	ASSERT_NULL(e->failed_phase, "3: not a failure");
+	ASSERT_EQ(e->status, 404, "3: status, before the field that failed");
+	ASSERT_TRUE(e->unknown & FIELD_REQUEST_HEADERS, "3: request headers unknown");
+	ASSERT_TRUE(e->unknown & FIELD_NAME_PATH, "3: its path unknown");
+	ASSERT_FALSE(e->unknown & FIELD_RESPONSE_STATUS, "3: status known");
+	ASSERT_FALSE(e->unknown & FIELD_ENCODED_BODY_SIZE, "3: size known");
+	ASSERT_EQ(e->encoded_size, 7, "3: size");
+	ASSERT_EQ(e->request_start, 2400, "3: request_start");
+	ASSERT_EQ(e->response_end, 2600, "3: response_end");
+	check_timings_in_order(e);
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.records_lost, 2, "stats: two records lost");
+	ASSERT_EQ(st.conns_given_up, 0, "stats: the connection not given up");
+out:
+	bb_free(&x);
+	h2_fx_fini(&f, &df);
+}
+
+/*
+ * A server's responses lost (a frame header not captured), then a request
+ * read while they are lost, then the server's writes followed again in the
+ * middle of that stream's response: its first frames may have been in what
+ * was not followed, so its head, responseStart and sizes are not vouched
+ * for; never a failure ("malformed": no head seen) nor a partial size
+ * presented as known.
+ */
+static void subtest_collector_request_while_lost(void)
+{
+	static const char *const get_b[] = { ":method", "GET",	      ":scheme",
+					     "https",	":authority", "example.com",
+					     ":path",	"/b",	      NULL };
+	const struct entry *e;
+	struct deflaters df = {};
+	struct fx f = {};
+	struct bb x = {};
+
+	if (!h2_fx_init(&f, &df))
+		goto out;
+	cur_comm = "nginx";
+	ev_accept_h2(f.c, 7, 1000);
+	ev_bind(f.c, SSL1, 7, BIND_SET_FD, 1050, NULL, 0);
+	ev_handshake(f.c, SSL1, 1100, 1300, 1);
+	bb_preface(&x);
+	bb_headers(&x, df.out, 1, F_END_STREAM, REQ_LIST("/a"));
+	ev_read_bb(f.c, SSL1, 1400, &x);
+	x.n = 0;
+	bb_headers(&x, df.in, 1, 0, (const char *const[]){ ":status", "200", NULL });
+	bb_data(&x, 1, "hello", 0);
+	ev_write_bb(f.c, SSL1, 1500, 1510, &x);
+	/* a write whose next frame header was not captured: the responses are lost */
+	x.n = 0;
+	bb_data(&x, 1, "more", 0);
+	ev_call_raw(f.c, SSL1, CALL_WRITE, 1600, 1610, x.n, x.n, x.d, 5, x.n);
+	/* stream 3's request, read meanwhile */
+	x.n = 0;
+	bb_headers(&x, df.out, 3, F_END_STREAM, get_b);
+	ev_read_bb(f.c, SSL1, 1700, &x);
+	/* a write not followed (the rest of a frame: stream 3's head, its first DATA) */
+	x.n = 0;
+	bb_headers(&x, df.in, 3, 0, (const char *const[]){ ":status", "404", NULL });
+	bb_data(&x, 3, "nothing ", 0);
+	ev_call_raw(f.c, SSL1, CALL_WRITE, 1800, 1810, x.n, x.n, x.d, 0, x.n);
+	/* frames again: the end of stream 3 */
+	x.n = 0;
+	bb_data(&x, 3, "here", F_END_STREAM);
+	ev_write_bb(f.c, SSL1, 1900, 1910, &x);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "stream 3's entry");
+	ASSERT_STREQ(e->name, "https://example.com/b", "3: name");
+	ASSERT_NULL(e->failed_phase, "3: not a failure");
+	ASSERT_STREQ(e->error, "", "3: no error");
+	ASSERT_STREQ(e->incomplete, "HTTP/2 response frames lost", "3: incomplete, why");
+	ASSERT_TRUE(e->unknown & FIELD_RESPONSE_STATUS, "3: status unknown");
+	ASSERT_TRUE(e->unknown & FIELD_RESPONSE_START, "3: responseStart unknown");
+	ASSERT_TRUE(e->unknown & FIELD_ENCODED_BODY_SIZE, "3: size unknown");
+	ASSERT_EQ(e->encoded_size, 0, "3: no partial size");
+	ASSERT_FALSE(e->unknown & FIELD_RESPONSE_END, "3: its END_STREAM seen");
+	ASSERT_EQ(e->response_end, 1910, "3: response_end");
+	check_timings_in_order(e);
+	ev_close(f.c, 7, 3000);
+	e = nth(&f, 1);
+	if (!e)
+		goto out;
+	ASSERT_STREQ(e->name, "https://example.com/a", "1: name");
+	ASSERT_STREQ(e->incomplete, "HTTP/2 response frames lost", "1: incomplete");
+	ASSERT_NULL(e->failed_phase, "1: not a failure");
+out:
+	cur_comm = "curl";
+	bb_free(&x);
+	h2_fx_fini(&f, &df);
+}
+
 /*
  * Connections older than the trace, followed from their first call of
  * frames: a client's (requests after the start are entries; a stream
@@ -2151,6 +2320,10 @@ TEST(http2)
 		subtest_collector_midway();
 	if (test__start_subtest("h2_collector_server_first"))
 		subtest_collector_server_first();
+	if (test__start_subtest("h2_collector_loss_both_ways"))
+		subtest_collector_loss_both_ways();
+	if (test__start_subtest("h2_collector_request_while_lost"))
+		subtest_collector_request_while_lost();
 	if (test__start_subtest("h2_random_not_h2"))
 		subtest_random_not_h2();
 }

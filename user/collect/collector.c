@@ -99,9 +99,11 @@ struct conn {
 	__u64 rq_cur;	 /* ...the request whose head is being read: its id */
 	int rq_dropping; /* ...one was left out (too many waiting): so are the rest */
 	const char *resp_lost; /* HTTP/1: why its responses can no longer be told apart */
-	struct h2_conn *h2;    /* it speaks HTTP/2 (the preface, or its frames, showed it) */
-	const char *lost;      /* given up for a gap the parsers could not skip: why */
-	const char *untimed;   /* bytes of lost records are being fed: their times unknown */
+	int switched; /* HTTP/1: a 101, or a CONNECT's 2xx: the rest is another protocol, a tunnel
+		       */
+	struct h2_conn *h2;  /* it speaks HTTP/2 (the preface, or its frames, showed it) */
+	const char *lost;    /* given up for a gap the parsers could not skip: why */
+	const char *untimed; /* bytes of lost records are being fed: their times unknown */
 	char local[64];
 	char remote[64];
 	__u16 rport;
@@ -388,11 +390,16 @@ static void entry_common(struct entry *e, const struct conn *cn)
 	}
 }
 
+/* why an entry under way at the trace's end is incomplete */
+#define TRACE_ENDED "trace ended"
+
 static void emit(struct collector *c, struct entry *e)
 {
 	c->st.entries++;
 	if (e->incomplete[0])
 		c->st.entries_incomplete++;
+	if (!strcmp(e->incomplete, TRACE_ENDED))
+		c->st.entries_stopped++;
 	if (c->emit)
 		c->emit(e, c->ctx);
 }
@@ -503,8 +510,6 @@ static void entry_forget(struct entry *e)
 	(FIELD_NAME_PATH | FIELD_METHOD | FIELD_REQUEST_HEADERS | FIELD_REQUEST_START |   \
 	 FIELD_FIRST_INTERIM_RESPONSE_START | FIELD_RESPONSE_START | FIELD_RESPONSE_END | \
 	 FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS | FIELD_NEXT_HOP_PROTOCOL | SIZES_UNKNOWN)
-
-#define TRACE_ENDED "trace ended"
 
 /* a request's entry up to its response: the names, the request and the connection's timings */
 static void req_entry(struct entry *e, struct conn *cn, struct req *r)
@@ -1772,16 +1777,41 @@ static void h2_undecoded(void *ctx, __u32 stream, int request, const struct h2_s
 }
 
 /*
- * One direction's frames were lost (why), or are followed again (NULL).
- * Streams under way may have lost frames meanwhile: those whose response
- * was being followed lose their sizes and whatever had not come yet; a gap
- * in the client's frames may have held a RST_STREAM, so a stream that then
- * never ends is incomplete rather than failed.
+ * A call of direction dir was not followed as frames (they were lost in it,
+ * or the direction waits for a call that starts with frames): the streams
+ * under way may have had frames in it, those of a stream whose request came
+ * while the direction was lost included. Those whose response was being
+ * followed lose their sizes and whatever had not come yet; a gap in the
+ * client's frames may have held a RST_STREAM, so a stream that then never
+ * ends is incomplete rather than failed.
  */
+static void h2_frames_lost(struct conn *cn, enum h2_dir dir)
+{
+	int server = h2__server(cn->h2);
+
+	if (server < 0)
+		return;
+	for (struct req *r = cn->head; r; r = r->next) {
+		if (!r->stream)
+			continue;
+		if ((dir == H2_OUT) == server) {
+			/* the responses' direction: its first frames too, if none came before */
+			r->incomplete = "HTTP/2 response frames lost";
+			r->unknown |= FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE |
+				      FIELD_TRANSFER_SIZE;
+			if (!r->response_start)
+				r->unknown |=
+					FIELD_RESPONSE_START | FIELD_FIRST_INTERIM_RESPONSE_START;
+		} else {
+			r->maybe_reset = 1;
+		}
+	}
+}
+
+/* one direction's frames were lost (why), or are followed again (NULL) */
 static void h2_sync(void *ctx, enum h2_dir dir, const char *why)
 {
 	struct h2_ctx *x = ctx;
-	int server = h2__server(x->cn->h2);
 
 	if (!why)
 		return;
@@ -1789,20 +1819,7 @@ static void h2_sync(void *ctx, enum h2_dir dir, const char *why)
 		x->c->st.h2_lost_uncaptured++;
 	else
 		x->c->st.h2_lost_malformed++;
-	if (server < 0)
-		return;
-	for (struct req *r = x->cn->head; r; r = r->next) {
-		if (!r->stream)
-			continue;
-		if ((dir == H2_OUT) == server) {
-			/* the responses' direction */
-			r->incomplete = "HTTP/2 response frames lost";
-			r->unknown |= FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE |
-				      FIELD_TRANSFER_SIZE;
-		} else {
-			r->maybe_reset = 1;
-		}
-	}
+	h2_frames_lost(x->cn, dir);
 }
 
 static const struct h2_callbacks h2_cb = {
@@ -1820,8 +1837,10 @@ static void h2_io(struct collector *c, struct conn *cn, enum h2_dir dir, const s
 {
 	struct h2_ctx x = { c, cn, io->tid };
 
-	h2__feed(cn->h2, dir, (const unsigned char *)io->data, io->cap, io->len, io->ts_enter,
-		 io->ts, io->tid, &h2_cb, &x);
+	if (h2__feed(cn->h2, dir, (const unsigned char *)io->data, io->cap, io->len, io->ts_enter,
+		     io->ts, io->tid, &h2_cb, &x) &&
+	    io->len)
+		h2_frames_lost(cn, dir);
 	h2_role(&x);
 }
 
@@ -2037,6 +2056,12 @@ static size_t feed_response(struct collector *c, struct conn *cn, struct req *r,
 		http1_body_start(&r->body, r->resp.content_encoding);
 		if (r->resp.status == 204 || r->resp.status == 304)
 			r->no_body = 1;
+		/* HTTP ends with the head (RFC 9110 sections 15.2.2, 9.3.6) */
+		if (r->resp.status == 101 ||
+		    (r->resp.status / 100 == 2 && !strcmp(r->line.method, "CONNECT"))) {
+			r->no_body = 1;
+			cn->switched = 1;
+		}
 		if (r->no_body || r->resp.content_length == 0) {
 			r->complete = 1;
 			r->response_end = ts;
@@ -2071,6 +2096,8 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 	const char *data = io->data;
 	size_t cap = io->cap, len = io->len;
 
+	if (cn->switched)
+		return; /* the new protocol's bytes, or the tunnel's */
 	if (cn->resp_lost) {
 		/* the response whose head was cut runs on, as far as we can tell */
 		if (cn->head && cn->head->response_start &&
@@ -2109,6 +2136,8 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 		if (r->complete) {
 			emit_req(c, cn, r, io->ts, NULL);
 			pop_req(cn);
+			if (cn->switched)
+				break;
 		} else if (used == 0 || cn->resp_lost) {
 			break;
 		}
@@ -2456,7 +2485,9 @@ static const char no_bytes[1];
 /*
  * Data records of cn's session or socket lost before the record carrying
  * l: fed as gaps of their exact length, each way, timed at the last
- * instant seen (the lost calls' own times are unknown), or cn given up.
+ * instant seen (the lost calls' own times are unknown), or cn given up:
+ * lost both ways, their order is unknown (but for HTTP/2, whose two
+ * directions are frame streams of their own that each resynchronise).
  */
 static void carry_loss(struct collector *c, struct conn *cn, const struct ev_loss *l, __u32 tid)
 {
@@ -2473,12 +2504,13 @@ static void carry_loss(struct collector *c, struct conn *cn, const struct ev_los
 	if (!ways || !cn)
 		return;
 	/*
-	 * Lost both ways, their order is unknown; lost calls that moved data
-	 * on a session whose handshake was followed but not seen done: it
-	 * ended unseen before them, when, nobody knows.
+	 * Lost both ways, their order is unknown (HTTP/2's directions each
+	 * resynchronise on their own frames); lost calls that moved data on a
+	 * session whose handshake was followed but not seen done: it ended
+	 * unseen before them, when, nobody knows.
 	 */
-	if (ways == 2 || (cn->sess && !cn->sess->hs_done && !c->timing_only &&
-			  (cn->sess->hs_start || cn->observed))) {
+	if ((ways == 2 && !cn->h2) || (cn->sess && !cn->sess->hs_done && !c->timing_only &&
+				       (cn->sess->hs_start || cn->observed))) {
 		conn_lose(c, cn, why);
 		return;
 	}

@@ -30,6 +30,7 @@ struct collector_stats {
 	__u64 bytes_not_captured; /* bytes of calls not copied: past MAX_CALL_CAPTURE, unreadable */
 	__u64 conns_given_up; /* connections no longer followed: a gap the parsers cannot skip */
 	__u64 entries_incomplete; /* entries emitted incomplete (entry.incomplete), every cause */
+	__u64 entries_stopped;	  /* ...of them, under way when the trace ended ("trace ended") */
 	/* HTTP/1 connections whose requests, or responses, could no longer be told apart */
 	__u64 requests_unfollowed;
 	__u64 responses_unfollowed;
