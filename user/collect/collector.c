@@ -430,10 +430,11 @@ static void fail_entry(struct entry *e, const char *phase, const char *error, __
  * failure of it: *error is dropped. A RST_STREAM seen is a failure all the
  * same. Returns whether the entry is incomplete.
  */
+#define SIZES_UNKNOWN (FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE)
+
 static int req_incomplete(struct collector *c, const struct req *r, struct entry *e,
 			  const char **error)
 {
-	const __u32 sizes = FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE;
 	__u32 unknown = r->unknown;
 	const char *why = r->incomplete;
 
@@ -448,12 +449,12 @@ static int req_incomplete(struct collector *c, const struct req *r, struct entry
 	/* (HTTP/2 counts DATA exactly without the head; HTTP/1 frames its body in it) */
 	if (!r->head_done)
 		unknown |= FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS |
-			   FIELD_DECODED_BODY_SIZE | (r->stream ? 0 : sizes) |
+			   FIELD_DECODED_BODY_SIZE | (r->stream ? 0 : SIZES_UNKNOWN) |
 			   (e->alpn[0] ? 0 : FIELD_NEXT_HOP_PROTOCOL);
 	if (!r->complete)
-		unknown |= FIELD_RESPONSE_END | sizes;
+		unknown |= FIELD_RESPONSE_END | SIZES_UNKNOWN;
 	if (r->body.lost)
-		unknown |= sizes;
+		unknown |= SIZES_UNKNOWN;
 	if (unknown & FIELD_ENCODED_BODY_SIZE)
 		unknown |= FIELD_TRANSFER_SIZE;
 	if (!e->response_start)
@@ -503,13 +504,19 @@ static void entry_forget(struct entry *e)
 	 FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE | FIELD_DOMAIN_LOOKUP_START |        \
 	 FIELD_DOMAIN_LOOKUP_END | FIELD_FIRST_INTERIM_RESPONSE_START)
 
-#define SIZES_UNKNOWN (FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE)
-
 /* what the trace's end leaves unknown of a fetch that never wrote its request */
 #define NO_REQUEST_UNKNOWN                                                                \
 	(FIELD_NAME_PATH | FIELD_METHOD | FIELD_REQUEST_HEADERS | FIELD_REQUEST_START |   \
 	 FIELD_FIRST_INTERIM_RESPONSE_START | FIELD_RESPONSE_START | FIELD_RESPONSE_END | \
 	 FIELD_RESPONSE_STATUS | FIELD_RESPONSE_HEADERS | FIELD_NEXT_HOP_PROTOCOL | SIZES_UNKNOWN)
+
+/* an exchange of another protocol: what HTTP would say of it is unknown */
+static void opaque_entry(struct entry *e)
+{
+	e->unknown |= OPAQUE_UNKNOWN;
+	e->request_headers = e->response_headers = NULL;
+	e->http_version[0] = '\0';
+}
 
 /* a request's entry up to its response: the names, the request and the connection's timings */
 static void req_entry(struct entry *e, struct conn *cn, struct req *r)
@@ -582,6 +589,20 @@ static void req_entry(struct entry *e, struct conn *cn, struct req *r)
 	e->response_start = r->response_start;
 }
 
+/* the stop, or the entry's last instant if that came later (records out of order) */
+static __u64 stop_after(const struct entry *e, __u64 end)
+{
+	const __u64 t[] = { e->start,	      e->lookup_end,	 e->connect_start,
+			    e->secure_start,  e->connect_end,	 e->request_start,
+			    e->interim_start, e->response_start, end };
+	__u64 last = 0;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i] > last)
+			last = t[i];
+	return last;
+}
+
 /* an entry for a request, at the end of its life */
 static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 end,
 		     const char *error)
@@ -606,10 +627,7 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 		char buf[32];
 		const char *scheme = other_scheme(cn, s, buf, sizeof(buf));
 
-		/* another protocol: an exchange of bytes, what HTTP would say unknown */
-		e.unknown |= OPAQUE_UNKNOWN;
-		e.request_headers = e.response_headers = NULL;
-		e.http_version[0] = '\0';
+		opaque_entry(&e);
 		if (!error) {
 			/* no answer, the asker closing: a last word, not a failure */
 			e.response_end = r->response_start ? r->last_read : r->request_start;
@@ -634,30 +652,10 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	 * Not failed: its end is its last instant, whatever the order the
 	 * records came in (nothing of its response seen: its request's, or start)
 	 */
-	if (!e.failed_phase) {
-		if (e.response_end < e.response_start)
-			e.response_end = e.response_start;
-		if (e.response_end < e.request_start)
-			e.response_end = e.request_start;
-		if (e.response_end < e.start)
-			e.response_end = e.start;
-	}
+	if (!e.failed_phase)
+		e.response_end = stop_after(&e, e.response_end);
 	entry_forget(&e);
 	emit(c, &e);
-}
-
-/* the stop, or the entry's last instant if that came later (records out of order) */
-static __u64 stop_after(const struct entry *e, __u64 end)
-{
-	const __u64 t[] = { e->start,	      e->lookup_end,	 e->connect_start,
-			    e->secure_start,  e->connect_end,	 e->request_start,
-			    e->interim_start, e->response_start, end };
-	__u64 last = 0;
-
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (t[i] > last)
-			last = t[i];
-	return last;
 }
 
 /*
@@ -671,12 +669,7 @@ static void emit_req_ended(struct collector *c, struct conn *cn, struct req *r, 
 {
 	struct entry e;
 
-	req_entry(&e, cn, r);
-	/* a handshake still under way that began after the request's write: at most there */
-	if (e.secure_start > e.request_start)
-		e.secure_start = e.request_start;
-	if (e.connect_end > e.request_start)
-		e.connect_end = e.request_start;
+	req_entry(&e, cn, r); /* (its connection's instants are at most its requestStart) */
 	e.response_end = stop_after(&e, end);
 	e.unknown |= FIELD_RESPONSE_END | SIZES_UNKNOWN;
 	if (r->head_done) {
@@ -694,11 +687,8 @@ static void emit_req_ended(struct collector *c, struct conn *cn, struct req *r, 
 		if (!r->response_start)
 			e.unknown |= FIELD_RESPONSE_START;
 	}
-	if (r->opaque) {
-		e.unknown |= OPAQUE_UNKNOWN;
-		e.request_headers = e.response_headers = NULL;
-		e.http_version[0] = '\0';
-	}
+	if (r->opaque)
+		opaque_entry(&e);
 	snprintf(e.incomplete, sizeof(e.incomplete), "%s", TRACE_ENDED);
 	emit(c, &e);
 }
@@ -1484,6 +1474,7 @@ struct io {
 };
 
 static void conn_io(struct collector *c, struct conn *cn, int is_write, const struct io *io);
+static int is_http2(const struct conn *cn, const char *data, size_t len);
 
 /* the entries in flight on cn lost facts, for why: each will say so */
 static void mark_incomplete(struct conn *cn, const char *why)
@@ -1859,7 +1850,7 @@ static void h2_detect(struct collector *c, struct conn *cn, int is_write, const 
 
 	if (cn->nreq || cn->rqs.started || !io->len)
 		return;
-	if (io->cap >= H2_PREFACE_LEN && !memcmp(io->data, H2_PREFACE, H2_PREFACE_LEN)) {
+	if (is_http2(cn, io->data, io->cap) == 1) {
 		if (server == is_write)
 			return; /* a server does not send it, nor a client receive it */
 		cn->h2 = h2__new(is_write ? H2_OUT : H2_IN);
