@@ -194,23 +194,33 @@ def start_traced_nginx(env, test, listen="", opts=(), files=()):
                                port=port, opts=opts)
 
 
-def test_server_nginx(env):
-    """nginx (one process, event loop, TLS 1.2 with ALPN): three requests on
-    one keep-alive connection, the last a 404."""
+def nginx_three_fetches(env, name, listen, curl_opts):
+    """nginx traced as the server (its listen directive's extra words), curl
+    fetching /hello, /big and /missing on one connection: what curl got is
+    checked, and (srv, base, paths, window, got, entries) returned, the 3
+    entries read once tlstrace has stopped well."""
     need("curl")
-    srv = start_traced_nginx(env, "server_nginx")
-    port = srv.port
-    base = "https://localhost:%d" % port
+    srv = start_traced_nginx(env, name, listen)
+    base = "https://localhost:%d" % srv.port
     paths = ["/hello", "/big", "/missing"]
-    window, got = curl_server(env, srv, server_fetches([base + p for p in paths]))
+    window, got = curl_server(env, srv, curl_opts + server_fetches([base + p for p in paths]))
     rc, _ = stop_traced_server(env, srv)
-    expect([(s, n) for s, n, _ in got[:2]] == [(200, 6), (200, 30000)] and got[2][0] == 404
-           and got[2][1] > 0, "curl got %r" % got)
+    expect([(s, n) for s, n, _ in got[:2]] == [(200, 6), (200, 30000)] and got[2][0] == 404,
+           "curl got %r" % got)
     expect(len({p for _, _, p in got}) == 1, "curl used several connections: %r" % got)
     expect(rc >= 0 and rc not in (1, 2), "tlstrace %s%s" % (describe_exit(rc),
                                                             env.err_hint(srv.tracer)))
     entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
     expect_count(entries, 3)
+    return srv, base, paths, window, got, entries
+
+
+def test_server_nginx(env):
+    """nginx (one process, event loop, TLS 1.2 with ALPN): three requests on
+    one keep-alive connection, the last a 404."""
+    srv, base, paths, window, got, entries = nginx_three_fetches(env, "server_nginx", "", [])
+    port = srv.port
+    expect(got[2][1] > 0, "curl got %r" % got)
     remote = "127.0.0.1:%d" % got[0][2]
     for i, (e, p, (status, size, _)) in enumerate(zip(entries, paths, got)):
         check_server_entry(e, i, base + p, status, size, srv.pid, remote, "openssl", "http/1.1")
@@ -232,19 +242,8 @@ def test_server_nginx_h2(env):
     fetching three paths on one connection: the client's frames are read,
     the responses written; one entry per stream, the first carrying the
     connection's accept and handshake."""
-    need("curl")
-    srv = start_traced_nginx(env, "server_nginx_h2", " http2")
-    base = "https://localhost:%d" % srv.port
-    paths = ["/hello", "/big", "/missing"]
-    window, got = curl_server(env, srv, ["--http2"] + server_fetches([base + p for p in paths]))
-    rc, _ = stop_traced_server(env, srv)
-    expect([(s, n) for s, n, _ in got[:2]] == [(200, 6), (200, 30000)] and got[2][0] == 404,
-           "curl got %r" % got)
-    expect(len({p for _, _, p in got}) == 1, "curl used several connections: %r" % got)
-    expect(rc >= 0 and rc not in (1, 2), "tlstrace %s%s" % (describe_exit(rc),
-                                                            env.err_hint(srv.tracer)))
-    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
-    expect_count(entries, 3)
+    srv, base, paths, window, got, entries = nginx_three_fetches(
+        env, "server_nginx_h2", " http2", ["--http2"])
     remote = "127.0.0.1:%d" % got[0][2]
     for i, (e, p, (status, size, _)) in enumerate(zip(entries, paths, got)):
         check_server_entry(e, i, base + p, status, size, srv.pid, remote, "openssl", "h2")
