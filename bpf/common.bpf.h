@@ -212,6 +212,28 @@ static __always_inline int submit(void *rec, __u64 size)
 	return 0;
 }
 
+/*
+ * Data records (bytes a call moved) leave the last RESERVE_SHARE-th of the
+ * ring buffer to the records that give them meaning: connects, accepts,
+ * handshakes, binds, closes. Under overload, bytes are lost (counted, and
+ * carried as exact gaps) before any of those; a lost handshake or accept
+ * would instead leave a connection's later bytes without their context.
+ */
+#define RESERVE_SHARE 8
+
+/* submit() for a data record: refused (counted, -1) when it would eat into the reserve */
+static __always_inline int submit_data(void *rec, __u64 size)
+{
+	__u64 ring = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	__u64 used = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	if (used + size + ring / RESERVE_SHARE > ring) {
+		count(CNT_DROP_RINGBUF);
+		return -1;
+	}
+	return submit(rec, size);
+}
+
 static __always_inline void commit(void *rec)
 {
 	bpf_ringbuf_submit(rec, wakeup());
@@ -389,7 +411,7 @@ static long more_one(__u32 i, void *vctx)
 	e->len = len;
 	e->cap = cap;
 	e->_pad = 0;
-	submit(e, offsetof(struct ev_more, data) + cap);
+	submit_data(e, offsetof(struct ev_more, data) + cap);
 	return 0;
 }
 
@@ -515,7 +537,9 @@ static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
 	e->_pad = 0;
 	loss_key(&k, LOSS_TLS, a->ssl);
 	take_loss(&k, &e->lost);
-	if (submit(e, offsetof(struct ev_ssl_call, data) + cap)) {
+	/* a handshake's record, or a call that moved nothing, is the session's context */
+	if (n ? submit_data(e, offsetof(struct ev_ssl_call, data) + cap)
+	      : submit(e, offsetof(struct ev_ssl_call, data) + cap)) {
 		/* lost whole: the session's next record says how much */
 		note_loss(&k, a->call == CALL_READ ? IO_READ : IO_WRITE, n, &e->lost);
 		goto out;

@@ -555,7 +555,7 @@ static __always_inline void emit_sock_io(__u32 fd, __u32 dir, __u64 ts_enter, __
 	e->_pad = 0;
 	loss_key(&k, LOSS_SOCK, fd);
 	take_loss(&k, &e->lost);
-	if (submit(e, offsetof(struct ev_sock_io, data) + cap)) {
+	if (submit_data(e, offsetof(struct ev_sock_io, data) + cap)) {
 		note_loss(&k, dir, len, &e->lost);
 		return;
 	}

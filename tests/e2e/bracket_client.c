@@ -13,8 +13,8 @@
  * "localhost:PORT", and the server certificate is not verified.
  *
  * Output: one JSON object on stdout, times in ms since the epoch:
- *   {"pid":N,"connect":[b,a],"handshake":[b,a],
- *    "requests":[{"write":[b,a],"firstRead":[b,a],"lastRead":[b,a],
+ *   {"pid":N,"connect":[b,a,w],"handshake":[b,a,w],
+ *    "requests":[{"write":[b,a,w],"firstRead":[b,a,w],"lastRead":[b,a,w],
  *                 "status":200,"bodyBytes":6}, ...]}
  */
 
@@ -31,17 +31,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bracket.h"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #define MAX_REQ 1000
 #define BUF_SIZE (64 * 1024)
 #define MAX_HEADER (32 * 1024)
-
-struct bracket {
-	double before;
-	double after;
-};
 
 struct req_times {
 	struct bracket write;
@@ -54,14 +51,6 @@ struct req_times {
 /* Bytes read from the connection but not yet consumed by a response. */
 static unsigned char rbuf[BUF_SIZE];
 static size_t rlen;
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void die(const char *fmt, ...)
 {
@@ -96,9 +85,9 @@ static void bracketed_read(SSL *ssl)
 
 	if (rlen >= sizeof(rbuf))
 		die("response header too large");
-	br.before = now_ms();
+	bracket_open(&br);
 	n = SSL_read(ssl, rbuf + rlen, (int)(sizeof(rbuf) - rlen));
-	br.after = now_ms();
+	bracket_close(&br);
 	if (n <= 0) {
 		int err = SSL_get_error(ssl, n);
 
@@ -176,9 +165,9 @@ static void do_request(SSL *ssl, const char *req, int reqlen, struct req_times *
 	size_t hlen;
 	int n;
 
-	rt->write.before = now_ms();
+	bracket_open(&rt->write);
 	n = SSL_write(ssl, req, reqlen);
-	rt->write.after = now_ms();
+	bracket_close(&rt->write);
 	if (n != reqlen)
 		die("SSL_write failed (SSL error %d)", SSL_get_error(ssl, n));
 
@@ -204,11 +193,6 @@ static void do_request(SSL *ssl, const char *req, int reqlen, struct req_times *
 		consume_body(&remaining);
 	}
 	rt->last_read = last_read_bracket;
-}
-
-static void print_bracket(const char *name, const struct bracket *b)
-{
-	printf("\"%s\":[%.3f,%.3f]", name, b->before, b->after);
 }
 
 int main(int argc, char **argv)
@@ -247,9 +231,9 @@ int main(int argc, char **argv)
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_family = AF_INET;
 		hints.ai_socktype = SOCK_STREAM;
-		lookup.before = now_ms();
+		bracket_open(&lookup);
 		rc = getaddrinfo(host, argv[2], &hints, &res);
-		lookup.after = now_ms();
+		bracket_close(&lookup);
 		if (rc)
 			die("resolve %s: %s", host, gai_strerror(rc));
 		sa.sin_addr = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
@@ -276,9 +260,9 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
 
-	conn.before = now_ms();
+	bracket_open(&conn);
 	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	conn.after = now_ms();
+	bracket_close(&conn);
 	if (rc < 0)
 		die("connect to %s:%d: %s", host, port, strerror(errno));
 
@@ -290,9 +274,9 @@ int main(int argc, char **argv)
 	if (SSL_set_tlsext_host_name(ssl, "localhost") != 1)
 		die("cannot set SNI");
 
-	hs.before = now_ms();
+	bracket_open(&hs);
 	rc = SSL_connect(ssl);
-	hs.after = now_ms();
+	bracket_close(&hs);
 	if (rc != 1)
 		die("TLS handshake failed (SSL error %d)", SSL_get_error(ssl, rc));
 

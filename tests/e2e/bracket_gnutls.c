@@ -14,8 +14,8 @@
  * and the server certificate is not verified.
  *
  * Output: one JSON object on stdout, times in ms since the epoch:
- *   {"pid":N,"connect":[b,a],"handshake":[b,a],
- *    "requests":[{"write":[b,a],"firstRead":[b,a],"lastRead":[b,a],
+ *   {"pid":N,"connect":[b,a,w],"handshake":[b,a,w],
+ *    "requests":[{"write":[b,a,w],"firstRead":[b,a,w],"lastRead":[b,a,w],
  *                 "status":200,"bodyBytes":6}, ...]}
  */
 
@@ -33,16 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bracket.h"
+
 #include <gnutls/gnutls.h>
 
 #define MAX_REQ 1000
 #define BUF_SIZE (64 * 1024)
 #define MAX_HEADER (32 * 1024)
-
-struct bracket {
-	double before;
-	double after;
-};
 
 struct req_times {
 	struct bracket write;
@@ -55,14 +52,6 @@ struct req_times {
 /* Bytes read from the connection but not yet consumed by a response. */
 static unsigned char rbuf[BUF_SIZE];
 static size_t rlen;
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void die(const char *fmt, ...)
 {
@@ -95,9 +84,9 @@ static void bracketed_read(gnutls_session_t session)
 	if (rlen >= sizeof(rbuf))
 		die("response header too large");
 	do {
-		br.before = now_ms();
+		bracket_open(&br);
 		n = gnutls_record_recv(session, rbuf + rlen, sizeof(rbuf) - rlen);
-		br.after = now_ms();
+		bracket_close(&br);
 	} while (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED);
 	if (n == 0)
 		die("connection closed before the response was complete");
@@ -175,9 +164,9 @@ static void do_request(gnutls_session_t session, const char *req, size_t reqlen,
 	ssize_t n;
 
 	/* The request (< 4 KiB) fits one record: one call sends all of it. */
-	rt->write.before = now_ms();
+	bracket_open(&rt->write);
 	n = gnutls_record_send(session, req, reqlen);
-	rt->write.after = now_ms();
+	bracket_close(&rt->write);
 	if (n < 0)
 		die("gnutls_record_send failed: %s", gnutls_strerror((int)n));
 	if ((size_t)n != reqlen)
@@ -205,11 +194,6 @@ static void do_request(gnutls_session_t session, const char *req, size_t reqlen,
 		consume_body(&remaining);
 	}
 	rt->last_read = last_read_bracket;
-}
-
-static void print_bracket(const char *name, const struct bracket *b)
-{
-	printf("\"%s\":[%.3f,%.3f]", name, b->before, b->after);
 }
 
 int main(int argc, char **argv)
@@ -248,9 +232,9 @@ int main(int argc, char **argv)
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_family = AF_INET;
 		hints.ai_socktype = SOCK_STREAM;
-		lookup.before = now_ms();
+		bracket_open(&lookup);
 		rc = getaddrinfo(host, argv[2], &hints, &res);
-		lookup.after = now_ms();
+		bracket_close(&lookup);
 		if (rc)
 			die("resolve %s: %s", host, gai_strerror(rc));
 		sa.sin_addr = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
@@ -280,9 +264,9 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
 
-	conn.before = now_ms();
+	bracket_open(&conn);
 	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	conn.after = now_ms();
+	bracket_close(&conn);
 	if (rc < 0)
 		die("connect to %s:%d: %s", host, port, strerror(errno));
 
@@ -301,11 +285,11 @@ int main(int argc, char **argv)
 	gnutls_transport_set_int(session, fd);
 
 	/* Retries (not expected on a blocking socket) stay inside the bracket. */
-	hs.before = now_ms();
+	bracket_open(&hs);
 	do {
 		rc = gnutls_handshake(session);
 	} while (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED);
-	hs.after = now_ms();
+	bracket_close(&hs);
 	if (rc < 0)
 		die("TLS handshake failed: %s", gnutls_strerror(rc));
 

@@ -25,6 +25,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 READY_LINE = "tlstrace: tracing"  # printed on stderr once probes are attached
 TOL_MS = 0.3  # accuracy_bracket tolerance around each bracket
+
+
+def bracket_deviation(at, bracket, side):
+    """How far an instant at (ms) is from the side (0 entry, 1 return) of a
+    bracket_client bracket [before, after, waited]. When the client's
+    thread waited for a CPU inside the bracket (waited ms), the wait may lie
+    between the call and the clock read on that side, which is then off by
+    up to that much: an instant inside the bracket is allowed that much
+    more. Returns (ms, whether the wait was needed to explain it)."""
+    lo, hi = bracket[0], bracket[1]
+    dev = abs(at - bracket[side])
+    waited = bracket[2] if len(bracket) > 2 else 0.0
+    if dev <= TOL_MS or not lo - TOL_MS <= at <= hi + TOL_MS or dev > waited + TOL_MS:
+        return dev, False
+    return dev - waited, True
 EPS_MS = 1e-6  # for fields that must be equal
 ORIGIN_SLACK_MS = 20.0  # process start times may be jiffy-rounded
 

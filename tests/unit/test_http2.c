@@ -2023,6 +2023,58 @@ out:
 }
 
 /*
+ * A server's first calls lost both ways (its SETTINGS write and the
+ * client's preface: a full ring buffer while many connections start), so
+ * nothing yet tells HTTP/2 from HTTP/1: no request is waiting to be paired,
+ * and the frames that follow are met mid-way, as on a connection older
+ * than the trace. The next stream is an entry; the connection is not
+ * given up (as it was when a loss both ways on a connection not yet known
+ * as HTTP/2 gave up every connection).
+ */
+static void subtest_collector_server_start_lost(void)
+{
+	static const char *const get[] = { ":method",	  "GET",   ":scheme", "https", ":authority",
+					   "example.com", ":path", "/b",      NULL };
+	struct ev_loss lost = { .bytes = { 15, 24 + 9 + 40 }, .calls = { 1, 1 } };
+	struct collector_stats st;
+	const struct entry *e;
+	struct deflaters df = {};
+	struct fx f = {};
+	struct bb x = {};
+
+	if (!h2_fx_init(&f, &df))
+		goto out;
+	cur_comm = "nginx";
+	ev_accept_h2(f.c, 7, 1000);
+	ev_bind(f.c, SSL1, 7, BIND_SET_FD, 1050, NULL, 0);
+	ev_handshake(f.c, SSL1, 1100, 1300, 1);
+	bb_headers(&x, df.out, 3, F_END_STREAM, get);
+	ev_read_bb_lost(f.c, 1400, &x, &lost);
+	x.n = 0;
+	bb_headers(&x, df.in, 3, 0, (const char *const[]){ ":status", "200", NULL });
+	bb_data(&x, 3, "ok", F_END_STREAM);
+	ev_write_bb(f.c, SSL1, 1600, 1610, &x);
+	e = nth(&f, 0);
+	if (!e)
+		goto out;
+	ASSERT_EQ(f.s->n, 1, "stream 3 is an entry");
+	ASSERT_STREQ(e->role, "server", "role");
+	ASSERT_NULL(e->failed_phase, "not a failure");
+	ASSERT_EQ(e->status, 200, "status");
+	ASSERT_EQ(e->encoded_size, 2, "size");
+	ASSERT_STREQ(e->next_hop, "h2", "next_hop");
+	ASSERT_EQ(e->response_end, 1610, "response_end");
+	check_order(e);
+	collector__stats(f.c, &st);
+	ASSERT_EQ(st.records_lost, 2, "stats: two records lost");
+	ASSERT_EQ(st.conns_given_up, 0, "stats: the connection not given up");
+	ASSERT_EQ(st.h2_midway, 1, "stats: met mid-way");
+out:
+	bb_free(&x);
+	h2_fx_fini(&f, &df);
+}
+
+/*
  * A server's responses lost (a frame header not captured), then a request
  * read while they are lost, then the server's writes followed again in the
  * middle of that stream's response: its first frames may have been in what
@@ -2322,6 +2374,8 @@ TEST(http2)
 		subtest_collector_server_first();
 	if (test__start_subtest("h2_collector_loss_both_ways"))
 		subtest_collector_loss_both_ways();
+	if (test__start_subtest("h2_collector_server_start_lost"))
+		subtest_collector_server_start_lost();
 	if (test__start_subtest("h2_collector_request_while_lost"))
 		subtest_collector_request_while_lost();
 	if (test__start_subtest("h2_random_not_h2"))

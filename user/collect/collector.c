@@ -104,6 +104,8 @@ struct conn {
 	struct h2_conn *h2;  /* it speaks HTTP/2 (the preface, or its frames, showed it) */
 	const char *lost;    /* given up for a gap the parsers could not skip: why */
 	const char *untimed; /* bytes of lost records are being fed: their times unknown */
+	/* its first bytes each way were lost before any was parsed: what follows is met mid-way */
+	int start_lost;
 	char local[64];
 	char remote[64];
 	__u16 rport;
@@ -427,8 +429,9 @@ static void fail_entry(struct entry *e, const char *phase, const char *error, __
  * decoded, a stream first seen mid-response): its entry says so and lists
  * the fields it cannot vouch for. What was lost leaves its ending
  * unobserved too, so an ending the stream did not show (a close) is no
- * failure of it: *error is dropped. A RST_STREAM seen is a failure all the
- * same. Returns whether the entry is incomplete.
+ * failure of it: *error is dropped. A RST_STREAM seen is added to why (the
+ * entry is neither failed nor a success, whatever ended it). Returns
+ * whether the entry is incomplete.
  */
 #define SIZES_UNKNOWN (FIELD_ENCODED_BODY_SIZE | FIELD_DECODED_BODY_SIZE | FIELD_TRANSFER_SIZE)
 
@@ -442,8 +445,6 @@ static int req_incomplete(struct collector *c, const struct req *r, struct entry
 		why = "HTTP/2 request frames lost";
 	if (!why)
 		return 0;
-	if (!r->reset)
-		*error = NULL;
 	if (!r->response_start)
 		unknown |= FIELD_RESPONSE_START | FIELD_FIRST_INTERIM_RESPONSE_START;
 	/* (HTTP/2 counts DATA exactly without the head; HTTP/1 frames its body in it) */
@@ -459,7 +460,12 @@ static int req_incomplete(struct collector *c, const struct req *r, struct entry
 		unknown |= FIELD_TRANSFER_SIZE;
 	if (!e->response_start)
 		e->response_start = r->last_read; /* the last instant seen, listed as unknown */
-	snprintf(e->incomplete, sizeof(e->incomplete), "%s", why);
+	/* a reset seen is said, as what ended it: the entry stays neither failed nor a success */
+	if (r->reset && *error)
+		snprintf(e->incomplete, sizeof(e->incomplete), "%s; then %s", why, *error);
+	else
+		snprintf(e->incomplete, sizeof(e->incomplete), "%s", why);
+	*error = NULL;
 	e->unknown |= unknown;
 	if (r->stream)
 		c->st.h2_streams_incomplete++;
@@ -1861,7 +1867,7 @@ static void h2_detect(struct collector *c, struct conn *cn, int is_write, const 
 	if (!h2__frames((const unsigned char *)io->data, io->cap, io->len,
 			server < 0 ? -1 : is_write != server))
 		return;
-	if (cn->observed && is_write == server) {
+	if (cn->observed && !cn->start_lost && is_write == server) {
 		/* the server's frames first, the preface to come */
 		cn->h2 = h2__new(server ? H2_IN : H2_OUT);
 		return;
@@ -2246,8 +2252,9 @@ static void exchange_io(struct collector *c, struct conn *cn, int is_write, cons
 		if (r)
 			r->opaque = 1;
 	}
-	if (!r) {
-		c->st.unmatched++; /* bytes before any request: a session ticket */
+	/* bytes before any request (a session ticket), or timed before it was asked */
+	if (!r || (!r->response_start && answer < r->request_start)) {
+		c->st.unmatched++;
 		return;
 	}
 	if (!r->response_start)
@@ -2500,8 +2507,22 @@ static void carry_loss(struct collector *c, struct conn *cn, const struct ev_los
 	 * session whose handshake was followed but not seen done: it ended
 	 * unseen before them, when, nobody knows.
 	 */
-	if ((ways == 2 && !cn->h2) || (cn->sess && !cn->sess->hs_done && !c->timing_only &&
-				       (cn->sess->hs_start || cn->observed))) {
+	if (cn->sess && !cn->sess->hs_done && !c->timing_only &&
+	    (cn->sess->hs_start || cn->observed)) {
+		conn_lose(c, cn, why);
+		return;
+	}
+	/*
+	 * Lost both ways before a byte was parsed either way: no request is
+	 * waiting to be paired, and which protocol follows is yet to be seen,
+	 * from the middle of its stream (HTTP/2 frames, an HTTP/1 message).
+	 */
+	if (ways == 2 && !cn->h2 && !c->timing_only && !cn->nreq && !cn->rqs.started &&
+	    cn->proto == PROTO_UNDECIDED && !cn->sniff) {
+		cn->start_lost = 1;
+		return;
+	}
+	if (ways == 2 && !cn->h2) {
 		conn_lose(c, cn, why);
 		return;
 	}
