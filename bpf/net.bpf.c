@@ -905,8 +905,9 @@ int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!targ_follow || ptgid == ctgid)
 		return 0;
-	if (bpf_map_lookup_elem(&traced, &ptgid))
-		bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY);
+	if (bpf_map_lookup_elem(&traced, &ptgid) &&
+	    bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY))
+		count(CNT_DROP_PROCS);
 	return 0;
 }
 
@@ -931,9 +932,10 @@ int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 
 	if (targ_comm[0]) {
 		bpf_get_current_comm(comm, sizeof(comm));
-		if (comm_matches(comm))
-			bpf_map_update_elem(&traced, &tgid, &one, BPF_ANY);
-		else
+		if (comm_matches(comm)) {
+			if (bpf_map_update_elem(&traced, &tgid, &one, BPF_ANY))
+				count(CNT_DROP_PROCS);
+		} else
 			bpf_map_delete_elem(&traced, &tgid);
 	}
 	if (!is_traced(tgid))

@@ -94,6 +94,7 @@ enum counter {
 	CNT_DROP_SOCKS,	   /* socket map full */
 	CNT_READ_FAIL,	   /* bpf_probe_read_user() failed */
 	CNT_DROP_LOSSES,   /* loss map full: a record's loss could not be carried on */
+	CNT_DROP_PROCS,	   /* process map full: a child or a process by name not traced */
 	CNT_NR,
 };
 

@@ -24,8 +24,10 @@ static const char doc[] =
 	"\n"
 	"EXAMPLES:\n"
 	"  tlstrace -- curl -s https://example.com/  # a command and its children\n"
-	"  tlstrace -p 1234 -f json -o t.jsonl       # a running process, JSON Lines\n"
-	"  tlstrace -c python3 -d 10                 # processes named python3, 10 s\n"
+	"  tlstrace -p 1234 -f json -o t.jsonl       # a running process and its children\n"
+	"  tlstrace -p 1234 --no-follow              # that process alone, not its children\n"
+	"  tlstrace -c python3 -d 10                 # processes named python3 (and their\n"
+	"                                            #   forks), 10 s\n"
 	"  tlstrace -f json                          # the whole host\n"
 	"  tlstrace --lib /opt/app/bin/app -c app    # OpenSSL built into a program\n"
 	"  tlstrace -f chrome-trace -o t.json -- node app.js   # open it in Perfetto\n"
@@ -55,14 +57,22 @@ enum {
 	OPT_METRICS_COMMS,
 	OPT_RINGBUF,
 	OPT_TIMING_ONLY,
+	OPT_NO_FOLLOW,
 };
 
 /* -f's line in --help: "Output format: " and the writers (set_format_doc) */
 static char format_doc[256];
 
 static const struct argp_option opts[] = {
-	{ "pid", 'p', "PID", 0, "Trace this process and its threads (repeatable)", 0 },
-	{ "comm", 'c', "NAME", 0, "Trace processes whose command name is NAME", 0 },
+	{ "pid", 'p', "PID", 0,
+	  "Trace this process, its threads and its descendants, present and future (repeatable)",
+	  0 },
+	{ "comm", 'c', "NAME", 0,
+	  "Trace processes whose command name is NAME and the children they fork (a child that "
+	  "runs a program of another name is no longer traced)",
+	  0 },
+	{ "no-follow", OPT_NO_FOLLOW, NULL, 0,
+	  "With -p, -c or COMMAND: trace those processes alone, not their children", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (0: until Ctrl-C, the default)", 0 },
 	{ "format", 'f', "FORMAT", 0, format_doc, 0 },
 	{ "output", 'o', "FILE", 0,
@@ -192,6 +202,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'o':
 		o->output = arg;
 		break;
+	case OPT_NO_FOLLOW:
+		o->no_follow = true;
+		break;
 	case OPT_LIB:
 		if (o->nlibs == MAX_LIBS)
 			usage_error("at most %d --lib options", MAX_LIBS);
@@ -303,4 +316,6 @@ void options__parse(struct options *o, int argc, char **argv)
 		usage_error("a command cannot be combined with -p or -c");
 	if (o->npids && o->comm[0])
 		usage_error("-p and -c cannot be combined");
+	if (o->no_follow && !o->command && !o->npids && !o->comm[0])
+		usage_error("--no-follow needs -p, -c or a command: every process is traced");
 }

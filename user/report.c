@@ -30,6 +30,7 @@ static const char *counter_names[CNT_NR] = {
 	[CNT_DROP_SOCKS] = "drops.socks",
 	[CNT_READ_FAIL] = "read_failures",
 	[CNT_DROP_LOSSES] = "drops.loss_map",
+	[CNT_DROP_PROCS] = "drops.process_map",
 };
 
 /* events lost in BPF: the counter, its name in messages, its metrics label */
@@ -41,6 +42,7 @@ static const struct {
 	{ CNT_DROP_RINGBUF, "ring buffer", "ringbuf" },
 	{ CNT_DROP_INFLIGHT, "thread map", "thread_map" },
 	{ CNT_DROP_SOCKS, "socket map", "socket_map" },
+	{ CNT_DROP_PROCS, "process map", "process_map" },
 };
 
 #define NCAUSES (sizeof(drop_causes) / sizeof(drop_causes[0]))

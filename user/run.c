@@ -267,7 +267,7 @@ int run__start(struct run *r, const struct options *o, struct probes *p)
 	if (err)
 		return err;
 	r->probes = p;
-	r->per_pid = o->npids > 0;
+	r->per_pid = targets__per_pid(o);
 	/* from now on libraries are attached aside, never in the reader's way */
 	err = attacher__start(p->att);
 	if (err) {
@@ -316,7 +316,7 @@ int run__loop(struct run *r, const struct options *o, struct command *cmd,
 			note_drops(r);
 			last_expire = now;
 		}
-		if (command__exited(cmd) || targets__gone(o))
+		if (command__exited(cmd) || targets__gone(r->probes, o))
 			break;
 	}
 	return 0;

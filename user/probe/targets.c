@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,13 +60,23 @@ int targets__check_pids(const struct options *o)
 	return 0;
 }
 
+bool targets__follow(const struct options *o)
+{
+	return !o->no_follow && (o->command || o->npids || o->comm[0]);
+}
+
+bool targets__per_pid(const struct options *o)
+{
+	return o->npids && o->no_follow;
+}
+
 void targets__filter(struct probes *p, const struct options *o)
 {
 	struct tlstrace_bpf *skel = p->skel;
 
 	skel->rodata->targ_self = getpid();
 	skel->rodata->targ_all = !o->command && !o->npids && !o->comm[0];
-	skel->rodata->targ_follow = o->command != NULL;
+	skel->rodata->targ_follow = targets__follow(o);
 	memcpy((char *)skel->rodata->targ_comm, o->comm, sizeof(o->comm));
 }
 
@@ -76,6 +87,137 @@ static int trace_pid(struct tlstrace_bpf *skel, pid_t pid)
 
 	return bpf_map__update_elem(skel->maps.traced, &key, sizeof(key), &one, sizeof(one),
 				    BPF_ANY);
+}
+
+static bool is_marked(struct tlstrace_bpf *skel, pid_t pid)
+{
+	__u32 key = pid;
+	__u8 v;
+
+	return !bpf_map__lookup_elem(skel->maps.traced, &key, sizeof(key), &v, sizeof(v), 0);
+}
+
+static void unmark(struct tlstrace_bpf *skel, pid_t pid)
+{
+	__u32 key = pid;
+
+	bpf_map__delete_elem(skel->maps.traced, &key, sizeof(key), 0);
+}
+
+/*
+ * Whether pid is a process that has not exited: it exists and is neither
+ * a zombie nor dead (its exit, and sched_process_exit, are behind it).
+ */
+static bool pid_running(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* "pid (comm) S ...": comm may hold ')' itself, the last one ends it */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] && p[2] != 'Z' && p[2] != 'X';
+}
+
+/*
+ * The children of every thread of process pid (the kernel lists a child
+ * under the thread that forked it), appended to list from *n up to cap.
+ * Nothing if pid is gone meanwhile.
+ */
+static void children_of(pid_t pid, pid_t *list, int *n, int cap)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while (*n < cap && (d = readdir(dir))) {
+		pid_t tid = atoi(d->d_name);
+		FILE *f;
+		int c;
+
+		if (tid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (*n < cap && fscanf(f, "%d", &c) == 1)
+			if (c > 0)
+				list[(*n)++] = c;
+		fclose(f);
+	}
+	closedir(dir);
+}
+
+/* processes a tree walk at start marks, in all (the process map holds MAX_TRACED) */
+#define FOLLOW_MAX_START 16384
+
+/*
+ * -p PID, followed: mark PID and every descendant it has now traced (the
+ * later ones sched_process_fork marks, from the moment tlstrace's
+ * tracepoints are attached). Each is marked before its children are read,
+ * so a child forked meanwhile is either read or marked at its fork; one
+ * already marked was marked at its fork, and so were all of its own
+ * children. A process that exits meanwhile is skipped (and unmarked: its
+ * exit may have been before the mark). The processes marked here are
+ * appended to tree from *n up to cap; kids is scratch of cap pids. 0, or
+ * -ENOSPC if the walk or the process map was full (said).
+ */
+static int trace_tree(struct tlstrace_bpf *skel, pid_t root, pid_t *tree, int *n, pid_t *kids,
+		      int cap)
+{
+	int next = *n, nkids = 1, err = 0;
+
+	if (is_marked(skel, root))
+		return 0; /* -p given twice, or under another -p */
+	kids[0] = root;
+	while (nkids) {
+		for (int i = 0; i < nkids && !err; i++) {
+			if (*n == cap)
+				err = -E2BIG;
+			else if (trace_pid(skel, kids[i]))
+				err = -ENOSPC;
+			else if (!pid_running(kids[i]))
+				unmark(skel, kids[i]);
+			else
+				tree[(*n)++] = kids[i];
+		}
+		if (err)
+			break;
+		/* the children of the next processes marked, not read yet */
+		nkids = 0;
+		while (next < *n && !nkids) {
+			children_of(tree[next++], kids, &nkids, cap);
+			/* one marked already (forked since its parent was) is followed by BPF */
+			for (int i = 0; i < nkids; i++)
+				if (is_marked(skel, kids[i]))
+					kids[i--] = kids[--nkids];
+		}
+	}
+	if (err == -E2BIG)
+		fprintf(stderr,
+			"tlstrace: warning: more than %d processes under pid %d at start: the "
+			"others are not traced\n",
+			cap, root);
+	else if (err)
+		fprintf(stderr,
+			"tlstrace: warning: the process map is full: some processes under pid %d "
+			"are not traced\n",
+			root);
+	return err;
 }
 
 /* processes already running whose command name is comm */
@@ -109,9 +251,66 @@ static int trace_comm(struct tlstrace_bpf *skel, const char *comm)
 	return n;
 }
 
+/* no TLS library in the -p processes: a warning, tracing goes on */
+static void warn_no_library(const struct options *o)
+{
+	char titles[128];
+
+	fprintf(stderr, "tlstrace: warning: no TLS library (%s) loaded in pid%s",
+		tlslib_titles(titles, sizeof(titles)), o->npids > 1 ? "s" : "");
+	for (int i = 0; i < o->npids; i++)
+		fprintf(stderr, " %d", o->pids[i]);
+	fprintf(stderr, "%s yet; attaching when one is loaded\n",
+		targets__follow(o) ? " or their descendants" : "");
+}
+
+/*
+ * -p, followed: each process and its descendants marked traced, and the
+ * libraries they map attached host-wide (a child forked later runs the
+ * same mapping, probed before its first instruction), with those the
+ * loader's cache names (a descendant starting a program); the BPF
+ * programs keep to the marked processes.
+ */
+static int select_trees(struct probes *p, const struct options *o)
+{
+	pid_t *tree = calloc(FOLLOW_MAX_START, sizeof(*tree));
+	pid_t *kids = calloc(FOLLOW_MAX_START, sizeof(*kids));
+	int n = 0, err = 0;
+
+	if (!tree || !kids) {
+		err = -ENOMEM;
+		fprintf(stderr, "tlstrace: follow the given processes: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	for (int i = 0; i < o->npids; i++) {
+		int first = n, r;
+
+		trace_tree(p->skel, o->pids[i], tree, &n, kids, FOLLOW_MAX_START);
+		for (int j = first; j < n; j++) {
+			r = attacher__scan_pid(p->att, tree[j], false);
+			/* a descendant may exit meanwhile; the given process must be readable */
+			if (r < 0 && tree[j] == o->pids[i]) {
+				fprintf(stderr, "tlstrace: read libraries of pid %d: %s\n", tree[j],
+					strerror(-r));
+				err = r;
+				goto cleanup;
+			}
+		}
+	}
+	if (!attacher__count(p->att))
+		warn_no_library(o);
+	attacher__scan_ldcache(p->att);
+cleanup:
+	free(tree);
+	free(kids);
+	return err;
+}
+
 /* -p: each process's own libraries, per process */
 static int select_pids(struct probes *p, const struct options *o)
 {
+	if (targets__follow(o))
+		return select_trees(p, o);
 	for (int i = 0; i < o->npids; i++) {
 		int n = attacher__scan_pid(p->att, o->pids[i], true);
 
@@ -122,15 +321,8 @@ static int select_pids(struct probes *p, const struct options *o)
 		}
 		trace_pid(p->skel, o->pids[i]);
 	}
-	if (!attacher__count(p->att)) {
-		char titles[128];
-
-		fprintf(stderr, "tlstrace: warning: no TLS library (%s) loaded in pid%s",
-			tlslib_titles(titles, sizeof(titles)), o->npids > 1 ? "s" : "");
-		for (int i = 0; i < o->npids; i++)
-			fprintf(stderr, " %d", o->pids[i]);
-		fprintf(stderr, " yet; attaching when one is loaded\n");
-	}
+	if (!attacher__count(p->att))
+		warn_no_library(o);
 	return 0;
 }
 
@@ -165,11 +357,18 @@ int targets__select(struct probes *p, const struct options *o, pid_t command)
 
 void targets__announce(const struct options *o)
 {
-	if (!o->command)
-		fprintf(stderr, "tlstrace: tracing %s; Ctrl-C to stop\n",
-			o->npids     ? "the given processes"
-			: o->comm[0] ? "processes by name"
-				     : "every process");
+	bool follow = targets__follow(o);
+
+	if (o->command)
+		return;
+	if (o->npids)
+		fprintf(stderr, "tlstrace: tracing the given processes%s; Ctrl-C to stop\n",
+			follow ? " and their descendants" : "");
+	else if (o->comm[0])
+		fprintf(stderr, "tlstrace: tracing processes by name%s; Ctrl-C to stop\n",
+			follow ? " and their forks" : "");
+	else
+		fprintf(stderr, "tlstrace: tracing every process; Ctrl-C to stop\n");
 }
 
 static int pid_alive(pid_t pid)
@@ -177,7 +376,34 @@ static int pid_alive(pid_t pid)
 	return !kill(pid, 0) || errno == EPERM;
 }
 
-bool targets__gone(const struct options *o)
+/*
+ * A followed process still running: the process map holds the traced
+ * processes, each removed at its exit; one marked at start that exited
+ * before it was marked never is, so it is removed here.
+ */
+static bool followed_alive(struct tlstrace_bpf *skel)
+{
+	__u32 key, next, stale[64];
+	int nstale = 0;
+	bool alive = false;
+	int err;
+
+	for (err = bpf_map__get_next_key(skel->maps.traced, NULL, &next, sizeof(next)); !err;
+	     err = bpf_map__get_next_key(skel->maps.traced, &key, &next, sizeof(next))) {
+		key = next;
+		if (pid_running(key)) {
+			alive = true;
+			break;
+		}
+		if (nstale < (int)(sizeof(stale) / sizeof(stale[0])))
+			stale[nstale++] = key;
+	}
+	for (int i = 0; i < nstale; i++)
+		unmark(skel, stale[i]);
+	return alive;
+}
+
+bool targets__gone(struct probes *p, const struct options *o)
 {
 	int alive = 0;
 
@@ -185,7 +411,9 @@ bool targets__gone(const struct options *o)
 		return false;
 	for (int i = 0; i < o->npids; i++)
 		alive += pid_alive(o->pids[i]);
-	return !alive;
+	if (alive)
+		return false;
+	return !targets__follow(o) || !followed_alive(p->skel);
 }
 
 /*

@@ -21,28 +21,50 @@ struct probes;
 int targets__check_pids(const struct options *o);
 
 /*
+ * Whether the children of the processes -p, -c or COMMAND select are
+ * traced too (the default; not with --no-follow, nor without any of them):
+ * under -p, every descendant present at start and forked later; under -c
+ * and COMMAND, those forked later (under -c, until one starts a program of
+ * another name).
+ */
+bool targets__follow(const struct options *o);
+
+/*
+ * Whether libraries are attached for each process alone (the uprobes fire
+ * in it only): -p with --no-follow. Otherwise host-wide, once per file,
+ * and the BPF programs return at once in processes not traced.
+ */
+bool targets__per_pid(const struct options *o);
+
+/*
  * The BPF programs' own filter, set between probes__open and
  * probes__load: host-wide, by command name, or the processes marked
- * traced (and, for a command, their children); never tlstrace itself.
+ * traced (and, when followed, their children); never tlstrace itself.
  */
 void targets__filter(struct probes *p, const struct options *o);
 
 /*
  * Attach to the TLS libraries of what is traced and mark the processes
- * traced: each -p process's own libraries (per process), or the host's
- * (the loader's cache and every running process's) and, with -c, the
- * processes already running under that name; each --lib file; and COMMAND
- * (pid command, -1 if none), its executable attached before it runs. A
- * warning if no library is found. 0, or -errno once said (a -p process
- * whose libraries cannot be read).
+ * traced: each -p process and its descendants (walked in /proc, bounded;
+ * one exiting meanwhile is skipped) and their libraries and the loader's
+ * cache's, host-wide, or with --no-follow each -p process's own libraries
+ * (per process); else the host's (the loader's cache and every running
+ * process's) and, with -c, the processes already running under that name;
+ * each --lib file; and COMMAND (pid command, -1 if none), its executable
+ * attached before it runs. A warning if no library is found. 0, or -errno
+ * once said (a -p process whose libraries cannot be read, no memory).
  */
 int targets__select(struct probes *p, const struct options *o, pid_t command);
 
 /* "tlstrace: tracing ...; Ctrl-C to stop" on stderr, which scripts wait for; not with a command */
 void targets__announce(const struct options *o);
 
-/* every -p process has exited (false without -p) */
-bool targets__gone(const struct options *o);
+/*
+ * Every -p process has exited and, when followed, every descendant traced
+ * (false without -p). Reads the process map of p when the -p processes
+ * are gone; cheap otherwise (a kill(pid, 0) each).
+ */
+bool targets__gone(struct probes *p, const struct options *o);
 
 /*
  * Whether process pid listens on TCP port, in its own network namespace:
