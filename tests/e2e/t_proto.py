@@ -79,10 +79,11 @@ def pg_bin(tool):
 PG_CONNINFO = "sslmode=require host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
-def with_postgres(env, fn):
+def with_postgres(env, fn, with_data=False):
     """fn(in_ns) run while a throwaway cluster (initdb, ssl on, as the
     postgres user, in its own network namespace on port 5432) is up; in_ns
-    is the command prefix that enters that namespace. Returns fn's result."""
+    is the command prefix that enters that namespace (with with_data,
+    fn(in_ns, data), data the cluster's directory). Returns fn's result."""
     need("psql")
     need("unshare")
     need("nsenter")
@@ -135,7 +136,7 @@ def with_postgres(env, fn):
             err += open(log, errors="replace").read()
         expect(rc == 0, "pg_ctl start %s%s" % (describe_exit(rc), stderr_hint(err)))
 
-        return fn(in_ns)
+        return fn(in_ns, data) if with_data else fn(in_ns)
     finally:
         if os.path.exists(os.path.join(data, "postmaster.pid")):
             subprocess.run(["runuser", "-u", "postgres", "--", pg_ctl, "-D", data, "-m",
