@@ -44,6 +44,12 @@ def test_errors(env):
                         "the thread and its process)" % (tid, owner.pid, rc, err.strip()[:100]))
     env.procs.stop(owner)
 
+    # every process is traced already: nothing to keep to
+    rc, _, err = env.procs.run([env.tlstrace, "--no-follow"], 10, "tlstrace --no-follow")
+    if rc != 2 or not one_line(err) or "--no-follow" not in err:
+        problems.append("--no-follow alone: exit %d, stderr %r (want 2, one line naming it)"
+                        % (rc, err.strip()[:100]))
+
     rc, _, err = env.procs.run([env.tlstrace, "-f", "nope", "--", "true"], 10,
                                "tlstrace -f nope")
     if rc != 2 or not err.strip():

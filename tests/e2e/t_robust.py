@@ -17,7 +17,8 @@ def test_help_and_version(env):
     start tracing), whatever other options come with them."""
     problems = []
     for args, words in ((["--help"], ["EXAMPLES", "--timing-only", "--otlp-endpoint",
-                                      "marked incomplete", "leaves COMMAND running"]),
+                                      "marked incomplete", "leaves COMMAND running",
+                                      "--no-follow"]),
                         (["-c", "curl", "--help"], ["EXAMPLES"]),
                         (["--usage"], ["Usage: tlstrace"]),
                         (["--version"], ["tlstrace "])):
