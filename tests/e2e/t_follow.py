@@ -365,3 +365,21 @@ def test_follow_comm_exec(env):
     expect(e["tlstrace"]["pid"] == int(child[1]) and e["tlstrace"]["comm"] == comm,
            "entry from pid %r comm %r, want the child %s named %r"
            % (e["tlstrace"]["pid"], e["tlstrace"]["comm"], child[1], comm))
+
+
+def test_follow_command_no_follow(env):
+    """`--no-follow -- sh -c 'curl URL'`: the command (sh) alone is traced,
+    not the curl it starts, so no entry; without --no-follow, curl's entry."""
+    need("curl")
+    env.require_server()
+    url = env.url("/hello")
+    script = 'curl -sk -o /dev/null "$0"'
+    got = {}
+    for opts in ([], ["--no-follow"]):
+        rc, _, err, path = env.trace("follow_command_no_follow", ["sh", "-c", script, url],
+                                     timeout=30, opts=opts)
+        expect(rc == 0, "tlstrace %s %s%s" % (" ".join(opts), describe_exit(rc),
+                                              stderr_hint(err)))
+        got[" ".join(opts)] = [e["name"] for e in read_entries(path)]
+    expect(got == {"": [url], "--no-follow": []},
+           "entries %r, want curl's without --no-follow and none with it" % got)
