@@ -14,6 +14,7 @@
 #include "lib_filter.h" /* before the skeleton, whose rodata has one */
 #include "tlstrace.skel.h"
 #include "options.h"
+#include "common/clock.h"
 #include "common/tlslib.h"
 #include "probe/attach.h"
 #include "probe/command.h"
@@ -251,6 +252,14 @@ static int trace_comm(struct tlstrace_bpf *skel, const char *comm)
 	return n;
 }
 
+static bool is_given(const struct options *o, pid_t pid)
+{
+	for (int i = 0; i < o->npids; i++)
+		if (o->pids[i] == pid)
+			return true;
+	return false;
+}
+
 /* no TLS library in the -p processes: a warning, tracing goes on */
 static void warn_no_library(const struct options *o)
 {
@@ -261,7 +270,9 @@ static void warn_no_library(const struct options *o)
 	for (int i = 0; i < o->npids; i++)
 		fprintf(stderr, " %d", o->pids[i]);
 	fprintf(stderr, "%s yet; attaching when one is loaded\n",
-		targets__follow(o) ? " or their descendants" : "");
+		!targets__follow(o) ? ""
+		: o->npids > 1	    ? " or their descendants"
+				    : " or its descendants");
 }
 
 /*
@@ -275,6 +286,7 @@ static int select_trees(struct probes *p, const struct options *o)
 {
 	pid_t *tree = calloc(FOLLOW_MAX_START, sizeof(*tree));
 	pid_t *kids = calloc(FOLLOW_MAX_START, sizeof(*kids));
+	__u64 start = mono_ns();
 	int n = 0, err = 0;
 
 	if (!tree || !kids) {
@@ -282,21 +294,27 @@ static int select_trees(struct probes *p, const struct options *o)
 		fprintf(stderr, "tlstrace: follow the given processes: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	for (int i = 0; i < o->npids; i++) {
-		int first = n, r;
-
+	for (int i = 0; i < o->npids; i++)
 		trace_tree(p->skel, o->pids[i], tree, &n, kids, FOLLOW_MAX_START);
-		for (int j = first; j < n; j++) {
-			r = attacher__scan_pid(p->att, tree[j], false);
-			/* a descendant may exit meanwhile; the given process must be readable */
-			if (r < 0 && tree[j] == o->pids[i]) {
-				fprintf(stderr, "tlstrace: read libraries of pid %d: %s\n", tree[j],
-					strerror(-r));
-				err = r;
-				goto cleanup;
-			}
+	if (o->verbose)
+		fprintf(stderr,
+			"tlstrace: %d process%s followed from the start, found in %.1f ms\n", n,
+			n == 1 ? "" : "es", (mono_ns() - start) / 1e6);
+	start = mono_ns();
+	for (int j = 0; j < n; j++) {
+		int r = attacher__scan_pid(p->att, tree[j], false);
+
+		/* a descendant may exit meanwhile; a given process must be readable */
+		if (r < 0 && is_given(o, tree[j])) {
+			fprintf(stderr, "tlstrace: read libraries of pid %d: %s\n", tree[j],
+				strerror(-r));
+			err = r;
+			goto cleanup;
 		}
 	}
+	if (o->verbose)
+		fprintf(stderr, "tlstrace: their libraries read and attached in %.1f ms\n",
+			(mono_ns() - start) / 1e6);
 	if (!attacher__count(p->att))
 		warn_no_library(o);
 	attacher__scan_ldcache(p->att);
