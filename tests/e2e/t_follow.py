@@ -383,3 +383,17 @@ def test_follow_command_no_follow(env):
         got[" ".join(opts)] = [e["name"] for e in read_entries(path)]
     expect(got == {"": [url], "--no-follow": []},
            "entries %r, want curl's without --no-follow and none with it" % got)
+
+
+def test_follow_comm_no_follow(env):
+    """`-c NAME --no-follow`: the forking server named NAME is traced, the
+    children it forks for its connections (named NAME too) are not, so
+    their fetches give no entry."""
+    comm = "tlsfork-cn-e2e"
+    entries, urls, served = forking_entries(env, "follow_comm_no_follow", comm,
+                                            lambda pid: ["-c", comm, "--no-follow"], 2)
+    expect(not entries, "--no-follow: %d entries from pids %r, want none (children %r)"
+           % (len(entries), sorted({e["tlstrace"]["pid"] for e in entries}), served))
+    with open(env.path("follow_comm_no_follow.stderr"), errors="replace") as f:
+        said = f.read()
+    expect("tracing processes by name;" in said, "tlstrace said %r" % said[:200])
