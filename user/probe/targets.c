@@ -175,7 +175,7 @@ static void children_of(pid_t pid, pid_t *list, int *n, int cap)
  * children. A process that exits meanwhile is skipped (and unmarked: its
  * exit may have been before the mark). The processes marked here are
  * appended to tree from *n up to cap; kids is scratch of cap pids. 0, or
- * -ENOSPC if the walk or the process map was full (said).
+ * (said) -E2BIG once cap are marked, -ENOSPC if the process map is full.
  */
 static int trace_tree(struct tlstrace_bpf *skel, pid_t root, pid_t *tree, int *n, pid_t *kids,
 		      int cap)
