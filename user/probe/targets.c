@@ -278,9 +278,9 @@ static void warn_no_library(const struct options *o)
 /*
  * -p, followed: each process and its descendants marked traced, and the
  * libraries they map attached host-wide (a child forked later runs the
- * same mapping, probed before its first instruction), with those the
- * loader's cache names (a descendant starting a program); the BPF
- * programs keep to the marked processes.
+ * same mapping, probed before its first instruction); the BPF programs
+ * keep to the marked processes. A program a descendant starts has its
+ * libraries attached as it loads them, as any library loaded later.
  */
 static int select_trees(struct probes *p, const struct options *o)
 {
@@ -317,7 +317,6 @@ static int select_trees(struct probes *p, const struct options *o)
 			(mono_ns() - start) / 1e6);
 	if (!attacher__count(p->att))
 		warn_no_library(o);
-	attacher__scan_ldcache(p->att);
 cleanup:
 	free(tree);
 	free(kids);

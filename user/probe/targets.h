@@ -46,12 +46,12 @@ void targets__filter(struct probes *p, const struct options *o);
 /*
  * Attach to the TLS libraries of what is traced and mark the processes
  * traced: each -p process and its descendants (walked in /proc, bounded;
- * one exiting meanwhile is skipped) and their libraries and the loader's
- * cache's, host-wide, or with --no-follow each -p process's own libraries
- * (per process); else the host's (the loader's cache and every running
- * process's) and, with -c, the processes already running under that name;
- * each --lib file; and COMMAND (pid command, -1 if none), its executable
- * attached before it runs. A warning if no library is found. 0, or -errno
+ * one exiting meanwhile is skipped) and their libraries, host-wide, or
+ * with --no-follow each -p process's own libraries (per process); else
+ * the host's (the loader's cache and every running process's) and, with
+ * -c, the processes already running under that name; each --lib file; and
+ * COMMAND (pid command, -1 if none), its executable attached before it
+ * runs. A warning if no library is found. 0, or -errno
  * once said (a -p process whose libraries cannot be read, no memory).
  */
 int targets__select(struct probes *p, const struct options *o, pid_t command);
