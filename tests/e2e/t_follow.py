@@ -397,3 +397,50 @@ def test_follow_comm_no_follow(env):
     with open(env.path("follow_comm_no_follow.stderr"), errors="replace") as f:
         said = f.read()
     expect("tracing processes by name;" in said, "tlstrace said %r" % said[:200])
+
+
+# Forks a child, which forks a grandchild; the grandchild prints its pid and
+# "ready", waits for a line on stdin, then fetches /hello (PY_CLIENT's code).
+# Each waits for its own child.
+PY_GRANDCHILD = r"""
+import os, ssl, sys
+client, port = sys.argv[1], sys.argv[2]
+for _ in range(2):
+    child = os.fork()
+    if child:
+        _, status = os.waitpid(child, 0)
+        os._exit(status >> 8)
+print(os.getpid(), "ready", flush=True)
+sys.stdin.readline()
+sys.argv = ["client", port, "/hello"]
+exec(client)
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def test_follow_grandchild_at_start(env):
+    """`-p` of a process whose grandchild (forked before tlstrace started)
+    fetches once tlstrace runs: the walk of the tree at start reaches it,
+    and its fetch is an entry of its pid."""
+    env.require_server()
+    top = env.procs.spawn([sys.executable, "-c", PY_GRANDCHILD, PY_CLIENT, str(env.port)],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL)
+    line = read_line(top, 10, "python grandchild").split()
+    expect(len(line) == 2 and line[1] == "ready", "python grandchild printed %r" % line)
+    grandchild = int(line[0])
+    tracer = env.start_tlstrace("follow_grandchild_at_start", ["-p", str(top.pid)])
+    top.stdin.write(b"go\n")
+    top.stdin.close()
+    expect(env.procs.wait(top, 20, "python tree") == 0, "python tree failed")
+    check_py_output(top.stdout.read().decode(errors="replace"), [("/hello", 200, 6)])
+    # the whole tree has exited: tlstrace ends by itself
+    rc = env.procs.wait(tracer, 20, "tlstrace after the tree")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    entries = read_entries(tracer.out_file, env.err_hint(tracer))
+    expect(len(entries) == 1, "%d entries, want the grandchild's one" % len(entries))
+    check_shape(entries[0], 0)
+    check_response(entries[0], 0, env.url("/hello"), 200, 6)
+    expect(entries[0]["tlstrace"]["pid"] == grandchild, "entry from pid %r, want the "
+           "grandchild %d" % (entries[0]["tlstrace"]["pid"], grandchild))
