@@ -120,6 +120,31 @@ def test_follow_nginx_workers(env):
     return "workers %s" % sorted({e["tlstrace"]["pid"] for e in mine})
 
 
+def test_follow_nginx_reload(env):
+    """`-p` of an nginx master that reloads (SIGHUP) while traced: the new
+    worker it forks serves curl's fetches, each entry from that worker."""
+    master, port, old = start_nginx_workers(env, "follow_nginx_reload", 1)
+    tracer = env.start_tlstrace("follow_nginx_reload", ["-p", str(master.pid)])
+    os.kill(master.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while True:
+        now = children(master.pid)
+        if now and not set(now) & set(old):
+            break
+        expect(time.monotonic() < deadline, "nginx did not replace worker %r (now %r)"
+               % (old, now))
+        time.sleep(0.05)
+    urls = ["https://localhost:%d/hello" % port] * 2
+    curl_fetches(env, urls)
+    stop_tracer(env, tracer)
+    env.procs.stop(master)
+    entries = read_entries(tracer.out_file, env.err_hint(tracer))
+    mine = check_served(entries, urls, set(now), "nginx after reload")
+    for i, e in enumerate(mine):
+        check_server_new(e, i)
+    return "worker %s replaced by %s" % (old, now)
+
+
 # --- PostgreSQL: the postmaster forks a backend per connection ------------------
 
 def postmaster_pid(data):
