@@ -893,6 +893,79 @@ int sys_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+/*
+ * A fork copies the descriptor table: the child's copies of the sockets
+ * the parent's fds entries know get entries of their own, so that the
+ * child's socket I/O and closes are seen. Walked from the child's open-fd
+ * bitmap, one map lookup per open descriptor, up to FORK_FD_WORDS * 64
+ * descriptors (a larger table's rest is counted as CNT_DROP_SOCKS).
+ */
+#define FORK_FD_WORDS 1024
+
+struct fork_fds {
+	__u64 parent;		   /* the parent's tgid << 32 */
+	__u64 child;		   /* the child's */
+	unsigned long *open;	   /* the child's open_fds bitmap */
+	__u32 copied;		   /* entries copied */
+};
+
+static long fork_fd_word(__u32 i, struct fork_fds *x)
+{
+	unsigned long w = 0;
+	__u64 key;
+	__u8 *fl, v;
+
+	if (bpf_probe_read_kernel(&w, sizeof(w), &x->open[i]))
+		return 1;
+	for (__u32 b = 0; b < 64 && w; b++, w >>= 1) {
+		if (!(w & 1))
+			continue;
+		key = x->parent | (i * 64 + b);
+		fl = bpf_map_lookup_elem(&fds, &key);
+		if (!fl)
+			continue;
+		v = *fl;
+		key = x->child | (i * 64 + b);
+		if (bpf_map_update_elem(&fds, &key, &v, BPF_ANY))
+			count(CNT_DROP_SOCKS);
+		else
+			x->copied++;
+	}
+	return 0;
+}
+
+/*
+ * A traced process forked a traced child: its known sockets are the
+ * child's too (fds), and user space is told (EV_PROC_FORK) when there was
+ * any, to give the child its copies of the connections and TLS sessions.
+ */
+static __always_inline void fork_inherit(struct task_struct *child, __u32 ptgid, __u32 ctgid)
+{
+	struct fork_fds x = { .parent = (__u64)ptgid << 32, .child = (__u64)ctgid << 32 };
+	struct fdtable *fdt = BPF_CORE_READ(child, files, fdt);
+	__u32 words = BPF_CORE_READ(fdt, max_fds) / 64;
+	struct ev_fork *e;
+
+	x.open = BPF_CORE_READ(fdt, open_fds);
+	if (!x.open)
+		return;
+	if (words > FORK_FD_WORDS) {
+		count(CNT_DROP_SOCKS);
+		words = FORK_FD_WORDS;
+	}
+	bpf_loop(words, fork_fd_word, &x, 0);
+	if (!x.copied)
+		return;
+	e = reserve(sizeof(*e));
+	if (!e)
+		return;
+	fill_hdr(&e->hdr, EV_PROC_FORK, bpf_ktime_get_ns());
+	e->child = ctgid;
+	e->child_ns_pid = ns_tgid(child);
+	e->child_start = BPF_CORE_READ(child, start_time);
+	commit(e);
+}
+
 /* raw tracepoint: its arguments give the child task, so threads are told apart */
 SEC("raw_tp/sched_process_fork")
 int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
@@ -903,10 +976,12 @@ int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	__u8 one = 1;
 
-	if (!targ_follow || ptgid == ctgid)
+	if (ptgid == ctgid)
 		return 0;
-	if (bpf_map_lookup_elem(&traced, &ptgid))
+	if (targ_follow && bpf_map_lookup_elem(&traced, &ptgid))
 		bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY);
+	if (is_traced(ptgid) && is_traced(ctgid))
+		fork_inherit(child, ptgid, ctgid);
 	return 0;
 }
 

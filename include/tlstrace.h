@@ -47,6 +47,7 @@ enum ev_type {
 	EV_ACCEPT = 12,	  /* a traced process accepted a TCP connection */
 	EV_LIB_OPEN = 13, /* a traced process opened a TLS library (dlopen, exec) */
 	EV_MORE = 14,	  /* more of the bytes of the EV_SSL_CALL or EV_SOCK_IO just before */
+	EV_PROC_FORK = 15, /* a traced process forked a traced child (a new process, not a thread) */
 };
 
 enum ssl_call {
@@ -284,6 +285,19 @@ struct ev_proc {
 	__u32 lost; /* EV_PROC_EXIT: data records of its sessions and sockets lost, never carried */
 };
 _Static_assert(sizeof(struct ev_proc) == 48 + 8, "ev_proc size");
+
+/*
+ * hdr is the parent's (the forking thread's), hdr.ts the fork. The child
+ * starts with copies of the parent's descriptors and memory: its sockets
+ * and TLS sessions (same fds, same SSL* addresses) are the parent's.
+ */
+struct ev_fork {
+	struct ev_hdr hdr;
+	__u32 child;	    /* the child's tgid, as the host sees it */
+	__u32 child_ns_pid; /* ...as its own pid namespace does */
+	__u64 child_start;  /* the child's start, CLOCK_MONOTONIC ns: its time origin */
+};
+_Static_assert(sizeof(struct ev_fork) == 48 + 16, "ev_fork size");
 
 /* hdr.ts is the return of getaddrinfo(); addresses in answer order */
 struct ev_dns {
