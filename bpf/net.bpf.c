@@ -903,34 +903,43 @@ int sys_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 #define FORK_FD_WORDS 1024
 
 struct fork_fds {
-	__u64 parent;		   /* the parent's tgid << 32 */
-	__u64 child;		   /* the child's */
-	unsigned long *open;	   /* the child's open_fds bitmap */
-	__u32 copied;		   /* entries copied */
+	__u64 parent;	     /* the parent's tgid << 32 */
+	__u64 child;	     /* the child's */
+	unsigned long *open; /* the child's open_fds bitmap */
+	unsigned long word;  /* the word of it being looked at */
+	__u32 base;	     /* ...the fd of its bit 0 */
+	__u32 copied;	     /* entries copied */
 };
 
-static long fork_fd_word(__u32 i, struct fork_fds *x)
+/* bpf_loop's body: bit b of the word; each bit a call, so the verifier sees one */
+static long fork_fd_bit(__u32 b, struct fork_fds *x)
 {
-	unsigned long w = 0;
 	__u64 key;
 	__u8 *fl, v;
 
-	if (bpf_probe_read_kernel(&w, sizeof(w), &x->open[i]))
+	if (!(x->word >> (b & 63) & 1))
+		return 0;
+	key = x->parent | (x->base + b);
+	fl = bpf_map_lookup_elem(&fds, &key);
+	if (!fl)
+		return 0;
+	v = *fl;
+	key = x->child | (x->base + b);
+	if (bpf_map_update_elem(&fds, &key, &v, BPF_ANY))
+		count(CNT_DROP_SOCKS);
+	else
+		x->copied++;
+	return 0;
+}
+
+static long fork_fd_word(__u32 i, struct fork_fds *x)
+{
+	if (bpf_probe_read_kernel(&x->word, sizeof(x->word), &x->open[i]))
 		return 1;
-	for (__u32 b = 0; b < 64 && w; b++, w >>= 1) {
-		if (!(w & 1))
-			continue;
-		key = x->parent | (i * 64 + b);
-		fl = bpf_map_lookup_elem(&fds, &key);
-		if (!fl)
-			continue;
-		v = *fl;
-		key = x->child | (i * 64 + b);
-		if (bpf_map_update_elem(&fds, &key, &v, BPF_ANY))
-			count(CNT_DROP_SOCKS);
-		else
-			x->copied++;
-	}
+	if (!x->word)
+		return 0;
+	x->base = i * 64;
+	bpf_loop(64, fork_fd_bit, x, 0);
 	return 0;
 }
 
