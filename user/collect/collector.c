@@ -1472,6 +1472,7 @@ static void conn_fork(struct collector *c, struct conn *pc, const struct ev_hdr 
 			sess_destroy(c, ks, h->ts);
 		return;
 	}
+	k->id = pc->id; /* one connection, whichever process holds it */
 	k->share = pc->share;
 	k->share->refs++;
 	k->sock = pc->sock;

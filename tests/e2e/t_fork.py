@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: MIT
+"""A TLS connection across fork(): a Python client connects and handshakes,
+forks, and its child sends the first request on the inherited connection
+(`tlstrace -- python3 ...`, which follows children). The child's entry is a
+new request on a known connection, with the parent's lookup, connect and
+handshake, timed from the child's own origin. The same under
+--timing-only; and on plain HTTP, where the parent can ask after the child
+(a TLS session's state is each process's own: it cannot), whose request is
+reused."""
+
+import sys
+
+from harness import (check_order, check_shape, describe_exit, expect, expect_count,
+                     read_entries, stderr_hint)
+
+# argv: port, path, then "plain" for plain HTTP, where the parent asks too once the child is done.
+PY_FORK = r"""
+import os, socket, ssl, sys
+port, path = int(sys.argv[1]), sys.argv[2]
+plain = sys.argv[3:] == ["plain"]
+s = socket.create_connection(("localhost", port), timeout=10)
+if not plain:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s = ctx.wrap_socket(s, server_hostname="localhost")
+
+def fetch(close):
+    hdr = "Connection: close\r\n" if close else ""
+    s.sendall(("GET %s HTTP/1.1\r\nHost: localhost:%d\r\n%s\r\n" % (path, port, hdr)).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+    while len(body) < n:
+        body += s.recv(65536)
+    return head.split(b" ")[1].decode(), len(body)
+
+pid = os.fork()
+if pid == 0:
+    try:
+        status, n = fetch(False)
+        print("child", os.getpid(), status, n, flush=True)
+        os._exit(0)
+    except BaseException as ex:
+        print("child failed:", ex, flush=True)
+        os._exit(1)
+_, st = os.waitpid(pid, 0)
+if plain:
+    status, n = fetch(True)
+    print("parent", os.getpid(), status, n, flush=True)
+s.close()
+sys.exit(os.waitstatus_to_exitcode(st))
+"""
+
+
+def run_fork(env, test, opts=(), plain=False):
+    """Trace PY_FORK; return (entries, child pid, parent pid or None)."""
+    env.require_server()
+    port = env.plain_port() if plain else env.port
+    cmd = [sys.executable, "-c", PY_FORK, str(port), "/hello"] + (["plain"] if plain else [])
+    rc, out, err, path = env.trace(test, cmd, timeout=30, opts=opts)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    lines = [l.split() for l in out.splitlines()]
+    expect(len(lines) >= 1 and lines[0][0] == "child" and lines[0][2:] == ["200", "6"],
+           "the script printed %r" % out[:200])
+    parent = None
+    if plain:
+        expect(len(lines) == 2 and lines[1][0] == "parent" and lines[1][2:] == ["200", "6"],
+               "the script printed %r" % out[:200])
+        parent = int(lines[1][1])
+    return read_entries(path), int(lines[0][1]), parent
+
+
+def check_inherited(e, i, child_pid, port, tls=True):
+    """A new request of the child on the parent's connection: the parent's
+    connect and handshake, before the child's requestStart."""
+    ext = e["tlstrace"]
+    expect(ext["pid"] == child_pid, "entry %d: pid %r, the child's was %d" % (i, ext["pid"], child_pid))
+    expect(ext["reused"] is False, "entry %d: reused should be false" % i)
+    expect(ext["connectionObserved"] is True, "entry %d: connectionObserved should be true" % i)
+    for k in ("connectStart", "connectEnd", "requestStart"):
+        expect(e[k] != 0, "entry %d: %s is 0" % (i, k))
+    check_order(e, i)
+    remote = "127.0.0.1:%d" % port
+    expect(ext["remoteAddress"] == remote,
+           "entry %d: remoteAddress %r, want %r" % (i, ext["remoteAddress"], remote))
+    if not tls:
+        expect(e["secureConnectionStart"] == 0 and "tls" not in ext,
+               "entry %d: TLS fields on plain HTTP" % i)
+        expect(e["connectStart"] < e["connectEnd"] == ext["tcpConnectEnd"] < e["requestStart"],
+               "entry %d: connectStart %.3f, connectEnd %.3f, tcpConnectEnd %.3f, requestStart %.3f"
+               % (i, e["connectStart"], e["connectEnd"], ext["tcpConnectEnd"], e["requestStart"]))
+        return
+    expect(e["connectStart"] < e["secureConnectionStart"] < e["connectEnd"] < e["requestStart"],
+           "entry %d: connectStart %.3f, secureConnectionStart %.3f, connectEnd %.3f, "
+           "requestStart %.3f not in order" % (i, e["connectStart"], e["secureConnectionStart"],
+                                               e["connectEnd"], e["requestStart"]))
+    expect(e["connectStart"] <= ext["tcpConnectEnd"] <= e["secureConnectionStart"],
+           "entry %d: tcpConnectEnd %.3f not within [connectStart, secureConnectionStart]"
+           % (i, ext["tcpConnectEnd"]))
+    expect(ext["tls"]["serverName"] == "localhost",
+           "entry %d: tls.serverName %r, want 'localhost'" % (i, ext["tls"]["serverName"]))
+
+
+def test_fork_after_connect(env):
+    entries, child, _ = run_fork(env, "fork_after_connect")
+    expect_count(entries, 1)
+    e = entries[0]
+    check_shape(e, 0)
+    expect(e["name"] == env.url("/hello") and e["responseStatus"] == 200,
+           "entry 0: %r %r, want %r 200" % (e["name"], e["responseStatus"], env.url("/hello")))
+    check_inherited(e, 0, child, env.port)
+    expect(e["tlstrace"]["tls"]["version"] != "", "entry 0: tls.version unknown")
+    # The connect was the parent's, before the child existed: before its origin.
+    expect(e["connectStart"] < 0, "entry 0: connectStart %.3f, want < 0 (before the child's start)"
+           % e["connectStart"])
+
+
+def test_fork_after_connect_plain(env):
+    entries, child, parent = run_fork(env, "fork_after_connect_plain", plain=True)
+    expect_count(entries, 2)
+    check_inherited(entries[0], 0, child, env.plain_port(), tls=False)
+    e, ext = entries[1], entries[1]["tlstrace"]
+    expect(ext["pid"] == parent, "entry 1: pid %r, the parent's was %d" % (ext["pid"], parent))
+    expect(ext["reused"] is True, "entry 1: the parent's request after the child's is not reused")
+    expect(ext["connectionId"] == entries[0]["tlstrace"]["connectionId"],
+           "entry 1: connectionId %r, the child's was %r"
+           % (ext["connectionId"], entries[0]["tlstrace"]["connectionId"]))
+    expect(e["startTime"] == e["connectStart"] == e["connectEnd"] == e["requestStart"] > 0,
+           "entry 1 (reused): connection fields not at requestStart")
+    check_order(e, 1)
+
+
+def test_fork_after_connect_timing_only(env):
+    entries, child, _ = run_fork(env, "fork_after_connect_timing_only", opts=["--timing-only"])
+    expect_count(entries, 1)
+    check_inherited(entries[0], 0, child, env.port)
