@@ -383,17 +383,12 @@ int sys_exit_openat(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_close")
-int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+/* the current process's socket fd, known by key in fds, is closed: tell user space */
+static __always_inline void report_close(__u64 key, __u32 fd)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 fd = (__u32)ctx->args[0];
-	__u64 key = (id >> 32) << 32 | fd;
 	struct loss_key lk = {};
 	struct ev_close *e;
 
-	if (!bpf_map_lookup_elem(&fds, &key))
-		return 0;
 	bpf_map_delete_elem(&fds, &key);
 	loss_key(&lk, LOSS_SOCK, fd);
 	e = reserve(sizeof(*e));
@@ -410,6 +405,17 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	 * the entry goes).
 	 */
 	bpf_map_delete_elem(&losses, &lk);
+}
+
+SEC("tp/syscalls/sys_enter_close")
+int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 fd = (__u32)ctx->args[0];
+	__u64 key = (id >> 32) << 32 | fd;
+
+	if (bpf_map_lookup_elem(&fds, &key))
+		report_close(key, fd);
 	return 0;
 }
 
@@ -902,6 +908,17 @@ int sys_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
  */
 #define FORK_FD_WORDS 1024
 
+/*
+ * Children given entries in fds at their fork, until they exec or exit:
+ * an exec closes their close-on-exec descriptors without a close() to see.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} inherited SEC(".maps");
+
 struct fork_fds {
 	__u64 parent;	     /* the parent's tgid << 32 */
 	__u64 child;	     /* the child's */
@@ -965,6 +982,7 @@ static __always_inline void fork_inherit(struct task_struct *child, __u32 ptgid,
 	bpf_loop(words, fork_fd_word, &x, 0);
 	if (!x.copied)
 		return;
+	bpf_map_update_elem(&inherited, &ctgid, &(__u8){ 1 }, BPF_ANY);
 	e = reserve(sizeof(*e));
 	if (!e)
 		return;
@@ -1005,6 +1023,30 @@ static __always_inline int comm_matches(const char *comm)
 	return 1;
 }
 
+/* for_each over fds: an entry of the process (pid) whose descriptor the exec closed */
+static long exec_closed(struct bpf_map *map, __u64 *key, __u8 *fl, __u32 *pid)
+{
+	__u32 fd = (__u32)*key;
+
+	if (*key >> 32 == *pid && !fd_file(fd))
+		report_close(*key, fd);
+	return 0;
+}
+
+/*
+ * A child given fds entries at its fork called exec: those of descriptors
+ * closed on exec go (with an EV_CLOSE each), or the new program's own
+ * sockets, pipes or files on the same numbers would be taken for them. A
+ * walk of the whole map, only for such children.
+ */
+static __always_inline void exec_inherited(__u32 tgid)
+{
+	if (!bpf_map_lookup_elem(&inherited, &tgid))
+		return;
+	bpf_map_delete_elem(&inherited, &tgid);
+	bpf_for_each_map_elem(&fds, exec_closed, &tgid, 0);
+}
+
 SEC("tp/sched/sched_process_exec")
 int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
@@ -1012,6 +1054,8 @@ int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 	char comm[TASK_COMM_LEN];
 	struct ev_proc *e;
 	__u8 one = 1;
+
+	exec_inherited(tgid);
 
 	if (targ_comm[0]) {
 		bpf_get_current_comm(comm, sizeof(comm));
@@ -1066,7 +1110,10 @@ int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
 	bpf_map_delete_elem(&accepting, &(__u32){ (__u32)id });
 	bpf_map_delete_elem(&inbound, &(__u32){ (__u32)id });
 	bpf_map_delete_elem(&inflight, &(__u32){ (__u32)id });
-	if (tgid != (__u32)id || !is_traced(tgid))
+	if (tgid != (__u32)id)
+		return 0;
+	bpf_map_delete_elem(&inherited, &tgid);
+	if (!is_traced(tgid))
 		return 0;
 	bpf_for_each_map_elem(&losses, exit_loss, &x, 0);
 	e = reserve(sizeof(*e));

@@ -236,6 +236,38 @@ out:
 	fx_fini(&f);
 }
 
+/*
+ * The child calls exec: its copies of the sessions go with its memory. The
+ * new program's own session, at the same SSL* address, is a new one.
+ */
+static void subtest_exec_drops_sessions(void)
+{
+	struct ev_proc x = {};
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	connect_and_fork(f.c);
+	as_child();
+	set_hdr(&x.hdr, EV_PROC_EXEC, 2500);
+	feed_ok(f.c, &x, sizeof(x));
+	open_tls(f.c, 6, SOCK2, SSL1, 3000);
+	ev_write(f.c, SSL1, 3600, 3610, REQ_A);
+	ev_read(f.c, SSL1, 3700, RESP_HELLO);
+	ev_exit(f.c, 4000);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry"))
+		goto out;
+	e = nth(&f, 0);
+	ASSERT_EQ(e->reused, 0, "a new connection");
+	ASSERT_EQ(e->connect_start, 3000, "its own connect");
+	ASSERT_EQ(e->secure_start, 3200, "its own handshake's start");
+	ASSERT_EQ(e->connect_end, 3500, "...and end");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
 /* hostile records: a fork into itself, a fork into a pid with state left over */
 static void subtest_hostile(void)
 {
@@ -294,6 +326,8 @@ TEST(fork)
 		subtest_used_before_fork();
 	if (test__start_subtest("handshake_failure_once"))
 		subtest_handshake_failure_once();
+	if (test__start_subtest("exec_drops_sessions"))
+		subtest_exec_drops_sessions();
 	if (test__start_subtest("hostile"))
 		subtest_hostile();
 }

@@ -1540,6 +1540,26 @@ static void on_fork(struct collector *c, const void *rec, size_t len __attribute
 	}
 }
 
+/*
+ * A process called exec: its memory, and every TLS session in it, is gone
+ * (its sockets may live on). Sessions kept under its pid (copies a fork
+ * gave it, or its own) end, as if freed; else the new program's own, met
+ * at the same SSL* address, would be taken for them.
+ */
+static void on_exec(struct collector *c, const void *rec, size_t len __attribute__((unused)))
+{
+	const struct ev_proc *e = rec;
+	struct session *s, *stmp;
+
+	HASH_ITER (hh, c->sessions, s, stmp) {
+		if (s->key.pid != e->hdr.pid)
+			continue;
+		if (s->conn && !s->conn->anon)
+			flush_conn(c, s->conn, e->hdr.ts, "TLS session freed");
+		sess_destroy(c, s, e->hdr.ts);
+	}
+}
+
 /* the handshake: whichever call drives it */
 static void track_handshake(struct session *s, const struct ev_ssl_call *e)
 {
@@ -3028,7 +3048,7 @@ static const struct {
 	[EV_SSL_BIND] = { offsetof(struct ev_ssl_bind, data), on_bind },
 	[EV_SSL_FREE] = { sizeof(struct ev_ssl_free), on_free },
 	[EV_PROC_EXIT] = { sizeof(struct ev_proc), on_exit_proc },
-	[EV_PROC_EXEC] = { sizeof(struct ev_proc), NULL },
+	[EV_PROC_EXEC] = { sizeof(struct ev_proc), on_exec },
 	[EV_DNS] = { sizeof(struct ev_dns), on_dns },
 	[EV_TLS_IN] = { offsetof(struct ev_tls_in, data), on_tls_in },
 	[EV_SOCK_IO] = { offsetof(struct ev_sock_io, data), on_sock_io },
