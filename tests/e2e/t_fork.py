@@ -13,11 +13,13 @@ import sys
 from harness import (check_order, check_shape, describe_exit, expect, expect_count,
                      read_entries, stderr_hint)
 
-# argv: port, path, then "plain" for plain HTTP, where the parent asks too once the child is done.
+# argv: port, path, then "plain" for plain HTTP, where the parent asks too once the child is
+# done, or "spawn": no fork, the parent runs a command (fork and exec) and then asks itself.
 PY_FORK = r"""
-import os, socket, ssl, sys
+import os, socket, ssl, subprocess, sys
 port, path = int(sys.argv[1]), sys.argv[2]
 plain = sys.argv[3:] == ["plain"]
+spawn = sys.argv[3:] == ["spawn"]
 s = socket.create_connection(("localhost", port), timeout=10)
 if not plain:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -37,6 +39,11 @@ def fetch(close):
         body += s.recv(65536)
     return head.split(b" ")[1].decode(), len(body)
 
+if spawn:
+    subprocess.run(["sh", "-c", "exec true"], check=True)
+    status, n = fetch(True)
+    print("parent", os.getpid(), status, n, flush=True)
+    sys.exit(0)
 pid = os.fork()
 if pid == 0:
     try:
@@ -131,6 +138,23 @@ def test_fork_after_connect_plain(env):
     expect(e["startTime"] == e["connectStart"] == e["connectEnd"] == e["requestStart"] > 0,
            "entry 1 (reused): connection fields not at requestStart")
     check_order(e, 1)
+
+
+def test_fork_exec_after_connect(env):
+    """A command run between the handshake and the first request (fork,
+    exec): its copies of the connection go at its exec, and the request is
+    the parent's new one."""
+    env.require_server()
+    cmd = [sys.executable, "-c", PY_FORK, str(env.port), "/hello", "spawn"]
+    rc, out, err, path = env.trace("fork_exec_after_connect", cmd, timeout=30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    words = out.split()
+    expect(len(words) == 4 and words[0] == "parent" and words[2:] == ["200", "6"],
+           "the script printed %r" % out[:200])
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    check_shape(entries[0], 0)
+    check_inherited(entries[0], 0, int(words[1]), env.port)
 
 
 def test_fork_after_connect_timing_only(env):
