@@ -236,6 +236,31 @@ out:
 	fx_fini(&f);
 }
 
+/* the peer resets the connection: told to the parent's copy, the child's request sees it */
+static void subtest_reset_shared(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	connect_and_fork(f.c);
+	as_child();
+	ev_write(f.c, SSL1, 3000, 3010, REQ_A);
+	as_parent();
+	ev_tcp(f.c, 5, SOCK1, 3100, TCP_ESTABLISHED, TCP_CLOSE);
+	as_child();
+	ev_close(f.c, 5, 3200);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry"))
+		goto out;
+	e = nth(&f, 0);
+	ASSERT_EQ(e->pid, CHILD, "the child's");
+	ASSERT_EQ(e->reused, 0, "its connection's first request");
+	ASSERT_STREQ(e->error, "connection reset by peer", "the peer's reset");
+out:
+	fx_fini(&f);
+}
+
 /*
  * The child calls exec: its copies of the sessions go with its memory. The
  * new program's own session, at the same SSL* address, is a new one.
@@ -326,6 +351,8 @@ TEST(fork)
 		subtest_used_before_fork();
 	if (test__start_subtest("handshake_failure_once"))
 		subtest_handshake_failure_once();
+	if (test__start_subtest("reset_shared"))
+		subtest_reset_shared();
 	if (test__start_subtest("exec_drops_sessions"))
 		subtest_exec_drops_sessions();
 	if (test__start_subtest("hostile"))

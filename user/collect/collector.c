@@ -134,6 +134,7 @@ struct conn {
 struct conn_share {
 	unsigned refs; /* copies holding it */
 	int claimed;   /* a copy's request carried the connection's timings */
+	int reset;     /* the peer reset it (told to the copy of the process that connected) */
 };
 
 struct sess_key {
@@ -886,10 +887,12 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 {
 	char err[128];
 	/* the traced process ended the connection itself */
-	int own = !cn->reset &&
+	int own = !cn->reset && !(cn->share && cn->share->reset) &&
 		  (!strcmp(why, "connection closed") || !strcmp(why, "TLS session freed"));
 	int ended;
 
+	if (cn->share && cn->share->reset)
+		cn->reset = 1;
 	if (cn->reset)
 		why = "connection reset by peer";
 	/* the trace stopped: what was under way is incomplete, not failed */
@@ -1249,6 +1252,8 @@ static void on_tcp_state(struct collector *c, const void *rec, size_t len __attr
 	cn->last_ts = e->hdr.ts;
 	if (e->oldstate == 1) {
 		cn->reset = 1; /* the close that follows ends it */
+		if (cn->share)
+			cn->share->reset = 1;
 		return;
 	}
 	format_addr(cn->local, sizeof(cn->local), e->family, e->saddr, e->sport);
