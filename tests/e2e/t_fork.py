@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""A TLS connection across fork(): a Python client connects and handshakes,
+"""A TLS connection across fork(): a Python forking HTTPS server whose
+children serve connections accepted and handshaken by the parent; a Python client connects and handshakes,
 forks, and its child sends the first request on the inherited connection
 (`tlstrace -- python3 ...`, which follows children). The child's entry is a
 new request on a known connection, with the parent's lookup, connect and
@@ -10,8 +11,9 @@ reused."""
 
 import sys
 
-from harness import (check_order, check_shape, describe_exit, expect, expect_count,
-                     read_entries, stderr_hint)
+from harness import (check_order, check_shape, curl_server, describe_exit, expect, expect_count,
+                     read_entries, server_certs, server_fetches, start_traced_server,
+                     stderr_hint, stop_traced_server)
 
 # argv: port, path, then "plain" for plain HTTP, where the parent asks too once the child is
 # done, or "spawn": no fork, the parent runs a command (fork and exec) and then asks itself.
@@ -161,3 +163,73 @@ def test_fork_after_connect_timing_only(env):
     entries, child, _ = run_fork(env, "fork_after_connect_timing_only", opts=["--timing-only"])
     expect_count(entries, 1)
     check_inherited(entries[0], 0, child, env.port)
+
+
+# A forking HTTPS server: the parent accepts and handshakes (an SSL-wrapped
+# listening socket), a child per connection serves it. argv: cert, key, ready file.
+PY_FORKING_SERVER = r"""
+import http.server, os, socketserver, ssl, sys
+cert, key, ready = sys.argv[1:4]
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = b"hello\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+
+class Server(socketserver.ForkingMixIn, http.server.HTTPServer):
+    pass
+
+srv = Server(("127.0.0.1", 0), Handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+with open(ready + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+os.rename(ready + ".tmp", ready)
+srv.serve_forever()
+"""
+
+
+def test_fork_server_python(env):
+    """socketserver.ForkingMixIn over TLS: each connection accepted and
+    handshaken by the server, served by a child. Each child's entry is the
+    first on its connection: the accept and handshake, by the parent."""
+    cert, key = server_certs(env)
+    ready = env.path("fork_server_python.port")
+    srv = start_traced_server(env, "fork_server_python",
+                              [sys.executable, "-c", PY_FORKING_SERVER, cert, key, ready],
+                              ready_file=ready, what="the forking server")
+    base = "https://localhost:%d" % srv.port
+    _, got1 = curl_server(env, srv, server_fetches([base + "/hello"]))
+    _, got2 = curl_server(env, srv, server_fetches([base + "/hello"]))
+    stop_traced_server(env, srv)
+    expect([g[:2] for g in got1 + got2] == [(200, 6), (200, 6)], "curl got %r" % (got1 + got2))
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect_count(entries, 2)
+    pids = set()
+    for i, (e, (_, _, cport)) in enumerate(zip(entries, got1 + got2)):
+        check_shape(e, i, role="server")
+        x = e["tlstrace"]
+        expect(e["name"] == base + "/hello" and e["responseStatus"] == 200,
+               "entry %d: %r %r" % (i, e["name"], e["responseStatus"]))
+        expect(x["pid"] != srv.pid, "entry %d: the server's own pid, not a child's" % i)
+        pids.add(x["pid"])
+        expect(x["remoteAddress"] == "127.0.0.1:%d" % cport,
+               "entry %d: remoteAddress %r, curl's port was %d" % (i, x["remoteAddress"], cport))
+        expect(x["reused"] is False, "entry %d: reused should be false" % i)
+        expect(x["tls"].get("version"), "entry %d: tls.version unknown" % i)
+        check_order(e, i)
+        expect(e["connectStart"] < e["secureConnectionStart"] < e["connectEnd"] <= e["requestStart"],
+               "entry %d: connectStart %.3f, secureConnectionStart %.3f, connectEnd %.3f, "
+               "requestStart %.3f" % (i, e["connectStart"], e["secureConnectionStart"],
+                                      e["connectEnd"], e["requestStart"]))
+        # accepted and handshaken before the child was forked: before its origin
+        expect(e["connectEnd"] < 0, "entry %d: connectEnd %.3f, want < 0 (before the child's start)"
+               % (i, e["connectEnd"]))
+    expect(len(pids) == 2, "one child per connection, got pids %r" % sorted(pids))
