@@ -1460,16 +1460,16 @@ static void conn_fork(struct collector *c, struct conn *pc, const struct ev_hdr 
 	/* the lookup is the parent's: claimed now, for whichever copy asks first */
 	if (!pc->nreq)
 		find_lookup(c, pc, 1);
-	if (ps && ps->key.pid == pc->pid) {
-		ks = sess_fork(c, ps, h->pid);
-		if (!ks && pc->anon)
-			return;
-	}
 	if (!pc->share) {
 		pc->share = calloc(1, sizeof(*pc->share));
 		if (!pc->share)
 			return;
 		pc->share->refs = 1;
+	}
+	if (ps && ps->key.pid == pc->pid) {
+		ks = sess_fork(c, ps, h->pid);
+		if (!ks && pc->anon)
+			return;
 	}
 	k = conn_new(c, h, pc->key.fd, pc->anon);
 	if (!k) {
