@@ -1557,7 +1557,8 @@ static void on_exec(struct collector *c, const void *rec, size_t len __attribute
 	struct session *s, *stmp;
 
 	HASH_ITER (hh, c->sessions, s, stmp) {
-		if (s->key.pid != e->hdr.pid)
+		/* (one adopted by --timing-only stands for its socket, not for memory) */
+		if (s->key.pid != e->hdr.pid || (s->key.ssl & ADOPTED_SESSION))
 			continue;
 		if (s->conn && !s->conn->anon)
 			flush_conn(c, s->conn, e->hdr.ts, "TLS session freed");
