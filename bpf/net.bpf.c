@@ -383,17 +383,12 @@ int sys_exit_openat(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_close")
-int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+/* the current process's socket fd, known by key in fds, is closed: tell user space */
+static __always_inline void report_close(__u64 key, __u32 fd)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 fd = (__u32)ctx->args[0];
-	__u64 key = (id >> 32) << 32 | fd;
 	struct loss_key lk = {};
 	struct ev_close *e;
 
-	if (!bpf_map_lookup_elem(&fds, &key))
-		return 0;
 	bpf_map_delete_elem(&fds, &key);
 	loss_key(&lk, LOSS_SOCK, fd);
 	e = reserve(sizeof(*e));
@@ -410,6 +405,17 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	 * the entry goes).
 	 */
 	bpf_map_delete_elem(&losses, &lk);
+}
+
+SEC("tp/syscalls/sys_enter_close")
+int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 fd = (__u32)ctx->args[0];
+	__u64 key = (id >> 32) << 32 | fd;
+
+	if (bpf_map_lookup_elem(&fds, &key))
+		report_close(key, fd);
 	return 0;
 }
 
@@ -893,6 +899,100 @@ int sys_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+/*
+ * A fork copies the descriptor table: the child's copies of the sockets
+ * the parent's fds entries know get entries of their own, so that the
+ * child's socket I/O and closes are seen. Walked from the child's open-fd
+ * bitmap, one map lookup per open descriptor, up to FORK_FD_WORDS * 64
+ * descriptors (a larger table's rest is counted as CNT_DROP_SOCKS).
+ */
+#define FORK_FD_WORDS 1024
+
+/*
+ * Children given entries in fds at their fork, until they exec or exit:
+ * an exec closes their close-on-exec descriptors without a close() to see.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} inherited SEC(".maps");
+
+struct fork_fds {
+	__u64 parent;	     /* the parent's tgid << 32 */
+	__u64 child;	     /* the child's */
+	unsigned long *open; /* the child's open_fds bitmap */
+	unsigned long word;  /* the word of it being looked at */
+	__u32 base;	     /* ...the fd of its bit 0 */
+	__u32 copied;	     /* entries copied */
+};
+
+/* bpf_loop's body: bit b of the word; each bit a call, so the verifier sees one */
+static long fork_fd_bit(__u32 b, struct fork_fds *x)
+{
+	__u64 key;
+	__u8 *fl, v;
+
+	if (!(x->word >> (b & 63) & 1))
+		return 0;
+	key = x->parent | (x->base + b);
+	fl = bpf_map_lookup_elem(&fds, &key);
+	if (!fl)
+		return 0;
+	v = *fl;
+	key = x->child | (x->base + b);
+	if (bpf_map_update_elem(&fds, &key, &v, BPF_ANY))
+		count(CNT_DROP_SOCKS);
+	else
+		x->copied++;
+	return 0;
+}
+
+static long fork_fd_word(__u32 i, struct fork_fds *x)
+{
+	if (bpf_probe_read_kernel(&x->word, sizeof(x->word), &x->open[i]))
+		return 1;
+	if (!x->word)
+		return 0;
+	x->base = i * 64;
+	bpf_loop(64, fork_fd_bit, x, 0);
+	return 0;
+}
+
+/*
+ * A traced process forked a traced child: its known sockets are the
+ * child's too (fds), and user space is told (EV_PROC_FORK) when there was
+ * any, to give the child its copies of the connections and TLS sessions.
+ */
+static __always_inline void fork_inherit(struct task_struct *child, __u32 ptgid, __u32 ctgid)
+{
+	struct fork_fds x = { .parent = (__u64)ptgid << 32, .child = (__u64)ctgid << 32 };
+	struct fdtable *fdt = BPF_CORE_READ(child, files, fdt);
+	__u32 words = BPF_CORE_READ(fdt, max_fds) / 64;
+	struct ev_fork *e;
+
+	x.open = BPF_CORE_READ(fdt, open_fds);
+	if (!x.open)
+		return;
+	if (words > FORK_FD_WORDS) {
+		count(CNT_DROP_SOCKS);
+		words = FORK_FD_WORDS;
+	}
+	bpf_loop(words, fork_fd_word, &x, 0);
+	if (!x.copied)
+		return;
+	bpf_map_update_elem(&inherited, &ctgid, &(__u8){ 1 }, BPF_ANY);
+	e = reserve(sizeof(*e));
+	if (!e)
+		return;
+	fill_hdr(&e->hdr, EV_PROC_FORK, bpf_ktime_get_ns());
+	e->child = ctgid;
+	e->child_ns_pid = ns_tgid(child);
+	e->child_start = BPF_CORE_READ(child, start_time);
+	commit(e);
+}
+
 /* raw tracepoint: its arguments give the child task, so threads are told apart */
 SEC("raw_tp/sched_process_fork")
 int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
@@ -903,11 +1003,13 @@ int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	__u8 one = 1;
 
-	if (!targ_follow || ptgid == ctgid)
+	if (ptgid == ctgid)
 		return 0;
-	if (bpf_map_lookup_elem(&traced, &ptgid) &&
+	if (targ_follow && bpf_map_lookup_elem(&traced, &ptgid) &&
 	    bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY))
 		count(CNT_DROP_PROCS);
+	if (is_traced(ptgid) && is_traced(ctgid))
+		fork_inherit(child, ptgid, ctgid);
 	return 0;
 }
 
@@ -922,6 +1024,30 @@ static __always_inline int comm_matches(const char *comm)
 	return 1;
 }
 
+/* for_each over fds: an entry of the process (pid) whose descriptor the exec closed */
+static long exec_closed(struct bpf_map *map, __u64 *key, __u8 *fl, __u32 *pid)
+{
+	__u32 fd = (__u32)*key;
+
+	if (*key >> 32 == *pid && !fd_file(fd))
+		report_close(*key, fd);
+	return 0;
+}
+
+/*
+ * A child given fds entries at its fork called exec: those of descriptors
+ * closed on exec go (with an EV_CLOSE each), or the new program's own
+ * sockets, pipes or files on the same numbers would be taken for them. A
+ * walk of the whole map, only for such children.
+ */
+static __always_inline void exec_inherited(__u32 tgid)
+{
+	if (!bpf_map_lookup_elem(&inherited, &tgid))
+		return;
+	bpf_map_delete_elem(&inherited, &tgid);
+	bpf_for_each_map_elem(&fds, exec_closed, &tgid, 0);
+}
+
 SEC("tp/sched/sched_process_exec")
 int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
@@ -929,6 +1055,8 @@ int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 	char comm[TASK_COMM_LEN];
 	struct ev_proc *e;
 	__u8 one = 1;
+
+	exec_inherited(tgid);
 
 	if (targ_comm[0]) {
 		bpf_get_current_comm(comm, sizeof(comm));
@@ -984,7 +1112,10 @@ int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
 	bpf_map_delete_elem(&accepting, &(__u32){ (__u32)id });
 	bpf_map_delete_elem(&inbound, &(__u32){ (__u32)id });
 	bpf_map_delete_elem(&inflight, &(__u32){ (__u32)id });
-	if (tgid != (__u32)id || !is_traced(tgid))
+	if (tgid != (__u32)id)
+		return 0;
+	bpf_map_delete_elem(&inherited, &tgid);
+	if (!is_traced(tgid))
 		return 0;
 	bpf_for_each_map_elem(&losses, exit_loss, &x, 0);
 	e = reserve(sizeof(*e));

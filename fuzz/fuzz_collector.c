@@ -42,6 +42,7 @@ union record {
 	struct ev_accept accept;
 	struct ev_lib_open lib_open;
 	struct ev_more more;
+	struct ev_fork fork;
 };
 
 static union record rec;
@@ -75,6 +76,8 @@ static size_t fixed_size(__u32 type)
 		return sizeof(struct ev_accept);
 	case EV_MORE:
 		return offsetof(struct ev_more, data);
+	case EV_PROC_FORK:
+		return sizeof(struct ev_fork);
 	default:
 		return sizeof(struct ev_lib_open);
 	}
@@ -246,7 +249,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		collector__set_listening(c, listening);
 	}
 	while (size >= 1) {
-		__u32 type = data[0] % EV_MORE + 1;
+		__u32 type = data[0] % EV_PROC_FORK + 1;
 		size_t fixed = fixed_size(type), n, data_len = 0, rec_len;
 		__u32 cap = 0, pad = 0;
 		void *copy;
@@ -334,6 +337,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case EV_PROC_EXIT:
 			rec.proc.lost = (__u32)tame_lost(rec.proc.lost, UINT32_MAX);
+			break;
+		case EV_PROC_FORK:
+			/* into the other process (which may hold state), itself, or a new one */
+			rec.fork.child = 100 + rec.fork.child % 3;
+			rec.fork.child_start = now - rec.fork.child_start % 1000;
 			break;
 		default:
 			break;

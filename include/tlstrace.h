@@ -33,20 +33,21 @@
 #define MAX_TLS_IN_READS 3 /* ...and how many of them: enough for the ServerHello */
 
 enum ev_type {
-	EV_CONNECT = 1,	  /* TCP connect() reached SYN_SENT */
-	EV_TCP_STATE = 2, /* a connecting socket became ESTABLISHED or failed */
-	EV_CLOSE = 3,	  /* close() of a socket fd we saw connect */
-	EV_SSL_CALL = 4,  /* an SSL handshake/read/write call returned */
-	EV_SSL_BIND = 5,  /* a TLS session was tied to a socket fd */
-	EV_SSL_FREE = 6,  /* SSL_free */
-	EV_PROC_EXIT = 7, /* a traced process exited */
-	EV_PROC_EXEC = 8, /* a traced process called exec */
-	EV_DNS = 9,	  /* a name lookup (getaddrinfo) returned */
-	EV_TLS_IN = 10,	  /* bytes a TLS session read from its socket early on */
-	EV_SOCK_IO = 11,  /* plaintext HTTP read or written on a plain TCP socket */
-	EV_ACCEPT = 12,	  /* a traced process accepted a TCP connection */
-	EV_LIB_OPEN = 13, /* a traced process opened a TLS library (dlopen, exec) */
-	EV_MORE = 14,	  /* more of the bytes of the EV_SSL_CALL or EV_SOCK_IO just before */
+	EV_CONNECT = 1,	   /* TCP connect() reached SYN_SENT */
+	EV_TCP_STATE = 2,  /* a connecting socket became ESTABLISHED or failed */
+	EV_CLOSE = 3,	   /* close() of a socket fd we saw connect */
+	EV_SSL_CALL = 4,   /* an SSL handshake/read/write call returned */
+	EV_SSL_BIND = 5,   /* a TLS session was tied to a socket fd */
+	EV_SSL_FREE = 6,   /* SSL_free */
+	EV_PROC_EXIT = 7,  /* a traced process exited */
+	EV_PROC_EXEC = 8,  /* a traced process called exec */
+	EV_DNS = 9,	   /* a name lookup (getaddrinfo) returned */
+	EV_TLS_IN = 10,	   /* bytes a TLS session read from its socket early on */
+	EV_SOCK_IO = 11,   /* plaintext HTTP read or written on a plain TCP socket */
+	EV_ACCEPT = 12,	   /* a traced process accepted a TCP connection */
+	EV_LIB_OPEN = 13,  /* a traced process opened a TLS library (dlopen, exec) */
+	EV_MORE = 14,	   /* more of the bytes of the EV_SSL_CALL or EV_SOCK_IO just before */
+	EV_PROC_FORK = 15, /* a traced process forked a child process (not a thread) */
 };
 
 enum ssl_call {
@@ -285,6 +286,19 @@ struct ev_proc {
 	__u32 lost; /* EV_PROC_EXIT: data records of its sessions and sockets lost, never carried */
 };
 _Static_assert(sizeof(struct ev_proc) == 48 + 8, "ev_proc size");
+
+/*
+ * hdr is the parent's (the forking thread's), hdr.ts the fork. The child
+ * starts with copies of the parent's descriptors and memory: its sockets
+ * and TLS sessions (same fds, same SSL* addresses) are the parent's.
+ */
+struct ev_fork {
+	struct ev_hdr hdr;
+	__u32 child;	    /* the child's tgid, as the host sees it */
+	__u32 child_ns_pid; /* ...as its own pid namespace does */
+	__u64 child_start;  /* the child's start, CLOCK_MONOTONIC ns: its time origin */
+};
+_Static_assert(sizeof(struct ev_fork) == 48 + 16, "ev_fork size");
 
 /* hdr.ts is the return of getaddrinfo(); addresses in answer order */
 struct ev_dns {

@@ -297,6 +297,17 @@ void ev_exit(struct collector *c, __u64 ts)
 	feed_ok(c, &e, sizeof(e));
 }
 
+void ev_fork(struct collector *c, __u32 child, __u64 ts, __u64 child_start)
+{
+	struct ev_fork e = {};
+
+	set_hdr(&e.hdr, EV_PROC_FORK, ts);
+	e.child = child;
+	e.child_ns_pid = child;
+	e.child_start = child_start;
+	feed_ok(c, &e, sizeof(e));
+}
+
 void open_tls(struct collector *c, __u32 fd, __u64 sock, __u64 ssl, __u64 t)
 {
 	ev_connect(c, fd, sock, t);

@@ -128,6 +128,8 @@ void ev_read(struct collector *c, __u64 ssl, __u64 ts, const char *s);
 void ev_free(struct collector *c, __u64 ssl, __u64 ts);
 void ev_close(struct collector *c, __u32 fd, __u64 ts);
 void ev_exit(struct collector *c, __u64 ts);
+/* cur_pid forks child (a new process) at ts, the child starting at child_start */
+void ev_fork(struct collector *c, __u32 child, __u64 ts, __u64 child_start);
 
 /*
  * A new TLS connection on fd at t: connect() to 127.0.0.1:443 at t,

@@ -121,6 +121,20 @@ struct conn {
 	struct req *head, *tail;
 	__u32 nreq; /* requests started on it */
 	__u64 last_ts;
+	struct conn_share *share; /* a socket forked processes hold copies of, or NULL */
+};
+
+/*
+ * One socket held by several processes since a fork: each holds a copy of
+ * its connection (and TLS session), which the copies share this with. The
+ * first request on any copy carries the connect and handshake; the others'
+ * are reused. A copy that ends while others live reports nothing of the
+ * connection itself (the socket lives on): the last one does.
+ */
+struct conn_share {
+	unsigned refs; /* copies holding it */
+	int claimed;   /* a copy's request carried the connection's timings */
+	int reset;     /* the peer reset it (told to the copy of the process that connected) */
 };
 
 struct sess_key {
@@ -873,10 +887,12 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 {
 	char err[128];
 	/* the traced process ended the connection itself */
-	int own = !cn->reset &&
+	int own = !cn->reset && !(cn->share && cn->share->reset) &&
 		  (!strcmp(why, "connection closed") || !strcmp(why, "TLS session freed"));
 	int ended;
 
+	if (cn->share && cn->share->reset)
+		cn->reset = 1;
 	if (cn->reset)
 		why = "connection reset by peer";
 	/* the trace stopped: what was under way is incomplete, not failed */
@@ -907,6 +923,9 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 		}
 		pop_req(cn);
 	}
+	/* another process holds the socket, or carried its requests: this copy reports nothing */
+	if (!cn->nreq && cn->share && (cn->share->claimed || cn->share->refs > 1))
+		cn->nreq = 1;
 	if (!cn->nreq && !cn->tcp_failed && cn->observed && !cn->tcp_end) {
 		/* closed while still connecting: the program gave up waiting */
 		find_lookup(c, cn, 0);
@@ -956,6 +975,8 @@ static void conn_destroy(struct collector *c, struct conn *cn)
 		cn->sess->conn = NULL;
 	if (!cn->anon)
 		HASH_DEL(c->conns, cn);
+	if (cn->share && !--cn->share->refs)
+		free(cn->share);
 	h2__free(cn->h2);
 	free(cn->sniff);
 	h1stream__free(&cn->rqs, &c->heads);
@@ -1231,6 +1252,8 @@ static void on_tcp_state(struct collector *c, const void *rec, size_t len __attr
 	cn->last_ts = e->hdr.ts;
 	if (e->oldstate == 1) {
 		cn->reset = 1; /* the close that follows ends it */
+		if (cn->share)
+			cn->share->reset = 1;
 		return;
 	}
 	format_addr(cn->local, sizeof(cn->local), e->family, e->saddr, e->sport);
@@ -1397,6 +1420,152 @@ static void on_exit_proc(struct collector *c, const void *rec, size_t len __attr
 	release_held(c, e->hdr.pid, -1, 0, e->hdr.ts);
 }
 
+/* a copy of parent's session for pid, on no connection yet; NULL if the table is full */
+static struct session *sess_fork(struct collector *c, const struct session *ps, __u32 pid)
+{
+	struct session *s;
+
+	if (HASH_COUNT(c->sessions) >= COLLECTOR_MAX_SESSIONS) {
+		c->st.tables_full++;
+		return NULL;
+	}
+	s = malloc(sizeof(*s));
+	if (!s)
+		return NULL;
+	*s = *ps;
+	memset(&s->hh, 0, sizeof(s->hh));
+	s->key.pid = pid;
+	s->conn = NULL;
+	s->in = NULL;
+	if (ps->in && ps->in_len <= SERVER_HELLO_MAX && (s->in = malloc(SERVER_HELLO_MAX)))
+		memcpy(s->in, ps->in, ps->in_len);
+	else
+		s->in_len = 0;
+	HASH_ADD(hh, c->sessions, key, sizeof(s->key), s);
+	return s;
+}
+
+/*
+ * A copy of connection pc for the child h names (and of its session, if
+ * it is pc's process's), sharing pc's conn_share. Its facts are pc's as
+ * they stand; its streams start afresh, at the next message, as the
+ * child's own reads and writes begin (an HTTP/2 connection's are met
+ * mid-way: its header tables are the parent's).
+ */
+static void conn_fork(struct collector *c, struct conn *pc, const struct ev_hdr *h)
+{
+	struct session *ps = pc->sess, *ks = NULL;
+	struct conn *k;
+
+	/* the lookup is the parent's: claimed now, for whichever copy asks first */
+	if (!pc->nreq)
+		find_lookup(c, pc, 1);
+	if (!pc->share) {
+		pc->share = calloc(1, sizeof(*pc->share));
+		if (!pc->share)
+			return;
+		pc->share->refs = 1;
+	}
+	if (ps && ps->key.pid == pc->pid) {
+		ks = sess_fork(c, ps, h->pid);
+		if (!ks && pc->anon)
+			return;
+	}
+	k = conn_new(c, h, pc->key.fd, pc->anon);
+	if (!k) {
+		if (ks)
+			sess_destroy(c, ks, h->ts);
+		return;
+	}
+	k->id = pc->id; /* one connection, whichever process holds it */
+	k->share = pc->share;
+	k->share->refs++;
+	k->sock = pc->sock;
+	k->observed = pc->observed;
+	k->connect_start = pc->connect_start;
+	k->tcp_end = pc->tcp_end;
+	k->tcp_failed = pc->tcp_failed;
+	k->reset = pc->reset;
+	k->server = pc->server;
+	memcpy(k->local, pc->local, sizeof(k->local));
+	memcpy(k->remote, pc->remote, sizeof(k->remote));
+	k->rport = pc->rport;
+	k->lport = pc->lport;
+	k->family = pc->family;
+	memcpy(k->daddr, pc->daddr, sizeof(k->daddr));
+	k->lookup_start = pc->lookup_start;
+	k->lookup_end = pc->lookup_end;
+	k->attempts = pc->attempts;
+	k->nreq = pc->nreq;
+	k->proto = pc->proto == PROTO_OTHER ? PROTO_OTHER : PROTO_UNDECIDED;
+	if (pc->h2 && (k->h2 = h2__new_midway(pc->server)))
+		c->st.h2_midway++;
+	if (ks)
+		sess_attach(c, ks, k);
+}
+
+/*
+ * A traced process forked: the child holds the parent's sockets and TLS
+ * sessions (same fds, same SSL* addresses). It gets copies of their
+ * connections and sessions, sharing each connection's first request with
+ * the parent (struct conn_share). State still held under the child's pid
+ * is an earlier process's whose exit was not seen: it ends first.
+ */
+static void on_fork(struct collector *c, const void *rec, size_t len __attribute__((unused)))
+{
+	const struct ev_fork *e = rec;
+	struct ev_proc gone = { .hdr = e->hdr };
+	struct ev_hdr h = e->hdr;
+	struct conn *cn, *tmp;
+	struct session *s, *stmp;
+
+	if (e->child == e->hdr.pid) {
+		c->st.bad_records++;
+		return;
+	}
+	h.pid = h.tid = h.ns_pid = gone.hdr.pid = e->child;
+	if (e->child_ns_pid)
+		h.ns_pid = e->child_ns_pid;
+	h.proc_start = e->child_start;
+	gone.hdr.type = EV_PROC_EXIT;
+	on_exit_proc(c, &gone, sizeof(gone));
+	/* (copies go at the end of the list, under another pid: the walk passes them by) */
+	HASH_ITER (hh, c->conns, cn, tmp) {
+		if (cn->pid == e->hdr.pid)
+			conn_fork(c, cn, &h);
+	}
+	/* sessions on no known socket, with the connection they own */
+	HASH_ITER (hh, c->sessions, s, stmp) {
+		if (s->key.pid != e->hdr.pid || sess_find(c, e->child, s->key.ssl))
+			continue;
+		if (s->conn && s->conn->anon)
+			conn_fork(c, s->conn, &h);
+		else if (!s->conn)
+			sess_fork(c, s, e->child);
+	}
+}
+
+/*
+ * A process called exec: its memory, and every TLS session in it, is gone
+ * (its sockets may live on). Sessions kept under its pid (copies a fork
+ * gave it, or its own) end, as if freed; else the new program's own, met
+ * at the same SSL* address, would be taken for them.
+ */
+static void on_exec(struct collector *c, const void *rec, size_t len __attribute__((unused)))
+{
+	const struct ev_proc *e = rec;
+	struct session *s, *stmp;
+
+	HASH_ITER (hh, c->sessions, s, stmp) {
+		/* (one adopted by --timing-only stands for its socket, not for memory) */
+		if (s->key.pid != e->hdr.pid || (s->key.ssl & ADOPTED_SESSION))
+			continue;
+		if (s->conn && !s->conn->anon)
+			flush_conn(c, s->conn, e->hdr.ts, "TLS session freed");
+		sess_destroy(c, s, e->hdr.ts);
+	}
+}
+
 /* the handshake: whichever call drives it */
 static void track_handshake(struct session *s, const struct ev_ssl_call *e)
 {
@@ -1560,9 +1729,11 @@ static struct req *add_request(struct collector *c, struct conn *cn, const struc
 	r->line = *line;
 	r->tid = io->tid;
 	r->request_start = io->ts_enter;
-	r->first_on_conn = cn->nreq == 0;
+	r->first_on_conn = cn->nreq == 0 && !(cn->share && cn->share->claimed);
 	if (r->first_on_conn)
 		find_lookup(c, cn, 1);
+	if (r->first_on_conn && cn->share)
+		cn->share->claimed = 1;
 	r->no_body = !strcmp(line->method, "HEAD");
 	cn->nreq++;
 	if (cn->tail)
@@ -2883,12 +3054,13 @@ static const struct {
 	[EV_SSL_BIND] = { offsetof(struct ev_ssl_bind, data), on_bind },
 	[EV_SSL_FREE] = { sizeof(struct ev_ssl_free), on_free },
 	[EV_PROC_EXIT] = { sizeof(struct ev_proc), on_exit_proc },
-	[EV_PROC_EXEC] = { sizeof(struct ev_proc), NULL },
+	[EV_PROC_EXEC] = { sizeof(struct ev_proc), on_exec },
 	[EV_DNS] = { sizeof(struct ev_dns), on_dns },
 	[EV_TLS_IN] = { offsetof(struct ev_tls_in, data), on_tls_in },
 	[EV_SOCK_IO] = { offsetof(struct ev_sock_io, data), on_sock_io },
 	[EV_ACCEPT] = { sizeof(struct ev_accept), on_accept },
 	[EV_MORE] = { offsetof(struct ev_more, data), on_more },
+	[EV_PROC_FORK] = { sizeof(struct ev_fork), on_fork },
 };
 
 /* a record known well-formed, now or after it waited behind another thread's call */
