@@ -207,3 +207,82 @@ def test_load_held_container_copy(env):
     expect(st.get("holds") == n, "holds=%r, want %d (one per copy)" % (st.get("holds"), n))
     expect(st.get("holds.timeouts") == 0, "holds.timeouts=%r" % st.get("holds.timeouts"))
     return figures(st, cycles)
+
+
+def proc_state(pid):
+    """The state letter of /proc/PID/stat ('T' stopped), or None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def wait_state(pid, want, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc_state(pid) == want:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def held_while_frozen(env, test):
+    """A late-import Python traced with -p by a tlstrace frozen (SIGSTOP) before
+    the Python loads libssl: BPF holds the Python, and nobody attaches. Returns
+    (python, tracer)."""
+    env.require_server()
+    py = env.procs.spawn([sys.executable, "-c", PY_LATE_IMPORT, str(env.port)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    expect(read_line(py, 30, "python client") == "ready", "python client did not start")
+    tracer = env.start_tlstrace(test, ["-v", "--stats", "-p", str(py.pid)])
+    tracer.send_signal(signal.SIGSTOP)
+    py.stdin.write(b"go\n")
+    py.stdin.close()
+    expect(wait_state(py.pid, "T", 10),
+           "the python was not held at libssl's load (state %r)" % proc_state(py.pid))
+    return py, tracer
+
+
+def test_load_hold_outlives_tracer(env):
+    """tlstrace killed by SIGKILL while it holds a process: its watchdog
+    continues the process, which then fetches as if nothing happened."""
+    py, tracer = held_while_frozen(env, "load_hold_outlives_tracer")
+    time.sleep(0.5)
+    expect(proc_state(py.pid) == "T", "the python was continued while tlstrace was frozen")
+    tracer.send_signal(signal.SIGKILL)
+    tracer.wait(30)
+    expect(read_line(py, 15, "python client after tlstrace was killed") == "200",
+           "python client's fetch failed")
+    expect(env.procs.wait(py, 10, "python client") == 0, "python client failed")
+
+
+def test_load_hold_foreign_stop(env):
+    """A held process that someone else stops too (kill -STOP, as a debugger or a
+    shell's Ctrl-Z does) is theirs: tlstrace leaves it stopped, says so, and
+    counts it; once they continue it, it runs."""
+    py, tracer = held_while_frozen(env, "load_hold_foreign_stop")
+    os.kill(py.pid, signal.SIGSTOP)
+    tracer.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + 30
+    with open(tracer.err_file, errors="replace") as f:
+        while "loaded by" not in f.read() and time.monotonic() < deadline:
+            time.sleep(0.05)
+            f.seek(0)
+    time.sleep(1)
+    expect(proc_state(py.pid) == "T", "the python was continued (state %r): not tlstrace's to do"
+           % proc_state(py.pid))
+    tracer.send_signal(signal.SIGINT)
+    rc = env.procs.wait(tracer, 30, "tlstrace after SIGINT")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    expect(proc_state(py.pid) == "T", "the python was continued at tlstrace's exit")
+    with open(tracer.err_file, errors="replace") as f:
+        err = f.read()
+    expect("stopped by someone else" in err, "no word of the other stop: %r" % err[-300:])
+    st = hold_stats(err)
+    expect(st.get("holds.foreign") == 1, "holds.foreign=%r, want 1" % st.get("holds.foreign"))
+    time.sleep(0.5)
+    expect(proc_state(py.pid) == "T", "the python was continued after tlstrace's exit")
+    os.kill(py.pid, signal.SIGCONT)
+    expect(read_line(py, 15, "python client") == "200", "python client's fetch failed")
+    expect(env.procs.wait(py, 10, "python client") == 0, "python client failed")
