@@ -278,7 +278,8 @@ int run__start(struct run *r, const struct options *o, struct probes *p)
 		return err;
 	}
 	/* a process loading a library from now on waits for its probes (not fatal) */
-	probes__hold(p);
+	if (!o->no_hold)
+		probes__hold(p);
 	err = probes__read(p, on_record, r);
 	if (err)
 		return err;

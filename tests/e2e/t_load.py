@@ -227,21 +227,41 @@ def wait_state(pid, want, timeout):
     return False
 
 
-def held_while_frozen(env, test):
-    """A late-import Python traced with -p by a tlstrace frozen (SIGSTOP) before
-    the Python loads libssl: BPF holds the Python, and nobody attaches. Returns
-    (python, tracer)."""
+def start_frozen(env, test, opts=()):
+    """A late-import Python traced with -p by a tlstrace frozen (SIGSTOP), told
+    to import ssl and fetch: nobody attaches. Returns (python, tracer)."""
     env.require_server()
     py = env.procs.spawn([sys.executable, "-c", PY_LATE_IMPORT, str(env.port)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     expect(read_line(py, 30, "python client") == "ready", "python client did not start")
-    tracer = env.start_tlstrace(test, ["-v", "--stats", "-p", str(py.pid)])
+    tracer = env.start_tlstrace(test, ["-v", "--stats", "-p", str(py.pid)] + list(opts))
     tracer.send_signal(signal.SIGSTOP)
     py.stdin.write(b"go\n")
     py.stdin.close()
+    return py, tracer
+
+
+def held_while_frozen(env, test):
+    """start_frozen(), and BPF holds the Python at libssl's load."""
+    py, tracer = start_frozen(env, test)
     expect(wait_state(py.pid, "T", 10),
            "the python was not held at libssl's load (state %r)" % proc_state(py.pid))
     return py, tracer
+
+
+def test_load_no_hold(env):
+    """--no-hold: a process that loads libssl is never stopped, even while
+    tlstrace cannot attach (frozen); it fetches at once."""
+    py, tracer = start_frozen(env, "load_no_hold", ["--no-hold"])
+    expect(read_line(py, 15, "python client") == "200",
+           "python client's fetch failed (state %r)" % proc_state(py.pid))
+    expect(env.procs.wait(py, 10, "python client") == 0, "python client failed")
+    tracer.send_signal(signal.SIGCONT)
+    rc = env.procs.wait(tracer, 30, "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    with open(tracer.err_file, errors="replace") as f:
+        st = hold_stats(f.read())
+    expect(st.get("holds") == 0, "holds=%r, want 0" % st.get("holds"))
 
 
 def test_load_hold_outlives_tracer(env):
