@@ -361,19 +361,23 @@ struct {
 /* set by user space while it attaches libraries as they load (and continues them) */
 __u32 hold_on = 0;
 
-/* the file at descriptor fd of the current process is decided for tgid */
-static __always_inline int lib_known(__u32 tgid, long fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct lib_key k = {};
-	struct file **fds, *f = NULL;
+/*
+ * With -- COMMAND, a program the command starts is held at its exec too,
+ * until user space has looked inside it for a TLS library (Node.js's
+ * OpenSSL) and attached it: once per program file. Not in the other
+ * modes: there the first run of every program would stop, and an
+ * interactive shell reports a stopped foreground job.
+ */
+const volatile __u32 targ_hold_exec = 0;
 
-	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return 0;
+/* smaller programs have no TLS library inside: their exec holds nothing */
+#define HOLD_EXEC_MIN_SIZE (1 << 20)
+
+/* the file f is decided for tgid */
+static __always_inline int file_known(__u32 tgid, struct file *f)
+{
+	struct lib_key k = {};
+
 	k.ino = BPF_CORE_READ(f, f_inode, i_ino);
 	k.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
 	if (bpf_map_lookup_elem(&known_libs, &k))
@@ -382,14 +386,27 @@ static __always_inline int lib_known(__u32 tgid, long fd)
 	return bpf_map_lookup_elem(&known_libs, &k) != NULL;
 }
 
-/* hold the current process for the library it opened at fd: 1 if held */
-static __always_inline int hold_at_load(__u32 tgid, long fd, __u64 proc_start)
+/* the file at descriptor fd of the current process is decided for tgid */
+static __always_inline int lib_known(__u32 tgid, long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *f = NULL;
+
+	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	return file_known(tgid, f);
+}
+
+/* stop the current process (tgid) and record it in held: 1 if held */
+static __always_inline int hold_now(__u32 tgid, __u64 proc_start)
 {
 	struct hold h = { .since = bpf_ktime_get_ns(), .proc_start = proc_start, .opens = 1 };
 	struct hold *old;
 
-	if (!hold_on || lib_known(tgid, fd))
-		return 0;
 	old = bpf_map_lookup_elem(&held, &tgid);
 	if (old) {
 		/* another thread's open, its stop already on its way */
@@ -406,6 +423,26 @@ static __always_inline int hold_at_load(__u32 tgid, long fd, __u64 proc_start)
 		return 0;
 	}
 	return 1;
+}
+
+/* hold the current process for the library it opened at fd: 1 if held */
+static __always_inline int hold_at_load(__u32 tgid, long fd, __u64 proc_start)
+{
+	if (!hold_on || lib_known(tgid, fd))
+		return 0;
+	return hold_now(tgid, proc_start);
+}
+
+/* hold the current process at its exec of a program not decided yet: 1 if held */
+static __always_inline int hold_at_exec(__u32 tgid, __u64 proc_start)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file *f = BPF_CORE_READ(task, mm, exe_file);
+
+	if (!targ_hold_exec || !hold_on || !f ||
+	    BPF_CORE_READ(f, f_inode, i_size) < HOLD_EXEC_MIN_SIZE || file_known(tgid, f))
+		return 0;
+	return hold_now(tgid, proc_start);
 }
 
 /* the record saying so was lost: user space cannot know, so continue the process now */
@@ -1078,7 +1115,7 @@ int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 		return 0;
 	fill_hdr(&e->hdr, EV_PROC_EXEC, bpf_ktime_get_ns());
 	e->exit_code = 0;
-	e->lost = 0;
+	e->held = hold_at_exec(tgid, e->hdr.proc_start);
 	/* the new program may have OpenSSL inside: let user space look at once */
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	return 0;

@@ -311,7 +311,11 @@ _Static_assert(sizeof(struct ev_ssl_free) == 48 + 32, "ev_ssl_free size");
 struct ev_proc {
 	struct ev_hdr hdr;
 	__s32 exit_code;
-	__u32 lost; /* EV_PROC_EXIT: data records of its sessions and sockets lost, never carried */
+	union {
+		__u32 lost; /* EV_PROC_EXIT: data records of its sessions and sockets lost, never
+			       carried */
+		__u32 held; /* EV_PROC_EXEC: the process is stopped until user space continues it */
+	};
 };
 _Static_assert(sizeof(struct ev_proc) == 48 + 8, "ev_proc size");
 

@@ -144,8 +144,9 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	/* a new program: it may have a TLS library built in */
-	if (size >= sizeof(struct ev_hdr) && lo->hdr.type == EV_PROC_EXEC && att)
-		attacher__submit_exec(att, lo->hdr.pid, r->per_pid);
+	if (size >= sizeof(struct ev_proc) && lo->hdr.type == EV_PROC_EXEC && att)
+		attacher__submit_exec(att, lo->hdr.pid, r->per_pid,
+				      ((const struct ev_proc *)data)->held);
 	collector__feed(r->col, data, size);
 	return 0;
 }

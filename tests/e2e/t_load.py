@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from harness import (READY_LINE, Failure, check_new_connection, check_response, check_shape,
+from harness import (NODE_FETCH, READY_LINE, Failure, check_new_connection, check_response, check_shape,
                      describe_exit, expect, expect_no_failure, need, read_entries, read_line,
                      stderr_hint)
 
@@ -306,3 +306,44 @@ def test_load_hold_foreign_stop(env):
     os.kill(py.pid, signal.SIGCONT)
     expect(read_line(py, 15, "python client") == "200", "python client's fetch failed")
     expect(env.procs.wait(py, 10, "python client") == 0, "python client failed")
+
+
+def test_load_held_exec_node(env):
+    """-- COMMAND whose shell starts node, OpenSSL built in, from 5 copies never
+    attached, while another tlstrace starts and stops: each node is held at its
+    exec until its own OpenSSL is attached, so its first fetch is seen whole."""
+    node = need("node")
+    env.require_server()
+    n = 5
+    copies = []
+    for i in range(n):
+        copy = env.path("exec_node.%d" % i)
+        if not os.path.exists(copy) or os.path.getsize(copy) != os.path.getsize(node):
+            shutil.copyfile(node, copy)
+            os.chmod(copy, 0o755)
+        copies.append(copy)
+    url = env.url("/hello")
+    loop = "for c in %s; do \"$c\" -e \"$0\" %s || exit 1; done" % (" ".join(copies), url)
+    out = env.out_file("load_held_exec_node")
+    with Churn(env, "load_held_exec_node.churn") as churn:
+        while churn.cycles < 1 and not churn.error:
+            time.sleep(0.1)
+        rc, so, se = env.procs.run([env.tlstrace, "--stats", "-f", "json", "-o", out, "--",
+                                    "sh", "-c", loop, NODE_FETCH], 300, "tlstrace")
+        cycles = churn.cycles
+    expect(not churn.error, "the other tlstrace: %s" % churn.error)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(se)))
+    expect(so.count("%s 200 6" % url) == n, "node printed %r" % so[:200])
+    st = hold_stats(se)
+    entries = read_entries(out)
+    expect(len(entries) == n, "%d entries, want %d (one per node)" % (len(entries), n))
+    for i, e in enumerate(entries):
+        check_shape(e, i)
+        expect_no_failure(e, i)
+        check_response(e, i, url, 200, 6)
+        check_new_connection(e, i, env.port)
+    expect(len({e["tlstrace"]["pid"] for e in entries}) == n, "entries share a process")
+    expect(st.get("holds", 0) >= n, "holds=%r, want %d or more (one per copy)"
+           % (st.get("holds"), n))
+    expect(st.get("holds.timeouts") == 0, "holds.timeouts=%r" % st.get("holds.timeouts"))
+    return figures(st, cycles)

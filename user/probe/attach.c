@@ -590,12 +590,16 @@ static int attach_program(struct attacher *a, const char *path, const char *name
 	if (fd < 0)
 		return 0; /* a script, a FIFO: no TLS library to probe, and nothing to say */
 	/* a known file: already attached, or known to have no TLS library inside */
-	if (find_target(a, st.st_dev, st.st_ino, pid) || find_plain(a, st.st_dev, st.st_ino))
+	if (find_target(a, st.st_dev, st.st_ino, pid) || find_plain(a, st.st_dev, st.st_ino)) {
+		holder__known(a->holder, st.st_dev, st.st_ino, pid > 0 ? pid : 0);
 		goto out;
-	if (!user_may_read(a, &st, &u) || !(k.lib = built_in(fd, true)))
+	}
+	if (!user_may_read(a, &st, &u) || !(k.lib = built_in(fd, true))) {
 		remember_plain(a, st.st_dev, st.st_ino); /* not read again */
-	else
+		holder__known(a->holder, st.st_dev, st.st_ino, pid > 0 ? pid : 0);
+	} else {
 		ok = attach_held(a, fd, &st, name, pid, owner, k, true, u) > 0;
+	}
 out:
 	close(fd);
 	return ok;
@@ -893,8 +897,12 @@ static void *worker_main(void *arg)
 					r.pid);
 			if (r.held && !held_queued(a, r.pid))
 				holder__release(a->holder, r.pid);
-		} else if (attacher__exec(a, r.pid, r.per_pid) > 0 && a->verbose) {
-			fprintf(stderr, "tlstrace: attached to the program of pid %d\n", r.pid);
+		} else {
+			if (attacher__exec(a, r.pid, r.per_pid) > 0 && a->verbose)
+				fprintf(stderr, "tlstrace: attached to the program of pid %d\n",
+					r.pid);
+			if (r.held && !held_queued(a, r.pid))
+				holder__release(a->holder, r.pid);
 		}
 		pthread_mutex_lock(&a->lock);
 	}
@@ -969,14 +977,17 @@ void attacher__submit_held(struct attacher *a, pid_t pid, const char *path, bool
 	submit_opened(a, pid, path, per_pid, true);
 }
 
-void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid)
+void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid, bool held)
 {
-	struct request r = { .type = REQ_EXEC, .pid = pid, .per_pid = per_pid };
+	struct request r = { .type = REQ_EXEC, .pid = pid, .per_pid = per_pid, .held = held };
 
-	if (a->worker_on)
+	if (a->worker_on) {
 		submit(a, &r);
-	else
-		attacher__exec(a, pid, per_pid);
+		return;
+	}
+	attacher__exec(a, pid, per_pid);
+	if (held)
+		holder__release(a->holder, pid);
 }
 
 /* until the worker has nothing left, or timeout_ms; true if it has not */

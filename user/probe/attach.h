@@ -83,7 +83,8 @@ void attacher__submit_opened(struct attacher *a, pid_t pid, const char *path, bo
  * once if it is refused.
  */
 void attacher__submit_held(struct attacher *a, pid_t pid, const char *path, bool per_pid);
-void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid);
+/* held: the process waits for it, as attacher__submit_held's */
+void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid, bool held);
 
 /* stop the worker, waiting timeout_ms at most: 0, or -ETIMEDOUT if it is stuck */
 int attacher__stop(struct attacher *a, long timeout_ms);
