@@ -132,7 +132,7 @@ def test_load_held_late_import(env):
         for p in pys:
             p.stdin.write(b"go\n")
             p.stdin.close()
-            expect(read_line(p, 30, "python client") == "200", "python client's fetch failed")
+            expect(read_line(p, 45, "python client") == "200", "python client's fetch failed")
             expect(env.procs.wait(p, 10, "python client") == 0, "python client failed")
         cycles = churn.cycles
     expect(not churn.error, "the other tlstrace: %s" % churn.error)

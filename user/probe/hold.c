@@ -70,7 +70,10 @@ struct holder *holder__new(void)
 		free(h);
 		return NULL;
 	}
-	h->pipe_r = p[0];
+	/* the watchdog puts /dev/null on 0, 1 and 2: its end must lie above them */
+	h->pipe_r = p[0] > STDERR_FILENO ? p[0] : fcntl(p[0], F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (h->pipe_r != p[0])
+		close(p[0]);
 	h->pipe_w = high_fd(p[1]);
 	h->held_fd = h->known_fd = -1;
 	pthread_mutex_init(&h->lock, NULL);

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 
 /* the longest a process is held: then continued anyway, and counted */
-#define HOLD_TIMEOUT_MS 10000
+#define HOLD_TIMEOUT_MS 30000
 
 struct holder;
 
