@@ -169,6 +169,7 @@ void report__publish(struct metrics *m, const __u64 *cnt, const struct collector
 		metrics__drops(m, drop_causes[i].label, cnt[drop_causes[i].cnt]);
 	metrics__drops(m, "read_failure", cnt[CNT_READ_FAIL]);
 	metrics__drops(m, "loss_map", cnt[CNT_DROP_LOSSES]);
+	metrics__drops(m, "hold_refused", cnt[CNT_HOLD_FULL] + cnt[CNT_HOLD_FAILED]);
 	metrics__drops(m, "h2_overflow", h2__refused());
 	for (size_t i = 0; i < NCOUNTS; i++)
 		if (collector_counts[i].label)
