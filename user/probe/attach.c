@@ -532,8 +532,11 @@ static int attach_path(struct attacher *a, int dirfd, const char *path, unsigned
 
 	fd = libfile_open(dirfd, path, resolve, &st, &why);
 	if (fd < 0) {
-		if (why != LIBFILE_OK)
+		if (why != LIBFILE_OK) {
 			refuse(a, (enum attach_refusal)why, name, owner);
+			/* st is the file refused: opening it again stops nothing */
+			holder__known(a->holder, st.st_dev, st.st_ino, pid > 0 ? pid : 0);
+		}
 		return 0;
 	}
 	ok = attach_held(a, fd, &st, name, pid, owner, k, false, NULL);
