@@ -175,6 +175,8 @@ def test_load_held_container_copy(env):
     copies = []
     for i in range(n):
         copy = env.path("container_libssl.%d.so" % i)
+        if os.path.exists(copy):
+            os.unlink(copy)
         shutil.copyfile(lib, copy)  # a file of its own: an inode never attached
         copies.append(copy)
     script = env.path("container_fetch.sh")
