@@ -327,6 +327,173 @@ struct {
 /* the TLS libraries' file-name prefixes, from user space's table */
 const volatile struct lib_filter targ_lib_files = {};
 
+/*
+ * Holding a process at a library's load. Attaching a library's uprobes
+ * takes milliseconds, seconds while other tracers attach or detach theirs
+ * (the kernel serializes them); a process that opened a TLS library
+ * would make its first TLS calls unseen meanwhile. So a traced process
+ * that opens a library not yet attached for it is stopped (SIGSTOP, the
+ * whole process, on its way back from openat) and recorded in held; user
+ * space continues it once the probes are in place, or after a bounded
+ * wait (user/probe/hold.c), and only if the stop was still ours alone.
+ */
+#define SIGCONT 18
+#define SIGSTOP 19
+#define SIGTSTP 20
+#define SIGTTIN 21
+#define SIGTTOU 22
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32); /* tgid */
+	__type(value, struct hold);
+} held SEC(".maps");
+
+/* library files decided for (dev, ino, pid or 0): opening them holds nothing */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct lib_key);
+	__type(value, __u8);
+} known_libs SEC(".maps");
+
+/* set by user space while it attaches libraries as they load (and continues them) */
+__u32 hold_on = 0;
+
+/*
+ * With -- COMMAND, a program the command starts is held at its exec too,
+ * until user space has looked inside it for a TLS library (Node.js's
+ * OpenSSL) and attached it: once per program file. Not in the other
+ * modes: there the first run of every program would stop, and an
+ * interactive shell reports a stopped foreground job.
+ */
+const volatile __u32 targ_hold_exec = 0;
+
+/* smaller programs have no TLS library inside: their exec holds nothing */
+#define HOLD_EXEC_MIN_SIZE (1 << 20)
+
+/* the file f is decided for tgid */
+static __always_inline int file_known(__u32 tgid, struct file *f)
+{
+	struct lib_key k = {};
+
+	k.ino = BPF_CORE_READ(f, f_inode, i_ino);
+	k.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	if (bpf_map_lookup_elem(&known_libs, &k))
+		return 1;
+	k.pid = tgid;
+	return bpf_map_lookup_elem(&known_libs, &k) != NULL;
+}
+
+/* the file at descriptor fd of the current process is decided for tgid */
+static __always_inline int lib_known(__u32 tgid, long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *f = NULL;
+
+	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	return file_known(tgid, f);
+}
+
+/* stop the current process (tgid) and record it in held: 1 if held */
+static __always_inline int hold_now(__u32 tgid, __u64 proc_start)
+{
+	struct hold h = { .since = bpf_ktime_get_ns(), .proc_start = proc_start, .opens = 1 };
+	struct hold *old;
+
+	old = bpf_map_lookup_elem(&held, &tgid);
+	if (old) {
+		/* another thread's open, its stop already on its way */
+		__sync_fetch_and_add(&old->opens, 1);
+		return 1;
+	}
+	if (bpf_map_update_elem(&held, &tgid, &h, BPF_NOEXIST)) {
+		count(CNT_HOLD_FULL);
+		return 0;
+	}
+	if (bpf_send_signal_thread(SIGSTOP)) {
+		bpf_map_delete_elem(&held, &tgid);
+		count(CNT_HOLD_FAILED);
+		return 0;
+	}
+	return 1;
+}
+
+/* hold the current process for the library it opened at fd: 1 if held */
+static __always_inline int hold_at_load(__u32 tgid, long fd, __u64 proc_start)
+{
+	if (!hold_on || lib_known(tgid, fd))
+		return 0;
+	return hold_now(tgid, proc_start);
+}
+
+/* hold the current process at its exec of a program not decided yet: 1 if held */
+static __always_inline int hold_at_exec(__u32 tgid, __u64 proc_start)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file *f = BPF_CORE_READ(task, mm, exe_file);
+
+	if (!targ_hold_exec || !hold_on || !f ||
+	    BPF_CORE_READ(f, f_inode, i_size) < HOLD_EXEC_MIN_SIZE || file_known(tgid, f))
+		return 0;
+	return hold_now(tgid, proc_start);
+}
+
+/* the record saying so was lost: user space cannot know, so continue the process now */
+static __always_inline void hold_undo(__u32 tgid)
+{
+	struct hold *h = bpf_map_lookup_elem(&held, &tgid);
+
+	if (h && h->opens == 1 && !bpf_map_delete_elem(&held, &tgid))
+		bpf_send_signal_thread(SIGCONT);
+}
+
+/*
+ * Another stop of a held process (a debugger's SIGSTOP, a shell's Ctrl-Z):
+ * the process is then not ours to continue. Ours is a SIGSTOP the kernel
+ * sends (SEND_SIG_PRIV); a terminal's stop signals only stop a process
+ * that leaves them at their default action.
+ */
+SEC("raw_tp/signal_generate")
+int signal_generate(struct bpf_raw_tracepoint_args *ctx)
+{
+	int sig = (int)ctx->args[0];
+	struct task_struct *task = (struct task_struct *)ctx->args[2];
+	__u32 tgid;
+	struct hold *h;
+
+	if (sig != SIGSTOP && sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)
+		return 0;
+	tgid = BPF_CORE_READ(task, tgid);
+	h = bpf_map_lookup_elem(&held, &tgid);
+	if (!h)
+		return 0;
+	if (sig == SIGSTOP && ctx->args[1] == 1 /* SEND_SIG_PRIV */)
+		return 0;
+	if (sig != SIGSTOP && BPF_CORE_READ(task, sighand, action[sig - 1].sa.sa_handler))
+		return 0; /* caught or ignored: no stop */
+	h->foreign = 1;
+	return 0;
+}
+
+/* a held process that exits is no longer held */
+SEC("tp/sched/sched_process_exit")
+int hold_exit(struct trace_event_raw_sched_process_template *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	if (tgid == (__u32)id)
+		bpf_map_delete_elem(&held, &tgid);
+	return 0;
+}
+
 SEC("tp/syscalls/sys_enter_openat")
 int sys_enter_openat(struct trace_event_raw_sys_enter *ctx)
 {
@@ -370,15 +537,20 @@ int sys_exit_openat(struct trace_event_raw_sys_exit *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 	struct ev_lib_open *e;
+	long ret = ctx->ret; /* read once: the verifier refuses a ctx pointer moved */
 
 	if (!is_traced(id >> 32))
 		return 0;
 	e = bpf_map_lookup_elem(&lib_opens, &tid);
 	if (!e)
 		return 0;
+	e->held = ret >= 0 && hold_at_load(id >> 32, ret, e->hdr.proc_start);
 	/* user space must attach before the library is used: wake it now */
-	if (ctx->ret >= 0 && bpf_ringbuf_output(&events, e, sizeof(*e), BPF_RB_FORCE_WAKEUP))
+	if (ret >= 0 && bpf_ringbuf_output(&events, e, sizeof(*e), BPF_RB_FORCE_WAKEUP)) {
 		count(CNT_DROP_RINGBUF);
+		if (e->held)
+			hold_undo(id >> 32);
+	}
 	bpf_map_delete_elem(&lib_opens, &tid);
 	return 0;
 }
@@ -1073,7 +1245,7 @@ int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 		return 0;
 	fill_hdr(&e->hdr, EV_PROC_EXEC, bpf_ktime_get_ns());
 	e->exit_code = 0;
-	e->lost = 0;
+	e->held = hold_at_exec(tgid, e->hdr.proc_start);
 	/* the new program may have OpenSSL inside: let user space look at once */
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	return 0;

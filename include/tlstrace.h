@@ -96,6 +96,8 @@ enum counter {
 	CNT_READ_FAIL,	   /* bpf_probe_read_user() failed */
 	CNT_DROP_LOSSES,   /* loss map full: a record's loss could not be carried on */
 	CNT_DROP_PROCS,	   /* process map full: a child or a process by name not traced */
+	CNT_HOLD_FULL,	   /* a library open not held: the map of held processes is full */
+	CNT_HOLD_FAILED,   /* a library open not held: the stop signal was refused */
 	CNT_NR,
 };
 
@@ -139,9 +141,37 @@ _Static_assert(sizeof(struct ev_connect) == 48 + 32, "ev_connect size");
 /* the path as the process passed it to openat() */
 struct ev_lib_open {
 	struct ev_hdr hdr;
+	__u32 held; /* the process is stopped until user space continues it (struct hold) */
+	__u32 _pad;
 	char path[MAX_PATH];
 };
-_Static_assert(sizeof(struct ev_lib_open) == 48 + MAX_PATH, "ev_lib_open size");
+_Static_assert(sizeof(struct ev_lib_open) == 56 + MAX_PATH, "ev_lib_open size");
+
+/*
+ * A traced process stopped (SIGSTOP) at the open of a TLS library not
+ * attached yet, so that its first TLS call is probed: BPF's map "held",
+ * by tgid; user space continues it once the library is attached, or after
+ * a bounded wait (user/probe/hold.c).
+ */
+struct hold {
+	__u64 since;	  /* bpf_ktime_get_ns() of the stop */
+	__u64 proc_start; /* the process's start, as ev_hdr's */
+	__u32 foreign;	  /* someone else stopped it meanwhile: not ours to continue */
+	__u32 opens;	  /* library opens it is held for */
+};
+_Static_assert(sizeof(struct hold) == 24, "hold size");
+
+/*
+ * A library file whose attaching is decided (attached, or refused), for
+ * every process (pid 0) or one (-p): no hold for it. dev is the kernel's
+ * encoding (major << 20 | minor), as i_sb->s_dev.
+ */
+struct lib_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 pid;
+};
+_Static_assert(sizeof(struct lib_key) == 16, "lib_key size");
 
 /* hdr.ts is the return of accept(); both ends from the socket itself */
 struct ev_accept {
@@ -283,7 +313,11 @@ _Static_assert(sizeof(struct ev_ssl_free) == 48 + 32, "ev_ssl_free size");
 struct ev_proc {
 	struct ev_hdr hdr;
 	__s32 exit_code;
-	__u32 lost; /* EV_PROC_EXIT: data records of its sessions and sockets lost, never carried */
+	union {
+		__u32 lost; /* EV_PROC_EXIT: data records of its sessions and sockets lost, never
+			       carried */
+		__u32 held; /* EV_PROC_EXEC: the process is stopped until user space continues it */
+	};
 };
 _Static_assert(sizeof(struct ev_proc) == 48 + 8, "ev_proc size");
 

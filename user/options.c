@@ -57,6 +57,7 @@ enum {
 	OPT_RINGBUF,
 	OPT_TIMING_ONLY,
 	OPT_NO_FOLLOW,
+	OPT_NO_HOLD,
 };
 
 /* -f's line in --help: "Output format: " and the writers (set_format_doc) */
@@ -107,6 +108,10 @@ static const struct argp_option opts[] = {
 	{ "timing-only", OPT_TIMING_ONLY, NULL, 0,
 	  "Probe only TLS handshakes; time requests from socket syscalls. No per-byte cost, no "
 	  "plaintext: URLs are https://SERVER/, no method, status or body sizes",
+	  0 },
+	{ "no-hold", OPT_NO_HOLD, NULL, 0,
+	  "Never stop a traced process that loads a TLS library until its probes are in place "
+	  "(as shells show a stopped job): its first TLS calls after the load may then be missed",
 	  0 },
 	{ "ringbuf-size", OPT_RINGBUF, "MIB", 0,
 	  "Size of the ring buffer events wait in, in MiB: a power of 2 from 1 to 1024 (default "
@@ -216,6 +221,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_TIMING_ONLY:
 		o->timing_only = true;
+		break;
+	case OPT_NO_HOLD:
+		o->no_hold = true;
 		break;
 	case OPT_RINGBUF:
 		o->ringbuf_mib = parse_num("--ringbuf-size", arg, 1, 1024);

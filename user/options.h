@@ -22,6 +22,7 @@ struct options {
 	long ringbuf_mib;	    /* --ringbuf-size: the BPF ring buffer, MiB (a power of 2) */
 	bool timing_only;	    /* --timing-only: no probe on the read/write path */
 	bool no_follow;		    /* --no-follow: not the children of what -p, -c, COMMAND give */
+	bool no_hold;		    /* --no-hold: no process stopped at a library's load */
 	bool no_color;		    /* --no-color, or NO_COLOR set */
 	bool by_process;	    /* summary rows and HAR pages per process */
 	bool no_redact;		    /* --no-redact: keep credentials in every output */

@@ -10,6 +10,7 @@
 #include "export/metrics.h"
 #include "export/otlp.h"
 #include "probe/attach.h"
+#include "probe/hold.h"
 #include "report.h"
 
 static const char *counter_names[CNT_NR] = {
@@ -31,6 +32,8 @@ static const char *counter_names[CNT_NR] = {
 	[CNT_READ_FAIL] = "read_failures",
 	[CNT_DROP_LOSSES] = "drops.loss_map",
 	[CNT_DROP_PROCS] = "drops.process_map",
+	[CNT_HOLD_FULL] = "holds.refused_full",
+	[CNT_HOLD_FAILED] = "holds.refused_signal",
 };
 
 /* events lost in BPF: the counter, its name in messages, its metrics label */
@@ -168,6 +171,7 @@ void report__publish(struct metrics *m, const __u64 *cnt, const struct collector
 		metrics__drops(m, drop_causes[i].label, cnt[drop_causes[i].cnt]);
 	metrics__drops(m, "read_failure", cnt[CNT_READ_FAIL]);
 	metrics__drops(m, "loss_map", cnt[CNT_DROP_LOSSES]);
+	metrics__drops(m, "hold_refused", cnt[CNT_HOLD_FULL] + cnt[CNT_HOLD_FAILED]);
 	metrics__drops(m, "h2_overflow", h2__refused());
 	for (size_t i = 0; i < NCOUNTS; i++)
 		if (collector_counts[i].label)
@@ -206,6 +210,8 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 	warn_part(&parts, drops, words);
 	warn_part(&parts, cnt[CNT_READ_FAIL], "user-memory read failures");
 	warn_part(&parts, cnt[CNT_DROP_LOSSES], "losses not carried (loss map full)");
+	warn_part(&parts, cnt[CNT_HOLD_FULL] + cnt[CNT_HOLD_FAILED],
+		  "library loads not held (too many processes held, or the stop refused)");
 	warn_part(&parts, h2__refused(),
 		  "HTTP/2 header blocks or tables refused (over the memory bound)");
 	for (size_t i = 0; i < NCOUNTS; i++)
@@ -282,4 +288,38 @@ void report__otlp(const struct otlp_stats *st, __u64 own, bool all)
 			(unsigned long long)st->queued, (unsigned long long)st->sent,
 			(unsigned long long)st->dropped, (unsigned long long)st->failed,
 			(unsigned long long)st->retries, (unsigned long long)own);
+}
+
+void report__holds(struct holder *h, bool all)
+{
+	struct hold_stats st;
+
+	if (!h)
+		return;
+	holder__stats(h, &st);
+	if (st.timeouts)
+		fprintf(stderr,
+			"tlstrace: warning: %llu %s continued after %d s without %s library "
+			"attached: %s first TLS calls may be missing\n",
+			(unsigned long long)st.timeouts,
+			st.timeouts == 1 ? "process held at a library's load was"
+					 : "processes held at a library's load were",
+			HOLD_TIMEOUT_MS / 1000, st.timeouts == 1 ? "its" : "their",
+			st.timeouts == 1 ? "its" : "their");
+	if (st.foreign)
+		fprintf(stderr,
+			"tlstrace: %llu %s stopped by someone else while held at a library's "
+			"load: left stopped, as they wanted\n",
+			(unsigned long long)st.foreign,
+			st.foreign == 1 ? "process was" : "processes were");
+	if (!all)
+		return;
+	fprintf(stderr,
+		"tlstrace: stats: holds=%llu holds.ms_total=%.3f holds.ms_max=%.3f "
+		"holds.timeouts=%llu holds.at_exit=%llu holds.foreign=%llu holds.gone=%llu "
+		"holds.cont_failed=%llu\n",
+		(unsigned long long)st.held, st.total_ns / 1e6, st.max_ns / 1e6,
+		(unsigned long long)st.timeouts, (unsigned long long)st.at_exit,
+		(unsigned long long)st.foreign, (unsigned long long)st.gone,
+		(unsigned long long)st.cont_fail);
 }

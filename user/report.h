@@ -44,6 +44,14 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 void report__libraries(struct attacher *att, bool all);
 
 /*
+ * At exit, on stderr: processes continued before their library was
+ * attached (the hold's bound) or left stopped by another's stop, if any;
+ * with all, the holds' counts and time (hold.h). h NULL is fine.
+ */
+struct holder;
+void report__holds(struct holder *h, bool all);
+
+/*
  * The OTLP sender's last word on stderr: entries not delivered, if any;
  * with all, its counters and own (entries of our own posts, left out).
  */

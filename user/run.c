@@ -25,6 +25,7 @@
 #include "export/summary.h"
 #include "probe/attach.h"
 #include "probe/command.h"
+#include "probe/hold.h"
 #include "probe/probes.h"
 #include "probe/targets.h"
 
@@ -136,13 +137,16 @@ static int on_record(void *ctx, void *data, size_t size)
 
 		memcpy(path, lo->path, sizeof(path));
 		path[sizeof(path) - 1] = '\0';
-		if (att)
+		if (att && lo->held)
+			attacher__submit_held(att, lo->hdr.pid, path, r->per_pid);
+		else if (att)
 			attacher__submit_opened(att, lo->hdr.pid, path, r->per_pid);
 		return 0;
 	}
 	/* a new program: it may have a TLS library built in */
-	if (size >= sizeof(struct ev_hdr) && lo->hdr.type == EV_PROC_EXEC && att)
-		attacher__submit_exec(att, lo->hdr.pid, r->per_pid);
+	if (size >= sizeof(struct ev_proc) && lo->hdr.type == EV_PROC_EXEC && att)
+		attacher__submit_exec(att, lo->hdr.pid, r->per_pid,
+				      ((const struct ev_proc *)data)->held);
 	collector__feed(r->col, data, size);
 	return 0;
 }
@@ -274,6 +278,9 @@ int run__start(struct run *r, const struct options *o, struct probes *p)
 		fprintf(stderr, "tlstrace: start the attaching thread: %s\n", strerror(-err));
 		return err;
 	}
+	/* a process loading a library from now on waits for its probes (not fatal) */
+	if (!o->no_hold)
+		probes__hold(p);
 	err = probes__read(p, on_record, r);
 	if (err)
 		return err;
@@ -308,6 +315,7 @@ int run__loop(struct run *r, const struct options *o, struct command *cmd,
 			return err;
 		}
 		now = mono_ns();
+		holder__expire(r->probes->hold, now);
 		if (r->deadline && now >= r->deadline)
 			break;
 		if (now - last_expire > 1000000000ull) {
@@ -338,7 +346,9 @@ void run__finish(struct run *r, const struct options *o)
 	collector__stats(r->col, &cs);
 	report__counters(cnt, &cs, o->stats);
 	attacher__stop(r->probes->att, 1000); /* the counts are final */
+	holder__stop(r->probes->hold);	      /* and nothing is held any more */
 	report__libraries(r->probes->att, o->stats);
+	report__holds(r->probes->hold, o->stats);
 	if (r->sum) {
 		summary__print(r->sum, r->out.f, r->out.color, r->out.width);
 		probes__counters(r->probes, cnt);

@@ -33,6 +33,7 @@
 #include <bpf/libbpf.h>
 #include "probe/attach.h"
 #include "common/escape.h"
+#include "probe/hold.h"
 #include "probe/libfile.h"
 #include "common/tlslib.h"
 #include "tlstrace.h"
@@ -85,6 +86,7 @@ struct request {
 	} type;
 	pid_t pid;
 	bool per_pid;
+	bool held; /* the process waits for this request (hold.h) */
 	char path[MAX_PATH];
 };
 
@@ -96,6 +98,7 @@ struct attacher {
 	bool verbose;
 	const volatile sig_atomic_t *stop; /* the scans give up when it is set */
 	bool timing_only;		   /* handshake probes only */
+	struct holder *holder;		   /* told what is decided; continues held processes */
 	struct target *targets;
 	size_t ntargets, cap;
 	struct file_id *plain; /* executables without a TLS library built in */
@@ -136,6 +139,11 @@ const char *attach_refusal_name(enum attach_refusal r)
 void attacher__set_timing_only(struct attacher *a)
 {
 	a->timing_only = true;
+}
+
+void attacher__set_holder(struct attacher *a, struct holder *h)
+{
+	a->holder = h;
 }
 
 /* the program p names, if it is of the kind p says (uprobe or uretprobe); NULL and errno */
@@ -485,8 +493,10 @@ static int attach_held(struct attacher *a, int fd, const struct stat *st, const 
 	struct target *t;
 	int ok;
 
-	if (find_target(a, st->st_dev, st->st_ino, pid))
+	if (find_target(a, st->st_dev, st->st_ino, pid)) {
+		holder__known(a->holder, st->st_dev, st->st_ino, pid > 0 ? pid : 0);
 		return 0;
+	}
 	if (a->ntargets == a->cap) {
 		size_t n = a->cap ? a->cap * 2 : 16;
 		struct target *nt = realloc(a->targets, n * sizeof(*nt));
@@ -499,6 +509,8 @@ static int attach_held(struct attacher *a, int fd, const struct stat *st, const 
 	ok = attach_fd(a, fd, st, name, pid, owner, k, counted, u);
 	if (ok < 0)
 		return ok;
+	/* decided, either way: its next opens stop no process */
+	holder__known(a->holder, st->st_dev, st->st_ino, pid > 0 ? pid : 0);
 	/* bounded: past it, a file not attached is not remembered (and read again) */
 	if (!ok && a->ntargets >= ATTACH_MAX_TARGETS)
 		return 0;
@@ -520,8 +532,11 @@ static int attach_path(struct attacher *a, int dirfd, const char *path, unsigned
 
 	fd = libfile_open(dirfd, path, resolve, &st, &why);
 	if (fd < 0) {
-		if (why != LIBFILE_OK)
+		if (why != LIBFILE_OK) {
 			refuse(a, (enum attach_refusal)why, name, owner);
+			/* st is the file refused: opening it again stops nothing */
+			holder__known(a->holder, st.st_dev, st.st_ino, pid > 0 ? pid : 0);
+		}
 		return 0;
 	}
 	ok = attach_held(a, fd, &st, name, pid, owner, k, false, NULL);
@@ -578,12 +593,16 @@ static int attach_program(struct attacher *a, const char *path, const char *name
 	if (fd < 0)
 		return 0; /* a script, a FIFO: no TLS library to probe, and nothing to say */
 	/* a known file: already attached, or known to have no TLS library inside */
-	if (find_target(a, st.st_dev, st.st_ino, pid) || find_plain(a, st.st_dev, st.st_ino))
+	if (find_target(a, st.st_dev, st.st_ino, pid) || find_plain(a, st.st_dev, st.st_ino)) {
+		holder__known(a->holder, st.st_dev, st.st_ino, pid > 0 ? pid : 0);
 		goto out;
-	if (!user_may_read(a, &st, &u) || !(k.lib = built_in(fd, true)))
+	}
+	if (!user_may_read(a, &st, &u) || !(k.lib = built_in(fd, true))) {
 		remember_plain(a, st.st_dev, st.st_ino); /* not read again */
-	else
+		holder__known(a->holder, st.st_dev, st.st_ino, pid > 0 ? pid : 0);
+	} else {
 		ok = attach_held(a, fd, &st, name, pid, owner, k, true, u) > 0;
+	}
 out:
 	close(fd);
 	return ok;
@@ -840,6 +859,21 @@ out:
 
 /* ---- the worker: libraries loaded while tracing ----------------------- */
 
+/* a request still queued that pid is held for */
+static bool held_queued(struct attacher *a, pid_t pid)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; i < a->qlen && !found; i++) {
+		const struct request *q = &a->queue[(a->qhead + i) % QUEUE_CAP];
+
+		found = q->held && q->pid == pid;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return found;
+}
+
 static void *worker_main(void *arg)
 {
 	struct attacher *a = arg;
@@ -864,8 +898,14 @@ static void *worker_main(void *arg)
 			if (attacher__opened(a, r.pid, r.path, r.per_pid) > 0 && a->verbose)
 				fprintf(stderr, "tlstrace: %s loaded by pid %d\n", esc(r.path),
 					r.pid);
-		} else if (attacher__exec(a, r.pid, r.per_pid) > 0 && a->verbose) {
-			fprintf(stderr, "tlstrace: attached to the program of pid %d\n", r.pid);
+			if (r.held && !held_queued(a, r.pid))
+				holder__release(a->holder, r.pid);
+		} else {
+			if (attacher__exec(a, r.pid, r.per_pid) > 0 && a->verbose)
+				fprintf(stderr, "tlstrace: attached to the program of pid %d\n",
+					r.pid);
+			if (r.held && !held_queued(a, r.pid))
+				holder__release(a->holder, r.pid);
 		}
 		pthread_mutex_lock(&a->lock);
 	}
@@ -903,32 +943,54 @@ static void submit(struct attacher *a, const struct request *r)
 		pthread_cond_signal(&a->wake);
 	}
 	pthread_mutex_unlock(&a->lock);
-	if (full)
+	if (full) {
 		refuse(a, ATTACH_QUEUE_FULL, r->path, r->pid);
+		if (r->held)
+			holder__release(a->holder, r->pid);
+	}
+}
+
+static void submit_opened(struct attacher *a, pid_t pid, const char *path, bool per_pid, bool held)
+{
+	struct request r = { .type = REQ_OPENED, .pid = pid, .per_pid = per_pid, .held = held };
+	struct kind k;
+
+	if (!kind_by_name(path, &k)) {
+		if (held)
+			holder__release(a->holder, pid);
+		return;
+	}
+	snprintf(r.path, sizeof(r.path), "%s", path);
+	if (a->worker_on) {
+		submit(a, &r);
+		return;
+	}
+	attacher__opened(a, pid, path, per_pid);
+	if (held)
+		holder__release(a->holder, pid);
 }
 
 void attacher__submit_opened(struct attacher *a, pid_t pid, const char *path, bool per_pid)
 {
-	struct request r = { .type = REQ_OPENED, .pid = pid, .per_pid = per_pid };
-	struct kind k;
-
-	if (!kind_by_name(path, &k))
-		return;
-	snprintf(r.path, sizeof(r.path), "%s", path);
-	if (a->worker_on)
-		submit(a, &r);
-	else
-		attacher__opened(a, pid, path, per_pid);
+	submit_opened(a, pid, path, per_pid, false);
 }
 
-void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid)
+void attacher__submit_held(struct attacher *a, pid_t pid, const char *path, bool per_pid)
 {
-	struct request r = { .type = REQ_EXEC, .pid = pid, .per_pid = per_pid };
+	submit_opened(a, pid, path, per_pid, true);
+}
 
-	if (a->worker_on)
+void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid, bool held)
+{
+	struct request r = { .type = REQ_EXEC, .pid = pid, .per_pid = per_pid, .held = held };
+
+	if (a->worker_on) {
 		submit(a, &r);
-	else
-		attacher__exec(a, pid, per_pid);
+		return;
+	}
+	attacher__exec(a, pid, per_pid);
+	if (held)
+		holder__release(a->holder, pid);
 }
 
 /* until the worker has nothing left, or timeout_ms; true if it has not */

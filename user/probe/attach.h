@@ -77,7 +77,14 @@ int attacher__start(struct attacher *a);
  * Before attacher__start, done at once.
  */
 void attacher__submit_opened(struct attacher *a, pid_t pid, const char *path, bool per_pid);
-void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid);
+/*
+ * The same for a process BPF stopped at that open (hold.h): continued
+ * through the holder once its request is done (attached or not), or at
+ * once if it is refused.
+ */
+void attacher__submit_held(struct attacher *a, pid_t pid, const char *path, bool per_pid);
+/* held: the process waits for it, as attacher__submit_held's */
+void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid, bool held);
 
 /* stop the worker, waiting timeout_ms at most: 0, or -ETIMEDOUT if it is stuck */
 int attacher__stop(struct attacher *a, long timeout_ms);
@@ -87,6 +94,13 @@ int attacher__stop(struct attacher *a, long timeout_ms);
  * free or name-lookup probes); the socket syscalls time the requests.
  */
 void attacher__set_timing_only(struct attacher *a);
+
+/*
+ * The holder (hold.h) to tell of every file decided (attached or
+ * refused), and to continue the processes held for them. NULL: none.
+ */
+struct holder;
+void attacher__set_holder(struct attacher *a, struct holder *h);
 
 /*
  * Attach to every TLS library mapped by process pid. With per_pid, the

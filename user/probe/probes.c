@@ -17,6 +17,7 @@
 #include "common/escape.h"
 #include "common/tlslib.h"
 #include "probe/attach.h"
+#include "probe/hold.h"
 #include "probe/probes.h"
 
 static bool verbose;
@@ -51,6 +52,12 @@ int probes__open(struct probes *p)
 {
 	int err;
 
+	p->hold = holder__new();
+	if (!p->hold) {
+		err = -errno;
+		fprintf(stderr, "tlstrace: make the held processes' pipe: %s\n", strerror(-err));
+		return err;
+	}
 	p->skel = tlstrace_bpf__open();
 	if (!p->skel) {
 		err = -errno;
@@ -128,7 +135,21 @@ int probes__load(struct probes *p, const struct options *o, const volatile sig_a
 	}
 	if (o->timing_only)
 		attacher__set_timing_only(p->att);
+	holder__set_maps(p->hold, bpf_map__fd(skel->maps.held), bpf_map__fd(skel->maps.known_libs));
+	attacher__set_holder(p->att, p->hold);
 	return 0;
+}
+
+int probes__hold(struct probes *p)
+{
+	int err = holder__start(p->hold, &p->skel->bss->hold_on);
+
+	if (err)
+		fprintf(stderr,
+			"tlstrace: warning: start the watchdog of held processes: %s; libraries "
+			"loaded while tracing are attached without holding their process\n",
+			strerror(-err));
+	return err;
 }
 
 int probes__read(struct probes *p, int (*fn)(void *ctx, void *data, size_t size), void *ctx)
@@ -196,6 +217,8 @@ void probes__detach_in_background(struct probes *p, int output_fd)
 		return;
 	}
 	close(fds[1]);
+	if (holder__pipe_fd(p->hold) >= 0)
+		close(holder__pipe_fd(p->hold)); /* the watchdog's: it may end with us */
 	if (output_fd > STDERR_FILENO)
 		close(output_fd); /* a reader of a FIFO sees its end when we exit */
 	setsid();
@@ -217,6 +240,13 @@ void probes__free(struct probes *p)
 	for (int i = 0; i < p->ntracepoints; i++)
 		bpf_link__destroy(p->tracepoints[i]);
 	p->ntracepoints = 0;
+	/* every process still held is continued; a worker stuck in a file system keeps the holder
+	 */
+	if (attacher__stop(p->att, 1000))
+		holder__stop(p->hold);
+	else
+		holder__free(p->hold);
+	p->hold = NULL;
 	attacher__free(p->att);
 	p->att = NULL;
 	tlstrace_bpf__destroy(p->skel);

@@ -15,6 +15,7 @@
 
 struct tlstrace_bpf;
 struct attacher;
+struct holder;
 struct ring_buffer;
 struct bpf_link;
 struct options;
@@ -24,6 +25,7 @@ struct options;
 struct probes {
 	struct tlstrace_bpf *skel; /* opened (maybe not loaded); NULL before probes__open */
 	struct attacher *att;	   /* the uprobes; NULL until probes__load succeeds */
+	struct holder *hold;	   /* processes held at a library's load; as att */
 	struct ring_buffer *rb;	   /* NULL until probes__read */
 	struct bpf_link *tracepoints[PROBES_MAX_TRACEPOINTS];
 	int ntracepoints;
@@ -42,6 +44,13 @@ int probes__open(struct probes *p);
  * once said (with what the kernel lacks, for a refused load).
  */
 int probes__load(struct probes *p, const struct options *o, const volatile sig_atomic_t *stop);
+
+/*
+ * Begin holding processes at a library's load (hold.h): once records are
+ * read and libraries attached as they load. 0, or -errno once said (a
+ * warning: tracing goes on without holding).
+ */
+int probes__hold(struct probes *p);
 
 /*
  * Read the events through fn(ctx, data, size), libbpf's ring_buffer_sample_fn,

@@ -78,6 +78,8 @@ void targets__filter(struct probes *p, const struct options *o)
 	skel->rodata->targ_self = getpid();
 	skel->rodata->targ_all = !o->command && !o->npids && !o->comm[0];
 	skel->rodata->targ_follow = targets__follow(o);
+	/* a program the command starts is held at its exec (see targ_hold_exec) */
+	skel->rodata->targ_hold_exec = o->command != NULL && !o->no_hold;
 	memcpy((char *)skel->rodata->targ_comm, o->comm, sizeof(o->comm));
 }
 
