@@ -183,8 +183,30 @@ def test_follow_postgres_backend(env):
             expect(x["comm"] == "postgres", "entry %d: comm %r" % (i, x["comm"]))
             expect(x["tls"]["library"] == "openssl", "entry %d: tls %r" % (i, x["tls"]))
             expect_no_failure(e, i)
+        # the postmaster accepted the connection, the backend it forked did the
+        # TLS: the backend's first entry carries that accept and handshake
+        check_inherited_first(entries[0], 0)
+        for i, e in enumerate(entries[1:], 1):
+            expect(e["tlstrace"]["reused"] is True, "entry %d: not reused" % i)
+        expect(entries[0]["name"].startswith("postgresql://"), "name %r" % entries[0]["name"])
         return "%d entries from backend %d" % (len(entries), pids.pop())
     return with_postgres(env, run, with_data=True)
+
+
+def check_inherited_first(e, i):
+    """The first entry of a connection a child's parent accepted: a server's,
+    not reused, with the accept and the handshake in order before the request.
+    They happened before the child existed, so they are negative: the child's
+    timeOrigin is its own start (docs/semantics.md, Connections across fork())."""
+    x = e["tlstrace"]
+    expect(x["role"] == "server" and x["reused"] is False and x.get("remoteAddress"),
+           "entry %d: role %r, reused %r, remoteAddress %r"
+           % (i, x["role"], x["reused"], x.get("remoteAddress")))
+    expect(e["connectStart"] != 0 and e["connectStart"] <= e["secureConnectionStart"]
+           < e["connectEnd"] <= e["requestStart"] <= e["responseStart"] <= e["responseEnd"],
+           "entry %d: accept %r, handshake [%r, %r], request %r, response [%r, %r]"
+           % (i, e["connectStart"], e["secureConnectionStart"], e["connectEnd"],
+              e["requestStart"], e["responseStart"], e["responseEnd"]))
 
 
 # --- Python: socketserver.ForkingMixIn ------------------------------------------
@@ -258,6 +280,10 @@ def check_forked(entries, urls, served, comm, what):
            % (what, pids, served))
     expect(all(e["tlstrace"]["comm"] == comm for e in mine),
            "%s: comm %r, want %r" % (what, [e["tlstrace"]["comm"] for e in mine], comm))
+    # each child's connection was accepted by the parent: the accept and the
+    # handshake are its entry's all the same
+    for i, e in enumerate(mine):
+        check_inherited_first(e, i)
     return "children %s" % pids
 
 
