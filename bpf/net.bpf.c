@@ -435,6 +435,9 @@ struct {
 	__type(value, struct inbound);
 } inbound SEC(".maps");
 
+static __always_inline int is_tcp_fd(__u32 fd);
+static __always_inline int adopt(__u32 fd);
+
 static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len,
 				      int is_write)
 {
@@ -446,6 +449,17 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 
 	k.ssl = a->ssl;
 	k.pid = bpf_get_current_pid_tgid() >> 32;
+	/*
+	 * --timing-only: a read or write on a TCP socket never seen connecting
+	 * or accepted (older than the trace) is adopted here, as plain_io()
+	 * adopts one the session's calls are not probed in.
+	 */
+	if (targ_timing_only && a->call != CALL_HANDSHAKE) {
+		__u64 fkey = (__u64)k.pid << 32 | fd;
+
+		if (!bpf_map_lookup_elem(&fds, &fkey) && is_tcp_fd(fd))
+			adopt(fd);
+	}
 	v = bpf_map_lookup_elem(&sessions, &k);
 	if (v) {
 		__u64 fkey = (__u64)k.pid << 32 | fd;
@@ -665,7 +679,8 @@ static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *f
 	struct sess_val nv = {};
 	struct ev_ssl_bind *e;
 	struct cipher_owner *owner;
-	__u32 cap, lib;
+	__u32 cap, lib, call;
+	__u64 ts_call;
 
 	if (len < CIPHER_KEY)
 		return;
@@ -678,17 +693,19 @@ static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *f
 	sk.ssl = owner->ssl;
 	sk.pid = k.pid;
 	lib = owner->lib;
+	call = owner->call;
+	ts_call = owner->ts_call;
 	bpf_map_delete_elem(&ciphertext, &k);
 	e = (struct ev_ssl_bind *)scratch_rec();
 	if (!e)
 		return;
 	fill_hdr(&e->hdr, EV_SSL_BIND, bpf_ktime_get_ns());
 	e->ssl = sk.ssl;
-	e->ts_call = 0;
+	e->ts_call = ts_call;
 	e->fd = fd;
 	e->how = BIND_CIPHER;
 	e->lib = lib;
-	e->call = 0;
+	e->call = call;
 	/* the first such write is the ClientHello: keep it for the server name */
 	cap = len < MAX_HELLO ? len : MAX_HELLO;
 	asm volatile("" : "+r"(cap));
@@ -699,9 +716,9 @@ static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *f
 	e->len = len;
 	e->cap = cap;
 	nv.fd = fd;
-	nv.flags = SESS_BOUND | SESS_HELLO;
+	nv.flags = SESS_BOUND | SESS_HELLO | SESS_CIPHER;
 	bpf_map_update_elem(&sessions, &sk, &nv, BPF_ANY);
-	*fl |= FD_TLS;
+	*fl |= FD_TLS | FD_MEMBIO;
 	submit(e, offsetof(struct ev_ssl_bind, data) + cap);
 }
 
@@ -723,7 +740,9 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 		return;
 	}
 	if (targ_timing_only && (*fl & FD_TLS)) {
-		timing_io(fd, buf, len, is_write);
+		/* a memory BIO's session is timed from its TLS calls, not its ciphertext */
+		if (!(*fl & FD_MEMBIO))
+			timing_io(fd, buf, len, is_write);
 		return;
 	}
 	if ((*fl & (FD_TLS | FD_OTHER)) || !buf)

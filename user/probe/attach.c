@@ -53,6 +53,7 @@ struct kind {
 	 * --lib file): its exported symbols only, and lib->embedded too.
 	 */
 	bool embedded;
+	bool io; /* one of lib->io_files (libcrypto): lib->io_probes alone; no TLS library */
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -176,8 +177,9 @@ int attach_check_programs(struct bpf_object *obj)
 	int err = check_probes(obj, libc_probes, "libc");
 
 	tlslib_for_each (l)
-		if (!err && !(err = check_probes(obj, l->probes, l->name)))
-			err = check_probes(obj, l->embedded, l->name);
+		if (!err && !(err = check_probes(obj, l->probes, l->name)) &&
+		    !(err = check_probes(obj, l->embedded, l->name)))
+			err = check_probes(obj, l->io_probes, l->name);
 	return err;
 }
 
@@ -381,7 +383,9 @@ static bool user_may_read(struct attacher *a, const struct stat *st, struct user
 /* the probes of k this mode attaches, at most TLSLIB_MAX_PROBES */
 static size_t probes_of(struct attacher *a, struct kind k, const struct lib_probe **out)
 {
-	const struct lib_probe *lists[2] = { k.lib ? k.lib->probes : libc_probes,
+	const struct lib_probe *lists[2] = { k.io    ? k.lib->io_probes
+					     : k.lib ? k.lib->probes
+						     : libc_probes,
 					     k.embedded ? k.lib->embedded : NULL };
 	size_t n = 0;
 
@@ -466,7 +470,7 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 	if (u)
 		u->files++;
 	a->files++;
-	if (k.lib)
+	if (k.lib && !k.io)
 		a->attached++;
 	return 1;
 }
@@ -537,6 +541,9 @@ static bool kind_by_name(const char *path, struct kind *k)
 	base = base ? base + 1 : path;
 	k->lib = tlslib_by_file(path);
 	k->embedded = false;
+	k->io = false;
+	if (!k->lib && (k->lib = tlslib_io_by_file(path)))
+		k->io = true;
 	return k->lib || !strncmp(base, libc_file, strlen(libc_file));
 }
 
@@ -602,7 +609,7 @@ int attacher__user_file(struct attacher *a, const char *path, pid_t pid)
 	char titles[128];
 	int fd, ok;
 
-	if (kind_by_name(path, &k) && k.lib)
+	if (kind_by_name(path, &k) && k.lib && !k.io)
 		return attach_path(a, AT_FDCWD, path, 0, path, pid, 0, k);
 	fd = libfile_open(AT_FDCWD, path, 0, &st, &why);
 	if (fd < 0) {
@@ -679,7 +686,7 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
 		/* the file this mapping is of, whatever its path now says */
 		snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%s", pid, range);
 		if (attach_path(a, AT_FDCWD, mapped, 0, path, per_pid ? pid : -1, pid, k) > 0 &&
-		    k.lib)
+		    k.lib && !k.io)
 			n++;
 	}
 	fclose(f);
@@ -830,7 +837,7 @@ int attacher__scan_ldcache(struct attacher *a)
 		/* only x86-64 libraries (FLAG_X8664_LIB64): our programs read x86-64 registers */
 		if ((e->flags & 0xff00) != 0x0300 || !kind_by_name(key, &k))
 			continue;
-		if (attach_path(a, AT_FDCWD, val, 0, val, -1, 0, k) > 0 && k.lib)
+		if (attach_path(a, AT_FDCWD, val, 0, val, -1, 0, k) > 0 && k.lib && !k.io)
 			n++;
 	}
 out:
