@@ -115,6 +115,20 @@ int BPF_KPROBE(bio_write_enter, void *bio, const void *data, int dlen)
 	sk.ssl = a->ssl;
 	sk.pid = id >> 32;
 	v = bpf_map_lookup_elem(&sessions, &sk);
+	if (v && (v->flags & SESS_CIPHER)) {
+		__u64 fkey = (__u64)sk.pid << 32 | v->fd;
+		__u8 *fl = bpf_map_lookup_elem(&fds, &fkey);
+
+		/*
+		 * Its socket is closed (or another took its fd): this SSL* was
+		 * freed unseen (--timing-only does not probe SSL_free) and is
+		 * a new session's.
+		 */
+		if (!fl || !(*fl & FD_MEMBIO)) {
+			bpf_map_delete_elem(&sessions, &sk);
+			v = NULL;
+		}
+	}
 	if ((v && (v->flags & SESS_BOUND)) || dlen < CIPHER_KEY)
 		return 0;
 	k.pid = id >> 32;

@@ -380,19 +380,31 @@ static bool user_may_read(struct attacher *a, const struct stat *st, struct user
 	return true;
 }
 
-/* the probes of k this mode attaches, at most TLSLIB_MAX_PROBES */
+/*
+ * The probes of k this mode attaches, at most TLSLIB_MAX_PROBES, in the
+ * order they are placed, one by one, while the process may already be
+ * calling them: returns first, then the embedded ones (BIO_write, which
+ * binds a memory BIO's session), then the entries. So a call whose entry
+ * is seen has its return seen, and a session's calls are never seen
+ * without the ciphertext that binds it to its socket (a call half-seen
+ * would leave its thread looking inside it, a session seen unbound would
+ * give entries with no connection).
+ */
 static size_t probes_of(struct attacher *a, struct kind k, const struct lib_probe **out)
 {
-	const struct lib_probe *lists[2] = { k.io    ? k.lib->io_probes
+	const struct lib_probe *lists[2] = { k.embedded ? k.lib->embedded : NULL,
+					     k.io    ? k.lib->io_probes
 					     : k.lib ? k.lib->probes
-						     : libc_probes,
-					     k.embedded ? k.lib->embedded : NULL };
+						     : libc_probes };
 	size_t n = 0;
 
-	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
-		for (const struct lib_probe *p = lists[i]; p && p->func; p++)
-			if ((!a->timing_only || (p->flags & PROBE_TIMING)) && n < TLSLIB_MAX_PROBES)
-				out[n++] = p;
+	for (int ret = 1; ret >= 0; ret--)
+		for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+			for (const struct lib_probe *p = lists[i]; p && p->func; p++)
+				if (!(p->flags & PROBE_RET) == !ret &&
+				    (!a->timing_only || (p->flags & PROBE_TIMING)) &&
+				    n < TLSLIB_MAX_PROBES)
+					out[n++] = p;
 	return n;
 }
 
