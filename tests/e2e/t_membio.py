@@ -1,13 +1,12 @@
 # SPDX-License-Identifier: MIT
 """Sessions whose TLS library never touches the socket (memory BIOs: Python's
-asyncio, Node.js), bound to their sockets by the ciphertext they produce, in
-the default mode and --timing-only; and --timing-only on a handshake driven
-by SSL_read/SSL_write alone (openssl s_client)."""
+asyncio, Node.js), bound to their sockets by the ciphertext they produce:
+asyncio in the default mode, Node.js in both modes under load."""
 
 import sys
 
-from harness import (NODE_FETCH, Failure, check_new_connection, check_reused,
-                     describe_exit, expect, expect_count, need, read_entries, stderr_hint)
+from harness import (NODE_FETCH, Failure, check_new_connection, check_reused, describe_exit,
+                     expect, expect_count, need, read_entries, stderr_hint)
 
 # asyncio's own TLS (ssl.SSLObject over memory BIOs, as aiohttp and httpx
 # use it): two GETs on one connection, one on a second.
@@ -79,46 +78,6 @@ def test_asyncio_client(env):
         expect(e["responseStatus"] == status and e["encodedBodySize"] == size,
                "entry %d: status %r, size %r" % (i, e["responseStatus"], e["encodedBodySize"]))
     check_connections(env, entries)
-
-
-def test_asyncio_client_timing_only(env):
-    """The same client under --timing-only: three exchanges, each
-    connection's first with its connect and handshake, address and SNI, the
-    second on the first connection reused; the response's first byte is the
-    client's own read of it (not a TLS 1.3 ticket): not listed unknown."""
-    entries = asyncio_client(env, "asyncio_client_timing_only", ["--timing-only"])
-    for i, e in enumerate(entries):
-        x = e["tlstrace"]
-        expect(x.get("timingOnly") is True, "entry %d: timingOnly %r" % (i, x.get("timingOnly")))
-        expect(e["name"] == env.url("/"), "entry %d: name %r" % (i, e["name"]))
-        expect("responseStart" not in x.get("unknown", []),
-               "entry %d: responseStart unknown: %r" % (i, x.get("unknown")))
-        expect(0 < e["requestStart"] < e["responseStart"] <= e["responseEnd"],
-               "entry %d: exchange %r" % (i, [e[k] for k in ("requestStart", "responseStart",
-                                                              "responseEnd")]))
-    check_connections(env, entries)
-
-
-def test_s_client_timing_only(env):
-    """openssl s_client never calls SSL_connect: its first SSL_write (of no
-    bytes) drives the handshake. --timing-only: one entry with the connect
-    and the handshake, SNI and address, and the exchange after it."""
-    need("openssl")
-    env.require_server()
-    request = "GET /hello HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n" % env.port
-    cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % env.port,
-           "-servername", "localhost", "-quiet", "-ign_eof"]
-    rc, out, err, path = env.trace("s_client_timing_only", cmd, timeout=30, input=request,
-                                   opts=["--timing-only"])
-    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
-    expect(out.startswith("HTTP/1.1 200") and out.endswith("hello\n"),
-           "s_client printed %r" % out[:60])
-    entries = read_entries(path)
-    expect_count(entries, 1)
-    e = entries[0]
-    expect(e["tlstrace"].get("timingOnly") is True, "not a timing-only entry: %r" % e["tlstrace"])
-    check_new_connection(e, 0, env.port)
-    expect(e["connectEnd"] > e["secureConnectionStart"], "no handshake: %r" % e)
 
 
 NODE_RUNS = 10

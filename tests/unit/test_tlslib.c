@@ -50,8 +50,9 @@ static void check_probes(const struct tlslib *l, const struct lib_probe *probes)
 	for (const struct lib_probe *p = probes; p && p->func; p++) {
 		ASSERT_TRUE(p->func[0], "func named");
 		ASSERT_TRUE(is_name(p->prog), "prog named as a C identifier");
-		ASSERT_EQ(p->flags & ~(unsigned)(PROBE_RET | PROBE_REQUIRED | PROBE_TIMING), 0u,
-			  "flags known");
+		ASSERT_EQ(p->flags & ~(unsigned)(PROBE_RET | PROBE_REQUIRED | PROBE_TIMING |
+						 PROBE_TIMING_EMBEDDED),
+			  0u, "flags known");
 		/* one program per function and direction */
 		for (const struct lib_probe *q = probes; q < p; q++)
 			if (!strcmp(q->func, p->func))
@@ -89,6 +90,11 @@ static void subtest_rows_well_formed(void)
 			  "probes fit");
 		check_probes(l, l->probes);
 		check_probes(l, l->embedded);
+		check_probes(l, l->io_probes);
+		ASSERT_TRUE(!l->io_probes || l->io_files[0], "io_probes have their files");
+		for (const struct lib_probe *p = l->io_probes; p && p->func; p++)
+			ASSERT_FALSE(p->flags & (PROBE_TIMING | PROBE_TIMING_EMBEDDED),
+				     "--timing-only places nothing per record on every program");
 		for (const struct lib_probe *p = l->probes; p->func; p++) {
 			if ((p->flags & PROBE_TIMING) && (p->flags & PROBE_REQUIRED)) {
 				if (p->flags & PROBE_RET)

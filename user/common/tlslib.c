@@ -30,20 +30,24 @@ const struct tlslib tlslibs[] = {
 				{ "SSL_do_handshake", "ssl_do_handshake_exit",
 				  PROBE_RET | PROBE_REQUIRED | PROBE_TIMING },
 				/*
-				 * --timing-only too: they may drive the handshake, and time
-				 * a memory BIO's session; they copy nothing in that mode
-				 * (timing_call_wanted() in bpf/common.bpf.h)
+				 * --timing-only in a program with OpenSSL built in: they
+				 * drive its memory BIOs' handshakes and time them, copying
+				 * nothing (timing_call_wanted() in bpf/common.bpf.h)
 				 */
-				{ "SSL_read", "ssl_read_enter", PROBE_REQUIRED | PROBE_TIMING },
+				{ "SSL_read", "ssl_read_enter",
+				  PROBE_REQUIRED | PROBE_TIMING_EMBEDDED },
 				{ "SSL_read", "ssl_read_exit",
-				  PROBE_RET | PROBE_REQUIRED | PROBE_TIMING },
-				{ "SSL_write", "ssl_write_enter", PROBE_REQUIRED | PROBE_TIMING },
+				  PROBE_RET | PROBE_REQUIRED | PROBE_TIMING_EMBEDDED },
+				{ "SSL_write", "ssl_write_enter",
+				  PROBE_REQUIRED | PROBE_TIMING_EMBEDDED },
 				{ "SSL_write", "ssl_write_exit",
-				  PROBE_RET | PROBE_REQUIRED | PROBE_TIMING },
-				{ "SSL_read_ex", "ssl_read_ex_enter", PROBE_TIMING },
-				{ "SSL_read_ex", "ssl_read_exit", PROBE_RET | PROBE_TIMING },
-				{ "SSL_write_ex", "ssl_write_ex_enter", PROBE_TIMING },
-				{ "SSL_write_ex", "ssl_write_exit", PROBE_RET | PROBE_TIMING },
+				  PROBE_RET | PROBE_REQUIRED | PROBE_TIMING_EMBEDDED },
+				{ "SSL_read_ex", "ssl_read_ex_enter", PROBE_TIMING_EMBEDDED },
+				{ "SSL_read_ex", "ssl_read_exit",
+				  PROBE_RET | PROBE_TIMING_EMBEDDED },
+				{ "SSL_write_ex", "ssl_write_ex_enter", PROBE_TIMING_EMBEDDED },
+				{ "SSL_write_ex", "ssl_write_exit",
+				  PROBE_RET | PROBE_TIMING_EMBEDDED },
 				{ "SSL_set_fd", "ssl_set_fd_enter", 0 },
 				{ "SSL_free", "ssl_free_enter", 0 },
 				{},
@@ -51,14 +55,18 @@ const struct tlslib tlslibs[] = {
 		/* memory BIOs (Node.js): the ciphertext ties a session to its socket */
 		.embedded =
 			(const struct lib_probe[]){
-				{ "BIO_write", "bio_write_enter", PROBE_TIMING },
+				{ "BIO_write", "bio_write_enter", PROBE_TIMING_EMBEDDED },
 				{},
 			},
-		/* ...and libssl's, in libcrypto (Python's asyncio, aiohttp, httpx) */
+		/*
+		 * ...and libssl's, in libcrypto (Python's asyncio, aiohttp,
+		 * httpx): a hit per record written by any OpenSSL program, so not
+		 * in --timing-only, which keeps to the handshake's calls
+		 */
 		.io_files = { "libcrypto.so" },
 		.io_probes =
 			(const struct lib_probe[]){
-				{ "BIO_write", "bio_write_enter", PROBE_REQUIRED | PROBE_TIMING },
+				{ "BIO_write", "bio_write_enter", PROBE_REQUIRED },
 				{},
 			},
 	},

@@ -29,6 +29,13 @@ enum {
 	PROBE_RET = 1,	    /* at the function's return (uretprobe), else at its entry */
 	PROBE_REQUIRED = 2, /* a file without this function is not attached at all */
 	PROBE_TIMING = 4,   /* placed in --timing-only mode too */
+	/*
+	 * ...but only where the library is found built into a program (Node.js),
+	 * whose sessions move their ciphertext through memory BIOs and are
+	 * timed from their reads and writes: a hit per call, paid by those
+	 * programs alone
+	 */
+	PROBE_TIMING_EMBEDDED = 8,
 };
 
 /* one uprobe: a function of the library and the BPF program placed on it */

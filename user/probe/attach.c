@@ -402,7 +402,8 @@ static size_t probes_of(struct attacher *a, struct kind k, const struct lib_prob
 		for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 			for (const struct lib_probe *p = lists[i]; p && p->func; p++)
 				if (!(p->flags & PROBE_RET) == !ret &&
-				    (!a->timing_only || (p->flags & PROBE_TIMING)) &&
+				    (!a->timing_only || (p->flags & PROBE_TIMING) ||
+				     (k.embedded && (p->flags & PROBE_TIMING_EMBEDDED))) &&
 				    n < TLSLIB_MAX_PROBES)
 					out[n++] = p;
 	return n;
