@@ -670,9 +670,46 @@ static __always_inline void adopt_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 	bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
 }
 
+/*
+ * A memory BIO's socket (pid << 32 | fd): the session it was bound to, and
+ * how many of its reads were kept. Its program reads the peer's first
+ * flight itself, outside any TLS call: those reads (the ServerHello) are
+ * the session's, as nested_io() keeps them for a session that reads its
+ * own socket.
+ */
+struct membio_sock {
+	__u64 ssl;
+	__u32 nin;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct membio_sock);
+} membio_socks SEC(".maps");
+
+/* a read of a memory BIO's socket: its first ones are kept at their return */
+static __always_inline void membio_read(__u32 fd, __u64 buf)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 key = (id >> 32) << 32 | fd;
+	struct membio_sock *m = bpf_map_lookup_elem(&membio_socks, &key);
+	struct inbound in = { .buf = buf, .fd = fd };
+	__u32 tid = (__u32)id;
+
+	if (!m || !buf || m->nin >= MAX_TLS_IN_READS)
+		return;
+	m->nin++;
+	in.ssl = m->ssl;
+	bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
+}
+
 /* ciphertext a session put in its memory BIO reaches a socket: bind them */
 static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *fl)
 {
+	struct membio_sock ms = {};
 	__u64 id = bpf_get_current_pid_tgid();
 	struct cipher_key k = {};
 	struct sess_key sk = {};
@@ -718,6 +755,8 @@ static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *f
 	nv.fd = fd;
 	nv.flags = SESS_BOUND | SESS_HELLO | SESS_CIPHER;
 	bpf_map_update_elem(&sessions, &sk, &nv, BPF_ANY);
+	ms.ssl = sk.ssl;
+	bpf_map_update_elem(&membio_socks, &(__u64){ (__u64)k.pid << 32 | fd }, &ms, BPF_ANY);
 	*fl |= FD_TLS | FD_MEMBIO;
 	submit(e, offsetof(struct ev_ssl_bind, data) + cap);
 }
@@ -739,6 +778,8 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 			adopt_io(fd, buf, len, is_write);
 		return;
 	}
+	if ((*fl & FD_MEMBIO) && !is_write)
+		membio_read(fd, buf);
 	if (targ_timing_only && (*fl & FD_TLS)) {
 		/* a memory BIO's session is timed from its TLS calls, not its ciphertext */
 		if (!(*fl & FD_MEMBIO))

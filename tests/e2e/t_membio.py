@@ -71,13 +71,18 @@ def check_connections(env, entries):
 def test_asyncio_client(env):
     """Python asyncio over ssl (memory BIOs), default mode: each connection's
     first request new, with connect, handshake, address and SNI; the second
-    request on the first connection reused; URLs and statuses as fetched."""
+    request on the first connection reused; URLs and statuses as fetched;
+    the TLS version and cipher from the ServerHello its program read."""
     entries = asyncio_client(env, "asyncio_client", [])
     for i, (e, (p, status, size)) in enumerate(zip(entries, AIO_REQUESTS)):
         expect(e["name"] == env.url(p), "entry %d: name %r, want %r" % (i, e["name"], env.url(p)))
         expect(e["responseStatus"] == status and e["encodedBodySize"] == size,
                "entry %d: status %r, size %r" % (i, e["responseStatus"], e["encodedBodySize"]))
     check_connections(env, entries)
+    for i, e in enumerate(entries):
+        tls = e["tlstrace"]["tls"]
+        expect(tls.get("version") == "TLSv1.3" and tls.get("cipher"),
+               "entry %d: the ServerHello its program read was not seen: %r" % (i, tls))
 
 
 NODE_RUNS = 10
