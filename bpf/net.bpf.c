@@ -436,6 +436,7 @@ struct {
 } inbound SEC(".maps");
 
 static __always_inline int is_tcp_fd(__u32 fd);
+static __always_inline int is_socket_fd(__u32 fd);
 static __always_inline int adopt(__u32 fd);
 
 static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len,
@@ -449,6 +450,15 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 
 	k.ssl = a->ssl;
 	k.pid = bpf_get_current_pid_tgid() >> 32;
+	/*
+	 * Only a socket carries a session: a file, pipe or eventfd read or
+	 * written inside a TLS call is the program's own doing, in a callback
+	 * (Node.js runs JavaScript inside SSL_read: libuv wakes its loop by an
+	 * eventfd). Bound to it, a memory BIO's session would never be bound
+	 * to its socket by its ciphertext.
+	 */
+	if (!is_socket_fd(fd))
+		return;
 	/*
 	 * --timing-only: a read or write on a TCP socket never seen connecting
 	 * or accepted (older than the trace) is adopted here, as plain_io()
@@ -478,7 +488,8 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 			nin = 0;
 		}
 	}
-	nv.fd = fd;
+	/* a bound session stays on its socket: another one's syscall does not move it */
+	nv.fd = (flags & SESS_BOUND) && v ? v->fd : fd;
 	nv.flags = flags | SESS_BOUND;
 	nv.nin = nin;
 	/* the session's first reads carry the ServerHello: keep them at return */
@@ -614,6 +625,14 @@ static __always_inline int tls_app_record(__u64 buf, __u64 len)
 		return 0;
 	n = (__u32)h[3] << 8 | h[4];
 	return h[0] == 0x17 && h[1] == 3 && h[2] >= 1 && h[2] <= 4 && n && n <= TLS_RECORD_MAX;
+}
+
+/* fd is a socket of the current process (of any family) */
+static __always_inline int is_socket_fd(__u32 fd)
+{
+	struct file *f = fd_file(fd);
+
+	return f && (f->f_inode->i_mode & S_IFMT) == S_IFSOCK;
 }
 
 static __always_inline int is_tcp_fd(__u32 fd)
