@@ -380,15 +380,23 @@ static bool user_may_read(struct attacher *a, const struct stat *st, struct user
 	return true;
 }
 
+/* whether this mode places p, a probe of kind k */
+static bool placed(const struct attacher *a, struct kind k, const struct lib_probe *p)
+{
+	return !a->timing_only || (p->flags & PROBE_TIMING) ||
+	       (k.embedded && (p->flags & PROBE_TIMING_EMBEDDED));
+}
+
 /*
  * The probes of k this mode attaches, at most TLSLIB_MAX_PROBES, in the
  * order they are placed, one by one, while the process may already be
- * calling them: returns first, then the embedded ones (BIO_write, which
- * binds a memory BIO's session), then the entries. So a call whose entry
- * is seen has its return seen, and a session's calls are never seen
- * without the ciphertext that binds it to its socket (a call half-seen
- * would leave its thread looking inside it, a session seen unbound would
- * give entries with no connection).
+ * calling them: the embedded ones first (BIO_write, which binds a memory
+ * BIO's session), then the table's in its order, each function's return
+ * before its entry. So a call whose entry is seen has its return seen, a
+ * session's calls are never seen without the ciphertext that binds it (a
+ * call half-seen would leave its thread looking inside it, a session seen
+ * unbound would give entries with no connection), and the handshake,
+ * first in the table, is seen as early as before.
  */
 static size_t probes_of(struct attacher *a, struct kind k, const struct lib_probe **out)
 {
@@ -398,14 +406,31 @@ static size_t probes_of(struct attacher *a, struct kind k, const struct lib_prob
 						     : libc_probes };
 	size_t n = 0;
 
-	for (int ret = 1; ret >= 0; ret--)
-		for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
-			for (const struct lib_probe *p = lists[i]; p && p->func; p++)
-				if (!(p->flags & PROBE_RET) == !ret &&
-				    (!a->timing_only || (p->flags & PROBE_TIMING) ||
-				     (k.embedded && (p->flags & PROBE_TIMING_EMBEDDED))) &&
-				    n < TLSLIB_MAX_PROBES)
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
+		const struct lib_probe *l = lists[i];
+
+		for (const struct lib_probe *p = l; p && p->func; p++) {
+			bool has_entry = false;
+
+			if (!placed(a, k, p))
+				continue;
+			if (p->flags & PROBE_RET) {
+				/* placed before its function's entry, if that has one here */
+				for (const struct lib_probe *q = l; q->func && !has_entry; q++)
+					has_entry = !(q->flags & PROBE_RET) &&
+						    !strcmp(q->func, p->func) && placed(a, k, q);
+				if (!has_entry && n < TLSLIB_MAX_PROBES)
 					out[n++] = p;
+				continue;
+			}
+			for (const struct lib_probe *q = l; q->func; q++)
+				if ((q->flags & PROBE_RET) && !strcmp(q->func, p->func) &&
+				    placed(a, k, q) && n < TLSLIB_MAX_PROBES)
+					out[n++] = q;
+			if (n < TLSLIB_MAX_PROBES)
+				out[n++] = p;
+		}
+	}
 	return n;
 }
 
