@@ -77,6 +77,9 @@ struct {
 /* per TLS session (keyed by process and session pointer) */
 #define SESS_BOUND 1 /* its socket fd has been reported */
 #define SESS_HELLO 2 /* its first socket write has been reported */
+/* --timing-only: a call moved application data, so its handshake is over */
+#define SESS_HS_DONE 4
+#define SESS_CIPHER 8 /* bound by its ciphertext: the program moves it (a memory BIO) */
 
 struct sess_key {
 	__u64 ssl;
@@ -102,6 +105,8 @@ struct {
 #define FD_TLS 1   /* a TLS session uses it */
 #define FD_HTTP 2  /* plaintext HTTP was written on it */
 #define FD_OTHER 4 /* something else was: not captured */
+/* ...the session's program moves its ciphertext (a memory BIO): timed from its TLS calls */
+#define FD_MEMBIO 8
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -120,10 +125,10 @@ static __always_inline void mark_tls_fd(__u32 pid, __u32 fd)
 }
 
 /*
- * Programs that feed TLS through memory BIOs (Node.js) make no socket call
- * inside an SSL call. The ciphertext a session writes into its BIO is later
- * written to the socket unchanged: its first bytes (a record header and
- * random or encrypted bytes) name the session exactly.
+ * Programs that feed TLS through memory BIOs (Node.js, Python's asyncio)
+ * make no socket call inside an SSL call. The ciphertext a session writes
+ * into its BIO is later written to the socket unchanged: its first bytes (a
+ * record header and random or encrypted bytes) name the session exactly.
  */
 #define CIPHER_KEY 16
 
@@ -132,11 +137,12 @@ struct cipher_key {
 	__u8 head[CIPHER_KEY];
 };
 
-/* the session that wrote the ciphertext, and its library's enum tls_lib */
+/* the session that wrote the ciphertext, its library's enum tls_lib, and the call it was in */
 struct cipher_owner {
 	__u64 ssl;
+	__u64 ts_call; /* that call's entry */
 	__u32 lib;
-	__u32 _pad;
+	__u32 call; /* enum ssl_call */
 };
 
 struct {
@@ -445,6 +451,40 @@ static __always_inline void emit_more(const struct ev_hdr *h, __u32 of, __u64 ke
 }
 
 /*
+ * --timing-only probes reads and writes too, for what the handshake calls
+ * do not show: a handshake driven by SSL_read/SSL_write (openssl s_client
+ * never calls SSL_connect), and the calls of a session whose program moves
+ * its ciphertext (a memory BIO), which time its exchanges. Once a session
+ * of its own socket has moved application data, its handshake is over and
+ * its socket's syscalls time it: its reads and writes return at once,
+ * nothing kept. A session whose socket is no longer the TLS one it was
+ * bound to (its SSL* freed unseen and reused) is followed afresh.
+ */
+static __always_inline int timing_call_wanted(void *ssl)
+{
+	struct sess_key k = { .ssl = (__u64)ssl, .pid = bpf_get_current_pid_tgid() >> 32 };
+	struct sess_val *v = bpf_map_lookup_elem(&sessions, &k);
+	__u64 fkey;
+	__u8 *fl;
+
+	if (!v || !(v->flags & SESS_HS_DONE) || (v->flags & SESS_CIPHER))
+		return 1;
+	fkey = (__u64)k.pid << 32 | v->fd;
+	fl = bpf_map_lookup_elem(&fds, &fkey);
+	return !fl || !(*fl & FD_TLS);
+}
+
+/* --timing-only: the call a moved application data; its session's handshake is over */
+static __always_inline void timing_data_moved(const struct ssl_args *a)
+{
+	struct sess_key k = { .ssl = a->ssl, .pid = bpf_get_current_pid_tgid() >> 32 };
+	struct sess_val *v = bpf_map_lookup_elem(&sessions, &k);
+
+	if (v)
+		v->flags |= SESS_HS_DONE; /* a lost race costs one more record, no more */
+}
+
+/*
  * A TLS library call, from entry to return on one thread: the entry is
  * kept by thread id; the return emits one record with both timestamps,
  * the result and the plaintext moved.
@@ -461,6 +501,8 @@ static __always_inline int tls_call_enter(__u32 lib, __u32 cnt, __u32 call, void
 		return 0;
 	}
 	count(cnt);
+	if (targ_timing_only && call != CALL_HANDSHAKE && !timing_call_wanted(ssl))
+		return 0;
 	a.ssl = (__u64)ssl;
 	a.buf = (__u64)buf;
 	a.num = num;
@@ -520,6 +562,19 @@ static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
 	r = rule(a, ret);
 	e->ret = r.ret;
 	n = a->call != CALL_HANDSHAKE ? r.len : 0;
+	if (targ_timing_only) {
+		/* how much and when, never what: a record of the session's context */
+		e->len = n;
+		e->cap = 0;
+		e->more = 0;
+		e->_pad = 0;
+		e->lost.bytes[0] = e->lost.bytes[1] = 0;
+		e->lost.calls[0] = e->lost.calls[1] = 0;
+		if (n || (a->call == CALL_HANDSHAKE && r.ret == 1))
+			timing_data_moved(a);
+		submit(e, offsetof(struct ev_ssl_call, data));
+		goto out;
+	}
 	if (n) {
 		all = call_capture(n, MAX_CALL_CAPTURE);
 		cap = n < MAX_CAPTURE ? n : MAX_CAPTURE;

@@ -613,6 +613,10 @@ struct {
 	__type(value, struct inbound);
 } inbound SEC(".maps");
 
+static __always_inline int is_tcp_fd(__u32 fd);
+static __always_inline int is_socket_fd(__u32 fd);
+static __always_inline int adopt(__u32 fd);
+
 static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len,
 				      int is_write)
 {
@@ -624,6 +628,26 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 
 	k.ssl = a->ssl;
 	k.pid = bpf_get_current_pid_tgid() >> 32;
+	/*
+	 * Only a socket carries a session: a file, pipe or eventfd read or
+	 * written inside a TLS call is the program's own doing, in a callback
+	 * (Node.js runs JavaScript inside SSL_read: libuv wakes its loop by an
+	 * eventfd). Bound to it, a memory BIO's session would never be bound
+	 * to its socket by its ciphertext.
+	 */
+	if (!is_socket_fd(fd))
+		return;
+	/*
+	 * --timing-only: a read or write on a TCP socket never seen connecting
+	 * or accepted (older than the trace) is adopted here, as plain_io()
+	 * adopts one the session's calls are not probed in.
+	 */
+	if (targ_timing_only && a->call != CALL_HANDSHAKE) {
+		__u64 fkey = (__u64)k.pid << 32 | fd;
+
+		if (!bpf_map_lookup_elem(&fds, &fkey) && is_tcp_fd(fd))
+			adopt(fd);
+	}
 	v = bpf_map_lookup_elem(&sessions, &k);
 	if (v) {
 		__u64 fkey = (__u64)k.pid << 32 | fd;
@@ -642,7 +666,8 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 			nin = 0;
 		}
 	}
-	nv.fd = fd;
+	/* a bound session stays on its socket: another one's syscall does not move it */
+	nv.fd = (flags & SESS_BOUND) && v ? v->fd : fd;
 	nv.flags = flags | SESS_BOUND;
 	nv.nin = nin;
 	/* the session's first reads carry the ServerHello: keep them at return */
@@ -780,6 +805,14 @@ static __always_inline int tls_app_record(__u64 buf, __u64 len)
 	return h[0] == 0x17 && h[1] == 3 && h[2] >= 1 && h[2] <= 4 && n && n <= TLS_RECORD_MAX;
 }
 
+/* fd is a socket of the current process (of any family) */
+static __always_inline int is_socket_fd(__u32 fd)
+{
+	struct file *f = fd_file(fd);
+
+	return f && (f->f_inode->i_mode & S_IFMT) == S_IFSOCK;
+}
+
 static __always_inline int is_tcp_fd(__u32 fd)
 {
 	struct file *f = fd_file(fd);
@@ -834,16 +867,54 @@ static __always_inline void adopt_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 	bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
 }
 
+/*
+ * A memory BIO's socket (pid << 32 | fd): the session it was bound to, and
+ * how many of its reads were kept. Its program reads the peer's first
+ * flight itself, outside any TLS call: those reads (the ServerHello) are
+ * the session's, as nested_io() keeps them for a session that reads its
+ * own socket.
+ */
+struct membio_sock {
+	__u64 ssl;
+	__u32 nin;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct membio_sock);
+} membio_socks SEC(".maps");
+
+/* a read of a memory BIO's socket: its first ones are kept at their return */
+static __always_inline void membio_read(__u32 fd, __u64 buf)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 key = (id >> 32) << 32 | fd;
+	struct membio_sock *m = bpf_map_lookup_elem(&membio_socks, &key);
+	struct inbound in = { .buf = buf, .fd = fd };
+	__u32 tid = (__u32)id;
+
+	if (!m || !buf || m->nin >= MAX_TLS_IN_READS)
+		return;
+	m->nin++;
+	in.ssl = m->ssl;
+	bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
+}
+
 /* ciphertext a session put in its memory BIO reaches a socket: bind them */
 static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *fl)
 {
+	struct membio_sock ms = {};
 	__u64 id = bpf_get_current_pid_tgid();
 	struct cipher_key k = {};
 	struct sess_key sk = {};
 	struct sess_val nv = {};
 	struct ev_ssl_bind *e;
 	struct cipher_owner *owner;
-	__u32 cap, lib;
+	__u32 cap, lib, call;
+	__u64 ts_call;
 
 	if (len < CIPHER_KEY)
 		return;
@@ -856,17 +927,19 @@ static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *f
 	sk.ssl = owner->ssl;
 	sk.pid = k.pid;
 	lib = owner->lib;
+	call = owner->call;
+	ts_call = owner->ts_call;
 	bpf_map_delete_elem(&ciphertext, &k);
 	e = (struct ev_ssl_bind *)scratch_rec();
 	if (!e)
 		return;
 	fill_hdr(&e->hdr, EV_SSL_BIND, bpf_ktime_get_ns());
 	e->ssl = sk.ssl;
-	e->ts_call = 0;
+	e->ts_call = ts_call;
 	e->fd = fd;
 	e->how = BIND_CIPHER;
 	e->lib = lib;
-	e->call = 0;
+	e->call = call;
 	/* the first such write is the ClientHello: keep it for the server name */
 	cap = len < MAX_HELLO ? len : MAX_HELLO;
 	asm volatile("" : "+r"(cap));
@@ -877,9 +950,11 @@ static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *f
 	e->len = len;
 	e->cap = cap;
 	nv.fd = fd;
-	nv.flags = SESS_BOUND | SESS_HELLO;
+	nv.flags = SESS_BOUND | SESS_HELLO | SESS_CIPHER;
 	bpf_map_update_elem(&sessions, &sk, &nv, BPF_ANY);
-	*fl |= FD_TLS;
+	ms.ssl = sk.ssl;
+	bpf_map_update_elem(&membio_socks, &(__u64){ (__u64)k.pid << 32 | fd }, &ms, BPF_ANY);
+	*fl |= FD_TLS | FD_MEMBIO;
 	submit(e, offsetof(struct ev_ssl_bind, data) + cap);
 }
 
@@ -900,8 +975,12 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 			adopt_io(fd, buf, len, is_write);
 		return;
 	}
+	if ((*fl & FD_MEMBIO) && !is_write)
+		membio_read(fd, buf);
 	if (targ_timing_only && (*fl & FD_TLS)) {
-		timing_io(fd, buf, len, is_write);
+		/* a memory BIO's session is timed from its TLS calls, not its ciphertext */
+		if (!(*fl & FD_MEMBIO))
+			timing_io(fd, buf, len, is_write);
 		return;
 	}
 	if ((*fl & (FD_TLS | FD_OTHER)) || !buf)

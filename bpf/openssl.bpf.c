@@ -90,7 +90,12 @@ int BPF_KRETPROBE(ssl_write_exit, int ret)
 	return tls_call_exit(CNT_HIT_WRITE_EXIT, ret, openssl_result);
 }
 
-/* BIO_write inside an SSL call: ciphertext on its way to a memory BIO */
+/*
+ * BIO_write inside an SSL call: ciphertext on its way to the session's BIO,
+ * kept by its first bytes until the program writes it on a socket (a
+ * memory BIO: cipher_write() in net.bpf.c). In libcrypto for libssl, in the
+ * program for an OpenSSL built in (Node.js).
+ */
 SEC("uprobe")
 int BPF_KPROBE(bio_write_enter, void *bio, const void *data, int dlen)
 {
@@ -110,6 +115,20 @@ int BPF_KPROBE(bio_write_enter, void *bio, const void *data, int dlen)
 	sk.ssl = a->ssl;
 	sk.pid = id >> 32;
 	v = bpf_map_lookup_elem(&sessions, &sk);
+	if (v && (v->flags & SESS_CIPHER)) {
+		__u64 fkey = (__u64)sk.pid << 32 | v->fd;
+		__u8 *fl = bpf_map_lookup_elem(&fds, &fkey);
+
+		/*
+		 * Its socket is closed (or another took its fd): this SSL* was
+		 * freed unseen (--timing-only does not probe SSL_free) and is
+		 * a new session's.
+		 */
+		if (!fl || !(*fl & FD_MEMBIO)) {
+			bpf_map_delete_elem(&sessions, &sk);
+			v = NULL;
+		}
+	}
 	if ((v && (v->flags & SESS_BOUND)) || dlen < CIPHER_KEY)
 		return 0;
 	k.pid = id >> 32;
@@ -118,7 +137,9 @@ int BPF_KPROBE(bio_write_enter, void *bio, const void *data, int dlen)
 		return 0;
 	}
 	o.ssl = a->ssl;
+	o.ts_call = a->ts;
 	o.lib = a->lib;
+	o.call = a->call;
 	bpf_map_update_elem(&ciphertext, &k, &o, BPF_ANY);
 	return 0;
 }

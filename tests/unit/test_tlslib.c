@@ -50,8 +50,9 @@ static void check_probes(const struct tlslib *l, const struct lib_probe *probes)
 	for (const struct lib_probe *p = probes; p && p->func; p++) {
 		ASSERT_TRUE(p->func[0], "func named");
 		ASSERT_TRUE(is_name(p->prog), "prog named as a C identifier");
-		ASSERT_EQ(p->flags & ~(unsigned)(PROBE_RET | PROBE_REQUIRED | PROBE_TIMING), 0u,
-			  "flags known");
+		ASSERT_EQ(p->flags & ~(unsigned)(PROBE_RET | PROBE_REQUIRED | PROBE_TIMING |
+						 PROBE_TIMING_EMBEDDED),
+			  0u, "flags known");
 		/* one program per function and direction */
 		for (const struct lib_probe *q = probes; q < p; q++)
 			if (!strcmp(q->func, p->func))
@@ -89,6 +90,11 @@ static void subtest_rows_well_formed(void)
 			  "probes fit");
 		check_probes(l, l->probes);
 		check_probes(l, l->embedded);
+		check_probes(l, l->io_probes);
+		ASSERT_TRUE(!l->io_probes || l->io_files[0], "io_probes have their files");
+		for (const struct lib_probe *p = l->io_probes; p && p->func; p++)
+			ASSERT_FALSE(p->flags & (PROBE_TIMING | PROBE_TIMING_EMBEDDED),
+				     "--timing-only places nothing per record on every program");
 		for (const struct lib_probe *p = l->probes; p->func; p++) {
 			if ((p->flags & PROBE_TIMING) && (p->flags & PROBE_REQUIRED)) {
 				if (p->flags & PROBE_RET)
@@ -126,6 +132,7 @@ static void subtest_openat_filter_matches_table(void)
 	static const char *const others[] = {
 		"/usr/lib/x86_64-linux-gnu/libc.so.6",
 		"libssl3.so",		 /* NSS's, not OpenSSL's */
+		"libcrypt.so.1",	 /* libxcrypt, not libcrypto */
 		"libgnutlsxx.so.30",	 /* GnuTLS's C++ wrapper */
 		"/tmp/libssl.so.d/evil", /* a directory so named */
 		"/etc/ld.so.cache",
@@ -148,11 +155,25 @@ static void subtest_openat_filter_matches_table(void)
 				snprintf(path, sizeof(path), fmt[k], l->files[i]);
 				ASSERT_TRUE(filter_says(&f, path), path);
 				ASSERT_TRUE(tlslib_by_file(path) == l, path);
+				ASSERT_NULL(tlslib_io_by_file(path), path);
 			}
+		}
+	/* the files a family moves its ciphertext through (libcrypto): reported, not libraries */
+	tlslib_for_each (l)
+		for (size_t i = 0; l->io_probes && i < TLSLIB_MAX_FILES && l->io_files[i]; i++) {
+			char path[MAX_PATH];
+
+			nfiles++;
+			snprintf(path, sizeof(path), "/usr/lib/x86_64-linux-gnu/%s.3",
+				 l->io_files[i]);
+			ASSERT_TRUE(filter_says(&f, path), path);
+			ASSERT_TRUE(tlslib_io_by_file(path) == l, path);
+			ASSERT_NULL(tlslib_by_file(path), path);
 		}
 	/* the filter holds the table's prefixes and nothing else */
 	for (size_t i = 0; i < LIB_FILTER_MAX && f.prefix[i][0]; i++) {
-		ASSERT_OK_PTR(tlslib_by_file(f.prefix[i]), f.prefix[i]);
+		ASSERT_TRUE(tlslib_by_file(f.prefix[i]) || tlslib_io_by_file(f.prefix[i]),
+			    f.prefix[i]);
 		nprefix++;
 	}
 	ASSERT_EQ(nprefix, nfiles, "one filter prefix per file name");

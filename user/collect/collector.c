@@ -152,6 +152,7 @@ struct session {
 	__u64 hs_end;
 	int hs_done;
 	int data_seen;	    /* application data has moved */
+	int membio;	    /* bound by its ciphertext: its program moves it (a memory BIO) */
 	__u64 hs_error;	    /* return of the last handshake call, if it failed */
 	__u64 hs_last_call; /* return of the last call driving it implicitly, no data moved */
 	char sni[256];
@@ -554,10 +555,11 @@ static void req_entry(struct entry *e, struct conn *cn, struct req *r)
 	e->timing_only = r->timing;
 	/*
 	 * A TLS 1.3 server sends session tickets right after the handshake: a
-	 * client's first response may be timed at their arrival, not its own.
+	 * client's first response may be timed at their arrival, not its own
+	 * (not when timed from a memory BIO's SSL_read, which tickets never end).
 	 */
 	e->timing_first_tls13 = r->timing && r->first_on_conn && cn->observed && !cn->server && s &&
-				(s->sh.version == 0x0304 || !s->sh_state);
+				!s->membio && (s->sh.version == 0x0304 || !s->sh_state);
 	if (r->timing)
 		e->unknown |= TIMING_UNKNOWN;
 	if (e->timing_first_tls13)
@@ -1332,6 +1334,13 @@ static void on_bind(struct collector *c, const void *rec, size_t len)
 	 */
 	if (e->how == BIND_NESTED && !s->hs_done && !s->hs_start && !s->data_seen &&
 	    (e->call == CALL_HANDSHAKE || cn->observed))
+		s->hs_start = e->ts_call;
+	if (e->how == BIND_CIPHER)
+		s->membio = 1; /* --timing-only times it from its calls, which tickets never end */
+	/* its first ciphertext: the call that wrote it began the handshake (if that record is lost)
+	 */
+	if (e->how == BIND_CIPHER && e->ts_call && cn->observed && !s->hs_done && !s->hs_start &&
+	    !s->data_seen && e->ts_call >= cn->connect_start)
 		s->hs_start = e->ts_call;
 }
 
@@ -2317,6 +2326,34 @@ static void on_read(struct collector *c, struct conn *cn, const struct io *io)
 	feed_responses(c, cn, io, io->ts);
 }
 
+static void exchange_io(struct collector *c, struct conn *cn, int is_write, const struct io *io,
+			int opaque);
+
+/*
+ * --timing-only: a read or write that moved application data. A session
+ * whose program moves its ciphertext (a memory BIO) is timed from these
+ * calls alone, as its socket's syscalls time any other. Any other session's
+ * first such call is the last one probed (its handshake is over, see
+ * timing_call_wanted() in bpf/common.bpf.h): its syscalls, made inside it,
+ * were not seen as the socket's, so it stands for them. A session not tied
+ * to a socket (older than the trace, never bound) is not timed from its
+ * calls: its socket is adopted from its syscalls.
+ */
+static void timing_call(struct collector *c, struct session *s, const struct ev_ssl_call *e)
+{
+	struct io io = {
+		.tid = e->hdr.tid,
+		.ts_enter = e->ts_enter,
+		.ts = e->hdr.ts,
+		.data = "",
+		.len = e->len,
+	};
+
+	if (!s->conn || s->conn->anon)
+		return;
+	exchange_io(c, s->conn, e->call == CALL_WRITE, &io, 0);
+}
+
 static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 {
 	const struct ev_ssl_call *e = rec;
@@ -2324,10 +2361,10 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 	struct conn *cn;
 	struct io io;
 
-	/* --timing-only probes handshakes alone: a read or write cannot come */
+	/* --timing-only copies no plaintext: a read or write says only how much */
 	if (offsetof(struct ev_ssl_call, data) + e->cap > len || e->cap > MAX_CAPTURE ||
 	    e->cap > e->len || e->more > MAX_MORE || e->call < CALL_HANDSHAKE ||
-	    e->call > CALL_WRITE || (c->timing_only && e->call != CALL_HANDSHAKE)) {
+	    e->call > CALL_WRITE || (c->timing_only && (e->cap || e->more))) {
 		c->st.bad_records++;
 		return;
 	}
@@ -2351,6 +2388,10 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 	if (e->ret <= 0 || !e->len)
 		return;
 	s->data_seen = 1;
+	if (c->timing_only) {
+		timing_call(c, s, e);
+		return;
+	}
 	io = (struct io){
 		.tid = e->hdr.tid,
 		.ts_enter = e->ts_enter,

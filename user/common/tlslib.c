@@ -29,14 +29,25 @@ const struct tlslib tlslibs[] = {
 				  PROBE_REQUIRED | PROBE_TIMING },
 				{ "SSL_do_handshake", "ssl_do_handshake_exit",
 				  PROBE_RET | PROBE_REQUIRED | PROBE_TIMING },
-				{ "SSL_read", "ssl_read_enter", PROBE_REQUIRED },
-				{ "SSL_read", "ssl_read_exit", PROBE_RET | PROBE_REQUIRED },
-				{ "SSL_write", "ssl_write_enter", PROBE_REQUIRED },
-				{ "SSL_write", "ssl_write_exit", PROBE_RET | PROBE_REQUIRED },
-				{ "SSL_read_ex", "ssl_read_ex_enter", 0 },
-				{ "SSL_read_ex", "ssl_read_exit", PROBE_RET },
-				{ "SSL_write_ex", "ssl_write_ex_enter", 0 },
-				{ "SSL_write_ex", "ssl_write_exit", PROBE_RET },
+				/*
+				 * --timing-only in a program with OpenSSL built in: they
+				 * drive its memory BIOs' handshakes and time them, copying
+				 * nothing (timing_call_wanted() in bpf/common.bpf.h)
+				 */
+				{ "SSL_read", "ssl_read_enter",
+				  PROBE_REQUIRED | PROBE_TIMING_EMBEDDED },
+				{ "SSL_read", "ssl_read_exit",
+				  PROBE_RET | PROBE_REQUIRED | PROBE_TIMING_EMBEDDED },
+				{ "SSL_write", "ssl_write_enter",
+				  PROBE_REQUIRED | PROBE_TIMING_EMBEDDED },
+				{ "SSL_write", "ssl_write_exit",
+				  PROBE_RET | PROBE_REQUIRED | PROBE_TIMING_EMBEDDED },
+				{ "SSL_read_ex", "ssl_read_ex_enter", PROBE_TIMING_EMBEDDED },
+				{ "SSL_read_ex", "ssl_read_exit",
+				  PROBE_RET | PROBE_TIMING_EMBEDDED },
+				{ "SSL_write_ex", "ssl_write_ex_enter", PROBE_TIMING_EMBEDDED },
+				{ "SSL_write_ex", "ssl_write_exit",
+				  PROBE_RET | PROBE_TIMING_EMBEDDED },
 				{ "SSL_set_fd", "ssl_set_fd_enter", 0 },
 				{ "SSL_free", "ssl_free_enter", 0 },
 				{},
@@ -44,7 +55,18 @@ const struct tlslib tlslibs[] = {
 		/* memory BIOs (Node.js): the ciphertext ties a session to its socket */
 		.embedded =
 			(const struct lib_probe[]){
-				{ "BIO_write", "bio_write_enter", 0 },
+				{ "BIO_write", "bio_write_enter", PROBE_TIMING_EMBEDDED },
+				{},
+			},
+		/*
+		 * ...and libssl's, in libcrypto (Python's asyncio, aiohttp,
+		 * httpx): a hit per record written by any OpenSSL program, so not
+		 * in --timing-only, which keeps to the handshake's calls
+		 */
+		.io_files = { "libcrypto.so" },
+		.io_probes =
+			(const struct lib_probe[]){
+				{ "BIO_write", "bio_write_enter", PROBE_REQUIRED },
 				{},
 			},
 	},
@@ -97,35 +119,64 @@ const char *tlslib_name(__u32 id)
 	return l ? l->name : NULL;
 }
 
-const struct tlslib *tlslib_by_file(const char *path)
+/* whether the file name in path starts with one of the prefixes */
+static bool name_in(const char *path, const char *const prefixes[TLSLIB_MAX_FILES])
 {
 	const char *base = strrchr(path, '/');
 
 	base = base ? base + 1 : path;
+	for (size_t i = 0; i < TLSLIB_MAX_FILES && prefixes[i]; i++)
+		if (!strncmp(base, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+const struct tlslib *tlslib_by_file(const char *path)
+{
 	tlslib_for_each (l)
-		for (size_t i = 0; i < TLSLIB_MAX_FILES && l->files[i]; i++)
-			if (!strncmp(base, l->files[i], strlen(l->files[i])))
-				return l;
+		if (name_in(path, l->files))
+			return l;
 	return NULL;
+}
+
+const struct tlslib *tlslib_io_by_file(const char *path)
+{
+	tlslib_for_each (l)
+		if (l->io_probes && name_in(path, l->io_files))
+			return l;
+	return NULL;
+}
+
+/* the prefixes of names (TLSLIB_MAX_FILES, NULL-ended) into f from *n on: 0, or as below */
+static int add_prefixes(struct lib_filter *f, size_t *n, const char *const names[TLSLIB_MAX_FILES])
+{
+	for (size_t i = 0; i < TLSLIB_MAX_FILES && names[i]; i++) {
+		size_t len = strlen(names[i]);
+
+		if (*n == LIB_FILTER_MAX)
+			return -E2BIG;
+		if (!len)
+			return -EINVAL;
+		if (len >= LIB_FILTER_LEN)
+			return -ENAMETOOLONG;
+		memcpy(f->prefix[(*n)++], names[i], len);
+	}
+	return 0;
 }
 
 int tlslib_lib_filter(struct lib_filter *f)
 {
 	size_t n = 0;
+	int err = 0;
 
 	memset(f, 0, sizeof(*f));
-	tlslib_for_each (l)
-		for (size_t i = 0; i < TLSLIB_MAX_FILES && l->files[i]; i++) {
-			size_t len = strlen(l->files[i]);
-
-			if (n == LIB_FILTER_MAX)
-				return -E2BIG;
-			if (!len)
-				return -EINVAL;
-			if (len >= LIB_FILTER_LEN)
-				return -ENAMETOOLONG;
-			memcpy(f->prefix[n++], l->files[i], len);
-		}
+	tlslib_for_each (l) {
+		err = add_prefixes(f, &n, l->files);
+		if (!err && l->io_probes)
+			err = add_prefixes(f, &n, l->io_files);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 

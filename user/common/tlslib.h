@@ -29,6 +29,13 @@ enum {
 	PROBE_RET = 1,	    /* at the function's return (uretprobe), else at its entry */
 	PROBE_REQUIRED = 2, /* a file without this function is not attached at all */
 	PROBE_TIMING = 4,   /* placed in --timing-only mode too */
+	/*
+	 * ...but only where the library is found built into a program (Node.js),
+	 * whose sessions move their ciphertext through memory BIOs and are
+	 * timed from their reads and writes: a hit per call, paid by those
+	 * programs alone
+	 */
+	PROBE_TIMING_EMBEDDED = 8,
 };
 
 /* one uprobe: a function of the library and the BPF program placed on it */
@@ -58,6 +65,16 @@ struct tlslib {
 	bool in_programs;
 	const struct lib_probe *probes;	  /* what is placed on it, ended by a NULL func */
 	const struct lib_probe *embedded; /* more, where found by marker (may be NULL) */
+	/*
+	 * The library it moves its ciphertext through, when that is another
+	 * file (libssl's BIOs are libcrypto's): file-name prefixes as files'
+	 * ("libcrypto.so"), and what is placed there. A session whose program
+	 * moves the ciphertext to the socket itself (a memory BIO) is tied to
+	 * its socket by these probes (see bpf/openssl.bpf.c, bio_write_enter).
+	 * NULL if none.
+	 */
+	const char *io_files[TLSLIB_MAX_FILES];
+	const struct lib_probe *io_probes;
 };
 
 /* the rows, and how many */
@@ -79,7 +96,13 @@ const char *tlslib_name(__u32 id);
 const struct tlslib *tlslib_by_file(const char *path);
 
 /*
- * BPF's openat filter: every row's file-name prefixes into *f (zeroed
+ * The row whose io_files prefixes the file name in path starts with, or
+ * NULL: a file to place that row's io_probes on. Static strings.
+ */
+const struct tlslib *tlslib_io_by_file(const char *path);
+
+/*
+ * BPF's openat filter: every row's file-name prefixes (files and io_files) into *f (zeroed
  * first). 0, or -E2BIG (more than LIB_FILTER_MAX prefixes), -EINVAL (an
  * empty one) or -ENAMETOOLONG (one of LIB_FILTER_LEN bytes or more); f is
  * then unusable.

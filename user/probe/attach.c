@@ -54,6 +54,7 @@ struct kind {
 	 * --lib file): its exported symbols only, and lib->embedded too.
 	 */
 	bool embedded;
+	bool io; /* one of lib->io_files (libcrypto): lib->io_probes alone; no TLS library */
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -184,8 +185,9 @@ int attach_check_programs(struct bpf_object *obj)
 	int err = check_probes(obj, libc_probes, "libc");
 
 	tlslib_for_each (l)
-		if (!err && !(err = check_probes(obj, l->probes, l->name)))
-			err = check_probes(obj, l->embedded, l->name);
+		if (!err && !(err = check_probes(obj, l->probes, l->name)) &&
+		    !(err = check_probes(obj, l->embedded, l->name)))
+			err = check_probes(obj, l->io_probes, l->name);
 	return err;
 }
 
@@ -386,17 +388,57 @@ static bool user_may_read(struct attacher *a, const struct stat *st, struct user
 	return true;
 }
 
-/* the probes of k this mode attaches, at most TLSLIB_MAX_PROBES */
+/* whether this mode places p, a probe of kind k */
+static bool placed(const struct attacher *a, struct kind k, const struct lib_probe *p)
+{
+	return !a->timing_only || (p->flags & PROBE_TIMING) ||
+	       (k.embedded && (p->flags & PROBE_TIMING_EMBEDDED));
+}
+
+/*
+ * The probes of k this mode attaches, at most TLSLIB_MAX_PROBES, in the
+ * order they are placed, one by one, while the process may already be
+ * calling them: the embedded ones first (BIO_write, which binds a memory
+ * BIO's session), then the table's in its order, each function's return
+ * before its entry. So a call whose entry is seen has its return seen, a
+ * session's calls are never seen without the ciphertext that binds it (a
+ * call half-seen would leave its thread looking inside it, a session seen
+ * unbound would give entries with no connection), and the handshake,
+ * first in the table, is seen as early as before.
+ */
 static size_t probes_of(struct attacher *a, struct kind k, const struct lib_probe **out)
 {
-	const struct lib_probe *lists[2] = { k.lib ? k.lib->probes : libc_probes,
-					     k.embedded ? k.lib->embedded : NULL };
+	const struct lib_probe *lists[2] = { k.embedded ? k.lib->embedded : NULL,
+					     k.io    ? k.lib->io_probes
+					     : k.lib ? k.lib->probes
+						     : libc_probes };
 	size_t n = 0;
 
-	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
-		for (const struct lib_probe *p = lists[i]; p && p->func; p++)
-			if ((!a->timing_only || (p->flags & PROBE_TIMING)) && n < TLSLIB_MAX_PROBES)
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
+		const struct lib_probe *l = lists[i];
+
+		for (const struct lib_probe *p = l; p && p->func; p++) {
+			bool has_entry = false;
+
+			if (!placed(a, k, p))
+				continue;
+			if (p->flags & PROBE_RET) {
+				/* placed before its function's entry, if that has one here */
+				for (const struct lib_probe *q = l; q->func && !has_entry; q++)
+					has_entry = !(q->flags & PROBE_RET) &&
+						    !strcmp(q->func, p->func) && placed(a, k, q);
+				if (!has_entry && n < TLSLIB_MAX_PROBES)
+					out[n++] = p;
+				continue;
+			}
+			for (const struct lib_probe *q = l; q->func; q++)
+				if ((q->flags & PROBE_RET) && !strcmp(q->func, p->func) &&
+				    placed(a, k, q) && n < TLSLIB_MAX_PROBES)
+					out[n++] = q;
+			if (n < TLSLIB_MAX_PROBES)
 				out[n++] = p;
+		}
+	}
 	return n;
 }
 
@@ -474,7 +516,7 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 	if (u)
 		u->files++;
 	a->files++;
-	if (k.lib)
+	if (k.lib && !k.io)
 		a->attached++;
 	return 1;
 }
@@ -552,6 +594,9 @@ static bool kind_by_name(const char *path, struct kind *k)
 	base = base ? base + 1 : path;
 	k->lib = tlslib_by_file(path);
 	k->embedded = false;
+	k->io = false;
+	if (!k->lib && (k->lib = tlslib_io_by_file(path)))
+		k->io = true;
 	return k->lib || !strncmp(base, libc_file, strlen(libc_file));
 }
 
@@ -621,7 +666,7 @@ int attacher__user_file(struct attacher *a, const char *path, pid_t pid)
 	char titles[128];
 	int fd, ok;
 
-	if (kind_by_name(path, &k) && k.lib)
+	if (kind_by_name(path, &k) && k.lib && !k.io)
 		return attach_path(a, AT_FDCWD, path, 0, path, pid, 0, k);
 	fd = libfile_open(AT_FDCWD, path, 0, &st, &why);
 	if (fd < 0) {
@@ -698,7 +743,7 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
 		/* the file this mapping is of, whatever its path now says */
 		snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%s", pid, range);
 		if (attach_path(a, AT_FDCWD, mapped, 0, path, per_pid ? pid : -1, pid, k) > 0 &&
-		    k.lib)
+		    k.lib && !k.io)
 			n++;
 	}
 	fclose(f);
@@ -849,7 +894,7 @@ int attacher__scan_ldcache(struct attacher *a)
 		/* only x86-64 libraries (FLAG_X8664_LIB64): our programs read x86-64 registers */
 		if ((e->flags & 0xff00) != 0x0300 || !kind_by_name(key, &k))
 			continue;
-		if (attach_path(a, AT_FDCWD, val, 0, val, -1, 0, k) > 0 && k.lib)
+		if (attach_path(a, AT_FDCWD, val, 0, val, -1, 0, k) > 0 && k.lib && !k.io)
 			n++;
 	}
 out:

@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: MIT
+"""Sessions whose TLS library never touches the socket (memory BIOs: Python's
+asyncio, Node.js), bound to their sockets by the ciphertext they produce:
+asyncio in the default mode, Node.js in both modes under load."""
+
+import sys
+
+from harness import (NODE_FETCH, Failure, check_new_connection, check_reused, describe_exit,
+                     expect, expect_count, need, read_entries, stderr_hint)
+
+# asyncio's own TLS (ssl.SSLObject over memory BIOs, as aiohttp and httpx
+# use it): two GETs on one connection, one on a second.
+AIO_CLIENT = r"""
+import asyncio, ssl, sys
+port, paths = int(sys.argv[1]), sys.argv[2:]
+async def get(r, w, path):
+    w.write(("GET %s HTTP/1.1\r\nHost: localhost:%d\r\n\r\n" % (path, port)).encode())
+    await w.drain()
+    head = await r.readuntil(b"\r\n\r\n")
+    n = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            n = int(line.split(b":")[1])
+    body = await r.readexactly(n)
+    print(path, head.split(b" ")[1].decode(), len(body), flush=True)
+async def connection(ctx, paths):
+    r, w = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname="localhost")
+    for p in paths:
+        await get(r, w, p)
+    w.close()
+    await w.wait_closed()
+async def main():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    await connection(ctx, paths[:2])
+    await connection(ctx, paths[2:])
+asyncio.run(main())
+"""
+
+AIO_REQUESTS = [("/hello", 200, 6), ("/size/2000", 200, 2000), ("/hello", 200, 6)]
+
+
+def asyncio_client(env, test, opts):
+    """Run AIO_CLIENT under tlstrace OPTS; its 3 entries, in the order asked."""
+    env.require_server()
+    cmd = [sys.executable, "-c", AIO_CLIENT, str(env.port)] + [p for p, _, _ in AIO_REQUESTS]
+    rc, out, err, path = env.trace(test, cmd, timeout=60, opts=opts)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    want = "".join("%s %d %d\n" % r for r in AIO_REQUESTS)
+    expect(out == want, "the client printed %r, want %r" % (out[:200], want))
+    entries = read_entries(path)
+    expect_count(entries, 3)
+    entries.sort(key=lambda e: e["requestStart"])
+    return entries
+
+
+def check_connections(env, entries):
+    """Two requests on a first connection, one on a second: each connection's
+    first entry new (connect, handshake, address and SNI), the other reused."""
+    first, second, third = entries
+    check_new_connection(first, 0, env.port)
+    check_reused(second, 1, first)
+    check_new_connection(third, 2, env.port)
+    expect(third["tlstrace"]["connectionId"] != first["tlstrace"]["connectionId"],
+           "entry 2: on the first entry's connection")
+    for i, e in enumerate(entries):
+        expect(e["tlstrace"]["connectionObserved"] is True, "entry %d: not bound" % i)
+
+
+def test_asyncio_client(env):
+    """Python asyncio over ssl (memory BIOs), default mode: each connection's
+    first request new, with connect, handshake, address and SNI; the second
+    request on the first connection reused; URLs and statuses as fetched;
+    the TLS version and cipher from the ServerHello its program read."""
+    entries = asyncio_client(env, "asyncio_client", [])
+    for i, (e, (p, status, size)) in enumerate(zip(entries, AIO_REQUESTS)):
+        expect(e["name"] == env.url(p), "entry %d: name %r, want %r" % (i, e["name"], env.url(p)))
+        expect(e["responseStatus"] == status and e["encodedBodySize"] == size,
+               "entry %d: status %r, size %r" % (i, e["responseStatus"], e["encodedBodySize"]))
+    check_connections(env, entries)
+    for i, e in enumerate(entries):
+        tls = e["tlstrace"]["tls"]
+        expect(tls.get("version") == "TLSv1.3" and tls.get("cipher"),
+               "entry %d: the ServerHello its program read was not seen: %r" % (i, tls))
+
+
+NODE_RUNS = 10
+
+
+def busy_loops(env, n=2):
+    """n processes spinning on a CPU each, for a loaded machine."""
+    return [env.procs.spawn([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def test_node_fetch_loaded(env):
+    """Node.js fetch() run NODE_RUNS times while both CPUs are kept busy,
+    alternately in the default mode and --timing-only: every run gives one
+    complete entry, its session bound to its socket by its ciphertext
+    (connect, handshake, remoteAddress)."""
+    need("node")
+    env.require_server()
+    url = env.url("/hello")
+    loops = busy_loops(env)
+    bad = []
+    try:
+        for run in range(NODE_RUNS):
+            opts = ["--timing-only"] if run % 2 else []
+            rc, out, err, path = env.trace("node_fetch_loaded_%d" % run,
+                                           ["node", "-e", NODE_FETCH, url], timeout=120,
+                                           opts=opts)
+            expect(rc == 0, "run %d: tlstrace %s%s" % (run, describe_exit(rc), stderr_hint(err)))
+            entries = read_entries(path)
+            try:
+                expect_count(entries, 1)
+                check_new_connection(entries[0], 0, env.port)
+            except Failure as f:
+                bad.append("run %d%s: %s" % (run, " (timing-only)" if opts else "", f))
+    finally:
+        for p in loops:
+            env.procs.stop(p)
+    expect(not bad, "%d of %d runs incomplete: %s" % (len(bad), NODE_RUNS, "; ".join(bad)))
+    return "%d of %d runs complete under load" % (NODE_RUNS, NODE_RUNS)
