@@ -407,11 +407,36 @@ static void entry_common(struct entry *e, const struct conn *cn)
 	}
 }
 
+/* the fields an entry cannot vouch for hold 0 or "", never a guess */
+static void entry_forget(struct entry *e)
+{
+	if (e->unknown & FIELD_METHOD)
+		e->method[0] = '\0';
+	if (e->unknown & FIELD_RESPONSE_STATUS)
+		e->status = 0;
+	if (e->unknown & FIELD_ENCODED_BODY_SIZE)
+		e->encoded_size = 0;
+	if (e->unknown & FIELD_DECODED_BODY_SIZE) {
+		e->decoded_size = 0;
+		e->decoded_unknown = 0;
+	}
+	if (e->unknown & FIELD_NEXT_HOP_PROTOCOL)
+		e->next_hop[0] = '\0';
+	if (e->unknown & FIELD_REQUEST_HEADERS)
+		e->request_headers = NULL;
+	if (e->unknown & FIELD_RESPONSE_HEADERS)
+		e->response_headers = NULL;
+	if (e->unknown & FIELD_FIRST_INTERIM_RESPONSE_START)
+		e->interim_start = 0;
+}
+
 /* why an entry under way at the trace's end is incomplete */
 #define TRACE_ENDED "trace ended"
 
+/* hand e to the writers; the fields it cannot vouch for are emptied first */
 static void emit(struct collector *c, struct entry *e)
 {
+	entry_forget(e);
 	c->st.entries++;
 	if (e->incomplete[0])
 		c->st.entries_incomplete++;
@@ -485,29 +510,6 @@ static int req_incomplete(struct collector *c, const struct req *r, struct entry
 	if (r->stream)
 		c->st.h2_streams_incomplete++;
 	return 1;
-}
-
-/* the fields an entry cannot vouch for hold 0 or "", never a guess */
-static void entry_forget(struct entry *e)
-{
-	if (e->unknown & FIELD_METHOD)
-		e->method[0] = '\0';
-	if (e->unknown & FIELD_RESPONSE_STATUS)
-		e->status = 0;
-	if (e->unknown & FIELD_ENCODED_BODY_SIZE)
-		e->encoded_size = 0;
-	if (e->unknown & FIELD_DECODED_BODY_SIZE) {
-		e->decoded_size = 0;
-		e->decoded_unknown = 0;
-	}
-	if (e->unknown & FIELD_NEXT_HOP_PROTOCOL)
-		e->next_hop[0] = '\0';
-	if (e->unknown & FIELD_REQUEST_HEADERS)
-		e->request_headers = NULL;
-	if (e->unknown & FIELD_RESPONSE_HEADERS)
-		e->response_headers = NULL;
-	if (e->unknown & FIELD_FIRST_INTERIM_RESPONSE_START)
-		e->interim_start = 0;
 }
 
 /* what an exchange of another protocol's bytes cannot tell, HTTP's terms */
@@ -676,7 +678,6 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 	 */
 	if (!e.failed_phase)
 		e.response_end = stop_after(&e, e.response_end);
-	entry_forget(&e);
 	emit(c, &e);
 }
 
