@@ -425,10 +425,24 @@ static __always_inline int hold_now(__u32 tgid, __u64 proc_start)
 	return 1;
 }
 
+/*
+ * Holding is armed while held has its key HOLD_ARMED (no process has pid
+ * 0): tlstrace puts it there as it starts holding, and takes it out (or
+ * its watchdog does, if tlstrace dies) before continuing what is held, so
+ * no process is stopped while the probes of a dead tlstrace are still
+ * being released, when no one would continue it.
+ */
+static __always_inline int hold_armed(void)
+{
+	__u32 k = HOLD_ARMED;
+
+	return bpf_map_lookup_elem(&held, &k) != NULL;
+}
+
 /* hold the current process for the library it opened at fd: 1 if held */
 static __always_inline int hold_at_load(__u32 tgid, long fd, __u64 proc_start)
 {
-	if (!hold_on || lib_known(tgid, fd))
+	if (!hold_on || !hold_armed() || lib_known(tgid, fd))
 		return 0;
 	return hold_now(tgid, proc_start);
 }
@@ -439,7 +453,7 @@ static __always_inline int hold_at_exec(__u32 tgid, __u64 proc_start)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct file *f = BPF_CORE_READ(task, mm, exe_file);
 
-	if (!targ_hold_exec || !hold_on || !f ||
+	if (!targ_hold_exec || !hold_on || !hold_armed() || !f ||
 	    BPF_CORE_READ(f, f_inode, i_size) < HOLD_EXEC_MIN_SIZE || file_known(tgid, f))
 		return 0;
 	return hold_now(tgid, proc_start);

@@ -161,6 +161,9 @@ struct hold {
 };
 _Static_assert(sizeof(struct hold) == 24, "hold size");
 
+/* held's key that arms holding (no process has pid 0): see hold_armed() in bpf/net.bpf.c */
+#define HOLD_ARMED 0
+
 /*
  * A library file whose attaching is decided (attached, or refused), for
  * every process (pid 0) or one (-p): no hold for it. dev is the kernel's

@@ -118,10 +118,21 @@ static void __attribute__((noreturn)) watchdog(int rfd, int map_fd)
 	syscall(SYS_close_range, hi + 1, ~0U, 0);
 	while (read(rfd, &c, 1) < 0 && errno == EINTR)
 		;
-	/* keys deleted as we go: the first each time, as many as the map holds */
-	for (int i = 0; i < 4096 && !bpf_map_get_next_key(map_fd, NULL, &key); i++)
-		if (!bpf_map_lookup_and_delete_elem(map_fd, &key, &v) && !v.foreign)
-			kill((pid_t)key, SIGCONT);
+	/*
+	 * Disarmed first: the dead tracer's probes, released one by one for a
+	 * while yet, stop no one from now on. Then, keys deleted as we go (the
+	 * first each time, as many as the map holds), again after a stop BPF
+	 * decided on just before it was disarmed has surely been recorded.
+	 */
+	key = HOLD_ARMED;
+	bpf_map_delete_elem(map_fd, &key);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 4096 && !bpf_map_get_next_key(map_fd, NULL, &key); i++)
+			if (!bpf_map_lookup_and_delete_elem(map_fd, &key, &v) && !v.foreign &&
+			    key != HOLD_ARMED)
+				kill((pid_t)key, SIGCONT);
+		usleep(round ? 200000 : 50000);
+	}
 	_exit(0);
 }
 
@@ -140,6 +151,13 @@ int holder__start(struct holder *h, __u32 *flag)
 	}
 	close(h->pipe_r);
 	h->pipe_r = -1;
+	{
+		struct hold armed = {};
+		__u32 key = HOLD_ARMED;
+
+		if (bpf_map_update_elem(h->held_fd, &key, &armed, BPF_ANY))
+			return -errno; /* (the watchdog then just waits for our exit) */
+	}
 	h->flag = flag;
 	h->started = true;
 	__atomic_store_n(flag, 1, __ATOMIC_SEQ_CST);
@@ -216,7 +234,7 @@ static void sweep(struct holder *h, __u64 now, __u64 timeout_ns, enum why why)
 	       !bpf_map_get_next_key(h->held_fd, first ? NULL : &key, &next)) {
 		first = false;
 		key = next;
-		if (bpf_map_lookup_elem(h->held_fd, &key, &v))
+		if (key == HOLD_ARMED || bpf_map_lookup_elem(h->held_fd, &key, &v))
 			continue;
 		if (now - v.since >= timeout_ns || v.since > now)
 			due[n++] = key;
@@ -243,6 +261,8 @@ void holder__stop(struct holder *h)
 
 	if (!h || !h->started)
 		return;
+	key = HOLD_ARMED;
+	bpf_map_delete_elem(h->held_fd, &key);
 	if (h->flag)
 		__atomic_store_n(h->flag, 0, __ATOMIC_SEQ_CST);
 	h->flag = NULL; /* BPF's memory may go before we do */
