@@ -188,8 +188,8 @@ void ev_established(struct collector *c, __u32 fd, __u64 sock, __u64 ts)
 	ev_tcp(c, fd, sock, ts, TCP_SYN_SENT, TCP_ESTABLISHED);
 }
 
-void ev_bind(struct collector *c, __u64 ssl, __u32 fd, __u32 how, __u64 ts, const void *hello,
-	     size_t cap)
+void ev_bind_in(struct collector *c, __u64 ssl, __u32 fd, __u32 how, __u64 ts, __u32 call,
+		__u64 ts_call, const void *hello, size_t cap)
 {
 	struct ev_ssl_bind e = {};
 
@@ -200,13 +200,21 @@ void ev_bind(struct collector *c, __u64 ssl, __u32 fd, __u32 how, __u64 ts, cons
 	e.fd = fd;
 	e.how = how;
 	e.lib = LIB_OPENSSL;
-	e.call = how == BIND_NESTED ? CALL_HANDSHAKE : 0;
-	e.ts_call = how == BIND_NESTED ? ts - 50 : 0; /* the call began a little earlier */
+	e.call = call;
+	e.ts_call = ts_call;
 	e.len = cap;
 	e.cap = cap;
 	if (cap)
 		memcpy(e.data, hello, cap);
 	feed_ok(c, &e, offsetof(struct ev_ssl_bind, data) + cap);
+}
+
+void ev_bind(struct collector *c, __u64 ssl, __u32 fd, __u32 how, __u64 ts, const void *hello,
+	     size_t cap)
+{
+	/* a nested bind's call began a little earlier */
+	ev_bind_in(c, ssl, fd, how, ts, how == BIND_NESTED ? CALL_HANDSHAKE : 0,
+		   how == BIND_NESTED ? ts - 50 : 0, hello, cap);
 }
 
 void ev_set_fd(struct collector *c, __u64 ssl, __u32 fd, __u64 ts)

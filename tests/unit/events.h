@@ -104,6 +104,9 @@ void ev_tcp(struct collector *c, __u32 fd, __u64 sock, __u64 ts, int oldstate, i
 /* SYN_SENT -> ESTABLISHED, 127.0.0.1:54321 -> 127.0.0.1:443 */
 void ev_established(struct collector *c, __u32 fd, __u64 sock, __u64 ts);
 
+/* EV_SSL_BIND of ssl to fd, how (enum bind_how), made in call (enum ssl_call) entered at ts_call */
+void ev_bind_in(struct collector *c, __u64 ssl, __u32 fd, __u32 how, __u64 ts, __u32 call,
+		__u64 ts_call, const void *hello, size_t cap);
 /* ssl learns fd (how: BIND_*), with the first cap bytes of hello */
 void ev_bind(struct collector *c, __u64 ssl, __u32 fd, __u32 how, __u64 ts, const void *hello,
 	     size_t cap);

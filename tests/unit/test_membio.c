@@ -16,22 +16,7 @@
 static void ev_cipher(struct collector *c, __u64 ssl, __u32 fd, __u64 ts, __u32 call, __u64 ts_call,
 		      const void *hello, size_t cap)
 {
-	struct ev_ssl_bind e = {};
-
-	if (!ASSERT_LE(cap, sizeof(e.data), "hello fits"))
-		return;
-	set_hdr(&e.hdr, EV_SSL_BIND, ts);
-	e.ssl = ssl;
-	e.fd = fd;
-	e.how = BIND_CIPHER;
-	e.lib = LIB_OPENSSL;
-	e.call = call;
-	e.ts_call = ts_call;
-	e.len = cap;
-	e.cap = cap;
-	if (cap)
-		memcpy(e.data, hello, cap);
-	feed_ok(c, &e, offsetof(struct ev_ssl_bind, data) + cap);
+	ev_bind_in(c, ssl, fd, BIND_CIPHER, ts, call, ts_call, hello, cap);
 }
 
 /* --timing-only: a read or write that moved len bytes, none of them copied */
