@@ -8,17 +8,16 @@ Python server that forks a child per connection); the entries come from
 the processes it forks."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
 from harness import (PY_CLIENT, check_py_output, check_response, check_shape, describe_exit,
-                     expect, expect_no_failure, free_port, listening, need, read_entries,
+                     expect, expect_no_failure, listening, need, read_entries,
                      read_line, server_certs, stderr_hint)
 from t_proto import PG_CONNINFO, with_postgres
-from t_server import NGINX_CONF, check_server_new
+from t_server import NGINX_CONF, check_server_new, nginx_site
 
 
 def children(pid):
@@ -74,15 +73,7 @@ def start_nginx_workers(env, test, workers):
     """nginx (not traced) as a master and `workers` worker processes, serving
     /hello (6 bytes) on a free port of 127.0.0.1: (master Popen, port,
     worker pids)."""
-    need("nginx")
-    cert, key = server_certs(env)
-    d = env.path(test)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(os.path.join(d, "www"))
-    os.makedirs(os.path.join(d, "tmp"))
-    with open(os.path.join(d, "www", "hello"), "wb") as f:
-        f.write(b"hello\n")
-    port = free_port()
+    d, cert, key, port = nginx_site(env, test)
     one = "master_process off;\nworker_processes 1;\n"
     expect(one in NGINX_CONF, "t_server.NGINX_CONF no longer says %r" % one)
     # the workers run as root, who can read the test's files

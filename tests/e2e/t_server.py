@@ -168,24 +168,26 @@ http {{
 """
 
 
-def start_traced_nginx(env, test, listen="", opts=(), files=()):
-    """nginx under tlstrace (with the options opts), serving /hello (6 bytes)
-    and /big (30000), and each (name, bytes) of files, on a free port of
-    127.0.0.1, with the listen parameters listen (" http2")."""
+def nginx_site(env, test, files=()):
+    """A fresh directory for test's nginx, its www/ serving /hello (6 bytes)
+    and each (name, bytes) of files: (directory, certificate, key, a free port)."""
     need("nginx")
     cert, key = server_certs(env)
     d = env.path(test)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(os.path.join(d, "www"))
     os.makedirs(os.path.join(d, "tmp"))
-    with open(os.path.join(d, "www", "hello"), "wb") as f:
-        f.write(b"hello\n")
-    with open(os.path.join(d, "www", "big"), "wb") as f:
-        f.write(b"b" * 30000)
-    for name, data in files:
+    for name, data in (("hello", b"hello\n"),) + tuple(files):
         with open(os.path.join(d, "www", name), "wb") as f:
             f.write(data)
-    port = free_port()
+    return d, cert, key, free_port()
+
+
+def start_traced_nginx(env, test, listen="", opts=(), files=()):
+    """nginx under tlstrace (with the options opts), serving /hello (6 bytes)
+    and /big (30000), and each (name, bytes) of files, on a free port of
+    127.0.0.1, with the listen parameters listen (" http2")."""
+    d, cert, key, port = nginx_site(env, test, (("big", b"b" * 30000),) + tuple(files))
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
         f.write(NGINX_CONF.format(dir=d, port=port, cert=cert, key=key, listen=listen))
