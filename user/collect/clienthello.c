@@ -145,6 +145,12 @@ static void server_ext(unsigned type, struct cursor e, void *arg)
 		copy_name(sh->alpn, sizeof(sh->alpn), e.p, n);
 }
 
+/* the random of a HelloRetryRequest: SHA-256 of "HelloRetryRequest" (RFC 8446, 4.1.3) */
+static const unsigned char hrr_random[32] = {
+	0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+	0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+};
+
 int tls_server_hello(const unsigned char *buf, size_t len, struct tls_server_hello *sh)
 {
 	struct cursor c = { buf, buf + len };
@@ -166,8 +172,10 @@ int tls_server_hello(const unsigned char *buf, size_t len, struct tls_server_hel
 	if ((size_t)(c.end - c.p) < msg_len)
 		return 0; /* the rest has not been read yet */
 	c.end = c.p + msg_len;
-	if (get(&c, 2, &sh->version) || skip(&c, 32) || get(&c, 1, &sid_len) || sid_len > 32 ||
-	    (size_t)(c.end - c.p) < sid_len)
+	if (get(&c, 2, &sh->version) || (size_t)(c.end - c.p) < 32)
+		return -1;
+	sh->hrr = !memcmp(c.p, hrr_random, sizeof(hrr_random));
+	if (skip(&c, 32) || get(&c, 1, &sid_len) || sid_len > 32 || (size_t)(c.end - c.p) < sid_len)
 		return -1;
 	memcpy(sh->sid, c.p, sid_len);
 	sh->sid_len = sid_len;

@@ -24,6 +24,7 @@ struct tls_server_hello {
 	unsigned char sid[32];
 	unsigned sid_len;
 	int psk;       /* pre_shared_key accepted: a TLS 1.3 resumption */
+	int hrr;       /* a HelloRetryRequest: another ClientHello and ServerHello follow */
 	char alpn[32]; /* the protocol chosen, when sent in the clear (TLS 1.2) */
 };
 

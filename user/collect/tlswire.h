@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * A TLS handshake followed from its record framing on the socket (RFC 8446
+ * 5.1, RFC 5246 6.2): the record headers are in the clear, whatever the
+ * library. Fed each socket call's bytes in order, it tells which call ended
+ * the handshake, or that an alert refused it.
+ */
+#ifndef TLSWIRE_H
+#define TLSWIRE_H
+
+#include <stddef.h>
+#include "collect/clienthello.h"
+
+enum tls_wire_state {
+	TLS_WIRE_GOING, /* the handshake goes on */
+	TLS_WIRE_DONE,	/* this call ended it */
+	TLS_WIRE_ALERT, /* an alert was sent in it: refused */
+	TLS_WIRE_LOST,	/* bytes not captured hid the framing: its end is unknown */
+};
+
+enum tls_wire_side {
+	TLS_WIRE_CLIENT = 0, /* bytes the client sent */
+	TLS_WIRE_SERVER = 1, /* bytes the server sent */
+};
+
+#define TLS_WIRE_SH_MAX 2048 /* bytes of the server's first handshake record kept */
+
+struct tls_wire {
+	struct {
+		unsigned char hdr[5]; /* the current record's header, as far as it came */
+		unsigned nhdr;
+		size_t left;	/* bytes of the current record's body still to come */
+		unsigned type;	/* the current record's content type */
+		int after_ccs;	/* this side's ChangeCipherSpec was sent */
+	} d[2];
+	int state;		/* enum tls_wire_state */
+	int sh_parsed;		/* the (final) ServerHello was read */
+	int ccs_last;		/* the side whose ChangeCipherSpec came second, + 1 */
+	struct tls_server_hello sh;
+	unsigned char rec[TLS_WIRE_SH_MAX]; /* the server's handshake record being read */
+	size_t rec_len;
+};
+
+/* a handshake about to start: the state before the ClientHello */
+void tls_wire__init(struct tls_wire *w);
+
+/*
+ * One socket call's bytes sent by side, in the order the calls happened:
+ * data holds the first cap of its len bytes (cap < len: the rest was not
+ * captured). Returns the state after it: TLS_WIRE_DONE for the call that
+ * completed the last Finished (TLS 1.3: the client's; TLS 1.2: that of
+ * the side whose ChangeCipherSpec came second), TLS_WIRE_ALERT for a call
+ * that carried an alert. Once not TLS_WIRE_GOING, the state stays.
+ */
+int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size_t cap,
+		   size_t len);
+
+#endif /* TLSWIRE_H */
