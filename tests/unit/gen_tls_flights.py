@@ -103,6 +103,7 @@ def main():
     out.append("#endif /* TLS_FLIGHTS_H */")
     with open("tls_flights.h", "w") as f:
         f.write("\n".join(out) + "\n")
+    subprocess.run(["clang-format", "-i", "tls_flights.h"], check=True)  # make check's style
 
 
 if __name__ == "__main__":

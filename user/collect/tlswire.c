@@ -109,8 +109,7 @@ static void record_body(struct tls_wire *w, int side, const unsigned char *data,
 	w->d[side].left -= n;
 }
 
-int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size_t cap,
-		   size_t len)
+int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size_t cap, size_t len)
 {
 	size_t pos = 0;
 
@@ -124,8 +123,8 @@ int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size
 
 		if (d->left) {
 			n = d->left < len - pos ? d->left : len - pos;
-			record_body(w, side, data + pos, pos >= cap ? 0 : (cap - pos < n ? cap - pos : n),
-				    n);
+			record_body(w, side, data + pos,
+				    pos >= cap ? 0 : (cap - pos < n ? cap - pos : n), n);
 			pos += n;
 			if (!d->left && w->state == TLS_WIRE_GOING)
 				record_end(w, side);

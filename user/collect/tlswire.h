@@ -29,13 +29,13 @@ struct tls_wire {
 	struct {
 		unsigned char hdr[5]; /* the current record's header, as far as it came */
 		unsigned nhdr;
-		size_t left;	/* bytes of the current record's body still to come */
-		unsigned type;	/* the current record's content type */
-		int after_ccs;	/* this side's ChangeCipherSpec was sent */
+		size_t left;   /* bytes of the current record's body still to come */
+		unsigned type; /* the current record's content type */
+		int after_ccs; /* this side's ChangeCipherSpec was sent */
 	} d[2];
-	int state;		/* enum tls_wire_state */
-	int sh_parsed;		/* the (final) ServerHello was read */
-	int ccs_last;		/* the side whose ChangeCipherSpec came second, + 1 */
+	int state;     /* enum tls_wire_state */
+	int sh_parsed; /* the (final) ServerHello was read */
+	int ccs_last;  /* the side whose ChangeCipherSpec came second, + 1 */
 	struct tls_server_hello sh;
 	unsigned char rec[TLS_WIRE_SH_MAX]; /* the server's handshake record being read */
 	size_t rec_len;
@@ -52,7 +52,6 @@ void tls_wire__init(struct tls_wire *w);
  * the side whose ChangeCipherSpec came second), TLS_WIRE_ALERT for a call
  * that carried an alert. Once not TLS_WIRE_GOING, the state stays.
  */
-int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size_t cap,
-		   size_t len);
+int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size_t cap, size_t len);
 
 #endif /* TLSWIRE_H */
