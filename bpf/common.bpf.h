@@ -107,6 +107,8 @@ struct {
 #define FD_OTHER 4 /* something else was: not captured */
 /* ...the session's program moves its ciphertext (a memory BIO): timed from its TLS calls */
 #define FD_MEMBIO 8
+/* ...--timing-only: no probed call drove its handshake, followed from its records instead */
+#define FD_WIRE 16
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -617,7 +617,8 @@ struct inbound {
 	__u64 ts;
 	__u32 fd;
 	__u16 timing; /* --timing-only: no bytes to copy */
-	__u16 adopt;  /* ...and the socket is not known yet: see adopt_io() */
+	__u8 adopt;   /* ...and the socket is not known yet: see adopt_io() */
+	__u8 wire;    /* ...but a handshake's records: their first MAX_CAPTURE bytes */
 };
 
 struct {
@@ -798,6 +799,74 @@ static __always_inline void timing_io(__u32 fd, __u64 buf, __u64 len, int is_wri
 }
 
 /*
+ * --timing-only: a TLS socket whose handshake no probed call drove (the
+ * handshake ran inside SSL_read/SSL_write, which this mode does not probe,
+ * or in a memory BIO the program empties itself; or a library not probed
+ * at all). User space follows the handshake from its records
+ * (user/collect/tlswire.c): the first WIRE_CALLS reads and writes after its
+ * ClientHello carry their first MAX_CAPTURE bytes, the rest as timing_io().
+ */
+#define WIRE_CALLS 64
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* pid << 32 | fd */
+	__type(value, __u32); /* calls still to carry their bytes */
+} wire_socks SEC(".maps");
+
+/* the first bytes of a write are a ClientHello: handshake record, ClientHello message */
+static __always_inline int tls_client_hello(__u64 buf, __u64 len)
+{
+	__u8 h[TLS_RECORD_HEADER + 1];
+
+	if (!buf || len < sizeof(h) || bpf_probe_read_user(h, sizeof(h), (void *)buf))
+		return 0;
+	return h[0] == 0x16 && h[1] == 3 && h[2] <= 4 && h[5] == 1;
+}
+
+/* a write of a ClientHello no probed call made: follow the handshake from its records */
+static __always_inline void wire_hello(__u32 fd, __u64 buf, __u64 len, __u8 *fl)
+{
+	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
+	__u32 left = WIRE_CALLS;
+
+	bpf_map_update_elem(&wire_socks, &key, &left, BPF_ANY);
+	*fl |= FD_TLS | FD_WIRE;
+	emit_sock_io(fd, IO_WRITE, bpf_ktime_get_ns(), buf, len, MAX_CAPTURE);
+}
+
+/*
+ * A call on such a socket: its bytes while the handshake may still go on,
+ * until the client's first write that starts with an application_data
+ * record (the request, or a TLS 1.3 Finished when no ChangeCipherSpec
+ * precedes it) or WIRE_CALLS calls (OpenSSL reads a record's header and
+ * its body by two calls).
+ */
+static __always_inline void wire_io(__u32 fd, __u64 buf, __u64 len, int is_write)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 key = (id >> 32) << 32 | fd;
+	__u32 *left = bpf_map_lookup_elem(&wire_socks, &key);
+	__u32 tid = (__u32)id;
+	struct inbound in = { .buf = buf, .ts = bpf_ktime_get_ns(), .fd = fd, .wire = 1 };
+	__u8 type = 0;
+
+	if (!left || !*left) {
+		timing_io(fd, buf, len, is_write);
+		return;
+	}
+	(*left)--;
+	if (!is_write) {
+		bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
+		return;
+	}
+	if (buf && len && !bpf_probe_read_user(&type, 1, (void *)buf) && type == 0x17)
+		*left = 0;
+	emit_sock_io(fd, IO_WRITE, in.ts, buf, len, MAX_CAPTURE);
+}
+
+/*
  * --timing-only binds a session to its socket by the handshake's syscalls,
  * which a connection older than the trace made unseen. Such a socket is
  * adopted when a traced process writes, or reads, a TLS application-data
@@ -918,7 +987,7 @@ static __always_inline void membio_read(__u32 fd, __u64 buf)
 }
 
 /* ciphertext a session put in its memory BIO reaches a socket: bind them */
-static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *fl)
+static __always_inline int cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *fl)
 {
 	struct membio_sock ms = {};
 	__u64 id = bpf_get_current_pid_tgid();
@@ -931,13 +1000,13 @@ static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *f
 	__u64 ts_call;
 
 	if (len < CIPHER_KEY)
-		return;
+		return 0;
 	k.pid = id >> 32;
 	if (bpf_probe_read_user(k.head, sizeof(k.head), (void *)buf))
-		return;
+		return 0;
 	owner = bpf_map_lookup_elem(&ciphertext, &k);
 	if (!owner)
-		return;
+		return 0;
 	sk.ssl = owner->ssl;
 	sk.pid = k.pid;
 	lib = owner->lib;
@@ -946,7 +1015,7 @@ static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *f
 	bpf_map_delete_elem(&ciphertext, &k);
 	e = (struct ev_ssl_bind *)scratch_rec();
 	if (!e)
-		return;
+		return 0;
 	fill_hdr(&e->hdr, EV_SSL_BIND, bpf_ktime_get_ns());
 	e->ssl = sk.ssl;
 	e->ts_call = ts_call;
@@ -970,6 +1039,7 @@ static __always_inline void cipher_write(__u32 fd, __u64 buf, __u64 len, __u8 *f
 	bpf_map_update_elem(&membio_socks, &(__u64){ (__u64)k.pid << 32 | fd }, &ms, BPF_ANY);
 	*fl |= FD_TLS | FD_MEMBIO;
 	submit(e, offsetof(struct ev_ssl_bind, data) + cap);
+	return 1;
 }
 
 /*
@@ -993,7 +1063,9 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 		membio_read(fd, buf);
 	if (targ_timing_only && (*fl & FD_TLS)) {
 		/* a memory BIO's session is timed from its TLS calls, not its ciphertext */
-		if (!(*fl & FD_MEMBIO))
+		if (*fl & FD_WIRE)
+			wire_io(fd, buf, len, is_write);
+		else if (!(*fl & FD_MEMBIO))
 			timing_io(fd, buf, len, is_write);
 		return;
 	}
@@ -1012,7 +1084,9 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 			return;
 		if (m[0] == 0x16 || m[0] == 0x17) {
 			/* a TLS record written outside a TLS call: from a memory BIO? */
-			cipher_write(fd, buf, len, fl);
+			if (!cipher_write(fd, buf, len, fl) && targ_timing_only &&
+			    tls_client_hello(buf, len))
+				wire_hello(fd, buf, len, fl);
 			return;
 		}
 		if (!is_http_method(m)) {
@@ -1042,7 +1116,7 @@ static __always_inline void nested_read_done(long ret)
 	struct inbound *in = bpf_map_lookup_elem(&inbound, &tid);
 	struct ev_tls_in *e;
 	__u64 buf, ssl, ts;
-	__u32 cap, fd, timing, adopting;
+	__u32 cap, fd, timing, adopting, wire;
 
 	if (!in)
 		return;
@@ -1052,14 +1126,16 @@ static __always_inline void nested_read_done(long ret)
 	fd = in->fd;
 	timing = in->timing;
 	adopting = in->adopt;
+	wire = in->wire;
 	bpf_map_delete_elem(&inbound, &tid);
 	if (ret <= 0)
 		return;
 	if (adopting && !(tls_app_record(buf, ret) && adopt(fd)))
 		return;
 	if (!ssl) {
-		/* --timing-only: how much and when, not what */
-		emit_sock_io(fd, IO_READ, ts, buf, ret, timing ? 0 : MAX_CALL_CAPTURE);
+		/* --timing-only: how much and when, not what (a handshake's records aside) */
+		emit_sock_io(fd, IO_READ, ts, buf, ret,
+			     wire ? MAX_CAPTURE : timing ? 0 : MAX_CALL_CAPTURE);
 		return;
 	}
 	e = (struct ev_tls_in *)scratch_rec();

@@ -100,6 +100,38 @@ def test_openssl_s_client(env):
     check_new_connection(e, 0, env.port)
 
 
+def test_openssl_s_client_timing_only(env):
+    """openssl s_client never calls SSL_connect: its handshake runs inside
+    its first SSL_write/SSL_read, which --timing-only does not probe. Its
+    handshake is followed from the TLS records on the socket instead: one
+    new entry, connect and handshake timed, the SNI from its ClientHello,
+    the version from the ServerHello, the 20 ms delay inside its wait. TLS
+    1.2 (its handshake ends at the server's Finished), whose server sends no
+    session ticket after the handshake that a wait could end at."""
+    need("openssl")
+    env.require_server()
+    request = ("GET /delay/20 HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n"
+               % env.port)
+    cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % env.port,
+           "-servername", "localhost", "-quiet", "-ign_eof", "-tls1_2"]
+    rc, out, err, path = env.trace("openssl_s_client_timing_only", cmd, timeout=30,
+                                   input=request, opts=["--timing-only"])
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect(out.startswith("HTTP/1.1 200"), "s_client printed %r" % out[:60])
+    entries = read_entries(path)
+    expect_count(entries, 1)
+    e = entries[0]
+    check_new_connection(e, 0, env.port, "unknown")
+    x = e["tlstrace"]
+    expect(x.get("timingOnly") is True, "not timing-only: %r" % x)
+    expect(x["tls"].get("version") == "TLSv1.2", "no ServerHello from the wire: %r" % x["tls"])
+    expect("responseStart" not in x.get("unknown", []), "responseStart unknown: %r" % x)
+    expect(e["connectEnd"] > e["secureConnectionStart"], "no handshake: %r" % e)
+    wait = e["responseStart"] - e["requestStart"]
+    expect(wait >= 20, "wait %.3f ms, under the server's 20 ms delay" % wait)
+    return "handshake %.3f ms, wait %.3f ms" % (e["connectEnd"] - e["secureConnectionStart"], wait)
+
+
 def test_accuracy_bracket(env):
     return accuracy(env, "accuracy_bracket", "127.0.0.1")
 

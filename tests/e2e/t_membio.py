@@ -5,13 +5,13 @@ asyncio in the default mode, Node.js in both modes under load."""
 
 import sys
 
-from harness import (NODE_FETCH, Failure, check_new_connection, check_reused, describe_exit,
+from harness import (NODE_FETCH, TOL_MS, Failure, check_new_connection, check_reused, describe_exit,
                      expect, expect_count, need, read_entries, stderr_hint)
 
 # asyncio's own TLS (ssl.SSLObject over memory BIOs, as aiohttp and httpx
 # use it): two GETs on one connection, one on a second.
 AIO_CLIENT = r"""
-import asyncio, ssl, sys
+import asyncio, ssl, sys, time
 port, paths = int(sys.argv[1]), sys.argv[2:]
 async def get(r, w, path):
     w.write(("GET %s HTTP/1.1\r\nHost: localhost:%d\r\n\r\n" % (path, port)).encode())
@@ -29,10 +29,19 @@ async def connection(ctx, paths):
         await get(r, w, p)
     w.close()
     await w.wait_closed()
+# asyncio's own handshake: its first do_handshake() call and the return of
+# the one that completed it, CLOCK_REALTIME in ms, to stderr
+class Timed(ssl.SSLObject):
+    def do_handshake(self):
+        if not hasattr(self, "t0"):
+            self.t0 = time.time() * 1e3
+        super().do_handshake()
+        print("handshake %.3f %.3f" % (self.t0, time.time() * 1e3), file=sys.stderr, flush=True)
 async def main():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    ctx.sslobject_class = Timed
     await connection(ctx, paths[:2])
     await connection(ctx, paths[2:])
 asyncio.run(main())
@@ -42,26 +51,30 @@ AIO_REQUESTS = [("/hello", 200, 6), ("/size/2000", 200, 2000), ("/hello", 200, 6
 
 
 def asyncio_client(env, test, opts):
-    """Run AIO_CLIENT under tlstrace OPTS; its 3 entries, in the order asked."""
+    """Run AIO_CLIENT under tlstrace OPTS; its 3 entries, in the order asked,
+    and its two handshakes' [first call, completion] in CLOCK_REALTIME ms."""
     env.require_server()
     cmd = [sys.executable, "-c", AIO_CLIENT, str(env.port)] + [p for p, _, _ in AIO_REQUESTS]
     rc, out, err, path = env.trace(test, cmd, timeout=60, opts=opts)
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
     want = "".join("%s %d %d\n" % r for r in AIO_REQUESTS)
     expect(out == want, "the client printed %r, want %r" % (out[:200], want))
+    handshakes = [tuple(float(x) for x in line.split()[1:3])
+                  for line in err.splitlines() if line.startswith("handshake ")]
+    expect(len(handshakes) == 2, "the client timed %d handshakes, want 2" % len(handshakes))
     entries = read_entries(path)
     expect_count(entries, 3)
     entries.sort(key=lambda e: e["requestStart"])
-    return entries
+    return entries, handshakes
 
 
-def check_connections(env, entries):
+def check_connections(env, entries, library="openssl"):
     """Two requests on a first connection, one on a second: each connection's
     first entry new (connect, handshake, address and SNI), the other reused."""
     first, second, third = entries
-    check_new_connection(first, 0, env.port)
+    check_new_connection(first, 0, env.port, library)
     check_reused(second, 1, first)
-    check_new_connection(third, 2, env.port)
+    check_new_connection(third, 2, env.port, library)
     expect(third["tlstrace"]["connectionId"] != first["tlstrace"]["connectionId"],
            "entry 2: on the first entry's connection")
     for i, e in enumerate(entries):
@@ -73,7 +86,7 @@ def test_asyncio_client(env):
     first request new, with connect, handshake, address and SNI; the second
     request on the first connection reused; URLs and statuses as fetched;
     the TLS version and cipher from the ServerHello its program read."""
-    entries = asyncio_client(env, "asyncio_client", [])
+    entries, _ = asyncio_client(env, "asyncio_client", [])
     for i, (e, (p, status, size)) in enumerate(zip(entries, AIO_REQUESTS)):
         expect(e["name"] == env.url(p), "entry %d: name %r, want %r" % (i, e["name"], env.url(p)))
         expect(e["responseStatus"] == status and e["encodedBodySize"] == size,
@@ -83,6 +96,42 @@ def test_asyncio_client(env):
         tls = e["tlstrace"]["tls"]
         expect(tls.get("version") == "TLSv1.3" and tls.get("cipher"),
                "entry %d: the ServerHello its program read was not seen: %r" % (i, tls))
+
+
+# the most an instant on the socket may follow the program's own call it
+# stands for: the Python event loop moving the library's bytes to the socket
+AIO_SOCKET_LAG_MS = 5.0
+
+
+def test_asyncio_client_timing_only(env):
+    """The same asyncio client with --timing-only, which probes no read or
+    write: each connection's handshake is followed from its TLS records on
+    the socket (no probed call drove it). Each connection's first entry new,
+    with connect, handshake, address and SNI (library "unknown"); the TLS
+    version and cipher from the ServerHello on the wire; secureConnectionStart
+    (the ClientHello's write) within the program's first do_handshake() call
+    and its completion, connectEnd (its Finished's write) after that
+    completion, by at most AIO_SOCKET_LAG_MS."""
+    entries, handshakes = asyncio_client(env, "asyncio_client_timing_only", ["--timing-only"])
+    check_connections(env, entries, "unknown")
+    worst = 0.0
+    for i, (t0, t1) in zip((0, 2), handshakes):
+        e = entries[i]
+        x = e["tlstrace"]
+        expect(x.get("timingOnly") is True, "entry %d: not timing-only" % i)
+        tls = x["tls"]
+        expect(tls.get("version") == "TLSv1.3" and tls.get("cipher"),
+               "entry %d: no ServerHello from the wire: %r" % (i, tls))
+        start = x["timeOrigin"] + e["secureConnectionStart"]
+        end = x["timeOrigin"] + e["connectEnd"]
+        expect(t0 - TOL_MS <= start <= t1 + TOL_MS,
+               "entry %d: secureConnectionStart %.3f ms off the program's handshake [%.3f, %.3f]"
+               % (i, start - t0, 0, t1 - t0))
+        lag = end - t1
+        expect(-TOL_MS <= lag <= AIO_SOCKET_LAG_MS,
+               "entry %d: connectEnd %.3f ms after the program's handshake ended" % (i, lag))
+        worst = max(worst, abs(lag), start - t0)
+    return "worst %.3f ms from the program's own handshake" % worst
 
 
 NODE_RUNS = 10

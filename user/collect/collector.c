@@ -23,6 +23,7 @@
 #include "collect/lookups.h"
 #include "collect/http2.h"
 #include "collect/headers.h"
+#include "collect/tlswire.h"
 #include "common/tlslib.h"
 #include <netdb.h>
 
@@ -164,6 +165,9 @@ struct session {
 	int in_done;  /* the first reads are parsed: no more needed */
 	struct tls_server_hello sh;
 	char alpn[32]; /* the protocol agreed, when known */
+	/* --timing-only, no probed call driving it: its handshake followed from its records */
+	struct tls_wire *wire;
+	int hs_end_unknown; /* ...and their framing was lost: when it ended is not known */
 };
 
 #define SERVER_HELLO_MAX 2048
@@ -387,7 +391,7 @@ static void entry_common(struct entry *e, const struct conn *cn)
 	snprintf(e->local, sizeof(e->local), "%s", cn->local);
 	snprintf(e->remote, sizeof(e->remote), "%s", cn->remote);
 	if (s) {
-		e->library = tlslib_name(s->lib);
+		e->library = s->lib ? tlslib_name(s->lib) : "unknown";
 		snprintf(e->server_name, sizeof(e->server_name), "%s", s->sni);
 		snprintf(e->alpn, sizeof(e->alpn), "%s", s->alpn);
 		if (s->sh_state > 0) {
@@ -582,6 +586,8 @@ static void req_entry(struct entry *e, struct conn *cn, struct req *r)
 		e->connect_end = s ? s->hs_end : cn->tcp_end;
 		if (s && !s->hs_done)
 			e->connect_end = 0;
+		if (s && s->hs_end_unknown)
+			e->unknown |= FIELD_CONNECT_END;
 		/* a handshake finished by the request's own write ends where it began */
 		if (e->connect_end > e->request_start)
 			e->connect_end = e->request_start;
@@ -1065,6 +1071,7 @@ static void sess_destroy(struct collector *c, struct session *s, __u64 ts)
 	}
 	HASH_DEL(c->sessions, s);
 	free(s->in);
+	free(s->wire);
 	free(s);
 }
 
@@ -3049,11 +3056,87 @@ static void timing_io(struct collector *c, struct conn *cn, int is_write, const 
 	exchange_io(c, cn, is_write, io, 0);
 }
 
+/* a session with no SSL* that the wire stands for: keyed by its fd, with this bit set */
+#define WIRE_SESSION (1ULL << 62)
+
+/*
+ * --timing-only: a client wrote a ClientHello no probed call made (its
+ * library drove the handshake from SSL_read/SSL_write, or from a memory BIO
+ * its program empties, or is not probed at all). Its handshake is followed
+ * from the records on the socket: it began at this write's entry.
+ */
+static void wire_start(struct collector *c, struct conn *cn, const struct ev_hdr *h, __u32 fd,
+		       const struct tls_client_hello *ch)
+{
+	struct session *s = sess_get(c, h->pid, WIRE_SESSION | fd, 0);
+
+	if (!s)
+		return;
+	if (s->conn || s->wire) {
+		/* a session of a socket closed unseen on this fd: start anew */
+		sess_destroy(c, s, h->ts);
+		if (!(s = sess_get(c, h->pid, WIRE_SESSION | fd, 0)))
+			return;
+	}
+	s->wire = malloc(sizeof(*s->wire));
+	if (!s->wire) {
+		sess_destroy(c, s, h->ts);
+		return;
+	}
+	tls_wire__init(s->wire);
+	s->ch = *ch;
+	snprintf(s->sni, sizeof(s->sni), "%s", ch->sni);
+	sess_attach(c, s, cn);
+	if (cn->observed && h->ts >= cn->connect_start)
+		s->hs_start = h->ts;
+	else
+		s->hs_done = 1; /* on a socket older than the trace: not its handshake */
+}
+
+/*
+ * A call of a socket whose handshake is followed from its records: the
+ * call that ends the handshake is its end (a write's entry, a read's
+ * return); an alert refuses it; framing lost leaves its end unknown.
+ */
+static void wire_io(struct conn *cn, int is_write, const struct io *io)
+{
+	struct session *s = cn->sess;
+	int side = is_write != cn->server ? TLS_WIRE_CLIENT : TLS_WIRE_SERVER;
+	int st = tls_wire__feed(s->wire, side, (const unsigned char *)io->data, io->cap, io->len);
+
+	if (s->wire->sh_parsed && s->sh_state <= 0)
+		server_hello(s, &s->wire->sh);
+	switch (st) {
+	case TLS_WIRE_GOING:
+		return;
+	case TLS_WIRE_ALERT:
+		/* refused: nothing more of it counts; its close reports the failure */
+		s->hs_error = io->ts;
+		return;
+	case TLS_WIRE_DONE:
+		if (!s->hs_done) {
+			s->hs_done = 1;
+			s->hs_end = is_write ? io->ts_enter : io->ts;
+		}
+		break;
+	default:
+		/* what follows is timed as exchanges, from a handshake that ended unseen */
+		if (!s->hs_done) {
+			s->hs_done = 1;
+			s->hs_end_unknown = 1;
+		}
+		break;
+	}
+	free(s->wire);
+	s->wire = NULL;
+}
+
 /* plain HTTP on a TCP socket: the same, without a TLS session */
 static void on_sock_io(struct collector *c, const void *rec, size_t len)
 {
 	const struct ev_sock_io *e = rec;
 	struct conn *cn = conn_find(c, e->hdr.pid, (__s32)e->fd);
+	struct tls_client_hello ch;
 	struct io io = {
 		.tid = e->hdr.tid,
 		.ts_enter = e->ts_enter,
@@ -3074,9 +3157,15 @@ static void on_sock_io(struct collector *c, const void *rec, size_t len)
 		carry_loss(c, NULL, &e->lost, e->hdr.tid);
 	if (!cn || !e->len)
 		return;
+	if (c->timing_only && !cn->sess && !cn->server && e->dir == IO_WRITE &&
+	    tls_client_hello(e->data, e->cap, &ch))
+		wire_start(c, cn, &e->hdr, e->fd, &ch);
 	if (cn->sess && c->timing_only) {
 		cn->last_ts = e->hdr.ts;
-		timing_io(c, cn, e->dir == IO_WRITE, &io);
+		if (cn->sess->wire)
+			wire_io(cn, e->dir == IO_WRITE, &io);
+		else
+			timing_io(c, cn, e->dir == IO_WRITE, &io);
 		return;
 	}
 	if (cn->sess)
