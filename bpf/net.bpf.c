@@ -811,7 +811,7 @@ static __always_inline void timing_io(__u32 fd, __u64 buf, __u64 len, int is_wri
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
-	__type(key, __u64); /* pid << 32 | fd */
+	__type(key, __u64);   /* pid << 32 | fd */
 	__type(value, __u32); /* calls still to carry their bytes */
 } wire_socks SEC(".maps");
 
@@ -1135,7 +1135,9 @@ static __always_inline void nested_read_done(long ret)
 	if (!ssl) {
 		/* --timing-only: how much and when, not what (a handshake's records aside) */
 		emit_sock_io(fd, IO_READ, ts, buf, ret,
-			     wire ? MAX_CAPTURE : timing ? 0 : MAX_CALL_CAPTURE);
+			     wire     ? MAX_CAPTURE
+			     : timing ? 0
+				      : MAX_CALL_CAPTURE);
 		return;
 	}
 	e = (struct ev_tls_in *)scratch_rec();

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * --timing-only's handshakes no probed call drove, through the collector:
+ * the socket's own records, as the BPF side reports them (a ClientHello
+ * written outside any TLS call, then each call's bytes), from real
+ * handshakes (tls_flights.h).
+ */
+#include <string.h>
+#include "collect/entry.h"
+#include "events.h"
+#include "test.h"
+#include "tls_flights.h"
+
+#define FD 5
+
+/* a socket read or write carrying its first cap of len bytes */
+static void ev_bytes(struct collector *c, __u32 dir, __u64 enter, __u64 ts, const void *d,
+		     size_t cap, size_t len)
+{
+	static struct ev_sock_io e;
+
+	memset(&e, 0, offsetof(struct ev_sock_io, data));
+	set_hdr(&e.hdr, EV_SOCK_IO, dir == IO_WRITE ? enter : ts);
+	e.ts_enter = enter;
+	e.fd = FD;
+	e.dir = dir;
+	e.len = len;
+	e.cap = cap;
+	memcpy(e.data, d, cap);
+	feed_ok(c, &e, offsetof(struct ev_sock_io, data) + cap);
+}
+
+/* application data of n bytes, as timing_io() reports a write (its header) or a read */
+static void ev_app(struct collector *c, __u32 dir, __u64 enter, __u64 ts, size_t n)
+{
+	const __u8 head[5] = { 0x17, 3, 3, (__u8)((n - 5) >> 8), (__u8)(n - 5) };
+
+	ev_bytes(c, dir, enter, ts, head, dir == IO_WRITE ? sizeof(head) : 0, n);
+}
+
+/*
+ * A connection to 127.0.0.1:443 at 1000, up at 1100, whose handshake is
+ * flight's calls: the client's writes at 1200, 1400, ..., each server read
+ * returning 100 after it was entered.
+ */
+static __u64 handshake(struct collector *c, const struct tls_flight_call *flight, int calls)
+{
+	__u64 t = 1200;
+
+	ev_connect(c, FD, SOCK1, 1000);
+	ev_established(c, FD, SOCK1, 1100);
+	for (int i = 0; i < calls && flight[i].side >= 0; i++, t += 200) {
+		if (flight[i].side == 0)
+			ev_bytes(c, IO_WRITE, t, t, flight[i].data, flight[i].len, flight[i].len);
+		else
+			ev_bytes(c, IO_READ, t - 100, t, flight[i].data, flight[i].len,
+				 flight[i].len);
+	}
+	return t;
+}
+
+/* TLS 1.3: from the ClientHello's write to the client's Finished's write */
+static void subtest_tls13(void)
+{
+	struct fx f = {};
+	const struct entry *e;
+	__u64 t;
+
+	if (!fx_init(&f))
+		goto out;
+	collector__set_timing_only(f.c);
+	t = handshake(f.c, tls13, TLS13_CLIENT_END + 1); /* CH 1200, SH read 1400, Fin 1600 */
+	ev_app(f.c, IO_WRITE, t, t, 100);
+	ev_app(f.c, IO_READ, t + 50, t + 300, 300);
+	ev_close(f.c, FD, t + 400);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+		goto out;
+	ASSERT_EQ(e->connect_start, 1000, "connectStart");
+	ASSERT_EQ(e->secure_start, 1200, "secureConnectionStart: the ClientHello's write");
+	ASSERT_EQ(e->connect_end, 1600, "connectEnd: the client's Finished's write");
+	ASSERT_EQ(e->request_start, t, "requestStart");
+	ASSERT_EQ(e->reused, 0, "a new connection");
+	ASSERT_STREQ(e->library, "unknown", "no library drove it");
+	ASSERT_STREQ(e->server_name, "localhost", "the SNI of its ClientHello");
+	ASSERT_STREQ(e->tls_version, "TLSv1.3", "the version of the ServerHello read");
+	ASSERT_TRUE(e->cipher[0] != '\0', "its cipher");
+	ASSERT_TRUE(e->unknown & FIELD_RESPONSE_START, "TLS 1.3: the first read may be a ticket");
+	ASSERT_FALSE(e->unknown & FIELD_CONNECT_END, "connectEnd known");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
+/* TLS 1.2: the server's Finished, read, ends it; no ticket to fear after it */
+static void subtest_tls12(void)
+{
+	struct fx f = {};
+	const struct entry *e;
+	__u64 t;
+
+	if (!fx_init(&f))
+		goto out;
+	collector__set_timing_only(f.c);
+	/* CH 1200, flight read 1400, CKE/CCS/Fin 1600, CCS/Fin read 1800 */
+	t = handshake(f.c, tls12, TLS12_CLIENT_END + 1);
+	ev_app(f.c, IO_WRITE, t, t, 100);
+	ev_app(f.c, IO_READ, t + 50, t + 300, 300);
+	ev_close(f.c, FD, t + 400);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+		goto out;
+	ASSERT_EQ(e->connect_end, 1800, "connectEnd: the read of the server's Finished");
+	ASSERT_EQ(e->response_start, t + 300, "responseStart: the first read after the request");
+	ASSERT_FALSE(e->unknown & FIELD_RESPONSE_START, "responseStart known");
+	ASSERT_STREQ(e->tls_version, "TLSv1.2", "version");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
+/* an alert: a failed handshake, never an exchange */
+static void subtest_refused(void)
+{
+	struct fx f = {};
+	const struct entry *e;
+	__u64 t;
+
+	if (!fx_init(&f))
+		goto out;
+	collector__set_timing_only(f.c);
+	t = handshake(f.c, tls13_refused, 10);
+	ev_close(f.c, FD, t);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+		goto out;
+	ASSERT_STREQ(e->failed_phase, "tls", "failed in the handshake");
+	ASSERT_OK_PTR(strstr(e->error, "TLS handshake failed"), e->error);
+out:
+	fx_fini(&f);
+}
+
+/* framing lost: what follows is timed, its connectEnd listed as unknown */
+static void subtest_lost(void)
+{
+	struct fx f = {};
+	const struct entry *e;
+
+	if (!fx_init(&f))
+		goto out;
+	collector__set_timing_only(f.c);
+	ev_connect(f.c, FD, SOCK1, 1000);
+	ev_established(f.c, FD, SOCK1, 1100);
+	ev_bytes(f.c, IO_WRITE, 1200, 1200, tls13[0].data, tls13[0].len, tls13[0].len);
+	/* the server's flight, not captured */
+	ev_bytes(f.c, IO_READ, 1300, 1400, tls13[1].data, 0, tls13[1].len);
+	ev_app(f.c, IO_WRITE, 2000, 2000, 100);
+	ev_app(f.c, IO_READ, 2050, 2300, 300);
+	ev_close(f.c, FD, 3000);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+		goto out;
+	ASSERT_TRUE(e->unknown & FIELD_CONNECT_END, "connectEnd unknown");
+	ASSERT_EQ(e->request_start, 2000, "the request still timed");
+	ASSERT_EQ(e->secure_start, 1200, "the handshake's start known");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
+/* the default mode reads the plaintext: a ClientHello written outside a TLS call is left alone */
+static void subtest_default_mode(void)
+{
+	struct fx f = {};
+	__u64 t;
+
+	if (!fx_init(&f))
+		goto out;
+	t = handshake(f.c, tls13, TLS13_CLIENT_END + 1);
+	ev_close(f.c, FD, t);
+	ASSERT_EQ(f.s->n, 0, "no entry");
+out:
+	fx_fini(&f);
+}
+
+TEST(wire)
+{
+	if (test__start_subtest("tls13"))
+		subtest_tls13();
+	if (test__start_subtest("tls12"))
+		subtest_tls12();
+	if (test__start_subtest("refused"))
+		subtest_refused();
+	if (test__start_subtest("lost"))
+		subtest_lost();
+	if (test__start_subtest("default_mode"))
+		subtest_default_mode();
+}
