@@ -616,9 +616,10 @@ struct inbound {
 	__u64 ssl; /* 0: a plain HTTP socket */
 	__u64 ts;
 	__u32 fd;
-	__u16 timing; /* --timing-only: no bytes to copy */
-	__u8 adopt;   /* ...and the socket is not known yet: see adopt_io() */
-	__u8 wire;    /* ...but a handshake's records: their first MAX_CAPTURE bytes */
+	__u8 timing; /* --timing-only: no bytes to copy */
+	__u8 adopt;  /* ...and the socket is not known yet: see adopt_io() */
+	__u8 wire;   /* ...but a handshake's records: their first MAX_CAPTURE bytes */
+	__u8 sniff;  /* a socket not known as TLS or HTTP yet: a ClientHello? see sniff_read() */
 };
 
 struct {
@@ -807,6 +808,7 @@ static __always_inline void timing_io(__u32 fd, __u64 buf, __u64 len, int is_wri
  * ClientHello carry their first MAX_CAPTURE bytes, the rest as timing_io().
  */
 #define WIRE_CALLS 64
+#define WIRE_SERVER (1u << 31) /* in wire_socks: the process is the server */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -852,7 +854,7 @@ static __always_inline void wire_io(__u32 fd, __u64 buf, __u64 len, int is_write
 	struct inbound in = { .buf = buf, .ts = bpf_ktime_get_ns(), .fd = fd, .wire = 1 };
 	__u8 type = 0;
 
-	if (!left || !*left) {
+	if (!left || !(*left & ~WIRE_SERVER)) {
 		timing_io(fd, buf, len, is_write);
 		return;
 	}
@@ -861,7 +863,8 @@ static __always_inline void wire_io(__u32 fd, __u64 buf, __u64 len, int is_write
 		bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
 		return;
 	}
-	if (buf && len && !bpf_probe_read_user(&type, 1, (void *)buf) && type == 0x17)
+	if (!(*left & WIRE_SERVER) && buf && len && !bpf_probe_read_user(&type, 1, (void *)buf) &&
+	    type == 0x17)
 		*left = 0;
 	emit_sock_io(fd, IO_WRITE, in.ts, buf, len, MAX_CAPTURE);
 }
@@ -1075,8 +1078,9 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 		struct inbound in = { .buf = buf, .ssl = 0, .ts = bpf_ktime_get_ns(), .fd = fd };
 		__u32 tid = (__u32)id;
 
-		if (*fl & FD_HTTP)
-			bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
+		/* not HTTP yet: a server's memory BIO's ClientHello, perhaps (sniff_read()) */
+		in.sniff = !(*fl & FD_HTTP);
+		bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
 		return;
 	}
 	if (!(*fl & FD_HTTP)) {
@@ -1110,13 +1114,39 @@ static __always_inline void sock_io(__u32 fd, __u64 buf, __u64 len, int is_write
 		plain_io(fd, buf, len, is_write);
 }
 
+/*
+ * A read of a socket not known as TLS or HTTP yet, returned: a ClientHello
+ * that no TLS call read is a server's whose program moves the ciphertext
+ * itself (a memory BIO: Python's asyncio), or whose library is not probed.
+ * Its bytes go to user space (the server name, for the session its
+ * ciphertext binds later); in --timing-only the socket is followed from
+ * its records (see wire_io()).
+ */
+static __always_inline void sniff_read(__u32 fd, __u64 buf, __u64 ts, long ret)
+{
+	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
+	__u32 left = WIRE_CALLS | WIRE_SERVER;
+	__u8 *fl;
+
+	if (!tls_client_hello(buf, ret))
+		return;
+	fl = bpf_map_lookup_elem(&fds, &key);
+	if (!fl || (*fl & (FD_TLS | FD_HTTP | FD_OTHER)))
+		return;
+	if (targ_timing_only) {
+		bpf_map_update_elem(&wire_socks, &key, &left, BPF_ANY);
+		*fl |= FD_TLS | FD_WIRE;
+	}
+	emit_sock_io(fd, IO_READ, ts, buf, ret, MAX_CAPTURE);
+}
+
 static __always_inline void nested_read_done(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct inbound *in = bpf_map_lookup_elem(&inbound, &tid);
 	struct ev_tls_in *e;
 	__u64 buf, ssl, ts;
-	__u32 cap, fd, timing, adopting, wire;
+	__u32 cap, fd, timing, adopting, wire, sniff;
 
 	if (!in)
 		return;
@@ -1127,9 +1157,14 @@ static __always_inline void nested_read_done(long ret)
 	timing = in->timing;
 	adopting = in->adopt;
 	wire = in->wire;
+	sniff = in->sniff;
 	bpf_map_delete_elem(&inbound, &tid);
 	if (ret <= 0)
 		return;
+	if (sniff) {
+		sniff_read(fd, buf, ts, ret);
+		return;
+	}
 	if (adopting && !(tls_app_record(buf, ret) && adopt(fd)))
 		return;
 	if (!ssl) {

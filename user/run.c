@@ -271,6 +271,7 @@ int run__start(struct run *r, const struct options *o, struct probes *p)
 	if (err)
 		return err;
 	r->probes = p;
+	collector__set_wire_done(r->col, probes__wire_done, p);
 	r->per_pid = targets__per_pid(o);
 	/* from now on libraries are attached aside, never in the reader's way */
 	err = attacher__start(p->att);

@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: MIT
 """Sessions whose TLS library never touches the socket (memory BIOs: Python's
 asyncio, Node.js), bound to their sockets by the ciphertext they produce:
-asyncio in the default mode, Node.js in both modes under load."""
+asyncio clients and servers in the default mode, Node.js in both modes under
+load; with --timing-only, asyncio's handshakes followed from their records."""
 
 import sys
 
-from harness import (NODE_FETCH, TOL_MS, Failure, check_new_connection, check_reused, describe_exit,
-                     expect, expect_count, need, read_entries, stderr_hint)
+from harness import (NODE_FETCH, TOL_MS, Failure, check_new_connection, check_reused,
+                     curl_server, describe_exit, expect, expect_count, need, read_entries,
+                     server_certs, server_fetches, start_traced_server, stderr_hint,
+                     stop_traced_server)
 
 # asyncio's own TLS (ssl.SSLObject over memory BIOs, as aiohttp and httpx
 # use it): two GETs on one connection, one on a second.
@@ -132,6 +135,95 @@ def test_asyncio_client_timing_only(env):
                "entry %d: connectEnd %.3f ms after the program's handshake ended" % (i, lag))
         worst = max(worst, abs(lag), start - t0)
     return "worst %.3f ms from the program's own handshake" % worst
+
+
+# asyncio's own TLS server (ssl.SSLObject over memory BIOs): keep-alive
+# HTTP/1.1, each response after 20 ms, the port written to argv[3] once it
+# listens
+AIO_SERVER = r"""
+import asyncio, ssl, sys
+cert, key, ready = sys.argv[1:4]
+async def handle(r, w):
+    while True:
+        try:
+            await r.readuntil(b"\r\n\r\n")
+        except Exception:
+            break
+        await asyncio.sleep(0.02)
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        await w.drain()
+    w.close()
+async def main():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
+    with open(ready + ".tmp", "w") as f:
+        f.write(str(srv.sockets[0].getsockname()[1]))
+    os.rename(ready + ".tmp", ready)
+    await asyncio.Event().wait()
+import os
+asyncio.run(main())
+"""
+
+
+def asyncio_server(env, test, opts):
+    """AIO_SERVER under tlstrace OPTS, fetched by curl twice on one connection
+    and once on another: its entries, in order, and its port."""
+    cert, key = server_certs(env)
+    ready = env.path(test + ".port")
+    srv = start_traced_server(env, test, [sys.executable, "-c", AIO_SERVER, cert, key, ready],
+                              ready_file=ready, what="asyncio server", opts=opts)
+    base = "https://localhost:%d" % srv.port
+    _, got1 = curl_server(env, srv, server_fetches([base + "/a", base + "/b"]))
+    _, got2 = curl_server(env, srv, server_fetches([base + "/c"]))
+    stop_traced_server(env, srv)
+    expect([s for s, _, _ in got1 + got2] == [200, 200, 200], "curl got %r" % (got1 + got2))
+    entries = read_entries(srv.out_file)
+    expect_count(entries, 3)
+    entries.sort(key=lambda e: e["requestStart"])
+    for i, e in enumerate(entries):
+        x = e["tlstrace"]
+        expect(x["role"] == "server" and "failedPhase" not in x, "entry %d: %r" % (i, x))
+        expect(x["tls"]["serverName"] == "localhost",
+               "entry %d: serverName %r, want the SNI curl sent" % (i, x["tls"]["serverName"]))
+        wait = e["responseStart"] - e["requestStart"]
+        if "responseStart" not in x.get("unknown", []):
+            expect(20 <= wait < 500, "entry %d: %.3f ms from request to response, want the "
+                   "server's 20 ms" % (i, wait))
+    first, second, third = entries
+    for i, e in ((0, first), (2, third)):
+        expect(not e["tlstrace"]["reused"] and e["connectStart"] > 0 and
+               e["connectStart"] <= e["secureConnectionStart"] < e["connectEnd"] <=
+               e["requestStart"], "entry %d: no whole connection: %r" % (i, e))
+    expect(second["tlstrace"]["reused"] and
+           second["tlstrace"]["connectionId"] == first["tlstrace"]["connectionId"] !=
+           third["tlstrace"]["connectionId"], "connections: %r" %
+           [(e["tlstrace"]["connectionId"], e["tlstrace"]["reused"]) for e in entries])
+    return entries, srv.port
+
+
+def test_asyncio_server(env):
+    """An asyncio HTTPS server (memory BIOs), default mode: three requests
+    on two connections, each connection's first with its accept and
+    handshake, the SNI the client sent (read by the program itself, before
+    its session was bound), URLs as asked."""
+    entries, port = asyncio_server(env, "asyncio_server", [])
+    names = [e["name"] for e in entries]
+    want = ["https://localhost:%d/%s" % (port, p) for p in "abc"]
+    expect(names == want, "names %r, want %r" % (names, want))
+
+
+def test_asyncio_server_timing_only(env):
+    """The same with --timing-only: the server's handshakes followed from
+    their records (it read the ClientHello outside any TLS call), three
+    exchanges on two connections with accept, handshake and SNI, library
+    "unknown"."""
+    entries, port = asyncio_server(env, "asyncio_server_timing_only", ["--timing-only"])
+    for i, e in enumerate(entries):
+        x = e["tlstrace"]
+        expect(x.get("timingOnly") is True and x["tls"]["library"] == "unknown",
+               "entry %d: %r" % (i, x))
+        expect(x["tls"].get("version") == "TLSv1.3", "entry %d: no ServerHello: %r" % (i, x))
 
 
 NODE_RUNS = 10

@@ -362,3 +362,16 @@ void check_order(const struct entry *e)
 	check_timings_in_order(e);
 	ASSERT_NEQ(e->start, 0, "startTime set");
 }
+
+void ev_accept(struct collector *c, __u32 fd, __u64 ts)
+{
+	struct ev_accept e = {};
+
+	set_hdr(&e.hdr, EV_ACCEPT, ts);
+	e.fd = fd;
+	e.family = FAM4;
+	e.port = 40000;
+	e.addr[0] = 127;
+	e.addr[3] = 1;
+	feed_ok(c, &e, sizeof(e));
+}

@@ -96,6 +96,9 @@ void ev_connect_port(struct collector *c, __u32 fd, __u64 sock, __u64 ts, __u16 
 /* connect() to 127.0.0.1:443 */
 void ev_connect(struct collector *c, __u32 fd, __u64 sock, __u64 ts);
 
+/* accept() of a connection from 127.0.0.1:40000 on fd */
+void ev_accept(struct collector *c, __u32 fd, __u64 ts);
+
 /* a TCP state change of the connection from the loopback address of a's family to a:443 */
 void ev_tcp_addr(struct collector *c, __u32 fd, __u64 sock, __u64 ts, struct addr a, int oldstate,
 		 int newstate);

@@ -558,19 +558,6 @@ out:
 	fx_fini(&f);
 }
 
-static void ev_accept(struct collector *c, __u32 fd, __u64 ts)
-{
-	struct ev_accept e = {};
-
-	set_hdr(&e.hdr, EV_ACCEPT, ts);
-	e.fd = fd;
-	e.family = 2;
-	e.port = 40000;
-	e.addr[0] = 127;
-	e.addr[3] = 1;
-	feed_ok(c, &e, sizeof(e));
-}
-
 /* --timing-only: a socket read or write as timing_io() reports it */
 static void ev_sock_io(struct collector *c, __u32 fd, __u32 dir, __u64 enter, __u64 ts, __u32 len)
 {

@@ -184,14 +184,10 @@ static void subtest_server_every_split(void)
 
 	for (size_t cut = 1; cut < len; cut++) {
 		struct collector *c = new_collector(&s);
-		struct ev_accept a = {};
 
 		if (!ASSERT_OK_PTR(c, "collector__new"))
 			return;
-		set_hdr(&a.hdr, EV_ACCEPT, 1000);
-		a.fd = 7;
-		a.family = 2;
-		feed_ok(c, &a, sizeof(a));
+		ev_accept(c, 7, 1000);
 		ev_set_fd(c, SSL1, 7, 1050);
 		ev_handshake(c, SSL1, 1100, 1300, 1);
 		ev_call_raw(c, SSL1, CALL_READ, 1990, 2000, (__s64)cut, 16384, stream, cut, cut);
@@ -422,7 +418,6 @@ static void subtest_request_head_over_limit(void)
 	size_t n = HTTP1_HEAD_LIMIT + 1000;
 	char *head = malloc(n + 128);
 	struct collector_stats st;
-	struct ev_accept a = {};
 	struct sink2 s;
 	struct collector *c = new_collector(&s);
 	size_t len;
@@ -433,10 +428,7 @@ static void subtest_request_head_over_limit(void)
 	memset(head + len, 'k', n);
 	len += n;
 	len += sprintf(head + len, "\r\n\r\n" REQ_B);
-	set_hdr(&a.hdr, EV_ACCEPT, 1000);
-	a.fd = 7;
-	a.family = 2;
-	feed_ok(c, &a, sizeof(a));
+	ev_accept(c, 7, 1000);
 	ev_set_fd(c, SSL1, 7, 1050);
 	ev_handshake(c, SSL1, 1100, 1300, 1);
 	write_pieces(c, SSL1, CALL_READ, 2000, 2000, head, len, MAX_CAPTURE);

@@ -164,6 +164,83 @@ out:
 	fx_fini(&f);
 }
 
+/*
+ * A server that read the ClientHello outside any TLS call (asyncio's
+ * memory BIOs): its handshake ends at the read of the client's Finished,
+ * here with the request in the same read, whose answer may then be the
+ * session tickets the program writes next.
+ */
+static void subtest_server(void)
+{
+	static unsigned char fin_req[512];
+	const __u8 req[5] = { 0x17, 3, 3, 0, 95 };
+	struct fx f = {};
+	const struct entry *e;
+	size_t n;
+
+	if (!fx_init(&f))
+		goto out;
+	collector__set_timing_only(f.c);
+	ev_accept(f.c, FD, 1000);
+	ev_bytes(f.c, IO_READ, 1100, 1200, tls13[0].data, tls13[0].len, tls13[0].len);
+	ev_bytes(f.c, IO_WRITE, 1400, 1400, tls13[1].data, tls13[1].len, tls13[1].len);
+	/* the client's CCS and Finished, and the head of its request, in one read */
+	memcpy(fin_req, tls13[2].data, tls13[2].len);
+	memcpy(fin_req + tls13[2].len, req, sizeof(req));
+	n = tls13[2].len + 100;
+	ev_bytes(f.c, IO_READ, 1500, 1600, fin_req, tls13[2].len + sizeof(req), n);
+	ev_app(f.c, IO_WRITE, 1700, 1700, 300); /* its tickets */
+	ev_app(f.c, IO_WRITE, 2000, 2000, 300); /* the response */
+	ev_app(f.c, IO_READ, 2900, 3000, 100);	/* the next request */
+	ev_app(f.c, IO_WRITE, 3100, 3100, 300);
+	ev_close(f.c, FD, 4000);
+	if (!ASSERT_EQ(f.s->n, 2, "two entries") || !(e = nth(&f, 0)))
+		goto out;
+	ASSERT_STREQ(e->role, "server", "a server's");
+	ASSERT_EQ(e->secure_start, 1200, "secureConnectionStart: the ClientHello's read");
+	ASSERT_EQ(e->connect_end, 1600, "connectEnd: the read of the client's Finished");
+	ASSERT_EQ(e->request_start, 1600, "the request came in that read");
+	ASSERT_TRUE(e->unknown & FIELD_RESPONSE_START, "its answer may be the tickets");
+	ASSERT_STREQ(e->server_name, "localhost", "SNI");
+	check_order(e);
+	e = nth(&f, 1);
+	if (e) {
+		ASSERT_EQ(e->request_start, 3000, "the second request");
+		ASSERT_EQ(e->response_start, 3100, "its answer");
+		ASSERT_FALSE(e->unknown & FIELD_RESPONSE_START, "known");
+	}
+out:
+	fx_fini(&f);
+}
+
+/*
+ * The default mode: a server's session its ciphertext binds (a memory BIO)
+ * after its program read the ClientHello itself takes the SNI from it.
+ */
+static void subtest_server_hello_default_mode(void)
+{
+	struct fx f = {};
+	const struct entry *e;
+
+	if (!fx_init(&f))
+		goto out;
+	ev_accept(f.c, FD, 1000);
+	ev_bytes(f.c, IO_READ, 1100, 1200, tls13[0].data, tls13[0].len, tls13[0].len);
+	ev_handshake(f.c, SSL1, 1250, 1300, -1);
+	ev_bind_in(f.c, SSL1, FD, BIND_CIPHER, 1400, CALL_HANDSHAKE, 1250, tls13[1].data,
+		   tls13[1].len < MAX_HELLO ? tls13[1].len : MAX_HELLO);
+	ev_handshake(f.c, SSL1, 1500, 1600, 1);
+	ev_read(f.c, SSL1, 2000, REQ_A);
+	ev_write(f.c, SSL1, 2100, 2110, RESP_OK);
+	ev_close(f.c, FD, 3000);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+		goto out;
+	ASSERT_STREQ(e->server_name, "localhost", "the SNI of the ClientHello it read");
+	ASSERT_STREQ(e->library, "openssl", "its session's library");
+out:
+	fx_fini(&f);
+}
+
 /* the default mode reads the plaintext: a ClientHello written outside a TLS call is left alone */
 static void subtest_default_mode(void)
 {
@@ -189,6 +266,10 @@ TEST(wire)
 		subtest_refused();
 	if (test__start_subtest("lost"))
 		subtest_lost();
+	if (test__start_subtest("server"))
+		subtest_server();
+	if (test__start_subtest("server_hello_default_mode"))
+		subtest_server_hello_default_mode();
 	if (test__start_subtest("default_mode"))
 		subtest_default_mode();
 }

@@ -38,7 +38,9 @@ struct req {
 	__u64 response_start;
 	__u64 response_end;
 	__u64 last_read;
-	int first_on_conn;	    /* carries the connection's timings */
+	int first_on_conn; /* carries the connection's timings */
+	/* --timing-only: asked in the call that ended a TLS 1.3 handshake seen from the wire */
+	int asked_in_handshake;
 	__u64 id;		    /* unique in the collector */
 	struct head_budget *budget; /* the collector's, which head is charged to */
 	const char *incomplete;	    /* why facts of it were lost (static), or NULL */
@@ -123,6 +125,8 @@ struct conn {
 	__u32 nreq; /* requests started on it */
 	__u64 last_ts;
 	struct conn_share *share; /* a socket forked processes hold copies of, or NULL */
+	/* a server's: the ClientHello it read outside any TLS call, for a session bound later */
+	struct tls_client_hello *hello_in;
 };
 
 /*
@@ -187,6 +191,8 @@ struct collector {
 	struct head_budget heads; /* HTTP/1 head bytes held, all connections */
 	int timing_only;	  /* TLS connections timed from their socket syscalls */
 	collector_listening_fn listening;
+	collector_wire_done_fn wire_done;
+	void *wire_done_ctx;
 	struct pend *pend; /* calls whose EV_MORE records are still coming */
 	unsigned npend;
 	size_t waiting_bytes; /* records held back behind them (struct waiting) */
@@ -199,6 +205,12 @@ static void conn_lose(struct collector *c, struct conn *cn, const char *why);
 static void carry_loss(struct collector *c, struct conn *cn, const struct ev_loss *l, __u32 tid);
 static void call_start(struct collector *c, __u32 of, __u32 pid, __u64 key, int is_write,
 		       const struct io *io, __u32 more);
+
+void collector__set_wire_done(struct collector *c, collector_wire_done_fn fn, void *ctx)
+{
+	c->wire_done = fn;
+	c->wire_done_ctx = ctx;
+}
 
 void collector__set_timing_only(struct collector *c)
 {
@@ -566,6 +578,12 @@ static void req_entry(struct entry *e, struct conn *cn, struct req *r)
 	 */
 	e->timing_first_tls13 = r->timing && r->first_on_conn && cn->observed && !cn->server && s &&
 				!s->membio && (s->sh.version == 0x0304 || !s->sh_state);
+	/*
+	 * ...and a server's, when its request came in the read that ended the
+	 * handshake: the session tickets its program then writes come after it
+	 */
+	if (r->asked_in_handshake && (s->sh.version == 0x0304 || !s->sh_state))
+		e->timing_first_tls13 = 1;
 	if (r->timing)
 		e->unknown |= TIMING_UNKNOWN;
 	if (e->timing_first_tls13)
@@ -989,6 +1007,7 @@ static void conn_destroy(struct collector *c, struct conn *cn)
 	h2__free(cn->h2);
 	free(cn->sniff);
 	h1stream__free(&cn->rqs, &c->heads);
+	free(cn->hello_in);
 	free(cn);
 }
 
@@ -1326,6 +1345,11 @@ static void on_bind(struct collector *c, const void *rec, size_t len)
 			return;
 	}
 	sess_attach(c, s, cn);
+	if (!s->sni[0] && cn->hello_in) {
+		/* a server's memory BIO: its program read the ClientHello itself */
+		s->ch = *cn->hello_in;
+		snprintf(s->sni, sizeof(s->sni), "%s", s->ch.sni);
+	}
 	if (cn->observed && s->hs_start && s->hs_start < cn->connect_start) {
 		/* its handshake began before this socket connected: on another one */
 		s->hs_start = s->hs_end = s->hs_last_call = 0;
@@ -3093,12 +3117,19 @@ static void wire_start(struct collector *c, struct conn *cn, const struct ev_hdr
 		s->hs_done = 1; /* on a socket older than the trace: not its handshake */
 }
 
+/* the handshake followed from its records is over: its calls need not carry bytes */
+static void wire_end(struct collector *c, struct session *s)
+{
+	if (c->wire_done && s->conn)
+		c->wire_done(c->wire_done_ctx, s->conn->key.pid, (__u32)s->conn->key.fd);
+}
+
 /*
  * A call of a socket whose handshake is followed from its records: the
  * call that ends the handshake is its end (a write's entry, a read's
  * return); an alert refuses it; framing lost leaves its end unknown.
  */
-static void wire_io(struct conn *cn, int is_write, const struct io *io)
+static void wire_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
 {
 	struct session *s = cn->sess;
 	int side = is_write != cn->server ? TLS_WIRE_CLIENT : TLS_WIRE_SERVER;
@@ -3111,12 +3142,22 @@ static void wire_io(struct conn *cn, int is_write, const struct io *io)
 		return;
 	case TLS_WIRE_ALERT:
 		/* refused: nothing more of it counts; its close reports the failure */
+		if (!s->hs_error)
+			wire_end(c, s);
 		s->hs_error = io->ts;
 		return;
 	case TLS_WIRE_DONE:
 		if (!s->hs_done) {
 			s->hs_done = 1;
 			s->hs_end = is_write ? io->ts_enter : io->ts;
+		}
+		if (s->wire->rest) {
+			/* the same call carried application data after it: a request, perhaps */
+			struct req *tail = cn->tail;
+
+			timing_io(c, cn, is_write, io);
+			if (cn->tail && cn->tail != tail)
+				cn->tail->asked_in_handshake = 1;
 		}
 		break;
 	default:
@@ -3127,6 +3168,7 @@ static void wire_io(struct conn *cn, int is_write, const struct io *io)
 		}
 		break;
 	}
+	wire_end(c, s);
 	free(s->wire);
 	s->wire = NULL;
 }
@@ -3157,13 +3199,24 @@ static void on_sock_io(struct collector *c, const void *rec, size_t len)
 		carry_loss(c, NULL, &e->lost, e->hdr.tid);
 	if (!cn || !e->len)
 		return;
-	if (c->timing_only && !cn->sess && !cn->server && e->dir == IO_WRITE &&
-	    tls_client_hello(e->data, e->cap, &ch))
-		wire_start(c, cn, &e->hdr, e->fd, &ch);
+	/* a ClientHello written, or read by a server, outside any TLS call */
+	if (!cn->sess && cn->server == (e->dir == IO_READ) &&
+	    tls_client_hello(e->data, e->cap, &ch)) {
+		if (c->timing_only) {
+			wire_start(c, cn, &e->hdr, e->fd, &ch);
+		} else {
+			/* the default mode: for the session its ciphertext binds later */
+			if (cn->server && !cn->hello_in)
+				cn->hello_in = malloc(sizeof(*cn->hello_in));
+			if (cn->hello_in)
+				*cn->hello_in = ch;
+			return;
+		}
+	}
 	if (cn->sess && c->timing_only) {
 		cn->last_ts = e->hdr.ts;
 		if (cn->sess->wire)
-			wire_io(cn, e->dir == IO_WRITE, &io);
+			wire_io(c, cn, e->dir == IO_WRITE, &io);
 		else
 			timing_io(c, cn, e->dir == IO_WRITE, &io);
 		return;

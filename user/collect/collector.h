@@ -74,6 +74,14 @@ void collector__set_timing_only(struct collector *c);
 typedef int (*collector_listening_fn)(__u32 pid, __u16 port);
 void collector__set_listening(struct collector *c, collector_listening_fn fn);
 
+/*
+ * --timing-only: called with ctx when the handshake of process pid's socket
+ * fd, followed from its TLS records, is over (done, refused, or its framing
+ * lost), so that its calls stop carrying their bytes. Optional.
+ */
+typedef void (*collector_wire_done_fn)(void *ctx, __u32 pid, __u32 fd);
+void collector__set_wire_done(struct collector *c, collector_wire_done_fn fn, void *ctx);
+
 /* feed one ring-buffer record; -EINVAL if it is malformed */
 int collector__feed(struct collector *c, const void *rec, size_t len);
 

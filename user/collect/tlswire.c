@@ -112,6 +112,7 @@ static void record_body(struct tls_wire *w, int side, const unsigned char *data,
 int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size_t cap, size_t len)
 {
 	size_t pos = 0;
+	int was = w->state;
 
 	if (side != TLS_WIRE_CLIENT && side != TLS_WIRE_SERVER)
 		return w->state;
@@ -154,5 +155,7 @@ int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size
 		if (!d->left && w->state == TLS_WIRE_GOING)
 			record_end(w, side);
 	}
+	if (was == TLS_WIRE_GOING && w->state != TLS_WIRE_GOING)
+		w->rest = len - pos;
 	return w->state;
 }

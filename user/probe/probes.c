@@ -177,6 +177,15 @@ void probes__drain(struct probes *p)
 	ring_buffer__consume(p->rb);
 }
 
+void probes__wire_done(void *p, __u32 pid, __u32 fd)
+{
+	struct probes *pr = p;
+	__u64 key = (__u64)pid << 32 | fd;
+
+	if (pr && pr->skel)
+		bpf_map__delete_elem(pr->skel->maps.wire_socks, &key, sizeof(key), 0);
+}
+
 void probes__counters(struct probes *p, __u64 *out)
 {
 	int ncpu = libbpf_num_possible_cpus();

@@ -64,6 +64,13 @@ int probes__poll(struct probes *p, int timeout_ms);
 /* take the records already there, without waiting */
 void probes__drain(struct probes *p);
 
+/*
+ * --timing-only: the handshake of process pid's socket fd, followed from its
+ * records, is over: its calls stop carrying their bytes (the wire_socks map
+ * of bpf/net.bpf.c). p is a struct probes; a socket not there is fine.
+ */
+void probes__wire_done(void *p, __u32 pid, __u32 fd);
+
 /* the BPF counters summed over CPUs, indexed by CNT_* (out: CNT_NR); zeros if unreadable */
 void probes__counters(struct probes *p, __u64 *out);
 
