@@ -7,6 +7,7 @@ bpftrace, so everything a tracer could slow down happens in these processes.
                        each request's wall time, and the pids that made them
   py-new PORT N        N requests, each on a new connection (timed in-process)
   py-ka PORT N         one connection, a warm-up request, then N requests
+  aio-new PORT N       as py-new with asyncio's own TLS (memory BIOs)
   load PORT CLIENTS S  CLIENTS processes hammering /hello for S seconds on
                        keep-alive; our parent's (tlstrace's) CPU and memory
   hammer PORT S        one of those processes: requests done in S seconds
@@ -81,6 +82,33 @@ def py_ka(port, n):
     cpu = cpu_s() - c0
     c.close()
     return {"samples": t, "cpu_us": cpu / max(n, 1) * 1e6}
+
+
+def aio_new(port, n):
+    import asyncio
+
+    async def one(ctx):
+        r, w = await asyncio.open_connection("localhost", port, ssl=ctx)
+        w.write(REQUEST)
+        await w.drain()
+        head = await r.readuntil(b"\r\n\r\n")
+        size = [int(l.split(b":")[1]) for l in head.split(b"\r\n")
+                if l.lower().startswith(b"content-length:")]
+        await r.readexactly(size[0] if size else 0)
+        w.close()
+        await w.wait_closed()
+
+    async def run():
+        ctx = context()
+        t = []
+        c0 = cpu_s()
+        for _ in range(n):
+            t0 = time.perf_counter()
+            await one(ctx)
+            t.append((time.perf_counter() - t0) * 1e6)
+        return {"samples": t, "cpu_us": (cpu_s() - c0) / n * 1e6}
+
+    return asyncio.run(run())
 
 
 def python_client(kind, port, n):
@@ -290,6 +318,8 @@ def main():
         out(py_new(port, *args))
     elif cmd == "py-ka":
         out(py_ka(port, *args))
+    elif cmd == "aio-new":
+        out(aio_new(port, *args))
     elif cmd == "load":
         out(load(port, *args))
     elif cmd == "hammer":

@@ -346,18 +346,20 @@ def section_hits(args, srv):
         py0 = stats(py + ["py-ka", str(srv.port), "0"])
         pyk = stats(py + ["py-ka", str(srv.port), str(k)])
         pyn = stats(py + ["py-new", str(srv.port), str(n)])
+        aion = stats(py + ["aio-new", str(srv.port), str(n)])
         res[name] = {
             "curl new": per_probe(curln, n),
             "curl keep-alive": diff(per_probe(curlk, 1), per_probe(curl1, 1), k),
             "python new": per_probe(pyn, n),
             "python keep-alive": diff(per_probe(pyk, 1), per_probe(py0, 1), k),
+            "asyncio new": per_probe(aion, n),
         }
     print("\n== uprobe hits per request (tlstrace --stats; entry and return hits together)")
     print("   new: mean over %d new connections (curl: one process each); keep-alive: per "
           "request after the first, over %d" % (n, k))
     print("   %-14s %-18s %6s  %s" % ("mode", "client", "hits", "per probe"))
     for name, _ in MODES:
-        for client in CLIENT_NAMES:
+        for client in CLIENT_NAMES + ["asyncio new"]:
             h = res[name][client]
             probes = " ".join("%s %.1f" % (p, h[p]) for p in PROBES if abs(h[p]) >= 0.05)
             print("   %-14s %-18s %6.1f  %s" % (name, client, h["total"], probes or "-"))
