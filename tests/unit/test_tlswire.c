@@ -64,7 +64,6 @@ static const struct {
 	{ "tls12_resumed", tls12_resumed, TLS12_RESUMED_CLIENT_END, TLS_WIRE_DONE },
 	{ "tls13_hrr", tls13_hrr, TLS13_HRR_CLIENT_END, TLS_WIRE_DONE },
 	{ "tls13_refused", tls13_refused, TLS13_REFUSED_CLIENT_END, TLS_WIRE_ALERT },
-	{ "tls12_refused", tls12_refused, TLS12_REFUSED_CLIENT_END, TLS_WIRE_ALERT },
 };
 
 /* the call that ended each real handshake is the one after which its client's call returned */

@@ -59,6 +59,22 @@ static __u64 handshake(struct collector *c, const struct tls_flight_call *flight
 	return t;
 }
 
+/*
+ * --timing-only: the handshake's first calls of flight, then a request
+ * written at *t, answered at *t + 300, and the close: the one entry, or
+ * NULL (failing)
+ */
+static const struct entry *fetch(struct fx *f, const struct tls_flight_call *flight, int calls,
+				 __u64 *t)
+{
+	collector__set_timing_only(f->c);
+	*t = handshake(f->c, flight, calls);
+	ev_app(f->c, IO_WRITE, *t, *t, 100);
+	ev_app(f->c, IO_READ, *t + 50, *t + 300, 300);
+	ev_close(f->c, FD, *t + 400);
+	return ASSERT_EQ(f->s->n, 1, "one entry") ? nth(f, 0) : NULL;
+}
+
 /* TLS 1.3: from the ClientHello's write to the client's Finished's write */
 static void subtest_tls13(void)
 {
@@ -66,14 +82,8 @@ static void subtest_tls13(void)
 	const struct entry *e;
 	__u64 t;
 
-	if (!fx_init(&f))
-		goto out;
-	collector__set_timing_only(f.c);
-	t = handshake(f.c, tls13, TLS13_CLIENT_END + 1); /* CH 1200, SH read 1400, Fin 1600 */
-	ev_app(f.c, IO_WRITE, t, t, 100);
-	ev_app(f.c, IO_READ, t + 50, t + 300, 300);
-	ev_close(f.c, FD, t + 400);
-	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+	/* CH 1200, SH read 1400, Fin 1600 */
+	if (!fx_init(&f) || !(e = fetch(&f, tls13, TLS13_CLIENT_END + 1, &t)))
 		goto out;
 	ASSERT_EQ(e->connect_start, 1000, "connectStart");
 	ASSERT_EQ(e->secure_start, 1200, "secureConnectionStart: the ClientHello's write");
@@ -98,15 +108,8 @@ static void subtest_tls12(void)
 	const struct entry *e;
 	__u64 t;
 
-	if (!fx_init(&f))
-		goto out;
-	collector__set_timing_only(f.c);
 	/* CH 1200, flight read 1400, CKE/CCS/Fin 1600, CCS/Fin read 1800 */
-	t = handshake(f.c, tls12, TLS12_CLIENT_END + 1);
-	ev_app(f.c, IO_WRITE, t, t, 100);
-	ev_app(f.c, IO_READ, t + 50, t + 300, 300);
-	ev_close(f.c, FD, t + 400);
-	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+	if (!fx_init(&f) || !(e = fetch(&f, tls12, TLS12_CLIENT_END + 1, &t)))
 		goto out;
 	ASSERT_EQ(e->connect_end, 1800, "connectEnd: the read of the server's Finished");
 	ASSERT_EQ(e->response_start, t + 300, "responseStart: the first read after the request");
