@@ -299,6 +299,19 @@ struct {
 	__type(value, struct held_loss);
 } losses SEC(".maps") __weak;
 
+/*
+ * Processes that have held a loss (pid: 1): at its exit, only such a
+ * process's entries are looked for in losses, a walk of the whole map
+ * (~80 us at its size here). An entry whose loss was carried meanwhile
+ * leaves the mark: the walk is then for nothing, never missed.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_LOSSES);
+	__type(key, __u32);
+	__type(value, __u8);
+} lossy SEC(".maps") __weak;
+
 static __always_inline void loss_key(struct loss_key *k, __u32 kind, __u64 id)
 {
 	k->id = id;
@@ -313,6 +326,7 @@ static __always_inline struct held_loss *held_get(const struct loss_key *k)
 
 	if (l)
 		return l;
+	bpf_map_update_elem(&lossy, &k->pid, &(__u8){ 1 }, BPF_ANY);
 	bpf_map_update_elem(&losses, k, &zero, BPF_NOEXIST);
 	l = bpf_map_lookup_elem(&losses, k);
 	if (!l)

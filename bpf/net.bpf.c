@@ -1495,7 +1495,10 @@ int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
 	bpf_map_delete_elem(&inherited, &tgid);
 	if (!is_traced(tgid))
 		return 0;
-	bpf_for_each_map_elem(&losses, exit_loss, &x, 0);
+	if (bpf_map_lookup_elem(&lossy, &tgid)) {
+		bpf_map_delete_elem(&lossy, &tgid);
+		bpf_for_each_map_elem(&losses, exit_loss, &x, 0);
+	}
 	e = reserve(sizeof(*e));
 	if (e) {
 		task = (struct task_struct *)bpf_get_current_task();
