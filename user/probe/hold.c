@@ -236,7 +236,8 @@ static void sweep(struct holder *h, __u64 now, __u64 timeout_ns, enum why why)
 		key = next;
 		if (key == HOLD_ARMED || bpf_map_lookup_elem(h->held_fd, &key, &v))
 			continue;
-		if (now - v.since >= timeout_ns || v.since > now)
+		/* (a hold newer than now, recorded since now was read, is not due) */
+		if (!timeout_ns || (v.since <= now && now - v.since >= timeout_ns))
 			due[n++] = key;
 		else if (kill((pid_t)key, 0) && errno == ESRCH &&
 			 !bpf_map_delete_elem(h->held_fd, &key)) {
