@@ -783,15 +783,15 @@ static __always_inline void emit_sock_io(__u32 fd, __u32 dir, __u64 ts_enter, __
 
 /*
  * --timing-only: a TLS socket's own reads and writes, outside the handshake,
- * are the requests and responses. Only a write's record header is copied
- * (to tell an alert from a request); nothing of a read.
+ * are the requests and responses. Only the first record header of each is
+ * copied (to tell a closing alert from a request or an answer).
  */
 #define TLS_RECORD_HEADER 5
 
 static __always_inline void timing_io(__u32 fd, __u64 buf, __u64 len, int is_write)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inbound in = { .ts = bpf_ktime_get_ns(), .fd = fd, .timing = 1 };
+	struct inbound in = { .buf = buf, .ts = bpf_ktime_get_ns(), .fd = fd, .timing = 1 };
 
 	if (is_write)
 		emit_sock_io(fd, IO_WRITE, in.ts, buf, len, TLS_RECORD_HEADER);
@@ -1168,10 +1168,14 @@ static __always_inline void nested_read_done(long ret)
 	if (adopting && !(tls_app_record(buf, ret) && adopt(fd)))
 		return;
 	if (!ssl) {
-		/* --timing-only: how much and when, not what (a handshake's records aside) */
+		/*
+		 * --timing-only: how much and when, and the first record's header
+		 * (to tell the peer's closing alert from an answer), not what; a
+		 * handshake's records aside
+		 */
 		emit_sock_io(fd, IO_READ, ts, buf, ret,
 			     wire     ? MAX_CAPTURE
-			     : timing ? 0
+			     : timing ? TLS_RECORD_HEADER
 				      : MAX_CALL_CAPTURE);
 		return;
 	}

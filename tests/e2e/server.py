@@ -23,6 +23,8 @@ Routes:
   /close-delimited/N
                  HTTP/1.1 200, Connection: close, neither Content-Length nor
                  chunking: N body bytes, then the close (close_notify first)
+  /linger/MS     200, body "hello\n", Connection: close; the close (close_notify
+                 first) MS milliseconds after the response
   /reset         Content-Length: 100000 but 1000 body bytes, RESET_AFTER_MS
                  later a TCP reset (SO_LINGER 0, no close_notify)
   anything else  404, short body
@@ -205,6 +207,11 @@ class Handler(BaseHTTPRequestHandler):
                                   headers=[("Content-Encoding", "gzip")])
             if kind == "close-delimited" and arg <= MAX_SIZE:
                 return self._send_close_delimited(arg)
+            if kind == "linger" and arg <= 10000:
+                self._send(200, b"hello\n", headers=[("Connection", "close")])
+                time.sleep(arg / 1000.0)
+                self.close_connection = True  # Server.shutdown_request sends close_notify
+                return None
             if kind == "set-cookie" and arg <= 1024 * 1024:
                 # a head of about arg bytes: Set-Cookie fields of up to 32 KiB
                 # each (curl takes a field of at most 100 KiB)

@@ -132,6 +132,33 @@ def test_openssl_s_client_timing_only(env):
     return "handshake %.3f ms, wait %.3f ms" % (e["connectEnd"] - e["secureConnectionStart"], wait)
 
 
+def test_timing_only_closing_alert(env):
+    """--timing-only, openssl s_client -ign_eof (it reads until the server
+    closes) on TLS 1.2 and 1.3, a server that closes 300 ms after its
+    response (/linger/300): the close_notify read then is no part of the
+    answer: responseEnd is the response's last read, not the alert's (it was
+    300 ms late, and a keep-alive timeout's worth with nginx)."""
+    need("openssl")
+    env.require_server()
+    request = "GET /linger/300 HTTP/1.1\r\nHost: localhost:%d\r\n\r\n" % env.port
+    spans = []
+    for version in ("-tls1_2", "-tls1_3"):
+        cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % env.port,
+               "-servername", "localhost", "-quiet", "-ign_eof", version]
+        rc, out, err, path = env.trace("timing_only_closing_alert%s" % version, cmd, timeout=30,
+                                       input=request, opts=["--timing-only"])
+        expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+        expect(out.startswith("HTTP/1.1 200"), "s_client printed %r" % out[:60])
+        entries = read_entries(path)
+        expect_count(entries, 1)
+        e = entries[0]
+        span = e["responseEnd"] - e["responseStart"]
+        expect(span < 100, "%s: responseEnd %.3f ms after responseStart: the server's closing "
+               "alert, 300 ms later, taken for the answer" % (version, span))
+        spans.append(span)
+    return "responseStart to responseEnd %.3f and %.3f ms" % tuple(spans)
+
+
 def test_accuracy_bracket(env):
     return accuracy(env, "accuracy_bracket", "127.0.0.1")
 

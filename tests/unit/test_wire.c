@@ -244,6 +244,42 @@ out:
 	fx_fini(&f);
 }
 
+/*
+ * The server's close_notify, read long after the answer (a keep-alive
+ * timeout), whole or its header then its body: not a part of the answer.
+ */
+static void subtest_closing_alert(void)
+{
+	const __u8 tls12_alert[5] = { 0x15, 3, 3, 0, 26 }, tls13_alert[5] = { 0x17, 3, 3, 0, 19 };
+	struct fx f = {};
+	__u64 t;
+
+	for (int split = 0; split < 2; split++) {
+		const __u8 *h = split ? tls12_alert : tls13_alert;
+
+		if (!fx_init(&f))
+			goto out;
+		collector__set_timing_only(f.c);
+		t = handshake(f.c, split ? tls12 : tls13, 10);
+		ev_app(f.c, IO_WRITE, t, t, 100);
+		ev_app(f.c, IO_READ, t + 50, t + 300, 300);
+		if (split) {
+			ev_bytes(f.c, IO_READ, t + 400, 3000000, h, 5, 5);
+			ev_bytes(f.c, IO_READ, 3000010, 3000020, h, 0, h[4]);
+		} else {
+			ev_bytes(f.c, IO_READ, t + 400, 3000000, h, 5, 5 + h[4]);
+		}
+		ev_close(f.c, FD, 3000100);
+		if (ASSERT_EQ(f.s->n, 1, "one entry") && nth(&f, 0))
+			ASSERT_EQ(nth(&f, 0)->response_end, t + 300,
+				  "responseEnd: the answer's last read");
+		fx_fini(&f);
+		f = (struct fx){};
+	}
+out:
+	fx_fini(&f);
+}
+
 /* the default mode reads the plaintext: a ClientHello written outside a TLS call is left alone */
 static void subtest_default_mode(void)
 {
@@ -273,6 +309,8 @@ TEST(wire)
 		subtest_server();
 	if (test__start_subtest("server_hello_default_mode"))
 		subtest_server_hello_default_mode();
+	if (test__start_subtest("closing_alert"))
+		subtest_closing_alert();
 	if (test__start_subtest("default_mode"))
 		subtest_default_mode();
 }

@@ -125,6 +125,8 @@ struct conn {
 	__u32 nreq; /* requests started on it */
 	__u64 last_ts;
 	struct conn_share *share; /* a socket forked processes hold copies of, or NULL */
+	/* --timing-only: an alert's header was read alone; its body (this many bytes) is next */
+	unsigned alert_body;
 	/* a server's: the ClientHello it read outside any TLS call, for a session bound later */
 	struct tls_client_hello *hello_in;
 };
@@ -3070,12 +3072,38 @@ static int is_alert(const struct io *io)
 }
 
 /*
+ * A read of an alert record, or of a part of one: the peer's close_notify
+ * after its last answer, never a part of it. Its header says so (TLS 1.2's
+ * content type; TLS 1.3's length, 2 bytes, type and tag); a library that
+ * reads the header, then the body (OpenSSL), reads the body next.
+ */
+static int alert_read(struct conn *cn, const struct io *io)
+{
+	const unsigned char *d = (const unsigned char *)io->data;
+	unsigned body = cn->alert_body;
+
+	cn->alert_body = 0;
+	if (body && io->len == body)
+		return 1;
+	if (io->cap < 5)
+		return 0;
+	body = (unsigned)d[3] << 8 | d[4];
+	if (!(d[0] == 0x15 && body <= TLS_ALERT_MAX) && !(d[0] == 0x17 && body == 19))
+		return 0;
+	if (io->len == 5) {
+		cn->alert_body = body;
+		return 1;
+	}
+	return io->len == 5 + body;
+}
+
+/*
  * --timing-only: the socket syscalls of a TLS connection, outside its
  * handshake, timed as exchanges; a closing alert is none.
  */
 static void timing_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
 {
-	if (is_write && is_alert(io))
+	if (is_write ? is_alert(io) : alert_read(cn, io))
 		return; /* close_notify */
 	exchange_io(c, cn, is_write, io, 0);
 }
