@@ -409,6 +409,28 @@ out:
 	fx_fini(&f);
 }
 
+/* a client that read a part of the response head and closed: a failed fetch, saying so */
+static void subtest_close_mid_head(void)
+{
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	open_tls(f.c, 5, SOCK1, SSL1, 1000);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ev_read(f.c, SSL1, 2000, "HTTP/1.1 200 OK\r\nConte");
+	ev_close(f.c, 5, 3000);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+		goto out;
+	ASSERT_STREQ(e->failed_phase, "http", "failed_phase");
+	ASSERT_STREQ(e->error, "response head cut short: connection closed", "error");
+	ASSERT_EQ(e->response_start, 2000, "response_start as it happened");
+	ASSERT_EQ(e->response_end, 3000, "response_end = the close");
+out:
+	fx_fini(&f);
+}
+
 static void subtest_exit_mid_response(void)
 {
 	const struct entry *e;
@@ -1479,6 +1501,8 @@ TEST(collector)
 		subtest_unanswered_requests_bounded();
 	if (test__start_subtest("fd_reuse"))
 		subtest_fd_reuse();
+	if (test__start_subtest("close_mid_head"))
+		subtest_close_mid_head();
 	if (test__start_subtest("exit_mid_response"))
 		subtest_exit_mid_response();
 	if (test__start_subtest("exit_before_response"))

@@ -901,6 +901,13 @@ static int cut_short(const struct req *r)
 	return http1_body_cut_short(&r->body, &r->resp);
 }
 
+/* HTTP/1: some of its response head came, not all of it, and nothing else lost it */
+static int head_cut_short(const struct req *r)
+{
+	return !r->stream && !r->timing && !r->opaque && !r->incomplete && r->response_start &&
+	       !r->head_done;
+}
+
 /*
  * --timing-only: the most bytes a TLS alert takes (TLS 1.2 with an explicit
  * AES-GCM nonce: 5 + 8 + 2 + 16); the shortest HTTP request in a record
@@ -943,6 +950,9 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 			emit_req(c, cn, r, ts, NULL); /* what became of it is not known */
 		} else if (!r->response_start) {
 			emit_req(c, cn, r, ts, why);
+		} else if (head_cut_short(r)) {
+			snprintf(err, sizeof(err), "response head cut short: %s", why);
+			emit_req(c, cn, r, ts, err);
 		} else if (cut_short(r)) {
 			snprintf(err, sizeof(err), "response cut short after %llu body bytes: %s",
 				 (unsigned long long)r->body.encoded, why);
