@@ -280,6 +280,31 @@ out:
 	fx_fini(&f);
 }
 
+/* a server name no DNS name could be names nothing: the URL has the address */
+static void subtest_hostile_sni(void)
+{
+	static unsigned char hello[512];
+	struct tls_flight_call flight[TLS13_CLIENT_END + 2];
+	struct fx f = {};
+	const struct entry *e;
+	size_t n, name_end;
+	__u64 t;
+
+	if (!fx_init(&f))
+		goto out;
+	n = test__build_client_hello(hello, sizeof(hello), "evil.example/x?y@z", &name_end);
+	/* the real handshake, its ClientHello this one */
+	memcpy(flight, tls13, sizeof(flight));
+	flight[0].data = hello;
+	flight[0].len = n;
+	if (!(e = fetch(&f, flight, TLS13_CLIENT_END + 1, &t)))
+		goto out;
+	ASSERT_STREQ(e->name, "https://127.0.0.1:443/", "named by the address");
+	ASSERT_STREQ(e->server_name, "evil.example/x?y@z", "the server name as sent");
+out:
+	fx_fini(&f);
+}
+
 /* the default mode reads the plaintext: a ClientHello written outside a TLS call is left alone */
 static void subtest_default_mode(void)
 {
@@ -311,6 +336,8 @@ TEST(wire)
 		subtest_server_hello_default_mode();
 	if (test__start_subtest("closing_alert"))
 		subtest_closing_alert();
+	if (test__start_subtest("hostile_sni"))
+		subtest_hostile_sni();
 	if (test__start_subtest("default_mode"))
 		subtest_default_mode();
 }

@@ -335,9 +335,25 @@ static const char *other_scheme(const struct conn *cn, const struct session *s, 
 }
 
 /*
+ * A server name fit for a URL: a DNS name's letters, digits, '-', '_' and
+ * '.' (RFC 6066 3: host_name). Another (a '/', '?' or '@' a client put
+ * there, or bytes escaped as '?') would make the URL say another host.
+ */
+static int sni_in_url(const char *sni)
+{
+	if (!sni[0])
+		return 0;
+	for (const char *p = sni; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			return 0;
+	return 1;
+}
+
+/*
  * The URL: Host header and target; else, not HTTP, the scheme of its
  * protocol and the server's name (or address) with its port; else the
- * server name; else the address
+ * server name (if fit for a URL); else the address
  */
 static void entry_name(struct entry *e, const struct conn *cn, const struct session *s,
 		       const struct http1_request *line)
@@ -348,6 +364,7 @@ static void entry_name(struct entry *e, const struct conn *cn, const struct sess
 	const char *scheme = tls ? "https" : "http";
 	const char *target = line && line->target[0] == '/' ? line->target : "/";
 	int default_port = tls ? 443 : 80;
+	const char *sni = s && sni_in_url(s->sni) ? s->sni : NULL;
 	char proto[32];
 	const char *other =
 		line && line->host[0] ? NULL : other_scheme(cn, s, proto, sizeof(proto));
@@ -362,21 +379,21 @@ static void entry_name(struct entry *e, const struct conn *cn, const struct sess
 		__u16 port = cn->server ? cn->lport : cn->rport;
 		const char *addr = cn->server ? cn->local : cn->remote;
 
-		if (s && s->sni[0] && port)
-			snprintf(e->name, sizeof(e->name), "%s://%s:%u/", other, s->sni, port);
-		else if (s && s->sni[0])
-			snprintf(e->name, sizeof(e->name), "%s://%s/", other, s->sni);
+		if (sni && port)
+			snprintf(e->name, sizeof(e->name), "%s://%s:%u/", other, sni, port);
+		else if (sni)
+			snprintf(e->name, sizeof(e->name), "%s://%s/", other, sni);
 		else
 			snprintf(e->name, sizeof(e->name), "%s://%s/", other,
 				 addr[0] ? addr : "unknown");
-	} else if (s && s->sni[0]) {
+	} else if (sni) {
 		__u16 port = cn->server ? cn->lport : cn->rport;
 
 		if (port && port != default_port)
-			snprintf(e->name, sizeof(e->name), "%s://%s:%u%s", scheme, s->sni, port,
+			snprintf(e->name, sizeof(e->name), "%s://%s:%u%s", scheme, sni, port,
 				 target);
 		else
-			snprintf(e->name, sizeof(e->name), "%s://%s%s", scheme, s->sni, target);
+			snprintf(e->name, sizeof(e->name), "%s://%s%s", scheme, sni, target);
 	} else if ((cn->server ? cn->local : cn->remote)[0]) {
 		/* the server's address: a server's own end */
 		snprintf(e->name, sizeof(e->name), "%s://%s%s", scheme,
