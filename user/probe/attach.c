@@ -88,6 +88,7 @@ struct request {
 	pid_t pid;
 	bool per_pid;
 	bool held; /* the process waits for this request (hold.h) */
+	uid_t uid; /* the process's owner: whose turn it takes (next_request()) */
 	char path[MAX_PATH];
 };
 
@@ -120,6 +121,7 @@ struct attacher {
 	pthread_mutex_t lock;
 	pthread_cond_t wake, idle;
 	struct request queue[QUEUE_CAP];
+	uid_t last_uid; /* whose request was served last (next_request()) */
 	size_t qhead, qlen;
 	bool busy, quit;
 	bool stuck; /* the worker did not stop in time: not waited for again */
@@ -208,6 +210,7 @@ struct attacher *attacher__new(struct bpf_object *obj, bool verbose,
 		return NULL;
 	a->obj = obj;
 	a->verbose = verbose;
+	a->last_uid = (uid_t)-1; /* no one yet: the oldest request goes first */
 	a->stop = stop;
 	/* every uprobe is a descriptor: leave room for everything else */
 	a->max_links = 1024;
@@ -919,6 +922,32 @@ static bool held_queued(struct attacher *a, pid_t pid)
 	return found;
 }
 
+/*
+ * The next request to serve, taken out of the queue (a->lock held, qlen >
+ * 0): the oldest of a user other than the one served last, if any, so that
+ * each user's libraries take turns. One user who loads many private copies
+ * at once delays another user's by one attach, not by all of them.
+ */
+static struct request next_request(struct attacher *a)
+{
+	size_t pick = 0;
+	struct request r;
+
+	for (size_t i = 0; i < a->qlen; i++)
+		if (a->queue[(a->qhead + i) % QUEUE_CAP].uid != a->last_uid) {
+			pick = i;
+			break;
+		}
+	r = a->queue[(a->qhead + pick) % QUEUE_CAP];
+	/* close the gap: the older ones move up a place */
+	for (size_t i = pick; i > 0; i--)
+		a->queue[(a->qhead + i) % QUEUE_CAP] = a->queue[(a->qhead + i - 1) % QUEUE_CAP];
+	a->qhead = (a->qhead + 1) % QUEUE_CAP;
+	a->qlen--;
+	a->last_uid = r.uid;
+	return r;
+}
+
 static void *worker_main(void *arg)
 {
 	struct attacher *a = arg;
@@ -934,9 +963,7 @@ static void *worker_main(void *arg)
 		}
 		if (a->quit)
 			break;
-		r = a->queue[a->qhead];
-		a->qhead = (a->qhead + 1) % QUEUE_CAP;
-		a->qlen--;
+		r = next_request(a);
 		a->busy = true;
 		pthread_mutex_unlock(&a->lock);
 		if (r.type == REQ_OPENED) {
@@ -976,9 +1003,14 @@ int attacher__start(struct attacher *a)
 	return 0;
 }
 
-static void submit(struct attacher *a, const struct request *r)
+static void submit(struct attacher *a, struct request *r)
 {
+	char proc[32];
+	struct stat st;
 	bool full;
+
+	snprintf(proc, sizeof(proc), "/proc/%d", (int)r->pid);
+	r->uid = stat(proc, &st) ? (uid_t)-1 : st.st_uid;
 
 	pthread_mutex_lock(&a->lock);
 	full = a->qlen == QUEUE_CAP;
