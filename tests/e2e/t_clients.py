@@ -82,19 +82,26 @@ def test_python_ssl(env):
     check_reused(entries[1], 1, entries[0])
 
 
-def test_openssl_s_client(env):
+def s_client(env, test, request, opts=(), extra=()):
+    """`openssl s_client -quiet -ign_eof EXTRA` (it reads until the server
+    closes) sending request, under tlstrace OPTS: what it printed and its one
+    entry."""
     need("openssl")
     env.require_server()
-    request = "GET /hello HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n" % env.port
     cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % env.port,
-           "-servername", "localhost", "-quiet", "-ign_eof"]
-    rc, out, err, path = env.trace("openssl_s_client", cmd, timeout=30, input=request)
+           "-servername", "localhost", "-quiet", "-ign_eof"] + list(extra)
+    rc, out, err, path = env.trace(test, cmd, timeout=30, input=request, opts=opts)
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
-    expect(out.startswith("HTTP/1.1 200") and out.endswith("hello\n"),
-           "s_client printed %r" % out[:60])
+    expect(out.startswith("HTTP/1.1 200"), "s_client printed %r" % out[:60])
     entries = read_entries(path)
     expect_count(entries, 1)
-    e = entries[0]
+    return out, entries[0]
+
+
+def test_openssl_s_client(env):
+    request = "GET /hello HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n" % env.port
+    out, e = s_client(env, "openssl_s_client", request)
+    expect(out.endswith("hello\n"), "s_client printed %r" % out[:60])
     check_shape(e, 0)
     check_response(e, 0, env.url("/hello"), 200, 6)
     check_new_connection(e, 0, env.port)
@@ -108,19 +115,10 @@ def test_openssl_s_client_timing_only(env):
     the version from the ServerHello, the 20 ms delay inside its wait. TLS
     1.2 (its handshake ends at the server's Finished), whose server sends no
     session ticket after the handshake that a wait could end at."""
-    need("openssl")
-    env.require_server()
     request = ("GET /delay/20 HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n"
                % env.port)
-    cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % env.port,
-           "-servername", "localhost", "-quiet", "-ign_eof", "-tls1_2"]
-    rc, out, err, path = env.trace("openssl_s_client_timing_only", cmd, timeout=30,
-                                   input=request, opts=["--timing-only"])
-    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
-    expect(out.startswith("HTTP/1.1 200"), "s_client printed %r" % out[:60])
-    entries = read_entries(path)
-    expect_count(entries, 1)
-    e = entries[0]
+    _, e = s_client(env, "openssl_s_client_timing_only", request, ["--timing-only"],
+                    ["-tls1_2"])
     check_new_connection(e, 0, env.port, "unknown")
     x = e["tlstrace"]
     expect(x.get("timingOnly") is True, "not timing-only: %r" % x)
@@ -138,20 +136,11 @@ def test_timing_only_closing_alert(env):
     response (/linger/300): the close_notify read then is no part of the
     answer: responseEnd is the response's last read, not the alert's (it was
     300 ms late, and a keep-alive timeout's worth with nginx)."""
-    need("openssl")
-    env.require_server()
     request = "GET /linger/300 HTTP/1.1\r\nHost: localhost:%d\r\n\r\n" % env.port
     spans = []
     for version in ("-tls1_2", "-tls1_3"):
-        cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % env.port,
-               "-servername", "localhost", "-quiet", "-ign_eof", version]
-        rc, out, err, path = env.trace("timing_only_closing_alert%s" % version, cmd, timeout=30,
-                                       input=request, opts=["--timing-only"])
-        expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
-        expect(out.startswith("HTTP/1.1 200"), "s_client printed %r" % out[:60])
-        entries = read_entries(path)
-        expect_count(entries, 1)
-        e = entries[0]
+        _, e = s_client(env, "timing_only_closing_alert%s" % version, request,
+                        ["--timing-only"], [version])
         span = e["responseEnd"] - e["responseStart"]
         expect(span < 100, "%s: responseEnd %.3f ms after responseStart: the server's closing "
                "alert, 300 ms later, taken for the answer" % (version, span))
@@ -306,13 +295,7 @@ def test_tls_resumption(env):
     request = "GET /hello HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n" % env.port
     results = []
     for i, opt in enumerate(["-sess_out", "-sess_in"]):
-        cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % env.port,
-               "-servername", "localhost", "-quiet", "-ign_eof", opt, sess]
-        rc, out, err, path = env.trace("tls_resumption_%d" % i, cmd, timeout=30, input=request)
-        expect(rc == 0, "s_client %s: tlstrace %s%s" % (opt, describe_exit(rc), stderr_hint(err)))
-        entries = read_entries(path)
-        expect_count(entries, 1)
-        results.append(entries[0])
+        results.append(s_client(env, "tls_resumption_%d" % i, request, (), [opt, sess])[1])
     first, second = results
     expect(first["tlstrace"]["tls"].get("resumed") is False, "the first session is resumed?")
     expect(second["tlstrace"]["tls"].get("resumed") is True, "the second session is not resumed")
