@@ -32,6 +32,7 @@
 #include <linux/openat2.h>
 #include <bpf/libbpf.h>
 #include "probe/attach.h"
+#include "probe/attachq.h"
 #include "common/escape.h"
 #include "probe/hold.h"
 #include "probe/libfile.h"
@@ -79,20 +80,6 @@ struct user_count {
 	bool said;	/* the limit was reported */
 };
 
-/* a library loaded while tracing, for the worker */
-struct request {
-	enum {
-		REQ_OPENED,
-		REQ_EXEC
-	} type;
-	pid_t pid;
-	bool per_pid;
-	bool held; /* the process waits for this request (hold.h) */
-	uid_t uid; /* the process's owner: whose turn it takes (next_request()) */
-	char path[MAX_PATH];
-};
-
-#define QUEUE_CAP 4096 /* a burst of new processes, each loading its libraries */
 #define PLAIN_CAP 4096 /* executables known to have no TLS library built in */
 
 struct attacher {
@@ -120,9 +107,7 @@ struct attacher {
 	bool worker_on;
 	pthread_mutex_t lock;
 	pthread_cond_t wake, idle;
-	struct request queue[QUEUE_CAP];
-	uid_t last_uid; /* whose request was served last (next_request()) */
-	size_t qhead, qlen;
+	struct attachq queue;
 	bool busy, quit;
 	bool stuck; /* the worker did not stop in time: not waited for again */
 };
@@ -210,7 +195,7 @@ struct attacher *attacher__new(struct bpf_object *obj, bool verbose,
 		return NULL;
 	a->obj = obj;
 	a->verbose = verbose;
-	a->last_uid = (uid_t)-1; /* no one yet: the oldest request goes first */
+	attachq__init(&a->queue);
 	a->stop = stop;
 	/* every uprobe is a descriptor: leave room for everything else */
 	a->max_links = 1024;
@@ -910,42 +895,12 @@ out:
 /* a request still queued that pid is held for */
 static bool held_queued(struct attacher *a, pid_t pid)
 {
-	bool found = false;
+	bool found;
 
 	pthread_mutex_lock(&a->lock);
-	for (size_t i = 0; i < a->qlen && !found; i++) {
-		const struct request *q = &a->queue[(a->qhead + i) % QUEUE_CAP];
-
-		found = q->held && q->pid == pid;
-	}
+	found = attachq__held(&a->queue, pid);
 	pthread_mutex_unlock(&a->lock);
 	return found;
-}
-
-/*
- * The next request to serve, taken out of the queue (a->lock held, qlen >
- * 0): the oldest of a user other than the one served last, if any, so that
- * each user's libraries take turns. One user who loads many private copies
- * at once delays another user's by one attach, not by all of them.
- */
-static struct request next_request(struct attacher *a)
-{
-	size_t pick = 0;
-	struct request r;
-
-	for (size_t i = 0; i < a->qlen; i++)
-		if (a->queue[(a->qhead + i) % QUEUE_CAP].uid != a->last_uid) {
-			pick = i;
-			break;
-		}
-	r = a->queue[(a->qhead + pick) % QUEUE_CAP];
-	/* close the gap: the older ones move up a place */
-	for (size_t i = pick; i > 0; i--)
-		a->queue[(a->qhead + i) % QUEUE_CAP] = a->queue[(a->qhead + i - 1) % QUEUE_CAP];
-	a->qhead = (a->qhead + 1) % QUEUE_CAP;
-	a->qlen--;
-	a->last_uid = r.uid;
-	return r;
 }
 
 static void *worker_main(void *arg)
@@ -954,16 +909,16 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
-		struct request r;
+		struct attach_request r;
 
-		while (!a->qlen && !a->quit) {
+		while (!a->queue.len && !a->quit) {
 			a->busy = false;
 			pthread_cond_broadcast(&a->idle);
 			pthread_cond_wait(&a->wake, &a->lock);
 		}
 		if (a->quit)
 			break;
-		r = next_request(a);
+		attachq__pop(&a->queue, &r);
 		a->busy = true;
 		pthread_mutex_unlock(&a->lock);
 		if (r.type == REQ_OPENED) {
@@ -1003,7 +958,7 @@ int attacher__start(struct attacher *a)
 	return 0;
 }
 
-static void submit(struct attacher *a, struct request *r)
+static void submit(struct attacher *a, struct attach_request *r)
 {
 	char proc[32];
 	struct stat st;
@@ -1013,12 +968,9 @@ static void submit(struct attacher *a, struct request *r)
 	r->uid = stat(proc, &st) ? (uid_t)-1 : st.st_uid;
 
 	pthread_mutex_lock(&a->lock);
-	full = a->qlen == QUEUE_CAP;
-	if (!full) {
-		a->queue[(a->qhead + a->qlen) % QUEUE_CAP] = *r;
-		a->qlen++;
+	full = !attachq__push(&a->queue, r);
+	if (!full)
 		pthread_cond_signal(&a->wake);
-	}
 	pthread_mutex_unlock(&a->lock);
 	if (full) {
 		refuse(a, ATTACH_QUEUE_FULL, r->path, r->pid);
@@ -1029,7 +981,9 @@ static void submit(struct attacher *a, struct request *r)
 
 static void submit_opened(struct attacher *a, pid_t pid, const char *path, bool per_pid, bool held)
 {
-	struct request r = { .type = REQ_OPENED, .pid = pid, .per_pid = per_pid, .held = held };
+	struct attach_request r = {
+		.type = REQ_OPENED, .pid = pid, .per_pid = per_pid, .held = held
+	};
 	struct kind k;
 
 	if (!kind_by_name(path, &k)) {
@@ -1059,7 +1013,9 @@ void attacher__submit_held(struct attacher *a, pid_t pid, const char *path, bool
 
 void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid, bool held)
 {
-	struct request r = { .type = REQ_EXEC, .pid = pid, .per_pid = per_pid, .held = held };
+	struct attach_request r = {
+		.type = REQ_EXEC, .pid = pid, .per_pid = per_pid, .held = held
+	};
 
 	if (a->worker_on) {
 		submit(a, &r);
@@ -1084,10 +1040,10 @@ static bool wait_idle(struct attacher *a, long timeout_ms)
 		until.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&a->lock);
-	while ((a->busy || a->qlen) &&
+	while ((a->busy || a->queue.len) &&
 	       pthread_cond_timedwait(&a->idle, &a->lock, &until) != ETIMEDOUT)
 		;
-	busy = a->busy || a->qlen;
+	busy = a->busy || a->queue.len;
 	pthread_mutex_unlock(&a->lock);
 	return busy;
 }
@@ -1101,7 +1057,7 @@ int attacher__stop(struct attacher *a, long timeout_ms)
 	if (a->stuck)
 		return -ETIMEDOUT; /* waited for once already */
 	pthread_mutex_lock(&a->lock);
-	a->qlen = 0; /* what is still queued is for processes we stop tracing */
+	attachq__init(&a->queue); /* what is still queued is for processes we stop tracing */
 	a->quit = true;
 	pthread_cond_signal(&a->wake);
 	pthread_mutex_unlock(&a->lock);
