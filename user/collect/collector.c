@@ -2247,6 +2247,14 @@ static size_t feed_response(struct collector *c, struct conn *cn, struct req *r,
 {
 	size_t used = 0;
 
+	/*
+	 * (lost bytes fed as a gap carry the connection's last known time,
+	 * which may be older than a request moved onto it: none is before it)
+	 */
+	if (ts_start < r->request_start)
+		ts_start = r->request_start;
+	if (ts < ts_start)
+		ts = ts_start;
 	if (!r->response_start)
 		r->response_start = ts_start;
 	r->last_read = ts;
