@@ -375,3 +375,32 @@ void ev_accept(struct collector *c, __u32 fd, __u64 ts)
 	e.addr[3] = 1;
 	feed_ok(c, &e, sizeof(e));
 }
+
+void ev_sock_bytes(struct collector *c, __u32 fd, __u32 dir, __u64 enter, __u64 ts, const void *d,
+		   size_t cap, size_t len)
+{
+	struct ev_sock_io *e = calloc(1, sizeof(*e));
+
+	if (!ASSERT_OK_PTR(e, "calloc") || !ASSERT_LE(cap, sizeof(e->data), "data fits")) {
+		free(e);
+		return;
+	}
+	set_hdr(&e->hdr, EV_SOCK_IO, ts);
+	e->ts_enter = enter;
+	e->fd = fd;
+	e->dir = dir;
+	e->len = len;
+	e->cap = cap;
+	if (cap)
+		memcpy(e->data, d, cap);
+	feed_ok(c, e, offsetof(struct ev_sock_io, data) + cap);
+	free(e);
+}
+
+void ev_timing_io(struct collector *c, __u32 fd, __u32 dir, __u64 enter, __u64 ts, __u32 len)
+{
+	/* a write's record header: application data */
+	const __u8 head[5] = { 0x17, 3, 3, (__u8)((len - 5) >> 8), (__u8)(len - 5) };
+
+	ev_sock_bytes(c, fd, dir, enter, ts, head, dir == IO_WRITE ? sizeof(head) : 0, len);
+}

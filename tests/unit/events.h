@@ -131,6 +131,12 @@ void ev_read_n(struct collector *c, __u64 ssl, __u64 ts, const void *d, size_t n
 /* SSL_read returning at ts with the bytes of s */
 void ev_read(struct collector *c, __u64 ssl, __u64 ts, const char *s);
 
+/* a socket read or write (enum io_dir) of len bytes outside any TLS call, the first cap of d */
+void ev_sock_bytes(struct collector *c, __u32 fd, __u32 dir, __u64 enter, __u64 ts, const void *d,
+		   size_t cap, size_t len);
+/* --timing-only: a socket read or write of len bytes; a write's TLS record header captured */
+void ev_timing_io(struct collector *c, __u32 fd, __u32 dir, __u64 enter, __u64 ts, __u32 len);
+
 void ev_free(struct collector *c, __u64 ssl, __u64 ts);
 void ev_close(struct collector *c, __u32 fd, __u64 ts);
 void ev_exit(struct collector *c, __u64 ts);

@@ -580,27 +580,6 @@ out:
 	fx_fini(&f);
 }
 
-/* --timing-only: a socket read or write as timing_io() reports it */
-static void ev_sock_io(struct collector *c, __u32 fd, __u32 dir, __u64 enter, __u64 ts, __u32 len)
-{
-	static struct ev_sock_io e;
-
-	memset(&e, 0, offsetof(struct ev_sock_io, data) + 5);
-	set_hdr(&e.hdr, EV_SOCK_IO, ts);
-	e.ts_enter = enter;
-	e.fd = fd;
-	e.dir = dir;
-	e.len = len;
-	if (dir == IO_WRITE) {
-		/* a write's record header: application data */
-		const __u8 head[5] = { 0x17, 3, 3, (__u8)((len - 5) >> 8), (__u8)(len - 5) };
-
-		memcpy(e.data, head, sizeof(head));
-		e.cap = sizeof(head);
-	}
-	feed_ok(c, &e, offsetof(struct ev_sock_io, data) + e.cap);
-}
-
 /* --timing-only: a socket older than the trace, 10.0.0.1:lport <-> 10.0.0.2:port */
 static void ev_adopt(struct collector *c, __u32 fd, __u64 ts, __u16 lport, __u16 port)
 {
@@ -646,15 +625,15 @@ static void subtest_timing_only_adopted(void)
 	collector__set_timing_only(f.c);
 	collector__set_listening(f.c, listens_on_8443);
 	ev_adopt(f.c, 5, 1000, 50000, 8443);
-	ev_sock_io(f.c, 5, IO_WRITE, 1000, 1000, 100);
-	ev_sock_io(f.c, 5, IO_READ, 1100, 1200, 5);
-	ev_sock_io(f.c, 5, IO_READ, 1210, 1250, 300);
-	ev_sock_io(f.c, 5, IO_WRITE, 2000, 2000, 100);
-	ev_sock_io(f.c, 5, IO_READ, 2050, 2300, 305);
+	ev_timing_io(f.c, 5, IO_WRITE, 1000, 1000, 100);
+	ev_timing_io(f.c, 5, IO_READ, 1100, 1200, 5);
+	ev_timing_io(f.c, 5, IO_READ, 1210, 1250, 300);
+	ev_timing_io(f.c, 5, IO_WRITE, 2000, 2000, 100);
+	ev_timing_io(f.c, 5, IO_READ, 2050, 2300, 305);
 	ev_adopt(f.c, 6, 3000, 8443, 50001);
-	ev_sock_io(f.c, 6, IO_READ, 2900, 3000, 100);
-	ev_sock_io(f.c, 6, IO_WRITE, 3100, 3100, 300);
-	ev_sock_io(f.c, 6, IO_WRITE, 3150, 3150, 300);
+	ev_timing_io(f.c, 6, IO_READ, 2900, 3000, 100);
+	ev_timing_io(f.c, 6, IO_WRITE, 3100, 3100, 300);
+	ev_timing_io(f.c, 6, IO_WRITE, 3150, 3150, 300);
 	ev_close(f.c, 5, 4000);
 	ev_close(f.c, 6, 4000);
 	ASSERT_EQ(f.s->n, 3, "two client entries, one server entry");
@@ -684,7 +663,7 @@ static void subtest_timing_only_adopted(void)
 	if (!fx_init(&f))
 		goto out;
 	ev_adopt(f.c, 5, 1000, 50000, 443);
-	ev_sock_io(f.c, 5, IO_WRITE, 1000, 1000, 100);
+	ev_timing_io(f.c, 5, IO_WRITE, 1000, 1000, 100);
 	ev_close(f.c, 5, 2000);
 	ASSERT_EQ(f.s->n, 0, "adoption is --timing-only's alone");
 	fx_fini(&f);
@@ -692,8 +671,8 @@ static void subtest_timing_only_adopted(void)
 		goto out;
 	collector__set_timing_only(f.c);
 	ev_adopt(f.c, 6, 1000, 443, 50000);
-	ev_sock_io(f.c, 6, IO_READ, 900, 1000, 100);
-	ev_sock_io(f.c, 6, IO_WRITE, 1100, 1100, 300);
+	ev_timing_io(f.c, 6, IO_READ, 900, 1000, 100);
+	ev_timing_io(f.c, 6, IO_WRITE, 1100, 1100, 300);
 	ev_close(f.c, 6, 2000);
 	if (ASSERT_EQ(f.s->n, 1, "one entry"))
 		ASSERT_STREQ(f.s->e[0].role, "server", "port 443 < 50000: the server's end");
@@ -719,10 +698,10 @@ static void subtest_timing_only_unknown(void)
 	collector__set_timing_only(f.c);
 	collector__set_listening(f.c, listens_on_8443);
 	ev_adopt(f.c, 5, 1000, 50000, 8443);
-	ev_sock_io(f.c, 5, IO_WRITE, 1000, 1000, 100);
-	ev_sock_io(f.c, 5, IO_READ, 1100, 1200, 300);
-	ev_sock_io(f.c, 5, IO_WRITE, 2000, 2000, 100);
-	ev_sock_io(f.c, 5, IO_READ, 2050, 2300, 305);
+	ev_timing_io(f.c, 5, IO_WRITE, 1000, 1000, 100);
+	ev_timing_io(f.c, 5, IO_READ, 1100, 1200, 300);
+	ev_timing_io(f.c, 5, IO_WRITE, 2000, 2000, 100);
+	ev_timing_io(f.c, 5, IO_READ, 2050, 2300, 305);
 	collector__flush(f.c, 9000);
 	if (!ASSERT_EQ(f.s->n, 2, "two exchanges"))
 		goto out;

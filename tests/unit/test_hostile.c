@@ -100,25 +100,6 @@ static void subtest_session_takes_over_socket(void)
 	fx_fini(&f);
 }
 
-/* --timing-only: a socket read or write of len bytes, a write's TLS record header captured */
-static void timing_sock_io(struct collector *c, __u32 fd, __u32 dir, __u64 enter, __u64 ts,
-			   __u32 len)
-{
-	struct ev_sock_io e = {};
-	const __u8 head[5] = { 0x17, 3, 3, (__u8)((len - 5) >> 8), (__u8)(len - 5) };
-
-	set_hdr(&e.hdr, EV_SOCK_IO, ts);
-	e.ts_enter = enter;
-	e.fd = fd;
-	e.dir = dir;
-	e.len = len;
-	if (dir == IO_WRITE) {
-		memcpy(e.data, head, sizeof(head));
-		e.cap = sizeof(head);
-	}
-	feed_ok(c, &e, offsetof(struct ev_sock_io, data) + e.cap);
-}
-
 /*
  * Calls that cannot be: of no known kind, or a read or write under
  * --timing-only (which probes handshakes alone); mixed with its socket
@@ -142,8 +123,8 @@ static void subtest_calls_that_cannot_be(void)
 	collector__set_timing_only(f.c);
 	open_tls(f.c, 5, SOCK1, SSL1, 1000);
 	ev_call(f.c, SSL1, CALL_READ, 1500, 1510, 38, "a001 OK\r\n");
-	timing_sock_io(f.c, 5, IO_WRITE, 1600, 1600, 100);
-	timing_sock_io(f.c, 5, IO_READ, 1700, 1800, 100);
+	ev_timing_io(f.c, 5, IO_WRITE, 1600, 1600, 100);
+	ev_timing_io(f.c, 5, IO_READ, 1700, 1800, 100);
 	ev_close(f.c, 5, 3000);
 	collector__stats(f.c, &st);
 	ASSERT_EQ(st.bad_records, 1, "refused: a read under --timing-only");

@@ -26,19 +26,6 @@ static void ev_timed_call(struct collector *c, __u64 ssl, __u32 call, __u64 ente
 	ev_call_raw(c, ssl, call, enter, ts, ret, num, NULL, 0, ret > 0 ? ret : 0);
 }
 
-/* --timing-only: a socket read's return (its bytes not copied) */
-static void ev_sock_read(struct collector *c, __u32 fd, __u64 enter, __u64 ts, __u32 len)
-{
-	struct ev_sock_io e = {};
-
-	set_hdr(&e.hdr, EV_SOCK_IO, ts);
-	e.ts_enter = enter;
-	e.fd = fd;
-	e.dir = IO_READ;
-	e.len = len;
-	feed_ok(c, &e, offsetof(struct ev_sock_io, data));
-}
-
 /*
  * A memory BIO's client (asyncio): connect, a handshake call whose
  * ClientHello the program then writes on the socket, the handshake done in
@@ -188,7 +175,7 @@ static void subtest_timing_only_write_driven(void)
 	ev_timed_call(f.c, SSL1, CALL_WRITE, 1200, 1300, -1, 0);
 	ev_timed_call(f.c, SSL1, CALL_WRITE, 1400, 1500, 0, 0); /* done: nothing to write */
 	ev_timed_call(f.c, SSL1, CALL_WRITE, 1600, 1650, 60, 60);
-	ev_sock_read(f.c, 5, 1700, 1800, 120);
+	ev_timing_io(f.c, 5, IO_READ, 1700, 1800, 120);
 	ev_close(f.c, 5, 2000);
 	e = nth(&f, 0);
 	if (!e)

@@ -37,28 +37,6 @@ static void ev_established_port(struct collector *c, __u32 fd, __u64 sock, __u64
 	feed_ok(c, &e, sizeof(e));
 }
 
-/* a socket read or write outside any TLS call of n bytes: d (NULL: none captured) */
-static void ev_plain(struct collector *c, __u32 fd, __u32 dir, __u64 enter, __u64 ts, const void *d,
-		     size_t n)
-{
-	struct ev_sock_io *e = calloc(1, sizeof(*e));
-
-	if (!ASSERT_OK_PTR(e, "calloc") || !ASSERT_LE(n, sizeof(e->data), "data fits")) {
-		free(e);
-		return;
-	}
-	set_hdr(&e->hdr, EV_SOCK_IO, ts);
-	e->ts_enter = enter;
-	e->fd = fd;
-	e->dir = dir;
-	e->len = n;
-	e->cap = d ? n : 0;
-	if (d)
-		memcpy(e->data, d, n);
-	feed_ok(c, e, offsetof(struct ev_sock_io, data) + e->cap);
-	free(e);
-}
-
 /* a server accepting 127.0.0.1:40000 on 127.0.0.1:lport */
 static void ev_accept_on(struct collector *c, __u32 fd, __u64 ts, __u16 lport)
 {
@@ -105,8 +83,9 @@ static void subtest_starttls_postgresql(void)
 		goto out;
 	ev_connect_port(f.c, 5, SOCK1, 1000, 5432);
 	ev_established_port(f.c, 5, SOCK1, 1100, 5432);
-	ev_plain(f.c, 5, IO_WRITE, 1200, 1210, ssl_request, sizeof(ssl_request));
-	ev_plain(f.c, 5, IO_READ, 1220, 1300, "S", 1);
+	ev_sock_bytes(f.c, 5, IO_WRITE, 1200, 1210, ssl_request, sizeof(ssl_request),
+		      sizeof(ssl_request));
+	ev_sock_bytes(f.c, 5, IO_READ, 1220, 1300, "S", 1, 1);
 	ev_bind(f.c, SSL1, 5, BIND_NESTED, 2050, NULL, 0); /* inside SSL_connect, from 2000 */
 	ev_handshake(f.c, SSL1, 2000, 2500, 1);
 	ev_write_n(f.c, SSL1, 2600, 2610, startup, sizeof(startup) - 1);
@@ -163,11 +142,11 @@ static void subtest_starttls_smtp(void)
 		goto out;
 	ev_connect_port(f.c, 5, SOCK1, 1000, 587);
 	ev_established_port(f.c, 5, SOCK1, 1100, 587);
-	ev_plain(f.c, 5, IO_READ, 1150, 1200, "220 hi\r\n", 8);
-	ev_plain(f.c, 5, IO_WRITE, 1300, 1310, "EHLO x\r\n", 8);
-	ev_plain(f.c, 5, IO_READ, 1320, 1400, "250 STARTTLS\r\n", 14);
-	ev_plain(f.c, 5, IO_WRITE, 1500, 1510, "STARTTLS\r\n", 10);
-	ev_plain(f.c, 5, IO_READ, 1520, 1600, "220 go\r\n", 8);
+	ev_sock_bytes(f.c, 5, IO_READ, 1150, 1200, "220 hi\r\n", 8, 8);
+	ev_sock_bytes(f.c, 5, IO_WRITE, 1300, 1310, "EHLO x\r\n", 8, 8);
+	ev_sock_bytes(f.c, 5, IO_READ, 1320, 1400, "250 STARTTLS\r\n", 14, 14);
+	ev_sock_bytes(f.c, 5, IO_WRITE, 1500, 1510, "STARTTLS\r\n", 10, 10);
+	ev_sock_bytes(f.c, 5, IO_READ, 1520, 1600, "220 go\r\n", 8, 8);
 	ev_bind(f.c, SSL1, 5, BIND_NESTED, 2050, NULL, 0);
 	ev_handshake(f.c, SSL1, 2000, 2500, 1);
 	ev_write(f.c, SSL1, 2600, 2610, "ehlo x\r\n");
@@ -399,8 +378,8 @@ static void subtest_named_by_port_without_plaintext(void)
 	ev_established_port(f.c, 5, SOCK1, 1100, 993);
 	ev_bind(f.c, SSL1, 5, BIND_NESTED, 1250, NULL, 0);
 	ev_handshake(f.c, SSL1, 1200, 1500, 1);
-	ev_plain(f.c, 5, IO_WRITE, 1600, 1600, record, sizeof(record));
-	ev_plain(f.c, 5, IO_READ, 1650, 1700, NULL, 300);
+	ev_sock_bytes(f.c, 5, IO_WRITE, 1600, 1600, record, sizeof(record), sizeof(record));
+	ev_sock_bytes(f.c, 5, IO_READ, 1650, 1700, NULL, 0, 300);
 	ev_close(f.c, 5, 1800);
 	if ((e = nth(&f, 0))) {
 		ASSERT_STREQ(e->name, "imaps://127.0.0.1:993/", "--timing-only on port 993");

@@ -13,31 +13,6 @@
 
 #define FD 5
 
-/* a socket read or write carrying its first cap of len bytes */
-static void ev_bytes(struct collector *c, __u32 dir, __u64 enter, __u64 ts, const void *d,
-		     size_t cap, size_t len)
-{
-	static struct ev_sock_io e;
-
-	memset(&e, 0, offsetof(struct ev_sock_io, data));
-	set_hdr(&e.hdr, EV_SOCK_IO, dir == IO_WRITE ? enter : ts);
-	e.ts_enter = enter;
-	e.fd = FD;
-	e.dir = dir;
-	e.len = len;
-	e.cap = cap;
-	memcpy(e.data, d, cap);
-	feed_ok(c, &e, offsetof(struct ev_sock_io, data) + cap);
-}
-
-/* application data of n bytes, as timing_io() reports a write (its header) or a read */
-static void ev_app(struct collector *c, __u32 dir, __u64 enter, __u64 ts, size_t n)
-{
-	const __u8 head[5] = { 0x17, 3, 3, (__u8)((n - 5) >> 8), (__u8)(n - 5) };
-
-	ev_bytes(c, dir, enter, ts, head, dir == IO_WRITE ? sizeof(head) : 0, n);
-}
-
 /*
  * A connection to 127.0.0.1:443 at 1000, up at 1100, whose handshake is
  * flight's calls: the client's writes at 1200, 1400, ..., each server read
@@ -51,10 +26,11 @@ static __u64 handshake(struct collector *c, const struct tls_flight_call *flight
 	ev_established(c, FD, SOCK1, 1100);
 	for (int i = 0; i < calls && flight[i].side >= 0; i++, t += 200) {
 		if (flight[i].side == 0)
-			ev_bytes(c, IO_WRITE, t, t, flight[i].data, flight[i].len, flight[i].len);
+			ev_sock_bytes(c, FD, IO_WRITE, t, t, flight[i].data, flight[i].len,
+				      flight[i].len);
 		else
-			ev_bytes(c, IO_READ, t - 100, t, flight[i].data, flight[i].len,
-				 flight[i].len);
+			ev_sock_bytes(c, FD, IO_READ, t - 100, t, flight[i].data, flight[i].len,
+				      flight[i].len);
 	}
 	return t;
 }
@@ -69,8 +45,8 @@ static const struct entry *fetch(struct fx *f, const struct tls_flight_call *fli
 {
 	collector__set_timing_only(f->c);
 	*t = handshake(f->c, flight, calls);
-	ev_app(f->c, IO_WRITE, *t, *t, 100);
-	ev_app(f->c, IO_READ, *t + 50, *t + 300, 300);
+	ev_timing_io(f->c, FD, IO_WRITE, *t, *t, 100);
+	ev_timing_io(f->c, FD, IO_READ, *t + 50, *t + 300, 300);
 	ev_close(f->c, FD, *t + 400);
 	return ASSERT_EQ(f->s->n, 1, "one entry") ? nth(f, 0) : NULL;
 }
@@ -151,11 +127,11 @@ static void subtest_lost(void)
 	collector__set_timing_only(f.c);
 	ev_connect(f.c, FD, SOCK1, 1000);
 	ev_established(f.c, FD, SOCK1, 1100);
-	ev_bytes(f.c, IO_WRITE, 1200, 1200, tls13[0].data, tls13[0].len, tls13[0].len);
+	ev_sock_bytes(f.c, FD, IO_WRITE, 1200, 1200, tls13[0].data, tls13[0].len, tls13[0].len);
 	/* the server's flight, not captured */
-	ev_bytes(f.c, IO_READ, 1300, 1400, tls13[1].data, 0, tls13[1].len);
-	ev_app(f.c, IO_WRITE, 2000, 2000, 100);
-	ev_app(f.c, IO_READ, 2050, 2300, 300);
+	ev_sock_bytes(f.c, FD, IO_READ, 1300, 1400, tls13[1].data, 0, tls13[1].len);
+	ev_timing_io(f.c, FD, IO_WRITE, 2000, 2000, 100);
+	ev_timing_io(f.c, FD, IO_READ, 2050, 2300, 300);
 	ev_close(f.c, FD, 3000);
 	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
 		goto out;
@@ -185,17 +161,17 @@ static void subtest_server(void)
 		goto out;
 	collector__set_timing_only(f.c);
 	ev_accept(f.c, FD, 1000);
-	ev_bytes(f.c, IO_READ, 1100, 1200, tls13[0].data, tls13[0].len, tls13[0].len);
-	ev_bytes(f.c, IO_WRITE, 1400, 1400, tls13[1].data, tls13[1].len, tls13[1].len);
+	ev_sock_bytes(f.c, FD, IO_READ, 1100, 1200, tls13[0].data, tls13[0].len, tls13[0].len);
+	ev_sock_bytes(f.c, FD, IO_WRITE, 1400, 1400, tls13[1].data, tls13[1].len, tls13[1].len);
 	/* the client's CCS and Finished, and the head of its request, in one read */
 	memcpy(fin_req, tls13[2].data, tls13[2].len);
 	memcpy(fin_req + tls13[2].len, req, sizeof(req));
 	n = tls13[2].len + 100;
-	ev_bytes(f.c, IO_READ, 1500, 1600, fin_req, tls13[2].len + sizeof(req), n);
-	ev_app(f.c, IO_WRITE, 1700, 1700, 300); /* its tickets */
-	ev_app(f.c, IO_WRITE, 2000, 2000, 300); /* the response */
-	ev_app(f.c, IO_READ, 2900, 3000, 100);	/* the next request */
-	ev_app(f.c, IO_WRITE, 3100, 3100, 300);
+	ev_sock_bytes(f.c, FD, IO_READ, 1500, 1600, fin_req, tls13[2].len + sizeof(req), n);
+	ev_timing_io(f.c, FD, IO_WRITE, 1700, 1700, 300); /* its tickets */
+	ev_timing_io(f.c, FD, IO_WRITE, 2000, 2000, 300); /* the response */
+	ev_timing_io(f.c, FD, IO_READ, 2900, 3000, 100);  /* the next request */
+	ev_timing_io(f.c, FD, IO_WRITE, 3100, 3100, 300);
 	ev_close(f.c, FD, 4000);
 	if (!ASSERT_EQ(f.s->n, 2, "two entries") || !(e = nth(&f, 0)))
 		goto out;
@@ -228,7 +204,7 @@ static void subtest_server_hello_default_mode(void)
 	if (!fx_init(&f))
 		goto out;
 	ev_accept(f.c, FD, 1000);
-	ev_bytes(f.c, IO_READ, 1100, 1200, tls13[0].data, tls13[0].len, tls13[0].len);
+	ev_sock_bytes(f.c, FD, IO_READ, 1100, 1200, tls13[0].data, tls13[0].len, tls13[0].len);
 	ev_handshake(f.c, SSL1, 1250, 1300, -1);
 	ev_bind_in(f.c, SSL1, FD, BIND_CIPHER, 1400, CALL_HANDSHAKE, 1250, tls13[1].data,
 		   tls13[1].len < MAX_HELLO ? tls13[1].len : MAX_HELLO);
@@ -261,13 +237,13 @@ static void subtest_closing_alert(void)
 			goto out;
 		collector__set_timing_only(f.c);
 		t = handshake(f.c, split ? tls12 : tls13, 10);
-		ev_app(f.c, IO_WRITE, t, t, 100);
-		ev_app(f.c, IO_READ, t + 50, t + 300, 300);
+		ev_timing_io(f.c, FD, IO_WRITE, t, t, 100);
+		ev_timing_io(f.c, FD, IO_READ, t + 50, t + 300, 300);
 		if (split) {
-			ev_bytes(f.c, IO_READ, t + 400, 3000000, h, 5, 5);
-			ev_bytes(f.c, IO_READ, 3000010, 3000020, h, 0, h[4]);
+			ev_sock_bytes(f.c, FD, IO_READ, t + 400, 3000000, h, 5, 5);
+			ev_sock_bytes(f.c, FD, IO_READ, 3000010, 3000020, h, 0, h[4]);
 		} else {
-			ev_bytes(f.c, IO_READ, t + 400, 3000000, h, 5, 5 + h[4]);
+			ev_sock_bytes(f.c, FD, IO_READ, t + 400, 3000000, h, 5, 5 + h[4]);
 		}
 		ev_close(f.c, FD, 3000100);
 		if (ASSERT_EQ(f.s->n, 1, "one entry") && nth(&f, 0))
