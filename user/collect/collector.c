@@ -1341,6 +1341,13 @@ static void on_close(struct collector *c, const void *rec, size_t len __attribut
 	conn_destroy(c, cn);
 }
 
+/* what the client offered, and the server name it asked for */
+static void client_hello(struct session *s, const struct tls_client_hello *ch)
+{
+	s->ch = *ch;
+	snprintf(s->sni, sizeof(s->sni), "%s", ch->sni);
+}
+
 static void server_hello(struct session *s, const struct tls_server_hello *sh)
 {
 	s->sh = *sh;
@@ -1376,8 +1383,7 @@ static void on_bind(struct collector *c, const void *rec, size_t len)
 	sess_attach(c, s, cn);
 	if (!s->sni[0] && cn->hello_in) {
 		/* a server's memory BIO: its program read the ClientHello itself */
-		s->ch = *cn->hello_in;
-		snprintf(s->sni, sizeof(s->sni), "%s", s->ch.sni);
+		client_hello(s, cn->hello_in);
 	}
 	if (cn->observed && s->hs_start && s->hs_start < cn->connect_start) {
 		/* its handshake began before this socket connected: on another one */
@@ -1439,8 +1445,7 @@ static void on_tls_in(struct collector *c, const void *rec, size_t len)
 
 		/* parsed again as more arrives: a longer hello may hold the SNI */
 		if (tls_client_hello(s->in, s->in_len, &ch) && !s->data_seen) {
-			s->ch = ch;
-			snprintf(s->sni, sizeof(s->sni), "%s", ch.sni);
+			client_hello(s, &ch);
 		} else {
 			s->in_done = 1;
 		}
@@ -3171,8 +3176,7 @@ static void wire_start(struct collector *c, struct conn *cn, const struct ev_hdr
 		return;
 	}
 	tls_wire__init(s->wire);
-	s->ch = *ch;
-	snprintf(s->sni, sizeof(s->sni), "%s", ch->sni);
+	client_hello(s, ch);
 	sess_attach(c, s, cn);
 	if (cn->observed && h->ts >= cn->connect_start)
 		s->hs_start = h->ts;
