@@ -51,9 +51,9 @@ void tls_wire__init(struct tls_wire *w);
  * captured). Returns the state after it: TLS_WIRE_DONE for the call that
  * completed the last Finished (TLS 1.3: the client's; TLS 1.2: that of
  * the side whose ChangeCipherSpec came second), TLS_WIRE_ALERT for a call
- * that carried an alert (w->rest is then how many of the call's bytes came
- * after the record that decided: application data in the same call). Once
- * not TLS_WIRE_GOING, the state stays.
+ * that carried an alert. Once not TLS_WIRE_GOING, the state stays; w->rest
+ * is then how many of the deciding call's bytes came after the record that
+ * decided (application data in the same call).
  */
 int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size_t cap, size_t len);
 
