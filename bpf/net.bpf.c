@@ -808,13 +808,13 @@ static __always_inline void timing_io(__u32 fd, __u64 buf, __u64 len, int is_wri
  * ClientHello carry their first MAX_CAPTURE bytes, the rest as timing_io().
  */
 #define WIRE_CALLS 64
-#define WIRE_SERVER (1u << 31) /* in wire_socks: the process is the server */
+#define WIRE_SERVER (1u << 31) /* in wire_sock.left: the process is the server */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
-	__type(key, __u64);   /* pid << 32 | fd */
-	__type(value, __u32); /* calls still to carry their bytes */
+	__type(key, __u64); /* pid << 32 | fd */
+	__type(value, struct wire_sock);
 } wire_socks SEC(".maps");
 
 /* the first bytes of a write are a ClientHello: handshake record, ClientHello message */
@@ -827,15 +827,26 @@ static __always_inline int tls_client_hello(__u64 buf, __u64 len)
 	return h[0] == 0x16 && h[1] == 3 && h[2] <= 4 && h[5] == 1;
 }
 
+/*
+ * Follow the handshake of the current process's socket fd (flags fl) from
+ * its records, from the call entered at ts (the generation user space ends)
+ */
+static __always_inline void wire_follow(__u32 fd, __u8 *fl, __u32 left, __u64 ts)
+{
+	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
+	struct wire_sock w = { .left = left, .gen = ts };
+
+	bpf_map_update_elem(&wire_socks, &key, &w, BPF_ANY);
+	*fl |= FD_TLS | FD_WIRE;
+}
+
 /* a write of a ClientHello no probed call made: follow the handshake from its records */
 static __always_inline void wire_hello(__u32 fd, __u64 buf, __u64 len, __u8 *fl)
 {
-	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
-	__u32 left = WIRE_CALLS;
+	__u64 ts = bpf_ktime_get_ns();
 
-	bpf_map_update_elem(&wire_socks, &key, &left, BPF_ANY);
-	*fl |= FD_TLS | FD_WIRE;
-	emit_sock_io(fd, IO_WRITE, bpf_ktime_get_ns(), buf, len, MAX_CAPTURE);
+	wire_follow(fd, fl, WIRE_CALLS, ts);
+	emit_sock_io(fd, IO_WRITE, ts, buf, len, MAX_CAPTURE);
 }
 
 /*
@@ -849,23 +860,23 @@ static __always_inline void wire_io(__u32 fd, __u64 buf, __u64 len, int is_write
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 key = (id >> 32) << 32 | fd;
-	__u32 *left = bpf_map_lookup_elem(&wire_socks, &key);
+	struct wire_sock *w = bpf_map_lookup_elem(&wire_socks, &key);
 	__u32 tid = (__u32)id;
 	struct inbound in = { .buf = buf, .ts = bpf_ktime_get_ns(), .fd = fd, .wire = 1 };
 	__u8 type = 0;
 
-	if (!left || !(*left & ~WIRE_SERVER)) {
+	if (!w || !(w->left & ~WIRE_SERVER)) {
 		timing_io(fd, buf, len, is_write);
 		return;
 	}
-	(*left)--;
+	w->left--;
 	if (!is_write) {
 		bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
 		return;
 	}
-	if (!(*left & WIRE_SERVER) && buf && len && !bpf_probe_read_user(&type, 1, (void *)buf) &&
+	if (!(w->left & WIRE_SERVER) && buf && len && !bpf_probe_read_user(&type, 1, (void *)buf) &&
 	    type == 0x17)
-		*left = 0;
+		w->left = 0;
 	emit_sock_io(fd, IO_WRITE, in.ts, buf, len, MAX_CAPTURE);
 }
 
@@ -1125,7 +1136,6 @@ static __always_inline void sock_io(__u32 fd, __u64 buf, __u64 len, int is_write
 static __always_inline void sniff_read(__u32 fd, __u64 buf, __u64 ts, long ret)
 {
 	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
-	__u32 left = WIRE_CALLS | WIRE_SERVER;
 	__u8 *fl;
 
 	if (!tls_client_hello(buf, ret))
@@ -1133,10 +1143,8 @@ static __always_inline void sniff_read(__u32 fd, __u64 buf, __u64 ts, long ret)
 	fl = bpf_map_lookup_elem(&fds, &key);
 	if (!fl || (*fl & (FD_TLS | FD_HTTP | FD_OTHER)))
 		return;
-	if (targ_timing_only) {
-		bpf_map_update_elem(&wire_socks, &key, &left, BPF_ANY);
-		*fl |= FD_TLS | FD_WIRE;
-	}
+	if (targ_timing_only)
+		wire_follow(fd, fl, WIRE_CALLS | WIRE_SERVER, ts);
 	emit_sock_io(fd, IO_READ, ts, buf, ret, MAX_CAPTURE);
 }
 

@@ -271,6 +271,17 @@ enum io_dir {
 	IO_READ = 2,
 };
 
+/*
+ * --timing-only: a socket whose handshake is followed from its records (the
+ * wire_socks map of bpf/net.bpf.c, keyed pid << 32 | fd). User space ends
+ * it once the handshake is over, if gen is still the one it began with.
+ */
+struct wire_sock {
+	__u32 left; /* calls still to carry their bytes; bit 31: the process is the server */
+	__u32 _pad;
+	__u64 gen; /* ts_enter of the call that began it, as its EV_SOCK_IO carries it */
+};
+
 /* hdr.ts: the return of a read, the entry of a write (= ts_enter) */
 struct ev_sock_io {
 	struct ev_hdr hdr;

@@ -173,6 +173,7 @@ struct session {
 	char alpn[32]; /* the protocol agreed, when known */
 	/* --timing-only, no probed call driving it: its handshake followed from its records */
 	struct tls_wire *wire;
+	__u64 wire_gen;	    /* ...since the call entered then (its ts_enter) */
 	int hs_end_unknown; /* ...and their framing was lost: when it ended is not known */
 };
 
@@ -3157,9 +3158,11 @@ static void timing_io(struct collector *c, struct conn *cn, int is_write, const 
  * its program empties, or is not probed at all). Its handshake is followed
  * from the records on the socket: it began at this write's entry.
  */
-static void wire_start(struct collector *c, struct conn *cn, const struct ev_hdr *h, __u32 fd,
+static void wire_start(struct collector *c, struct conn *cn, const struct ev_sock_io *e,
 		       const struct tls_client_hello *ch)
 {
+	const struct ev_hdr *h = &e->hdr;
+	__u32 fd = e->fd;
 	struct session *s = sess_get(c, h->pid, WIRE_SESSION | fd, 0);
 
 	if (!s)
@@ -3176,6 +3179,7 @@ static void wire_start(struct collector *c, struct conn *cn, const struct ev_hdr
 		return;
 	}
 	tls_wire__init(s->wire);
+	s->wire_gen = e->ts_enter;
 	client_hello(s, ch);
 	sess_attach(c, s, cn);
 	if (cn->observed && h->ts >= cn->connect_start)
@@ -3188,7 +3192,8 @@ static void wire_start(struct collector *c, struct conn *cn, const struct ev_hdr
 static void wire_end(struct collector *c, struct session *s)
 {
 	if (c->wire_done && s->conn)
-		c->wire_done(c->wire_done_ctx, s->conn->key.pid, (__u32)s->conn->key.fd);
+		c->wire_done(c->wire_done_ctx, s->conn->key.pid, (__u32)s->conn->key.fd,
+			     s->wire_gen);
 }
 
 /*
@@ -3270,7 +3275,7 @@ static void on_sock_io(struct collector *c, const void *rec, size_t len)
 	if (!cn->sess && cn->server == (e->dir == IO_READ) &&
 	    tls_client_hello(e->data, e->cap, &ch)) {
 		if (c->timing_only) {
-			wire_start(c, cn, &e->hdr, e->fd, &ch);
+			wire_start(c, cn, e, &ch);
 		} else {
 			/* the default mode: for the session its ciphertext binds later */
 			if (cn->server && !cn->hello_in)

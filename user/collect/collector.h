@@ -76,10 +76,11 @@ void collector__set_listening(struct collector *c, collector_listening_fn fn);
 
 /*
  * --timing-only: called with ctx when the handshake of process pid's socket
- * fd, followed from its TLS records, is over (done, refused, or its framing
+ * fd, followed from its TLS records since the call entered at gen (the
+ * ts_enter of its first EV_SOCK_IO), is over (done, refused, or its framing
  * lost), so that its calls stop carrying their bytes. Optional.
  */
-typedef void (*collector_wire_done_fn)(void *ctx, __u32 pid, __u32 fd);
+typedef void (*collector_wire_done_fn)(void *ctx, __u32 pid, __u32 fd, __u64 gen);
 void collector__set_wire_done(struct collector *c, collector_wire_done_fn fn, void *ctx);
 
 /* feed one ring-buffer record; -EINVAL if it is malformed */

@@ -177,12 +177,16 @@ void probes__drain(struct probes *p)
 	ring_buffer__consume(p->rb);
 }
 
-void probes__wire_done(void *p, __u32 pid, __u32 fd)
+void probes__wire_done(void *p, __u32 pid, __u32 fd, __u64 gen)
 {
 	struct probes *pr = p;
 	__u64 key = (__u64)pid << 32 | fd;
+	struct wire_sock w;
 
-	if (pr && pr->skel)
+	/* (not the entry of a new socket on the same fd, begun since) */
+	if (pr && pr->skel &&
+	    !bpf_map__lookup_elem(pr->skel->maps.wire_socks, &key, sizeof(key), &w, sizeof(w), 0) &&
+	    w.gen == gen)
 		bpf_map__delete_elem(pr->skel->maps.wire_socks, &key, sizeof(key), 0);
 }
 

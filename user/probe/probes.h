@@ -66,10 +66,12 @@ void probes__drain(struct probes *p);
 
 /*
  * --timing-only: the handshake of process pid's socket fd, followed from its
- * records, is over: its calls stop carrying their bytes (the wire_socks map
- * of bpf/net.bpf.c). p is a struct probes; a socket not there is fine.
+ * records since the call entered at gen (ns), is over: its calls stop
+ * carrying their bytes (the wire_socks map of bpf/net.bpf.c). p is a struct
+ * probes; a socket not there, or there since another call (a new socket on
+ * the fd), is left alone.
  */
-void probes__wire_done(void *p, __u32 pid, __u32 fd);
+void probes__wire_done(void *p, __u32 pid, __u32 fd, __u64 gen);
 
 /* the BPF counters summed over CPUs, indexed by CNT_* (out: CNT_NR); zeros if unreadable */
 void probes__counters(struct probes *p, __u64 *out);
