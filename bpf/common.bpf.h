@@ -65,6 +65,13 @@ struct ssl_args {
 	__u64 ts;
 	__u32 call; /* enum ssl_call */
 	__u32 lib;  /* enum tls_lib */
+	/*
+	 * calls of the same probed function (NSPR's generic PR_Read) on no
+	 * session, begun inside this call and not yet returned: their returns
+	 * are not this call's
+	 */
+	__u32 nest;
+	__u32 _pad;
 };
 
 struct {

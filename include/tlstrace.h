@@ -70,6 +70,7 @@ enum bind_how {
 enum tls_lib {
 	LIB_OPENSSL = 1,
 	LIB_GNUTLS = 2,
+	LIB_NSS = 3,
 	LIB_NR, /* one past the last: the table has a row for each value below */
 };
 
@@ -90,6 +91,8 @@ enum counter {
 	CNT_HIT_DNS_ENTER,
 	CNT_HIT_DNS_EXIT,
 	CNT_HIT_UNTRACED,  /* uprobe hits in processes we do not trace */
+	/* ...in traced ones, on a generic I/O function (NSPR's PR_Read) called for no TLS session */
+	CNT_HIT_NOT_TLS,
 	CNT_DROP_RINGBUF,  /* ring buffer full: an event was lost */
 	CNT_DROP_INFLIGHT, /* per-thread scratch map full */
 	CNT_DROP_SOCKS,	   /* socket map full */

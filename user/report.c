@@ -26,6 +26,7 @@ static const char *counter_names[CNT_NR] = {
 	[CNT_HIT_DNS_ENTER] = "hits.getaddrinfo_enter",
 	[CNT_HIT_DNS_EXIT] = "hits.getaddrinfo_exit",
 	[CNT_HIT_UNTRACED] = "hits.untraced",
+	[CNT_HIT_NOT_TLS] = "hits.not_tls",
 	[CNT_DROP_RINGBUF] = "drops.ringbuf",
 	[CNT_DROP_INFLIGHT] = "drops.inflight",
 	[CNT_DROP_SOCKS] = "drops.socks",

@@ -131,7 +131,8 @@ static void subtest_openat_filter_matches_table(void)
 {
 	static const char *const others[] = {
 		"/usr/lib/x86_64-linux-gnu/libc.so.6",
-		"libssl3.so",		 /* NSS's, not OpenSSL's */
+		"libsslx.so",		 /* neither OpenSSL's nor NSS's */
+		"libplds4.so",	 /* NSPR's other libraries */
 		"libcrypt.so.1",	 /* libxcrypt, not libcrypto */
 		"libgnutlsxx.so.30",	 /* GnuTLS's C++ wrapper */
 		"/tmp/libssl.so.d/evil", /* a directory so named */

@@ -100,6 +100,53 @@ const struct tlslib tlslibs[] = {
 				{},
 			},
 	},
+	{
+		/*
+		 * NSS (libssl3) and the NSPR (libnspr4) it does its I/O through,
+		 * as Firefox and NSS's tools use them; bpf/nss.bpf.c. A session is
+		 * a PRFileDesc* SSL_ImportFD returned; the plaintext moves
+		 * through NSPR's generic calls, whose probes keep to those
+		 * descriptors. The two files are attached each where found: a
+		 * process's own pair (Firefox's NSS with the system's NSPR)
+		 * meets in its sessions, which are per process.
+		 */
+		.id = LIB_NSS,
+		.name = "nss",
+		.title = "NSS",
+		.files = { "libssl3.so" },
+		.marker = "SSL_ImportFD",
+		.probes =
+			(const struct lib_probe[]){
+				{ "SSL_ForceHandshake", "ssl_force_handshake_enter",
+				  PROBE_REQUIRED | PROBE_TIMING },
+				{ "SSL_ForceHandshake", "ssl_force_handshake_exit",
+				  PROBE_RET | PROBE_REQUIRED | PROBE_TIMING },
+				{ "SSL_ImportFD", "ssl_import_fd_exit", PROBE_RET | PROBE_REQUIRED },
+				{},
+			},
+		/*
+		 * not in --timing-only: the socket's syscalls time the exchanges,
+		 * as for OpenSSL, and a handshake NSS drives inside PR_Write is
+		 * followed from its records
+		 */
+		.io_files = { "libnspr4.so" },
+		.io_probes =
+			(const struct lib_probe[]){
+				{ "PR_Read", "pr_read_enter", PROBE_REQUIRED },
+				{ "PR_Read", "pr_read_exit", PROBE_RET | PROBE_REQUIRED },
+				{ "PR_Recv", "pr_recv_enter", PROBE_REQUIRED },
+				{ "PR_Recv", "pr_read_exit", PROBE_RET | PROBE_REQUIRED },
+				{ "PR_Write", "pr_write_enter", PROBE_REQUIRED },
+				{ "PR_Write", "pr_write_exit", PROBE_RET | PROBE_REQUIRED },
+				{ "PR_Send", "pr_write_enter", PROBE_REQUIRED },
+				{ "PR_Send", "pr_write_exit", PROBE_RET | PROBE_REQUIRED },
+				{ "PR_Close", "pr_close_enter", PROBE_REQUIRED },
+				/* a server's sessions: accepted on a TLS listening descriptor */
+				{ "PR_Accept", "pr_accept_enter", PROBE_REQUIRED },
+				{ "PR_Accept", "pr_accept_exit", PROBE_RET | PROBE_REQUIRED },
+				{},
+			},
+	},
 };
 
 const size_t tlslibs_nr = sizeof(tlslibs) / sizeof(tlslibs[0]);

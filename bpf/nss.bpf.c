@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * NSS (libssl3) over NSPR (libnspr4), as Firefox and NSS's own tools use
+ * them. A TLS session is an NSPR file descriptor (PRFileDesc *) on whose
+ * stack SSL_ImportFD pushed the SSL layer; NSPR keeps the top of a stack
+ * at the same address as layers are pushed, so the pointer the program
+ * imported is the one it reads, writes and closes (Firefox pushes its own
+ * layer above NSS's, on the same pointer). A session is keyed by that
+ * pointer (and process), as OpenSSL's by its SSL*.
+ *
+ * The plaintext moves through NSPR's generic calls (PR_Read, PR_Write,
+ * PR_Recv, PR_Send), which a program also calls on files, pipes and plain
+ * sockets: only descriptors SSL_ImportFD returned (nss_socks) are sessions.
+ * Their socket is bound by the syscall NSS makes inside a call (NSS calls
+ * the lower layer's methods directly, never PR_Read again).
+ */
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* PR_Recv's flag that leaves the bytes to be read again (prio.h) */
+#define PR_MSG_PEEK 0x2
+
+/*
+ * The PRFileDesc pointers SSL_ImportFD returned, per process (struct
+ * sess_key), until PR_Close. An LRU: 65,536 TLS descriptors open at once
+ * before one is forgotten.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SESSIONS);
+	__type(key, struct sess_key);
+	__type(value, __u8);
+} nss_socks SEC(".maps");
+
+/*
+ * NSS's rule. SSL_ForceHandshake: SECSuccess (0) when done, SECFailure
+ * (-1) not yet (PR_WOULD_BLOCK_ERROR) or failed, so 0 becomes 1 and -1
+ * stays. PR_Read/PR_Recv/PR_Write/PR_Send: a PRInt32, bytes moved, 0 at
+ * the end of the stream, -1 on error or would-block.
+ */
+static __always_inline struct tls_result nss_result(const struct ssl_args *a, long ret)
+{
+	struct tls_result r = { .ret = (int)ret };
+
+	if (a->call == CALL_HANDSHAKE) {
+		r.ret = (int)ret == 0 ? 1 : ((int)ret < 0 ? (int)ret : -1);
+		return r;
+	}
+	r.len = (int)ret > 0 ? (int)ret : 0;
+	return r;
+}
+
+/*
+ * Whether fd is a TLS descriptor of the current process, at the entry of
+ * a generic call; counts a hit on one that is not. Such a call made inside
+ * a probed one (NSS reading a file during a handshake) is counted in that
+ * one's nest, so its return is not taken for that one's.
+ */
+static __always_inline bool nss_session(void *fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sess_key k = { .ssl = (__u64)fd, .pid = id >> 32 };
+	struct ssl_args *a;
+
+	if (!is_traced(k.pid)) {
+		count(CNT_HIT_UNTRACED);
+		return false;
+	}
+	if (bpf_map_lookup_elem(&nss_socks, &k))
+		return true;
+	count(CNT_HIT_NOT_TLS);
+	a = bpf_map_lookup_elem(&inflight, &(__u32){ (__u32)id });
+	if (a)
+		a->nest++;
+	return false;
+}
+
+/* the return of a generic call: the probed call's, if it is one (see nss_session) */
+static __always_inline int nss_call_exit(__u32 cnt, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &(__u32){ (__u32)id });
+
+	if (!a) {
+		count(is_traced(id >> 32) ? CNT_HIT_NOT_TLS : CNT_HIT_UNTRACED);
+		return 0;
+	}
+	if (a->nest) {
+		a->nest--;
+		count(CNT_HIT_NOT_TLS);
+		return 0;
+	}
+	return tls_call_exit(cnt, ret, nss_result);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_import_fd_exit, void *fd)
+{
+	struct sess_key k = { .ssl = (__u64)fd, .pid = bpf_get_current_pid_tgid() >> 32 };
+
+	if (!is_traced(k.pid)) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	count(CNT_HIT_SET_FD);
+	if (fd)
+		bpf_map_update_elem(&nss_socks, &k, &(__u8){ 1 }, BPF_ANY);
+	return 0;
+}
+
+/*
+ * A server's sessions: PR_Accept on a TLS listening descriptor returns a
+ * TLS descriptor (NSS pushes its layer on the accepted socket). The
+ * threads inside such a call, until it returns.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, __u8);
+} nss_accepting SEC(".maps");
+
+SEC("uprobe")
+int BPF_KPROBE(pr_accept_enter, void *fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sess_key k = { .ssl = (__u64)fd, .pid = id >> 32 };
+
+	if (!is_traced(k.pid)) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	if (!bpf_map_lookup_elem(&nss_socks, &k)) {
+		count(CNT_HIT_NOT_TLS);
+		return 0;
+	}
+	count(CNT_HIT_SET_FD);
+	bpf_map_update_elem(&nss_accepting, &(__u32){ (__u32)id }, &(__u8){ 1 }, BPF_ANY);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(pr_accept_exit, void *fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct sess_key k = { .ssl = (__u64)fd, .pid = id >> 32 };
+
+	if (!bpf_map_lookup_elem(&nss_accepting, &tid)) {
+		count(is_traced(k.pid) ? CNT_HIT_NOT_TLS : CNT_HIT_UNTRACED);
+		return 0;
+	}
+	count(CNT_HIT_SET_FD);
+	bpf_map_delete_elem(&nss_accepting, &tid);
+	if (fd)
+		bpf_map_update_elem(&nss_socks, &k, &(__u8){ 1 }, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_force_handshake_enter, void *fd)
+{
+	return tls_call_enter(LIB_NSS, CNT_HIT_HANDSHAKE_ENTER, CALL_HANDSHAKE, fd, NULL, 0, NULL);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_force_handshake_exit, int ret)
+{
+	return tls_call_exit(CNT_HIT_HANDSHAKE_EXIT, ret, nss_result);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pr_read_enter, void *fd, void *buf, int amount)
+{
+	if (!nss_session(fd))
+		return 0;
+	return tls_call_enter(LIB_NSS, CNT_HIT_READ_ENTER, CALL_READ, fd, buf, amount, NULL);
+}
+
+/* a peek leaves the bytes to be read again: not a read of them */
+SEC("uprobe")
+int BPF_KPROBE(pr_recv_enter, void *fd, void *buf, int amount, int flags)
+{
+	if (!nss_session(fd))
+		return 0;
+	if (flags & PR_MSG_PEEK) {
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+
+		if (a)
+			a->nest++; /* its return is not the probed call's */
+		return 0;
+	}
+	return tls_call_enter(LIB_NSS, CNT_HIT_READ_ENTER, CALL_READ, fd, buf, amount, NULL);
+}
+
+/* PR_Read's and PR_Recv's: only a call whose entry was kept has a record */
+SEC("uretprobe")
+int BPF_KRETPROBE(pr_read_exit, int ret)
+{
+	return nss_call_exit(CNT_HIT_READ_EXIT, ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pr_write_enter, void *fd, const void *buf, int amount)
+{
+	if (!nss_session(fd))
+		return 0;
+	return tls_call_enter(LIB_NSS, CNT_HIT_WRITE_ENTER, CALL_WRITE, fd, (void *)buf, amount,
+			      NULL);
+}
+
+/* PR_Write's and PR_Send's (same first arguments) */
+SEC("uretprobe")
+int BPF_KRETPROBE(pr_write_exit, int ret)
+{
+	return nss_call_exit(CNT_HIT_WRITE_EXIT, ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pr_close_enter, void *fd)
+{
+	struct sess_key k = { .ssl = (__u64)fd, .pid = bpf_get_current_pid_tgid() >> 32 };
+
+	if (!nss_session(fd))
+		return 0;
+	bpf_map_delete_elem(&nss_socks, &k);
+	return tls_free(LIB_NSS, fd);
+}
