@@ -556,33 +556,28 @@ struct tls_result {
  */
 typedef struct tls_result tls_rule_fn(const struct ssl_args *a, long ret);
 
-static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
+/*
+ * The record of call a, returned at ts: r as its family's rule made it,
+ * the r.len plaintext bytes at buf (a call that moved several buffers,
+ * PR_Writev, has a record per buffer).
+ */
+static __always_inline void tls_call_emit(const struct ssl_args *a, __u64 ts, struct tls_result r,
+					  __u64 buf)
 {
-	__u64 ts = bpf_ktime_get_ns();
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
 	struct loss_key k = {};
-	struct tls_result r;
 	struct ev_ssl_call *e;
-	__u64 n, cap = 0, buf;
+	__u64 n, cap = 0;
 	__u32 all = 0;
 
-	if (!a) {
-		count(CNT_HIT_UNTRACED);
-		return 0;
-	}
-	count(cnt);
 	e = scratch_rec();
 	if (!e)
-		goto out;
+		return;
 	fill_hdr(&e->hdr, EV_SSL_CALL, ts);
 	e->ssl = a->ssl;
 	e->ts_enter = a->ts;
 	e->num = a->num;
 	e->call = a->call;
 	e->lib = a->lib;
-	buf = a->buf;
-	r = rule(a, ret);
 	e->ret = r.ret;
 	n = a->call != CALL_HANDSHAKE ? r.len : 0;
 	if (targ_timing_only) {
@@ -596,7 +591,7 @@ static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
 		if (n || (a->call == CALL_HANDSHAKE && r.ret == 1))
 			timing_data_moved(a);
 		submit(e, offsetof(struct ev_ssl_call, data));
-		goto out;
+		return;
 	}
 	if (n) {
 		all = call_capture(n, MAX_CALL_CAPTURE);
@@ -620,10 +615,23 @@ static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
 	      : submit(e, offsetof(struct ev_ssl_call, data) + cap)) {
 		/* lost whole: the session's next record says how much */
 		note_loss(&k, a->call == CALL_READ ? IO_READ : IO_WRITE, n, &e->lost);
-		goto out;
+		return;
 	}
 	emit_more(&e->hdr, EV_SSL_CALL, k.id, buf, all);
-out:
+}
+
+static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
+{
+	__u64 ts = bpf_ktime_get_ns();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+
+	if (!a) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	count(cnt);
+	tls_call_emit(a, ts, rule(a, ret), a->buf);
 	bpf_map_delete_elem(&inflight, &tid);
 	return 0;
 }

@@ -218,6 +218,116 @@ int BPF_KRETPROBE(pr_write_exit, int ret)
 	return nss_call_exit(CNT_HIT_WRITE_EXIT, ret);
 }
 
+/* NSPR's struct PRIOVec (prio.h) */
+struct pr_iovec {
+	__u64 base;
+	__s32 len;
+	__s32 _pad;
+};
+
+/* PR_MAX_IOVECTOR_SIZE (prio.h): PR_Writev refuses more */
+#define PR_MAX_IOVECTOR_SIZE 16
+
+SEC("uprobe")
+int BPF_KPROBE(pr_writev_enter, void *fd, const void *iov, int iov_size)
+{
+	if (!nss_session(fd))
+		return 0;
+	return tls_call_enter(LIB_NSS, CNT_HIT_WRITE_ENTER, CALL_WRITE, fd, (void *)iov,
+			      iov_size, NULL);
+}
+
+/*
+ * The record of buffer (base, len of its size) of the PR_Writev the
+ * current thread is returning from, at ts. A global function: the
+ * verifier checks it once, not at every turn of writev_one's loop.
+ */
+__noinline int nss_writev_buffer(__u64 base, __u64 len, __u64 size, __u64 ts)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	struct ssl_args call;
+	struct tls_result r = { .ret = len, .len = len };
+
+	if (!a)
+		return 0;
+	call = *a;
+	call.num = size;
+	tls_call_emit(&call, ts, r, base);
+	return 0;
+}
+
+struct writev_ctx {
+	__u64 iov; /* the call's vector */
+	__u64 ts;
+	__u64 left; /* bytes written not yet given a record */
+};
+
+/* bpf_loop's body: the record of the call's buffer i, up to what the call wrote in all */
+static long writev_one(__u32 i, void *vctx)
+{
+	struct writev_ctx *c = vctx;
+	struct pr_iovec v;
+	__u64 len;
+
+	if (!c->left)
+		return 1;
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)(c->iov + (__u64)i * sizeof(v)))) {
+		count(CNT_READ_FAIL);
+		return 1;
+	}
+	if (v.len <= 0)
+		return 0;
+	len = (__u64)v.len < c->left ? (__u64)v.len : c->left;
+	nss_writev_buffer(v.base, len, v.len, c->ts);
+	c->left -= len;
+	return 0;
+}
+
+/*
+ * PR_Writev: a record per buffer, in order, as if each were written by a
+ * call of its own at the same moment; bytes no buffer accounts for (an
+ * unreadable vector) are carried as lost on the session's next record
+ */
+SEC("uretprobe")
+int BPF_KRETPROBE(pr_writev_exit, int ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	struct writev_ctx c = {};
+	__u32 n;
+
+	if (!a) {
+		count(is_traced(id >> 32) ? CNT_HIT_NOT_TLS : CNT_HIT_UNTRACED);
+		return 0;
+	}
+	if (a->nest) {
+		a->nest--;
+		count(CNT_HIT_NOT_TLS);
+		return 0;
+	}
+	count(CNT_HIT_WRITE_EXIT);
+	c.iov = a->buf;
+	c.ts = bpf_ktime_get_ns();
+	n = a->num < PR_MAX_IOVECTOR_SIZE ? a->num : PR_MAX_IOVECTOR_SIZE;
+	if (ret <= 0) {
+		tls_call_emit(a, c.ts, (struct tls_result){ .ret = ret }, 0);
+	} else {
+		c.left = ret;
+		bpf_loop(n, writev_one, &c, 0);
+		if (c.left && !targ_timing_only) {
+			struct loss_key k = {};
+			struct ev_loss none = {};
+
+			loss_key(&k, LOSS_TLS, a->ssl);
+			note_loss(&k, IO_WRITE, c.left, &none);
+		}
+	}
+	bpf_map_delete_elem(&inflight, &tid);
+	return 0;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(pr_close_enter, void *fd)
 {

@@ -140,6 +140,8 @@ const struct tlslib tlslibs[] = {
 				{ "PR_Write", "pr_write_exit", PROBE_RET | PROBE_REQUIRED },
 				{ "PR_Send", "pr_write_enter", PROBE_REQUIRED },
 				{ "PR_Send", "pr_write_exit", PROBE_RET | PROBE_REQUIRED },
+				{ "PR_Writev", "pr_writev_enter", PROBE_REQUIRED },
+				{ "PR_Writev", "pr_writev_exit", PROBE_RET | PROBE_REQUIRED },
 				{ "PR_Close", "pr_close_enter", PROBE_REQUIRED },
 				/* a server's sessions: accepted on a TLS listening descriptor */
 				{ "PR_Accept", "pr_accept_enter", PROBE_REQUIRED },
