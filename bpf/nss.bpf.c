@@ -233,8 +233,8 @@ int BPF_KPROBE(pr_writev_enter, void *fd, const void *iov, int iov_size)
 {
 	if (!nss_session(fd))
 		return 0;
-	return tls_call_enter(LIB_NSS, CNT_HIT_WRITE_ENTER, CALL_WRITE, fd, (void *)iov,
-			      iov_size, NULL);
+	return tls_call_enter(LIB_NSS, CNT_HIT_WRITE_ENTER, CALL_WRITE, fd, (void *)iov, iov_size,
+			      NULL);
 }
 
 /*

@@ -132,7 +132,7 @@ static void subtest_openat_filter_matches_table(void)
 	static const char *const others[] = {
 		"/usr/lib/x86_64-linux-gnu/libc.so.6",
 		"libsslx.so",		 /* neither OpenSSL's nor NSS's */
-		"libplds4.so",	 /* NSPR's other libraries */
+		"libplds4.so",		 /* NSPR's other libraries */
 		"libcrypt.so.1",	 /* libxcrypt, not libcrypto */
 		"libgnutlsxx.so.30",	 /* GnuTLS's C++ wrapper */
 		"/tmp/libssl.so.d/evil", /* a directory so named */

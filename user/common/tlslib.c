@@ -121,7 +121,8 @@ const struct tlslib tlslibs[] = {
 				  PROBE_REQUIRED | PROBE_TIMING },
 				{ "SSL_ForceHandshake", "ssl_force_handshake_exit",
 				  PROBE_RET | PROBE_REQUIRED | PROBE_TIMING },
-				{ "SSL_ImportFD", "ssl_import_fd_exit", PROBE_RET | PROBE_REQUIRED },
+				{ "SSL_ImportFD", "ssl_import_fd_exit",
+				  PROBE_RET | PROBE_REQUIRED },
 				{},
 			},
 		/*
