@@ -91,8 +91,7 @@ enum counter {
 	CNT_HIT_DNS_ENTER,
 	CNT_HIT_DNS_EXIT,
 	CNT_HIT_UNTRACED,  /* uprobe hits in processes we do not trace */
-	/* ...in traced ones, on a generic I/O function (NSPR's PR_Read) called for no TLS session */
-	CNT_HIT_NOT_TLS,
+	CNT_HIT_NOT_TLS,   /* ...in traced ones, on NSPR's generic calls for no TLS session */
 	CNT_DROP_RINGBUF,  /* ring buffer full: an event was lost */
 	CNT_DROP_INFLIGHT, /* per-thread scratch map full */
 	CNT_DROP_SOCKS,	   /* socket map full */
