@@ -633,6 +633,51 @@ static __always_inline int is_tcp_fd(__u32 fd);
 static __always_inline int is_socket_fd(__u32 fd);
 static __always_inline int adopt(__u32 fd);
 
+/*
+ * --timing-only: a TLS socket whose handshake no probed call drove (the
+ * handshake ran inside SSL_read/SSL_write, which this mode does not probe,
+ * or in a memory BIO the program empties itself; or a library not probed
+ * at all), or whose ClientHello a handshake call wrote (its later
+ * calls may or may not finish it: NSS's SSL_ForceHandshake in Firefox
+ * leaves the rest to its reads and writes). User space follows the handshake from its records
+ * (user/collect/tlswire.c): the first WIRE_CALLS reads and writes after its
+ * ClientHello carry their first MAX_CAPTURE bytes, the rest as timing_io().
+ */
+#define WIRE_CALLS 64
+#define WIRE_SERVER (1u << 31) /* in wire_sock.left: the process is the server */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* pid << 32 | fd */
+	__type(value, struct wire_sock);
+} wire_socks SEC(".maps");
+
+/*
+ * Follow the handshake of the current process's socket fd (flags fl) from
+ * its records, from the call entered at ts (the generation user space ends)
+ */
+static __always_inline void wire_follow(__u32 fd, __u8 *fl, __u32 left, __u64 ts)
+{
+	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
+	struct wire_sock w = { .left = left, .gen = ts };
+
+	bpf_map_update_elem(&wire_socks, &key, &w, BPF_ANY);
+	*fl |= FD_TLS | FD_WIRE;
+}
+
+static __always_inline void wire_io(__u32 fd, __u64 buf, __u64 len, int is_write);
+static __always_inline int tls_client_hello(__u64 buf, __u64 len);
+
+/* whether process pid's socket fd is followed from its records, and calls are left to carry */
+static __always_inline int wire_live(__u32 pid, __u32 fd)
+{
+	__u64 key = (__u64)pid << 32 | fd;
+	struct wire_sock *w = bpf_map_lookup_elem(&wire_socks, &key);
+
+	return w && (w->left & ~WIRE_SERVER);
+}
+
 static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len,
 				      int is_write)
 {
@@ -653,6 +698,15 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 	 */
 	if (!is_socket_fd(fd))
 		return;
+	/*
+	 * --timing-only: a handshake followed from its records since its
+	 * ClientHello (below): the syscalls of its calls are records of it like
+	 * the others
+	 */
+	if (targ_timing_only && wire_live(k.pid, fd)) {
+		wire_io(fd, buf, len, is_write);
+		return;
+	}
 	/*
 	 * --timing-only: a read or write on a TCP socket never seen connecting
 	 * or accepted (older than the trace) is adopted here, as plain_io()
@@ -726,6 +780,21 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 	bpf_map_update_elem(&sessions, &k, &nv, BPF_ANY);
 	mark_tls_fd(k.pid, fd);
 	submit(e, offsetof(struct ev_ssl_bind, data) + cap);
+	/*
+	 * --timing-only: a handshake call's ClientHello. Calls this mode does
+	 * not probe may finish the handshake, so it is followed from its
+	 * records from this call on (user space, from this ClientHello: see
+	 * wire_hello_call() in collect/collector.c); a handshake call that
+	 * returns it done ends that as well
+	 */
+	if (targ_timing_only && is_write && !(flags & SESS_HELLO) && a->call == CALL_HANDSHAKE &&
+	    tls_client_hello(buf, len)) {
+		__u64 fkey = (__u64)k.pid << 32 | fd;
+		__u8 *fl = bpf_map_lookup_elem(&fds, &fkey);
+
+		if (fl && !(*fl & (FD_WIRE | FD_MEMBIO)))
+			wire_follow(fd, fl, WIRE_CALLS, a->ts);
+	}
 }
 
 static __always_inline int is_http_method(const char *m)
@@ -786,7 +855,6 @@ static __always_inline void emit_sock_io(__u32 fd, __u32 dir, __u64 ts_enter, __
  * are the requests and responses. Only the first record header of each is
  * copied (to tell a closing alert from a request or an answer).
  */
-#define TLS_RECORD_HEADER 5
 
 static __always_inline void timing_io(__u32 fd, __u64 buf, __u64 len, int is_write)
 {
@@ -799,24 +867,6 @@ static __always_inline void timing_io(__u32 fd, __u64 buf, __u64 len, int is_wri
 		bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
 }
 
-/*
- * --timing-only: a TLS socket whose handshake no probed call drove (the
- * handshake ran inside SSL_read/SSL_write, which this mode does not probe,
- * or in a memory BIO the program empties itself; or a library not probed
- * at all). User space follows the handshake from its records
- * (user/collect/tlswire.c): the first WIRE_CALLS reads and writes after its
- * ClientHello carry their first MAX_CAPTURE bytes, the rest as timing_io().
- */
-#define WIRE_CALLS 64
-#define WIRE_SERVER (1u << 31) /* in wire_sock.left: the process is the server */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64); /* pid << 32 | fd */
-	__type(value, struct wire_sock);
-} wire_socks SEC(".maps");
-
 /* the first bytes of a write are a ClientHello: handshake record, ClientHello message */
 static __always_inline int tls_client_hello(__u64 buf, __u64 len)
 {
@@ -825,19 +875,6 @@ static __always_inline int tls_client_hello(__u64 buf, __u64 len)
 	if (!buf || len < sizeof(h) || bpf_probe_read_user(h, sizeof(h), (void *)buf))
 		return 0;
 	return h[0] == 0x16 && h[1] == 3 && h[2] <= 4 && h[5] == 1;
-}
-
-/*
- * Follow the handshake of the current process's socket fd (flags fl) from
- * its records, from the call entered at ts (the generation user space ends)
- */
-static __always_inline void wire_follow(__u32 fd, __u8 *fl, __u32 left, __u64 ts)
-{
-	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
-	struct wire_sock w = { .left = left, .gen = ts };
-
-	bpf_map_update_elem(&wire_socks, &key, &w, BPF_ANY);
-	*fl |= FD_TLS | FD_WIRE;
 }
 
 /* a write of a ClientHello no probed call made: follow the handshake from its records */

@@ -15,6 +15,8 @@
 
 #define TASK_COMM_LEN 16
 #define MAX_CAPTURE 16384 /* plaintext bytes copied per record: a whole TLS record */
+/* a TLS record's header: content type, version, length (RFC 8446 5.1) */
+#define TLS_RECORD_HEADER 5
 /*
  * Plaintext bytes copied per call: its first MAX_CAPTURE in the call's own
  * record, the rest in EV_MORE records that follow it. 256 KiB holds what an

@@ -1357,6 +1357,29 @@ static void server_hello(struct session *s, const struct tls_server_hello *sh)
 		snprintf(s->alpn, sizeof(s->alpn), "%s", sh->alpn);
 }
 
+/*
+ * --timing-only: handshake call e of s wrote its ClientHello. Calls this
+ * mode does not probe may finish the handshake (Firefox: NSS's
+ * SSL_ForceHandshake would block, and the reads and writes that follow
+ * finish it), so it is followed from its records from this ClientHello on,
+ * as BPF does (nested_io() in bpf/net.bpf.c); a handshake call that
+ * returns it done ends that.
+ */
+static void wire_hello_call(struct session *s, const struct ev_ssl_bind *e)
+{
+	struct tls_client_hello ch;
+
+	if (s->wire || s->membio || s->hs_done || !s->conn || s->conn->anon ||
+	    !tls_client_hello(e->data, e->cap, &ch))
+		return;
+	s->wire = malloc(sizeof(*s->wire));
+	if (!s->wire)
+		return;
+	tls_wire__init(s->wire);
+	s->wire_gen = e->ts_call;
+	tls_wire__feed(s->wire, TLS_WIRE_CLIENT, e->data, e->cap, e->len);
+}
+
 static void on_bind(struct collector *c, const void *rec, size_t len)
 {
 	const struct ev_ssl_bind *e = rec;
@@ -1405,6 +1428,9 @@ static void on_bind(struct collector *c, const void *rec, size_t len)
 		s->hs_start = e->ts_call;
 	if (e->how == BIND_CIPHER)
 		s->membio = 1; /* --timing-only times it from its calls, which tickets never end */
+	if (c->timing_only && e->how == BIND_NESTED && e->call == CALL_HANDSHAKE && e->cap &&
+	    offsetof(struct ev_ssl_bind, data) + e->cap <= len)
+		wire_hello_call(s, e);
 	/* its first ciphertext: the call that wrote it began the handshake (if that record is lost)
 	 */
 	if (e->how == BIND_CIPHER && e->ts_call && cn->observed && !s->hs_done && !s->hs_start &&
@@ -2429,6 +2455,8 @@ static void timing_call(struct collector *c, struct session *s, const struct ev_
 	exchange_io(c, s->conn, e->call == CALL_WRITE, &io, 0);
 }
 
+static void wire_end(struct collector *c, struct session *s);
+
 static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 {
 	const struct ev_ssl_call *e = rec;
@@ -2458,8 +2486,15 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 	carry_loss(c, cn, &e->lost, e->hdr.tid);
 	cn->last_ts = e->hdr.ts;
 	track_handshake(s, e);
-	if (e->call == CALL_HANDSHAKE)
+	if (e->call == CALL_HANDSHAKE) {
+		if (s->hs_done && s->wire) {
+			/* a call finished what its records were followed for */
+			wire_end(c, s);
+			free(s->wire);
+			s->wire = NULL;
+		}
 		return;
+	}
 	if (e->ret <= 0 || !e->len)
 		return;
 	s->data_seen = 1;
