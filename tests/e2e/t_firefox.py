@@ -93,12 +93,15 @@ class Verdict:
         self.worst = (0.0, "")
         self.by_window = []
         self.n = 0
+        self.range = {}  # field -> (least, most) difference
 
     def judge(self, what, field, tt, ff, srv):
         """tt (tlstrace), ff (Firefox), srv (the server's stamp of the same
         moment, or None): epoch ms."""
         err = tt - ff
         self.n += 1
+        lo, hi = self.range.get(field, (err, err))
+        self.range[field] = (min(lo, err), max(hi, err))
         if abs(err) > abs(self.worst[0]):
             self.worst = (err, "%s %s" % (what, field))
         if abs(err) <= TOL_MS:
@@ -116,7 +119,9 @@ class Verdict:
         self.by_window.append("%s %s %+.2f" % (what, field, err))
 
     def summary(self):
-        s = "%d fields, worst %+.3f ms (%s)" % (self.n, self.worst[0], self.worst[1])
+        s = "%d fields, worst %+.3f ms (%s); by field %s" % (
+            self.n, self.worst[0], self.worst[1],
+            ", ".join("%s %+.2f..%+.2f" % (f, lo, hi) for f, (lo, hi) in self.range.items()))
         if self.by_window:
             s += "; Firefox late, judged by the servers' stamps: %s" % ", ".join(self.by_window)
         return s
