@@ -71,7 +71,13 @@ struct ssl_args {
 	 * are not this call's
 	 */
 	__u32 nest;
-	__u32 _pad;
+	/*
+	 * a generic call on a descriptor not known as a session, in a process
+	 * traced since after its session began: a TLS application-data record
+	 * moved by a socket syscall inside it makes it one (nested_io() in
+	 * net.bpf.c); otherwise its return is no record
+	 */
+	__u32 adopting;
 };
 
 struct {
@@ -107,6 +113,20 @@ struct {
 	__type(key, struct sess_key);
 	__type(value, struct sess_val);
 } sessions SEC(".maps") __weak;
+
+/*
+ * NSS: the PRFileDesc pointers that are TLS sessions, per process (struct
+ * sess_key): those SSL_ImportFD returned or PR_Accept accepted on a TLS
+ * listener (bpf/nss.bpf.c), and those a generic call adopted (ssl_args'
+ * adopting). An LRU: 65,536 TLS descriptors open at once before one is
+ * forgotten. Here, not in nss.bpf.c, for that adoption.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SESSIONS);
+	__type(key, struct sess_key);
+	__type(value, __u8);
+} nss_socks SEC(".maps") __weak;
 
 /* (pid << 32 | fd) of TCP sockets whose connect we reported */
 #define FD_TLS 1   /* a TLS session uses it */

@@ -616,10 +616,12 @@ struct inbound {
 	__u64 ssl; /* 0: a plain HTTP socket */
 	__u64 ts;
 	__u32 fd;
-	__u8 timing; /* --timing-only: no bytes to copy */
-	__u8 adopt;  /* ...and the socket is not known yet: see adopt_io() */
-	__u8 wire;   /* ...but a handshake's records: their first MAX_CAPTURE bytes */
-	__u8 sniff;  /* a socket not known as TLS or HTTP yet: a ClientHello? see sniff_read() */
+	__u8 timing;	/* --timing-only: no bytes to copy */
+	__u8 adopt;	/* ...and the socket is not known yet: see adopt_io() */
+	__u8 wire;	/* ...but a handshake's records: their first MAX_CAPTURE bytes */
+	__u8 sniff;	/* a socket not known as TLS or HTTP yet: a ClientHello? see sniff_read() */
+	__u8 nss_adopt; /* inside an adopting call (ssl_args): a TLS record read makes it a session
+			 */
 };
 
 struct {
@@ -678,6 +680,54 @@ static __always_inline int wire_live(__u32 pid, __u32 fd)
 	return w && (w->left & ~WIRE_SERVER);
 }
 
+static __always_inline int tls_app_record(__u64 buf, __u64 len);
+
+/*
+ * Whether the TCP socket fd of the current process was connected before
+ * the trace: no connect or accept of it was seen
+ */
+static __always_inline int predates_trace(__u32 fd)
+{
+	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
+
+	return !bpf_map_lookup_elem(&fds, &key) && is_tcp_fd(fd);
+}
+
+/* a's descriptor is a TLS session of the current process from now on (NSS's) */
+static __always_inline void nss_adopted(struct ssl_args *a)
+{
+	struct sess_key k = { .ssl = a->ssl, .pid = bpf_get_current_pid_tgid() >> 32 };
+
+	bpf_map_update_elem(&nss_socks, &k, &(__u8){ 1 }, BPF_ANY);
+	a->adopting = 0;
+}
+
+/*
+ * A socket syscall inside an adopting call a (ssl_args): a write of a TLS
+ * application-data record on a TCP socket older than the trace makes a's
+ * descriptor a session (1: go on as its call); a read is decided at its
+ * return (nested_read_done()). Only application data: a session's
+ * handshake is seen from its start, and a plain socket's bytes rarely
+ * begin so. 0: nothing more to do.
+ */
+static __always_inline int nss_adopt(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len,
+				     int is_write)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inbound in = { .buf = buf, .fd = fd, .nss_adopt = 1 };
+
+	if (!predates_trace(fd))
+		return 0;
+	if (!is_write) {
+		bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
+		return 0;
+	}
+	if (!tls_app_record(buf, len))
+		return 0;
+	nss_adopted(a);
+	return 1;
+}
+
 static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len,
 				      int is_write)
 {
@@ -697,6 +747,8 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 	 * to its socket by its ciphertext.
 	 */
 	if (!is_socket_fd(fd))
+		return;
+	if (a->adopting && !nss_adopt(a, fd, buf, len, is_write))
 		return;
 	/*
 	 * --timing-only: a handshake followed from its records since its
@@ -1191,7 +1243,7 @@ static __always_inline void nested_read_done(long ret)
 	struct inbound *in = bpf_map_lookup_elem(&inbound, &tid);
 	struct ev_tls_in *e;
 	__u64 buf, ssl, ts;
-	__u32 cap, fd, timing, adopting, wire, sniff;
+	__u32 cap, fd, timing, adopting, wire, sniff, nss;
 
 	if (!in)
 		return;
@@ -1203,9 +1255,18 @@ static __always_inline void nested_read_done(long ret)
 	adopting = in->adopt;
 	wire = in->wire;
 	sniff = in->sniff;
+	nss = in->nss_adopt;
 	bpf_map_delete_elem(&inbound, &tid);
 	if (ret <= 0)
 		return;
+	if (nss) {
+		struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+
+		/* the call's return emits its record; its next syscall binds it */
+		if (a && a->adopting && tls_app_record(buf, ret))
+			nss_adopted(a);
+		return;
+	}
 	if (sniff) {
 		sniff_read(fd, buf, ts, ret);
 		return;

@@ -22,18 +22,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define PR_MSG_PEEK 0x2
 
 /*
- * The PRFileDesc pointers SSL_ImportFD returned, per process (struct
- * sess_key), until PR_Close. An LRU: 65,536 TLS descriptors open at once
- * before one is forgotten.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_SESSIONS);
-	__type(key, struct sess_key);
-	__type(value, __u8);
-} nss_socks SEC(".maps");
-
-/*
  * NSS's rule. SSL_ForceHandshake: SECSuccess (0) when done, SECFailure
  * (-1) not yet (PR_WOULD_BLOCK_ERROR) or failed, so 0 becomes 1 and -1
  * stays. PR_Read/PR_Recv/PR_Write/PR_Send: a PRInt32, bytes moved, 0 at
@@ -55,13 +43,17 @@ static __always_inline struct tls_result nss_result(const struct ssl_args *a, lo
  * Whether fd is a TLS descriptor of the current process, at the entry of
  * a generic call; counts a hit on one that is not. Such a call made inside
  * a probed one (NSS reading a file during a handshake) is counted in that
- * one's nest, so its return is not taken for that one's.
+ * one's nest, so its return is not taken for that one's. Otherwise it is
+ * kept as adopting (a session older than the trace, perhaps: see
+ * ssl_args), a call of the kind call (enum ssl_call; 0: never, a peek or
+ * a close) moving num bytes at buf.
  */
-static __always_inline bool nss_session(void *fd)
+static __always_inline bool nss_session(void *fd, __u32 call, void *buf, __u64 num)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
 	struct sess_key k = { .ssl = (__u64)fd, .pid = id >> 32 };
-	struct ssl_args *a;
+	struct ssl_args *a, cand = {};
 
 	if (!is_traced(k.pid)) {
 		count(CNT_HIT_UNTRACED);
@@ -70,9 +62,21 @@ static __always_inline bool nss_session(void *fd)
 	if (bpf_map_lookup_elem(&nss_socks, &k))
 		return true;
 	count(CNT_HIT_NOT_TLS);
-	a = bpf_map_lookup_elem(&inflight, &(__u32){ (__u32)id });
-	if (a)
+	a = bpf_map_lookup_elem(&inflight, &tid);
+	if (a) {
 		a->nest++;
+		return false;
+	}
+	if (targ_timing_only || !call)
+		return false;
+	cand.ssl = (__u64)fd;
+	cand.buf = (__u64)buf;
+	cand.num = num;
+	cand.ts = bpf_ktime_get_ns();
+	cand.call = call;
+	cand.lib = LIB_NSS;
+	cand.adopting = 1;
+	bpf_map_update_elem(&inflight, &tid, &cand, BPF_ANY);
 	return false;
 }
 
@@ -89,6 +93,12 @@ static __always_inline int nss_call_exit(__u32 cnt, long ret)
 	if (a->nest) {
 		a->nest--;
 		count(CNT_HIT_NOT_TLS);
+		return 0;
+	}
+	if (a->adopting) {
+		/* no TLS record moved inside it: not a session's */
+		count(CNT_HIT_NOT_TLS);
+		bpf_map_delete_elem(&inflight, &(__u32){ (__u32)id });
 		return 0;
 	}
 	return tls_call_exit(cnt, ret, nss_result);
@@ -173,7 +183,7 @@ int BPF_KRETPROBE(ssl_force_handshake_exit, int ret)
 SEC("uprobe")
 int BPF_KPROBE(pr_read_enter, void *fd, void *buf, int amount)
 {
-	if (!nss_session(fd))
+	if (!nss_session(fd, CALL_READ, buf, amount))
 		return 0;
 	return tls_call_enter(LIB_NSS, CNT_HIT_READ_ENTER, CALL_READ, fd, buf, amount, NULL);
 }
@@ -182,7 +192,7 @@ int BPF_KPROBE(pr_read_enter, void *fd, void *buf, int amount)
 SEC("uprobe")
 int BPF_KPROBE(pr_recv_enter, void *fd, void *buf, int amount, int flags)
 {
-	if (!nss_session(fd))
+	if (!nss_session(fd, flags & PR_MSG_PEEK ? 0 : CALL_READ, buf, amount))
 		return 0;
 	if (flags & PR_MSG_PEEK) {
 		__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -205,7 +215,7 @@ int BPF_KRETPROBE(pr_read_exit, int ret)
 SEC("uprobe")
 int BPF_KPROBE(pr_write_enter, void *fd, const void *buf, int amount)
 {
-	if (!nss_session(fd))
+	if (!nss_session(fd, CALL_WRITE, (void *)buf, amount))
 		return 0;
 	return tls_call_enter(LIB_NSS, CNT_HIT_WRITE_ENTER, CALL_WRITE, fd, (void *)buf, amount,
 			      NULL);
@@ -231,7 +241,7 @@ struct pr_iovec {
 SEC("uprobe")
 int BPF_KPROBE(pr_writev_enter, void *fd, const void *iov, int iov_size)
 {
-	if (!nss_session(fd))
+	if (!nss_session(fd, CALL_WRITE, (void *)iov, iov_size))
 		return 0;
 	return tls_call_enter(LIB_NSS, CNT_HIT_WRITE_ENTER, CALL_WRITE, fd, (void *)iov, iov_size,
 			      NULL);
@@ -307,6 +317,11 @@ int BPF_KRETPROBE(pr_writev_exit, int ret)
 		count(CNT_HIT_NOT_TLS);
 		return 0;
 	}
+	if (a->adopting) {
+		count(CNT_HIT_NOT_TLS);
+		bpf_map_delete_elem(&inflight, &tid);
+		return 0;
+	}
 	count(CNT_HIT_WRITE_EXIT);
 	c.iov = a->buf;
 	c.ts = bpf_ktime_get_ns();
@@ -333,7 +348,7 @@ int BPF_KPROBE(pr_close_enter, void *fd)
 {
 	struct sess_key k = { .ssl = (__u64)fd, .pid = bpf_get_current_pid_tgid() >> 32 };
 
-	if (!nss_session(fd))
+	if (!nss_session(fd, 0, NULL, 0))
 		return 0;
 	bpf_map_delete_elem(&nss_socks, &k);
 	return tls_free(LIB_NSS, fd);

@@ -26,6 +26,8 @@ Routes (same on A, B, C; the query only makes each URL unique):
   /delay/MS     200, "delayed\\n" sent MS ms after the request was read
   /close        200, "closing\\n", Connection: close, then the server closes
                 (HTTP/1.1 only)
+  /go           200, "go\\n" once the test is ready (run_firefox's started;
+                HTTP/1.1 only)
   /results      POST: the page's results (A)
   anything else 404
 A head and a body of at most 16 KiB leave in one send (HTTP/2: one sendall of
@@ -73,6 +75,11 @@ and a tracer wrapped around it can end normally. If the launched process has
 not ended EXIT_GRACE_S (10 s) after the results, it gets SIGTERM (its process
 group instead if it led one at launch), 5 s later SIGKILL; whatever is left
 of a group it led gets SIGKILL at the end.
+
+With started (a callable), the page first fetches A /go?k=go, whose answer
+waits until started(firefox_pid) has returned: the page and its connection
+are there, the fetches not begun (a tracer attached with -p sees them). Its
+entry is among the entries, key "go".
 
 Returns:
   entries         one dict per PerformanceResourceTiming entry the page saw,
@@ -386,6 +393,8 @@ def route(path):
     return 404, "text/plain", b"not found\n", 0.0, False
 
 
+GO_WAIT_S = 60  # the longest /go is held
+
 COMMON_HEADERS = [("cache-control", "no-store"), ("timing-allow-origin", "*"),
                   ("access-control-allow-origin", "*")]
 
@@ -505,6 +514,10 @@ class H1Server(Server):
             rec = self.log.request(conn, method, path, request_read)
             if method == "POST" and path.startswith("/results"):
                 status, ctype, body, delay, close = 200, "text/plain", b"thanks\n", 0.0, False
+            elif path.startswith("/go"):
+                self.judge.go_asked.set()
+                self.judge.go.wait(GO_WAIT_S)
+                status, ctype, body, delay, close = 200, "text/plain", b"go\n", 0.0, False
             elif path.startswith("/page"):
                 status, ctype, body, delay, close = 200, "text/html; charset=utf-8", \
                     self.judge.page().encode(), 0.0, False
@@ -666,6 +679,8 @@ async function get(key, url) {
 
 async function main() {
   const out = {timeOrigin: performance.timeOrigin, fetches: {}, errors: []};
+  // run_firefox(started=...): wait until the test is ready (a tracer attached)
+  if (%(gate)s) { const [key, v] = await get("go", A + "/go?k=go"); out.fetches[key] = v; }
   out.offsetBefore = measureOffset(20);
   for (const [k, u] of SEQ) { const [key, v] = await get(k, u); out.fetches[key] = v; }
   for (const [key, v] of await Promise.all(PAR.map(([k, u]) => get(k, u))))
@@ -791,9 +806,12 @@ class Judge:
         self.results = None
         self.done = threading.Event()
         self.ports = {}
+        self.gate = False
+        self.go_asked = threading.Event()  # the page asked for /go
+        self.go = threading.Event()  # ...and may have its answer
 
     def page(self):
-        return PAGE % self.ports
+        return PAGE % dict(self.ports, gate="true" if self.gate else "false")
 
     def got_results(self, body):
         self.results = (now_ms(), body)
@@ -872,7 +890,7 @@ def import_h2():
         importlib.import_module(name)
 
 
-def run_firefox(workdir, cert_pem, key_pem, launch=None, timeout=60):
+def run_firefox(workdir, cert_pem, key_pem, launch=None, timeout=60, started=None):
     """See the module's docstring."""
     import_h2()
     os.makedirs(workdir, exist_ok=True)
@@ -880,6 +898,7 @@ def run_firefox(workdir, cert_pem, key_pem, launch=None, timeout=60):
     write_profile(profile, cert_pem)
     cert_pem, key_pem = make_leaf(os.path.join(workdir, "leaf"), cert_pem, key_pem)
     log, judge = Log(), Judge()
+    judge.gate = started is not None
     servers = [H1Server("A", server_context(cert_pem, key_pem, "http/1.1"), log, judge),
                H1Server("B", server_context(cert_pem, key_pem, "http/1.1"), log, judge),
                H2Server("C", server_context(cert_pem, key_pem, "h2"), log, judge)]
@@ -898,6 +917,9 @@ def run_firefox(workdir, cert_pem, key_pem, launch=None, timeout=60):
         while not judge.done.wait(0.05):
             if firefox_pid is None:
                 firefox_pid = find_firefox(proc.pid)
+            if judge.gate and not judge.go.is_set() and judge.go_asked.is_set() and firefox_pid:
+                started(firefox_pid)
+                judge.go.set()
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("firefox: no results in %.0f s (%s); output: %s" % (
                     timeout, "exited %s" % proc.returncode if proc.poll() is not None
@@ -908,6 +930,7 @@ def run_firefox(workdir, cert_pem, key_pem, launch=None, timeout=60):
         except subprocess.TimeoutExpired:
             rc = None
     finally:
+        judge.go.set()
         if proc is not None:
             stop_process(proc, leader)
         for s in servers:

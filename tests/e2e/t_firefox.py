@@ -33,7 +33,7 @@ Fields that differ by design (docs/semantics.md):
         start, named by the address (no request was written).
 """
 
-import os
+import signal
 import subprocess
 
 import firefox_judge
@@ -56,14 +56,19 @@ NEW_FIELDS = list(BOUND)
 REUSED_FIELDS = ["requestStart", "responseStart", "responseEnd"]
 
 
-def run_judged(env, test, opts):
-    """Firefox under `tlstrace OPTS --`, judged; (judge's result, entries, stderr)."""
+def run_judged(env, test, opts, attach=False):
+    """Firefox under `tlstrace OPTS --`, judged; (judge's result, entries,
+    stderr). attach: Firefox starts untraced, and `tlstrace OPTS -p PID`
+    once its page has loaded, before its fetches."""
     need("firefox-esr")
     need("certutil")
     cert, key = server_certs(env)
     out = env.out_file(test)
     errpath = env.path(test + ".stderr")
     tracer = []
+
+    def started(pid):
+        tracer.append(env.start_tlstrace(test, ["--stats", "-p", str(pid)] + list(opts)))
 
     def launch(argv, fenv):
         with open(errpath, "wb") as err:
@@ -74,10 +79,15 @@ def run_judged(env, test, opts):
         return p
 
     try:
-        judge = firefox_judge.run_firefox(env.path(test + ".firefox"), cert, key, launch=launch,
-                                          timeout=120)
+        judge = firefox_judge.run_firefox(env.path(test + ".firefox"), cert, key,
+                                          launch=None if attach else launch, timeout=120,
+                                          started=started if attach else None)
     except RuntimeError as ex:
         raise Failure("Firefox gave no results: %s" % str(ex)[-400:])
+    expect(tracer, "tlstrace was not started")
+    if attach:
+        out = tracer[0].out_file
+        tracer[0].send_signal(signal.SIGINT)
     rc = env.procs.wait(tracer[0], 30, "tlstrace")
     with open(errpath, errors="replace") as f:
         err = f.read()
@@ -238,4 +248,40 @@ def test_firefox_judged_timing_only(env):
                % (fe["key"], e["tlstrace"]["reused"], reused))
         for f in fields:
             v.judge(fe["key"], f, absolute(e, f), fe[f], server_stamp(judge, fe["key"], f))
+    return v.summary()
+
+
+def test_firefox_judged_pid(env):
+    """`tlstrace -p PID` on a Firefox already running, once its page has
+    loaded: its libraries are found in its maps (its own libssl3, the
+    system's libnspr4), its new connections are traced whole, and the
+    connection its page came on, older than the trace, is adopted at its
+    first TLS record: those fetches are reused, not observed, with their
+    request and response judged."""
+    judge, entries, err = run_judged(env, "firefox_judged_pid", [], attach=True)
+    v = Verdict()
+    by_name = {}
+    for e in entries:
+        by_name.setdefault(e["name"], []).append(e)
+    for fe in judge["entries"]:
+        if fe["key"] in ("refused", "go"):
+            continue
+        what = fe["key"]
+        got = by_name.get(fe["name"], [])
+        expect(len(got) == 1, "%d tlstrace entries for %s" % (len(got), fe["name"]))
+        e, ext = got[0], got[0]["tlstrace"]
+        expect(ext["tls"]["library"] == "nss", "%s: tls.library %r" % (what, ext["tls"]["library"]))
+        expect(e["responseStatus"] == fe["responseStatus"], "%s: status %r, Firefox %r"
+               % (what, e["responseStatus"], fe["responseStatus"]))
+        expect(e["encodedBodySize"] == fe["encodedBodySize"], "%s: encodedBodySize %r, Firefox %r"
+               % (what, e["encodedBodySize"], fe["encodedBodySize"]))
+        reused = is_reused(fe)
+        expect(ext["reused"] == reused, "%s: reused %r, Firefox's says %r"
+               % (what, ext["reused"], reused))
+        older = fe["name"].startswith("https://localhost:%d/" % judge["ports"]["A"]) and \
+            what not in ("a_new",)
+        expect(ext["connectionObserved"] is not older, "%s: connectionObserved %r"
+               % (what, ext["connectionObserved"]))
+        for f in (REUSED_FIELDS if reused else NEW_FIELDS):
+            v.judge(what, f, absolute(e, f), fe[f], server_stamp(judge, what, f))
     return v.summary()
