@@ -16,6 +16,9 @@ pkgs=(
 	python3-websockets
 	# other protocols over TLS: psql against a throwaway cluster (initdb, pg_ctl)
 	postgresql
+	# NSS: Firefox, judged by its own Resource Timing entries, and NSS's own
+	# client and server (tstclnt, selfserv) and database tool (certutil)
+	firefox-esr libnss3-tools
 	# the exports, checked by the tools that read them
 	prometheus tmux
 )

@@ -296,8 +296,96 @@ out:
 	fx_fini(&f);
 }
 
+#define SSL 0x7000
+
+/* the generations of wire_done's calls: the BPF side told to stop following */
+struct wire_dones {
+	int n;
+	__u64 gen;
+};
+
+static void on_wire_done(void *ctx, __u32 pid, __u32 fd, __u64 gen)
+{
+	struct wire_dones *d = ctx;
+
+	(void)pid;
+	ASSERT_EQ(fd, FD, "wire_done's fd");
+	d->n++;
+	d->gen = gen;
+}
+
+/*
+ * A handshake call (entered at 1150) writes the ClientHello at 1210 and
+ * returns unfinished at 1250, as NSS's SSL_ForceHandshake does in Firefox;
+ * the server's flight is read at 1400 and the client's Finished written at
+ * 1600 by syscalls of no probed call (or, finished, of a second handshake
+ * call returning at 1700): the socket's records from the ClientHello on.
+ * Then a request at 1800, answered at 2100.
+ */
+static const struct entry *unfinished(struct fx *f, struct wire_dones *d, int second_call)
+{
+	collector__set_timing_only(f->c);
+	collector__set_wire_done(f->c, on_wire_done, d);
+	ev_connect(f->c, FD, SOCK1, 1000);
+	ev_established(f->c, FD, SOCK1, 1100);
+	ev_bind_in(f->c, SSL, FD, BIND_NESTED, 1210, CALL_HANDSHAKE, 1150, tls13[0].data,
+		   tls13[0].len);
+	ev_handshake(f->c, SSL, 1150, 1250, -1);
+	ev_sock_bytes(f->c, FD, IO_READ, 1300, 1400, tls13[1].data, tls13[1].len, tls13[1].len);
+	ev_sock_bytes(f->c, FD, IO_WRITE, 1600, 1600, tls13[2].data, tls13[2].len, tls13[2].len);
+	if (second_call)
+		ev_handshake(f->c, SSL, 1500, 1700, 1);
+	ev_timing_io(f->c, FD, IO_WRITE, 1800, 1800, 100);
+	ev_timing_io(f->c, FD, IO_READ, 1850, 2100, 300);
+	ev_close(f->c, FD, 2200);
+	return ASSERT_EQ(f->s->n, 1, "one entry") ? nth(f, 0) : NULL;
+}
+
+/* the handshake is over at the client's Finished's write, which no probed call made */
+static void subtest_call_unfinished(void)
+{
+	struct wire_dones d = {};
+	struct fx f = {};
+	const struct entry *e;
+
+	if (!fx_init(&f) || !(e = unfinished(&f, &d, 0)))
+		goto out;
+	ASSERT_EQ(e->secure_start, 1150, "secureConnectionStart: the handshake call's entry");
+	ASSERT_EQ(e->connect_end, 1600, "connectEnd: the client's Finished's write");
+	ASSERT_FALSE(e->unknown & FIELD_CONNECT_END, "connectEnd known");
+	ASSERT_EQ(e->request_start, 1800, "requestStart");
+	ASSERT_EQ(e->response_start, 2100, "responseStart");
+	ASSERT_STREQ(e->library, "openssl", "the library of the call");
+	ASSERT_STREQ(e->tls_version, "TLSv1.3", "the version of the ServerHello read");
+	ASSERT_EQ(d.n, 1, "the BPF side told once to stop following");
+	ASSERT_EQ(d.gen, 1150, "...the following the handshake call began");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
+/* a handshake call that returns it done after the records ended it changes nothing */
+static void subtest_call_finishes(void)
+{
+	struct wire_dones d = {};
+	struct fx f = {};
+	const struct entry *e;
+
+	if (!fx_init(&f) || !(e = unfinished(&f, &d, 1)))
+		goto out;
+	ASSERT_EQ(e->connect_end, 1600, "connectEnd: the client's Finished's write");
+	ASSERT_EQ(d.n, 1, "the BPF side told once to stop following");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
 TEST(wire)
 {
+	if (test__start_subtest("call_unfinished"))
+		subtest_call_unfinished();
+	if (test__start_subtest("call_finishes"))
+		subtest_call_finishes();
 	if (test__start_subtest("tls13"))
 		subtest_tls13();
 	if (test__start_subtest("tls12"))
