@@ -365,7 +365,45 @@ def section_hits(args, srv):
             print("   %-14s %-18s %6.1f  %s" % (name, client, h["total"], probes or "-"))
     print("   (the issue's targets, curl, small body: default <= 14 new / <= 9 reused; "
           "--timing-only <= 4 new / 0 reused)")
+    firefox_hits(args)
     return res
+
+
+def firefox_hits(args):
+    """Headless Firefox (NSS) loading tests/e2e/firefox_judge.py's page under
+    tlstrace: hits per request its servers answered, and NSPR's calls on no
+    session (hits.not_tls), which Firefox makes for its files and pipes"""
+    if not shutil.which("firefox-esr"):
+        warn("no firefox-esr: the Firefox row is left out")
+        return
+    sys.path.insert(0, os.path.join(ROOT, "tests/e2e"))
+    import firefox_judge
+    work = os.path.join(args.workdir, "firefox")
+    os.makedirs(work, exist_ok=True)
+    subprocess.run(["sh", os.path.join(ROOT, "tests/e2e/mkcert.sh"), work], check=True)
+    print("   Firefox (NSS), one page: %d fetches over 4 new connections, the page and its "
+          "results' POST" % 15)
+    for name, mode in MODES:
+        wait_for_detaches()
+        err_path = os.path.join(work, "tlstrace.err")
+
+        def launch(argv, env):
+            with open(err_path, "w") as err:
+                return subprocess.Popen(tlstrace_cmd(args.tlstrace, mode) + ["--"] + argv,
+                                        env=env, stdout=subprocess.DEVNULL, stderr=err)
+
+        res = firefox_judge.run_firefox(os.path.join(work, name.strip("-")),
+                                        os.path.join(work, "cert.pem"),
+                                        os.path.join(work, "key.pem"), launch=launch,
+                                        timeout=120)
+        time.sleep(1)  # tlstrace ends with Firefox, its stats last
+        with open(err_path) as f:
+            stats = parse_stats(f.read())
+        n = len(res["server_log"])
+        h = per_probe(stats, n)
+        probes = " ".join("%s %.1f" % (p, h[p]) for p in PROBES if abs(h[p]) >= 0.05)
+        print("   %-14s %-18s %6.1f  %s; not_tls %.1f" % (
+            name, "firefox", h["total"], probes or "-", stats.get("hits.not_tls", 0) / n))
 
 
 # ---------------------------------------------------------------- latency
@@ -858,7 +896,7 @@ def main():
     become_subreaper()
     t0 = time.monotonic()
     print("tlstrace benchmark, %d CPUs; %s" % (os.cpu_count(), load_note()), flush=True)
-    work = tempfile.mkdtemp(prefix="tlstrace-bench-")
+    work = args.workdir = tempfile.mkdtemp(prefix="tlstrace-bench-")
     global SINK
     SINK = private_null(work)
     srv = Nginx(work)
