@@ -179,6 +179,10 @@ def test_firefox_judged(env):
         expect(ext["tls"]["version"] == "TLSv1.3", "%s: version %r" % (what, ext["tls"]["version"]))
         expect(e["nextHopProtocol"] == fe["nextHopProtocol"], "%s: nextHopProtocol %r, Firefox %r"
                % (what, e["nextHopProtocol"], fe["nextHopProtocol"]))
+        # TLS 1.3 encrypts the server's ALPN answer: h2 shows by its preface, http/1.1 not
+        alpn = "h2" if fe["nextHopProtocol"] == "h2" else ""
+        expect(ext["tls"]["alpn"] == alpn, "%s: tls.alpn %r, want %r"
+               % (what, ext["tls"]["alpn"], alpn))
         expect(e["responseStatus"] == fe["responseStatus"], "%s: status %r, Firefox %r"
                % (what, e["responseStatus"], fe["responseStatus"]))
         expect(e["encodedBodySize"] == fe["encodedBodySize"], "%s: encodedBodySize %r, Firefox %r"
