@@ -80,27 +80,39 @@ static __always_inline bool nss_session(void *fd, __u32 call, void *buf, __u64 n
 	return false;
 }
 
-/* the return of a generic call: the probed call's, if it is one (see nss_session) */
-static __always_inline int nss_call_exit(__u32 cnt, long ret)
+/*
+ * The return of a generic call: the kept call it ends (see nss_session),
+ * or NULL (counted) if it ends another
+ */
+static __always_inline struct ssl_args *nss_returning(void)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &(__u32){ (__u32)id });
+	__u32 tid = (__u32)id;
+	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
 
 	if (!a) {
 		count(is_traced(id >> 32) ? CNT_HIT_NOT_TLS : CNT_HIT_UNTRACED);
-		return 0;
+		return NULL;
 	}
 	if (a->nest) {
 		a->nest--;
 		count(CNT_HIT_NOT_TLS);
-		return 0;
+		return NULL;
 	}
 	if (a->adopting) {
 		/* no TLS record moved inside it: not a session's */
 		count(CNT_HIT_NOT_TLS);
-		bpf_map_delete_elem(&inflight, &(__u32){ (__u32)id });
-		return 0;
+		bpf_map_delete_elem(&inflight, &tid);
+		return NULL;
 	}
+	return a;
+}
+
+/* the return of a generic call: the probed call's, if it is one */
+static __always_inline int nss_call_exit(__u32 cnt, long ret)
+{
+	if (!nss_returning())
+		return 0;
 	return tls_call_exit(cnt, ret, nss_result);
 }
 
@@ -302,26 +314,13 @@ static long writev_one(__u32 i, void *vctx)
 SEC("uretprobe")
 int BPF_KRETPROBE(pr_writev_exit, int ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ssl_args *a = nss_returning();
 	struct writev_ctx c = {};
 	__u32 n;
 
-	if (!a) {
-		count(is_traced(id >> 32) ? CNT_HIT_NOT_TLS : CNT_HIT_UNTRACED);
+	if (!a)
 		return 0;
-	}
-	if (a->nest) {
-		a->nest--;
-		count(CNT_HIT_NOT_TLS);
-		return 0;
-	}
-	if (a->adopting) {
-		count(CNT_HIT_NOT_TLS);
-		bpf_map_delete_elem(&inflight, &tid);
-		return 0;
-	}
 	count(CNT_HIT_WRITE_EXIT);
 	c.iov = a->buf;
 	c.ts = bpf_ktime_get_ns();

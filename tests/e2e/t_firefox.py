@@ -150,6 +150,19 @@ def is_reused(fe):
     return fe["connectStart"] == fe["fetchStart"] and fe["connectEnd"] == fe["fetchStart"]
 
 
+def check_exchange(what, e, fe):
+    """e's status, body size and reuse are those of Firefox's entry fe;
+    whether fe's connection was reused"""
+    expect(e["responseStatus"] == fe["responseStatus"], "%s: status %r, Firefox %r"
+           % (what, e["responseStatus"], fe["responseStatus"]))
+    expect(e["encodedBodySize"] == fe["encodedBodySize"], "%s: encodedBodySize %r, Firefox %r"
+           % (what, e["encodedBodySize"], fe["encodedBodySize"]))
+    reused = is_reused(fe)
+    expect(e["tlstrace"]["reused"] == reused, "%s: reused %r, Firefox's says %r"
+           % (what, e["tlstrace"]["reused"], reused))
+    return reused
+
+
 def absolute(e, field):
     return e["tlstrace"]["timeOrigin"] + e[field]
 
@@ -183,13 +196,7 @@ def test_firefox_judged(env):
         alpn = "h2" if fe["nextHopProtocol"] == "h2" else ""
         expect(ext["tls"]["alpn"] == alpn, "%s: tls.alpn %r, want %r"
                % (what, ext["tls"]["alpn"], alpn))
-        expect(e["responseStatus"] == fe["responseStatus"], "%s: status %r, Firefox %r"
-               % (what, e["responseStatus"], fe["responseStatus"]))
-        expect(e["encodedBodySize"] == fe["encodedBodySize"], "%s: encodedBodySize %r, Firefox %r"
-               % (what, e["encodedBodySize"], fe["encodedBodySize"]))
-        reused = is_reused(fe)
-        expect(ext["reused"] == reused, "%s: reused %r, Firefox's says %r"
-               % (what, ext["reused"], reused))
+        reused = check_exchange(what, e, fe)
         for f in ("startTime", "fetchStart"):
             expect(absolute(e, f) >= fe[f] - TOL_MS, "%s: %s %.3f ms before Firefox's fetch()"
                    % (what, f, fe[f] - absolute(e, f)))
@@ -275,13 +282,7 @@ def test_firefox_judged_pid(env):
         expect(len(got) == 1, "%d tlstrace entries for %s" % (len(got), fe["name"]))
         e, ext = got[0], got[0]["tlstrace"]
         expect(ext["tls"]["library"] == "nss", "%s: tls.library %r" % (what, ext["tls"]["library"]))
-        expect(e["responseStatus"] == fe["responseStatus"], "%s: status %r, Firefox %r"
-               % (what, e["responseStatus"], fe["responseStatus"]))
-        expect(e["encodedBodySize"] == fe["encodedBodySize"], "%s: encodedBodySize %r, Firefox %r"
-               % (what, e["encodedBodySize"], fe["encodedBodySize"]))
-        reused = is_reused(fe)
-        expect(ext["reused"] == reused, "%s: reused %r, Firefox's says %r"
-               % (what, ext["reused"], reused))
+        reused = check_exchange(what, e, fe)
         older = fe["name"].startswith("https://localhost:%d/" % judge["ports"]["A"]) and \
             what not in ("a_new",)
         expect(ext["connectionObserved"] is not older, "%s: connectionObserved %r"
