@@ -760,11 +760,14 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 		return;
 	}
 	/*
-	 * --timing-only: a read or write on a TCP socket never seen connecting
-	 * or accepted (older than the trace) is adopted here, as plain_io()
-	 * adopts one the session's calls are not probed in.
+	 * A read or write on a TCP socket never seen connecting or accepted
+	 * (older than the trace) is adopted here: user space learns its ends
+	 * and whether the process is its server (it listens on its local
+	 * port). --timing-only adopts so one the session's calls are not
+	 * probed in (plain_io()), and a handshake's only when the default
+	 * mode's session binds it.
 	 */
-	if (targ_timing_only && a->call != CALL_HANDSHAKE) {
+	if (!targ_timing_only || a->call != CALL_HANDSHAKE) {
 		__u64 fkey = (__u64)k.pid << 32 | fd;
 
 		if (!bpf_map_lookup_elem(&fds, &fkey) && is_tcp_fd(fd))

@@ -20,15 +20,11 @@ def hits(err):
     return {k: int(v) for k, v in re.findall(r"hits\.([a-z_]+)=(\d+)", err)}
 
 
-def test_timing_only_predates_trace(env):
-    """--timing-only started while a keep-alive connection between a Python
-    client and server.py is open, both traced: each end is adopted at its
-    first TLS record (its handshake was never seen), the client's as a
-    client and the server's as a server (it listens on the port). The client
-    gets an entry per exchange; the server one per request it read under
-    the trace (not the one it was already waiting for), the 20 ms delay
-    inside requestStart..responseStart on both; all marked as predating the
-    trace."""
+def predating_both_ends(env, test, opts):
+    """server.py and a Python client with a keep-alive connection between
+    them, one round of requests made before `tlstrace OPTS -p CLIENT -p
+    SERVER` starts, "/hello /delay/20 /hello" after: (the entries by role,
+    the server's port)"""
     ready = env.path("predates_server.port")
     if os.path.exists(ready):
         os.unlink(ready)
@@ -44,8 +40,8 @@ def test_timing_only_predates_trace(env):
     client.stdin.write(b"/hello\n")
     client.stdin.flush()
     expect(read_line(client, 15, "python client") == "done", "the round before the trace failed")
-    tracer = env.start_tlstrace("timing_only_predates",
-                                ["--timing-only", "-p", str(client.pid), "-p", str(srv.pid)])
+    tracer = env.start_tlstrace(test,
+                                opts + ["-p", str(client.pid), "-p", str(srv.pid)])
     client.stdin.write(b"/hello /delay/20 /hello\n")
     client.stdin.flush()
     expect(read_line(client, 15, "python client") == "done", "the traced round failed")
@@ -57,8 +53,20 @@ def test_timing_only_predates_trace(env):
     rc = env.procs.wait(tracer, 15, "tlstrace")
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
     entries = read_entries(tracer.out_file)
-    by_role = {r: [e for e in entries if e["tlstrace"]["role"] == r]
-               for r in ("client", "server")}
+    return {r: [e for e in entries if e["tlstrace"]["role"] == r]
+            for r in ("client", "server")}, port
+
+
+def test_timing_only_predates_trace(env):
+    """--timing-only started while a keep-alive connection between a Python
+    client and server.py is open, both traced: each end is adopted at its
+    first TLS record (its handshake was never seen), the client's as a
+    client and the server's as a server (it listens on the port). The client
+    gets an entry per exchange; the server one per request it read under
+    the trace (not the one it was already waiting for), the 20 ms delay
+    inside requestStart..responseStart on both; all marked as predating the
+    trace."""
+    by_role, port = predating_both_ends(env, "timing_only_predates", ["--timing-only"])
     got = {r: len(v) for r, v in by_role.items()}
     expect(got == {"client": 3, "server": 2}, "entries by role %r, want 3 client, 2 server" % got)
     for role, es in by_role.items():
@@ -80,6 +88,31 @@ def test_timing_only_predates_trace(env):
     c, s = by_role["client"][0]["tlstrace"], by_role["server"][0]["tlstrace"]
     expect(c["localAddress"] == s["remoteAddress"] and c["remoteAddress"] == s["localAddress"],
            "client %s -> %s, server %s <- %s" % (c["localAddress"], c["remoteAddress"],
+                                                 s["localAddress"], s["remoteAddress"]))
+
+
+def test_predates_trace_both_ends(env):
+    """The default mode's twin of timing_only_predates_trace: the server's
+    end, adopted at its first TLS call's syscall, is a server's (it listens
+    on the port), named by the requests it read; the client's a client's.
+    The client gets its 3 requests, the server the 2 it read under the trace
+    (not the one it was already waiting for), all on connections older than
+    the trace, their ends each other's."""
+    by_role, _ = predating_both_ends(env, "predates_both_ends", [])
+    got = {r: [e["name"].split("/", 3)[-1] for e in v] for r, v in by_role.items()}
+    want = {"client": ["hello", "delay/20", "hello"], "server": ["delay/20", "hello"]}
+    expect(got == want, "entries by role %r, want %r" % (got, want))
+    for role, es in by_role.items():
+        for i, e in enumerate(es):
+            x = e["tlstrace"]
+            expect(x["connectionObserved"] is False and e["responseStatus"] == 200 and
+                   "failedPhase" not in x, "%s entry %d: %r" % (role, i, x))
+        wait = es[-2]["responseStart"] - es[-2]["requestStart"]
+        expect(20 <= wait < 500, "%s: the delayed request answered in %.3f ms" % (role, wait))
+    c, s = by_role["client"][0]["tlstrace"], by_role["server"][0]["tlstrace"]
+    expect(c["localAddress"] and c["localAddress"] == s["remoteAddress"] and
+           c["remoteAddress"] == s["localAddress"],
+           "client %r -> %r, server %r <- %r" % (c["localAddress"], c["remoteAddress"],
                                                  s["localAddress"], s["remoteAddress"]))
 
 

@@ -1225,22 +1225,24 @@ static void socket_ends(struct conn *cn, const struct ev_accept *e)
 #define ADOPTED_SESSION (1ULL << 63)
 
 /*
- * --timing-only: a TLS socket older than the trace, adopted at its first
- * application-data record. It is a server's if the process listens on its
- * local port. Its session stands for one whose handshake went unseen.
+ * A TLS socket older than the trace, adopted at its first application-data
+ * record (--timing-only), or at the first syscall a session's call made on
+ * it (the default mode: the session's bind follows). It is a server's if
+ * the process listens on its local port. Under --timing-only its session
+ * stands for one whose handshake went unseen.
  */
 static void on_adopt(struct collector *c, const struct ev_accept *e)
 {
 	struct conn *cn;
 	struct session *s;
 
-	if (!c->timing_only)
-		return;
 	cn = conn_replace(c, &e->hdr, (__s32)e->fd);
 	if (!cn)
 		return;
 	socket_ends(cn, e);
 	cn->server = c->listening ? c->listening(e->hdr.pid, e->lport) : e->lport < e->port;
+	if (!c->timing_only)
+		return;
 	s = sess_get(c, e->hdr.pid, ADOPTED_SESSION | e->fd, 0);
 	if (!s)
 		return;
