@@ -1225,12 +1225,27 @@ static __always_inline void sock_io(__u32 fd, __u64 buf, __u64 len, int is_write
  * ciphertext binds later); in --timing-only the socket is followed from
  * its records (see wire_io()).
  */
+/* the len bytes at buf are a handshake record's header, alone */
+static __always_inline int tls_handshake_header(__u64 buf, __u64 len)
+{
+	__u8 h[TLS_RECORD_HEADER];
+
+	if (!buf || len != sizeof(h) || bpf_probe_read_user(h, sizeof(h), (void *)buf))
+		return 0;
+	return h[0] == 0x16 && h[1] == 3 && h[2] <= 4;
+}
+
 static __always_inline void sniff_read(__u32 fd, __u64 buf, __u64 ts, long ret)
 {
 	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
 	__u8 *fl;
 
-	if (!tls_client_hello(buf, ret))
+	/*
+	 * --timing-only: a handshake record's header read alone may be a
+	 * ClientHello's (NSS's servers read the header, then the body, and
+	 * this mode probes neither call): followed, the body is read next
+	 */
+	if (!tls_client_hello(buf, ret) && !(targ_timing_only && tls_handshake_header(buf, ret)))
 		return;
 	fl = bpf_map_lookup_elem(&fds, &key);
 	if (!fl || (*fl & (FD_TLS | FD_HTTP | FD_OTHER)))

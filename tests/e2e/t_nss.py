@@ -125,39 +125,70 @@ def selfserv_db(env, test):
     return db
 
 
+def selfserv(env, test, opts):
+    """selfserv under `tlstrace OPTS --`, two curls (each on a connection of
+    its own: selfserv answers HTTP/1.0 and closes); (entries, curl's lines)"""
+    need("selfserv")
+    db = selfserv_db(env, test)
+    port = free_port()
+    srv = start_traced_server(env, test, ["selfserv", "-p", str(port), "-d", "sql:" + db,
+                                          "-n", "srv", "-V", "tls1.2:tls1.3"],
+                              port=port, opts=opts)
+    _, lines = curl_server(env, srv, server_fetches(["https://localhost:%d%s" % (port, p)
+                                                     for p in ("/first", "/second")]))
+    stop_traced_server(env, srv)
+    entries = read_entries(srv.out_file)
+    expect_count(entries, 2)
+    for i, e in enumerate(entries):
+        ext = e["tlstrace"]
+        expect(ext["role"] == "server", "entry %d: role %r" % (i, ext["role"]))
+        expect(ext["remoteAddress"].endswith(":%d" % lines[i][2]),
+               "entry %d: remoteAddress %r, curl's port was %d"
+               % (i, ext["remoteAddress"], lines[i][2]))
+        expect(ext["tls"]["serverName"] == "localhost", "entry %d: serverName %r"
+               % (i, ext["tls"]["serverName"]))
+        expect(0 < e["requestStart"] <= e["responseStart"] <= e["responseEnd"],
+               "entry %d: requestStart %.3f responseStart %.3f responseEnd %.3f"
+               % (i, e["requestStart"], e["responseStart"], e["responseEnd"]))
+    return entries, lines, port
+
+
 def test_nss_selfserv(env):
     """NSS's own server: its sessions are the sockets PR_Accept returns on
     its TLS listening socket, its answers written by PR_Writev (a record per
     buffer). Two curls, each a request read and a response written."""
-    need("selfserv")
-    db = selfserv_db(env, "nss_selfserv")
-    port = free_port()
-    srv = start_traced_server(env, "nss_selfserv", ["selfserv", "-p", str(port), "-d", "sql:" + db,
-                                                    "-n", "srv", "-V", "tls1.2:tls1.3"],
-                              port=port)
-    paths = ["/first", "/second"]
-    _, lines = curl_server(env, srv, server_fetches(["https://localhost:%d%s" % (port, p)
-                                                     for p in paths]))
-    stop_traced_server(env, srv)
-    entries = read_entries(srv.out_file)
-    expect_count(entries, 2)
-    for i, (e, p) in enumerate(zip(entries, paths)):
+    entries, lines, port = selfserv(env, "nss_selfserv", [])
+    for i, (e, p) in enumerate(zip(entries, ["/first", "/second"])):
         check_shape(e, i, role="server")
         check_order(e, i)
-        ext = e["tlstrace"]
-        expect(ext["role"] == "server", "entry %d: role %r" % (i, ext["role"]))
         expect(e["name"] == "https://localhost:%d%s" % (port, p), "entry %d: name %r"
                % (i, e["name"]))
         expect(e["responseStatus"] == 200, "entry %d: status %r" % (i, e["responseStatus"]))
         # selfserv echoes the request after its own head, HTTP/1.0, to the close
         expect(e["encodedBodySize"] == lines[i][1], "entry %d: encodedBodySize %r, curl read %d"
                % (i, e["encodedBodySize"], lines[i][1]))
-        expect(0 < e["requestStart"] <= e["responseStart"] <= e["responseEnd"],
-               "entry %d: requestStart %.3f responseStart %.3f responseEnd %.3f"
-               % (i, e["requestStart"], e["responseStart"], e["responseEnd"]))
-        expect(ext["remoteAddress"].endswith(":%d" % lines[i][2]),
-               "entry %d: remoteAddress %r, curl's port was %d"
-               % (i, ext["remoteAddress"], lines[i][2]))
         check_nss_tls(e, i)
-        expect(ext["tls"]["serverName"] == "localhost", "entry %d: serverName %r"
-               % (i, ext["tls"]["serverName"]))
+
+
+def check_new_connection_server(e, i):
+    """a server's entry of a connection accepted under the trace, its handshake seen"""
+    x = e["tlstrace"]
+    expect(x["connectionObserved"] is True and x["reused"] is False,
+           "entry %d: observed %r, reused %r" % (i, x["connectionObserved"], x["reused"]))
+    seq = [e[k] for k in ("connectStart", "secureConnectionStart", "connectEnd",
+                          "requestStart", "responseStart", "responseEnd")]
+    expect(all(a <= b for a, b in zip(seq, seq[1:])) and seq[0] > 0,
+           "entry %d: timings out of order %r" % (i, seq))
+    expect(e["secureConnectionStart"] > e["connectStart"],
+           "entry %d: secureConnectionStart not after connectStart" % i)
+
+
+def test_nss_selfserv_timing_only(env):
+    """--timing-only: no NSPR call probed, and selfserv never calls
+    SSL_ForceHandshake: its handshakes are followed from their records,
+    found by the ClientHello it reads in two parts (the record's header,
+    then its body)."""
+    entries, _, port = selfserv(env, "nss_selfserv_timing_only", ["--timing-only"])
+    for i, e in enumerate(entries):
+        expect(e["name"] == "https://localhost:%d/" % port, "entry %d: name %r" % (i, e["name"]))
+        check_new_connection_server(e, i)

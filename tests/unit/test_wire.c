@@ -192,6 +192,63 @@ out:
 	fx_fini(&f);
 }
 
+#define SSL 0x7000
+
+/* the generations of wire_done's calls: the BPF side told to stop following */
+struct wire_dones {
+	int n;
+	__u64 gen;
+};
+
+static void on_wire_done(void *ctx, __u32 pid, __u32 fd, __u64 gen)
+{
+	struct wire_dones *d = ctx;
+
+	(void)pid;
+	ASSERT_EQ(fd, FD, "wire_done's fd");
+	d->n++;
+	d->gen = gen;
+}
+
+/*
+ * A server that reads the ClientHello's record header (1100..1150), then
+ * its body (1160..1200), as NSS's servers do: the same handshake, followed
+ * since the first of the two reads (the generation BPF began with)
+ */
+static void subtest_server_hello_in_parts(void)
+{
+	struct wire_dones d = {};
+	struct fx f = {};
+	const struct entry *e;
+
+	if (!fx_init(&f))
+		goto out;
+	collector__set_timing_only(f.c);
+	collector__set_wire_done(f.c, on_wire_done, &d);
+	ev_accept(f.c, FD, 1000);
+	ev_sock_bytes(f.c, FD, IO_READ, 1100, 1150, tls13[0].data, 5, 5);
+	ev_sock_bytes(f.c, FD, IO_READ, 1160, 1200, tls13[0].data + 5, tls13[0].len - 5,
+		      tls13[0].len - 5);
+	ev_sock_bytes(f.c, FD, IO_WRITE, 1400, 1400, tls13[1].data, tls13[1].len, tls13[1].len);
+	ev_sock_bytes(f.c, FD, IO_READ, 1500, 1600, tls13[2].data, tls13[2].len, tls13[2].len);
+	ev_timing_io(f.c, FD, IO_READ, 1900, 2000, 100); /* the request */
+	ev_timing_io(f.c, FD, IO_WRITE, 2100, 2100, 300);
+	ev_close(f.c, FD, 3000);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+		goto out;
+	ASSERT_STREQ(e->role, "server", "a server's");
+	ASSERT_EQ(e->secure_start, 1200, "secureConnectionStart: the ClientHello read whole");
+	ASSERT_EQ(e->connect_end, 1600, "connectEnd: the read of the client's Finished");
+	ASSERT_EQ(e->request_start, 2000, "requestStart");
+	ASSERT_STREQ(e->server_name, "localhost", "SNI");
+	ASSERT_STREQ(e->tls_version, "TLSv1.3", "the version of the ServerHello written");
+	ASSERT_EQ(d.n, 1, "the BPF side told to stop following");
+	ASSERT_EQ(d.gen, 1100, "...the following the header's read began");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
 /*
  * The default mode: a server's session its ciphertext binds (a memory BIO)
  * after its program read the ClientHello itself takes the SNI from it.
@@ -296,24 +353,6 @@ out:
 	fx_fini(&f);
 }
 
-#define SSL 0x7000
-
-/* the generations of wire_done's calls: the BPF side told to stop following */
-struct wire_dones {
-	int n;
-	__u64 gen;
-};
-
-static void on_wire_done(void *ctx, __u32 pid, __u32 fd, __u64 gen)
-{
-	struct wire_dones *d = ctx;
-
-	(void)pid;
-	ASSERT_EQ(fd, FD, "wire_done's fd");
-	d->n++;
-	d->gen = gen;
-}
-
 /*
  * A handshake call (entered at 1150) writes the ClientHello at 1210 and
  * returns unfinished at 1250, as NSS's SSL_ForceHandshake does in Firefox;
@@ -396,6 +435,8 @@ TEST(wire)
 		subtest_lost();
 	if (test__start_subtest("server"))
 		subtest_server();
+	if (test__start_subtest("server_hello_in_parts"))
+		subtest_server_hello_in_parts();
 	if (test__start_subtest("server_hello_default_mode"))
 		subtest_server_hello_default_mode();
 	if (test__start_subtest("closing_alert"))

@@ -129,6 +129,13 @@ struct conn {
 	unsigned alert_body;
 	/* a server's: the ClientHello it read outside any TLS call, for a session bound later */
 	struct tls_client_hello *hello_in;
+	/*
+	 * ...read in parts (NSS reads a record's header, then its body): the
+	 * bytes so far, and when the first read was entered
+	 */
+	unsigned char *hello_part;
+	size_t hello_part_len;
+	__u64 hello_part_ts;
 };
 
 /*
@@ -1038,6 +1045,7 @@ static void conn_destroy(struct collector *c, struct conn *cn)
 	free(cn->sniff);
 	h1stream__free(&cn->rqs, &c->heads);
 	free(cn->hello_in);
+	free(cn->hello_part);
 	free(cn);
 }
 
@@ -3282,6 +3290,49 @@ static void wire_io(struct collector *c, struct conn *cn, int is_write, const st
 	s->wire = NULL;
 }
 
+#define HELLO_PARTS_MAX 8192 /* bytes of a ClientHello read in parts kept, at most */
+
+/*
+ * A server's read e of a socket with no session yet, as *io: a ClientHello
+ * read in parts (a record's header first: NSS's servers) is gathered in
+ * cn->hello_part, and *io made the whole of it once it parses, as if read
+ * by one call entered when the first was. 0: a part kept, nothing more to
+ * do with it yet; 1: go on with *io.
+ */
+static int hello_parts(struct conn *cn, const struct ev_sock_io *e, struct io *io)
+{
+	const unsigned char *d = (const unsigned char *)e->data;
+	struct tls_client_hello ch;
+	unsigned char *p;
+
+	if (!cn->hello_part) {
+		/* a record header alone, of a handshake record: the rest comes next */
+		if (e->cap != TLS_RECORD_HEADER || e->len != TLS_RECORD_HEADER || d[0] != 0x16 ||
+		    d[1] != 3)
+			return 1;
+		cn->hello_part = malloc(HELLO_PARTS_MAX);
+		if (!cn->hello_part)
+			return 1;
+		cn->hello_part_len = 0;
+		cn->hello_part_ts = e->ts_enter;
+	}
+	if (e->cap != e->len || cn->hello_part_len + e->cap > HELLO_PARTS_MAX) {
+		/* not all of it seen, or too long for one: given up */
+		free(cn->hello_part);
+		cn->hello_part = NULL;
+		return 1;
+	}
+	p = cn->hello_part;
+	memcpy(p + cn->hello_part_len, e->data, e->cap);
+	cn->hello_part_len += e->cap;
+	if (tls_client_hello(p, cn->hello_part_len, &ch) != 1)
+		return 0;
+	io->data = (const char *)p;
+	io->cap = io->len = cn->hello_part_len;
+	io->ts_enter = cn->hello_part_ts;
+	return 1;
+}
+
 /* plain HTTP on a TCP socket: the same, without a TLS session */
 static void on_sock_io(struct collector *c, const void *rec, size_t len)
 {
@@ -3308,11 +3359,16 @@ static void on_sock_io(struct collector *c, const void *rec, size_t len)
 		carry_loss(c, NULL, &e->lost, e->hdr.tid);
 	if (!cn || !e->len)
 		return;
+	/* a ClientHello read by a server in parts: whole, it is read as one */
+	if (!cn->sess && cn->server && e->dir == IO_READ && !hello_parts(cn, e, &io))
+		return;
 	/* a ClientHello written, or read by a server, outside any TLS call */
 	if (!cn->sess && cn->server == (e->dir == IO_READ) &&
-	    tls_client_hello(e->data, e->cap, &ch)) {
+	    tls_client_hello((const unsigned char *)io.data, io.cap, &ch)) {
 		if (c->timing_only) {
 			wire_start(c, cn, e, &ch);
+			if (cn->sess && cn->sess->wire && cn->hello_part)
+				cn->sess->wire_gen = cn->hello_part_ts;
 		} else {
 			/* the default mode: for the session its ciphertext binds later */
 			if (cn->server && !cn->hello_in)
