@@ -708,7 +708,7 @@ static __always_inline void nss_adopted(struct ssl_args *a)
  * descriptor a session (1: go on as its call); a read is decided at its
  * return (nested_read_done()). Only application data: a session's
  * handshake is seen from its start, and a plain socket's bytes rarely
- * begin so. 0: nothing more to do.
+ * begin so. 0: not (yet) a session's; the syscall is the program's own.
  */
 static __always_inline int nss_adopt(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len,
 				     int is_write)
@@ -716,7 +716,7 @@ static __always_inline int nss_adopt(struct ssl_args *a, __u32 fd, __u64 buf, __
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct inbound in = { .buf = buf, .fd = fd, .nss_adopt = 1 };
 
-	if (!predates_trace(fd))
+	if (!is_socket_fd(fd) || !predates_trace(fd))
 		return 0;
 	if (!is_write) {
 		bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
@@ -747,8 +747,6 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 	 * to its socket by its ciphertext.
 	 */
 	if (!is_socket_fd(fd))
-		return;
-	if (a->adopting && !nss_adopt(a, fd, buf, len, is_write))
 		return;
 	/*
 	 * --timing-only: a handshake followed from its records since its
@@ -1211,7 +1209,11 @@ static __always_inline void sock_io(__u32 fd, __u64 buf, __u64 len, int is_write
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
 
-	if (a)
+	/*
+	 * an adopting call (NSS) that does not become a session's is no TLS
+	 * call: its syscalls are the program's own (plain HTTP over NSPR)
+	 */
+	if (a && !(a->adopting && !nss_adopt(a, fd, buf, len, is_write)))
 		nested_io(a, fd, buf, len, is_write);
 	else
 		plain_io(fd, buf, len, is_write);

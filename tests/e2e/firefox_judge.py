@@ -62,7 +62,10 @@ body fully (fetch(url, {cache: "no-store"})):
   a_404      A /missing?k=a_404           404
   a_close    A /close?k=a_close           reused; the server closes after it
   a_new      A /hello?k=a_new             a NEW connection to A
-  b1         B /hello?k=b1                a new connection (cross-origin)
+  b1         B /hello?k=b1                a new connection (cross-origin), to
+                                          https://B_HOST:PORT (run_firefox's
+                                          b_host: a name Firefox looks up itself,
+                                          where "localhost" it answers at once)
   b2         B /hello?k=b2                reused
   c0         C /hello?k=c0                the h2 connection (alone, so there is one)
   c_p1..c_p4 C /hello, /size/20000, /delay/20, /size/3000 (?k=...) all at once:
@@ -639,7 +642,7 @@ PAGE = r"""<!doctype html>
 <html><head><meta charset="utf-8"><title>tlstrace firefox judge</title></head>
 <body><p id="s">running</p><script>
 "use strict";
-const A = location.origin, B = "https://localhost:%(B)d", C = "https://localhost:%(C)d",
+const A = location.origin, B = "https://%(b_host)s:%(B)d", C = "https://localhost:%(C)d",
       R = "https://localhost:%(R)d";
 const SEQ = [
   ["a1", A + "/hello?k=a1"], ["a2", A + "/hello?k=a2"],
@@ -768,9 +771,9 @@ def find_firefox(pid):
     return None
 
 
-def make_leaf(dirpath, ca_pem, ca_key):
-    """A server certificate for localhost and 127.0.0.1 (EC P-256, CA:FALSE),
-    issued by ca_pem/ca_key: (leaf_pem, leaf_key)."""
+def make_leaf(dirpath, ca_pem, ca_key, host="localhost"):
+    """A server certificate for localhost, host and 127.0.0.1 (EC P-256,
+    CA:FALSE), issued by ca_pem/ca_key: (leaf_pem, leaf_key)."""
     os.makedirs(dirpath, exist_ok=True)
     key, csr, pem = (os.path.join(dirpath, n) for n in ("leaf.key", "leaf.csr", "leaf.pem"))
     ext = os.path.join(dirpath, "leaf.ext")
@@ -778,7 +781,7 @@ def make_leaf(dirpath, ca_pem, ca_key):
         f.write("basicConstraints=critical,CA:FALSE\n"
                 "keyUsage=critical,digitalSignature\n"
                 "extendedKeyUsage=serverAuth\n"
-                "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+                "subjectAltName=DNS:localhost,DNS:%s,IP:127.0.0.1\n" % host)
     subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=tlstrace firefox judge",
                     "-keyout", key, "-out", csr], check=True, capture_output=True)
@@ -807,11 +810,13 @@ class Judge:
         self.done = threading.Event()
         self.ports = {}
         self.gate = False
+        self.b_host = "localhost"
         self.go_asked = threading.Event()  # the page asked for /go
         self.go = threading.Event()  # ...and may have its answer
 
     def page(self):
-        return PAGE % dict(self.ports, gate="true" if self.gate else "false")
+        return PAGE % dict(self.ports, gate="true" if self.gate else "false",
+                           b_host=self.b_host)
 
     def got_results(self, body):
         self.results = (now_ms(), body)
@@ -890,15 +895,17 @@ def import_h2():
         importlib.import_module(name)
 
 
-def run_firefox(workdir, cert_pem, key_pem, launch=None, timeout=60, started=None):
+def run_firefox(workdir, cert_pem, key_pem, launch=None, timeout=60, started=None,
+                b_host="localhost"):
     """See the module's docstring."""
     import_h2()
     os.makedirs(workdir, exist_ok=True)
     profile = os.path.join(os.path.abspath(workdir), "ff-profile")
     write_profile(profile, cert_pem)
-    cert_pem, key_pem = make_leaf(os.path.join(workdir, "leaf"), cert_pem, key_pem)
+    cert_pem, key_pem = make_leaf(os.path.join(workdir, "leaf"), cert_pem, key_pem, b_host)
     log, judge = Log(), Judge()
     judge.gate = started is not None
+    judge.b_host = b_host
     servers = [H1Server("A", server_context(cert_pem, key_pem, "http/1.1"), log, judge),
                H1Server("B", server_context(cert_pem, key_pem, "http/1.1"), log, judge),
                H2Server("C", server_context(cert_pem, key_pem, "h2"), log, judge)]

@@ -19,7 +19,12 @@ Fields that differ by design (docs/semantics.md):
         connection) or the request's first write (a reused one), so
         tlstrace's are those, never before Firefox's.
   domainLookupStart/End  Firefox answers "localhost" itself, with no
-        getaddrinfo(): no lookup is seen, so both are connectStart.
+        getaddrinfo(): no lookup is seen, so both are connectStart. The
+        second origin's name (TEST_NAME, in a private /etc/hosts) Firefox
+        looks up with getaddrinfo() on its DNS thread, and tlstrace times
+        that call; Firefox stamps the lookup on its socket thread, when it
+        hands the name over and when the answer comes back, so its stamps
+        may bracket tlstrace's by up to LAG_MS.
   connectStart..connectEnd of a reused connection  Firefox gives its
         fetchStart, tlstrace the request's start (as startTime).
   transferSize  Firefox's is encodedBodySize + 300 (a constant, not the
@@ -33,11 +38,13 @@ Fields that differ by design (docs/semantics.md):
         start, named by the address (no request was written).
 """
 
+import os
 import signal
 import subprocess
 
 import firefox_judge
-from harness import Failure, describe_exit, expect, need, read_entries, server_certs, stderr_hint
+from harness import (TEST_NAME, Failure, describe_exit, expect, in_private_hosts, need,
+                     read_entries, server_certs, stderr_hint)
 
 TOL_MS = 1.0  # Firefox's timers are at full precision in the test profile
 LAG_MS = 6.0  # how late Firefox's own stamps were seen on a busy 2-core machine
@@ -53,13 +60,16 @@ BOUND = {
     "responseEnd": ("response_end_written", False),
 }
 NEW_FIELDS = list(BOUND)
+LOOKUP_FIELDS = ["domainLookupStart", "domainLookupEnd"]  # no server sees these
 REUSED_FIELDS = ["requestStart", "responseStart", "responseEnd"]
 
 
 def run_judged(env, test, opts, attach=False):
     """Firefox under `tlstrace OPTS --`, judged; (judge's result, entries,
-    stderr). attach: Firefox starts untraced, and `tlstrace OPTS -p PID`
-    once its page has loaded, before its fetches."""
+    stderr). Its second origin is named TEST_NAME, which Firefox looks up
+    (getaddrinfo) in a private /etc/hosts. attach: Firefox starts untraced
+    (its second origin "localhost"), and `tlstrace OPTS -p PID` once its
+    page has loaded, before its fetches."""
     need("firefox-esr")
     need("certutil")
     cert, key = server_certs(env)
@@ -73,7 +83,7 @@ def run_judged(env, test, opts, attach=False):
     def launch(argv, fenv):
         with open(errpath, "wb") as err:
             p = env.procs.spawn([env.tlstrace, "-f", "json", "-o", out, "--stats"] + list(opts)
-                                + ["--"] + argv, env=fenv, stdin=subprocess.DEVNULL,
+                                + ["--"] + in_private_hosts(env, argv), env=fenv, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=err)
         tracer.append(p)
         return p
@@ -81,7 +91,8 @@ def run_judged(env, test, opts, attach=False):
     try:
         judge = firefox_judge.run_firefox(env.path(test + ".firefox"), cert, key,
                                           launch=None if attach else launch, timeout=120,
-                                          started=started if attach else None)
+                                          started=started if attach else None,
+                                          b_host="localhost" if attach else TEST_NAME)
     except RuntimeError as ex:
         raise Failure("Firefox gave no results: %s" % str(ex)[-400:])
     expect(tracer, "tlstrace was not started")
@@ -117,6 +128,13 @@ class Verdict:
         if abs(err) <= TOL_MS:
             return
         where = "%s %s: tlstrace %+.3f ms from Firefox's" % (what, field, err)
+        if field in LOOKUP_FIELDS:
+            # Firefox's stamps are on its socket thread, the lookup on its DNS thread
+            late = err if field == "domainLookupStart" else -err
+            expect(0 < late <= LAG_MS, where + " (the lookup is its getaddrinfo() call, "
+                   "which Firefox's stamps bracket)")
+            self.by_window.append("%s %s %+.2f" % (what, field, err))
+            return
         expect(err < 0 and -err <= LAG_MS and srv is not None,
                where + " (not within %.1f ms, nor a late Firefox stamp)" % TOL_MS)
         client_first = BOUND[field][1]
@@ -133,11 +151,14 @@ class Verdict:
             self.n, self.worst[0], self.worst[1],
             ", ".join("%s %+.2f..%+.2f" % (f, lo, hi) for f, (lo, hi) in self.range.items()))
         if self.by_window:
-            s += "; Firefox late, judged by the servers' stamps: %s" % ", ".join(self.by_window)
+            s += "; judged by window (Firefox late, or its stamps around the lookup): %s" \
+                % ", ".join(self.by_window)
         return s
 
 
 def server_stamp(judge, key, field):
+    if field not in BOUND:
+        return None
     for r in judge["server_log"]:
         if r["key"] == key:
             return r.get(BOUND[field][0])
@@ -187,8 +208,9 @@ def test_firefox_judged(env):
         ext = e["tlstrace"]
         expect(ext["comm"] == "Socket Thread", "%s: comm %r" % (what, ext["comm"]))
         expect(ext["tls"]["library"] == "nss", "%s: tls.library %r" % (what, ext["tls"]["library"]))
-        expect(ext["tls"]["serverName"] == "localhost", "%s: serverName %r"
-               % (what, ext["tls"]["serverName"]))
+        host = fe["name"].split("/")[2].rsplit(":", 1)[0]
+        expect(ext["tls"]["serverName"] == host, "%s: serverName %r, want %r"
+               % (what, ext["tls"]["serverName"], host))
         expect(ext["tls"]["version"] == "TLSv1.3", "%s: version %r" % (what, ext["tls"]["version"]))
         expect(e["nextHopProtocol"] == fe["nextHopProtocol"], "%s: nextHopProtocol %r, Firefox %r"
                % (what, e["nextHopProtocol"], fe["nextHopProtocol"]))
@@ -200,7 +222,11 @@ def test_firefox_judged(env):
         for f in ("startTime", "fetchStart"):
             expect(absolute(e, f) >= fe[f] - TOL_MS, "%s: %s %.3f ms before Firefox's fetch()"
                    % (what, f, fe[f] - absolute(e, f)))
-        for f in (REUSED_FIELDS if reused else NEW_FIELDS):
+        fields = REUSED_FIELDS if reused else NEW_FIELDS
+        if not reused and host != "localhost":
+            # a name Firefox looked up: its getaddrinfo() on its DNS thread
+            fields = LOOKUP_FIELDS + fields
+        for f in fields:
             v.judge(what, f, absolute(e, f), fe[f], server_stamp(judge, what, f))
     refused = [fe for fe in judge["entries"] if fe["key"] == "refused"]
     expect(len(refused) == 1, "Firefox gave %d entries for the refused fetch" % len(refused))
@@ -290,3 +316,31 @@ def test_firefox_judged_pid(env):
         for f in (REUSED_FIELDS if reused else NEW_FIELDS):
             v.judge(what, f, absolute(e, f), fe[f], server_stamp(judge, what, f))
     return v.summary()
+
+
+def test_firefox_plain_http(env):
+    """Firefox fetching plain http:// (a screenshot of the plain twin of the
+    test server's /hello): NSPR's PR_Write and PR_Read on a socket that is
+    no TLS session are the program's own, so its HTTP is captured from the
+    socket as any program's is. One entry, no TLS."""
+    need("firefox-esr")
+    cert, _ = server_certs(env)
+    port = env.plain_port()
+    profile = env.path("firefox_plain_http.profile")
+    firefox_judge.write_profile(profile, cert)
+    url = "http://127.0.0.1:%d/hello" % port
+    rc, _, err, path = env.trace(
+        "firefox_plain_http", [firefox_judge.FIREFOX, "--headless", "--no-remote", "--profile",
+                               profile, "--screenshot", env.path("firefox_plain_http.png"), url],
+        timeout=90, env=dict(os.environ, **firefox_judge.FIREFOX_ENV))
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    got = [e for e in read_entries(path) if e["name"] == url]
+    expect(len(got) == 1, "%d entries for %s" % (len(got), url))
+    e = got[0]
+    expect(e["responseStatus"] == 200 and e["encodedBodySize"] == 6 and
+           e["nextHopProtocol"] == "http/1.1" and e["secureConnectionStart"] == 0,
+           "entry: status %r, size %r, protocol %r, secureConnectionStart %r"
+           % (e["responseStatus"], e["encodedBodySize"], e["nextHopProtocol"],
+              e["secureConnectionStart"]))
+    expect(0 < e["connectStart"] <= e["connectEnd"] <= e["requestStart"] <= e["responseStart"]
+           <= e["responseEnd"], "timings out of order")
