@@ -128,6 +128,14 @@ struct {
 	__type(value, __u8);
 } nss_socks SEC(".maps") __weak;
 
+/* NSS's descriptor fd is a TLS session of the current process from now on */
+static __always_inline void nss_sock_add(__u64 fd)
+{
+	struct sess_key k = { .ssl = fd, .pid = bpf_get_current_pid_tgid() >> 32 };
+
+	bpf_map_update_elem(&nss_socks, &k, &(__u8){ 1 }, BPF_ANY);
+}
+
 /* (pid << 32 | fd) of TCP sockets whose connect we reported */
 #define FD_TLS 1   /* a TLS session uses it */
 #define FD_HTTP 2  /* plaintext HTTP was written on it */

@@ -620,8 +620,7 @@ struct inbound {
 	__u8 adopt;	/* ...and the socket is not known yet: see adopt_io() */
 	__u8 wire;	/* ...but a handshake's records: their first MAX_CAPTURE bytes */
 	__u8 sniff;	/* a socket not known as TLS or HTTP yet: a ClientHello? see sniff_read() */
-	__u8 nss_adopt; /* inside an adopting call (ssl_args): a TLS record read makes it a session
-			 */
+	__u8 nss_adopt; /* inside an adopting call (ssl_args): see nss_adopt() */
 };
 
 struct {
@@ -639,11 +638,12 @@ static __always_inline int adopt(__u32 fd);
  * --timing-only: a TLS socket whose handshake no probed call drove (the
  * handshake ran inside SSL_read/SSL_write, which this mode does not probe,
  * or in a memory BIO the program empties itself; or a library not probed
- * at all), or whose ClientHello a handshake call wrote (its later
- * calls may or may not finish it: NSS's SSL_ForceHandshake in Firefox
- * leaves the rest to its reads and writes). User space follows the handshake from its records
- * (user/collect/tlswire.c): the first WIRE_CALLS reads and writes after its
- * ClientHello carry their first MAX_CAPTURE bytes, the rest as timing_io().
+ * at all), or whose ClientHello a handshake call wrote (its later calls
+ * may or may not finish it: NSS's SSL_ForceHandshake in Firefox leaves
+ * the rest to its reads and writes). User space follows the handshake
+ * from its records (user/collect/tlswire.c): the first WIRE_CALLS reads
+ * and writes after its ClientHello carry their first MAX_CAPTURE bytes,
+ * the rest as timing_io().
  */
 #define WIRE_CALLS 64
 #define WIRE_SERVER (1u << 31) /* in wire_sock.left: the process is the server */
@@ -696,9 +696,7 @@ static __always_inline int predates_trace(__u32 fd)
 /* a's descriptor is a TLS session of the current process from now on (NSS's) */
 static __always_inline void nss_adopted(struct ssl_args *a)
 {
-	struct sess_key k = { .ssl = a->ssl, .pid = bpf_get_current_pid_tgid() >> 32 };
-
-	bpf_map_update_elem(&nss_socks, &k, &(__u8){ 1 }, BPF_ANY);
+	nss_sock_add(a->ssl);
 	a->adopting = 0;
 }
 
@@ -765,12 +763,8 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 	 * probed in (plain_io()), and a handshake's only when the default
 	 * mode's session binds it.
 	 */
-	if (!targ_timing_only || a->call != CALL_HANDSHAKE) {
-		__u64 fkey = (__u64)k.pid << 32 | fd;
-
-		if (!bpf_map_lookup_elem(&fds, &fkey) && is_tcp_fd(fd))
-			adopt(fd);
-	}
+	if ((!targ_timing_only || a->call != CALL_HANDSHAKE) && predates_trace(fd))
+		adopt(fd);
 	v = bpf_map_lookup_elem(&sessions, &k);
 	if (v) {
 		__u64 fkey = (__u64)k.pid << 32 | fd;
@@ -1219,14 +1213,6 @@ static __always_inline void sock_io(__u32 fd, __u64 buf, __u64 len, int is_write
 		plain_io(fd, buf, len, is_write);
 }
 
-/*
- * A read of a socket not known as TLS or HTTP yet, returned: a ClientHello
- * that no TLS call read is a server's whose program moves the ciphertext
- * itself (a memory BIO: Python's asyncio), or whose library is not probed.
- * Its bytes go to user space (the server name, for the session its
- * ciphertext binds later); in --timing-only the socket is followed from
- * its records (see wire_io()).
- */
 /* the len bytes at buf are a handshake record's header, alone */
 static __always_inline int tls_handshake_header(__u64 buf, __u64 len)
 {
@@ -1237,6 +1223,14 @@ static __always_inline int tls_handshake_header(__u64 buf, __u64 len)
 	return h[0] == 0x16 && h[1] == 3 && h[2] <= 4;
 }
 
+/*
+ * A read of a socket not known as TLS or HTTP yet, returned: a ClientHello
+ * that no TLS call read is a server's whose program moves the ciphertext
+ * itself (a memory BIO: Python's asyncio), or whose library is not probed.
+ * Its bytes go to user space (the server name, for the session its
+ * ciphertext binds later); in --timing-only the socket is followed from
+ * its records (see wire_io()).
+ */
 static __always_inline void sniff_read(__u32 fd, __u64 buf, __u64 ts, long ret)
 {
 	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;

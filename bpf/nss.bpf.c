@@ -40,28 +40,40 @@ static __always_inline struct tls_result nss_result(const struct ssl_args *a, lo
 }
 
 /*
- * Whether fd is a TLS descriptor of the current process, at the entry of
- * a generic call; counts a hit on one that is not. Such a call made inside
- * a probed one (NSS reading a file during a handshake) is counted in that
- * one's nest, so its return is not taken for that one's. Otherwise it is
- * kept as adopting (a session older than the trace, perhaps: see
- * ssl_args), a call of the kind call (enum ssl_call; 0: never, a peek or
- * a close) moving num bytes at buf.
+ * Whether fd is a TLS descriptor of the current process: 1 yes; 0 no, in
+ * a traced process (a hit counted not TLS); -1 the process is not traced
+ * (counted untraced)
  */
-static __always_inline bool nss_session(void *fd, __u32 call, void *buf, __u64 num)
+static __always_inline int nss_known(void *fd)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	struct sess_key k = { .ssl = (__u64)fd, .pid = id >> 32 };
-	struct ssl_args *a, cand = {};
+	struct sess_key k = { .ssl = (__u64)fd, .pid = bpf_get_current_pid_tgid() >> 32 };
 
 	if (!is_traced(k.pid)) {
 		count(CNT_HIT_UNTRACED);
-		return false;
+		return -1;
 	}
 	if (bpf_map_lookup_elem(&nss_socks, &k))
-		return true;
+		return 1;
 	count(CNT_HIT_NOT_TLS);
+	return 0;
+}
+
+/*
+ * nss_known() at the entry of a generic call whose return is probed. Such
+ * a call on another descriptor, made inside a probed one (NSS reading a
+ * file during a handshake), is counted in that one's nest, so its return
+ * is not taken for that one's. Otherwise it is kept as adopting (a session
+ * older than the trace, perhaps: see ssl_args), a call of the kind call
+ * (enum ssl_call; 0: never, a peek) moving num bytes at buf.
+ */
+static __always_inline bool nss_session(void *fd, __u32 call, void *buf, __u64 num)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ssl_args *a, cand = {};
+	int known = nss_known(fd);
+
+	if (known)
+		return known > 0;
 	a = bpf_map_lookup_elem(&inflight, &tid);
 	if (a) {
 		a->nest++;
@@ -119,15 +131,13 @@ static __always_inline int nss_call_exit(__u32 cnt, long ret)
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_import_fd_exit, void *fd)
 {
-	struct sess_key k = { .ssl = (__u64)fd, .pid = bpf_get_current_pid_tgid() >> 32 };
-
-	if (!is_traced(k.pid)) {
+	if (!is_traced(bpf_get_current_pid_tgid() >> 32)) {
 		count(CNT_HIT_UNTRACED);
 		return 0;
 	}
 	count(CNT_HIT_SET_FD);
 	if (fd)
-		bpf_map_update_elem(&nss_socks, &k, &(__u8){ 1 }, BPF_ANY);
+		nss_sock_add((__u64)fd);
 	return 0;
 }
 
@@ -146,19 +156,11 @@ struct {
 SEC("uprobe")
 int BPF_KPROBE(pr_accept_enter, void *fd)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct sess_key k = { .ssl = (__u64)fd, .pid = id >> 32 };
-
-	if (!is_traced(k.pid)) {
-		count(CNT_HIT_UNTRACED);
+	if (nss_known(fd) <= 0)
 		return 0;
-	}
-	if (!bpf_map_lookup_elem(&nss_socks, &k)) {
-		count(CNT_HIT_NOT_TLS);
-		return 0;
-	}
 	count(CNT_HIT_SET_FD);
-	bpf_map_update_elem(&nss_accepting, &(__u32){ (__u32)id }, &(__u8){ 1 }, BPF_ANY);
+	bpf_map_update_elem(&nss_accepting, &(__u32){ (__u32)bpf_get_current_pid_tgid() },
+			    &(__u8){ 1 }, BPF_ANY);
 	return 0;
 }
 
@@ -167,16 +169,15 @@ int BPF_KRETPROBE(pr_accept_exit, void *fd)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
-	struct sess_key k = { .ssl = (__u64)fd, .pid = id >> 32 };
 
 	if (!bpf_map_lookup_elem(&nss_accepting, &tid)) {
-		count(is_traced(k.pid) ? CNT_HIT_NOT_TLS : CNT_HIT_UNTRACED);
+		count(is_traced(id >> 32) ? CNT_HIT_NOT_TLS : CNT_HIT_UNTRACED);
 		return 0;
 	}
 	count(CNT_HIT_SET_FD);
 	bpf_map_delete_elem(&nss_accepting, &tid);
 	if (fd)
-		bpf_map_update_elem(&nss_socks, &k, &(__u8){ 1 }, BPF_ANY);
+		nss_sock_add((__u64)fd);
 	return 0;
 }
 
@@ -347,7 +348,8 @@ int BPF_KPROBE(pr_close_enter, void *fd)
 {
 	struct sess_key k = { .ssl = (__u64)fd, .pid = bpf_get_current_pid_tgid() >> 32 };
 
-	if (!nss_session(fd, 0, NULL, 0))
+	/* no return probed: its call is never nested in another's */
+	if (nss_known(fd) <= 0)
 		return 0;
 	bpf_map_delete_elem(&nss_socks, &k);
 	return tls_free(LIB_NSS, fd);
