@@ -2465,7 +2465,7 @@ static void timing_call(struct collector *c, struct session *s, const struct ev_
 	exchange_io(c, s->conn, e->call == CALL_WRITE, &io, 0);
 }
 
-static void wire_end(struct collector *c, struct session *s);
+static void wire_stop(struct collector *c, struct session *s);
 
 static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 {
@@ -2497,12 +2497,8 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 	cn->last_ts = e->hdr.ts;
 	track_handshake(s, e);
 	if (e->call == CALL_HANDSHAKE) {
-		if (s->hs_done && s->wire) {
-			/* a call finished what its records were followed for */
-			wire_end(c, s);
-			free(s->wire);
-			s->wire = NULL;
-		}
+		if (s->hs_done && s->wire)
+			wire_stop(c, s); /* a call finished what its records were followed for */
 		return;
 	}
 	if (e->ret <= 0 || !e->len)
@@ -3200,10 +3196,12 @@ static void timing_io(struct collector *c, struct conn *cn, int is_write, const 
 /*
  * --timing-only: a client wrote a ClientHello no probed call made (its
  * library drove the handshake from SSL_read/SSL_write, or from a memory BIO
- * its program empties, or is not probed at all). Its handshake is followed
- * from the records on the socket: it began at this write's entry.
+ * its program empties, or is not probed at all), or a server read one. Its
+ * handshake is followed from the records on the socket since the call
+ * entered at gen (the BPF side's generation: the write, or the first of
+ * the reads it came in), and began at e's.
  */
-static void wire_start(struct collector *c, struct conn *cn, const struct ev_sock_io *e,
+static void wire_start(struct collector *c, struct conn *cn, const struct ev_sock_io *e, __u64 gen,
 		       const struct tls_client_hello *ch)
 {
 	const struct ev_hdr *h = &e->hdr;
@@ -3224,7 +3222,7 @@ static void wire_start(struct collector *c, struct conn *cn, const struct ev_soc
 		return;
 	}
 	tls_wire__init(s->wire);
-	s->wire_gen = e->ts_enter;
+	s->wire_gen = gen;
 	client_hello(s, ch);
 	sess_attach(c, s, cn);
 	if (cn->observed && h->ts >= cn->connect_start)
@@ -3239,6 +3237,14 @@ static void wire_end(struct collector *c, struct session *s)
 	if (c->wire_done && s->conn)
 		c->wire_done(c->wire_done_ctx, s->conn->key.pid, (__u32)s->conn->key.fd,
 			     s->wire_gen);
+}
+
+/* ...and what was kept to follow it goes */
+static void wire_stop(struct collector *c, struct session *s)
+{
+	wire_end(c, s);
+	free(s->wire);
+	s->wire = NULL;
 }
 
 /*
@@ -3285,9 +3291,7 @@ static void wire_io(struct collector *c, struct conn *cn, int is_write, const st
 		}
 		break;
 	}
-	wire_end(c, s);
-	free(s->wire);
-	s->wire = NULL;
+	wire_stop(c, s);
 }
 
 #define HELLO_PARTS_MAX 8192 /* bytes of a ClientHello read in parts kept, at most */
@@ -3366,9 +3370,7 @@ static void on_sock_io(struct collector *c, const void *rec, size_t len)
 	if (!cn->sess && cn->server == (e->dir == IO_READ) &&
 	    tls_client_hello((const unsigned char *)io.data, io.cap, &ch)) {
 		if (c->timing_only) {
-			wire_start(c, cn, e, &ch);
-			if (cn->sess && cn->sess->wire && cn->hello_part)
-				cn->sess->wire_gen = cn->hello_part_ts;
+			wire_start(c, cn, e, io.ts_enter, &ch);
 		} else {
 			/* the default mode: for the session its ciphertext binds later */
 			if (cn->server && !cn->hello_in)
