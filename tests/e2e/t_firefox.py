@@ -45,6 +45,7 @@ import subprocess
 import firefox_judge
 from harness import (TEST_NAME, Failure, describe_exit, expect, in_private_hosts, need,
                      read_entries, server_certs, stderr_hint)
+from t_timing import hits
 
 TOL_MS = 1.0  # Firefox's timers are at full precision in the test profile
 LAG_MS = 6.0  # how late Firefox's own stamps were seen on a busy 2-core machine
@@ -255,9 +256,9 @@ def test_firefox_judged_timing_only(env):
     HTTP/2's streams are one exchange stream on the wire: only its
     connection's fields are judged, against its first fetch's."""
     judge, entries, err = run_judged(env, "firefox_judged_timing_only", ["--timing-only"])
-    hits = {k: int(n) for k, n in (w.split("=") for w in err.split() if w.startswith("hits."))}
-    expect(hits.get("hits.read_enter", 0) == 0 and hits.get("hits.write_enter", 0) == 0
-           and hits.get("hits.not_tls", 0) == 0, "NSPR's calls were probed: %r" % hits)
+    h = hits(err)
+    expect(h.get("read_enter", 0) == 0 and h.get("write_enter", 0) == 0
+           and h.get("not_tls", 0) == 0, "NSPR's calls were probed: %r" % h)
     v = Verdict()
     live = [e for e in entries if not e["tlstrace"].get("error")]
     for e in live:
