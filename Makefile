@@ -20,7 +20,7 @@ ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
-LDLIBS := -lbpf -lelf -lz -ljson-c -lnghttp2 -lcurl -lmicrohttpd -lpthread
+LDLIBS := -lbpf -lelf -lcapstone -lz -ljson-c -lnghttp2 -lcurl -lmicrohttpd -lpthread
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -Ivmlinux -Ibpf -MMD -MP

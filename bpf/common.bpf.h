@@ -78,6 +78,13 @@ struct ssl_args {
 	 * net.bpf.c); otherwise its return is no record
 	 */
 	__u32 adopting;
+	/*
+	 * Go: the goroutine's stack top (g.stack.hi) at entry when buf lay in
+	 * that stack, else 0. Go moves a growing stack whole, top and all, so
+	 * the buffer is found again at return at the same distance from the
+	 * new top (go_buf() in go.bpf.c).
+	 */
+	__u64 stack_hi;
 };
 
 struct {
@@ -134,6 +141,90 @@ static __always_inline void nss_sock_add(__u64 fd)
 	struct sess_key k = { .ssl = fd, .pid = bpf_get_current_pid_tgid() >> 32 };
 
 	bpf_map_update_elem(&nss_socks, &k, &(__u8){ 1 }, BPF_ANY);
+}
+
+/*
+ * Go's crypto/tls calls in flight (bpf/go.bpf.c), by goroutine: a
+ * goroutine that blocks is resumed on any thread, so a thread says
+ * nothing. The goroutine is Go's g pointer, in r14 in Go code from Go 1.17
+ * (its register calling convention) and so at every syscall a goroutine
+ * makes. A handshake runs inside a Read or Write that drives it (implicit),
+ * so each goroutine has a slot for each.
+ */
+enum go_slot {
+	GO_SLOT_IO,	   /* (*Conn).Read, (*Conn).Write */
+	GO_SLOT_HANDSHAKE, /* (*Conn).clientHandshake, serverHandshake */
+	GO_SLOT_LOOKUP,	   /* (*Resolver).lookupIPAddr: go.bpf.c's own map */
+};
+
+struct go_key {
+	__u64 g;
+	__u32 pid;
+	__u32 slot; /* enum go_slot */
+};
+
+/* an LRU: a goroutine that panics out of a call leaves its entry to be evicted */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, struct go_key);
+	__type(value, struct ssl_args);
+} go_calls SEC(".maps") __weak;
+
+/*
+ * Processes that have entered a Go TLS call (pid: 1), and whether any has
+ * ([0]: 1): only their syscalls are looked up by goroutine, and none at
+ * all while no Go program is traced
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_TRACED);
+	__type(key, __u32);
+	__type(value, __u8);
+} go_procs SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} go_seen SEC(".maps") __weak;
+
+/*
+ * The Go TLS call the current goroutine is inside, the innermost (a
+ * handshake inside a Read), for a syscall it makes; NULL if none, or if
+ * the current process never entered one
+ */
+static __always_inline struct ssl_args *go_current_call(void)
+{
+	__u32 zero = 0, *seen = bpf_map_lookup_elem(&go_seen, &zero);
+	struct go_key k = { .pid = bpf_get_current_pid_tgid() >> 32, .slot = GO_SLOT_HANDSHAKE };
+	struct pt_regs *regs;
+	struct ssl_args *a;
+
+	if (!seen || !*seen || !bpf_map_lookup_elem(&go_procs, &k.pid))
+		return NULL;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	k.g = BPF_CORE_READ(regs, r14);
+	if (!k.g)
+		return NULL;
+	a = bpf_map_lookup_elem(&go_calls, &k);
+	if (a)
+		return a;
+	k.slot = GO_SLOT_IO;
+	return bpf_map_lookup_elem(&go_calls, &k);
+}
+
+/*
+ * The TLS call the current thread is inside (ssl_args), by thread for C
+ * libraries and by goroutine for Go; NULL if none
+ */
+static __always_inline struct ssl_args *current_call(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+
+	return a ? a : go_current_call();
 }
 
 /* (pid << 32 | fd) of TCP sockets whose connect we reported */
@@ -536,6 +627,31 @@ static __always_inline void timing_data_moved(const struct ssl_args *a)
 }
 
 /*
+ * A TLS library call of lib entering now (cnt its hit counter): *a filled
+ * in; 0 if it is followed, -1 if not (its process untraced, or a read or
+ * write --timing-only has no use for)
+ */
+static __always_inline int tls_call_args(struct ssl_args *a, __u32 lib, __u32 cnt, __u32 call,
+					 void *ssl, void *buf, __u64 num, void *outlen)
+{
+	if (!is_traced(bpf_get_current_pid_tgid() >> 32)) {
+		count(CNT_HIT_UNTRACED);
+		return -1;
+	}
+	count(cnt);
+	if (targ_timing_only && call != CALL_HANDSHAKE && !timing_call_wanted(ssl))
+		return -1;
+	a->ssl = (__u64)ssl;
+	a->buf = (__u64)buf;
+	a->num = num;
+	a->outlen = (__u64)outlen;
+	a->ts = bpf_ktime_get_ns();
+	a->call = call;
+	a->lib = lib;
+	return 0;
+}
+
+/*
  * A TLS library call, from entry to return on one thread: the entry is
  * kept by thread id; the return emits one record with both timestamps,
  * the result and the plaintext moved.
@@ -543,24 +659,11 @@ static __always_inline void timing_data_moved(const struct ssl_args *a)
 static __always_inline int tls_call_enter(__u32 lib, __u32 cnt, __u32 call, void *ssl, void *buf,
 					  __u64 num, void *outlen)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ssl_args a = {};
 
-	if (!is_traced(id >> 32)) {
-		count(CNT_HIT_UNTRACED);
+	if (tls_call_args(&a, lib, cnt, call, ssl, buf, num, outlen))
 		return 0;
-	}
-	count(cnt);
-	if (targ_timing_only && call != CALL_HANDSHAKE && !timing_call_wanted(ssl))
-		return 0;
-	a.ssl = (__u64)ssl;
-	a.buf = (__u64)buf;
-	a.num = num;
-	a.outlen = (__u64)outlen;
-	a.ts = bpf_ktime_get_ns();
-	a.call = call;
-	a.lib = lib;
 	if (bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY))
 		count(CNT_DROP_INFLIGHT);
 	return 0;

@@ -1200,8 +1200,7 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 /* a write-like or read-like syscall: inside a TLS call, or on a plain socket */
 static __always_inline void sock_io(__u32 fd, __u64 buf, __u64 len, int is_write)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	struct ssl_args *a = current_call();
 
 	/*
 	 * an adopting call (NSS) that does not become a session's is no TLS
@@ -1350,12 +1349,11 @@ int sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 key = (id >> 32) << 32 | (__u32)ctx->args[0];
-	__u32 tid = (__u32)id;
 	struct user_msghdr msg;
 	struct iovec iov = {};
 
 	/* read the message only for a thread in a TLS call, or a socket we know */
-	if (!bpf_map_lookup_elem(&inflight, &tid) && !bpf_map_lookup_elem(&fds, &key))
+	if (!bpf_map_lookup_elem(&fds, &key) && !current_call())
 		return 0;
 	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)ctx->args[1]) == 0 && msg.msg_iovlen)
 		bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov);
@@ -1368,11 +1366,10 @@ int sys_enter_writev(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 key = (id >> 32) << 32 | (__u32)ctx->args[0];
-	__u32 tid = (__u32)id;
 	struct iovec iov = {};
 
 	/* libuv writes with writev: read the first buffer, for sockets we know */
-	if (!bpf_map_lookup_elem(&inflight, &tid) && !bpf_map_lookup_elem(&fds, &key))
+	if (!bpf_map_lookup_elem(&fds, &key) && !current_call())
 		return 0;
 	if (ctx->args[2] < 1 || bpf_probe_read_user(&iov, sizeof(iov), (void *)ctx->args[1]))
 		return 0;

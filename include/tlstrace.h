@@ -73,7 +73,8 @@ enum tls_lib {
 	LIB_OPENSSL = 1,
 	LIB_GNUTLS = 2,
 	LIB_NSS = 3,
-	LIB_NR, /* one past the last: the table has a row for each value below */
+	LIB_GO = 4, /* Go's crypto/tls, built into each Go program */
+	LIB_NR,	    /* one past the last: the table has a row for each value below */
 };
 
 /*

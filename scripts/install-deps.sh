@@ -10,6 +10,8 @@ pkgs=(
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libjson-c-dev uthash-dev libnghttp2-dev clang-format libcurl4-openssl-dev
 	libmicrohttpd-dev libclang-rt-14-dev
+	# disassembly: the RET instructions of Go's crypto/tls functions
+	libcapstone-dev
 	# tests and the built-in example: a local HTTPS server and real clients
 	python3 openssl libssl-dev curl ca-certificates procps util-linux
 	nghttp2-client nghttp2-server gnutls-bin wget nginx-light iproute2 python3-h2
@@ -19,6 +21,9 @@ pkgs=(
 	# NSS: Firefox, judged by its own Resource Timing entries, and NSS's own
 	# client and server (tstclnt, selfserv) and database tool (certutil)
 	firefox-esr libnss3-tools
+	# Go's crypto/tls: clients and servers built by the tests with Debian's Go
+	# (1.19) and a newer one from bookworm-backports; Prometheus is Go too
+	golang-go golang-1.23-go
 	# the exports, checked by the tools that read them
 	prometheus tmux
 )
@@ -38,6 +43,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 		exit 1
 	fi
 	echo "install-deps: installing ${missing[*]}" >&2
+	# bookworm-backports, for the newer Go (the Debian archive's own suite)
+	backports=/etc/apt/sources.list.d/tlstrace-backports.sources
+	if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d; then
+		printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
+			'Suites: bookworm-backports' 'Components: main' \
+			'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' >"$backports"
+	fi
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		"${missing[@]}" >/dev/null

@@ -1275,7 +1275,20 @@ static void on_accept(struct collector *c, const void *rec, size_t len __attribu
 	socket_ends(cn, e);
 }
 
-/* a lookup that failed is a failed fetch of its name */
+/* whether name (NUL-terminated) is an IPv4 or IPv6 address, not a name to look up */
+static int address_literal(const char *name)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
+}
+
+/*
+ * A lookup: kept to time the fetch its answer connects; one that failed
+ * is a failed fetch of its name. An address given where a name may be
+ * (Go's resolver is asked for every host, literals included) is answered
+ * without a lookup, as a browser's is: not one.
+ */
 static void on_dns(struct collector *c, const void *rec, size_t len __attribute__((unused)))
 {
 	const struct ev_dns *e = rec;
@@ -1283,6 +1296,8 @@ static void on_dns(struct collector *c, const void *rec, size_t len __attribute_
 	char port[24] = "";
 	struct entry en;
 
+	if (memchr(e->name, '\0', sizeof(e->name)) && address_literal(e->name))
+		return;
 	if (e->ret == 0) {
 		lookups__add(c->lookups, e);
 		return;

@@ -150,6 +150,55 @@ const struct tlslib tlslibs[] = {
 				{},
 			},
 	},
+	{
+		/*
+		 * Go's crypto/tls (Go 1.17 on, amd64), built into each Go
+		 * program, stripped ones included: bpf/go.bpf.c. Its functions
+		 * are found by their Go names in the program's function table
+		 * (.gopclntab), not in ELF symbols, and a PROBE_RET probe is an
+		 * entry probe on each RET instruction of the function
+		 * (user/probe/gotls.c): a uretprobe would rewrite a return
+		 * address on a stack Go moves. clientHandshake and
+		 * serverHandshake run whichever call starts the handshake
+		 * (Handshake, or a first Read or Write).
+		 */
+		.id = LIB_GO,
+		.name = "go",
+		.title = "Go crypto/tls",
+		.go = true,
+		.probes =
+			(const struct lib_probe[]){
+				/*
+				 * a program has the one it uses: the linker drops
+				 * serverHandshake from a client, clientHandshake
+				 * from a server
+				 */
+				{ "crypto/tls.(*Conn).clientHandshake", "go_tls_handshake_enter",
+				  PROBE_TIMING },
+				{ "crypto/tls.(*Conn).clientHandshake", "go_tls_handshake_exit",
+				  PROBE_RET | PROBE_TIMING },
+				{ "crypto/tls.(*Conn).serverHandshake", "go_tls_handshake_enter",
+				  PROBE_TIMING },
+				{ "crypto/tls.(*Conn).serverHandshake", "go_tls_handshake_exit",
+				  PROBE_RET | PROBE_TIMING },
+				{ "crypto/tls.(*Conn).Read", "go_tls_read_enter", PROBE_REQUIRED },
+				{ "crypto/tls.(*Conn).Read", "go_tls_read_exit",
+				  PROBE_RET | PROBE_REQUIRED },
+				{ "crypto/tls.(*Conn).Write", "go_tls_write_enter",
+				  PROBE_REQUIRED },
+				{ "crypto/tls.(*Conn).Write", "go_tls_write_exit",
+				  PROBE_RET | PROBE_REQUIRED },
+				{ "crypto/tls.(*Conn).Close", "go_tls_close_enter", 0 },
+				/*
+				 * name lookups, which the pure-Go resolver makes
+				 * without libc (cgo's too): not in --timing-only,
+				 * as getaddrinfo
+				 */
+				{ "net.(*Resolver).lookupIPAddr", "go_lookup_enter", 0 },
+				{ "net.(*Resolver).lookupIPAddr", "go_lookup_exit", PROBE_RET },
+				{},
+			},
+	},
 };
 
 const size_t tlslibs_nr = sizeof(tlslibs) / sizeof(tlslibs[0]);

@@ -63,6 +63,12 @@ struct tlslib {
 	 */
 	const char *marker;
 	bool in_programs;
+	/*
+	 * Go's: built into Go programs, found by their function table
+	 * (.gopclntab), which names the probes' functions (files and marker
+	 * unused); a PROBE_RET probe sits on each RET of its function
+	 */
+	bool go;
 	const struct lib_probe *probes;	  /* what is placed on it, ended by a NULL func */
 	const struct lib_probe *embedded; /* more, where found by marker (may be NULL) */
 	/*

@@ -33,6 +33,7 @@
 #include <bpf/libbpf.h>
 #include "probe/attach.h"
 #include "probe/attachq.h"
+#include "probe/gotls.h"
 #include "common/escape.h"
 #include "probe/hold.h"
 #include "probe/libfile.h"
@@ -117,6 +118,7 @@ static const char *const refusal_name[ATTACH_REFUSAL_NR] = {
 	[ATTACH_NOT_ELF] = "not_elf",	      [ATTACH_NO_FUNCTIONS] = "no_functions",
 	[ATTACH_USER_LIMIT] = "user_limit",   [ATTACH_HOST_LIMIT] = "host_limit",
 	[ATTACH_QUEUE_FULL] = "queue_full",   [ATTACH_FAILED] = "attach_failed",
+	[ATTACH_UNSUPPORTED] = "unsupported",
 };
 
 const char *attach_refusal_name(enum attach_refusal r)
@@ -135,10 +137,17 @@ void attacher__set_holder(struct attacher *a, struct holder *h)
 }
 
 /* the program p names, if it is of the kind p says (uprobe or uretprobe); NULL and errno */
-static struct bpf_program *probe_prog(struct bpf_object *obj, const struct lib_probe *p)
+/* whether p of row l (NULL: libc) is a uretprobe: Go's returns are entry probes on RETs */
+static bool is_retprobe(const struct tlslib *l, const struct lib_probe *p)
+{
+	return (p->flags & PROBE_RET) && !(l && l->go);
+}
+
+static struct bpf_program *probe_prog(struct bpf_object *obj, const struct tlslib *l,
+				      const struct lib_probe *p)
 {
 	struct bpf_program *prog = bpf_object__find_program_by_name(obj, p->prog);
-	const char *sec, *want = p->flags & PROBE_RET ? "uretprobe" : "uprobe";
+	const char *sec, *want = is_retprobe(l, p) ? "uretprobe" : "uprobe";
 
 	if (!prog) {
 		errno = ENOENT;
@@ -152,14 +161,15 @@ static struct bpf_program *probe_prog(struct bpf_object *obj, const struct lib_p
 	return prog;
 }
 
-static int check_probes(struct bpf_object *obj, const struct lib_probe *probes, const char *lib)
+static int check_probes(struct bpf_object *obj, const struct tlslib *l,
+			const struct lib_probe *probes)
 {
 	for (const struct lib_probe *p = probes; p && p->func; p++)
-		if (!probe_prog(obj, p)) {
+		if (!probe_prog(obj, l, p)) {
 			int err = -errno;
 
 			fprintf(stderr, "tlstrace: BPF program %s for %s (%s): %s\n", p->prog,
-				p->func, lib,
+				p->func, l ? l->name : "libc",
 				err == -ENOENT ? "not in the BPF object"
 					       : "not the uprobe or uretprobe the table says");
 			return err;
@@ -169,12 +179,12 @@ static int check_probes(struct bpf_object *obj, const struct lib_probe *probes, 
 
 int attach_check_programs(struct bpf_object *obj)
 {
-	int err = check_probes(obj, libc_probes, "libc");
+	int err = check_probes(obj, NULL, libc_probes);
 
 	tlslib_for_each (l)
-		if (!err && !(err = check_probes(obj, l->probes, l->name)) &&
-		    !(err = check_probes(obj, l->embedded, l->name)))
-			err = check_probes(obj, l->io_probes, l->name);
+		if (!err && !(err = check_probes(obj, l, l->probes)) &&
+		    !(err = check_probes(obj, l, l->embedded)))
+			err = check_probes(obj, l, l->io_probes);
 	return err;
 }
 
@@ -263,6 +273,8 @@ const char *attach_refusal_str(enum attach_refusal r)
 		return "too many libraries loaded at once";
 	case ATTACH_FAILED:
 		return "the kernel refused a probe";
+	case ATTACH_UNSUPPORTED:
+		return "built with Go before 1.17, whose calling convention tlstrace does not read";
 	default:
 		return "";
 	}
@@ -431,6 +443,51 @@ static size_t probes_of(struct attacher *a, struct kind k, const struct lib_prob
 }
 
 /*
+ * Where the probes go in the checked file open at fd: a site per probe
+ * (by its function's symbol), or for Go, per RET of its function too.
+ * Returns how many, 0 if it is skipped (refused and said), or -errno.
+ */
+static int probe_sites(struct attacher *a, int fd, const char *name, pid_t owner, struct kind k,
+		       const struct lib_probe *const *probes, size_t n, struct go_site *sites,
+		       size_t cap)
+{
+	const char *funcs[TLSLIB_MAX_PROBES];
+	size_t offs[TLSLIB_MAX_PROBES], nsites = 0;
+	int found;
+
+	if (k.lib && k.lib->go) {
+		found = gotls_sites(fd, probes, n, sites, cap);
+		if (found == -ENOMEM)
+			return found;
+		if (found < 0)
+			refuse(a,
+			       found == -ENOTSUP  ? ATTACH_UNSUPPORTED
+			       : found == -ENOENT ? ATTACH_NO_FUNCTIONS
+						  : ATTACH_NOT_ELF,
+			       name, owner);
+		return found > 0 ? found : 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		funcs[i] = probes[i]->func;
+	found = libfile_func_offsets(fd, funcs, n, offs, k.embedded);
+	if (found < 0) {
+		refuse(a, ATTACH_NOT_ELF, name, owner);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((probes[i]->flags & PROBE_REQUIRED) && !offs[i]) {
+			refuse(a, ATTACH_NO_FUNCTIONS, name, owner);
+			return 0;
+		}
+		if (offs[i] && nsites < cap) {
+			sites[nsites].off = offs[i];
+			sites[nsites++].probe = probes[i];
+		}
+	}
+	return (int)nsites;
+}
+
+/*
  * Attach every probe of its kind to the checked file open at fd (named
  * name in messages); 1 if attached, 0 if skipped (said), -errno. counted:
  * the caller has read it already, within its owner's bounds (u).
@@ -439,45 +496,36 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 		     pid_t owner, struct kind k, bool counted, struct user_count *u)
 {
 	const struct lib_probe *probes[TLSLIB_MAX_PROBES];
-	const char *funcs[TLSLIB_MAX_PROBES];
-	size_t offs[TLSLIB_MAX_PROBES], n, first = a->nlinks;
+	struct go_site sites[GOTLS_MAX_SITES];
+	size_t n, first = a->nlinks;
 	char self[64];
-	int found;
+	int nsites;
 
 	if (a->timing_only && !k.lib)
 		return 0; /* no name lookups: they are not timed in this mode */
 	n = probes_of(a, k, probes);
-	for (size_t i = 0; i < n; i++)
-		funcs[i] = probes[i]->func;
 	/* the bounds: per user (before any reading), per host, and descriptors */
 	if (!counted && !user_may_read(a, st, &u))
 		return 0;
-	found = libfile_func_offsets(fd, funcs, n, offs, k.embedded);
-	if (found < 0) {
-		refuse(a, ATTACH_NOT_ELF, name, owner);
-		return 0;
-	}
-	for (size_t i = 0; i < n; i++)
-		if ((probes[i]->flags & PROBE_REQUIRED) && !offs[i]) {
-			refuse(a, ATTACH_NO_FUNCTIONS, name, owner);
-			return 0;
-		}
-	if (a->files >= ATTACH_MAX_FILES || a->nlinks + n > a->max_links) {
+	nsites = probe_sites(a, fd, name, owner, k, probes, n, sites, GOTLS_MAX_SITES);
+	if (nsites <= 0)
+		return nsites;
+	if (a->files >= ATTACH_MAX_FILES || a->nlinks + nsites > a->max_links) {
 		refuse(a, ATTACH_HOST_LIMIT, name, owner);
 		return 0;
 	}
 
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	for (size_t i = 0; i < n; i++) {
-		const struct lib_probe *p = probes[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = (p->flags & PROBE_RET) != 0);
-		struct bpf_program *prog = probe_prog(a->obj, p); /* checked at attacher__new */
+	for (int i = 0; i < nsites; i++) {
+		const struct lib_probe *p = sites[i].probe;
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = is_retprobe(k.lib, p));
+		/* checked at attacher__new */
+		struct bpf_program *prog = probe_prog(a->obj, k.lib, p);
 		struct bpf_link *l;
 
-		if (!offs[i])
-			continue;
 		/* by offset: libbpf never opens (or maps) the file itself */
-		l = prog ? bpf_program__attach_uprobe_opts(prog, pid, self, offs[i], &opts) : NULL;
+		l = prog ? bpf_program__attach_uprobe_opts(prog, pid, self, sites[i].off, &opts)
+			 : NULL;
 		if (!l) {
 			int err = -errno;
 
@@ -590,8 +638,9 @@ static bool kind_by_name(const char *path, struct kind *k)
 
 /*
  * The first row, in table order, whose marker the ELF file open at fd
- * exports (of the rows with in_programs only, if programs): the TLS
- * library built into it, attached as embedded. NULL if none.
+ * exports (of the rows with in_programs only, if programs), or the Go row
+ * for a Go program: the TLS library built into it, attached as embedded.
+ * NULL if none.
  */
 static const struct tlslib *built_in(int fd, bool programs)
 {
@@ -604,11 +653,15 @@ static const struct tlslib *built_in(int fd, bool programs)
 			rows[n] = l;
 			markers[n++] = l->marker;
 		}
-	if (!n || libfile_func_offsets(fd, markers, n, offs, true) <= 0)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (offs[i])
-			return rows[i];
+	if (n && libfile_func_offsets(fd, markers, n, offs, true) > 0)
+		for (size_t i = 0; i < n; i++)
+			if (offs[i])
+				return rows[i];
+	/* a Go program: its own crypto/tls */
+	if (gotls_is_go(fd))
+		tlslib_for_each (l)
+			if (l->go)
+				return l;
 	return NULL;
 }
 

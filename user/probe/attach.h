@@ -33,6 +33,7 @@ enum attach_refusal {
 	ATTACH_HOST_LIMIT,   /* ATTACH_MAX_FILES, or the descriptor limit */
 	ATTACH_QUEUE_FULL,   /* loaded faster than the worker attaches */
 	ATTACH_FAILED,	     /* the kernel refused a required probe */
+	ATTACH_UNSUPPORTED,  /* a Go program built before Go 1.17 */
 	ATTACH_REFUSAL_NR,
 };
 

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Go's crypto/tls, built into each Go program (Go 1.17 on, amd64): the
+ * handshake ((*Conn).clientHandshake and serverHandshake, whether
+ * Handshake or a first Read or Write called it), (*Conn).Read, Write and
+ * Close, and the resolver's lookups ((*Resolver).lookupIPAddr, the pure-Go
+ * resolver's and cgo's alike). A session is its *tls.Conn (Go's heap
+ * never moves an object).
+ *
+ * Go's calling convention (ABIInternal, Go 1.17 on) passes arguments and
+ * results in rax, rbx, rcx, rdi, rsi, r8, r9, ...; r14 is the current
+ * goroutine (g). A return is never probed with a uretprobe, which would
+ * rewrite a return address on a stack Go may move and checks: user space
+ * places an entry probe on each RET instruction of the function instead
+ * (user/probe/gotls.c), where the results are in those registers.
+ *
+ * A call is kept by goroutine (go_calls in common.bpf.h), never by thread:
+ * a goroutine that blocks in Read resumes on whichever thread is free, and
+ * the socket syscalls it makes there are found by goroutine too
+ * (go_current_call()).
+ */
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define EAI_FAIL (-4) /* glibc's: a lookup that failed, for a reason not read here */
+#define AF_INET 2
+#define AF_INET6 10
+
+/* runtime.g begins with its stack: lo, hi (every Go release) */
+struct go_stack {
+	__u64 lo;
+	__u64 hi;
+};
+
+static __always_inline int go_stack_of(__u64 g, struct go_stack *st)
+{
+	if (bpf_probe_read_user(st, sizeof(*st), (void *)g)) {
+		count(CNT_READ_FAIL);
+		return -1;
+	}
+	return 0;
+}
+
+/* the call entering now on the current goroutine (ctx's r14), kept in its slot */
+static __always_inline int go_enter(struct pt_regs *ctx, __u32 cnt, __u32 call, __u32 slot,
+				    __u64 conn, __u64 buf, __u64 num)
+{
+	struct go_key k = { .g = ctx->r14, .pid = bpf_get_current_pid_tgid() >> 32, .slot = slot };
+	struct ssl_args a = {};
+	struct go_stack st;
+	__u32 zero = 0, *seen;
+
+	if (tls_call_args(&a, LIB_GO, cnt, call, (void *)conn, (void *)buf, num, NULL) || !k.g)
+		return 0;
+	/* a buffer on the goroutine's stack is found at return by its distance from the top */
+	if (buf && !go_stack_of(k.g, &st) && buf >= st.lo && buf < st.hi)
+		a.stack_hi = st.hi;
+	if (bpf_map_update_elem(&go_calls, &k, &a, BPF_ANY)) {
+		count(CNT_DROP_INFLIGHT);
+		return 0;
+	}
+	bpf_map_update_elem(&go_procs, &k.pid, &(__u8){ 1 }, BPF_ANY);
+	seen = bpf_map_lookup_elem(&go_seen, &zero);
+	if (seen && !*seen)
+		*seen = 1;
+	return 0;
+}
+
+/* where call a's buffer is now: moved with its goroutine's stack, if it lay there */
+static __always_inline __u64 go_buf(const struct ssl_args *a, __u64 g)
+{
+	struct go_stack st;
+
+	if (!a->stack_hi || go_stack_of(g, &st))
+		return a->buf;
+	return a->buf + (st.hi - a->stack_hi);
+}
+
+/*
+ * The call in slot returns (a RET of its function: ctx holds its results):
+ * its record, with ret and len as Go's rule makes them (below)
+ */
+static __always_inline int go_return(struct pt_regs *ctx, __u32 cnt, __u32 slot, __s64 ret,
+				     __u64 len)
+{
+	__u64 ts = bpf_ktime_get_ns();
+	struct go_key k = { .g = ctx->r14, .pid = bpf_get_current_pid_tgid() >> 32, .slot = slot };
+	struct ssl_args *a = bpf_map_lookup_elem(&go_calls, &k);
+	struct tls_result r = { .ret = ret, .len = len };
+
+	if (!a) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	count(cnt);
+	tls_call_emit(a, ts, r, go_buf(a, k.g));
+	bpf_map_delete_elem(&go_calls, &k);
+	return 0;
+}
+
+/*
+ * Go's rule. A handshake returns an error (rax: its type, nil if none):
+ * done (1) or failed (-1); Go's never would-block. Read and Write return
+ * (n int, err error) in rax and rbx:rcx: n bytes moved, or none (0; -1 with
+ * an error, io.EOF included).
+ */
+SEC("uprobe")
+int go_tls_handshake_enter(struct pt_regs *ctx)
+{
+	return go_enter(ctx, CNT_HIT_HANDSHAKE_ENTER, CALL_HANDSHAKE, GO_SLOT_HANDSHAKE, ctx->ax, 0,
+			0);
+}
+
+SEC("uprobe")
+int go_tls_handshake_exit(struct pt_regs *ctx)
+{
+	return go_return(ctx, CNT_HIT_HANDSHAKE_EXIT, GO_SLOT_HANDSHAKE, ctx->ax ? -1 : 1, 0);
+}
+
+/* (c *Conn).Read(b []byte): c in rax, b in rbx (data), rcx (len), rdi (cap) */
+SEC("uprobe")
+int go_tls_read_enter(struct pt_regs *ctx)
+{
+	return go_enter(ctx, CNT_HIT_READ_ENTER, CALL_READ, GO_SLOT_IO, ctx->ax, ctx->bx, ctx->cx);
+}
+
+static __always_inline int go_io_exit(struct pt_regs *ctx, __u32 cnt)
+{
+	__s64 n = (__s64)ctx->ax;
+
+	if (n > 0)
+		return go_return(ctx, cnt, GO_SLOT_IO, n, n);
+	return go_return(ctx, cnt, GO_SLOT_IO, ctx->bx ? -1 : 0, 0);
+}
+
+SEC("uprobe")
+int go_tls_read_exit(struct pt_regs *ctx)
+{
+	return go_io_exit(ctx, CNT_HIT_READ_EXIT);
+}
+
+SEC("uprobe")
+int go_tls_write_enter(struct pt_regs *ctx)
+{
+	return go_enter(ctx, CNT_HIT_WRITE_ENTER, CALL_WRITE, GO_SLOT_IO, ctx->ax, ctx->bx,
+			ctx->cx);
+}
+
+SEC("uprobe")
+int go_tls_write_exit(struct pt_regs *ctx)
+{
+	return go_io_exit(ctx, CNT_HIT_WRITE_EXIT);
+}
+
+/* (c *Conn).Close(): the session is over (its *Conn may be reused by Go's heap) */
+SEC("uprobe")
+int go_tls_close_enter(struct pt_regs *ctx)
+{
+	return tls_free(LIB_GO, (void *)ctx->ax);
+}
+
+/* a lookup in progress, by goroutine (slot GO_SLOT_LOOKUP) */
+struct go_lookup {
+	__u64 ts;
+	__u64 host; /* the name: a Go string, not NUL-terminated */
+	__u64 len;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, struct go_key);
+	__type(value, struct go_lookup);
+} go_lookups SEC(".maps");
+
+/*
+ * (r *Resolver).lookupIPAddr(ctx context.Context, network, host string):
+ * r in rax, ctx in rbx:rcx, network in rdi:rsi, host in r8 (data), r9 (len)
+ */
+SEC("uprobe")
+int go_lookup_enter(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct go_key k = { .g = ctx->r14, .pid = id >> 32, .slot = GO_SLOT_LOOKUP };
+	struct go_lookup l = { .host = ctx->r8, .len = ctx->r9 };
+
+	if (!is_traced(id >> 32)) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	count(CNT_HIT_DNS_ENTER);
+	if (!k.g || !l.host || !l.len)
+		return 0;
+	l.ts = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&go_lookups, &k, &l, BPF_ANY))
+		count(CNT_DROP_INFLIGHT);
+	return 0;
+}
+
+/* net.IPAddr: IP ([]byte: data, len, cap), Zone (string: data, len) */
+struct go_ipaddr {
+	__u64 ip;
+	__u64 ip_len;
+	__u64 ip_cap;
+	__u64 zone;
+	__u64 zone_len;
+};
+
+/* the address of a (4 or 16 bytes; IPv4 often in its IPv6 form) into slot i of e */
+static __always_inline void go_addr(struct ev_dns *e, int i, const struct go_ipaddr *a)
+{
+	__u8 ip[16] = {};
+
+	if (a->ip_len == 4 && !bpf_probe_read_user(ip, 4, (void *)a->ip)) {
+		__builtin_memcpy(e->addrs[i], ip, 4);
+		e->family[i] = AF_INET;
+	} else if (a->ip_len == 16 && !bpf_probe_read_user(ip, 16, (void *)a->ip)) {
+		/* ::ffff:a.b.c.d */
+		if (!*(__u64 *)ip && *(__u32 *)(ip + 8) == 0xffff0000) {
+			__builtin_memcpy(e->addrs[i], ip + 12, 4);
+			e->family[i] = AF_INET;
+		} else {
+			__builtin_memcpy(e->addrs[i], ip, 16);
+			e->family[i] = AF_INET6;
+		}
+	}
+}
+
+/* returns ([]IPAddr, error): the slice in rax (data), rbx (len), rcx; the error in rdi:rsi */
+SEC("uprobe")
+int go_lookup_exit(struct pt_regs *ctx)
+{
+	__u64 ts = bpf_ktime_get_ns();
+	struct go_key k = { .g = ctx->r14,
+			    .pid = bpf_get_current_pid_tgid() >> 32,
+			    .slot = GO_SLOT_LOOKUP };
+	struct go_lookup *l = bpf_map_lookup_elem(&go_lookups, &k);
+	__u64 addrs = ctx->ax, n = ctx->bx, len;
+	struct ev_dns *e;
+
+	if (!l) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	count(CNT_HIT_DNS_EXIT);
+	e = reserve(sizeof(*e));
+	if (!e)
+		goto out;
+	fill_hdr(&e->hdr, EV_DNS, ts);
+	e->ts_enter = l->ts;
+	e->ret = ctx->di ? EAI_FAIL : 0;
+	e->naddrs = 0;
+	e->flags = 0;
+	e->_pad = 0;
+	__builtin_memset(e->family, 0, sizeof(e->family));
+	__builtin_memset(e->addrs, 0, sizeof(e->addrs));
+	__builtin_memset(e->service, 0, sizeof(e->service));
+	__builtin_memset(e->name, 0, sizeof(e->name));
+	len = l->len < MAX_DNS_NAME - 1 ? l->len : MAX_DNS_NAME - 1;
+	if (bpf_probe_read_user(e->name, len, (void *)l->host)) {
+		count(CNT_READ_FAIL);
+		e->name[0] = '\0';
+	}
+	for (int i = 0; i < MAX_DNS_ADDRS && !e->ret && i < n; i++) {
+		struct go_ipaddr a;
+
+		if (bpf_probe_read_user(&a, sizeof(a), (void *)(addrs + i * sizeof(a)))) {
+			count(CNT_READ_FAIL);
+			break;
+		}
+		go_addr(e, i, &a);
+		e->naddrs = i + 1;
+	}
+	commit(e);
+out:
+	bpf_map_delete_elem(&go_lookups, &k);
+	return 0;
+}
