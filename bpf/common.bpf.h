@@ -155,6 +155,7 @@ enum go_slot {
 	GO_SLOT_IO,	   /* (*Conn).Read, (*Conn).Write */
 	GO_SLOT_HANDSHAKE, /* (*Conn).clientHandshake, serverHandshake */
 	GO_SLOT_LOOKUP,	   /* (*Resolver).lookupIPAddr: go.bpf.c's own map */
+	GO_SLOT_CLOSE,	   /* (*Conn).Close */
 };
 
 struct go_key {

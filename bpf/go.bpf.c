@@ -79,7 +79,10 @@ static __always_inline __u64 go_buf(const struct ssl_args *a, __u64 g)
 
 /*
  * The call in slot returns (a RET of its function: ctx holds its results):
- * its record, with ret and len as Go's rule makes them (below)
+ * its record, with ret and len as Go's rule makes them (below). A Read or
+ * Write that moved nothing on a session not bound to a socket is no
+ * record: a goroutine blocked in Read when another closed the connection
+ * returns after the session's end, and would start a new one.
  */
 static __always_inline int go_return(struct pt_regs *ctx, __u32 cnt, __u32 slot, __s64 ret,
 				     __u64 len)
@@ -88,13 +91,16 @@ static __always_inline int go_return(struct pt_regs *ctx, __u32 cnt, __u32 slot,
 	struct go_key k = { .g = ctx->r14, .pid = bpf_get_current_pid_tgid() >> 32, .slot = slot };
 	struct ssl_args *a = bpf_map_lookup_elem(&go_calls, &k);
 	struct tls_result r = { .ret = ret, .len = len };
+	struct sess_key sk = { .pid = k.pid };
 
 	if (!a) {
 		count(CNT_HIT_UNTRACED);
 		return 0;
 	}
 	count(cnt);
-	tls_call_emit(a, ts, r, go_buf(a, k.g));
+	sk.ssl = a->ssl;
+	if (len || slot != GO_SLOT_IO || bpf_map_lookup_elem(&sessions, &sk))
+		tls_call_emit(a, ts, r, go_buf(a, k.g));
 	bpf_map_delete_elem(&go_calls, &k);
 	return 0;
 }
@@ -153,11 +159,47 @@ int go_tls_write_exit(struct pt_regs *ctx)
 	return go_io_exit(ctx, CNT_HIT_WRITE_EXIT);
 }
 
-/* (c *Conn).Close(): the session is over (its *Conn may be reused by Go's heap) */
+/*
+ * (c *Conn).Close(): the session is over (its *Conn may be reused by Go's
+ * heap) once Close returns. Not at its entry: another goroutine may still
+ * be returning from a Write on it (HTTP/2 servers write from one goroutine
+ * and close from another), and Close sends its close_notify only once that
+ * Write has let go of the connection, so the Write's record comes first.
+ */
 SEC("uprobe")
 int go_tls_close_enter(struct pt_regs *ctx)
 {
-	return tls_free(LIB_GO, (void *)ctx->ax);
+	struct go_key k = { .g = ctx->r14,
+			    .pid = bpf_get_current_pid_tgid() >> 32,
+			    .slot = GO_SLOT_CLOSE };
+	struct ssl_args a = { .ssl = ctx->ax };
+
+	if (!is_traced(k.pid)) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	count(CNT_HIT_FREE); /* a hit, as tls_free() counts its return's */
+	if (k.g && bpf_map_update_elem(&go_calls, &k, &a, BPF_ANY))
+		count(CNT_DROP_INFLIGHT);
+	return 0;
+}
+
+SEC("uprobe")
+int go_tls_close_exit(struct pt_regs *ctx)
+{
+	struct go_key k = { .g = ctx->r14,
+			    .pid = bpf_get_current_pid_tgid() >> 32,
+			    .slot = GO_SLOT_CLOSE };
+	struct ssl_args *a = bpf_map_lookup_elem(&go_calls, &k);
+	__u64 conn;
+
+	if (!a) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	conn = a->ssl;
+	bpf_map_delete_elem(&go_calls, &k);
+	return tls_free(LIB_GO, (void *)conn);
 }
 
 /* a lookup in progress, by goroutine (slot GO_SLOT_LOOKUP) */

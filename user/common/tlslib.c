@@ -189,6 +189,7 @@ const struct tlslib tlslibs[] = {
 				{ "crypto/tls.(*Conn).Write", "go_tls_write_exit",
 				  PROBE_RET | PROBE_REQUIRED },
 				{ "crypto/tls.(*Conn).Close", "go_tls_close_enter", 0 },
+				{ "crypto/tls.(*Conn).Close", "go_tls_close_exit", PROBE_RET },
 				/*
 				 * name lookups, which the pure-Go resolver makes
 				 * without libc (cgo's too): not in --timing-only,
