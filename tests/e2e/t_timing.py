@@ -153,12 +153,17 @@ def test_timing_only_accuracy(env):
     one connection, traced with --timing-only: every timing field within
     TOL_MS of the call it stands for, as in the default mode; except a
     responseStart the entry itself lists as unknown (TLS 1.3 tickets)."""
-    env.require_server()
     expect(env.bracket, "cannot build bracket_client: %s" % env.bracket_error)
+    return timing_only_accuracy(env, "timing_only_accuracy", env.bracket)
+
+
+def timing_only_accuracy(env, test, client):
+    """test_timing_only_accuracy with client, a bracketing client as
+    bracket_client.c (HOST PORT PATH NREQ; its brackets as JSON on stdout)."""
+    env.require_server()
     nreq = 3
-    rc, out, err, path = env.trace("timing_only_accuracy",
-                                   [env.bracket, "127.0.0.1", str(env.port), "/delay/20",
-                                    str(nreq)], timeout=30, opts=["--timing-only"])
+    rc, out, err, path = env.trace(test, [client, "127.0.0.1", str(env.port), "/delay/20",
+                                          str(nreq)], timeout=30, opts=["--timing-only"])
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
     try:
         br = json.loads(out)

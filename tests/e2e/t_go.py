@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: MIT
+"""Go's crypto/tls: programs built by the test with Debian's Go (1.19) and
+bookworm-backports' (1.23), plain and stripped; a bracketing Go client
+judged against its own clock; net/http clients and servers over HTTP/1.1
+and HTTP/2; --timing-only; a stress run; and Debian's own stripped
+Prometheus scraping an HTTPS target."""
+
+import os
+import time
+
+from gobuild import go_build
+from harness import (TEST_NAME, Failure, check_order, check_shape, describe_exit, expect,
+                     expect_no_failure, free_port, in_private_hosts, need, read_entries,
+                     server_certs, start_traced_server, stderr_hint, stop_traced_server)
+from t_clients import accuracy
+from t_timing import timing_only_accuracy
+
+
+def test_go_accuracy(env):
+    """A Go client of our own (crypto/tls directly, Debian's Go 1.19) that
+    brackets each call with its own clock: the lookup (Go's own resolver,
+    from a private /etc/hosts), connect, handshake, and three requests on
+    one connection, each field within 0.3 ms of the call it stands for."""
+    return accuracy(env, "go_accuracy", TEST_NAME, go_build(env, "bracket"), "go")
+
+
+def test_go_accuracy_stripped_123(env):
+    """As go_accuracy, built by Go 1.23 and stripped (-s -w): no symbols,
+    only Go's function table."""
+    return accuracy(env, "go_accuracy_stripped_123", TEST_NAME,
+                    go_build(env, "bracket", "1.23", strip=True), "go")
+
+
+def test_go_accuracy_timing_only(env):
+    """The bracketing Go client under --timing-only: the handshake probed,
+    the exchanges timed from the socket, each within 0.3 ms."""
+    return timing_only_accuracy(env, "go_accuracy_timing_only", go_build(env, "bracket"))
+
+
+def start_go_server(env, test, version="1.19", strip=False, h1=False):
+    """goserver.go, untraced: (its process, its port)."""
+    cert, key = server_certs(env)
+    ready = env.path(test + ".goserver.port")
+    if os.path.exists(ready):
+        os.unlink(ready)
+    cmd = [go_build(env, "goserver", version, strip), "-cert", cert, "-key", key,
+           "-ready-file", ready] + (["-http1"] if h1 else [])
+    with open(env.path(test + ".goserver.stderr"), "wb") as err:
+        p = env.procs.spawn(cmd, stdout=err, stderr=err)
+    deadline = time.monotonic() + 30
+    while not os.path.exists(ready):
+        expect(p.poll() is None, "goserver %s" % describe_exit(p.returncode))
+        expect(time.monotonic() < deadline, "goserver did not listen within 30 s")
+        time.sleep(0.05)
+    with open(ready) as f:
+        return p, int(f.read())
+
+
+# (path, status, body bytes) fetched by the client tests: new and reused
+# connections, a delay, a large body, a 404
+FETCHES = [("/hello", 200, 6), ("/delay/30", 200, 8), ("/size/300000", 200, 300000),
+           ("/nope", 404, 10), ("/hello", 200, 6)]
+
+
+def client_fetches(env, test, client_args, port, proto, opts=()):
+    """goclient (Go 1.19, stripped) fetching FETCHES from 127.0.0.1:port under
+    tlstrace with client_args: one entry for each, as goclient saw it."""
+    urls = ["https://localhost:%d%s" % (port, p) for p, _, _ in FETCHES]
+    cmd = [go_build(env, "goclient", strip=True), "-insecure"] + client_args + urls
+    rc, out, err, path = env.trace(test, cmd, timeout=60, opts=list(opts))
+    expect(rc == 0, "tlstrace %s (goclient's status)%s" % (describe_exit(rc), stderr_hint(err)))
+    seen = sorted(tuple(l.split()[:3]) for l in out.splitlines())
+    want = sorted((u, str(st), str(n)) for u, (_, st, n) in zip(urls, FETCHES))
+    expect(seen == want, "goclient fetched %r" % seen)
+    entries = read_entries(path)
+    got = sorted((e["name"], e["responseStatus"], e["encodedBodySize"]) for e in entries)
+    want = sorted((u, st, n) for u, (_, st, n) in zip(urls, FETCHES))
+    expect(got == want, "entries %r, want %r" % (got, want))
+    for i, e in enumerate(entries):
+        check_shape(e, i)
+        expect_no_failure(e, i)
+        expect(e["nextHopProtocol"] == proto, "entry %d: nextHopProtocol %r, want %r"
+               % (i, e["nextHopProtocol"], proto))
+        expect(e["tlstrace"]["tls"]["library"] == "go", "entry %d: tls.library %r"
+               % (i, e["tlstrace"]["tls"]["library"]))
+        expect(e["tlstrace"]["remoteAddress"] == "127.0.0.1:%d" % port,
+               "entry %d: remoteAddress %r" % (i, e["tlstrace"]["remoteAddress"]))
+    return entries
+
+
+def test_go_client_h2(env):
+    """net/http over HTTP/2 to a Go server, four fetches at once (Go dials a
+    connection for each before it knows h2 is spoken, and keeps one): an
+    entry per fetch, with its status and size, on the connection it used;
+    the connections Go dialed and dropped make none."""
+    srv, port = start_go_server(env, "go_client_h2")
+    try:
+        entries = client_fetches(env, "go_client_h2", ["-parallel", "4"], port, "h2")
+    finally:
+        env.procs.stop(srv)
+    new = [e for e in entries if not e["tlstrace"]["reused"]]
+    expect(len(new) >= 1, "no entry on a new connection")
+    for e in new:
+        expect(e["secureConnectionStart"] > e["connectStart"] > 0, "new connection untimed: %r"
+               % {k: e[k] for k in ("connectStart", "secureConnectionStart", "connectEnd")})
+        expect(e["tlstrace"]["tls"]["alpn"] == "h2", "alpn %r" % e["tlstrace"]["tls"]["alpn"])
+    return "%d entries, %d on new connections" % (len(entries), len(new))
+
+
+def test_go_client_h1(env):
+    """net/http over HTTP/1.1 (no h2 offered) to a Go server, one fetch at a
+    time on a kept-alive connection: the delayed fetch's wait is its TTFB."""
+    srv, port = start_go_server(env, "go_client_h1", h1=True)
+    try:
+        entries = client_fetches(env, "go_client_h1", ["-http1"], port, "http/1.1")
+    finally:
+        env.procs.stop(srv)
+    reused = [e["tlstrace"]["reused"] for e in entries]
+    expect(reused == [False, True, True, True, True], "reused %r" % reused)
+    delayed = [e for e in entries if e["name"].endswith("/delay/30")][0]
+    ttfb = delayed["responseStart"] - delayed["requestStart"]
+    expect(30 <= ttfb < 1000, "the 30 ms delay's TTFB is %.3f ms" % ttfb)
+    for i, e in enumerate(entries):
+        check_order(e, i)
+    return "TTFB of /delay/30: %.3f ms" % ttfb
+
+
+def test_go_server(env):
+    """goserver (Go 1.23, stripped) traced: curl over HTTP/2 (two requests on
+    one connection) and HTTP/1.1, then a Go client dialing four connections
+    at once of which it keeps one: a server entry for each request, none
+    for the connections that carried none."""
+    need("curl")
+    cert, key = server_certs(env)
+    test = "go_server"
+    ready = env.path(test + ".port")
+    srv = start_traced_server(env, test, [go_build(env, "goserver", "1.23", strip=True),
+                                          "-cert", cert, "-key", key, "-ready-file", ready],
+                              ready_file=ready, what="goserver")
+    try:
+        base = "https://localhost:%d" % srv.port
+        rc, out, err = env.procs.run(["curl", "-sk", "--http2", base + "/hello", base + "/delay/20",
+                                      "-o", "/dev/null", "-o", "/dev/null",
+                                      "-w", "%{http_version} %{http_code}\n"], 30, "curl")
+        expect(rc == 0 and out.split() == ["2", "200", "2", "200"], "curl h2: %r" % out)
+        rc, out, err = env.procs.run(["curl", "-sk", "--http1.1", base + "/size/100000",
+                                      "-o", "/dev/null", "-w", "%{http_code}"], 30, "curl")
+        expect(rc == 0 and out == "200", "curl http/1.1: %r" % out)
+        client = go_build(env, "goclient", strip=True)
+        rc, out, err = env.procs.run([client, "-insecure", "-parallel", "4"]
+                                     + [base + p for p, _, _ in FETCHES], 30, "goclient")
+        expect(rc == 0, "goclient exited %d%s" % (rc, stderr_hint(err)))
+    finally:
+        stop_traced_server(env, srv)
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    got = sorted((e["name"].replace(base, ""), e["responseStatus"], e["nextHopProtocol"])
+                 for e in entries)
+    want = sorted([("/hello", 200, "h2"), ("/delay/20", 200, "h2"), ("/size/100000", 200, "http/1.1")]
+                  + [(p, st, "h2") for p, st, _ in FETCHES])
+    expect(got == want, "server entries %r, want %r" % (got, want))
+    for i, e in enumerate(entries):
+        check_shape(e, i, role="server")
+        expect_no_failure(e, i)
+        expect(e["tlstrace"]["tls"]["library"] == "go", "entry %d: library %r"
+               % (i, e["tlstrace"]["tls"]["library"]))
+    return "%d server entries" % len(entries)
