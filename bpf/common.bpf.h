@@ -46,6 +46,14 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps") __weak;
 
+static __always_inline void count(__u32 id)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &id);
+
+	if (v)
+		*v += 1;
+}
+
 /* one large record per CPU, built here and copied into the ring buffer */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -85,6 +93,13 @@ struct ssl_args {
 	 * new top (go_buf() in go.bpf.c).
 	 */
 	__u64 stack_hi;
+	/*
+	 * Go: the Write's record went out at its first socket write, in the
+	 * order the writes took (go_write_sent() in net.bpf.c), not at its
+	 * return
+	 */
+	__u32 sent;
+	__u32 _pad;
 };
 
 struct {
@@ -196,17 +211,23 @@ struct {
  * handshake inside a Read), for a syscall it makes; NULL if none, or if
  * the current process never entered one
  */
+/* the goroutine making the current syscall (r14 as it entered): Go's g, or anything else */
+static __always_inline __u64 go_syscall_g(void)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	return BPF_CORE_READ(regs, r14);
+}
+
 static __always_inline struct ssl_args *go_current_call(void)
 {
 	__u32 zero = 0, *seen = bpf_map_lookup_elem(&go_seen, &zero);
 	struct go_key k = { .pid = bpf_get_current_pid_tgid() >> 32, .slot = GO_SLOT_HANDSHAKE };
-	struct pt_regs *regs;
 	struct ssl_args *a;
 
 	if (!seen || !*seen || !bpf_map_lookup_elem(&go_procs, &k.pid))
 		return NULL;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	k.g = BPF_CORE_READ(regs, r14);
+	k.g = go_syscall_g();
 	if (!k.g)
 		return NULL;
 	a = bpf_map_lookup_elem(&go_calls, &k);
@@ -214,6 +235,31 @@ static __always_inline struct ssl_args *go_current_call(void)
 		return a;
 	k.slot = GO_SLOT_IO;
 	return bpf_map_lookup_elem(&go_calls, &k);
+}
+
+/* runtime.g begins with its stack: lo, hi (every Go release) */
+struct go_stack {
+	__u64 lo;
+	__u64 hi;
+};
+
+static __always_inline int go_stack_of(__u64 g, struct go_stack *st)
+{
+	if (bpf_probe_read_user(st, sizeof(*st), (void *)g)) {
+		count(CNT_READ_FAIL);
+		return -1;
+	}
+	return 0;
+}
+
+/* where call a's buffer is now: moved with goroutine g's stack, if it lay there */
+static __always_inline __u64 go_buf(const struct ssl_args *a, __u64 g)
+{
+	struct go_stack st;
+
+	if (!a->stack_hi || go_stack_of(g, &st))
+		return a->buf;
+	return a->buf + (st.hi - a->stack_hi);
 }
 
 /*
@@ -280,14 +326,6 @@ struct {
 	__type(key, struct cipher_key);
 	__type(value, struct cipher_owner);
 } ciphertext SEC(".maps") __weak;
-
-static __always_inline void count(__u32 id)
-{
-	__u64 *v = bpf_map_lookup_elem(&counters, &id);
-
-	if (v)
-		*v += 1;
-}
 
 static __always_inline int is_traced(__u32 tgid)
 {

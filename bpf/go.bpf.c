@@ -27,21 +27,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define AF_INET 2
 #define AF_INET6 10
 
-/* runtime.g begins with its stack: lo, hi (every Go release) */
-struct go_stack {
-	__u64 lo;
-	__u64 hi;
-};
-
-static __always_inline int go_stack_of(__u64 g, struct go_stack *st)
-{
-	if (bpf_probe_read_user(st, sizeof(*st), (void *)g)) {
-		count(CNT_READ_FAIL);
-		return -1;
-	}
-	return 0;
-}
-
 /* the call entering now on the current goroutine (ctx's r14), kept in its slot */
 static __always_inline int go_enter(struct pt_regs *ctx, __u32 cnt, __u32 call, __u32 slot,
 				    __u64 conn, __u64 buf, __u64 num)
@@ -67,16 +52,6 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u32 cnt, __u32 call, 
 	return 0;
 }
 
-/* where call a's buffer is now: moved with its goroutine's stack, if it lay there */
-static __always_inline __u64 go_buf(const struct ssl_args *a, __u64 g)
-{
-	struct go_stack st;
-
-	if (!a->stack_hi || go_stack_of(g, &st))
-		return a->buf;
-	return a->buf + (st.hi - a->stack_hi);
-}
-
 /*
  * The call in slot returns (a RET of its function: ctx holds its results):
  * its record, with ret and len as Go's rule makes them (below). A Read or
@@ -99,7 +74,7 @@ static __always_inline int go_return(struct pt_regs *ctx, __u32 cnt, __u32 slot,
 	}
 	count(cnt);
 	sk.ssl = a->ssl;
-	if (len || slot != GO_SLOT_IO || bpf_map_lookup_elem(&sessions, &sk))
+	if (!a->sent && (len || slot != GO_SLOT_IO || bpf_map_lookup_elem(&sessions, &sk)))
 		tls_call_emit(a, ts, r, go_buf(a, k.g));
 	bpf_map_delete_elem(&go_calls, &k);
 	return 0;

@@ -1197,6 +1197,30 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 	emit_sock_io(fd, IO_WRITE, bpf_ktime_get_ns(), buf, len, MAX_CALL_CAPTURE);
 }
 
+/*
+ * A socket write inside the current goroutine's Go Write: the Write's
+ * record, now. Goroutines take turns writing a connection (Go's lock), and
+ * one that has let go may reach its return after the next has written: at
+ * return, records would come out of the order the bytes went (HTTP/2's
+ * HPACK cannot be read out of order). The Write is taken to move all it
+ * was given, as Go's does unless the connection fails. A global function:
+ * the verifier checks it once, not in each syscall's program.
+ */
+__noinline int go_write_sent(__u64 ts)
+{
+	struct ssl_args *a = go_current_call();
+	struct tls_result r = {};
+	__u64 g = go_syscall_g();
+
+	if (!a || a->lib != LIB_GO || a->call != CALL_WRITE || a->sent)
+		return 0;
+	a->sent = 1;
+	r.ret = a->num;
+	r.len = a->num;
+	tls_call_emit(a, ts, r, go_buf(a, g));
+	return 0;
+}
+
 /* a write-like or read-like syscall: inside a TLS call, or on a plain socket */
 static __always_inline void sock_io(__u32 fd, __u64 buf, __u64 len, int is_write)
 {
@@ -1206,10 +1230,14 @@ static __always_inline void sock_io(__u32 fd, __u64 buf, __u64 len, int is_write
 	 * an adopting call (NSS) that does not become a session's is no TLS
 	 * call: its syscalls are the program's own (plain HTTP over NSPR)
 	 */
-	if (a && !(a->adopting && !nss_adopt(a, fd, buf, len, is_write)))
+	if (a && !(a->adopting && !nss_adopt(a, fd, buf, len, is_write))) {
 		nested_io(a, fd, buf, len, is_write);
-	else
+		if (is_write && a->lib == LIB_GO && a->call == CALL_WRITE && !a->sent &&
+		    !targ_timing_only)
+			go_write_sent(bpf_ktime_get_ns());
+	} else {
 		plain_io(fd, buf, len, is_write);
+	}
 }
 
 /* the len bytes at buf are a handshake record's header, alone */

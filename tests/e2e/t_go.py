@@ -164,3 +164,40 @@ def test_go_server(env):
         expect(e["tlstrace"]["tls"]["library"] == "go", "entry %d: library %r"
                % (i, e["tlstrace"]["tls"]["library"]))
     return "%d server entries" % len(entries)
+
+
+def test_go_stress(env):
+    """10,000 HTTP/2 fetches by 8 goroutines at once, each fetch made from
+    deep down a goroutine whose stack grows (and so moves) under it, reading
+    its body into a buffer on that stack, with the garbage collector running
+    all along (GOGC 10): the same results traced as not, and an entry for
+    every fetch with the size Go read."""
+    srv, port = start_go_server(env, "go_stress", "1.23")
+    base = "https://localhost:%d" % port
+    paths = [("/hello", 200, 6), ("/size/20000", 200, 20000), ("/nope", 404, 10),
+             ("/size/1000", 200, 1000), ("/delay/1", 200, 8)]
+    repeat = 2000
+    cmd = [go_build(env, "goclient"), "-insecure", "-quiet", "-stress", "-parallel", "8",
+           "-repeat", str(repeat)] + [base + p for p, _, _ in paths]
+    try:
+        t0 = time.monotonic()
+        rc, plain, err = env.procs.run(cmd, 120, "goclient")
+        t1 = time.monotonic()
+        expect(rc == 0, "goclient untraced exited %d%s" % (rc, stderr_hint(err)))
+        rc, out, err, path = env.trace("go_stress", cmd, timeout=300)
+        t2 = time.monotonic()
+    finally:
+        env.procs.stop(srv)
+    expect(rc == 0, "tlstrace %s (goclient's status)%s" % (describe_exit(rc), stderr_hint(err)))
+    expect(out == plain == "%d done, 0 failed\n" % (repeat * len(paths)),
+           "goclient printed %r traced, %r untraced" % (out, plain))
+    entries = read_entries(path)
+    counts = {}
+    for i, e in enumerate(entries):
+        expect_no_failure(e, i)
+        key = (e["name"].replace(base, ""), e["responseStatus"], e["encodedBodySize"])
+        counts[key] = counts.get(key, 0) + 1
+    want = {p: repeat for p in paths}
+    expect(counts == want, "entries by (path, status, size): %r" % counts)
+    return "%d entries; %.1f s traced (with tlstrace's start and end), %.1f s untraced" % (
+        len(entries), t2 - t1, t1 - t0)

@@ -13,8 +13,42 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 )
+
+// deep calls f from depth frames down, each with a frame of its own
+func deep(depth int, f func()) int {
+	var pad [256]byte
+	pad[depth%256] = byte(depth)
+	if depth > 0 {
+		return deep(depth-1, f) + int(pad[depth%256])
+	}
+	f()
+	return 0
+}
+
+// readBody counts the body's bytes, read into a buffer on the stack; with
+// garbage, each read also leaves some behind
+func readBody(r io.Reader, garbage bool) (int64, error) {
+	var buf [4096]byte
+	var n int64
+	for {
+		m, err := r.Read(buf[:])
+		n += int64(m)
+		if garbage {
+			sink = make([]byte, 16384)
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+var sink []byte
 
 func main() {
 	insecure := flag.Bool("insecure", false, "do not check the server's certificate")
@@ -23,6 +57,7 @@ func main() {
 	parallel := flag.Int("parallel", 1, "fetches at once")
 	repeat := flag.Int("repeat", 1, "fetch the list this many times")
 	quiet := flag.Bool("quiet", false, "print only a count at the end")
+	stress := flag.Bool("stress", false, "grow each fetch's stack and make garbage as it goes")
 	flag.Parse()
 
 	cfg := &tls.Config{InsecureSkipVerify: *insecure}
@@ -45,6 +80,9 @@ func main() {
 	for i := 0; i < *repeat; i++ {
 		urls = append(urls, flag.Args()...)
 	}
+	if *stress {
+		debug.SetGCPercent(10) // collect often
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, *parallel)
@@ -55,11 +93,20 @@ func main() {
 		go func(u string) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			resp, err := client.Get(u)
+			var resp *http.Response
 			var n int64
-			if err == nil {
-				n, err = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
+			var err error
+			fetch := func() {
+				resp, err = client.Get(u)
+				if err == nil {
+					n, err = readBody(resp.Body, *stress)
+					resp.Body.Close()
+				}
+			}
+			if *stress {
+				deep(len(u)*8, fetch) // the goroutine's stack grows, and is moved
+			} else {
+				fetch()
 			}
 			mu.Lock()
 			defer mu.Unlock()
