@@ -197,7 +197,7 @@ def test_lib_option(env):
     rc, out, err, path = env.trace("lib_option", [app, "-e", NODE_FETCH, url], timeout=60,
                                    opts=["--lib", "/bin/true", "--lib", app])
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
-    expect("/bin/true has no OpenSSL, GnuTLS or NSS functions" in err,
+    expect("/bin/true has no OpenSSL, GnuTLS, NSS or Go crypto/tls functions" in err,
            "no word about /bin/true: %r" % err[:200])
     entries = read_entries(path)
     expect_count(entries, 1)
