@@ -6,6 +6,8 @@ and HTTP/2; --timing-only; a stress run; and Debian's own stripped
 Prometheus scraping an HTTPS target."""
 
 import os
+import signal
+import subprocess
 import time
 
 from gobuild import go_build
@@ -201,3 +203,67 @@ def test_go_stress(env):
     expect(counts == want, "entries by (path, status, size): %r" % counts)
     return "%d entries; %.1f s traced (with tlstrace's start and end), %.1f s untraced" % (
         len(entries), t2 - t1, t1 - t0)
+
+
+def test_go_prometheus(env):
+    """Debian's own Prometheus (Go 1.19, stripped), traced by name (-c) from
+    before it starts: it scrapes a Go server's /metrics over HTTPS every
+    200 ms, and serves its own web UI over TLS (a web config), which curl
+    asks for. Client entries for its scrapes, a server entry for curl's
+    request, both through Go's crypto/tls."""
+    need("prometheus")
+    need("curl")
+    cert, key = server_certs(env)
+    srv, target = start_go_server(env, "go_prometheus")
+    web_port = free_port()
+    conf, web = env.path("prometheus.yml"), env.path("prometheus-web.yml")
+    with open(conf, "w") as f:
+        f.write("global:\n  scrape_interval: 200ms\n  scrape_timeout: 200ms\n"
+                "scrape_configs:\n  - job_name: tlstrace\n    scheme: https\n"
+                "    tls_config:\n      insecure_skip_verify: true\n"
+                "    static_configs:\n      - targets: ['localhost:%d']\n" % target)
+    with open(web, "w") as f:
+        f.write("tls_server_config:\n  cert_file: %s\n  key_file: %s\n" % (cert, key))
+    tracer = env.start_tlstrace("go_prometheus", ["-c", "prometheus"])
+    prom = None
+    try:
+        with open(env.path("go_prometheus.prometheus.log"), "wb") as log:
+            prom = env.procs.spawn(["prometheus", "--config.file", conf, "--web.config.file", web,
+                                    "--web.listen-address", "127.0.0.1:%d" % web_port,
+                                    "--storage.tsdb.path", env.path("prometheus-data")],
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        deadline, out = time.monotonic() + 30, ""
+        while time.monotonic() < deadline and out != "200":
+            expect(prom.poll() is None, "prometheus %s" % describe_exit(prom.returncode))
+            time.sleep(0.3)
+            rc, out, _ = env.procs.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+                                        "https://localhost:%d/-/ready" % web_port], 10, "curl")
+        expect(out == "200", "prometheus's web UI over TLS never answered 200 (last %r)" % out)
+        time.sleep(1.5)  # several scrapes
+    finally:
+        if prom:
+            env.procs.stop(prom)
+        env.procs.stop(srv)
+        tracer.send_signal(signal.SIGINT)
+        env.procs.wait(tracer, 15, "tlstrace after SIGINT")
+    entries = [e for e in read_entries(tracer.out_file, env.err_hint(tracer))
+               if e["tlstrace"]["pid"] == prom.pid]
+    scrapes = [e for e in entries if e["name"] == "https://localhost:%d/metrics" % target]
+    ui = [e for e in entries if e["name"] == "https://localhost:%d/-/ready" % web_port
+          and e["responseStatus"] == 200]
+    expect(len(scrapes) >= 3, "%d scrape entries of %d entries: %r"
+           % (len(scrapes), len(entries), sorted({e["name"] for e in entries})))
+    expect(ui, "no server entry for curl's /-/ready among %r" % sorted({e["name"] for e in entries}))
+    for i, e in enumerate(scrapes):
+        check_shape(e, i)
+        expect_no_failure(e, i)
+        expect(e["responseStatus"] == 200 and e["encodedBodySize"] == 19,
+               "scrape %d: status %r, %r bytes" % (i, e["responseStatus"], e["encodedBodySize"]))
+        expect(e["tlstrace"]["tls"]["library"] == "go", "scrape %d: library %r"
+               % (i, e["tlstrace"]["tls"]["library"]))
+    check_shape(ui[0], 0, role="server")
+    expect(ui[0]["tlstrace"]["tls"]["library"] == "go", "UI entry: library %r"
+           % ui[0]["tlstrace"]["tls"]["library"])
+    new = [e for e in scrapes if not e["tlstrace"]["reused"]]
+    return "%d scrapes (%d on a new connection), %d UI requests over TLS" % (
+        len(scrapes), len(new), len(ui))

@@ -2,7 +2,7 @@
 // A Go HTTPS server for tlstrace's tests: net/http over crypto/tls, HTTP/2
 // and HTTP/1.1 (ALPN), on 127.0.0.1. The routes are server.py's: /hello,
 // /delay/MS, /size/N, else 404. Its port is written to -ready-file once it
-// listens.
+// listens; /metrics is a Prometheus target.
 package main
 
 import (
@@ -27,6 +27,11 @@ func route(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(parts) == 1 && parts[0] == "hello" {
 		send(200, []byte("hello\n"))
+		return
+	}
+	if len(parts) == 1 && parts[0] == "metrics" { // a target for Prometheus to scrape
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		send(200, []byte("tlstrace_test_up 1\n"))
 		return
 	}
 	if len(parts) == 2 {
