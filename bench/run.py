@@ -57,7 +57,7 @@ BENCH = os.path.join(ROOT, "bench")
 CLIENTS = os.path.join(BENCH, "clients.py")
 HANDSHAKE_BT = os.path.join(BENCH, "handshake.bt")
 BARE_BT_FILE = os.path.join(BENCH, "bare-probes.bt")
-SECTIONS = ["hits", "latency", "bulk", "events", "idle", "memory", "syscalls"]
+SECTIONS = ["hits", "latency", "go", "bulk", "events", "idle", "memory", "syscalls"]
 BULK_SIZE = 256 * 1024 * 1024
 
 NGINX_CONF = """\
@@ -564,6 +564,67 @@ def section_latency(args, srv, work, hits):
     return out
 
 
+# ---------------------------------------------------------------- Go
+
+
+def build_golat(work):
+    """bench/golat.go built with Debian's Go into work; its path"""
+    out = os.path.join(work, "golat")
+    env = dict(os.environ, GOCACHE=os.path.join(work, "gocache"), GOPATH=os.path.join(work, "gopath"),
+               GOPROXY="off", GOTOOLCHAIN="local", GOFLAGS="", CGO_ENABLED="0")
+    p = subprocess.run(["go", "build", "-o", out, os.path.join(BENCH, "golat.go")], env=env,
+                       cwd=work, capture_output=True, text=True, timeout=600)
+    if p.returncode:
+        sys.exit("bench: go build golat: " + p.stderr.strip()[-500:])
+    return out
+
+
+def section_go(args, srv, work):
+    """Go's net/http (crypto/tls) against nginx: the latency a traced Go
+    program pays per request, new connection and kept-alive, and its hits"""
+    golat = build_golat(work)
+    n, k = max(10, args.new // 2), args.ka
+    tracers = ["untraced", "tlstrace", "tlstrace --timing-only"]
+    modes = {"untraced": None, "tlstrace": [], "tlstrace --timing-only": ["--timing-only"]}
+    kinds = [("go new", "new", n), ("go keep-alive", "ka", k)]
+    wall = {t: {c: [] for c, _, _ in kinds} for t in tracers}
+    cpu = {t: {c: [] for c, _, _ in kinds} for t in tracers}
+    hits = {}
+    for t in tracers[1:]:
+        for c, key, count in kinds:
+            cmd = [golat, str(srv.port), str(count if key == "new" else 0),
+                   str(count if key == "ka" else 0)]
+            stats = run_under(args.tlstrace, modes[t], cmd)[1]
+            base = 0 if key == "new" else 1  # the kept-alive run's first request is new
+            hits[(t, c)] = (stats["hits.total"] - base * (hits.get((t, "go new"), 0))) / count
+    for r in range(args.rounds):
+        for t in tracers[r % 3:] + tracers[:r % 3]:
+            res = last_json(run_under(args.tlstrace, modes[t], [golat, str(srv.port), str(n),
+                                                                   str(k)])[0])
+            for c, key, _ in kinds:
+                wall[t][c].append(median(res[key]))
+                cpu[t][c].append(res["cpu_us"][key])
+    print("\n== Go (net/http, crypto/tls; Debian's Go): added latency per request, median of %d "
+          "rounds; per round %d new connections, %d keep-alive requests" % (args.rounds, n, k))
+    print("   wall: a round's figure is the median request, start to last byte, timed in the "
+          "process; CPU: the process's user+sys per request")
+    print("   %-16s %-23s %9s %8s %13s %6s %8s %8s %8s" % (
+        "client", "tracer", "wall us", "added", "range", "ratio", "CPU us", "added", "hits/req"))
+    out = {}
+    for c, _, _ in kinds:
+        base, cbase = median(wall["untraced"][c]), median(cpu["untraced"][c])
+        for t in tracers[1:]:
+            per_round = [a - b for a, b in zip(wall[t][c], wall["untraced"][c])]
+            added = median(per_round)
+            cadded = median([a - b for a, b in zip(cpu[t][c], cpu["untraced"][c])])
+            print("   %-16s %-23s %9.1f %+8.1f %13s %6.3f %8.1f %+8.1f %8.1f" % (
+                c if t == "tlstrace" else "", t, base, added,
+                "[%+.0f, %+.0f]" % (min(per_round), max(per_round)), (base + added) / base,
+                cbase, cadded, hits[(t, c)]))
+            out[(c, t)] = added
+    return out
+
+
 # ---------------------------------------------------------------- bulk
 
 
@@ -907,6 +968,9 @@ def main():
             sys.stdout.flush()
         if "latency" in only:
             section_latency(args, srv, work, hits)
+            sys.stdout.flush()
+        if "go" in only:
+            section_go(args, srv, work)
             sys.stdout.flush()
         if "bulk" in only:
             section_bulk(args, srv)

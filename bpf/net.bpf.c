@@ -1642,6 +1642,8 @@ int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
 	if (tgid != (__u32)id)
 		return 0;
 	bpf_map_delete_elem(&inherited, &tgid);
+	/* its goroutines' calls go with it (go_calls is an LRU: their entries age out) */
+	bpf_map_delete_elem(&go_procs, &tgid);
 	if (!is_traced(tgid))
 		return 0;
 	if (bpf_map_lookup_elem(&lossy, &tgid)) {

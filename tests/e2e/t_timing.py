@@ -20,15 +20,16 @@ def hits(err):
     return {k: int(v) for k, v in re.findall(r"hits\.([a-z_]+)=(\d+)", err)}
 
 
-def predating_both_ends(env, test, opts):
-    """server.py and a Python client with a keep-alive connection between
-    them, one round of requests made before `tlstrace OPTS -p CLIENT -p
-    SERVER` starts, "/hello /delay/20 /hello" after: (the entries by role,
-    the server's port)"""
+def predating_both_ends(env, test, opts, server=None):
+    """server.py (or server(ready), a command that serves its routes and
+    writes its port to the file ready) and a Python client with a keep-alive
+    connection between them, one round of requests made before `tlstrace
+    OPTS -p CLIENT -p SERVER` starts, "/hello /delay/20 /hello" after: (the
+    entries by role, the server's port)"""
     ready = env.path("predates_server.port")
     if os.path.exists(ready):
         os.unlink(ready)
-    srv = env.procs.spawn(server_py(env, ready), stdin=subprocess.DEVNULL,
+    srv = env.procs.spawn((server or server_py)(env, ready), stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while not os.path.exists(ready):

@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"time"
 )
 
 // deep calls f from depth frames down, each with a frame of its own
@@ -58,6 +59,7 @@ func main() {
 	repeat := flag.Int("repeat", 1, "fetch the list this many times")
 	quiet := flag.Bool("quiet", false, "print only a count at the end")
 	stress := flag.Bool("stress", false, "grow each fetch's stack and make garbage as it goes")
+	sleep := flag.Int("sleep", 0, "milliseconds to wait before the first fetch")
 	flag.Parse()
 
 	cfg := &tls.Config{InsecureSkipVerify: *insecure}
@@ -76,6 +78,7 @@ func main() {
 	}
 	client := &http.Client{Transport: tr}
 
+	time.Sleep(time.Duration(*sleep) * time.Millisecond)
 	var urls []string
 	for i := 0; i < *repeat; i++ {
 		urls = append(urls, flag.Args()...)
