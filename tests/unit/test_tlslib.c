@@ -83,9 +83,10 @@ static void subtest_rows_well_formed(void)
 			ASSERT_NULL(strchr(l->files[i], '/'), "a file name, not a path");
 			nfiles++;
 		}
-		/* Go's is built into Go programs, found by their function table: no file, no marker */
+		/* Go's is in Go programs, found by their function table: no file, no marker */
 		if (l->go)
-			ASSERT_TRUE(!nfiles && !l->marker && !l->io_probes, "Go: no files, no marker");
+			ASSERT_TRUE(!nfiles && !l->marker && !l->io_probes,
+				    "Go: no files, no marker");
 		else
 			ASSERT_GT(nfiles, 0, "file prefixes");
 		ASSERT_TRUE(!l->in_programs || l->marker, "in_programs needs a marker");
