@@ -336,6 +336,20 @@ static __always_inline int is_traced(__u32 tgid)
 	return bpf_map_lookup_elem(&traced, &tgid) != NULL;
 }
 
+/*
+ * A probe hit: counted as cnt in a traced process (1), as an untraced one's
+ * otherwise (0, and the probe does nothing more)
+ */
+static __always_inline int traced_hit(__u32 cnt)
+{
+	if (!is_traced(bpf_get_current_pid_tgid() >> 32)) {
+		count(CNT_HIT_UNTRACED);
+		return 0;
+	}
+	count(cnt);
+	return 1;
+}
+
 /* the process's id as its own pid namespace numbers it (a container's view) */
 static __always_inline __u32 ns_tgid(struct task_struct *task)
 {
@@ -673,11 +687,8 @@ static __always_inline void timing_data_moved(const struct ssl_args *a)
 static __always_inline int tls_call_args(struct ssl_args *a, __u32 lib, __u32 cnt, __u32 call,
 					 void *ssl, void *buf, __u64 num, void *outlen)
 {
-	if (!is_traced(bpf_get_current_pid_tgid() >> 32)) {
-		count(CNT_HIT_UNTRACED);
+	if (!traced_hit(cnt))
 		return -1;
-	}
-	count(cnt);
 	if (targ_timing_only && call != CALL_HANDSHAKE && !timing_call_wanted(ssl))
 		return -1;
 	a->ssl = (__u64)ssl;
@@ -874,6 +885,32 @@ static __always_inline int tls_free(__u32 lib, void *ssl)
 	 */
 	bpf_map_delete_elem(&losses, &lk);
 	return 0;
+}
+
+/*
+ * A name lookup's record (bpf/dns.bpf.c's getaddrinfo, bpf/go.bpf.c's Go
+ * resolver), returned at ts after entering at ts_enter: reserved, its
+ * header, times, ret (0 or an EAI_* error) and hints' flags set, its
+ * addresses, service and name zeroed for the caller to fill and commit.
+ * NULL (counted) when the ring buffer is full.
+ */
+static __always_inline struct ev_dns *dns_record(__u64 ts, __u64 ts_enter, __s32 ret, __s32 flags)
+{
+	struct ev_dns *e = reserve(sizeof(*e));
+
+	if (!e)
+		return NULL;
+	fill_hdr(&e->hdr, EV_DNS, ts);
+	e->ts_enter = ts_enter;
+	e->ret = ret;
+	e->naddrs = 0;
+	e->flags = flags;
+	e->_pad = 0;
+	__builtin_memset(e->family, 0, sizeof(e->family));
+	__builtin_memset(e->addrs, 0, sizeof(e->addrs));
+	__builtin_memset(e->service, 0, sizeof(e->service));
+	__builtin_memset(e->name, 0, sizeof(e->name));
+	return e;
 }
 
 #endif /* COMMON_BPF_H */

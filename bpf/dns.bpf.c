@@ -82,18 +82,9 @@ int BPF_KRETPROBE(getaddrinfo_exit, int ret)
 		return 0;
 	}
 	count(CNT_HIT_DNS_EXIT);
-	e = reserve(sizeof(*e));
+	e = dns_record(ts, a->ts, ret, a->flags);
 	if (!e)
 		goto out;
-	fill_hdr(&e->hdr, EV_DNS, ts);
-	e->ts_enter = a->ts;
-	e->ret = ret;
-	e->naddrs = 0;
-	e->flags = a->flags;
-	e->_pad = 0;
-	__builtin_memset(e->family, 0, sizeof(e->family));
-	__builtin_memset(e->addrs, 0, sizeof(e->addrs));
-	__builtin_memset(e->service, 0, sizeof(e->service));
 	if (bpf_probe_read_user_str(e->name, sizeof(e->name), (void *)a->node) < 0) {
 		count(CNT_READ_FAIL);
 		e->name[0] = '\0';

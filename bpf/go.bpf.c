@@ -149,12 +149,8 @@ int go_tls_close_enter(struct pt_regs *ctx)
 			    .slot = GO_SLOT_CLOSE };
 	struct ssl_args a = { .ssl = ctx->ax };
 
-	if (!is_traced(k.pid)) {
-		count(CNT_HIT_UNTRACED);
-		return 0;
-	}
-	count(CNT_HIT_FREE); /* a hit, as tls_free() counts its return's */
-	if (k.g && bpf_map_update_elem(&go_calls, &k, &a, BPF_ANY))
+	/* a hit, as tls_free() counts its return's */
+	if (traced_hit(CNT_HIT_FREE) && k.g && bpf_map_update_elem(&go_calls, &k, &a, BPF_ANY))
 		count(CNT_DROP_INFLIGHT);
 	return 0;
 }
@@ -198,16 +194,12 @@ struct {
 SEC("uprobe")
 int go_lookup_enter(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct go_key k = { .g = ctx->r14, .pid = id >> 32, .slot = GO_SLOT_LOOKUP };
+	struct go_key k = { .g = ctx->r14,
+			    .pid = bpf_get_current_pid_tgid() >> 32,
+			    .slot = GO_SLOT_LOOKUP };
 	struct go_lookup l = { .host = ctx->r8, .len = ctx->r9 };
 
-	if (!is_traced(id >> 32)) {
-		count(CNT_HIT_UNTRACED);
-		return 0;
-	}
-	count(CNT_HIT_DNS_ENTER);
-	if (!k.g || !l.host || !l.len)
+	if (!traced_hit(CNT_HIT_DNS_ENTER) || !k.g || !l.host || !l.len)
 		return 0;
 	l.ts = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&go_lookups, &k, &l, BPF_ANY))
@@ -261,19 +253,9 @@ int go_lookup_exit(struct pt_regs *ctx)
 		return 0;
 	}
 	count(CNT_HIT_DNS_EXIT);
-	e = reserve(sizeof(*e));
+	e = dns_record(ts, l->ts, ctx->di ? EAI_FAIL : 0, 0);
 	if (!e)
 		goto out;
-	fill_hdr(&e->hdr, EV_DNS, ts);
-	e->ts_enter = l->ts;
-	e->ret = ctx->di ? EAI_FAIL : 0;
-	e->naddrs = 0;
-	e->flags = 0;
-	e->_pad = 0;
-	__builtin_memset(e->family, 0, sizeof(e->family));
-	__builtin_memset(e->addrs, 0, sizeof(e->addrs));
-	__builtin_memset(e->service, 0, sizeof(e->service));
-	__builtin_memset(e->name, 0, sizeof(e->name));
 	len = l->len < MAX_DNS_NAME - 1 ? l->len : MAX_DNS_NAME - 1;
 	if (bpf_probe_read_user(e->name, len, (void *)l->host)) {
 		count(CNT_READ_FAIL);
