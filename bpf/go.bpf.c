@@ -77,6 +77,16 @@ static __always_inline int go_return(struct pt_regs *ctx, __u32 cnt, __u32 slot,
 	if (!a->sent && (len || slot != GO_SLOT_IO || bpf_map_lookup_elem(&sessions, &sk)))
 		tls_call_emit(a, ts, r, go_buf(a, k.g));
 	bpf_map_delete_elem(&go_calls, &k);
+	/*
+	 * A handshake a Read or Write ran (implicit, no Handshake call): that
+	 * call's own work, its request or its wait, begins now
+	 */
+	if (slot == GO_SLOT_HANDSHAKE) {
+		k.slot = GO_SLOT_IO;
+		a = bpf_map_lookup_elem(&go_calls, &k);
+		if (a)
+			a->ts = ts;
+	}
 	return 0;
 }
 

@@ -12,7 +12,7 @@ import subprocess
 import time
 
 from gobuild import go_build
-from harness import (TEST_NAME, check_order, check_shape, describe_exit, expect, expect_no_failure,
+from harness import (EPS_MS, TEST_NAME, TOL_MS, check_order, check_shape, describe_exit, expect, expect_no_failure,
                      free_port, need, read_entries, server_certs, start_traced_server, stderr_hint,
                      stop_traced_server)
 from t_clients import accuracy
@@ -340,3 +340,37 @@ def test_go_host_wide(env):
     want = sorted((u, 200, "server") for u in urls)
     expect(by_pid[srv.pid] == want, "the server's entries %r, want %r" % (by_pid[srv.pid], want))
     return "client and server entries, by pid"
+
+
+def test_go_implicit_handshake(env):
+    """The bracketing Go client without a Handshake call: its first Write
+    drives the handshake (clientHandshake inside Write). The connection is
+    new, not reused: secureConnectionStart is the handshake's start inside
+    that Write (within 0.3 ms of its entry), connectEnd its end, and the
+    request is handed over from then on (requestStart = connectEnd), all
+    inside the Write's bracket."""
+    env.require_server()
+    client = go_build(env, "bracket")
+    rc, out, err, path = env.trace("go_implicit_handshake",
+                                   [client, "127.0.0.1", str(env.port), "/delay/20", "2"],
+                                   timeout=30, env=dict(os.environ, BRACKET_IMPLICIT="1"))
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    br = json.loads(out)
+    entries = read_entries(path)
+    expect(len(entries) == 2, "%d entries, want 2" % len(entries))
+    e, write = entries[0], br["requests"][0]["write"]
+    expect(e["tlstrace"]["reused"] is False, "the first entry is on a reused connection")
+    at = {k: e["tlstrace"]["timeOrigin"] + e[k]
+          for k in ("secureConnectionStart", "connectEnd", "requestStart")}
+    expect(abs(at["secureConnectionStart"] - write[0]) <= TOL_MS,
+           "secureConnectionStart %.3f ms from the Write's entry"
+           % (at["secureConnectionStart"] - write[0]))
+    expect(write[0] - TOL_MS <= at["secureConnectionStart"] < at["connectEnd"] <= write[1] + TOL_MS,
+           "the handshake [%.3f, %.3f] not inside the Write [%.3f, %.3f]"
+           % (at["secureConnectionStart"], at["connectEnd"], write[0], write[1]))
+    expect(abs(at["requestStart"] - at["connectEnd"]) <= EPS_MS,
+           "requestStart %.3f, connectEnd %.3f" % (at["requestStart"], at["connectEnd"]))
+    check_order(e, 0)
+    expect(entries[1]["tlstrace"]["reused"] is True, "the second entry is not on a reused one")
+    return "handshake %.3f ms inside the Write's %.3f ms" % (
+        at["connectEnd"] - at["secureConnectionStart"], write[1] - write[0])

@@ -6,6 +6,8 @@
 // prints them: "name":[before,after,waited], in ms.
 //
 // usage: bracket HOST PORT PATH [NREQ]
+// With BRACKET_IMPLICIT=1 in the environment, Handshake is not called: the
+// first Write drives the handshake, and its bracket is the handshake's too.
 package main
 
 import (
@@ -93,11 +95,15 @@ func main() {
 	}
 	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, ServerName: "localhost",
 		NextProtos: []string{"http/1.1"}})
-	hs.open()
-	err = tc.Handshake()
-	hs.close()
-	if err != nil {
-		die("TLS handshake failed: %v", err)
+	// BRACKET_IMPLICIT=1: no Handshake call; the first Write drives it
+	implicit := os.Getenv("BRACKET_IMPLICIT") == "1"
+	if !implicit {
+		hs.open()
+		err = tc.Handshake()
+		hs.close()
+		if err != nil {
+			die("TLS handshake failed: %v", err)
+		}
 	}
 
 	req := []byte(fmt.Sprintf("GET %s HTTP/1.1\r\nHost: localhost:%s\r\nUser-Agent: bracket\r\n\r\n",
@@ -124,6 +130,9 @@ func main() {
 		rt.write.close()
 		if err != nil || n != len(req) {
 			die("write: %v", err)
+		}
+		if implicit && i == 0 {
+			hs = rt.write // the handshake ran inside it
 		}
 		if len(rbuf) == 0 {
 			read()
