@@ -374,3 +374,39 @@ def test_go_implicit_handshake(env):
     expect(entries[1]["tlstrace"]["reused"] is True, "the second entry is not on a reused one")
     return "handshake %.3f ms inside the Write's %.3f ms" % (
         at["connectEnd"] - at["secureConnectionStart"], write[1] - write[0])
+
+
+def test_go_server_timing_only(env):
+    """goserver (Go 1.19) traced with --timing-only, curl over HTTP/1.1: three
+    connections one after another, then two requests on one. Go reads the
+    client's Finished and the request after it in one read inside
+    serverHandshake; the server's handshake is followed from its records,
+    so that request is an exchange too: one entry per request, the 20 ms
+    delay inside requestStart..responseStart of each."""
+    need("curl")
+    cert, key = server_certs(env)
+    test = "go_server_timing_only"
+    ready = env.path(test + ".port")
+    srv = start_traced_server(env, test, [go_build(env, "goserver"), "-http1", "-cert", cert,
+                                          "-key", key, "-ready-file", ready],
+                              ready_file=ready, what="goserver", opts=["--timing-only"])
+    try:
+        url = "https://localhost:%d/delay/20" % srv.port
+        for args in ([url], [url], [url], [url, url]):
+            rc, out, err = env.procs.run(["curl", "-sk", "--http1.1", "-w", "%{http_code}\n"]
+                                         + sum((["-o", "/dev/null", u] for u in args), []),
+                                         30, "curl")
+            expect(rc == 0 and out.split() == ["200"] * len(args), "curl: %r" % out)
+            time.sleep(0.1)
+    finally:
+        stop_traced_server(env, srv)
+    entries = read_entries(srv.out_file, env.err_hint(srv.tracer))
+    expect(len(entries) == 5, "%d server entries, want 5" % len(entries))
+    waits = []
+    for i, e in enumerate(entries):
+        check_shape(e, i, role="server")
+        expect_no_failure(e, i)
+        waits.append(e["responseStart"] - e["requestStart"])
+        expect(20 <= waits[-1] < 1000, "entry %d: %.3f ms from request to response"
+               % (i, waits[-1]))
+    return "waits %s ms" % ", ".join("%.1f" % w for w in waits)

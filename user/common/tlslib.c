@@ -177,10 +177,16 @@ const struct tlslib tlslibs[] = {
 				  PROBE_TIMING },
 				{ "crypto/tls.(*Conn).clientHandshake", "go_tls_handshake_exit",
 				  PROBE_RET | PROBE_TIMING },
-				{ "crypto/tls.(*Conn).serverHandshake", "go_tls_handshake_enter",
-				  PROBE_TIMING },
+				/*
+				 * not in --timing-only: a server's handshake is
+				 * followed from its records there, as an unprobed
+				 * server's is, since Go reads the client's Finished
+				 * and the request after it in one read, inside
+				 * serverHandshake, where no exchange is looked for
+				 */
+				{ "crypto/tls.(*Conn).serverHandshake", "go_tls_handshake_enter", 0 },
 				{ "crypto/tls.(*Conn).serverHandshake", "go_tls_handshake_exit",
-				  PROBE_RET | PROBE_TIMING },
+				  PROBE_RET },
 				{ "crypto/tls.(*Conn).Read", "go_tls_read_enter", PROBE_REQUIRED },
 				{ "crypto/tls.(*Conn).Read", "go_tls_read_exit",
 				  PROBE_RET | PROBE_REQUIRED },
