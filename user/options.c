@@ -29,6 +29,7 @@ static const char doc[] =
 	"  tlstrace -c python3 -d 10                 # processes named python3, 10 s\n"
 	"  tlstrace -f json                          # the whole host\n"
 	"  tlstrace --lib /opt/app/bin/app -c app    # OpenSSL built into a program\n"
+	"  tlstrace --lib /usr/bin/prometheus -c prometheus  # Go, from its start\n"
 	"  tlstrace -f chrome-trace -o t.json -- node app.js   # open it in Perfetto\n"
 	"  tlstrace -f har -o t.har -c curl -d 60    # a HAR file for DevTools\n"
 	"  tlstrace -d 0 --metrics-addr 127.0.0.1:9464   # a daemon for Prometheus\n"
@@ -103,7 +104,8 @@ static const struct argp_option opts[] = {
 	  0 },
 	{ "lib", OPT_LIB, "PATH", 0,
 	  "Also attach to this library or executable with a known TLS library's functions "
-	  "(repeatable)",
+	  "(OpenSSL, GnuTLS, NSS), or to this Go program (Go's crypto/tls, found by its "
+	  "function table), now, before it runs (repeatable)",
 	  0 },
 	{ "timing-only", OPT_TIMING_ONLY, NULL, 0,
 	  "Probe only TLS handshakes; time requests from socket syscalls. No per-byte cost, no "

@@ -54,7 +54,7 @@ static void subtest_prometheus(void)
 	fd = open(PROMETHEUS, O_RDONLY | O_CLOEXEC);
 	if (!ASSERT_GE(fd, 0, PROMETHEUS " (scripts/install-deps.sh installs prometheus)"))
 		return;
-	ASSERT_TRUE(gotls_is_go(fd), "a Go program");
+	ASSERT_TRUE(gotls_has_tls(fd), "a Go program with crypto/tls");
 	nsites = gotls_sites(fd, probes, n, sites, GOTLS_MAX_SITES);
 	ASSERT_GT(nsites, (int)n, "sites: a RET or more per returning function");
 	for (int i = 0; i < nsites; i++) {
@@ -78,7 +78,7 @@ static void subtest_prometheus(void)
 
 	fd = open("/bin/true", O_RDONLY | O_CLOEXEC);
 	if (ASSERT_GE(fd, 0, "/bin/true")) {
-		ASSERT_FALSE(gotls_is_go(fd), "/bin/true is no Go program");
+		ASSERT_FALSE(gotls_has_tls(fd), "/bin/true is no Go program");
 		ASSERT_EQ(gotls_sites(fd, probes, n, sites, GOTLS_MAX_SITES), -ENOEXEC,
 			  "no function table");
 		close(fd);

@@ -118,7 +118,7 @@ static const char *const refusal_name[ATTACH_REFUSAL_NR] = {
 	[ATTACH_NOT_ELF] = "not_elf",	      [ATTACH_NO_FUNCTIONS] = "no_functions",
 	[ATTACH_USER_LIMIT] = "user_limit",   [ATTACH_HOST_LIMIT] = "host_limit",
 	[ATTACH_QUEUE_FULL] = "queue_full",   [ATTACH_FAILED] = "attach_failed",
-	[ATTACH_UNSUPPORTED] = "unsupported",
+	[ATTACH_UNSUPPORTED] = "unsupported", [ATTACH_GO_UNREADABLE] = "go_unreadable",
 };
 
 const char *attach_refusal_name(enum attach_refusal r)
@@ -274,7 +274,10 @@ const char *attach_refusal_str(enum attach_refusal r)
 	case ATTACH_FAILED:
 		return "the kernel refused a probe";
 	case ATTACH_UNSUPPORTED:
-		return "built with Go before 1.17, whose calling convention tlstrace does not read";
+		return "its functions do not begin as Go 1.17's do (an older Go, whose calling "
+		       "convention tlstrace does not read, or a damaged function table)";
+	case ATTACH_GO_UNREADABLE:
+		return "its Go function table, or a function's code, does not read as Go's";
 	default:
 		return "";
 	}
@@ -463,7 +466,7 @@ static int probe_sites(struct attacher *a, int fd, const char *name, pid_t owner
 			refuse(a,
 			       found == -ENOTSUP  ? ATTACH_UNSUPPORTED
 			       : found == -ENOENT ? ATTACH_NO_FUNCTIONS
-						  : ATTACH_NOT_ELF,
+						  : ATTACH_GO_UNREADABLE,
 			       name, owner);
 		return found > 0 ? found : 0;
 	}
@@ -657,8 +660,8 @@ static const struct tlslib *built_in(int fd, bool programs)
 		for (size_t i = 0; i < n; i++)
 			if (offs[i])
 				return rows[i];
-	/* a Go program: its own crypto/tls */
-	if (gotls_is_go(fd))
+	/* a Go program with crypto/tls in it */
+	if (gotls_has_tls(fd))
 		tlslib_for_each (l)
 			if (l->go)
 				return l;

@@ -28,12 +28,13 @@ enum attach_refusal {
 	ATTACH_NOT_REGULAR = LIBFILE_NOT_REGULAR,
 	ATTACH_TOO_LARGE = LIBFILE_TOO_LARGE,
 	ATTACH_NOT_ELF = LIBFILE_NOT_ELF,
-	ATTACH_NO_FUNCTIONS, /* a required function is missing */
-	ATTACH_USER_LIMIT,   /* ATTACH_MAX_PER_USER */
-	ATTACH_HOST_LIMIT,   /* ATTACH_MAX_FILES, or the descriptor limit */
-	ATTACH_QUEUE_FULL,   /* loaded faster than the worker attaches */
-	ATTACH_FAILED,	     /* the kernel refused a required probe */
-	ATTACH_UNSUPPORTED,  /* a Go program built before Go 1.17 */
+	ATTACH_NO_FUNCTIONS,  /* a required function is missing */
+	ATTACH_USER_LIMIT,    /* ATTACH_MAX_PER_USER */
+	ATTACH_HOST_LIMIT,    /* ATTACH_MAX_FILES, or the descriptor limit */
+	ATTACH_QUEUE_FULL,    /* loaded faster than the worker attaches */
+	ATTACH_FAILED,	      /* the kernel refused a required probe */
+	ATTACH_UNSUPPORTED,   /* a Go program built before Go 1.17 */
+	ATTACH_GO_UNREADABLE, /* a Go program whose table or code does not read */
 	ATTACH_REFUSAL_NR,
 };
 

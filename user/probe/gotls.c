@@ -52,19 +52,6 @@ static Elf *elf_open(int fd)
 	return elf;
 }
 
-bool gotls_is_go(int fd)
-{
-	Elf *elf = elf_open(fd);
-	GElf_Shdr sh;
-	bool go;
-
-	if (!elf)
-		return false;
-	go = pclntab_section(elf, &sh) != NULL;
-	elf_end(elf);
-	return go;
-}
-
 /* size bytes of the file at off into a new buffer (the caller frees it); NULL with errno */
 static void *read_at(int fd, __u64 off, __u64 size, __u64 file_size, size_t max)
 {
@@ -89,6 +76,29 @@ static void *read_at(int fd, __u64 off, __u64 size, __u64 file_size, size_t max)
 		got += (size_t)n;
 	}
 	return buf;
+}
+
+bool gotls_has_tls(int fd)
+{
+	Elf *elf = elf_open(fd);
+	unsigned char *tab = NULL;
+	struct go_pclntab t;
+	struct stat st;
+	GElf_Shdr sh;
+	__u64 entry, end;
+	bool tls = false;
+
+	if (!elf || fstat(fd, &st) || !pclntab_section(elf, &sh))
+		goto out;
+	tab = read_at(fd, sh.sh_offset, sh.sh_size, (__u64)st.st_size, GOTLS_MAX_PCLNTAB);
+	/* a table that does not read is said when it is attached: not a program without TLS */
+	tls = !tab || go_pclntab__open(&t, tab, sh.sh_size) ||
+	      go_pclntab__find(&t, GOTLS_MARKER, &entry, &end) != -ENOENT;
+out:
+	free(tab);
+	if (elf)
+		elf_end(elf);
+	return tls;
 }
 
 /*

@@ -33,8 +33,15 @@ struct go_site {
 	const struct lib_probe *probe;
 };
 
-/* whether the ELF file open at fd is a Go program (it has Go's function table) */
-bool gotls_is_go(int fd);
+/* the function that shows a Go program uses crypto/tls */
+#define GOTLS_MARKER "crypto/tls.(*Conn).Read"
+
+/*
+ * Whether the ELF file open at fd is a Go program (it has Go's function
+ * table) with crypto/tls in it (GOTLS_MARKER), or whose table does not
+ * read (said when attached: it may be a damaged one)
+ */
+bool gotls_has_tls(int fd);
 
 /*
  * The sites of the n probes in the Go program open at fd, into sites (at
@@ -42,7 +49,8 @@ bool gotls_is_go(int fd);
  * each RET of its function; a probe whose function the program lacks has
  * none. Returns how many, or:
  *   -ENOEXEC  no Go function table (not a Go program, or one without section headers)
- *   -ENOTSUP  a function lacks Go 1.17's register-based prologue (an older Go)
+ *   -ENOTSUP  a function lacks Go 1.17's register-based prologue (an older Go,
+ *             or a table that points elsewhere than functions' entries)
  *   -ENOENT   a PROBE_REQUIRED function is missing
  *   -EINVAL   the table, or a function, does not read as it should
  *   -E2BIG    more than cap sites
