@@ -184,7 +184,8 @@ const struct tlslib tlslibs[] = {
 				 * and the request after it in one read, inside
 				 * serverHandshake, where no exchange is looked for
 				 */
-				{ "crypto/tls.(*Conn).serverHandshake", "go_tls_handshake_enter", 0 },
+				{ "crypto/tls.(*Conn).serverHandshake", "go_tls_handshake_enter",
+				  0 },
 				{ "crypto/tls.(*Conn).serverHandshake", "go_tls_handshake_exit",
 				  PROBE_RET },
 				{ "crypto/tls.(*Conn).Read", "go_tls_read_enter", PROBE_REQUIRED },
