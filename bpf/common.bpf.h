@@ -90,7 +90,7 @@ struct ssl_args {
 	 * Go: the goroutine's stack top (g.stack.hi) at entry when buf lay in
 	 * that stack, else 0. Go moves a growing stack whole, top and all, so
 	 * the buffer is found again at return at the same distance from the
-	 * new top (go_buf() in go.bpf.c).
+	 * new top (go_buf()).
 	 */
 	__u64 stack_hi;
 	/*
@@ -206,11 +206,6 @@ struct {
 	__type(value, __u32);
 } go_seen SEC(".maps") __weak;
 
-/*
- * The Go TLS call the current goroutine is inside, the innermost (a
- * handshake inside a Read), for a syscall it makes; NULL if none, or if
- * the current process never entered one
- */
 /* the goroutine making the current syscall (r14 as it entered): Go's g, or anything else */
 static __always_inline __u64 go_syscall_g(void)
 {
@@ -218,6 +213,12 @@ static __always_inline __u64 go_syscall_g(void)
 
 	return BPF_CORE_READ(regs, r14);
 }
+
+/*
+ * The Go TLS call the current goroutine is inside, the innermost (a
+ * handshake inside a Read), for a syscall it makes; NULL if none, or if
+ * the current process never entered one
+ */
 
 static __always_inline struct ssl_args *go_current_call(void)
 {
