@@ -27,11 +27,19 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define AF_INET 2
 #define AF_INET6 10
 
-/* the call entering now on the current goroutine (ctx's r14), kept in its slot */
+/* the key of the current goroutine's (ctx's r14) call in slot */
+static __always_inline struct go_key go_key_of(struct pt_regs *ctx, __u32 slot)
+{
+	struct go_key k = { .g = ctx->r14, .pid = bpf_get_current_pid_tgid() >> 32, .slot = slot };
+
+	return k;
+}
+
+/* the call entering now on the current goroutine, kept in its slot */
 static __always_inline int go_enter(struct pt_regs *ctx, __u32 cnt, __u32 call, __u32 slot,
 				    __u64 conn, __u64 buf, __u64 num)
 {
-	struct go_key k = { .g = ctx->r14, .pid = bpf_get_current_pid_tgid() >> 32, .slot = slot };
+	struct go_key k = go_key_of(ctx, slot);
 	struct ssl_args a = {};
 	struct go_stack st;
 	__u32 zero = 0, *seen;
@@ -45,6 +53,9 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u32 cnt, __u32 call, 
 		count(CNT_DROP_INFLIGHT);
 		return 0;
 	}
+	/* the process's first call: its syscalls are looked up by goroutine from now on */
+	if (bpf_map_lookup_elem(&go_procs, &k.pid))
+		return 0;
 	bpf_map_update_elem(&go_procs, &k.pid, &(__u8){ 1 }, BPF_ANY);
 	seen = bpf_map_lookup_elem(&go_seen, &zero);
 	if (seen && !*seen)
@@ -63,7 +74,7 @@ static __always_inline int go_return(struct pt_regs *ctx, __u32 cnt, __u32 slot,
 				     __u64 len)
 {
 	__u64 ts = bpf_ktime_get_ns();
-	struct go_key k = { .g = ctx->r14, .pid = bpf_get_current_pid_tgid() >> 32, .slot = slot };
+	struct go_key k = go_key_of(ctx, slot);
 	struct ssl_args *a = bpf_map_lookup_elem(&go_calls, &k);
 	struct tls_result r = { .ret = ret, .len = len };
 	struct sess_key sk = { .pid = k.pid };
@@ -154,9 +165,7 @@ int go_tls_write_exit(struct pt_regs *ctx)
 SEC("uprobe")
 int go_tls_close_enter(struct pt_regs *ctx)
 {
-	struct go_key k = { .g = ctx->r14,
-			    .pid = bpf_get_current_pid_tgid() >> 32,
-			    .slot = GO_SLOT_CLOSE };
+	struct go_key k = go_key_of(ctx, GO_SLOT_CLOSE);
 	struct ssl_args a = { .ssl = ctx->ax };
 
 	/* a hit, as tls_free() counts its return's */
@@ -168,9 +177,7 @@ int go_tls_close_enter(struct pt_regs *ctx)
 SEC("uprobe")
 int go_tls_close_exit(struct pt_regs *ctx)
 {
-	struct go_key k = { .g = ctx->r14,
-			    .pid = bpf_get_current_pid_tgid() >> 32,
-			    .slot = GO_SLOT_CLOSE };
+	struct go_key k = go_key_of(ctx, GO_SLOT_CLOSE);
 	struct ssl_args *a = bpf_map_lookup_elem(&go_calls, &k);
 	__u64 conn;
 
@@ -204,9 +211,7 @@ struct {
 SEC("uprobe")
 int go_lookup_enter(struct pt_regs *ctx)
 {
-	struct go_key k = { .g = ctx->r14,
-			    .pid = bpf_get_current_pid_tgid() >> 32,
-			    .slot = GO_SLOT_LOOKUP };
+	struct go_key k = go_key_of(ctx, GO_SLOT_LOOKUP);
 	struct go_lookup l = { .host = ctx->r8, .len = ctx->r9 };
 
 	if (!traced_hit(CNT_HIT_DNS_ENTER) || !k.g || !l.host || !l.len)
@@ -251,9 +256,7 @@ SEC("uprobe")
 int go_lookup_exit(struct pt_regs *ctx)
 {
 	__u64 ts = bpf_ktime_get_ns();
-	struct go_key k = { .g = ctx->r14,
-			    .pid = bpf_get_current_pid_tgid() >> 32,
-			    .slot = GO_SLOT_LOOKUP };
+	struct go_key k = go_key_of(ctx, GO_SLOT_LOOKUP);
 	struct go_lookup *l = bpf_map_lookup_elem(&go_lookups, &k);
 	__u64 addrs = ctx->ax, n = ctx->bx, len;
 	struct ev_dns *e;
