@@ -47,7 +47,7 @@ static int byte_at(int fd, size_t off)
 static void subtest_prometheus(void)
 {
 	const struct lib_probe *probes[TLSLIB_MAX_PROBES];
-	struct go_site sites[GOTLS_MAX_SITES];
+	struct probe_site sites[GOTLS_MAX_SITES];
 	size_t n = go_probes(probes);
 	int fd, nsites, read_rets = 0, read_entries = 0, other = 0;
 
@@ -112,7 +112,7 @@ static int copy_prometheus(char *path, size_t cap)
 /* the file offset of probe's entry site in fd's program, or 0 */
 static size_t entry_of(int fd, const struct lib_probe *probe)
 {
-	struct go_site sites[GOTLS_MAX_SITES];
+	struct probe_site sites[GOTLS_MAX_SITES];
 	int n = gotls_sites(fd, &probe, 1, sites, GOTLS_MAX_SITES);
 
 	return n == 1 ? sites[0].off : 0;
@@ -129,7 +129,7 @@ static size_t prologue_len(int fd, size_t off)
 static void subtest_made_wrong(void)
 {
 	const struct lib_probe *probes[TLSLIB_MAX_PROBES], *read_entry = NULL, *read_ret = NULL;
-	struct go_site sites[GOTLS_MAX_SITES];
+	struct probe_site sites[GOTLS_MAX_SITES];
 	static const unsigned char zeros[24],
 		bad[2] = { 0x06, 0x06 }; /* PUSH ES: none in 64-bit mode */
 	size_t n = go_probes(probes), off;

@@ -451,7 +451,7 @@ static size_t probes_of(struct attacher *a, struct kind k, const struct lib_prob
  * Returns how many, 0 if it is skipped (refused and said), or -errno.
  */
 static int probe_sites(struct attacher *a, int fd, const char *name, pid_t owner, struct kind k,
-		       const struct lib_probe *const *probes, size_t n, struct go_site *sites,
+		       const struct lib_probe *const *probes, size_t n, struct probe_site *sites,
 		       size_t cap)
 {
 	const char *funcs[TLSLIB_MAX_PROBES];
@@ -499,7 +499,7 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 		     pid_t owner, struct kind k, bool counted, struct user_count *u)
 {
 	const struct lib_probe *probes[TLSLIB_MAX_PROBES];
-	struct go_site sites[GOTLS_MAX_SITES];
+	struct probe_site sites[GOTLS_MAX_SITES];
 	size_t n, first = a->nlinks;
 	char self[64];
 	int nsites;

@@ -146,7 +146,7 @@ static bool register_abi(const unsigned char *code, size_t len)
  * to its end (past it, Go pads with INT3 only).
  */
 static int ret_sites(csh cs, const unsigned char *code, size_t len, __u64 vaddr, __u64 off,
-		     const struct lib_probe *probe, struct go_site *sites, size_t *n, size_t cap)
+		     const struct lib_probe *probe, struct probe_site *sites, size_t *n, size_t cap)
 {
 	const uint8_t *p = code;
 	size_t left = len;
@@ -175,7 +175,7 @@ static int ret_sites(csh cs, const unsigned char *code, size_t len, __u64 vaddr,
 
 /* the sites of probe p, whose function is [entry, end) in the table, into sites */
 static int func_sites(Elf *elf, int fd, const struct stat *st, csh cs, const struct lib_probe *p,
-		      __u64 entry, __u64 end, struct go_site *sites, size_t *n, size_t cap)
+		      __u64 entry, __u64 end, struct probe_site *sites, size_t *n, size_t cap)
 {
 	unsigned char *code;
 	__u64 off;
@@ -203,7 +203,7 @@ static int func_sites(Elf *elf, int fd, const struct stat *st, csh cs, const str
 	return err;
 }
 
-int gotls_sites(int fd, const struct lib_probe *const *probes, size_t n, struct go_site *sites,
+int gotls_sites(int fd, const struct lib_probe *const *probes, size_t n, struct probe_site *sites,
 		size_t cap)
 {
 	struct go_pclntab t;
@@ -212,8 +212,9 @@ int gotls_sites(int fd, const struct lib_probe *const *probes, size_t n, struct 
 	struct stat st;
 	GElf_Shdr sh;
 	Elf *elf;
+	__u64 entry = 0, end = 0; /* of the function last looked for */
 	csh cs = 0;
-	int err;
+	int err, found = 0;
 
 	if (fstat(fd, &st))
 		return -errno;
@@ -237,9 +238,11 @@ int gotls_sites(int fd, const struct lib_probe *const *probes, size_t n, struct 
 		goto out;
 	}
 	for (size_t i = 0; i < n && !err; i++) {
-		__u64 entry, end;
-
-		err = go_pclntab__find(&t, probes[i]->func, &entry, &end);
+		/* a function's entry and return probes are next to each other: one search */
+		if (i && !strcmp(probes[i]->func, probes[i - 1]->func))
+			err = found;
+		else
+			err = found = go_pclntab__find(&t, probes[i]->func, &entry, &end);
 		if (err == -ENOENT && !(probes[i]->flags & PROBE_REQUIRED)) {
 			err = 0;
 			continue;

@@ -27,8 +27,8 @@
 /* the most sites of one program: a function has a RET per return path */
 #define GOTLS_MAX_SITES 256
 
-/* one uprobe to place: probe's program at file offset off */
-struct go_site {
+/* one uprobe to place: probe's program at file offset off (any library's, in attach.c) */
+struct probe_site {
 	size_t off;
 	const struct lib_probe *probe;
 };
@@ -56,7 +56,7 @@ bool gotls_has_tls(int fd);
  *   -E2BIG    more than cap sites
  *   -ENOMEM, or another -errno from reading the file
  */
-int gotls_sites(int fd, const struct lib_probe *const *probes, size_t n, struct go_site *sites,
+int gotls_sites(int fd, const struct lib_probe *const *probes, size_t n, struct probe_site *sites,
 		size_t cap);
 
 #endif /* GOTLS_H */
