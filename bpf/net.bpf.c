@@ -646,6 +646,13 @@ static __always_inline int adopt(__u32 fd);
  * the rest as timing_io().
  */
 #define WIRE_CALLS 64
+/*
+ * ...and after the client's first application_data record, WIRE_TAIL calls
+ * more at most: a TLS 1.3 server's session tickets arrive after it, and
+ * user space tells them from the response by their records
+ * (user/collect/tlswire.c), then ends the following itself
+ */
+#define WIRE_TAIL 16
 #define WIRE_SERVER (1u << 31) /* in wire_sock.left: the process is the server */
 
 struct {
@@ -681,6 +688,23 @@ static __always_inline int wire_live(__u32 pid, __u32 fd)
 }
 
 static __always_inline int tls_app_record(__u64 buf, __u64 len);
+
+/*
+ * The default mode: process pid's socket fd, followed from its records,
+ * belongs to a probed session after all (one whose library was attached
+ * after its ClientHello went, or a memory BIO's whose ciphertext bound it):
+ * the session's calls time it from now on
+ */
+static __always_inline void wire_yield(__u32 pid, __u32 fd)
+{
+	__u64 key = (__u64)pid << 32 | fd;
+	__u8 *fl = bpf_map_lookup_elem(&fds, &key);
+
+	if (!fl || !(*fl & FD_WIRE))
+		return;
+	*fl &= ~FD_WIRE;
+	bpf_map_delete_elem(&wire_socks, &key);
+}
 
 /*
  * Whether the TCP socket fd of the current process was connected before
@@ -755,6 +779,9 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 		wire_io(fd, buf, len, is_write);
 		return;
 	}
+	/* the default mode: a probed session takes over a socket the wire stood for */
+	if (!targ_timing_only)
+		wire_yield(k.pid, fd);
 	/*
 	 * A read or write on a TCP socket never seen connecting or accepted
 	 * (older than the trace) is adopted here: user space learns its ends
@@ -959,8 +986,8 @@ static __always_inline void wire_io(__u32 fd, __u64 buf, __u64 len, int is_write
 		return;
 	}
 	if (!(w->left & WIRE_SERVER) && buf && len && !bpf_probe_read_user(&type, 1, (void *)buf) &&
-	    type == 0x17)
-		w->left = 0;
+	    type == 0x17 && w->left > WIRE_TAIL)
+		w->left = WIRE_TAIL;
 	emit_sock_io(fd, IO_WRITE, in.ts, buf, len, MAX_CAPTURE);
 }
 
@@ -1159,11 +1186,23 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 	}
 	if ((*fl & FD_MEMBIO) && !is_write)
 		membio_read(fd, buf);
+	if (*fl & FD_WIRE) {
+		/*
+		 * The default mode: a server's memory BIO reads the ClientHello
+		 * itself, outside any TLS call; its session's ciphertext (the
+		 * ServerHello) binds the socket, which the session's calls time
+		 */
+		if (!targ_timing_only && is_write && buf && wire_live(id >> 32, fd) &&
+		    cipher_write(fd, buf, len, fl)) {
+			wire_yield(id >> 32, fd);
+			return;
+		}
+		wire_io(fd, buf, len, is_write);
+		return;
+	}
 	if (targ_timing_only && (*fl & FD_TLS)) {
 		/* a memory BIO's session is timed from its TLS calls, not its ciphertext */
-		if (*fl & FD_WIRE)
-			wire_io(fd, buf, len, is_write);
-		else if (!(*fl & FD_MEMBIO))
+		if (!(*fl & FD_MEMBIO))
 			timing_io(fd, buf, len, is_write);
 		return;
 	}
@@ -1183,8 +1222,7 @@ static __always_inline void plain_io(__u32 fd, __u64 buf, __u64 len, int is_writ
 			return;
 		if (m[0] == 0x16 || m[0] == 0x17) {
 			/* a TLS record written outside a TLS call: from a memory BIO? */
-			if (!cipher_write(fd, buf, len, fl) && targ_timing_only &&
-			    tls_client_hello(buf, len))
+			if (!cipher_write(fd, buf, len, fl) && tls_client_hello(buf, len))
 				wire_hello(fd, buf, len, fl);
 			return;
 		}
@@ -1273,8 +1311,7 @@ static __always_inline void sniff_read(__u32 fd, __u64 buf, __u64 ts, long ret)
 	fl = bpf_map_lookup_elem(&fds, &key);
 	if (!fl || (*fl & (FD_TLS | FD_HTTP | FD_OTHER)))
 		return;
-	if (targ_timing_only)
-		wire_follow(fd, fl, WIRE_CALLS | WIRE_SERVER, ts);
+	wire_follow(fd, fl, WIRE_CALLS | WIRE_SERVER, ts);
 	emit_sock_io(fd, IO_READ, ts, buf, ret, MAX_CAPTURE);
 }
 

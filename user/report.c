@@ -122,6 +122,7 @@ static const struct {
 	{ CS(records), "records", NULL, NULL },
 	{ CS(entries), "entries", NULL, NULL },
 	{ CS(unmatched), "unmatched", "unmatched", NULL },
+	{ CS(session_tickets), "session_tickets", NULL, NULL },
 	{ CS(malformed), "malformed", NULL, NULL },
 	{ CS(expired), "expired", NULL, NULL },
 	{ CS(bad_records), "bad_records", "bad_record", "bad records" },

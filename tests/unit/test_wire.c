@@ -66,7 +66,7 @@ static void subtest_tls13(void)
 	ASSERT_EQ(e->connect_end, 1600, "connectEnd: the client's Finished's write");
 	ASSERT_EQ(e->request_start, t, "requestStart");
 	ASSERT_EQ(e->reused, 0, "a new connection");
-	ASSERT_STREQ(e->library, "unknown", "no library drove it");
+	ASSERT_STREQ(e->library, "wire", "no library drove it: the wire stands for it");
 	ASSERT_STREQ(e->server_name, "localhost", "the SNI of its ClientHello");
 	ASSERT_STREQ(e->tls_version, "TLSv1.3", "the version of the ServerHello read");
 	ASSERT_TRUE(e->cipher[0] != '\0', "its cipher");
@@ -338,17 +338,174 @@ out:
 	fx_fini(&f);
 }
 
-/* the default mode reads the plaintext: a ClientHello written outside a TLS call is left alone */
+/*
+ * The default mode: a ClientHello written outside any TLS call, by a stack
+ * no library of which is probed (Chromium's, a JVM's): the wire stands for
+ * its session, timed as --timing-only times one
+ */
 static void subtest_default_mode(void)
 {
 	struct fx f = {};
+	const struct entry *e;
 	__u64 t;
 
 	if (!fx_init(&f))
 		goto out;
 	t = handshake(f.c, tls13, TLS13_CLIENT_END + 1);
-	ev_close(f.c, FD, t);
-	ASSERT_EQ(f.s->n, 0, "no entry");
+	ev_timing_io(f.c, FD, IO_WRITE, t, t, 100);
+	ev_timing_io(f.c, FD, IO_READ, t + 50, t + 300, 300);
+	ev_close(f.c, FD, t + 400);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+		goto out;
+	ASSERT_STREQ(e->library, "wire", "timed from the wire");
+	ASSERT_EQ(e->secure_start, 1200, "secureConnectionStart: the ClientHello's write");
+	ASSERT_EQ(e->connect_end, 1600, "connectEnd: the client's Finished's write");
+	ASSERT_EQ(e->request_start, t, "requestStart");
+	ASSERT_TRUE(e->timing_only, "no plaintext: its fields as --timing-only's");
+	ASSERT_TRUE(e->unknown & FIELD_METHOD, "no method known");
+	check_order(e);
+out:
+	fx_fini(&f);
+}
+
+/* n TLS 1.3 records of the given body lengths in buf: their headers, zeros */
+static size_t records(unsigned char *buf, const size_t *lens, int n)
+{
+	size_t at = 0;
+
+	for (int i = 0; i < n; i++) {
+		const unsigned char h[5] = { 0x17, 3, 3, (unsigned char)(lens[i] >> 8),
+					     (unsigned char)lens[i] };
+
+		memcpy(buf + at, h, sizeof(h));
+		memset(buf + at + 5, 0, lens[i]);
+		at += 5 + lens[i];
+	}
+	return at;
+}
+
+/*
+ * A TLS 1.3 client's first exchange, its server's records read as reads
+ * (lens[i] records each, -1 ends a read), the request written at t and
+ * each read returning 100 after the previous one (the first at t + 100,
+ * or at t - 50, before the request, if early): the entry, or NULL
+ */
+static const struct entry *after_handshake(struct fx *f, const int *reads, const size_t *lens,
+					   int early, __u64 *t)
+{
+	static unsigned char buf[8192];
+	__u64 at;
+	int r = 0;
+
+	if (!fx_init(f))
+		return NULL;
+	*t = handshake(f->c, tls13, TLS13_CLIENT_END + 1);
+	at = early ? *t - 50 : *t + 100;
+	if (!early)
+		ev_timing_io(f->c, FD, IO_WRITE, *t, *t, 100);
+	for (int i = 0; reads[i] >= 0; i++, at += 100) {
+		size_t n = records(buf, lens + r, reads[i]);
+
+		r += reads[i];
+		ev_sock_bytes(f->c, FD, IO_READ, at - 10, at, buf, n, n);
+		if (early && !i)
+			ev_timing_io(f->c, FD, IO_WRITE, *t, *t, 100);
+	}
+	ev_close(f->c, FD, at + 100);
+	return ASSERT_EQ(f->s->n, 1, "one entry") ? nth(f, 0) : NULL;
+}
+
+static __u64 tickets_set_aside(const struct fx *f)
+{
+	struct collector_stats st;
+
+	collector__stats(f->c, &st);
+	return st.session_tickets;
+}
+
+/* a TLS 1.3 server's two tickets, read alone, then the answer: responseStart is the answer's */
+static void subtest_tickets_apart(void)
+{
+	const int reads[] = { 2, 1, -1 };
+	const size_t lens[] = { 250, 250, 300 };
+	struct fx f = {};
+	const struct entry *e;
+	__u64 t;
+
+	if (!(e = after_handshake(&f, reads, lens, 0, &t)))
+		goto out;
+	ASSERT_EQ(e->response_start, t + 200, "responseStart: the answer's read, not the tickets'");
+	ASSERT_FALSE(e->unknown & FIELD_RESPONSE_START, "told from the tickets: known");
+	ASSERT_EQ(tickets_set_aside(&f), 1, "one read of tickets set aside");
+out:
+	fx_fini(&f);
+}
+
+/* the tickets and the answer in one read: that read is responseStart */
+static void subtest_tickets_with_answer(void)
+{
+	const int reads[] = { 3, -1 };
+	const size_t lens[] = { 250, 250, 120 };
+	struct fx f = {};
+	const struct entry *e;
+	__u64 t;
+
+	if (!(e = after_handshake(&f, reads, lens, 0, &t)))
+		goto out;
+	ASSERT_EQ(e->response_start, t + 100, "responseStart: the read the answer came in");
+	ASSERT_FALSE(e->unknown & FIELD_RESPONSE_START, "known");
+	ASSERT_EQ(tickets_set_aside(&f), 0, "no read of tickets alone");
+out:
+	fx_fini(&f);
+}
+
+/* one ticket-shaped record alone after the request: a ticket or a short answer, unknown */
+static void subtest_ticket_or_answer(void)
+{
+	const int reads[] = { 1, 1, -1 };
+	const size_t lens[] = { 250, 900 };
+	struct fx f = {};
+	const struct entry *e;
+	__u64 t;
+
+	if (!(e = after_handshake(&f, reads, lens, 0, &t)))
+		goto out;
+	ASSERT_EQ(e->response_start, t + 100, "timed as it came");
+	ASSERT_TRUE(e->unknown & FIELD_RESPONSE_START, "but not vouched for");
+out:
+	fx_fini(&f);
+}
+
+/* one ticket read before the request (never an answer), then the answer: known */
+static void subtest_ticket_before_request(void)
+{
+	const int reads[] = { 1, 1, -1 };
+	const size_t lens[] = { 200, 400 };
+	struct fx f = {};
+	const struct entry *e;
+	__u64 t;
+
+	if (!(e = after_handshake(&f, reads, lens, 1, &t)))
+		goto out;
+	ASSERT_EQ(e->response_start, t + 50, "responseStart: the read after the request");
+	ASSERT_FALSE(e->unknown & FIELD_RESPONSE_START, "known");
+out:
+	fx_fini(&f);
+}
+
+/* records of one length past TLS_TICKETS_MAX in a row are no run of tickets: the last an answer */
+static void subtest_tickets_run_bounded(void)
+{
+	const int reads[] = { 2, 1, 1, 1, -1 };
+	const size_t lens[] = { 250, 250, 250, 250, 250 };
+	struct fx f = {};
+	const struct entry *e;
+	__u64 t;
+
+	if (!(e = after_handshake(&f, reads, lens, 0, &t)))
+		goto out;
+	ASSERT_EQ(e->response_start, t + 400, "past TLS_TICKETS_MAX records, an answer");
+	ASSERT_FALSE(e->unknown & FIELD_RESPONSE_START, "known");
 out:
 	fx_fini(&f);
 }
@@ -445,4 +602,14 @@ TEST(wire)
 		subtest_hostile_sni();
 	if (test__start_subtest("default_mode"))
 		subtest_default_mode();
+	if (test__start_subtest("tickets_apart"))
+		subtest_tickets_apart();
+	if (test__start_subtest("tickets_with_answer"))
+		subtest_tickets_with_answer();
+	if (test__start_subtest("ticket_or_answer"))
+		subtest_ticket_or_answer();
+	if (test__start_subtest("ticket_before_request"))
+		subtest_ticket_before_request();
+	if (test__start_subtest("tickets_run_bounded"))
+		subtest_tickets_run_bounded();
 }

@@ -41,6 +41,8 @@ struct req {
 	int first_on_conn; /* carries the connection's timings */
 	/* --timing-only: asked in the call that ended a TLS 1.3 handshake seen from the wire */
 	int asked_in_handshake;
+	/* its answer's first read was told from session tickets by their records */
+	int tickets_told;
 	__u64 id;		    /* unique in the collector */
 	struct head_budget *budget; /* the collector's, which head is charged to */
 	const char *incomplete;	    /* why facts of it were lost (static), or NULL */
@@ -182,6 +184,9 @@ struct session {
 	struct tls_wire *wire;
 	__u64 wire_gen;	    /* ...since the call entered then (its ts_enter) */
 	int hs_end_unknown; /* ...and their framing was lost: when it ended is not known */
+	int wire_after;	    /* ...over, a TLS 1.3 client's: its tickets are told from its answer */
+	/* no probed library: the wire stands for it (WIRE_SESSION), in every mode */
+	int on_wire;
 };
 
 #define SERVER_HELLO_MAX 2048
@@ -430,9 +435,10 @@ static void entry_common(struct entry *e, const struct conn *cn)
 	snprintf(e->local, sizeof(e->local), "%s", cn->local);
 	snprintf(e->remote, sizeof(e->remote), "%s", cn->remote);
 	if (s) {
-		e->library = s->lib ? tlslib_name(s->lib) : "unknown";
+		e->library = s->on_wire ? "wire" : s->lib ? tlslib_name(s->lib) : "unknown";
 		snprintf(e->server_name, sizeof(e->server_name), "%s", s->sni);
 		snprintf(e->alpn, sizeof(e->alpn), "%s", s->alpn);
+		snprintf(e->alpn_offered, sizeof(e->alpn_offered), "%s", s->ch.alpn);
 		if (s->sh_state > 0) {
 			const char *v = tls_version_name(s->sh.version);
 			char buf[16];
@@ -604,7 +610,8 @@ static void req_entry(struct entry *e, struct conn *cn, struct req *r)
 	 * (not when timed from a memory BIO's SSL_read, which tickets never end).
 	 */
 	e->timing_first_tls13 = r->timing && r->first_on_conn && cn->observed && !cn->server && s &&
-				!s->membio && (s->sh.version == 0x0304 || !s->sh_state);
+				!s->membio && (s->sh.version == 0x0304 || !s->sh_state) &&
+				!r->tickets_told;
 	/*
 	 * ...and a server's, when its request came in the read that ended the
 	 * handshake: the session tickets its program then writes come after it
@@ -1239,6 +1246,16 @@ static void socket_ends(struct conn *cn, const struct ev_accept *e)
  * the process listens on its local port. Under --timing-only its session
  * stands for one whose handshake went unseen.
  */
+/*
+ * Whether cn's exchanges are timed from its socket calls, with no
+ * plaintext: in --timing-only, or when no probed library owns its session
+ * and the wire stands for it
+ */
+static int conn_timed(const struct collector *c, const struct conn *cn)
+{
+	return c->timing_only || (cn && cn->sess && cn->sess->on_wire);
+}
+
 static void on_adopt(struct collector *c, const struct ev_accept *e)
 {
 	struct conn *cn;
@@ -1357,12 +1374,12 @@ static void on_close(struct collector *c, const void *rec, size_t len __attribut
 	const struct ev_close *e = rec;
 	struct conn *cn = conn_find(c, e->hdr.pid, e->fd);
 
-	carry_loss(c, cn && (!cn->sess || c->timing_only) ? cn : NULL, &e->lost, e->hdr.tid);
+	carry_loss(c, cn && (!cn->sess || conn_timed(c, cn)) ? cn : NULL, &e->lost, e->hdr.tid);
 	if (!cn)
 		return;
 	flush_conn(c, cn, e->hdr.ts, "connection closed");
-	/* without SSL_free probes, a session ends with its socket */
-	if (c->timing_only && cn->sess && cn->sess->conn == cn)
+	/* without SSL_free probes (or a library), a session ends with its socket */
+	if (conn_timed(c, cn) && cn->sess && cn->sess->conn == cn)
 		sess_destroy(c, cn->sess, e->hdr.ts);
 	conn_destroy(c, cn);
 }
@@ -1428,6 +1445,16 @@ static void on_bind(struct collector *c, const void *rec, size_t len)
 		cn = conn_new(c, &e->hdr, (__s32)e->fd, 0);
 		if (!cn)
 			return;
+	}
+	/*
+	 * The default mode: a probed session takes over from the wire (a memory
+	 * BIO server's, whose program read the ClientHello; or one whose library
+	 * was attached after its ClientHello went), as BPF does (wire_yield())
+	 */
+	if (!c->timing_only && cn->sess && cn->sess != s && cn->sess->on_wire) {
+		if (!s->hs_start && cn->sess->hs_start && !s->data_seen)
+			s->hs_start = cn->sess->hs_start;
+		sess_destroy(c, cn->sess, e->hdr.ts);
 	}
 	sess_attach(c, s, cn);
 	if (!s->sni[0] && cn->hello_in) {
@@ -2850,7 +2877,7 @@ static void carry_loss(struct collector *c, struct conn *cn, const struct ev_los
 	 * session whose handshake was followed but not seen done: it ended
 	 * unseen before them, when, nobody knows.
 	 */
-	if (cn->sess && !cn->sess->hs_done && !c->timing_only &&
+	if (cn->sess && !cn->sess->hs_done && !conn_timed(c, cn) &&
 	    (cn->sess->hs_start || cn->observed)) {
 		conn_lose(c, cn, why);
 		return;
@@ -2860,7 +2887,7 @@ static void carry_loss(struct collector *c, struct conn *cn, const struct ev_los
 	 * waiting to be paired, and which protocol follows is yet to be seen,
 	 * from the middle of its stream (HTTP/2 frames, an HTTP/1 message).
 	 */
-	if (ways == 2 && !cn->h2 && !c->timing_only && !cn->nreq && !cn->rqs.started &&
+	if (ways == 2 && !cn->h2 && !conn_timed(c, cn) && !cn->nreq && !cn->rqs.started &&
 	    cn->proto == PROTO_UNDECIDED && !cn->sniff) {
 		cn->start_lost = 1;
 		return;
@@ -2869,7 +2896,7 @@ static void carry_loss(struct collector *c, struct conn *cn, const struct ev_los
 		conn_lose(c, cn, why);
 		return;
 	}
-	if (c->timing_only && cn->sess) {
+	if (conn_timed(c, cn) && cn->sess) {
 		mark_incomplete(cn, why); /* an exchange's bytes or times were lost */
 		return;
 	}
@@ -3238,6 +3265,7 @@ static void wire_start(struct collector *c, struct conn *cn, const struct ev_soc
 	}
 	tls_wire__init(s->wire);
 	s->wire_gen = gen;
+	s->on_wire = 1;
 	client_hello(s, ch);
 	sess_attach(c, s, cn);
 	if (cn->observed && h->ts >= cn->connect_start)
@@ -3267,11 +3295,19 @@ static void wire_stop(struct collector *c, struct session *s)
  * call that ends the handshake is its end (a write's entry, a read's
  * return); an alert refuses it; framing lost leaves its end unknown.
  */
+static void wire_after_io(struct collector *c, struct conn *cn, int is_write, const struct io *io);
+
 static void wire_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
 {
 	struct session *s = cn->sess;
 	int side = is_write != cn->server ? TLS_WIRE_CLIENT : TLS_WIRE_SERVER;
-	int st = tls_wire__feed(s->wire, side, (const unsigned char *)io->data, io->cap, io->len);
+	int st;
+
+	if (s->wire_after) {
+		wire_after_io(c, cn, is_write, io);
+		return;
+	}
+	st = tls_wire__feed(s->wire, side, (const unsigned char *)io->data, io->cap, io->len);
 
 	if (s->wire->sh_parsed && s->sh_state <= 0)
 		server_hello(s, &s->wire->sh);
@@ -3297,6 +3333,11 @@ static void wire_io(struct collector *c, struct conn *cn, int is_write, const st
 			if (cn->tail && cn->tail != tail)
 				cn->tail->asked_in_handshake = 1;
 		}
+		/* a TLS 1.3 client's: the server's records go on being read, for its tickets */
+		if (!cn->server && s->sh.version == 0x0304 && is_write) {
+			s->wire_after = 1;
+			return;
+		}
 		break;
 	default:
 		/* what follows is timed as exchanges, from a handshake that ended unseen */
@@ -3307,6 +3348,38 @@ static void wire_io(struct collector *c, struct conn *cn, int is_write, const st
 		break;
 	}
 	wire_stop(c, s);
+}
+
+/*
+ * A call of a TLS 1.3 client after its handshake, while its server's
+ * records are read for its session tickets (tls_wire__after()): reads of
+ * tickets alone are set aside; the read that holds the answer's first byte
+ * is its responseStart, known to be no ticket's; one that may be either is
+ * timed as it is, the field marked unknown as timing_first_tls13 says.
+ * Decided, the following ends.
+ */
+static void wire_after_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
+{
+	struct session *s = cn->sess;
+	struct req *r = cn->head;
+	int asked = r && !r->response_start && r->first_on_conn;
+	int k;
+
+	if (is_write) {
+		timing_io(c, cn, 1, io);
+		return;
+	}
+	k = tls_wire__after(s->wire, (const unsigned char *)io->data, io->cap, io->len);
+	if (k == TLS_AFTER_TICKETS) {
+		c->st.session_tickets++;
+		return;
+	}
+	timing_io(c, cn, 0, io);
+	if (asked && r->response_start && k == TLS_AFTER_ANSWER)
+		r->tickets_told = 1;
+	/* before any ask, one record alone may be a ticket: the next read tells */
+	if (asked || k == TLS_AFTER_ANSWER)
+		wire_stop(c, s);
 }
 
 #define HELLO_PARTS_MAX 8192 /* bytes of a ClientHello read in parts kept, at most */
@@ -3372,7 +3445,7 @@ static void on_sock_io(struct collector *c, const void *rec, size_t len)
 		c->st.bad_records++;
 		return;
 	}
-	if (cn && (!cn->sess || c->timing_only))
+	if (cn && (!cn->sess || conn_timed(c, cn)))
 		carry_loss(c, cn, &e->lost, e->hdr.tid);
 	else
 		carry_loss(c, NULL, &e->lost, e->hdr.tid);
@@ -3384,18 +3457,19 @@ static void on_sock_io(struct collector *c, const void *rec, size_t len)
 	/* a ClientHello written, or read by a server, outside any TLS call */
 	if (!cn->sess && cn->server == (e->dir == IO_READ) &&
 	    tls_client_hello((const unsigned char *)io.data, io.cap, &ch)) {
-		if (c->timing_only) {
-			wire_start(c, cn, e, io.ts_enter, &ch);
-		} else {
-			/* the default mode: for the session its ciphertext binds later */
-			if (cn->server && !cn->hello_in)
+		/*
+		 * The default mode: a server's, for the session its ciphertext may
+		 * bind later (a memory BIO's); until one does, the wire stands for it
+		 */
+		if (!c->timing_only && cn->server) {
+			if (!cn->hello_in)
 				cn->hello_in = malloc(sizeof(*cn->hello_in));
 			if (cn->hello_in)
 				*cn->hello_in = ch;
-			return;
 		}
+		wire_start(c, cn, e, io.ts_enter, &ch);
 	}
-	if (cn->sess && c->timing_only) {
+	if (cn->sess && conn_timed(c, cn)) {
 		cn->last_ts = e->hdr.ts;
 		if (cn->sess->wire)
 			wire_io(c, cn, e->dir == IO_WRITE, &io);

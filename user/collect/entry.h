@@ -82,7 +82,9 @@ struct entry {
 	char tls_version[16]; /* "TLSv1.3" */
 	char cipher[64];
 	char alpn[32]; /* the protocol agreed by ALPN, "" if none or unknown */
-	int resumed;   /* SNI */
+	/* the protocols the client's ClientHello offered, comma-separated, "" if none or unseen */
+	char alpn_offered[128];
+	int resumed; /* SNI */
 	__u32 connect_attempts;
 	char error[128];	  /* "" unless the fetch failed */
 	const char *failed_phase; /* "dns", "connect", "tls", "http" or NULL */

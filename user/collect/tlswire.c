@@ -159,3 +159,54 @@ int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size
 		w->rest = len - pos;
 	return w->state;
 }
+
+/* whether a record that begins now, of this type and length, carries on the tickets' run */
+static int ticket_shaped(const struct tls_wire *w, unsigned type, size_t len)
+{
+	return type == REC_APPLICATION_DATA && len >= TLS_TICKET_RECORD_MIN &&
+	       len <= TLS_TICKET_RECORD_MAX && w->tickets < TLS_TICKETS_MAX &&
+	       (!w->tickets || len == w->ticket_len);
+}
+
+int tls_wire__after(struct tls_wire *w, const unsigned char *data, size_t cap, size_t len)
+{
+	typeof(w->d[0]) *d = &w->d[TLS_WIRE_SERVER];
+	size_t pos = 0;
+
+	if (cap > len)
+		cap = len;
+	while (pos < len && !w->after_answer) {
+		size_t n;
+
+		if (d->left) {
+			n = d->left < len - pos ? d->left : len - pos;
+			d->left -= n;
+			pos += n;
+			continue;
+		}
+		n = 5 - d->nhdr;
+		if (n > len - pos)
+			n = len - pos;
+		if (pos + n > cap)
+			return TLS_AFTER_UNSURE; /* a header not captured: framing lost */
+		memcpy(d->hdr + d->nhdr, data + pos, n);
+		d->nhdr += n;
+		pos += n;
+		if (d->nhdr < 5)
+			break;
+		d->nhdr = 0;
+		d->type = d->hdr[0];
+		d->left = (size_t)d->hdr[3] << 8 | d->hdr[4];
+		if (d->hdr[1] != 3 || d->left > REC_MAX)
+			return TLS_AFTER_UNSURE; /* out of step */
+		if (!ticket_shaped(w, d->type, d->left)) {
+			w->after_answer = 1;
+			break;
+		}
+		w->tickets++;
+		w->ticket_len = d->left;
+	}
+	if (w->after_answer)
+		return TLS_AFTER_ANSWER;
+	return w->tickets >= 2 ? TLS_AFTER_TICKETS : TLS_AFTER_UNSURE;
+}

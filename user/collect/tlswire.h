@@ -40,6 +40,10 @@ struct tls_wire {
 	struct tls_server_hello sh;
 	unsigned char rec[TLS_WIRE_SH_MAX]; /* the server's handshake record being read */
 	size_t rec_len;
+	/* after a TLS 1.3 handshake: the server's records so far (tls_wire__after()) */
+	unsigned tickets;  /* ticket-shaped records in a row, from the first */
+	size_t ticket_len; /* ...their one length */
+	int after_answer;  /* a record that is no ticket came: decided */
 };
 
 /* a handshake about to start: the state before the ClientHello */
@@ -56,5 +60,33 @@ void tls_wire__init(struct tls_wire *w);
  * decided (application data in the same call).
  */
 int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size_t cap, size_t len);
+
+/*
+ * What a read of the server's bytes after a TLS 1.3 handshake held
+ * (tls_wire__after()): the server sends its session tickets (RFC 8446
+ * 4.6.1) as soon as it has the client's Finished, before it reads a
+ * request, encrypted as application_data records like the response.
+ */
+enum tls_wire_after {
+	TLS_AFTER_TICKETS, /* session tickets only: no answer yet */
+	TLS_AFTER_ANSWER,  /* an answer's first byte is in it */
+	TLS_AFTER_UNSURE,  /* it may be either */
+};
+
+#define TLS_TICKETS_MAX 4	   /* tickets a server sends in a row, at most */
+#define TLS_TICKET_RECORD_MIN 64   /* a NewSessionTicket record's least length... */
+#define TLS_TICKET_RECORD_MAX 1024 /* ...and its greatest, tag and padding in */
+
+/*
+ * One read by the client, after w's TLS 1.3 handshake ended (TLS_WIRE_DONE),
+ * of the server's bytes: data holds its first cap of len bytes, reads are
+ * fed in order. Tickets are told by their shape: a run of records of one
+ * length within TLS_TICKET_RECORD_MIN..MAX from the server's first record
+ * on. A read whose records all belong to such a run of two or more is
+ * tickets; one with any other record (or a record's bytes past the run's)
+ * holds the answer; a run of one record, or framing not captured, leaves
+ * it unsure. Once an answer came, every read is TLS_AFTER_ANSWER.
+ */
+int tls_wire__after(struct tls_wire *w, const unsigned char *data, size_t cap, size_t len);
 
 #endif /* TLSWIRE_H */

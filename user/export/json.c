@@ -70,6 +70,21 @@ static void add(struct json_object *o, const char *key, struct json_object *v)
 	json_object_object_add(o, key, v);
 }
 
+/* a comma-separated list of ALPN protocol ids, as a JSON array of strings (escaped) */
+static struct json_object *offered(const char *list)
+{
+	struct json_object *a = json_object_new_array();
+	const char *p = list;
+
+	while (a && *p) {
+		size_t n = strcspn(p, ",");
+
+		json_object_array_add(a, json__text(p, n));
+		p += n + (p[n] == ',');
+	}
+	return a;
+}
+
 static void add_ts(struct json_object *o, const char *key, const struct entry *e, __u64 ts)
 {
 	add(o, key, ms_obj(entry_ms(e, ts)));
@@ -168,6 +183,8 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 		}
 		add(tls, "serverName", text(e->server_name));
 		add(tls, "alpn", text(e->alpn));
+		if (e->alpn_offered[0])
+			add(tls, "alpnOffered", offered(e->alpn_offered));
 		if (e->tls_known)
 			add(tls, "resumed", json_object_new_boolean(e->resumed));
 		add(x, "tls", tls);
