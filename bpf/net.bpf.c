@@ -1449,9 +1449,17 @@ int sys_enter_read(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+#define MSG_PEEK 2
+
 SEC("tp/syscalls/sys_enter_recvfrom")
 int sys_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 {
+	/*
+	 * A peek leaves its bytes to the next read: not a read of them
+	 * (Chromium peeks at an idle socket before it uses it again)
+	 */
+	if (ctx->args[3] & MSG_PEEK)
+		return 0;
 	sock_io(ctx->args[0], ctx->args[1], ctx->args[2], 0);
 	return 0;
 }

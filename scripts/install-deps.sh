@@ -24,6 +24,9 @@ pkgs=(
 	# Go's crypto/tls: clients and servers built by the tests with Debian's Go
 	# (1.19) and a newer one from bookworm-backports; Prometheus is Go too
 	golang-go golang-1.23-go
+	# stacks with nothing to probe, timed from the wire: Chromium (judged by
+	# its own timings, driven by playwright-core from npm) and Java's HttpClient
+	chromium openjdk-17-jdk-headless
 	# the exports, checked by the tools that read them
 	prometheus tmux
 )

@@ -35,6 +35,7 @@ static const char doc[] =
 	"  tlstrace -d 0 --metrics-addr 127.0.0.1:9464   # a daemon for Prometheus\n"
 	"  tlstrace --otlp-endpoint http://localhost:4318 -c app   # OpenTelemetry\n"
 	"  tlstrace --timing-only -c nginx           # no per-byte cost, no plaintext\n"
+	"  tlstrace --wire -- chromium URL           # any TLS stack, from its records\n"
 	"\n"
 	"OPTIONS:"
 	"\v"
@@ -57,6 +58,7 @@ enum {
 	OPT_METRICS_COMMS,
 	OPT_RINGBUF,
 	OPT_TIMING_ONLY,
+	OPT_WIRE,
 	OPT_NO_FOLLOW,
 	OPT_NO_HOLD,
 };
@@ -110,6 +112,11 @@ static const struct argp_option opts[] = {
 	{ "timing-only", OPT_TIMING_ONLY, NULL, 0,
 	  "Probe only TLS handshakes; time requests from socket syscalls. No per-byte cost, no "
 	  "plaintext: URLs are https://SERVER/, no method, status or body sizes",
+	  0 },
+	{ "wire", OPT_WIRE, NULL, 0,
+	  "Probe no library at all: time every TLS connection from its record framing on the "
+	  "socket, whatever its TLS stack. The cheapest trace; what --timing-only leaves unknown "
+	  "is unknown, and so are name lookups",
 	  0 },
 	{ "no-hold", OPT_NO_HOLD, NULL, 0,
 	  "Never stop a traced process that loads a TLS library until its probes are in place "
@@ -224,6 +231,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_TIMING_ONLY:
 		o->timing_only = true;
 		break;
+	case OPT_WIRE:
+		o->wire = true;
+		o->timing_only = true; /* timed as --timing-only times what the wire stands for */
+		o->no_hold = true;     /* no probe to wait for */
+		break;
 	case OPT_NO_HOLD:
 		o->no_hold = true;
 		break;
@@ -327,4 +339,6 @@ void options__parse(struct options *o, int argc, char **argv)
 		usage_error("-p and -c cannot be combined");
 	if (o->no_follow && !o->command && !o->npids && !o->comm[0])
 		usage_error("--no-follow needs -p, -c or a command: every process is traced");
+	if (o->wire && o->nlibs)
+		usage_error("--lib probes a library, and --wire probes none");
 }

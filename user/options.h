@@ -21,6 +21,7 @@ struct options {
 	bool verbose;
 	long ringbuf_mib;	    /* --ringbuf-size: the BPF ring buffer, MiB (a power of 2) */
 	bool timing_only;	    /* --timing-only: no probe on the read/write path */
+	bool wire;		    /* --wire: no probe on any library (timing_only set too) */
 	bool no_follow;		    /* --no-follow: not the children of what -p, -c, COMMAND give */
 	bool no_hold;		    /* --no-hold: no process stopped at a library's load */
 	bool no_color;		    /* --no-color, or NO_COLOR set */

@@ -110,13 +110,13 @@ def test_asyncio_client_timing_only(env):
     """The same asyncio client with --timing-only, which probes no read or
     write: each connection's handshake is followed from its TLS records on
     the socket (no probed call drove it). Each connection's first entry new,
-    with connect, handshake, address and SNI (library "unknown"); the TLS
+    with connect, handshake, address and SNI (library "wire"); the TLS
     version and cipher from the ServerHello on the wire; secureConnectionStart
     (the ClientHello's write) within the program's first do_handshake() call
     and its completion, connectEnd (its Finished's write) after that
     completion, by at most AIO_SOCKET_LAG_MS."""
     entries, handshakes = asyncio_client(env, "asyncio_client_timing_only", ["--timing-only"])
-    check_connections(env, entries, "unknown")
+    check_connections(env, entries, "wire")
     worst = 0.0
     for i, (t0, t1) in zip((0, 2), handshakes):
         e = entries[i]
@@ -217,11 +217,11 @@ def test_asyncio_server_timing_only(env):
     """The same with --timing-only: the server's handshakes followed from
     their records (it read the ClientHello outside any TLS call), three
     exchanges on two connections with accept, handshake and SNI, library
-    "unknown"."""
+    "wire"."""
     entries, port = asyncio_server(env, "asyncio_server_timing_only", ["--timing-only"])
     for i, e in enumerate(entries):
         x = e["tlstrace"]
-        expect(x.get("timingOnly") is True and x["tls"]["library"] == "unknown",
+        expect(x.get("timingOnly") is True and x["tls"]["library"] == "wire",
                "entry %d: %r" % (i, x))
         expect(x["tls"].get("version") == "TLSv1.3", "entry %d: no ServerHello: %r" % (i, x))
 

@@ -88,6 +88,7 @@ struct attacher {
 	bool verbose;
 	const volatile sig_atomic_t *stop; /* the scans give up when it is set */
 	bool timing_only;		   /* handshake probes only */
+	bool wire;			   /* no probes at all */
 	struct holder *holder;		   /* told what is decided; continues held processes */
 	struct target *targets;
 	size_t ntargets, cap;
@@ -129,6 +130,11 @@ const char *attach_refusal_name(enum attach_refusal r)
 void attacher__set_timing_only(struct attacher *a)
 {
 	a->timing_only = true;
+}
+
+void attacher__set_wire(struct attacher *a)
+{
+	a->wire = true;
 }
 
 void attacher__set_holder(struct attacher *a, struct holder *h)
@@ -504,8 +510,8 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 	char self[64];
 	int nsites;
 
-	if (a->timing_only && !k.lib)
-		return 0; /* no name lookups: they are not timed in this mode */
+	if ((a->timing_only && !k.lib) || a->wire)
+		return 0; /* no name lookups in these modes, no library in the wire's */
 	n = probes_of(a, k, probes);
 	/* the bounds: per user (before any reading), per host, and descriptors */
 	if (!counted && !user_may_read(a, st, &u))
@@ -766,6 +772,8 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
 	int n = 0;
 	FILE *f;
 
+	if (a->wire)
+		return 0; /* no library is probed: none is looked for */
 	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
 	f = fopen(maps, "re");
 	if (!f)

@@ -96,6 +96,8 @@ int attacher__stop(struct attacher *a, long timeout_ms);
  * free or name-lookup probes); the socket syscalls time the requests.
  */
 void attacher__set_timing_only(struct attacher *a);
+/* --wire: nothing is ever attached; every library and program found is left alone */
+void attacher__set_wire(struct attacher *a);
 
 /*
  * The holder (hold.h) to tell of every file decided (attached or

@@ -135,6 +135,8 @@ int probes__load(struct probes *p, const struct options *o, const volatile sig_a
 	}
 	if (o->timing_only)
 		attacher__set_timing_only(p->att);
+	if (o->wire)
+		attacher__set_wire(p->att);
 	holder__set_maps(p->hold, bpf_map__fd(skel->maps.held), bpf_map__fd(skel->maps.known_libs));
 	attacher__set_holder(p->att, p->hold);
 	return 0;

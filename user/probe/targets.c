@@ -267,6 +267,9 @@ static void warn_no_library(const struct options *o)
 {
 	char titles[128];
 
+	if (o->wire)
+		return; /* none was looked for */
+
 	fprintf(stderr, "tlstrace: warning: no TLS library (%s) loaded in pid%s",
 		tlslib_titles(titles, sizeof(titles)), o->npids > 1 ? "s" : "");
 	for (int i = 0; i < o->npids; i++)
@@ -352,6 +355,9 @@ int targets__select(struct probes *p, const struct options *o, pid_t command)
 
 		if (err)
 			return err;
+	} else if (o->wire) {
+		if (o->comm[0])
+			trace_comm(p->skel, o->comm);
 	} else {
 		attacher__scan_ldcache(p->att);
 		attacher__scan_all(p->att);
@@ -367,7 +373,7 @@ int targets__select(struct probes *p, const struct options *o, pid_t command)
 		char path[PATH_MAX];
 
 		/* a command with a TLS library built in (node): probes in place before it runs */
-		if (command__find_program(o->command[0], path, sizeof(path)))
+		if (!o->wire && command__find_program(o->command[0], path, sizeof(path)))
 			attacher__program(p->att, path, -1);
 		trace_pid(p->skel, command);
 	}
