@@ -175,6 +175,8 @@ int tls_wire__after(struct tls_wire *w, const unsigned char *data, size_t cap, s
 
 	if (cap > len)
 		cap = len;
+	if (w->after_lost && !w->after_answer)
+		return TLS_AFTER_UNSURE;
 	while (pos < len && !w->after_answer) {
 		size_t n;
 
@@ -187,8 +189,10 @@ int tls_wire__after(struct tls_wire *w, const unsigned char *data, size_t cap, s
 		n = 5 - d->nhdr;
 		if (n > len - pos)
 			n = len - pos;
-		if (pos + n > cap)
-			return TLS_AFTER_UNSURE; /* a header not captured: framing lost */
+		if (pos + n > cap) {
+			w->after_lost = 1; /* a header not captured: framing lost */
+			return TLS_AFTER_UNSURE;
+		}
 		memcpy(d->hdr + d->nhdr, data + pos, n);
 		d->nhdr += n;
 		pos += n;
@@ -197,8 +201,10 @@ int tls_wire__after(struct tls_wire *w, const unsigned char *data, size_t cap, s
 		d->nhdr = 0;
 		d->type = d->hdr[0];
 		d->left = (size_t)d->hdr[3] << 8 | d->hdr[4];
-		if (d->hdr[1] != 3 || d->left > REC_MAX)
-			return TLS_AFTER_UNSURE; /* out of step */
+		if (d->hdr[1] != 3 || d->left > REC_MAX) {
+			w->after_lost = 1; /* out of step */
+			return TLS_AFTER_UNSURE;
+		}
 		if (!ticket_shaped(w, d->type, d->left)) {
 			w->after_answer = 1;
 			break;

@@ -44,6 +44,7 @@ struct tls_wire {
 	unsigned tickets;  /* ticket-shaped records in a row, from the first */
 	size_t ticket_len; /* ...their one length */
 	int after_answer;  /* a record that is no ticket came: decided */
+	int after_lost;	   /* the framing was lost: nothing more can be told */
 };
 
 /* a handshake about to start: the state before the ClientHello */
