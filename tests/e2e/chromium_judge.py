@@ -9,8 +9,14 @@ timestamps of the same moments.
 
 Starts, in this process, the servers of firefox_judge.py (A and B: HTTP/1.1
 over TLS; C: HTTP/2 over TLS, ALPN h2 only; R: a port where nothing listens)
-with one difference: they send TLS 1.3 session tickets (OpenSSL's two), the
-records a naive reading of the wire takes for the response. Chromium ignores
+with two differences: they send TLS 1.3 session tickets (OpenSSL's two), the
+records a naive reading of the wire takes for the response; and they move
+their ciphertext themselves (ssl.MemoryBIO), so that each connection's log
+has the moments its handshake's flights crossed the socket:
+  hello_read    the recv that brought the ClientHello returned
+  flight_sent   the server's flight (ServerHello to Finished) was written
+  finished_read the recv that brought the client's Finished returned
+(the client's Finished was written between the last two). Chromium ignores
 certificate errors (its handshake skips no step for it). Then it writes
 WORKDIR/chromium.json for chromium_drive.js and calls
     launch(argv) -> subprocess.Popen-like
@@ -119,15 +125,122 @@ def absolute(r, offset):
     return out
 
 
+class BioTLS:
+    """A server's TLS over memory BIOs on a blocking socket, for the test
+    servers' loops (recv, sendall, pending, fileno, shutdown, close, as
+    ssl.SSLSocket's), its handshake's flights stamped as they cross."""
+
+    def __init__(self, raw, ctx):
+        self.raw = raw
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inc, self.out, server_side=True)
+
+    def flush(self):
+        data = self.out.read()
+        if data:
+            self.raw.sendall(data)
+        return bool(data)
+
+    def fill(self):
+        data = self.raw.recv(65536)
+        if not data:
+            self.inc.write_eof()
+            return False
+        self.inc.write(data)
+        return True
+
+    def handshake(self, conn):
+        while True:
+            try:
+                self.obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if self.flush():
+                    conn["flight_sent"] = fj.now_ms()
+                if not self.fill():
+                    raise ConnectionError("closed during the handshake")
+                conn["finished_read"] = fj.now_ms()
+                if conn.get("hello_read") is None:
+                    conn["hello_read"] = conn["finished_read"]
+        self.flush()  # the session tickets
+
+    def recv(self, n):
+        while True:
+            try:
+                return self.obj.read(n)
+            except ssl.SSLWantReadError:
+                self.flush()
+                if not self.fill():
+                    return b""
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return b""
+
+    def sendall(self, data):
+        self.obj.write(data)
+        self.flush()
+
+    def pending(self):
+        return self.obj.pending() or self.inc.pending
+
+    def selected_alpn_protocol(self):
+        return self.obj.selected_alpn_protocol()
+
+    def fileno(self):
+        return self.raw.fileno()
+
+    def shutdown(self, how):
+        try:
+            self.obj.unwrap()
+        except (ssl.SSLError, OSError):
+            pass
+        try:
+            self.flush()
+            self.raw.shutdown(how)
+        except OSError:
+            pass
+
+    def close(self):
+        self.raw.close()
+
+
+class BioServe:
+    """firefox_judge's Server.serve, its TLS over BioTLS."""
+
+    def serve(self, raw, conn):
+        fj.prioritize()
+        tls = BioTLS(raw, self.ctx)
+        try:
+            self.conns.append(tls)
+            tls.handshake(conn)
+            conn["handshake_done"] = fj.now_ms()
+            conn["alpn"] = tls.selected_alpn_protocol()
+            self.serve_tls(tls, conn)
+        except Exception as ex:  # an alert, a reset, a protocol error: note it, end
+            conn["error"] = "%s: %s" % (type(ex).__name__, ex)
+        finally:
+            try:
+                raw.close()
+            except OSError:
+                pass
+
+
+class H1Server(BioServe, fj.H1Server):
+    pass
+
+
+class H2Server(BioServe, fj.H2Server):
+    pass
+
+
 def start_servers(cert_pem, key_pem):
     """Servers A, B (HTTP/1.1) and C (HTTP/2) in this process, with session
     tickets: (servers, log, judge), judge.ports naming their ports and R's.
     Each server's stop() ends it."""
     fj.import_h2()
     log, judge = fj.Log(), Judge()
-    servers = [fj.H1Server("A", server_context(cert_pem, key_pem, "http/1.1"), log, judge),
-               fj.H1Server("B", server_context(cert_pem, key_pem, "http/1.1"), log, judge),
-               fj.H2Server("C", server_context(cert_pem, key_pem, "h2"), log, judge)]
+    servers = [H1Server("A", server_context(cert_pem, key_pem, "http/1.1"), log, judge),
+               H1Server("B", server_context(cert_pem, key_pem, "http/1.1"), log, judge),
+               H2Server("C", server_context(cert_pem, key_pem, "h2"), log, judge)]
     judge.ports = {"A": servers[0].port, "B": servers[1].port, "C": servers[2].port,
                    "R": fj.find_port()}
     return servers, log, judge

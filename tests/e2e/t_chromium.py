@@ -6,7 +6,8 @@ sockets and judged by Chromium's own timings of the same requests
 
 What the judge compares, per field, |tlstrace - Chromium| within
 FIELD_TOLERANCE_MS, or inside the window the test servers' own stamps and
-Chromium's put around the moment (Chromium's stamps lag on a busy machine):
+Chromium's put around the moment (Chromium's stamps lag on a busy machine);
+connectEnd always inside the servers' window (see window()):
 - each new connection (Chromium: not reused): connectStart, secure-
   ConnectionStart, connectEnd, against the entry that opened that socket;
 - each HTTP/1.1 fetch: requestStart, responseStart, responseEnd (Chromium's
@@ -69,27 +70,26 @@ def absolute(e, field):
     return e["tlstrace"]["timeOrigin"] + v if v else None
 
 
-def server_window(judge, key, field):
-    """The test server's stamp bounding field of fetch key from its side:
-    ("lo", t) when the moment cannot be before t, ("hi", t) when not after.
-    connectEnd (TLS 1.3: the client's Finished written) has two upper bounds,
-    the server's handshake_done (after it read that Finished and wrote its
-    tickets) and Chromium's own stamp (after its handshake callback ran):
-    its window is from Chromium's secureConnectionStart to the earlier."""
-    for r in judge["server_log"]:
-        if r["key"] != key:
-            continue
-        if field == "requestStart":
-            return "hi", r["request_read"]
-        if field == "responseStart":
-            return "lo", r["response_head_written"]
-        if field == "responseEnd":
-            return "lo", r["response_end_written"]
-        if field in ("connectStart", "secureConnectionStart"):
-            return "hi", r["accepted"] if field == "connectStart" else r["handshake_done"]
-        if field == "connectEnd":
-            return "end", r["handshake_done"]
-    return None, None
+def window(judge, key, field, theirs):
+    """Where field of fetch key must lie, by the test servers' own stamps and
+    Chromium's: (lo, hi) epoch ms, or None. Chromium stamps the connect's
+    and the handshake's starts before they happen, the request's send
+    before it goes, the answer's arrival and the load's end after; the
+    servers stamp the accept, the ClientHello's read, the request's read
+    after them, the answer's write before. connectEnd (TLS 1.3: the
+    client's Finished written) lies between the server's write of its
+    flight and its read of that Finished."""
+    rec = next((r for r in judge["server_log"] if r["key"] == key), None)
+    if rec is None:
+        return None
+    conn = next((c for c in judge["connections"] if c["conn"] == rec["conn"]), {})
+    pair = {"connectStart": (theirs, conn.get("accepted")),
+            "secureConnectionStart": (theirs, conn.get("hello_read")),
+            "connectEnd": (conn.get("flight_sent"), conn.get("finished_read")),
+            "requestStart": (theirs, rec["request_read"]),
+            "responseStart": (rec["response_head_written"], theirs),
+            "responseEnd": (rec["response_end_written"], theirs)}[field]
+    return None if None in pair else (min(pair), max(pair))
 
 
 class Verdict:
@@ -100,6 +100,9 @@ class Verdict:
         self.compared = 0
 
     def judge(self, judge, key, field, ours, theirs):
+        """ours against Chromium's theirs: within FIELD_TOLERANCE_MS, or in the
+        window; connectEnd always in the servers' window, whose two ends are
+        the servers' own."""
         if theirs is None:
             return
         expect(ours is not None, "%s: no %s where Chromium has one" % (key, field))
@@ -109,18 +112,16 @@ class Verdict:
             self.by_field[field] = err
         if abs(err) > abs(self.worst[0]):
             self.worst = (err, "%s %s" % (key, field))
-        if abs(err) <= FIELD_TOLERANCE_MS:
-            return
-        side, stamp = server_window(judge, key, field)
-        if stamp is not None:
-            if side == "end":
-                lo, hi = judge["requests"][key]["secureConnectionStart"], min(stamp, theirs)
-            else:
-                lo, hi = sorted((stamp, theirs))
-            if lo is not None and lo - WINDOW_SLACK_MS <= ours <= hi + WINDOW_SLACK_MS:
-                return
-        self.bad.append("%s %s: %+.3f ms from Chromium's (server: %s %.3f)" % (
-            key, field, err, side, (stamp - theirs) if stamp else float("nan")))
+        w = window(judge, key, field, theirs)
+        inside = w is not None and w[0] - WINDOW_SLACK_MS <= ours <= w[1] + WINDOW_SLACK_MS
+        if field == "connectEnd" and w is not None and not inside:
+            self.bad.append("%s connectEnd %+.3f ms from the server's write of its flight, "
+                            "outside [0, %.3f] (its read of the Finished)"
+                            % (key, ours - w[0], w[1] - w[0]))
+        elif abs(err) > FIELD_TOLERANCE_MS and not inside:
+            self.bad.append("%s %s: %+.3f ms from Chromium's, outside the window %s" % (
+                key, field, err, "[%+.3f, %+.3f]" % (w[0] - theirs, w[1] - theirs) if w
+                else "(none)"))
 
 
 def check_judged(judge, entries):
