@@ -204,24 +204,13 @@ class BioTLS:
 
 
 class BioServe:
-    """firefox_judge's Server.serve, its TLS over BioTLS."""
+    """firefox_judge's servers, their TLS over BioTLS."""
 
-    def serve(self, raw, conn):
-        fj.prioritize()
+    def start_tls(self, raw, conn):
         tls = BioTLS(raw, self.ctx)
-        try:
-            self.conns.append(tls)
-            tls.handshake(conn)
-            conn["handshake_done"] = fj.now_ms()
-            conn["alpn"] = tls.selected_alpn_protocol()
-            self.serve_tls(tls, conn)
-        except Exception as ex:  # an alert, a reset, a protocol error: note it, end
-            conn["error"] = "%s: %s" % (type(ex).__name__, ex)
-        finally:
-            try:
-                raw.close()
-            except OSError:
-                pass
+        self.conns.append(tls)
+        tls.handshake(conn)
+        return tls
 
 
 class H1Server(BioServe, fj.H1Server):

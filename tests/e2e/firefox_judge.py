@@ -458,14 +458,19 @@ class Server:
             conn = self.log.connection(self.name, self.port, accepted)
             threading.Thread(target=self.serve, args=(raw, conn), daemon=True).start()
 
+    def start_tls(self, raw, conn):
+        """TLS on raw, its handshake done (an ssl.SSLSocket); a subclass may
+        give its own, with recv, sendall, pending, fileno, shutdown and close."""
+        tls = self.ctx.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
+        self.conns.append(tls)
+        tls.do_handshake()
+        return tls
+
     def serve(self, raw, conn):
         sock = raw
         prioritize()
         try:
-            sock = tls = self.ctx.wrap_socket(raw, server_side=True,
-                                              do_handshake_on_connect=False)
-            self.conns.append(tls)
-            tls.do_handshake()
+            sock = tls = self.start_tls(raw, conn)
             conn["handshake_done"] = now_ms()
             conn["alpn"] = tls.selected_alpn_protocol()
             self.serve_tls(tls, conn)

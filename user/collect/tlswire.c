@@ -109,6 +109,35 @@ static void record_body(struct tls_wire *w, int side, const unsigned char *data,
 	w->d[side].left -= n;
 }
 
+/*
+ * The bytes of a record header at *pos of a call (its first cap of len
+ * bytes captured) go to d: 1 when the header is whole (d->type and d->left
+ * set), 0 when the call ended in it, -1 when it was not captured or is no
+ * TLS record header (framing lost). *pos moves past what was taken.
+ */
+static int take_header(struct tls_wire_dir *d, const unsigned char *data, size_t cap, size_t len,
+		       size_t *pos)
+{
+	size_t n = 5 - d->nhdr;
+
+	if (n > len - *pos)
+		n = len - *pos;
+	if (*pos + n > cap)
+		return -1;
+	memcpy(d->hdr + d->nhdr, data + *pos, n);
+	d->nhdr += n;
+	*pos += n;
+	if (d->nhdr < 5)
+		return 0;
+	d->nhdr = 0;
+	d->type = d->hdr[0];
+	d->left = (size_t)d->hdr[3] << 8 | d->hdr[4];
+	if (d->type < REC_CHANGE_CIPHER_SPEC || d->type > REC_HEARTBEAT || d->hdr[1] != 3 ||
+	    d->left > REC_MAX)
+		return -1;
+	return 1;
+}
+
 int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size_t cap, size_t len)
 {
 	size_t pos = 0;
@@ -119,8 +148,9 @@ int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size
 	if (cap > len)
 		cap = len;
 	while (pos < len && w->state == TLS_WIRE_GOING) {
-		typeof(w->d[0]) *d = &w->d[side];
+		struct tls_wire_dir *d = &w->d[side];
 		size_t n;
+		int hdr;
 
 		if (d->left) {
 			n = d->left < len - pos ? d->left : len - pos;
@@ -131,26 +161,12 @@ int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size
 				record_end(w, side);
 			continue;
 		}
-		n = 5 - d->nhdr;
-		if (n > len - pos)
-			n = len - pos;
-		if (pos + n > cap) {
-			w->state = TLS_WIRE_LOST; /* a header not captured */
+		hdr = take_header(d, data, cap, len, &pos);
+		if (hdr < 0)
+			w->state =
+				TLS_WIRE_LOST; /* not captured, not TLS records, or out of step */
+		if (hdr <= 0)
 			break;
-		}
-		memcpy(d->hdr + d->nhdr, data + pos, n);
-		d->nhdr += n;
-		pos += n;
-		if (d->nhdr < 5)
-			break;
-		d->nhdr = 0;
-		d->type = d->hdr[0];
-		d->left = (size_t)d->hdr[3] << 8 | d->hdr[4];
-		if (d->type < REC_CHANGE_CIPHER_SPEC || d->type > REC_HEARTBEAT || d->hdr[1] != 3 ||
-		    d->left > REC_MAX) {
-			w->state = TLS_WIRE_LOST; /* not TLS records, or out of step */
-			break;
-		}
 		record_begin(w, side);
 		if (!d->left && w->state == TLS_WIRE_GOING)
 			record_end(w, side);
@@ -170,8 +186,9 @@ static int ticket_shaped(const struct tls_wire *w, unsigned type, size_t len)
 
 int tls_wire__after(struct tls_wire *w, const unsigned char *data, size_t cap, size_t len)
 {
-	typeof(w->d[0]) *d = &w->d[TLS_WIRE_SERVER];
+	struct tls_wire_dir *d = &w->d[TLS_WIRE_SERVER];
 	size_t pos = 0;
+	int hdr;
 
 	if (cap > len)
 		cap = len;
@@ -186,25 +203,13 @@ int tls_wire__after(struct tls_wire *w, const unsigned char *data, size_t cap, s
 			pos += n;
 			continue;
 		}
-		n = 5 - d->nhdr;
-		if (n > len - pos)
-			n = len - pos;
-		if (pos + n > cap) {
-			w->after_lost = 1; /* a header not captured: framing lost */
+		hdr = take_header(d, data, cap, len, &pos);
+		if (hdr < 0) {
+			w->after_lost = 1; /* framing lost */
 			return TLS_AFTER_UNSURE;
 		}
-		memcpy(d->hdr + d->nhdr, data + pos, n);
-		d->nhdr += n;
-		pos += n;
-		if (d->nhdr < 5)
+		if (!hdr)
 			break;
-		d->nhdr = 0;
-		d->type = d->hdr[0];
-		d->left = (size_t)d->hdr[3] << 8 | d->hdr[4];
-		if (d->hdr[1] != 3 || d->left > REC_MAX) {
-			w->after_lost = 1; /* out of step */
-			return TLS_AFTER_UNSURE;
-		}
 		if (!ticket_shaped(w, d->type, d->left)) {
 			w->after_answer = 1;
 			break;

@@ -25,14 +25,17 @@ enum tls_wire_side {
 
 #define TLS_WIRE_SH_MAX 2048 /* bytes of the server's first handshake record kept */
 
+/* one side's records, as cut from its bytes */
+struct tls_wire_dir {
+	unsigned char hdr[5]; /* the current record's header, as far as it came */
+	unsigned nhdr;
+	size_t left;   /* bytes of the current record's body still to come */
+	unsigned type; /* the current record's content type */
+	int after_ccs; /* this side's ChangeCipherSpec was sent */
+};
+
 struct tls_wire {
-	struct {
-		unsigned char hdr[5]; /* the current record's header, as far as it came */
-		unsigned nhdr;
-		size_t left;   /* bytes of the current record's body still to come */
-		unsigned type; /* the current record's content type */
-		int after_ccs; /* this side's ChangeCipherSpec was sent */
-	} d[2];
+	struct tls_wire_dir d[2];
 	int state;     /* enum tls_wire_state */
 	int sh_parsed; /* the (final) ServerHello was read */
 	int ccs_last;  /* the side whose ChangeCipherSpec came second, + 1 */
