@@ -4,11 +4,12 @@
 Sections (all by default, in this order; --only NAME[,NAME] for some):
 
   hits     uprobe hits per request (tlstrace's own --stats counters, per
-           probe), default mode and --timing-only: curl and Python, a new
-           connection and a reused one
+           probe), default mode, --timing-only and --wire: curl and Python,
+           a new connection and a reused one
   latency  added wall time per HTTPS request, traced vs. untraced, for curl
-           and Python, new connections and keep-alive, under four tracers:
-           tlstrace, tlstrace --timing-only, bench/handshake.bt (bpftrace
+           and Python, new connections and keep-alive, under five tracers:
+           tlstrace, tlstrace --timing-only, tlstrace --wire (no uprobe: each
+           connection timed from its records), bench/handshake.bt (bpftrace
            timing SSL_do_handshake alone) and bench/bare-probes.bt (empty
            probes where tlstrace's default mode has its own: the cost of the
            hits alone); with hits per request and the implied cost of a hit
@@ -313,7 +314,7 @@ class Nginx:
 # ---------------------------------------------------------------- hits
 
 PROBES = ["handshake", "read", "write", "set_fd", "free", "bio_write", "getaddrinfo"]
-MODES = [("default", []), ("--timing-only", ["--timing-only"])]
+MODES = [("default", []), ("--timing-only", ["--timing-only"]), ("--wire", ["--wire"])]
 CLIENT_NAMES = ["curl new", "curl keep-alive", "python new", "python keep-alive"]
 
 
@@ -410,7 +411,11 @@ def firefox_hits(args):
 
 HS_BT = "bpftrace handshake.bt"
 BARE_BT = "bpftrace bare-probes.bt"
-TRACERS = ["untraced", "tlstrace", "tlstrace --timing-only", HS_BT, BARE_BT]
+TRACERS = ["untraced", "tlstrace", "tlstrace --timing-only", "tlstrace --wire", HS_BT, BARE_BT]
+TRACER_MODE = {"untraced": None, "tlstrace": [], "tlstrace --timing-only": ["--timing-only"],
+               "tlstrace --wire": ["--wire"]}
+TRACER_HITS = {"tlstrace": "default", "tlstrace --timing-only": "--timing-only",
+               "tlstrace --wire": "--wire"}
 
 
 class Bpftrace:
@@ -492,9 +497,7 @@ def section_latency(args, srv, work, hits):
                     n = sum(seen.get(pid, 0) for pid in res[c]["pids"])
                     bt_hits[tracer][c].append(n / len(res[c]["samples"]))
             else:
-                mode = {"untraced": None, "tlstrace": [],
-                        "tlstrace --timing-only": ["--timing-only"]}[tracer]
-                out, stats, err = run_under(args.tlstrace, mode, cmd)
+                out, stats, err = run_under(args.tlstrace, TRACER_MODE[tracer], cmd)
                 if stats and drops(stats):
                     warn("%s dropped %d events during the latency run" % (tracer, drops(stats)))
                 res = last_json(out)
@@ -529,7 +532,7 @@ def section_latency(args, srv, work, hits):
             if tracer in bt_hits:
                 h = median(bt_hits[tracer][c])
             elif hits:
-                h = hits["default" if tracer == "tlstrace" else "--timing-only"][c]["total"]
+                h = hits[TRACER_HITS[tracer]][c]["total"]
             else:
                 h = None
             ok = h is not None and h >= 0.5
