@@ -8,9 +8,11 @@ import json
 import subprocess
 
 import chromium_judge
-from harness import describe_exit, expect, need, read_entries, server_certs, stderr_hint, HERE
+from harness import describe_exit, expect, need, read_entries, server_certs, stderr_hint, HERE, \
+    start_traced_server, stop_traced_server, curl_server, SERVER_CURL_W
 
 FETCH = HERE + "/java/Fetch.java"
+SERVE = HERE + "/java/Serve.java"
 BRACKET_SLACK_MS = 0.3
 
 
@@ -110,3 +112,50 @@ def test_java_httpclient_h2(env):
     wait = max(e["responseEnd"] - e["requestStart"] for e in delayed)
     expect(wait >= 30, "/delay/30: its exchange took %.3f ms" % wait)
     return "%d exchanges on one connection; /delay/30 took %.1f ms" % (len(entries), wait)
+
+
+def test_java_https_server(env):
+    """A server with nothing to probe: the JDK's own HttpsServer (Serve.java),
+    traced from its start, answers curl (not traced) over HTTP/1.1: three
+    requests on one connection, one on another. Four server entries from
+    its records, each inside curl's run, the /delay/30 one answered 30 ms
+    after its request was read."""
+    need("java")
+    need("openssl")
+    cert, key = server_certs(env)
+    p12 = env.path("java_https_server.p12")
+    rc = subprocess.run(["openssl", "pkcs12", "-export", "-in", cert, "-inkey", key, "-out", p12,
+                         "-passout", "pass:tlstrace"], capture_output=True).returncode
+    expect(rc == 0, "openssl pkcs12 failed")
+    ready = env.path("java_https_server.port")
+    srv = start_traced_server(env, "java_https_server", ["java", SERVE, p12, "tlstrace", ready],
+                              ready_file=ready, what="java Serve.java")
+    base = "https://127.0.0.1:%d" % srv.port
+    w = ["-w", SERVER_CURL_W, "-o", "/dev/null"]
+    try:
+        (t0, t1), lines = curl_server(env, srv, ["--http1.1"] + w + [base + "/hello"] + w +
+                                      [base + "/delay/30"] + w + [base + "/hello"])
+        (t2, t3), more = curl_server(env, srv, ["--http1.1"] + w + [base + "/hello"])
+    finally:
+        rc, _ = stop_traced_server(env, srv)
+    # (SIGINT while its command runs: 130, the command left running)
+    expect(rc in (0, 130), "tlstrace %s" % describe_exit(rc))
+    expect([l[0] for l in lines + more] == [200] * 4, "curl saw %r" % (lines + more))
+    entries = [e for e in read_entries(srv.out_file) if e["tlstrace"].get("role") == "server"]
+    expect(len(entries) == 4, "%d server entries, want 4" % len(entries))
+    for i, e in enumerate(entries):
+        x = e["tlstrace"]
+        expect(x.get("tls", {}).get("library") == "wire", "entry %d: library %r"
+               % (i, x.get("tls", {}).get("library")))
+        lo, hi = (t0, t1) if i < 3 else (t2, t3)
+        for f in ("requestStart", "responseEnd"):
+            t = x["timeOrigin"] + e[f]
+            expect(lo - 1 <= t <= hi + 1, "entry %d: %s %.1f ms outside curl's run" % (
+                i, f, t - lo))
+    expect([e["tlstrace"]["reused"] for e in entries] == [False, True, True, False],
+           "reused: %r" % [e["tlstrace"]["reused"] for e in entries])
+    delayed = entries[1]
+    wait = (delayed["responseStart"] if "responseStart" not in delayed["tlstrace"]["unknown"]
+            else delayed["responseEnd"]) - delayed["requestStart"]
+    expect(wait >= 30, "/delay/30 answered %.3f ms after its request" % wait)
+    return "4 server entries; /delay/30 answered after %.1f ms" % wait
