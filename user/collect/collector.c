@@ -1240,13 +1240,6 @@ static void socket_ends(struct conn *cn, const struct ev_accept *e)
 #define ADOPTED_SESSION (1ULL << 63)
 
 /*
- * A TLS socket older than the trace, adopted at its first application-data
- * record (--timing-only), or at the first syscall a session's call made on
- * it (the default mode: the session's bind follows). It is a server's if
- * the process listens on its local port. Under --timing-only its session
- * stands for one whose handshake went unseen.
- */
-/*
  * Whether cn's exchanges are timed from its socket calls, with no
  * plaintext: in --timing-only, or when no probed library owns its session
  * and the wire stands for it
@@ -1256,6 +1249,13 @@ static int conn_timed(const struct collector *c, const struct conn *cn)
 	return c->timing_only || (cn && cn->sess && cn->sess->on_wire);
 }
 
+/*
+ * A TLS socket older than the trace, adopted at its first application-data
+ * record (--timing-only), or at the first syscall a session's call made on
+ * it (the default mode: the session's bind follows). It is a server's if
+ * the process listens on its local port. Under --timing-only its session
+ * stands for one whose handshake went unseen.
+ */
 static void on_adopt(struct collector *c, const struct ev_accept *e)
 {
 	struct conn *cn;
@@ -3290,13 +3290,13 @@ static void wire_stop(struct collector *c, struct session *s)
 	s->wire = NULL;
 }
 
+static void wire_after_io(struct collector *c, struct conn *cn, int is_write, const struct io *io);
+
 /*
  * A call of a socket whose handshake is followed from its records: the
  * call that ends the handshake is its end (a write's entry, a read's
  * return); an alert refuses it; framing lost leaves its end unknown.
  */
-static void wire_after_io(struct collector *c, struct conn *cn, int is_write, const struct io *io);
-
 static void wire_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
 {
 	struct session *s = cn->sess;

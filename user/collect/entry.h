@@ -84,7 +84,7 @@ struct entry {
 	char alpn[32]; /* the protocol agreed by ALPN, "" if none or unknown */
 	/* the protocols the client's ClientHello offered, comma-separated, "" if none or unseen */
 	char alpn_offered[128];
-	int resumed; /* SNI */
+	int resumed; /* the session was resumed (TLS 1.3: a PSK accepted) */
 	__u32 connect_attempts;
 	char error[128];	  /* "" unless the fetch failed */
 	const char *failed_phase; /* "dns", "connect", "tls", "http" or NULL */
