@@ -493,6 +493,46 @@ out:
 	fx_fini(&f);
 }
 
+/*
+ * A TLS 1.3 server followed from its records (no library): the client's
+ * Finished and its request read in one call, then the server writes its two
+ * tickets alone and its answer after: responseStart is the answer's write
+ */
+static void subtest_server_tickets_apart(void)
+{
+	static unsigned char buf[4096];
+	const size_t tickets[] = { 250, 250 }, answer[] = { 300 };
+	struct fx f = {};
+	const struct entry *e;
+	size_t n;
+
+	if (!fx_init(&f))
+		goto out;
+	ev_accept(f.c, FD, 1000);
+	/* ClientHello read at 1100, flight written at 1200 */
+	ev_sock_bytes(f.c, FD, IO_READ, 1050, 1100, tls13[0].data, tls13[0].len, tls13[0].len);
+	ev_sock_bytes(f.c, FD, IO_WRITE, 1200, 1200, tls13[1].data, tls13[1].len, tls13[1].len);
+	/* the client's Finished and its request, one read returning at 1400 */
+	memcpy(buf, tls13[TLS13_CLIENT_END].data, tls13[TLS13_CLIENT_END].len);
+	n = tls13[TLS13_CLIENT_END].len;
+	n += records(buf + n, answer, 1);
+	ev_sock_bytes(f.c, FD, IO_READ, 1300, 1400, buf, n, n);
+	n = records(buf, tickets, 2);
+	ev_sock_bytes(f.c, FD, IO_WRITE, 1500, 1500, buf, n, n);
+	n = records(buf, answer, 1);
+	ev_sock_bytes(f.c, FD, IO_WRITE, 1700, 1700, buf, n, n);
+	ev_close(f.c, FD, 2000);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+		goto out;
+	ASSERT_STREQ(e->library, "wire", "timed from the wire");
+	ASSERT_EQ(e->request_start, 1400, "requestStart: the read that brought the request");
+	ASSERT_EQ(e->response_start, 1700, "responseStart: the answer's write, not the tickets'");
+	ASSERT_FALSE(e->unknown & FIELD_RESPONSE_START, "told from the tickets: known");
+	ASSERT_EQ(tickets_set_aside(&f), 1, "one write of tickets set aside");
+out:
+	fx_fini(&f);
+}
+
 /* records of one length past TLS_TICKETS_MAX in a row are no run of tickets: the last an answer */
 static void subtest_tickets_run_bounded(void)
 {
@@ -612,4 +652,6 @@ TEST(wire)
 		subtest_ticket_before_request();
 	if (test__start_subtest("tickets_run_bounded"))
 		subtest_tickets_run_bounded();
+	if (test__start_subtest("server_tickets_apart"))
+		subtest_server_tickets_apart();
 }

@@ -616,7 +616,7 @@ static void req_entry(struct entry *e, struct conn *cn, struct req *r)
 	 * ...and a server's, when its request came in the read that ended the
 	 * handshake: the session tickets its program then writes come after it
 	 */
-	if (r->asked_in_handshake && (s->sh.version == 0x0304 || !s->sh_state))
+	if (r->asked_in_handshake && (s->sh.version == 0x0304 || !s->sh_state) && !r->tickets_told)
 		e->timing_first_tls13 = 1;
 	if (r->timing)
 		e->unknown |= TIMING_UNKNOWN;
@@ -3333,8 +3333,11 @@ static void wire_io(struct collector *c, struct conn *cn, int is_write, const st
 			if (cn->tail && cn->tail != tail)
 				cn->tail->asked_in_handshake = 1;
 		}
-		/* a TLS 1.3 client's: the server's records go on being read, for its tickets */
-		if (!cn->server && s->sh.version == 0x0304 && is_write) {
+		/*
+		 * TLS 1.3 (the client's Finished written, or read by the server):
+		 * the server's records go on being followed, for its tickets
+		 */
+		if (s->sh.version == 0x0304 && is_write != cn->server) {
 			s->wire_after = 1;
 			return;
 		}
@@ -3351,12 +3354,12 @@ static void wire_io(struct collector *c, struct conn *cn, int is_write, const st
 }
 
 /*
- * A call of a TLS 1.3 client after its handshake, while its server's
- * records are read for its session tickets (tls_wire__after()): reads of
- * tickets alone are set aside; the read that holds the answer's first byte
- * is its responseStart, known to be no ticket's; one that may be either is
- * timed as it is, the field marked unknown as timing_first_tls13 says.
- * Decided, the following ends.
+ * A call after a TLS 1.3 handshake, while the server's records are
+ * followed for its session tickets (tls_wire__after()): a client's reads,
+ * a server's writes. Those of tickets alone are set aside; the one that
+ * holds the answer's first byte is its responseStart, known to be no
+ * ticket's; one that may be either is timed as it is, the field marked
+ * unknown as timing_first_tls13 says. Decided, the following ends.
  */
 static void wire_after_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
 {
@@ -3365,8 +3368,8 @@ static void wire_after_io(struct collector *c, struct conn *cn, int is_write, co
 	int asked = r && !r->response_start && r->first_on_conn;
 	int k;
 
-	if (is_write) {
-		timing_io(c, cn, 1, io);
+	if (is_write != cn->server) {
+		timing_io(c, cn, is_write, io); /* the client's bytes */
 		return;
 	}
 	k = tls_wire__after(s->wire, (const unsigned char *)io->data, io->cap, io->len);
@@ -3374,7 +3377,7 @@ static void wire_after_io(struct collector *c, struct conn *cn, int is_write, co
 		c->st.session_tickets++;
 		return;
 	}
-	timing_io(c, cn, 0, io);
+	timing_io(c, cn, is_write, io);
 	if (asked && r->response_start && k == TLS_AFTER_ANSWER)
 		r->tickets_told = 1;
 	/* before any ask, one record alone may be a ticket: the next read tells */

@@ -20,7 +20,7 @@ struct collector_stats {
 	__u64 bad_records;	 /* too short or of an unknown type */
 	__u64 entries;		 /* entries emitted */
 	__u64 unmatched;	 /* response bytes with no request to pair with */
-	__u64 session_tickets;	 /* reads of TLS 1.3 session tickets alone, told from answers */
+	__u64 session_tickets;	 /* TLS 1.3 session tickets alone in a call, told from answers */
 	__u64 malformed;	 /* HTTP heads that did not parse */
 	__u64 expired;		 /* idle connections dropped */
 	__u64 requests_overflow; /* requests left out: too many waiting for responses */

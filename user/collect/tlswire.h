@@ -82,14 +82,13 @@ enum tls_wire_after {
 #define TLS_TICKET_RECORD_MAX 1024 /* ...and its greatest, tag and padding in */
 
 /*
- * One read by the client, after w's TLS 1.3 handshake ended (TLS_WIRE_DONE),
- * of the server's bytes: data holds its first cap of len bytes, reads are
- * fed in order. Tickets are told by their shape: a run of records of one
- * length within TLS_TICKET_RECORD_MIN..MAX from the server's first record
- * on. A read whose records all belong to such a run of two or more is
- * tickets; one with any other record (or a record's bytes past the run's)
- * holds the answer; a run of one record, or framing not captured, leaves
- * it unsure. Once an answer came, every read is TLS_AFTER_ANSWER.
+ * One call of the server's bytes (the client's read, or the server's
+ * write) after w's TLS 1.3 handshake ended (TLS_WIRE_DONE): data holds its
+ * first cap of len bytes, calls are fed in order. Tickets are told by their shape: a run of records
+ * of one length within TLS_TICKET_RECORD_MIN..MAX from the server's first record on. A read whose
+ * records all belong to such a run of two or more is tickets; one with any other record (or a
+ * record's bytes past the run's) holds the answer; a run of one record, or framing not captured,
+ * leaves it unsure. Once an answer came, every read is TLS_AFTER_ANSWER.
  */
 int tls_wire__after(struct tls_wire *w, const unsigned char *data, size_t cap, size_t len);
 
