@@ -1293,8 +1293,8 @@ static __always_inline int tls_handshake_header(__u64 buf, __u64 len)
  * that no TLS call read is a server's whose program moves the ciphertext
  * itself (a memory BIO: Python's asyncio), or whose library is not probed.
  * Its bytes go to user space (the server name, for the session its
- * ciphertext binds later); in --timing-only the socket is followed from
- * its records (see wire_io()).
+ * ciphertext may bind later), and the socket is followed from its records
+ * (see wire_io()) until one does.
  */
 static __always_inline void sniff_read(__u32 fd, __u64 buf, __u64 ts, long ret)
 {
@@ -1302,11 +1302,11 @@ static __always_inline void sniff_read(__u32 fd, __u64 buf, __u64 ts, long ret)
 	__u8 *fl;
 
 	/*
-	 * --timing-only: a handshake record's header read alone may be a
-	 * ClientHello's (NSS's servers read the header, then the body, and
-	 * this mode probes neither call): followed, the body is read next
+	 * A handshake record's header read alone may be a ClientHello's
+	 * (Java's servers read the header, then the body; so do NSS's, whose
+	 * calls --timing-only does not probe): followed, the body is read next
 	 */
-	if (!tls_client_hello(buf, ret) && !(targ_timing_only && tls_handshake_header(buf, ret)))
+	if (!tls_client_hello(buf, ret) && !tls_handshake_header(buf, ret))
 		return;
 	fl = bpf_map_lookup_elem(&fds, &key);
 	if (!fl || (*fl & (FD_TLS | FD_HTTP | FD_OTHER)))

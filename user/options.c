@@ -43,7 +43,10 @@ static const char doc[] =
 	"events were lost (a full ring buffer: see --ringbuf-size), is written as far as it is "
 	"known and marked incomplete, with the fields it cannot vouch for (JSON: "
 	"tlstrace.incomplete, tlstrace.unknown): neither a failure nor a success. What was "
-	"lost is said at exit, by cause, and counted by --stats. Stopped while COMMAND runs, "
+	"lost is said at exit, by cause, and counted by --stats. A TLS connection no probed library "
+	"owns (Chromium's, Java's, any unknown TLS stack) is timed from its TLS records on the "
+	"socket, in every mode: its entries have no URL path, method or status (JSON: "
+	"tlstrace.tls.library \"wire\"). Stopped while COMMAND runs, "
 	"tlstrace leaves COMMAND running. The fields' meanings: docs/semantics.md.";
 
 enum {

@@ -127,20 +127,35 @@ static void subtest_capture(void)
 		  "stays lost");
 }
 
-/* bytes that are not TLS records: lost, never done */
+/*
+ * Bytes that are not TLS records: never done. From the server before its
+ * ServerHello (a plain HTTP server answering a ClientHello, a record
+ * longer than TLS allows, a handshake record that is no ServerHello): a
+ * handshake refused. After it: the framing lost.
+ */
 static void subtest_not_tls(void)
 {
 	static const unsigned char http[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
 	static const unsigned char huge[] = { 0x17, 0x03, 0x03, 0xff, 0xff };
+	static const unsigned char no_hello[] = { 0x16, 0x03, 0x03, 0x00, 0x04, 0x0b, 0, 0, 0 };
 	struct tls_wire w;
 
 	tls_wire__init(&w);
 	tls_wire__feed(&w, TLS_WIRE_CLIENT, tls13[0].data, tls13[0].len, tls13[0].len);
 	ASSERT_EQ(tls_wire__feed(&w, TLS_WIRE_SERVER, http, sizeof(http) - 1, sizeof(http) - 1),
-		  TLS_WIRE_LOST, "plaintext answer");
+		  TLS_WIRE_ALERT, "plaintext answer: refused");
 	tls_wire__init(&w);
 	ASSERT_EQ(tls_wire__feed(&w, TLS_WIRE_SERVER, huge, sizeof(huge), sizeof(huge)),
-		  TLS_WIRE_LOST, "record longer than TLS allows");
+		  TLS_WIRE_ALERT, "record longer than TLS allows: refused");
+	tls_wire__init(&w);
+	tls_wire__feed(&w, TLS_WIRE_CLIENT, tls13[0].data, tls13[0].len, tls13[0].len);
+	ASSERT_EQ(tls_wire__feed(&w, TLS_WIRE_SERVER, no_hello, sizeof(no_hello), sizeof(no_hello)),
+		  TLS_WIRE_ALERT, "a handshake record with no ServerHello: refused");
+	tls_wire__init(&w);
+	tls_wire__feed(&w, TLS_WIRE_CLIENT, tls13[0].data, tls13[0].len, tls13[0].len);
+	tls_wire__feed(&w, TLS_WIRE_SERVER, tls13[1].data, tls13[1].len, tls13[1].len);
+	ASSERT_EQ(tls_wire__feed(&w, TLS_WIRE_CLIENT, http, sizeof(http) - 1, sizeof(http) - 1),
+		  TLS_WIRE_LOST, "not TLS from the client after the ServerHello: lost");
 	tls_wire__init(&w);
 	ASSERT_EQ(tls_wire__feed(&w, 7, huge, sizeof(huge), sizeof(huge)), TLS_WIRE_GOING,
 		  "no such side");

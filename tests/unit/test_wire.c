@@ -116,6 +116,31 @@ out:
 	fx_fini(&f);
 }
 
+/*
+ * The default mode: a ClientHello answered with plaintext (an HTTP server
+ * on the port): a handshake that failed, not a fetch that vanished
+ */
+static void subtest_plaintext_answer(void)
+{
+	static const char http[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+	struct fx f = {};
+	const struct entry *e;
+
+	if (!fx_init(&f))
+		goto out;
+	ev_connect(f.c, FD, SOCK1, 1000);
+	ev_established(f.c, FD, SOCK1, 1100);
+	ev_sock_bytes(f.c, FD, IO_WRITE, 1200, 1200, tls13[0].data, tls13[0].len, tls13[0].len);
+	ev_sock_bytes(f.c, FD, IO_READ, 1300, 1400, http, sizeof(http) - 1, sizeof(http) - 1);
+	ev_close(f.c, FD, 1500);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+		goto out;
+	ASSERT_STREQ(e->failed_phase, "tls", "failed in the handshake");
+	ASSERT_STREQ(e->library, "wire", "timed from the wire");
+out:
+	fx_fini(&f);
+}
+
 /* framing lost: what follows is timed, its connectEnd listed as unknown */
 static void subtest_lost(void)
 {
@@ -654,4 +679,6 @@ TEST(wire)
 		subtest_tickets_run_bounded();
 	if (test__start_subtest("server_tickets_apart"))
 		subtest_server_tickets_apart();
+	if (test__start_subtest("plaintext_answer"))
+		subtest_plaintext_answer();
 }

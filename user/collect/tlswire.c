@@ -69,13 +69,17 @@ static void record_begin(struct tls_wire *w, int side)
 /* a record's last byte came */
 static void record_end(struct tls_wire *w, int side)
 {
-	struct tls_server_hello sh;
+	struct tls_server_hello sh = {};
 
 	switch (w->d[side].type) {
 	case REC_HANDSHAKE:
 		if (side == TLS_WIRE_SERVER && !w->sh_parsed) {
-			if (tls_server_hello(w->rec, w->rec_len, &sh) != 1)
-				w->state = TLS_WIRE_LOST; /* not a ServerHello, or not captured */
+			int got = tls_server_hello(w->rec, w->rec_len, &sh);
+
+			if (got < 0)
+				w->state = TLS_WIRE_ALERT; /* no ServerHello: refused */
+			else if (!got)
+				w->state = TLS_WIRE_LOST; /* not captured */
 			else if (!sh.hrr)
 				w->sh_parsed = 1;
 			w->sh = sh;
@@ -112,8 +116,8 @@ static void record_body(struct tls_wire *w, int side, const unsigned char *data,
 /*
  * The bytes of a record header at *pos of a call (its first cap of len
  * bytes captured) go to d: 1 when the header is whole (d->type and d->left
- * set), 0 when the call ended in it, -1 when it was not captured or is no
- * TLS record header (framing lost). *pos moves past what was taken.
+ * set), 0 when the call ended in it, -1 when it was not captured, -2 when
+ * it is no TLS record header. *pos moves past what was taken.
  */
 static int take_header(struct tls_wire_dir *d, const unsigned char *data, size_t cap, size_t len,
 		       size_t *pos)
@@ -134,7 +138,7 @@ static int take_header(struct tls_wire_dir *d, const unsigned char *data, size_t
 	d->left = (size_t)d->hdr[3] << 8 | d->hdr[4];
 	if (d->type < REC_CHANGE_CIPHER_SPEC || d->type > REC_HEARTBEAT || d->hdr[1] != 3 ||
 	    d->left > REC_MAX)
-		return -1;
+		return -2;
 	return 1;
 }
 
@@ -162,9 +166,15 @@ int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size
 			continue;
 		}
 		hdr = take_header(d, data, cap, len, &pos);
-		if (hdr < 0)
-			w->state =
-				TLS_WIRE_LOST; /* not captured, not TLS records, or out of step */
+		/*
+		 * Not TLS from the server before its ServerHello: it speaks
+		 * something else (plain HTTP), a handshake that cannot be;
+		 * otherwise not captured, or out of step: the framing is lost
+		 */
+		if (hdr == -2 && side == TLS_WIRE_SERVER && !w->sh_parsed)
+			w->state = TLS_WIRE_ALERT;
+		else if (hdr < 0)
+			w->state = TLS_WIRE_LOST;
 		if (hdr <= 0)
 			break;
 		record_begin(w, side);

@@ -274,7 +274,8 @@ static void warn_no_library(const struct options *o)
 		tlslib_titles(titles, sizeof(titles)), o->npids > 1 ? "s" : "");
 	for (int i = 0; i < o->npids; i++)
 		fprintf(stderr, " %d", o->pids[i]);
-	fprintf(stderr, "%s yet; attaching when one is loaded\n",
+	fprintf(stderr, "%s yet; attaching when one is loaded (until then, TLS is timed from its "
+			"records)\n",
 		!targets__follow(o) ? ""
 		: o->npids > 1	    ? " or their descendants"
 				    : " or its descendants");
@@ -363,7 +364,8 @@ int targets__select(struct probes *p, const struct options *o, pid_t command)
 		attacher__scan_all(p->att);
 		if (!attacher__count(p->att))
 			fprintf(stderr,
-				"tlstrace: warning: no TLS library found; tracing TCP only\n");
+				"tlstrace: warning: no TLS library found; TLS connections are "
+				"timed from their records alone\n");
 		if (o->comm[0])
 			trace_comm(p->skel, o->comm);
 	}
