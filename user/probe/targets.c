@@ -274,8 +274,9 @@ static void warn_no_library(const struct options *o)
 		tlslib_titles(titles, sizeof(titles)), o->npids > 1 ? "s" : "");
 	for (int i = 0; i < o->npids; i++)
 		fprintf(stderr, " %d", o->pids[i]);
-	fprintf(stderr, "%s yet; attaching when one is loaded (until then, TLS is timed from its "
-			"records)\n",
+	fprintf(stderr,
+		"%s yet; attaching when one is loaded (until then, TLS is timed from its "
+		"records)\n",
 		!targets__follow(o) ? ""
 		: o->npids > 1	    ? " or their descendants"
 				    : " or its descendants");
