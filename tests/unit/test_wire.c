@@ -257,7 +257,7 @@ static void subtest_server_hello_in_parts(void)
 	ev_sock_bytes(f.c, FD, IO_WRITE, 1400, 1400, tls13[1].data, tls13[1].len, tls13[1].len);
 	ev_sock_bytes(f.c, FD, IO_READ, 1500, 1600, tls13[2].data, tls13[2].len, tls13[2].len);
 	ev_timing_io(f.c, FD, IO_READ, 1900, 2000, 100); /* the request */
-	ev_timing_io(f.c, FD, IO_WRITE, 2100, 2100, 300);
+	ev_timing_io(f.c, FD, IO_WRITE, 2100, 2100, 3000); /* its answer: no ticket's shape */
 	ev_close(f.c, FD, 3000);
 	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
 		goto out;
@@ -558,6 +558,73 @@ out:
 	fx_fini(&f);
 }
 
+/*
+ * A client that reads each record's header, then its body (OpenSSL): the
+ * two tickets' four reads, then the answer's header: responseStart is the
+ * answer's header's read, vouched for
+ */
+static void subtest_tickets_split_reads(void)
+{
+	const size_t lens[] = { 250, 250, 300 };
+	static unsigned char buf[1024];
+	struct fx f = {};
+	const struct entry *e;
+	__u64 t, at;
+
+	if (!fx_init(&f))
+		goto out;
+	t = handshake(f.c, tls13, TLS13_CLIENT_END + 1);
+	ev_timing_io(f.c, FD, IO_WRITE, t, t, 100);
+	at = t + 100;
+	for (int i = 0; i < 3; i++) {
+		records(buf, lens + i, 1);
+		ev_sock_bytes(f.c, FD, IO_READ, at - 10, at, buf, 5, 5);
+		at += 100;
+		ev_sock_bytes(f.c, FD, IO_READ, at - 10, at, buf + 5, lens[i], lens[i]);
+		at += 100;
+	}
+	ev_close(f.c, FD, at);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+		goto out;
+	ASSERT_EQ(e->response_start, t + 500, "responseStart: the read of the answer's header");
+	ASSERT_FALSE(e->unknown & FIELD_RESPONSE_START, "told from the tickets: known");
+	ASSERT_EQ(e->response_end, t + 600, "responseEnd: the read of its body");
+out:
+	fx_fini(&f);
+}
+
+/*
+ * One ticket (Go's and Java's servers send one) read before the request,
+ * the answer after: the ticket held back, then no answer (it came before
+ * the ask); the answer vouched for
+ */
+static void subtest_single_ticket_before_ask(void)
+{
+	const size_t ticket[] = { 200 }, answer[] = { 200 };
+	static unsigned char buf[1024];
+	struct fx f = {};
+	const struct entry *e;
+	size_t n;
+	__u64 t;
+
+	if (!fx_init(&f))
+		goto out;
+	t = handshake(f.c, tls13, TLS13_CLIENT_END + 1);
+	n = records(buf, ticket, 1);
+	ev_sock_bytes(f.c, FD, IO_READ, t - 60, t - 50, buf, n, n);
+	ev_timing_io(f.c, FD, IO_WRITE, t, t, 100);
+	n = records(buf, answer, 1);
+	ev_sock_bytes(f.c, FD, IO_READ, t + 90, t + 100, buf, n, n);
+	ev_close(f.c, FD, t + 200);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
+		goto out;
+	ASSERT_EQ(e->response_start, t + 100, "responseStart: the answer's read");
+	ASSERT_TRUE(e->unknown & FIELD_RESPONSE_START,
+		    "the answer as long as the ticket: a second ticket, or the answer? unknown");
+out:
+	fx_fini(&f);
+}
+
 /* records of one length past TLS_TICKETS_MAX in a row are no run of tickets: the last an answer */
 static void subtest_tickets_run_bounded(void)
 {
@@ -681,4 +748,8 @@ TEST(wire)
 		subtest_server_tickets_apart();
 	if (test__start_subtest("plaintext_answer"))
 		subtest_plaintext_answer();
+	if (test__start_subtest("tickets_split_reads"))
+		subtest_tickets_split_reads();
+	if (test__start_subtest("single_ticket_before_ask"))
+		subtest_single_ticket_before_ask();
 }

@@ -185,6 +185,8 @@ struct session {
 	__u64 wire_gen;	    /* ...since the call entered then (its ts_enter) */
 	int hs_end_unknown; /* ...and their framing was lost: when it ended is not known */
 	int wire_after;	    /* ...over, a TLS 1.3 client's: its tickets are told from its answer */
+	struct io *held;    /* ...the server's calls that may be tickets or the answer, held back */
+	unsigned nheld;
 	/* no probed library: the wire stands for it (WIRE_SESSION), in every mode */
 	int on_wire;
 };
@@ -951,6 +953,8 @@ static int head_cut_short(const struct req *r)
 static void sniff_end(struct collector *c, struct conn *cn);
 
 /* everything still open on a connection ends now, for the reason why */
+static void wire_release(struct collector *c, struct conn *cn);
+
 static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const char *why)
 {
 	char err[128];
@@ -958,6 +962,8 @@ static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const cha
 	int own = !cn->reset && !(cn->share && cn->share->reset) &&
 		  (!strcmp(why, "connection closed") || !strcmp(why, "TLS session freed"));
 	int ended;
+
+	wire_release(c, cn); /* calls held back as perhaps tickets: the answer, after all */
 
 	if (cn->share && cn->share->reset)
 		cn->reset = 1;
@@ -1136,6 +1142,7 @@ static void sess_destroy(struct collector *c, struct session *s, __u64 ts)
 	HASH_DEL(c->sessions, s);
 	free(s->in);
 	free(s->wire);
+	free(s->held);
 	free(s);
 }
 
@@ -3285,6 +3292,8 @@ static void wire_end(struct collector *c, struct session *s)
 /* ...and what was kept to follow it goes */
 static void wire_stop(struct collector *c, struct session *s)
 {
+	if (s->conn && s->conn->sess == s)
+		wire_release(c, s->conn);
 	wire_end(c, s);
 	free(s->wire);
 	s->wire = NULL;
@@ -3353,36 +3362,93 @@ static void wire_io(struct collector *c, struct conn *cn, int is_write, const st
 	wire_stop(c, s);
 }
 
+#define WIRE_HELD_MAX 16 /* the server's calls held back as perhaps tickets, at most */
+
+/*
+ * The calls of cn's session held back as perhaps tickets were the answer
+ * (or its first bytes) after all: timed as such, in their order. Whether
+ * one of them was after all a ticket, nobody knows: their entry's
+ * responseStart is not vouched for (tickets_told stays 0).
+ */
+static void wire_release(struct collector *c, struct conn *cn)
+{
+	struct session *s = cn->sess;
+
+	if (!s || !s->nheld)
+		return;
+	for (unsigned i = 0; i < s->nheld; i++)
+		exchange_io(c, cn, cn->server, &s->held[i], 0);
+	s->nheld = 0;
+}
+
+/* the server's call io of cn, held back as perhaps a ticket: 0 if no room */
+static int wire_hold(struct session *s, const struct io *io)
+{
+	if (!s->held && !(s->held = malloc(WIRE_HELD_MAX * sizeof(*s->held))))
+		return 0;
+	if (s->nheld == WIRE_HELD_MAX)
+		return 0;
+	s->held[s->nheld] = *io;
+	s->held[s->nheld].data = NULL; /* kept: its times and length */
+	s->held[s->nheld].cap = 0;
+	s->nheld++;
+	return 1;
+}
+
 /*
  * A call after a TLS 1.3 handshake, while the server's records are
  * followed for its session tickets (tls_wire__after()): a client's reads,
- * a server's writes. Those of tickets alone are set aside; the one that
- * holds the answer's first byte is its responseStart, known to be no
- * ticket's; one that may be either is timed as it is, the field marked
- * unknown as timing_first_tls13 says. Decided, the following ends.
+ * a server's writes. Tickets come first (the server sends them once it
+ * has the client's Finished); no answer comes before its ask. So: the
+ * server's calls before the first exchange's ask are set aside as tickets;
+ * after it, calls that may be tickets are held back, until
+ * - a record of another shape begins (the answer): held calls of a run of
+ *   two or more were tickets, and the answer's responseStart is vouched
+ *   for; a single record held may have been the answer's first, so that
+ *   call is its responseStart, not vouched for;
+ * - the asking side asks again, or the connection ends: what was held
+ *   held the answer, its responseStart not vouched for.
+ * Decided, the following ends.
  */
 static void wire_after_io(struct collector *c, struct conn *cn, int is_write, const struct io *io)
 {
 	struct session *s = cn->sess;
 	struct req *r = cn->head;
-	int asked = r && !r->response_start && r->first_on_conn;
-	int k;
+	int awaited = r && !r->response_start && r->first_on_conn;
+	__u64 at = cn->server ? io->ts_enter : io->ts;
+	int k, told;
 
 	if (is_write != cn->server) {
-		timing_io(c, cn, is_write, io); /* the client's bytes */
+		/* the asking side: asking again, what was held back held the answer */
+		int held = s->nheld != 0;
+
+		wire_release(c, cn);
+		timing_io(c, cn, is_write, io);
+		if (held)
+			wire_stop(c, s);
 		return;
 	}
 	k = tls_wire__after(s->wire, (const unsigned char *)io->data, io->cap, io->len);
-	if (k == TLS_AFTER_TICKETS) {
-		c->st.session_tickets++;
-		return;
+	if (k == TLS_AFTER_TICKETS || k == TLS_AFTER_PENDING) {
+		if (!awaited || at < r->request_start) {
+			c->st.session_tickets++; /* before the ask: not its answer */
+			return;
+		}
+		if (wire_hold(s, io))
+			return;
+		k = TLS_AFTER_UNSURE; /* too many held back: given up */
 	}
+	if (k == TLS_AFTER_ANSWER && s->wire->tickets >= 2) {
+		/* a run of tickets, then the answer: those held were tickets */
+		c->st.session_tickets += s->nheld;
+		s->nheld = 0;
+	}
+	told = awaited && k == TLS_AFTER_ANSWER && !s->nheld;
+	wire_release(c, cn);
 	timing_io(c, cn, is_write, io);
-	if (asked && r->response_start && k == TLS_AFTER_ANSWER)
+	if (told && r->response_start)
 		r->tickets_told = 1;
-	/* before any ask, one record alone may be a ticket: the next read tells */
-	if (asked || k == TLS_AFTER_ANSWER)
-		wire_stop(c, s);
+	wire_stop(c, s);
 }
 
 #define HELLO_PARTS_MAX 8192 /* bytes of a ClientHello read in parts kept, at most */

@@ -229,5 +229,5 @@ int tls_wire__after(struct tls_wire *w, const unsigned char *data, size_t cap, s
 	}
 	if (w->after_answer)
 		return TLS_AFTER_ANSWER;
-	return w->tickets >= 2 ? TLS_AFTER_TICKETS : TLS_AFTER_UNSURE;
+	return w->tickets >= 2 ? TLS_AFTER_TICKETS : TLS_AFTER_PENDING;
 }

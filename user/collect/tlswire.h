@@ -72,9 +72,10 @@ int tls_wire__feed(struct tls_wire *w, int side, const unsigned char *data, size
  * request, encrypted as application_data records like the response.
  */
 enum tls_wire_after {
-	TLS_AFTER_TICKETS, /* session tickets only: no answer yet */
-	TLS_AFTER_ANSWER,  /* an answer's first byte is in it */
-	TLS_AFTER_UNSURE,  /* it may be either */
+	TLS_AFTER_TICKETS, /* tickets, and so were the calls before it: no answer yet */
+	TLS_AFTER_ANSWER,  /* an answer's first byte is in it (or in a call before it) */
+	TLS_AFTER_PENDING, /* only the first of a run of tickets so far: a ticket, or an answer */
+	TLS_AFTER_UNSURE,  /* the framing is lost: nothing more can be told */
 };
 
 #define TLS_TICKETS_MAX 4	   /* tickets a server sends in a row, at most */
@@ -84,11 +85,14 @@ enum tls_wire_after {
 /*
  * One call of the server's bytes (the client's read, or the server's
  * write) after w's TLS 1.3 handshake ended (TLS_WIRE_DONE): data holds its
- * first cap of len bytes, calls are fed in order. Tickets are told by their shape: a run of records
- * of one length within TLS_TICKET_RECORD_MIN..MAX from the server's first record on. A read whose
- * records all belong to such a run of two or more is tickets; one with any other record (or a
- * record's bytes past the run's) holds the answer; a run of one record, or framing not captured,
- * leaves it unsure. Once an answer came, every read is TLS_AFTER_ANSWER.
+ * first cap of len bytes, calls are fed in order. Tickets are told by their
+ * shape: a run of records of one length within TLS_TICKET_RECORD_MIN..MAX
+ * from the server's first record on. A call whose bytes all belong to such
+ * a run, once it has two records or more, is TLS_AFTER_TICKETS (and so
+ * were the calls before it); while it has one, or no whole header yet,
+ * TLS_AFTER_PENDING (OpenSSL reads a record's header, then its body); a
+ * call in which any other record begins, TLS_AFTER_ANSWER, and so is
+ * every call after it; framing not captured, TLS_AFTER_UNSURE.
  */
 int tls_wire__after(struct tls_wire *w, const unsigned char *data, size_t cap, size_t len);
 
