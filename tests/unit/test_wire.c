@@ -256,7 +256,7 @@ static void subtest_server_hello_in_parts(void)
 		      tls13[0].len - 5);
 	ev_sock_bytes(f.c, FD, IO_WRITE, 1400, 1400, tls13[1].data, tls13[1].len, tls13[1].len);
 	ev_sock_bytes(f.c, FD, IO_READ, 1500, 1600, tls13[2].data, tls13[2].len, tls13[2].len);
-	ev_timing_io(f.c, FD, IO_READ, 1900, 2000, 100); /* the request */
+	ev_timing_io(f.c, FD, IO_READ, 1900, 2000, 100);   /* the request */
 	ev_timing_io(f.c, FD, IO_WRITE, 2100, 2100, 3000); /* its answer: no ticket's shape */
 	ev_close(f.c, FD, 3000);
 	if (!ASSERT_EQ(f.s->n, 1, "one entry") || !(e = nth(&f, 0)))
