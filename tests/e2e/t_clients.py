@@ -110,8 +110,8 @@ def test_openssl_s_client(env):
 def test_openssl_s_client_timing_only(env):
     """openssl s_client never calls SSL_connect: its handshake runs inside
     its first SSL_write/SSL_read, which --timing-only does not probe. Its
-    handshake is followed from the TLS records on the socket instead: one
-    new entry, connect and handshake timed, the SNI from its ClientHello,
+    handshake is followed from the TLS records on the socket instead (library
+    "wire"): one new entry, connect and handshake timed, the SNI from its ClientHello,
     the version from the ServerHello, the 20 ms delay inside its wait. TLS
     1.2 (its handshake ends at the server's Finished), whose server sends no
     session ticket after the handshake that a wait could end at."""
@@ -119,7 +119,7 @@ def test_openssl_s_client_timing_only(env):
                % env.port)
     _, e = s_client(env, "openssl_s_client_timing_only", request, ["--timing-only"],
                     ["-tls1_2"])
-    check_new_connection(e, 0, env.port, "unknown")
+    check_new_connection(e, 0, env.port, "wire")
     x = e["tlstrace"]
     expect(x.get("timingOnly") is True, "not timing-only: %r" % x)
     expect(x["tls"].get("version") == "TLSv1.2", "no ServerHello from the wire: %r" % x["tls"])
@@ -128,6 +128,25 @@ def test_openssl_s_client_timing_only(env):
     wait = e["responseStart"] - e["requestStart"]
     expect(wait >= 20, "wait %.3f ms, under the server's 20 ms delay" % wait)
     return "handshake %.3f ms, wait %.3f ms" % (e["connectEnd"] - e["secureConnectionStart"], wait)
+
+
+def test_openssl_s_client_tls13_tickets(env):
+    """The same over TLS 1.3, under --wire: server.py (OpenSSL) sends two
+    session tickets after the handshake, and s_client reads each record's
+    header, then its body. The tickets are told from the answer: its
+    responseStart vouched for, after the server's 20 ms delay, never at a
+    ticket's arrival."""
+    request = ("GET /delay/20 HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n"
+               % env.port)
+    _, e = s_client(env, "openssl_s_client_tls13_tickets", request, ["--wire"], ["-tls1_3"])
+    check_new_connection(e, 0, env.port, "wire")
+    x = e["tlstrace"]
+    expect(x["tls"].get("version") == "TLSv1.3", "not TLS 1.3: %r" % x["tls"])
+    expect("responseStart" not in x.get("unknown", []),
+           "responseStart not told from the tickets: %r" % x.get("unknown"))
+    wait = e["responseStart"] - e["requestStart"]
+    expect(wait >= 20, "wait %.3f ms, under the server's 20 ms delay: a ticket's arrival" % wait)
+    return "wait %.3f ms" % wait
 
 
 def test_timing_only_closing_alert(env):
