@@ -184,7 +184,6 @@ struct session {
 	struct tls_wire *wire;
 	__u64 wire_gen;	    /* ...since the call entered then (its ts_enter) */
 	int hs_end_unknown; /* ...and their framing was lost: when it ended is not known */
-	int wire_after;	    /* ...over, a TLS 1.3 client's: its tickets are told from its answer */
 	struct io *held;    /* ...the server's calls that may be tickets or the answer, held back */
 	unsigned nheld;
 	/* no probed library: the wire stands for it (WIRE_SESSION), in every mode */
@@ -952,9 +951,9 @@ static int head_cut_short(const struct req *r)
 
 static void sniff_end(struct collector *c, struct conn *cn);
 
-/* everything still open on a connection ends now, for the reason why */
 static void wire_release(struct collector *c, struct conn *cn);
 
+/* everything still open on a connection ends now, for the reason why */
 static void flush_conn(struct collector *c, struct conn *cn, __u64 ts, const char *why)
 {
 	char err[128];
@@ -3312,7 +3311,8 @@ static void wire_io(struct collector *c, struct conn *cn, int is_write, const st
 	int side = is_write != cn->server ? TLS_WIRE_CLIENT : TLS_WIRE_SERVER;
 	int st;
 
-	if (s->wire_after) {
+	/* a TLS 1.3 handshake over, its server's records still followed (below) */
+	if (s->wire->state == TLS_WIRE_DONE) {
 		wire_after_io(c, cn, is_write, io);
 		return;
 	}
@@ -3346,10 +3346,8 @@ static void wire_io(struct collector *c, struct conn *cn, int is_write, const st
 		 * TLS 1.3 (the client's Finished written, or read by the server):
 		 * the server's records go on being followed, for its tickets
 		 */
-		if (s->sh.version == 0x0304 && is_write != cn->server) {
-			s->wire_after = 1;
+		if (s->sh.version == 0x0304 && is_write != cn->server)
 			return;
-		}
 		break;
 	default:
 		/* what follows is timed as exchanges, from a handshake that ended unseen */
