@@ -357,13 +357,10 @@ int targets__select(struct probes *p, const struct options *o, pid_t command)
 
 		if (err)
 			return err;
-	} else if (o->wire) {
-		if (o->comm[0])
-			trace_comm(p->skel, o->comm);
 	} else {
 		attacher__scan_ldcache(p->att);
 		attacher__scan_all(p->att);
-		if (!attacher__count(p->att))
+		if (!o->wire && !attacher__count(p->att))
 			fprintf(stderr,
 				"tlstrace: warning: no TLS library found; TLS connections are "
 				"timed from their records alone\n");
@@ -376,7 +373,7 @@ int targets__select(struct probes *p, const struct options *o, pid_t command)
 		char path[PATH_MAX];
 
 		/* a command with a TLS library built in (node): probes in place before it runs */
-		if (!o->wire && command__find_program(o->command[0], path, sizeof(path)))
+		if (command__find_program(o->command[0], path, sizeof(path)))
 			attacher__program(p->att, path, -1);
 		trace_pid(p->skel, command);
 	}
