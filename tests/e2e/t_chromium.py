@@ -17,7 +17,6 @@ connectEnd always inside the servers' window (see window()):
 The worst error against Chromium's value is reported."""
 
 import json
-import os
 import subprocess
 
 import chromium_judge
