@@ -779,6 +779,9 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 		wire_io(fd, buf, len, is_write);
 		return;
 	}
+	/* the default mode: a probed session takes over a socket the wire stood for */
+	if (!targ_timing_only)
+		wire_yield(k.pid, fd);
 	/*
 	 * A read or write on a TCP socket never seen connecting or accepted
 	 * (older than the trace) is adopted here: user space learns its ends
@@ -850,12 +853,6 @@ static __always_inline void nested_io(struct ssl_args *a, __u32 fd, __u64 buf, _
 	e->cap = cap;
 	bpf_map_update_elem(&sessions, &k, &nv, BPF_ANY);
 	mark_tls_fd(k.pid, fd);
-	/*
-	 * The default mode: a probed session binding a socket the wire stood
-	 * for takes it over, as user space does at this record (on_bind())
-	 */
-	if (!targ_timing_only)
-		wire_yield(k.pid, fd);
 	submit(e, offsetof(struct ev_ssl_bind, data) + cap);
 	/*
 	 * --timing-only: a handshake call's ClientHello. Calls this mode does
