@@ -422,6 +422,45 @@ static void subtest_response_content_length_values(void)
 	}
 }
 
+/* a request's body length: past LLONG_MAX or not digits, the framing is unknown */
+static void subtest_request_content_length_values(void)
+{
+	static const struct {
+		const char *value;
+		int ok;
+		long long length;
+	} cases[] = {
+		{ "0", 1, 0 },
+		{ "1099511627776", 1, 1099511627776LL },
+		{ "9223372036854775807", 1, LLONG_MAX },
+		{ "9223372036854775808", 0, 0 }, /* LLONG_MAX + 1 */
+		{ "9999999999999999999", 0, 0 }, /* 19 digits, past LLONG_MAX */
+		{ "99999999999999999999", 0, 0 },
+		{ "-1", 0, 0 },
+		{ "+5", 0, 0 },
+		{ "5 5", 0, 0 },
+		{ "", 0, 0 },
+	};
+	struct http1_request r;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[128], name[64];
+
+		snprintf(buf, sizeof(buf), "POST / HTTP/1.1\r\nContent-Length: %s\r\n\r\n",
+			 cases[i].value);
+		snprintf(name, sizeof(name), "request Content-Length \"%s\"", cases[i].value);
+		if (!ASSERT_EQ(req_str(buf, &r), 1, name))
+			continue;
+		if (cases[i].ok) {
+			ASSERT_EQ(r.framing, HTTP1_FRAMING_LENGTH, name);
+			ASSERT_EQ(r.content_length, cases[i].length, name);
+		} else {
+			ASSERT_EQ(r.framing, HTTP1_FRAMING_UNKNOWN, name);
+		}
+		ASSERT_GE(r.content_length, 0, name);
+	}
+}
+
 static void subtest_response_binary_junk(void)
 {
 	static const char alphabet[] = "HTTP/1. 200\r\n:Content-Length9chunked\x00\xff";
@@ -553,6 +592,8 @@ TEST(http1)
 		subtest_response_incomplete_returns_0();
 	if (test__start_subtest("response_malformed_returns_minus1"))
 		subtest_response_malformed_returns_minus1();
+	if (test__start_subtest("request_content_length_values"))
+		subtest_request_content_length_values();
 	if (test__start_subtest("response_content_length_values"))
 		subtest_response_content_length_values();
 	if (test__start_subtest("body_chunked_bytewise"))

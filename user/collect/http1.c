@@ -4,7 +4,7 @@
  * hostile. Every read is bounded by len; nothing assumes NUL termination.
  */
 #include <ctype.h>
-#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -73,6 +73,26 @@ static int header_value(const char *p, const char *end, const char *name, const 
 	return 0;
 }
 
+/*
+ * A Content-Length field's value (RFC 9110 section 8.6: 1*DIGIT) into *out,
+ * in bytes. Returns 0, or -1 with *out untouched where the value is empty,
+ * holds anything but digits, or exceeds LLONG_MAX.
+ */
+static int content_length_value(const char *v, size_t vlen, long long *out)
+{
+	long long n = 0;
+
+	if (!vlen)
+		return -1;
+	for (size_t i = 0; i < vlen; i++) {
+		if (!isdigit((unsigned char)v[i]) || n > (LLONG_MAX - (v[i] - '0')) / 10)
+			return -1;
+		n = n * 10 + (v[i] - '0');
+	}
+	*out = n;
+	return 0;
+}
+
 int http1_parse_request(const char *buf, size_t len, struct http1_request *req)
 {
 	const char *end = buf + len, *p = buf, *sp, *eol, *v;
@@ -104,16 +124,8 @@ int http1_parse_request(const char *buf, size_t len, struct http1_request *req)
 				       ? HTTP1_FRAMING_CHUNKED
 				       : HTTP1_FRAMING_UNKNOWN;
 	} else if (eol && header_value(eol + 2, end, "Content-Length", &v, &vlen)) {
-		size_t i = 0;
-
-		while (i < vlen && i < 19 && isdigit((unsigned char)v[i]))
-			i++;
-		if (!vlen || i != vlen) {
+		if (content_length_value(v, vlen, &req->content_length))
 			req->framing = HTTP1_FRAMING_UNKNOWN;
-		} else {
-			for (i = 0; i < vlen; i++)
-				req->content_length = req->content_length * 10 + (v[i] - '0');
-		}
 	}
 	return 1;
 }
@@ -122,7 +134,6 @@ int http1_parse_response(const char *buf, size_t len, struct http1_response *res
 {
 	const char *end, *eol, *v;
 	size_t head, vlen;
-	char num[32];
 
 	memset(resp, 0, sizeof(*resp));
 	resp->content_length = -1;
@@ -143,17 +154,9 @@ int http1_parse_response(const char *buf, size_t len, struct http1_response *res
 	for (char *c = resp->version; *c; c++)
 		*c = tolower((unsigned char)*c);
 
-	if (header_value(eol + 2, end, "Content-Length", &v, &vlen)) {
-		char *stop;
-
-		if (vlen == 0 || vlen >= sizeof(num))
-			return -1;
-		copy_field(num, sizeof(num), v, vlen);
-		errno = 0;
-		resp->content_length = strtoll(num, &stop, 10);
-		if (*stop || errno || resp->content_length < 0 || !isdigit((unsigned char)num[0]))
-			return -1;
-	}
+	if (header_value(eol + 2, end, "Content-Length", &v, &vlen) &&
+	    content_length_value(v, vlen, &resp->content_length))
+		return -1;
 	if (header_value(eol + 2, end, "Transfer-Encoding", &v, &vlen) && vlen >= 7 &&
 	    !strncasecmp(v + vlen - 7, "chunked", 7))
 		resp->chunked = 1;
