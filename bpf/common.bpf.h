@@ -809,7 +809,9 @@ static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
 	struct ssl_args *a = bpf_map_lookup_elem(&inflight, &tid);
 
 	if (!a) {
-		count(CNT_HIT_UNTRACED);
+		/* in a traced process, a call whose entry was not one to follow */
+		count(is_traced(bpf_get_current_pid_tgid() >> 32) ? CNT_HIT_NOT_TLS
+								  : CNT_HIT_UNTRACED);
 		return 0;
 	}
 	count(cnt);

@@ -108,7 +108,8 @@ int BPF_KPROBE(bio_write_enter, void *bio, const void *data, int dlen)
 	struct sess_val *v;
 
 	if (!a) {
-		count(CNT_HIT_UNTRACED);
+		/* outside any SSL call: a traced process's own BIO use is no TLS */
+		count(is_traced(id >> 32) ? CNT_HIT_NOT_TLS : CNT_HIT_UNTRACED);
 		return 0;
 	}
 	count(CNT_HIT_BIO_WRITE);

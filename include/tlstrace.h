@@ -35,21 +35,22 @@
 #define MAX_TLS_IN_READS 3 /* ...and how many of them: enough for the ServerHello */
 
 enum ev_type {
-	EV_CONNECT = 1,	   /* TCP connect() reached SYN_SENT */
-	EV_TCP_STATE = 2,  /* a connecting socket became ESTABLISHED or failed */
-	EV_CLOSE = 3,	   /* close() of a socket fd we saw connect */
-	EV_SSL_CALL = 4,   /* an SSL handshake/read/write call returned */
-	EV_SSL_BIND = 5,   /* a TLS session was tied to a socket fd */
-	EV_SSL_FREE = 6,   /* SSL_free */
-	EV_PROC_EXIT = 7,  /* a traced process exited */
-	EV_PROC_EXEC = 8,  /* a traced process called exec */
-	EV_DNS = 9,	   /* a name lookup (getaddrinfo) returned */
-	EV_TLS_IN = 10,	   /* bytes a TLS session read from its socket early on */
-	EV_SOCK_IO = 11,   /* plaintext HTTP read or written on a plain TCP socket */
-	EV_ACCEPT = 12,	   /* a traced process accepted a TCP connection */
-	EV_LIB_OPEN = 13,  /* a traced process opened a TLS library (dlopen, exec) */
-	EV_MORE = 14,	   /* more of the bytes of the EV_SSL_CALL or EV_SOCK_IO just before */
-	EV_PROC_FORK = 15, /* a traced process forked a child process (not a thread) */
+	EV_CONNECT = 1,	    /* TCP connect() reached SYN_SENT */
+	EV_TCP_STATE = 2,   /* a connecting socket became ESTABLISHED or failed */
+	EV_CLOSE = 3,	    /* close() of a socket fd we saw connect */
+	EV_SSL_CALL = 4,    /* an SSL handshake/read/write call returned */
+	EV_SSL_BIND = 5,    /* a TLS session was tied to a socket fd */
+	EV_SSL_FREE = 6,    /* SSL_free */
+	EV_PROC_EXIT = 7,   /* a traced process exited */
+	EV_PROC_EXEC = 8,   /* a traced process called exec */
+	EV_DNS = 9,	    /* a name lookup (getaddrinfo) returned */
+	EV_TLS_IN = 10,	    /* bytes a TLS session read from its socket early on */
+	EV_SOCK_IO = 11,    /* plaintext HTTP read or written on a plain TCP socket */
+	EV_ACCEPT = 12,	    /* a traced process accepted a TCP connection */
+	EV_LIB_OPEN = 13,   /* a traced process opened a TLS library (dlopen, exec) */
+	EV_MORE = 14,	    /* more of the bytes of the EV_SSL_CALL or EV_SOCK_IO just before */
+	EV_PROC_FORK = 15,  /* a traced process forked a child process (not a thread) */
+	EV_PROC_CHILD = 16, /* a child of a probed process, to probe as its parent (ev_proc) */
 };
 
 enum ssl_call {
@@ -94,7 +95,7 @@ enum counter {
 	CNT_HIT_DNS_ENTER,
 	CNT_HIT_DNS_EXIT,
 	CNT_HIT_UNTRACED,  /* uprobe hits in processes we do not trace */
-	CNT_HIT_NOT_TLS,   /* ...in traced ones, on NSPR's generic calls for no TLS session */
+	CNT_HIT_NOT_TLS,   /* ...in traced ones, on calls for no TLS session (NSPR, a bare BIO) */
 	CNT_DROP_RINGBUF,  /* ring buffer full: an event was lost */
 	CNT_DROP_INFLIGHT, /* per-thread scratch map full */
 	CNT_DROP_SOCKS,	   /* socket map full */
@@ -335,7 +336,8 @@ struct ev_proc {
 	union {
 		__u32 lost; /* EV_PROC_EXIT: data records of its sessions and sockets lost, never
 			       carried */
-		__u32 held; /* EV_PROC_EXEC: the process is stopped until user space continues it */
+		__u32 held; /* EV_PROC_EXEC, EV_PROC_CHILD: the process is stopped until user
+			       space continues it */
 	};
 };
 _Static_assert(sizeof(struct ev_proc) == 48 + 8, "ev_proc size");
