@@ -62,7 +62,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean check test unit e2e deps demo bench vmlinux fuzz fuzz-run
+.PHONY: all clean check test unit e2e deps demo bench vmlinux fuzz fuzz-run libbpf-version
 .DELETE_ON_ERROR:
 
 all: tlstrace
@@ -90,6 +90,14 @@ $(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
+# libbpf 1.4 or later, for uprobe_multi links (Debian 12: bookworm-backports),
+# checked before anything that attaches is compiled
+libbpf-version:
+	$(Q)pkg-config --atleast-version=1.4 libbpf || { echo "tlstrace needs libbpf 1.4 or" \
+		"later, found $$(pkg-config --modversion libbpf 2>/dev/null || echo none):" \
+		"run scripts/install-deps.sh as root" >&2; exit 1; }
+$(patsubst user/%.c,$(OUTPUT)/%.o,$(PROBE_SRCS)): | libbpf-version
+
 tlstrace: $(OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -97,7 +105,7 @@ tlstrace: $(OBJS)
 # unit tests: no root, built with sanitizers in their own directory. They
 # build without the BPF skeleton (no clang -target bpf, no bpftool): without
 # -I$(OUTPUT), a file of theirs that included it would not compile.
-$(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) $(USER_HDRS) $(wildcard tests/unit/*.h) | $(OUTPUT)
+$(TEST_BIN): $(TEST_SRCS) $(CORE_SRCS) $(USER_HDRS) $(wildcard tests/unit/*.h) | $(OUTPUT) libbpf-version
 	$(call msg,TEST,$@)
 	$(Q)$(CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=address,undefined \
 		-fno-sanitize-recover=all -fno-omit-frame-pointer \

@@ -6,8 +6,8 @@
 set -euo pipefail
 
 pkgs=(
-	# build
-	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
+	# build (libbpf-dev and bpftool come from bookworm-backports: see below)
+	make gcc clang llvm pkg-config libelf-dev zlib1g-dev
 	libjson-c-dev uthash-dev libnghttp2-dev clang-format libcurl4-openssl-dev
 	libmicrohttpd-dev libclang-rt-14-dev
 	# disassembly: the RET instructions of Go's crypto/tls functions
@@ -31,6 +31,41 @@ pkgs=(
 	prometheus tmux
 )
 
+# bookworm-backports (libbpf 1.4 for uprobe_multi links, bpftool 7.5, Go
+# 1.23): the suite is added to the machine's own Debian entry, the one whose
+# suites include bookworm, so packages come from the mirror it already uses.
+# APT_DIR is for trying this on a copy.
+apt_dir=${APT_DIR:-/etc/apt}
+add_backports() {
+	local f
+	if grep -rqsE '^[^#]*bookworm-backports' "$apt_dir/sources.list" "$apt_dir/sources.list.d"; then
+		return 0
+	fi
+	for f in "$apt_dir"/sources.list.d/*.sources; do
+		if [ -f "$f" ] && grep -qE '^Suites:(.* )?bookworm( |$)' "$f"; then
+			sed -i -E '0,/^(Suites:(.* )?bookworm)( |$)/s//\1 bookworm-backports\3/' "$f"
+			return 0
+		fi
+	done
+	for f in "$apt_dir/sources.list" "$apt_dir"/sources.list.d/*.list; do
+		if [ -f "$f" ] && grep -qE '^deb[[:space:]]+[^[:space:]]+[[:space:]]+bookworm[[:space:]]' "$f"; then
+			awk '{ print } !done && $1 == "deb" && $3 == "bookworm" { $3 = "bookworm-backports"; print; done = 1 }' \
+				"$f" >"$f.tlstrace" && mv "$f.tlstrace" "$f"
+			return 0
+		fi
+	done
+	echo "install-deps: no Debian bookworm entry in $apt_dir to add bookworm-backports to" >&2
+	return 1
+}
+
+# libbpf >= 1.4 (uprobe_multi links) and the bpftool of the same era, from backports
+libbpf_new_enough() {
+	local v
+	v=$(dpkg-query -W -f='${Version}' libbpf-dev 2>/dev/null) &&
+		dpkg --compare-versions "$v" ge 1:1.4 &&
+		dpkg --compare-versions "$(dpkg-query -W -f='${Version}' bpftool 2>/dev/null)" ge 7.5
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -46,16 +81,21 @@ if [ ${#missing[@]} -gt 0 ]; then
 		exit 1
 	fi
 	echo "install-deps: installing ${missing[*]}" >&2
-	# bookworm-backports, for the newer Go (the Debian archive's own suite)
-	backports=/etc/apt/sources.list.d/tlstrace-backports.sources
-	if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d; then
-		printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
-			'Suites: bookworm-backports' 'Components: main' \
-			'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' >"$backports"
-	fi
+	add_backports
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		"${missing[@]}" >/dev/null
+fi
+if ! libbpf_new_enough; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: run as root to install libbpf 1.4 and bpftool 7.5 from bookworm-backports" >&2
+		exit 1
+	fi
+	echo "install-deps: installing libbpf-dev, libbpf1 and bpftool from bookworm-backports" >&2
+	add_backports
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		-t bookworm-backports libbpf-dev libbpf1 bpftool >/dev/null
 fi
 
 # the npm packages the end-to-end tests validate exports with (HAR, OTLP),
