@@ -370,6 +370,28 @@ __u32 hold_on = 0;
  */
 const volatile __u32 targ_hold_exec = 0;
 
+/*
+ * Probes are per process (uprobe_multi links with the process's pid): a
+ * child forked by a probed process is held on its return from fork until
+ * user space has placed them for it too. probed is user space's, forked
+ * the children on their way.
+ */
+const volatile __u32 targ_per_process = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32); /* tgid */
+	__type(value, __u8);
+} probed SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32); /* tgid */
+	__type(value, __u8);
+} forked SEC(".maps");
+
 /* smaller programs have no TLS library inside: their exec holds nothing */
 #define HOLD_EXEC_MIN_SIZE (1 << 20)
 
@@ -1582,7 +1604,56 @@ int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
 		count(CNT_DROP_PROCS);
 	if (is_traced(ptgid) && is_traced(ctgid))
 		fork_inherit(child, ptgid, ctgid);
+	/* not a vfork's child: it runs in its parent's memory until it execs */
+	if (targ_per_process && bpf_map_lookup_elem(&probed, &ptgid) && is_traced(ctgid) &&
+	    BPF_CORE_READ(child, mm) != BPF_CORE_READ(parent, mm) &&
+	    bpf_map_update_elem(&forked, &ctgid, &one, BPF_ANY))
+		count(CNT_DROP_PROCS);
 	return 0;
+}
+
+/*
+ * A child of a probed process, on its way back from fork in its own
+ * context (the first moment it runs): its parent's probes, in the memory
+ * it copied, fire for no one else's process, so user space places them
+ * for it too (EV_PROC_CHILD), while it is held if holding is on.
+ */
+static __always_inline int child_returns(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct ev_proc *e;
+
+	if (!targ_per_process || ret != 0 || tgid != (__u32)id ||
+	    !bpf_map_lookup_elem(&forked, &tgid))
+		return 0;
+	bpf_map_delete_elem(&forked, &tgid);
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->hdr, EV_PROC_CHILD, bpf_ktime_get_ns());
+	e->exit_code = 0;
+	e->held = hold_on && hold_armed() ? hold_now(tgid, e->hdr.proc_start) : 0;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_clone")
+int sys_exit_clone(struct trace_event_raw_sys_exit *ctx)
+{
+	return child_returns(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_clone3")
+int sys_exit_clone3(struct trace_event_raw_sys_exit *ctx)
+{
+	return child_returns(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_fork")
+int sys_exit_fork(struct trace_event_raw_sys_exit *ctx)
+{
+	return child_returns(ctx->ret);
 }
 
 static __always_inline int comm_matches(const char *comm)

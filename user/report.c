@@ -243,7 +243,7 @@ void report__counters(const __u64 *cnt, const struct collector_stats *cs, bool a
 
 void report__libraries(struct attacher *att, bool all)
 {
-	__u64 refused[ATTACH_REFUSAL_NR], total = 0;
+	__u64 refused[ATTACH_REFUSAL_NR], total = 0, kept, released;
 
 	if (!att)
 		return;
@@ -270,7 +270,9 @@ void report__libraries(struct attacher *att, bool all)
 	for (int i = ATTACH_NOT_REGULAR; i < ATTACH_REFUSAL_NR; i++)
 		fprintf(stderr, " libs.refused.%s=%llu", attach_refusal_name(i),
 			(unsigned long long)refused[i]);
-	fputc('\n', stderr);
+	attacher__links(att, &kept, &released);
+	fprintf(stderr, " links=%llu links.released=%llu\n", (unsigned long long)kept,
+		(unsigned long long)released);
 }
 
 void report__otlp(const struct otlp_stats *st, __u64 own, bool all)

@@ -143,10 +143,21 @@ static int on_record(void *ctx, void *data, size_t size)
 			attacher__submit_opened(att, lo->hdr.pid, path, r->per_pid);
 		return 0;
 	}
-	/* a new program: it may have a TLS library built in */
-	if (size >= sizeof(struct ev_proc) && lo->hdr.type == EV_PROC_EXEC && att)
-		attacher__submit_exec(att, lo->hdr.pid, r->per_pid,
-				      ((const struct ev_proc *)data)->held);
+	if (size >= sizeof(struct ev_proc) && att) {
+		const struct ev_proc *pe = data;
+
+		/* a new program: it may have a TLS library built in */
+		if (pe->hdr.type == EV_PROC_EXEC)
+			attacher__submit_exec(att, pe->hdr.pid, r->per_pid, pe->held);
+		/* a probed process's child: probed as its parent is, for itself */
+		if (pe->hdr.type == EV_PROC_CHILD) {
+			attacher__submit_child(att, pe->hdr.pid, pe->held);
+			return 0;
+		}
+		/* its own probes go with it */
+		if (pe->hdr.type == EV_PROC_EXIT && r->per_pid)
+			attacher__submit_exit(att, pe->hdr.pid);
+	}
 	collector__feed(r->col, data, size);
 	return 0;
 }
@@ -272,7 +283,7 @@ int run__start(struct run *r, const struct options *o, struct probes *p)
 		return err;
 	r->probes = p;
 	collector__set_wire_done(r->col, probes__wire_done, p);
-	r->per_pid = targets__per_pid(o);
+	r->per_pid = targets__per_pid(o, p->multi);
 	/* from now on libraries are attached aside, never in the reader's way */
 	err = attacher__start(p->att);
 	if (err) {

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/openat2.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "probe/attach.h"
 #include "probe/attachq.h"
@@ -66,6 +67,13 @@ struct target {
 	ino_t ino;
 	pid_t pid; /* -1: host-wide */
 	int ok;	   /* attached; else skipped (reported once) */
+	bool tls;  /* a TLS library (counted in attached) */
+};
+
+/* a link kept, and the process it is for (-1: every process) */
+struct kept_link {
+	struct bpf_link *link;
+	pid_t pid;
 };
 
 struct file_id {
@@ -89,13 +97,16 @@ struct attacher {
 	const volatile sig_atomic_t *stop; /* the scans give up when it is set */
 	bool timing_only;		   /* handshake probes only */
 	bool wire;			   /* no probes at all */
+	bool multi;			   /* uprobe_multi links (see attacher__set_multi) */
 	struct holder *holder;		   /* told what is decided; continues held processes */
 	struct target *targets;
 	size_t ntargets, cap;
 	struct file_id *plain; /* executables without a TLS library built in */
 	size_t nplain;
-	struct bpf_link **links;
+	struct kept_link *links;
 	size_t nlinks, links_cap;
+	__u64 released;	  /* links of exited processes, destroyed */
+	int probed_fd;	  /* BPF's probed map (see attacher__set_probed_map); -1: none */
 	size_t max_links; /* what the descriptor limit allows */
 	int attached;	  /* TLS libraries */
 	unsigned files;	  /* attachments of any kind, against ATTACH_MAX_FILES */
@@ -135,6 +146,11 @@ void attacher__set_timing_only(struct attacher *a)
 void attacher__set_wire(struct attacher *a)
 {
 	a->wire = true;
+}
+
+void attacher__set_multi(struct attacher *a)
+{
+	a->multi = true;
 }
 
 void attacher__set_holder(struct attacher *a, struct holder *h)
@@ -211,6 +227,7 @@ struct attacher *attacher__new(struct bpf_object *obj, bool verbose,
 		return NULL;
 	a->obj = obj;
 	a->verbose = verbose;
+	a->probed_fd = -1;
 	attachq__init(&a->queue);
 	a->stop = stop;
 	/* every uprobe is a descriptor: leave room for everything else */
@@ -327,18 +344,19 @@ static void remember_plain(struct attacher *a, dev_t dev, ino_t ino)
 	a->plain[a->nplain++].ino = ino;
 }
 
-static int keep_link(struct attacher *a, struct bpf_link *l)
+static int keep_link(struct attacher *a, struct bpf_link *l, pid_t pid)
 {
 	if (a->nlinks == a->links_cap) {
 		size_t n = a->links_cap ? a->links_cap * 2 : 32;
-		struct bpf_link **nl = realloc(a->links, n * sizeof(*nl));
+		struct kept_link *nl = realloc(a->links, n * sizeof(*nl));
 
 		if (!nl)
 			return -ENOMEM;
 		a->links = nl;
 		a->links_cap = n;
 	}
-	a->links[a->nlinks++] = l;
+	a->links[a->nlinks].link = l;
+	a->links[a->nlinks++].pid = pid;
 	return 0;
 }
 
@@ -496,6 +514,35 @@ static int probe_sites(struct attacher *a, int fd, const char *name, pid_t owner
 	return (int)nsites;
 }
 
+/* whether a site before sites[i] is of the same probe */
+static bool site_seen(const struct probe_site *sites, int i)
+{
+	for (int j = 0; j < i; j++)
+		if (sites[j].probe == sites[i].probe)
+			return true;
+	return false;
+}
+
+/*
+ * One uprobe_multi link of prog on every site of sites[first]'s probe
+ * (Go's RETs of one function are many), in the file at path, for pid's
+ * process (-1: every process): the kernel places them in one call and
+ * takes them out in one, without a perf event each. NULL and errno.
+ */
+static struct bpf_link *attach_multi(struct bpf_program *prog, pid_t pid, const char *path,
+				     const struct probe_site *sites, int first, int nsites,
+				     bool retprobe)
+{
+	unsigned long offs[GOTLS_MAX_SITES];
+	size_t n = 0;
+
+	for (int j = first; j < nsites; j++)
+		if (sites[j].probe == sites[first].probe)
+			offs[n++] = sites[j].off;
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offs, .cnt = n, .retprobe = retprobe);
+	return bpf_program__attach_uprobe_multi(prog, pid, path, NULL, &opts);
+}
+
 /*
  * Attach every probe of its kind to the checked file open at fd (named
  * name in messages); 1 if attached, 0 if skipped (said), -errno. counted:
@@ -527,14 +574,24 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 	for (int i = 0; i < nsites; i++) {
 		const struct lib_probe *p = sites[i].probe;
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = is_retprobe(k.lib, p));
 		/* checked at attacher__new */
 		struct bpf_program *prog = probe_prog(a->obj, k.lib, p);
 		struct bpf_link *l;
 
-		/* by offset: libbpf never opens (or maps) the file itself */
-		l = prog ? bpf_program__attach_uprobe_opts(prog, pid, self, sites[i].off, &opts)
-			 : NULL;
+		if (a->multi) {
+			if (site_seen(sites, i))
+				continue; /* placed with the first site of its probe */
+			l = prog ? attach_multi(prog, pid, self, sites, i, nsites,
+						is_retprobe(k.lib, p))
+				 : NULL;
+		} else {
+			LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = is_retprobe(k.lib, p));
+
+			/* by offset: libbpf never opens (or maps) the file itself */
+			l = prog ? bpf_program__attach_uprobe_opts(prog, pid, self, sites[i].off,
+								   &opts)
+				 : NULL;
+		}
 		if (!l) {
 			int err = -errno;
 
@@ -544,14 +601,14 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 				fprintf(stderr, "tlstrace: attach %s in %s: %s\n", p->func,
 					esc(name), strerror(-err));
 			while (a->nlinks > first)
-				bpf_link__destroy(a->links[--a->nlinks]);
+				bpf_link__destroy(a->links[--a->nlinks].link);
 			refuse(a, ATTACH_FAILED, name, owner);
 			return 0;
 		}
-		if (keep_link(a, l)) {
+		if (keep_link(a, l, pid)) {
 			bpf_link__destroy(l);
 			while (a->nlinks > first)
-				bpf_link__destroy(a->links[--a->nlinks]);
+				bpf_link__destroy(a->links[--a->nlinks].link);
 			return -ENOMEM;
 		}
 	}
@@ -561,8 +618,13 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 	if (u)
 		u->files++;
 	a->files++;
-	if (k.lib && !k.io)
+	if (k.lib && !k.io) {
 		a->attached++;
+		/* its children are held at their fork, to be probed as it is */
+		if (pid > 0 && a->probed_fd >= 0)
+			bpf_map_update_elem(a->probed_fd, &(__u32){ (__u32)pid }, &(__u8){ 1 },
+					    BPF_ANY);
+	}
 	return 1;
 }
 
@@ -606,6 +668,7 @@ static int attach_held(struct attacher *a, int fd, const struct stat *st, const 
 	t->ino = st->st_ino;
 	t->pid = pid;
 	t->ok = ok;
+	t->tls = ok > 0 && k.lib && !k.io;
 	return ok;
 }
 
@@ -958,6 +1021,57 @@ out:
 	return n;
 }
 
+void attacher__set_probed_map(struct attacher *a, int fd)
+{
+	a->probed_fd = fd;
+}
+
+void attacher__forget(struct attacher *a, pid_t pid)
+{
+	size_t kept = 0, gone = 0;
+
+	if (pid <= 0)
+		return;
+	for (size_t i = 0; i < a->nlinks; i++) {
+		if (a->links[i].pid == pid) {
+			bpf_link__destroy(a->links[i].link);
+			gone++;
+		} else {
+			a->links[kept++] = a->links[i];
+		}
+	}
+	a->nlinks = kept;
+	kept = 0;
+	for (size_t i = 0; i < a->ntargets; i++) {
+		struct target *t = &a->targets[i];
+
+		if (t->pid != pid) {
+			a->targets[kept++] = *t;
+			continue;
+		}
+		/* a process given the pid later is another: its opens hold it again */
+		holder__forget(a->holder, t->dev, t->ino, pid);
+		if (t->ok) {
+			a->files--;
+			a->attached -= t->tls;
+		}
+	}
+	a->ntargets = kept;
+	if (a->probed_fd >= 0)
+		bpf_map_delete_elem(a->probed_fd, &(__u32){ (__u32)pid });
+	pthread_mutex_lock(&a->lock);
+	a->released += gone;
+	pthread_mutex_unlock(&a->lock);
+}
+
+void attacher__links(struct attacher *a, __u64 *kept, __u64 *released)
+{
+	pthread_mutex_lock(&a->lock);
+	*kept = a->nlinks;
+	*released = a->released;
+	pthread_mutex_unlock(&a->lock);
+}
+
 /* ---- the worker: libraries loaded while tracing ----------------------- */
 
 /* a request still queued that pid is held for */
@@ -995,12 +1109,20 @@ static void *worker_main(void *arg)
 					r.pid);
 			if (r.held && !held_queued(a, r.pid))
 				holder__release(a->holder, r.pid);
-		} else {
+		} else if (r.type == REQ_EXEC) {
 			if (attacher__exec(a, r.pid, r.per_pid) > 0 && a->verbose)
 				fprintf(stderr, "tlstrace: attached to the program of pid %d\n",
 					r.pid);
 			if (r.held && !held_queued(a, r.pid))
 				holder__release(a->holder, r.pid);
+		} else if (r.type == REQ_CHILD) {
+			if (attacher__scan_pid(a, r.pid, true) > 0 && a->verbose)
+				fprintf(stderr, "tlstrace: attached to the libraries of child %d\n",
+					r.pid);
+			if (r.held && !held_queued(a, r.pid))
+				holder__release(a->holder, r.pid);
+		} else {
+			attacher__forget(a, r.pid);
 		}
 		pthread_mutex_lock(&a->lock);
 	}
@@ -1094,6 +1216,29 @@ void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid, bool hel
 		holder__release(a->holder, pid);
 }
 
+void attacher__submit_child(struct attacher *a, pid_t pid, bool held)
+{
+	struct attach_request r = { .type = REQ_CHILD, .pid = pid, .per_pid = true, .held = held };
+
+	if (a->worker_on) {
+		submit(a, &r);
+		return;
+	}
+	attacher__scan_pid(a, pid, true);
+	if (held)
+		holder__release(a->holder, pid);
+}
+
+void attacher__submit_exit(struct attacher *a, pid_t pid)
+{
+	struct attach_request r = { .type = REQ_EXIT, .pid = pid, .per_pid = true };
+
+	if (a->worker_on)
+		submit(a, &r);
+	else
+		attacher__forget(a, pid);
+}
+
 /* until the worker has nothing left, or timeout_ms; true if it has not */
 static bool wait_idle(struct attacher *a, long timeout_ms)
 {
@@ -1146,7 +1291,7 @@ void attacher__free(struct attacher *a)
 	if (attacher__stop(a, 1000))
 		return; /* the worker is stuck in a file system: leave it all to exit */
 	for (size_t i = 0; i < a->nlinks; i++)
-		bpf_link__destroy(a->links[i]);
+		bpf_link__destroy(a->links[i].link);
 	free(a->links);
 	free(a->targets);
 	free(a->plain);

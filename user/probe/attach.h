@@ -92,12 +92,45 @@ void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid, bool hel
 int attacher__stop(struct attacher *a, long timeout_ms);
 
 /*
+ * pid, a child forked by a probed process (EV_PROC_CHILD), maps what its
+ * parent had probed, and those probes fire for its parent alone: the
+ * worker attaches them for it too, then continues it if held. Never blocks.
+ */
+void attacher__submit_child(struct attacher *a, pid_t pid, bool held);
+
+/*
+ * pid exited: the worker destroys the links placed for it alone and
+ * forgets what was decided for it (a later process of that pid is
+ * another). Never blocks.
+ */
+void attacher__submit_exit(struct attacher *a, pid_t pid);
+
+/* attacher__submit_exit()'s work, done now (the worker's, or before it starts) */
+void attacher__forget(struct attacher *a, pid_t pid);
+
+/*
+ * BPF's probed map (tgid -> 1): set for each process a TLS library is
+ * attached for alone, so that its forked children are held until they
+ * are probed too; cleared as it exits. fd is the caller's to keep.
+ */
+void attacher__set_probed_map(struct attacher *a, int fd);
+
+/* links in place now, and those destroyed as their processes exited */
+void attacher__links(struct attacher *a, __u64 *kept, __u64 *released);
+
+/*
  * --timing-only: attach the handshake probes alone (no read, write, bind,
  * free or name-lookup probes); the socket syscalls time the requests.
  */
 void attacher__set_timing_only(struct attacher *a);
 /* --wire: nothing is ever attached; every library and program found is left alone */
 void attacher__set_wire(struct attacher *a);
+/*
+ * Attach with uprobe_multi links (Linux 6.6+), one per program and file
+ * (and process), its sites placed and removed in one call each; the
+ * programs must have been loaded for them (probes_multi_supported()).
+ */
+void attacher__set_multi(struct attacher *a);
 
 /*
  * The holder (hold.h) to tell of every file decided (attached or

@@ -19,7 +19,9 @@
 struct attach_request {
 	enum {
 		REQ_OPENED, /* pid opened a TLS library at path */
-		REQ_EXEC    /* pid exec'd a program, perhaps with TLS built in */
+		REQ_EXEC,   /* pid exec'd a program, perhaps with TLS built in */
+		REQ_CHILD,  /* pid was forked by a probed process: probe what it maps */
+		REQ_EXIT    /* pid exited: its own probes go */
 	} type;
 	pid_t pid;
 	bool per_pid;

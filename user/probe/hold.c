@@ -178,6 +178,14 @@ void holder__known(struct holder *h, dev_t dev, ino_t ino, pid_t pid)
 		bpf_map_update_elem(h->known_fd, &k, &one, BPF_ANY);
 }
 
+void holder__forget(struct holder *h, dev_t dev, ino_t ino, pid_t pid)
+{
+	struct lib_key k = { .ino = ino, .dev = major(dev) << 20 | minor(dev), .pid = pid };
+
+	if (h && h->known_fd >= 0 && pid > 0)
+		bpf_map_delete_elem(h->known_fd, &k);
+}
+
 /* take pid out of the map and continue it, if it is there and ours */
 static void cont(struct holder *h, pid_t pid, enum why why, __u64 now)
 {

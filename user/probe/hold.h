@@ -60,6 +60,9 @@ int holder__pipe_fd(const struct holder *h);
  */
 void holder__known(struct holder *h, dev_t dev, ino_t ino, pid_t pid);
 
+/* undo holder__known() for pid (> 0), which exited: its pid's next process opens anew */
+void holder__forget(struct holder *h, dev_t dev, ino_t ino, pid_t pid);
+
 /* pid was held for a library now attached (or refused): continue it. h NULL is fine */
 void holder__release(struct holder *h, pid_t pid);
 

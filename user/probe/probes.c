@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "tlstrace.h"
 #include "lib_filter.h" /* before the skeleton, whose rodata has one */
@@ -58,6 +59,7 @@ int probes__open(struct probes *p)
 		fprintf(stderr, "tlstrace: make the held processes' pipe: %s\n", strerror(-err));
 		return err;
 	}
+	p->multi = probes_multi_supported();
 	p->skel = tlstrace_bpf__open();
 	if (!p->skel) {
 		err = -errno;
@@ -94,8 +96,43 @@ static int attach_tracepoints(struct probes *p)
 	return 0;
 }
 
+/*
+ * uprobe_multi links (BPF_TRACE_UPROBE_MULTI, 48 in the kernel's enum
+ * bpf_attach_type since Linux 6.6; Debian 12's uapi headers predate it):
+ * whether the running kernel has them, by its BTF's type of such a link.
+ */
+#define UPROBE_MULTI_ATTACH_TYPE 48
+
+bool probes_multi_supported(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool yes;
+
+	if (!vmlinux)
+		return false;
+	yes = btf__find_by_name_kind(vmlinux, "bpf_uprobe_multi_link", BTF_KIND_STRUCT) > 0;
+	btf__free(vmlinux);
+	return yes;
+}
+
+/* every uprobe and uretprobe program, loaded for uprobe_multi links */
+static void use_multi(struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program (prog, obj) {
+		const char *sec = bpf_program__section_name(prog);
+
+		if (!strncmp(sec, "uprobe", 6) || !strncmp(sec, "uretprobe", 9))
+			bpf_program__set_expected_attach_type(
+				prog, (enum bpf_attach_type)UPROBE_MULTI_ATTACH_TYPE);
+	}
+}
+
 int probes__load(struct probes *p, const struct options *o, const volatile sig_atomic_t *stop)
 {
+	bool multi = p->multi;
+
 	struct tlstrace_bpf *skel = p->skel;
 	int err;
 
@@ -112,6 +149,8 @@ int probes__load(struct probes *p, const struct options *o, const volatile sig_a
 		return err;
 	}
 
+	if (multi)
+		use_multi(skel->obj);
 	err = tlstrace_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "tlstrace: load BPF programs: %s%s\n", strerror(-err),
@@ -137,6 +176,9 @@ int probes__load(struct probes *p, const struct options *o, const volatile sig_a
 		attacher__set_timing_only(p->att);
 	if (o->wire)
 		attacher__set_wire(p->att);
+	if (multi)
+		attacher__set_multi(p->att);
+	attacher__set_probed_map(p->att, bpf_map__fd(skel->maps.probed));
 	holder__set_maps(p->hold, bpf_map__fd(skel->maps.held), bpf_map__fd(skel->maps.known_libs));
 	attacher__set_holder(p->att, p->hold);
 	return 0;

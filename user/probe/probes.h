@@ -20,7 +20,7 @@ struct ring_buffer;
 struct bpf_link;
 struct options;
 
-#define PROBES_MAX_TRACEPOINTS 32
+#define PROBES_MAX_TRACEPOINTS 48
 
 struct probes {
 	struct tlstrace_bpf *skel; /* opened (maybe not loaded); NULL before probes__open */
@@ -29,10 +29,18 @@ struct probes {
 	struct ring_buffer *rb;	   /* NULL until probes__read */
 	struct bpf_link *tracepoints[PROBES_MAX_TRACEPOINTS];
 	int ntracepoints;
+	bool multi; /* uprobe_multi links (probes_multi_supported), found at probes__open */
 };
 
 /* libbpf's messages on stderr with -v (escaped: they quote traced files' names), else none */
 void probes__set_verbose(bool on);
+
+/*
+ * Whether the kernel has uprobe_multi links (Linux 6.6+): then every
+ * uprobe is placed through them, in milliseconds, and per process where
+ * the processes are known (see attach.h); else one perf event each.
+ */
+bool probes_multi_supported(void);
 
 /* open the BPF object (not loaded): 0, or -errno once said */
 int probes__open(struct probes *p);

@@ -66,9 +66,9 @@ bool targets__follow(const struct options *o)
 	return !o->no_follow && (o->command || o->npids || o->comm[0]);
 }
 
-bool targets__per_pid(const struct options *o)
+bool targets__per_pid(const struct options *o, bool multi)
 {
-	return o->npids && o->no_follow;
+	return (o->npids && o->no_follow) || (multi && (o->command || o->npids || o->comm[0]));
 }
 
 void targets__filter(struct probes *p, const struct options *o)
@@ -80,6 +80,8 @@ void targets__filter(struct probes *p, const struct options *o)
 	skel->rodata->targ_follow = targets__follow(o);
 	/* a program the command starts is held at its exec (see targ_hold_exec) */
 	skel->rodata->targ_hold_exec = o->command != NULL && !o->no_hold;
+	/* a forked child is probed as its parent was (see bpf/net.bpf.c's forked) */
+	skel->rodata->targ_per_process = targets__per_pid(o, p->multi) && targets__follow(o);
 	memcpy((char *)skel->rodata->targ_comm, o->comm, sizeof(o->comm));
 }
 
@@ -224,7 +226,11 @@ static int trace_tree(struct tlstrace_bpf *skel, pid_t root, pid_t *tree, int *n
 }
 
 /* processes already running whose command name is comm */
-static int trace_comm(struct tlstrace_bpf *skel, const char *comm)
+/*
+ * Mark every process named comm traced; with per_pid, attach each one's
+ * libraries for it alone too. How many were marked, or -errno.
+ */
+static int trace_comm(struct probes *p, const char *comm, bool per_pid)
 {
 	struct dirent *d;
 	DIR *dir = opendir("/proc");
@@ -245,8 +251,11 @@ static int trace_comm(struct tlstrace_bpf *skel, const char *comm)
 			continue;
 		if (fgets(name, sizeof(name), f)) {
 			name[strcspn(name, "\n")] = '\0';
-			if (!strcmp(name, comm) && !trace_pid(skel, pid))
+			if (!strcmp(name, comm) && !trace_pid(p->skel, pid)) {
 				n++;
+				if (per_pid)
+					attacher__scan_pid(p->att, pid, true);
+			}
 		}
 		fclose(f);
 	}
@@ -289,7 +298,7 @@ static void warn_no_library(const struct options *o)
  * keep to the marked processes. A program a descendant starts has its
  * libraries attached as it loads them, as any library loaded later.
  */
-static int select_trees(struct probes *p, const struct options *o)
+static int select_trees(struct probes *p, const struct options *o, bool per_pid)
 {
 	pid_t *tree = calloc(FOLLOW_MAX_START, sizeof(*tree));
 	pid_t *kids = calloc(FOLLOW_MAX_START, sizeof(*kids));
@@ -309,7 +318,7 @@ static int select_trees(struct probes *p, const struct options *o)
 			n == 1 ? "" : "es", (mono_ns() - start) / 1e6);
 	start = mono_ns();
 	for (int j = 0; j < n; j++) {
-		int r = attacher__scan_pid(p->att, tree[j], false);
+		int r = attacher__scan_pid(p->att, tree[j], per_pid);
 
 		/* a descendant may exit meanwhile; a given process must be readable */
 		if (r < 0 && is_given(o, tree[j])) {
@@ -334,7 +343,7 @@ cleanup:
 static int select_pids(struct probes *p, const struct options *o)
 {
 	if (targets__follow(o))
-		return select_trees(p, o);
+		return select_trees(p, o, targets__per_pid(o, p->multi));
 	for (int i = 0; i < o->npids; i++) {
 		int n = attacher__scan_pid(p->att, o->pids[i], true);
 
@@ -352,12 +361,14 @@ static int select_pids(struct probes *p, const struct options *o)
 
 int targets__select(struct probes *p, const struct options *o, pid_t command)
 {
+	bool per_pid = targets__per_pid(o, p->multi);
+
 	if (o->npids) {
 		int err = select_pids(p, o);
 
 		if (err)
 			return err;
-	} else {
+	} else if (!per_pid) {
 		attacher__scan_ldcache(p->att);
 		attacher__scan_all(p->att);
 		if (!o->wire && !attacher__count(p->att))
@@ -365,7 +376,10 @@ int targets__select(struct probes *p, const struct options *o, pid_t command)
 				"tlstrace: warning: no TLS library found; TLS connections are "
 				"timed from their records alone\n");
 		if (o->comm[0])
-			trace_comm(p->skel, o->comm);
+			trace_comm(p, o->comm, false);
+	} else if (o->comm[0]) {
+		/* the others are attached as they start their programs and load libraries */
+		trace_comm(p, o->comm, true);
 	}
 	for (int i = 0; i < o->nlibs; i++)
 		attacher__user_file(p->att, o->libs[i], -1);
@@ -374,7 +388,7 @@ int targets__select(struct probes *p, const struct options *o, pid_t command)
 
 		/* a command with a TLS library built in (node): probes in place before it runs */
 		if (command__find_program(o->command[0], path, sizeof(path)))
-			attacher__program(p->att, path, -1);
+			attacher__program(p->att, path, per_pid ? command : -1);
 		trace_pid(p->skel, command);
 	}
 	return 0;

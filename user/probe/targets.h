@@ -30,11 +30,14 @@ int targets__check_pids(const struct options *o);
 bool targets__follow(const struct options *o);
 
 /*
- * Whether libraries are attached for each process alone (the uprobes fire
- * in it only): -p with --no-follow. Otherwise host-wide, once per file,
- * and the BPF programs return at once in processes not traced.
+ * Whether libraries are attached for each process alone, so that the
+ * uprobes fire in it only and no other process pays for them: wherever
+ * -p, -c or COMMAND choose the processes, given uprobe_multi links (multi:
+ * Linux 6.6+, placed in milliseconds); without them, only -p with
+ * --no-follow (a perf event per probe and process takes seconds).
+ * Host-wide tracing attaches once per file, for every process.
  */
-bool targets__per_pid(const struct options *o);
+bool targets__per_pid(const struct options *o, bool multi);
 
 /*
  * The BPF programs' own filter, set between probes__open and
