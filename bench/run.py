@@ -28,6 +28,11 @@ Sections (all by default, in this order; --only NAME[,NAME] for some):
            traced (no filter) or not (-p of another process): ns added per
            read/write of a non-socket fd (dd) and per open+close (the
            syscall tracepoints' tax), default mode and --timing-only
+  attach   ms from start to "tracing" (host-wide, -p, -c) on a quiet
+           machine and right after another tlstrace exits, and from SIGINT
+           until every probe is released; the uprobe hits an untraced
+           Python client on the system's libssl takes beside a traced one
+           under --, -c, -p and host-wide
 
 The server is nginx on a private copy of libssl (another inode), so that no
 tracer's uprobes fire in it: what is measured is the client's cost alone.
@@ -58,7 +63,7 @@ BENCH = os.path.join(ROOT, "bench")
 CLIENTS = os.path.join(BENCH, "clients.py")
 HANDSHAKE_BT = os.path.join(BENCH, "handshake.bt")
 BARE_BT_FILE = os.path.join(BENCH, "bare-probes.bt")
-SECTIONS = ["hits", "latency", "go", "bulk", "events", "idle", "memory", "syscalls"]
+SECTIONS = ["hits", "latency", "go", "bulk", "events", "idle", "memory", "syscalls", "attach"]
 BULK_SIZE = 256 * 1024 * 1024
 
 NGINX_CONF = """\
@@ -921,6 +926,133 @@ def section_syscalls(args, work):
             (m_op - base_op) / n_open * 1e9))
 
 
+# an untraced client on the system's libssl, new connections to the server until killed
+BUSY = r"""
+import http.client, ssl, sys
+ctx = ssl._create_unverified_context()
+print("ready", flush=True)
+n = 0
+while True:
+    c = http.client.HTTPSConnection("localhost", int(sys.argv[1]), context=ctx, timeout=10)
+    c.request("GET", "/hello")
+    c.getresponse().read()
+    c.close()
+"""
+
+
+def until_ready(tlstrace, opts):
+    """start `tlstrace OPTS` (no command): (process, ms until it says it is tracing)"""
+    t = time.perf_counter()
+    p = subprocess.Popen([tlstrace, "-f", "json", "-o", SINK] + opts, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if line.startswith("tlstrace: tracing"):
+            return p, (time.perf_counter() - t) * 1000
+    p.wait()
+    sys.exit("bench: tlstrace %s did not start" % " ".join(opts))
+
+
+def released_ms(p):
+    """SIGINT p: ms until it and the child that releases its probes are gone"""
+    t = time.perf_counter()
+    p.send_signal(signal.SIGINT)
+    p.stderr.read()
+    p.wait()
+    me = str(os.getpid())
+    while True:
+        left = False
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            if st[st.rfind(")") + 2:].split()[1] == me and int(pid) not in KEEP:
+                left = True
+                try:
+                    os.waitpid(int(pid), os.WNOHANG)
+                except ChildProcessError:
+                    pass
+        if not left:
+            return (time.perf_counter() - t) * 1000
+        time.sleep(0.002)
+
+
+def section_attach(args, srv, work):
+    holder = subprocess.Popen([sys.executable, "-c", "import ssl, sys; sys.stdin.read()"],
+                              stdin=subprocess.PIPE)
+    KEEP.add(holder.pid)
+    time.sleep(0.3)
+    modes = [("host-wide", []), ("-p PID", ["-p", str(holder.pid)]),
+             ("-c python3", ["-c", "python3"])]
+    ready, gone, after = {}, {}, {}
+    for name, opts in modes:
+        ready[name], gone[name], after[name] = [], [], []
+        for _ in range(args.rounds):
+            wait_for_detaches()
+            p, ms = until_ready(args.tlstrace, opts)
+            ready[name].append(ms)
+            gone[name].append(released_ms(p))
+            # another tlstrace detaching while this one starts
+            p, _ = until_ready(args.tlstrace, [])
+            p.send_signal(signal.SIGINT)
+            q, ms = until_ready(args.tlstrace, opts)
+            after[name].append(ms)
+            p.wait()
+            released_ms(q)
+    holder.stdin.close()
+    holder.wait()
+    KEEP.discard(holder.pid)
+    print("\n== attaching and detaching (median of %d; a Python process with libssl loaded "
+          "as -p's and -c's)" % args.rounds)
+    print("   %-12s %16s %22s %20s" % ("selection", "start->tracing ms",
+                                      "...beside a detach ms", "SIGINT->released ms"))
+    for name, _ in modes:
+        print("   %-12s %16.0f %22.0f %20.0f" % (name, median(ready[name]), median(after[name]),
+                                                 median(gone[name])))
+    print("   (targets: <= 100 ms quiet, <= 300 ms beside a detach; released <= 200 ms)")
+
+    url = "https://localhost:%d/hello" % srv.port
+    busy = subprocess.Popen([sys.executable, "-c", BUSY, str(srv.port)], stdout=subprocess.PIPE)
+    KEEP.add(busy.pid)
+    busy.stdout.readline()
+    rows = []
+    curls = ["curl", "-sk", "-o", "/dev/null", url, "-o", "/dev/null", url]
+    try:
+        wait_for_detaches()
+        _, st, _ = run_under(args.tlstrace, [], curls, quiet=False)
+        rows.append(("-- curl", st))
+        for name, opts in [("-c curl", ["-c", "curl"]), ("host-wide", [])]:
+            wait_for_detaches()
+            p, _ = until_ready(args.tlstrace, opts[:] + ["--stats"])
+            subprocess.run(curls, check=True)
+            time.sleep(0.5)
+            p.send_signal(signal.SIGINT)
+            rows.append((name, parse_stats(p.stderr.read())))
+            p.wait()
+        client = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.readline(); "
+                                   "exec(sys.argv[2])", str(srv.port), BUSY.replace(
+                                       "while True:", "for _ in range(20):")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        p, _ = until_ready(args.tlstrace, ["-p", str(client.pid), "--stats"])
+        client.stdin.write(b"go\n")
+        client.stdin.close()
+        client.wait()
+        rows.append(("-p client", parse_stats(p.stderr.read())))
+        p.wait()
+    finally:
+        busy.kill()
+        busy.wait()
+        KEEP.discard(busy.pid)
+    print("\n== what an untraced process pays: an untraced Python client on the system's "
+          "libssl, new connections in a loop, beside a traced client")
+    print("   %-12s %12s %14s" % ("selection", "hits traced", "hits untraced"))
+    for name, st in rows:
+        print("   %-12s %12d %14d%s" % (name, st["hits.total"], st["hits.untraced"],
+                                        "  (host-wide: every process is traced)"
+                                        if name == "host-wide" else ""))
+
+
 def main():
     ap = argparse.ArgumentParser(description="tlstrace benchmark: figures and ratios")
     ap.add_argument("--tlstrace", default=os.path.join(ROOT, "tlstrace"))
@@ -989,6 +1121,9 @@ def main():
             sys.stdout.flush()
         if "syscalls" in only:
             section_syscalls(args, work)
+            sys.stdout.flush()
+        if "attach" in only:
+            section_attach(args, srv, work)
         wait_for_detaches()
         print("\n%.0f s; at the end: %s" % (time.monotonic() - t0, load_note()))
     finally:

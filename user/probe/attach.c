@@ -35,8 +35,10 @@
 #include "probe/attach.h"
 #include "probe/attachq.h"
 #include "probe/gotls.h"
+#include "common/clock.h"
 #include "common/escape.h"
 #include "probe/hold.h"
+#include "probe/links.h"
 #include "probe/libfile.h"
 #include "common/tlslib.h"
 #include "tlstrace.h"
@@ -106,6 +108,7 @@ struct attacher {
 	struct kept_link *links;
 	size_t nlinks, links_cap;
 	__u64 released;	  /* links of exited processes, destroyed */
+	unsigned reaping; /* reap_aside() threads still destroying links */
 	int probed_fd;	  /* BPF's probed map (see attacher__set_probed_map); -1: none */
 	size_t max_links; /* what the descriptor limit allows */
 	int attached;	  /* TLS libraries */
@@ -1021,6 +1024,65 @@ out:
 	return n;
 }
 
+/* ---- releasing links ------------------------------------------------------ */
+
+struct reap_job {
+	struct attacher *a;
+	struct bpf_link **links;
+	size_t n;
+};
+
+static void *reap_job_main(void *arg)
+{
+	struct reap_job *j = arg;
+	struct attacher *a = j->a;
+
+	links_destroy(j->links, j->n);
+	pthread_mutex_lock(&a->lock);
+	a->released += j->n;
+	a->reaping--;
+	pthread_cond_broadcast(&a->idle);
+	pthread_mutex_unlock(&a->lock);
+	free(j->links);
+	free(j);
+	return NULL;
+}
+
+/*
+ * Destroy links (n, an array the caller gives up) aside, in a detached
+ * thread, so that the worker goes on attaching meanwhile; at once, here,
+ * if no thread can start.
+ */
+static void reap_aside(struct attacher *a, struct bpf_link **links, size_t n)
+{
+	struct reap_job *j = malloc(sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t t;
+	int err = -1;
+
+	if (j) {
+		*j = (struct reap_job){ .a = a, .links = links, .n = n };
+		pthread_mutex_lock(&a->lock);
+		a->reaping++;
+		pthread_mutex_unlock(&a->lock);
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		err = pthread_create(&t, &attr, reap_job_main, j);
+		pthread_attr_destroy(&attr);
+		if (!err)
+			return;
+		pthread_mutex_lock(&a->lock);
+		a->reaping--;
+		pthread_mutex_unlock(&a->lock);
+		free(j);
+	}
+	links_destroy(links, n);
+	pthread_mutex_lock(&a->lock);
+	a->released += n;
+	pthread_mutex_unlock(&a->lock);
+	free(links);
+}
+
 void attacher__set_probed_map(struct attacher *a, int fd)
 {
 	a->probed_fd = fd;
@@ -1028,17 +1090,21 @@ void attacher__set_probed_map(struct attacher *a, int fd)
 
 void attacher__forget(struct attacher *a, pid_t pid)
 {
-	size_t kept = 0, gone = 0;
+	struct bpf_link **gone = NULL;
+	size_t kept = 0, ngone = 0;
 
 	if (pid <= 0)
 		return;
+	for (size_t i = 0; i < a->nlinks; i++)
+		ngone += a->links[i].pid == pid;
+	if (ngone && !(gone = malloc(ngone * sizeof(*gone))))
+		return; /* kept until the end */
+	ngone = 0;
 	for (size_t i = 0; i < a->nlinks; i++) {
-		if (a->links[i].pid == pid) {
-			bpf_link__destroy(a->links[i].link);
-			gone++;
-		} else {
+		if (a->links[i].pid == pid)
+			gone[ngone++] = a->links[i].link;
+		else
 			a->links[kept++] = a->links[i];
-		}
 	}
 	a->nlinks = kept;
 	kept = 0;
@@ -1059,9 +1125,8 @@ void attacher__forget(struct attacher *a, pid_t pid)
 	a->ntargets = kept;
 	if (a->probed_fd >= 0)
 		bpf_map_delete_elem(a->probed_fd, &(__u32){ (__u32)pid });
-	pthread_mutex_lock(&a->lock);
-	a->released += gone;
-	pthread_mutex_unlock(&a->lock);
+	if (ngone)
+		reap_aside(a, gone, ngone);
 }
 
 void attacher__links(struct attacher *a, __u64 *kept, __u64 *released)
@@ -1284,14 +1349,43 @@ int attacher__stop(struct attacher *a, long timeout_ms)
 	return 0;
 }
 
+void attacher__release(struct attacher *a)
+{
+	struct bpf_link **all;
+	struct timespec until;
+
+	if (!a || a->worker_on)
+		return; /* the worker's to change: stop it first */
+	all = malloc((a->nlinks ? a->nlinks : 1) * sizeof(*all));
+	if (all) {
+		for (size_t i = 0; i < a->nlinks; i++)
+			all[i] = a->links[i].link;
+		links_destroy(all, a->nlinks);
+		free(all);
+	} else {
+		for (size_t i = 0; i < a->nlinks; i++)
+			bpf_link__destroy(a->links[i].link);
+	}
+	pthread_mutex_lock(&a->lock);
+	a->released += a->nlinks;
+	a->nlinks = 0;
+	/* the exited processes' links still going: a second at most */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	while (a->reaping && pthread_cond_timedwait(&a->idle, &a->lock, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&a->lock);
+}
+
 void attacher__free(struct attacher *a)
 {
 	if (!a)
 		return;
 	if (attacher__stop(a, 1000))
 		return; /* the worker is stuck in a file system: leave it all to exit */
-	for (size_t i = 0; i < a->nlinks; i++)
-		bpf_link__destroy(a->links[i].link);
+	attacher__release(a);
+	if (a->reaping)
+		return; /* a release thread still uses it: left to exit */
 	free(a->links);
 	free(a->targets);
 	free(a->plain);

@@ -62,6 +62,14 @@ struct attacher *attacher__new(struct bpf_object *obj, bool verbose,
 /* stops the worker (1 s at most) and detaches everything; NULL is fine */
 void attacher__free(struct attacher *a);
 
+/*
+ * Destroy every link now, all at once (their grace periods shared), and
+ * wait up to a second for those of exited processes still going: about
+ * one grace period in all (~50 ms here) instead of one per link. Only
+ * once the worker is stopped (attacher__stop); NULL is fine.
+ */
+void attacher__release(struct attacher *a);
+
 /* the refusals so far, indexed by enum attach_refusal (out: ATTACH_REFUSAL_NR) */
 void attacher__refusals(struct attacher *a, __u64 *out);
 

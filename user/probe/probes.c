@@ -19,6 +19,7 @@
 #include "common/tlslib.h"
 #include "probe/attach.h"
 #include "probe/hold.h"
+#include "probe/links.h"
 #include "probe/probes.h"
 
 static bool verbose;
@@ -253,10 +254,14 @@ void probes__counters(struct probes *p, __u64 *out)
 }
 
 /*
- * Detaching a uprobe waits out an RCU grace period in the kernel, one after
- * another (~70 ms each here): seconds for all of them. A child that shares
- * our descriptors holds the last references and lets them go after we have
- * exited, so tlstrace itself returns at once. The probes are still removed.
+ * Removing a uprobe waits out RCU grace periods in the kernel, one link
+ * after another from one thread (~50 ms each here): so the uprobe links,
+ * which cost every process that runs their library, are destroyed first,
+ * all at once (attacher__release), in about the time of one. The
+ * tracepoints' perf events take ~140 ms each here, in part one at a time
+ * whatever the thread (the kernel's event_mutex): a child that shares our
+ * descriptors destroys them together once we have exited, so that
+ * tlstrace itself returns at once, then exits (the programs and maps go).
  */
 void probes__detach_in_background(struct probes *p, int output_fd)
 {
@@ -266,6 +271,8 @@ void probes__detach_in_background(struct probes *p, int output_fd)
 
 	if (!p->skel)
 		return;
+	if (!attacher__stop(p->att, 1000))
+		attacher__release(p->att);
 	if (pipe2(fds, O_CLOEXEC))
 		return;
 	pid = fork();
@@ -287,6 +294,8 @@ void probes__detach_in_background(struct probes *p, int output_fd)
 	}
 	while (read(fds[0], &c, 1) > 0)
 		;
+	/* ours are the last references now: the tracepoints go together, what is left at exit */
+	links_destroy(p->tracepoints, p->ntracepoints);
 	_exit(0);
 }
 
