@@ -122,16 +122,22 @@ def other_runs():
 
 
 def other_uprobes():
-    """uprobes other processes have attached (bpftool perf list): they slow
-    every client of the library they are on"""
+    """uprobes other processes have attached (bpftool perf list; uprobe_multi
+    links, bpftool link list): they slow every client of the library they
+    are on"""
     p = subprocess.run(["bpftool", "-j", "perf", "list"], capture_output=True, text=True)
+    q = subprocess.run(["bpftool", "-j", "link", "list"], capture_output=True, text=True)
     try:
         probes = [x for x in json.loads(p.stdout) if x.get("fd_type", "").startswith("uprobe")
                   or x.get("fd_type", "").startswith("uretprobe")]
+        multi = [x for x in json.loads(q.stdout or "[]") if x.get("type") == "uprobe_multi"]
     except ValueError:
         return "?"
-    owners = sorted({"%d/%s" % (x["pid"], comm(x["pid"])) for x in probes})
-    return "%d%s" % (len(probes), " (%s)" % ", ".join(owners) if owners else "")
+    owners = sorted({"%d/%s" % (x["pid"], comm(x["pid"])) for x in probes} |
+                    {"%d/%s" % (o["pid"], comm(o["pid"])) for x in multi
+                     for o in x.get("pids", [])})
+    return "%d perf, %d uprobe_multi links%s" % (len(probes), len(multi), " (%s)" % ", ".join(
+        owners) if owners else "")
 
 
 def load_note():
@@ -967,12 +973,13 @@ def released_ms(p):
                     st = f.read()
             except OSError:
                 continue
+            # (the watchdog of held processes, tlstrace-hold, holds no probe)
             if st[st.rfind(")") + 2:].split()[1] == me and int(pid) not in KEEP:
-                left = True
                 try:
                     os.waitpid(int(pid), os.WNOHANG)
                 except ChildProcessError:
                     pass
+                left = left or comm(int(pid)) != "tlstrace-hold"
         if not left:
             return (time.perf_counter() - t) * 1000
         time.sleep(0.002)

@@ -5,6 +5,7 @@
  * process fork/exec/exit, and the socket syscalls made inside a TLS call,
  * which tie a TLS session to its socket.
  */
+#include <bpf/bpf_endian.h>
 #include "common.bpf.h"
 #include "lib_filter.h"
 
@@ -16,6 +17,16 @@
 #define TCP_CLOSE 7
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/*
+ * A syscall of the current thread, as the raw sys_enter/sys_exit
+ * tracepoints give it (see sys_enter() and sys_exit() at the end): its
+ * arguments at entry, its result at exit.
+ */
+struct sc_call {
+	unsigned long args[6];
+	long ret;
+};
 
 /* connect() in progress on a thread */
 struct connect_args {
@@ -49,8 +60,7 @@ struct {
 	__type(value, struct sock_info);
 } socks SEC(".maps");
 
-SEC("tp/syscalls/sys_enter_connect")
-int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sys_enter_connect(struct sc_call *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
@@ -65,8 +75,7 @@ int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_connect")
-int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int sys_exit_connect(struct sc_call *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
@@ -74,24 +83,65 @@ int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-/* the verifier refuses copies through a ctx pointer moved by CO-RE: use the helper */
-static __always_inline void copy_addrs(struct trace_event_raw_inet_sock_set_state *ctx, __u8 *saddr,
-				       __u8 *daddr)
+/*
+ * A TCP socket's change of state, as the sock:inet_sock_set_state event
+ * gives it (its fields, read from the socket at the raw tracepoint: no
+ * perf event to attach and remove).
+ */
+struct sock_state {
+	__u64 skaddr;
+	int oldstate;
+	int newstate;
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u16 family;
+	__u16 protocol;
+	__u8 saddr[16]; /* AF_INET: the first 4 bytes */
+	__u8 daddr[16];
+};
+
+static __always_inline void read_sock_state(struct sock_state *st, struct sock *sk, int oldstate,
+					    int newstate)
 {
-	if (ctx->family == AF_INET) {
-		bpf_probe_read_kernel(saddr, 4, ctx->saddr);
-		bpf_probe_read_kernel(daddr, 4, ctx->daddr);
+	struct inet_sock *inet = (struct inet_sock *)sk;
+
+	st->skaddr = (__u64)sk;
+	st->oldstate = oldstate;
+	st->newstate = newstate;
+	st->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	st->protocol = BPF_CORE_READ(sk, sk_protocol);
+	st->sport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
+	st->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (st->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&st->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&st->daddr, sk, __sk_common.skc_v6_daddr);
 	} else {
-		bpf_probe_read_kernel(saddr, 16, ctx->saddr_v6);
-		bpf_probe_read_kernel(daddr, 16, ctx->daddr_v6);
+		BPF_CORE_READ_INTO((__u32 *)st->saddr, inet, inet_saddr);
+		BPF_CORE_READ_INTO((__u32 *)st->daddr, sk, __sk_common.skc_daddr);
 	}
 }
 
-SEC("tp/sock/inet_sock_set_state")
-int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+static __always_inline void copy_addrs(struct sock_state *ctx, __u8 *saddr, __u8 *daddr)
 {
-	__u64 sk = (__u64)ctx->skaddr;
+	if (ctx->family == AF_INET) {
+		__builtin_memcpy(saddr, ctx->saddr, 4);
+		__builtin_memcpy(daddr, ctx->daddr, 4);
+	} else {
+		__builtin_memcpy(saddr, ctx->saddr, 16);
+		__builtin_memcpy(daddr, ctx->daddr, 16);
+	}
+}
+
+/* raw: (struct sock *sk, int oldstate, int newstate) */
+SEC("raw_tp/inet_sock_set_state")
+int inet_sock_set_state(struct bpf_raw_tracepoint_args *raw)
+{
+	struct sock_state st = {}, *ctx = &st;
 	struct sock_info *si;
+	__u64 sk;
+
+	read_sock_state(&st, (struct sock *)raw->args[0], (int)raw->args[1], (int)raw->args[2]);
+	sk = st.skaddr;
 
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
@@ -282,29 +332,25 @@ static __always_inline void accept_exit(long ret)
 	commit(e);
 }
 
-SEC("tp/syscalls/sys_enter_accept4")
-int sys_enter_accept4(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sys_enter_accept4(struct sc_call *ctx)
 {
 	accept_enter();
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_accept4")
-int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int sys_exit_accept4(struct sc_call *ctx)
 {
 	accept_exit(ctx->ret);
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_accept")
-int sys_enter_accept(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sys_enter_accept(struct sc_call *ctx)
 {
 	accept_enter();
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_accept")
-int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int sys_exit_accept(struct sc_call *ctx)
 {
 	accept_exit(ctx->ret);
 	return 0;
@@ -519,8 +565,8 @@ int signal_generate(struct bpf_raw_tracepoint_args *ctx)
 }
 
 /* a held process that exits is no longer held */
-SEC("tp/sched/sched_process_exit")
-int hold_exit(struct trace_event_raw_sched_process_template *ctx)
+SEC("raw_tp/sched_process_exit")
+int hold_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
@@ -530,8 +576,7 @@ int hold_exit(struct trace_event_raw_sched_process_template *ctx)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_openat")
-int sys_enter_openat(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sys_enter_openat(struct sc_call *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ev_lib_open *e;
@@ -567,8 +612,7 @@ int sys_enter_openat(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_openat")
-int sys_exit_openat(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int sys_exit_openat(struct sc_call *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
@@ -615,8 +659,7 @@ static __always_inline void report_close(__u64 key, __u32 fd)
 	bpf_map_delete_elem(&losses, &lk);
 }
 
-SEC("tp/syscalls/sys_enter_close")
-int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sys_enter_close(struct sc_call *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 fd = (__u32)ctx->args[0];
@@ -1403,15 +1446,13 @@ static __always_inline void nested_read_done(long ret)
 	submit(e, offsetof(struct ev_tls_in, data) + cap);
 }
 
-SEC("tp/syscalls/sys_exit_read")
-int sys_exit_read(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int sys_exit_read(struct sc_call *ctx)
 {
 	nested_read_done(ctx->ret);
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_recvfrom")
-int sys_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int sys_exit_recvfrom(struct sc_call *ctx)
 {
 	nested_read_done(ctx->ret);
 	return 0;
@@ -1446,13 +1487,13 @@ static __always_inline int io_body(int is_write)
 	return 0;
 }
 
-SEC("tp")
+SEC("raw_tp")
 int sock_read_body(void *ctx)
 {
 	return io_body(0);
 }
 
-SEC("tp")
+SEC("raw_tp")
 int sock_write_body(void *ctx)
 {
 	return io_body(1);
@@ -1495,20 +1536,17 @@ static __always_inline int io_tail_call(void *ctx, __u32 fd, __u64 buf, __u64 le
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_write")
-int sys_enter_write(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sys_enter_write(void *tctx, struct sc_call *ctx)
 {
-	return io_tail_call(ctx, ctx->args[0], ctx->args[1], ctx->args[2], 1);
+	return io_tail_call(tctx, ctx->args[0], ctx->args[1], ctx->args[2], 1);
 }
 
-SEC("tp/syscalls/sys_enter_sendto")
-int sys_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sys_enter_sendto(void *tctx, struct sc_call *ctx)
 {
-	return io_tail_call(ctx, ctx->args[0], ctx->args[1], ctx->args[2], 1);
+	return io_tail_call(tctx, ctx->args[0], ctx->args[1], ctx->args[2], 1);
 }
 
-SEC("tp/syscalls/sys_enter_sendmsg")
-int sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sys_enter_sendmsg(void *tctx, struct sc_call *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 key = (id >> 32) << 32 | (__u32)ctx->args[0];
@@ -1520,11 +1558,10 @@ int sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)ctx->args[1]) == 0 && msg.msg_iovlen)
 		bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov);
-	return io_tail_call(ctx, ctx->args[0], (__u64)iov.iov_base, iov.iov_len, 1);
+	return io_tail_call(tctx, ctx->args[0], (__u64)iov.iov_base, iov.iov_len, 1);
 }
 
-SEC("tp/syscalls/sys_enter_writev")
-int sys_enter_writev(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sys_enter_writev(void *tctx, struct sc_call *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 key = (id >> 32) << 32 | (__u32)ctx->args[0];
@@ -1535,19 +1572,17 @@ int sys_enter_writev(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	if (ctx->args[2] < 1 || bpf_probe_read_user(&iov, sizeof(iov), (void *)ctx->args[1]))
 		return 0;
-	return io_tail_call(ctx, ctx->args[0], (__u64)iov.iov_base, iov.iov_len, 1);
+	return io_tail_call(tctx, ctx->args[0], (__u64)iov.iov_base, iov.iov_len, 1);
 }
 
-SEC("tp/syscalls/sys_enter_read")
-int sys_enter_read(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sys_enter_read(void *tctx, struct sc_call *ctx)
 {
-	return io_tail_call(ctx, ctx->args[0], ctx->args[1], ctx->args[2], 0);
+	return io_tail_call(tctx, ctx->args[0], ctx->args[1], ctx->args[2], 0);
 }
 
 #define MSG_PEEK 2
 
-SEC("tp/syscalls/sys_enter_recvfrom")
-int sys_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sys_enter_recvfrom(void *tctx, struct sc_call *ctx)
 {
 	/*
 	 * A peek leaves its bytes to the next read: not a read of them
@@ -1555,13 +1590,12 @@ int sys_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 	 */
 	if (ctx->args[3] & MSG_PEEK)
 		return 0;
-	return io_tail_call(ctx, ctx->args[0], ctx->args[1], ctx->args[2], 0);
+	return io_tail_call(tctx, ctx->args[0], ctx->args[1], ctx->args[2], 0);
 }
 
-SEC("tp/syscalls/sys_enter_recvmsg")
-int sys_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sys_enter_recvmsg(void *tctx, struct sc_call *ctx)
 {
-	return io_tail_call(ctx, ctx->args[0], 0, 0, 0);
+	return io_tail_call(tctx, ctx->args[0], 0, 0, 0);
 }
 
 /*
@@ -1709,20 +1743,17 @@ static __always_inline int child_returns(long ret)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_clone")
-int sys_exit_clone(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int sys_exit_clone(struct sc_call *ctx)
 {
 	return child_returns(ctx->ret);
 }
 
-SEC("tp/syscalls/sys_exit_clone3")
-int sys_exit_clone3(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int sys_exit_clone3(struct sc_call *ctx)
 {
 	return child_returns(ctx->ret);
 }
 
-SEC("tp/syscalls/sys_exit_fork")
-int sys_exit_fork(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int sys_exit_fork(struct sc_call *ctx)
 {
 	return child_returns(ctx->ret);
 }
@@ -1762,8 +1793,8 @@ static __always_inline void exec_inherited(__u32 tgid)
 	bpf_for_each_map_elem(&fds, exec_closed, &tgid, 0);
 }
 
-SEC("tp/sched/sched_process_exec")
-int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
+SEC("raw_tp/sched_process_exec")
+int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	char comm[TASK_COMM_LEN];
@@ -1813,8 +1844,8 @@ static long exit_loss(struct bpf_map *map, struct loss_key *k, struct held_loss 
 	return 0;
 }
 
-SEC("tp/sched/sched_process_exit")
-int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
+SEC("raw_tp/sched_process_exit")
+int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
@@ -1846,5 +1877,137 @@ int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
 		commit(e);
 	}
 	bpf_map_delete_elem(&traced, &tgid);
+	return 0;
+}
+
+/*
+ * The syscalls followed, by their x86-64 numbers. Each is met at the raw
+ * sys_enter and sys_exit tracepoints, one program each that returns at
+ * once for every other syscall: raw tracepoints attach and detach without
+ * a perf event each (whose removal waits in the kernel one after another),
+ * and cost a followed syscall less than a per-syscall event, which copies
+ * the arguments into a perf record before the program runs.
+ */
+#define NR_read 0
+#define NR_write 1
+#define NR_close 3
+#define NR_writev 20
+#define NR_connect 42
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_clone 56
+#define NR_fork 57
+#define NR_openat 257
+#define NR_accept4 288
+#define NR_clone3 435
+
+#define TS_COMPAT 0x0002 /* x86's thread_info.status: a 32-bit syscall, numbered otherwise */
+
+static __always_inline int followed_nr(long nr)
+{
+	switch (nr) {
+	case NR_read:
+	case NR_write:
+	case NR_close:
+	case NR_writev:
+	case NR_connect:
+	case NR_accept:
+	case NR_sendto:
+	case NR_recvfrom:
+	case NR_sendmsg:
+	case NR_recvmsg:
+	case NR_clone:
+	case NR_fork:
+	case NR_openat:
+	case NR_accept4:
+	case NR_clone3:
+		return 1;
+	}
+	return 0;
+}
+
+/* the current syscall is a 32-bit program's, whose numbers are not these */
+static __always_inline int compat_syscall(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
+}
+
+SEC("raw_tp/sys_enter")
+int sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	long nr = ctx->args[1];
+	struct sc_call c = {};
+	struct pt_regs regs;
+
+	if (!followed_nr(nr) || compat_syscall() ||
+	    bpf_probe_read_kernel(&regs, sizeof(regs), (void *)ctx->args[0]))
+		return 0;
+	c.args[0] = regs.di;
+	c.args[1] = regs.si;
+	c.args[2] = regs.dx;
+	c.args[3] = regs.r10;
+	switch (nr) {
+	case NR_read:
+		return sys_enter_read(ctx, &c);
+	case NR_write:
+		return sys_enter_write(ctx, &c);
+	case NR_writev:
+		return sys_enter_writev(ctx, &c);
+	case NR_sendto:
+		return sys_enter_sendto(ctx, &c);
+	case NR_sendmsg:
+		return sys_enter_sendmsg(ctx, &c);
+	case NR_recvfrom:
+		return sys_enter_recvfrom(ctx, &c);
+	case NR_recvmsg:
+		return sys_enter_recvmsg(ctx, &c);
+	case NR_close:
+		return sys_enter_close(&c);
+	case NR_connect:
+		return sys_enter_connect(&c);
+	case NR_accept:
+		return sys_enter_accept(&c);
+	case NR_accept4:
+		return sys_enter_accept4(&c);
+	case NR_openat:
+		return sys_enter_openat(&c);
+	}
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	struct sc_call c = { .ret = ctx->args[1] };
+	long nr = BPF_CORE_READ(regs, orig_ax);
+
+	if (!followed_nr(nr) || compat_syscall())
+		return 0;
+	switch (nr) {
+	case NR_read:
+		return sys_exit_read(&c);
+	case NR_recvfrom:
+		return sys_exit_recvfrom(&c);
+	case NR_connect:
+		return sys_exit_connect(&c);
+	case NR_accept:
+		return sys_exit_accept(&c);
+	case NR_accept4:
+		return sys_exit_accept4(&c);
+	case NR_openat:
+		return sys_exit_openat(&c);
+	case NR_clone:
+		return sys_exit_clone(&c);
+	case NR_clone3:
+		return sys_exit_clone3(&c);
+	case NR_fork:
+		return sys_exit_fork(&c);
+	}
 	return 0;
 }
