@@ -271,12 +271,15 @@ static int add_prefixes(struct lib_filter *f, size_t *n, const char *const names
 	return 0;
 }
 
-int tlslib_lib_filter(struct lib_filter *f)
+int tlslib_lib_filter(struct lib_filter *f, const char *also)
 {
+	const char *extra[TLSLIB_MAX_FILES] = { also };
 	size_t n = 0;
 	int err = 0;
 
 	memset(f, 0, sizeof(*f));
+	if (also && (err = add_prefixes(f, &n, extra)))
+		return err;
 	tlslib_for_each (l) {
 		err = add_prefixes(f, &n, l->files);
 		if (!err && l->io_probes)

@@ -108,12 +108,13 @@ const struct tlslib *tlslib_by_file(const char *path);
 const struct tlslib *tlslib_io_by_file(const char *path);
 
 /*
- * BPF's openat filter: every row's file-name prefixes (files and io_files) into *f (zeroed
- * first). 0, or -E2BIG (more than LIB_FILTER_MAX prefixes), -EINVAL (an
+ * BPF's openat filter: every row's file-name prefixes (files and io_files),
+ * and also (another prefix, such as libc's for name lookups; NULL: none),
+ * into *f (zeroed first). 0, or -E2BIG (more than LIB_FILTER_MAX prefixes), -EINVAL (an
  * empty one) or -ENAMETOOLONG (one of LIB_FILTER_LEN bytes or more); f is
  * then unusable.
  */
-int tlslib_lib_filter(struct lib_filter *f);
+int tlslib_lib_filter(struct lib_filter *f, const char *also);
 
 /*
  * The rows' titles for a message, "OpenSSL or GnuTLS" ("A, B or C" for

@@ -44,7 +44,7 @@
 #include "tlstrace.h"
 
 /* getaddrinfo, for name lookups (bpf/dns.bpf.c): libc is no TLS library */
-static const char libc_file[] = "libc.so.";
+const char attach_libc_file[] = "libc.so.";
 static const struct lib_probe libc_probes[] = {
 	{ "getaddrinfo", "getaddrinfo_enter", PROBE_REQUIRED },
 	{ "getaddrinfo", "getaddrinfo_exit", PROBE_RET | PROBE_REQUIRED },
@@ -708,7 +708,7 @@ static bool kind_by_name(const char *path, struct kind *k)
 	k->io = false;
 	if (!k->lib && (k->lib = tlslib_io_by_file(path)))
 		k->io = true;
-	return k->lib || !strncmp(base, libc_file, strlen(libc_file));
+	return k->lib || !strncmp(base, attach_libc_file, strlen(attach_libc_file));
 }
 
 /*

@@ -23,6 +23,9 @@ struct attacher;
 #define ATTACH_MAX_READ_PER_USER 64 /* a user's files read for their symbols, attached or not */
 #define ATTACH_MAX_TARGETS 4096	    /* files remembered, attached or not */
 
+/* libc's file-name prefix: its getaddrinfo is probed for name lookups */
+extern const char attach_libc_file[];
+
 /* why a library was not attached, counted (see attacher__refusals) */
 enum attach_refusal {
 	ATTACH_NOT_REGULAR = LIBFILE_NOT_REGULAR,

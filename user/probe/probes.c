@@ -139,7 +139,9 @@ int probes__load(struct probes *p, const struct options *o, const volatile sig_a
 
 	skel->rodata->targ_timing_only = o->timing_only;
 	/* the TLS libraries whose opening BPF reports, from their table */
-	err = tlslib_lib_filter((struct lib_filter *)&skel->rodata->targ_lib_files);
+	/* libc too where name lookups are probed: a new process's libc is attached as it loads */
+	err = tlslib_lib_filter((struct lib_filter *)&skel->rodata->targ_lib_files,
+				o->timing_only || o->wire ? NULL : attach_libc_file);
 	if (err) {
 		fprintf(stderr, "tlstrace: the table of TLS libraries: %s\n", strerror(-err));
 		return err;
