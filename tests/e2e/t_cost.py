@@ -9,6 +9,9 @@ released while tracing goes on. Each test counts its own tracer's hits and
 links, whatever other tracers run beside it."""
 
 import json
+import os
+import shutil
+import subprocess
 import re
 import sys
 import time
@@ -198,3 +201,52 @@ def test_per_process_forked_children(env):
     s = check_untraced(err, "forked children")
     expect(s.get("holds", 0) >= 2, "holds=%s: the children were not held" % s.get("holds"))
     return "3 processes, holds %d" % s["holds"]
+
+
+def test_per_process_user_library(env):
+    """`tlstrace -c curl` while curl runs 20 times, one after another, on a
+    copy of libssl and libcrypto its user owns (LD_LIBRARY_PATH): each run
+    attaches the copy for its own process and lets it go at exit, so the
+    user's bound (16 files of theirs attached at once) never refuses one:
+    20 entries, no user_limit refusal."""
+    need("curl")
+    need_multi()
+    env.require_server()
+    from t_security import NOBODY, AttackerDir
+    runs = 20
+    with AttackerDir() as d:
+        lib = d.join("lib")
+        os.makedirs(lib)
+        for name, path in libssl_paths().items():
+            shutil.copy(path, os.path.join(lib, name))
+        subprocess.run(["chown", "-R", "%d:%d" % (NOBODY, NOBODY), d.path], check=True)
+        tracer = env.start_tlstrace("per_process_user_library", ["--stats", "-c", "curl"])
+        for i in range(runs):
+            rc, _, err = env.procs.run(["curl", "-sk", "-o", "/dev/null", env.url("/hello")], 30,
+                                       "curl", env=dict(os.environ, LD_LIBRARY_PATH=lib))
+            expect(rc == 0, "curl run %d exited %d%s" % (i, rc, stderr_hint(err)))
+        time.sleep(0.5)
+        tracer.send_signal(2)
+        rc = env.procs.wait(tracer, 15, "tlstrace")
+    with open(tracer.err_file, errors="replace") as f:
+        err = f.read()
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    s = stats(err)
+    expect(s.get("libs.refused.user_limit", -1) == 0,
+           "libs.refused.user_limit=%s: a user's library was refused after its processes "
+           "had exited" % s.get("libs.refused.user_limit"))
+    entries = read_entries(tracer.out_file)
+    expect(len(entries) == runs, "%d entries, want %d" % (len(entries), runs))
+    return "%d runs, links released %d" % (runs, s.get("links.released", 0))
+
+
+def libssl_paths():
+    """libssl and libcrypto as this Python maps them"""
+    import ssl  # noqa: F401 (maps them)
+    paths = {}
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1]
+            if os.path.basename(path).startswith(("libssl.so", "libcrypto.so")):
+                paths[os.path.basename(path)] = path
+    return paths

@@ -70,6 +70,7 @@ struct target {
 	pid_t pid; /* -1: host-wide */
 	int ok;	   /* attached; else skipped (reported once) */
 	bool tls;  /* a TLS library (counted in attached) */
+	uid_t uid; /* the file's owner (its user's bounds) */
 };
 
 /* a link kept, and the process it is for (-1: every process) */
@@ -672,6 +673,7 @@ static int attach_held(struct attacher *a, int fd, const struct stat *st, const 
 	t->pid = pid;
 	t->ok = ok;
 	t->tls = ok > 0 && k.lib && !k.io;
+	t->uid = st->st_uid;
 	return ok;
 }
 
@@ -1090,8 +1092,9 @@ void attacher__set_probed_map(struct attacher *a, int fd)
 
 void attacher__forget(struct attacher *a, pid_t pid)
 {
+	struct target gone_files[16];
 	struct bpf_link **gone = NULL;
-	size_t kept = 0, ngone = 0;
+	size_t kept = 0, ngone = 0, ngone_files = 0;
 
 	if (pid <= 0)
 		return;
@@ -1121,8 +1124,20 @@ void attacher__forget(struct attacher *a, pid_t pid)
 			a->files--;
 			a->attached -= t->tls;
 		}
+		gone_files[ngone_files++ % ARRAY_SIZE(gone_files)] = *t;
 	}
 	a->ntargets = kept;
+	/* a user's file no process has attached any more is off its bounds (files at once) */
+	for (size_t i = 0; i < ngone_files && i < ARRAY_SIZE(gone_files); i++) {
+		struct target *t = &gone_files[i];
+		struct user_count *u;
+
+		if (t->uid == 0 || !t->ok || file_attached(a, t->dev, t->ino) ||
+		    !(u = user_count(a, t->uid)))
+			continue;
+		u->files -= u->files > 0;
+		u->read -= u->read > 0;
+	}
 	if (a->probed_fd >= 0)
 		bpf_map_delete_elem(a->probed_fd, &(__u32){ (__u32)pid });
 	if (ngone)
