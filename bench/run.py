@@ -160,27 +160,33 @@ def become_subreaper():
 KEEP = set()  # pids of our children that run on (the server, bpftrace): not to reap
 
 
+def reap_orphans():
+    """our children outside KEEP (tlstrace's detaching ones, orphaned to us),
+    each reaped if it has exited: the pids of those that still run"""
+    me, left = str(os.getpid()), []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if st[st.rfind(")") + 2:].split()[1] == me and int(pid) not in KEEP:
+            try:
+                if os.waitpid(int(pid), os.WNOHANG)[0]:
+                    continue
+            except ChildProcessError:
+                pass
+            left.append(int(pid))
+    return left
+
+
 def wait_for_detaches(timeout=60):
     """reap tlstrace's detaching children, orphaned to us"""
     deadline = time.monotonic() + timeout
-    me = str(os.getpid())
     while time.monotonic() < deadline:
-        orphans = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            if st[st.rfind(")") + 2:].split()[1] == me and int(pid) not in KEEP:
-                orphans.append(int(pid))
+        orphans = reap_orphans()
         if not orphans:
             return
-        for pid in orphans:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
         time.sleep(0.05)
     warn("tlstrace's detaching children still run after %d s: %s" % (timeout, " ".join(
         "%d(%s)" % (pid, comm(pid)) for pid in orphans)))
@@ -964,25 +970,10 @@ def released_ms(p):
     p.send_signal(signal.SIGINT)
     p.stderr.read()
     p.wait()
-    me = str(os.getpid())
-    while True:
-        left = False
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            # (the watchdog of held processes, tlstrace-hold, holds no probe)
-            if st[st.rfind(")") + 2:].split()[1] == me and int(pid) not in KEEP:
-                try:
-                    os.waitpid(int(pid), os.WNOHANG)
-                except ChildProcessError:
-                    pass
-                left = left or comm(int(pid)) != "tlstrace-hold"
-        if not left:
-            return (time.perf_counter() - t) * 1000
+    # (the watchdog of held processes, tlstrace-hold, holds no probe)
+    while any(comm(pid) != "tlstrace-hold" for pid in reap_orphans()):
         time.sleep(0.002)
+    return (time.perf_counter() - t) * 1000
 
 
 def section_attach(args, srv, work):
