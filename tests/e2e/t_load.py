@@ -205,7 +205,9 @@ def test_load_held_container_copy(env):
                "entry %d: nsPid %r, want 1 (curl is pid 1 of its namespace)"
                % (i, e["tlstrace"].get("nsPid")))
     expect(len({e["tlstrace"]["pid"] for e in entries}) == n, "entries share a process")
-    expect(st.get("holds") == n, "holds=%r, want %d (one per copy)" % (st.get("holds"), n))
+    # each curl held at its copy at least (per-process probes: at its other libraries too)
+    expect(st.get("holds", 0) >= n, "holds=%r, want %d or more (one per copy)"
+           % (st.get("holds"), n))
     expect(st.get("holds.timeouts") == 0, "holds.timeouts=%r" % st.get("holds.timeouts"))
     return figures(st, cycles)
 

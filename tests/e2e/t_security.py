@@ -457,14 +457,16 @@ print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.monotonic
 def test_forged_elf_bounded(env):
     """A user maps two sparse 1 GiB files named libc.so.6 whose ELF headers
     claim millions of section headers (libelf would allocate them all, 4 GiB
-    each), and opens one named libssl.so.3 while tracing: tlstrace starts as
-    quickly as without them, stays under 200 MiB, refuses them (said, and
-    counted at exit) and traces a real fetch."""
+    each) in a process of theirs, and the traced command maps two more and
+    one named libssl.so.3: tlstrace starts as quickly as without them (it
+    reads no untraced process's files), stays under 200 MiB, refuses the
+    traced command's three (said, and counted at exit) and traces a real
+    fetch."""
     need("setpriv")
     need("curl")
     env.require_server()
     with AttackerDir() as d:
-        d.run(["mkdir", d.join("m1"), d.join("m2"), d.join("m3")])
+        d.run(["mkdir"] + [d.join("m%d" % i) for i in range(1, 6)])
         paths = [d.join("m1/libc.so.6"), d.join("m2/libc.so.6")]
         mapper = env.procs.spawn(AS_NOBODY + ["python3", "-c", FORGED_ELF] + paths,
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -473,7 +475,8 @@ def test_forged_elf_bounded(env):
         out = env.out_file("forged_elf_bounded")
         script = ("python3 -c '%s' %s </dev/null; curl -sk -o /dev/null %s"
                   % (FORGED_ELF.replace("'", "'\\''").replace("sys.stdin.readline()", ""),
-                     d.join("m3/libssl.so.3"), env.url("/hello")))
+                     " ".join(d.join(p) for p in ("m3/libssl.so.3", "m4/libc.so.6",
+                                                  "m5/libc.so.6")), env.url("/hello")))
         rc, so, err = env.procs.run(
             ["python3", "-c", PEAK_RSS, env.tlstrace, "-f", "json", "-o", out, "--stats",
              "--"] + AS_NOBODY + ["sh", "-c", script], 120, "tlstrace beside forged ELF files")
