@@ -1524,7 +1524,8 @@ static __always_inline int io_tail_call(void *ctx, __u32 fd, __u64 buf, __u64 le
 	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
 	struct io_args *a;
 
-	if (!targ_timing_only && !bpf_map_lookup_elem(&fds, &key) && !current_call())
+	if (!is_traced(key >> 32) ||
+	    (!targ_timing_only && !bpf_map_lookup_elem(&fds, &key) && !current_call()))
 		return 0;
 	a = bpf_map_lookup_elem(&io_args, &(__u32){ 0 });
 	if (!a)
@@ -1932,9 +1933,16 @@ static __always_inline int followed_nr(long nr)
 /* the current syscall is a 32-bit program's, whose numbers are not these */
 static __always_inline int compat_syscall(void)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	return bpf_get_current_task_btf()->thread_info.status & TS_COMPAT;
+}
 
-	return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
+/*
+ * The syscall's registers, read in place: a typed pointer (loads the
+ * kernel guards) rather than copies through a helper call each.
+ */
+static __always_inline struct pt_regs *syscall_regs(struct bpf_raw_tracepoint_args *ctx)
+{
+	return bpf_rdonly_cast((void *)ctx->args[0], bpf_core_type_id_kernel(struct pt_regs));
 }
 
 SEC("raw_tp/sys_enter")
@@ -1942,15 +1950,15 @@ int sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
 	long nr = ctx->args[1];
 	struct sc_call c = {};
-	struct pt_regs regs;
+	struct pt_regs *regs;
 
-	if (!followed_nr(nr) || compat_syscall() ||
-	    bpf_probe_read_kernel(&regs, sizeof(regs), (void *)ctx->args[0]))
+	if (!followed_nr(nr) || compat_syscall())
 		return 0;
-	c.args[0] = regs.di;
-	c.args[1] = regs.si;
-	c.args[2] = regs.dx;
-	c.args[3] = regs.r10;
+	regs = syscall_regs(ctx);
+	c.args[0] = regs->di;
+	c.args[1] = regs->si;
+	c.args[2] = regs->dx;
+	c.args[3] = regs->r10;
 	switch (nr) {
 	case NR_read:
 		return sys_enter_read(ctx, &c);
@@ -1983,9 +1991,8 @@ int sys_enter(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/sys_exit")
 int sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
 	struct sc_call c = { .ret = ctx->args[1] };
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = syscall_regs(ctx)->orig_ax;
 
 	if (!followed_nr(nr) || compat_syscall())
 		return 0;
