@@ -543,7 +543,9 @@ def test_output_reader_misbehaves(env):
         os.unlink(fifo)
     os.mkfifo(fifo, 0o600)
     holder = env.procs.spawn(["sh", "-c", 'exec 3<"$0"; sleep 60', fifo])
-    loop = 'for i in $(seq 100); do curl -sk -o /dev/null "$0"; sleep 0.05; done'
+    # 20 fetches a curl: more than the pipe holds within a second or two, however fast
+    # new processes start
+    loop = 'for i in $(seq 100); do curl -sk "$0?[1-20]" >/dev/null; sleep 0.05; done'
     errpath = env.path("stuck.stderr")
     t0 = time.monotonic()
     with open(errpath, "wb") as errf:
