@@ -28,6 +28,23 @@ struct sc_call {
 	long ret;
 };
 
+/* the syscalls followed, by their x86-64 numbers */
+#define NR_read 0
+#define NR_write 1
+#define NR_close 3
+#define NR_writev 20
+#define NR_connect 42
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_clone 56
+#define NR_fork 57
+#define NR_openat 257
+#define NR_accept4 288
+#define NR_clone3 435
+
 /* connect() in progress on a thread */
 struct connect_args {
 	__u64 ts;
@@ -330,18 +347,6 @@ static __always_inline void accept_exit(long ret)
 	key = id >> 32 << 32 | (__u32)ret;
 	bpf_map_update_elem(&fds, &key, &zero, BPF_ANY);
 	commit(e);
-}
-
-static __always_inline int sys_enter_accept4(struct sc_call *ctx)
-{
-	accept_enter();
-	return 0;
-}
-
-static __always_inline int sys_exit_accept4(struct sc_call *ctx)
-{
-	accept_exit(ctx->ret);
-	return 0;
 }
 
 static __always_inline int sys_enter_accept(struct sc_call *ctx)
@@ -1452,12 +1457,6 @@ static __always_inline int sys_exit_read(struct sc_call *ctx)
 	return 0;
 }
 
-static __always_inline int sys_exit_recvfrom(struct sc_call *ctx)
-{
-	nested_read_done(ctx->ret);
-	return 0;
-}
-
 /*
  * The socket syscalls share one body per direction, reached by a tail
  * call, so the verifier goes through each once at load, not once per
@@ -1515,19 +1514,23 @@ struct {
 };
 
 /*
- * The I/O of a syscall of the current thread on fd: to its body if it may
- * concern us (a thread inside a TLS call, a socket we know, or any socket
- * under --timing-only, which adopts those it did not see connect).
+ * Whether a syscall's I/O on fd may concern us: a traced process's, and a
+ * thread inside a TLS call, a socket we know, or any socket under
+ * --timing-only (which adopts those it did not see connect).
  */
-static __always_inline int io_tail_call(void *ctx, __u32 fd, __u64 buf, __u64 len, int is_write)
+static __always_inline int io_wanted(__u32 fd)
 {
 	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
-	struct io_args *a;
 
-	if (!is_traced(key >> 32) ||
-	    (!targ_timing_only && !bpf_map_lookup_elem(&fds, &key) && !current_call()))
-		return 0;
-	a = bpf_map_lookup_elem(&io_args, &(__u32){ 0 });
+	return is_traced(key >> 32) &&
+	       (targ_timing_only || bpf_map_lookup_elem(&fds, &key) || current_call());
+}
+
+/* the I/O of a syscall of the current thread on fd, wanted: to its body */
+static __always_inline int io_tail_call(void *ctx, __u32 fd, __u64 buf, __u64 len, int is_write)
+{
+	struct io_args *a = bpf_map_lookup_elem(&io_args, &(__u32){ 0 });
+
 	if (!a)
 		return 0;
 	a->fd = fd;
@@ -1537,66 +1540,45 @@ static __always_inline int io_tail_call(void *ctx, __u32 fd, __u64 buf, __u64 le
 	return 0;
 }
 
-static __always_inline int sys_enter_write(void *tctx, struct sc_call *ctx)
-{
-	return io_tail_call(tctx, ctx->args[0], ctx->args[1], ctx->args[2], 1);
-}
+#define MSG_PEEK 2
 
-static __always_inline int sys_enter_sendto(void *tctx, struct sc_call *ctx)
+/*
+ * The socket I/O of syscall nr (arguments in c) on c->args[0], known to be
+ * wanted (io_wanted()): its buffer and length in *buf and *len (the first
+ * of a vector's), or 0 if there is none to follow.
+ */
+static __always_inline int io_args_of(long nr, struct sc_call *c, __u64 *buf, __u64 *len)
 {
-	return io_tail_call(tctx, ctx->args[0], ctx->args[1], ctx->args[2], 1);
-}
-
-static __always_inline int sys_enter_sendmsg(void *tctx, struct sc_call *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u64 key = (id >> 32) << 32 | (__u32)ctx->args[0];
 	struct user_msghdr msg;
 	struct iovec iov = {};
 
-	/* read the message only for a thread in a TLS call, or a socket we know */
-	if (!bpf_map_lookup_elem(&fds, &key) && !current_call())
-		return 0;
-	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)ctx->args[1]) == 0 && msg.msg_iovlen)
-		bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov);
-	return io_tail_call(tctx, ctx->args[0], (__u64)iov.iov_base, iov.iov_len, 1);
-}
-
-static __always_inline int sys_enter_writev(void *tctx, struct sc_call *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u64 key = (id >> 32) << 32 | (__u32)ctx->args[0];
-	struct iovec iov = {};
-
-	/* libuv writes with writev: read the first buffer, for sockets we know */
-	if (!bpf_map_lookup_elem(&fds, &key) && !current_call())
-		return 0;
-	if (ctx->args[2] < 1 || bpf_probe_read_user(&iov, sizeof(iov), (void *)ctx->args[1]))
-		return 0;
-	return io_tail_call(tctx, ctx->args[0], (__u64)iov.iov_base, iov.iov_len, 1);
-}
-
-static __always_inline int sys_enter_read(void *tctx, struct sc_call *ctx)
-{
-	return io_tail_call(tctx, ctx->args[0], ctx->args[1], ctx->args[2], 0);
-}
-
-#define MSG_PEEK 2
-
-static __always_inline int sys_enter_recvfrom(void *tctx, struct sc_call *ctx)
-{
-	/*
-	 * A peek leaves its bytes to the next read: not a read of them
-	 * (Chromium peeks at an idle socket before it uses it again)
-	 */
-	if (ctx->args[3] & MSG_PEEK)
-		return 0;
-	return io_tail_call(tctx, ctx->args[0], ctx->args[1], ctx->args[2], 0);
-}
-
-static __always_inline int sys_enter_recvmsg(void *tctx, struct sc_call *ctx)
-{
-	return io_tail_call(tctx, ctx->args[0], 0, 0, 0);
+	*buf = c->args[1];
+	*len = c->args[2];
+	switch (nr) {
+	case NR_recvfrom:
+		/*
+		 * A peek leaves its bytes to the next read: not a read of them
+		 * (Chromium peeks at an idle socket before it uses it again)
+		 */
+		return !(c->args[3] & MSG_PEEK);
+	case NR_recvmsg:
+		*buf = *len = 0;
+		return 1;
+	case NR_sendmsg:
+		if (!bpf_probe_read_user(&msg, sizeof(msg), (void *)c->args[1]) && msg.msg_iovlen)
+			bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov);
+		break;
+	case NR_writev:
+		/* libuv writes with writev: its first buffer */
+		if (c->args[2] < 1 || bpf_probe_read_user(&iov, sizeof(iov), (void *)c->args[1]))
+			return 0;
+		break;
+	default:
+		return 1;
+	}
+	*buf = (__u64)iov.iov_base;
+	*len = iov.iov_len;
+	return 1;
 }
 
 /*
@@ -1749,16 +1731,6 @@ static __always_inline int sys_exit_clone(struct sc_call *ctx)
 	return child_returns(ctx->ret);
 }
 
-static __always_inline int sys_exit_clone3(struct sc_call *ctx)
-{
-	return child_returns(ctx->ret);
-}
-
-static __always_inline int sys_exit_fork(struct sc_call *ctx)
-{
-	return child_returns(ctx->ret);
-}
-
 static __always_inline int comm_matches(const char *comm)
 {
 	for (int i = 0; i < TASK_COMM_LEN; i++) {
@@ -1882,29 +1854,13 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 }
 
 /*
- * The syscalls followed, by their x86-64 numbers. Each is met at the raw
+ * The syscalls followed (NR_*, at the top) are met at the raw
  * sys_enter and sys_exit tracepoints, one program each that returns at
  * once for every other syscall: raw tracepoints attach and detach without
  * a perf event each (whose removal waits in the kernel one after another),
  * and cost a followed syscall less than a per-syscall event, which copies
  * the arguments into a perf record before the program runs.
  */
-#define NR_read 0
-#define NR_write 1
-#define NR_close 3
-#define NR_writev 20
-#define NR_connect 42
-#define NR_accept 43
-#define NR_sendto 44
-#define NR_recvfrom 45
-#define NR_sendmsg 46
-#define NR_recvmsg 47
-#define NR_clone 56
-#define NR_fork 57
-#define NR_openat 257
-#define NR_accept4 288
-#define NR_clone3 435
-
 #define TS_COMPAT 0x0002 /* x86's thread_info.status: a 32-bit syscall, numbered otherwise */
 
 static __always_inline int followed_nr(long nr)
@@ -1961,27 +1917,26 @@ int sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	c.args[3] = regs->r10;
 	switch (nr) {
 	case NR_read:
-		return sys_enter_read(ctx, &c);
-	case NR_write:
-		return sys_enter_write(ctx, &c);
-	case NR_writev:
-		return sys_enter_writev(ctx, &c);
-	case NR_sendto:
-		return sys_enter_sendto(ctx, &c);
-	case NR_sendmsg:
-		return sys_enter_sendmsg(ctx, &c);
 	case NR_recvfrom:
-		return sys_enter_recvfrom(ctx, &c);
 	case NR_recvmsg:
-		return sys_enter_recvmsg(ctx, &c);
+	case NR_write:
+	case NR_sendto:
+	case NR_sendmsg:
+	case NR_writev: {
+		__u64 buf, len;
+
+		if (!io_wanted(c.args[0]) || !io_args_of(nr, &c, &buf, &len))
+			return 0;
+		return io_tail_call(ctx, c.args[0], buf, len,
+				    nr != NR_read && nr != NR_recvfrom && nr != NR_recvmsg);
+	}
 	case NR_close:
 		return sys_enter_close(&c);
 	case NR_connect:
 		return sys_enter_connect(&c);
 	case NR_accept:
-		return sys_enter_accept(&c);
 	case NR_accept4:
-		return sys_enter_accept4(&c);
+		return sys_enter_accept(&c);
 	case NR_openat:
 		return sys_enter_openat(&c);
 	}
@@ -1998,23 +1953,19 @@ int sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	switch (nr) {
 	case NR_read:
-		return sys_exit_read(&c);
 	case NR_recvfrom:
-		return sys_exit_recvfrom(&c);
+		return sys_exit_read(&c);
 	case NR_connect:
 		return sys_exit_connect(&c);
 	case NR_accept:
-		return sys_exit_accept(&c);
 	case NR_accept4:
-		return sys_exit_accept4(&c);
+		return sys_exit_accept(&c);
 	case NR_openat:
 		return sys_exit_openat(&c);
 	case NR_clone:
-		return sys_exit_clone(&c);
 	case NR_clone3:
-		return sys_exit_clone3(&c);
 	case NR_fork:
-		return sys_exit_fork(&c);
+		return sys_exit_clone(&c);
 	}
 	return 0;
 }
