@@ -214,6 +214,50 @@ int attach_check_programs(struct bpf_object *obj)
 	return err;
 }
 
+/* whether a program named prog is placed by some probe of lists in this mode */
+static bool prog_used(const char *prog, bool timing_only, bool wire)
+{
+	const struct lib_probe *lists[3 * TLSLIB_MAX_ROWS + 1];
+	size_t n = 0;
+
+	if (wire)
+		return false;
+	lists[n++] = timing_only ? NULL : libc_probes;
+	tlslib_for_each (l)
+		if (n + 3 <= ARRAY_SIZE(lists)) {
+			lists[n++] = l->probes;
+			lists[n++] = l->embedded;
+			lists[n++] = l->io_probes;
+		}
+	for (size_t i = 0; i < n; i++)
+		for (const struct lib_probe *p = lists[i]; p && p->func; p++)
+			if (!strcmp(p->prog, prog) &&
+			    (!timing_only || (p->flags & (PROBE_TIMING | PROBE_TIMING_EMBEDDED))))
+				return true;
+	return false;
+}
+
+static void skip_unused(struct bpf_object *obj, const struct lib_probe *probes, bool timing_only,
+			bool wire)
+{
+	for (const struct lib_probe *p = probes; p && p->func; p++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(obj, p->prog);
+
+		if (prog && !prog_used(p->prog, timing_only, wire))
+			bpf_program__set_autoload(prog, false);
+	}
+}
+
+void attach_skip_unused(struct bpf_object *obj, bool timing_only, bool wire)
+{
+	skip_unused(obj, libc_probes, timing_only, wire);
+	tlslib_for_each (l) {
+		skip_unused(obj, l->probes, timing_only, wire);
+		skip_unused(obj, l->embedded, timing_only, wire);
+		skip_unused(obj, l->io_probes, timing_only, wire);
+	}
+}
+
 struct attacher *attacher__new(struct bpf_object *obj, bool verbose,
 			       const volatile sig_atomic_t *stop)
 {

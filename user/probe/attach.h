@@ -55,6 +55,13 @@ const char *attach_refusal_str(enum attach_refusal r);
 int attach_check_programs(struct bpf_object *obj);
 
 /*
+ * Before obj is loaded: leave out of the load the table's programs this
+ * mode never places (--timing-only places the handshake's alone, --wire
+ * none), so the kernel does not verify them for nothing.
+ */
+void attach_skip_unused(struct bpf_object *obj, bool timing_only, bool wire);
+
+/*
  * An attacher placing the programs of obj (loaded; the caller keeps it,
  * and frees it after attacher__free), found by the names the table gives.
  * NULL with errno: ENOMEM, or attach_check_programs()'s error (said). The

@@ -167,6 +167,7 @@ int probes__load(struct probes *p, const struct options *o, const volatile sig_a
 
 	if (multi)
 		use_multi(skel->obj);
+	attach_skip_unused(skel->obj, o->timing_only, o->wire);
 	err = tlstrace_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "tlstrace: load BPF programs: %s%s\n", strerror(-err),
