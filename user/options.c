@@ -123,8 +123,9 @@ static const struct argp_option opts[] = {
 	  "is unknown, and so are name lookups",
 	  0 },
 	{ "no-hold", OPT_NO_HOLD, NULL, 0,
-	  "Never stop a traced process that loads a TLS library until its probes are in place "
-	  "(as shells show a stopped job): its first TLS calls after the load may then be missed",
+	  "Never stop a traced process that loads a TLS library (or, probes being per process, "
+	  "a child that a probed process forks) until its probes are in place (as shells show "
+	  "a stopped job): its first TLS calls may then be missed",
 	  0 },
 	{ "ringbuf-size", OPT_RINGBUF, "MIB", 0,
 	  "Size of the ring buffer events wait in, in MiB: a power of 2 from 1 to 1024 (default "

@@ -69,7 +69,6 @@ struct target {
 	ino_t ino;
 	pid_t pid; /* -1: host-wide */
 	int ok;	   /* attached; else skipped (reported once) */
-	bool tls;  /* a TLS library (counted in attached) */
 	uid_t uid; /* the file's owner (its user's bounds) */
 };
 
@@ -716,7 +715,6 @@ static int attach_held(struct attacher *a, int fd, const struct stat *st, const 
 	t->ino = st->st_ino;
 	t->pid = pid;
 	t->ok = ok;
-	t->tls = ok > 0 && k.lib && !k.io;
 	t->uid = st->st_uid;
 	return ok;
 }
@@ -1164,10 +1162,8 @@ void attacher__forget(struct attacher *a, pid_t pid)
 		}
 		/* a process given the pid later is another: its opens hold it again */
 		holder__forget(a->holder, t->dev, t->ino, pid);
-		if (t->ok) {
-			a->files--;
-			a->attached -= t->tls;
-		}
+		if (t->ok)
+			a->files--; /* (attached counts the run's attachments: it stays) */
 		gone_files[ngone_files++ % ARRAY_SIZE(gone_files)] = *t;
 	}
 	a->ntargets = kept;

@@ -195,7 +195,7 @@ int attacher__scan_ldcache(struct attacher *a);
 /* attach host-wide to the libraries every running process maps */
 int attacher__scan_all(struct attacher *a);
 
-/* libraries attached so far */
+/* TLS library attachments made so far (per process, each counts; none is taken back) */
 int attacher__count(const struct attacher *a);
 
 /*
