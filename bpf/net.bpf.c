@@ -610,6 +610,10 @@ static __always_inline int sys_enter_openat(struct sc_call *ctx)
 	if (!lib_filter_match(&targ_lib_files, e->path, base))
 		return 0;
 	fill_hdr(&e->hdr, EV_LIB_OPEN, bpf_ktime_get_ns());
+	e->libc = 1;
+	for (unsigned i = 0; i < sizeof(LIBC_PREFIX) - 1; i++)
+		if (e->path[(base + i) & (MAX_PATH - 1)] != LIBC_PREFIX[i])
+			e->libc = 0;
 	__u32 tid = (__u32)id;
 
 	if (bpf_map_update_elem(&lib_opens, &tid, e, BPF_ANY))
@@ -629,7 +633,13 @@ static __always_inline int sys_exit_openat(struct sc_call *ctx)
 	e = bpf_map_lookup_elem(&lib_opens, &tid);
 	if (!e)
 		return 0;
-	e->held = ret >= 0 && hold_at_load(id >> 32, ret, e->hdr.proc_start);
+	/*
+	 * libc is held for only in a process a TLS library is probed in (a
+	 * program with one inside, Node.js): one that loads a TLS library
+	 * later has its libc attached then, and the others are not stopped
+	 */
+	e->held = ret >= 0 && (!e->libc || bpf_map_lookup_elem(&probed, &(__u32){ id >> 32 })) &&
+		  hold_at_load(id >> 32, ret, e->hdr.proc_start);
 	/* user space must attach before the library is used: wake it now */
 	if (ret >= 0 && bpf_ringbuf_output(&events, e, sizeof(*e), BPF_RB_FORCE_WAKEUP)) {
 		count(CNT_DROP_RINGBUF);
@@ -1967,5 +1977,34 @@ int sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	case NR_fork:
 		return sys_exit_clone(&c);
 	}
+	return 0;
+}
+
+/*
+ * With uprobe_multi links, a file's probes are placed as two links (its
+ * entries, its returns) of the two programs below, each site's cookie the
+ * index of its own program in uprobe_progs, which user space fills: one
+ * tail call away from it. Two links per file and process instead of one
+ * per function, so a process is probed (and let go) in a fraction of the
+ * time, and each program is still verified on its own.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, UPROBE_PROGS_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} uprobe_progs SEC(".maps");
+
+SEC("uprobe")
+int uprobe_dispatch(struct pt_regs *ctx)
+{
+	bpf_tail_call(ctx, &uprobe_progs, (__u32)bpf_get_attach_cookie(ctx));
+	return 0;
+}
+
+SEC("uretprobe")
+int uretprobe_dispatch(struct pt_regs *ctx)
+{
+	bpf_tail_call(ctx, &uprobe_progs, (__u32)bpf_get_attach_cookie(ctx));
 	return 0;
 }

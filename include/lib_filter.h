@@ -18,6 +18,9 @@
 #define LIB_FILTER_INLINE static inline
 #endif
 
+/* libc's name, whose getaddrinfo is probed for name lookups (not a TLS library) */
+#define LIBC_PREFIX "libc.so."
+
 #define LIB_FILTER_MAX 8  /* prefixes */
 #define LIB_FILTER_LEN 16 /* bytes of a prefix, its NUL included */
 _Static_assert((MAX_PATH & (MAX_PATH - 1)) == 0, "MAX_PATH is a power of 2");

@@ -34,6 +34,9 @@
 #define MAX_TLS_IN 512	   /* bytes kept of each of a session's first socket reads */
 #define MAX_TLS_IN_READS 3 /* ...and how many of them: enough for the ServerHello */
 
+/* the uprobe programs the dispatchers reach by a link site's cookie (see net.bpf.c) */
+#define UPROBE_PROGS_MAX 128
+
 enum ev_type {
 	EV_CONNECT = 1,	    /* TCP connect() reached SYN_SENT */
 	EV_TCP_STATE = 2,   /* a connecting socket became ESTABLISHED or failed */
@@ -148,7 +151,7 @@ _Static_assert(sizeof(struct ev_connect) == 48 + 32, "ev_connect size");
 struct ev_lib_open {
 	struct ev_hdr hdr;
 	__u32 held; /* the process is stopped until user space continues it (struct hold) */
-	__u32 _pad;
+	__u32 libc; /* libc (name lookups): held only in a process already probed */
 	char path[MAX_PATH];
 };
 _Static_assert(sizeof(struct ev_lib_open) == 56 + MAX_PATH, "ev_lib_open size");

@@ -42,9 +42,10 @@
 #include "probe/libfile.h"
 #include "common/tlslib.h"
 #include "tlstrace.h"
+#include "lib_filter.h"
 
 /* getaddrinfo, for name lookups (bpf/dns.bpf.c): libc is no TLS library */
-const char attach_libc_file[] = "libc.so.";
+const char attach_libc_file[] = LIBC_PREFIX;
 static const struct lib_probe libc_probes[] = {
 	{ "getaddrinfo", "getaddrinfo_enter", PROBE_REQUIRED },
 	{ "getaddrinfo", "getaddrinfo_exit", PROBE_RET | PROBE_REQUIRED },
@@ -100,7 +101,11 @@ struct attacher {
 	bool timing_only;		   /* handshake probes only */
 	bool wire;			   /* no probes at all */
 	bool multi;			   /* uprobe_multi links (see attacher__set_multi) */
-	struct holder *holder;		   /* told what is decided; continues held processes */
+	/* with multi: a file's probes as two links of these, by cookie (net.bpf.c) */
+	struct bpf_program *dispatch[2]; /* entries, returns; NULL: a link per program */
+	struct bpf_program *progs[UPROBE_PROGS_MAX]; /* by cookie */
+	size_t nprogs;
+	struct holder *holder; /* told what is decided; continues held processes */
 	struct target *targets;
 	size_t ntargets, cap;
 	struct file_id *plain; /* executables without a TLS library built in */
@@ -153,7 +158,41 @@ void attacher__set_wire(struct attacher *a)
 
 void attacher__set_multi(struct attacher *a)
 {
+	struct bpf_map *map = bpf_object__find_map_by_name(a->obj, "uprobe_progs");
+	struct bpf_program *prog;
+	bool all = true;
+
 	a->multi = true;
+	a->dispatch[0] = bpf_object__find_program_by_name(a->obj, "uprobe_dispatch");
+	a->dispatch[1] = bpf_object__find_program_by_name(a->obj, "uretprobe_dispatch");
+	/* every other uprobe program that was loaded, by its index: a link site's cookie */
+	bpf_object__for_each_program (prog, a->obj) {
+		const char *sec = bpf_program__section_name(prog);
+		__u32 idx = a->nprogs;
+		int fd = bpf_program__fd(prog);
+
+		if ((strncmp(sec, "uprobe", 6) && strncmp(sec, "uretprobe", 9)) ||
+		    prog == a->dispatch[0] || prog == a->dispatch[1] || fd < 0)
+			continue;
+		if (!map || idx == UPROBE_PROGS_MAX ||
+		    bpf_map__update_elem(map, &idx, sizeof(idx), &fd, sizeof(fd), BPF_ANY)) {
+			all = false;
+			break;
+		}
+		a->progs[a->nprogs++] = prog;
+	}
+	if (!all || !a->dispatch[0] || !a->dispatch[1] || bpf_program__fd(a->dispatch[0]) < 0 ||
+	    bpf_program__fd(a->dispatch[1]) < 0)
+		a->dispatch[0] = a->dispatch[1] = NULL; /* a link per program, then */
+}
+
+/* prog's index in a->progs (its cookie), or -1 */
+static int prog_cookie(const struct attacher *a, const struct bpf_program *prog)
+{
+	for (size_t i = 0; i < a->nprogs; i++)
+		if (a->progs[i] == prog)
+			return (int)i;
+	return -1;
 }
 
 void attacher__set_holder(struct attacher *a, struct holder *h)
@@ -591,6 +630,56 @@ static struct bpf_link *attach_multi(struct bpf_program *prog, pid_t pid, const 
 }
 
 /*
+ * Every site of sites (of row lib; NULL: libc) in the file at path, for
+ * pid's process (-1: every process), as two uprobe_multi links of the
+ * dispatchers, each site's cookie its program's index: its returns first,
+ * then its entries, each in the sites' order (see probes_of()). 0, or
+ * -errno with none of them kept (a site the kernel refuses refuses its
+ * link: the caller then places them a link per program).
+ */
+static int attach_batched(struct attacher *a, pid_t pid, const char *path,
+			  const struct probe_site *sites, int nsites, const struct tlslib *lib)
+{
+	unsigned long offs[GOTLS_MAX_SITES];
+	__u64 cookies[GOTLS_MAX_SITES];
+	size_t first = a->nlinks;
+
+	for (int ret = 1; ret >= 0; ret--) {
+		struct bpf_link *l;
+		size_t n = 0;
+		int err;
+
+		for (int i = 0; i < nsites; i++) {
+			int c;
+
+			if (is_retprobe(lib, sites[i].probe) != ret)
+				continue;
+			c = prog_cookie(a, probe_prog(a->obj, lib, sites[i].probe));
+			if (c < 0) {
+				err = -ENOENT;
+				goto undo;
+			}
+			offs[n] = sites[i].off;
+			cookies[n++] = c;
+		}
+		if (!n)
+			continue;
+		LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offs, .cookies = cookies,
+			    .cnt = n, .retprobe = ret);
+		l = bpf_program__attach_uprobe_multi(a->dispatch[ret], pid, path, NULL, &opts);
+		err = l ? keep_link(a, l, pid) : -errno;
+		if (!err)
+			continue;
+		bpf_link__destroy(l); /* (NULL is fine) */
+	undo:
+		while (a->nlinks > first)
+			bpf_link__destroy(a->links[--a->nlinks].link);
+		return err;
+	}
+	return 0;
+}
+
+/*
  * Attach every probe of its kind to the checked file open at fd (named
  * name in messages); 1 if attached, 0 if skipped (said), -errno. counted:
  * the caller has read it already, within its owner's bounds (u).
@@ -619,6 +708,8 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
 	}
 
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if (a->multi && a->dispatch[0] && !attach_batched(a, pid, self, sites, nsites, k.lib))
+		nsites = 0; /* all placed */
 	for (int i = 0; i < nsites; i++) {
 		const struct lib_probe *p = sites[i].probe;
 		/* checked at attacher__new */
@@ -878,14 +969,16 @@ int maps_line_path(char *line, char **path)
 	return 1;
 }
 
-int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
+/*
+ * Attach what pid maps, for it alone with per_pid (libc's alone with
+ * libc_only): the number of TLS libraries attached, or -errno.
+ */
+static int scan_maps(struct attacher *a, pid_t pid, bool per_pid, bool libc_only)
 {
 	char maps[64], line[PATH_MAX + 256], last[64] = "";
 	int n = 0;
 	FILE *f;
 
-	if (a->wire)
-		return 0; /* no library is probed: none is looked for */
 	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
 	f = fopen(maps, "re");
 	if (!f)
@@ -897,7 +990,7 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
 		unsigned maj, min;
 
 		if (sscanf(line, "%63s %*s %*s %x:%x %llu", range, &maj, &min, &ino) != 4 ||
-		    !maps_line_path(line, &path) || !kind_by_name(path, &k))
+		    !maps_line_path(line, &path) || !kind_by_name(path, &k) || (libc_only && k.lib))
 			continue;
 		/* one file maps several times in a row: open it once */
 		snprintf(id, sizeof(id), "%x:%x:%llu", maj, min, ino);
@@ -911,7 +1004,26 @@ int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
 			n++;
 	}
 	fclose(f);
-	return n + attacher__exec(a, pid, per_pid);
+	return n;
+}
+
+int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid)
+{
+	int n;
+
+	if (a->wire)
+		return 0; /* no library is probed: none is looked for */
+	n = scan_maps(a, pid, per_pid, false);
+	return n < 0 ? n : n + attacher__exec(a, pid, per_pid);
+}
+
+/* a TLS library is attached for pid alone (probed map) */
+static bool probed(struct attacher *a, pid_t pid)
+{
+	__u32 key = (__u32)pid;
+	__u8 v;
+
+	return a->probed_fd >= 0 && !bpf_map_lookup_elem(a->probed_fd, &key, &v);
 }
 
 /*
@@ -957,12 +1069,20 @@ int attacher__opened(struct attacher *a, pid_t pid, const char *path, bool per_p
 	struct kind k;
 	int rootfd, n;
 
-	if (!kind_by_name(path, &k) || process_path(pid, path, &rootfd, full, sizeof(full)))
+	if (!kind_by_name(path, &k))
+		return 0;
+	/* libc, in a process with no TLS library probed: attached when it loads one (below) */
+	if (!k.lib && per_pid && !probed(a, pid))
+		return 0;
+	if (process_path(pid, path, &rootfd, full, sizeof(full)))
 		return 0;
 	/* its links resolve inside its root too, and /proc's magic ones not at all */
 	n = attach_path(a, rootfd, full, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, path,
 			per_pid ? pid : -1, pid, k);
 	close(rootfd);
+	/* its name lookups, while it is held for this library: libc, loaded before it */
+	if (n > 0 && per_pid && k.lib && !k.io)
+		scan_maps(a, pid, true, true);
 	return n;
 }
 
