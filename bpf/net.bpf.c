@@ -349,18 +349,6 @@ static __always_inline void accept_exit(long ret)
 	commit(e);
 }
 
-static __always_inline int sys_enter_accept(struct sc_call *ctx)
-{
-	accept_enter();
-	return 0;
-}
-
-static __always_inline int sys_exit_accept(struct sc_call *ctx)
-{
-	accept_exit(ctx->ret);
-	return 0;
-}
-
 /*
  * A traced process opening a TLS library: the dynamic loader at exec or
  * dlopen(). User space attaches to it (once per file) before it is used.
@@ -1461,12 +1449,6 @@ static __always_inline void nested_read_done(long ret)
 	submit(e, offsetof(struct ev_tls_in, data) + cap);
 }
 
-static __always_inline int sys_exit_read(struct sc_call *ctx)
-{
-	nested_read_done(ctx->ret);
-	return 0;
-}
-
 /*
  * The socket syscalls share one body per direction, reached by a tail
  * call, so the verifier goes through each once at load, not once per
@@ -1736,11 +1718,6 @@ static __always_inline int child_returns(long ret)
 	return 0;
 }
 
-static __always_inline int sys_exit_clone(struct sc_call *ctx)
-{
-	return child_returns(ctx->ret);
-}
-
 static __always_inline int comm_matches(const char *comm)
 {
 	for (int i = 0; i < TASK_COMM_LEN; i++) {
@@ -1946,7 +1923,8 @@ int sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		return sys_enter_connect(&c);
 	case NR_accept:
 	case NR_accept4:
-		return sys_enter_accept(&c);
+		accept_enter();
+		return 0;
 	case NR_openat:
 		return sys_enter_openat(&c);
 	}
@@ -1964,18 +1942,20 @@ int sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	switch (nr) {
 	case NR_read:
 	case NR_recvfrom:
-		return sys_exit_read(&c);
+		nested_read_done(c.ret);
+		return 0;
 	case NR_connect:
 		return sys_exit_connect(&c);
 	case NR_accept:
 	case NR_accept4:
-		return sys_exit_accept(&c);
+		accept_exit(c.ret);
+		return 0;
 	case NR_openat:
 		return sys_exit_openat(&c);
 	case NR_clone:
 	case NR_clone3:
 	case NR_fork:
-		return sys_exit_clone(&c);
+		return child_returns(c.ret);
 	}
 	return 0;
 }
@@ -1995,16 +1975,20 @@ struct {
 	__type(value, __u32);
 } uprobe_progs SEC(".maps");
 
-SEC("uprobe")
-int uprobe_dispatch(struct pt_regs *ctx)
+static __always_inline int dispatch(struct pt_regs *ctx)
 {
 	bpf_tail_call(ctx, &uprobe_progs, (__u32)bpf_get_attach_cookie(ctx));
 	return 0;
 }
 
+SEC("uprobe")
+int uprobe_dispatch(struct pt_regs *ctx)
+{
+	return dispatch(ctx);
+}
+
 SEC("uretprobe")
 int uretprobe_dispatch(struct pt_regs *ctx)
 {
-	bpf_tail_call(ctx, &uprobe_progs, (__u32)bpf_get_attach_cookie(ctx));
-	return 0;
+	return dispatch(ctx);
 }

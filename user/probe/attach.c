@@ -35,7 +35,6 @@
 #include "probe/attach.h"
 #include "probe/attachq.h"
 #include "probe/gotls.h"
-#include "common/clock.h"
 #include "common/escape.h"
 #include "probe/hold.h"
 #include "probe/links.h"
@@ -404,10 +403,12 @@ static struct target *find_target(struct attacher *a, dev_t dev, ino_t ino, pid_
 }
 
 /* this file is attached already, for some process */
-static bool file_attached(struct attacher *a, dev_t dev, ino_t ino)
+/* the file is attached for some process other than besides (0: for any) */
+static bool file_attached(struct attacher *a, dev_t dev, ino_t ino, pid_t besides)
 {
 	for (size_t i = 0; i < a->ntargets; i++)
-		if (a->targets[i].ok && a->targets[i].dev == dev && a->targets[i].ino == ino)
+		if (a->targets[i].ok && a->targets[i].dev == dev && a->targets[i].ino == ino &&
+		    (!besides || a->targets[i].pid != besides))
 			return true;
 	return false;
 }
@@ -488,7 +489,7 @@ static void over_user_limit(struct attacher *a, struct user_count *u)
 static bool user_may_read(struct attacher *a, const struct stat *st, struct user_count **u)
 {
 	*u = NULL;
-	if (st->st_uid == 0 || file_attached(a, st->st_dev, st->st_ino))
+	if (st->st_uid == 0 || file_attached(a, st->st_dev, st->st_ino, 0))
 		return true;
 	*u = user_count(a, st->st_uid);
 	if (!*u)
@@ -1222,7 +1223,7 @@ static void reap_aside(struct attacher *a, struct bpf_link **links, size_t n)
 	struct reap_job *j = malloc(sizeof(*j));
 	pthread_attr_t attr;
 	pthread_t t;
-	int err = -1;
+	int err;
 
 	if (j) {
 		*j = (struct reap_job){ .a = a, .links = links, .n = n };
@@ -1233,12 +1234,9 @@ static void reap_aside(struct attacher *a, struct bpf_link **links, size_t n)
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		err = pthread_create(&t, &attr, reap_job_main, j);
 		pthread_attr_destroy(&attr);
-		if (!err)
-			return;
-		pthread_mutex_lock(&a->lock);
-		a->reaping--;
-		pthread_mutex_unlock(&a->lock);
-		free(j);
+		if (err)
+			reap_job_main(j); /* here, then */
+		return;
 	}
 	links_destroy(links, n);
 	pthread_mutex_lock(&a->lock);
@@ -1254,9 +1252,8 @@ void attacher__set_probed_map(struct attacher *a, int fd)
 
 void attacher__forget(struct attacher *a, pid_t pid)
 {
-	struct target gone_files[16];
 	struct bpf_link **gone = NULL;
-	size_t kept = 0, ngone = 0, ngone_files = 0;
+	size_t kept = 0, ngone = 0;
 
 	if (pid <= 0)
 		return;
@@ -1272,6 +1269,21 @@ void attacher__forget(struct attacher *a, pid_t pid)
 			a->links[kept++] = a->links[i];
 	}
 	a->nlinks = kept;
+	for (size_t i = 0; i < a->ntargets; i++) {
+		struct target *t = &a->targets[i];
+		struct user_count *u;
+
+		if (t->pid != pid || !t->ok)
+			continue;
+		a->files--; /* (attached counts the run's attachments: it stays) */
+		/* a user's file no other process has attached is off their bounds (files at once)
+		 */
+		if (t->uid != 0 && !file_attached(a, t->dev, t->ino, pid) &&
+		    (u = user_count(a, t->uid))) {
+			u->files -= u->files > 0;
+			u->read -= u->read > 0;
+		}
+	}
 	kept = 0;
 	for (size_t i = 0; i < a->ntargets; i++) {
 		struct target *t = &a->targets[i];
@@ -1282,22 +1294,8 @@ void attacher__forget(struct attacher *a, pid_t pid)
 		}
 		/* a process given the pid later is another: its opens hold it again */
 		holder__forget(a->holder, t->dev, t->ino, pid);
-		if (t->ok)
-			a->files--; /* (attached counts the run's attachments: it stays) */
-		gone_files[ngone_files++ % ARRAY_SIZE(gone_files)] = *t;
 	}
 	a->ntargets = kept;
-	/* a user's file no process has attached any more is off its bounds (files at once) */
-	for (size_t i = 0; i < ngone_files && i < ARRAY_SIZE(gone_files); i++) {
-		struct target *t = &gone_files[i];
-		struct user_count *u;
-
-		if (t->uid == 0 || !t->ok || file_attached(a, t->dev, t->ino) ||
-		    !(u = user_count(a, t->uid)))
-			continue;
-		u->files -= u->files > 0;
-		u->read -= u->read > 0;
-	}
 	if (a->probed_fd >= 0)
 		bpf_map_delete_elem(a->probed_fd, &(__u32){ (__u32)pid });
 	if (ngone)
