@@ -273,11 +273,10 @@ void probes__counters(struct probes *p, __u64 *out)
  * Removing a uprobe waits out RCU grace periods in the kernel, one link
  * after another from one thread (~50 ms each here): so the uprobe links,
  * which cost every process that runs their library, are destroyed first,
- * all at once (attacher__release), in about the time of one. The
- * tracepoints' perf events take ~140 ms each here, in part one at a time
- * whatever the thread (the kernel's event_mutex): a child that shares our
- * descriptors destroys them together once we have exited, so that
- * tlstrace itself returns at once, then exits (the programs and maps go).
+ * all at once (attacher__release), in about the time of one. A child that
+ * shares our descriptors destroys the tracepoints' links the same way once
+ * we have exited, so that tlstrace itself returns at once, then exits (the
+ * programs and maps go).
  */
 void probes__detach_in_background(struct probes *p, int output_fd)
 {
