@@ -760,6 +760,38 @@ def descendants(pid):
     return out
 
 
+def tree_cpu(pid):
+    """(pids at or under pid, their CPU seconds in all) from /proc."""
+    pids, ticks = [pid] + descendants(pid), 0
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return set(pids), ticks / os.sysconf("SC_CLK_TCK")
+
+
+def settle(pid, quiet_s=1.0, timeout_s=15.0, busy=0.05):
+    """Wait until pid's process tree starts no process and uses under busy
+    of a CPU for quiet_s (Firefox starts content processes after a page
+    loads: on 2 cores they preempt its socket thread between its own
+    stamps and the calls a tracer times). False if it never did."""
+    step = 0.25
+    deadline = time.monotonic() + timeout_s
+    pids, cpu = tree_cpu(pid)
+    quiet = 0.0
+    while time.monotonic() < deadline:
+        time.sleep(step)
+        now_pids, now_cpu = tree_cpu(pid)
+        quiet = quiet + step if now_pids == pids and now_cpu - cpu <= busy * step else 0.0
+        pids, cpu = now_pids, now_cpu
+        if quiet >= quiet_s:
+            return True
+    return False
+
+
 def is_firefox(pid):
     try:
         exe = os.readlink("/proc/%d/exe" % pid)

@@ -80,6 +80,7 @@ def run_judged(env, test, opts, attach=False):
 
     def started(pid):
         tracer.append(env.start_tlstrace(test, ["--stats", "-p", str(pid)] + list(opts)))
+        firefox_judge.settle(pid)
 
     def launch(argv, fenv):
         with open(errpath, "wb") as err:
