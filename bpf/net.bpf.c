@@ -14,50 +14,35 @@
 #define IPPROTO_TCP 6
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
 #define TCP_CLOSE 7
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /*
- * A syscall of the current thread, as the raw sys_enter/sys_exit
- * tracepoints give it (see sys_enter() and sys_exit() at the end): its
- * arguments at entry, its result at exit.
+ * The syscall the current thread is in, as the registers it was made with
+ * give it (socket_syscall()): its arguments.
  */
 struct sc_call {
-	unsigned long args[6];
-	long ret;
+	unsigned long args[4];
 };
 
-/* the syscalls followed, by their x86-64 numbers */
+/*
+ * The syscalls met, by their x86-64 numbers. No syscall is hooked (every
+ * process on the host would pay for it, traced or not): each is met at a
+ * tracepoint of what it does (a socket's I/O, a TCP state, a mapping) and
+ * read from the registers it was made with.
+ */
 #define NR_read 0
 #define NR_write 1
 #define NR_close 3
+#define NR_mmap 9
 #define NR_writev 20
 #define NR_connect 42
-#define NR_accept 43
 #define NR_sendto 44
 #define NR_recvfrom 45
 #define NR_sendmsg 46
 #define NR_recvmsg 47
-#define NR_clone 56
-#define NR_fork 57
-#define NR_openat 257
-#define NR_accept4 288
-#define NR_clone3 435
-
-/* connect() in progress on a thread */
-struct connect_args {
-	__u64 ts;
-	__u32 fd;
-	__u32 _pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_THREADS);
-	__type(key, __u32);
-	__type(value, struct connect_args);
-} connecting SEC(".maps");
 
 /* a socket from its connect until it closes */
 struct sock_info {
@@ -77,28 +62,22 @@ struct {
 	__type(value, struct sock_info);
 } socks SEC(".maps");
 
-static __always_inline int sys_enter_connect(struct sc_call *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	struct connect_args a = {};
+/*
+ * Sockets a listening socket made, from their ESTABLISHED on (a server's
+ * side, not accepted yet): whichever process accepts one is known at its
+ * first read or write of it (accepted()), which no syscall hook has to
+ * wait for. The value is its ESTABLISHED's bpf_ktime_get_ns().
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SOCKS);
+	__type(key, __u64); /* struct sock * */
+	__type(value, __u64);
+} passive SEC(".maps");
 
-	if (!is_traced(id >> 32))
-		return 0;
-	a.ts = bpf_ktime_get_ns();
-	a.fd = (__u32)ctx->args[0];
-	if (bpf_map_update_elem(&connecting, &tid, &a, BPF_ANY))
-		count(CNT_DROP_INFLIGHT);
-	return 0;
-}
-
-static __always_inline int sys_exit_connect(struct sc_call *ctx)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
-	bpf_map_delete_elem(&connecting, &tid);
-	return 0;
-}
+static __always_inline int socket_syscall(struct sock *sk, long *nr, struct sc_call *c);
+static __always_inline void socket_closing(void);
+static __always_inline void report_close(__u64 key, __u32 fd);
 
 /*
  * A TCP socket's change of state, as the sock:inet_sock_set_state event
@@ -167,32 +146,33 @@ int inet_sock_set_state(struct bpf_raw_tracepoint_args *raw)
 
 	if (ctx->newstate == TCP_SYN_SENT) {
 		/* runs in the connecting thread, inside connect() */
-		__u32 tid = (__u32)bpf_get_current_pid_tgid();
-		struct connect_args *a = bpf_map_lookup_elem(&connecting, &tid);
 		struct sock_info info = {};
+		struct sc_call c = {};
 		struct ev_connect *e;
-		__u64 key;
+		__u64 key, ts;
 		__u8 zero = 0;
 		__u64 saddr[2];
+		long nr;
 
-		if (!a)
+		if (!socket_syscall((struct sock *)sk, &nr, &c) || nr != NR_connect)
 			return 0;
+		ts = bpf_ktime_get_ns();
 		e = reserve(sizeof(*e));
 		if (!e)
 			return 0;
-		fill_hdr(&e->hdr, EV_CONNECT, a->ts);
+		fill_hdr(&e->hdr, EV_CONNECT, ts);
 		e->sock = sk;
-		e->fd = a->fd;
+		e->fd = c.args[0];
 		e->family = ctx->family;
 		e->dport = ctx->dport;
 		__builtin_memset(e->daddr, 0, sizeof(e->daddr));
 		copy_addrs(ctx, (__u8 *)saddr, e->daddr);
 
-		info.ts = a->ts;
+		info.ts = ts;
 		info.proc_start = e->hdr.proc_start;
 		info.pid = e->hdr.pid;
 		info.tid = e->hdr.tid;
-		info.fd = a->fd;
+		info.fd = c.args[0];
 		info.ns_pid = e->hdr.ns_pid;
 		__builtin_memcpy(info.comm, e->hdr.comm, sizeof(info.comm));
 		if (bpf_map_update_elem(&socks, &sk, &info, BPF_ANY))
@@ -202,6 +182,16 @@ int inet_sock_set_state(struct bpf_raw_tracepoint_args *raw)
 		commit(e);
 		return 0;
 	}
+
+	if (ctx->oldstate == TCP_SYN_RECV && ctx->newstate == TCP_ESTABLISHED) {
+		__u64 ts = bpf_ktime_get_ns();
+
+		bpf_map_update_elem(&passive, &sk, &ts, BPF_ANY);
+		return 0;
+	}
+	if (ctx->newstate == TCP_CLOSE)
+		bpf_map_delete_elem(&passive, &sk);
+	socket_closing();
 
 	/* the outcome of the connect: may run in softirq, so use what we kept */
 	si = bpf_map_lookup_elem(&socks, &sk);
@@ -244,31 +234,6 @@ int inet_sock_set_state(struct bpf_raw_tracepoint_args *raw)
 	return 0;
 }
 
-/* accept() in progress on a thread */
-struct accept_args {
-	__u64 ts;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_THREADS);
-	__type(key, __u32);
-	__type(value, struct accept_args);
-} accepting SEC(".maps");
-
-static __always_inline void accept_enter(void)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	struct accept_args a = {};
-
-	if (!is_traced(id >> 32))
-		return;
-	a.ts = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&accepting, &tid, &a, BPF_ANY))
-		count(CNT_DROP_INFLIGHT);
-}
-
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /*
@@ -283,6 +248,23 @@ static __always_inline struct file *fd_file(__u32 fd)
 	if (fd >= fdt->max_fds || bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]) || !f)
 		return NULL;
 	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+}
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define S_IFREG 0100000
+#define TS_COMPAT 0x0002 /* x86's thread_info.status: a 32-bit syscall, numbered otherwise */
+
+/* the current syscall is a 32-bit program's, whose numbers are not these */
+static __always_inline int compat_syscall(void)
+{
+	return bpf_get_current_task_btf()->thread_info.status & TS_COMPAT;
+}
+
+/* the registers the current syscall was made with */
+static __always_inline struct pt_regs *current_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
 /* both ends of the socket behind fd, as the kernel has them (CO-RE) */
@@ -325,43 +307,35 @@ static __always_inline void fill_accept(struct ev_accept *e, __u32 fd, __u16 how
 	socket_ends(fd, e);
 }
 
-static __always_inline void accept_exit(long ret)
+/*
+ * A traced process's read or write of fd, the socket sk: if sk is a
+ * server's side made while tracing that this process has not used yet, it
+ * accepted it: a connection of role server (EV_ACCEPT), from the moment the
+ * kernel established it (before any call of the process's on it)
+ */
+static __always_inline void accepted(__u32 fd, struct sock *sk)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	struct accept_args *a = bpf_map_lookup_elem(&accepting, &tid);
+	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
+	__u64 s = (__u64)sk, *established = bpf_map_lookup_elem(&passive, &s);
 	struct ev_accept *e;
-	__u64 key;
 	__u8 zero = 0;
+	__u64 ts;
 
-	if (!a)
+	if (!established)
 		return;
-	bpf_map_delete_elem(&accepting, &tid);
-	if (ret < 0)
-		return;
+	ts = *established;
+	bpf_map_delete_elem(&passive, &s);
+	/* the descriptor's last socket was closed unseen (a copy a fork shares) */
+	if (bpf_map_lookup_elem(&fds, &key))
+		report_close(key, fd);
 	e = reserve(sizeof(*e));
 	if (!e)
 		return;
-	fill_hdr(&e->hdr, EV_ACCEPT, bpf_ktime_get_ns());
-	fill_accept(e, (__u32)ret, ACCEPT_CALL);
-	key = id >> 32 << 32 | (__u32)ret;
+	fill_hdr(&e->hdr, EV_ACCEPT, ts);
+	fill_accept(e, fd, ACCEPT_CALL);
 	bpf_map_update_elem(&fds, &key, &zero, BPF_ANY);
 	commit(e);
 }
-
-/*
- * A traced process opening a TLS library: the dynamic loader at exec or
- * dlopen(). User space attaches to it (once per file) before it is used.
- * Only an open that succeeded is reported: root must not read (or probe) a
- * file on behalf of a process that may not open it. The path is kept from
- * the call's entry to its return, by thread.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, struct ev_lib_open);
-} lib_opens SEC(".maps");
 
 /* the TLS libraries' file-name prefixes, from user space's table */
 const volatile struct lib_filter targ_lib_files = {};
@@ -372,7 +346,7 @@ const volatile struct lib_filter targ_lib_files = {};
  * (the kernel serializes them); a process that opened a TLS library
  * would make its first TLS calls unseen meanwhile. So a traced process
  * that opens a library not yet attached for it is stopped (SIGSTOP, the
- * whole process, on its way back from openat) and recorded in held; user
+ * whole process, on its way back from mmap) and recorded in held; user
  * space continues it once the probes are in place, or after a bounded
  * wait (user/probe/hold.c), and only if the stop was still ours alone.
  */
@@ -411,9 +385,8 @@ const volatile __u32 targ_hold_exec = 0;
 
 /*
  * Probes are per process (uprobe_multi links with the process's pid): a
- * child forked by a probed process is held on its return from fork until
- * user space has placed them for it too. probed is user space's, forked
- * the children on their way.
+ * child forked by a probed process is held from its birth, before it runs,
+ * until user space has placed them for it too. probed is user space's.
  */
 const volatile __u32 targ_per_process = 0;
 
@@ -423,13 +396,6 @@ struct {
 	__type(key, __u32); /* tgid */
 	__type(value, __u8);
 } probed SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32); /* tgid */
-	__type(value, __u8);
-} forked SEC(".maps");
 
 /* smaller programs have no TLS library inside: their exec holds nothing */
 #define HOLD_EXEC_MIN_SIZE (1 << 20)
@@ -486,6 +452,32 @@ static __always_inline int hold_now(__u32 tgid, __u64 proc_start)
 	return 1;
 }
 
+extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type,
+				u64 value) __ksym __weak;
+
+/*
+ * Stop child, a process just forked (not run yet), and record it in held:
+ * 1 if held. The stop is pending when it first runs, so it stops on its
+ * way back from fork, before any instruction of its own.
+ */
+static __always_inline int hold_child(struct task_struct *child, __u32 tgid, __u64 proc_start)
+{
+	struct hold h = { .since = bpf_ktime_get_ns(), .proc_start = proc_start, .opens = 1 };
+
+	if (!bpf_ksym_exists(bpf_send_signal_task))
+		return 0;
+	if (bpf_map_update_elem(&held, &tgid, &h, BPF_NOEXIST)) {
+		count(CNT_HOLD_FULL);
+		return 0;
+	}
+	if (bpf_send_signal_task(child, SIGSTOP, PIDTYPE_TGID, 0)) {
+		bpf_map_delete_elem(&held, &tgid);
+		count(CNT_HOLD_FAILED);
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * Holding is armed while held has its key HOLD_ARMED (no process has pid
  * 0): tlstrace puts it there as it starts holding, and takes it out (or
@@ -532,9 +524,12 @@ static __always_inline void hold_undo(__u32 tgid)
 /*
  * Another stop of a held process (a debugger's SIGSTOP, a shell's Ctrl-Z):
  * the process is then not ours to continue. Ours is a SIGSTOP the kernel
- * sends (SEND_SIG_PRIV); a terminal's stop signals only stop a process
- * that leaves them at their default action.
+ * sends (SEND_SIG_PRIV; to a child at its fork, SI_KERNEL); a terminal's
+ * stop signals only stop a process that leaves them at their default
+ * action.
  */
+#define SI_KERNEL 0x80
+
 SEC("raw_tp/signal_generate")
 int signal_generate(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -549,7 +544,9 @@ int signal_generate(struct bpf_raw_tracepoint_args *ctx)
 	h = bpf_map_lookup_elem(&held, &tgid);
 	if (!h)
 		return 0;
-	if (sig == SIGSTOP && ctx->args[1] == 1 /* SEND_SIG_PRIV */)
+	if (sig == SIGSTOP &&
+	    (ctx->args[1] == 1 /* SEND_SIG_PRIV */ ||
+	     BPF_CORE_READ((struct kernel_siginfo *)ctx->args[1], si_code) == SI_KERNEL))
 		return 0;
 	if (sig != SIGSTOP && BPF_CORE_READ(task, sighand, action[sig - 1].sa.sa_handler))
 		return 0; /* caught or ignored: no stop */
@@ -569,72 +566,82 @@ int hold_exit(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-static __always_inline int sys_enter_openat(struct sc_call *ctx)
+/*
+ * mm:vm_unmapped_area (addr, info): the kernel chose where a mapping goes.
+ * A dynamic loader maps each library first this way (the whole file, at
+ * an address of the kernel's choosing; its segments then over it, at
+ * fixed ones), so a traced process's mmap() of a TLS library's file is
+ * met here, before any of its code is mapped: held, the process stops on
+ * its way back from this mmap, its descriptor of the file still open.
+ * Only a file the process opened is reported, never a path: root must not
+ * read (or probe) a file on behalf of a process that may not open it. Any
+ * other mmap() pays a lookup of its process.
+ */
+/*
+ * The name of the file f: its last component, or for a file mounted over
+ * another (a container's own copy bound over the system's path), the name
+ * it is mounted at, as the process named it
+ */
+static __always_inline const unsigned char *mapped_name(struct file *f)
+{
+	struct vfsmount *mnt = BPF_CORE_READ(f, f_path.mnt);
+	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+
+	if (d == BPF_CORE_READ(mnt, mnt_root)) {
+		struct mount *m = (void *)((__u64)mnt - bpf_core_field_offset(struct mount, mnt));
+
+		d = BPF_CORE_READ(m, mnt_mountpoint);
+	}
+	return BPF_CORE_READ(d, d_name.name);
+}
+
+SEC("raw_tp/vm_unmapped_area")
+int vm_unmapped_area(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ev_lib_open *e;
-	unsigned base = 0;
-	long n;
+	struct pt_regs *regs;
+	const unsigned char *name;
+	struct file *f;
+	long fd;
 
-	if (!is_traced(id >> 32))
+	if (!is_traced(id >> 32) || compat_syscall())
+		return 0;
+	regs = current_regs();
+	fd = (int)regs->r8; /* mmap(addr, len, prot, flags, fd, offset) */
+	if (regs->orig_ax != NR_mmap || fd < 0)
+		return 0;
+	f = fd_file(fd);
+	if (!f || (f->f_inode->i_mode & S_IFMT) != S_IFREG)
 		return 0;
 	e = (struct ev_lib_open *)scratch_rec();
 	if (!e)
 		return 0;
-	n = bpf_probe_read_user_str(e->path, sizeof(e->path), (void *)ctx->args[1]);
-	if (n <= 0)
-		return 0;
-	/* the file name: after the last '/' within the last 32 characters */
-	for (unsigned k = 2; k < 34; k++) {
-		long i = n - k;
-
-		if (i < 0)
-			break;
-		if (e->path[i & (MAX_PATH - 1)] == '/') {
-			base = i + 1;
-			break;
-		}
-	}
-	if (!lib_filter_match(&targ_lib_files, e->path, base))
+	name = mapped_name(f);
+	if (bpf_probe_read_kernel_str(e->path, sizeof(e->path), name) <= 0 ||
+	    !lib_filter_match(&targ_lib_files, e->path, 0))
 		return 0;
 	fill_hdr(&e->hdr, EV_LIB_OPEN, bpf_ktime_get_ns());
+	e->fd = fd;
+	e->ino = f->f_inode->i_ino;
+	e->dev = f->f_inode->i_sb->s_dev;
 	e->libc = 1;
 	for (unsigned i = 0; i < sizeof(LIBC_PREFIX) - 1; i++)
-		if (e->path[(base + i) & (MAX_PATH - 1)] != LIBC_PREFIX[i])
+		if (e->path[i] != LIBC_PREFIX[i])
 			e->libc = 0;
-	__u32 tid = (__u32)id;
-
-	if (bpf_map_update_elem(&lib_opens, &tid, e, BPF_ANY))
-		count(CNT_DROP_INFLIGHT);
-	return 0;
-}
-
-static __always_inline int sys_exit_openat(struct sc_call *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	struct ev_lib_open *e;
-	long ret = ctx->ret; /* read once: the verifier refuses a ctx pointer moved */
-
-	if (!is_traced(id >> 32))
-		return 0;
-	e = bpf_map_lookup_elem(&lib_opens, &tid);
-	if (!e)
-		return 0;
 	/*
 	 * libc is held for only in a process a TLS library is probed in (a
 	 * program with one inside, Node.js): one that loads a TLS library
 	 * later has its libc attached then, and the others are not stopped
 	 */
-	e->held = ret >= 0 && (!e->libc || bpf_map_lookup_elem(&probed, &(__u32){ id >> 32 })) &&
-		  hold_at_load(id >> 32, ret, e->hdr.proc_start);
+	e->held = (!e->libc || bpf_map_lookup_elem(&probed, &(__u32){ id >> 32 })) &&
+		  hold_at_load(id >> 32, fd, e->hdr.proc_start);
 	/* user space must attach before the library is used: wake it now */
-	if (ret >= 0 && bpf_ringbuf_output(&events, e, sizeof(*e), BPF_RB_FORCE_WAKEUP)) {
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), BPF_RB_FORCE_WAKEUP)) {
 		count(CNT_DROP_RINGBUF);
 		if (e->held)
 			hold_undo(id >> 32);
 	}
-	bpf_map_delete_elem(&lib_opens, &tid);
 	return 0;
 }
 
@@ -662,15 +669,35 @@ static __always_inline void report_close(__u64 key, __u32 fd)
 	bpf_map_delete_elem(&losses, &lk);
 }
 
-static __always_inline int sys_enter_close(struct sc_call *ctx)
+/*
+ * A close() that releases a TCP socket changes its state (to FIN_WAIT1,
+ * LAST_ACK or CLOSE), or destroys it if it was closed already (reset, or
+ * finished both ways): if the current process is traced and closing one of
+ * the sockets it knows, that descriptor is gone. Met at the release, on
+ * the way back from close(): no syscall hook. A copy a fork or dup() shares
+ * changes nothing: its close is seen when the descriptor is used for
+ * another socket (accepted()), or at exec or exit.
+ */
+static __always_inline void socket_closing(void)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 fd = (__u32)ctx->args[0];
-	__u64 key = (id >> 32) << 32 | fd;
+	struct pt_regs *regs;
+	__u64 key;
+	__u32 fd;
 
-	if (bpf_map_lookup_elem(&fds, &key))
+	if (!is_traced(id >> 32) || compat_syscall())
+		return;
+	regs = current_regs();
+	if (regs->orig_ax != NR_close)
+		return;
+	fd = (__u32)regs->di;
+	key = (id >> 32) << 32 | fd;
+	/*
+	 * close() frees the descriptor before it releases the socket (on its
+	 * way back): one in use again is another thread's new file already
+	 */
+	if (bpf_map_lookup_elem(&fds, &key) && !fd_file(fd))
 		report_close(key, fd);
-	return 0;
 }
 
 /*
@@ -1066,8 +1093,6 @@ static __always_inline void wire_io(__u32 fd, __u64 buf, __u64 len, int is_write
  * record on it: a write is looked at before it goes, a read at its return.
  * Only the first record header is read, only of sockets not known yet.
  */
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
 #define TLS_RECORD_MAX (16384 + 2048)
 
 static __always_inline int tls_app_record(__u64 buf, __u64 len)
@@ -1459,6 +1484,7 @@ static __always_inline void nested_read_done(long ret)
 struct io_args {
 	__u64 buf;
 	__u64 len;
+	long ret; /* a read's result */
 	__u32 fd;
 };
 
@@ -1469,25 +1495,28 @@ struct {
 	__type(value, struct io_args);
 } io_args SEC(".maps");
 
-static __always_inline int io_body(int is_write)
+/* a read, met at its return: its entry's part, then its result's */
+SEC("raw_tp")
+int sock_read_body(void *ctx)
+{
+	struct io_args *a = bpf_map_lookup_elem(&io_args, &(__u32){ 0 });
+
+	if (a) {
+		sock_io(a->fd, a->buf, a->len, 0);
+		nested_read_done(a->ret);
+	}
+	return 0;
+}
+
+/* a write, met before its bytes go */
+SEC("raw_tp")
+int sock_write_body(void *ctx)
 {
 	struct io_args *a = bpf_map_lookup_elem(&io_args, &(__u32){ 0 });
 
 	if (a)
-		sock_io(a->fd, a->buf, a->len, is_write);
+		sock_io(a->fd, a->buf, a->len, 1);
 	return 0;
-}
-
-SEC("raw_tp")
-int sock_read_body(void *ctx)
-{
-	return io_body(0);
-}
-
-SEC("raw_tp")
-int sock_write_body(void *ctx)
-{
-	return io_body(1);
 }
 
 #define IO_TAIL_READ 0
@@ -1519,7 +1548,8 @@ static __always_inline int io_wanted(__u32 fd)
 }
 
 /* the I/O of a syscall of the current thread on fd, wanted: to its body */
-static __always_inline int io_tail_call(void *ctx, __u32 fd, __u64 buf, __u64 len, int is_write)
+static __always_inline int io_tail_call(void *ctx, __u32 fd, __u64 buf, __u64 len, long ret,
+					int is_write)
 {
 	struct io_args *a = bpf_map_lookup_elem(&io_args, &(__u32){ 0 });
 
@@ -1528,6 +1558,7 @@ static __always_inline int io_tail_call(void *ctx, __u32 fd, __u64 buf, __u64 le
 	a->fd = fd;
 	a->buf = buf;
 	a->len = len;
+	a->ret = ret;
 	bpf_tail_call(ctx, &io_tail, is_write ? IO_TAIL_WRITE : IO_TAIL_READ);
 	return 0;
 }
@@ -1668,11 +1699,27 @@ static __always_inline void fork_inherit(struct task_struct *child, __u32 ptgid,
 }
 
 /* raw tracepoint: its arguments give the child task, so threads are told apart */
-SEC("raw_tp/sched_process_fork")
-int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
+/* EV_PROC_CHILD: child (process tgid), forked by a probed process */
+static __always_inline void child_born(struct task_struct *child, __u32 tgid)
 {
-	struct task_struct *parent = (struct task_struct *)ctx->args[0];
-	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	struct ev_proc *e = reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	fill_hdr(&e->hdr, EV_PROC_CHILD, bpf_ktime_get_ns());
+	e->hdr.pid = tgid;
+	e->hdr.tid = tgid;
+	e->hdr.ns_pid = ns_tgid(child);
+	e->hdr.proc_start = BPF_CORE_READ(child, start_time);
+	e->exit_code = 0;
+	e->held = hold_on && hold_armed() ? hold_child(child, tgid, e->hdr.proc_start) : 0;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+}
+
+/* a BTF tracepoint: bpf_send_signal_task() is a kfunc of tracing programs */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	__u8 one = 1;
@@ -1684,37 +1731,15 @@ int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
 		count(CNT_DROP_PROCS);
 	if (is_traced(ptgid) && is_traced(ctgid))
 		fork_inherit(child, ptgid, ctgid);
-	/* not a vfork's child: it runs in its parent's memory until it execs */
+	/*
+	 * A child of a probed process: its parent's probes, in the memory it
+	 * copied, fire for no one else's process, so user space places them
+	 * for it too (EV_PROC_CHILD), while it is held if holding is on. Not a
+	 * vfork's child: it runs in its parent's memory until it execs.
+	 */
 	if (targ_per_process && bpf_map_lookup_elem(&probed, &ptgid) && is_traced(ctgid) &&
-	    BPF_CORE_READ(child, mm) != BPF_CORE_READ(parent, mm) &&
-	    bpf_map_update_elem(&forked, &ctgid, &one, BPF_ANY))
-		count(CNT_DROP_PROCS);
-	return 0;
-}
-
-/*
- * A child of a probed process, on its way back from fork in its own
- * context (the first moment it runs): its parent's probes, in the memory
- * it copied, fire for no one else's process, so user space places them
- * for it too (EV_PROC_CHILD), while it is held if holding is on.
- */
-static __always_inline int child_returns(long ret)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-	struct ev_proc *e;
-
-	if (!targ_per_process || ret != 0 || tgid != (__u32)id ||
-	    !bpf_map_lookup_elem(&forked, &tgid))
-		return 0;
-	bpf_map_delete_elem(&forked, &tgid);
-	e = reserve(sizeof(*e));
-	if (!e)
-		return 0;
-	fill_hdr(&e->hdr, EV_PROC_CHILD, bpf_ktime_get_ns());
-	e->exit_code = 0;
-	e->held = hold_on && hold_armed() ? hold_now(tgid, e->hdr.proc_start) : 0;
-	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	    BPF_CORE_READ(child, mm) != BPF_CORE_READ(parent, mm))
+		child_born(child, ctgid);
 	return 0;
 }
 
@@ -1813,8 +1838,6 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task;
 	struct ev_proc *e;
 
-	bpf_map_delete_elem(&connecting, &(__u32){ (__u32)id });
-	bpf_map_delete_elem(&accepting, &(__u32){ (__u32)id });
 	bpf_map_delete_elem(&inbound, &(__u32){ (__u32)id });
 	bpf_map_delete_elem(&inflight, &(__u32){ (__u32)id });
 	if (tgid != (__u32)id)
@@ -1840,124 +1863,81 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/*
- * The syscalls followed (NR_*, at the top) are met at the raw
- * sys_enter and sys_exit tracepoints, one program each that returns at
- * once for every other syscall: raw tracepoints attach and detach without
- * a perf event each (whose removal waits in the kernel one after another),
- * and cost a followed syscall less than a per-syscall event, which copies
- * the arguments into a perf record before the program runs.
- */
-#define TS_COMPAT 0x0002 /* x86's thread_info.status: a 32-bit syscall, numbered otherwise */
-
-static __always_inline int followed_nr(long nr)
+/* tcp:tcp_destroy_sock (sk): see socket_closing() */
+SEC("raw_tp/tcp_destroy_sock")
+int tcp_destroy_sock(struct bpf_raw_tracepoint_args *ctx)
 {
-	switch (nr) {
-	case NR_read:
-	case NR_write:
-	case NR_close:
-	case NR_writev:
-	case NR_connect:
-	case NR_accept:
-	case NR_sendto:
-	case NR_recvfrom:
-	case NR_sendmsg:
-	case NR_recvmsg:
-	case NR_clone:
-	case NR_fork:
-	case NR_openat:
-	case NR_accept4:
-	case NR_clone3:
-		return 1;
-	}
+	socket_closing();
 	return 0;
 }
 
-/* the current syscall is a 32-bit program's, whose numbers are not these */
-static __always_inline int compat_syscall(void)
-{
-	return bpf_get_current_task_btf()->thread_info.status & TS_COMPAT;
-}
-
 /*
- * The syscall's registers, read in place: a typed pointer (loads the
- * kernel guards) rather than copies through a helper call each.
+ * Socket I/O is met at the socket's own tracepoints, not at syscalls: a
+ * process's reads and writes of files, pipes and terminals, traced or not,
+ * pay nothing for it. The syscall is read from the registers it was made
+ * with, and taken only if its descriptor is the socket the tracepoint
+ * fired for (io_uring's workers, a kernel's own socket I/O are not).
  */
-static __always_inline struct pt_regs *syscall_regs(struct bpf_raw_tracepoint_args *ctx)
+/* the current syscall's (nr, args) if it is a traced process's socket I/O on sk: 1 */
+static __always_inline int socket_syscall(struct sock *sk, long *nr, struct sc_call *c)
 {
-	return bpf_rdonly_cast((void *)ctx->args[0], bpf_core_type_id_kernel(struct pt_regs));
-}
-
-SEC("raw_tp/sys_enter")
-int sys_enter(struct bpf_raw_tracepoint_args *ctx)
-{
-	long nr = ctx->args[1];
-	struct sc_call c = {};
 	struct pt_regs *regs;
+	struct socket *so;
+	struct file *f;
 
-	if (!followed_nr(nr) || compat_syscall())
+	if (!is_traced(bpf_get_current_pid_tgid() >> 32) || compat_syscall())
 		return 0;
-	regs = syscall_regs(ctx);
-	c.args[0] = regs->di;
-	c.args[1] = regs->si;
-	c.args[2] = regs->dx;
-	c.args[3] = regs->r10;
-	switch (nr) {
-	case NR_read:
-	case NR_recvfrom:
-	case NR_recvmsg:
-	case NR_write:
-	case NR_sendto:
-	case NR_sendmsg:
-	case NR_writev: {
-		__u64 buf, len;
-
-		if (!io_wanted(c.args[0]) || !io_args_of(nr, &c, &buf, &len))
-			return 0;
-		return io_tail_call(ctx, c.args[0], buf, len,
-				    nr != NR_read && nr != NR_recvfrom && nr != NR_recvmsg);
-	}
-	case NR_close:
-		return sys_enter_close(&c);
-	case NR_connect:
-		return sys_enter_connect(&c);
-	case NR_accept:
-	case NR_accept4:
-		accept_enter();
+	regs = current_regs();
+	*nr = regs->orig_ax;
+	c->args[0] = regs->di;
+	c->args[1] = regs->si;
+	c->args[2] = regs->dx;
+	c->args[3] = regs->r10;
+	if (c->args[0] > 0x7fffffff)
 		return 0;
-	case NR_openat:
-		return sys_enter_openat(&c);
-	}
-	return 0;
+	f = fd_file(c->args[0]);
+	if (!f || (f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	so = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	return so->sk == sk;
 }
 
-SEC("raw_tp/sys_exit")
-int sys_exit(struct bpf_raw_tracepoint_args *ctx)
+/* sock:sock_recv_length (sk, ret, flags): a read of sk, returned */
+SEC("raw_tp/sock_recv_length")
+int sock_recv_length(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct sc_call c = { .ret = ctx->args[1] };
-	long nr = syscall_regs(ctx)->orig_ax;
+	struct sc_call c = {};
+	__u64 buf, len;
+	long nr;
 
-	if (!followed_nr(nr) || compat_syscall())
+	if (!socket_syscall((struct sock *)ctx->args[0], &nr, &c) ||
+	    (nr != NR_read && nr != NR_recvfrom && nr != NR_recvmsg))
 		return 0;
-	switch (nr) {
-	case NR_read:
-	case NR_recvfrom:
-		nested_read_done(c.ret);
+	accepted(c.args[0], (struct sock *)ctx->args[0]);
+	if (!io_wanted(c.args[0]) || !io_args_of(nr, &c, &buf, &len))
 		return 0;
-	case NR_connect:
-		return sys_exit_connect(&c);
-	case NR_accept:
-	case NR_accept4:
-		accept_exit(c.ret);
+	return io_tail_call(ctx, c.args[0], buf, len, (int)ctx->args[1], 0);
+}
+
+/*
+ * tcp:tcp_sendmsg_locked (sk, msg, skb, size_goal): a write of TCP socket
+ * sk, before its bytes go (sock_send_length comes after they went: on
+ * loopback, after the peer may have read them)
+ */
+SEC("raw_tp/tcp_sendmsg_locked")
+int tcp_sendmsg_locked(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct sc_call c = {};
+	__u64 buf, len;
+	long nr;
+
+	if (!socket_syscall((struct sock *)ctx->args[0], &nr, &c) ||
+	    (nr != NR_write && nr != NR_sendto && nr != NR_sendmsg && nr != NR_writev))
 		return 0;
-	case NR_openat:
-		return sys_exit_openat(&c);
-	case NR_clone:
-	case NR_clone3:
-	case NR_fork:
-		return child_returns(c.ret);
-	}
-	return 0;
+	accepted(c.args[0], (struct sock *)ctx->args[0]);
+	if (!io_wanted(c.args[0]) || !io_args_of(nr, &c, &buf, &len))
+		return 0;
+	return io_tail_call(ctx, c.args[0], buf, len, 0, 1);
 }
 
 /*

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The file names whose opening BPF reports (EV_LIB_OPEN), so that user
+ * The file names whose mapping BPF reports (EV_LIB_OPEN), so that user
  * space attaches to a TLS library a traced process loads while traced.
  * User space builds it from its table of TLS libraries (user/common/
  * tlslib.c, tlslib_lib_filter()) into net.bpf.c's rodata before load.

@@ -50,7 +50,7 @@ enum ev_type {
 	EV_TLS_IN = 10,	    /* bytes a TLS session read from its socket early on */
 	EV_SOCK_IO = 11,    /* plaintext HTTP read or written on a plain TCP socket */
 	EV_ACCEPT = 12,	    /* a traced process accepted a TCP connection */
-	EV_LIB_OPEN = 13,   /* a traced process opened a TLS library (dlopen, exec) */
+	EV_LIB_OPEN = 13,   /* a traced process mapped a TLS library (dlopen, exec) */
 	EV_MORE = 14,	    /* more of the bytes of the EV_SSL_CALL or EV_SOCK_IO just before */
 	EV_PROC_FORK = 15,  /* a traced process forked a child process (not a thread) */
 	EV_PROC_CHILD = 16, /* a child of a probed process, to probe as its parent (ev_proc) */
@@ -147,14 +147,20 @@ _Static_assert(sizeof(struct ev_connect) == 48 + 32, "ev_connect size");
 
 #define MAX_PATH 256
 
-/* the path as the process passed it to openat() */
+/*
+ * A traced process mapping a TLS library's file (the dynamic loader, at
+ * exec or dlopen()): the file open at its descriptor fd, whose name is path
+ */
 struct ev_lib_open {
 	struct ev_hdr hdr;
 	__u32 held; /* the process is stopped until user space continues it (struct hold) */
 	__u32 libc; /* libc (name lookups): held only in a process already probed */
-	char path[MAX_PATH];
+	__u64 ino;  /* the file's inode... */
+	__u32 dev;  /* ...on this device (the kernel's dev_t: major << 20 | minor) */
+	__s32 fd;
+	char path[MAX_PATH]; /* the file's name (its last component) */
 };
-_Static_assert(sizeof(struct ev_lib_open) == 56 + MAX_PATH, "ev_lib_open size");
+_Static_assert(sizeof(struct ev_lib_open) == 72 + MAX_PATH, "ev_lib_open size");
 
 /*
  * A traced process stopped (SIGSTOP) at the open of a TLS library not

@@ -133,14 +133,8 @@ static int on_record(void *ctx, void *data, size_t size)
 
 	/* a library loaded after we started (dlopen, a new program): the worker attaches */
 	if (size >= sizeof(*lo) && lo->hdr.type == EV_LIB_OPEN) {
-		char path[MAX_PATH];
-
-		memcpy(path, lo->path, sizeof(path));
-		path[sizeof(path) - 1] = '\0';
-		if (att && lo->held)
-			attacher__submit_held(att, lo->hdr.pid, path, r->per_pid);
-		else if (att)
-			attacher__submit_opened(att, lo->hdr.pid, path, r->per_pid);
+		if (att)
+			attacher__submit_mapped(att, lo, r->per_pid);
 		return 0;
 	}
 	if (size >= sizeof(struct ev_proc) && att) {

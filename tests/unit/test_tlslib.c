@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The table of TLS libraries (common/tlslib.c): every row well-formed, an
- * id for every enum tls_lib value, BPF's openat filter built from it
+ * id for every enum tls_lib value, BPF's library filter built from it
  * recognising exactly the names the table does, and every BPF program a
  * row names present in the BPF object, of the kind the row says.
  */
@@ -15,7 +15,7 @@
 #include "tlstrace.h"
 #include "test.h"
 
-/* what BPF's openat filter says of path, matched as sys_enter_openat does */
+/* what BPF's library filter says of path, matched as BPF matches a mapped file's name */
 static bool filter_says(const struct lib_filter *f, const char *path)
 {
 	char buf[MAX_PATH] = "";
@@ -133,7 +133,7 @@ static void subtest_every_id_named(void)
 	ASSERT_NULL(tlslib_name(0xffffffffu), "forged");
 }
 
-static void subtest_openat_filter_matches_table(void)
+static void subtest_library_filter_matches_table(void)
 {
 	static const char *const others[] = {
 		"/usr/lib/x86_64-linux-gnu/libc.so.6",
@@ -191,7 +191,7 @@ static void subtest_openat_filter_matches_table(void)
 }
 
 /* the filter never reads past the path, and a prefix must fit whole */
-static void subtest_openat_filter_bounds(void)
+static void subtest_library_filter_bounds(void)
 {
 	struct lib_filter f = {};
 	char path[MAX_PATH];
@@ -261,10 +261,10 @@ TEST(tlslib)
 		subtest_rows_well_formed();
 	if (test__start_subtest("every_id_named"))
 		subtest_every_id_named();
-	if (test__start_subtest("openat_filter_matches_table"))
-		subtest_openat_filter_matches_table();
-	if (test__start_subtest("openat_filter_bounds"))
-		subtest_openat_filter_bounds();
+	if (test__start_subtest("library_filter_matches_table"))
+		subtest_library_filter_matches_table();
+	if (test__start_subtest("library_filter_bounds"))
+		subtest_library_filter_bounds();
 	if (test__start_subtest("titles"))
 		subtest_titles();
 	if (test__start_subtest("programs_in_bpf_object"))

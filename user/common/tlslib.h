@@ -3,7 +3,7 @@
  * The TLS libraries tlstrace knows: one row per family, in tlslib.c, and
  * everything else derives from it. probe/ attaches each row's BPF
  * programs (bpf/<family>.bpf.c, found by name) to the files the row
- * recognises; BPF's openat filter (lib_filter.h) is built from the rows'
+ * recognises; BPF's library filter (lib_filter.h) is built from the rows'
  * file names; collect/ names a session's library from the id its records
  * carry (enum tls_lib, include/tlstrace.h). How each family's functions
  * report success, would-block, failure and bytes is its BPF file's rule
@@ -52,7 +52,7 @@ struct tlslib {
 	/*
 	 * File-name prefixes ("libssl.so"): a library so named is attached,
 	 * when mapped, in the loader's cache, or opened by a traced process
-	 * (BPF's openat filter). Shorter than LIB_FILTER_LEN; unused ones NULL.
+	 * (BPF's library filter). Shorter than LIB_FILTER_LEN; unused ones NULL.
 	 */
 	const char *files[TLSLIB_MAX_FILES];
 	/*
@@ -108,7 +108,7 @@ const struct tlslib *tlslib_by_file(const char *path);
 const struct tlslib *tlslib_io_by_file(const char *path);
 
 /*
- * BPF's openat filter: every row's file-name prefixes (files and io_files),
+ * BPF's library filter: every row's file-name prefixes (files and io_files),
  * and also (another prefix, such as libc's for name lookups; NULL: none),
  * into *f (zeroed first). 0, or -E2BIG (more than LIB_FILTER_MAX prefixes), -EINVAL (an
  * empty one) or -ENAMETOOLONG (one of LIB_FILTER_LEN bytes or more); f is

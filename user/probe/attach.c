@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/openat2.h>
@@ -811,15 +812,23 @@ static int attach_held(struct attacher *a, int fd, const struct stat *st, const 
 	return ok;
 }
 
-/* attach_held() of the file path names (dirfd and resolve as libfile_open's) */
+/*
+ * attach_held() of the file path names (dirfd and resolve as libfile_open's);
+ * -ESTALE if want is given and the file is not that one (its st_dev, st_ino)
+ */
 static int attach_path(struct attacher *a, int dirfd, const char *path, unsigned long long resolve,
-		       const char *name, pid_t pid, pid_t owner, struct kind k)
+		       const char *name, pid_t pid, pid_t owner, struct kind k,
+		       const struct stat *want)
 {
 	enum libfile_refusal why;
 	struct stat st;
 	int fd, ok;
 
 	fd = libfile_open(dirfd, path, resolve, &st, &why);
+	if (fd >= 0 && want && (st.st_dev != want->st_dev || st.st_ino != want->st_ino)) {
+		close(fd);
+		return -ESTALE;
+	}
 	if (fd < 0) {
 		if (why != LIBFILE_OK) {
 			refuse(a, (enum attach_refusal)why, name, owner);
@@ -921,7 +930,7 @@ int attacher__user_file(struct attacher *a, const char *path, pid_t pid)
 	int fd, ok;
 
 	if (kind_by_name(path, &k) && k.lib && !k.io)
-		return attach_path(a, AT_FDCWD, path, 0, path, pid, 0, k);
+		return attach_path(a, AT_FDCWD, path, 0, path, pid, 0, k, NULL);
 	fd = libfile_open(AT_FDCWD, path, 0, &st, &why);
 	if (fd < 0) {
 		fprintf(stderr, "tlstrace: --lib %s: %s; skipping it\n", esc(path),
@@ -1000,7 +1009,8 @@ static int scan_maps(struct attacher *a, pid_t pid, bool per_pid, bool libc_only
 		snprintf(last, sizeof(last), "%s", id);
 		/* the file this mapping is of, whatever its path now says */
 		snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%s", pid, range);
-		if (attach_path(a, AT_FDCWD, mapped, 0, path, per_pid ? pid : -1, pid, k) > 0 &&
+		if (attach_path(a, AT_FDCWD, mapped, 0, path, per_pid ? pid : -1, pid, k, NULL) >
+			    0 &&
 		    k.lib && !k.io)
 			n++;
 	}
@@ -1027,60 +1037,29 @@ static bool probed(struct attacher *a, pid_t pid)
 	return a->probed_fd >= 0 && !bpf_map_lookup_elem(a->probed_fd, &key, &v);
 }
 
-/*
- * The path a process named, as it resolves for it: inside its root (its
- * mount namespace), from its working directory if relative. 0 and the
- * open root in *rootfd and the path from that root in out, or -errno.
- */
-static int process_path(pid_t pid, const char *path, int *rootfd, char *out, size_t cap)
+int attacher__mapped(struct attacher *a, pid_t pid, const char *name, int fd, __u32 dev, __u64 ino,
+		     bool per_pid)
 {
-	char link[64], root[PATH_MAX], cwd[PATH_MAX];
-	ssize_t rn, cn;
-	size_t rl;
-
-	snprintf(link, sizeof(link), "/proc/%d/root", pid);
-	*rootfd = open(link, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (*rootfd < 0)
-		return -errno;
-	if (path[0] == '/') {
-		snprintf(out, cap, "%s", path);
-		return 0;
-	}
-	/* relative: its cwd as a path under its root */
-	rn = readlink(link, root, sizeof(root) - 1);
-	snprintf(link, sizeof(link), "/proc/%d/cwd", pid);
-	cn = readlink(link, cwd, sizeof(cwd) - 1);
-	if (rn <= 0 || cn <= 0)
-		goto out;
-	root[rn] = cwd[cn] = '\0';
-	rl = strcmp(root, "/") ? (size_t)rn : 0;
-	if (strncmp(cwd, root, rl) || (cwd[rl] != '/' && cwd[rl] != '\0'))
-		goto out;
-	if ((size_t)snprintf(out, cap, "%s/%s", cwd + rl, path) < cap)
-		return 0;
-out:
-	close(*rootfd);
-	*rootfd = -1;
-	return -ENOENT;
-}
-
-int attacher__opened(struct attacher *a, pid_t pid, const char *path, bool per_pid)
-{
-	char full[PATH_MAX + MAX_PATH];
+	struct stat want = { .st_dev = makedev(dev >> 20, dev & 0xfffff), .st_ino = ino };
+	char link[64], path[PATH_MAX];
 	struct kind k;
-	int rootfd, n;
+	ssize_t len;
+	int n;
 
-	if (!kind_by_name(path, &k))
+	if (!kind_by_name(name, &k))
 		return 0;
 	/* libc, in a process with no TLS library probed: attached when it loads one (below) */
 	if (!k.lib && per_pid && !probed(a, pid))
 		return 0;
-	if (process_path(pid, path, &rootfd, full, sizeof(full)))
-		return 0;
-	/* its links resolve inside its root too, and /proc's magic ones not at all */
-	n = attach_path(a, rootfd, full, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, path,
-			per_pid ? pid : -1, pid, k);
-	close(rootfd);
+	/* the file at the process's descriptor, if it still is the one mapped */
+	snprintf(link, sizeof(link), "/proc/%d/fd/%d", pid, fd);
+	len = readlink(link, path, sizeof(path) - 1);
+	path[len > 0 ? len : 0] = '\0';
+	n = attach_path(a, AT_FDCWD, link, 0, len > 0 ? path : name, per_pid ? pid : -1, pid, k,
+			&want);
+	/* closed or replaced since (the process was not held): the file as it is mapped */
+	if (n < 0)
+		return scan_maps(a, pid, per_pid, false);
 	/* its name lookups, while it is held for this library: libc, loaded before it */
 	if (n > 0 && per_pid && k.lib && !k.io)
 		scan_maps(a, pid, true, true);
@@ -1181,7 +1160,7 @@ int attacher__scan_ldcache(struct attacher *a)
 		/* only x86-64 libraries (FLAG_X8664_LIB64): our programs read x86-64 registers */
 		if ((e->flags & 0xff00) != 0x0300 || !kind_by_name(key, &k))
 			continue;
-		if (attach_path(a, AT_FDCWD, val, 0, val, -1, 0, k) > 0 && k.lib && !k.io)
+		if (attach_path(a, AT_FDCWD, val, 0, val, -1, 0, k, NULL) > 0 && k.lib && !k.io)
 			n++;
 	}
 out:
@@ -1342,7 +1321,8 @@ static void *worker_main(void *arg)
 		a->busy = true;
 		pthread_mutex_unlock(&a->lock);
 		if (r.type == REQ_OPENED) {
-			if (attacher__opened(a, r.pid, r.path, r.per_pid) > 0 && a->verbose)
+			if (attacher__mapped(a, r.pid, r.path, r.fd, r.dev, r.ino, r.per_pid) > 0 &&
+			    a->verbose)
 				fprintf(stderr, "tlstrace: %s loaded by pid %d\n", esc(r.path),
 					r.pid);
 			if (r.held && !held_queued(a, r.pid))
@@ -1407,36 +1387,31 @@ static void submit(struct attacher *a, struct attach_request *r)
 	}
 }
 
-static void submit_opened(struct attacher *a, pid_t pid, const char *path, bool per_pid, bool held)
+void attacher__submit_mapped(struct attacher *a, const struct ev_lib_open *e, bool per_pid)
 {
-	struct attach_request r = {
-		.type = REQ_OPENED, .pid = pid, .per_pid = per_pid, .held = held
-	};
+	struct attach_request r = { .type = REQ_OPENED,
+				    .pid = e->hdr.pid,
+				    .per_pid = per_pid,
+				    .held = e->held,
+				    .fd = e->fd,
+				    .dev = e->dev,
+				    .ino = e->ino };
 	struct kind k;
 
-	if (!kind_by_name(path, &k)) {
-		if (held)
-			holder__release(a->holder, pid);
+	memcpy(r.path, e->path, sizeof(r.path));
+	r.path[sizeof(r.path) - 1] = '\0';
+	if (!kind_by_name(r.path, &k)) {
+		if (r.held)
+			holder__release(a->holder, r.pid);
 		return;
 	}
-	snprintf(r.path, sizeof(r.path), "%s", path);
 	if (a->worker_on) {
 		submit(a, &r);
 		return;
 	}
-	attacher__opened(a, pid, path, per_pid);
-	if (held)
-		holder__release(a->holder, pid);
-}
-
-void attacher__submit_opened(struct attacher *a, pid_t pid, const char *path, bool per_pid)
-{
-	submit_opened(a, pid, path, per_pid, false);
-}
-
-void attacher__submit_held(struct attacher *a, pid_t pid, const char *path, bool per_pid)
-{
-	submit_opened(a, pid, path, per_pid, true);
+	attacher__mapped(a, r.pid, r.path, r.fd, r.dev, r.ino, per_pid);
+	if (r.held)
+		holder__release(a->holder, r.pid);
 }
 
 void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid, bool held)

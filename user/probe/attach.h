@@ -11,6 +11,7 @@
 
 struct bpf_object;
 struct attacher;
+struct ev_lib_open;
 
 /*
  * Bounds: libraries (files, or files per process with -p) attached in all,
@@ -91,19 +92,15 @@ void attacher__refusals(struct attacher *a, __u64 *out);
 int attacher__start(struct attacher *a);
 
 /*
- * A traced process opened path (as it named it; the worker attaches if it
- * is a library we know), or started a program. Never blocks: when the
- * queue is full the request is refused and counted (ATTACH_QUEUE_FULL).
- * Before attacher__start, done at once.
+ * A traced process mapped a TLS library's file (e, BPF's record; the
+ * worker attaches it if it is a library we know), or started a program.
+ * Never blocks: when the queue is full the request is refused and counted
+ * (ATTACH_QUEUE_FULL). Before attacher__start, done at once. A process BPF
+ * stopped at that mmap (e->held, hold.h) is continued through the holder
+ * once its request is done (attached or not), or at once if it is refused.
  */
-void attacher__submit_opened(struct attacher *a, pid_t pid, const char *path, bool per_pid);
-/*
- * The same for a process BPF stopped at that open (hold.h): continued
- * through the holder once its request is done (attached or not), or at
- * once if it is refused.
- */
-void attacher__submit_held(struct attacher *a, pid_t pid, const char *path, bool per_pid);
-/* held: the process waits for it, as attacher__submit_held's */
+void attacher__submit_mapped(struct attacher *a, const struct ev_lib_open *e, bool per_pid);
+/* held: the process waits for it, as attacher__submit_mapped's */
 void attacher__submit_exec(struct attacher *a, pid_t pid, bool per_pid, bool held);
 
 /* stop the worker, waiting timeout_ms at most: 0, or -ETIMEDOUT if it is stuck */
@@ -166,11 +163,15 @@ void attacher__set_holder(struct attacher *a, struct holder *h);
 int attacher__scan_pid(struct attacher *a, pid_t pid, bool per_pid);
 
 /*
- * A process opened path (as it named it): attach if it is a library we
- * know and not attached yet, resolving path inside the process's root. 1
- * if newly attached, 0 if not, -errno.
+ * Process pid mapped the file named name (its last component) open at its
+ * descriptor fd, BPF's (dev: the kernel's dev_t, ino): attach it if it is
+ * a library we know and not attached yet. The file is taken from the
+ * process's descriptor, never by a path (so only a file it could open),
+ * and only if it still is the one mapped; else each library it has mapped
+ * is. 1 if newly attached, 0 if not, -errno.
  */
-int attacher__opened(struct attacher *a, pid_t pid, const char *path, bool per_pid);
+int attacher__mapped(struct attacher *a, pid_t pid, const char *name, int fd, __u32 dev, __u64 ino,
+		     bool per_pid);
 
 /*
  * A process started a program: attach if its executable has a TLS library

@@ -18,7 +18,7 @@
 
 struct attach_request {
 	enum {
-		REQ_OPENED, /* pid opened a TLS library at path */
+		REQ_OPENED, /* pid mapped a TLS library: path its name, open at fd */
 		REQ_EXEC,   /* pid exec'd a program, perhaps with TLS built in */
 		REQ_CHILD,  /* pid was forked by a probed process: probe what it maps */
 		REQ_EXIT    /* pid exited: its own probes go */
@@ -27,6 +27,9 @@ struct attach_request {
 	bool per_pid;
 	bool held; /* the process waits for this request (hold.h) */
 	uid_t uid; /* the process's owner: whose turn it takes */
+	int fd;	   /* REQ_OPENED: the file's descriptor in pid, its dev and ino (ev_lib_open) */
+	__u32 dev;
+	__u64 ino;
 	char path[MAX_PATH];
 };
 

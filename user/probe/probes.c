@@ -77,14 +77,15 @@ static int attach_tracepoints(struct probes *p)
 		const char *sec = bpf_program__section_name(prog);
 		struct bpf_link *l;
 
-		if (strncmp(sec, "tp/", 3) && strncmp(sec, "raw_tp/", 7))
+		if (strncmp(sec, "tp/", 3) && strncmp(sec, "raw_tp/", 7) &&
+		    strncmp(sec, "tp_btf/", 7))
 			continue;
 		l = bpf_program__attach(prog);
 		if (!l) {
 			int err = -errno;
 
 			fprintf(stderr, "tlstrace: attach tracepoint %s: %s\n",
-				sec + (sec[0] == 't' ? 3 : 7), strerror(-err));
+				strchr(sec, '/') + 1, strerror(-err));
 			return err;
 		}
 		if (p->ntracepoints == PROBES_MAX_TRACEPOINTS) {
