@@ -869,6 +869,65 @@ print(time.perf_counter() - t)
 """
 
 
+# a TCP connection over loopback, n one-byte messages each way's send and read
+SOCK_LOOP = r"""
+import socket, sys
+n = int(sys.argv[1])
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(1)
+c = socket.create_connection(ls.getsockname())
+s, _ = ls.accept()
+for _ in range(n):
+    c.send(b"x")
+    s.recv(1)
+"""
+
+
+def prog_ids():
+    """the ids of the BPF programs loaded on the host"""
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True)
+    try:
+        return {p["id"]: p for p in json.loads(out.stdout or "[]")}
+    except ValueError:
+        return {}
+
+
+def program_costs(args, work, pid):
+    """Each of its tracepoint programs' mean run time (kernel.bpf_stats_enabled)
+    while a process tlstrace does not trace (-p PID) runs dd, the open loop and
+    SOCK_LOOP: what such a process's syscalls pay, from inside, where the wall
+    clock cannot tell tens of ns. [(name, runs, ns per run)], or None."""
+    stats = "/proc/sys/kernel/bpf_stats_enabled"
+    try:
+        with open(stats) as f:
+            was = f.read().strip()
+    except OSError:
+        return None
+    before = prog_ids()
+    tr = HostTracer(args.tlstrace, ["-p", str(pid)], work)
+    ours = [i for i in prog_ids() if i not in before]
+    try:
+        with open(stats, "w") as f:
+            f.write("1")
+        subprocess.run(["dd", "if=/dev/zero", "of=/dev/null", "bs=16", "count=%d" % args.syscalls],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        subprocess.run([sys.executable, "-c", OPEN_LOOP, str(args.syscalls // 5)],
+                       stdout=subprocess.DEVNULL, check=True)
+        subprocess.run([sys.executable, "-c", SOCK_LOOP, str(args.syscalls // 10)], check=True)
+        now = prog_ids()
+    finally:
+        with open(stats, "w") as f:
+            f.write(was)
+        tr.stop()
+    out = []
+    for i in ours:
+        p = now.get(i, {})
+        if p.get("type") in ("raw_tracepoint", "tracing") and p.get("run_cnt"):
+            out.append((p.get("name", "?"), p["run_cnt"], p["run_time_ns"] / p["run_cnt"]))
+    return sorted(out, key=lambda x: -x[1])
+
+
 class HostTracer:
     """tlstrace with no filter (every process on the host), in the background"""
 
@@ -920,6 +979,7 @@ def section_syscalls(args, work):
             finally:
                 if tr:
                     tr.stop()
+    costs = program_costs(args, work, idle.pid)
     idle.kill()
     idle.wait()
     KEEP.discard(idle.pid)
@@ -936,6 +996,14 @@ def section_syscalls(args, work):
         print("   %-24s %12.3f %+14.0f %12.3f %+16.0f" % (
             name, m_rw, (m_rw - base_rw) / (2 * n_rw) * 1e9, m_op,
             (m_op - base_op) / n_open * 1e9))
+    if costs is None:
+        print("   (kernel.bpf_stats_enabled unavailable: the programs' own run times not measured)")
+        return
+    print("   what each program of `tlstrace -p OTHER` cost per run (kernel.bpf_stats_enabled), "
+          "while an untraced process ran dd, the open loop and %d one-byte messages each way "
+          "over a loopback TCP connection:" % (args.syscalls // 10))
+    for name, runs, ns in costs:
+        print("     %-24s %9d runs %7.0f ns/run" % (name, runs, ns))
 
 
 # an untraced client on the system's libssl, new connections to the server until killed
