@@ -1923,21 +1923,28 @@ static __always_inline int socket_syscall(struct sock *sk, long *nr, struct sc_c
 	return so->sk == sk;
 }
 
-/* sock:sock_recv_length (sk, ret, flags): a read of sk, returned */
-SEC("raw_tp/sock_recv_length")
-int sock_recv_length(struct bpf_raw_tracepoint_args *ctx)
+/* a read (ret its result) or a write of sk by the current thread: to its body if it concerns us */
+static __always_inline int socket_io(void *ctx, struct sock *sk, long ret, int is_write)
 {
 	struct sc_call c = {};
 	__u64 buf, len;
 	long nr;
 
-	if (!socket_syscall((struct sock *)ctx->args[0], &nr, &c) ||
-	    (nr != NR_read && nr != NR_recvfrom && nr != NR_recvmsg))
+	if (!socket_syscall(sk, &nr, &c) ||
+	    (is_write ? nr != NR_write && nr != NR_sendto && nr != NR_sendmsg && nr != NR_writev
+		      : nr != NR_read && nr != NR_recvfrom && nr != NR_recvmsg))
 		return 0;
-	accepted(c.args[0], (struct sock *)ctx->args[0]);
+	accepted(c.args[0], sk);
 	if (!io_wanted(c.args[0]) || !io_args_of(nr, &c, &buf, &len))
 		return 0;
-	return io_tail_call(ctx, c.args[0], buf, len, (int)ctx->args[1], 0);
+	return io_tail_call(ctx, c.args[0], buf, len, ret, is_write);
+}
+
+/* sock:sock_recv_length (sk, ret, flags): a read of sk, returned */
+SEC("raw_tp/sock_recv_length")
+int sock_recv_length(struct bpf_raw_tracepoint_args *ctx)
+{
+	return socket_io(ctx, (struct sock *)ctx->args[0], (int)ctx->args[1], 0);
 }
 
 /*
@@ -1948,17 +1955,7 @@ int sock_recv_length(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/tcp_sendmsg_locked")
 int tcp_sendmsg_locked(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct sc_call c = {};
-	__u64 buf, len;
-	long nr;
-
-	if (!socket_syscall((struct sock *)ctx->args[0], &nr, &c) ||
-	    (nr != NR_write && nr != NR_sendto && nr != NR_sendmsg && nr != NR_writev))
-		return 0;
-	accepted(c.args[0], (struct sock *)ctx->args[0]);
-	if (!io_wanted(c.args[0]) || !io_args_of(nr, &c, &buf, &len))
-		return 0;
-	return io_tail_call(ctx, c.args[0], buf, len, 0, 1);
+	return socket_io(ctx, (struct sock *)ctx->args[0], 0, 1);
 }
 
 /*
