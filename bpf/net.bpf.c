@@ -237,12 +237,24 @@ int inet_sock_set_state(struct bpf_raw_tracepoint_args *raw)
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /*
+ * The current task, as a pointer the verifier does not trust: its fields
+ * read the same, but the verifier checks each field loaded through a
+ * trusted pointer by looking a type up by name among the kernel's ~150,000
+ * (btf_nested_type_is_trusted), a tenth of tlstrace's start
+ */
+static __always_inline struct task_struct *current_task(void)
+{
+	return bpf_rdonly_cast(bpf_get_current_task_btf(),
+			       bpf_core_type_id_kernel(struct task_struct));
+}
+
+/*
  * The current process's open file fd, or NULL: a BTF pointer its fields are
  * read through directly (cheaper than a helper call per field; Linux 6.2).
  */
 static __always_inline struct file *fd_file(__u32 fd)
 {
-	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+	struct fdtable *fdt = current_task()->files->fdt;
 	struct file *f = NULL;
 
 	if (fd >= fdt->max_fds || bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]) || !f)
@@ -258,13 +270,14 @@ static __always_inline struct file *fd_file(__u32 fd)
 /* the current syscall is a 32-bit program's, whose numbers are not these */
 static __always_inline int compat_syscall(void)
 {
-	return bpf_get_current_task_btf()->thread_info.status & TS_COMPAT;
+	return current_task()->thread_info.status & TS_COMPAT;
 }
 
 /* the registers the current syscall was made with */
 static __always_inline struct pt_regs *current_regs(void)
 {
-	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return bpf_rdonly_cast((void *)bpf_task_pt_regs(bpf_get_current_task_btf()),
+			       bpf_core_type_id_kernel(struct pt_regs));
 }
 
 /* both ends of the socket behind fd, as the kernel has them (CO-RE) */
