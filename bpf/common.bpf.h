@@ -802,7 +802,21 @@ static __always_inline void tls_call_emit(const struct ssl_args *a, __u64 ts, st
 	emit_more(&e->hdr, EV_SSL_CALL, k.id, buf, all);
 }
 
-static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
+/* the hit counter of the return of a call of kind call (CALL_*) */
+static __always_inline __u32 exit_counter(__u32 call)
+{
+	return call == CALL_HANDSHAKE ? CNT_HIT_HANDSHAKE_EXIT
+	       : call == CALL_READ    ? CNT_HIT_READ_EXIT
+				      : CNT_HIT_WRITE_EXIT;
+}
+
+/*
+ * The return of the current thread's call (ret, as the family's rule reads
+ * it), counted by the kind its entry recorded: one program serves a
+ * family's handshake, read and write returns (each program is verified at
+ * load, ~2 ms each)
+ */
+static __always_inline int tls_call_exit(long ret, tls_rule_fn *rule)
 {
 	__u64 ts = bpf_ktime_get_ns();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -814,7 +828,7 @@ static __always_inline int tls_call_exit(__u32 cnt, long ret, tls_rule_fn *rule)
 								  : CNT_HIT_UNTRACED);
 		return 0;
 	}
-	count(cnt);
+	count(exit_counter(a->call));
 	tls_call_emit(a, ts, rule(a, ret), a->buf);
 	bpf_map_delete_elem(&inflight, &tid);
 	return 0;

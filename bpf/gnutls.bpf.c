@@ -37,22 +37,10 @@ int BPF_KPROBE(gnutls_handshake_enter, void *session)
 			      NULL);
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(gnutls_handshake_exit, int ret)
-{
-	return tls_call_exit(CNT_HIT_HANDSHAKE_EXIT, ret, gnutls_result);
-}
-
 SEC("uprobe")
 int BPF_KPROBE(gnutls_record_recv_enter, void *session, void *data, __u64 size)
 {
 	return tls_call_enter(LIB_GNUTLS, CNT_HIT_READ_ENTER, CALL_READ, session, data, size, NULL);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(gnutls_record_recv_exit, long ret)
-{
-	return tls_call_exit(CNT_HIT_READ_EXIT, ret, gnutls_result);
 }
 
 SEC("uprobe")
@@ -62,10 +50,11 @@ int BPF_KPROBE(gnutls_record_send_enter, void *session, const void *data, __u64 
 			      size, NULL);
 }
 
+/* the return of each call above (gnutls_result() reads a handshake's as the int it is) */
 SEC("uretprobe")
-int BPF_KRETPROBE(gnutls_record_send_exit, long ret)
+int BPF_KRETPROBE(gnutls_call_exit, long ret)
 {
-	return tls_call_exit(CNT_HIT_WRITE_EXIT, ret, gnutls_result);
+	return tls_call_exit(ret, gnutls_result);
 }
 
 SEC("uprobe")

@@ -70,8 +70,7 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u32 cnt, __u32 call, 
  * record: a goroutine blocked in Read when another closed the connection
  * returns after the session's end, and would start a new one.
  */
-static __always_inline int go_return(struct pt_regs *ctx, __u32 cnt, __u32 slot, __s64 ret,
-				     __u64 len)
+static __always_inline int go_return(struct pt_regs *ctx, __u32 slot, __s64 ret, __u64 len)
 {
 	__u64 ts = bpf_ktime_get_ns();
 	struct go_key k = go_key_of(ctx, slot);
@@ -83,7 +82,7 @@ static __always_inline int go_return(struct pt_regs *ctx, __u32 cnt, __u32 slot,
 		count(CNT_HIT_UNTRACED);
 		return 0;
 	}
-	count(cnt);
+	count(exit_counter(a->call));
 	sk.ssl = a->ssl;
 	if (!a->sent && (len || slot != GO_SLOT_IO || bpf_map_lookup_elem(&sessions, &sk)))
 		tls_call_emit(a, ts, r, go_buf(a, k.g));
@@ -117,7 +116,7 @@ int go_tls_handshake_enter(struct pt_regs *ctx)
 SEC("uprobe")
 int go_tls_handshake_exit(struct pt_regs *ctx)
 {
-	return go_return(ctx, CNT_HIT_HANDSHAKE_EXIT, GO_SLOT_HANDSHAKE, ctx->ax ? -1 : 1, 0);
+	return go_return(ctx, GO_SLOT_HANDSHAKE, ctx->ax ? -1 : 1, 0);
 }
 
 /* (c *Conn).Read(b []byte): c in rax, b in rbx (data), rcx (len), rdi (cap) */
@@ -127,21 +126,6 @@ int go_tls_read_enter(struct pt_regs *ctx)
 	return go_enter(ctx, CNT_HIT_READ_ENTER, CALL_READ, GO_SLOT_IO, ctx->ax, ctx->bx, ctx->cx);
 }
 
-static __always_inline int go_io_exit(struct pt_regs *ctx, __u32 cnt)
-{
-	__s64 n = (__s64)ctx->ax;
-
-	if (n > 0)
-		return go_return(ctx, cnt, GO_SLOT_IO, n, n);
-	return go_return(ctx, cnt, GO_SLOT_IO, ctx->bx ? -1 : 0, 0);
-}
-
-SEC("uprobe")
-int go_tls_read_exit(struct pt_regs *ctx)
-{
-	return go_io_exit(ctx, CNT_HIT_READ_EXIT);
-}
-
 SEC("uprobe")
 int go_tls_write_enter(struct pt_regs *ctx)
 {
@@ -149,10 +133,15 @@ int go_tls_write_enter(struct pt_regs *ctx)
 			ctx->cx);
 }
 
+/* a RET of Read or Write: (n int, err error) in rax, and rbx (err's type, nil if none) */
 SEC("uprobe")
-int go_tls_write_exit(struct pt_regs *ctx)
+int go_tls_io_exit(struct pt_regs *ctx)
 {
-	return go_io_exit(ctx, CNT_HIT_WRITE_EXIT);
+	__s64 n = (__s64)ctx->ax;
+
+	if (n > 0)
+		return go_return(ctx, GO_SLOT_IO, n, n);
+	return go_return(ctx, GO_SLOT_IO, ctx->bx ? -1 : 0, 0);
 }
 
 /*

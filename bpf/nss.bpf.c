@@ -121,11 +121,11 @@ static __always_inline struct ssl_args *nss_returning(void)
 }
 
 /* the return of a generic call: the probed call's, if it is one */
-static __always_inline int nss_call_exit(__u32 cnt, long ret)
+static __always_inline int nss_call_exit(long ret)
 {
 	if (!nss_returning())
 		return 0;
-	return tls_call_exit(cnt, ret, nss_result);
+	return tls_call_exit(ret, nss_result);
 }
 
 SEC("uretprobe")
@@ -190,7 +190,7 @@ int BPF_KPROBE(ssl_force_handshake_enter, void *fd)
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_force_handshake_exit, int ret)
 {
-	return tls_call_exit(CNT_HIT_HANDSHAKE_EXIT, ret, nss_result);
+	return tls_call_exit(ret, nss_result);
 }
 
 SEC("uprobe")
@@ -218,11 +218,14 @@ int BPF_KPROBE(pr_recv_enter, void *fd, void *buf, int amount, int flags)
 	return tls_call_enter(LIB_NSS, CNT_HIT_READ_ENTER, CALL_READ, fd, buf, amount, NULL);
 }
 
-/* PR_Read's and PR_Recv's: only a call whose entry was kept has a record */
+/*
+ * PR_Read's, PR_Recv's, PR_Write's and PR_Send's (each returns a PRInt32):
+ * only a call whose entry was kept has a record
+ */
 SEC("uretprobe")
-int BPF_KRETPROBE(pr_read_exit, int ret)
+int BPF_KRETPROBE(pr_call_exit, int ret)
 {
-	return nss_call_exit(CNT_HIT_READ_EXIT, ret);
+	return nss_call_exit(ret);
 }
 
 SEC("uprobe")
@@ -232,13 +235,6 @@ int BPF_KPROBE(pr_write_enter, void *fd, const void *buf, int amount)
 		return 0;
 	return tls_call_enter(LIB_NSS, CNT_HIT_WRITE_ENTER, CALL_WRITE, fd, (void *)buf, amount,
 			      NULL);
-}
-
-/* PR_Write's and PR_Send's (same first arguments) */
-SEC("uretprobe")
-int BPF_KRETPROBE(pr_write_exit, int ret)
-{
-	return nss_call_exit(CNT_HIT_WRITE_EXIT, ret);
 }
 
 /* NSPR's struct PRIOVec (prio.h) */

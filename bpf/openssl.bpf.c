@@ -48,12 +48,6 @@ int BPF_KPROBE(ssl_do_handshake_enter, void *ssl)
 			      NULL);
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(ssl_do_handshake_exit, int ret)
-{
-	return tls_call_exit(CNT_HIT_HANDSHAKE_EXIT, ret, openssl_result);
-}
-
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
 {
@@ -64,12 +58,6 @@ SEC("uprobe")
 int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, __u64 num, void *readbytes)
 {
 	return tls_call_enter(LIB_OPENSSL, CNT_HIT_READ_ENTER, CALL_READ, ssl, buf, num, readbytes);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(ssl_read_exit, int ret)
-{
-	return tls_call_exit(CNT_HIT_READ_EXIT, ret, openssl_result);
 }
 
 SEC("uprobe")
@@ -84,10 +72,11 @@ int BPF_KPROBE(ssl_write_ex_enter, void *ssl, void *buf, __u64 num, void *writte
 	return tls_call_enter(LIB_OPENSSL, CNT_HIT_WRITE_ENTER, CALL_WRITE, ssl, buf, num, written);
 }
 
+/* the return of each call above (all return an int) */
 SEC("uretprobe")
-int BPF_KRETPROBE(ssl_write_exit, int ret)
+int BPF_KRETPROBE(ssl_call_exit, int ret)
 {
-	return tls_call_exit(CNT_HIT_WRITE_EXIT, ret, openssl_result);
+	return tls_call_exit(ret, openssl_result);
 }
 
 /*

@@ -41,7 +41,7 @@ enum {
 /* one uprobe: a function of the library and the BPF program placed on it */
 struct lib_probe {
 	const char *func; /* the symbol ("SSL_read"); NULL ends a list ({}) */
-	const char *prog; /* the BPF program's name ("ssl_read_exit"), SEC uprobe or uretprobe */
+	const char *prog; /* the BPF program's name ("ssl_call_exit"), SEC uprobe or uretprobe */
 	unsigned flags;	  /* PROBE_* */
 };
 
