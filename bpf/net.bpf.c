@@ -265,6 +265,7 @@ static __always_inline struct file *fd_file(__u32 fd)
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define S_IFREG 0100000
+#define FMODE_READ 0x1
 #define TS_COMPAT 0x0002 /* x86's thread_info.status: a 32-bit syscall, numbered otherwise */
 
 /* the current syscall is a 32-bit program's, whose numbers are not these */
@@ -624,8 +625,13 @@ int vm_unmapped_area(struct bpf_raw_tracepoint_args *ctx)
 	fd = (int)regs->r8; /* mmap(addr, len, prot, flags, fd, offset) */
 	if (regs->orig_ax != NR_mmap || fd < 0)
 		return 0;
+	/*
+	 * (the descriptor's file now: only one open for reading, as the mapped
+	 * one was, can be the process's to have read; another thread may have
+	 * put any file there since the kernel took the one it maps)
+	 */
 	f = fd_file(fd);
-	if (!f || (f->f_inode->i_mode & S_IFMT) != S_IFREG)
+	if (!f || (f->f_inode->i_mode & S_IFMT) != S_IFREG || !(f->f_mode & FMODE_READ))
 		return 0;
 	e = (struct ev_lib_open *)scratch_rec();
 	if (!e)

@@ -511,6 +511,72 @@ def test_forged_elf_bounded(env):
     return "peak %d MiB, %.1f s" % (peak_kib // 1024, took)
 
 
+# Python, as the attacker: N times, map its own copy of a library while a
+# thread puts another file (opened O_PATH: named, not readable) at the same
+# descriptor, at a moment that varies; print "done".
+SWAP_RACE = r"""
+import ctypes, os, sys, threading
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_long]
+lib, secret, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+
+def swap(other, fd, spin):
+    for _ in range(spin):
+        pass
+    os.dup2(other, fd)
+
+
+for i in range(n):
+    fd = os.open(lib, os.O_RDONLY)
+    other = os.open(secret, os.O_PATH)
+    t = threading.Thread(target=swap, args=(other, fd, (i * 37) % 400))
+    t.start()
+    addr = libc.mmap(None, 4096, 1, 2, fd, 0)
+    t.join()
+    if addr not in (None, ctypes.c_void_p(-1).value):
+        libc.munmap(ctypes.c_void_p(addr), 4096)
+    os.close(fd)
+    os.close(other)
+print("done", flush=True)
+"""
+
+
+def test_descriptor_swap_race(env):
+    """A traced user maps its own copy of libssl while another of its threads
+    puts, at the same descriptor, a file it may name but not read (root's,
+    0600, named libssl.so.3 too, opened O_PATH): tlstrace never opens or
+    reads that file (no word of it, nothing refused as not ELF), whichever
+    file the descriptor holds when it looks; the copy is attached."""
+    need("setpriv")
+    rootonly = env.path("swap_rootonly")
+    shutil.rmtree(rootonly, ignore_errors=True)
+    os.makedirs(rootonly)
+    os.chmod(rootonly, 0o711)  # others may pass through, not list
+    secret = os.path.join(rootonly, "libssl.so.3")
+    with open(secret, "w") as f:
+        f.write("root's, not a library: never to be read for another user\n" * 4)
+    os.chmod(secret, 0o600)
+    with AttackerDir() as d:
+        d.run(["mkdir", d.join("lib")])
+        d.run(["cp", libssl_path(), d.join("lib/libssl.so.3")])
+        out = env.out_file("descriptor_swap_race")
+        rc, so, err = env.procs.run([env.tlstrace, "--stats", "-f", "json", "-o", out, "--"] +
+                                    AS_NOBODY + ["python3", "-c", SWAP_RACE,
+                                                 d.join("lib/libssl.so.3"), secret, "300"],
+                                    120, "tlstrace")
+    expect(rc == 0 and "done" in so, "tlstrace %s, %r%s" % (describe_exit(rc), so,
+                                                           stderr_hint(err)))
+    told = [l for l in err.splitlines() if "swap_rootonly" in l]
+    expect(not told, "root's file was looked at: %r" % told)
+    refused = re.search(r"libs\.refused\.not_elf=(\d+)", err)
+    expect(refused and refused.group(1) == "0", "refused as not ELF: %r" % err[-400:])
+    attached = re.search(r"libs\.attached=(\d+)", err)
+    expect(attached and int(attached.group(1)) >= 1, "the copy was not attached: %r" % err[-400:])
+
+
 def test_pseudo_files_not_read(env):
     """A user's link named libssl.so.3 to a kernel pseudo-file (procfs),
     mapped by a traced process: never opened or read (some are consumed or

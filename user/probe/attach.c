@@ -812,23 +812,15 @@ static int attach_held(struct attacher *a, int fd, const struct stat *st, const 
 	return ok;
 }
 
-/*
- * attach_held() of the file path names (dirfd and resolve as libfile_open's);
- * -ESTALE if want is given and the file is not that one (its st_dev, st_ino)
- */
+/* attach_held() of the file path names (dirfd and resolve as libfile_open's) */
 static int attach_path(struct attacher *a, int dirfd, const char *path, unsigned long long resolve,
-		       const char *name, pid_t pid, pid_t owner, struct kind k,
-		       const struct stat *want)
+		       const char *name, pid_t pid, pid_t owner, struct kind k)
 {
 	enum libfile_refusal why;
 	struct stat st;
 	int fd, ok;
 
 	fd = libfile_open(dirfd, path, resolve, &st, &why);
-	if (fd >= 0 && want && (st.st_dev != want->st_dev || st.st_ino != want->st_ino)) {
-		close(fd);
-		return -ESTALE;
-	}
 	if (fd < 0) {
 		if (why != LIBFILE_OK) {
 			refuse(a, (enum attach_refusal)why, name, owner);
@@ -930,7 +922,7 @@ int attacher__user_file(struct attacher *a, const char *path, pid_t pid)
 	int fd, ok;
 
 	if (kind_by_name(path, &k) && k.lib && !k.io)
-		return attach_path(a, AT_FDCWD, path, 0, path, pid, 0, k, NULL);
+		return attach_path(a, AT_FDCWD, path, 0, path, pid, 0, k);
 	fd = libfile_open(AT_FDCWD, path, 0, &st, &why);
 	if (fd < 0) {
 		fprintf(stderr, "tlstrace: --lib %s: %s; skipping it\n", esc(path),
@@ -1009,8 +1001,7 @@ static int scan_maps(struct attacher *a, pid_t pid, bool per_pid, bool libc_only
 		snprintf(last, sizeof(last), "%s", id);
 		/* the file this mapping is of, whatever its path now says */
 		snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%s", pid, range);
-		if (attach_path(a, AT_FDCWD, mapped, 0, path, per_pid ? pid : -1, pid, k, NULL) >
-			    0 &&
+		if (attach_path(a, AT_FDCWD, mapped, 0, path, per_pid ? pid : -1, pid, k) > 0 &&
 		    k.lib && !k.io)
 			n++;
 	}
@@ -1037,29 +1028,77 @@ static bool probed(struct attacher *a, pid_t pid)
 	return a->probed_fd >= 0 && !bpf_map_lookup_elem(a->probed_fd, &key, &v);
 }
 
+/*
+ * The mapping of file (dev: the kernel's dev_t, ino) in pid's memory,
+ * attached through /proc/PID/map_files (the very file mapped), as a
+ * library of kind k; waiting up to 20 ms for the mmap() that BPF met to
+ * complete. 1 if newly attached, else 0.
+ */
+static int attach_mapping(struct attacher *a, pid_t pid, __u32 dev, __u64 ino, bool per_pid,
+			  struct kind k)
+{
+	char maps[64], line[PATH_MAX + 256], mapped[128];
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	for (int tries = 0; tries < 20; tries++) {
+		FILE *f = fopen(maps, "re");
+
+		if (!f)
+			return 0;
+		while (fgets(line, sizeof(line), f)) {
+			char range[64], *path;
+			unsigned long long i;
+			unsigned maj, min;
+
+			if (sscanf(line, "%63s %*s %*s %x:%x %llu", range, &maj, &min, &i) != 4 ||
+			    i != ino || (maj << 20 | min) != dev || !maps_line_path(line, &path))
+				continue;
+			fclose(f);
+			snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%s", pid, range);
+			return attach_path(a, AT_FDCWD, mapped, 0, path, per_pid ? pid : -1, pid,
+					   k) > 0;
+		}
+		fclose(f);
+		usleep(1000);
+	}
+	return 0;
+}
+
 int attacher__mapped(struct attacher *a, pid_t pid, const char *name, int fd, __u32 dev, __u64 ino,
 		     bool per_pid)
 {
-	struct stat want = { .st_dev = makedev(dev >> 20, dev & 0xfffff), .st_ino = ino };
 	char link[64], path[PATH_MAX];
+	struct stat st;
 	struct kind k;
 	ssize_t len;
-	int n;
+	int n, pin;
 
 	if (!kind_by_name(name, &k))
 		return 0;
 	/* libc, in a process with no TLS library probed: attached when it loads one (below) */
 	if (!k.lib && per_pid && !probed(a, pid))
 		return 0;
-	/* the file at the process's descriptor, if it still is the one mapped */
+	/*
+	 * The file at the process's descriptor, pinned without opening it
+	 * (O_PATH: no device is opened, nothing read), and only if it still is
+	 * the one mapped: the process may have put another file there since,
+	 * one its user could name but not read. Then reopened through the pin.
+	 */
 	snprintf(link, sizeof(link), "/proc/%d/fd/%d", pid, fd);
-	len = readlink(link, path, sizeof(path) - 1);
-	path[len > 0 ? len : 0] = '\0';
-	n = attach_path(a, AT_FDCWD, link, 0, len > 0 ? path : name, per_pid ? pid : -1, pid, k,
-			&want);
-	/* closed or replaced since (the process was not held): the file as it is mapped */
-	if (n < 0)
-		return scan_maps(a, pid, per_pid, false);
+	pin = open(link, O_PATH | O_CLOEXEC);
+	if (pin >= 0 && !fstat(pin, &st) && st.st_dev == makedev(dev >> 20, dev & 0xfffff) &&
+	    st.st_ino == ino) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", pin);
+		len = readlink(link, path, sizeof(path) - 1);
+		path[len > 0 ? len : 0] = '\0';
+		n = attach_path(a, AT_FDCWD, link, 0, len > 0 ? path : name, per_pid ? pid : -1,
+				pid, k);
+	} else {
+		/* closed or replaced since (the process was not held): the file as it is mapped */
+		n = attach_mapping(a, pid, dev, ino, per_pid, k);
+	}
+	if (pin >= 0)
+		close(pin);
 	/* its name lookups, while it is held for this library: libc, loaded before it */
 	if (n > 0 && per_pid && k.lib && !k.io)
 		scan_maps(a, pid, true, true);
@@ -1160,7 +1199,7 @@ int attacher__scan_ldcache(struct attacher *a)
 		/* only x86-64 libraries (FLAG_X8664_LIB64): our programs read x86-64 registers */
 		if ((e->flags & 0xff00) != 0x0300 || !kind_by_name(key, &k))
 			continue;
-		if (attach_path(a, AT_FDCWD, val, 0, val, -1, 0, k, NULL) > 0 && k.lib && !k.io)
+		if (attach_path(a, AT_FDCWD, val, 0, val, -1, 0, k) > 0 && k.lib && !k.io)
 			n++;
 	}
 out:
