@@ -250,3 +250,55 @@ def libssl_paths():
             if os.path.basename(path).startswith(("libssl.so", "libcrypto.so")):
                 paths[os.path.basename(path)] = path
     return paths
+
+
+def tracer_links(pid):
+    """(tracepoint names, other link types, perf event descriptors) of process pid's BPF
+    links, from its descriptors' fdinfo"""
+    names, kinds, perf = set(), set(), 0
+    fds = "/proc/%d/fd" % pid
+    for fd in os.listdir(fds):
+        try:
+            target = os.readlink(os.path.join(fds, fd))
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                info = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if "perf_event" in target:
+            perf += 1
+        if target != "anon_inode:bpf_link":
+            continue
+        kind = info.get("link_type", "").strip()
+        if kind == "raw_tracepoint":
+            names.add(info.get("tp_name", "").strip())
+        else:
+            kinds.add(kind)
+    return names, kinds, perf
+
+
+def test_no_syscall_hooks(env):
+    """Untraced processes pay nothing for tlstrace's syscalls: in each mode
+    (no filter, --timing-only, --wire, -p), its tracer holds no syscall
+    tracepoint (raw_syscalls' sys_enter/sys_exit, or a syscalls:* perf
+    event), only the socket, TCP, mapping and process ones, read from its
+    own links' fdinfo."""
+    idle = env.procs.spawn(["sleep", "60"])
+    want = {"sock_recv_length", "tcp_sendmsg_locked", "inet_sock_set_state", "vm_unmapped_area"}
+    seen = []
+    try:
+        for opts in ([], ["--timing-only"], ["--wire"], ["-p", str(idle.pid)]):
+            tracer = env.start_tlstrace("no_syscall_hooks", opts)
+            try:
+                names, kinds, perf = tracer_links(tracer.pid)
+            finally:
+                tracer.send_signal(2)
+                env.procs.wait(tracer, 15, "tlstrace")
+            mode = " ".join(opts) or "no filter"
+            expect(not names & {"sys_enter", "sys_exit"} and perf == 0,
+                   "%s: syscall hooks %r, %d perf events" % (mode, names, perf))
+            expect(want <= names, "%s: tracepoints %r, want %r among them" % (mode, names, want))
+            expect(kinds <= {"uprobe_multi", "uretprobe_multi"}, "%s: links %r" % (mode, kinds))
+            seen.append("%s %d" % (mode, len(names)))
+    finally:
+        env.procs.stop(idle)
+    return "tracepoints: " + ", ".join(seen)
