@@ -75,6 +75,18 @@ struct {
 	__type(value, __u64);
 } passive SEC(".maps");
 
+/*
+ * The kernel socket each descriptor in fds stood for when it became one
+ * (pid << 32 | fd): a descriptor found on another socket since was
+ * replaced unseen (dup2() over it), or is a copy of one (dup()).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SOCKS);
+	__type(key, __u64);
+	__type(value, __u64);
+} fd_socks SEC(".maps");
+
 static __always_inline int socket_syscall(struct sock *sk, long *nr, struct sc_call *c);
 static __always_inline void socket_closing(void);
 static __always_inline void report_close(__u64 key, __u32 fd);
@@ -179,6 +191,7 @@ int inet_sock_set_state(struct bpf_raw_tracepoint_args *raw)
 			count(CNT_DROP_SOCKS);
 		key = (__u64)info.pid << 32 | info.fd;
 		bpf_map_update_elem(&fds, &key, &zero, BPF_ANY);
+		bpf_map_update_elem(&fd_socks, &key, &sk, BPF_ANY);
 		commit(e);
 		return 0;
 	}
@@ -348,6 +361,7 @@ static __always_inline void accepted(__u32 fd, struct sock *sk)
 	fill_hdr(&e->hdr, EV_ACCEPT, ts);
 	fill_accept(e, fd, ACCEPT_CALL);
 	bpf_map_update_elem(&fds, &key, &zero, BPF_ANY);
+	bpf_map_update_elem(&fd_socks, &key, &s, BPF_ANY);
 	commit(e);
 }
 
@@ -671,6 +685,7 @@ static __always_inline void report_close(__u64 key, __u32 fd)
 	struct ev_close *e;
 
 	bpf_map_delete_elem(&fds, &key);
+	bpf_map_delete_elem(&fd_socks, &key);
 	loss_key(&lk, LOSS_SOCK, fd);
 	e = reserve(sizeof(*e));
 	if (e) {
@@ -1168,15 +1183,30 @@ static __always_inline int is_tcp_fd(__u32 fd)
 	return family == AF_INET || family == AF_INET6;
 }
 
-/* mark the socket TLS and tell user space, which makes it a connection */
-static __always_inline int adopt(__u32 fd)
+/* the kernel socket open at the current process's fd, or 0 */
+static __always_inline __u64 fd_sock(__u32 fd)
 {
-	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
-	__u8 fl = FD_TLS;
+	struct file *f = fd_file(fd);
+
+	if (!f || (f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	return (__u64)((struct socket *)bpf_rdonly_cast(f->private_data,
+							bpf_core_type_id_kernel(struct socket)))
+		->sk;
+}
+
+/*
+ * fd, a socket never seen becoming one, as a connection (flags fl in fds):
+ * tell user space, which learns its ends from the socket. 1 if adopted.
+ */
+static __always_inline int adopt_as(__u32 fd, __u8 fl)
+{
+	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd, sk = fd_sock(fd);
 	struct ev_accept *e;
 
 	if (bpf_map_update_elem(&fds, &key, &fl, BPF_NOEXIST))
 		return 0;
+	bpf_map_update_elem(&fd_socks, &key, &sk, BPF_ANY);
 	e = reserve(sizeof(*e));
 	if (!e) {
 		bpf_map_delete_elem(&fds, &key); /* counted; tried again next time */
@@ -1186,6 +1216,12 @@ static __always_inline int adopt(__u32 fd)
 	fill_accept(e, fd, ACCEPT_ADOPTED);
 	commit(e);
 	return 1;
+}
+
+/* mark the socket TLS and tell user space, which makes it a connection */
+static __always_inline int adopt(__u32 fd)
+{
+	return adopt_as(fd, FD_TLS);
 }
 
 static __always_inline void adopt_io(__u32 fd, __u64 buf, __u64 len, int is_write)
@@ -1676,7 +1712,7 @@ struct fork_fds {
 /* bpf_loop's body: bit b of the word; each bit a call, so the verifier sees one */
 static long fork_fd_bit(__u32 b, struct fork_fds *x)
 {
-	__u64 key;
+	__u64 key, *sk;
 	__u8 *fl, v;
 
 	if (!(x->word >> (b & 63) & 1))
@@ -1686,11 +1722,14 @@ static long fork_fd_bit(__u32 b, struct fork_fds *x)
 	if (!fl)
 		return 0;
 	v = *fl;
+	sk = bpf_map_lookup_elem(&fd_socks, &key);
 	key = x->child | (x->base + b);
 	if (bpf_map_update_elem(&fds, &key, &v, BPF_ANY))
 		count(CNT_DROP_SOCKS);
 	else
 		x->copied++;
+	if (sk)
+		bpf_map_update_elem(&fd_socks, &key, sk, BPF_ANY);
 	return 0;
 }
 
@@ -1942,6 +1981,33 @@ static __always_inline int socket_syscall(struct sock *sk, long *nr, struct sc_c
 	return so->sk == sk;
 }
 
+/*
+ * A traced process's read or write of fd, the socket sk: a descriptor known
+ * as another socket's was replaced unseen (dup2() over it: that connection
+ * is over for it); one not known that is a copy of a socket the process
+ * connected (dup()) is a connection of its own from now, its bytes
+ * followed as the original's are
+ */
+static __always_inline void fd_moved(__u32 fd, struct sock *sk)
+{
+	__u64 pid = bpf_get_current_pid_tgid() >> 32, key = pid << 32 | fd, s = (__u64)sk, okey;
+	__u64 *was = bpf_map_lookup_elem(&fd_socks, &key);
+	struct sock_info *si;
+	__u8 *fl;
+
+	if (was && *was == s)
+		return;
+	if (was && bpf_map_lookup_elem(&fds, &key))
+		report_close(key, fd);
+	si = bpf_map_lookup_elem(&socks, &s);
+	if (!si || si->pid != pid || si->fd == fd)
+		return;
+	okey = pid << 32 | si->fd;
+	fl = bpf_map_lookup_elem(&fds, &okey);
+	if (fl)
+		adopt_as(fd, *fl);
+}
+
 /* a read (ret its result) or a write of sk by the current thread: to its body if it concerns us */
 static __always_inline int socket_io(void *ctx, struct sock *sk, long ret, int is_write)
 {
@@ -1953,6 +2019,7 @@ static __always_inline int socket_io(void *ctx, struct sock *sk, long ret, int i
 	    (is_write ? nr != NR_write && nr != NR_sendto && nr != NR_sendmsg && nr != NR_writev
 		      : nr != NR_read && nr != NR_recvfrom && nr != NR_recvmsg))
 		return 0;
+	fd_moved(c.args[0], sk);
 	accepted(c.args[0], sk);
 	if (!io_wanted(c.args[0]) || !io_args_of(nr, &c, &buf, &len))
 		return 0;

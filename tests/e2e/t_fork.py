@@ -9,7 +9,10 @@ handshake, timed from the child's own origin. The same under
 (a TLS session's state is each process's own: it cannot), whose request is
 reused."""
 
+import os
+import subprocess
 import sys
+import time
 
 from harness import (check_order, check_shape, curl_server, describe_exit, expect, expect_count,
                      read_entries, server_certs, server_fetches, start_traced_server,
@@ -233,3 +236,68 @@ def test_fork_server_python(env):
         expect(e["connectEnd"] < 0, "entry %d: connectEnd %.3f, want < 0 (before the child's start)"
                % (i, e["connectEnd"]))
     expect(len(pids) == 2, "one child per connection, got pids %r" % sorted(pids))
+
+
+# Plain HTTP over copied descriptors. argv: port A, port B. Prints "done".
+PY_DUP = r"""
+import os, socket, sys
+A, B = int(sys.argv[1]), int(sys.argv[2])
+
+
+def get(s, path):
+    s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % path).encode())
+    d = b""
+    while b"\r\n\r\n" not in d:
+        r = s.recv(65536)
+        assert r, path
+        d += r
+    head, _, body = d.partition(b"\r\n\r\n")
+    n = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0]
+            .split(b":")[1])
+    while len(body) < n:
+        body += s.recv(65536)
+
+
+a = socket.create_connection(("127.0.0.1", A))
+get(a, "/hello?a")
+b = socket.create_connection(("127.0.0.1", B))
+get(b, "/hello?b")
+os.dup2(b.fileno(), a.fileno())  # a's descriptor is b's socket now
+get(a, "/hello?b-through-a")
+c = socket.create_connection(("127.0.0.1", A))
+get(c, "/hello?c")
+d = socket.socket(fileno=os.dup(c.fileno()))  # a copy, the original still open
+get(d, "/hello?c-through-copy")
+print("done", flush=True)
+"""
+
+
+def test_dup_sockets(env):
+    """A plain HTTP client replaces a connected socket's descriptor with
+    another socket's (dup2), and talks through a copy of one (dup): each
+    request is on the connection it went over (its server's port), none on
+    a connection it did not use, none lost."""
+    a = env.plain_port()
+    ready = env.path("dup_sockets.port")
+    if os.path.exists(ready):
+        os.unlink(ready)
+    srv = env.procs.spawn([sys.executable, os.path.join(os.path.dirname(__file__), "server.py"),
+                           "--plain", "--port", "0", "--ready-file", ready],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not (os.path.exists(ready) and open(ready).read().strip()):
+            expect(time.monotonic() < deadline and srv.poll() is None, "server.py did not start")
+            time.sleep(0.05)
+        b = int(open(ready).read())
+        rc, out, err, path = env.trace("dup_sockets", [sys.executable, "-c", PY_DUP, str(a),
+                                                        str(b)], timeout=30)
+    finally:
+        env.procs.stop(srv)
+    expect(rc == 0 and "done" in out, "tlstrace %s, %r%s" % (describe_exit(rc), out,
+                                                            stderr_hint(err)))
+    got = {e["name"].rsplit("?", 1)[-1]: int(e["tlstrace"]["remoteAddress"].rsplit(":", 1)[1])
+           for e in read_entries(path)}
+    want = {"a": a, "b": b, "b-through-a": b, "c": a, "c-through-copy": a}
+    expect(got == want, "requests by server port %r, want %r" % (got, want))
