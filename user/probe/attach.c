@@ -776,39 +776,51 @@ static int attach_fd(struct attacher *a, int fd, const struct stat *st, const ch
  * files go away mid-attach cannot make us miss (or half-attach) its
  * library, nor swap another file in.
  */
+/* room for one more target: 0, or -ENOMEM */
+static int grow_targets(struct attacher *a)
+{
+	size_t n = a->cap ? a->cap * 2 : 16;
+	struct target *nt = realloc(a->targets, n * sizeof(*nt));
+
+	if (!nt)
+		return -ENOMEM;
+	a->targets = nt;
+	a->cap = n;
+	return 0;
+}
+
+/*
+ * File st decided for pid (-1: every process): attached (ok) or refused, so
+ * that it is not read, nor a refusal counted, again. Bounded: past
+ * ATTACH_MAX_TARGETS, a file not attached is not remembered (and read again).
+ */
+static void remember(struct attacher *a, const struct stat *st, pid_t pid, int ok)
+{
+	if ((!ok && a->ntargets >= ATTACH_MAX_TARGETS) ||
+	    (a->ntargets == a->cap && grow_targets(a)))
+		return;
+	a->targets[a->ntargets++] = (struct target){
+		.dev = st->st_dev, .ino = st->st_ino, .pid = pid, .ok = ok, .uid = st->st_uid
+	};
+}
+
 static int attach_held(struct attacher *a, int fd, const struct stat *st, const char *name,
 		       pid_t pid, pid_t owner, struct kind k, bool counted, struct user_count *u)
 {
-	struct target *t;
 	int ok;
 
 	if (find_target(a, st->st_dev, st->st_ino, pid)) {
 		holder__known(a->holder, st->st_dev, st->st_ino, pid > 0 ? pid : 0);
 		return 0;
 	}
-	if (a->ntargets == a->cap) {
-		size_t n = a->cap ? a->cap * 2 : 16;
-		struct target *nt = realloc(a->targets, n * sizeof(*nt));
-
-		if (!nt)
-			return -ENOMEM;
-		a->targets = nt;
-		a->cap = n;
-	}
+	if (a->ntargets == a->cap && grow_targets(a))
+		return -ENOMEM;
 	ok = attach_fd(a, fd, st, name, pid, owner, k, counted, u);
 	if (ok < 0)
 		return ok;
 	/* decided, either way: its next opens stop no process */
 	holder__known(a->holder, st->st_dev, st->st_ino, pid > 0 ? pid : 0);
-	/* bounded: past it, a file not attached is not remembered (and read again) */
-	if (!ok && a->ntargets >= ATTACH_MAX_TARGETS)
-		return 0;
-	t = &a->targets[a->ntargets++];
-	t->dev = st->st_dev;
-	t->ino = st->st_ino;
-	t->pid = pid;
-	t->ok = ok;
-	t->uid = st->st_uid;
+	remember(a, st, pid, ok);
 	return ok;
 }
 
@@ -824,8 +836,10 @@ static int attach_path(struct attacher *a, int dirfd, const char *path, unsigned
 	if (fd < 0) {
 		if (why != LIBFILE_OK) {
 			refuse(a, (enum attach_refusal)why, name, owner);
-			/* st is the file refused: opening it again stops nothing */
+			/* st is the file refused: opening it again stops nothing, nor is it counted
+			 */
 			holder__known(a->holder, st.st_dev, st.st_ino, pid > 0 ? pid : 0);
+			remember(a, &st, pid, 0);
 		}
 		return 0;
 	}
@@ -1088,6 +1102,10 @@ int attacher__mapped(struct attacher *a, pid_t pid, const char *name, int fd, __
 	pin = open(link, O_PATH | O_CLOEXEC);
 	if (pin >= 0 && !fstat(pin, &st) && st.st_dev == makedev(dev >> 20, dev & 0xfffff) &&
 	    st.st_ino == ino) {
+		if (find_target(a, st.st_dev, st.st_ino, per_pid ? pid : -1)) {
+			close(pin);
+			return 0; /* decided already: attached, or refused and said */
+		}
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", pin);
 		len = readlink(link, path, sizeof(path) - 1);
 		path[len > 0 ? len : 0] = '\0';
