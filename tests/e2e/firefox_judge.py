@@ -185,6 +185,8 @@ SERVER_SCHED = "fifo"  # the server threads' scheduling: "fifo", "nice" or "none
 # Every pref that makes Firefox connect, prefetch or phone home on its own off;
 # timers at full precision.
 USER_PREFS = {
+    # no process started ahead of need (a tracer holds each new one while it probes it)
+    "dom.ipc.processPrelaunch.enabled": False,
     # timers
     "privacy.reduceTimerPrecision": False,
     "privacy.reduceTimerPrecision.unconditional": False,
@@ -761,31 +763,35 @@ def descendants(pid):
 
 
 def tree_cpu(pid):
-    """(pids at or under pid, their CPU seconds in all) from /proc."""
-    pids, ticks = [pid] + descendants(pid), 0
+    """(pids at or under pid, their CPU seconds in all, whether one is
+    stopped: held by a tracer, its work still to come) from /proc."""
+    pids, ticks, stopped = [pid] + descendants(pid), 0, False
     for p in pids:
         try:
             with open("/proc/%d/stat" % p) as f:
                 fields = f.read().rpartition(")")[2].split()
         except OSError:
             continue
+        stopped = stopped or fields[0] in ("T", "t")
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return set(pids), ticks / os.sysconf("SC_CLK_TCK")
+    return set(pids), ticks / os.sysconf("SC_CLK_TCK"), stopped
 
 
 def settle(pid, quiet_s=1.0, timeout_s=15.0, busy=0.05):
-    """Wait until pid's process tree starts no process and uses under busy
-    of a CPU for quiet_s (Firefox starts content processes after a page
-    loads: on 2 cores they preempt its socket thread between its own
-    stamps and the calls a tracer times). False if it never did."""
+    """Wait until pid's process tree starts no process, has none stopped and
+    uses under busy of a CPU for quiet_s (Firefox starts content processes
+    after a page loads, which a tracer holds while it probes them: on 2
+    cores they preempt its socket thread between its own stamps and the
+    calls a tracer times). False if it never did."""
     step = 0.25
     deadline = time.monotonic() + timeout_s
-    pids, cpu = tree_cpu(pid)
+    pids, cpu, _ = tree_cpu(pid)
     quiet = 0.0
     while time.monotonic() < deadline:
         time.sleep(step)
-        now_pids, now_cpu = tree_cpu(pid)
-        quiet = quiet + step if now_pids == pids and now_cpu - cpu <= busy * step else 0.0
+        now_pids, now_cpu, stopped = tree_cpu(pid)
+        quiet = (quiet + step if now_pids == pids and now_cpu - cpu <= busy * step and
+                 not stopped else 0.0)
         pids, cpu = now_pids, now_cpu
         if quiet >= quiet_s:
             return True
