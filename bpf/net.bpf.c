@@ -281,6 +281,18 @@ static __always_inline struct file *fd_file(__u32 fd)
 #define FMODE_READ 0x1
 #define TS_COMPAT 0x0002 /* x86's thread_info.status: a 32-bit syscall, numbered otherwise */
 
+/* the kernel socket open at the current process's fd, or NULL */
+static __always_inline struct sock *fd_sock(__u32 fd)
+{
+	struct file *f = fd_file(fd);
+	struct socket *so;
+
+	if (!f || (f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	so = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	return so->sk;
+}
+
 /* the current syscall is a 32-bit program's, whose numbers are not these */
 static __always_inline int compat_syscall(void)
 {
@@ -371,9 +383,9 @@ const volatile struct lib_filter targ_lib_files = {};
 /*
  * Holding a process at a library's load. Attaching a library's uprobes
  * takes milliseconds, seconds while other tracers attach or detach theirs
- * (the kernel serializes them); a process that opened a TLS library
+ * (the kernel serializes them); a process that mapped a TLS library
  * would make its first TLS calls unseen meanwhile. So a traced process
- * that opens a library not yet attached for it is stopped (SIGSTOP, the
+ * that maps a library not yet attached for it is stopped (SIGSTOP, the
  * whole process, on its way back from mmap) and recorded in held; user
  * space continues it once the probes are in place, or after a bounded
  * wait (user/probe/hold.c), and only if the stop was still ours alone.
@@ -595,17 +607,6 @@ int hold_exit(struct bpf_raw_tracepoint_args *ctx)
 }
 
 /*
- * mm:vm_unmapped_area (addr, info): the kernel chose where a mapping goes.
- * A dynamic loader maps each library first this way (the whole file, at
- * an address of the kernel's choosing; its segments then over it, at
- * fixed ones), so a traced process's mmap() of a TLS library's file is
- * met here, before any of its code is mapped: held, the process stops on
- * its way back from this mmap, its descriptor of the file still open.
- * Only a file the process opened is reported, never a path: root must not
- * read (or probe) a file on behalf of a process that may not open it. Any
- * other mmap() pays a lookup of its process.
- */
-/*
  * The name of the file f: its last component, or for a file mounted over
  * another (a container's own copy bound over the system's path), the name
  * it is mounted at, as the process named it
@@ -623,6 +624,17 @@ static __always_inline const unsigned char *mapped_name(struct file *f)
 	return BPF_CORE_READ(d, d_name.name);
 }
 
+/*
+ * mm:vm_unmapped_area (addr, info): the kernel chose where a mapping goes.
+ * A dynamic loader maps each library first this way (the whole file, at
+ * an address of the kernel's choosing; its segments then over it, at
+ * fixed ones), so a traced process's mmap() of a TLS library's file is
+ * met here, before any of its code is mapped: held, the process stops on
+ * its way back from this mmap, its descriptor of the file still open.
+ * Only a file the process opened is reported, never a path: root must not
+ * read (or probe) a file on behalf of a process that may not open it. Any
+ * other mmap() pays a lookup of its process.
+ */
 SEC("raw_tp/vm_unmapped_area")
 int vm_unmapped_area(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -1168,31 +1180,13 @@ static __always_inline int is_socket_fd(__u32 fd)
 
 static __always_inline int is_tcp_fd(__u32 fd)
 {
-	struct file *f = fd_file(fd);
-	struct socket *so;
-	struct sock *sk;
+	struct sock *sk = fd_sock(fd);
 	__u16 family;
 
-	if (!f || (f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
-		return 0;
-	so = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
-	sk = so->sk;
 	if (!sk || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	family = sk->__sk_common.skc_family;
 	return family == AF_INET || family == AF_INET6;
-}
-
-/* the kernel socket open at the current process's fd, or 0 */
-static __always_inline __u64 fd_sock(__u32 fd)
-{
-	struct file *f = fd_file(fd);
-
-	if (!f || (f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
-		return 0;
-	return (__u64)((struct socket *)bpf_rdonly_cast(f->private_data,
-							bpf_core_type_id_kernel(struct socket)))
-		->sk;
 }
 
 /*
@@ -1201,7 +1195,7 @@ static __always_inline __u64 fd_sock(__u32 fd)
  */
 static __always_inline int adopt_as(__u32 fd, __u8 fl)
 {
-	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd, sk = fd_sock(fd);
+	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd, sk = (__u64)fd_sock(fd);
 	struct ev_accept *e;
 
 	if (bpf_map_update_elem(&fds, &key, &fl, BPF_NOEXIST))
@@ -1611,16 +1605,15 @@ struct {
 };
 
 /*
- * Whether a syscall's I/O on fd may concern us: a traced process's, and a
- * thread inside a TLS call, a socket we know, or any socket under
- * --timing-only (which adopts those it did not see connect).
+ * Whether a traced process's socket I/O on fd may concern us: a thread
+ * inside a TLS call, a socket we know, or any socket under --timing-only
+ * (which adopts those it did not see connect).
  */
 static __always_inline int io_wanted(__u32 fd)
 {
 	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
 
-	return is_traced(key >> 32) &&
-	       (targ_timing_only || bpf_map_lookup_elem(&fds, &key) || current_call());
+	return targ_timing_only || bpf_map_lookup_elem(&fds, &key) || current_call();
 }
 
 /* the I/O of a syscall of the current thread on fd, wanted: to its body */
@@ -1777,7 +1770,6 @@ static __always_inline void fork_inherit(struct task_struct *child, __u32 ptgid,
 	commit(e);
 }
 
-/* raw tracepoint: its arguments give the child task, so threads are told apart */
 /* EV_PROC_CHILD: child (process tgid), forked by a probed process */
 static __always_inline void child_born(struct task_struct *child, __u32 tgid)
 {
@@ -1795,7 +1787,10 @@ static __always_inline void child_born(struct task_struct *child, __u32 tgid)
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
 
-/* a BTF tracepoint: bpf_send_signal_task() is a kfunc of tracing programs */
+/*
+ * Its arguments give the child task, so threads are told apart. A BTF
+ * tracepoint: bpf_send_signal_task() is a kfunc of tracing programs.
+ */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -1956,13 +1951,12 @@ int tcp_destroy_sock(struct bpf_raw_tracepoint_args *ctx)
  * pay nothing for it. The syscall is read from the registers it was made
  * with, and taken only if its descriptor is the socket the tracepoint
  * fired for (io_uring's workers, a kernel's own socket I/O are not).
+ * socket_syscall(): the current syscall's (nr, args) if it is a traced
+ * process's socket I/O on sk: 1.
  */
-/* the current syscall's (nr, args) if it is a traced process's socket I/O on sk: 1 */
 static __always_inline int socket_syscall(struct sock *sk, long *nr, struct sc_call *c)
 {
 	struct pt_regs *regs;
-	struct socket *so;
-	struct file *f;
 
 	if (!is_traced(bpf_get_current_pid_tgid() >> 32) || compat_syscall())
 		return 0;
@@ -1972,13 +1966,7 @@ static __always_inline int socket_syscall(struct sock *sk, long *nr, struct sc_c
 	c->args[1] = regs->si;
 	c->args[2] = regs->dx;
 	c->args[3] = regs->r10;
-	if (c->args[0] > 0x7fffffff)
-		return 0;
-	f = fd_file(c->args[0]);
-	if (!f || (f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
-		return 0;
-	so = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
-	return so->sk == sk;
+	return c->args[0] <= 0x7fffffff && fd_sock(c->args[0]) == sk;
 }
 
 /*

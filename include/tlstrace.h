@@ -163,7 +163,7 @@ struct ev_lib_open {
 _Static_assert(sizeof(struct ev_lib_open) == 72 + MAX_PATH, "ev_lib_open size");
 
 /*
- * A traced process stopped (SIGSTOP) at the open of a TLS library not
+ * A traced process stopped (SIGSTOP) at the mapping of a TLS library not
  * attached yet, so that its first TLS call is probed: BPF's map "held",
  * by tgid; user space continues it once the library is attached, or after
  * a bounded wait (user/probe/hold.c).

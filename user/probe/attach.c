@@ -30,7 +30,6 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/openat2.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "probe/attach.h"
@@ -986,12 +985,32 @@ int maps_line_path(char *line, char **path)
 }
 
 /*
+ * A line of /proc/PID/maps that maps a file: its address range, the
+ * file's device (the kernel's dev_t: major << 20 | minor) and inode, and
+ * its path (inside line). 0 for any other line.
+ */
+static int maps_line_file(char *line, char range[64], __u32 *dev, __u64 *ino, char **path)
+{
+	unsigned long long i;
+	unsigned maj, min;
+
+	if (sscanf(line, "%63s %*s %*s %x:%x %llu", range, &maj, &min, &i) != 4 ||
+	    !maps_line_path(line, path))
+		return 0;
+	*dev = maj << 20 | min;
+	*ino = i;
+	return 1;
+}
+
+/*
  * Attach what pid maps, for it alone with per_pid (libc's alone with
  * libc_only): the number of TLS libraries attached, or -errno.
  */
 static int scan_maps(struct attacher *a, pid_t pid, bool per_pid, bool libc_only)
 {
-	char maps[64], line[PATH_MAX + 256], last[64] = "";
+	char maps[64], line[PATH_MAX + 256];
+	__u32 last_dev = 0;
+	__u64 last_ino = 0;
 	int n = 0;
 	FILE *f;
 
@@ -1000,19 +1019,19 @@ static int scan_maps(struct attacher *a, pid_t pid, bool per_pid, bool libc_only
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		char range[64], id[64], mapped[128], *path;
-		unsigned long long ino;
+		char range[64], mapped[128], *path;
 		struct kind k;
-		unsigned maj, min;
+		__u32 dev;
+		__u64 ino;
 
-		if (sscanf(line, "%63s %*s %*s %x:%x %llu", range, &maj, &min, &ino) != 4 ||
-		    !maps_line_path(line, &path) || !kind_by_name(path, &k) || (libc_only && k.lib))
+		if (!maps_line_file(line, range, &dev, &ino, &path) || !kind_by_name(path, &k) ||
+		    (libc_only && k.lib))
 			continue;
 		/* one file maps several times in a row: open it once */
-		snprintf(id, sizeof(id), "%x:%x:%llu", maj, min, ino);
-		if (!strcmp(id, last))
+		if (dev == last_dev && ino == last_ino)
 			continue;
-		snprintf(last, sizeof(last), "%s", id);
+		last_dev = dev;
+		last_ino = ino;
 		/* the file this mapping is of, whatever its path now says */
 		snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%s", pid, range);
 		if (attach_path(a, AT_FDCWD, mapped, 0, path, per_pid ? pid : -1, pid, k) > 0 &&
@@ -1061,11 +1080,10 @@ static int attach_mapping(struct attacher *a, pid_t pid, __u32 dev, __u64 ino, b
 			return 0;
 		while (fgets(line, sizeof(line), f)) {
 			char range[64], *path;
-			unsigned long long i;
-			unsigned maj, min;
+			__u32 d;
+			__u64 i;
 
-			if (sscanf(line, "%63s %*s %*s %x:%x %llu", range, &maj, &min, &i) != 4 ||
-			    i != ino || (maj << 20 | min) != dev || !maps_line_path(line, &path))
+			if (!maps_line_file(line, range, &d, &i, &path) || i != ino || d != dev)
 				continue;
 			fclose(f);
 			snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%s", pid, range);
