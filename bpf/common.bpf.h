@@ -617,6 +617,74 @@ static long more_one(__u32 i, void *vctx)
 	return 0;
 }
 
+/*
+ * Each TLS session's plaintext, numbered one way and the other (struct
+ * tls_stream), and the body bytes in it user space needs not copied
+ * (struct body_skip). An entry evicted is counted afresh under a new gen,
+ * under which no range told for the old one applies: the maps' sizes bound
+ * what is saved, never what is parsed.
+ */
+#define MAX_STREAMS 16384
+#define MAX_BODY_SKIPS 4096
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_STREAMS);
+	__type(key, struct stream_key);
+	__type(value, struct tls_stream);
+} streams SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_BODY_SKIPS);
+	__type(key, struct stream_key);
+	__type(value, struct body_skip);
+} body_skips SEC(".maps") __weak;
+
+/*
+ * The n plaintext bytes of a call of session ssl one way (dir) are the
+ * next of its stream: *gen and *off say where they start. Returns how many
+ * of them to copy: n, or fewer when the rest is body in a range user space
+ * told (struct body_skip), which is forgotten once passed.
+ */
+static __always_inline __u64 stream_take(__u64 ssl, __u32 dir, __u64 n, __u64 ts, __u64 *gen,
+					 __u64 *off)
+{
+	struct stream_key k = { .ssl = ssl, .pid = bpf_get_current_pid_tgid() >> 32, .dir = dir };
+	struct tls_stream fresh = { .gen = ts }, *st;
+	struct body_skip *b;
+	__u64 end;
+
+	st = bpf_map_lookup_elem(&streams, &k);
+	if (!st) {
+		bpf_map_update_elem(&streams, &k, &fresh, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&streams, &k);
+		if (!st)
+			return n;
+	}
+	*gen = st->gen;
+	*off = __sync_fetch_and_add(&st->off, n);
+	b = bpf_map_lookup_elem(&body_skips, &k);
+	if (!b || b->gen != *gen)
+		return n;
+	end = *off + n;
+	if (end >= b->to)
+		bpf_map_delete_elem(&body_skips, &k);
+	if (end > b->to || end <= b->from)
+		return n;
+	return b->from > *off ? b->from - *off : 0;
+}
+
+/* session ssl is gone, or begun afresh: its streams are counted anew */
+static __always_inline void streams_end(__u32 pid, __u64 ssl)
+{
+	struct stream_key k = { .ssl = ssl, .pid = pid, .dir = IO_WRITE };
+
+	bpf_map_delete_elem(&streams, &k);
+	k.dir = IO_READ;
+	bpf_map_delete_elem(&streams, &k);
+}
+
 /* the bytes of a call of len bytes to copy: all, up to limit (MAX_CALL_CAPTURE) */
 static __always_inline __u32 call_capture(__u64 len, __u64 limit)
 {
@@ -748,7 +816,7 @@ static __always_inline void tls_call_emit(const struct ssl_args *a, __u64 ts, st
 {
 	struct loss_key k = {};
 	struct ev_ssl_call *e;
-	__u64 n, cap = 0;
+	__u64 n, cap = 0, keep = 0, gen = 0, off = 0;
 	__u32 all = 0;
 
 	e = scratch_rec();
@@ -767,7 +835,9 @@ static __always_inline void tls_call_emit(const struct ssl_args *a, __u64 ts, st
 		e->len = n;
 		e->cap = 0;
 		e->more = 0;
-		e->_pad = 0;
+		e->skip_at = n;
+		e->stream_gen = 0;
+		e->stream_off = 0;
 		e->lost.bytes[0] = e->lost.bytes[1] = 0;
 		e->lost.calls[0] = e->lost.calls[1] = 0;
 		if (n || (a->call == CALL_HANDSHAKE && r.ret == 1))
@@ -776,8 +846,10 @@ static __always_inline void tls_call_emit(const struct ssl_args *a, __u64 ts, st
 		return;
 	}
 	if (n) {
-		all = call_capture(n, MAX_CALL_CAPTURE);
-		cap = n < MAX_CAPTURE ? n : MAX_CAPTURE;
+		keep = stream_take(a->ssl, a->call == CALL_READ ? IO_READ : IO_WRITE, n, ts, &gen,
+				   &off);
+		all = call_capture(keep, MAX_CALL_CAPTURE);
+		cap = keep < MAX_CAPTURE ? keep : MAX_CAPTURE;
 		asm volatile("" : "+r"(cap));
 		if (cap > MAX_CAPTURE)
 			cap = MAX_CAPTURE;
@@ -789,7 +861,9 @@ static __always_inline void tls_call_emit(const struct ssl_args *a, __u64 ts, st
 	e->len = n;
 	e->cap = cap;
 	e->more = more_records(all);
-	e->_pad = 0;
+	e->skip_at = keep;
+	e->stream_gen = gen;
+	e->stream_off = off;
 	loss_key(&k, LOSS_TLS, a->ssl);
 	take_loss(&k, &e->lost);
 	/* a handshake's record, or a call that moved nothing, is the session's context */
@@ -887,6 +961,7 @@ static __always_inline int tls_free(__u32 lib, void *ssl)
 	k.ssl = (__u64)ssl;
 	k.pid = id >> 32;
 	bpf_map_delete_elem(&sessions, &k);
+	streams_end(k.pid, k.ssl);
 	loss_key(&lk, LOSS_TLS, (__u64)ssl);
 	e = reserve(sizeof(*e));
 	if (e) {

@@ -957,6 +957,7 @@ __noinline int nested_io(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len, int
 		if ((flags & SESS_BOUND) && fl && !(*fl & FD_TLS)) {
 			flags = 0;
 			nin = 0;
+			streams_end(k.pid, k.ssl);
 		}
 	}
 	/* a bound session stays on its socket: another one's syscall does not move it */

@@ -251,11 +251,19 @@ struct ev_ssl_call {
 	__u32 len;  /* bytes transferred (original length of data) */
 	__u32 cap;  /* bytes of data captured: of the first MAX_CAPTURE */
 	__u32 more; /* EV_MORE records that follow with the rest (up to MAX_CALL_CAPTURE) */
-	__u32 _pad;
+	/*
+	 * bytes of the call past which it is body user space said it does not
+	 * need (struct body_skip): copied neither here nor in EV_MORE records.
+	 * len when none is.
+	 */
+	__u32 skip_at;
+	/* where the call's bytes start in its session's stream that way (struct tls_stream) */
+	__u64 stream_gen;
+	__u64 stream_off;
 	struct ev_loss lost; /* this session's calls lost just before this one */
 	__u8 data[MAX_CAPTURE];
 };
-_Static_assert(sizeof(struct ev_ssl_call) == 48 + 80 + MAX_CAPTURE, "ev_ssl_call size");
+_Static_assert(sizeof(struct ev_ssl_call) == 48 + 96 + MAX_CAPTURE, "ev_ssl_call size");
 
 struct ev_ssl_bind {
 	struct ev_hdr hdr;
@@ -284,6 +292,38 @@ _Static_assert(sizeof(struct ev_tls_in) == 48 + 16 + MAX_TLS_IN, "ev_tls_in size
 enum io_dir {
 	IO_WRITE = 1,
 	IO_READ = 2,
+};
+
+/*
+ * A TLS session's plaintext one way (dir: enum io_dir), as BPF numbers it:
+ * the streams map of bpf/common.bpf.h, keyed by struct stream_key. gen is
+ * the time its count began (bpf_ktime_get_ns()); off the bytes its calls
+ * moved since. A session begun afresh (its SSL* freed and reused) is
+ * counted under a new gen.
+ */
+struct stream_key {
+	__u64 ssl;
+	__u32 pid;
+	__u32 dir;
+};
+
+struct tls_stream {
+	__u64 gen;
+	__u64 off;
+};
+
+/*
+ * Body bytes user space's parser counts without reading them (the
+ * body_skips map, keyed as the streams map, written by user space only):
+ * the bytes [from, to) of the stream of generation gen. A call whose bytes
+ * end inside the range is copied only up to from; any other is copied
+ * whole, so a range told late, or for another generation, costs copies,
+ * never bytes the parser needs.
+ */
+struct body_skip {
+	__u64 gen;
+	__u64 from;
+	__u64 to;
 };
 
 /*

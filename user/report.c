@@ -134,6 +134,8 @@ static const struct {
 	{ CS(more_lost), "more_lost", "more_lost", "continuation records missing" },
 	{ CS(bytes_not_captured), "bytes_not_captured", NULL,
 	  "bytes not captured (past the capture limit of a call, or unreadable)" },
+	{ CS(body_skips), "body_skips", NULL, NULL },
+	{ CS(body_bytes_skipped), "body_bytes_skipped", NULL, NULL },
 	{ CS(conns_given_up), "conns_given_up", NULL,
 	  "connections no longer followed (a gap their framing cannot skip)" },
 	{ CS(requests_unfollowed), "requests_unfollowed", "requests_unfollowed",

@@ -277,6 +277,8 @@ int run__start(struct run *r, const struct options *o, struct probes *p)
 		return err;
 	r->probes = p;
 	collector__set_wire_done(r->col, probes__wire_done, p);
+	if (!o->timing_only)
+		collector__set_body_skip(r->col, probes__body_skip, p);
 	r->per_pid = targets__per_pid(o, p->multi);
 	/* from now on libraries are attached aside, never in the reader's way */
 	err = attacher__start(p->att);

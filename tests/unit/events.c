@@ -239,6 +239,7 @@ void ev_call_raw(struct collector *c, __u64 ssl, __u32 call, __u64 enter, __u64 
 	e->call = call;
 	e->lib = LIB_OPENSSL;
 	e->len = len;
+	e->skip_at = len;
 	e->cap = cap;
 	if (cap)
 		memcpy(e->data, data, cap);

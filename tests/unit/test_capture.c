@@ -32,6 +32,7 @@ static void read_call(struct collector *c, __u64 ts, const char *d, size_t n, __
 	e->call = CALL_READ;
 	e->lib = LIB_OPENSSL;
 	e->len = n;
+	e->skip_at = n;
 	e->cap = d ? cap : 0;
 	e->more = more;
 	if (lost)
@@ -338,6 +339,7 @@ static void big_call(struct collector *c, __u32 call, __u64 ts, const char *d, s
 	e->call = call;
 	e->lib = LIB_OPENSSL;
 	e->len = n;
+	e->skip_at = n;
 	e->cap = cap;
 	e->more = n > MAX_CAPTURE ? (n - 1) / MAX_CAPTURE : 0;
 	memcpy(e->data, d, cap);

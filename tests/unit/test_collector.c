@@ -1126,7 +1126,7 @@ static void subtest_bad_records(void)
 
 	/* cap larger than the record: -EINVAL or counted, never read */
 	memcpy(call->data, REQ_A, strlen(REQ_A));
-	call->ret = call->num = call->len = strlen(REQ_A);
+	call->ret = call->num = call->len = call->skip_at = strlen(REQ_A);
 	call->cap = strlen(REQ_A);
 	ret = feed(f.c, call, offsetof(struct ev_ssl_call, data) + 10);
 	ASSERT_TRUE(ret == 0 || ret == -EINVAL, "cap past the record: ret");
@@ -1143,7 +1143,7 @@ static void subtest_bad_records(void)
 	ASSERT_EQ(st.bad_records, bad, "cap > len: counted");
 
 	/* cap beyond MAX_CAPTURE, in a record that really is that long */
-	call->cap = call->len = MAX_CAPTURE + 100;
+	call->cap = call->len = call->skip_at = MAX_CAPTURE + 100;
 	ret = feed(f.c, call, offsetof(struct ev_ssl_call, data) + call->cap);
 	ASSERT_TRUE(ret == 0 || ret == -EINVAL, "cap > MAX_CAPTURE: ret");
 	bad++;

@@ -1945,6 +1945,7 @@ static void ev_read_bb_lost(struct collector *c, __u64 ts, const struct bb *b,
 	e->call = CALL_READ;
 	e->lib = LIB_OPENSSL;
 	e->len = b->n;
+	e->skip_at = b->n;
 	e->cap = b->n;
 	e->lost = *lost;
 	memcpy(e->data, b->d, b->n);

@@ -138,6 +138,8 @@ struct conn {
 	unsigned char *hello_part;
 	size_t hello_part_len;
 	__u64 hello_part_ts;
+	/* the end of the last body range told to BPF each way (struct body_skip), or 0 */
+	__u64 skip_to[2];
 };
 
 /*
@@ -209,6 +211,8 @@ struct collector {
 	collector_listening_fn listening;
 	collector_wire_done_fn wire_done;
 	void *wire_done_ctx;
+	collector_body_skip_fn body_skip;
+	void *body_skip_ctx;
 	struct pend *pend; /* calls whose EV_MORE records are still coming */
 	unsigned npend;
 	size_t waiting_bytes; /* records held back behind them (struct waiting) */
@@ -220,12 +224,18 @@ struct pend;
 static void conn_lose(struct collector *c, struct conn *cn, const char *why);
 static void carry_loss(struct collector *c, struct conn *cn, const struct ev_loss *l, __u32 tid);
 static void call_start(struct collector *c, __u32 of, __u32 pid, __u64 key, int is_write,
-		       const struct io *io, __u32 more);
+		       const struct io *io, __u32 more, size_t keep);
 
 void collector__set_wire_done(struct collector *c, collector_wire_done_fn fn, void *ctx)
 {
 	c->wire_done = fn;
 	c->wire_done_ctx = ctx;
+}
+
+void collector__set_body_skip(struct collector *c, collector_body_skip_fn fn, void *ctx)
+{
+	c->body_skip = fn;
+	c->body_skip_ctx = ctx;
 }
 
 void collector__set_timing_only(struct collector *c)
@@ -1806,6 +1816,9 @@ struct io {
 	/* why bytes past cap were not captured: "capture cut short", "records dropped" */
 	const char *gap;
 	int untimed; /* they are calls whose records were lost: their times are unknown */
+	/* a TLS call's: where its bytes start in its session's stream that way (struct tls_stream) */
+	__u64 stream_gen; /* 0: not known */
+	__u64 stream_off;
 };
 
 static void conn_io(struct collector *c, struct conn *cn, int is_write, const struct io *io);
@@ -2274,6 +2287,35 @@ static const struct h1stream_cb rq_cb = {
 	.cut = rq_cut,
 };
 
+/* body ranges shorter than this are not told: a map update each, for little saved */
+#define BODY_SKIP_MIN MAX_CAPTURE
+
+/*
+ * The n bytes that follow io on cn's TLS session one way (dir: enum io_dir)
+ * are body its parsers only count: BPF is told to copy them no more
+ * (struct body_skip, in the numbering of the session's stream io carries),
+ * unless they are too few to be worth a map update. HTTP1_BODY_TO_CLOSE:
+ * all that follow.
+ */
+static void skip_body(struct collector *c, struct conn *cn, const struct io *io, __u32 dir,
+		      __u64 n)
+{
+	struct body_skip b;
+	__u64 *told = &cn->skip_to[dir == IO_WRITE ? 0 : 1];
+
+	if (!c->body_skip || !io->stream_gen || !cn->sess || n < BODY_SKIP_MIN)
+		return;
+	b.gen = io->stream_gen;
+	b.from = io->stream_off + io->len;
+	b.to = n == HTTP1_BODY_TO_CLOSE ? ~0ull : b.from + n;
+	if (b.to == *told)
+		return;
+	if (c->body_skip(c->body_skip_ctx, cn->sess->key.pid, cn->sess->key.ssl, dir, &b))
+		return;
+	*told = b.to;
+	c->st.body_skips++;
+}
+
 /*
  * HTTP/1 requests: a client's writes, a server's reads. A connection whose
  * start we did not see is followed from the first call that starts with a
@@ -2294,8 +2336,13 @@ static void requests_io(struct collector *c, struct conn *cn, const struct io *i
 	if (!cn->observed && !cn->rqs.started && cn->rqs.state == H1S_START &&
 	    !h1stream__could_start(&p))
 		return; /* older than the trace: an exchange under way */
-	if (!h1stream__feed(&cn->rqs, &c->heads, &p, &rq_cb, &x))
+	if (!h1stream__feed(&cn->rqs, &c->heads, &p, &rq_cb, &x)) {
+		/* requests are written by a client, read by a server */
+		if (!cn->lost && !cn->h2)
+			skip_body(c, cn, io, cn->server ? IO_READ : IO_WRITE,
+				  h1stream__skippable(&cn->rqs));
 		return;
+	}
 	c->st.requests_unfollowed++;
 	if (!strncmp(cn->rqs.why, "request head over", 17))
 		c->st.heads_over_limit++;
@@ -2421,6 +2468,19 @@ static size_t feed_response(struct collector *c, struct conn *cn, struct req *r,
 	return used;
 }
 
+/* the response under way on cn, fed up to the end of io: what of it skip_body() can skip */
+static void skip_response_body(struct collector *c, struct conn *cn, const struct io *io)
+{
+	struct req *r = cn->head;
+
+	if (!r || !r->head_done || r->complete || cn->switched || cn->resp_lost || cn->lost ||
+	    cn->h2)
+		return;
+	/* responses are read by a client, written by a server */
+	skip_body(c, cn, io, cn->server ? IO_WRITE : IO_READ,
+		  http1_body_skippable(&r->body, &r->resp));
+}
+
 /*
  * Response bytes, for the requests waiting on a connection in order: read
  * by a client, or written by a server. A response's first byte is timed at
@@ -2478,6 +2538,8 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 			break;
 		}
 	}
+	if (!len)
+		skip_response_body(c, cn, io);
 }
 
 static void on_read(struct collector *c, struct conn *cn, const struct io *io)
@@ -2524,7 +2586,8 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 
 	/* --timing-only copies no plaintext: a read or write says only how much */
 	if (offsetof(struct ev_ssl_call, data) + e->cap > len || e->cap > MAX_CAPTURE ||
-	    e->cap > e->len || e->more > MAX_MORE || e->call < CALL_HANDSHAKE ||
+	    e->cap > e->len || e->more > MAX_MORE || e->skip_at > e->len || e->cap > e->skip_at ||
+	    e->call < CALL_HANDSHAKE ||
 	    e->call > CALL_WRITE || (c->timing_only && (e->cap || e->more))) {
 		c->st.bad_records++;
 		return;
@@ -2563,8 +2626,11 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 		.data = (const char *)e->data,
 		.cap = e->cap,
 		.len = e->len,
+		.stream_gen = e->stream_gen,
+		.stream_off = e->stream_off,
 	};
-	call_start(c, EV_SSL_CALL, e->hdr.pid, e->ssl, e->call == CALL_WRITE, &io, e->more);
+	call_start(c, EV_SSL_CALL, e->hdr.pid, e->ssl, e->call == CALL_WRITE, &io, e->more,
+		   e->skip_at);
 }
 
 /*
@@ -2950,9 +3016,11 @@ struct pend {
 	__u64 key; /* the ssl, or the fd */
 	struct io io;
 	__u32 more, seq; /* EV_MORE records announced, the last seen */
-	__u64 off;	 /* bytes of the call fed so far */
+	__u64 off;	 /* bytes of the call its records brought so far */
 	__u64 end;	 /* ...that its records carry: at most MAX_CALL_CAPTURE */
+	__u64 keep;	 /* ...of these first bytes; the rest was body BPF was told not to copy */
 	__u64 len;	 /* bytes the call moved */
+	__u64 fed;	 /* bytes of the call fed, every piece */
 };
 
 #define MAX_PEND 256 /* calls awaiting their EV_MORE records: one per thread in a long call */
@@ -2974,8 +3042,11 @@ static struct conn *call_conn(struct collector *c, __u32 of, __u32 pid, __u64 ke
 	return cn && !cn->sess ? cn : NULL;
 }
 
-/* len bytes of a call, the first cap of them at data; the rest a gap, for why */
-static void call_piece(struct collector *c, const struct pend *p, const void *data, size_t cap,
+/* why bytes of a call were not copied: body its parser said it only counts (skip_body()) */
+static const char body_skipped[] = "body not copied";
+
+/* the next len bytes of a call, the first cap of them at data; the rest a gap, for why */
+static void call_piece(struct collector *c, struct pend *p, const void *data, size_t cap,
 		       size_t len, const char *why)
 {
 	struct conn *cn = call_conn(c, p->of, p->pid, p->key);
@@ -2985,6 +3056,10 @@ static void call_piece(struct collector *c, const struct pend *p, const void *da
 		return;
 	if (cap < len && !strcmp(why, "capture cut short"))
 		c->st.bytes_not_captured += len - cap;
+	if (why == body_skipped)
+		c->st.body_bytes_skipped += len - cap;
+	io.stream_off += p->fed;
+	p->fed += len;
 	if (!cn)
 		return;
 	io.data = cap ? data : no_bytes;
@@ -3009,8 +3084,9 @@ static void pend_settle(struct collector *c, struct pend **pp)
 		c->st.bytes_lost += p->end - p->off;
 		call_piece(c, p, NULL, 0, p->end - p->off, "records dropped");
 	}
-	if (p->end < p->len)
-		call_piece(c, p, NULL, 0, p->len - p->end, "capture cut short");
+	if (p->end < p->keep)
+		call_piece(c, p, NULL, 0, p->keep - p->end, "capture cut short");
+	call_piece(c, p, NULL, 0, p->len - p->keep, body_skipped);
 	*pp = p->next;
 	c->npend--;
 	while ((w = p->wait)) {
@@ -3122,24 +3198,29 @@ static void pend_all(struct collector *c)
 
 /*
  * A data record's bytes: its first piece now, the rest from the EV_MORE
- * records it announces (more), up to MAX_CALL_CAPTURE; beyond, a gap.
+ * records it announces (more), up to MAX_CALL_CAPTURE of its first keep
+ * bytes; beyond, a gap (past keep, body BPF was told not to copy).
  */
 static void call_start(struct collector *c, __u32 of, __u32 pid, __u64 key, int is_write,
-		       const struct io *io, __u32 more)
+		       const struct io *io, __u32 more, size_t keep)
 {
 	struct pend first = { .pid = pid, .of = of, .key = key, .is_write = is_write, .io = *io };
-	size_t piece = more && io->len > MAX_CAPTURE ? MAX_CAPTURE : io->len;
+	size_t piece, kept = keep < io->len ? keep : io->len;
 	struct pend *p;
 
+	piece = more && kept > MAX_CAPTURE ? MAX_CAPTURE : kept;
 	call_piece(c, &first, io->data, io->cap < piece ? io->cap : piece, piece,
 		   "capture cut short");
-	if (!more || io->len <= MAX_CAPTURE)
+	if (!more || kept <= MAX_CAPTURE) {
+		call_piece(c, &first, NULL, 0, io->len - kept, body_skipped);
 		return;
+	}
 	if (c->npend >= MAX_PEND)
 		pend_all(c);
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		call_piece(c, &first, NULL, 0, io->len - piece, "records dropped");
+		call_piece(c, &first, NULL, 0, kept - piece, "records dropped");
+		call_piece(c, &first, NULL, 0, io->len - kept, body_skipped);
 		return;
 	}
 	*p = first;
@@ -3147,7 +3228,8 @@ static void call_start(struct collector *c, __u32 of, __u32 pid, __u64 key, int 
 	p->more = more;
 	p->off = piece;
 	p->len = io->len;
-	p->end = io->len < MAX_CALL_CAPTURE ? io->len : MAX_CALL_CAPTURE;
+	p->keep = kept;
+	p->end = kept < MAX_CALL_CAPTURE ? kept : MAX_CALL_CAPTURE;
 	p->next = c->pend;
 	c->pend = p;
 	c->npend++;
@@ -3546,7 +3628,7 @@ static void on_sock_io(struct collector *c, const void *rec, size_t len)
 	}
 	if (cn->sess)
 		return;
-	call_start(c, EV_SOCK_IO, e->hdr.pid, e->fd, e->dir == IO_WRITE, &io, e->more);
+	call_start(c, EV_SOCK_IO, e->hdr.pid, e->fd, e->dir == IO_WRITE, &io, e->more, e->len);
 }
 
 /* each record type: its least length and its handler */

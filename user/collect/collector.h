@@ -29,6 +29,9 @@ struct collector_stats {
 	__u64 bytes_lost;	  /* ...the bytes their calls moved */
 	__u64 more_lost;	  /* EV_MORE records missing from their call */
 	__u64 bytes_not_captured; /* bytes of calls not copied: past MAX_CALL_CAPTURE, unreadable */
+	/* not losses: body bytes BPF was told not to copy (skip_body()), and the ranges told */
+	__u64 body_skips;
+	__u64 body_bytes_skipped;
 	__u64 conns_given_up; /* connections no longer followed: a gap the parsers cannot skip */
 	__u64 entries_incomplete; /* entries emitted incomplete (entry.incomplete), every cause */
 	__u64 entries_stopped;	  /* ...of them, under way when the trace ended ("trace ended") */
@@ -83,6 +86,17 @@ void collector__set_listening(struct collector *c, collector_listening_fn fn);
  */
 typedef void (*collector_wire_done_fn)(void *ctx, __u32 pid, __u32 fd, __u64 gen);
 void collector__set_wire_done(struct collector *c, collector_wire_done_fn fn, void *ctx);
+
+/*
+ * Called with ctx when the bytes [b->from, b->to) of process pid's TLS
+ * session ssl one way (dir: enum io_dir), in the numbering of its stream's
+ * generation b->gen (struct tls_stream), are body the parser only counts,
+ * so that BPF need not copy them (struct body_skip). Returns 0 if told.
+ * Optional: without it every byte is copied.
+ */
+typedef int (*collector_body_skip_fn)(void *ctx, __u32 pid, __u64 ssl, __u32 dir,
+				      const struct body_skip *b);
+void collector__set_body_skip(struct collector *c, collector_body_skip_fn fn, void *ctx);
 
 /* feed one ring-buffer record; -EINVAL if it is malformed */
 int collector__feed(struct collector *c, const void *rec, size_t len);

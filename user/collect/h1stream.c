@@ -92,6 +92,15 @@ static int has_field(const char *h, size_t len, const char *name)
 	return 0;
 }
 
+__u64 h1stream__skippable(const struct h1stream *s)
+{
+	if (s->state == H1S_BODY)
+		return s->body_left;
+	if (s->state == H1S_CHUNKED)
+		return http1_body_skippable(&s->chunks, &(struct http1_response){ .chunked = 1 });
+	return 0;
+}
+
 int h1stream__could_start(const struct h1_piece *p)
 {
 	struct http1_request line;

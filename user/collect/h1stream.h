@@ -104,6 +104,12 @@ struct h1stream_cb {
 int h1stream__feed(struct h1stream *s, struct head_budget *bu, const struct h1_piece *p,
 		   const struct h1stream_cb *cb, void *ctx);
 
+/*
+ * How many of the bytes that come next are request body s only counts (the
+ * rest of a body of known length, or of the current chunk): 0 if none.
+ */
+__u64 h1stream__skippable(const struct h1stream *s);
+
 /* whether p could start a request (its captured bytes begin like a request line) */
 int h1stream__could_start(const struct h1_piece *p);
 

@@ -348,6 +348,18 @@ size_t http1_body_feed(struct http1_body *b, const struct http1_response *resp,
 	return len;
 }
 
+__u64 http1_body_skippable(const struct http1_body *b, const struct http1_response *resp)
+{
+	/* an inflater under way needs its bytes; a body to the close has no more of any use */
+	if (b->coding == HTTP1_CODING_ON || b->done || b->malformed)
+		return 0;
+	if (resp->chunked)
+		return !b->lost && b->state == CH_DATA ? b->left : 0;
+	if (resp->content_length >= 0)
+		return (__u64)resp->content_length - b->encoded;
+	return HTTP1_BODY_TO_CLOSE;
+}
+
 int http1_body_cut_short(const struct http1_body *b, const struct http1_response *resp)
 {
 	if (b->done)

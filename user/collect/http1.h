@@ -102,6 +102,15 @@ void http1_body_data(struct http1_body *b, const unsigned char *p, size_t ncap, 
 size_t http1_body_feed(struct http1_body *b, const struct http1_response *resp,
 		       const unsigned char *d, size_t cap, size_t len);
 
+/*
+ * How many of the bytes that come next are body bytes the parser only
+ * counts: the rest of a body of known length, of the current chunk, or
+ * HTTP1_BODY_TO_CLOSE for a body that runs to the close; 0 while they must
+ * be read (chunk framing, a body being inflated) or the body is over.
+ */
+__u64 http1_body_skippable(const struct http1_body *b, const struct http1_response *resp);
+#define HTTP1_BODY_TO_CLOSE (1ull << 62)
+
 /* the framing said more was to come than came (a body to the close never is) */
 int http1_body_cut_short(const struct http1_body *b, const struct http1_response *resp);
 

@@ -252,6 +252,17 @@ void probes__wire_done(void *p, __u32 pid, __u32 fd, __u64 gen)
 		bpf_map__delete_elem(pr->skel->maps.wire_socks, &key, sizeof(key), 0);
 }
 
+int probes__body_skip(void *p, __u32 pid, __u64 ssl, __u32 dir, const struct body_skip *b)
+{
+	struct probes *pr = p;
+	struct stream_key k = { .ssl = ssl, .pid = pid, .dir = dir };
+
+	if (!pr || !pr->skel)
+		return -ENOENT;
+	return bpf_map__update_elem(pr->skel->maps.body_skips, &k, sizeof(k), b, sizeof(*b),
+				    BPF_ANY);
+}
+
 void probes__counters(struct probes *p, __u64 *out)
 {
 	int ncpu = libbpf_num_possible_cpus();

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
+#include "tlstrace.h"
 
 struct tlstrace_bpf;
 struct attacher;
@@ -80,6 +81,13 @@ void probes__drain(struct probes *p);
  * the fd), is left alone.
  */
 void probes__wire_done(void *p, __u32 pid, __u32 fd, __u64 gen);
+
+/*
+ * collector_body_skip_fn for the probes p: the body range b of process
+ * pid's session ssl one way (dir) goes to the body_skips map. 0, or a
+ * negative errno from the map update.
+ */
+int probes__body_skip(void *p, __u32 pid, __u64 ssl, __u32 dir, const struct body_skip *b);
 
 /* the BPF counters summed over CPUs, indexed by CNT_* (out: CNT_NR); zeros if unreadable */
 void probes__counters(struct probes *p, __u64 *out);
