@@ -653,7 +653,7 @@ def section_bulk(args, srv):
     cmd = ["curl", "-sk", "-o", "/dev/null", "-w", "%{time_total} %{size_download}\\n", url]
     modes = [("untraced", None), ("tlstrace", []), ("tlstrace --timing-only", ["--timing-only"])]
     secs = {m: [] for m, _ in modes}
-    info = {m: {"drops": 0, "warnings": [], "hits": []} for m, _ in modes}
+    info = {m: {"drops": 0, "warnings": [], "hits": [], "skipped": []} for m, _ in modes}
     run_under(args.tlstrace, None, cmd)  # warm the page cache
     for r in range(args.bulk_reps):
         for name, mode in modes[r % 3:] + modes[:r % 3]:
@@ -666,6 +666,7 @@ def section_bulk(args, srv):
                 info[name]["drops"] += drops(stats)
                 info[name]["warnings"] += drop_lines(err)
                 info[name]["hits"].append(stats["hits.total"])
+                info[name]["skipped"].append(stats.get("body_bytes_skipped", 0))
     out, stats, err = run_under(args.tlstrace, [], cmd, ring=args.big_ring)
     big = (float(out.split()[0]), drops(stats), drop_lines(err))
     base = median(secs["untraced"])
@@ -682,6 +683,8 @@ def section_bulk(args, srv):
             if info[name]["warnings"] else ", no warning")
         print("   %-23s %8.3f %8.0f %7.3f %9s %s  %s" % (
             name, s, BULK_SIZE / s / 1e6, s / base, "%d" % h if h else "-", per_hit, dr))
+    print("   tlstrace: body bytes not copied (told by the collector): %.1f%% of %d MiB"
+          % (100.0 * median(info["tlstrace"]["skipped"]) / BULK_SIZE, BULK_SIZE >> 20))
     print("   tlstrace --ringbuf-size %d: %.3f s, %.0f MB/s, drops %d%s" % (
         args.big_ring, big[0], BULK_SIZE / big[0] / 1e6, big[1],
         " (warned: %s)" % big[2][0] if big[2] else ""))
