@@ -220,7 +220,8 @@ out:
 /* a client's upload: the request body's range is told, as written IO_WRITE */
 static void subtest_request_body(void)
 {
-	static const char put[] = "PUT /u HTTP/1.1\r\nHost: example.com\r\nContent-Length: 50000\r\n\r\n";
+	static const char put[] =
+		"PUT /u HTTP/1.1\r\nHost: example.com\r\nContent-Length: 50000\r\n\r\n";
 	size_t n = strlen(put) + 100;
 	char *d = head_and_body(put, n);
 	struct fx f;

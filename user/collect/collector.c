@@ -1816,7 +1816,8 @@ struct io {
 	/* why bytes past cap were not captured: "capture cut short", "records dropped" */
 	const char *gap;
 	int untimed; /* they are calls whose records were lost: their times are unknown */
-	/* a TLS call's: where its bytes start in its session's stream that way (struct tls_stream) */
+	/* a TLS call's: where its bytes start in its session's stream that way (struct tls_stream)
+	 */
 	__u64 stream_gen; /* 0: not known */
 	__u64 stream_off;
 };
@@ -2297,8 +2298,7 @@ static const struct h1stream_cb rq_cb = {
  * unless they are too few to be worth a map update. HTTP1_BODY_TO_CLOSE:
  * all that follow.
  */
-static void skip_body(struct collector *c, struct conn *cn, const struct io *io, __u32 dir,
-		      __u64 n)
+static void skip_body(struct collector *c, struct conn *cn, const struct io *io, __u32 dir, __u64 n)
 {
 	struct body_skip b;
 	__u64 *told = &cn->skip_to[dir == IO_WRITE ? 0 : 1];
@@ -2587,8 +2587,8 @@ static void on_ssl_call(struct collector *c, const void *rec, size_t len)
 	/* --timing-only copies no plaintext: a read or write says only how much */
 	if (offsetof(struct ev_ssl_call, data) + e->cap > len || e->cap > MAX_CAPTURE ||
 	    e->cap > e->len || e->more > MAX_MORE || e->skip_at > e->len || e->cap > e->skip_at ||
-	    e->call < CALL_HANDSHAKE ||
-	    e->call > CALL_WRITE || (c->timing_only && (e->cap || e->more))) {
+	    e->call < CALL_HANDSHAKE || e->call > CALL_WRITE ||
+	    (c->timing_only && (e->cap || e->more))) {
 		c->st.bad_records++;
 		return;
 	}
