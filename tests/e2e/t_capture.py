@@ -84,8 +84,9 @@ def drop_run(env, test, url, http):
 
 def test_capture_drops_http1(env):
     """A 64 MiB download over HTTP/1.1 through a 1 MiB ring buffer: records
-    are lost, yet the entry has the exact body size (its lost reads are gaps
-    inside the Content-Length body) or says it is incomplete."""
+    of the reads before the body's range is told may be lost, yet the entry
+    has the exact body size (its lost reads are gaps inside the
+    Content-Length body) or says it is incomplete."""
     need("curl")
     env.require_server()
     kind, lost = drop_run(env, "capture_drops_http1", env.url("/size/%d" % BIG), "--http1.1")
