@@ -30,6 +30,7 @@ const volatile __u32 targ_timing_only __weak = 0;
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_TRACED);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, __u8);
 } traced SEC(".maps") __weak;
@@ -105,6 +106,7 @@ struct ssl_args {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_THREADS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct ssl_args);
 } inflight SEC(".maps") __weak;
@@ -475,6 +477,7 @@ struct held_loss {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_LOSSES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct loss_key);
 	__type(value, struct held_loss);
 } losses SEC(".maps") __weak;

@@ -399,6 +399,7 @@ const volatile struct lib_filter targ_lib_files = {};
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32); /* tgid */
 	__type(value, struct hold);
 } held SEC(".maps");
@@ -433,6 +434,7 @@ const volatile __u32 targ_per_process = 0;
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32); /* tgid */
 	__type(value, __u8);
 } probed SEC(".maps");
@@ -767,6 +769,7 @@ struct inbound {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_THREADS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct inbound);
 } inbound SEC(".maps");
