@@ -222,14 +222,15 @@ void ev_set_fd(struct collector *c, __u64 ssl, __u32 fd, __u64 ts)
 	ev_bind(c, ssl, fd, BIND_SET_FD, ts, NULL, 0);
 }
 
-void ev_call_raw(struct collector *c, __u64 ssl, __u32 call, __u64 enter, __u64 ts, __s64 ret,
-		 __u64 num, const void *data, size_t cap, size_t len)
+/* an EV_SSL_CALL record of ssl (freed by the caller), all its len bytes copied up to cap */
+static struct ev_ssl_call *call_rec(__u64 ssl, __u32 call, __u64 enter, __u64 ts, __s64 ret,
+				    __u64 num, const void *data, size_t cap, size_t len)
 {
 	struct ev_ssl_call *e = calloc(1, sizeof(*e));
 
 	if (!ASSERT_OK_PTR(e, "calloc") || !ASSERT_LE(cap, sizeof(e->data), "data fits")) {
 		free(e);
-		return;
+		return NULL;
 	}
 	set_hdr(&e->hdr, EV_SSL_CALL, ts);
 	e->ssl = ssl;
@@ -243,6 +244,30 @@ void ev_call_raw(struct collector *c, __u64 ssl, __u32 call, __u64 enter, __u64 
 	e->cap = cap;
 	if (cap)
 		memcpy(e->data, data, cap);
+	return e;
+}
+
+void ev_call_raw(struct collector *c, __u64 ssl, __u32 call, __u64 enter, __u64 ts, __s64 ret,
+		 __u64 num, const void *data, size_t cap, size_t len)
+{
+	struct ev_ssl_call *e = call_rec(ssl, call, enter, ts, ret, num, data, cap, len);
+
+	if (e)
+		feed_ok(c, e, offsetof(struct ev_ssl_call, data) + cap);
+	free(e);
+}
+
+void ev_call_streamed(struct collector *c, __u64 ssl, __u32 call, __u64 ts, const void *data,
+		      size_t len, size_t skip_at, __u64 gen, __u64 off)
+{
+	size_t cap = skip_at < MAX_CAPTURE ? skip_at : MAX_CAPTURE;
+	struct ev_ssl_call *e = call_rec(ssl, call, ts - 50, ts, len, len, data, cap, len);
+
+	if (!e)
+		return;
+	e->skip_at = skip_at;
+	e->stream_gen = gen;
+	e->stream_off = off;
 	feed_ok(c, e, offsetof(struct ev_ssl_call, data) + cap);
 	free(e);
 }

@@ -119,6 +119,14 @@ void ev_set_fd(struct collector *c, __u64 ssl, __u32 fd, __u64 ts);
 /* an SSL call that moved len bytes, of which the first cap were captured */
 void ev_call_raw(struct collector *c, __u64 ssl, __u32 call, __u64 enter, __u64 ts, __s64 ret,
 		 __u64 num, const void *data, size_t cap, size_t len);
+/*
+ * A read or write (call) of len bytes returning at ts, at offset off of its
+ * session's stream of generation gen (struct tls_stream): its first
+ * skip_at bytes copied from data (at most MAX_CAPTURE, no more records),
+ * the rest body BPF was told not to copy (struct body_skip).
+ */
+void ev_call_streamed(struct collector *c, __u64 ssl, __u32 call, __u64 ts, const void *data,
+		      size_t len, size_t skip_at, __u64 gen, __u64 off);
 /* an SSL call returning ret with the bytes of data (NULL: none), all captured */
 void ev_call(struct collector *c, __u64 ssl, __u32 call, __u64 enter, __u64 ts, __s64 ret,
 	     const char *data);

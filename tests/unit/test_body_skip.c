@@ -43,34 +43,11 @@ static bool setup(struct fx *f)
 	return true;
 }
 
-/*
- * A TLS call (CALL_READ or CALL_WRITE) of SSL1 returning at ts with n bytes
- * starting at stream offset off: the first skip_at of them copied (at most
- * MAX_CAPTURE, from d; no more records), the rest body not copied.
- */
+/* a call of SSL1 (see ev_call_streamed) */
 static void call(struct collector *c, __u32 kind, __u64 ts, __u64 off, const char *d, size_t n,
 		 size_t skip_at, __u64 gen)
 {
-	struct ev_ssl_call *e = calloc(1, sizeof(*e));
-
-	if (!ASSERT_OK_PTR(e, "calloc"))
-		return;
-	set_hdr(&e->hdr, EV_SSL_CALL, ts);
-	e->ssl = SSL1;
-	e->ts_enter = ts - 50;
-	e->ret = n;
-	e->num = n;
-	e->call = kind;
-	e->lib = LIB_OPENSSL;
-	e->len = n;
-	e->skip_at = skip_at;
-	e->cap = skip_at < MAX_CAPTURE ? skip_at : MAX_CAPTURE;
-	e->stream_gen = gen;
-	e->stream_off = off;
-	if (e->cap)
-		memcpy(e->data, d, e->cap);
-	feed_ok(c, e, offsetof(struct ev_ssl_call, data) + e->cap);
-	free(e);
+	ev_call_streamed(c, SSL1, kind, ts, d, n, skip_at, gen, off);
 }
 
 /* head followed by body bytes 'b' up to n bytes in all (freed by the caller) */
