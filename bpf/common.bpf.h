@@ -392,14 +392,20 @@ static __always_inline __u64 wakeup(void)
 									    : BPF_RB_NO_WAKEUP;
 }
 
-/* copy a built record into the ring buffer, counting a failure; 0 if it went */
-static __always_inline int submit(void *rec, __u64 size)
+/* copy a built record into the ring buffer, waking the reader (wake) or not; 0 if it went */
+static __always_inline int submit_waking(void *rec, __u64 size, __u64 wake)
 {
-	if (bpf_ringbuf_output(&events, rec, size, wakeup())) {
+	if (bpf_ringbuf_output(&events, rec, size, wake)) {
 		count(CNT_DROP_RINGBUF);
 		return -1;
 	}
 	return 0;
+}
+
+/* copy a built record into the ring buffer, counting a failure; 0 if it went */
+static __always_inline int submit(void *rec, __u64 size)
+{
+	return submit_waking(rec, size, wakeup());
 }
 
 /*
@@ -411,8 +417,11 @@ static __always_inline int submit(void *rec, __u64 size)
  */
 #define RESERVE_SHARE 8
 
-/* submit() for a data record: refused (counted, -1) when it would eat into the reserve */
-static __always_inline int submit_data(void *rec, __u64 size)
+/*
+ * submit() for a data record, waking the reader now too if wake_now:
+ * refused (counted, -1) when it would eat into the reserve
+ */
+static __always_inline int submit_data_waking(void *rec, __u64 size, int wake_now)
 {
 	__u64 ring = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
 	__u64 used = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
@@ -421,7 +430,12 @@ static __always_inline int submit_data(void *rec, __u64 size)
 		count(CNT_DROP_RINGBUF);
 		return -1;
 	}
-	return submit(rec, size);
+	return submit_waking(rec, size, wake_now ? BPF_RB_FORCE_WAKEUP : wakeup());
+}
+
+static __always_inline int submit_data(void *rec, __u64 size)
+{
+	return submit_data_waking(rec, size, 0);
 }
 
 static __always_inline void commit(void *rec)
@@ -645,13 +659,25 @@ struct {
 } body_skips SEC(".maps") __weak;
 
 /*
+ * The reader is woken by the first STREAM_WAKES calls of at least
+ * STREAM_WAKE_LEN bytes a stream has with no range told, rather than at
+ * its next poll (up to 10 ms, megabytes of a fast download, later): the
+ * head before a large body is parsed, and its range told, within a few
+ * reads. Then no more, so a stream that never has a range (HTTP/2, another
+ * protocol) costs the traced thread no wake-up per call.
+ */
+#define STREAM_WAKES 4
+#define STREAM_WAKE_LEN 8192
+
+/*
  * The n plaintext bytes of a call of session ssl one way (dir) are the
- * next of its stream: *gen and *off say where they start. Returns how many
- * of them to copy: n, or fewer when the rest is body in a range user space
- * told (struct body_skip), which is forgotten once passed.
+ * next of its stream: *gen and *off say where they start, *wake whether to
+ * wake the reader for them. Returns how many of them to copy: n, or fewer
+ * when the rest is body in a range user space told (struct body_skip),
+ * which is forgotten once passed.
  */
 static __always_inline __u64 stream_take(__u64 ssl, __u32 dir, __u64 n, __u64 ts, __u64 *gen,
-					 __u64 *off)
+					 __u64 *off, int *wake)
 {
 	struct stream_key k = { .ssl = ssl, .pid = bpf_get_current_pid_tgid() >> 32, .dir = dir };
 	struct tls_stream fresh = { .gen = ts }, *st;
@@ -668,11 +694,18 @@ static __always_inline __u64 stream_take(__u64 ssl, __u32 dir, __u64 n, __u64 ts
 	*gen = st->gen;
 	*off = __sync_fetch_and_add(&st->off, n);
 	b = bpf_map_lookup_elem(&body_skips, &k);
-	if (!b || b->gen != *gen)
+	if (!b || b->gen != *gen) {
+		if (n >= STREAM_WAKE_LEN && st->wakes < STREAM_WAKES) {
+			st->wakes++; /* (a race between threads costs a wake-up more or less) */
+			*wake = 1;
+		}
 		return n;
+	}
 	end = *off + n;
-	if (end >= b->to)
+	if (end >= b->to) {
 		bpf_map_delete_elem(&body_skips, &k);
+		st->wakes = 0; /* the next body's head is due */
+	}
 	if (end > b->to || end <= b->from)
 		return n;
 	return b->from > *off ? b->from - *off : 0;
@@ -821,6 +854,7 @@ static __always_inline void tls_call_emit(const struct ssl_args *a, __u64 ts, st
 	struct ev_ssl_call *e;
 	__u64 n, cap = 0, keep = 0, gen = 0, off = 0;
 	__u32 all = 0;
+	int wake = 0;
 
 	e = scratch_rec();
 	if (!e)
@@ -850,7 +884,7 @@ static __always_inline void tls_call_emit(const struct ssl_args *a, __u64 ts, st
 	}
 	if (n) {
 		keep = stream_take(a->ssl, a->call == CALL_READ ? IO_READ : IO_WRITE, n, ts, &gen,
-				   &off);
+				   &off, &wake);
 		all = call_capture(keep, MAX_CALL_CAPTURE);
 		cap = keep < MAX_CAPTURE ? keep : MAX_CAPTURE;
 		asm volatile("" : "+r"(cap));
@@ -870,7 +904,7 @@ static __always_inline void tls_call_emit(const struct ssl_args *a, __u64 ts, st
 	loss_key(&k, LOSS_TLS, a->ssl);
 	take_loss(&k, &e->lost);
 	/* a handshake's record, or a call that moved nothing, is the session's context */
-	if (n ? submit_data(e, offsetof(struct ev_ssl_call, data) + cap)
+	if (n ? submit_data_waking(e, offsetof(struct ev_ssl_call, data) + cap, wake)
 	      : submit(e, offsetof(struct ev_ssl_call, data) + cap)) {
 		/* lost whole: the session's next record says how much */
 		note_loss(&k, a->call == CALL_READ ? IO_READ : IO_WRITE, n, &e->lost);
@@ -929,6 +963,8 @@ static __always_inline int tls_bind_fd(__u32 lib, void *ssl, int fd)
 	v.fd = fd;
 	v.flags = SESS_BOUND;
 	bpf_map_update_elem(&sessions, &k, &v, BPF_ANY);
+	/* a connection of its own (SSL_clear, then SSL_set_fd): a range told for the last is void */
+	streams_end(k.pid, k.ssl);
 	mark_tls_fd(k.pid, fd);
 	e = reserve(offsetof(struct ev_ssl_bind, data));
 	if (!e)

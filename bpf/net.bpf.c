@@ -960,7 +960,6 @@ __noinline int nested_io(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len, int
 		if ((flags & SESS_BOUND) && fl && !(*fl & FD_TLS)) {
 			flags = 0;
 			nin = 0;
-			streams_end(k.pid, k.ssl);
 		}
 	}
 	/* a bound session stays on its socket: another one's syscall does not move it */
@@ -980,6 +979,8 @@ __noinline int nested_io(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len, int
 		return 0;
 	}
 
+	/* bound here, or its ClientHello written: a connection of its own from now on */
+	streams_end(k.pid, k.ssl);
 	e = (struct ev_ssl_bind *)scratch_rec();
 	if (!e)
 		return 0;

@@ -298,8 +298,8 @@ enum io_dir {
  * A TLS session's plaintext one way (dir: enum io_dir), as BPF numbers it:
  * the streams map of bpf/common.bpf.h, keyed by struct stream_key. gen is
  * the time its count began (bpf_ktime_get_ns()); off the bytes its calls
- * moved since. A session begun afresh (its SSL* freed and reused) is
- * counted under a new gen.
+ * moved since. A session begun afresh (its SSL* freed and reused, or bound
+ * to a new connection) is counted under a new gen.
  */
 struct stream_key {
 	__u64 ssl;
@@ -310,6 +310,9 @@ struct stream_key {
 struct tls_stream {
 	__u64 gen;
 	__u64 off;
+	/* large calls since the last range ended that woke the reader, so one is told soon */
+	__u32 wakes;
+	__u32 _pad;
 };
 
 /*

@@ -7,6 +7,7 @@ never a wrong size given as known."""
 
 import os
 import re
+import subprocess
 
 from harness import describe_exit, expect, need, read_entries, stderr_hint
 
@@ -134,8 +135,9 @@ def test_capture_body_not_copied(env):
     expect(gz["decodedBodySize"] == 1000000, "gzip decodedBodySize %r" % gz["decodedBodySize"])
     stats = dict(re.findall(r"(body_skips|body_bytes_skipped|bytes_not_captured)=(\d+)", err))
     skipped = int(stats.get("body_bytes_skipped", 0))
-    # three 4 MiB bodies may be skipped; a range comes a read or a few after its head
-    expect(int(stats.get("body_skips", 0)) >= 3 and skipped > 3 * BODY // 2,
+    # three 4 MiB bodies may be skipped; a range comes a few reads after its head
+    # here (88-99% of them not copied), later on a busy machine
+    expect(int(stats.get("body_skips", 0)) >= 3 and skipped > BODY,
            "bodies not skipped: %r%s" % (stats, stderr_hint(err)))
     expect(stats.get("bytes_not_captured") == "0", "bytes lost: %r" % stats)
 
@@ -153,3 +155,34 @@ def test_capture_body_not_copied(env):
     skipped = int((re.search(r"body_bytes_skipped=(\d+)", err) or [0, 0])[1])
     expect(skipped > BODY // 2, "upload body not skipped: %d bytes%s" % (skipped,
                                                                          stderr_hint(err)))
+
+
+def test_capture_body_skip_reused_ssl(env):
+    """One SSL object reused for a new connection (SSL_clear, SSL_set_fd):
+    a body range told for the last connection (a body to the close, or one
+    the client stopped reading) never applies to the new one, whose heads
+    are copied: the fetches after it are exact (the version that first left
+    bodies uncopied skipped their heads and wrote them status 0)."""
+    need("cc")
+    env.require_server()
+    exe = env.path("reuse_client")
+    r = subprocess.run(["cc", "-O2", "-Wall", "-o", exe, os.path.join(HERE, "reuse_client.c"),
+                        "-lssl", "-lcrypto"], capture_output=True, text=True, timeout=120)
+    expect(r.returncode == 0, "cannot build reuse_client%s" % stderr_hint(r.stderr))
+    paths = ["/close-delimited/%d" % BODY, "/hello", "/size/%d@50000" % BODY, "/hello",
+             "/chunked/%d" % BODY, "/hello"]
+    rc, out, err, path = env.trace("capture_body_skip_reused_ssl", [exe, str(env.port)] + paths,
+                                   120, opts=["--stats"])
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect(len(out.splitlines()) == len(paths), "client printed %r" % out)
+    got = [(e["name"], e["responseStatus"], e["encodedBodySize"], e["tlstrace"].get("incomplete"))
+           for e in read_entries(path)]
+    base = "https://localhost:%d" % env.port
+    hello = (base + "/hello", 200, 6, None)
+    # the response the client stopped reading is not judged here
+    got = [g for g in got if not g[0].startswith(base + "/size/")]
+    want = [(base + "/close-delimited/%d" % BODY, 200, BODY, None), hello, hello,
+            (base + "/chunked/%d" % BODY, 200, BODY, None), hello]
+    expect(got == want, "entries %r, want %r" % (got, want))
+    skips = re.search(r"body_skips=(\d+)", err)
+    expect(skips and int(skips.group(1)) >= 2, "no body range told%s" % stderr_hint(err))
