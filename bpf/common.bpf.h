@@ -963,7 +963,8 @@ static __always_inline int tls_bind_fd(__u32 lib, void *ssl, int fd)
 	v.fd = fd;
 	v.flags = SESS_BOUND;
 	bpf_map_update_elem(&sessions, &k, &v, BPF_ANY);
-	/* a connection of its own (SSL_clear, then SSL_set_fd): a range told for the last is void */
+	/* a connection of its own (SSL_clear, then SSL_set_fd): a range told for the last is void
+	 */
 	streams_end(k.pid, k.ssl);
 	mark_tls_fd(k.pid, fd);
 	e = reserve(offsetof(struct ev_ssl_bind, data));
