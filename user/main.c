@@ -84,7 +84,10 @@ int main(int argc, char **argv)
 	int err;
 
 	options__parse(&o, argc, argv);
-	probes__set_verbose(o.verbose);
+	/* a command that cannot run fails before anything is loaded, as a shell says it */
+	if (o.command && (err = command__check(o.command)))
+		return err;
+	probes__set_verbose(o.verbose >= 2);
 	if (targets__check_pids(&o) || host__check_privileges())
 		return 1;
 

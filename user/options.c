@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* argp options. Every bad argument is one line on stderr and exit status 2. */
 #include <argp.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -26,7 +27,7 @@ static const char doc[] =
 	"  tlstrace -- curl -s https://example.com/  # a command and its children\n"
 	"  tlstrace -p 1234 -f json -o t.jsonl       # a process and its descendants\n"
 	"  tlstrace -p 1234 --no-follow              # that process alone\n"
-	"  tlstrace -c python3 -d 10                 # processes named python3, 10 s\n"
+	"  tlstrace -c python3 -d 10s                # processes named python3, 10 s\n"
 	"  tlstrace -f json                          # the whole host\n"
 	"  tlstrace --lib /opt/app/bin/app -c app    # OpenSSL built into a program\n"
 	"  tlstrace --lib /usr/bin/prometheus -c prometheus  # Go, from its start\n"
@@ -65,6 +66,7 @@ enum {
 	OPT_WIRE,
 	OPT_NO_FOLLOW,
 	OPT_NO_HOLD,
+	OPT_USAGE,
 };
 
 /* -f's line in --help: "Output format: " and the writers (set_format_doc) */
@@ -80,7 +82,10 @@ static const struct argp_option opts[] = {
 	  0 },
 	{ "no-follow", OPT_NO_FOLLOW, NULL, 0,
 	  "With -p, -c or COMMAND: trace those processes alone, not their children", 0 },
-	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (0: until Ctrl-C, the default)", 0 },
+	{ "duration", 'd', "TIME", 0,
+	  "Stop after TIME: seconds (1.5), or with a unit, ms, s, m or h (500ms, 10s, 2m); 0, "
+	  "the default, until Ctrl-C",
+	  0 },
 	{ "format", 'f', "FORMAT", 0, format_doc, 0 },
 	{ "output", 'o', "FILE", 0,
 	  "Write entries to FILE, not stdout: a new file (mode 0600) replaces FILE once tracing "
@@ -133,7 +138,11 @@ static const struct argp_option opts[] = {
 	  0 },
 	{ "stats", OPT_STATS, NULL, 0, "At exit, print probe hits, drops and collector counters",
 	  0 },
-	{ "verbose", 'v', NULL, 0, "Say what is attached; show libbpf's messages", 0 },
+	{ "verbose", 'v', NULL, 0,
+	  "Say what is attached, held and sent as it happens; -vv: libbpf's messages too", 0 },
+	{ "help", 'h', NULL, 0, "Give this help, with examples", -1 },
+	{ "usage", OPT_USAGE, NULL, 0, "Give a short usage message", -1 },
+	{ "version", 'V', NULL, 0, "Print the program version", -1 },
 	{},
 };
 
@@ -190,6 +199,34 @@ static long parse_num(const char *what, const char *arg, long min, long max)
 	return v;
 }
 
+/*
+ * -d's TIME in milliseconds: a number of seconds (1.5), or one with a unit
+ * (ms, s, m, h); at most a year. A usage error otherwise.
+ */
+static long long parse_duration(const char *arg)
+{
+	static const struct {
+		const char *unit;
+		double ms;
+	} units[] = { { "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (!errno && end != arg && isdigit((unsigned char)arg[0])) {
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			double ms = v * units[i].ms;
+
+			if (!strcmp(end, units[i].unit) && ms <= 365.0 * 86400000)
+				return (long long)(ms + 0.5);
+		}
+	}
+	usage_error("invalid duration '%s': expected seconds (1.5) or a time with a unit, ms, s, "
+		    "m or h (500ms, 10s, 2m), at most a year",
+		    arg);
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	struct options *o = state->input;
@@ -207,7 +244,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		strcpy(o->comm, arg);
 		break;
 	case 'd':
-		o->duration = parse_num("duration", arg, 0, 31536000);
+		o->duration_ms = parse_duration(arg);
 		break;
 	case 'f':
 		if (output__format(arg, &o->format)) {
@@ -279,8 +316,17 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		o->metrics_max_comms = (int)parse_num("--metrics-max-processes", arg, 1, 100000);
 		break;
 	case 'v':
-		o->verbose = true;
+		o->verbose++;
 		break;
+	case 'h': /* (-h alone is answered before parsing; here in a group, -vh) */
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		break;
+	case OPT_USAGE:
+		argp_state_help(state, stdout, ARGP_HELP_USAGE | ARGP_HELP_EXIT_OK);
+		break;
+	case 'V':
+		printf("%s\n", argp_program_version);
+		exit(0);
 	case ARGP_KEY_ARG:
 		usage_error("unexpected argument '%s': put the command to trace after --", arg);
 	case ARGP_KEY_ERROR:
@@ -295,6 +341,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 void options__parse(struct options *o, int argc, char **argv)
 {
 	static const struct argp argp = { opts, parse_arg, NULL, doc, NULL, NULL, NULL };
+	static const char *const help[] = { "--help", "-h", "-?" };
 	int n = argc, err;
 
 	memset(o, 0, sizeof(*o));
@@ -322,9 +369,11 @@ void options__parse(struct options *o, int argc, char **argv)
 	 * silences argp's --help, --usage and --version: answer them here.
 	 */
 	for (int i = 1; i < n; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-?")) {
-			argp_help(&argp, stdout, ARGP_HELP_STD_HELP, "tlstrace");
-			exit(0);
+		for (size_t h = 0; h < sizeof(help) / sizeof(help[0]); h++) {
+			if (!strcmp(argv[i], help[h])) {
+				argp_help(&argp, stdout, ARGP_HELP_STD_HELP, "tlstrace");
+				exit(0);
+			}
 		}
 		if (!strcmp(argv[i], "--usage")) {
 			argp_help(&argp, stdout, ARGP_HELP_USAGE, "tlstrace");
@@ -335,7 +384,7 @@ void options__parse(struct options *o, int argc, char **argv)
 			exit(0);
 		}
 	}
-	err = argp_parse(&argp, n, argv, ARGP_NO_ERRS, NULL, o);
+	err = argp_parse(&argp, n, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, o);
 	if (err)
 		usage_error("invalid option '%s'", argv[1]);
 	if (o->command && (o->npids || o->comm[0]))

@@ -14,11 +14,11 @@ struct options {
 	pid_t pids[MAX_PIDS];
 	int npids;
 	char comm[16];
-	long duration; /* seconds, 0 = until stopped */
+	long long duration_ms; /* -d: milliseconds, 0 = until stopped */
 	enum output_format format;
 	const char *output; /* NULL = stdout */
 	bool stats;
-	bool verbose;
+	int verbose; /* -v: 1 our own messages, 2 (-vv) libbpf's too */
 	long ringbuf_mib;	    /* --ringbuf-size: the BPF ring buffer, MiB (a power of 2) */
 	bool timing_only;	    /* --timing-only: no probe on the read/write path */
 	bool wire;		    /* --wire: no probe on any library (timing_only set too) */

@@ -309,8 +309,8 @@ int run__loop(struct run *r, const struct options *o, struct command *cmd,
 	__u64 last_expire = mono_ns();
 
 	r->stopping = stopping;
-	if (o->duration)
-		r->deadline = last_expire + (__u64)o->duration * 1000000000ull;
+	if (o->duration_ms)
+		r->deadline = last_expire + (__u64)o->duration_ms * 1000000ull;
 	outfile__set_stopping(&r->of, stop_waiting, r);
 	start_ticks();
 	while (!*stopping && !r->output_gone) {

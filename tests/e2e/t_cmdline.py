@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 
 from harness import describe_exit, expect, need, read_line, stderr_hint
 
@@ -70,3 +71,63 @@ def test_json_file_mode(env):
     expect(stat.S_ISREG(st.st_mode), "output is not a regular file")
     mode = stat.S_IMODE(st.st_mode)
     expect(mode == 0o600, "output file mode %04o, want 0600" % mode)
+
+
+def test_habits(env):
+    """What users of other tools type: -h is --help; -d takes 1.5, 500ms,
+    10s, 2m (a bad one is refused in one line, exit 2); -v says what
+    tlstrace does, -vv adds libbpf's own messages; a COMMAND not found
+    exits 127 and one that cannot run 126, as shells do, before anything
+    is loaded (no BPF program of its own appears)."""
+    problems = []
+    rc, out, _ = env.procs.run([env.tlstrace, "-h"], 10, "tlstrace -h")
+    rc2, out2, _ = env.procs.run([env.tlstrace, "--help"], 10, "tlstrace --help")
+    if rc != 0 or out != out2 or "EXAMPLES" not in out or "-h, --help" not in out:
+        problems.append("-h: exit %d, %d bytes, same as --help: %s"
+                        % (rc, len(out), out == out2))
+    for bad in ["x", "1.5x", "-1", "10 s", "", "2y", "9999999h"]:
+        rc, _, err = env.procs.run([env.tlstrace, "-d", bad, "--", "true"], 10, "tlstrace -d")
+        if rc != 2 or len(err.strip().splitlines()) != 1 or "duration" not in err:
+            problems.append("-d %r: exit %d, stderr %r (want 2, one line)" % (bad, rc, err[:100]))
+    # a duration with a unit stops the trace of a process still running then
+    sleeper = env.procs.spawn(["sleep", "60"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for d, want in [("500ms", 0.5), ("1.5", 1.5), ("0.02m", 1.2)]:
+        t0 = time.monotonic()
+        rc, _, err = env.procs.run([env.tlstrace, "-d", d, "-o", env.path("habits.txt"), "-p",
+                                    str(sleeper.pid)], 30, "tlstrace -d %s" % d)
+        took = time.monotonic() - t0
+        if rc != 0 or not want <= took < want + 5:
+            problems.append("-d %s: stopped after %.2f s (want %.1f)%s"
+                            % (d, took, want, stderr_hint(err)))
+    env.procs.stop(sleeper)
+    # -v: tlstrace's own messages only; -vv: libbpf's (its "libbpf:" lines) as well
+    v1 = env.procs.run([env.tlstrace, "-v", "-d", "0.5", "-o", env.path("habits.txt"), "--",
+                        "true"], 30, "tlstrace -v")[2]
+    v2 = env.procs.run([env.tlstrace, "-vv", "-d", "0.5", "-o", env.path("habits.txt"), "--",
+                        "true"], 30, "tlstrace -vv")[2]
+    if "libbpf:" in v1 or "libbpf:" not in v2 or len(v1.splitlines()) > 50:
+        problems.append("-v gave %d lines (libbpf's: %s), -vv %d (libbpf's: %s)"
+                        % (len(v1.splitlines()), "libbpf:" in v1, len(v2.splitlines()),
+                           "libbpf:" in v2))
+    # not found: 127; found but not runnable: 126; both before any BPF is loaded
+    notexec = env.path("habits_not_executable")
+    with open(notexec, "w") as f:
+        f.write("#!/bin/sh\necho ran\n")
+    os.chmod(notexec, 0o644)
+    for cmd, want, words in [(["tlstrace-no-such-command-x"], 127, "command not found"),
+                             ([env.path("no-such-file")], 127, "No such file"),
+                             ([notexec], 126, "Permission denied"),
+                             ([env.workdir], 126, "Is a directory")]:
+        rc, _, err = env.procs.run([env.tlstrace, "--"] + cmd, 10, "tlstrace -- %s" % cmd[0])
+        lines = err.strip().splitlines()
+        if rc != want or len(lines) != 1 or words not in err:
+            problems.append("-- %s: exit %d, stderr %r (want %d, one line with %r)"
+                            % (cmd[0], rc, err.strip()[:120], want, words))
+    # before anything: even before the check that it runs as root
+    rc, _, err = env.procs.run(["runuser", "-u", "nobody", "--", env.tlstrace, "--",
+                                "tlstrace-no-such-command-x"], 10, "tlstrace as nobody")
+    if rc != 127 or "command not found" not in err:
+        problems.append("as nobody, -- no such command: exit %d, stderr %r (want 127)"
+                        % (rc, err.strip()[:120]))
+    expect(not problems, "; ".join(problems))

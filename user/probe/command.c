@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common/escape.h"
@@ -36,7 +37,7 @@ static pid_t spawn(char *const *argv, int *go)
 		host__restore_nofile();
 		execvp(argv[0], argv);
 		fprintf(stderr, "tlstrace: run %s: %s\n", esc(argv[0]), strerror(errno));
-		_exit(127);
+		_exit(errno == ENOENT ? 127 : 126); /* as shells exit */
 	}
 	close(fds[0]);
 	*go = fds[1];
@@ -110,4 +111,57 @@ bool command__find_program(const char *name, char *out, size_t cap)
 		p = colon + 1;
 	}
 	return false;
+}
+
+/* why path cannot be run: 0 if it can, else ENOENT, EISDIR or EACCES */
+static int runnable(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return errno == ENOENT || errno == ENOTDIR ? ENOENT : errno;
+	if (S_ISDIR(st.st_mode))
+		return EISDIR;
+	return access(path, X_OK) ? EACCES : 0;
+}
+
+int command__check(char *const *argv)
+{
+	const char *name = argv[0], *path = getenv("PATH");
+	char file[4096];
+	int why = ENOENT;
+
+	if (strchr(name, '/')) {
+		why = runnable(name);
+	} else {
+		/* as execvp() searches PATH: a file found but not runnable is remembered */
+		for (const char *p = path ? path : "/usr/bin:/bin"; *p && why;) {
+			const char *colon = strchr(p, ':');
+			size_t n = colon ? (size_t)(colon - p) : strlen(p);
+			int w;
+
+			snprintf(file, sizeof(file), "%.*s/%s", (int)n, n ? p : ".", name);
+			/*
+			 * only a file there that is not executable is one found that
+			 * cannot run; a directory, or one of PATH we cannot search,
+			 * is no command
+			 */
+			w = runnable(file);
+			if (w && (w != EACCES || access(file, F_OK)))
+				w = ENOENT;
+			if (!w || why == ENOENT)
+				why = w;
+			if (!colon)
+				break;
+			p = colon + 1;
+		}
+		if (why == ENOENT) {
+			fprintf(stderr, "tlstrace: %s: command not found\n", esc(name));
+			return 127;
+		}
+	}
+	if (!why)
+		return 0;
+	fprintf(stderr, "tlstrace: %s: %s\n", esc(name), strerror(why));
+	return why == ENOENT ? 127 : 126;
 }

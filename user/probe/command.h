@@ -21,7 +21,9 @@ struct command {
 
 /*
  * Fork argv (NULL-terminated, borrowed until command__free) held before
- * exec. 0, or -errno once "start COMMAND: why" is said; c->pid stays -1.
+ * exec; if its exec fails, it exits as a shell would (127 not found, 126
+ * not runnable). 0, or -errno once "start COMMAND: why" is said; c->pid
+ * stays -1.
  * The child gets the default SIGINT, SIGTERM and SIGPIPE and the
  * descriptor limit tlstrace started with (host__restore_nofile).
  */
@@ -42,6 +44,14 @@ bool command__exited(struct command *c);
  * reaped. Otherwise a running command is left running.
  */
 void command__free(struct command *c, bool kill_it);
+
+/*
+ * Whether argv[0] can be run, as execvp() would find it (searching PATH for
+ * a name without '/'): 0 if it can; else, once "tlstrace: NAME: command not
+ * found" (or why it cannot run) is said, the status a shell exits with: 127
+ * for a command not found, 126 for one found but not runnable.
+ */
+int command__check(char *const *argv);
 
 /* the file execvp() would run for name, as it searches PATH, in out (cap bytes) */
 bool command__find_program(const char *name, char *out, size_t cap);
