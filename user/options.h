@@ -18,7 +18,7 @@ struct options {
 	enum output_format format;
 	const char *output; /* NULL = stdout */
 	bool stats;
-	int verbose; /* -v: 1 our own messages, 2 (-vv) libbpf's too */
+	int verbose;		    /* -v: 1 our own messages, 2 (-vv) libbpf's too */
 	long ringbuf_mib;	    /* --ringbuf-size: the BPF ring buffer, MiB (a power of 2) */
 	bool timing_only;	    /* --timing-only: no probe on the read/write path */
 	bool wire;		    /* --wire: no probe on any library (timing_only set too) */
