@@ -22,7 +22,8 @@
 const volatile __u32 targ_self __weak = 0;   /* our own tgid: never traced */
 const volatile __u32 targ_all __weak = 0;    /* trace every process */
 const volatile __u32 targ_follow __weak = 0; /* children of traced processes are traced */
-const volatile char targ_comm[TASK_COMM_LEN] __weak = {}; /* -c NAME */
+/* -c NAME, each; the first empty one ends them */
+const volatile char targ_comms[MAX_COMMS][TASK_COMM_LEN] __weak = {};
 /* --timing-only: no plaintext; TLS sockets' syscalls time the requests */
 const volatile __u32 targ_timing_only __weak = 0;
 

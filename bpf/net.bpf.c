@@ -1822,15 +1822,25 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	return 0;
 }
 
-static __always_inline int comm_matches(const char *comm)
+/* comm is the name of -c's n-th */
+static __always_inline int comm_is(const char *comm, int n)
 {
 	for (int i = 0; i < TASK_COMM_LEN; i++) {
-		if (comm[i] != targ_comm[i])
+		if (comm[i] != targ_comms[n][i])
 			return 0;
 		if (!comm[i])
 			return 1;
 	}
 	return 1;
+}
+
+/* comm is one of -c's names */
+static __always_inline int comm_matches(const char *comm)
+{
+	for (int n = 0; n < MAX_COMMS && targ_comms[n][0]; n++)
+		if (comm_is(comm, n))
+			return 1;
+	return 0;
 }
 
 /* for_each over fds: an entry of the process (pid) whose descriptor the exec closed */
@@ -1867,7 +1877,7 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 
 	exec_inherited(tgid);
 
-	if (targ_comm[0]) {
+	if (targ_comms[0][0]) {
 		bpf_get_current_comm(comm, sizeof(comm));
 		if (comm_matches(comm)) {
 			if (bpf_map_update_elem(&traced, &tgid, &one, BPF_ANY))

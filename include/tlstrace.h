@@ -14,6 +14,7 @@
 #endif
 
 #define TASK_COMM_LEN 16
+#define MAX_COMMS 8	  /* -c NAME options */
 #define MAX_CAPTURE 16384 /* plaintext bytes copied per record: a whole TLS record */
 /* a TLS record's header: content type, version, length (RFC 8446 5.1) */
 #define TLS_RECORD_HEADER 5

@@ -78,7 +78,7 @@ static const struct argp_option opts[] = {
 	  0 },
 	{ "comm", 'c', "NAME", 0,
 	  "Trace processes whose command name is NAME and the children they fork (a child that "
-	  "runs a program of another name is no longer traced)",
+	  "runs a program of another name is no longer traced); repeatable, up to 8 names",
 	  0 },
 	{ "no-follow", OPT_NO_FOLLOW, NULL, 0,
 	  "With -p, -c or COMMAND: trace those processes alone, not their children", 0 },
@@ -238,10 +238,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		o->pids[o->npids++] = (pid_t)parse_num("pid", arg, 1, INT_MAX);
 		break;
 	case 'c':
-		if (!*arg || strlen(arg) >= sizeof(o->comm))
+		if (!*arg || strlen(arg) >= sizeof(o->comms[0]))
 			usage_error("invalid command name '%s': 1 to %zu characters", arg,
-				    sizeof(o->comm) - 1);
-		strcpy(o->comm, arg);
+				    sizeof(o->comms[0]) - 1);
+		for (int i = 0; i < o->ncomms; i++)
+			if (!strcmp(o->comms[i], arg))
+				return 0; /* said twice */
+		if (o->ncomms == MAX_COMMS)
+			usage_error("at most %d -c options", MAX_COMMS);
+		strcpy(o->comms[o->ncomms++], arg);
 		break;
 	case 'd':
 		o->duration_ms = parse_duration(arg);
@@ -387,11 +392,11 @@ void options__parse(struct options *o, int argc, char **argv)
 	err = argp_parse(&argp, n, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, o);
 	if (err)
 		usage_error("invalid option '%s'", argv[1]);
-	if (o->command && (o->npids || o->comm[0]))
+	if (o->command && (o->npids || o->ncomms))
 		usage_error("a command cannot be combined with -p or -c");
-	if (o->npids && o->comm[0])
+	if (o->npids && o->ncomms)
 		usage_error("-p and -c cannot be combined");
-	if (o->no_follow && !o->command && !o->npids && !o->comm[0])
+	if (o->no_follow && !o->command && !o->npids && !o->ncomms)
 		usage_error("--no-follow needs -p, -c or a command: every process is traced");
 	if (o->wire && o->nlibs)
 		usage_error("--lib probes a library, and --wire probes none");

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include "tlstrace.h"
 #include "export/output.h"
 
 #define MAX_PIDS 64
@@ -13,7 +14,8 @@
 struct options {
 	pid_t pids[MAX_PIDS];
 	int npids;
-	char comm[16];
+	char comms[MAX_COMMS][TASK_COMM_LEN]; /* -c, each */
+	int ncomms;
 	long long duration_ms; /* -d: milliseconds, 0 = until stopped */
 	enum output_format format;
 	const char *output; /* NULL = stdout */

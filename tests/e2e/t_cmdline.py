@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from harness import describe_exit, expect, need, read_line, stderr_hint
+from harness import describe_exit, expect, need, read_entries, read_line, stderr_hint
 
 
 def test_errors(env):
@@ -131,3 +131,36 @@ def test_habits(env):
         problems.append("as nobody, -- no such command: exit %d, stderr %r (want 127)"
                         % (rc, err.strip()[:120]))
     expect(not problems, "; ".join(problems))
+
+
+def test_comm_repeated(env):
+    """`-c curl -c wget` traces both names, a second -c adding to the first
+    (it replaced it before): a curl and a wget fetch each give their entry;
+    a Python fetch meanwhile gives none. A ninth name is refused (exit 2)."""
+    need("curl")
+    need("wget")
+    env.require_server()
+    tracer = env.start_tlstrace("comm_repeated", ["-c", "curl", "-c", "wget", "-c", "curl"])
+    rc, _, err = env.procs.run(["curl", "-sk", "-o", "/dev/null", env.url("/hello?by=curl")],
+                               30, "curl")
+    expect(rc == 0, "curl exited %d%s" % (rc, stderr_hint(err)))
+    rc, _, err = env.procs.run(["wget", "-q", "--no-check-certificate", "-O", "/dev/null",
+                                env.url("/hello?by=wget")], 30, "wget")
+    expect(rc == 0, "wget exited %d%s" % (rc, stderr_hint(err)))
+    script = ("import ssl, urllib.request\n"
+              "urllib.request.urlopen(%r, context=ssl._create_unverified_context()).read()\n"
+              % env.url("/hello?by=python"))
+    rc, _, err = env.procs.run([sys.executable, "-c", script], 30, "python")
+    expect(rc == 0, "python exited %d%s" % (rc, stderr_hint(err)))
+    time.sleep(0.3)
+    tracer.send_signal(2)
+    rc = env.procs.wait(tracer, 15, "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+    got = sorted((e["tlstrace"]["comm"], e["name"].rsplit("=", 1)[-1])
+                 for e in read_entries(tracer.out_file))
+    expect(got == [("curl", "curl"), ("wget", "wget")], "entries %r" % got)
+    names = []
+    for i in range(9):
+        names += ["-c", "name%d" % i]
+    rc, _, err = env.procs.run([env.tlstrace] + names, 10, "tlstrace -c x9")
+    expect(rc == 2 and "at most 8" in err, "nine -c: exit %d%s" % (rc, stderr_hint(err)))

@@ -63,12 +63,12 @@ int targets__check_pids(const struct options *o)
 
 bool targets__follow(const struct options *o)
 {
-	return !o->no_follow && (o->command || o->npids || o->comm[0]);
+	return !o->no_follow && (o->command || o->npids || o->ncomms);
 }
 
 bool targets__per_pid(const struct options *o, bool multi)
 {
-	return (o->npids && o->no_follow) || (multi && (o->command || o->npids || o->comm[0]));
+	return (o->npids && o->no_follow) || (multi && (o->command || o->npids || o->ncomms));
 }
 
 void targets__filter(struct probes *p, const struct options *o)
@@ -76,13 +76,14 @@ void targets__filter(struct probes *p, const struct options *o)
 	struct tlstrace_bpf *skel = p->skel;
 
 	skel->rodata->targ_self = getpid();
-	skel->rodata->targ_all = !o->command && !o->npids && !o->comm[0];
+	skel->rodata->targ_all = !o->command && !o->npids && !o->ncomms;
 	skel->rodata->targ_follow = targets__follow(o);
 	/* a program the command starts is held at its exec (see targ_hold_exec) */
 	skel->rodata->targ_hold_exec = o->command != NULL && !o->no_hold;
 	/* a forked child is probed as its parent was (see bpf/net.bpf.c's forked) */
 	skel->rodata->targ_per_process = targets__per_pid(o, p->multi) && targets__follow(o);
-	memcpy((char *)skel->rodata->targ_comm, o->comm, sizeof(o->comm));
+	_Static_assert(sizeof(skel->rodata->targ_comms) == sizeof(o->comms), "-c names");
+	memcpy((char *)skel->rodata->targ_comms, o->comms, sizeof(o->comms));
 }
 
 static int trace_pid(struct tlstrace_bpf *skel, pid_t pid)
@@ -375,11 +376,12 @@ int targets__select(struct probes *p, const struct options *o, pid_t command)
 			fprintf(stderr,
 				"tlstrace: warning: no TLS library found; TLS connections are "
 				"timed from their records alone\n");
-		if (o->comm[0])
-			trace_comm(p, o->comm, false);
-	} else if (o->comm[0]) {
+		for (int i = 0; i < o->ncomms; i++)
+			trace_comm(p, o->comms[i], false);
+	} else {
 		/* the others are attached as they start their programs and load libraries */
-		trace_comm(p, o->comm, true);
+		for (int i = 0; i < o->ncomms; i++)
+			trace_comm(p, o->comms[i], true);
 	}
 	for (int i = 0; i < o->nlibs; i++)
 		attacher__user_file(p->att, o->libs[i], -1);
@@ -403,7 +405,7 @@ void targets__announce(const struct options *o)
 	if (o->npids)
 		fprintf(stderr, "tlstrace: tracing the given processes%s; Ctrl-C to stop\n",
 			follow ? " and their descendants" : "");
-	else if (o->comm[0])
+	else if (o->ncomms)
 		fprintf(stderr, "tlstrace: tracing processes by name%s; Ctrl-C to stop\n",
 			follow ? " and their forks" : "");
 	else
