@@ -102,12 +102,6 @@ int main(int argc, char **argv)
 	err = host__check_tracing();
 	if (err)
 		goto cleanup;
-	if (o.command) {
-		err = command__spawn(&cmd, o.command);
-		if (err)
-			goto cleanup;
-	}
-
 	err = probes__open(&pr);
 	if (err)
 		goto cleanup;
@@ -115,6 +109,16 @@ int main(int argc, char **argv)
 	err = probes__load(&pr, &o, &stopping);
 	if (err)
 		goto cleanup;
+	/*
+	 * the command is forked once the programs are loaded, so that its
+	 * start (its entries' timeOrigin) is not tlstrace's own set-up; it is
+	 * held before exec until its probes are in place
+	 */
+	if (o.command) {
+		err = command__spawn(&cmd, o.command);
+		if (err)
+			goto cleanup;
+	}
 	err = targets__select(&pr, &o, cmd.pid);
 	if (err)
 		goto cleanup;

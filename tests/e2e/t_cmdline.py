@@ -164,3 +164,24 @@ def test_comm_repeated(env):
         names += ["-c", "name%d" % i]
     rc, _, err = env.procs.run([env.tlstrace] + names, 10, "tlstrace -c x9")
     expect(rc == 2 and "at most 8" in err, "nine -c: exit %d%s" % (rc, stderr_hint(err)))
+
+
+def test_command_time_origin(env):
+    """`-- COMMAND` is forked once BPF is loaded: its timeOrigin (its start)
+    is not tlstrace's own set-up. The command, a shell that prints the wall
+    clock and then runs curl, starts running within 100 ms of timeOrigin
+    (the probes put in place meanwhile; loading them takes 150-250 ms,
+    which startTime counted before)."""
+    need("curl")
+    env.require_server()
+    script = 'date +%%s%%N; exec curl -sk -o /dev/null %s' % env.url("/hello")
+    rc, out, err, path = env.trace("command_time_origin", ["sh", "-c", script], 30)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    ran = int(out.split()[0]) / 1e6  # ms since the epoch
+    entries = read_entries(path)
+    expect(len(entries) == 1, "%d entries" % len(entries))
+    origin = entries[0]["tlstrace"]["timeOrigin"]
+    expect(0 <= ran - origin < 100, "the command ran %.1f ms after its timeOrigin (want < 100)"
+           % (ran - origin))
+    return "ran %.1f ms after timeOrigin; startTime %.1f ms" % (ran - origin,
+                                                               entries[0]["startTime"])

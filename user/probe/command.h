@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The COMMAND after "--": forked before the probes are loaded and held
+ * The COMMAND after "--": forked once the probes are loaded and held
  * before exec until they are in place, so it is traced from its first
  * instruction; then waited for, its exit status becoming tlstrace's.
  */
