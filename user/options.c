@@ -103,7 +103,10 @@ static const struct argp_option opts[] = {
 	  0 },
 	{ "otlp-endpoint", OPT_OTLP, "URL", 0,
 	  "Also send one OpenTelemetry span per entry to this OTLP/HTTP endpoint "
-	  "(http://HOST:4318, or a URL ending in /v1/traces)",
+	  "(http://HOST:4318, or a URL ending in /v1/traces). Without it, "
+	  "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT; OTEL_EXPORTER_OTLP_[TRACES_]HEADERS, "
+	  "_CERTIFICATE and _PROTOCOL (http/protobuf), OTEL_SERVICE_NAME and "
+	  "OTEL_RESOURCE_ATTRIBUTES are followed too",
 	  0 },
 	{ "metrics-addr", OPT_METRICS, "HOST:PORT", 0,
 	  "Serve Prometheus metrics at http://HOST:PORT/metrics", 0 },
@@ -343,6 +346,85 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+/* the variable traces have of OpenTelemetry's exporter NAME, else the general one; set, not empty
+ */
+static const char *otel_env(const char *name, const char **which)
+{
+	static char traces[96];
+	const char *v;
+
+	/* OTEL_EXPORTER_OTLP_X -> OTEL_EXPORTER_OTLP_TRACES_X */
+	snprintf(traces, sizeof(traces), "OTEL_EXPORTER_OTLP_TRACES_%s",
+		 name + strlen("OTEL_EXPORTER_OTLP_"));
+	v = getenv(traces);
+	if (v && *v) {
+		*which = traces;
+		return v;
+	}
+	v = getenv(name);
+	*which = name;
+	return v && *v ? v : NULL;
+}
+
+/*
+ * OpenTelemetry's environment variables for an OTLP exporter
+ * (opentelemetry.io/docs/specs/otel/protocol/exporter/): an endpoint, when
+ * --otlp-endpoint gives none, and what goes with it. One line and exit 2
+ * for a value that cannot be used.
+ */
+static void otel_environment(struct options *o)
+{
+	const char *v, *which;
+	char why[128];
+	int n;
+
+	if (!o->otlp_endpoint) {
+		v = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+		if (v && *v) {
+			/* a traces endpoint is the URL itself; the general one gets /v1/traces */
+			o->otlp_endpoint_var = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+			o->otlp_endpoint_exact = true;
+		} else if ((v = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")) && *v) {
+			o->otlp_endpoint_var = "OTEL_EXPORTER_OTLP_ENDPOINT";
+		}
+		if (o->otlp_endpoint_var) {
+			if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
+				usage_error("invalid %s '%s': expected an http:// or https:// URL",
+					    o->otlp_endpoint_var, v);
+			o->otlp_endpoint = v;
+		}
+	}
+	if (!o->otlp_endpoint)
+		return; /* nothing is sent: the rest says how */
+	v = otel_env("OTEL_EXPORTER_OTLP_PROTOCOL", &which);
+	if (v && strcmp(v, "http/protobuf"))
+		usage_error("%s=%s is not supported: spans are sent as http/protobuf", which, v);
+	v = otel_env("OTEL_EXPORTER_OTLP_HEADERS", &which);
+	if (v) {
+		n = otlp__parse_pairs(v, o->otlp_headers, OTLP_MAX_PAIRS, why, sizeof(why));
+		if (n < 0)
+			usage_error("invalid %s: %s", which, n == -ENOMEM ? "out of memory" : why);
+		o->otlp_nheaders = n;
+	}
+	v = otel_env("OTEL_EXPORTER_OTLP_CERTIFICATE", &which);
+	if (v) {
+		if (access(v, R_OK))
+			usage_error("cannot read %s %s: %s", which, v, strerror(errno));
+		o->otlp_ca_file = v;
+	}
+	v = getenv("OTEL_SERVICE_NAME");
+	if (v && *v)
+		o->otlp_service_name = v;
+	v = getenv("OTEL_RESOURCE_ATTRIBUTES");
+	if (v && *v) {
+		n = otlp__parse_pairs(v, o->otlp_resource, OTLP_MAX_PAIRS, why, sizeof(why));
+		if (n < 0)
+			usage_error("invalid OTEL_RESOURCE_ATTRIBUTES: %s",
+				    n == -ENOMEM ? "out of memory" : why);
+		o->otlp_nresource = n;
+	}
+}
+
 void options__parse(struct options *o, int argc, char **argv)
 {
 	static const struct argp argp = { opts, parse_arg, NULL, doc, NULL, NULL, NULL };
@@ -400,4 +482,5 @@ void options__parse(struct options *o, int argc, char **argv)
 		usage_error("--no-follow needs -p, -c or a command: every process is traced");
 	if (o->wire && o->nlibs)
 		usage_error("--lib probes a library, and --wire probes none");
+	otel_environment(o);
 }

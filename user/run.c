@@ -224,16 +224,27 @@ int run__open(struct run *r, const struct options *o)
 	}
 	if (o->otlp_endpoint) {
 		struct otlp_config oc = { .endpoint = o->otlp_endpoint,
+					  .endpoint_exact = o->otlp_endpoint_exact,
 					  .epoch_offset = r->out.epoch_offset,
-					  .verbose = o->verbose };
+					  .verbose = o->verbose,
+					  .headers = o->otlp_headers,
+					  .nheaders = o->otlp_nheaders,
+					  .ca_file = o->otlp_ca_file,
+					  .service_name = o->otlp_service_name,
+					  .resource = o->otlp_resource,
+					  .nresource = o->otlp_nresource };
 		char why[256];
 
 		r->otlp = otlp__start(&oc, why, sizeof(why));
 		if (!r->otlp) {
-			fprintf(stderr, "tlstrace: OTLP endpoint %s: %s\n", esc(o->otlp_endpoint),
-				esc(why));
+			fprintf(stderr, "tlstrace: OTLP endpoint %s%s%s: %s\n",
+				esc(o->otlp_endpoint), o->otlp_endpoint_var ? " from " : "",
+				o->otlp_endpoint_var ? o->otlp_endpoint_var : "", esc(why));
 			return -EINVAL;
 		}
+		if (o->otlp_endpoint_var)
+			fprintf(stderr, "tlstrace: sending spans to %s (%s)\n",
+				esc(o->otlp_endpoint), o->otlp_endpoint_var);
 	}
 	r->col = collector__new(on_entry, r);
 	if (!r->col) {

@@ -8,8 +8,10 @@
 //   --spans FILE     one line per span: its fields, attributes flattened to
 //                    {key: value}, ids in hex, with its resource and scope
 //   --requests FILE  one line per request: arrival (ms since the epoch),
-//                    method, path, content type, body length, status
-//                    replied, spans decoded, error
+//                    method, path, content type, the x-* headers, body
+//                    length, status replied, spans decoded, error
+//
+// With --tls-cert and --tls-key (PEM files) it serves HTTPS instead.
 //
 // It answers 200 with an empty ExportTraceServiceResponse, or
 // --fail-status (default 503) to the first --fail-first requests (with a
@@ -18,17 +20,18 @@
 //
 // usage: node otlp_receiver.js --module DIR --ready-file F --spans F
 //            --requests F [--fail-first N] [--fail-status CODE]
-//            [--retry-after SECONDS]
+//            [--retry-after SECONDS] [--tls-cert F --tls-key F]
 "use strict";
 
 const fs = require("fs");
 const http = require("http");
+const https = require("https");
 
 function args(argv) {
-	const out = { failFirst: 0, failStatus: 503, retryAfter: "" };
+	const out = { failFirst: 0, failStatus: 503, retryAfter: "", tlsCert: "", tlsKey: "" };
 	for (let i = 2; i < argv.length; i += 2) {
 		const key = argv[i].replace(/^--/, "").replace(/-(.)/g, (_, c) => c.toUpperCase());
-		if (!(key in { module: 1, readyFile: 1, spans: 1, requests: 1, failFirst: 1, failStatus: 1, retryAfter: 1 }) ||
+		if (!(key in { module: 1, readyFile: 1, spans: 1, requests: 1, failFirst: 1, failStatus: 1, retryAfter: 1, tlsCert: 1, tlsKey: 1 }) ||
 			i + 1 >= argv.length) {
 			console.error("otlp_receiver: bad argument " + argv[i]);
 			process.exit(2);
@@ -106,7 +109,7 @@ function spans(req) {
 }
 
 let seen = 0;
-const server = http.createServer((req, res) => {
+function handler(req, res) {
 	const chunks = [];
 	req.on("data", (c) => chunks.push(c));
 	req.on("end", () => {
@@ -116,6 +119,7 @@ const server = http.createServer((req, res) => {
 			method: req.method,
 			path: req.url,
 			contentType: req.headers["content-type"] || "",
+			xHeaders: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith("x-"))),
 			length: body.length,
 			status: 200,
 			spans: 0,
@@ -145,8 +149,11 @@ const server = http.createServer((req, res) => {
 		res.writeHead(log.status, headers);
 		res.end(reply);
 	});
-});
+}
 
+const server = opt.tlsCert
+	? https.createServer({ cert: fs.readFileSync(opt.tlsCert), key: fs.readFileSync(opt.tlsKey) }, handler)
+	: http.createServer(handler);
 server.listen(0, "127.0.0.1", () => {
 	fs.writeFileSync(opt.readyFile + ".tmp", String(server.address().port));
 	fs.renameSync(opt.readyFile + ".tmp", opt.readyFile);

@@ -22,7 +22,7 @@ TRANSFORMER = "@opentelemetry/otlp-transformer"
 class Receiver:
     """otlp_receiver.js on 127.0.0.1, a free port; its spans and requests as JSON lines."""
 
-    def __init__(self, env, test, fail_first=0, fail_status=503, retry_after=None):
+    def __init__(self, env, test, fail_first=0, fail_status=503, retry_after=None, tls=False):
         node = need("node")
         module = node_module(TRANSFORMER)
         self.spans_path = env.path(test + ".spans.jsonl")
@@ -38,7 +38,9 @@ class Receiver:
                  "--ready-file", ready, "--spans", self.spans_path,
                  "--requests", self.requests_path, "--fail-first", str(fail_first),
                  "--fail-status", str(fail_status)] +
-                (["--retry-after", str(retry_after)] if retry_after is not None else []),
+                (["--retry-after", str(retry_after)] if retry_after is not None else []) +
+                (["--tls-cert", os.path.join(env.path("certs"), "cert.pem"), "--tls-key",
+                  os.path.join(env.path("certs"), "key.pem")] if tls else []),
                 stdin=open(os.devnull), stdout=log, stderr=log)
         deadline = time.monotonic() + 15
         while not os.path.exists(ready):
@@ -49,7 +51,7 @@ class Receiver:
             time.sleep(0.05)
         with open(ready) as f:
             self.port = int(f.read())
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
 
     def hint(self):
         with open(self.log, errors="replace") as f:
@@ -442,3 +444,79 @@ def test_otlp_incomplete(env):
     expect("error.type" not in a, "error.type %r" % a.get("error.type"))
     code = spans[0]["status"].get("code", 0)
     expect(code in (0, "STATUS_CODE_UNSET"), "span status %r, want UNSET" % spans[0]["status"])
+
+
+def otel_env(**kw):
+    """this process's environment without OpenTelemetry's variables, then kw's"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(kw)
+    return env
+
+
+def test_otlp_environment(env):
+    """OpenTelemetry's variables, as SDKs follow them: OTEL_EXPORTER_OTLP_ENDPOINT
+    (an https receiver, /v1/traces appended) checked with the test CA of
+    OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_HEADERS sent with
+    each request (values percent-decoded), OTEL_SERVICE_NAME and
+    OTEL_RESOURCE_ATTRIBUTES on the resource (process.pid kept); a traces
+    endpoint used as it is; --otlp-endpoint winning over the variable; an
+    unsupported protocol or a header list that does not parse refused in
+    one line, exit 2."""
+    need("curl")
+    env.require_server()
+    rcv = Receiver(env, "otlp_environment", tls=True)
+    ca = os.path.join(env.path("certs"), "cert.pem")
+    vars_ = otel_env(OTEL_EXPORTER_OTLP_ENDPOINT=rcv.url,
+                     OTEL_EXPORTER_OTLP_CERTIFICATE=ca,
+                     OTEL_EXPORTER_OTLP_HEADERS="x-api-key=s3cret%20key , x-tenant=web,",
+                     OTEL_SERVICE_NAME="checkout",
+                     OTEL_RESOURCE_ATTRIBUTES="deployment.environment=test,team=web%2Cops")
+    curl = ["curl", "-sk", "-o", "/dev/null", env.url("/hello")]
+    rc, _, err, path = env.trace("otlp_environment", curl, 60, opts=["--stats"], env=vars_)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect("otlp.sent=1 " in err and "(OTEL_EXPORTER_OTLP_ENDPOINT)" in err,
+           "stats: %r" % [l for l in err.splitlines() if "otlp" in l.lower()])
+    reqs = rcv.requests()
+    expect(len(reqs) == 1 and reqs[0]["path"] == "/v1/traces" and reqs[0]["status"] == 200,
+           "requests %r" % reqs)
+    expect(reqs[0]["xHeaders"] == {"x-api-key": "s3cret key", "x-tenant": "web"},
+           "headers %r" % reqs[0]["xHeaders"])
+    spans = rcv.spans()
+    expect(spans, "no span")
+    r = spans[0]["resource"]
+    entry = read_entries(path)[0]
+    want = {"service.name": "checkout", "deployment.environment": "test", "team": "web,ops",
+            "process.pid": entry["tlstrace"]["pid"]}
+    bad = ["%s=%r" % (k, r.get(k)) for k, v in want.items() if r.get(k) != v]
+    expect(not bad and not spans[0]["duplicateKeys"], "resource %r" % r)
+
+    # a traces endpoint is the URL itself; the flag wins over a variable
+    rcv2 = Receiver(env, "otlp_environment2", tls=False)
+    vars_ = otel_env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=rcv2.url + "/custom/traces",
+                     OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:1")
+    rc, _, err, _ = env.trace("otlp_environment2", curl, 60, opts=["--stats"], env=vars_)
+    expect(rc == 0 and "otlp.sent=1 " in err, "traces endpoint: %s%s"
+           % (describe_exit(rc), stderr_hint(err)))
+    expect([q["path"] for q in rcv2.requests()] == ["/custom/traces"],
+           "traces endpoint: requests %r" % rcv2.requests())
+    vars_ = otel_env(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:1")
+    rc, _, err, _ = env.trace("otlp_environment3", curl, 60,
+                              opts=["--stats", "--otlp-endpoint", rcv2.url], env=vars_)
+    expect(rc == 0 and "otlp.sent=1 " in err and len(rcv2.requests()) == 2,
+           "the flag did not win: %s%s" % (describe_exit(rc), stderr_hint(err)))
+
+    for bad in [{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+                {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/xml"},
+                {"OTEL_EXPORTER_OTLP_HEADERS": "novalue"},
+                {"OTEL_EXPORTER_OTLP_HEADERS": "bad key=1"},
+                {"OTEL_EXPORTER_OTLP_HEADERS": "k=a%0D%0AInjected: 1"},
+                {"OTEL_RESOURCE_ATTRIBUTES": "k=%00"},
+                {"OTEL_EXPORTER_OTLP_CERTIFICATE": env.path("no-such-ca.pem")},
+                {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}]:
+        extra = dict(bad)
+        extra.setdefault("OTEL_EXPORTER_OTLP_ENDPOINT", rcv2.url)
+        rc, _, err = env.procs.run([env.tlstrace, "-d", "1", "--", "true"], 10, "tlstrace",
+                                   env=otel_env(**extra))
+        lines = err.strip().splitlines()
+        expect(rc == 2 and len(lines) == 1 and list(bad)[0] in lines[0],
+               "%r: exit %d, stderr %r (want 2, one line naming it)" % (bad, rc, err[:200]))

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -339,6 +340,37 @@ static void subtest_traces_url(void)
 	}
 }
 
+/* OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES: W3C Baggage's key=value list */
+static void subtest_parse_pairs(void)
+{
+	static const char *const bad[] = { "novalue", "bad key=1", "=v",    "k=a%0D%0Ab",
+					   "k=%00",   "k=\x01",	   "a=1,b", "k(=1" };
+	struct otlp_pair p[4];
+	char err[128] = "";
+	int n;
+
+	n = otlp__parse_pairs(" x-api-key = s3cret%20key , x-tenant=web%2Cops,, ", p, 4, err,
+			      sizeof(err));
+	if (ASSERT_EQ(n, 2, "two pairs")) {
+		ASSERT_STREQ(p[0].key, "x-api-key", "key trimmed");
+		ASSERT_STREQ(p[0].value, "s3cret key", "value trimmed and decoded");
+		ASSERT_STREQ(p[1].key, "x-tenant", "second key");
+		ASSERT_STREQ(p[1].value, "web,ops", "a comma, encoded");
+		otlp__free_pairs(p, n);
+	}
+	ASSERT_EQ(otlp__parse_pairs("", p, 4, err, sizeof(err)), 0, "empty: none");
+	ASSERT_EQ(otlp__parse_pairs("k=%zz%4", p, 4, err, sizeof(err)), 1, "bad escapes kept");
+	ASSERT_STREQ(p[0].value, "%zz%4", "as they are");
+	otlp__free_pairs(p, 1);
+	ASSERT_EQ(otlp__parse_pairs("a=1,b=2,c=3,d=4,e=5", p, 4, err, sizeof(err)), -EINVAL,
+		  "more than max");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ASSERT_EQ(otlp__parse_pairs(bad[i], p, 4, err, sizeof(err)), -EINVAL, bad[i]);
+		ASSERT_TRUE(err[0] && !strchr(err, '\n'), "one line of reason");
+	}
+}
+
 static void subtest_start_rejects_bad_url(void)
 {
 	struct otlp_config cfg = { .endpoint = "gopher://x" };
@@ -475,6 +507,8 @@ TEST(otlp)
 		subtest_invalid_utf8();
 	if (test__start_subtest("traces_url"))
 		subtest_traces_url();
+	if (test__start_subtest("parse_pairs"))
+		subtest_parse_pairs();
 	if (test__start_subtest("start_rejects_bad_url"))
 		subtest_start_rejects_bad_url();
 	if (test__start_subtest("unreachable_endpoint"))

@@ -15,6 +15,7 @@
  * attributes tlstrace.incomplete (why) and tlstrace.unknown (the fields it
  * cannot vouch for, as JSON names them) and its status UNSET, never ERROR.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -736,25 +737,60 @@ static int same_process(const struct item *a, const struct item *b)
 	return a->pid == b->pid && !strcmp(a->comm, b->comm) && !strcmp(a->exe, b->exe);
 }
 
-static void resource(struct pb *b, const struct item *it, const char *host)
+/* what every resource says besides its process: the host, and the user's (struct otlp_config) */
+struct res_cfg {
+	const char *host;
+	const char *service_name;
+	const struct otlp_pair *attrs;
+	int nattrs;
+};
+
+/* key is one the user gives every resource (OTEL_RESOURCE_ATTRIBUTES): theirs is written */
+static int user_key(const struct res_cfg *rc, const char *key)
+{
+	for (int i = 0; i < rc->nattrs; i++)
+		if (!strcmp(rc->attrs[i].key, key))
+			return 1;
+	return 0;
+}
+
+static void res_str(struct pb *b, const struct res_cfg *rc, const char *key, const char *val)
+{
+	if (!user_key(rc, key))
+		kv_str(b, RES_ATTRIBUTES, key, val);
+}
+
+/*
+ * A process's resource: service.name (OTEL_SERVICE_NAME, else one in
+ * OTEL_RESOURCE_ATTRIBUTES, else the process's name), the process and
+ * host, the SDK, and the user's attributes, which replace ours of a name
+ */
+static void resource(struct pb *b, const struct item *it, const struct res_cfg *rc)
 {
 	const char *base = strrchr(it->exe, '/');
 	size_t r = pb_open(b, RS_RESOURCE);
 
-	kv_str(b, RES_ATTRIBUTES, "service.name", it->comm);
-	kv_int(b, RES_ATTRIBUTES, "process.pid", it->pid);
-	kv_str(b, RES_ATTRIBUTES, "process.executable.name", base ? base + 1 : it->comm);
+	if (rc->service_name)
+		kv_str(b, RES_ATTRIBUTES, "service.name", rc->service_name);
+	else
+		res_str(b, rc, "service.name", it->comm);
+	if (!user_key(rc, "process.pid"))
+		kv_int(b, RES_ATTRIBUTES, "process.pid", it->pid);
+	res_str(b, rc, "process.executable.name", base ? base + 1 : it->comm);
 	if (base)
-		kv_str(b, RES_ATTRIBUTES, "process.executable.path", it->exe);
-	if (host && *host)
-		kv_str(b, RES_ATTRIBUTES, "host.name", host);
-	kv_str(b, RES_ATTRIBUTES, "telemetry.sdk.name", "tlstrace");
-	kv_str(b, RES_ATTRIBUTES, "telemetry.sdk.version", TLSTRACE_VERSION);
+		res_str(b, rc, "process.executable.path", it->exe);
+	if (rc->host && *rc->host)
+		res_str(b, rc, "host.name", rc->host);
+	res_str(b, rc, "telemetry.sdk.name", "tlstrace");
+	res_str(b, rc, "telemetry.sdk.version", TLSTRACE_VERSION);
+	for (int i = 0; i < rc->nattrs; i++)
+		if (!rc->service_name || strcmp(rc->attrs[i].key, "service.name"))
+			kv_str(b, RES_ATTRIBUTES, rc->attrs[i].key, rc->attrs[i].value);
 	pb_close(b, r);
 }
 
 /* one ResourceSpans per process, its spans in one ScopeSpans */
-static int encode_items(struct item *const *items, size_t n, __s64 off, const char *host,
+static int encode_items(struct item *const *items, size_t n, __s64 off, const struct res_cfg *rc,
 			unsigned char **buf, size_t *len)
 {
 	struct pb b = {};
@@ -768,7 +804,7 @@ static int encode_items(struct item *const *items, size_t n, __s64 off, const ch
 		if (done[i])
 			continue;
 		rs = pb_open(&b, REQ_RESOURCE_SPANS);
-		resource(&b, items[i], host);
+		resource(&b, items[i], rc);
 		ss = pb_open(&b, RS_SCOPE_SPANS);
 		sc = pb_open(&b, SS_SCOPE);
 		pb_str(&b, SCOPE_NAME, "tlstrace");
@@ -814,7 +850,8 @@ int otlp__encode(const struct entry *entries, size_t n, __s64 epoch_offset, unsi
 			err = -ENOMEM;
 	host_name(host, sizeof(host));
 	if (!err)
-		err = encode_items(items, n, epoch_offset, host, buf, len);
+		err = encode_items(items, n, epoch_offset, &(struct res_cfg){ .host = host }, buf,
+				   len);
 	for (size_t i = 0; i < n; i++)
 		free(items[i]);
 	free(items);
@@ -892,6 +929,136 @@ cleanup:
 	return out;
 }
 
+char *otlp__exact_url(const char *endpoint, char *err, size_t errlen)
+{
+	char *scheme = NULL, *host = NULL, *out = NULL;
+	CURLU *h = curl_url();
+	CURLUcode rc;
+
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rc = curl_url_set(h, CURLUPART_URL, endpoint, 0);
+	if (rc)
+		snprintf(err, errlen, "not a URL: %s", curl_url_strerror(rc));
+	else if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) ||
+		 (strcmp(scheme, "http") && strcmp(scheme, "https")))
+		snprintf(err, errlen, "not an http:// or https:// URL");
+	else if (curl_url_get(h, CURLUPART_HOST, &host, 0) || !*host)
+		snprintf(err, errlen, "no host in the URL");
+	else if (!(out = strdup(endpoint)))
+		snprintf(err, errlen, "out of memory");
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(h);
+	return out;
+}
+
+/* --- the user's headers and attributes -------------------------------------------- */
+
+/* s[0, n) without the blanks around it, percent-decoded if decode; NULL if out of memory */
+static char *trimmed(const char *s, size_t n, int decode)
+{
+	char *out, *w;
+
+	while (n && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	w = out;
+	for (size_t i = 0; i < n; i++) {
+		if (decode && s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
+			char hex[3] = { s[i + 1], s[i + 2], 0 };
+			char c = (char)strtol(hex, NULL, 16);
+
+			*w++ = c ? c
+				 : 0x7f; /* %00 ends no string: refused as a control character */
+			i += 2;
+		} else {
+			*w++ = s[i];
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
+/* an HTTP token (RFC 9110 5.6.2): what a header's name, and a key here, may be */
+static int is_token(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+			return 0;
+	return 1;
+}
+
+void otlp__free_pairs(struct otlp_pair *p, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(p[i].key);
+		free(p[i].value);
+		p[i].key = p[i].value = NULL;
+	}
+}
+
+int otlp__parse_pairs(const char *s, struct otlp_pair *out, int max, char *err, size_t errlen)
+{
+	int n = 0;
+
+	while (*s) {
+		size_t len = strcspn(s, ","), k;
+		const char *eq = memchr(s, '=', len);
+		int blank = strspn(s, " \t") >= len;
+
+		if (blank) {
+			/* an empty item (a trailing comma): nothing */
+		} else if (!eq) {
+			snprintf(err, errlen, "'%.*s' is not key=value", (int)(len > 40 ? 40 : len),
+				 s);
+			goto bad;
+		} else if (n == max) {
+			snprintf(err, errlen, "more than %d pairs", max);
+			goto bad;
+		} else {
+			k = (size_t)(eq - s);
+			out[n].key = trimmed(s, k, 0);
+			out[n].value = trimmed(eq + 1, len - k - 1, 1);
+			if (!out[n].key || !out[n].value) {
+				n++;
+				otlp__free_pairs(out, n);
+				return -ENOMEM;
+			}
+			n++;
+			if (!is_token(out[n - 1].key)) {
+				snprintf(err, errlen, "'%.40s' is not a valid key", out[n - 1].key);
+				goto bad;
+			}
+			for (const char *v = out[n - 1].value; *v; v++) {
+				if ((unsigned char)*v < 0x20 || *v == 0x7f) {
+					snprintf(err, errlen,
+						 "the value of '%.40s' holds a control "
+						 "character",
+						 out[n - 1].key);
+					goto bad;
+				}
+			}
+		}
+		s += len;
+		if (*s == ',')
+			s++;
+	}
+	return n;
+bad:
+	otlp__free_pairs(out, n);
+	return -EINVAL;
+}
+
 /* --- the sender ------------------------------------------------------------------ */
 
 #define OWN_ADDRS 8 /* the last connections' local ends, for otlp__own_peer() */
@@ -915,6 +1082,7 @@ struct otlp {
 	__s64 epoch_offset;
 	int verbose;
 	char host[256];
+	struct res_cfg res; /* host: the above */
 	CURL *curl;
 	struct curl_slist *headers;
 	unsigned char *resp;
@@ -1154,7 +1322,7 @@ static int send_batch(struct otlp *o, struct item **items, size_t n)
 	size_t len = 0;
 	long wait = BACKOFF_MS, after;
 
-	if (encode_items(items, n, o->epoch_offset, o->host, &body, &len)) {
+	if (encode_items(items, n, o->epoch_offset, &o->res, &body, &len)) {
 		snprintf(why, sizeof(why), "out of memory");
 	} else {
 		for (int tries = 1;; tries++) {
@@ -1328,7 +1496,8 @@ struct otlp *otlp__start(const struct otlp_config *cfg, char *err, size_t errlen
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&o->wake, &ca);
 	pthread_condattr_destroy(&ca);
-	o->url = otlp__traces_url(cfg->endpoint, err, errlen);
+	o->url = cfg->endpoint_exact ? otlp__exact_url(cfg->endpoint, err, errlen)
+				     : otlp__traces_url(cfg->endpoint, err, errlen);
 	if (!o->url)
 		goto fail;
 	o->epoch_offset = cfg->epoch_offset;
@@ -1341,6 +1510,10 @@ struct otlp *otlp__start(const struct otlp_config *cfg, char *err, size_t errlen
 		goto fail;
 	}
 	host_name(o->host, sizeof(o->host));
+	o->res = (struct res_cfg){ .host = o->host,
+				   .service_name = cfg->service_name,
+				   .attrs = cfg->resource,
+				   .nattrs = cfg->nresource };
 	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
 		snprintf(err, errlen, "cannot initialise libcurl");
 		goto fail;
@@ -1355,10 +1528,22 @@ struct otlp *otlp__start(const struct otlp_config *cfg, char *err, size_t errlen
 	/* no "Expect: 100-continue" round trip before large bodies */
 	if (o->headers)
 		o->headers = curl_slist_append(o->headers, "Expect:");
+	for (int i = 0; i < cfg->nheaders && o->headers; i++) {
+		char line[4096];
+		struct curl_slist *l;
+
+		snprintf(line, sizeof(line), "%s: %s", cfg->headers[i].key, cfg->headers[i].value);
+		l = curl_slist_append(o->headers, line);
+		if (!l)
+			curl_slist_free_all(o->headers);
+		o->headers = l;
+	}
 	if (!o->headers) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (cfg->ca_file)
+		curl_easy_setopt(o->curl, CURLOPT_CAINFO, cfg->ca_file);
 	snprintf(ua, sizeof(ua), "tlstrace/%s", TLSTRACE_VERSION);
 	curl_easy_setopt(o->curl, CURLOPT_URL, o->url);
 	curl_easy_setopt(o->curl, CURLOPT_PREREQFUNCTION, on_connected);

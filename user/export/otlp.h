@@ -11,12 +11,46 @@
 #include <linux/types.h>
 #include "collect/entry.h"
 
+/* a key and its value, as OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES list them */
+struct otlp_pair {
+	char *key;
+	char *value;
+};
+
+#define OTLP_MAX_PAIRS 32
+
+/*
+ * What the exporter is told; the strings and pairs are borrowed for its
+ * life. OpenTelemetry's environment variables give all but epoch_offset
+ * and queue_max (options.c reads them, https://opentelemetry.io/docs/specs/
+ * otel/protocol/exporter/ and .../configuration/sdk-environment-variables/).
+ */
 struct otlp_config {
 	const char *endpoint; /* http://HOST:PORT, or a full URL ending in /v1/traces */
+	bool endpoint_exact;  /* ...or the URL itself, whatever its path (a traces endpoint) */
 	__s64 epoch_offset;   /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
 	unsigned queue_max;   /* entries waiting to be sent; 0: the default */
 	int verbose;
+	const struct otlp_pair *headers; /* sent with each request (an API key...) */
+	int nheaders;
+	const char *ca_file;		  /* PEM file of the CAs an https endpoint is checked by */
+	const char *service_name;	  /* every resource's service.name; NULL: the process's */
+	const struct otlp_pair *resource; /* more attributes of every resource, or ours replaced */
+	int nresource;
 };
+
+/*
+ * Parse s, "key1=value1,key2=value2" as OTEL_EXPORTER_OTLP_HEADERS and
+ * OTEL_RESOURCE_ATTRIBUTES give them (W3C Baggage's form: blanks around
+ * keys and values dropped, values percent-decoded), into out (max pairs,
+ * each string malloc'd: otlp__free_pairs). Keys must be HTTP tokens and
+ * values free of control characters. The number of pairs, or -EINVAL with
+ * a one-line reason in err (-ENOMEM: out of memory).
+ */
+int otlp__parse_pairs(const char *s, struct otlp_pair *out, int max, char *err, size_t errlen);
+
+/* free what otlp__parse_pairs() made of n pairs */
+void otlp__free_pairs(struct otlp_pair *p, int n);
 
 struct otlp_stats {
 	__u64 queued;	      /* entries accepted */
@@ -55,6 +89,9 @@ void otlp__stop(struct otlp *o, int timeout_ms, struct otlp_stats *st);
  * is not an http:// or https:// URL with a host; free() it.
  */
 char *otlp__traces_url(const char *endpoint, char *err, size_t errlen);
+
+/* the same for a traces endpoint, used as it is (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) */
+char *otlp__exact_url(const char *endpoint, char *err, size_t errlen);
 
 /*
  * The ExportTraceServiceRequest (protobuf) for n entries, as the sender
