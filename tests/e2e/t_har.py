@@ -347,3 +347,43 @@ def test_har_empty(env):
         log = validate(env, path)["log"]
         expect(log["entries"] == [], "entries %r" % log["entries"])
         expect(log.get("pages") == ([] if opts else None), "%s: pages %r" % (opts, log.get("pages")))
+
+
+def test_har_status_and_sizes(env):
+    """curl on one connection: 200 with a 1000-byte body, a 404, a chunked
+    body and a 103 Early Hints before its 200. statusText is the server's
+    reason phrase; headersSize and _transferSize are the bytes curl itself
+    read (its size_header counts the 103's head too, as _transferSize does,
+    headersSize being the final head's), not an estimate."""
+    need("curl")
+    env.require_server()
+    paths = ["/size/1000", "/status/404", "/chunked/5000", "/early-hints"]
+    cmd = ["curl", "-sk", "--http1.1"]
+    for p in paths:
+        cmd += ["-o", "/dev/null", "-w", "%{http_code} %{size_header} %{size_download}\\n",
+                env.url(p)]
+    path = env.path("har_status_and_sizes.har")
+    rc, out, err = env.procs.run([env.tlstrace, "-f", "har", "-o", path, "--"] + cmd, 60,
+                                 "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    seen = [tuple(int(x) for x in l.split()) for l in out.splitlines()]
+    with open(path) as f:
+        entries = json.load(f)["log"]["entries"]
+    expect(len(entries) == len(paths) == len(seen), "%d entries, curl %r" % (len(entries), out))
+    texts = [e["response"]["statusText"] for e in entries]
+    expect(texts == ["OK", "Not Found", "OK", "OK"], "statusText %r" % texts)
+    for e, (code, head, body), p in zip(entries, seen, paths):
+        r = e["response"]
+        expect(r["status"] == code and r["bodySize"] == body, "%s: status %r bodySize %r, curl %d %d"
+               % (p, r["status"], r["bodySize"], code, body))
+        # chunk framing is read too: curl's size_download counts the body alone
+        framing = r["_transferSize"] - head - r["bodySize"] if "_transferSize" in r else None
+        expect(framing == 0 or (p.startswith("/chunked") and framing and framing > 0),
+               "%s: _transferSize %r, curl read %d + %d" % (p, r.get("_transferSize"), head,
+                                                            body))
+        if p != "/early-hints":
+            expect(r["headersSize"] == head, "%s: headersSize %r, curl %d"
+                   % (p, r["headersSize"], head))
+        else:
+            expect(0 < r["headersSize"] < head, "%s: headersSize %r, curl %d (two heads)"
+                   % (p, r["headersSize"], head))

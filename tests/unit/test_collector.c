@@ -110,6 +110,10 @@ static void subtest_blocking_handshake(void)
 	ASSERT_EQ(e->request_start, 1600, "request_start");
 	ASSERT_EQ(e->interim_start, 0, "interim_start");
 	ASSERT_EQ(e->response_start, 2000, "response_start");
+	ASSERT_STREQ(e->status_text, "OK", "the status line's reason phrase");
+	ASSERT_EQ(e->response_head_size, strstr(RESP_HELLO, "\r\n\r\n") + 4 - RESP_HELLO,
+		  "the head's bytes");
+	ASSERT_EQ(e->response_bytes, strlen(RESP_HELLO), "the response's bytes, all read");
 	ASSERT_EQ(e->response_end, 2000, "response_end");
 	ASSERT_EQ(e->tcp_connect_end, 1100, "tcp_connect_end");
 	ASSERT_EQ(e->status, 200, "status");

@@ -171,6 +171,36 @@ static bool time_is_sum(struct json_object *e)
 	return ASSERT_NEAR(at_num(e, "time"), sum, 1e-9, "time = sum of timings");
 }
 
+/* the response's own reason phrase and the bytes read of it, where the collector knew them */
+static void subtest_status_text_and_sizes(void)
+{
+	struct entry e;
+	const struct entry *es[] = { &e };
+	struct json_object *j;
+	struct run r;
+
+	fill(&e);
+	e.status = 404;
+	snprintf(e.status_text, sizeof(e.status_text), "Nope");
+	e.response_head_size = 180;
+	e.response_bytes = 1180;
+	if (render(&r, es, 1, 0)) {
+		j = json_object_array_get_idx(r.entries, 0);
+		ASSERT_STREQ(at_str(j, "response.statusText"), "Nope", "the server's own");
+		ASSERT_NEAR(at_num(j, "response.headersSize"), 180, 0, "headersSize read");
+		ASSERT_NEAR(at_num(j, "response._transferSize"), 1180, 0, "_transferSize read");
+	}
+	run_free(&r);
+	e.unknown |= FIELD_RESPONSE_STATUS | FIELD_ENCODED_BODY_SIZE;
+	if (render(&r, es, 1, 0)) {
+		j = json_object_array_get_idx(r.entries, 0);
+		ASSERT_STREQ(at_str(j, "response.statusText"), "", "status unknown: no text");
+		ASSERT_NEAR(at_num(j, "response.headersSize"), -1, 0, "sizes unknown: -1");
+		ASSERT_NULL(at(j, "response._transferSize"), "sizes unknown: none");
+	}
+	run_free(&r);
+}
+
 static void subtest_new_connection(void)
 {
 	struct headers rq, rs;
@@ -219,7 +249,7 @@ static void subtest_new_connection(void)
 	}
 
 	ASSERT_NEAR(at_num(j, "response.status"), 200, 0, "status");
-	ASSERT_STREQ(at_str(j, "response.statusText"), "", "statusText");
+	ASSERT_STREQ(at_str(j, "response.statusText"), "OK", "statusText: RFC 9110's, none given");
 	ASSERT_STREQ(at_str(j, "response.httpVersion"), "HTTP/1.1", "response httpVersion");
 	ASSERT_STREQ(pair_value(at(j, "response.headers"), "Content-Type"),
 		     "text/html; charset=utf-8", "response Content-Type");
@@ -229,7 +259,8 @@ static void subtest_new_connection(void)
 	ASSERT_NULL(at(j, "response.content.compression"), "no compression");
 	ASSERT_NULL(at(j, "response.content.text"), "no body");
 	ASSERT_NEAR(at_num(j, "response.bodySize"), 1000, 0, "bodySize");
-	ASSERT_NEAR(at_num(j, "response.headersSize"), -1, 0, "response headersSize");
+	ASSERT_NEAR(at_num(j, "response.headersSize"), -1, 0, "response headersSize unknown");
+	ASSERT_NULL(at(j, "response._transferSize"), "no _transferSize unknown");
 	ASSERT_STREQ(at_str(j, "response.redirectURL"), "https://example.com/next", "redirectURL");
 	ASSERT_TRUE(json_object_is_type(at(j, "cache"), json_type_object), "cache {}");
 
@@ -693,6 +724,8 @@ TEST(har)
 {
 	if (test__start_subtest("new_connection"))
 		subtest_new_connection();
+	if (test__start_subtest("status_text_and_sizes"))
+		subtest_status_text_and_sizes();
 	if (test__start_subtest("redaction"))
 		subtest_redaction();
 	if (test__start_subtest("http2"))

@@ -38,6 +38,8 @@ struct req {
 	__u64 response_start;
 	__u64 response_end;
 	__u64 last_read;
+	__u64 resp_bytes;  /* HTTP/1: bytes of its response fed, heads, body, framing */
+	__u64 head_size;   /* ...of its final head */
 	int first_on_conn; /* carries the connection's timings */
 	/* --timing-only: asked in the call that ended a TLS 1.3 handshake seen from the wire */
 	int asked_in_handshake;
@@ -734,8 +736,13 @@ static void emit_req(struct collector *c, struct conn *cn, struct req *r, __u64 
 				 : r->last_read	 ? r->last_read
 						 : e.request_start;
 		e.status = r->resp.status;
+		snprintf(e.status_text, sizeof(e.status_text), "%s", r->resp.reason);
 		snprintf(e.next_hop, sizeof(e.next_hop), "%s",
 			 e.alpn[0] ? e.alpn : r->resp.version);
+		if (r->complete && !r->incomplete && !cn->h2) {
+			e.response_head_size = r->head_size;
+			e.response_bytes = r->resp_bytes;
+		}
 		e.encoded_size = r->body.encoded;
 		e.decoded_size = http1_body_decoded(&r->body, &e.decoded_unknown);
 	} else {
@@ -2426,6 +2433,7 @@ static size_t feed_response(struct collector *c, struct conn *cn, struct req *r,
 			return len;
 		}
 		used = (size_t)n - prev;
+		r->head_size = (size_t)n;
 		if (r->resp.status >= 100 && r->resp.status < 200 && r->resp.status != 101) {
 			/* an interim response: the final one follows */
 			if (!r->interim_start)
@@ -2526,6 +2534,7 @@ static void feed_responses(struct collector *c, struct conn *cn, const struct io
 			r->incomplete = io->gap ? io->gap : "capture cut short";
 		if (used > len)
 			used = len;
+		r->resp_bytes += used;
 		data += used < cap ? used : cap;
 		cap = used < cap ? cap - used : 0;
 		len -= used;

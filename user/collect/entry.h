@@ -65,6 +65,14 @@ struct entry {
 	__u64 decoded_size;
 	int decoded_unknown; /* encoded, and not all of the body was seen */
 	int status;
+	char status_text[64]; /* HTTP/1's reason phrase; "" if none came (HTTP/2) */
+	/*
+	 * HTTP/1, a response followed whole: its head's bytes (interim heads
+	 * not counted), and the bytes read of it in all, heads, body and
+	 * chunk framing (HAR's headersSize, _transferSize); 0 if not known
+	 */
+	__u64 response_head_size;
+	__u64 response_bytes;
 
 	__u32 pid;
 	__u32 ns_pid; /* as the process's own pid namespace sees it */

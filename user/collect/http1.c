@@ -151,6 +151,8 @@ int http1_parse_response(const char *buf, size_t len, struct http1_response *res
 		return -1;
 	resp->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
 	copy_field(resp->version, sizeof(resp->version), buf, 8);
+	if (eol - buf > 13)
+		copy_field(resp->reason, sizeof(resp->reason), buf + 13, (size_t)(eol - buf - 13));
 	for (char *c = resp->version; *c; c++)
 		*c = tolower((unsigned char)*c);
 
@@ -163,6 +165,71 @@ int http1_parse_response(const char *buf, size_t len, struct http1_response *res
 	if (header_value(eol + 2, end, "Content-Encoding", &v, &vlen))
 		copy_field(resp->content_encoding, sizeof(resp->content_encoding), v, vlen);
 	return (int)head;
+}
+
+const char *http1_reason_phrase(int status)
+{
+	static const struct {
+		int status;
+		const char *reason;
+	} phrases[] = {
+		{ 100, "Continue" },
+		{ 101, "Switching Protocols" },
+		{ 103, "Early Hints" },
+		{ 200, "OK" },
+		{ 201, "Created" },
+		{ 202, "Accepted" },
+		{ 203, "Non-Authoritative Information" },
+		{ 204, "No Content" },
+		{ 205, "Reset Content" },
+		{ 206, "Partial Content" },
+		{ 300, "Multiple Choices" },
+		{ 301, "Moved Permanently" },
+		{ 302, "Found" },
+		{ 303, "See Other" },
+		{ 304, "Not Modified" },
+		{ 305, "Use Proxy" },
+		{ 307, "Temporary Redirect" },
+		{ 308, "Permanent Redirect" },
+		{ 400, "Bad Request" },
+		{ 401, "Unauthorized" },
+		{ 402, "Payment Required" },
+		{ 403, "Forbidden" },
+		{ 404, "Not Found" },
+		{ 405, "Method Not Allowed" },
+		{ 406, "Not Acceptable" },
+		{ 407, "Proxy Authentication Required" },
+		{ 408, "Request Timeout" },
+		{ 409, "Conflict" },
+		{ 410, "Gone" },
+		{ 411, "Length Required" },
+		{ 412, "Precondition Failed" },
+		{ 413, "Content Too Large" },
+		{ 414, "URI Too Long" },
+		{ 415, "Unsupported Media Type" },
+		{ 416, "Range Not Satisfiable" },
+		{ 417, "Expectation Failed" },
+		{ 421, "Misdirected Request" },
+		{ 422, "Unprocessable Content" },
+		{ 425, "Too Early" },
+		{ 426, "Upgrade Required" },
+		{ 428, "Precondition Required" },
+		{ 429, "Too Many Requests" },
+		{ 431, "Request Header Fields Too Large" },
+		{ 451, "Unavailable For Legal Reasons" },
+		{ 500, "Internal Server Error" },
+		{ 501, "Not Implemented" },
+		{ 502, "Bad Gateway" },
+		{ 503, "Service Unavailable" },
+		{ 504, "Gateway Timeout" },
+		{ 505, "HTTP Version Not Supported" },
+		{ 511, "Network Authentication Required" },
+	};
+
+	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
+		if (phrases[i].status == status)
+			return phrases[i].reason;
+	return "";
 }
 
 /* ---- the body of a response ---------------------------------------------- */

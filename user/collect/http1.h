@@ -33,7 +33,15 @@ struct http1_response {
 	long long content_length; /* -1 when absent */
 	int chunked;
 	char content_encoding[32];
+	char reason[64]; /* the reason phrase, as the status line has it (cut, if longer) */
 };
+
+/*
+ * The reason phrase RFC 9110 section 15 (and RFCs 6585, 7725, 8297,
+ * 8470) gives status, for a response whose own is not known (HTTP/2 has
+ * none); "" for a code they do not name. Static.
+ */
+const char *http1_reason_phrase(int status);
 
 /*
  * 1 if buf starts with "METHOD SP target SP HTTP/1.x", filling req; else 0.

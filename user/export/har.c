@@ -30,6 +30,7 @@
 #include <strings.h>
 #include <time.h>
 #include <json-c/json.h>
+#include "collect/http1.h"
 #include "common/version.h"
 #include "export/output.h"
 #include "export/phases.h"
@@ -467,9 +468,14 @@ static struct json_object *response_obj(const struct entry *e)
 	char version[32];
 
 	response_version(e, version, sizeof(version));
-	add(r, "status",
-	    json_object_new_int(failed || (e->unknown & FIELD_RESPONSE_STATUS) ? 0 : e->status));
-	add(r, "statusText", json_object_new_string(""));
+	const int status_known = !failed && !(e->unknown & FIELD_RESPONSE_STATUS) && e->status;
+
+	add(r, "status", json_object_new_int(status_known ? e->status : 0));
+	/* the response's own reason phrase; else (HTTP/2 has none) the one RFC 9110 names */
+	add(r, "statusText",
+	    str(!status_known	    ? ""
+		: e->status_text[0] ? e->status_text
+				    : http1_reason_phrase(e->status)));
 	add(r, "httpVersion", str(version));
 	if (cookies)
 		response_cookies(cookies, h);
@@ -484,8 +490,13 @@ static struct json_object *response_obj(const struct entry *e)
 	add(content, "mimeType", str(type ? type : "x-unknown"));
 	add(r, "content", content);
 	add(r, "redirectURL", str(loc ? loc : ""));
-	add(r, "headersSize", json_object_new_int(-1));
+	/* the bytes read where they are known (an HTTP/1 response followed whole) */
+	add(r, "headersSize",
+	    json_object_new_int64(sized && e->response_head_size ? (int64_t)e->response_head_size
+								 : -1));
 	add(r, "bodySize", json_object_new_int64(sized ? (int64_t)e->encoded_size : -1));
+	if (sized && e->response_bytes)
+		add(r, "_transferSize", json_object_new_int64((int64_t)e->response_bytes));
 	if (h && h->dropped)
 		add(r, "_headersDropped", json_object_new_int64(h->dropped));
 	return r;
