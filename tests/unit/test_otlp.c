@@ -371,6 +371,18 @@ static void subtest_parse_pairs(void)
 	}
 }
 
+/* a traces endpoint (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is used as it is, once checked */
+static void subtest_exact_url(void)
+{
+	char err[128] = "", *url;
+
+	url = otlp__exact_url("https://otel.example:4318/custom/traces", err, sizeof(err));
+	ASSERT_STREQ(url, "https://otel.example:4318/custom/traces", "as it is");
+	free(url);
+	ASSERT_NULL(otlp__exact_url("ftp://x/", err, sizeof(err)), "not http");
+	ASSERT_TRUE(err[0] && !strchr(err, '\n'), "one line of reason");
+}
+
 static void subtest_start_rejects_bad_url(void)
 {
 	struct otlp_config cfg = { .endpoint = "gopher://x" };
@@ -507,6 +519,8 @@ TEST(otlp)
 		subtest_invalid_utf8();
 	if (test__start_subtest("traces_url"))
 		subtest_traces_url();
+	if (test__start_subtest("exact_url"))
+		subtest_exact_url();
 	if (test__start_subtest("parse_pairs"))
 		subtest_parse_pairs();
 	if (test__start_subtest("start_rejects_bad_url"))

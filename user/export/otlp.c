@@ -867,7 +867,8 @@ static int ends_with(const char *s, const char *tail)
 	return n >= t && !strcmp(s + n - t, tail);
 }
 
-char *otlp__traces_url(const char *endpoint, char *err, size_t errlen)
+/* endpoint checked (an http:// or https:// URL with a host); /v1/traces appended unless exact */
+static char *endpoint_url(const char *endpoint, bool exact, char *err, size_t errlen)
 {
 	char *scheme = NULL, *host = NULL, *path = NULL, *url = NULL, *out = NULL;
 	CURLU *h = curl_url();
@@ -895,7 +896,7 @@ char *otlp__traces_url(const char *endpoint, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto cleanup;
 	}
-	if (!ends_with(path, "/v1/traces")) {
+	if (!exact && !ends_with(path, "/v1/traces")) {
 		size_t n = strlen(path);
 		char *full = malloc(n + sizeof("/v1/traces"));
 
@@ -929,30 +930,14 @@ cleanup:
 	return out;
 }
 
+char *otlp__traces_url(const char *endpoint, char *err, size_t errlen)
+{
+	return endpoint_url(endpoint, false, err, errlen);
+}
+
 char *otlp__exact_url(const char *endpoint, char *err, size_t errlen)
 {
-	char *scheme = NULL, *host = NULL, *out = NULL;
-	CURLU *h = curl_url();
-	CURLUcode rc;
-
-	if (!h) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	rc = curl_url_set(h, CURLUPART_URL, endpoint, 0);
-	if (rc)
-		snprintf(err, errlen, "not a URL: %s", curl_url_strerror(rc));
-	else if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) ||
-		 (strcmp(scheme, "http") && strcmp(scheme, "https")))
-		snprintf(err, errlen, "not an http:// or https:// URL");
-	else if (curl_url_get(h, CURLUPART_HOST, &host, 0) || !*host)
-		snprintf(err, errlen, "no host in the URL");
-	else if (!(out = strdup(endpoint)))
-		snprintf(err, errlen, "out of memory");
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(h);
-	return out;
+	return endpoint_url(endpoint, true, err, errlen);
 }
 
 /* --- the user's headers and attributes -------------------------------------------- */
