@@ -387,3 +387,20 @@ def test_har_status_and_sizes(env):
         else:
             expect(0 < r["headersSize"] < head, "%s: headersSize %r, curl %d (two heads)"
                    % (p, r["headersSize"], head))
+
+
+def test_har_timing_only(env):
+    """--timing-only never sees the request or the response: HAR gets method
+    "", status -1 and sizes unknown (_timingOnly), not GET and 0, and
+    har-validator still accepts the file."""
+    need("curl")
+    env.require_server()
+    path = env.path("har_timing_only.har")
+    rc, _, err = env.procs.run([env.tlstrace, "--timing-only", "-f", "har", "-o", path, "--",
+                                "curl", "-sk", "-o", "/dev/null", env.url("/hello")], 60,
+                               "tlstrace")
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    entries = validate(env, path)["log"]["entries"]
+    got = [(e["request"]["method"], e["response"]["status"], e["response"]["bodySize"],
+            e.get("_timingOnly")) for e in entries]
+    expect(got == [("", -1, -1, True)], "entries %r" % got)

@@ -201,6 +201,31 @@ static void subtest_status_text_and_sizes(void)
 	run_free(&r);
 }
 
+/* --timing-only saw neither request nor response: method "", status -1, sizes unknown */
+static void subtest_timing_only(void)
+{
+	struct entry e;
+	const struct entry *es[] = { &e };
+	struct json_object *j;
+	struct run r;
+
+	fill(&e);
+	e.timing_only = 1;
+	e.method[0] = '\0';
+	e.status = 0;
+	if (render(&r, es, 1, 0)) {
+		j = json_object_array_get_idx(r.entries, 0);
+		ASSERT_STREQ(at_str(j, "request.method"), "", "method unknown");
+		ASSERT_NEAR(at_num(j, "response.status"), -1, 0, "status unknown");
+		ASSERT_STREQ(at_str(j, "response.statusText"), "", "statusText");
+		ASSERT_NEAR(at_num(j, "response.bodySize"), -1, 0, "bodySize unknown");
+		ASSERT_TRUE(json_object_get_boolean(at(j, "response.content._sizeUnknown")),
+			    "content size unknown");
+		ASSERT_TRUE(json_object_get_boolean(at(j, "_timingOnly")), "_timingOnly");
+	}
+	run_free(&r);
+}
+
 static void subtest_new_connection(void)
 {
 	struct headers rq, rs;
@@ -724,6 +749,8 @@ TEST(har)
 {
 	if (test__start_subtest("new_connection"))
 		subtest_new_connection();
+	if (test__start_subtest("timing_only"))
+		subtest_timing_only();
 	if (test__start_subtest("status_text_and_sizes"))
 		subtest_status_text_and_sizes();
 	if (test__start_subtest("redaction"))

@@ -20,6 +20,9 @@
  * for; of those, connect and ssl are -1, the response's bodySize -1,
  * content.size 0 with _sizeUnknown, status 0; wait and receive, which HAR
  * wants non-negative, run to what was seen (the trace's end).
+ *
+ * A --timing-only entry (_timingOnly) never saw its request or response:
+ * method "", status -1, bodySize -1, content.size 0 with _sizeUnknown.
  */
 #define _GNU_SOURCE /* strptime, timegm */
 #include <arpa/inet.h>
@@ -439,7 +442,8 @@ static struct json_object *request_obj(const struct entry *e)
 {
 	struct json_object *r = json_object_new_object(), *cookies = json_object_new_array();
 
-	add(r, "method", str(e->method[0] ? e->method : "GET"));
+	/* --timing-only never sees the request: its method is unknown, "" */
+	add(r, "method", str(e->timing_only ? "" : e->method[0] ? e->method : "GET"));
 	add(r, "url", url_obj(e->name));
 	add(r, "httpVersion", str(request_version(e)));
 	if (cookies)
@@ -463,14 +467,16 @@ static struct json_object *response_obj(const struct entry *e)
 	const char *loc = headers_get(h, "location");
 	const int failed = e->failed_phase != NULL;
 	/* sizes the entry cannot vouch for: HAR's -1 where it has one */
-	const int sized = !failed && !(e->unknown & FIELD_ENCODED_BODY_SIZE);
-	const int decoded = !failed && !(e->unknown & FIELD_DECODED_BODY_SIZE);
+	const int sized = !failed && !e->timing_only && !(e->unknown & FIELD_ENCODED_BODY_SIZE);
+	const int decoded = !failed && !e->timing_only && !(e->unknown & FIELD_DECODED_BODY_SIZE);
 	char version[32];
 
 	response_version(e, version, sizeof(version));
-	const int status_known = !failed && !(e->unknown & FIELD_RESPONSE_STATUS) && e->status;
+	const int status_known =
+		!failed && !e->timing_only && !(e->unknown & FIELD_RESPONSE_STATUS) && e->status;
 
-	add(r, "status", json_object_new_int(status_known ? e->status : 0));
+	/* a status never seen (--timing-only) is -1, HAR's "not known"; 0 is a failure's */
+	add(r, "status", json_object_new_int(status_known ? e->status : e->timing_only ? -1 : 0));
 	/* the response's own reason phrase; else (HTTP/2 has none) the one RFC 9110 names */
 	add(r, "statusText",
 	    str(!status_known	    ? ""
@@ -485,7 +491,8 @@ static struct json_object *response_obj(const struct entry *e)
 	if (decoded && sized && !e->decoded_unknown && headers_get(h, "content-encoding"))
 		add(content, "compression",
 		    json_object_new_int64((int64_t)e->decoded_size - (int64_t)e->encoded_size));
-	if ((decoded && e->decoded_unknown) || (!failed && (e->unknown & FIELD_DECODED_BODY_SIZE)))
+	if ((decoded && e->decoded_unknown) ||
+	    (!failed && (e->timing_only || (e->unknown & FIELD_DECODED_BODY_SIZE))))
 		add(content, "_sizeUnknown", json_object_new_boolean(1));
 	add(content, "mimeType", str(type ? type : "x-unknown"));
 	add(r, "content", content);
@@ -636,6 +643,8 @@ static struct json_object *entry_obj(struct output *o, const struct entry *e, co
 	add(j, "_comm", str(e->comm));
 	add(j, "_role", json_object_new_string(e->role ? e->role : "client"));
 	add(j, "_reused", json_object_new_boolean(e->reused));
+	if (e->timing_only)
+		add(j, "_timingOnly", json_object_new_boolean(1));
 	add(j, "_connectionObserved", json_object_new_boolean(e->conn_observed));
 	add(j, "_connectAttempts", json_object_new_int64(e->connect_attempts));
 	if (e->library)
