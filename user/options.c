@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* argp options. Every bad argument is one line on stderr and exit status 2. */
+#define _GNU_SOURCE /* memmem */
 #include <argp.h>
 #include <ctype.h>
 #include <errno.h>
@@ -8,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "options.h"
+#include "common/escape.h"
 #include "common/version.h"
 
 const char *argp_program_version = "tlstrace " TLSTRACE_VERSION;
@@ -149,15 +153,17 @@ static const struct argp_option opts[] = {
 	{},
 };
 
+/* one line, whatever the values it quotes hold (escaped: a CR or LF in an argument is no break) */
 static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
 {
+	char msg[1024], line[4 * sizeof(msg)];
 	va_list ap;
 
-	fprintf(stderr, "tlstrace: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see tlstrace --help)\n");
+	tty_escape(line, sizeof(line), msg, strlen(msg));
+	fprintf(stderr, "tlstrace: %s (see tlstrace --help)\n", line);
 	exit(2);
 }
 
@@ -212,18 +218,21 @@ static long long parse_duration(const char *arg)
 		const char *unit;
 		double ms;
 	} units[] = { { "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
-	char *end;
-	double v;
+	static const char digits[] = "0123456789";
+	size_t n = strspn(arg, digits);
 
-	errno = 0;
-	v = strtod(arg, &end);
-	if (!errno && end != arg && isdigit((unsigned char)arg[0])) {
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			double ms = v * units[i].ms;
+	/* digits, then maybe a point and more digits: no sign, exponent, hex or blanks */
+	if (n && arg[n] == '.')
+		n += 1 + strspn(arg + n + 1, digits);
+	for (size_t i = 0; n && i < sizeof(units) / sizeof(units[0]); i++) {
+		double ms = strtod(arg, NULL) * units[i].ms;
 
-			if (!strcmp(end, units[i].unit) && ms <= 365.0 * 86400000)
-				return (long long)(ms + 0.5);
-		}
+		if (strcmp(arg + n, units[i].unit) || ms > 365.0 * 86400000)
+			continue;
+		/* 0 is "until stopped": a time too short to wait is not that */
+		if (ms > 0 && ms < 1)
+			usage_error("invalid duration '%s': at least 1 ms, or 0 for no limit", arg);
+		return (long long)(ms + 0.5);
 	}
 	usage_error("invalid duration '%s': expected seconds (1.5) or a time with a unit, ms, s, "
 		    "m or h (500ms, 10s, 2m), at most a year",
@@ -366,6 +375,50 @@ static const char *otel_env(const char *name, const char **which)
 	return v && *v ? v : NULL;
 }
 
+/* headers each request carries already, which a user's would contradict */
+static const char *const own_headers[] = { "host",	   "content-length",
+					   "content-type", "transfer-encoding",
+					   "connection",   "expect",
+					   "te",	   "upgrade" };
+
+/* whether the file at path holds a PEM certificate (a CA file): 0, or a reason in why */
+static int pem_file(const char *path, char *why, size_t cap)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	struct stat st;
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f;
+	int found;
+
+	if (stat(path, &st)) {
+		snprintf(why, cap, "%s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > (16 << 20)) {
+		snprintf(why, cap, "%s",
+			 S_ISREG(st.st_mode) ? "over 16 MiB" : "not a regular file");
+		return -1;
+	}
+	f = fopen(path, "re");
+	if (f) {
+		buf = malloc((size_t)st.st_size + 1);
+		if (buf)
+			n = fread(buf, 1, (size_t)st.st_size, f);
+		fclose(f);
+	}
+	if (!f || !buf) {
+		snprintf(why, cap, "%s", strerror(errno ? errno : ENOMEM));
+		free(buf);
+		return -1;
+	}
+	found = memmem(buf, n, begin, sizeof(begin) - 1) != NULL;
+	free(buf);
+	if (!found)
+		snprintf(why, cap, "no PEM certificate in it");
+	return found ? 0 : -1;
+}
+
 /*
  * OpenTelemetry's environment variables for an OTLP exporter
  * (opentelemetry.io/docs/specs/otel/protocol/exporter/): an endpoint, when
@@ -405,11 +458,17 @@ static void otel_environment(struct options *o)
 		if (n < 0)
 			usage_error("invalid %s: %s", which, n == -ENOMEM ? "out of memory" : why);
 		o->otlp_nheaders = n;
+		for (int i = 0; i < n; i++)
+			for (size_t h = 0; h < sizeof(own_headers) / sizeof(own_headers[0]); h++)
+				if (!strcasecmp(o->otlp_headers[i].key, own_headers[h]))
+					usage_error("invalid %s: tlstrace sets %s itself", which,
+						    o->otlp_headers[i].key);
 	}
 	v = otel_env("OTEL_EXPORTER_OTLP_CERTIFICATE", &which);
 	if (v) {
-		if (access(v, R_OK))
-			usage_error("cannot read %s %s: %s", which, v, strerror(errno));
+		errno = 0;
+		if (pem_file(v, why, sizeof(why)))
+			usage_error("cannot use %s %s: %s", which, v, why);
 		o->otlp_ca_file = v;
 	}
 	v = getenv("OTEL_SERVICE_NAME");
@@ -421,7 +480,18 @@ static void otel_environment(struct options *o)
 		if (n < 0)
 			usage_error("invalid OTEL_RESOURCE_ATTRIBUTES: %s",
 				    n == -ENOMEM ? "out of memory" : why);
-		o->otlp_nresource = n;
+		/* a key given twice: its last value, as a map of them would hold */
+		o->otlp_nresource = 0;
+		for (int i = 0; i < n; i++) {
+			bool later = false;
+
+			for (int j = i + 1; j < n && !later; j++)
+				later = !strcmp(o->otlp_resource[i].key, o->otlp_resource[j].key);
+			if (later)
+				otlp__free_pairs(&o->otlp_resource[i], 1);
+			else
+				o->otlp_resource[o->otlp_nresource++] = o->otlp_resource[i];
+		}
 	}
 }
 

@@ -85,7 +85,7 @@ def test_habits(env):
     if rc != 0 or out != out2 or "EXAMPLES" not in out or "-h, --help" not in out:
         problems.append("-h: exit %d, %d bytes, same as --help: %s"
                         % (rc, len(out), out == out2))
-    for bad in ["x", "1.5x", "-1", "10 s", "", "2y", "9999999h"]:
+    for bad in ["x", "1.5x", "-1", "10 s", "", "2y", "9999999h", "0.0001ms", "0x1", "1e0"]:
         rc, _, err = env.procs.run([env.tlstrace, "-d", bad, "--", "true"], 10, "tlstrace -d")
         if rc != 2 or len(err.strip().splitlines()) != 1 or "duration" not in err:
             problems.append("-d %r: exit %d, stderr %r (want 2, one line)" % (bad, rc, err[:100]))
@@ -124,6 +124,20 @@ def test_habits(env):
         if rc != want or len(lines) != 1 or words not in err:
             problems.append("-- %s: exit %d, stderr %r (want %d, one line with %r)"
                             % (cmd[0], rc, err.strip()[:120], want, words))
+    # an empty element of PATH is the current directory, as execvp() and shells have it
+    here = env.path("habits_here")
+    os.makedirs(here, exist_ok=True)
+    local = os.path.join(here, "habits-localcmd")
+    with open(local, "w") as f:
+        f.write("#!/bin/sh\necho ran\n")
+    os.chmod(local, 0o755)
+    path_env = dict(os.environ, PATH=":/usr/bin:/bin")
+    rc, out, err = env.procs.run([env.tlstrace, "-o", env.path("habits.txt"), "--",
+                                  "habits-localcmd"], 30, "tlstrace -- local", cwd=here,
+                                 env=path_env)
+    if rc != 0 or out.strip() != "ran":
+        problems.append("PATH=:/usr/bin, -- habits-localcmd in the current directory: exit %d, "
+                        "%r%s" % (rc, out, stderr_hint(err)))
     # before anything: even before the check that it runs as root
     rc, _, err = env.procs.run(["runuser", "-u", "nobody", "--", env.tlstrace, "--",
                                 "tlstrace-no-such-command-x"], 10, "tlstrace as nobody")

@@ -470,7 +470,8 @@ def test_otlp_environment(env):
                      OTEL_EXPORTER_OTLP_CERTIFICATE=ca,
                      OTEL_EXPORTER_OTLP_HEADERS="x-api-key=s3cret%20key , x-tenant=web,",
                      OTEL_SERVICE_NAME="checkout",
-                     OTEL_RESOURCE_ATTRIBUTES="deployment.environment=test,team=web%2Cops")
+                     OTEL_RESOURCE_ATTRIBUTES="team=first,deployment.environment=test,"
+                                              "team=web%2Cops")
     curl = ["curl", "-sk", "-o", "/dev/null", env.url("/hello")]
     rc, _, err, path = env.trace("otlp_environment", curl, 60, opts=["--stats"], env=vars_)
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
@@ -512,6 +513,10 @@ def test_otlp_environment(env):
                 {"OTEL_EXPORTER_OTLP_HEADERS": "k=a%0D%0AInjected: 1"},
                 {"OTEL_RESOURCE_ATTRIBUTES": "k=%00"},
                 {"OTEL_EXPORTER_OTLP_CERTIFICATE": env.path("no-such-ca.pem")},
+                {"OTEL_EXPORTER_OTLP_CERTIFICATE": env.workdir},
+                {"OTEL_EXPORTER_OTLP_CERTIFICATE": "/etc/hostname"},
+                {"OTEL_EXPORTER_OTLP_HEADERS": "Content-Length=0"},
+                {"OTEL_EXPORTER_OTLP_HEADERS": "a\r\nX-Injected: 1=b"},
                 {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}]:
         extra = dict(bad)
         extra.setdefault("OTEL_EXPORTER_OTLP_ENDPOINT", rcv2.url)

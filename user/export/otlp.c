@@ -15,6 +15,7 @@
  * attributes tlstrace.incomplete (why) and tlstrace.unknown (the fields it
  * cannot vouch for, as JSON names them) and its status UNSET, never ERROR.
  */
+#define _GNU_SOURCE /* asprintf */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -1514,11 +1515,14 @@ struct otlp *otlp__start(const struct otlp_config *cfg, char *err, size_t errlen
 	if (o->headers)
 		o->headers = curl_slist_append(o->headers, "Expect:");
 	for (int i = 0; i < cfg->nheaders && o->headers; i++) {
-		char line[4096];
-		struct curl_slist *l;
+		struct curl_slist *l = NULL;
+		char *line;
 
-		snprintf(line, sizeof(line), "%s: %s", cfg->headers[i].key, cfg->headers[i].value);
-		l = curl_slist_append(o->headers, line);
+		/* whole, however long (an API key is not to be cut) */
+		if (asprintf(&line, "%s: %s", cfg->headers[i].key, cfg->headers[i].value) >= 0) {
+			l = curl_slist_append(o->headers, line);
+			free(line);
+		}
 		if (!l)
 			curl_slist_free_all(o->headers);
 		o->headers = l;

@@ -91,6 +91,15 @@ void command__free(struct command *c, bool kill_it)
 	}
 }
 
+/* the directory dir[0, n) of PATH joined to name in out: an empty one is "." (as execvp) */
+static void path_join(char *out, size_t cap, const char *dir, size_t n, const char *name)
+{
+	if (n)
+		snprintf(out, cap, "%.*s/%s", (int)n, dir, name);
+	else
+		snprintf(out, cap, "./%s", name);
+}
+
 bool command__find_program(const char *name, char *out, size_t cap)
 {
 	const char *path = getenv("PATH");
@@ -99,11 +108,12 @@ bool command__find_program(const char *name, char *out, size_t cap)
 		snprintf(out, cap, "%s", name);
 		return access(out, X_OK) == 0;
 	}
-	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+	/* (every element is searched, an empty one too: "" is one, the current directory) */
+	for (const char *p = path ? path : "/usr/bin:/bin";;) {
 		const char *colon = strchr(p, ':');
 		size_t n = colon ? (size_t)(colon - p) : strlen(p);
 
-		snprintf(out, cap, "%.*s/%s", (int)n, n ? p : ".", name);
+		path_join(out, cap, p, n, name);
 		if (access(out, X_OK) == 0)
 			return true;
 		if (!colon)
@@ -135,12 +145,12 @@ int command__check(char *const *argv)
 		why = runnable(name);
 	} else {
 		/* as execvp() searches PATH: a file found but not runnable is remembered */
-		for (const char *p = path ? path : "/usr/bin:/bin"; *p && why;) {
+		for (const char *p = path ? path : "/usr/bin:/bin"; why;) {
 			const char *colon = strchr(p, ':');
 			size_t n = colon ? (size_t)(colon - p) : strlen(p);
 			int w;
 
-			snprintf(file, sizeof(file), "%.*s/%s", (int)n, n ? p : ".", name);
+			path_join(file, sizeof(file), p, n, name);
 			/*
 			 * only a file there that is not executable is one found that
 			 * cannot run; a directory, or one of PATH we cannot search,
