@@ -100,30 +100,7 @@ static void path_join(char *out, size_t cap, const char *dir, size_t n, const ch
 		snprintf(out, cap, "./%s", name);
 }
 
-bool command__find_program(const char *name, char *out, size_t cap)
-{
-	const char *path = getenv("PATH");
-
-	if (strchr(name, '/')) {
-		snprintf(out, cap, "%s", name);
-		return access(out, X_OK) == 0;
-	}
-	/* (every element is searched, an empty one too: "" is one, the current directory) */
-	for (const char *p = path ? path : "/usr/bin:/bin";;) {
-		const char *colon = strchr(p, ':');
-		size_t n = colon ? (size_t)(colon - p) : strlen(p);
-
-		path_join(out, cap, p, n, name);
-		if (access(out, X_OK) == 0)
-			return true;
-		if (!colon)
-			break;
-		p = colon + 1;
-	}
-	return false;
-}
-
-/* why path cannot be run: 0 if it can, else ENOENT, EISDIR or EACCES */
+/* why path cannot be run: 0 if it can, else ENOENT, EISDIR, EACCES, or stat()'s error */
 static int runnable(const char *path)
 {
 	struct stat st;
@@ -135,43 +112,61 @@ static int runnable(const char *path)
 	return access(path, X_OK) ? EACCES : 0;
 }
 
-int command__check(char *const *argv)
+/*
+ * The file execvp() runs for name, in out (cap bytes): name itself if it
+ * holds a '/', else the first runnable file of its name in a directory of
+ * PATH. 0, or why there is none: ENOENT, or for a name found only as a
+ * file that cannot run (or a path naming one), EACCES, EISDIR...
+ */
+static int find_program(const char *name, char *out, size_t cap)
 {
-	const char *name = argv[0], *path = getenv("PATH");
-	char file[4096];
+	const char *path = getenv("PATH");
 	int why = ENOENT;
 
 	if (strchr(name, '/')) {
-		why = runnable(name);
-	} else {
-		/* as execvp() searches PATH: a file found but not runnable is remembered */
-		for (const char *p = path ? path : "/usr/bin:/bin"; why;) {
-			const char *colon = strchr(p, ':');
-			size_t n = colon ? (size_t)(colon - p) : strlen(p);
-			int w;
-
-			path_join(file, sizeof(file), p, n, name);
-			/*
-			 * only a file there that is not executable is one found that
-			 * cannot run; a directory, or one of PATH we cannot search,
-			 * is no command
-			 */
-			w = runnable(file);
-			if (w && (w != EACCES || access(file, F_OK)))
-				w = ENOENT;
-			if (!w || why == ENOENT)
-				why = w;
-			if (!colon)
-				break;
-			p = colon + 1;
-		}
-		if (why == ENOENT) {
-			fprintf(stderr, "tlstrace: %s: command not found\n", esc(name));
-			return 127;
-		}
+		snprintf(out, cap, "%s", name);
+		return runnable(out);
 	}
+	/* (every element is searched, an empty one too: "" is one, the current directory) */
+	for (const char *p = path ? path : "/usr/bin:/bin";;) {
+		const char *colon = strchr(p, ':');
+		size_t n = colon ? (size_t)(colon - p) : strlen(p);
+		int w;
+
+		path_join(out, cap, p, n, name);
+		/*
+		 * only a file there that is not executable is one found that
+		 * cannot run (remembered, as execvp does); a directory, or one
+		 * of PATH we cannot search, is no command
+		 */
+		w = runnable(out);
+		if (!w)
+			return 0;
+		if (w == EACCES && !access(out, F_OK))
+			why = EACCES;
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	return why;
+}
+
+bool command__find_program(const char *name, char *out, size_t cap)
+{
+	return find_program(name, out, cap) == 0;
+}
+
+int command__check(char *const *argv)
+{
+	const char *name = argv[0];
+	char file[4096];
+	int why = find_program(name, file, sizeof(file));
+
 	if (!why)
 		return 0;
-	fprintf(stderr, "tlstrace: %s: %s\n", esc(name), strerror(why));
+	if (why == ENOENT && !strchr(name, '/'))
+		fprintf(stderr, "tlstrace: %s: command not found\n", esc(name));
+	else
+		fprintf(stderr, "tlstrace: %s: %s\n", esc(name), strerror(why));
 	return why == ENOENT ? 127 : 126;
 }

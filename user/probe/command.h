@@ -53,7 +53,7 @@ void command__free(struct command *c, bool kill_it);
  */
 int command__check(char *const *argv);
 
-/* the file execvp() would run for name, as it searches PATH, in out (cap bytes) */
+/* the file execvp() would run for name, as it searches PATH, in out (cap bytes): a runnable one */
 bool command__find_program(const char *name, char *out, size_t cap);
 
 #endif /* COMMAND_H */
