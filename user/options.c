@@ -355,23 +355,20 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/* the variable traces have of OpenTelemetry's exporter NAME, else the general one; set, not empty
+/*
+ * OpenTelemetry's exporter variable for traces (OTEL_EXPORTER_OTLP_TRACES_X),
+ * else the general one (OTEL_EXPORTER_OTLP_X): its value if set and not
+ * empty, else NULL; *which names the one it is (one of the two given)
  */
-static const char *otel_env(const char *name, const char **which)
+static const char *otel_env(const char *traces, const char *general, const char **which)
 {
-	static char traces[96];
-	const char *v;
+	const char *v = getenv(traces);
 
-	/* OTEL_EXPORTER_OTLP_X -> OTEL_EXPORTER_OTLP_TRACES_X */
-	snprintf(traces, sizeof(traces), "OTEL_EXPORTER_OTLP_TRACES_%s",
-		 name + strlen("OTEL_EXPORTER_OTLP_"));
-	v = getenv(traces);
-	if (v && *v) {
-		*which = traces;
+	*which = traces;
+	if (v && *v)
 		return v;
-	}
-	v = getenv(name);
-	*which = name;
+	v = getenv(general);
+	*which = general;
 	return v && *v ? v : NULL;
 }
 
@@ -432,27 +429,25 @@ static void otel_environment(struct options *o)
 	int n;
 
 	if (!o->otlp_endpoint) {
-		v = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-		if (v && *v) {
-			/* a traces endpoint is the URL itself; the general one gets /v1/traces */
-			o->otlp_endpoint_var = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
-			o->otlp_endpoint_exact = true;
-		} else if ((v = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")) && *v) {
-			o->otlp_endpoint_var = "OTEL_EXPORTER_OTLP_ENDPOINT";
-		}
-		if (o->otlp_endpoint_var) {
+		static const char traces[] = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+
+		v = otel_env(traces, "OTEL_EXPORTER_OTLP_ENDPOINT", &which);
+		if (v) {
 			if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
 				usage_error("invalid %s '%s': expected an http:// or https:// URL",
-					    o->otlp_endpoint_var, v);
+					    which, v);
 			o->otlp_endpoint = v;
+			o->otlp_endpoint_var = which;
+			/* a traces endpoint is the URL itself; the general one gets /v1/traces */
+			o->otlp_endpoint_exact = which == traces;
 		}
 	}
 	if (!o->otlp_endpoint)
 		return; /* nothing is sent: the rest says how */
-	v = otel_env("OTEL_EXPORTER_OTLP_PROTOCOL", &which);
+	v = otel_env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &which);
 	if (v && strcmp(v, "http/protobuf"))
 		usage_error("%s=%s is not supported: spans are sent as http/protobuf", which, v);
-	v = otel_env("OTEL_EXPORTER_OTLP_HEADERS", &which);
+	v = otel_env("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS", &which);
 	if (v) {
 		n = otlp__parse_pairs(v, o->otlp_headers, OTLP_MAX_PAIRS, why, sizeof(why));
 		if (n < 0)
@@ -464,7 +459,8 @@ static void otel_environment(struct options *o)
 					usage_error("invalid %s: tlstrace sets %s itself", which,
 						    o->otlp_headers[i].key);
 	}
-	v = otel_env("OTEL_EXPORTER_OTLP_CERTIFICATE", &which);
+	v = otel_env("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE",
+		     &which);
 	if (v) {
 		errno = 0;
 		if (pem_file(v, why, sizeof(why)))
