@@ -359,6 +359,9 @@ static void subtest_parse_pairs(void)
 		otlp__free_pairs(p, n);
 	}
 	ASSERT_EQ(otlp__parse_pairs("", p, 4, err, sizeof(err)), 0, "empty: none");
+	ASSERT_EQ(otlp__parse_pairs("k=a+b%2B", p, 4, err, sizeof(err)), 1, "a plus");
+	ASSERT_STREQ(p[0].value, "a+b+", "'+' is no space here, unlike in a query string");
+	otlp__free_pairs(p, 1);
 	ASSERT_EQ(otlp__parse_pairs("k=%zz%4", p, 4, err, sizeof(err)), 1, "bad escapes kept");
 	ASSERT_STREQ(p[0].value, "%zz%4", "as they are");
 	otlp__free_pairs(p, 1);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <ctype.h>
 #include <string.h>
 #include "common/escape.h"
 
@@ -60,4 +61,25 @@ const char *esc(const char *s)
 	o = tty_escape(b, ESC_MSG_MAX - 2, s, len); /* room for "..." */
 	memcpy(b + o, "...", 4);
 	return b;
+}
+
+static int hex_digit(int c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+size_t pct_decode(char *s, size_t len, int plus)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
+			s[o++] = (char)(hex_digit(s[i + 1]) << 4 | hex_digit(s[i + 2]));
+			i += 2;
+		} else {
+			s[o++] = plus && s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	return o;
 }

@@ -30,4 +30,13 @@ size_t tty_escape_len(const char *s, size_t len);
 #define ESC_MSG_MAX 1024
 const char *esc(const char *s);
 
+/*
+ * The other way: decode the percent-escapes ("%XX", RFC 3986 section 2.1)
+ * of the len bytes at s in place, and with plus a '+' as a space (a query
+ * string's form, HTML's application/x-www-form-urlencoded); a '%' not
+ * followed by two hex digits stays as it is. Returns the decoded length:
+ * the bytes may hold a NUL.
+ */
+size_t pct_decode(char *s, size_t len, int plus);
+
 #endif /* ESCAPE_H */

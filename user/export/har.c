@@ -34,6 +34,7 @@
 #include <time.h>
 #include <json-c/json.h>
 #include "collect/http1.h"
+#include "common/escape.h"
 #include "common/version.h"
 #include "export/output.h"
 #include "export/phases.h"
@@ -205,28 +206,6 @@ static struct json_object *url_obj(const char *url)
 	return v;
 }
 
-static int hexval(int c)
-{
-	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
-/* decode a query-string component in place ('+' is a space); returns its length */
-static size_t unescape(char *s, size_t len)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) &&
-		    isxdigit((unsigned char)s[i + 2])) {
-			s[o++] = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
-			i += 2;
-		} else {
-			s[o++] = s[i] == '+' ? ' ' : s[i];
-		}
-	}
-	return o;
-}
-
 static struct json_object *pair(const char *n, size_t nlen, const char *v, size_t vlen)
 {
 	struct json_object *o = json_object_new_object();
@@ -266,8 +245,8 @@ static struct json_object *query_obj(const char *url)
 		eq = memchr(p, '=', plen);
 		nlen = eq ? (size_t)(eq - p) : plen;
 		if (eq)
-			vlen = unescape(eq + 1, plen - nlen - 1);
-		nlen = unescape(p, nlen);
+			vlen = pct_decode(eq + 1, plen - nlen - 1, 1);
+		nlen = pct_decode(p, nlen, 1);
 		json_object_array_add(a, pair(p, nlen, eq ? eq + 1 : "", vlen));
 	}
 	free(buf);

@@ -946,7 +946,7 @@ char *otlp__exact_url(const char *endpoint, char *err, size_t errlen)
 /* s[0, n) without the blanks around it, percent-decoded if decode; NULL if out of memory */
 static char *trimmed(const char *s, size_t n, int decode)
 {
-	char *out, *w;
+	char *out;
 
 	while (n && (*s == ' ' || *s == '\t'))
 		s++, n--;
@@ -955,21 +955,14 @@ static char *trimmed(const char *s, size_t n, int decode)
 	out = malloc(n + 1);
 	if (!out)
 		return NULL;
-	w = out;
-	for (size_t i = 0; i < n; i++) {
-		if (decode && s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
-		    isxdigit((unsigned char)s[i + 2])) {
-			char hex[3] = { s[i + 1], s[i + 2], 0 };
-			char c = (char)strtol(hex, NULL, 16);
-
-			*w++ = c ? c
-				 : 0x7f; /* %00 ends no string: refused as a control character */
-			i += 2;
-		} else {
-			*w++ = s[i];
-		}
-	}
-	*w = '\0';
+	memcpy(out, s, n);
+	if (decode)
+		n = pct_decode(out, n, 0);
+	/* a %00 ends no string: refused as a control character */
+	for (size_t i = 0; i < n; i++)
+		if (!out[i])
+			out[i] = 0x7f;
+	out[n] = '\0';
 	return out;
 }
 
