@@ -854,7 +854,7 @@ static __always_inline void tls_call_emit(const struct ssl_args *a, __u64 ts, st
 	struct loss_key k = {};
 	struct ev_ssl_call *e;
 	__u64 n, cap = 0, keep = 0, gen = 0, off = 0;
-	__u32 all = 0;
+	__u32 all = 0, dir = a->call == CALL_READ ? IO_READ : IO_WRITE;
 	int wake = 0;
 
 	e = scratch_rec();
@@ -884,8 +884,7 @@ static __always_inline void tls_call_emit(const struct ssl_args *a, __u64 ts, st
 		return;
 	}
 	if (n) {
-		keep = stream_take(a->ssl, a->call == CALL_READ ? IO_READ : IO_WRITE, n, ts, &gen,
-				   &off, &wake);
+		keep = stream_take(a->ssl, dir, n, ts, &gen, &off, &wake);
 		all = call_capture(keep, MAX_CALL_CAPTURE);
 		cap = keep < MAX_CAPTURE ? keep : MAX_CAPTURE;
 		asm volatile("" : "+r"(cap));
@@ -908,7 +907,7 @@ static __always_inline void tls_call_emit(const struct ssl_args *a, __u64 ts, st
 	if (n ? submit_data_waking(e, offsetof(struct ev_ssl_call, data) + cap, wake)
 	      : submit(e, offsetof(struct ev_ssl_call, data) + cap)) {
 		/* lost whole: the session's next record says how much */
-		note_loss(&k, a->call == CALL_READ ? IO_READ : IO_WRITE, n, &e->lost);
+		note_loss(&k, dir, n, &e->lost);
 		return;
 	}
 	emit_more(&e->hdr, EV_SSL_CALL, k.id, buf, all);
@@ -964,8 +963,7 @@ static __always_inline int tls_bind_fd(__u32 lib, void *ssl, int fd)
 	v.fd = fd;
 	v.flags = SESS_BOUND;
 	bpf_map_update_elem(&sessions, &k, &v, BPF_ANY);
-	/* a connection of its own (SSL_clear, then SSL_set_fd): a range told for the last is void
-	 */
+	/* a new connection (SSL_clear, SSL_set_fd): no range told for the last applies */
 	streams_end(k.pid, k.ssl);
 	mark_tls_fd(k.pid, fd);
 	e = reserve(offsetof(struct ev_ssl_bind, data));

@@ -318,7 +318,8 @@ struct tls_stream {
 
 /*
  * Body bytes user space's parser counts without reading them (the
- * body_skips map, keyed as the streams map, written by user space only):
+ * body_skips map, keyed as the streams map, set by user space; BPF
+ * forgets a range once a call has passed it):
  * the bytes [from, to) of the stream of generation gen. A call whose bytes
  * end inside the range is copied only up to from; any other is copied
  * whole, so a range told late, or for another generation, costs copies,

@@ -1823,8 +1823,7 @@ struct io {
 	/* why bytes past cap were not captured: "capture cut short", "records dropped" */
 	const char *gap;
 	int untimed; /* they are calls whose records were lost: their times are unknown */
-	/* a TLS call's: where its bytes start in its session's stream that way (struct tls_stream)
-	 */
+	/* a TLS call's: where its bytes start in its session's stream (struct tls_stream) */
 	__u64 stream_gen; /* 0: not known */
 	__u64 stream_off;
 };
