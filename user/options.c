@@ -62,6 +62,7 @@ enum {
 	OPT_BY_PROCESS,
 	OPT_NO_REDACT,
 	OPT_OTLP,
+	OPT_OTLP_PROTOCOL,
 	OPT_METRICS,
 	OPT_METRICS_SERVERS,
 	OPT_METRICS_COMMS,
@@ -109,8 +110,12 @@ static const struct argp_option opts[] = {
 	  "Also send one OpenTelemetry span per entry to this OTLP/HTTP endpoint "
 	  "(http://HOST:4318, or a URL ending in /v1/traces). Without it, "
 	  "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT; OTEL_EXPORTER_OTLP_[TRACES_]HEADERS, "
-	  "_CERTIFICATE and _PROTOCOL (http/protobuf), OTEL_SERVICE_NAME and "
-	  "OTEL_RESOURCE_ATTRIBUTES are followed too",
+	  "_CERTIFICATE and _PROTOCOL, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES are "
+	  "followed too",
+	  0 },
+	{ "otlp-protocol", OPT_OTLP_PROTOCOL, "PROTO", 0,
+	  "How spans are encoded: http/protobuf (the default) or http/json; without it, "
+	  "OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL",
 	  0 },
 	{ "metrics-addr", OPT_METRICS, "HOST:PORT", 0,
 	  "Serve Prometheus metrics at http://HOST:PORT/metrics", 0 },
@@ -239,6 +244,18 @@ static long long parse_duration(const char *arg)
 		    arg);
 }
 
+/* OTLP/HTTP's name of an encoding (OTEL_EXPORTER_OTLP_PROTOCOL's values); 0, or -1 */
+static int otlp_protocol(const char *name, enum otlp_protocol *p)
+{
+	if (!strcmp(name, "http/protobuf"))
+		*p = OTLP_HTTP_PROTOBUF;
+	else if (!strcmp(name, "http/json"))
+		*p = OTLP_HTTP_JSON;
+	else
+		return -1;
+	return 0;
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	struct options *o = state->input;
@@ -320,6 +337,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 				"invalid --otlp-endpoint '%s': expected an http:// or https:// URL",
 				arg);
 		o->otlp_endpoint = arg;
+		break;
+	case OPT_OTLP_PROTOCOL:
+		o->otlp_protocol_flag = true;
+		if (otlp_protocol(arg, &o->otlp_protocol))
+			usage_error("invalid --otlp-protocol '%s': expected http/protobuf or "
+				    "http/json",
+				    arg);
 		break;
 	case OPT_METRICS:
 		if (!strrchr(arg, ':') || !strrchr(arg, ':')[1])
@@ -442,11 +466,17 @@ static void otel_environment(struct options *o)
 			o->otlp_endpoint_exact = which == traces;
 		}
 	}
-	if (!o->otlp_endpoint)
+	if (!o->otlp_endpoint) {
+		if (o->otlp_protocol_flag)
+			usage_error("--otlp-protocol without an endpoint: give --otlp-endpoint "
+				    "or OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT");
 		return; /* nothing is sent: the rest says how */
+	}
 	v = otel_env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", &which);
-	if (v && strcmp(v, "http/protobuf"))
-		usage_error("%s=%s is not supported: spans are sent as http/protobuf", which, v);
+	if (v && !o->otlp_protocol_flag && otlp_protocol(v, &o->otlp_protocol))
+		usage_error("%s=%s is not supported: spans are sent as http/protobuf or "
+			    "http/json (OTLP/HTTP, an OpenTelemetry Collector's port 4318)",
+			    which, v);
 	v = otel_env("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS", &which);
 	if (v) {
 		n = otlp__parse_pairs(v, o->otlp_headers, OTLP_MAX_PAIRS, why, sizeof(why));

@@ -225,6 +225,7 @@ int run__open(struct run *r, const struct options *o)
 	if (o->otlp_endpoint) {
 		struct otlp_config oc = { .endpoint = o->otlp_endpoint,
 					  .endpoint_exact = o->otlp_endpoint_exact,
+					  .protocol = o->otlp_protocol,
 					  .epoch_offset = r->out.epoch_offset,
 					  .verbose = o->verbose,
 					  .headers = o->otlp_headers,

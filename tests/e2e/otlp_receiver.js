@@ -13,7 +13,13 @@
 //
 // With --tls-cert and --tls-key (PEM files) it serves HTTPS instead.
 //
-// It answers 200 with an empty ExportTraceServiceResponse, or
+// A body of Content-Type application/json is read as OTLP's JSON encoding
+// (ids in hex, 64-bit integers as strings, enums as numbers): converted by
+// the same generated code's fromObject, and refused (400) unless it reads
+// back to exactly the JSON sent, so a misnamed or mistyped field fails.
+//
+// It answers 200 with an empty ExportTraceServiceResponse (in the request's
+// encoding), or
 // --fail-status (default 503) to the first --fail-first requests (with a
 // Retry-After header if --retry-after SECONDS), or 400 to a body it cannot
 // decode. The port it listens on goes to --ready-file.
@@ -79,6 +85,49 @@ function attrs(list, dup) {
 	return out;
 }
 
+// OTLP/JSON's hex ids as protobufjs's base64, in place; false if one is not hex
+function idsToBase64(req) {
+	let ok = true;
+	const conv = (o, k, n) => {
+		if (!(k in o)) return;
+		if (typeof o[k] !== "string" || o[k].length !== 2 * n || !/^[0-9a-f]*$/.test(o[k])) {
+			ok = false;
+			return;
+		}
+		o[k] = Buffer.from(o[k], "hex").toString("base64");
+	};
+	for (const rs of req.resourceSpans || [])
+		for (const ss of rs.scopeSpans || [])
+			for (const s of ss.spans || []) {
+				conv(s, "traceId", 16);
+				conv(s, "spanId", 8);
+				conv(s, "parentSpanId", 8);
+			}
+	return ok;
+}
+
+// a value with its objects' keys sorted, for comparing two decodings
+function canon(v) {
+	if (Array.isArray(v)) return v.map(canon);
+	if (v && typeof v === "object")
+		return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])]));
+	return v;
+}
+
+// the ExportTraceServiceRequest of a JSON body; throws if it is not exactly one
+function decodeJson(body) {
+	const sent = JSON.parse(body.toString("utf8"));
+	if (!idsToBase64(sent))
+		throw new Error("a trace or span id is not lower-case hex of its length");
+	// (verify() would refuse int64 strings, which OTLP/JSON wants: the round trip checks)
+	const T = trace.ExportTraceServiceRequest;
+	const msg = T.fromObject(sent);
+	const back = T.toObject(msg, { longs: String, enums: Number, bytes: String, defaults: false });
+	if (JSON.stringify(canon(back)) !== JSON.stringify(canon(sent)))
+		throw new Error("the JSON does not read back as sent (an unknown or mistyped field)");
+	return msg;
+}
+
 function spans(req) {
 	const lines = [];
 	for (const rs of req.resourceSpans || []) {
@@ -91,6 +140,7 @@ function spans(req) {
 					resource,
 					scope: ss.scope || {},
 					traceId: hex(s.traceId),
+					traceState: s.traceState || "",
 					spanId: hex(s.spanId),
 					parentSpanId: hex(s.parentSpanId),
 					name: s.name,
@@ -125,21 +175,23 @@ function handler(req, res) {
 			spans: 0,
 		};
 		seen++;
+		const json = (req.headers["content-type"] || "").split(";")[0].trim() === "application/json";
 		let reply = Buffer.alloc(0);
-		const headers = { "Content-Type": "application/x-protobuf" };
+		const headers = { "Content-Type": json ? "application/json" : "application/x-protobuf" };
 		if (seen <= opt.failFirst) {
 			log.status = opt.failStatus;
 			if (opt.retryAfter)
 				headers["Retry-After"] = opt.retryAfter;
 		} else {
 			try {
-				const decoded = trace.ExportTraceServiceRequest.toObject(
-					trace.ExportTraceServiceRequest.decode(body), toObj);
+				const msg = json ? decodeJson(body) : trace.ExportTraceServiceRequest.decode(body);
+				const decoded = trace.ExportTraceServiceRequest.toObject(msg, toObj);
 				const lines = spans(decoded);
 				log.spans = lines.length;
 				if (lines.length)
 					fs.appendFileSync(opt.spans, lines.map((l) => JSON.stringify(l) + "\n").join(""));
-				reply = Buffer.from(trace.ExportTraceServiceResponse.encode({}).finish());
+				reply = json ? Buffer.from("{}")
+					: Buffer.from(trace.ExportTraceServiceResponse.encode({}).finish());
 			} catch (e) {
 				log.status = 400;
 				log.error = String(e);

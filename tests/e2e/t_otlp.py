@@ -71,13 +71,14 @@ class Receiver:
         return self._lines(self.requests_path)
 
 
-def check_requests(reqs, statuses=None):
-    """Every request a protobuf POST to /v1/traces that decoded."""
+def check_requests(reqs, statuses=None, content_type="application/x-protobuf"):
+    """Every request a POST to /v1/traces of content_type (protobuf unless told) that
+    decoded."""
     expect(reqs, "the receiver got no request")
     for i, r in enumerate(reqs):
         expect(r["method"] == "POST" and r["path"] == "/v1/traces",
                "request %d: %s %s, want POST /v1/traces" % (i, r["method"], r["path"]))
-        expect(r["contentType"] == "application/x-protobuf",
+        expect(r["contentType"] == content_type,
                "request %d: Content-Type %r" % (i, r["contentType"]))
         expect("error" not in r, "request %d did not decode: %s" % (i, r.get("error")))
     got = [r["status"] for r in reqs]
@@ -128,13 +129,16 @@ def check_resource(span, e, what):
 
 
 def roots_and_children(spans):
-    roots = [s for s in spans if not s["parentSpanId"]]
+    """The entries' spans (CLIENT or SERVER; their parent, if any, is the
+    application's) and their INTERNAL children by parent span id."""
+    roots = [s for s in spans if s["kind"] != "SPAN_KIND_INTERNAL"]
     children = {}
     for s in spans:
-        if s["parentSpanId"]:
+        if s["kind"] == "SPAN_KIND_INTERNAL":
             children.setdefault(s["parentSpanId"], []).append(s)
     ids = {s["spanId"] for s in roots}
-    orphans = [s["name"] for s in spans if s["parentSpanId"] and s["parentSpanId"] not in ids]
+    orphans = [s["name"] for s in spans
+               if s["kind"] == "SPAN_KIND_INTERNAL" and s["parentSpanId"] not in ids]
     expect(not orphans, "child spans whose parent was not received: %r" % orphans)
     return roots, children
 
@@ -163,15 +167,25 @@ def test_otlp_client(env):
     """curl: two requests on one connection to a name it looks up (200, 404)
     and a refused one, as CLIENT spans with the HTTP and TLS attributes, the
     JSON entries' times, and children for the first connection's phases only."""
+    otlp_client(env, "otlp_client", [], "application/x-protobuf")
+
+
+def test_otlp_client_json(env):
+    """The same as otlp_client sent as http/json (--otlp-protocol), which the
+    receiver reads back strictly: hex ids, int64 as strings, enums as numbers."""
+    otlp_client(env, "otlp_client_json", ["--otlp-protocol", "http/json"], "application/json")
+
+
+def otlp_client(env, test, opts, content_type):
     need("curl")
     env.require_server()
-    rcv = Receiver(env, "otlp_client")
+    rcv = Receiver(env, test)
     base = "https://%s:%d" % (TEST_NAME, env.port)
     urls = [base + "/hello", base + "/status/404", "https://127.0.0.1:1/x"]
     cmd = in_private_hosts(env, ["curl", "-sk", "-o", "/dev/null", "-o", "/dev/null", "-o",
                                  "/dev/null"] + urls)
-    rc, _, err, path = env.trace("otlp_client", cmd, timeout=60,
-                                 opts=["--otlp-endpoint", rcv.url, "--stats"])
+    rc, _, err, path = env.trace(test, cmd, timeout=60,
+                                 opts=["--otlp-endpoint", rcv.url, "--stats"] + opts)
     expect(rc == 7, "tlstrace %s, want curl's 7 (the refused one)%s"
            % (describe_exit(rc), stderr_hint(err)))
     expect("OTLP" not in err, "OTLP warning: %s" % err.strip())
@@ -180,7 +194,7 @@ def test_otlp_client(env):
     entries = read_entries(path)
     expect([e["name"] for e in entries] == [urls[0], urls[1], "https://127.0.0.1:1/"],
            "entries %r" % [e["name"] for e in entries])
-    check_requests(rcv.requests())
+    check_requests(rcv.requests(), content_type=content_type)
     spans = rcv.spans()
     roots, children = roots_and_children(spans)
     expect(len(roots) == 3, "%d entry spans, want 3: %r" % (len(roots), [s["name"] for s in roots]))
@@ -422,6 +436,90 @@ def test_otlp_server(env):
             expect(not kids, "%s: a reused connection has children %r" % (what, sorted(kids)))
 
 
+TP_H1 = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+TP_H2 = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+TP_SERVER = "00-11111111111111111111111111111111-2222222222222222-01"
+
+
+def check_joined(spans, children, s, traceparent, what, trace_state=""):
+    """s (an entry's span) and its children are in traceparent's trace, s a child of
+    its parent-id."""
+    _, trace, parent, _ = traceparent.split("-")
+    expect(s["traceId"] == trace and s["parentSpanId"] == parent,
+           "%s: trace %s parent %s, want %s %s" % (what, s["traceId"], s["parentSpanId"],
+                                                   trace, parent))
+    expect(s["traceState"] == trace_state, "%s: traceState %r, want %r"
+           % (what, s["traceState"], trace_state))
+    for c in children.get(s["spanId"], []):
+        expect(c["traceId"] == trace, "%s: child %s in trace %s" % (what, c["name"], c["traceId"]))
+
+
+def test_otlp_trace_context(env):
+    """Requests that carry a W3C traceparent join the application's trace:
+    curl over HTTP/1.1 (with a tracestate given in two fields) and over
+    HTTP/2 (nghttpd), the entry's span taking the trace id and the caller's
+    span as its parent, its lookup/connect/TLS children in the same trace; a
+    request with an invalid traceparent (upper-case hex) and one with none
+    get traces of their own. A traced server's SERVER span joins the trace
+    the request carried too. Sent as http/json from OTEL_EXPORTER_OTLP_PROTOCOL."""
+    need("curl")
+    env.require_server()
+    h2 = env.h2_port()
+    rcv = Receiver(env, "otlp_trace_context")
+    sh = ("curl -sk -o /dev/null -H 'traceparent: %s' -H 'tracestate: rojo=00f067aa0ba902b7'"
+          " -H 'tracestate: congo=t61rcWkgMzE' %s && "
+          "curl -sk --http2 -o /dev/null -H 'traceparent: %s' https://127.0.0.1:%d/hello && "
+          "curl -sk -o /dev/null -H 'traceparent: %s' %s && curl -sk -o /dev/null %s"
+          % (TP_H1, env.url("/hello?h1"), TP_H2, h2, TP_H1.upper(), env.url("/hello?bad"),
+             env.url("/hello?none")))
+    vars_ = otel_env(OTEL_EXPORTER_OTLP_ENDPOINT=rcv.url,
+                     OTEL_EXPORTER_OTLP_PROTOCOL="http/json")
+    rc, _, err, path = env.trace("otlp_trace_context", ["sh", "-c", sh], 60, opts=["--stats"],
+                                 env=vars_)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    expect("otlp.sent=4 " in err, "stats: %r" % [l for l in err.splitlines() if "otlp" in l])
+    check_requests(rcv.requests(), content_type="application/json")
+    entries = read_entries(path)
+    spans = rcv.spans()
+    roots, children = roots_and_children(spans)
+    roots = by_url(roots)
+    h2_url = "https://127.0.0.1:%d/hello" % h2
+    expect(set(roots) == {env.url("/hello?h1"), h2_url, env.url("/hello?bad"),
+                          env.url("/hello?none")}, "spans of %r" % sorted(roots))
+    expect([e["nextHopProtocol"] for e in entries if e["name"] == h2_url] == ["h2"],
+           "the HTTP/2 fetch: %r" % [(e["name"], e["nextHopProtocol"]) for e in entries])
+    check_joined(spans, children, roots[env.url("/hello?h1")], TP_H1, "HTTP/1.1",
+                 "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE")
+    expect(len(children.get(roots[env.url("/hello?h1")]["spanId"], [])) == 2,
+           "HTTP/1.1: the connect and handshake children")
+    check_joined(spans, children, roots[h2_url], TP_H2, "HTTP/2")
+    known = {TP_H1.split("-")[1], TP_H2.split("-")[1]}
+    for q in ("bad", "none"):
+        s = roots[env.url("/hello?" + q)]
+        expect(s["traceId"] not in known and not s["parentSpanId"],
+               "%s traceparent: trace %s parent %r" % (q, s["traceId"], s["parentSpanId"]))
+
+    # a traced server: its SERVER span is in the trace the request brought
+    rcv2 = Receiver(env, "otlp_trace_context_server")
+    wrapper = env.path("tlstrace_otlp_tc.sh")
+    with open(wrapper, "w") as f:
+        f.write('#!/bin/sh\nexec "%s" --otlp-endpoint "%s" --otlp-protocol http/json "$@"\n'
+                % (env.tlstrace, rcv2.url))
+    os.chmod(wrapper, 0o755)
+    wenv = copy.copy(env)
+    wenv.tlstrace = wrapper
+    srv = start_traced_server_py(wenv, "otlp_trace_context_server")
+    base = "https://localhost:%d" % srv.port
+    curl_server(env, srv, ["-H", "traceparent: " + TP_SERVER] +
+                server_fetches([base + "/hello"]))
+    stop_traced_server(env, srv)
+    check_requests(rcv2.requests(), content_type="application/json")
+    roots, children = roots_and_children(rcv2.spans())
+    expect(len(roots) == 1 and roots[0]["kind"] == "SPAN_KIND_SERVER",
+           "server spans %r" % [(s["name"], s["kind"]) for s in roots])
+    check_joined(rcv2.spans(), children, roots[0], TP_SERVER, "server")
+
+
 def test_otlp_incomplete(env):
     """curl stopped mid-download (t_failures.stop_mid_download) with
     --otlp-endpoint: the span of the incomplete entry says so
@@ -459,9 +557,9 @@ def test_otlp_environment(env):
     OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_HEADERS sent with
     each request (values percent-decoded), OTEL_SERVICE_NAME and
     OTEL_RESOURCE_ATTRIBUTES on the resource (process.pid kept); a traces
-    endpoint used as it is; --otlp-endpoint winning over the variable; an
-    unsupported protocol or a header list that does not parse refused in
-    one line, exit 2."""
+    endpoint used as it is; --otlp-endpoint and --otlp-protocol winning over
+    the variables; an unsupported protocol or a header list that does not
+    parse refused in one line, exit 2."""
     need("curl")
     env.require_server()
     rcv = Receiver(env, "otlp_environment", tls=True)
@@ -525,3 +623,18 @@ def test_otlp_environment(env):
         lines = err.strip().splitlines()
         expect(rc == 2 and len(lines) == 1 and list(bad)[0] in lines[0],
                "%r: exit %d, stderr %r (want 2, one line naming it)" % (bad, rc, err[:200]))
+    # the flag: a bad protocol, or one with nowhere to send; it wins over the variable
+    for args, env_ in [(["--otlp-protocol", "grpc", "--otlp-endpoint", rcv2.url], {}),
+                       (["--otlp-protocol", "http/json"], {})]:
+        rc, _, err = env.procs.run([env.tlstrace] + args + ["-d", "1", "--", "true"], 10,
+                                   "tlstrace", env=otel_env(**env_))
+        lines = err.strip().splitlines()
+        expect(rc == 2 and len(lines) == 1 and "--otlp-protocol" in lines[0],
+               "%r: exit %d, stderr %r (want 2, one line naming it)" % (args, rc, err[:200]))
+    rc, _, err, _ = env.trace("otlp_environment4", curl, 60,
+                              opts=["--stats", "--otlp-protocol", "http/json"],
+                              env=otel_env(OTEL_EXPORTER_OTLP_ENDPOINT=rcv2.url,
+                                           OTEL_EXPORTER_OTLP_PROTOCOL="grpc"))
+    expect(rc == 0 and "otlp.sent=1 " in err and rcv2.requests()[-1]["contentType"] ==
+           "application/json", "--otlp-protocol did not win: %s%s"
+           % (describe_exit(rc), stderr_hint(err)))

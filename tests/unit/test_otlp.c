@@ -16,6 +16,8 @@
 #include "collect/entry.h"
 #include "common/version.h"
 #include "export/otlp.h"
+#include "export/otlp_json.h"
+#include <json-c/json.h>
 #include "protobuf_reader.h"
 #include "entries.h"
 #include "test.h"
@@ -510,6 +512,226 @@ static void subtest_own_peer(void)
 	close(r.fd);
 }
 
+/* a member of a JSON object by path ("a.b"), NULL if missing */
+static struct json_object *jget(struct json_object *o, const char *path)
+{
+	char key[64];
+
+	while (o && *path) {
+		size_t n = strcspn(path, ".");
+
+		snprintf(key, sizeof(key), "%.*s", (int)n, path);
+		if (!json_object_object_get_ex(o, key, &o))
+			return NULL;
+		path += n + (path[n] == '.');
+	}
+	return o;
+}
+
+static const char *jstr(struct json_object *o, const char *path)
+{
+	struct json_object *v = jget(o, path);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+}
+
+/* a KeyValue list's value of key, as its AnyValue object */
+static struct json_object *jattr(struct json_object *list, const char *key)
+{
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		struct json_object *kv = json_object_array_get_idx(list, i);
+
+		if (!strcmp(jstr(kv, "key"), key))
+			return jget(kv, "value");
+	}
+	return NULL;
+}
+
+static void hex_of(const unsigned char *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+/* http/json: the same request as protobuf, in OTLP's JSON encoding */
+static void subtest_json_encoding(void)
+{
+	struct field span, f;
+	struct entry e[2];
+	unsigned char *buf;
+	struct msg req, ss;
+	struct json_object *root = NULL, *spans, *js, *v;
+	char *json = NULL, want[64];
+	size_t jlen;
+
+	fill(&e[0]);
+	fill(&e[1]);
+	e[1].status = 503;
+	e[1].reused = 1;
+	req = encode(e, 2, &buf);
+	if (!req.p)
+		return;
+	if (!ASSERT_EQ(otlp_json__from_protobuf(req.p, req.len, &json, &jlen), 0, "transcode"))
+		goto out;
+	ASSERT_EQ(jlen, strlen(json), "length");
+	root = json_tokener_parse(json);
+	if (!ASSERT_OK_PTR(root, "parses as JSON"))
+		goto out;
+	v = jget(root, "resourceSpans");
+	ASSERT_TRUE(v && json_object_array_length(v) == 1, "one resourceSpans");
+	v = json_object_array_get_idx(v, 0);
+	ASSERT_STREQ(jstr(jattr(jget(v, "resource.attributes"), "service.name"), "stringValue"),
+		     "python3", "resource service.name");
+	ASSERT_STREQ(jstr(jattr(jget(v, "resource.attributes"), "process.pid"), "intValue"), "100",
+		     "int64 as a decimal string");
+	v = json_object_array_get_idx(jget(v, "scopeSpans"), 0);
+	ASSERT_STREQ(jstr(v, "scope.name"), "tlstrace", "scope name");
+	spans = jget(v, "spans");
+	ss = scope_spans(req, 0);
+	if (!ASSERT_EQ((int)json_object_array_length(spans), pbr_count(ss, 2), "every span"))
+		goto out;
+	js = json_object_array_get_idx(spans, 0);
+	pbr_get(ss, 2, 0, &span);
+	pbr_get(span.m, 1, 0, &f);
+	hex_of(f.m.p, 16, want);
+	ASSERT_STREQ(jstr(js, "traceId"), want, "traceId in lower-case hex, not base64");
+	pbr_get(span.m, 2, 0, &f);
+	hex_of(f.m.p, 8, want);
+	ASSERT_STREQ(jstr(js, "spanId"), want, "spanId in hex");
+	ASSERT_NULL(jget(js, "parentSpanId"), "no parent");
+	ASSERT_STREQ(jstr(js, "name"), "GET", "name");
+	v = jget(js, "kind");
+	ASSERT_TRUE(v && json_object_is_type(v, json_type_int) && json_object_get_int(v) == 3,
+		    "kind: the enum's number");
+	snprintf(want, sizeof(want), "%llu", WALL(e[0].start));
+	ASSERT_STREQ(jstr(js, "startTimeUnixNano"), want, "fixed64 as a decimal string");
+	ASSERT_STREQ(jstr(json_object_array_get_idx(jget(js, "events"), 0), "name"), "requestStart",
+		     "events");
+	ASSERT_STREQ(jstr(jattr(jget(js, "attributes"), "url.full"), "stringValue"), e[0].name,
+		     "attributes");
+	js = json_object_array_get_idx(spans, 1);
+	hex_of(f.m.p, 8, want);
+	ASSERT_STREQ(jstr(js, "parentSpanId"), want, "a child's parent");
+	js = json_object_array_get_idx(spans, (int)json_object_array_length(spans) - 1);
+	v = jget(js, "status.code");
+	ASSERT_TRUE(v && json_object_get_int(v) == 2, "503: status code 2 (ERROR)");
+	/* what is not an ExportTraceServiceRequest of ours is refused, not half-written */
+	free(json);
+	json = NULL;
+	ASSERT_EQ(otlp_json__from_protobuf((const unsigned char *)"\x0a\x05\x0a", 3, &json, &jlen),
+		  -EPROTO, "a length past the end");
+	ASSERT_EQ(otlp_json__from_protobuf((const unsigned char *)"\x10\x01", 2, &json, &jlen),
+		  -EPROTO, "an unknown field");
+	ASSERT_NULL(json, "nothing made");
+out:
+	json_object_put(root);
+	free(json);
+	free(buf);
+}
+
+static void subtest_json_partial_success(void)
+{
+	char msg[64];
+	const char *ok = "{\"partialSuccess\":{\"rejectedSpans\":\"3\",\"errorMessage\":\"bad\"}}";
+
+	ASSERT_EQ(otlp_json__rejected_spans(ok, strlen(ok), msg, sizeof(msg)), 3, "as a string");
+	ASSERT_STREQ(msg, "bad", "its message");
+	ok = "{\"partialSuccess\":{\"rejectedSpans\":4}}";
+	ASSERT_EQ(otlp_json__rejected_spans(ok, strlen(ok), msg, sizeof(msg)), 4, "as a number");
+	ASSERT_STREQ(msg, "", "no message");
+	ASSERT_EQ(otlp_json__rejected_spans("{}", 2, msg, sizeof(msg)), 0, "empty");
+	ASSERT_EQ(otlp_json__rejected_spans("", 0, msg, sizeof(msg)), 0, "no body");
+	ok = "{\"partialSuccess\":{\"rejectedSpans\":\"-5\"}}";
+	ASSERT_EQ(otlp_json__rejected_spans(ok, strlen(ok), msg, sizeof(msg)), 0, "negative");
+	ok = "\x0a\x02\x08\x01"; /* protobuf, not JSON */
+	ASSERT_EQ(otlp_json__rejected_spans(ok, 4, msg, sizeof(msg)), 0, "not JSON");
+}
+
+static void subtest_traceparent(void)
+{
+	static const char *const bad[] = {
+		NULL,
+		"",
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0",
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-",
+		"00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+		"00-00000000000000000000000000000000-b7ad6b7169203331-01",
+		"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+		"ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0g",
+		"00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x",
+		"0g-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+	};
+	unsigned char t[16], s[8];
+	char hex[40];
+
+	ASSERT_EQ(otlp__parse_traceparent(
+			  "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", t, s),
+		  0, "the specification's example");
+	hex_of(t, 16, hex);
+	ASSERT_STREQ(hex, "0af7651916cd43dd8448eb211c80319c", "trace-id");
+	hex_of(s, 8, hex);
+	ASSERT_STREQ(hex, "b7ad6b7169203331", "parent-id");
+	ASSERT_EQ(otlp__parse_traceparent(
+			  "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00-what-next", t,
+			  s),
+		  0, "a later version, with more fields");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ASSERT_EQ(otlp__parse_traceparent(bad[i], t, s), -EINVAL, bad[i] ? bad[i] : "NULL");
+}
+
+/* a request that carried a trace context: its spans join that trace */
+static void subtest_joins_trace(void)
+{
+	struct headers h = {}, twice = {};
+	struct field span, f;
+	struct entry e[2];
+	unsigned char *buf;
+	struct msg req, ss;
+	char hex[40];
+	static const char tp[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+	headers_add(&h, "Host", 4, "example.com", 11);
+	headers_add(&h, "TraceParent", 11, tp, strlen(tp));
+	headers_add(&h, "tracestate", 10, "rojo=00f067aa0ba902b7", 21);
+	headers_add(&h, "tracestate", 10, "congo=t61rcWkgMzE", 17);
+	headers_add(&twice, "traceparent", 11, tp, strlen(tp));
+	headers_add(&twice, "traceparent", 11, tp, strlen(tp));
+	fill(&e[0]);
+	e[0].request_headers = &h;
+	fill(&e[1]);
+	e[1].request_headers = &twice; /* invalid: a span of its own trace */
+	req = encode(e, 2, &buf);
+	if (!req.p)
+		goto out;
+	ASSERT_TRUE(tree_well_formed(req), "lengths nest");
+	ss = scope_spans(req, 0);
+	for (int i = 0; i < 4; i++) {
+		pbr_get(ss, 2, i, &span);
+		pbr_get(span.m, 1, 0, &f);
+		hex_of(f.m.p, 16, hex);
+		ASSERT_STREQ(hex, "4bf92f3577b34da6a3ce929d0e0e4736", "in the caller's trace");
+	}
+	pbr_get(ss, 2, 0, &span);
+	ASSERT_TRUE(pbr_get(span.m, 4, 0, &f) && f.m.len == 8, "a parent");
+	hex_of(f.m.p, 8, hex);
+	ASSERT_STREQ(hex, "00f067aa0ba902b7", "the caller's span");
+	ASSERT_TRUE(pbr_get(span.m, 3, 0, &f) &&
+			    pbr_str_is(f.m, "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
+		    "tracestate, its fields joined");
+	pbr_get(ss, 2, 4, &span);
+	pbr_get(span.m, 1, 0, &f);
+	hex_of(f.m.p, 16, hex);
+	ASSERT_TRUE(strcmp(hex, "4bf92f3577b34da6a3ce929d0e0e4736") != 0, "traceparent twice: ignored");
+	ASSERT_FALSE(pbr_get(span.m, 4, 0, &f), "...and no parent");
+	free(buf);
+out:
+	headers_free(&h);
+	headers_free(&twice);
+}
+
+
 TEST(otlp)
 {
 	if (test__start_subtest("client_new_connection"))
@@ -534,4 +756,12 @@ TEST(otlp)
 		subtest_queue_full_drops();
 	if (test__start_subtest("own_peer"))
 		subtest_own_peer();
+	if (test__start_subtest("json_encoding"))
+		subtest_json_encoding();
+	if (test__start_subtest("json_partial_success"))
+		subtest_json_partial_success();
+	if (test__start_subtest("traceparent"))
+		subtest_traceparent();
+	if (test__start_subtest("joins_trace"))
+		subtest_joins_trace();
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * OpenTelemetry export: OTLP/HTTP with a protobuf body.
+ * OpenTelemetry export: OTLP/HTTP with a protobuf body, or its JSON
+ * encoding (export/otlp_json.c makes it from the protobuf).
  *
  * otlp__entry() copies what a span needs into a bounded queue and returns;
  * a thread of its own takes batches from it, encodes them as an
@@ -33,6 +34,7 @@
 #include "common/escape.h"
 #include "common/version.h"
 #include "export/otlp.h"
+#include "export/otlp_json.h"
 #include "export/phases.h"
 
 #define QUEUE_DEFAULT 4096
@@ -65,6 +67,7 @@ enum {
 	SCOPE_VERSION = 2,
 	SPAN_TRACE_ID = 1,
 	SPAN_SPAN_ID = 2,
+	SPAN_TRACE_STATE = 3,
 	SPAN_PARENT_SPAN_ID = 4,
 	SPAN_NAME = 5,
 	SPAN_KIND = 6,
@@ -320,19 +323,116 @@ struct item {
 	char error[128];
 	char incomplete[96];
 	char server_name[256];
-	const char *exe; /* in name[], after the URL */
+	/* the request's W3C trace context, when it carried a valid one */
+	int has_parent;
+	unsigned char parent_trace[16], parent_span[8];
+	const char *exe;	 /* in name[], after the URL */
+	const char *trace_state; /* in name[], after exe: "" if none */
 	char name[];
 };
 
 #define COPY(dst, src) snprintf((dst), sizeof(dst), "%s", (src) ? (src) : "")
 
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* n bytes from 2n lowercase hex digits at s; 1 if they are not all zero, 0 if they are, -1 */
+static int hex_id(const char *s, unsigned char *out, size_t n)
+{
+	int nonzero = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex_digit(s[2 * i]), lo = hi < 0 ? -1 : hex_digit(s[2 * i + 1]);
+
+		if (lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+		nonzero |= out[i];
+	}
+	return nonzero != 0;
+}
+
+int otlp__parse_traceparent(const char *v, unsigned char trace_id[16], unsigned char span_id[8])
+{
+	unsigned char version, flags;
+	size_t len = v ? strlen(v) : 0;
+
+	/* version "-" trace-id "-" parent-id "-" trace-flags: 2+1+32+1+16+1+2 */
+	if (len < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-')
+		return -EINVAL;
+	if (hex_id(v, &version, 1) < 0 || version == 0xff || hex_id(v + 53, &flags, 1) < 0)
+		return -EINVAL;
+	/* version 00 is exactly that long; a later one may add fields after a '-' */
+	if (version == 0 ? len != 55 : len > 55 && v[55] != '-')
+		return -EINVAL;
+	if (hex_id(v + 3, trace_id, 16) != 1 || hex_id(v + 36, span_id, 8) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+#define TRACE_STATE_MAX 512 /* W3C Trace Context: what a vendor must pass on */
+
+/*
+ * The request's trace context, from its traceparent and tracestate fields
+ * (W3C Trace Context, section 3): none if traceparent is missing, invalid
+ * or given twice; tracestate's fields joined by commas, and left out if
+ * longer than 512 or not printable ASCII.
+ */
+static void trace_context(const struct headers *h, struct item *it, char *state, size_t cap)
+{
+	const char *name, *value, *parent = NULL;
+	size_t pos = 0, len = 0;
+	int parents = 0, bad_state = 0;
+
+	state[0] = '\0';
+	if (!h)
+		return;
+	while (headers_next(h, &pos, &name, &value)) {
+		if (!strcasecmp(name, "traceparent")) {
+			parent = value;
+			parents++;
+		} else if (!strcasecmp(name, "tracestate") && *value) {
+			size_t n = strlen(value);
+
+			for (const char *c = value; *c; c++)
+				bad_state |= *c < 0x20 || *c > 0x7e;
+			if (len + !!len + n >= cap) {
+				bad_state = 1;
+				continue;
+			}
+			if (len)
+				state[len++] = ',';
+			memcpy(state + len, value, n + 1);
+			len += n;
+		}
+	}
+	if (parents != 1 ||
+	    otlp__parse_traceparent(parent, it->parent_trace, it->parent_span)) {
+		state[0] = '\0';
+		return;
+	}
+	it->has_parent = 1;
+	if (bad_state)
+		state[0] = '\0';
+}
+
 static struct item *item_new(const struct entry *e, const char *exe)
 {
-	size_t nlen = strnlen(e->name, sizeof(e->name)), xlen = strlen(exe);
-	struct item *it = calloc(1, sizeof(*it) + nlen + 1 + xlen + 1);
+	char state[TRACE_STATE_MAX + 1];
+	struct item probe = {};
+	size_t nlen = strnlen(e->name, sizeof(e->name)), xlen = strlen(exe), slen;
+	struct item *it;
 
+	trace_context(e->request_headers, &probe, state, sizeof(state));
+	slen = strlen(state);
+	it = calloc(1, sizeof(*it) + nlen + 1 + xlen + 1 + slen + 1);
 	if (!it)
 		return NULL;
+	it->has_parent = probe.has_parent;
+	memcpy(it->parent_trace, probe.parent_trace, sizeof(it->parent_trace));
+	memcpy(it->parent_span, probe.parent_span, sizeof(it->parent_span));
 	it->request_start = e->request_start;
 	it->interim_start = e->interim_start;
 	it->response_start = e->response_start;
@@ -368,6 +468,8 @@ static struct item *item_new(const struct entry *e, const char *exe)
 	it->name[nlen] = '\0';
 	memcpy(it->name + nlen + 1, exe, xlen + 1);
 	it->exe = it->name + nlen + 1;
+	memcpy(it->name + nlen + 1 + xlen + 1, state, slen + 1);
+	it->trace_state = it->name + nlen + 1 + xlen + 1;
 	return it;
 }
 
@@ -708,9 +810,17 @@ static void item_spans(struct pb *b, const struct item *it, __s64 off)
 	size_t sp, st;
 
 	random_ids(&id);
+	/* in the trace the request carried, a child of the span that sent it */
+	if (it->has_parent)
+		memcpy(id.trace, it->parent_trace, sizeof(id.trace));
 	sp = pb_open(b, SS_SPANS);
 	pb_bytes(b, SPAN_TRACE_ID, id.trace, sizeof(id.trace));
 	pb_bytes(b, SPAN_SPAN_ID, id.span[0], sizeof(id.span[0]));
+	if (it->has_parent) {
+		if (it->trace_state[0])
+			pb_str(b, SPAN_TRACE_STATE, it->trace_state);
+		pb_bytes(b, SPAN_PARENT_SPAN_ID, it->parent_span, sizeof(it->parent_span));
+	}
 	/* {method}; "HTTP" when it is not one of the known ones */
 	pb_str(b, SPAN_NAME, known_method(it->method) ? it->method : "HTTP");
 	pb_uint(b, SPAN_KIND, it->server ? KIND_SERVER : KIND_CLIENT);
@@ -1058,6 +1168,7 @@ struct otlp {
 	struct otlp_stats st;
 
 	char *url;
+	enum otlp_protocol protocol;
 	__s64 epoch_offset;
 	int verbose;
 	char host[256];
@@ -1266,7 +1377,10 @@ static enum post_result post(struct otlp *o, const unsigned char *body, size_t l
 	curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, &code);
 	if (code >= 200 && code < 300) {
 		char msg[128];
-		__u64 rej = rejected_spans(o->resp, o->resp_len, msg, sizeof(msg));
+		__u64 rej = o->protocol == OTLP_HTTP_JSON
+				    ? otlp_json__rejected_spans((const char *)o->resp, o->resp_len,
+								msg, sizeof(msg))
+				    : rejected_spans(o->resp, o->resp_len, msg, sizeof(msg));
 
 		if (rej) {
 			pthread_mutex_lock(&o->lock);
@@ -1292,6 +1406,19 @@ static enum post_result post(struct otlp *o, const unsigned char *body, size_t l
 	return POST_FAIL;
 }
 
+/* the protobuf request in *body, len, replaced by its JSON encoding; 0 or -errno */
+static int to_json(unsigned char **body, size_t *len)
+{
+	char *json;
+	size_t jlen;
+	int err = otlp_json__from_protobuf(*body, *len, &json, &jlen);
+
+	free(*body);
+	*body = (unsigned char *)json;
+	*len = jlen;
+	return err;
+}
+
 /* encode and send n items, retrying; count them; 0 if they were delivered */
 static int send_batch(struct otlp *o, struct item **items, size_t n)
 {
@@ -1301,8 +1428,12 @@ static int send_batch(struct otlp *o, struct item **items, size_t n)
 	size_t len = 0;
 	long wait = BACKOFF_MS, after;
 
-	if (encode_items(items, n, o->epoch_offset, &o->res, &body, &len)) {
-		snprintf(why, sizeof(why), "out of memory");
+	int err = encode_items(items, n, o->epoch_offset, &o->res, &body, &len);
+
+	if (!err && o->protocol == OTLP_HTTP_JSON)
+		err = to_json(&body, &len);
+	if (err) {
+		snprintf(why, sizeof(why), "cannot encode the spans: %s", strerror(-err));
 	} else {
 		for (int tries = 1;; tries++) {
 			r = post(o, body, len, &after, why, sizeof(why));
@@ -1479,6 +1610,7 @@ struct otlp *otlp__start(const struct otlp_config *cfg, char *err, size_t errlen
 				     : otlp__traces_url(cfg->endpoint, err, errlen);
 	if (!o->url)
 		goto fail;
+	o->protocol = cfg->protocol;
 	o->epoch_offset = cfg->epoch_offset;
 	o->verbose = cfg->verbose;
 	o->cap = cfg->queue_max ? cfg->queue_max : QUEUE_DEFAULT;
@@ -1503,7 +1635,9 @@ struct otlp *otlp__start(const struct otlp_config *cfg, char *err, size_t errlen
 		snprintf(err, errlen, "cannot initialise libcurl");
 		goto fail;
 	}
-	o->headers = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+	o->headers = curl_slist_append(NULL, o->protocol == OTLP_HTTP_JSON
+						     ? "Content-Type: application/json"
+						     : "Content-Type: application/x-protobuf");
 	/* no "Expect: 100-continue" round trip before large bodies */
 	if (o->headers)
 		o->headers = curl_slist_append(o->headers, "Expect:");

@@ -2,7 +2,8 @@
 /*
  * OpenTelemetry export: one span per entry (and child spans for its lookup,
  * connect and TLS handshake), sent as OTLP/HTTP protobuf by a thread of its
- * own from a bounded queue, so the collector never waits on the network.
+ * own from a bounded queue, so the collector never waits on the network;
+ * as protobuf or JSON (OTLP/HTTP's http/protobuf and http/json).
  */
 #ifndef OTLP_H
 #define OTLP_H
@@ -19,6 +20,12 @@ struct otlp_pair {
 
 #define OTLP_MAX_PAIRS 32
 
+/* OTLP/HTTP's body encodings (OTEL_EXPORTER_OTLP_PROTOCOL's http/ values) */
+enum otlp_protocol {
+	OTLP_HTTP_PROTOBUF, /* "http/protobuf", the default */
+	OTLP_HTTP_JSON,	    /* "http/json": export/otlp_json.h */
+};
+
 /*
  * What the exporter is told; the strings and pairs are borrowed for its
  * life. OpenTelemetry's environment variables give all but epoch_offset
@@ -28,6 +35,7 @@ struct otlp_pair {
 struct otlp_config {
 	const char *endpoint; /* http://HOST:PORT, or a full URL ending in /v1/traces */
 	bool endpoint_exact;  /* ...or the URL itself, whatever its path (a traces endpoint) */
+	enum otlp_protocol protocol;
 	__s64 epoch_offset;   /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
 	unsigned queue_max;   /* entries waiting to be sent; 0: the default */
 	int verbose;
@@ -92,6 +100,14 @@ char *otlp__traces_url(const char *endpoint, char *err, size_t errlen);
 
 /* the same for a traces endpoint, used as it is (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) */
 char *otlp__exact_url(const char *endpoint, char *err, size_t errlen);
+
+/*
+ * A W3C traceparent field's value (https://www.w3.org/TR/trace-context/
+ * section 3.2): its trace-id and parent-id into trace_id and span_id. 0;
+ * -EINVAL if v is NULL or not a valid traceparent (version ff, upper-case
+ * or missing hex digits, an all-zero id, version 00 with more after it).
+ */
+int otlp__parse_traceparent(const char *v, unsigned char trace_id[16], unsigned char span_id[8]);
 
 /*
  * The ExportTraceServiceRequest (protobuf) for n entries, as the sender
