@@ -35,8 +35,9 @@ struct options {
 	 */
 	const char *otlp_endpoint_var;
 	bool otlp_endpoint_exact;
-	enum otlp_protocol otlp_protocol; /* --otlp-protocol, else OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL */
-	bool otlp_protocol_flag;	  /* ...given by the flag, which wins */
+	enum otlp_protocol
+		otlp_protocol;	 /* --otlp-protocol, else OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL */
+	bool otlp_protocol_flag; /* ...given by the flag, which wins */
 	struct otlp_pair otlp_headers[OTLP_MAX_PAIRS]; /* OTEL_EXPORTER_OTLP_[TRACES_]HEADERS */
 	int otlp_nheaders;
 	const char *otlp_ca_file;      /* OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE */

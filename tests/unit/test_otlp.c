@@ -666,17 +666,17 @@ static void subtest_traceparent(void)
 	unsigned char t[16], s[8];
 	char hex[40];
 
-	ASSERT_EQ(otlp__parse_traceparent(
-			  "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", t, s),
+	ASSERT_EQ(otlp__parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+					  t, s),
 		  0, "the specification's example");
 	hex_of(t, 16, hex);
 	ASSERT_STREQ(hex, "0af7651916cd43dd8448eb211c80319c", "trace-id");
 	hex_of(s, 8, hex);
 	ASSERT_STREQ(hex, "b7ad6b7169203331", "parent-id");
-	ASSERT_EQ(otlp__parse_traceparent(
-			  "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00-what-next", t,
-			  s),
-		  0, "a later version, with more fields");
+	ASSERT_EQ(
+		otlp__parse_traceparent(
+			"cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00-what-next", t, s),
+		0, "a later version, with more fields");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ASSERT_EQ(otlp__parse_traceparent(bad[i], t, s), -EINVAL, bad[i] ? bad[i] : "NULL");
 }
@@ -723,14 +723,14 @@ static void subtest_joins_trace(void)
 	pbr_get(ss, 2, 4, &span);
 	pbr_get(span.m, 1, 0, &f);
 	hex_of(f.m.p, 16, hex);
-	ASSERT_TRUE(strcmp(hex, "4bf92f3577b34da6a3ce929d0e0e4736") != 0, "traceparent twice: ignored");
+	ASSERT_TRUE(strcmp(hex, "4bf92f3577b34da6a3ce929d0e0e4736") != 0,
+		    "traceparent twice: ignored");
 	ASSERT_FALSE(pbr_get(span.m, 4, 0, &f), "...and no parent");
 	free(buf);
 out:
 	headers_free(&h);
 	headers_free(&twice);
 }
-
 
 TEST(otlp)
 {

@@ -408,8 +408,7 @@ static void trace_context(const struct headers *h, struct item *it, char *state,
 			len += n;
 		}
 	}
-	if (parents != 1 ||
-	    otlp__parse_traceparent(parent, it->parent_trace, it->parent_span)) {
+	if (parents != 1 || otlp__parse_traceparent(parent, it->parent_trace, it->parent_span)) {
 		state[0] = '\0';
 		return;
 	}

@@ -36,8 +36,8 @@ struct otlp_config {
 	const char *endpoint; /* http://HOST:PORT, or a full URL ending in /v1/traces */
 	bool endpoint_exact;  /* ...or the URL itself, whatever its path (a traces endpoint) */
 	enum otlp_protocol protocol;
-	__s64 epoch_offset;   /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
-	unsigned queue_max;   /* entries waiting to be sent; 0: the default */
+	__s64 epoch_offset; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
+	unsigned queue_max; /* entries waiting to be sent; 0: the default */
 	int verbose;
 	const struct otlp_pair *headers; /* sent with each request (an API key...) */
 	int nheaders;

@@ -41,9 +41,9 @@ struct message {
 	size_t n;
 };
 
-#define MSG(name, ...)                                                                          \
-	static const struct field name##_fields[] = { __VA_ARGS__ };                           \
-	static const struct message name = { name##_fields,                                    \
+#define MSG(name, ...)                                               \
+	static const struct field name##_fields[] = { __VA_ARGS__ }; \
+	static const struct message name = { name##_fields,          \
 					     sizeof(name##_fields) / sizeof(name##_fields[0]) }
 
 static const struct message any_value, array_value, key_value_list;
