@@ -13,6 +13,10 @@
 #include <bpf/bpf_tracing.h>
 #include "tlstrace.h"
 
+/* address families (vmlinux.h has no macros) */
+#define AF_INET 2
+#define AF_INET6 10
+
 #define MAX_THREADS 16384
 #define MAX_SOCKS 65536
 #define MAX_SESSIONS 65536
@@ -26,6 +30,15 @@ const volatile __u32 targ_follow __weak = 0; /* children of traced processes are
 const volatile char targ_comms[MAX_COMMS][TASK_COMM_LEN] __weak = {};
 /* --timing-only: no plaintext; TLS sockets' syscalls time the requests */
 const volatile __u32 targ_timing_only __weak = 0;
+/*
+ * --port and --host ADDRESS: the service ends wanted (a client's remote
+ * end, a server's local one), ports in host order, addresses as IPv6 (an
+ * IPv4 one mapped, ::ffff:a.b.c.d); none given, every end is
+ */
+const volatile __u16 targ_ports[MAX_FILTER_PORTS] __weak = {};
+const volatile __u32 targ_nports __weak = 0;
+const volatile __u8 targ_addrs[MAX_FILTER_ADDRS][16] __weak = {};
+const volatile __u32 targ_naddrs __weak = 0;
 
 /* processes (tgids) being traced, unless targ_all */
 struct {
@@ -286,6 +299,8 @@ static __always_inline struct ssl_args *current_call(void)
 #define FD_MEMBIO 8
 /* ...--timing-only: no probed call drove its handshake, followed from its records instead */
 #define FD_WIRE 16
+/* ...its service end is not one --port or --host ADDRESS wants: its data are not followed */
+#define FD_SKIP 32
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -293,6 +308,61 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } fds SEC(".maps") __weak;
+
+/*
+ * The flags a new socket starts with in fds: FD_SKIP unless its service
+ * end (family AF_INET with addr's first 4 bytes, or AF_INET6; port in host
+ * order) is one --port and --host ADDRESS want. Which entries are written
+ * is decided in user space; this only spares the copies of those it will
+ * not write.
+ */
+static __always_inline __u8 fd_flags_for(__u16 family, const __u8 *addr, __u16 port)
+{
+	__u8 a[16] = {};
+	int want = 1;
+
+	if (targ_nports) {
+		want = 0;
+		for (int i = 0; i < MAX_FILTER_PORTS; i++)
+			if (i < targ_nports && targ_ports[i] == port)
+				want = 1;
+	}
+	if (want && targ_naddrs) {
+		if (family == AF_INET) {
+			a[10] = a[11] = 0xff;
+			__builtin_memcpy(&a[12], addr, 4);
+		} else if (family == AF_INET6) {
+			__builtin_memcpy(a, addr, 16);
+		}
+		want = 0;
+		for (int i = 0; i < MAX_FILTER_ADDRS; i++) {
+			int same = i < targ_naddrs;
+
+			for (int j = 0; j < 16 && same; j++)
+				same = targ_addrs[i][j] == a[j];
+			want |= same;
+		}
+	}
+	return want ? 0 : FD_SKIP;
+}
+
+/* the session ssl of the current process is bound to a socket whose data are not followed */
+static __always_inline int session_skipped(__u64 ssl)
+{
+	struct sess_key k = { .ssl = ssl, .pid = bpf_get_current_pid_tgid() >> 32 };
+	struct sess_val *v;
+	__u64 fkey;
+	__u8 *fl;
+
+	if (!targ_nports && !targ_naddrs)
+		return 0;
+	v = bpf_map_lookup_elem(&sessions, &k);
+	if (!v)
+		return 0;
+	fkey = (__u64)k.pid << 32 | v->fd;
+	fl = bpf_map_lookup_elem(&fds, &fkey);
+	return fl && (*fl & FD_SKIP);
+}
 
 static __always_inline void mark_tls_fd(__u32 pid, __u32 fd)
 {
@@ -797,6 +867,11 @@ static __always_inline int tls_call_args(struct ssl_args *a, __u32 lib, __u32 cn
 		return -1;
 	if (targ_timing_only && call != CALL_HANDSHAKE && !timing_call_wanted(ssl))
 		return -1;
+	/* a handshake is followed still: its socket calls bind the session to its fd */
+	if (call != CALL_HANDSHAKE && session_skipped((__u64)ssl)) {
+		count(CNT_FILTERED);
+		return -1;
+	}
 	a->ssl = (__u64)ssl;
 	a->buf = (__u64)buf;
 	a->num = num;

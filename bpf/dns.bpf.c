@@ -7,9 +7,6 @@
  */
 #include "common.bpf.h"
 
-#define AF_INET 2
-#define AF_INET6 10
-
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct gai_args {

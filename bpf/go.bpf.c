@@ -24,8 +24,6 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define EAI_FAIL (-4) /* glibc's: a lookup that failed, for a reason not read here */
-#define AF_INET 2
-#define AF_INET6 10
 
 /* the key of the current goroutine's (ctx's r14) call in slot */
 static __always_inline struct go_key go_key_of(struct pt_regs *ctx, __u32 slot)

@@ -9,8 +9,6 @@
 #include "common.bpf.h"
 #include "lib_filter.h"
 
-#define AF_INET 2
-#define AF_INET6 10
 #define IPPROTO_TCP 6
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
@@ -190,6 +188,7 @@ int inet_sock_set_state(struct bpf_raw_tracepoint_args *raw)
 		if (bpf_map_update_elem(&socks, &sk, &info, BPF_ANY))
 			count(CNT_DROP_SOCKS);
 		key = (__u64)info.pid << 32 | info.fd;
+		zero = fd_flags_for(ctx->family, ctx->daddr, ctx->dport);
 		bpf_map_update_elem(&fds, &key, &zero, BPF_ANY);
 		bpf_map_update_elem(&fd_socks, &key, &sk, BPF_ANY);
 		commit(e);
@@ -372,6 +371,7 @@ static __always_inline void accepted(__u32 fd, struct sock *sk)
 		return;
 	fill_hdr(&e->hdr, EV_ACCEPT, ts);
 	fill_accept(e, fd, ACCEPT_CALL);
+	zero = fd_flags_for(e->family, e->laddr, e->lport);
 	bpf_map_update_elem(&fds, &key, &zero, BPF_ANY);
 	bpf_map_update_elem(&fd_socks, &key, &s, BPF_ANY);
 	commit(e);
@@ -1617,8 +1617,12 @@ struct {
 static __always_inline int io_wanted(__u32 fd)
 {
 	__u64 key = (bpf_get_current_pid_tgid() >> 32) << 32 | fd;
+	__u8 *fl = bpf_map_lookup_elem(&fds, &key);
 
-	return targ_timing_only || bpf_map_lookup_elem(&fds, &key) || current_call();
+	/* a socket --port/--host leave out: only inside a TLS call (its handshake) */
+	if (fl && (*fl & FD_SKIP))
+		return current_call() != NULL;
+	return targ_timing_only || fl || current_call();
 }
 
 /* the I/O of a syscall of the current thread on fd, wanted: to its body */

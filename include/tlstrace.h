@@ -14,8 +14,10 @@
 #endif
 
 #define TASK_COMM_LEN 16
-#define MAX_COMMS 8	  /* -c NAME options */
-#define MAX_CAPTURE 16384 /* plaintext bytes copied per record: a whole TLS record */
+#define MAX_COMMS 8	   /* -c NAME options */
+#define MAX_FILTER_PORTS 8 /* --port N options */
+#define MAX_FILTER_ADDRS 8 /* --host ADDRESS options (an IP literal) */
+#define MAX_CAPTURE 16384  /* plaintext bytes copied per record: a whole TLS record */
 /* a TLS record's header: content type, version, length (RFC 8446 5.1) */
 #define TLS_RECORD_HEADER 5
 /*
@@ -108,6 +110,7 @@ enum counter {
 	CNT_DROP_PROCS,	   /* process map full: a child or a process by name not traced */
 	CNT_HOLD_FULL,	   /* a library open not held: the map of held processes is full */
 	CNT_HOLD_FAILED,   /* a library open not held: the stop signal was refused */
+	CNT_FILTERED,	   /* TLS reads and writes on a connection --host/--port leave out */
 	CNT_NR,
 };
 

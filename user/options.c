@@ -40,6 +40,7 @@ static const char doc[] =
 	"  tlstrace -d 0 --metrics-addr 127.0.0.1:9464   # a daemon for Prometheus\n"
 	"  tlstrace --otlp-endpoint http://localhost:4318 -c app   # OpenTelemetry\n"
 	"  tlstrace --timing-only -c nginx           # no per-byte cost, no plaintext\n"
+	"  tlstrace --port 443 --host '*.example.com'  # only these servers' entries\n"
 	"  tlstrace --wire -- chromium URL           # any TLS stack, from its records\n"
 	"\n"
 	"OPTIONS:"
@@ -72,6 +73,9 @@ enum {
 	OPT_NO_FOLLOW,
 	OPT_NO_HOLD,
 	OPT_USAGE,
+	OPT_HOST,
+	OPT_PORT,
+	OPT_URL,
 };
 
 /* -f's line in --help: "Output format: " and the writers (set_format_doc) */
@@ -87,6 +91,18 @@ static const struct argp_option opts[] = {
 	  0 },
 	{ "no-follow", OPT_NO_FOLLOW, NULL, 0,
 	  "With -p, -c or COMMAND: trace those processes alone, not their children", 0 },
+	{ "host", OPT_HOST, "NAME", 0,
+	  "Write only entries for this host: a name (the URL's or the TLS server name; "
+	  "*.example.com for any name under it) or an IP address (the server's); repeatable",
+	  0 },
+	{ "port", OPT_PORT, "N", 0,
+	  "Write only entries whose server port is N (a client's remote port, a server's "
+	  "local one); the data of other connections are not copied at all; repeatable",
+	  0 },
+	{ "url", OPT_URL, "PREFIX", 0,
+	  "Write only entries whose URL starts with PREFIX (https://api.example.com/v1/); "
+	  "repeatable; not with --timing-only or --wire, which know no path",
+	  0 },
 	{ "duration", 'd', "TIME", 0,
 	  "Stop after TIME: seconds (1.5), or with a unit, ms, s, m or h (500ms, 10s, 2m); 0, "
 	  "the default, until Ctrl-C",
@@ -259,6 +275,8 @@ static int otlp_protocol(const char *name, enum otlp_protocol *p)
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	struct options *o = state->input;
+	char why[128];
+	int err;
 
 	switch (key) {
 	case 'p':
@@ -293,6 +311,29 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_FOLLOW:
 		o->no_follow = true;
+		break;
+	case OPT_HOST:
+		err = entry_filter__add_host(&o->filter, arg, why, sizeof(why));
+		if (err == -E2BIG)
+			usage_error("at most %d --host options", FILTER_MAX_HOSTS);
+		if (err)
+			usage_error("invalid --host '%s': %s", arg, why);
+		break;
+	case OPT_PORT:
+		err = entry_filter__add_port(&o->filter, arg);
+		if (err == -E2BIG)
+			usage_error("at most %d --port options", MAX_FILTER_PORTS);
+		if (err)
+			usage_error("invalid --port '%s': expected a number from 1 to 65535", arg);
+		break;
+	case OPT_URL:
+		err = entry_filter__add_url(&o->filter, arg);
+		if (err == -E2BIG)
+			usage_error("at most %d --url options", FILTER_MAX_URLS);
+		if (err)
+			usage_error(
+				"invalid --url '%s': expected an http:// or https:// URL prefix",
+				arg);
 		break;
 	case OPT_LIB:
 		if (o->nlibs == MAX_LIBS)
@@ -578,5 +619,8 @@ void options__parse(struct options *o, int argc, char **argv)
 		usage_error("--no-follow needs -p, -c or a command: every process is traced");
 	if (o->wire && o->nlibs)
 		usage_error("--lib probes a library, and --wire probes none");
+	if (o->filter.nurls && o->timing_only)
+		usage_error(
+			"--url needs the plaintext, which --timing-only and --wire do not read");
 	otel_environment(o);
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "tlstrace.h"
+#include "export/filter.h"
 #include "export/otlp.h"
 #include "export/output.h"
 
@@ -49,6 +50,7 @@ struct options {
 	int metrics_max_comms;	    /* distinct process label values, then "other" */
 	char **command;		    /* after "--", NULL-terminated; NULL if none */
 	const char *libs[MAX_LIBS]; /* --lib: more files with TLS functions */
+	struct entry_filter filter; /* --host, --port, --url */
 	int nlibs;
 };
 

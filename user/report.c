@@ -35,6 +35,7 @@ static const char *counter_names[CNT_NR] = {
 	[CNT_DROP_PROCS] = "drops.process_map",
 	[CNT_HOLD_FULL] = "holds.refused_full",
 	[CNT_HOLD_FAILED] = "holds.refused_signal",
+	[CNT_FILTERED] = "calls.filtered",
 };
 
 /* events lost in BPF: the counter, its name in messages, its metrics label */

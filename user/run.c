@@ -110,6 +110,10 @@ static void on_entry(const struct entry *in, void *ctx)
 		r->own_entries++;
 		return;
 	}
+	if (r->filter && !entry_filter__match(r->filter, e)) {
+		r->filtered++;
+		return;
+	}
 	if (r->redact) {
 		redact__entry(&red, &r->red_rq, &r->red_rs, in);
 		e = &red;
@@ -206,6 +210,7 @@ int run__open(struct run *r, const struct options *o)
 	r->out.epoch_offset = epoch_offset();
 	r->out.by_process = o->by_process;
 	r->redact = !o->no_redact;
+	r->filter = entry_filter__empty(&o->filter) ? NULL : &o->filter;
 	if (o->format == FMT_TEXT && !(r->sum = summary__new(o->by_process))) {
 		fprintf(stderr, "tlstrace: out of memory\n");
 		return -ENOMEM;
@@ -365,6 +370,9 @@ void run__finish(struct run *r, const struct options *o)
 	probes__counters(r->probes, cnt);
 	collector__stats(r->col, &cs);
 	report__counters(cnt, &cs, o->stats);
+	if (r->filter && o->stats)
+		fprintf(stderr, "tlstrace: stats: entries.filtered=%llu\n",
+			(unsigned long long)r->filtered);
 	attacher__stop(r->probes->att, 1000); /* the counts are final */
 	holder__stop(r->probes->hold);	      /* and nothing is held any more */
 	report__libraries(r->probes->att, o->stats);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <linux/types.h>
 #include "collect/headers.h"
+#include "export/filter.h"
 #include "export/outfile.h"
 #include "export/output.h"
 
@@ -37,9 +38,11 @@ struct run {
 	__u64 drops_seen;  /* drops already noted */
 	bool write_failed; /* said once */
 	__u64 own_entries; /* of our own connections (OTLP posts), left out */
-	bool redact;	   /* not --no-redact */
-	bool lost;	   /* entries not written or not delivered */
-	struct headers red_rq, red_rs; /* the redacted copy's header fields */
+	const struct entry_filter *filter; /* --host, --port, --url; NULL if none */
+	__u64 filtered;			   /* entries it left out */
+	bool redact;			   /* not --no-redact */
+	bool lost;			   /* entries not written or not delivered */
+	struct headers red_rq, red_rs;	   /* the redacted copy's header fields */
 };
 
 /*

@@ -82,6 +82,16 @@ void targets__filter(struct probes *p, const struct options *o)
 	skel->rodata->targ_hold_exec = o->command != NULL && !o->no_hold;
 	/* a forked child is probed as its parent was (see bpf/net.bpf.c's forked) */
 	skel->rodata->targ_per_process = targets__per_pid(o, p->multi) && targets__follow(o);
+	/* --port and --host ADDRESS: the connections whose data BPF follows */
+	_Static_assert(sizeof(skel->rodata->targ_ports) == sizeof(o->filter.ports), "ports");
+	_Static_assert(sizeof(skel->rodata->targ_addrs) == sizeof(o->filter.addrs), "addrs");
+	memcpy((void *)skel->rodata->targ_ports, o->filter.ports, sizeof(o->filter.ports));
+	skel->rodata->targ_nports = o->filter.nports;
+	/* a name among the hosts: any address may be its, so none is left out in BPF */
+	if (o->filter.naddrs == o->filter.nhosts) {
+		memcpy((void *)skel->rodata->targ_addrs, o->filter.addrs, sizeof(o->filter.addrs));
+		skel->rodata->targ_naddrs = o->filter.naddrs;
+	}
 	_Static_assert(sizeof(skel->rodata->targ_comms) == sizeof(o->comms), "-c names");
 	memcpy((char *)skel->rodata->targ_comms, o->comms, sizeof(o->comms));
 }
