@@ -181,6 +181,11 @@ def tree(top):
     return out
 
 
+def files_of(entries):
+    """What tree() found that is not a directory."""
+    return {p: v for p, v in entries.items() if v[0] == "f"}
+
+
 def fresh(env, name):
     path = env.path(name)
     shutil.rmtree(path, ignore_errors=True)
@@ -226,7 +231,7 @@ def test_install_uninstall(env):
         before = tree(scratch)
         make(env, "install", **variables)
         after = tree(scratch)
-        added = {p: v for p, v in after.items() if p not in before and v[0] == "f"}
+        added = {p: v for p, v in files_of(after).items() if p not in before}
         want = {os.path.relpath(os.path.join(prefix, rel), scratch): ("f", mode)
                 for rel, (_, mode) in INSTALLED.items()}
         if added != want:
@@ -243,12 +248,12 @@ def test_install_uninstall(env):
         make(env, "install", **variables)  # again, over itself
         make(env, "uninstall", **variables)
         gone = tree(scratch)
-        files = lambda t: {p: v for p, v in t.items() if v[0] == "f"}
-        if files(gone) != files(before):
+        if files_of(gone) != files_of(before):
             problems.append("%s: after uninstall %s, before install %s"
-                            % (how, sorted(files(gone)), sorted(files(before))))
-        if any(p not in gone for p in before):
-            problems.append("%s: uninstall removed %s" % (how, [p for p in before if p not in gone]))
+                            % (how, files_of(gone), files_of(before)))
+        removed = [p for p in before if p not in gone]
+        if removed:
+            problems.append("%s: uninstall removed %s" % (how, removed))
         make(env, "uninstall", **variables)  # nothing left to remove: still fine
     if os.stat(binary).st_mtime_ns != built:
         problems.append("make install rebuilt %s" % binary)
