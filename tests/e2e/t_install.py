@@ -177,7 +177,7 @@ def tree(top):
             full = os.path.join(path, name)
             st = os.lstat(full)
             kind = "d" if os.path.isdir(full) and not os.path.islink(full) else "f"
-            out[os.path.relpath(full, top)] = (kind, st.st_mode & 0o7777)
+            out[os.path.relpath(full, top)] = (kind, "%04o" % (st.st_mode & 0o7777))
     return out
 
 
@@ -232,7 +232,7 @@ def test_install_uninstall(env):
         make(env, "install", **variables)
         after = tree(scratch)
         added = {p: v for p, v in files_of(after).items() if p not in before}
-        want = {os.path.relpath(os.path.join(prefix, rel), scratch): ("f", mode)
+        want = {os.path.relpath(os.path.join(prefix, rel), scratch): ("f", "%04o" % mode)
                 for rel, (_, mode) in INSTALLED.items()}
         if added != want:
             problems.append("%s: install added %s (want %s)" % (how, added, want))
