@@ -391,6 +391,8 @@ def test_completion(env):
     ]
     if not shutil.which("curl"):
         cases = [c for c in cases if "cur" not in c[0]]
+    elif not os.path.exists("/usr/share/bash-completion/completions/curl"):
+        cases = [c for c in cases if "--verb" not in c[0]]  # curl's own, to be delegated to
     problems = []
     for line, ok, want in cases:
         got = complete(line)
