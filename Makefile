@@ -54,6 +54,20 @@ FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_TIME ?= 600
 TEST_BIN := $(OUTPUT)/unit_tests
 
+# make install: the binary to sbin (it runs as root), its man page,
+# tlstrace(8), and its bash completion, under PREFIX; DESTDIR stages them
+# elsewhere, as packagers do. One list serves install and uninstall.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL ?= install
+INSTALL_PROGRAM ?= $(INSTALL) -m 0755
+INSTALL_DATA ?= $(INSTALL) -m 0644
+INSTALLED_BIN = $(DESTDIR)$(SBINDIR)/tlstrace
+INSTALLED_MAN = $(DESTDIR)$(MANDIR)/man8/tlstrace.8
+INSTALLED_COMPLETION = $(DESTDIR)$(BASHCOMPDIR)/tlstrace
+
 ifeq ($(V),1)
 Q =
 msg =
@@ -62,7 +76,8 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean check test unit e2e deps demo bench vmlinux fuzz fuzz-run libbpf-version
+.PHONY: all clean check test unit e2e deps demo bench vmlinux fuzz fuzz-run libbpf-version \
+	install uninstall
 .DELETE_ON_ERROR:
 
 all: tlstrace
@@ -142,6 +157,30 @@ bench:
 
 check:
 	$(Q)clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h user/*/*.c user/*/*.h include/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c
+
+# Installs what `make` built, and builds nothing: `sudo make install` after
+# `make` leaves no root-owned file in the tree. A binary missing or older
+# than its sources is refused (make -q: is it up to date?; libbpf-version,
+# phony, would always answer no). Asked in one command with the build
+# (make tlstrace install), it waits for it.
+install: $(filter all tlstrace,$(MAKECMDGOALS))
+	$(Q)test -x tlstrace && $(MAKE) --no-print-directory -q -o libbpf-version tlstrace || \
+		{ echo "make install: tlstrace is not built or is older than its sources:" \
+			"run make first" >&2; exit 1; }
+	$(call msg,INSTALL,$(INSTALLED_BIN))
+	$(Q)$(INSTALL_PROGRAM) -D tlstrace "$(INSTALLED_BIN)"
+	$(call msg,INSTALL,$(INSTALLED_MAN))
+	$(Q)$(INSTALL_DATA) -D docs/tlstrace.8 "$(INSTALLED_MAN)"
+	$(call msg,INSTALL,$(INSTALLED_COMPLETION))
+	$(Q)$(INSTALL_DATA) -D scripts/bash-completion/tlstrace "$(INSTALLED_COMPLETION)"
+
+# the files install wrote, and nothing else: directories stay, as they
+# may hold others' files or have been there before
+uninstall:
+	$(call msg,RM,$(INSTALLED_BIN))
+	$(call msg,RM,$(INSTALLED_MAN))
+	$(call msg,RM,$(INSTALLED_COMPLETION))
+	$(Q)rm -f "$(INSTALLED_BIN)" "$(INSTALLED_MAN)" "$(INSTALLED_COMPLETION)"
 
 vmlinux:
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h

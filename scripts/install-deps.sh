@@ -29,6 +29,9 @@ pkgs=(
 	chromium openjdk-17-jdk-headless
 	# the exports, checked by the tools that read them
 	prometheus tmux
+	# make install's products: tlstrace(8) rendered by man and linted by groff
+	# and mandoc, the completion loaded by bash-completion
+	man-db groff-base mandoc bash-completion
 )
 
 # bookworm-backports (libbpf 1.4 for uprobe_multi links, bpftool 7.5, Go
