@@ -63,7 +63,8 @@ BENCH = os.path.join(ROOT, "bench")
 CLIENTS = os.path.join(BENCH, "clients.py")
 HANDSHAKE_BT = os.path.join(BENCH, "handshake.bt")
 BARE_BT_FILE = os.path.join(BENCH, "bare-probes.bt")
-SECTIONS = ["hits", "latency", "go", "bulk", "events", "idle", "memory", "syscalls", "attach"]
+SECTIONS = ["hits", "latency", "go", "bulk", "filter", "events", "idle", "memory", "syscalls",
+            "attach"]
 BULK_SIZE = 256 * 1024 * 1024
 
 NGINX_CONF = """\
@@ -95,6 +96,16 @@ http {{
             default_type text/plain;
             return 200 "hello\\n";
         }}
+        location /size/ {{
+            alias {dir}/files/;
+            default_type application/octet-stream;
+        }}
+    }}
+    server {{
+        listen 127.0.0.1:{h2port} ssl http2;
+        server_name localhost;
+        ssl_certificate {dir}/cert.pem;
+        ssl_certificate_key {dir}/key.pem;
         location /size/ {{
             alias {dir}/files/;
             default_type application/octet-stream;
@@ -287,13 +298,11 @@ class Nginx:
         big = os.path.join(work, "files", str(BULK_SIZE))
         with open(big, "wb") as f:
             f.truncate(BULK_SIZE)  # sparse: read from memory, never from disk
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port, self.h2_port = free_port(), free_port()
         conf = os.path.join(work, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(dir=work, port=self.port, workers=2, conns=30000,
-                                      nofile=70000))
+            f.write(NGINX_CONF.format(dir=work, port=self.port, h2port=self.h2_port, workers=2,
+                                      conns=30000, nofile=70000))
         env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(work, "lib"))
         self.p = subprocess.Popen(["nginx", "-p", work, "-c", conf], env=env,
                                   stdout=subprocess.DEVNULL)
@@ -688,6 +697,44 @@ def section_bulk(args, srv):
     print("   tlstrace --ringbuf-size %d: %.3f s, %.0f MB/s, drops %d%s" % (
         args.big_ring, big[0], BULK_SIZE / big[0] / 1e6, big[1],
         " (warned: %s)" % big[2][0] if big[2] else ""))
+
+
+# ---------------------------------------------------------------- filter
+
+FILTER_REQUESTS = 2000
+
+
+def section_filter(args, srv):
+    """--port: what a connection it leaves out still costs, against one it keeps"""
+    h2 = ["curl", "-sk", "--http2", "-o", "/dev/null", "-w", "%{time_total}\\n",
+          "https://localhost:%d/size/%d" % (srv.h2_port, BULK_SIZE)]
+    many = ["curl", "-sk", "-w", "%{time_total}\\n"] + ["-o", "/dev/null",
+        "https://localhost:%d/hello" % srv.port] * FILTER_REQUESTS
+    loads = [("HTTP/2, %d MiB, one stream" % (BULK_SIZE >> 20), h2),
+             ("HTTP/1.1, %d keep-alive GETs" % FILTER_REQUESTS, many)]
+    modes = [("untraced", None), ("tlstrace", []),
+             ("tlstrace --port <another>", ["--port", "1"])]
+    print("\n== filter: curl traced (tlstrace -- curl) with and without --port leaving its "
+          "connection out (median of %d)" % args.bulk_reps)
+    print("   %-32s %-26s %8s %7s %9s %9s" % ("load", "tracer", "seconds", "ratio", "records",
+                                             "filtered"))
+    for load, cmd in loads:
+        secs = {m: [] for m, _ in modes}
+        recs = {m: [] for m, _ in modes}
+        filt = {m: [] for m, _ in modes}
+        for r in range(args.bulk_reps):
+            for name, mode in modes[r % 3:] + modes[:r % 3]:
+                out, stats, _ = run_under(args.tlstrace, mode, cmd)
+                secs[name].append(sum(float(t) for t in out.split()))
+                if stats:
+                    recs[name].append(stats.get("records", 0))
+                    filt[name].append(stats.get("calls.filtered", 0))
+        base = median(secs["untraced"])
+        for name, _ in modes:
+            print("   %-32s %-26s %8.3f %7.3f %9s %9s" % (
+                load, name, median(secs[name]), median(secs[name]) / base,
+                "%d" % median(recs[name]) if recs[name] else "-",
+                "%d" % median(filt[name]) if filt[name] else "-"))
 
 
 # ---------------------------------------------------------------- events
@@ -1178,6 +1225,9 @@ def main():
             sys.stdout.flush()
         if "bulk" in only:
             section_bulk(args, srv)
+            sys.stdout.flush()
+        if "filter" in only:
+            section_filter(args, srv)
             sys.stdout.flush()
         if "events" in only:
             section_events(args, srv)
