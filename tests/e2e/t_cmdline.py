@@ -115,7 +115,18 @@ def test_habits(env):
     with open(notexec, "w") as f:
         f.write("#!/bin/sh\necho ran\n")
     os.chmod(notexec, 0o644)
+    # a script whose interpreter is missing, or is a directory: as the script itself
+    bad_interp = env.path("habits_bad_interpreter")
+    with open(bad_interp, "w") as f:
+        f.write("#!%s -x\necho ran\n" % env.path("no-such-interpreter"))
+    dir_interp = env.path("habits_dir_interpreter")
+    with open(dir_interp, "w") as f:
+        f.write("#! %s\necho ran\n" % env.workdir)
+    for script in (bad_interp, dir_interp):
+        os.chmod(script, 0o755)
     for cmd, want, words in [(["tlstrace-no-such-command-x"], 127, "command not found"),
+                             ([bad_interp], 127, "bad interpreter"),
+                             ([dir_interp], 126, "bad interpreter"),
                              ([env.path("no-such-file")], 127, "No such file"),
                              ([notexec], 126, "Permission denied"),
                              ([env.workdir], 126, "Is a directory")]:

@@ -156,12 +156,46 @@ bool command__find_program(const char *name, char *out, size_t cap)
 	return find_program(name, out, cap) == 0;
 }
 
+/*
+ * A script's interpreter, as its "#!" line names it (the kernel reads the
+ * file's first 256 bytes, BINPRM_BUF_SIZE), into out; false if file is no
+ * such script or cannot be read (then execve() itself will say).
+ */
+static bool interpreter_of(const char *file, char *out, size_t cap)
+{
+	char head[256];
+	size_t n, len;
+	ssize_t got;
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return false;
+	got = read(fd, head, sizeof(head) - 1);
+	close(fd);
+	if (got < 2 || head[0] != '#' || head[1] != '!')
+		return false;
+	head[got] = '\0';
+	n = 2 + strspn(head + 2, " \t");
+	len = strcspn(head + n, " \t\n");
+	if (!len || len >= cap || !head[n + len])
+		return false; /* no name, or one the kernel would find cut (ENOEXEC) */
+	memcpy(out, head + n, len);
+	out[len] = '\0';
+	return true;
+}
+
 int command__check(char *const *argv)
 {
 	const char *name = argv[0];
-	char file[4096];
+	char file[4096], interp[256];
 	int why = find_program(name, file, sizeof(file));
 
+	/* a script whose interpreter is missing fails at exec as the script itself would */
+	if (!why && interpreter_of(file, interp, sizeof(interp)) && runnable(interp)) {
+		fprintf(stderr, "tlstrace: %s: bad interpreter %s: %s\n", esc(name), esc(interp),
+			strerror(runnable(interp)));
+		return runnable(interp) == ENOENT ? 127 : 126;
+	}
 	if (!why)
 		return 0;
 	if (why == ENOENT && !strchr(name, '/'))
