@@ -48,6 +48,7 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/events.c tests/unit/prot
 # libFuzzer targets: the collector, the parsers, redaction and escaping, with ASan and UBSan
 FUZZ_TARGETS := http1 http2 collector redact sanitize tlswire gopclntab
 FUZZ_SRCS := $(COLLECT_SRCS) user/export/redact.c user/export/json.c user/export/phases.c \
+	user/export/filter.c user/export/otlp.c user/export/otlp_json.c \
 	user/probe/gopclntab.c \
 	$(COMMON_SRCS)
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
@@ -132,7 +133,7 @@ $(OUTPUT)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRCS) $(USER_HDRS)
 	$(Q)mkdir -p $(OUTPUT)/fuzz
 	$(Q)$(CLANG) -g -O1 -std=gnu11 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -fno-omit-frame-pointer $(INCLUDES) $< $(FUZZ_SRCS) \
-		-lz -lnghttp2 -ljson-c -o $@
+		-lz -lnghttp2 -ljson-c -lcurl -lpthread -o $@
 
 fuzz: $(FUZZ_BINS)
 

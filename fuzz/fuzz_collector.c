@@ -20,11 +20,15 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tlstrace.h"
 #include "collect/collector.h"
 #include "export/phases.h"
+#include "export/filter.h"
+#include "export/otlp.h"
+#include "export/otlp_json.h"
 #include "export/redact.h"
 
 union record {
@@ -208,6 +212,34 @@ static void check_entry(const struct entry *e, void *ctx)
 	    !same_count(e->request_headers, red.request_headers) ||
 	    !same_count(e->response_headers, red.response_headers))
 		abort(); /* a name unterminated, a field neither kept nor counted */
+	/* --host/--port/--url read the hostile name and ends without harm */
+	{
+		static struct entry_filter f;
+		static int ready;
+		char why[64];
+
+		if (!ready) {
+			entry_filter__add_host(&f, "*.example.com", why, sizeof(why));
+			entry_filter__add_host(&f, "10.0.0.1", why, sizeof(why));
+			entry_filter__add_port(&f, "443");
+			entry_filter__add_url(&f, "https://a.example.com/v1/");
+			ready = 1;
+		}
+		(void)entry_filter__match(&f, &red);
+	}
+	/* OTLP: whatever the entry (its traceparent included), http/json can say it */
+	{
+		unsigned char *pb;
+		char *json;
+		size_t len, jlen;
+
+		if (otlp__encode(&red, 1, 0, &pb, &len) == 0) {
+			if (otlp_json__from_protobuf(pb, len, &json, &jlen) == -EPROTO)
+				abort(); /* the JSON table misses a field the encoder wrote */
+			free(pb);
+			free(json);
+		}
+	}
 	/* every writer's phases: none ends before it starts, nor the entry */
 	phases__get(e, &ph);
 	if (ph.end < ph.start)
