@@ -1245,19 +1245,6 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	return mono_ns() >= deadline(ctx);
 }
 
-static int read_varint(const unsigned char **p, const unsigned char *end, __u64 *v)
-{
-	*v = 0;
-	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-		unsigned char c = *(*p)++;
-
-		*v |= (__u64)(c & 0x7f) << shift;
-		if (!(c & 0x80))
-			return 0;
-	}
-	return -1;
-}
-
 /* skip a field of wire type wt; -1 if it runs past end */
 static int skip_field(const unsigned char **p, const unsigned char *end, unsigned wt)
 {
@@ -1265,12 +1252,12 @@ static int skip_field(const unsigned char **p, const unsigned char *end, unsigne
 
 	switch (wt) {
 	case WT_VARINT:
-		return read_varint(p, end, &n);
+		return otlp_json__varint(p, end, &n);
 	case WT_I64:
 		n = 8;
 		break;
 	case WT_LEN:
-		if (read_varint(p, end, &n))
+		if (otlp_json__varint(p, end, &n))
 			return -1;
 		break;
 	case 5: /* I32 */
@@ -1296,26 +1283,26 @@ static __u64 rejected_spans(const unsigned char *p, size_t len, char *msg, size_
 
 	msg[0] = '\0';
 	while (p < end) {
-		if (read_varint(&p, end, &key))
+		if (otlp_json__varint(&p, end, &key))
 			return rejected;
 		if (key >> 3 != RESP_PARTIAL_SUCCESS || (key & 7) != WT_LEN) {
 			if (skip_field(&p, end, key & 7))
 				return rejected;
 			continue;
 		}
-		if (read_varint(&p, end, &n) || n > (__u64)(end - p))
+		if (otlp_json__varint(&p, end, &n) || n > (__u64)(end - p))
 			return rejected;
 		for (const unsigned char *q = p, *qend = p + n; q < qend;) {
 			__u64 k, v;
 
-			if (read_varint(&q, qend, &k))
+			if (otlp_json__varint(&q, qend, &k))
 				break;
 			if (k >> 3 == PARTIAL_REJECTED_SPANS && (k & 7) == WT_VARINT) {
-				if (read_varint(&q, qend, &v))
+				if (otlp_json__varint(&q, qend, &v))
 					break;
 				rejected += v;
 			} else if (k >> 3 == PARTIAL_ERROR_MESSAGE && (k & 7) == WT_LEN) {
-				if (read_varint(&q, qend, &v) || v > (__u64)(qend - q))
+				if (otlp_json__varint(&q, qend, &v) || v > (__u64)(qend - q))
 					break;
 				snprintf(msg, cap, "%.*s", (int)v, (const char *)q);
 				q += v;

@@ -74,7 +74,7 @@ MSG(export_request, { 1, "resourceSpans", K_MSG, 1, &resource_spans });
 
 #define DEPTH_MAX 16 /* AnyValue nests; the exporter's go 6 deep */
 
-static int varint(const unsigned char **p, const unsigned char *end, __u64 *v)
+int otlp_json__varint(const unsigned char **p, const unsigned char *end, __u64 *v)
 {
 	*v = 0;
 	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
@@ -153,7 +153,7 @@ static int value(const struct field *f, const unsigned char **p, const unsigned 
 	case K_ENUM:
 	case K_INT64:
 	case K_BOOL:
-		if ((err = varint(p, end, &v)))
+		if ((err = otlp_json__varint(p, end, &v)))
 			return err;
 		if (f->kind == K_ENUM)
 			*out = json_object_new_int64((int64_t)(__u32)v);
@@ -172,7 +172,7 @@ static int value(const struct field *f, const unsigned char **p, const unsigned 
 		*out = decimal(v, 0);
 		break;
 	default:
-		if ((err = varint(p, end, &n)))
+		if ((err = otlp_json__varint(p, end, &n)))
 			return err;
 		if (n > (__u64)(end - *p))
 			return -EPROTO;
@@ -207,7 +207,7 @@ static int message(const struct message *m, const unsigned char *p, const unsign
 		struct json_object *val, *arr;
 		__u64 key;
 
-		if ((err = varint(&p, end, &key)))
+		if ((err = otlp_json__varint(&p, end, &key)))
 			break;
 		f = field_of(m, (unsigned)(key >> 3));
 		if (!f || (key & 7) != wire_type(f->kind)) {

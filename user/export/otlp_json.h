@@ -23,6 +23,12 @@
 int otlp_json__from_protobuf(const unsigned char *pb, size_t len, char **json, size_t *jlen);
 
 /*
+ * Read a protobuf varint at *p (before end), moving *p past it. 0, or
+ * -EPROTO if it runs past end or over 10 bytes.
+ */
+int otlp_json__varint(const unsigned char **p, const unsigned char *end, __u64 *v);
+
+/*
  * An ExportTraceServiceResponse in JSON: the spans its partialSuccess says
  * were rejected (rejectedSpans, a string or a number), and its
  * errorMessage in msg (cap bytes, "" if none). 0 for an empty body or one
