@@ -141,9 +141,15 @@ struct sess_key {
 struct sess_val {
 	__u32 fd;
 	__u32 flags;
-	__u32 nin; /* socket reads captured (EV_TLS_IN) */
-	__u32 _pad;
+	__u32 nin;	/* socket reads captured (EV_TLS_IN) that moved bytes */
+	__u32 in_bytes; /* ...and the bytes they kept */
 };
+
+/* a session's socket read is kept (EV_TLS_IN) while it may yet carry the ServerHello */
+static __always_inline int tls_in_wanted(__u32 nin, __u32 in_bytes)
+{
+	return nin < MAX_TLS_IN_READS && in_bytes < MAX_TLS_IN;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -764,6 +764,7 @@ struct inbound {
 	__u8 wire;	/* ...but a handshake's records: their first MAX_CAPTURE bytes */
 	__u8 sniff;	/* a socket not known as TLS or HTTP yet: a ClientHello? see sniff_read() */
 	__u8 nss_adopt; /* inside an adopting call (ssl_args): see nss_adopt() */
+	__u8 membio;	/* a memory BIO's socket (membio_socks counts its reads) */
 };
 
 struct {
@@ -907,7 +908,7 @@ __noinline int nested_io(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len, int
 	struct sess_key k = {};
 	struct sess_val nv = {}, *v;
 	struct ev_ssl_bind *e;
-	__u32 flags = 0, cap = 0, nin = 0;
+	__u32 flags = 0, cap = 0, nin = 0, in_bytes = 0;
 
 	if (!a)
 		return 0; /* (a global function's pointer may be NULL: its callers' is not) */
@@ -951,6 +952,7 @@ __noinline int nested_io(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len, int
 
 		flags = v->flags;
 		nin = v->nin;
+		in_bytes = v->in_bytes;
 		/*
 		 * Bound, yet this is a TCP socket no session uses (a new one,
 		 * perhaps on the same fd): the SSL* was freed unseen
@@ -960,24 +962,26 @@ __noinline int nested_io(struct ssl_args *a, __u32 fd, __u64 buf, __u64 len, int
 		if ((flags & SESS_BOUND) && fl && !(*fl & FD_TLS)) {
 			flags = 0;
 			nin = 0;
+			in_bytes = 0;
 		}
 	}
 	/* a bound session stays on its socket: another one's syscall does not move it */
 	nv.fd = (flags & SESS_BOUND) && v ? v->fd : fd;
 	nv.flags = flags | SESS_BOUND;
 	nv.nin = nin;
-	/* the session's first reads carry the ServerHello: keep them at return */
-	if (!is_write && buf && nin < MAX_TLS_IN_READS) {
+	nv.in_bytes = in_bytes;
+	/*
+	 * the session's first reads carry the ServerHello: keep them at
+	 * return, where one that moved bytes counts (a non-blocking socket's
+	 * EAGAINs, many on a slow server, would use the count up first)
+	 */
+	if (!is_write && buf && tls_in_wanted(nin, in_bytes)) {
 		struct inbound in = { .buf = buf, .ssl = a->ssl };
 
 		bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
-		nv.nin = nin + 1;
 	}
-	if ((flags & SESS_BOUND) && (!is_write || (flags & SESS_HELLO))) {
-		if (nv.nin != nin)
-			bpf_map_update_elem(&sessions, &k, &nv, BPF_ANY);
+	if ((flags & SESS_BOUND) && (!is_write || (flags & SESS_HELLO)))
 		return 0;
-	}
 
 	/* bound here, or its ClientHello written: a connection of its own from now on */
 	streams_end(k.pid, k.ssl);
@@ -1249,8 +1253,8 @@ static __always_inline void adopt_io(__u32 fd, __u64 buf, __u64 len, int is_writ
  */
 struct membio_sock {
 	__u64 ssl;
-	__u32 nin;
-	__u32 _pad;
+	__u32 nin; /* as struct sess_val's */
+	__u32 in_bytes;
 };
 
 struct {
@@ -1269,10 +1273,10 @@ static __always_inline void membio_read(__u32 fd, __u64 buf)
 	struct inbound in = { .buf = buf, .fd = fd };
 	__u32 tid = (__u32)id;
 
-	if (!m || !buf || m->nin >= MAX_TLS_IN_READS)
+	if (!m || !buf || !tls_in_wanted(m->nin, m->in_bytes))
 		return;
-	m->nin++;
 	in.ssl = m->ssl;
+	in.membio = 1; /* counted at its return, if it moved bytes */
 	bpf_map_update_elem(&inbound, &tid, &in, BPF_ANY);
 }
 
@@ -1481,6 +1485,30 @@ static __always_inline void sniff_read(__u32 fd, __u64 buf, __u64 ts, long ret)
 	emit_sock_io(fd, IO_READ, ts, buf, ret, MAX_CAPTURE);
 }
 
+/* a read of session ssl's socket fd moved bytes, cap of them kept: counted (tls_in_wanted()) */
+static __always_inline void tls_in_counted(__u64 ssl, __u32 fd, __u32 membio, __u32 cap)
+{
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+
+	if (membio) {
+		__u64 key = (__u64)pid << 32 | fd;
+		struct membio_sock *m = bpf_map_lookup_elem(&membio_socks, &key);
+
+		if (m) {
+			m->nin++;
+			m->in_bytes += cap;
+		}
+	} else {
+		struct sess_key k = { .ssl = ssl, .pid = pid };
+		struct sess_val *v = bpf_map_lookup_elem(&sessions, &k);
+
+		if (v) {
+			v->nin++;
+			v->in_bytes += cap;
+		}
+	}
+}
+
 /* a socket read of the current thread returned ret: what its entry's part kept */
 __noinline int nested_read_done(long ret)
 {
@@ -1488,7 +1516,7 @@ __noinline int nested_read_done(long ret)
 	struct inbound *in = bpf_map_lookup_elem(&inbound, &tid);
 	struct ev_tls_in *e;
 	__u64 buf, ssl, ts;
-	__u32 cap, fd, timing, adopting, wire, sniff, nss;
+	__u32 cap, fd, timing, adopting, wire, sniff, nss, membio;
 
 	if (!in)
 		return 0;
@@ -1501,6 +1529,7 @@ __noinline int nested_read_done(long ret)
 	wire = in->wire;
 	sniff = in->sniff;
 	nss = in->nss_adopt;
+	membio = in->membio;
 	bpf_map_delete_elem(&inbound, &tid);
 	if (ret <= 0)
 		return 0;
@@ -1530,10 +1559,11 @@ __noinline int nested_read_done(long ret)
 				      : MAX_CALL_CAPTURE);
 		return 0;
 	}
+	cap = ret < MAX_TLS_IN ? ret : MAX_TLS_IN;
+	tls_in_counted(ssl, fd, membio, cap);
 	e = (struct ev_tls_in *)scratch_rec();
 	if (!e)
 		return 0;
-	cap = ret < MAX_TLS_IN ? ret : MAX_TLS_IN;
 	asm volatile("" : "+r"(cap));
 	if (cap > MAX_TLS_IN)
 		cap = MAX_TLS_IN;

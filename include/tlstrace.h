@@ -34,8 +34,13 @@
 #define MAX_HELLO 1024				      /* ClientHello bytes copied for the SNI */
 #define MAX_DNS_ADDRS 8				      /* addresses kept from one lookup's answer */
 #define MAX_DNS_NAME 256
-#define MAX_TLS_IN 512	   /* bytes kept of each of a session's first socket reads */
-#define MAX_TLS_IN_READS 3 /* ...and how many of them: enough for the ServerHello */
+#define MAX_TLS_IN 512 /* bytes kept of each of a session's first socket reads */
+/*
+ * ...until MAX_TLS_IN bytes are kept, or this many reads moved bytes: a
+ * ServerHello reassembled from segments (reads that find nothing, a
+ * non-blocking socket's EAGAIN, do not count)
+ */
+#define MAX_TLS_IN_READS 16
 
 /* the uprobe programs the dispatchers reach by a link site's cookie (see net.bpf.c) */
 #define UPROBE_PROGS_MAX 128

@@ -318,3 +318,74 @@ def test_restart_after_sigkill(env):
     rc = env.procs.wait(second, 15, "tlstrace")
     expect(rc == 0, "second tlstrace %s%s" % (describe_exit(rc), env.err_hint(second)))
     expect_predating(env, read_entries(second.out_file), ("/hello", "/size/1000"))
+
+
+def trickle_proxy(env, port, chunk, pause):
+    """A TCP proxy on 127.0.0.1 to port that passes the server's first 4 KiB
+    to the client chunk bytes at a time, pause seconds apart (its reads find
+    nothing between them); its port."""
+    import socket
+    import threading
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+
+    def pipe(src, dst, slow):
+        sent = 0
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                while data:
+                    n = chunk if slow and sent < 4096 else len(data)
+                    dst.sendall(data[:n])
+                    sent += min(n, len(data))
+                    data = data[n:]
+                    if slow and sent < 4096:
+                        time.sleep(pause)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def serve():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", port))
+            for s_, d_, slow in ((c, s, False), (s, c, True)):
+                d_.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                threading.Thread(target=pipe, args=(s_, d_, slow), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return ls.getsockname()[1]
+
+
+def test_server_hello_in_pieces(env):
+    """A ServerHello that reaches curl in 40-byte pieces 30 ms apart (a slow
+    or congested path): curl's non-blocking reads find nothing between them
+    (EAGAIN) and each piece is a read of its own, yet the entry has the TLS
+    version and cipher, as it has on a fast path: the reads that carry the
+    ServerHello are kept however many empty reads come between."""
+    need("curl")
+    env.require_server()
+    port = trickle_proxy(env, env.port, 40, 0.03)
+    url = "https://localhost:%d/hello" % port
+    rc, _, err, path = env.trace("server_hello_in_pieces",
+                                 ["curl", "-sk", "--tlsv1.2", "--tls-max", "1.2", "-o",
+                                  "/dev/null", url, "--next", "-sk", "--tlsv1.3", "-o",
+                                  "/dev/null", url], 60)
+    expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
+    entries = read_entries(path)
+    expect(len(entries) == 2, "%d entries, want 2" % len(entries))
+    for e, version in zip(entries, ("TLSv1.2", "TLSv1.3")):
+        tls = e["tlstrace"].get("tls", {})
+        expect(tls.get("version") == version and tls.get("cipher"),
+               "%s: tls %r, want version %s and a cipher" % (e["name"], tls, version))
