@@ -586,27 +586,29 @@ static void header(struct output *o, const struct layout *l)
 }
 
 /*
- * The axis over the bar column: a tick every TICK columns from its origin,
- * then, in the name's column, "N ms per column" and the origin's wall clock
- * when they fit.
+ * The axis over the bar column: its origin's wall clock in the TIME column
+ * (the same on every line of one axis, a new one on a new axis), a tick
+ * every TICK columns from the origin, and "N ms per column" in the name's.
  */
 static void scale_line(struct output *o, const struct layout *l, const struct text_axis *ax)
 {
-	char label[96], when[32], ruler[BAR_MAX + 1];
-	int room = l->bar - 1, n;
+	char label[64], when[32], ruler[BAR_MAX + 1];
+	int room = l->bar - 1, pad = lead(l);
 
 	if (ax->scale_ms >= 1)
-		n = snprintf(label, sizeof(label), "%.0f ms per column", ax->scale_ms);
+		snprintf(label, sizeof(label), "%.0f ms per column", ax->scale_ms);
 	else
-		n = snprintf(label, sizeof(label), "%g ms per column", ax->scale_ms);
-	wall_clock(when, sizeof(when), ax->origin, o->epoch_offset);
-	if (n + 6 + (int)strlen(when) <= l->name)
-		snprintf(label + n, sizeof(label) - n, ", 0 = %s", when);
+		snprintf(label, sizeof(label), "%g ms per column", ax->scale_ms);
 	for (int i = 0; i < room && i < BAR_MAX; i++)
 		ruler[i] = i % TICK ? '-' : '+';
 	ruler[room < BAR_MAX ? room : BAR_MAX] = '\0';
-	fprintf(o->f, "%s%*s%s  %s%s\n", o->color ? DIM : "", lead(l), "scale: ", ruler, label,
-		o->color ? RESET : "");
+	fputs(o->color ? DIM : "", o->f);
+	if (l->time) {
+		wall_clock(when, sizeof(when), ax->origin, o->epoch_offset);
+		fprintf(o->f, "%-*s ", l->time, when);
+		pad -= l->time + 1;
+	}
+	fprintf(o->f, "%*s%s  %s%s\n", pad, "scale: ", ruler, label, o->color ? RESET : "");
 }
 
 static const char *status_color(const struct entry *e)
