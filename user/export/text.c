@@ -1,25 +1,53 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Text: a live waterfall, one row per entry, like a browser's network panel:
+ * Text: a live waterfall, one row per entry, like DevTools' network panel:
  *
- *   TIME         PID/COMM   STATUS TOTAL(ms) WATERFALL      NAME
- *   12:00:00.001 812/curl      200     5.210 ddcccsssswwr   https://a.example/x
+ *   TIME         PID/COMM   STATUS TOTAL(ms) WATERFALL   NAME
+ *   12:00:00.001                     scale: +--------  50 ms per column
+ *   12:00:00.001 812/curl      200   506.208 csw         a.example/x
+ *   12:00:00.002 812/curl      200   508.931 csw         a.example/y
+ *   12:00:00.535 815/curl      200   255.253    w        a.example/z
  *
- * The bar of a row starts at the entry's startTime and ends at its
- * responseEnd. Its length is the entry's duration against a scale that
- * only grows: it starts at the first entry's duration rounded up to 1, 2
- * or 5 times a power of ten (1 ms at least), and grows to the next such
- * value when a longer entry comes; a "scale:" ruler line, under the
- * header and again whenever the scale grows, shows what a full bar is
- * worth. Inside a bar, each phase takes its share of the columns (by
- * largest remainder; a phase that happened gets at least one column when
- * the bar has room for all of them): the phases of export/phases.h,
- * lookup, connect, TLS, waiting and download; time between them is idle.
- * A reused connection has no lookup, connect or TLS. A failed fetch is
- * drawn over the phases it went through, its failed phase running to the
- * failure, then an X. An incomplete entry (the trace ended mid-fetch, facts
- * lost) is drawn as far as it got, then a '>', and says why after its
- * name, like an error: "[incomplete: trace ended]"; it is not an error.
+ * Bars share a time axis: column 0 is the axis' origin, an entry's
+ * startTime, and every column is the same 1, 2 or 5 x 10^n ms; a bar runs
+ * from the column of its startTime to that of its responseEnd (each rounded
+ * to the nearest, one column at least), so fetches made at once overlap
+ * and fetches made one after another follow each other. A row is written
+ * when its entry ends, so the axis is laid out as they come
+ * (text__axis_place): the first entry opens it, taking half of it at most;
+ * an entry ending past its end grows the scale, same origin; one starting
+ * before its origin or after its end, or needing more than ten times the
+ * scale, opens a new axis from its own startTime. Each change prints a
+ * "scale:" line: the origin's wall clock under TIME, a tick every ten
+ * columns over the bar, and "N ms per column". Rows above a scale line are
+ * not redrawn: compare bars under the same one.
+ *
+ * Inside a bar, each phase takes its share of the columns (by largest
+ * remainder; a phase that happened gets at least one column when the bar
+ * has room for all of them): the phases of export/phases.h, lookup,
+ * connect, TLS, waiting and download; time between them is idle. A reused
+ * connection has no lookup, connect or TLS. A failed fetch is drawn over
+ * the phases it went through, its failed phase running to the failure,
+ * then an X. An incomplete entry (the trace ended mid-fetch, facts lost) is
+ * drawn as far as it got, then a '>'. After the name, a failure says
+ * "[PHASE failed: ERROR]" and an incomplete entry "[incomplete: REASON]"
+ * (not an error).
+ *
+ * Every line fits the width: the terminal's, or 80 columns when the output
+ * is not a terminal (a pipe, -o FILE), so that a file reads the same in any
+ * viewer. Names and notes are cut in the middle to fit (the scheme first,
+ * then between the host and the end of the path); a note that does not fit
+ * whole is the error alone, "[ERROR]", or "[incomplete]", and is cut too
+ * when even that does not fit. Under 74 columns the legend, and under 64
+ * the rows' fixed columns, overflow and wrap.
+ *
+ * With --phases (o->phases), five columns give each phase's length in ms,
+ * LOOKUP CONNECT TLS WAIT DOWNLOAD, as export/phases.h cuts them (each on
+ * its own, where curl's -w times add up from the start); '-' for a phase
+ * that did not happen, as a reused connection's first three, and a failed
+ * fetch's phases after the failure. From 160 columns they stand beside the
+ * bar; under that they take its place, and under 100 so do TIME and
+ * PID/COMM, for the name's sake.
  *
  * With colour, phases are blocks of the DevTools colours (lookup teal,
  * connect orange, TLS purple, waiting green, download blue, failures
