@@ -558,5 +558,8 @@ void options__parse(struct options *o, int argc, char **argv)
 		usage_error("--no-follow needs -p, -c or a command: every process is traced");
 	if (o->wire && o->nlibs)
 		usage_error("--lib probes a library, and --wire probes none");
+	if (o->phases && o->format != FMT_TEXT)
+		usage_error("--phases is for -f text: -f %s has every phase's fields already",
+			    output_writers[o->format].name);
 	otel_environment(o);
 }
