@@ -22,9 +22,11 @@ int text__entry(struct output *o, const struct entry *e);
 /* free the writer's state in o->priv; nothing is written */
 void text__close(struct output *o);
 
-/* s made safe for a terminal by tty_escape() (escape.h), cut to max columns
- * with "..." in the middle, keeping scheme://host and the end of the path
- * when there is room for both */
+/* s made safe for a terminal by tty_escape() (escape.h), in at most max
+ * columns (and cap - 1 bytes): whole if it fits; else a URL loses its
+ * "scheme://" first, then its middle ("..."), keeping the host and the end
+ * of the path when the host and 6 more columns fit, else as much of each
+ * end; under 8 columns, the start alone */
 void text__shorten(char *out, size_t cap, const char *s, int max);
 /* "host:port" of a URL, with the scheme's default port when it has none; the
  * bytes as they are (text__shorten escapes them for a terminal) */
