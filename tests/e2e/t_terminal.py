@@ -669,8 +669,8 @@ def test_terminal_timeline(env):
                "%d: the failed row %r is not %s's" % (width, bad["line"], bad_url))
         expect(bad["status"] == "ERR" and bad["bar"].rstrip().endswith("X"),
                "%d: the refused fetch's row %r" % (width, bad["line"]))
-        expect(re.search(r" \[[^\]]+\]$", bad["line"]), "%d: no note after the refused fetch's name: %r"
-               % (width, bad["line"]))
+        expect(re.search(r" \[[^\]]+\]$", bad["line"]),
+               "%d: no note after the refused fetch's name: %r" % (width, bad["line"]))
 
         # --phases, and the JSON of the same fetches from a tracer beside it
         urls, bad_url, script = timeline_script(env, "p%d" % width)
