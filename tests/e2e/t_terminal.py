@@ -500,17 +500,19 @@ TIMELINE_WIDTHS = (80, 120, 200)
 
 def timeline_script(env, tag):
     """Two fetches at once (curl --parallel, a connection each), then two curls one
-    after the other, then a refused connection; the URLs end in tag and a letter.
+    after the other, the second fetching once more on its connection (e, reused),
+    then a refused connection; the URLs end in tag and a letter.
     The parallel ones last 500 ms, the others 250: at any of the widths, each bar
     is a column long at least and all four sit on the first axis. The refused
     one is to a port of its own, so that its JSON entry is this run's."""
     urls = {k: env.url("/delay/%d?t=%s%s" % (ms, tag, k)) for k, ms in
             (("a", 500), ("b", 500), ("c", 250), ("d", 250))}
+    urls["e"] = env.url("/hello?t=%se" % tag)
     bad = "https://127.0.0.1:%d/" % free_port()
     # -Z draws its progress meter even with -s: to /dev/null with its stderr
     script = ("curl -Z --parallel-immediate -sk -o /dev/null -o /dev/null %s %s 2>/dev/null; "
-              "curl -sk -o /dev/null %s; curl -sk -o /dev/null %s; curl -sk %s"
-              % (urls["a"], urls["b"], urls["c"], urls["d"], bad))
+              "curl -sk -o /dev/null %s; curl -sk -o /dev/null -o /dev/null %s %s; curl -sk %s"
+              % (urls["a"], urls["b"], urls["c"], urls["d"], urls["e"], bad))
     return urls, bad, script
 
 
@@ -586,6 +588,9 @@ def check_timeline(v, urls, width):
            % (width, rows["c"]["line"], rows["d"]["line"]))
     expect(max(a[1], b[1]) <= c[0] + max(slack("a", "c"), slack("b", "c")),
            "%d: c began before the parallel ones ended" % width)
+    expect(pos["e"][0] + slack("d", "e") >= d[1],
+           "%d: e, on d's connection after it, began before d ended: %r, %r"
+           % (width, rows["d"]["line"], rows["e"]["line"]))
     return rows
 
 
@@ -641,6 +646,9 @@ def check_phase_columns(rows, entries, width):
                    "%d: %s %s is %r, the JSON entry %.3f ms" % (width, name, p, got, w))
     expect(rows["a"]["phases"]["TLS"] != "-" and rows["d"]["phases"]["TLS"] != "-",
            "%d: new connections without TLS columns" % width)
+    expect(all(rows["e"]["phases"][p] == "-" for p in ("LOOKUP", "CONNECT", "TLS")) and
+           rows["e"]["phases"]["WAIT"] != "-",
+           "%d: the reused connection's columns %r" % (width, rows["e"]["phases"]))
     expect(rows["a"]["phases"]["WAIT"] != "-" and float(rows["a"]["phases"]["WAIT"]) >= 500,
            "%d: /delay/500 waited %r ms" % (width, rows["a"]["phases"]["WAIT"]))
 
