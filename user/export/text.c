@@ -417,14 +417,15 @@ static int drawn(const struct entry *e)
 	return e->response_end > e->start || e->failed_phase || e->incomplete[0];
 }
 
-/* a time on the axis, in columns from its origin, rounded to the nearest */
+/* a time on the axis, in columns from its origin, rounded to the nearest (no axis: 0) */
 static long long axis_col(const struct text_axis *ax, __u64 ts)
 {
-	double ns = ax->scale_ms * 1e6;
+	double ns = ax->scale_ms * 1e6, col;
 
-	if (ts <= ax->origin)
+	if (ts <= ax->origin || !(ns > 0))
 		return 0;
-	return (long long)((double)(ts - ax->origin) / ns + 0.5);
+	col = (double)(ts - ax->origin) / ns + 0.5;
+	return col < 1e9 ? (long long)col : 1000000000LL; /* past any bar, cut at its end */
 }
 
 void text__span(const struct text_axis *ax, const struct entry *e, int room, int *from, int *to)
