@@ -49,6 +49,7 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/events.c tests/unit/prot
 FUZZ_TARGETS := http1 http2 collector redact sanitize tlswire gopclntab
 FUZZ_SRCS := $(COLLECT_SRCS) user/export/redact.c user/export/json.c user/export/phases.c \
 	user/export/filter.c user/export/otlp.c user/export/otlp_json.c \
+	user/export/text.c \
 	user/probe/gopclntab.c \
 	$(COMMON_SRCS)
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))

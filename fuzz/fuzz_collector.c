@@ -15,8 +15,10 @@
  * call or for keys no call had; the losses carried (struct ev_loss) are
  * mostly none, else small or huge, either or both ways. Each record is
  * handed over in a heap copy of exactly its size; the emitted entries are
- * checked for order and for what an incomplete entry may say, and redacted
- * as run.c does.
+ * checked for order and for what an incomplete entry may say, redacted
+ * as run.c does, and written by the text view (80, 120 or 200 columns, with
+ * --phases or not, by the input's size): every line it writes must fit the
+ * width and be printable ASCII.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -25,11 +27,13 @@
 #include <string.h>
 #include "tlstrace.h"
 #include "collect/collector.h"
+#include "export/output.h"
 #include "export/phases.h"
 #include "export/filter.h"
 #include "export/otlp.h"
 #include "export/otlp_json.h"
 #include "export/redact.h"
+#include "export/text.h"
 
 union record {
 	struct ev_hdr hdr;
@@ -185,6 +189,47 @@ static int same_count(const struct headers *a, const struct headers *b)
 	return !a ? !b : b && a->n + a->dropped == b->n + b->dropped;
 }
 
+/* the text view of this input's entries, in a buffer */
+static struct output text_out;
+static char *text_buf;
+static size_t text_size;
+
+static void text_start(size_t size)
+{
+	static const int widths[] = { 80, 120, 200 };
+
+	memset(&text_out, 0, sizeof(text_out));
+	text_out.format = FMT_TEXT;
+	text_out.width = widths[size % 3];
+	text_out.phases = (size >> 1) & 1;
+	text_buf = NULL;
+	text_out.f = open_memstream(&text_buf, &text_size);
+}
+
+/* every line within the width, and nothing but printable ASCII */
+static void text_end(void)
+{
+	int col = 0;
+
+	if (!text_out.f)
+		return;
+	text__close(&text_out);
+	fclose(text_out.f);
+	for (size_t i = 0; text_buf && i < text_size; i++) {
+		unsigned char ch = (unsigned char)text_buf[i];
+
+		if (ch == '\n') {
+			col = 0;
+			continue;
+		}
+		if (ch < 0x20 || ch > 0x7e || ++col > text_out.width)
+			abort();
+	}
+	free(text_buf);
+	text_buf = NULL;
+	text_out.f = NULL;
+}
+
 static void check_entry(const struct entry *e, void *ctx)
 {
 	const __u64 t[] = { e->start,	      e->lookup_start,	 e->lookup_end,
@@ -240,6 +285,8 @@ static void check_entry(const struct entry *e, void *ctx)
 			free(json);
 		}
 	}
+	if (text_out.f)
+		text__entry(&text_out, &red); /* -ENOMEM aside, it cannot fail */
 	/* every writer's phases: none ends before it starts, nor the entry */
 	phases__get(e, &ph);
 	if (ph.end < ph.start)
@@ -286,6 +333,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!c)
 		return 0;
+	text_start(size);
 	/* an odd-sized input runs in --timing-only mode */
 	if (size & 1) {
 		collector__set_timing_only(c);
@@ -417,5 +465,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	collector__flush(c, now + 1);
 	collector__free(c);
+	text_end();
 	return 0;
 }

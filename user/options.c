@@ -32,6 +32,7 @@ static const char doc[] =
 	"  tlstrace -p 1234 -f json -o t.jsonl       # a process and its descendants\n"
 	"  tlstrace -p 1234 --no-follow              # that process alone\n"
 	"  tlstrace -c python3 -d 10s                # processes named python3, 10 s\n"
+	"  tlstrace --phases -- curl -s URL1 URL2    # each phase's ms, as curl -w\n"
 	"  tlstrace -f json                          # the whole host\n"
 	"  tlstrace --lib /opt/app/bin/app -c app    # OpenSSL built into a program\n"
 	"  tlstrace --lib /usr/bin/prometheus -c prometheus  # Go, from its start\n"
@@ -61,6 +62,7 @@ enum {
 	OPT_LIB,
 	OPT_NO_COLOR,
 	OPT_BY_PROCESS,
+	OPT_PHASES,
 	OPT_NO_REDACT,
 	OPT_OTLP,
 	OPT_OTLP_PROTOCOL,
@@ -115,6 +117,11 @@ static const struct argp_option opts[] = {
 	  0 },
 	{ "no-color", OPT_NO_COLOR, NULL, 0,
 	  "Plain text even on a terminal (also when NO_COLOR is set)", 0 },
+	{ "phases", OPT_PHASES, NULL, 0,
+	  "Text: a column per phase, in ms (LOOKUP CONNECT TLS WAIT DOWNLOAD, as curl -w's "
+	  "timings but each phase on its own; '-' for a phase that did not happen, as on a reused "
+	  "connection); under 160 columns they take the bar's place",
+	  0 },
 	{ "by-process", OPT_BY_PROCESS, NULL, 0,
 	  "Summarize per process as well as per host; in HAR, one page per process", 0 },
 	{ "no-redact", OPT_NO_REDACT, NULL, 0,
@@ -369,6 +376,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_BY_PROCESS:
 		o->by_process = true;
 		break;
+	case OPT_PHASES:
+		o->phases = true;
+		break;
 	case OPT_NO_REDACT:
 		o->no_redact = true;
 		break;
@@ -622,5 +632,8 @@ void options__parse(struct options *o, int argc, char **argv)
 	if (o->filter.nurls && o->timing_only)
 		usage_error(
 			"--url needs the plaintext, which --timing-only and --wire do not read");
+	if (o->phases && o->format != FMT_TEXT)
+		usage_error("--phases is for -f text: -f %s has every phase's fields already",
+			    output_writers[o->format].name);
 	otel_environment(o);
 }

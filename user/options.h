@@ -30,6 +30,7 @@ struct options {
 	bool no_hold;		   /* --no-hold: no process stopped at a library's load */
 	bool no_color;		   /* --no-color, or NO_COLOR set */
 	bool by_process;	   /* summary rows and HAR pages per process */
+	bool phases;		   /* --phases: text, a column per phase in ms */
 	bool no_redact;		   /* --no-redact: keep credentials in every output */
 	const char *otlp_endpoint; /* --otlp-endpoint URL, NULL if none */
 	/* ...or OpenTelemetry's variable it came from (its name), used as struct otlp_config says

@@ -209,6 +209,7 @@ int run__open(struct run *r, const struct options *o)
 	r->out.format = o->format;
 	r->out.epoch_offset = epoch_offset();
 	r->out.by_process = o->by_process;
+	r->out.phases = o->phases;
 	r->redact = !o->no_redact;
 	r->filter = entry_filter__empty(&o->filter) ? NULL : &o->filter;
 	if (o->format == FMT_TEXT && !(r->sum = summary__new(o->by_process))) {

@@ -51,6 +51,13 @@ def test_errors(env):
         problems.append("--no-follow alone: exit %d, stderr %r (want 2, one line naming it)"
                         % (rc, err.strip()[:100]))
 
+    # the phase columns are the text view's; JSON has the phases' fields
+    rc, _, err = env.procs.run([env.tlstrace, "--phases", "-f", "json", "--", "true"], 10,
+                               "tlstrace --phases -f json")
+    if rc != 2 or not one_line(err) or "--phases" not in err:
+        problems.append("--phases -f json: exit %d, stderr %r (want 2, one line naming it)"
+                        % (rc, err.strip()[:100]))
+
     rc, _, err = env.procs.run([env.tlstrace, "-f", "nope", "--", "true"], 10,
                                "tlstrace -f nope")
     if rc != 2 or not err.strip():

@@ -537,7 +537,8 @@ static void subtest_incomplete_model(void)
 /* the writer's whole output for the three incomplete entries */
 static char *write_incomplete(enum output_format fmt)
 {
-	struct output o = { .format = fmt, .epoch_offset = OFFSET };
+	/* text: wide enough for each note whole after its name */
+	struct output o = { .format = fmt, .epoch_offset = OFFSET, .width = 120 };
 	struct entry e[3];
 	size_t size = 0;
 	char *buf = NULL;

@@ -25,6 +25,7 @@ struct output {
 	int color;	/* text: ANSI colours (a terminal, and colour not turned off) */
 	int width;	/* text: columns to fit, 0 = not a terminal (80 assumed) */
 	int by_process; /* HAR: a page per process */
+	int phases;	/* text: a column per phase, in ms (--phases) */
 	void *priv;	/* the writer's own state */
 };
 

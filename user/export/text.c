@@ -1,25 +1,53 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Text: a live waterfall, one row per entry, like a browser's network panel:
+ * Text: a live waterfall, one row per entry, like DevTools' network panel:
  *
- *   TIME         PID/COMM   STATUS TOTAL(ms) WATERFALL      NAME
- *   12:00:00.001 812/curl      200     5.210 ddcccsssswwr   https://a.example/x
+ *   TIME         PID/COMM   STATUS TOTAL(ms) WATERFALL   NAME
+ *   12:00:00.001                     scale: +--------  50 ms per column
+ *   12:00:00.001 812/curl      200   506.208 csw         a.example/x
+ *   12:00:00.002 812/curl      200   508.931 csw         a.example/y
+ *   12:00:00.535 815/curl      200   255.253    w        a.example/z
  *
- * The bar of a row starts at the entry's startTime and ends at its
- * responseEnd. Its length is the entry's duration against a scale that
- * only grows: it starts at the first entry's duration rounded up to 1, 2
- * or 5 times a power of ten (1 ms at least), and grows to the next such
- * value when a longer entry comes; a "scale:" ruler line, under the
- * header and again whenever the scale grows, shows what a full bar is
- * worth. Inside a bar, each phase takes its share of the columns (by
- * largest remainder; a phase that happened gets at least one column when
- * the bar has room for all of them): the phases of export/phases.h,
- * lookup, connect, TLS, waiting and download; time between them is idle.
- * A reused connection has no lookup, connect or TLS. A failed fetch is
- * drawn over the phases it went through, its failed phase running to the
- * failure, then an X. An incomplete entry (the trace ended mid-fetch, facts
- * lost) is drawn as far as it got, then a '>', and says why after its
- * name, like an error: "[incomplete: trace ended]"; it is not an error.
+ * Bars share a time axis: column 0 is the axis' origin, an entry's
+ * startTime, and every column is the same 1, 2 or 5 x 10^n ms; a bar runs
+ * from the column of its startTime to that of its responseEnd (each rounded
+ * to the nearest, one column at least), so fetches made at once overlap
+ * and fetches made one after another follow each other. A row is written
+ * when its entry ends, so the axis is laid out as they come
+ * (text__axis_place): the first entry opens it, taking half of it at most;
+ * an entry ending past its end grows the scale, same origin; one starting
+ * before its origin or after its end, or needing more than ten times the
+ * scale, opens a new axis from its own startTime. Each change prints a
+ * "scale:" line: the origin's wall clock under TIME, a tick every ten
+ * columns over the bar, and "N ms per column". Rows above a scale line are
+ * not redrawn: compare bars under the same one.
+ *
+ * Inside a bar, each phase takes its share of the columns (by largest
+ * remainder; a phase that happened gets at least one column when the bar
+ * has room for all of them): the phases of export/phases.h, lookup,
+ * connect, TLS, waiting and download; time between them is idle. A reused
+ * connection has no lookup, connect or TLS. A failed fetch is drawn over
+ * the phases it went through, its failed phase running to the failure,
+ * then an X. An incomplete entry (the trace ended mid-fetch, facts lost) is
+ * drawn as far as it got, then a '>'. After the name, a failure says
+ * "[PHASE failed: ERROR]" and an incomplete entry "[incomplete: REASON]"
+ * (not an error).
+ *
+ * Every line fits the width: the terminal's, or 80 columns when the output
+ * is not a terminal (a pipe, -o FILE), so that a file reads the same in any
+ * viewer. Names and notes are cut in the middle to fit (the scheme first,
+ * then between the host and the end of the path); a note that does not fit
+ * whole is the error alone, "[ERROR]", or "[incomplete]", and is cut too
+ * when even that does not fit. Under 74 columns the legend, and under 64
+ * the rows' fixed columns, overflow and wrap.
+ *
+ * With --phases (o->phases), five columns give each phase's length in ms,
+ * LOOKUP CONNECT TLS WAIT DOWNLOAD, as export/phases.h cuts them (each on
+ * its own, where curl's -w times add up from the start); '-' for a phase
+ * that did not happen, as a reused connection's first three, and a failed
+ * fetch's phases after the failure. From 160 columns they stand beside the
+ * bar; under that they take its place, and under 100 so do TIME and
+ * PID/COMM, for the name's sake.
  *
  * With colour, phases are blocks of the DevTools colours (lookup teal,
  * connect orange, TLS purple, waiting green, download blue, failures
@@ -60,47 +88,98 @@ static const char *const seg_name[SEG_NR] = {
 #define YELLOW "\033[38;5;178m"
 
 #define TIME_W 12
+#define WHO_NARROW 14
+#define WHO_WIDE 22 /* from 100 columns */
 #define STATUS_W 6
 #define TOTAL_W 9
 #define BAR_MIN 10
-#define BAR_MAX 60
-#define NAME_MIN 24 /* kept before an error text, when the line must overflow */
-#define TAIL_MIN 6  /* of a path, to keep the host of a URL cut short */
+#define BAR_MIN_PHASES 20 /* a bar beside the phase columns only from this many */
+#define BAR_MAX 80
+#define NAME_MIN_PHASES 30 /* with the phase columns, what goes before the name does */
+#define TAIL_MIN 6	   /* of a path, to keep the host of a URL cut short */
+#define NAME_LEAST 8	   /* a name gives way to a short note down to this */
+#define TICK 10		   /* columns between the scale line's ticks */
+#define MIN_SCALE 0.001	   /* ms per column: 1 us */
+#define REGROW_MAX 10	   /* a scale grows at most tenfold at once, else a new axis */
+
+/* the phase columns, right-aligned: widths and titles */
+static const int phase_w[PHASE_NR] = { 7, 7, 7, 7, 8 };
+static const char *const phase_title[PHASE_NR] = { "LOOKUP", "CONNECT", "TLS", "WAIT", "DOWNLOAD" };
+#define PHASES_W (7 + 1 + 7 + 1 + 7 + 1 + 7 + 1 + 8)
 
 struct text_state {
-	double scale_ms; /* a full bar; 0 until the first entry */
+	struct text_axis axis;
 };
 
-/* columns of a row at a terminal width */
+/*
+ * Columns of a row at a terminal width, each followed by a space. Without
+ * the phase columns: TIME, PID/COMM, STATUS, TOTAL, the bar (30% of what
+ * is left) and the name. With them, the bar only when it and the name both
+ * have room; else it goes, and so do, while the name has fewer than
+ * NAME_MIN_PHASES columns, PID/COMM's width, TIME, then PID/COMM.
+ */
 struct layout {
-	int width; /* the terminal's, 80 when not one */
-	int who;   /* PID/COMM */
-	int bar;   /* the bar's columns, the last one for the failure mark */
-	int name;  /* what is left for the name */
+	int width;  /* the terminal's, 80 when not one */
+	int time;   /* TIME_W, or 0: no TIME column */
+	int who;    /* PID/COMM, 0: none */
+	int phases; /* PHASES_W, or 0 */
+	int bar;    /* the bar's columns, the last one for the failure mark; 0: none */
+	int name;   /* what is left for the name and an error after it */
 };
 
-static void layout(int width, struct layout *l)
+/* the columns before the bar (or the name, with no bar), their spaces included */
+static int lead(const struct layout *l)
+{
+	return (l->time ? l->time + 1 : 0) + (l->who ? l->who + 1 : 0) + STATUS_W + 1 + TOTAL_W +
+	       1 + (l->phases ? l->phases + 1 : 0);
+}
+
+static int share(int avail, int lo)
+{
+	int bar = avail * 3 / 10;
+
+	return bar < lo ? lo : bar > BAR_MAX ? BAR_MAX : bar;
+}
+
+static void layout(int width, int phases, struct layout *l)
 {
 	int avail;
 
 	l->width = width > 0 ? width : 80;
-	l->who = l->width >= 100 ? 22 : 14;
-	/* the columns, a space after each, and one before the name */
-	avail = l->width - (TIME_W + 1 + l->who + 1 + STATUS_W + 1 + TOTAL_W + 1 + 1);
-	l->bar = avail * 3 / 10;
-	if (l->bar < BAR_MIN)
-		l->bar = BAR_MIN;
-	if (l->bar > BAR_MAX)
-		l->bar = BAR_MAX;
-	l->name = avail - l->bar;
+	l->time = TIME_W;
+	l->who = l->width >= 100 ? WHO_WIDE : WHO_NARROW;
+	l->phases = phases ? PHASES_W : 0;
+	avail = l->width - lead(l) - 1; /* the bar and the name, and the space between */
+	if (!phases) {
+		l->bar = share(avail, BAR_MIN);
+		l->name = avail - l->bar;
+		if (l->name < 8)
+			l->name = 8;
+		return;
+	}
+	if (avail - BAR_MIN_PHASES >= NAME_MIN_PHASES) {
+		l->bar = share(avail, BAR_MIN_PHASES);
+		if (avail - l->bar < NAME_MIN_PHASES)
+			l->bar = avail - NAME_MIN_PHASES;
+		l->name = avail - l->bar;
+		return;
+	}
+	l->bar = 0;
+	if (l->width - lead(l) < NAME_MIN_PHASES)
+		l->who = WHO_NARROW;
+	if (l->width - lead(l) < NAME_MIN_PHASES)
+		l->time = 0;
+	if (l->width - lead(l) < NAME_MIN_PHASES)
+		l->who = 0;
+	l->name = l->width - lead(l);
 	if (l->name < 8)
 		l->name = 8;
 }
 
 void text__shorten(char *out, size_t cap, const char *raw, int max)
 {
-	size_t len, keep, from = 0, head, tail, o = 0;
-	const char *host;
+	size_t len, keep, head, tail, hostlen = 0, o = 0;
+	const char *base, *scheme;
 	char *s;
 
 	if (!cap)
@@ -113,39 +192,37 @@ void text__shorten(char *out, size_t cap, const char *raw, int max)
 		return;
 	}
 	len = tty_escape(s, len * 4 + 1, raw, len);
-	host = strstr(s, "://");
 	if (max < 0)
 		max = 0;
 	if ((size_t)max > cap - 1)
 		max = (int)cap - 1;
+	base = s;
+	scheme = strstr(s, "://");
+	if (len > (size_t)max && scheme) {
+		/* the scheme gives way first; then the host is what is kept at the front */
+		base = scheme + 3;
+		len -= (size_t)(base - s);
+		hostlen = strcspn(base, "/?#");
+	}
 	if (len <= (size_t)max) {
-		memcpy(out, s, len);
+		memcpy(out, base, len);
 		o = len;
-	} else if (host && len - (host + 3 - s) <= (size_t)max && max >= 16) {
-		o = len - (host + 3 - s); /* the scheme gives way first */
-		memcpy(out, host + 3, o);
 	} else if (max < 8) {
-		memcpy(out, s, max);
+		memcpy(out, base, max);
 		o = max;
 	} else {
 		keep = (size_t)max - 3;
-		/* scheme://host[:port], or the host alone, and the end of the path */
-		head = 0;
-		if (host) {
-			head = host + 3 - s + strcspn(host + 3, "/?#");
-			if (head + TAIL_MIN > keep)
-				from = host + 3 - s;
-		}
-		if (!head || head - from + TAIL_MIN > keep) {
-			from = 0;
+		/* the host and the end of the path, or the middle cut out */
+		if (hostlen && hostlen + TAIL_MIN <= keep)
+			head = hostlen;
+		else
 			head = (keep + 1) / 2;
-		}
-		tail = keep - (head - from);
-		memcpy(out, s + from, head - from);
-		o = head - from;
+		tail = keep - head;
+		memcpy(out, base, head);
+		o = head;
 		memcpy(out + o, "...", 3);
 		o += 3;
-		memcpy(out + o, s + len - tail, tail);
+		memcpy(out + o, base + len - tail, tail);
 		o += tail;
 	}
 	out[o] = '\0';
@@ -329,25 +406,96 @@ int text__segments(const struct entry *e, int ncols, char *out)
 	return o;
 }
 
-/* columns the entry's bar takes at this scale, the failure mark aside */
-static int bar_cols(const struct entry *e, double scale_ms, int room)
+static __u64 entry_end(const struct entry *e)
 {
-	double ms = e->response_end > e->start ? (double)(e->response_end - e->start) / 1e6 : 0;
-	int n;
-
-	if (scale_ms <= 0)
-		scale_ms = 1;
-	n = (int)(ms / scale_ms * room + 0.5);
-	if (n < 1 && (ms > 0 || e->failed_phase || e->incomplete[0]))
-		n = 1;
-	return n > room ? room : n;
+	return e->response_end > e->start ? e->response_end : e->start;
 }
 
-void text__bar(char *out, size_t cap, const struct entry *e, double scale_ms, int width, int color)
+/* the entry has something to draw: time, or a mark */
+static int drawn(const struct entry *e)
+{
+	return e->response_end > e->start || e->failed_phase || e->incomplete[0];
+}
+
+/* a time on the axis, in columns from its origin, rounded to the nearest (no axis: 0) */
+static long long axis_col(const struct text_axis *ax, __u64 ts)
+{
+	double ns = ax->scale_ms * 1e6, col;
+
+	if (ts <= ax->origin || !(ns > 0))
+		return 0;
+	col = (double)(ts - ax->origin) / ns + 0.5;
+	return col < 1e9 ? (long long)col : 1000000000LL; /* past any bar, cut at its end */
+}
+
+void text__span(const struct text_axis *ax, const struct entry *e, int room, int *from, int *to)
+{
+	long long a = axis_col(ax, e->start), b = axis_col(ax, entry_end(e));
+
+	if (room < 1)
+		room = 1;
+	if (b <= a && drawn(e))
+		b = a + 1;
+	if (a > room - 1)
+		a = room - 1;
+	if (b > room)
+		b = room;
+	if (b < a)
+		b = a;
+	*from = (int)a;
+	*to = (int)b;
+}
+
+/* 1, 2 or 5 times a power of ten, at least ms and at least MIN_SCALE */
+static double nice_scale(double ms)
+{
+	for (double p = MIN_SCALE;; p *= 10) {
+		if (ms <= p)
+			return p;
+		if (ms <= 2 * p)
+			return 2 * p;
+		if (ms <= 5 * p)
+			return 5 * p;
+		if (p > 1e12)
+			return ms;
+	}
+}
+
+static void axis_open(struct text_axis *ax, const struct entry *e, int room)
+{
+	ax->origin = e->start;
+	/* the first entry takes half the axis at most: what follows it has room */
+	ax->scale_ms = nice_scale((double)(entry_end(e) - e->start) / 1e6 * 2 / room);
+}
+
+int text__axis_place(struct text_axis *ax, const struct entry *e, int room)
+{
+	double span_ns, need;
+
+	if (room < 1)
+		room = 1;
+	span_ns = ax->scale_ms * 1e6 * room;
+	if (!ax->scale_ms || e->start < ax->origin || (double)(e->start - ax->origin) >= span_ns) {
+		axis_open(ax, e, room);
+		return TEXT_AXIS_NEW;
+	}
+	if ((double)(entry_end(e) - ax->origin) <= span_ns)
+		return TEXT_AXIS_SAME;
+	need = nice_scale((double)(entry_end(e) - ax->origin) / 1e6 / room);
+	if (need > REGROW_MAX * ax->scale_ms) {
+		axis_open(ax, e, room);
+		return TEXT_AXIS_NEW;
+	}
+	ax->scale_ms = need;
+	return TEXT_AXIS_GROWN;
+}
+
+void text__bar(char *out, size_t cap, const struct entry *e, const struct text_axis *ax, int width,
+	       int color)
 {
 	struct sbuf b = { out, cap, 0 };
 	char segs[BAR_MAX + 64];
-	int room = width - 1, n, cols;
+	int room = width - 1, n, cols, from, to;
 
 	if (!cap)
 		return;
@@ -356,8 +504,10 @@ void text__bar(char *out, size_t cap, const struct entry *e, double scale_ms, in
 		room = sizeof(segs);
 	if (room < 1)
 		room = 1;
-	n = text__segments(e, bar_cols(e, scale_ms, room), segs);
-	cols = n;
+	text__span(ax, e, room, &from, &to);
+	put_chars(&b, ' ', from);
+	n = text__segments(e, to - from, segs);
+	cols = from + n;
 	for (int i = 0; i < n;) {
 		int j = i;
 
@@ -382,19 +532,30 @@ void text__bar(char *out, size_t cap, const struct entry *e, double scale_ms, in
 	put_chars(&b, ' ', width - cols);
 }
 
-/* 1, 2 or 5 times a power of ten, at least ms and at least 1 */
-static double nice_scale(double ms)
+/* ms in at most w columns: 3 decimals while they fit, then fewer, then seconds */
+static void ms_cell(char *buf, size_t cap, double ms, int w)
 {
-	for (double p = 1;; p *= 10) {
-		if (ms <= p)
-			return p;
-		if (ms <= 2 * p)
-			return 2 * p;
-		if (ms <= 5 * p)
-			return 5 * p;
-		if (p > 1e12)
-			return ms;
+	for (int d = 3; d >= 0; d--) {
+		if (snprintf(buf, cap, "%.*f", d, ms) <= w)
+			return;
 	}
+	if (snprintf(buf, cap, "%.0fs", ms / 1000) <= w)
+		return;
+	snprintf(buf, cap, "%.*s", w, "long");
+}
+
+void text__phase_cell(char *buf, size_t cap, const struct entry *e, int k)
+{
+	struct phases p;
+
+	if (!cap)
+		return;
+	phases__get(e, &p);
+	if (k < 0 || k >= PHASE_NR || !phases__has(&p, k)) {
+		snprintf(buf, cap, "-");
+		return;
+	}
+	ms_cell(buf, cap, (double)phases__ns(&p, k) / 1e6, phase_w[k]);
 }
 
 static void wall_clock(char *buf, size_t cap, __u64 ts, __s64 epoch_offset)
@@ -435,34 +596,48 @@ static void legend(struct output *o, int width)
 
 static void header(struct output *o, const struct layout *l)
 {
-	legend(o, l->width);
-	fprintf(o->f, "%s%-*s %-*s %*s %*s %-*s %s%s\n", o->color ? BOLD : "", TIME_W, "TIME",
-		l->who, "PID/COMM", STATUS_W, "STATUS", TOTAL_W, "TOTAL(ms)", l->bar, "WATERFALL",
-		"NAME", o->color ? RESET : "");
+	FILE *f = o->f;
+
+	if (l->bar)
+		legend(o, l->width);
+	fputs(o->color ? BOLD : "", f);
+	if (l->time)
+		fprintf(f, "%-*s ", l->time, "TIME");
+	if (l->who)
+		fprintf(f, "%-*s ", l->who, "PID/COMM");
+	fprintf(f, "%*s %*s ", STATUS_W, "STATUS", TOTAL_W, "TOTAL(ms)");
+	if (l->phases)
+		for (int k = 0; k < PHASE_NR; k++)
+			fprintf(f, "%*s ", phase_w[k], phase_title[k]);
+	if (l->bar)
+		fprintf(f, "%-*s ", l->bar, "WATERFALL");
+	fprintf(f, "NAME%s\n", o->color ? RESET : "");
 }
 
-/* what a full bar is worth, under the WATERFALL column: |--- 5 ms ---| */
-static void ruler(struct output *o, const struct layout *l, double scale_ms)
+/*
+ * The axis over the bar column: its origin's wall clock in the TIME column
+ * (the same on every line of one axis, a new one on a new axis), a tick
+ * every TICK columns from the origin, and "N ms per column" in the name's.
+ */
+static void scale_line(struct output *o, const struct layout *l, const struct text_axis *ax)
 {
-	int room = l->bar - 1, lead = TIME_W + 1 + l->who + 1 + STATUS_W + 1 + TOTAL_W + 1, n;
-	char label[32], line[BAR_MAX + 1];
+	char label[64], when[32], ruler[BAR_MAX + 1];
+	int room = l->bar - 1, pad = lead(l);
 
-	if (scale_ms >= 1000)
-		n = snprintf(label, sizeof(label), "%g s", scale_ms / 1000);
+	if (ax->scale_ms >= 1)
+		snprintf(label, sizeof(label), "%.0f ms per column", ax->scale_ms);
 	else
-		n = snprintf(label, sizeof(label), "%g ms", scale_ms);
-	fprintf(o->f, "%s%*s", o->color ? DIM : "", lead, "scale: ");
-	if (n + 6 > room || room > BAR_MAX) {
-		fprintf(o->f, "%s a bar", label);
-	} else {
-		memset(line, '-', room);
-		line[0] = line[room - 1] = '|';
-		line[(room - n + 1) / 2 - 1] = line[(room - n + 1) / 2 + n] = ' ';
-		memcpy(line + (room - n + 1) / 2, label, n);
-		line[room] = '\0';
-		fputs(line, o->f);
+		snprintf(label, sizeof(label), "%g ms per column", ax->scale_ms);
+	for (int i = 0; i < room && i < BAR_MAX; i++)
+		ruler[i] = i % TICK ? '-' : '+';
+	ruler[room < BAR_MAX ? room : BAR_MAX] = '\0';
+	fputs(o->color ? DIM : "", o->f);
+	if (l->time) {
+		wall_clock(when, sizeof(when), ax->origin, o->epoch_offset);
+		fprintf(o->f, "%-*s ", l->time, when);
+		pad -= l->time + 1;
 	}
-	fprintf(o->f, "%s\n", o->color ? RESET : "");
+	fprintf(o->f, "%*s%s  %s%s\n", pad, "scale: ", ruler, label, o->color ? RESET : "");
 }
 
 static const char *status_color(const struct entry *e)
@@ -478,14 +653,63 @@ static const char *status_color(const struct entry *e)
 	return "";
 }
 
+/*
+ * The name and, after it, a failure's or an incomplete entry's note, in
+ * width columns together: both whole when they fit. Else the note is the
+ * error alone, "[ERROR]" (the bar and ERR say a phase failed), or
+ * "[incomplete]" (the bar's '>' says so too): whole if the name keeps
+ * NAME_LEAST columns, else the name keeps half the columns (all of itself
+ * if less, its scheme aside) and the note has the rest; each is cut in the
+ * middle by text__shorten, which keeps a URL's host and the end of its path.
+ */
+static void name_and_note(const struct entry *e, int width, char *name, size_t ncap, char *note,
+			  size_t ecap)
+{
+	char raw[sizeof(e->error) + 64];
+	int full, elen, name_w, least;
+
+	note[0] = '\0';
+	if (e->failed_phase)
+		snprintf(raw, sizeof(raw), "[%s failed: %s]", e->failed_phase, e->error);
+	else if (e->incomplete[0])
+		snprintf(raw, sizeof(raw), "[incomplete: %s]", e->incomplete);
+	else
+		raw[0] = '\0';
+	if (!raw[0]) {
+		text__shorten(name, ncap, e->name, width);
+		return;
+	}
+	text__shorten(name, ncap, e->name, (int)ncap - 1);
+	full = (int)strlen(name);
+	text__shorten(note, ecap, raw, (int)ecap - 1);
+	elen = (int)strlen(note);
+	if (full + 1 + elen <= width)
+		return;
+	if (e->failed_phase)
+		snprintf(raw, sizeof(raw), "[%s]", e->error);
+	else
+		snprintf(raw, sizeof(raw), "[incomplete]");
+	text__shorten(note, ecap, raw, (int)ecap - 1);
+	elen = (int)strlen(note);
+	/* the name without its scheme, which is the first to go */
+	if (strstr(name, "://"))
+		full -= (int)(strstr(name, "://") + 3 - name);
+	least = full < NAME_LEAST ? full : NAME_LEAST;
+	name_w = width - 1 - elen;
+	if (name_w < least)
+		name_w = full < width / 2 ? full : width / 2;
+	text__shorten(name, ncap, e->name, name_w);
+	text__shorten(note, ecap, raw, width - 1 - (int)strlen(name));
+}
+
 int text__entry(struct output *o, const struct entry *e)
 {
 	struct text_state *st = o->priv;
-	char when[32], who[64], status[16], name[sizeof(e->name)], err[sizeof(e->error) + 32];
-	char bar[BAR_MAX * 24 + 64], raw[sizeof(e->error) + 32];
+	char when[32], who[64], status[16], name[sizeof(e->name)], note[sizeof(e->error) + 64];
+	char bar[BAR_MAX * 24 + 64], raw[64], cell[32];
 	double ms = e->response_end > e->start ? (double)(e->response_end - e->start) / 1e6 : 0;
 	struct layout l;
-	int name_max;
+	FILE *f = o->f;
 
 	if (!st) {
 		st = calloc(1, sizeof(*st));
@@ -493,51 +717,49 @@ int text__entry(struct output *o, const struct entry *e)
 			return -ENOMEM;
 		o->priv = st;
 	}
-	layout(o->width, &l);
+	layout(o->width, o->phases, &l);
 	if (!o->header_done) {
 		header(o, &l);
 		o->header_done = 1;
 	}
-	if (ms > st->scale_ms || !st->scale_ms) {
-		st->scale_ms = nice_scale(ms);
-		ruler(o, &l, st->scale_ms);
-	}
+	if (l.bar && text__axis_place(&st->axis, e, l.bar - 1) != TEXT_AXIS_SAME)
+		scale_line(o, &l, &st->axis);
 
-	wall_clock(when, sizeof(when), e->start, o->epoch_offset);
-	snprintf(raw, sizeof(raw), "%u/%s", e->pid, e->comm);
-	text__shorten(who, sizeof(who), raw, l.who);
+	if (l.time) {
+		wall_clock(when, sizeof(when), e->start, o->epoch_offset);
+		fprintf(f, "%-*s ", l.time, when);
+	}
+	if (l.who) {
+		snprintf(raw, sizeof(raw), "%u/%s", e->pid, e->comm);
+		text__shorten(who, sizeof(who), raw, l.who);
+		fprintf(f, "%-*s ", l.who, who);
+	}
 	if (e->failed_phase)
 		snprintf(status, sizeof(status), "ERR");
 	else if (e->status > 0)
 		snprintf(status, sizeof(status), "%d", e->status);
 	else
 		snprintf(status, sizeof(status), "-");
-	text__bar(bar, sizeof(bar), e, st->scale_ms, l.bar, o->color);
-
-	err[0] = '\0';
-	if (e->failed_phase) {
-		snprintf(raw, sizeof(raw), "[%s failed: %s]", e->failed_phase, e->error);
-		text__shorten(err, sizeof(err), raw, sizeof(err) - 1);
-	} else if (e->incomplete[0]) {
-		snprintf(raw, sizeof(raw), "[incomplete: %s]", e->incomplete);
-		text__shorten(err, sizeof(err), raw, sizeof(err) - 1);
+	fprintf(f, "%s%*s%s %*.3f ", o->color ? status_color(e) : "", STATUS_W, status,
+		o->color ? RESET : "", TOTAL_W, ms);
+	if (l.phases)
+		for (int k = 0; k < PHASE_NR; k++) {
+			text__phase_cell(cell, sizeof(cell), e, k);
+			fprintf(f, "%*s ", phase_w[k], cell);
+		}
+	if (l.bar) {
+		text__bar(bar, sizeof(bar), e, &st->axis, l.bar, o->color);
+		fprintf(f, "%s ", bar);
 	}
-	/* the error stays whole: the name gives way, down to NAME_MIN */
-	name_max = l.name - (err[0] ? (int)strlen(err) + 1 : 0);
-	if (name_max < l.name && name_max < NAME_MIN)
-		name_max = l.name < NAME_MIN ? l.name : NAME_MIN;
-	text__shorten(name, sizeof(name), e->name, name_max);
-
-	fprintf(o->f, "%-*s %-*s %s%*s%s %*.3f %s %s", TIME_W, when, l.who, who,
-		o->color ? status_color(e) : "", STATUS_W, status, o->color ? RESET : "", TOTAL_W,
-		ms, bar, name);
-	if (err[0])
-		fprintf(o->f, " %s%s%s",
+	name_and_note(e, l.name, name, sizeof(name), note, sizeof(note));
+	fputs(name, f);
+	if (note[0])
+		fprintf(f, " %s%s%s",
 			!o->color	  ? ""
 			: e->failed_phase ? RED
 					  : YELLOW,
-			err, o->color ? RESET : "");
-	fputc('\n', o->f);
+			note, o->color ? RESET : "");
+	fputc('\n', f);
 	return 0;
 }
 
