@@ -562,9 +562,13 @@ static void subtest_axis_place(void)
 	ASSERT_EQ(text__axis_place(&ax, &e, 42), TEXT_AXIS_GROWN, "past the end: grown");
 	ASSERT_NEAR(ax.scale_ms, 10, 1e-9, "250 ms over 42 columns: 10 ms per column");
 	ASSERT_EQ(ax.origin, (__u64)MS(0), "the same origin");
-	shift(&e, 300); /* 450-550: starts after the axis' 420 ms */
-	ASSERT_EQ(text__axis_place(&ax, &e, 42), TEXT_AXIS_NEW, "starts after the end: new axis");
-	ASSERT_EQ(ax.origin, (__u64)MS(450), "from its start");
+	shift(&e, 300); /* 450-550: starts after the axis' 420 ms, follows on it */
+	ASSERT_EQ(text__axis_place(&ax, &e, 42), TEXT_AXIS_GROWN, "starts after the end: grown");
+	ASSERT_EQ(ax.origin, (__u64)MS(0), "still the same origin");
+	ASSERT_NEAR(ax.scale_ms, 20, 1e-9, "550 ms over 42 columns: 20 ms per column");
+	shift(&e, 10000); /* 10.45-10.55 s: more than ten times 20 ms per column */
+	ASSERT_EQ(text__axis_place(&ax, &e, 42), TEXT_AXIS_NEW, "long after: new axis");
+	ASSERT_EQ(ax.origin, (__u64)MS(10450), "from its start");
 	ASSERT_NEAR(ax.scale_ms, 5, 1e-9, "at its own scale");
 	fill(&e); /* 0-100: before the origin */
 	ASSERT_EQ(text__axis_place(&ax, &e, 42), TEXT_AXIS_NEW, "starts before: new axis");

@@ -15,9 +15,10 @@
  * and fetches made one after another follow each other. A row is written
  * when its entry ends, so the axis is laid out as they come
  * (text__axis_place): the first entry opens it, taking half of it at most;
- * an entry ending past its end grows the scale, same origin; one starting
- * before its origin or after its end, or needing more than ten times the
- * scale, opens a new axis from its own startTime. Each change prints a
+ * an entry ending past its end (one that started after it, too) grows the
+ * scale, same origin, so sequential fetches follow on one axis; one
+ * starting before its origin, or needing more than ten times the scale (a
+ * fetch long after the last), opens a new axis from its own startTime. Each change prints a
  * "scale:" line: the origin's wall clock under TIME, a tick every ten
  * columns over the bar, and "N ms per column". Rows above a scale line are
  * not redrawn: compare bars under the same one.
@@ -475,7 +476,7 @@ int text__axis_place(struct text_axis *ax, const struct entry *e, int room)
 	if (room < 1)
 		room = 1;
 	span_ns = ax->scale_ms * 1e6 * room;
-	if (!ax->scale_ms || e->start < ax->origin || (double)(e->start - ax->origin) >= span_ns) {
+	if (!ax->scale_ms || e->start < ax->origin) {
 		axis_open(ax, e, room);
 		return TEXT_AXIS_NEW;
 	}
