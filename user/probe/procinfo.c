@@ -476,3 +476,19 @@ cleanup:
 	free(real);
 	return err;
 }
+
+int procinfo_cgroup_dir(const char *path, char *dir, size_t cap)
+{
+	char root[PATH_MAX];
+	int err = cgroup2_mount(root, sizeof(root));
+
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	if ((size_t)snprintf(dir, cap, "%s%s", root, strcmp(path, "/") ? path : "") >= cap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}

@@ -65,4 +65,7 @@ void procinfo__stats(const struct procinfo *pi, struct procinfo_stats *st);
 int procinfo_cgroup_target(const char *arg, __u64 *id, __u32 *level, char *path, size_t cap,
 			   char *why, size_t whylen);
 
+/* the directory of the cgroup whose path (as /proc/PID/cgroup says it) is path: 0 or -1, errno */
+int procinfo_cgroup_dir(const char *path, char *dir, size_t cap);
+
 #endif /* PROCINFO_H */

@@ -19,6 +19,8 @@
 #include "probe/attach.h"
 #include "probe/command.h"
 #include "probe/probes.h"
+#include "probe/procinfo.h"
+#include "common/escape.h"
 #include "probe/targets.h"
 
 /* the process (thread group) that thread id belongs to; 0 if not known */
@@ -84,6 +86,70 @@ void targets__filter(struct probes *p, const struct options *o)
 	skel->rodata->targ_per_process = targets__per_pid(o, p->multi) && targets__follow(o);
 	_Static_assert(sizeof(skel->rodata->targ_comms) == sizeof(o->comms), "-c names");
 	memcpy((char *)skel->rodata->targ_comms, o->comms, sizeof(o->comms));
+	/* --cgroup: every other choice is narrowed to the cgroup's threads in BPF */
+	skel->rodata->targ_cgroup = o->cgroup ? o->cgroup_id : 0;
+	skel->rodata->targ_cgroup_level = o->cgroup_level;
+}
+
+/*
+ * --cgroup: the processes of the cgroup at dirfd and below it (each
+ * cgroup's cgroup.procs), their libraries attached host-wide; the BPF
+ * programs keep to the cgroup's threads. How many, at most depth levels
+ * down.
+ */
+static int scan_cgroup(struct probes *p, int dirfd, int depth)
+{
+	int fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC), n = 0;
+	struct dirent *d;
+	DIR *dir;
+
+	if (fd >= 0) {
+		FILE *f = fdopen(fd, "re");
+		long pid;
+
+		if (f) {
+			while (fscanf(f, "%ld", &pid) == 1)
+				if (pid > 0 && pid != getpid() &&
+				    attacher__scan_pid(p->att, (pid_t)pid, false) >= 0)
+					n++;
+			fclose(f);
+		} else {
+			close(fd);
+		}
+	}
+	if (depth <= 0 || !(dir = fdopendir(dup(dirfd))))
+		return n;
+	while ((d = readdir(dir))) {
+		int sub;
+
+		if (d->d_type != DT_DIR || d->d_name[0] == '.')
+			continue;
+		sub = openat(dirfd, d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0) {
+			n += scan_cgroup(p, sub, depth - 1);
+			close(sub);
+		}
+	}
+	closedir(dir);
+	return n;
+}
+
+static int select_cgroup(struct probes *p, const struct options *o)
+{
+	char root[PATH_MAX];
+	int fd, n;
+
+	if (procinfo_cgroup_dir(o->cgroup, root, sizeof(root)) ||
+	    (fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "tlstrace: --cgroup %s: %s\n", esc(o->cgroup), strerror(errno));
+		return -errno;
+	}
+	n = scan_cgroup(p, fd, 64);
+	close(fd);
+	if (o->verbose)
+		fprintf(stderr, "tlstrace: %d process%s in cgroup %s at the start\n", n,
+			n == 1 ? "" : "es", esc(o->cgroup));
+	return 0;
 }
 
 static int trace_pid(struct tlstrace_bpf *skel, pid_t pid)
@@ -369,6 +435,11 @@ int targets__select(struct probes *p, const struct options *o, pid_t command)
 
 		if (err)
 			return err;
+	} else if (o->cgroup && !o->ncomms) {
+		int err = select_cgroup(p, o);
+
+		if (err)
+			return err;
 	} else if (!per_pid) {
 		attacher__scan_ldcache(p->att);
 		attacher__scan_all(p->att);
@@ -406,8 +477,14 @@ void targets__announce(const struct options *o)
 		fprintf(stderr, "tlstrace: tracing the given processes%s; Ctrl-C to stop\n",
 			follow ? " and their descendants" : "");
 	else if (o->ncomms)
-		fprintf(stderr, "tlstrace: tracing processes by name%s; Ctrl-C to stop\n",
-			follow ? " and their forks" : "");
+		fprintf(stderr, "tlstrace: tracing processes by name%s%s%s; Ctrl-C to stop\n",
+			follow ? " and their forks" : "", o->cgroup ? " in cgroup " : "",
+			o->cgroup ? esc(o->cgroup) : "");
+	else if (o->cgroup)
+		fprintf(stderr,
+			"tlstrace: tracing the processes of cgroup %s and those below it; "
+			"Ctrl-C to stop\n",
+			esc(o->cgroup));
 	else
 		fprintf(stderr, "tlstrace: tracing every process; Ctrl-C to stop\n");
 }
