@@ -448,9 +448,18 @@ int procinfo_cgroup_target(const char *arg, __u64 *id, __u32 *level, char *path,
 		return -EINVAL;
 	}
 	real = realpath(full, NULL);
+	if (!real && errno == ENOENT && strcmp(full, arg) && !stat(arg, &st)) {
+		/* a path of another file system, taken for a cgroup's */
+		snprintf(why, whylen, "not a cgroup v2 directory (the cgroup v2 mount is %s)",
+			 root);
+		return -ENOTDIR;
+	}
 	if (!real || stat(real, &st) || statfs(real, &sf)) {
 		err = -errno;
-		snprintf(why, whylen, "%s", strerror(errno));
+		if (err == -ENOENT)
+			snprintf(why, whylen, "no such cgroup (no directory %s)", full);
+		else
+			snprintf(why, whylen, "%s", strerror(errno));
 		goto cleanup;
 	}
 	if (!S_ISDIR(st.st_mode) || sf.f_type != CGROUP2_SUPER_MAGIC || strncmp(real, root, rl) ||
