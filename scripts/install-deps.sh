@@ -29,6 +29,8 @@ pkgs=(
 	chromium openjdk-17-jdk-headless
 	# the exports, checked by the tools that read them
 	prometheus tmux
+	# deploy/: the Kubernetes manifest parsed, the systemd unit verified
+	python3-yaml systemd
 )
 
 # bookworm-backports (libbpf 1.4 for uprobe_multi links, bpftool 7.5, Go
