@@ -382,6 +382,7 @@ void run__finish(struct run *r, const struct options *o)
 	holder__stop(r->probes->hold);	      /* and nothing is held any more */
 	report__libraries(r->probes->att, o->stats);
 	report__holds(r->probes->hold, o->stats);
+	report__procinfo(r->procinfo, o->stats);
 	if (r->sum) {
 		summary__print(r->sum, r->out.f, r->out.color, r->out.width);
 		probes__counters(r->probes, cnt);
