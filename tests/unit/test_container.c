@@ -212,6 +212,67 @@ out:
 	rmdir(root);
 }
 
+/*
+ * tlstrace in a cgroup namespace of its own (a container, the host's tree
+ * mounted in): /proc says other pods' paths from its root, "/../../x";
+ * one walk learns where two levels up is, and the next such path is found
+ * without one
+ */
+static void subtest_path_from_namespace(void)
+{
+	char root[] = "/tmp/tlstrace-cgns-XXXXXX", path[512];
+	static const char *dirs[] = {
+		"/k",	     "/k/b",	       "/k/b/podA", "/k/b/podA/ctrA",
+		"/k/b/podB", "/k/b/podB/ctrB", "/k/b/podC", "/k/b/podC/ctrC"
+	};
+	const struct cgroup_info *cg;
+	struct procinfo_stats st;
+	struct procinfo *pi;
+	struct stat s;
+	__u64 ino[8];
+
+	if (!ASSERT_OK_PTR(mkdtemp(root), "mkdtemp"))
+		return;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", root, dirs[i]);
+		ASSERT_EQ(mkdir(path, 0700), 0, dirs[i]);
+		stat(path, &s);
+		ino[i] = s.st_ino;
+	}
+	pi = procinfo__new(root);
+	if (!ASSERT_OK_PTR(pi, "procinfo__new"))
+		goto out;
+	/* our namespace's root is ctrA: podB's container is two levels up, then down */
+	cg = procinfo__cgroup_at(pi, ino[5], "/../../podB/ctrB");
+	if (ASSERT_OK_PTR(cg, "podB") && ASSERT_OK_PTR(cg->path, "podB's path"))
+		ASSERT_STREQ(cg->path, "/k/b/podB/ctrB", "found by a walk");
+	procinfo__stats(pi, &st);
+	ASSERT_EQ(st.cgroup_walks, 1, "one walk");
+	cg = procinfo__cgroup_at(pi, ino[7], "/../../podC/ctrC");
+	if (ASSERT_OK_PTR(cg, "podC") && ASSERT_OK_PTR(cg->path, "podC's path"))
+		ASSERT_STREQ(cg->path, "/k/b/podC/ctrC", "found where the first walk learnt");
+	procinfo__stats(pi, &st);
+	ASSERT_EQ(st.cgroup_walks, 1, "no second walk");
+	/* a path that lies (another directory's): the inode number decides */
+	cg = procinfo__cgroup_at(pi, ino[2], "/../../podC/ctrC");
+	if (ASSERT_OK_PTR(cg, "podA") && ASSERT_OK_PTR(cg->path, "podA's path"))
+		ASSERT_STREQ(cg->path, "/k/b/podA", "the directory of that id");
+	/* up past anything known, or "/.." alone: a walk, nothing learnt wrong */
+	cg = procinfo__cgroup_at(pi, ino[1], "/../../../../../..");
+	if (ASSERT_OK_PTR(cg, "/k/b") && ASSERT_OK_PTR(cg->path, "/k/b's path"))
+		ASSERT_STREQ(cg->path, "/k/b", "found");
+	cg = procinfo__cgroup_at(pi, ino[6], "/../../podC");
+	if (ASSERT_OK_PTR(cg, "podC itself") && ASSERT_OK_PTR(cg->path, "podC itself's path"))
+		ASSERT_STREQ(cg->path, "/k/b/podC", "still found by what was learnt");
+	procinfo__free(pi);
+out:
+	for (int i = sizeof(dirs) / sizeof(dirs[0]) - 1; i >= 0; i--) {
+		snprintf(path, sizeof(path), "%s%s", root, dirs[i]);
+		rmdir(path);
+	}
+	rmdir(root);
+}
+
 static void subtest_exe_from_exec(void)
 {
 	struct procinfo *pi = procinfo__new("/nonexistent");
@@ -399,6 +460,8 @@ TEST(container)
 		subtest_hostile();
 	if (test__start_subtest("path_by_id"))
 		subtest_path_by_id();
+	if (test__start_subtest("path_from_namespace"))
+		subtest_path_from_namespace();
 	if (test__start_subtest("exe_from_exec"))
 		subtest_exe_from_exec();
 	if (test__start_subtest("json_and_har"))

@@ -28,6 +28,7 @@
 #define CGROUPS_MAX 16384 /* cgroups kept */
 #define WALK_MAX 100000	  /* directories one walk of the mount looks at */
 #define WALK_DEPTH 64
+#define PROC_UPS_MAX 64 /* "/.." a /proc/PID/cgroup path may start with, and be understood */
 
 struct exe_str {
 	UT_hash_handle hh;
@@ -57,6 +58,8 @@ struct procinfo {
 	struct proc_ent *procs;
 	struct cg_ent *cgroups;
 	unsigned nexes;
+	/* our cgroup namespace's root's ancestors: up[n], n levels up (see path_of()) */
+	char *up[PROC_UPS_MAX + 1];
 	struct procinfo_stats st;
 };
 
@@ -114,6 +117,8 @@ void procinfo__free(struct procinfo *pi)
 		free((char *)c->info.path);
 		free(c);
 	}
+	for (int i = 0; i <= PROC_UPS_MAX; i++)
+		free(pi->up[i]);
 	free(pi);
 }
 
@@ -309,7 +314,8 @@ static __u64 dir_ino(const char *root, const char *rel)
 	char path[PATH_MAX + CGROUP_PATH_MAX];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s%s", root, rel);
+	if ((size_t)snprintf(path, sizeof(path), "%.*s%s", PATH_MAX, root, rel) >= sizeof(path))
+		return 0;
 	if (stat(path, &st) || !S_ISDIR(st.st_mode))
 		return 0;
 	return st.st_ino;
@@ -378,9 +384,56 @@ static char *walk_for(struct procinfo *pi, __u64 id)
 	return path;
 }
 
+/*
+ * The path under the mount of cgroup id, which /proc/PID/cgroup called
+ * proc_path (NULL: not read). In a cgroup namespace of our own (tlstrace in
+ * a container, the host's tree mounted in), /proc says "/../../x/y": up
+ * from our namespace's root, whose ancestors are learnt from the walks
+ * that found such paths, so that a walk is made once per depth, not once
+ * per cgroup. A copy, or NULL.
+ */
+static char *path_of(struct procinfo *pi, __u64 id, const char *proc_path)
+{
+	char try[CGROUP_PATH_MAX];
+	const char *rel = proc_path;
+	char *path;
+	int ups = 0;
+
+	if (dir_ino(pi->root, "") == id)
+		return strdup("/");
+	while (rel && !strncmp(rel, "/..", 3) && (rel[3] == '/' || !rel[3]) && ups < PROC_UPS_MAX) {
+		rel += 3;
+		ups++;
+	}
+	if (rel && !ups && dir_ino(pi->root, rel) == id)
+		return strdup(rel);
+	if (rel && ups && *rel && pi->up[ups]) {
+		if ((size_t)snprintf(try, sizeof(try), "%s%s", pi->up[ups], rel) < sizeof(try) &&
+		    dir_ino(pi->root, try) == id)
+			return strdup(try);
+	}
+	path = walk_for(pi, id);
+	if (path && rel && ups && *rel && !pi->up[ups]) {
+		size_t pl = strlen(path), rl = strlen(rel);
+
+		/* what rel went up to: the path less rel, if rel ends it */
+		if (pl > rl && !strcmp(path + pl - rl, rel))
+			pi->up[ups] = strndup(path, pl - rl);
+	}
+	return path;
+}
+
 const struct cgroup_info *procinfo__cgroup(struct procinfo *pi, __u32 pid, __u64 id)
 {
 	char buf[CGROUP_PATH_MAX];
+
+	if (!pi || !id || !pid || proc_cgroup(pid, buf, sizeof(buf)))
+		return procinfo__cgroup_at(pi, id, NULL);
+	return procinfo__cgroup_at(pi, id, buf);
+}
+
+const struct cgroup_info *procinfo__cgroup_at(struct procinfo *pi, __u64 id, const char *proc_path)
+{
 	struct cg_ent *c;
 	char *path = NULL;
 
@@ -393,14 +446,8 @@ const struct cgroup_info *procinfo__cgroup(struct procinfo *pi, __u32 pid, __u64
 		pi->st.full++;
 		return NULL;
 	}
-	if (pi->root[0]) {
-		if (dir_ino(pi->root, "") == id)
-			path = strdup("/");
-		else if (pid && !proc_cgroup(pid, buf, sizeof(buf)) && dir_ino(pi->root, buf) == id)
-			path = strdup(buf);
-		else
-			path = walk_for(pi, id);
-	}
+	if (pi->root[0])
+		path = path_of(pi, id, proc_path);
 	if (!path)
 		pi->st.cgroup_unknown++;
 	c = calloc(1, sizeof(*c));

@@ -47,6 +47,12 @@ const char *procinfo__exe(struct procinfo *pi, __u32 pid, __u64 proc_start);
 const struct cgroup_info *procinfo__cgroup(struct procinfo *pi, __u32 pid, __u64 id);
 
 /*
+ * The same, with the path /proc/PID/cgroup gave (NULL: none): what
+ * procinfo__cgroup() does once it has read it
+ */
+const struct cgroup_info *procinfo__cgroup_at(struct procinfo *pi, __u64 id, const char *proc_path);
+
+/*
  * A ring-buffer record, looked at before the collector gets it: an exec
  * (struct ev_exec) names the process's executable from BPF, a fork gives
  * the child its parent's. Other records, and short ones, are passed by.
