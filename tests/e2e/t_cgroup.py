@@ -7,6 +7,7 @@ mount and removes them; a process is put in one by writing its pid to the
 cgroup's cgroup.procs."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -31,8 +32,9 @@ class Cgroups:
     """A cgroup of the test's own (and a child of it) under the cgroup v2
     mount, removed at the end once the processes put in them are gone."""
 
-    def __init__(self, env, test):
+    def __init__(self, env, test, more=()):
         self.env = env
+        self.more = list(more)  # more children, by name
         self.mount = cgroup2_mount()
         self.rel = "/tlstrace-e2e-%d-%s" % (os.getpid(), test)
         self.dir = self.mount + self.rel
@@ -44,6 +46,8 @@ class Cgroups:
         try:
             os.mkdir(self.dir)
             os.mkdir(self.child_dir)
+            for name in self.more:
+                os.mkdir(os.path.join(self.dir, name))
         except OSError as e:
             self.__exit__()
             raise Skip("cannot make a cgroup under %s: %s" % (self.mount, e))
@@ -52,7 +56,7 @@ class Cgroups:
     def __exit__(self, *exc):
         for p in self.procs:
             self.env.procs.stop(p)
-        for d in (self.child_dir, self.dir):
+        for d in [os.path.join(self.dir, n) for n in self.more] + [self.child_dir, self.dir]:
             deadline = time.monotonic() + 5
             while os.path.isdir(d):
                 try:
@@ -185,3 +189,42 @@ def test_cgroup_errors(env):
             problems.append("%r: exit %d, stderr %r (want 2, one line saying %r)"
                             % (args, rc, err.strip()[:160], says))
     expect(not problems, "; ".join(problems))
+
+
+def test_cgroup_namespace(env):
+    """tlstrace in a cgroup namespace of its own, as in a pod (its root a
+    cgroup of the test's, the host's cgroup tree mounted): two curls in
+    sibling cgroups, whose /proc/PID/cgroup says "/../x" from there, are
+    named by their host paths and ids, the second found without another
+    walk of the tree."""
+    need("curl")
+    need("unshare")
+    env.require_server()
+    base = "https://localhost:%d/hello" % env.port
+    with Cgroups(env, "cgns", more=["tracer", "other"]) as cg:
+        tracer_dir = os.path.join(cg.dir, "tracer")
+        out = env.out_file("cgroup_namespace")
+        errpath = env.path("cgroup_namespace.stderr")
+        with open(errpath, "wb") as err:
+            tracer = env.procs.spawn(cg.run_in(tracer_dir, [
+                "unshare", "--cgroup", env.tlstrace, "--stats", "-f", "json", "-o", out,
+                "--cgroup", cg.rel]), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=err)
+        tracer.out_file, tracer.err_file = out, errpath
+        env.wait_attached(tracer)
+        expect(os.readlink("/proc/%d/ns/cgroup" % tracer.pid) !=
+               os.readlink("/proc/self/ns/cgroup"), "tlstrace is not in a cgroup namespace")
+        cg.curl(cg.child_dir, base + "?child")
+        cg.curl(os.path.join(cg.dir, "other"), base + "?other")
+        stop_tracer(env, tracer)
+        entries = read_entries(out, env.err_hint(tracer))
+        curl = os.path.realpath(shutil.which("curl"))
+        check_named(entries, base + "?child", curl, cg.child_rel, cg.child_dir)
+        check_named(entries, base + "?other", curl, cg.rel + "/other",
+                    os.path.join(cg.dir, "other"))
+        with open(errpath, errors="replace") as f:
+            stats = f.read()
+        walks = [int(w) for w in re.findall(r"procs\.cgroup_walks=(\d+)", stats)]
+        expect(walks and walks[0] <= 1, "walks of the cgroup tree %r, want at most 1: %s"
+               % (walks, stderr_hint(stats)))
+    return "walks of the tree: %d" % walks[0]
