@@ -1872,7 +1872,12 @@ static __always_inline void exec_inherited(__u32 tgid)
 
 #define EXE_DEPTH 64 /* dentries and mounts exe_path() walks through */
 
-/* exe_path()'s scratch: a path is built backwards, ending at exe_buf[MAX_EXE_PATH - 1] */
+/*
+ * exe_path()'s scratch: a path is built backwards, ending at
+ * exe_buf[MAX_EXE_PATH - 1]. Per CPU: an exec on the same CPU that
+ * preempted this one's program (a preemptible kernel) could garble the
+ * path, never overrun it.
+ */
 struct exe_buf {
 	char b[2 * MAX_EXE_PATH];
 };
