@@ -207,8 +207,10 @@ int run__prepare(struct run *r, const struct options *o)
 static void ident_of(void *ctx, const struct ev_hdr *h, struct proc_ident *out)
 {
 	struct procinfo *pi = ctx;
+	char comm[TASK_COMM_LEN];
 
-	out->exe = procinfo__exe(pi, h->pid, h->proc_start);
+	snprintf(comm, sizeof(comm), "%.*s", TASK_COMM_LEN - 1, h->comm);
+	out->exe = procinfo__exe(pi, h->pid, h->proc_start, comm);
 	out->cgroup = procinfo__cgroup(pi, h->pid, h->cgroup);
 }
 

@@ -202,7 +202,7 @@ static void subtest_path_by_id(void)
 	ASSERT_EQ(st.cgroup_unknown, 1, "cgroup_unknown");
 	ASSERT_EQ(st.cgroup_walks, 3, "walks: neither the root nor a kept one");
 	/* our own process: /proc names its executable; another start time is another process */
-	ASSERT_TRUE(procinfo__exe(pi, 0, 0) == NULL, "pid 0");
+	ASSERT_TRUE(procinfo__exe(pi, 0, 0, NULL) == NULL, "pid 0");
 	procinfo__free(pi);
 out:
 	for (int i = sizeof(dirs) / sizeof(dirs[0]) - 1; i >= 0; i--) {
@@ -285,23 +285,35 @@ static void subtest_exe_from_exec(void)
 	x.proc.hdr.type = EV_PROC_EXEC;
 	x.proc.hdr.pid = 0x7ffffff0; /* no such process: only the record can name it */
 	x.proc.hdr.proc_start = 1000;
+	snprintf(x.proc.hdr.comm, sizeof(x.proc.hdr.comm), "curl");
 	snprintf(x.exe, sizeof(x.exe), "/usr/bin/curl");
 	x.exe_len = strlen(x.exe);
 	procinfo__feed(pi, &x, sizeof(x));
-	exe = procinfo__exe(pi, 0x7ffffff0, 1000);
+	exe = procinfo__exe(pi, 0x7ffffff0, 1000, "curl");
 	if (ASSERT_OK_PTR(exe, "named by its exec"))
 		ASSERT_STREQ(exe, "/usr/bin/curl", "exe");
-	ASSERT_TRUE(procinfo__exe(pi, 0x7ffffff0, 2000) == NULL, "another start: another process");
+	ASSERT_TRUE(procinfo__exe(pi, 0x7ffffff0, 2000, "curl") == NULL,
+		    "another start: another process");
+	/* another name: an exec whose record was lost, and /proc cannot say: nothing said */
+	ASSERT_TRUE(procinfo__exe(pi, 0x7ffffff0, 1000, "python3") == NULL, "not the old program");
 	/* a fork: the child runs its parent's program */
+	snprintf(f.hdr.comm, sizeof(f.hdr.comm), "curl");
 	f.hdr.type = EV_PROC_FORK;
 	f.hdr.pid = 0x7ffffff0;
 	f.hdr.proc_start = 1000;
 	f.child = 0x7ffffff1;
 	f.child_start = 1500;
 	procinfo__feed(pi, &f, sizeof(f));
-	exe = procinfo__exe(pi, 0x7ffffff1, 1500);
+	exe = procinfo__exe(pi, 0x7ffffff1, 1500, "curl");
 	if (ASSERT_OK_PTR(exe, "the child's"))
 		ASSERT_STREQ(exe, "/usr/bin/curl", "child's exe");
+	/* the child's exec of a program not named: what was known of it is forgotten */
+	x.proc.hdr.pid = 0x7ffffff1;
+	x.proc.hdr.proc_start = 1500;
+	x.exe_len = 0;
+	procinfo__feed(pi, &x, sizeof(x));
+	ASSERT_TRUE(procinfo__exe(pi, 0x7ffffff1, 1500, "curl") == NULL, "forgotten at exec");
+	x.proc.hdr.proc_start = 1000;
 	/* a path not absolute, a NUL inside, a length past the buffer: not taken */
 	x.proc.hdr.pid = 0x7ffffff2;
 	snprintf(x.exe, sizeof(x.exe), "curl");
@@ -316,7 +328,7 @@ static void subtest_exe_from_exec(void)
 	procinfo__feed(pi, &x, sizeof(x));
 	procinfo__feed(pi, &x, sizeof(x.proc)); /* a short record */
 	for (__u32 pid = 0x7ffffff2; pid <= 0x7ffffff4; pid++)
-		ASSERT_TRUE(procinfo__exe(pi, pid, 1000) == NULL, "refused");
+		ASSERT_TRUE(procinfo__exe(pi, pid, 1000, "curl") == NULL, "refused");
 	procinfo__free(pi);
 }
 

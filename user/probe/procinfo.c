@@ -45,6 +45,8 @@ struct proc_ent {
 	UT_hash_handle hh;
 	struct proc_key key;
 	const char *exe; /* NULL: not known */
+	/* the command name it was known under: another says an exec was missed */
+	char comm[TASK_COMM_LEN];
 };
 
 struct cg_ent {
@@ -188,8 +190,9 @@ static int same_process(__u32 pid, __u64 start)
 	return d > -2 * 1000000000ll / hz && d < 2 * 1000000000ll / hz;
 }
 
-/* a process's executable is exe (NULL: not known) */
-static void remember_exe(struct procinfo *pi, __u32 pid, __u64 start, const char *exe)
+/* a process's executable is exe (NULL: not known), under the command name comm */
+static void remember_exe(struct procinfo *pi, __u32 pid, __u64 start, const char *exe,
+			 const char *comm)
 {
 	struct proc_key k = { .pid = pid, .start = start };
 	struct proc_ent *p;
@@ -197,6 +200,7 @@ static void remember_exe(struct procinfo *pi, __u32 pid, __u64 start, const char
 	HASH_FIND(hh, pi->procs, &k, sizeof(k), p);
 	if (p) {
 		p->exe = exe;
+		snprintf(p->comm, sizeof(p->comm), "%.*s", TASK_COMM_LEN - 1, comm);
 		return;
 	}
 	if (HASH_COUNT(pi->procs) >= PROCS_MAX) {
@@ -211,7 +215,21 @@ static void remember_exe(struct procinfo *pi, __u32 pid, __u64 start, const char
 	if (p) {
 		p->key = k;
 		p->exe = exe;
+		snprintf(p->comm, sizeof(p->comm), "%.*s", TASK_COMM_LEN - 1, comm);
 		HASH_ADD(hh, pi->procs, key, sizeof(p->key), p);
+	}
+}
+
+/* what was known of a process is no more (an exec whose program went unnamed) */
+static void forget_exe(struct procinfo *pi, __u32 pid, __u64 start)
+{
+	struct proc_key k = { .pid = pid, .start = start };
+	struct proc_ent *p;
+
+	HASH_FIND(hh, pi->procs, &k, sizeof(k), p);
+	if (p) {
+		HASH_DEL(pi->procs, p);
+		free(p);
 	}
 }
 
@@ -226,11 +244,15 @@ void procinfo__feed(struct procinfo *pi, const void *rec, size_t len)
 		char exe[MAX_EXE_PATH];
 
 		if (!x->exe_len || x->exe_len >= MAX_EXE_PATH || x->exe[0] != '/' ||
-		    memchr(x->exe, '\0', x->exe_len))
-			return; /* not named: /proc is asked, if it comes to that */
+		    memchr(x->exe, '\0', x->exe_len)) {
+			/* not named: /proc is asked, if it comes to that, not the old program kept
+			 */
+			forget_exe(pi, h->pid, h->proc_start);
+			return;
+		}
 		memcpy(exe, x->exe, x->exe_len);
 		exe[x->exe_len] = '\0';
-		remember_exe(pi, h->pid, h->proc_start, intern(pi, exe));
+		remember_exe(pi, h->pid, h->proc_start, intern(pi, exe), h->comm);
 	} else if (h->type == EV_PROC_FORK && len >= sizeof(struct ev_fork)) {
 		const struct ev_fork *f = rec;
 		struct proc_key k = { .pid = h->pid, .start = h->proc_start };
@@ -238,11 +260,11 @@ void procinfo__feed(struct procinfo *pi, const void *rec, size_t len)
 
 		HASH_FIND(hh, pi->procs, &k, sizeof(k), p);
 		if (p && p->exe)
-			remember_exe(pi, f->child, f->child_start, p->exe);
+			remember_exe(pi, f->child, f->child_start, p->exe, h->comm);
 	}
 }
 
-const char *procinfo__exe(struct procinfo *pi, __u32 pid, __u64 proc_start)
+const char *procinfo__exe(struct procinfo *pi, __u32 pid, __u64 proc_start, const char *comm)
 {
 	struct proc_key k = { .pid = pid, .start = proc_start };
 	char path[64], target[PATH_MAX];
@@ -253,7 +275,11 @@ const char *procinfo__exe(struct procinfo *pi, __u32 pid, __u64 proc_start)
 	if (!pi || !pid)
 		return NULL;
 	HASH_FIND(hh, pi->procs, &k, sizeof(k), p);
-	if (p)
+	/*
+	 * Known under another name: a thread named otherwise, or an exec whose
+	 * record was lost. /proc says which; if it cannot, nothing is said.
+	 */
+	if (p && (!comm || !strncmp(p->comm, comm, TASK_COMM_LEN - 1)))
 		return p->exe;
 	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
 	n = readlink(path, target, sizeof(target) - 1);
@@ -263,8 +289,10 @@ const char *procinfo__exe(struct procinfo *pi, __u32 pid, __u64 proc_start)
 		exe = intern(pi, target);
 	} else {
 		pi->st.exe_unknown++;
+		if (p)
+			return NULL; /* the name it was known by is not this one's */
 	}
-	remember_exe(pi, pid, proc_start, exe);
+	remember_exe(pi, pid, proc_start, exe, comm ? comm : "");
 	return exe;
 }
 

@@ -31,11 +31,14 @@ void procinfo__free(struct procinfo *pi);
 
 /*
  * The executable's path of process pid that started at proc_start
- * (CLOCK_MONOTONIC ns, as ev_hdr has it), /proc/PID/exe's target (a file
- * deleted since: with " (deleted)"); NULL if the process is gone, or pid
- * is another process by now. Owned by pi, valid until procinfo__free().
+ * (CLOCK_MONOTONIC ns, as ev_hdr has it) and whose thread is named comm
+ * (NULL: any name): what its exec record said (procinfo__feed()), else
+ * /proc/PID/exe's target (a file deleted since: with " (deleted)"). A
+ * comm other than the one it was known under is checked in /proc again (an
+ * exec record may have been lost). NULL if the process is gone, or pid is
+ * another process by now. Owned by pi, valid until procinfo__free().
  */
-const char *procinfo__exe(struct procinfo *pi, __u32 pid, __u64 proc_start);
+const char *procinfo__exe(struct procinfo *pi, __u32 pid, __u64 proc_start, const char *comm);
 
 /*
  * The cgroup of id (bpf_get_current_cgroup_id()), which process pid was
