@@ -91,15 +91,19 @@ void targets__filter(struct probes *p, const struct options *o)
 	skel->rodata->targ_cgroup_level = o->cgroup_level;
 }
 
+/* cgroups below --cgroup's whose processes are read at the start */
+#define CGROUP_SCAN_MAX 100000
+
 /*
  * --cgroup: the processes of the cgroup at dirfd and below it (each
  * cgroup's cgroup.procs), their libraries attached host-wide; the BPF
  * programs keep to the cgroup's threads. How many, at most depth levels
- * down.
+ * down and *left more cgroups (a delegated subtree's owner makes as many
+ * as they like).
  */
-static int scan_cgroup(struct probes *p, int dirfd, int depth)
+static int scan_cgroup(struct probes *p, int dirfd, int depth, int *left)
 {
-	int fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC), n = 0;
+	int fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC), n = 0, dfd;
 	struct dirent *d;
 	DIR *dir;
 
@@ -117,16 +121,22 @@ static int scan_cgroup(struct probes *p, int dirfd, int depth)
 			close(fd);
 		}
 	}
-	if (depth <= 0 || !(dir = fdopendir(dup(dirfd))))
+	if (depth <= 0 || (dfd = dup(dirfd)) < 0)
 		return n;
-	while ((d = readdir(dir))) {
+	dir = fdopendir(dfd);
+	if (!dir) {
+		close(dfd);
+		return n;
+	}
+	while ((d = readdir(dir)) && *left > 0) {
 		int sub;
 
-		if (d->d_type != DT_DIR || d->d_name[0] == '.')
+		if (d->d_type != DT_DIR || !strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
 			continue;
+		(*left)--;
 		sub = openat(dirfd, d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub >= 0) {
-			n += scan_cgroup(p, sub, depth - 1);
+			n += scan_cgroup(p, sub, depth - 1, left);
 			close(sub);
 		}
 	}
@@ -137,15 +147,20 @@ static int scan_cgroup(struct probes *p, int dirfd, int depth)
 static int select_cgroup(struct probes *p, const struct options *o)
 {
 	char root[PATH_MAX];
-	int fd, n;
+	int fd, n, left = CGROUP_SCAN_MAX;
 
 	if (procinfo_cgroup_dir(o->cgroup, root, sizeof(root)) ||
 	    (fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "tlstrace: --cgroup %s: %s\n", esc(o->cgroup), strerror(errno));
 		return -errno;
 	}
-	n = scan_cgroup(p, fd, 64);
+	n = scan_cgroup(p, fd, 64, &left);
 	close(fd);
+	if (left <= 0)
+		fprintf(stderr,
+			"tlstrace: warning: --cgroup %s: over %d cgroups below it; the processes "
+			"of the others are traced as they load a TLS library, not at the start\n",
+			esc(o->cgroup), CGROUP_SCAN_MAX);
 	if (o->verbose)
 		fprintf(stderr, "tlstrace: %d process%s in cgroup %s at the start\n", n,
 			n == 1 ? "" : "es", esc(o->cgroup));
