@@ -46,7 +46,7 @@ OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS) $(PROBE_SRCS) $(COLLECT_SR
 USER_HDRS := $(wildcard user/*.h user/*/*.h include/*.h)
 TEST_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/events.c tests/unit/protobuf_reader.c
 # libFuzzer targets: the collector, the parsers, redaction and escaping, with ASan and UBSan
-FUZZ_TARGETS := http1 http2 collector redact sanitize tlswire gopclntab
+FUZZ_TARGETS := http1 http2 collector redact sanitize tlswire gopclntab cgroup
 FUZZ_SRCS := $(COLLECT_SRCS) user/export/redact.c user/export/json.c user/export/phases.c \
 	user/export/filter.c user/export/otlp.c user/export/otlp_json.c \
 	user/export/text.c \

@@ -28,6 +28,12 @@ const volatile __u32 targ_all __weak = 0;    /* trace every process */
 const volatile __u32 targ_follow __weak = 0; /* children of traced processes are traced */
 /* -c NAME, each; the first empty one ends them */
 const volatile char targ_comms[MAX_COMMS][TASK_COMM_LEN] __weak = {};
+/*
+ * --cgroup: only threads in this cgroup v2 (its id, the directory's inode
+ * number) or one below it, at this depth below the root (the root is 0)
+ */
+const volatile __u64 targ_cgroup __weak = 0;
+const volatile __u32 targ_cgroup_level __weak = 0;
 /* --timing-only: no plaintext; TLS sockets' syscalls time the requests */
 const volatile __u32 targ_timing_only __weak = 0;
 /*
@@ -407,9 +413,18 @@ struct {
 	__type(value, struct cipher_owner);
 } ciphertext SEC(".maps") __weak;
 
+/*
+ * Whether process tgid is traced. --cgroup is decided by the current
+ * thread's cgroup, whichever tgid is asked about: every caller asks about
+ * the current process, or (a fork) about a child that starts in its
+ * parent's cgroup. A thread moved out of the cgroup stops being traced at
+ * once, one moved in starts.
+ */
 static __always_inline int is_traced(__u32 tgid)
 {
 	if (tgid == targ_self)
+		return 0;
+	if (targ_cgroup && bpf_get_current_ancestor_cgroup_id(targ_cgroup_level) != targ_cgroup)
 		return 0;
 	if (targ_all)
 		return 1;
@@ -453,6 +468,7 @@ static __always_inline void fill_hdr(struct ev_hdr *h, __u32 type, __u64 ts)
 	h->ns_pid = ns_tgid(task);
 	h->ts = ts;
 	h->proc_start = BPF_CORE_READ(task, group_leader, start_time);
+	h->cgroup = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 

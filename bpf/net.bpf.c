@@ -46,6 +46,7 @@ struct sc_call {
 struct sock_info {
 	__u64 ts;
 	__u64 proc_start;
+	__u64 cgroup;
 	__u32 pid;
 	__u32 tid;
 	__u32 fd;
@@ -180,6 +181,7 @@ int inet_sock_set_state(struct bpf_raw_tracepoint_args *raw)
 
 		info.ts = ts;
 		info.proc_start = e->hdr.proc_start;
+		info.cgroup = e->hdr.cgroup;
 		info.pid = e->hdr.pid;
 		info.tid = e->hdr.tid;
 		info.fd = c.args[0];
@@ -226,6 +228,7 @@ int inet_sock_set_state(struct bpf_raw_tracepoint_args *raw)
 			e->hdr.ns_pid = si->ns_pid;
 			e->hdr.ts = bpf_ktime_get_ns();
 			e->hdr.proc_start = si->proc_start;
+			e->hdr.cgroup = si->cgroup;
 			__builtin_memcpy(e->hdr.comm, si->comm, sizeof(e->hdr.comm));
 			e->sock = sk;
 			e->fd = si->fd;
@@ -1901,11 +1904,110 @@ static __always_inline void exec_inherited(__u32 tgid)
 	bpf_for_each_map_elem(&fds, exec_closed, &tgid, 0);
 }
 
+#define EXE_DEPTH 64 /* dentries and mounts exe_path() walks through */
+
+/*
+ * exe_path()'s scratch: a path is built backwards, ending at
+ * exe_buf[MAX_EXE_PATH - 1]. Per CPU: an exec on the same CPU that
+ * preempted this one's program (a preemptible kernel) could garble the
+ * path, never overrun it.
+ */
+struct exe_buf {
+	char b[2 * MAX_EXE_PATH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exe_buf);
+} exe_bufs SEC(".maps");
+
+struct exe_walk {
+	struct exe_buf *buf;
+	struct dentry *d;
+	struct mount *mnt;
+	__u32 pos;  /* where the path built so far starts in buf */
+	__u32 done; /* 1: at the root; 2: too long */
+};
+
+/* one step of exe_path(): d's name before the path, or up from a mount's root */
+static long exe_step(__u64 i, struct exe_walk *w)
+{
+	struct dentry *d = w->d, *parent = BPF_CORE_READ(d, d_parent);
+	struct mount *mnt = w->mnt;
+	struct qstr q;
+
+	if (d == BPF_CORE_READ(mnt, mnt.mnt_root) || d == parent) {
+		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (up == mnt) {
+			w->done = 1; /* the namespace's root */
+			return 1;
+		}
+		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = up;
+		return 0;
+	}
+	q = BPF_CORE_READ(d, d_name);
+	if (q.len >= w->pos) {
+		w->done = 2;
+		return 1;
+	}
+	w->pos -= q.len;
+	if (bpf_probe_read_kernel(w->buf->b + (w->pos & (MAX_EXE_PATH - 1)),
+				  q.len & (MAX_EXE_PATH - 1), q.name)) {
+		w->done = 2;
+		return 1;
+	}
+	w->pos--;
+	w->buf->b[w->pos & (MAX_EXE_PATH - 1)] = '/';
+	w->d = parent;
+	return 0;
+}
+
+/*
+ * The path of file f from the root of the current mount namespace, as
+ * d_path() gives it (bpf_d_path() is not offered to these programs), into
+ * out (MAX_EXE_PATH bytes): its dentries up to their mount's root, then
+ * the mount it is mounted on, until the namespace's root mount. Its length,
+ * or 0 if it is not shorter than MAX_EXE_PATH, or deeper than EXE_DEPTH
+ * steps (mounts crossed count).
+ */
+static __always_inline __u32 exe_path(struct file *f, char *out)
+{
+	__u32 zero = 0;
+	struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
+	struct exe_walk w = {
+		.buf = bpf_map_lookup_elem(&exe_bufs, &zero),
+		.d = BPF_CORE_READ(f, f_path.dentry),
+		.mnt = (struct mount *)((void *)vm - bpf_core_field_offset(struct mount, mnt)),
+		.pos = MAX_EXE_PATH - 1,
+	};
+
+	if (!w.buf)
+		return 0;
+	w.buf->b[MAX_EXE_PATH - 1] = '\0';
+	bpf_loop(EXE_DEPTH, exe_step, &w, 0);
+	if (w.done != 1)
+		return 0;
+	if (w.pos == MAX_EXE_PATH - 1) {
+		out[0] = '/';
+		out[1] = '\0';
+		return 1;
+	}
+	if (bpf_probe_read_kernel(out, MAX_EXE_PATH, w.buf->b + (w.pos & (MAX_EXE_PATH - 1))))
+		return 0;
+	return MAX_EXE_PATH - 1 - w.pos;
+}
+
 SEC("raw_tp/sched_process_exec")
 int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
 	char comm[TASK_COMM_LEN];
+	struct ev_exec *x;
 	struct ev_proc *e;
 	__u8 one = 1;
 
@@ -1921,11 +2023,14 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	}
 	if (!is_traced(tgid))
 		return 0;
-	e = reserve(sizeof(*e));
-	if (!e)
+	x = reserve(sizeof(*x));
+	if (!x)
 		return 0;
+	e = &x->proc;
 	fill_hdr(&e->hdr, EV_PROC_EXEC, bpf_ktime_get_ns());
 	e->exit_code = 0;
+	x->_pad = 0;
+	x->exe_len = exe_path(BPF_CORE_READ(bprm, file), x->exe);
 	e->held = hold_at_exec(tgid, e->hdr.proc_start);
 	/* the new program may have OpenSSL inside: let user space look at once */
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);

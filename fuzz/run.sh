@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(http1 http2 collector redact sanitize tlswire gopclntab)
+[ ${#targets[@]} -eq 0 ] && targets=(http1 http2 collector redact sanitize tlswire gopclntab cgroup)
 
 make --no-print-directory fuzz >/dev/null || { echo "FAIL fuzz: build"; echo "0 passed, 1 failed"; exit 1; }
 

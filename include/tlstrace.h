@@ -139,9 +139,15 @@ struct ev_hdr {
 	__u32 ns_pid;	  /* the tgid in the process's own pid namespace */
 	__u64 ts;	  /* bpf_ktime_get_ns() */
 	__u64 proc_start; /* the process's start, CLOCK_MONOTONIC ns */
+	/*
+	 * the thread's cgroup v2 (bpf_get_current_cgroup_id(): the inode number
+	 * of its directory under /sys/fs/cgroup) when the record was made
+	 */
+	__u64 cgroup;
 	char comm[TASK_COMM_LEN];
 };
-_Static_assert(sizeof(struct ev_hdr) == 48, "ev_hdr size");
+#define EV_HDR_SIZE 56
+_Static_assert(sizeof(struct ev_hdr) == EV_HDR_SIZE, "ev_hdr size");
 
 /* hdr.ts is the entry of connect() */
 struct ev_connect {
@@ -152,7 +158,7 @@ struct ev_connect {
 	__u16 dport;
 	__u8 daddr[16];
 };
-_Static_assert(sizeof(struct ev_connect) == 48 + 32, "ev_connect size");
+_Static_assert(sizeof(struct ev_connect) == EV_HDR_SIZE + 32, "ev_connect size");
 
 #define MAX_PATH 256
 
@@ -169,7 +175,7 @@ struct ev_lib_open {
 	__s32 fd;
 	char path[MAX_PATH]; /* the file's name (its last component) */
 };
-_Static_assert(sizeof(struct ev_lib_open) == 72 + MAX_PATH, "ev_lib_open size");
+_Static_assert(sizeof(struct ev_lib_open) == EV_HDR_SIZE + 24 + MAX_PATH, "ev_lib_open size");
 
 /*
  * A traced process stopped (SIGSTOP) at the mapping of a TLS library not
@@ -222,7 +228,7 @@ enum {
 	 */
 	ACCEPT_ADOPTED = 1,
 };
-_Static_assert(sizeof(struct ev_accept) == 48 + 48, "ev_accept size");
+_Static_assert(sizeof(struct ev_accept) == EV_HDR_SIZE + 48, "ev_accept size");
 
 /* hdr.pid/tid/comm are those of the connecting thread (from its connect) */
 struct ev_tcp_state {
@@ -238,7 +244,7 @@ struct ev_tcp_state {
 	__u8 saddr[16];
 	__u8 daddr[16];
 };
-_Static_assert(sizeof(struct ev_tcp_state) == 48 + 64, "ev_tcp_state size");
+_Static_assert(sizeof(struct ev_tcp_state) == EV_HDR_SIZE + 64, "ev_tcp_state size");
 
 struct ev_close {
 	struct ev_hdr hdr;
@@ -246,7 +252,7 @@ struct ev_close {
 	__u32 _pad;
 	struct ev_loss lost; /* the socket's data records lost and not carried yet */
 };
-_Static_assert(sizeof(struct ev_close) == 48 + 32, "ev_close size");
+_Static_assert(sizeof(struct ev_close) == EV_HDR_SIZE + 32, "ev_close size");
 
 /* hdr.ts is the return of the call */
 struct ev_ssl_call {
@@ -272,7 +278,7 @@ struct ev_ssl_call {
 	struct ev_loss lost; /* this session's calls lost just before this one */
 	__u8 data[MAX_CAPTURE];
 };
-_Static_assert(sizeof(struct ev_ssl_call) == 48 + 96 + MAX_CAPTURE, "ev_ssl_call size");
+_Static_assert(sizeof(struct ev_ssl_call) == EV_HDR_SIZE + 96 + MAX_CAPTURE, "ev_ssl_call size");
 
 struct ev_ssl_bind {
 	struct ev_hdr hdr;
@@ -286,7 +292,7 @@ struct ev_ssl_bind {
 	__u32 cap;
 	__u8 data[MAX_HELLO];
 };
-_Static_assert(sizeof(struct ev_ssl_bind) == 48 + 40 + MAX_HELLO, "ev_ssl_bind size");
+_Static_assert(sizeof(struct ev_ssl_bind) == EV_HDR_SIZE + 40 + MAX_HELLO, "ev_ssl_bind size");
 
 /* hdr.ts is the return of the read() made inside an SSL call */
 struct ev_tls_in {
@@ -296,7 +302,7 @@ struct ev_tls_in {
 	__u32 cap; /* bytes captured */
 	__u8 data[MAX_TLS_IN];
 };
-_Static_assert(sizeof(struct ev_tls_in) == 48 + 16 + MAX_TLS_IN, "ev_tls_in size");
+_Static_assert(sizeof(struct ev_tls_in) == EV_HDR_SIZE + 16 + MAX_TLS_IN, "ev_tls_in size");
 
 enum io_dir {
 	IO_WRITE = 1,
@@ -363,7 +369,7 @@ struct ev_sock_io {
 	struct ev_loss lost; /* this socket's calls lost just before this one */
 	__u8 data[MAX_CAPTURE];
 };
-_Static_assert(sizeof(struct ev_sock_io) == 48 + 56 + MAX_CAPTURE, "ev_sock_io size");
+_Static_assert(sizeof(struct ev_sock_io) == EV_HDR_SIZE + 56 + MAX_CAPTURE, "ev_sock_io size");
 
 /*
  * The next MAX_CAPTURE bytes of a call whose record (EV_SSL_CALL or
@@ -383,14 +389,14 @@ struct ev_more {
 	__u32 _pad;
 	__u8 data[MAX_CAPTURE];
 };
-_Static_assert(sizeof(struct ev_more) == 48 + 32 + MAX_CAPTURE, "ev_more size");
+_Static_assert(sizeof(struct ev_more) == EV_HDR_SIZE + 32 + MAX_CAPTURE, "ev_more size");
 
 struct ev_ssl_free {
 	struct ev_hdr hdr;
 	__u64 ssl;
 	struct ev_loss lost; /* the session's data records lost and not carried yet */
 };
-_Static_assert(sizeof(struct ev_ssl_free) == 48 + 32, "ev_ssl_free size");
+_Static_assert(sizeof(struct ev_ssl_free) == EV_HDR_SIZE + 32, "ev_ssl_free size");
 
 struct ev_proc {
 	struct ev_hdr hdr;
@@ -402,7 +408,27 @@ struct ev_proc {
 			       space continues it */
 	};
 };
-_Static_assert(sizeof(struct ev_proc) == 48 + 8, "ev_proc size");
+_Static_assert(sizeof(struct ev_proc) == EV_HDR_SIZE + 8, "ev_proc size");
+
+#define MAX_EXE_PATH 256 /* an executable's path an exec record carries: less than this */
+
+/*
+ * EV_PROC_EXEC: the program's file, its path from the root of the
+ * process's mount namespace, as /proc/PID/exe gives it (built by walking
+ * its dentries: see exe_path() in bpf/net.bpf.c), so that a process that
+ * exits before user space reads /proc still has its executable named
+ */
+struct ev_exec {
+	struct ev_proc proc;
+	/*
+	 * bytes of exe; 0: not known (deeper than the walk goes, or not less
+	 * than MAX_EXE_PATH long)
+	 */
+	__u32 exe_len;
+	__u32 _pad;
+	char exe[MAX_EXE_PATH]; /* the path, NUL-terminated */
+};
+_Static_assert(sizeof(struct ev_exec) == EV_HDR_SIZE + 16 + MAX_EXE_PATH, "ev_exec size");
 
 /*
  * hdr is the parent's (the forking thread's), hdr.ts the fork. The child
@@ -415,7 +441,7 @@ struct ev_fork {
 	__u32 child_ns_pid; /* ...as its own pid namespace does */
 	__u64 child_start;  /* the child's start, CLOCK_MONOTONIC ns: its time origin */
 };
-_Static_assert(sizeof(struct ev_fork) == 48 + 16, "ev_fork size");
+_Static_assert(sizeof(struct ev_fork) == EV_HDR_SIZE + 16, "ev_fork size");
 
 /* hdr.ts is the return of getaddrinfo(); addresses in answer order */
 struct ev_dns {
@@ -430,7 +456,8 @@ struct ev_dns {
 	char service[16]; /* the port or service name asked for, "" if none */
 	char name[MAX_DNS_NAME];
 };
-_Static_assert(sizeof(struct ev_dns) == 48 + 24 + MAX_DNS_ADDRS * (2 + 16) + 16 + MAX_DNS_NAME,
+_Static_assert(sizeof(struct ev_dns) ==
+		       EV_HDR_SIZE + 24 + MAX_DNS_ADDRS * (2 + 16) + 16 + MAX_DNS_NAME,
 	       "ev_dns size");
 
 #endif /* TLSTRACE_H */

@@ -32,6 +32,8 @@ pkgs=(
 	# make install's products: tlstrace(8) rendered by man and linted by groff
 	# and mandoc, the completion loaded by bash-completion
 	man-db groff-base mandoc bash-completion
+	# deploy/: the Kubernetes manifest parsed, the systemd unit verified
+	python3-yaml systemd
 )
 
 # bookworm-backports (libbpf 1.4 for uprobe_multi links, bpftool 7.5, Go

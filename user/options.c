@@ -15,6 +15,7 @@
 #include "options.h"
 #include "common/escape.h"
 #include "common/version.h"
+#include "probe/procinfo.h"
 
 const char *argp_program_version = "tlstrace " TLSTRACE_VERSION;
 const char *argp_program_bug_address = NULL;
@@ -25,7 +26,7 @@ static const char doc[] =
 	"\n"
 	"USAGE: tlstrace [OPTIONS] [-- COMMAND [ARGS...]]\n"
 	"\n"
-	"Without -p, -c or a COMMAND, every process on the host is traced.\n"
+	"Without -p, -c, --cgroup or a COMMAND, every process on the host is traced.\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  tlstrace -- curl -s https://example.com/  # a command and its children\n"
@@ -33,6 +34,7 @@ static const char doc[] =
 	"  tlstrace -p 1234 --no-follow              # that process alone\n"
 	"  tlstrace -c python3 -d 10s                # processes named python3, 10 s\n"
 	"  tlstrace --phases -- curl -s URL1 URL2    # each phase's ms, as curl -w\n"
+	"  tlstrace --cgroup /system.slice/nginx.service -f json   # a service, a container\n"
 	"  tlstrace -f json                          # the whole host\n"
 	"  tlstrace --lib /opt/app/bin/app -c app    # OpenSSL built into a program\n"
 	"  tlstrace --lib /usr/bin/prometheus -c prometheus  # Go, from its start\n"
@@ -78,6 +80,7 @@ enum {
 	OPT_HOST,
 	OPT_PORT,
 	OPT_URL,
+	OPT_CGROUP,
 };
 
 /* -f's line in --help: "Output format: " and the writers (set_format_doc) */
@@ -90,6 +93,12 @@ static const struct argp_option opts[] = {
 	{ "comm", 'c', "NAME", 0,
 	  "Trace processes whose command name is NAME and the children they fork (a child that "
 	  "runs a program of another name is no longer traced); repeatable, up to 8 names",
+	  0 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0,
+	  "Trace only processes in this cgroup v2 or below it (a pod's containers): a directory "
+	  "of the cgroup v2 mount (/sys/fs/cgroup/system.slice/app.service), or the path as "
+	  "/proc/PID/cgroup shows it (/system.slice/app.service). With -c: the processes of those "
+	  "names in it",
 	  0 },
 	{ "no-follow", OPT_NO_FOLLOW, NULL, 0,
 	  "With -p, -c or COMMAND: trace those processes alone, not their children", 0 },
@@ -302,6 +311,18 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			usage_error("at most %d -c options", MAX_COMMS);
 		strcpy(o->comms[o->ncomms++], arg);
 		break;
+	case OPT_CGROUP: {
+		static char path[CGROUP_PATH_MAX];
+		char why[160];
+
+		if (o->cgroup)
+			usage_error("--cgroup given twice");
+		if (procinfo_cgroup_target(arg, &o->cgroup_id, &o->cgroup_level, path, sizeof(path),
+					   why, sizeof(why)))
+			usage_error("--cgroup %s: %s", arg, why);
+		o->cgroup = path;
+		break;
+	}
 	case 'd':
 		o->duration_ms = parse_duration(arg);
 		break;
@@ -625,6 +646,10 @@ void options__parse(struct options *o, int argc, char **argv)
 		usage_error("a command cannot be combined with -p or -c");
 	if (o->npids && o->ncomms)
 		usage_error("-p and -c cannot be combined");
+	if (o->cgroup && (o->npids || o->command))
+		usage_error(
+			"--cgroup chooses processes itself: it combines with -c only, not -p or a "
+			"command");
 	if (o->no_follow && !o->command && !o->npids && !o->ncomms)
 		usage_error("--no-follow needs -p, -c or a command: every process is traced");
 	if (o->wire && o->nlibs)

@@ -18,6 +18,10 @@ struct options {
 	int npids;
 	char comms[MAX_COMMS][TASK_COMM_LEN]; /* -c, each */
 	int ncomms;
+	/* --cgroup: its path as /proc/PID/cgroup gives it, NULL if none; its id and depth */
+	const char *cgroup;
+	__u64 cgroup_id;
+	__u32 cgroup_level;
 	long long duration_ms; /* -d: milliseconds, 0 = until stopped */
 	enum output_format format;
 	const char *output; /* NULL = stdout */

@@ -12,6 +12,7 @@
 #include "probe/attach.h"
 #include "probe/hold.h"
 #include "report.h"
+#include "probe/procinfo.h"
 
 static const char *counter_names[CNT_NR] = {
 	[CNT_HIT_HANDSHAKE_ENTER] = "hits.handshake_enter",
@@ -329,4 +330,18 @@ void report__holds(struct holder *h, bool all)
 		(unsigned long long)st.timeouts, (unsigned long long)st.at_exit,
 		(unsigned long long)st.foreign, (unsigned long long)st.gone,
 		(unsigned long long)st.cont_fail);
+}
+
+void report__procinfo(const struct procinfo *pi, bool all)
+{
+	struct procinfo_stats st;
+
+	if (!all)
+		return;
+	procinfo__stats(pi, &st);
+	fprintf(stderr,
+		"tlstrace: stats: procs.exe_unknown=%llu procs.cgroup_unknown=%llu "
+		"procs.cgroup_walks=%llu procs.cache_full=%llu\n",
+		(unsigned long long)st.exe_unknown, (unsigned long long)st.cgroup_unknown,
+		(unsigned long long)st.cgroup_walks, (unsigned long long)st.full);
 }

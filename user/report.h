@@ -57,4 +57,11 @@ void report__holds(struct holder *h, bool all);
  */
 void report__otlp(const struct otlp_stats *st, __u64 own, bool all);
 
+/*
+ * With all, the process lookups' counters (struct procinfo_stats):
+ * executables and cgroup paths not found, walks of the cgroup mount.
+ */
+struct procinfo;
+void report__procinfo(const struct procinfo *pi, bool all);
+
 #endif /* REPORT_H */

@@ -27,6 +27,7 @@
 #include "probe/command.h"
 #include "probe/hold.h"
 #include "probe/probes.h"
+#include "probe/procinfo.h"
 #include "probe/targets.h"
 
 static __s64 real_ns(void)
@@ -156,6 +157,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		if (pe->hdr.type == EV_PROC_EXIT && r->per_pid)
 			attacher__submit_exit(att, pe->hdr.pid);
 	}
+	/* an exec names the program, a fork gives the child its parent's: before any entry asks */
+	procinfo__feed(r->procinfo, data, size);
 	collector__feed(r->col, data, size);
 	return 0;
 }
@@ -202,6 +205,17 @@ int run__prepare(struct run *r, const struct options *o)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* the collector's collector_ident_fn: the process's executable and cgroup, from the host */
+static void ident_of(void *ctx, const struct ev_hdr *h, struct proc_ident *out)
+{
+	struct procinfo *pi = ctx;
+	char comm[TASK_COMM_LEN];
+
+	snprintf(comm, sizeof(comm), "%.*s", TASK_COMM_LEN - 1, h->comm);
+	out->exe = procinfo__exe(pi, h->pid, h->proc_start, comm);
+	out->cgroup = procinfo__cgroup(pi, h->pid, h->cgroup);
 }
 
 int run__open(struct run *r, const struct options *o)
@@ -253,14 +267,16 @@ int run__open(struct run *r, const struct options *o)
 			fprintf(stderr, "tlstrace: sending spans to %s (%s)\n",
 				esc(o->otlp_endpoint), o->otlp_endpoint_var);
 	}
+	r->procinfo = procinfo__new(NULL);
 	r->col = collector__new(on_entry, r);
-	if (!r->col) {
+	if (!r->col || !r->procinfo) {
 		fprintf(stderr, "tlstrace: out of memory\n");
 		return -ENOMEM;
 	}
 	if (o->timing_only)
 		collector__set_timing_only(r->col);
 	collector__set_listening(r->col, targets__listens_on);
+	collector__set_ident(r->col, ident_of, r->procinfo);
 	return 0;
 }
 
@@ -378,6 +394,7 @@ void run__finish(struct run *r, const struct options *o)
 	holder__stop(r->probes->hold);	      /* and nothing is held any more */
 	report__libraries(r->probes->att, o->stats);
 	report__holds(r->probes->hold, o->stats);
+	report__procinfo(r->procinfo, o->stats);
 	if (r->sum) {
 		summary__print(r->sum, r->out.f, r->out.color, r->out.width);
 		probes__counters(r->probes, cnt);
@@ -422,7 +439,9 @@ bool run__close(struct run *r, int err)
 			outfile__strerror(of->err));
 		r->lost = true;
 	}
-	outfile__free(of); /* a prepared output never committed */
+	outfile__free(of);	     /* a prepared output never committed */
+	procinfo__free(r->procinfo); /* after every writer: entries point into it */
+	r->procinfo = NULL;
 	headers_free(&r->red_rq);
 	headers_free(&r->red_rs);
 	return r->lost;

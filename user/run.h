@@ -28,7 +28,8 @@ struct run {
 	struct otlp *otlp;
 	struct metrics *metrics;
 	struct collector *col;
-	struct probes *probes; /* from run__start: the attacher, the counters */
+	struct procinfo *procinfo; /* the executables and cgroups entries name */
+	struct probes *probes;	   /* from run__start: the attacher, the counters */
 	/* from run__loop: the number of the signal that stops the trace, or 0 */
 	const volatile sig_atomic_t *stopping;
 	__u64 deadline;	   /* -d: when to stop (CLOCK_MONOTONIC ns), 0 for never */

@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -154,6 +155,14 @@ def curl_secret_fetch(env, test, opts):
                % (i, e.get("serverIPAddress")))
         expect(e["_comm"] == "curl" and e["_role"] == "client", "entry %d: _comm %r _role %r"
                % (i, e["_comm"], e["_role"]))
+        # the executable and cgroup, as JSON's exe and cgroup (the cgroup: tlstrace's own here)
+        expect(e.get("_exe") == os.path.realpath(shutil.which("curl")), "entry %d: _exe %r"
+               % (i, e.get("_exe")))
+        with open("/proc/self/cgroup") as f:
+            own = [l[3:].rstrip("\n") for l in f if l.startswith("0::")]
+        expect([e.get("_cgroup")] == own and isinstance(e.get("_cgroupId"), int),
+               "entry %d: _cgroup %r _cgroupId %r, the test's cgroup %r"
+               % (i, e.get("_cgroup"), e.get("_cgroupId"), own))
         rq = e["request"]["headers"]
         expect(header(rq, "Host") == [env.url("/").split("/")[2]], "entry %d: Host %r"
                % (i, header(rq, "Host")))

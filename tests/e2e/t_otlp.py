@@ -125,6 +125,17 @@ def check_resource(span, e, what):
     expect(not bad, "%s: resource %s" % (what, ", ".join(bad)))
     expect(isinstance(r.get("process.executable.name"), str) and r["process.executable.name"],
            "%s: no process.executable.name in %r" % (what, r))
+    # the executable is named even when the process (a curl) exited before its entry was sent
+    exe = x.get("exe")
+    expect(exe and os.path.isabs(exe), "%s: the entry names no executable: %r" % (what, x))
+    expect(r.get("process.executable.path") == exe and
+           r.get("process.executable.name") == os.path.basename(exe),
+           "%s: resource's executable %r, %r; the entry's %r"
+           % (what, r.get("process.executable.path"), r.get("process.executable.name"), exe))
+    if "cgroup" in x:
+        expect(r.get("process.linux.cgroup") == "0::" + x["cgroup"],
+               "%s: process.linux.cgroup %r, the entry's cgroup %r"
+               % (what, r.get("process.linux.cgroup"), x["cgroup"]))
     expect(span["scope"].get("name") == "tlstrace", "%s: scope %r" % (what, span["scope"]))
 
 

@@ -13,6 +13,7 @@
 __u32 cur_pid = PID;
 __u32 cur_tid = TID;
 const char *cur_comm = "curl";
+__u64 cur_cgroup;
 
 /* "name: value\n" lines; the entry's own header pointers die with the emit */
 static void flatten(char *out, size_t cap, const struct headers *h)
@@ -42,6 +43,7 @@ bool fx_init(struct fx *f)
 {
 	cur_pid = PID;
 	cur_tid = TID;
+	cur_cgroup = 0;
 	f->s = calloc(1, sizeof(*f->s));
 	if (!ASSERT_OK_PTR(f->s, "calloc sink"))
 		return false;
@@ -69,6 +71,7 @@ void set_hdr(struct ev_hdr *h, __u32 type, __u64 ts)
 	h->tid = cur_tid;
 	h->ts = ts;
 	h->proc_start = ORIGIN;
+	h->cgroup = cur_cgroup;
 	snprintf(h->comm, sizeof(h->comm), "%s", cur_comm);
 }
 

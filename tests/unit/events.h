@@ -66,6 +66,7 @@ const struct entry *nth(const struct fx *f, int n);
 extern __u32 cur_pid;
 extern __u32 cur_tid;
 extern const char *cur_comm;
+extern __u64 cur_cgroup; /* the cgroup id in their headers, 0 unless a test sets it */
 
 void set_hdr(struct ev_hdr *h, __u32 type, __u64 ts);
 

@@ -5,6 +5,7 @@
  * in heap copies of exactly their size, so ASan catches reads past it.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -78,6 +79,73 @@ static void check_ended(const struct entry *e, const char *ctx, __u64 stop, __u3
 #define NO_REQUEST                                                              \
 	(NO_RESPONSE | FIELD_NAME_PATH | FIELD_METHOD | FIELD_REQUEST_HEADERS | \
 	 FIELD_REQUEST_START | FIELD_CONNECT_END)
+
+/* collector_ident_fn of subtest_process_ident: what it was asked, and a fixed answer */
+struct ident_calls {
+	int n;
+	__u64 cgroup[4];
+	__u32 pid[4];
+};
+
+static const struct cgroup_info ident_cg = { .id = 55, .path = "/system.slice/app.service" };
+
+static void ident_answer(void *ctx, const struct ev_hdr *h, struct proc_ident *out)
+{
+	struct ident_calls *calls = ctx;
+
+	if (calls->n < 4) {
+		calls->cgroup[calls->n] = h->cgroup;
+		calls->pid[calls->n] = h->pid;
+	}
+	calls->n++;
+	out->exe = "/usr/bin/curl";
+	out->cgroup = h->cgroup == ident_cg.id ? &ident_cg : NULL;
+}
+
+/*
+ * An entry names the executable and cgroup of the record its connection
+ * was first seen in, asked once per connection: the process moved to
+ * another cgroup since (its later records say so) keeps the connection's.
+ * A failed lookup asks for its own record's.
+ */
+static void subtest_process_ident(void)
+{
+	struct ident_calls calls = {};
+	const struct entry *e;
+	struct fx f = {};
+
+	if (!fx_init(&f))
+		goto out;
+	collector__set_ident(f.c, ident_answer, &calls);
+	cur_cgroup = 55;
+	ev_connect(f.c, 5, SOCK1, 1000);
+	cur_cgroup = 66; /* moved */
+	ev_established(f.c, 5, SOCK1, 1100);
+	ev_bind(f.c, SSL1, 5, BIND_SET_FD, 1150, NULL, 0);
+	ev_handshake(f.c, SSL1, 1200, 1500, 1);
+	ev_write(f.c, SSL1, 1600, 1650, REQ_A);
+	ev_read(f.c, SSL1, 2000, RESP_HELLO);
+	if (!ASSERT_EQ(f.s->n, 1, "one entry"))
+		goto out;
+	e = &f.s->e[0];
+	ASSERT_EQ(calls.n, 1, "asked once, for the connection");
+	ASSERT_EQ(calls.cgroup[0], 55, "with its first record's cgroup");
+	ASSERT_EQ(calls.pid[0], PID, "and process");
+	ASSERT_EQ(e->cgroup_id, 55, "the entry's cgroup: the connection's");
+	ASSERT_TRUE(e->cgroup == &ident_cg, "its path and container, as answered");
+	ASSERT_STREQ(e->exe ? e->exe : "(null)", "/usr/bin/curl", "exe");
+
+	ev_dns(f.c, 3000, 3100, EAI_NONAME, 0, "no-such.example", "443", NULL, 0);
+	if (!ASSERT_EQ(f.s->n, 2, "the failed lookup's entry"))
+		goto out;
+	e = &f.s->e[1];
+	ASSERT_EQ(calls.n, 2, "asked for the lookup's process");
+	ASSERT_EQ(e->cgroup_id, 66, "the lookup's own cgroup");
+	ASSERT_TRUE(e->cgroup == NULL, "not found: id alone");
+	ASSERT_STREQ(e->exe ? e->exe : "(null)", "/usr/bin/curl", "lookup's exe");
+out:
+	fx_fini(&f);
+}
 
 static void subtest_blocking_handshake(void)
 {
@@ -1468,6 +1536,8 @@ TEST(collector)
 	cur_comm = "python3"; /* the process the records come from */
 	if (test__start_subtest("blocking_handshake"))
 		subtest_blocking_handshake();
+	if (test__start_subtest("process_ident"))
+		subtest_process_ident();
 	if (test__start_subtest("headers_kept"))
 		subtest_headers_kept();
 	if (test__start_subtest("nonblocking_handshake"))

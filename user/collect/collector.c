@@ -98,9 +98,11 @@ struct conn {
 	__u64 connect_start;
 	__u64 tcp_end;
 	int tcp_failed;
-	int reset;    /* went from ESTABLISHED straight to CLOSE: a reset */
-	int server;   /* accepted: it reads requests and writes responses */
-	__u32 ns_pid; /* the pid in the process's own namespace */
+	int reset;		 /* went from ESTABLISHED straight to CLOSE: a reset */
+	int server;		 /* accepted: it reads requests and writes responses */
+	__u32 ns_pid;		 /* the pid in the process's own namespace */
+	__u64 cgroup_id;	 /* the cgroup it was first seen in */
+	struct proc_ident ident; /* its process's executable and cgroup */
 	struct h1stream
 		rqs;	 /* HTTP/1: the requests it carries (a client's writes, a server's reads) */
 	__u64 rq_cur;	 /* ...the request whose head is being read: its id */
@@ -211,6 +213,8 @@ struct collector {
 	struct head_budget heads; /* HTTP/1 head bytes held, all connections */
 	int timing_only;	  /* TLS connections timed from their socket syscalls */
 	collector_listening_fn listening;
+	collector_ident_fn ident;
+	void *ident_ctx;
 	collector_wire_done_fn wire_done;
 	void *wire_done_ctx;
 	collector_body_skip_fn body_skip;
@@ -248,6 +252,20 @@ void collector__set_timing_only(struct collector *c)
 void collector__set_listening(struct collector *c, collector_listening_fn fn)
 {
 	c->listening = fn;
+}
+
+void collector__set_ident(struct collector *c, collector_ident_fn fn, void *ctx)
+{
+	c->ident = fn;
+	c->ident_ctx = ctx;
+}
+
+/* the executable and cgroup of the process whose record has header h */
+static void ident_of(struct collector *c, const struct ev_hdr *h, struct proc_ident *out)
+{
+	*out = (struct proc_ident){};
+	if (c->ident)
+		c->ident(c->ident_ctx, h, out);
 }
 
 struct collector *collector__new(collector_emit_fn emit, void *ctx)
@@ -440,6 +458,9 @@ static void entry_common(struct entry *e, const struct conn *cn)
 	e->tid = cn->tid;
 	memcpy(e->comm, cn->comm, sizeof(e->comm));
 	e->comm[sizeof(e->comm) - 1] = '\0';
+	e->exe = cn->ident.exe;
+	e->cgroup_id = cn->cgroup_id;
+	e->cgroup = cn->ident.cgroup;
 	e->role = cn->server ? "server" : "client";
 	e->conn_id = cn->id;
 	e->conn_observed = cn->observed;
@@ -1107,6 +1128,8 @@ static struct conn *conn_new(struct collector *c, const struct ev_hdr *h, __s32 
 	cn->ns_pid = h->ns_pid;
 	cn->tid = h->tid;
 	memcpy(cn->comm, h->comm, sizeof(cn->comm));
+	cn->cgroup_id = h->cgroup;
+	ident_of(c, h, &cn->ident);
 	cn->origin = h->proc_start;
 	cn->last_ts = h->ts;
 	if (!anon)
@@ -1334,6 +1357,7 @@ static void on_dns(struct collector *c, const void *rec, size_t len __attribute_
 	const struct ev_dns *e = rec;
 	const char *svc = e->service, *scheme = "https";
 	char port[24] = "";
+	struct proc_ident ident;
 	struct entry en;
 
 	if (memchr(e->name, '\0', sizeof(e->name)) && address_literal(e->name))
@@ -1358,6 +1382,10 @@ static void on_dns(struct collector *c, const void *rec, size_t len __attribute_
 	en.tid = e->hdr.tid;
 	memcpy(en.comm, e->hdr.comm, sizeof(en.comm));
 	en.comm[sizeof(en.comm) - 1] = '\0';
+	ident_of(c, &e->hdr, &ident);
+	en.exe = ident.exe;
+	en.cgroup_id = e->hdr.cgroup;
+	en.cgroup = ident.cgroup;
 	en.role = "client";
 	snprintf(en.name, sizeof(en.name), "%s://%.*s%s/", scheme, MAX_DNS_NAME - 1, e->name, port);
 	en.start = en.lookup_start = e->ts_enter;

@@ -98,6 +98,22 @@ typedef int (*collector_body_skip_fn)(void *ctx, __u32 pid, __u64 ssl, __u32 dir
 				      const struct body_skip *b);
 void collector__set_body_skip(struct collector *c, collector_body_skip_fn fn, void *ctx);
 
+/*
+ * What a process is beyond its records' header: its executable's path and
+ * its cgroup (struct cgroup_info), looked up with ctx from the header h
+ * (pid, proc_start, cgroup) of the record a connection, or a failed
+ * lookup, is first seen in. Pointers the function hands out must live as
+ * long as the collector; NULL each when not known. Optional: without it,
+ * entries carry the cgroup's id alone.
+ */
+struct cgroup_info;
+struct proc_ident {
+	const char *exe;
+	const struct cgroup_info *cgroup;
+};
+typedef void (*collector_ident_fn)(void *ctx, const struct ev_hdr *h, struct proc_ident *out);
+void collector__set_ident(struct collector *c, collector_ident_fn fn, void *ctx);
+
 /* feed one ring-buffer record; -EINVAL if it is malformed */
 int collector__feed(struct collector *c, const void *rec, size_t len);
 

@@ -11,6 +11,7 @@
 
 #include <linux/types.h>
 #include "collect/headers.h"
+#include "common/container.h"
 
 /*
  * Fields an entry cannot vouch for: bits of entry.unknown, each named as
@@ -78,7 +79,12 @@ struct entry {
 	__u32 ns_pid; /* as the process's own pid namespace sees it */
 	__u32 tid;
 	char comm[16];
-	const char *role; /* "client" */
+	/* the executable's path, NULL if not known (the process gone before it was looked up) */
+	const char *exe;
+	__u64 cgroup_id; /* the cgroup v2 the connection was first seen in (its inode number), 0
+			    unknown */
+	const struct cgroup_info *cgroup; /* ...its path and container, NULL if not looked up */
+	const char *role;		  /* "client" */
 	__u64 conn_id;
 	int reused;
 	int conn_observed; /* the connect (and handshake) were seen */

@@ -620,6 +620,7 @@ static struct json_object *entry_obj(struct output *o, const struct entry *e, co
 		add(j, "_nsPid", json_object_new_int64(e->ns_pid));
 	add(j, "_tid", json_object_new_int64(e->tid));
 	add(j, "_comm", str(e->comm));
+	json__process(j, e, "_");
 	add(j, "_role", json_object_new_string(e->role ? e->role : "client"));
 	add(j, "_reused", json_object_new_boolean(e->reused));
 	if (e->timing_only)

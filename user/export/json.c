@@ -70,6 +70,35 @@ static void add(struct json_object *o, const char *key, struct json_object *v)
 	json_object_object_add(o, key, v);
 }
 
+static void add_as(struct json_object *o, const char *prefix, const char *key,
+		   struct json_object *v)
+{
+	char k[32];
+
+	snprintf(k, sizeof(k), "%s%s", prefix, key);
+	add(o, k, v);
+}
+
+void json__process(struct json_object *o, const struct entry *e, const char *prefix)
+{
+	const struct cgroup_info *cg = e->cgroup;
+
+	if (e->exe)
+		add_as(o, prefix, "exe", text(e->exe));
+	if (cg && cg->path)
+		add_as(o, prefix, "cgroup", text(cg->path));
+	if (e->cgroup_id)
+		add_as(o, prefix, "cgroupId", json_object_new_int64((int64_t)e->cgroup_id));
+	if (!cg)
+		return;
+	if (cg->ct.id[0])
+		add_as(o, prefix, "containerId", text(cg->ct.id));
+	if (cg->ct.runtime)
+		add_as(o, prefix, "containerRuntime", json_object_new_string(cg->ct.runtime));
+	if (cg->ct.pod_uid[0])
+		add_as(o, prefix, "podUid", text(cg->ct.pod_uid));
+}
+
 /* a comma-separated list of ALPN protocol ids, as a JSON array of strings (escaped) */
 static struct json_object *offered(const char *list)
 {
@@ -165,6 +194,7 @@ char *json__entry(const struct entry *e, __s64 epoch_offset)
 		add(x, "nsPid", json_object_new_int64(e->ns_pid));
 	add(x, "tid", json_object_new_int64(e->tid));
 	add(x, "comm", text(e->comm));
+	json__process(x, e, "");
 	add(x, "role", json_object_new_string(e->role ? e->role : "client"));
 	add(x, "method", text(e->method));
 	add(x, "connectionId", json_object_new_int64((int64_t)e->conn_id));

@@ -326,8 +326,14 @@ struct item {
 	/* the request's W3C trace context, when it carried a valid one */
 	int has_parent;
 	unsigned char parent_trace[16], parent_span[8];
-	const char *exe;	 /* in name[], after the URL */
-	const char *trace_state; /* in name[], after exe: "" if none */
+	/* the process's container (struct container_ref), "" each if none */
+	char container_id[CONTAINER_ID_MAX];
+	char pod_uid[POD_UID_MAX];
+	const char *runtime; /* static, or NULL */
+	__u64 cgroup_id;
+	const char *exe;	 /* in name[], after the URL; "" if not known */
+	const char *cgroup;	 /* its path, in name[] after exe; "" if not known */
+	const char *trace_state; /* in name[], after the cgroup: "" if none */
 	char name[];
 };
 
@@ -417,16 +423,19 @@ static void trace_context(const struct headers *h, struct item *it, char *state,
 		state[0] = '\0';
 }
 
-static struct item *item_new(const struct entry *e, const char *exe)
+static struct item *item_new(const struct entry *e)
 {
+	const char *exe = e->exe ? e->exe : "";
+	const char *cg = e->cgroup && e->cgroup->path ? e->cgroup->path : "";
 	char state[TRACE_STATE_MAX + 1];
 	struct item probe = {};
-	size_t nlen = strnlen(e->name, sizeof(e->name)), xlen = strlen(exe), slen;
+	size_t nlen = strnlen(e->name, sizeof(e->name)), xlen = strlen(exe), clen = strlen(cg),
+	       slen;
 	struct item *it;
 
 	trace_context(e->request_headers, &probe, state, sizeof(state));
 	slen = strlen(state);
-	it = calloc(1, sizeof(*it) + nlen + 1 + xlen + 1 + slen + 1);
+	it = calloc(1, sizeof(*it) + nlen + 1 + xlen + 1 + clen + 1 + slen + 1);
 	if (!it)
 		return NULL;
 	it->has_parent = probe.has_parent;
@@ -467,8 +476,16 @@ static struct item *item_new(const struct entry *e, const char *exe)
 	it->name[nlen] = '\0';
 	memcpy(it->name + nlen + 1, exe, xlen + 1);
 	it->exe = it->name + nlen + 1;
-	memcpy(it->name + nlen + 1 + xlen + 1, state, slen + 1);
-	it->trace_state = it->name + nlen + 1 + xlen + 1;
+	memcpy(it->name + nlen + 1 + xlen + 1, cg, clen + 1);
+	it->cgroup = it->exe + xlen + 1;
+	it->cgroup_id = e->cgroup_id;
+	if (e->cgroup) {
+		COPY(it->container_id, e->cgroup->ct.id);
+		COPY(it->pod_uid, e->cgroup->ct.pod_uid);
+		it->runtime = e->cgroup->ct.runtime;
+	}
+	memcpy(it->name + nlen + 1 + xlen + 1 + clen + 1, state, slen + 1);
+	it->trace_state = it->cgroup + clen + 1;
 	return it;
 }
 
@@ -844,7 +861,8 @@ static void item_spans(struct pb *b, const struct item *it, __s64 off)
 
 static int same_process(const struct item *a, const struct item *b)
 {
-	return a->pid == b->pid && !strcmp(a->comm, b->comm) && !strcmp(a->exe, b->exe);
+	return a->pid == b->pid && !strcmp(a->comm, b->comm) && !strcmp(a->exe, b->exe) &&
+	       a->cgroup_id == b->cgroup_id;
 }
 
 /* what every resource says besides its process: the host, and the user's (struct otlp_config) */
@@ -889,6 +907,22 @@ static void resource(struct pb *b, const struct item *it, const struct res_cfg *
 	res_str(b, rc, "process.executable.name", base ? base + 1 : it->comm);
 	if (base)
 		res_str(b, rc, "process.executable.path", it->exe);
+	if (*it->cgroup) {
+		char *line = malloc(strlen(it->cgroup) + 4);
+
+		/* as /proc/PID/cgroup's line says it */
+		if (line) {
+			sprintf(line, "0::%s", it->cgroup);
+			res_str(b, rc, "process.linux.cgroup", line);
+			free(line);
+		}
+	}
+	if (*it->container_id)
+		res_str(b, rc, "container.id", it->container_id);
+	if (it->runtime)
+		res_str(b, rc, "container.runtime.name", it->runtime);
+	if (*it->pod_uid)
+		res_str(b, rc, "k8s.pod.uid", it->pod_uid);
 	if (rc->host && *rc->host)
 		res_str(b, rc, "host.name", rc->host);
 	res_str(b, rc, "telemetry.sdk.name", "tlstrace");
@@ -956,7 +990,7 @@ int otlp__encode(const struct entry *entries, size_t n, __s64 epoch_offset, unsi
 	if (!items)
 		return -ENOMEM;
 	for (size_t i = 0; i < n && !err; i++)
-		if (!(items[i] = item_new(&entries[i], "")))
+		if (!(items[i] = item_new(&entries[i])))
 			err = -ENOMEM;
 	host_name(host, sizeof(host));
 	if (!err)
@@ -1180,11 +1214,6 @@ struct otlp {
 	/* the local ends of our own connections, "ip:port" (under lock) */
 	char own[OWN_ADDRS][64];
 	unsigned own_next;
-
-	/* otlp__entry's: the executable of the last process seen */
-	__u32 exe_pid;
-	char exe_comm[16];
-	char exe[PATH_MAX];
 };
 
 static struct timespec abs_time(__u64 ns)
@@ -1673,29 +1702,13 @@ fail:
 	return NULL;
 }
 
-/* the executable of a process, or "" (cached for the last process) */
-static const char *exe_of(struct otlp *o, const struct entry *e)
-{
-	char path[64];
-	ssize_t n;
-
-	if (o->exe_pid == e->pid && !strncmp(o->exe_comm, e->comm, sizeof(o->exe_comm)))
-		return o->exe;
-	o->exe_pid = e->pid;
-	snprintf(o->exe_comm, sizeof(o->exe_comm), "%s", e->comm);
-	snprintf(path, sizeof(path), "/proc/%u/exe", e->pid);
-	n = readlink(path, o->exe, sizeof(o->exe) - 1);
-	o->exe[n > 0 ? n : 0] = '\0';
-	return o->exe;
-}
-
 void otlp__entry(struct otlp *o, const struct entry *e)
 {
 	struct item *it;
 
 	if (!o)
 		return;
-	it = item_new(e, exe_of(o, e));
+	it = item_new(e);
 	pthread_mutex_lock(&o->lock);
 	if (!it || o->count == o->cap) {
 		o->st.dropped++;

@@ -45,6 +45,14 @@ struct json_object *json__text(const char *str, size_t len);
  */
 struct json_object *json__unknown(__u32 unknown);
 
+/*
+ * The process's executable and container into o, each key prefix + its
+ * name (JSON's tlstrace object: prefix "", HAR's entry: "_"): exe, cgroup
+ * (the path), cgroupId, containerId, containerRuntime, podUid, each only
+ * when known (docs/semantics.md, section 5). Strings escaped as json__text.
+ */
+void json__process(struct json_object *o, const struct entry *e, const char *prefix);
+
 /* the JSON Lines record for an entry, without the newline; free() it */
 char *json__entry(const struct entry *e, __s64 epoch_offset);
 

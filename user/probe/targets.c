@@ -19,6 +19,8 @@
 #include "probe/attach.h"
 #include "probe/command.h"
 #include "probe/probes.h"
+#include "probe/procinfo.h"
+#include "common/escape.h"
 #include "probe/targets.h"
 
 /* the process (thread group) that thread id belongs to; 0 if not known */
@@ -94,6 +96,85 @@ void targets__filter(struct probes *p, const struct options *o)
 	}
 	_Static_assert(sizeof(skel->rodata->targ_comms) == sizeof(o->comms), "-c names");
 	memcpy((char *)skel->rodata->targ_comms, o->comms, sizeof(o->comms));
+	/* --cgroup: every other choice is narrowed to the cgroup's threads in BPF */
+	skel->rodata->targ_cgroup = o->cgroup ? o->cgroup_id : 0;
+	skel->rodata->targ_cgroup_level = o->cgroup_level;
+}
+
+/* cgroups below --cgroup's whose processes are read at the start */
+#define CGROUP_SCAN_MAX 100000
+
+/*
+ * --cgroup: the processes of the cgroup at dirfd and below it (each
+ * cgroup's cgroup.procs), their libraries attached host-wide; the BPF
+ * programs keep to the cgroup's threads. How many, at most depth levels
+ * down and *left more cgroups (a delegated subtree's owner makes as many
+ * as they like).
+ */
+static int scan_cgroup(struct probes *p, int dirfd, int depth, int *left)
+{
+	int fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC), n = 0, dfd;
+	struct dirent *d;
+	DIR *dir;
+
+	if (fd >= 0) {
+		FILE *f = fdopen(fd, "re");
+		long pid;
+
+		if (f) {
+			while (fscanf(f, "%ld", &pid) == 1)
+				if (pid > 0 && pid != getpid() &&
+				    attacher__scan_pid(p->att, (pid_t)pid, false) >= 0)
+					n++;
+			fclose(f);
+		} else {
+			close(fd);
+		}
+	}
+	if (depth <= 0 || (dfd = dup(dirfd)) < 0)
+		return n;
+	dir = fdopendir(dfd);
+	if (!dir) {
+		close(dfd);
+		return n;
+	}
+	while ((d = readdir(dir)) && *left > 0) {
+		int sub;
+
+		if (d->d_type != DT_DIR || !strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		(*left)--;
+		sub = openat(dirfd, d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0) {
+			n += scan_cgroup(p, sub, depth - 1, left);
+			close(sub);
+		}
+	}
+	closedir(dir);
+	return n;
+}
+
+static int select_cgroup(struct probes *p, const struct options *o)
+{
+	char root[PATH_MAX];
+	int fd, n, left = CGROUP_SCAN_MAX;
+
+	if (procinfo_cgroup_dir(o->cgroup, root, sizeof(root)) ||
+	    (fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "tlstrace: --cgroup %s: %s\n", esc(o->cgroup), strerror(errno));
+		return -errno;
+	}
+	n = scan_cgroup(p, fd, 64, &left);
+	close(fd);
+	if (left <= 0)
+		fprintf(stderr,
+			"tlstrace: warning: --cgroup %s: over %d cgroups below it; the processes "
+			"of the others are traced as they load a TLS library, not at the start\n",
+			esc(o->cgroup), CGROUP_SCAN_MAX);
+	if (o->verbose)
+		fprintf(stderr, "tlstrace: %d process%s in cgroup %s at the start\n", n,
+			n == 1 ? "" : "es", esc(o->cgroup));
+	return 0;
 }
 
 static int trace_pid(struct tlstrace_bpf *skel, pid_t pid)
@@ -379,6 +460,11 @@ int targets__select(struct probes *p, const struct options *o, pid_t command)
 
 		if (err)
 			return err;
+	} else if (o->cgroup && !o->ncomms) {
+		int err = select_cgroup(p, o);
+
+		if (err)
+			return err;
 	} else if (!per_pid) {
 		attacher__scan_ldcache(p->att);
 		attacher__scan_all(p->att);
@@ -416,8 +502,14 @@ void targets__announce(const struct options *o)
 		fprintf(stderr, "tlstrace: tracing the given processes%s; Ctrl-C to stop\n",
 			follow ? " and their descendants" : "");
 	else if (o->ncomms)
-		fprintf(stderr, "tlstrace: tracing processes by name%s; Ctrl-C to stop\n",
-			follow ? " and their forks" : "");
+		fprintf(stderr, "tlstrace: tracing processes by name%s%s%s; Ctrl-C to stop\n",
+			follow ? " and their forks" : "", o->cgroup ? " in cgroup " : "",
+			o->cgroup ? esc(o->cgroup) : "");
+	else if (o->cgroup)
+		fprintf(stderr,
+			"tlstrace: tracing the processes of cgroup %s and those below it; "
+			"Ctrl-C to stop\n",
+			esc(o->cgroup));
 	else
 		fprintf(stderr, "tlstrace: tracing every process; Ctrl-C to stop\n");
 }
