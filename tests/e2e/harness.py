@@ -253,6 +253,14 @@ def wait_for_detaches(timeout=20):
 
 # --- entries -----------------------------------------------------------------
 
+def to_port(entries, port):
+    """The client entries whose server is 127.0.0.1:port or [::1]:port: a
+    host-wide or -c tracer's entries of the test's own fetches, not those of
+    another session's programs that happen to share a name."""
+    return [e for e in entries
+            if e["tlstrace"].get("remoteAddress", "").rsplit(":", 1)[-1] == str(port)]
+
+
 def read_entries(path, hint=""):
     if not os.path.exists(path):
         raise Failure("no output file %s%s" % (path, hint))

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from harness import describe_exit, expect, need, read_entries, read_line, stderr_hint
+from harness import describe_exit, expect, need, read_entries, read_line, stderr_hint, to_port
 
 
 def test_errors(env):
@@ -189,7 +189,7 @@ def test_comm_repeated(env):
     rc = env.procs.wait(tracer, 15, "tlstrace")
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
     got = sorted((e["tlstrace"]["comm"], e["name"].rsplit("=", 1)[-1])
-                 for e in read_entries(tracer.out_file))
+                 for e in to_port(read_entries(tracer.out_file), env.port))
     expect(got == [("curl", "curl"), ("wget", "wget")], "entries %r" % got)
     names = []
     for i in range(9):

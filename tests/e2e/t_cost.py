@@ -17,7 +17,7 @@ import sys
 import time
 
 from harness import (PY_CLIENT, Skip, describe_exit, expect, need, read_entries, read_line,
-                     start_python, stderr_hint)
+                     start_python, stderr_hint, to_port)
 
 # an untraced client: new connections to the server, one after another, until killed
 BUSY = r"""
@@ -141,7 +141,7 @@ def test_per_process_comm(env):
         err = f.read()
     expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), stderr_hint(err)))
     s = check_untraced(err, "-c curl")
-    entries = read_entries(tracer.out_file)
+    entries = to_port(read_entries(tracer.out_file), env.port)
     pids = {e["tlstrace"]["pid"] for e in entries}
     expect(len(entries) == 3 and len(pids) == 3,
            "%d entries from %d processes, want 3 curls'" % (len(entries), len(pids)))
@@ -235,7 +235,7 @@ def test_per_process_user_library(env):
     expect(s.get("libs.refused.user_limit", -1) == 0,
            "libs.refused.user_limit=%s: a user's library was refused after its processes "
            "had exited" % s.get("libs.refused.user_limit"))
-    entries = read_entries(tracer.out_file)
+    entries = to_port(read_entries(tracer.out_file), env.port)
     expect(len(entries) == runs, "%d entries, want %d" % (len(entries), runs))
     return "%d runs, links released %d" % (runs, s.get("links.released", 0))
 
