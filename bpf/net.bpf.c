@@ -1220,6 +1220,17 @@ static __always_inline int adopt_as(__u32 fd, __u8 fl)
 	}
 	fill_hdr(&e->hdr, EV_ACCEPT, bpf_ktime_get_ns());
 	fill_accept(e, fd, ACCEPT_ADOPTED);
+	/*
+	 * --port/--host: which end serves is user space's to say (does the
+	 * process listen?): the data are spared only if neither end can match
+	 */
+	if (fd_flags_for(e->family, e->addr, e->port) &&
+	    fd_flags_for(e->family, e->laddr, e->lport)) {
+		__u8 *v = bpf_map_lookup_elem(&fds, &key);
+
+		if (v)
+			*v |= FD_SKIP;
+	}
 	commit(e);
 	return 1;
 }
@@ -1653,8 +1664,12 @@ static __always_inline int io_wanted(__u32 fd)
 	__u8 *fl = bpf_map_lookup_elem(&fds, &key);
 
 	/* a socket --port/--host leave out: only inside a TLS call (its handshake) */
-	if (fl && (*fl & FD_SKIP))
-		return current_call() != NULL;
+	if (fl && (*fl & FD_SKIP)) {
+		if (current_call())
+			return 1;
+		count(CNT_FILTERED);
+		return 0;
+	}
 	return targ_timing_only || fl || current_call();
 }
 

@@ -115,7 +115,8 @@ enum counter {
 	CNT_DROP_PROCS,	   /* process map full: a child or a process by name not traced */
 	CNT_HOLD_FULL,	   /* a library open not held: the map of held processes is full */
 	CNT_HOLD_FAILED,   /* a library open not held: the stop signal was refused */
-	CNT_FILTERED,	   /* TLS reads and writes on a connection --host/--port leave out */
+	/* TLS reads and writes, and socket I/O, on a connection --host/--port leave out */
+	CNT_FILTERED,
 	CNT_NR,
 };
 

@@ -297,3 +297,35 @@ def test_comm_filter(env):
         check_response(e, i, url, 200, 6)
     pids = sorted(e["tlstrace"]["pid"] for e in entries)
     expect(pids == sorted(curl_pids), "pids %r, curl's were %r" % (pids, curl_pids))
+
+
+def test_filters_predating(env):
+    """--port on a keep-alive connection opened before tlstrace started (-p):
+    one the filter leaves out is adopted as spared, so its later responses
+    (three of 200 kB) are not copied (calls.filtered counts the reads) and
+    make no entry; one it names gives its entries as without a filter."""
+    env.require_server()
+    script = PY_OLD_CONN.replace('("/hello", "/size/1000")', '("/size/200000",) * 3')
+    stats = {}
+    for port, want in ((1, 0), (env.port, 3)):
+        client = start_python(env, script, [str(env.port)])
+        test = "filters_predating_%d" % port
+        tracer = env.start_tlstrace(test, ["-p", str(client.pid), "--port", str(port),
+                                           "--stats"])
+        client.stdin.write(b"go\n")
+        client.stdin.close()
+        expect(env.procs.wait(client, 15, "python client") == 0, "python client failed")
+        rc = env.procs.wait(tracer, 15, "tlstrace")
+        expect(rc == 0, "tlstrace %s%s" % (describe_exit(rc), env.err_hint(tracer)))
+        entries = read_entries(tracer.out_file)
+        expect(len(entries) == want and all(e["encodedBodySize"] == 200000 for e in entries),
+               "--port %d: %d entries %r, want %d" % (port, len(entries),
+                                                      [e["name"] for e in entries], want))
+        with open(tracer.err_file, errors="replace") as f:
+            words = dict(w.split("=", 1) for w in f.read().split() if "=" in w)
+        stats[port] = (int(words.get("records", -1)), int(words.get("calls.filtered", -1)))
+    (spared_records, filtered), (kept_records, _) = stats[1], stats[env.port]
+    expect(filtered >= 3 and spared_records * 4 < kept_records,
+           "left out: records=%d calls.filtered=%d; followed: records=%d"
+           % (spared_records, filtered, kept_records))
+    return "records %d left out, %d followed" % (spared_records, kept_records)
