@@ -113,6 +113,8 @@ static void on_entry(const struct entry *in, void *ctx)
 	}
 	if (r->filter && !entry_filter__match(r->filter, e)) {
 		r->filtered++;
+		r->filtered_incomplete += e->incomplete[0] != '\0';
+		r->filtered_stopped += !strcmp(e->incomplete, TRACE_ENDED);
 		return;
 	}
 	if (r->redact) {
@@ -386,6 +388,9 @@ void run__finish(struct run *r, const struct options *o)
 		note_drops(r); /* among the entries; report__counters says it on stderr */
 	probes__counters(r->probes, cnt);
 	collector__stats(r->col, &cs);
+	/* what the warnings say was written incomplete: not the entries left out */
+	cs.entries_incomplete -= r->filtered_incomplete;
+	cs.entries_stopped -= r->filtered_stopped;
 	report__counters(cnt, &cs, o->stats);
 	if (r->filter && o->stats)
 		fprintf(stderr, "tlstrace: stats: entries.filtered=%llu\n",

@@ -39,11 +39,12 @@ struct run {
 	__u64 drops_seen;  /* drops already noted */
 	bool write_failed; /* said once */
 	__u64 own_entries; /* of our own connections (OTLP posts), left out */
-	const struct entry_filter *filter; /* --host, --port, --url; NULL if none */
-	__u64 filtered;			   /* entries it left out */
-	bool redact;			   /* not --no-redact */
-	bool lost;			   /* entries not written or not delivered */
-	struct headers red_rq, red_rs;	   /* the redacted copy's header fields */
+	const struct entry_filter *filter;	     /* --host, --port, --url; NULL if none */
+	__u64 filtered;				     /* entries it left out */
+	__u64 filtered_incomplete, filtered_stopped; /* ...of them incomplete, "trace ended" */
+	bool redact;				     /* not --no-redact */
+	bool lost;				     /* entries not written or not delivered */
+	struct headers red_rq, red_rs;		     /* the redacted copy's header fields */
 };
 
 /*

@@ -268,6 +268,14 @@ def test_filters(env):
             # the HTTP/2 download's reads never reached the ring buffer
             spared = stat_value(err, "calls.filtered")
             expect(spared and spared >= 2, "%s: calls.filtered=%r" % (opts, spared))
+    # fetches under way at the end: only the one written is said to be written incomplete
+    sh = "curl -sk -o /dev/null %s & curl -sk -o /dev/null %s & wait" % (
+        env.url("/delay/3000").replace("localhost", "127.0.0.1"), env.url("/delay/3000"))
+    rc, _, err, path = env.trace("filters_stopped", ["sh", "-c", sh], 60,
+                                 opts=["-d", "1s", "--host", "localhost"])
+    got = [e["name"] for e in read_entries(path)]
+    expect(got == [env.url("/delay/3000")] and "1 fetch was under way" in err,
+           "-d 1s --host localhost: entries %r; stderr %r" % (got, err.strip()[-300:]))
     for bad in (["--port", "0"], ["--port", "http"], ["--host", "a/b"], ["--url", "example.com"],
                 ["--url", "https://x/", "--timing-only"], ["--url", "https://x/", "--wire"]):
         rc, _, err = env.procs.run([env.tlstrace] + bad, 10, "tlstrace")

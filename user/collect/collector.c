@@ -513,9 +513,6 @@ static void entry_forget(struct entry *e)
 		e->interim_start = 0;
 }
 
-/* why an entry under way at the trace's end is incomplete */
-#define TRACE_ENDED "trace ended"
-
 /* hand e to the writers; the fields it cannot vouch for are emptied first */
 static void emit(struct collector *c, struct entry *e)
 {

@@ -115,6 +115,8 @@ struct entry {
 	 * "trace ended", "records dropped", "capture cut short".
 	 */
 	char incomplete[96];
+/* ...why an entry under way at the trace's end is incomplete */
+#define TRACE_ENDED "trace ended"
 	__u32 unknown; /* enum entry_field bits: what the entry cannot vouch for */
 
 	int timing_only;	/* --timing-only: URL path, method, status and sizes unknown */
