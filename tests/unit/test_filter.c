@@ -98,7 +98,14 @@ static void subtest_hosts(void)
 	snprintf(e.local, sizeof(e.local), "10.0.0.7:443");
 	ASSERT_FALSE(entry_filter__match(&f, &e), "a server's client is not its address");
 
-	for (const char *bad[] = { "a b", "", "exa$mple.com", "a..b", "*.", "x/y", "a:b:c", NULL },
+	memset(&f, 0, sizeof(f));
+	ASSERT_EQ(entry_filter__add_host(&f, "api.example.com.", err, sizeof(err)), 0, "root dot");
+	client(&e, "https://API.example.com./v1", "10.0.0.1:443");
+	ASSERT_TRUE(entry_filter__match(&f, &e), "either with its root dot or without");
+	client(&e, "https://api.example.com/v1", "10.0.0.1:443");
+	ASSERT_TRUE(entry_filter__match(&f, &e), "...both ways");
+	for (const char *bad[] = { "a b", "", "exa$mple.com", "a..b", "*.", "x/y", "a:b:c", "127.1",
+				   "1.2.3.4.5", "..", NULL },
 			**b = bad;
 	     *b; b++)
 		ASSERT_EQ(entry_filter__add_host(&f, *b, err, sizeof(err)), -EINVAL, *b);
@@ -110,10 +117,16 @@ static void subtest_urls_and_all(void)
 	struct entry e;
 	char err[128];
 
-	ASSERT_EQ(entry_filter__add_url(&f, "https://api.example.com/v1/"), 0, "a prefix");
+	ASSERT_EQ(entry_filter__add_url(&f, "HTTPS://Api.Example.com/v1/"), 0, "a prefix");
 	ASSERT_EQ(entry_filter__add_url(&f, "ftp://x/"), -EINVAL, "not http");
 	client(&e, "https://api.example.com/v1/users?id=1", "10.0.0.1:443");
-	ASSERT_TRUE(entry_filter__match(&f, &e), "under the prefix");
+	ASSERT_TRUE(entry_filter__match(&f, &e), "under the prefix, scheme and host in any case");
+	client(&e, "https://API.EXAMPLE.COM/v1/x", "10.0.0.1:443");
+	ASSERT_TRUE(entry_filter__match(&f, &e), "...either side");
+	client(&e, "https://api.example.com/V1/x", "10.0.0.1:443");
+	ASSERT_FALSE(entry_filter__match(&f, &e), "the path as it is");
+	client(&e, "https://api.example.com", "10.0.0.1:443");
+	ASSERT_FALSE(entry_filter__match(&f, &e), "shorter than the prefix");
 	client(&e, "https://api.example.com/v2/users", "10.0.0.1:443");
 	ASSERT_FALSE(entry_filter__match(&f, &e), "outside it");
 	/* kinds combine: every kind given must match */

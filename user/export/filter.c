@@ -43,10 +43,15 @@ static int ip_literal(const char *s, size_t len, __u8 out[16])
 	return 0;
 }
 
-/* a DNS name as RFC 1123 allows one (letters, digits, '-', '.', and '_' as people use it) */
+/*
+ * A DNS name as RFC 1123 allows one (letters, digits, '-', '.', and '_' as
+ * people use it), its last label not all digits (3.2.1: a top-level name
+ * is not numeric; "127.1" or "1.2.3.4.5" is a mistyped address, not a name)
+ */
 static bool dns_name(const char *s)
 {
 	size_t label = 0;
+	bool digits = true;
 
 	if (!*s || strlen(s) > 253)
 		return false;
@@ -55,24 +60,36 @@ static bool dns_name(const char *s)
 			if (!label)
 				return false;
 			label = 0;
+			digits = true;
 		} else if (isalnum((unsigned char)*s) || *s == '-' || *s == '_') {
 			if (++label > 63)
 				return false;
+			digits = digits && isdigit((unsigned char)*s);
 		} else {
 			return false;
 		}
 	}
-	return true;
+	return label && !digits;
 }
 
-int entry_filter__add_host(struct entry_filter *f, const char *name, char *err, size_t errlen)
+int entry_filter__add_host(struct entry_filter *f, const char *arg, char *err, size_t errlen)
 {
-	size_t len = strlen(name);
+	char name[256];
+	size_t len = strlen(arg);
 	__u8 addr[16];
 	char *h;
 
 	if (f->nhosts == FILTER_MAX_HOSTS)
 		return -E2BIG;
+	/* a fully qualified "example.com." is the name without its root's dot */
+	if (len > 1 && len < sizeof(name) && arg[len - 1] == '.')
+		len--;
+	if (len >= sizeof(name)) {
+		snprintf(err, errlen, "longer than a host name may be");
+		return -EINVAL;
+	}
+	memcpy(name, arg, len);
+	name[len] = '\0';
 	if (ip_literal(name, len, addr) == 0) {
 		if (f->naddrs == MAX_FILTER_ADDRS)
 			return -E2BIG;
@@ -110,7 +127,7 @@ int entry_filter__add_url(struct entry_filter *f, const char *prefix)
 {
 	if (f->nurls == FILTER_MAX_URLS)
 		return -E2BIG;
-	if (strncmp(prefix, "http://", 7) && strncmp(prefix, "https://", 8))
+	if (strncasecmp(prefix, "http://", 7) && strncasecmp(prefix, "https://", 8))
 		return -EINVAL;
 	f->urls[f->nurls++] = prefix;
 	return 0;
@@ -156,15 +173,30 @@ static int end_of(const char *s, __u8 addr[16], unsigned *port)
 	return ip_literal(s, (size_t)(colon - s), addr);
 }
 
-/* name (n bytes, any case) is pattern, or under it for "*.suffix" */
+/* name (n bytes, any case, a final root dot aside) is pattern, or under it for "*.suffix" */
 static bool name_matches(const char *pattern, const char *name, size_t n)
 {
+	if (n > 1 && name[n - 1] == '.')
+		n--;
 	if (!strncmp(pattern, "*.", 2)) {
 		size_t sl = strlen(pattern + 1); /* ".suffix" */
 
 		return n > sl && !strncasecmp(name + n - sl, pattern + 1, sl);
 	}
 	return strlen(pattern) == n && !strncasecmp(name, pattern, n);
+}
+
+/*
+ * name starts with prefix, a URL's: its scheme and host in any case (RFC
+ * 3986 section 6.2.2.1), the rest as it is
+ */
+static bool url_prefix_of(const char *prefix, const char *name)
+{
+	const char *p = strstr(prefix, "://");
+	size_t auth = p ? (size_t)(p + 3 - prefix) + strcspn(p + 3, "/?#") : 0;
+
+	return !strncasecmp(name, prefix, auth) && strlen(name) >= auth &&
+	       !strncmp(name + auth, prefix + auth, strlen(prefix + auth));
 }
 
 bool entry_filter__match(const struct entry_filter *f, const struct entry *e)
@@ -213,7 +245,7 @@ bool entry_filter__match(const struct entry_filter *f, const struct entry *e)
 	if (f->nurls) {
 		ok = false;
 		for (int i = 0; i < f->nurls && !ok; i++)
-			ok = !strncmp(e->name, f->urls[i], strlen(f->urls[i]));
+			ok = url_prefix_of(f->urls[i], e->name);
 		if (!ok)
 			return false;
 	}

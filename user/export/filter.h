@@ -34,15 +34,18 @@ bool entry_filter__empty(const struct entry_filter *f);
 
 /*
  * Add --host NAME (a DNS name, "*.suffix", or an IPv4 or IPv6 literal,
- * brackets allowed). 0; -EINVAL (not a host name: a reason in err),
- * -E2BIG (too many).
+ * brackets allowed; a final root dot is dropped). 0; -EINVAL (not a host
+ * name: a reason in err), -E2BIG (too many).
  */
 int entry_filter__add_host(struct entry_filter *f, const char *name, char *err, size_t errlen);
 
 /* add --port N (1 to 65535): 0, -EINVAL or -E2BIG */
 int entry_filter__add_port(struct entry_filter *f, const char *s);
 
-/* add --url PREFIX (borrowed; an http:// or https:// URL): 0, -EINVAL or -E2BIG */
+/*
+ * add --url PREFIX (borrowed; an http:// or https:// URL, its scheme and
+ * host matched in any case, the rest exactly): 0, -EINVAL or -E2BIG
+ */
 int entry_filter__add_url(struct entry_filter *f, const char *prefix);
 
 /*
