@@ -15,6 +15,7 @@
 #include "options.h"
 #include "common/escape.h"
 #include "common/version.h"
+#include "export/metrics.h"
 #include "probe/procinfo.h"
 
 const char *argp_program_version = "tlstrace " TLSTRACE_VERSION;
@@ -291,7 +292,7 @@ static int otlp_protocol(const char *name, enum otlp_protocol *p)
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	struct options *o = state->input;
-	char why[128];
+	char why[128], *url;
 	int err;
 
 	switch (key) {
@@ -404,10 +405,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		o->no_redact = true;
 		break;
 	case OPT_OTLP:
-		if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8))
-			usage_error(
-				"invalid --otlp-endpoint '%s': expected an http:// or https:// URL",
-				arg);
+		/* the URL the spans go to, as the exporter will make it */
+		if (!(url = otlp__traces_url(arg, why, sizeof(why))))
+			usage_error("invalid --otlp-endpoint '%s': %s", arg, why);
+		free(url);
 		o->otlp_endpoint = arg;
 		break;
 	case OPT_OTLP_PROTOCOL:
@@ -418,8 +419,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 				    arg);
 		break;
 	case OPT_METRICS:
-		if (!strrchr(arg, ':') || !strrchr(arg, ':')[1])
-			usage_error("invalid --metrics-addr '%s': expected HOST:PORT", arg);
+		if (metrics__check_addr(arg, why, sizeof(why)))
+			usage_error("invalid --metrics-addr '%s': %s", arg, why);
 		o->metrics_addr = arg;
 		break;
 	case OPT_METRICS_SERVERS:
@@ -529,9 +530,12 @@ static void otel_environment(struct options *o)
 
 		v = otel_env(traces, "OTEL_EXPORTER_OTLP_ENDPOINT", &which);
 		if (v) {
-			if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))
-				usage_error("invalid %s '%s': expected an http:// or https:// URL",
-					    which, v);
+			char *url = which == traces ? otlp__exact_url(v, why, sizeof(why))
+						    : otlp__traces_url(v, why, sizeof(why));
+
+			if (!url)
+				usage_error("invalid %s '%s': %s", which, v, why);
+			free(url);
 			o->otlp_endpoint = v;
 			o->otlp_endpoint_var = which;
 			/* a traces endpoint is the URL itself; the general one gets /v1/traces */

@@ -435,8 +435,12 @@ def test_metrics_bad_addr(env):
         ("no-such-host.invalid:9464", "cannot resolve"),
         ("192.0.2.1:9464", "not an address of this host"),
         ("9464", "HOST:PORT"),
+        (":99999", "invalid port"),
         ("127.0.0.1:%d" % in_use, "already in use"),
     ]
+    # what its form alone refuses is a usage error, before anything is loaded
+    usage = {"127.0.0.1:0", "127.0.0.1:65536", "localhost:http", "::1:9464", "[::1]9464",
+             "9464", ":99999"}
     try:
         for addr, why in cases:
             if os.path.exists(marker):
@@ -444,7 +448,8 @@ def test_metrics_bad_addr(env):
             rc, _, err = env.procs.run([env.tlstrace, "--metrics-addr", addr, "--",
                                         "touch", marker], 30, "tlstrace")
             lines = err.splitlines()
-            expect(rc not in (0, None) and rc > 0, "--metrics-addr %s: tlstrace %s"
+            expect(rc not in (0, None) and rc > 0 and (rc == 2) == (addr in usage),
+                   "--metrics-addr %s: tlstrace %s (2 only for a usage error)"
                    % (addr, describe_exit(rc)))
             expect(len(lines) == 1 and lines[0].startswith("tlstrace: ") and why in lines[0]
                    and addr in lines[0],

@@ -626,7 +626,8 @@ def test_otlp_environment(env):
                 {"OTEL_EXPORTER_OTLP_CERTIFICATE": "/etc/hostname"},
                 {"OTEL_EXPORTER_OTLP_HEADERS": "Content-Length=0"},
                 {"OTEL_EXPORTER_OTLP_HEADERS": "a\r\nX-Injected: 1=b"},
-                {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}]:
+                {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"},
+                {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://"}]:
         extra = dict(bad)
         extra.setdefault("OTEL_EXPORTER_OTLP_ENDPOINT", rcv2.url)
         rc, _, err = env.procs.run([env.tlstrace, "-d", "1", "--", "true"], 10, "tlstrace",
@@ -636,11 +637,13 @@ def test_otlp_environment(env):
                "%r: exit %d, stderr %r (want 2, one line naming it)" % (bad, rc, err[:200]))
     # the flag: a bad protocol, or one with nowhere to send; it wins over the variable
     for args, env_ in [(["--otlp-protocol", "grpc", "--otlp-endpoint", rcv2.url], {}),
-                       (["--otlp-protocol", "http/json"], {})]:
+                       (["--otlp-protocol", "http/json"], {}),
+                       (["--otlp-endpoint", "http://127.0.0.1:99999"], {}),
+                       (["--otlp-endpoint", "http://"], {})]:
         rc, _, err = env.procs.run([env.tlstrace] + args + ["-d", "1", "--", "true"], 10,
                                    "tlstrace", env=otel_env(**env_))
         lines = err.strip().splitlines()
-        expect(rc == 2 and len(lines) == 1 and "--otlp-protocol" in lines[0],
+        expect(rc == 2 and len(lines) == 1 and args[0] in lines[0],
                "%r: exit %d, stderr %r (want 2, one line naming it)" % (args, rc, err[:200]))
     rc, _, err, _ = env.trace("otlp_environment4", curl, 60,
                               opts=["--stats", "--otlp-protocol", "http/json"],

@@ -991,18 +991,21 @@ static int listen_on(const struct addrinfo *ai)
 	return fd;
 }
 
-/* HOST:PORT to a listening socket, or -1 with the reason in err */
-static int open_listener(const char *addr, char *err, size_t errlen)
+/* HOST:PORT's parts: host ("" for every address), port, and whether it was [IPv6] */
+struct listen_addr {
+	char host[256];
+	char port[8];
+	bool v6;
+};
+
+/* addr as --metrics-addr gives it, into a; 0, or -1 with the reason in err */
+static int split_listen_addr(const char *addr, struct listen_addr *a, char *err, size_t errlen)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV | AI_PASSIVE };
 	const char *colon, *p;
-	char host[256], port[8], where[80] = "";
-	struct addrinfo *res = NULL;
 	unsigned long num;
-	int fd = -EADDRNOTAVAIL, rc;
 	char *end;
 
+	memset(a, 0, sizeof(*a));
 	if (addr[0] == '[') {
 		const char *close = strchr(addr, ']');
 
@@ -1010,10 +1013,13 @@ static int open_listener(const char *addr, char *err, size_t errlen)
 			snprintf(err, errlen, "expected [IPv6]:PORT");
 			return -1;
 		}
-		snprintf(host, sizeof(host), "%.*s", (int)(close - addr - 1), addr + 1);
+		if ((size_t)(close - addr - 1) >= sizeof(a->host)) {
+			snprintf(err, errlen, "host name too long");
+			return -1;
+		}
+		snprintf(a->host, sizeof(a->host), "%.*s", (int)(close - addr - 1), addr + 1);
 		colon = close + 1;
-		hints.ai_family = AF_INET6;
-		hints.ai_flags |= AI_NUMERICHOST;
+		a->v6 = true;
 	} else {
 		colon = strrchr(addr, ':');
 		if (!colon) {
@@ -1024,11 +1030,11 @@ static int open_listener(const char *addr, char *err, size_t errlen)
 			snprintf(err, errlen, "an IPv6 address goes in brackets, as in [::1]:9464");
 			return -1;
 		}
-		if ((size_t)(colon - addr) >= sizeof(host)) {
+		if ((size_t)(colon - addr) >= sizeof(a->host)) {
 			snprintf(err, errlen, "host name too long");
 			return -1;
 		}
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+		snprintf(a->host, sizeof(a->host), "%.*s", (int)(colon - addr), addr);
 	}
 	p = colon + 1;
 	errno = 0;
@@ -1041,8 +1047,35 @@ static int open_listener(const char *addr, char *err, size_t errlen)
 		snprintf(err, errlen, "port 0 would pick a random port: give one from 1 to 65535");
 		return -1;
 	}
-	snprintf(port, sizeof(port), "%lu", num);
-	if (!host[0] && addr[0] != '[') {
+	snprintf(a->port, sizeof(a->port), "%lu", num);
+	return 0;
+}
+
+int metrics__check_addr(const char *addr, char *err, size_t errlen)
+{
+	struct listen_addr a;
+
+	return split_listen_addr(addr, &a, err, errlen) ? -EINVAL : 0;
+}
+
+/* HOST:PORT to a listening socket, or -1 with the reason in err */
+static int open_listener(const char *addr, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV | AI_PASSIVE };
+	char where[80] = "";
+	struct addrinfo *res = NULL;
+	struct listen_addr la;
+	int fd = -EADDRNOTAVAIL, rc;
+	const char *host = la.host, *port = la.port;
+
+	if (split_listen_addr(addr, &la, err, errlen))
+		return -1;
+	if (la.v6) {
+		hints.ai_family = AF_INET6;
+		hints.ai_flags |= AI_NUMERICHOST;
+	}
+	if (!host[0] && !la.v6) {
 		/* ":PORT": every address, IPv6 and IPv4 on one socket where possible */
 		hints.ai_family = AF_INET6;
 		if (getaddrinfo(NULL, port, &hints, &res) == 0) {

@@ -60,6 +60,13 @@ struct metrics_config {
 
 struct metrics;
 
+/*
+ * Whether addr is a --metrics-addr value, HOST:PORT, [IPv6]:PORT or :PORT
+ * with PORT from 1 to 65535 (its host is resolved at metrics__start). 0, or
+ * -EINVAL with a one-line reason in err.
+ */
+int metrics__check_addr(const char *addr, char *err, size_t errlen);
+
 /* listen; NULL and a one-line reason in err on failure */
 struct metrics *metrics__start(const struct metrics_config *cfg, char *err, size_t errlen);
 
