@@ -130,7 +130,7 @@ static const struct argp_option opts[] = {
 	{ "phases", OPT_PHASES, NULL, 0,
 	  "Text: a column per phase, in ms (LOOKUP CONNECT TLS WAIT DOWNLOAD, as curl -w's "
 	  "timings but each phase on its own; '-' for a phase that did not happen, as on a reused "
-	  "connection); under 160 columns they take the bar's place",
+	  "connection); under 145 columns they take the bar's place",
 	  0 },
 	{ "by-process", OPT_BY_PROCESS, NULL, 0,
 	  "Summarize per process as well as per host; in HAR, one page per process", 0 },

@@ -355,8 +355,19 @@ static void subtest_rows_plain(void)
 	if (!out)
 		return;
 	ASSERT_NULL(strchr(out, '\033'), "no escape code");
-	ASSERT_OK_PTR(strstr(out, "d=lookup c=connect s=TLS w=waiting (TTFB) r=download"),
+	/* 80 columns: waiting's short name, so that the incomplete mark's fits */
+	ASSERT_OK_PTR(strstr(out, "bar: d=lookup c=connect s=TLS w=waiting r=download .=idle "
+				  "X=failed >=incomplete\n"),
 		      "legend");
+	free(out);
+	out = rows(0, 120, e, 1);
+	if (!out)
+		return;
+	ASSERT_OK_PTR(strstr(out, "w=waiting (TTFB) r=download"), "120: the whole legend");
+	free(out);
+	out = rows(0, 0, e, 3);
+	if (!out)
+		return;
 	ASSERT_OK_PTR(strstr(out, "TIME         PID/COMM"), "header");
 	ASSERT_OK_PTR(strstr(out, "WATERFALL"), "header: waterfall");
 	ASSERT_OK_PTR(strstr(out, "scale: +--------  50 ms per column\n"),
@@ -582,6 +593,14 @@ static void subtest_axis_place(void)
 	ax.scale_ms = 0;
 	text__axis_place(&ax, &e, 42);
 	ASSERT_NEAR(ax.scale_ms, 0.01, 1e-12, "sub-millisecond scales");
+	/* a client that began a moment before the server entry that opened the axis */
+	memset(&ax, 0, sizeof(ax));
+	fill(&e); /* 0-100 ms: 5 ms per column */
+	text__axis_place(&ax, &e, 42);
+	e.start = MS(0) - 2000000; /* 2 ms before: under half a column */
+	ASSERT_EQ(text__axis_place(&ax, &e, 42), TEXT_AXIS_SAME, "a moment before: the same axis");
+	e.start = MS(0) - 3000000; /* 3 ms: over half a column */
+	ASSERT_EQ(text__axis_place(&ax, &e, 42), TEXT_AXIS_NEW, "longer before: a new axis");
 }
 
 /* the scale line says its ms per column, and the origin's time when it fits */
@@ -638,6 +657,36 @@ static void ms_of(char *buf, __u64 a, __u64 b)
 }
 
 /* --phases: each column against the entry's own fields, at 80, 120 and 200 columns */
+/* the widths the documentation gives: the bar beside the phase columns from 145 */
+static void subtest_phase_layout_widths(void)
+{
+	static const struct {
+		int width, bar, time, who;
+	} want[] = { { 200, 1, 1, 1 },
+		     { 145, 1, 1, 1 },
+		     { 144, 0, 1, 1 },
+		     { 120, 0, 1, 1 },
+		     { 80, 0, 0, 0 } };
+	struct entry e;
+
+	fill(&e);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char *out = rows_with(0, want[i].width, 1, &e, 1), line[512];
+		char *head = out ? strstr(out, "STATUS") : NULL, *bol = head;
+
+		if (!ASSERT_OK_PTR(head, "the header"))
+			goto next;
+		while (bol > out && bol[-1] != '\n')
+			bol--;
+		snprintf(line, sizeof(line), "%.*s", (int)strcspn(bol, "\n"), bol);
+		ASSERT_EQ(strstr(line, "WATERFALL") != NULL, want[i].bar, "the bar beside them");
+		ASSERT_EQ(!strncmp(line, "TIME", 4), want[i].time, "TIME");
+		ASSERT_EQ(strstr(line, "PID/COMM") != NULL, want[i].who, "PID/COMM");
+	next:
+		free(out);
+	}
+}
+
 static void subtest_phase_columns(void)
 {
 	static const int widths[] = { 80, 120, 200 };
@@ -773,6 +822,8 @@ TEST(text)
 		subtest_scale_line();
 	if (test__start_subtest("phase_columns"))
 		subtest_phase_columns();
+	if (test__start_subtest("phase_layout_widths"))
+		subtest_phase_layout_widths();
 	if (test__start_subtest("phase_cell"))
 		subtest_phase_cell();
 	if (test__start_subtest("rows_hostile_name"))

@@ -17,8 +17,8 @@
  * (text__axis_place): the first entry opens it, taking half of it at most;
  * an entry ending past its end (one that started after it, too) grows the
  * scale, same origin, so sequential fetches follow on one axis; one
- * starting before its origin, or needing more than ten times the scale (a
- * fetch long after the last), opens a new axis from its own startTime. Each change prints a
+ * starting before its origin (by half a column or more), or needing more than ten times the scale
+ * (a fetch long after the last), opens a new axis from its own startTime. Each change prints a
  * "scale:" line: the origin's wall clock under TIME, a tick every ten
  * columns over the bar, and "N ms per column". Rows above a scale line are
  * not redrawn: compare bars under the same one.
@@ -46,9 +46,11 @@
  * LOOKUP CONNECT TLS WAIT DOWNLOAD, as export/phases.h cuts them (each on
  * its own, where curl's -w times add up from the start); '-' for a phase
  * that did not happen, as a reused connection's first three, and a failed
- * fetch's phases after the failure. From 160 columns they stand beside the
- * bar; under that they take its place, and under 100 so do TIME and
- * PID/COMM, for the name's sake.
+ * fetch's phases after the failure. Where the bar (BAR_MIN_PHASES) and the
+ * name (NAME_MIN_PHASES) both have room beside them, from 145 columns,
+ * they stand beside the bar; under that they take its place, and while
+ * the name still has too few columns PID/COMM narrows, then TIME and
+ * PID/COMM go (layout()).
  *
  * With colour, phases are blocks of the DevTools colours (lookup teal,
  * connect orange, TLS purple, waiting green, download blue, failures
@@ -476,7 +478,13 @@ int text__axis_place(struct text_axis *ax, const struct entry *e, int room)
 	if (room < 1)
 		room = 1;
 	span_ns = ax->scale_ms * 1e6 * room;
-	if (!ax->scale_ms || e->start < ax->origin) {
+	/*
+	 * one that began before the origin by less than half a column (a
+	 * client and the server it asked, traced together) is drawn from
+	 * column 0, as it would round to it
+	 */
+	if (!ax->scale_ms ||
+	    (e->start < ax->origin && (double)(ax->origin - e->start) >= ax->scale_ms * 1e6 / 2)) {
 		axis_open(ax, e, room);
 		return TEXT_AXIS_NEW;
 	}
@@ -570,25 +578,43 @@ static void wall_clock(char *buf, size_t cap, __u64 ts, __s64 epoch_offset)
 		 (int)(ns / 1000000 % 1000));
 }
 
-/* the bar's legend, in width columns: the incomplete mark's only when it fits */
+/* the legend's columns with names (the colour blocks take one more each) */
+static int legend_cols(const char *const *names, int color)
+{
+	int cols = 4 + (int)strlen(" X failed");
+
+	for (int s = SEG_IDLE; s < SEG_NR; s++)
+		cols += (color ? 4 : 3) + (int)strlen(names[s]);
+	return cols;
+}
+
+/*
+ * The bar's legend, in width columns: waiting's short name if that lets
+ * the incomplete mark's fit (80 columns), the mark's only when it fits
+ */
 static void legend(struct output *o, int width)
 {
 	static const char incomplete[] = " > incomplete";
+	static const char *const short_name[SEG_NR] = {
+		"idle", "lookup", "connect", "TLS", "waiting", "download",
+	};
+	const char *const *names = seg_name;
 	FILE *f = o->f;
-	int cols = 4;
+	int cols;
 
+	if (legend_cols(seg_name, o->color) + (int)sizeof(incomplete) - 1 > width)
+		names = short_name;
+	cols = legend_cols(names, o->color);
 	fprintf(f, "bar:");
 	for (int k = SEG_LOOKUP; k <= SEG_NR; k++) {
 		int s = k == SEG_NR ? SEG_IDLE : k;
 
 		if (o->color)
-			fprintf(f, " \033[48;5;%dm  " RESET " %s", seg_color[s], seg_name[s]);
+			fprintf(f, " \033[48;5;%dm  " RESET " %s", seg_color[s], names[s]);
 		else
-			fprintf(f, " %c=%s", seg_char[s], seg_name[s]);
-		cols += (o->color ? 4 : 3) + (int)strlen(seg_name[s]);
+			fprintf(f, " %c=%s", seg_char[s], names[s]);
 	}
 	fprintf(f, o->color ? " " RED "X" RESET " failed" : " X=failed");
-	cols += (int)strlen(" X failed");
 	/* rows say "[incomplete: ...]" anyway */
 	if (cols + (int)sizeof(incomplete) - 1 <= width)
 		fprintf(f, o->color ? " " YELLOW ">" RESET " incomplete" : " >=incomplete");
