@@ -462,7 +462,9 @@ def check_joined(spans, children, s, traceparent, what, trace_state=""):
     expect(s["traceState"] == trace_state, "%s: traceState %r, want %r"
            % (what, s["traceState"], trace_state))
     for c in children.get(s["spanId"], []):
-        expect(c["traceId"] == trace, "%s: child %s in trace %s" % (what, c["name"], c["traceId"]))
+        expect(c["traceId"] == trace and c["traceState"] == trace_state,
+               "%s: child %s in trace %s, traceState %r" % (what, c["name"], c["traceId"],
+                                                            c["traceState"]))
 
 
 def test_otlp_trace_context(env):

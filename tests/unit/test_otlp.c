@@ -712,6 +712,9 @@ static void subtest_joins_trace(void)
 		pbr_get(span.m, 1, 0, &f);
 		hex_of(f.m.p, 16, hex);
 		ASSERT_STREQ(hex, "4bf92f3577b34da6a3ce929d0e0e4736", "in the caller's trace");
+		ASSERT_TRUE(pbr_get(span.m, 3, 0, &f) &&
+				    pbr_str_is(f.m, "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
+			    "its tracestate, children too");
 	}
 	pbr_get(ss, 2, 0, &span);
 	ASSERT_TRUE(pbr_get(span.m, 4, 0, &f) && f.m.len == 8, "a parent");

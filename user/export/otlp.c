@@ -672,6 +672,9 @@ static void child_span(struct pb *b, const struct ids *id, int n, const char *na
 	sp = pb_open(b, SS_SPANS);
 	pb_bytes(b, SPAN_TRACE_ID, id->trace, sizeof(id->trace));
 	pb_bytes(b, SPAN_SPAN_ID, id->span[n], sizeof(id->span[n]));
+	/* a child in the application's trace carries its state on, as its parent does */
+	if (it->has_parent && it->trace_state[0])
+		pb_str(b, SPAN_TRACE_STATE, it->trace_state);
 	pb_bytes(b, SPAN_PARENT_SPAN_ID, id->span[0], sizeof(id->span[0]));
 	pb_str(b, SPAN_NAME, name);
 	pb_uint(b, SPAN_KIND, KIND_INTERNAL);
