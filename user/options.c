@@ -113,7 +113,7 @@ static const struct argp_option opts[] = {
 	  0 },
 	{ "url", OPT_URL, "PREFIX", 0,
 	  "Write only entries whose URL starts with PREFIX (https://api.example.com/v1/); "
-	  "repeatable; not with --timing-only or --wire, which know no path",
+	  "repeatable, up to 8; not with --timing-only or --wire, which know no path",
 	  0 },
 	{ "duration", 'd', "TIME", 0,
 	  "Stop after TIME: seconds (1.5), or with a unit, ms, s, m or h (500ms, 10s, 2m); 0, "

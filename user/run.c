@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -299,7 +300,10 @@ static int commit_output(struct run *r, const struct options *o)
 	if (isatty(r->of.fd)) {
 		struct winsize ws;
 
-		r->out.color = !o->no_color;
+		const char *term = getenv("TERM");
+
+		/* a terminal that says it has no escape codes (an editor's, Emacs' shell) */
+		r->out.color = !o->no_color && !(term && !strcmp(term, "dumb"));
 		r->out.width = ioctl(r->of.fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
 	}
 	return 0;

@@ -367,6 +367,8 @@ def test_completion(env):
     cases = [
         ("-f h", lambda r: r == ["har"], "har"),
         ("--format=j", lambda r: r == ["json"], "json"),
+        ("--otlp-protocol http/", lambda r: sorted(r) == ["http/json", "http/protobuf"],
+         "http/json http/protobuf"),
         ("--format ", lambda r: r == formats and len(formats) >= 4, " ".join(formats)),
         ("--met", lambda r: set(r) == {"--metrics-addr", "--metrics-max-processes",
                                        "--metrics-max-servers"}, "the --metrics- options"),

@@ -343,13 +343,14 @@ def test_terminal_tmux(env):
 
 
 def test_terminal_no_color(env):
-    """On a terminal, NO_COLOR=1 and --no-color both give plain text: letters for
-    the phases and not one escape code."""
+    """On a terminal, NO_COLOR=1, --no-color and TERM=dumb each give plain
+    text: letters for the phases and not one escape code."""
     need("curl")
     env.require_server()
     url = env.url("/hello")
     for how, cmd in (("NO_COLOR=1", "env NO_COLOR=1 %s -- curl -sk -o /dev/null %s"),
-                     ("--no-color", "env -u NO_COLOR %s --no-color -- curl -sk -o /dev/null %s")):
+                     ("--no-color", "env -u NO_COLOR %s --no-color -- curl -sk -o /dev/null %s"),
+                     ("TERM=dumb", "env -u NO_COLOR TERM=dumb %s -- curl -sk -o /dev/null %s")):
         with Tmux("nocolor" + how.strip("-").split("=")[0].lower().replace("_", "")) as tm:
             rc, plain, colored = tm.run(cmd % (env.tlstrace, url))
         expect(rc == 0, "%s: tlstrace exited %d; screen:\n%s" % (how, rc, plain[-1500:]))

@@ -1480,8 +1480,12 @@ static int send_batch(struct otlp *o, struct item **items, size_t n)
 	}
 	pthread_mutex_unlock(&o->lock);
 	if (r != POST_OK && o->verbose)
-		fprintf(stderr, "tlstrace: OTLP: POST %s: %s; %zu entries not delivered\n", o->url,
-			why, n);
+		fprintf(stderr, "tlstrace: OTLP: POST %s: %s; %zu %s not delivered\n", o->url, why,
+			n, n == 1 ? "entry" : "entries");
+	else if (o->verbose)
+		fprintf(stderr, "tlstrace: OTLP: sent %zu %s to %s (%zu bytes, %s)\n", n,
+			n == 1 ? "entry" : "entries", o->url, len,
+			o->protocol == OTLP_HTTP_JSON ? "http/json" : "http/protobuf");
 	for (size_t i = 0; i < n; i++)
 		free(items[i]);
 	return r == POST_OK ? 0 : -1;
