@@ -29,10 +29,10 @@ const volatile __u32 targ_follow __weak = 0; /* children of traced processes are
 /* -c NAME, each; the first empty one ends them */
 const volatile char targ_comms[MAX_COMMS][TASK_COMM_LEN] __weak = {};
 /*
- * --cgroup: only threads in this cgroup v2 (its id, the directory's inode
- * number) or one below it, at this depth below the root (the root is 0)
+ * --cgroup: only threads in one cgroup v2 or below it, the cgroup at this
+ * depth below the root (the root is 0); its id in cgroup_target
  */
-const volatile __u64 targ_cgroup __weak = 0;
+const volatile __u32 targ_cgroup_on __weak = 0;
 const volatile __u32 targ_cgroup_level __weak = 0;
 /* --timing-only: no plaintext; TLS sockets' syscalls time the requests */
 const volatile __u32 targ_timing_only __weak = 0;
@@ -45,6 +45,17 @@ const volatile __u16 targ_ports[MAX_FILTER_PORTS] __weak = {};
 const volatile __u32 targ_nports __weak = 0;
 const volatile __u8 targ_addrs[MAX_FILTER_ADDRS][16] __weak = {};
 const volatile __u32 targ_naddrs __weak = 0;
+
+/*
+ * --cgroup's id (the directory's inode number) now: user space follows the
+ * path, and a cgroup made again (a service restarted) has a new one
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cgroup_target SEC(".maps") __weak;
 
 /* processes (tgids) being traced, unless targ_all */
 struct {
@@ -424,8 +435,12 @@ static __always_inline int is_traced(__u32 tgid)
 {
 	if (tgid == targ_self)
 		return 0;
-	if (targ_cgroup && bpf_get_current_ancestor_cgroup_id(targ_cgroup_level) != targ_cgroup)
-		return 0;
+	if (targ_cgroup_on) {
+		__u64 *id = bpf_map_lookup_elem(&cgroup_target, &(__u32){ 0 });
+
+		if (!id || bpf_get_current_ancestor_cgroup_id(targ_cgroup_level) != *id)
+			return 0;
+	}
 	if (targ_all)
 		return 1;
 	return bpf_map_lookup_elem(&traced, &tgid) != NULL;

@@ -368,6 +368,7 @@ int run__loop(struct run *r, const struct options *o, struct command *cmd,
 			break;
 		if (now - last_expire > 1000000000ull) {
 			collector__expire(r->col, now, 300ull * 1000000000ull);
+			targets__cgroup_check(r->probes, o);
 			publish_drops(r);
 			note_drops(r);
 			last_expire = now;

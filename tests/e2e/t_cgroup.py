@@ -228,3 +228,46 @@ def test_cgroup_namespace(env):
         expect(walks and walks[0] <= 1, "walks of the cgroup tree %r, want at most 1: %s"
                % (walks, stderr_hint(stats)))
     return "walks of the tree: %d" % walks[0]
+
+
+def test_cgroup_made_again(env):
+    """--cgroup's directory removed and made again, as systemd does at a
+    service's restart (a new cgroup, a new id, the same path): tlstrace
+    says the cgroup is gone, then that it was made again, and traces the
+    new one's curls, with the new id; a curl while it was gone, outside
+    it, is not traced."""
+    need("curl")
+    env.require_server()
+    base = "https://localhost:%d/hello" % env.port
+    with Cgroups(env, "again") as cg:
+        tracer = env.start_tlstrace("cgroup_made_again", ["--cgroup", cg.rel])
+        cg.curl(cg.dir, base + "?first")
+        first_id = os.stat(cg.dir).st_ino
+        os.rmdir(cg.child_dir)
+        os.rmdir(cg.dir)
+        deadline = time.monotonic() + 5
+        while "is gone" not in open(tracer.err_file, errors="replace").read():
+            expect(time.monotonic() < deadline, "no word of the cgroup's removal within 5 s"
+                   "%s" % env.err_hint(tracer))
+            time.sleep(0.1)
+        cg.curl(None, base + "?meanwhile")
+        os.mkdir(cg.dir)
+        os.mkdir(cg.child_dir)
+        deadline = time.monotonic() + 5
+        while "was made again" not in open(tracer.err_file, errors="replace").read():
+            expect(time.monotonic() < deadline, "no word of the cgroup made again within 5 s"
+                   "%s" % env.err_hint(tracer))
+            time.sleep(0.1)
+        cg.curl(cg.dir, base + "?second")
+        cg.curl(cg.child_dir, base + "?child")
+        stop_tracer(env, tracer)
+        entries = read_entries(tracer.out_file, env.err_hint(tracer))
+        names = sorted(e["name"] for e in entries)
+        expect(names == sorted([base + "?first", base + "?second", base + "?child"]),
+               "entries %r: want the curls in the cgroup, before and after it was made again"
+               % names)
+        ids = {e["name"]: e["tlstrace"]["cgroupId"] for e in entries}
+        expect(ids[base + "?first"] == first_id and ids[base + "?second"] == os.stat(cg.dir).st_ino
+               and first_id != os.stat(cg.dir).st_ino,
+               "cgroup ids %r (first %d, now %d)" % (ids, first_id, os.stat(cg.dir).st_ino))
+    return "traced again under a new id"

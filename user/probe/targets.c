@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <bpf/libbpf.h>
 #include "lib_filter.h" /* before the skeleton, whose rodata has one */
 #include "tlstrace.skel.h"
@@ -97,7 +98,7 @@ void targets__filter(struct probes *p, const struct options *o)
 	_Static_assert(sizeof(skel->rodata->targ_comms) == sizeof(o->comms), "-c names");
 	memcpy((char *)skel->rodata->targ_comms, o->comms, sizeof(o->comms));
 	/* --cgroup: every other choice is narrowed to the cgroup's threads in BPF */
-	skel->rodata->targ_cgroup = o->cgroup ? o->cgroup_id : 0;
+	skel->rodata->targ_cgroup_on = o->cgroup != NULL;
 	skel->rodata->targ_cgroup_level = o->cgroup_level;
 }
 
@@ -451,10 +452,59 @@ static int select_pids(struct probes *p, const struct options *o)
 	return 0;
 }
 
+/* --cgroup's id now, for BPF's check (cgroup_target) */
+static int set_cgroup_id(struct probes *p, __u64 id)
+{
+	__u32 zero = 0;
+	int err = bpf_map__update_elem(p->skel->maps.cgroup_target, &zero, sizeof(zero), &id,
+				       sizeof(id), BPF_ANY);
+
+	if (err)
+		fprintf(stderr, "tlstrace: --cgroup: set the cgroup's id: %s\n", strerror(-err));
+	else
+		p->cgroup_id = id;
+	return err;
+}
+
+void targets__cgroup_check(struct probes *p, const struct options *o)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (!o->cgroup)
+		return;
+	if (procinfo_cgroup_dir(o->cgroup, dir, sizeof(dir)) || stat(dir, &st) ||
+	    !S_ISDIR(st.st_mode)) {
+		if (!p->cgroup_gone)
+			fprintf(stderr,
+				"tlstrace: cgroup %s is gone; it is traced again if it comes "
+				"back\n",
+				esc(o->cgroup));
+		p->cgroup_gone = true;
+		return;
+	}
+	if ((__u64)st.st_ino == p->cgroup_id)
+		return;
+	/* made again (systemd makes a unit's cgroup anew at each start): a new id */
+	if (set_cgroup_id(p, (__u64)st.st_ino))
+		return;
+	p->cgroup_gone = false;
+	fprintf(stderr, "tlstrace: cgroup %s was made again: tracing its processes\n",
+		esc(o->cgroup));
+	if (!o->ncomms)
+		select_cgroup(p, o);
+}
+
 int targets__select(struct probes *p, const struct options *o, pid_t command)
 {
 	bool per_pid = targets__per_pid(o, p->multi);
 
+	if (o->cgroup) {
+		int err = set_cgroup_id(p, o->cgroup_id);
+
+		if (err)
+			return err;
+	}
 	if (o->npids) {
 		int err = select_pids(p, o);
 

@@ -59,6 +59,14 @@ void targets__filter(struct probes *p, const struct options *o);
  */
 int targets__select(struct probes *p, const struct options *o, pid_t command);
 
+/*
+ * --cgroup, about once a second: a cgroup removed is said once; one made
+ * again under its path (a service restarted: systemd removes a unit's
+ * cgroup and makes it anew, with a new id) is traced again, BPF's check
+ * told its new id and its processes' libraries attached.
+ */
+void targets__cgroup_check(struct probes *p, const struct options *o);
+
 /* "tlstrace: tracing ...; Ctrl-C to stop" on stderr, which scripts wait for; not with a command */
 void targets__announce(const struct options *o);
 
