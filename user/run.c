@@ -177,6 +177,44 @@ static void publish_drops(struct run *r)
 	probes__counters(r->probes, cnt);
 	collector__stats(r->col, &cs);
 	report__publish(r->metrics, cnt, &cs);
+	if (r->otlp) {
+		struct otlp_stats st;
+
+		/* entries the OTLP export could not deliver, as they happen */
+		otlp__stats(r->otlp, &st);
+		metrics__drops(r->metrics, "otlp_queue_full", st.dropped);
+		metrics__drops(r->metrics, "otlp_failed", st.failed);
+	}
+}
+
+#define OTLP_WARN_EVERY_NS (60ull * 1000000000ull)
+
+/*
+ * Entries OTLP could not deliver, said on stderr while the trace runs (a
+ * daemon never reaches the line at exit): at the first, then at most once
+ * a minute while more are lost
+ */
+static void note_otlp_losses(struct run *r, __u64 now)
+{
+	struct otlp_stats st;
+	__u64 lost;
+
+	if (!r->otlp)
+		return;
+	otlp__stats(r->otlp, &st);
+	lost = st.dropped + st.failed;
+	if (lost == r->otlp_lost_said ||
+	    (r->otlp_said_at && now - r->otlp_said_at < OTLP_WARN_EVERY_NS))
+		return;
+	fprintf(stderr,
+		"tlstrace: warning: OTLP: %llu of %llu entries not delivered so far (%llu dropped "
+		"from a full queue, %llu failed%s%s)\n",
+		(unsigned long long)lost, (unsigned long long)st.queued,
+		(unsigned long long)st.dropped, (unsigned long long)st.failed,
+		st.last_error[0] ? ": " : "", esc(st.last_error));
+	fflush(stderr);
+	r->otlp_lost_said = lost;
+	r->otlp_said_at = now;
 }
 
 /*
@@ -370,6 +408,7 @@ int run__loop(struct run *r, const struct options *o, struct command *cmd,
 			collector__expire(r->col, now, 300ull * 1000000000ull);
 			targets__cgroup_check(r->probes, o);
 			publish_drops(r);
+			note_otlp_losses(r, now);
 			note_drops(r);
 			last_expire = now;
 		}

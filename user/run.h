@@ -39,6 +39,7 @@ struct run {
 	__u64 drops_seen;  /* drops already noted */
 	bool write_failed; /* said once */
 	__u64 own_entries; /* of our own connections (OTLP posts), left out */
+	__u64 otlp_lost_said, otlp_said_at;	     /* OTLP's undelivered entries said, and when */
 	const struct entry_filter *filter;	     /* --host, --port, --url; NULL if none */
 	__u64 filtered;				     /* entries it left out */
 	__u64 filtered_incomplete, filtered_stopped; /* ...of them incomplete, "trace ended" */

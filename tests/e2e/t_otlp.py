@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import time
+import urllib.request
 
 from harness import (HERE, TEST_NAME, Failure, curl_server, describe_exit, expect, free_port,
                      in_dead_resolver, in_private_hosts, need, node_module, read_entries,
@@ -351,6 +352,26 @@ def test_otlp_endpoint_down(env):
         expect(rc != 0 and len(lines) == 1 and bad in lines[0],
                "--otlp-endpoint %s: tlstrace %s, stderr %r" % (bad, describe_exit(rc), lines))
         expect(not os.path.exists(marker), "--otlp-endpoint %s: the command ran" % bad)
+
+    # a daemon never exits to say it: the loss is said while it runs, and counted in /metrics
+    mport = free_port()
+    tracer = env.start_tlstrace("otlp_down_daemon", ["--otlp-endpoint", endpoint, "-c", "curl",
+                                                     "--metrics-addr", "127.0.0.1:%d" % mport])
+    rc, _, err = env.procs.run(["curl", "-sk", "-o", "/dev/null", env.url("/hello")], 30, "curl")
+    expect(rc == 0, "curl exited %d%s" % (rc, stderr_hint(err)))
+    deadline = time.monotonic() + 15
+    while "warning: OTLP:" not in open(tracer.err_file, errors="replace").read():
+        expect(tracer.poll() is None and time.monotonic() < deadline,
+               "no warning of the undelivered entries while running%s" % env.err_hint(tracer))
+        time.sleep(0.2)
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10) as resp:
+        page = resp.read().decode()
+    failed = [l for l in page.splitlines()
+              if l.startswith('tlstrace_drops_total{cause="otlp_failed"}')]
+    expect(failed and float(failed[0].split()[-1]) >= 1,
+           "/metrics: %r, want otlp_failed counted" % failed)
+    tracer.send_signal(2)
+    env.procs.wait(tracer, 15, "tlstrace")
 
 
 def test_otlp_retries(env):
