@@ -25,6 +25,7 @@
 #define HEX64B "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 #define UID "1b2c3d4e-0000-4a5b-8c9d-00112233aabb"
 #define UID_ "1b2c3d4e_0000_4a5b_8c9d_00112233aabb"
+#define UID2_ "99999999_0000_4a5b_8c9d_00112233aabb"
 
 static int parse(const char *path, struct container_ref *c)
 {
@@ -76,11 +77,26 @@ static void subtest_kubernetes(void)
 	expect_names("/kubepods/pod" UID "/" HEX64, HEX64, NULL, UID);
 }
 
-static void subtest_innermost(void)
+static void subtest_outermost(void)
 {
-	/* docker in docker: the inner container is the process's */
-	expect_names("/docker/" HEX64 "/docker/" HEX64B, HEX64B, "docker", NULL);
-	expect_names("/system.slice/docker-" HEX64 ".scope/docker/" HEX64B, HEX64B, "docker", NULL);
+	/*
+	 * a cgroup below a container is named by whoever owns the container's
+	 * (the workload, with a delegated cgroup): the host's runtime made the
+	 * outer one, which it names, and the inner cannot pass for another
+	 */
+	expect_names("/docker/" HEX64 "/docker/" HEX64B, HEX64, "docker", NULL);
+	expect_names("/system.slice/docker-" HEX64 ".scope/docker/" HEX64B, HEX64, "docker", NULL);
+	expect_names("/system.slice/docker-" HEX64 ".scope/docker-" HEX64B ".scope", HEX64,
+		     "docker", NULL);
+	/* a pod named inside a pod, or inside a container, is no pod */
+	expect_names("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID_
+		     ".slice/kubepods-besteffort-pod" UID2_ ".slice",
+		     NULL, NULL, UID);
+	expect_names("/system.slice/docker-" HEX64 ".scope/kubepods-pod" UID2_ ".slice", HEX64,
+		     "docker", NULL);
+	/* "." and ".." are no machine's name */
+	expect_names("/machine.slice/machine-\\x2e\\x2e.scope", NULL, NULL, NULL);
+	expect_names("/machine.slice/machine-..scope", NULL, NULL, NULL);
 }
 
 static void subtest_near_misses(void)
@@ -464,8 +480,8 @@ TEST(container)
 		subtest_each_runtime();
 	if (test__start_subtest("kubernetes"))
 		subtest_kubernetes();
-	if (test__start_subtest("innermost"))
-		subtest_innermost();
+	if (test__start_subtest("outermost"))
+		subtest_outermost();
 	if (test__start_subtest("near_misses"))
 		subtest_near_misses();
 	if (test__start_subtest("hostile"))

@@ -126,7 +126,8 @@ static int machine_part(struct part p, char *id)
 		id[n++] = c;
 	}
 	id[n] = '\0';
-	return n > 0;
+	/* "." and ".." are no machine's name (systemd refuses them), and would be paths */
+	return n > 0 && strspn(id, ".") != n;
 }
 
 int container_parse(const char *path, size_t len, struct container_ref *out)
@@ -163,10 +164,17 @@ int container_parse(const char *path, size_t len, struct container_ref *out)
 			rt = NULL; /* a pod's container, the cgroupfs driver: the runtime unsaid */
 		else
 			found = 0;
+		/*
+		 * the outermost of each kind, and no pod below a container: what
+		 * the host's runtime made, not what a delegated cgroup's owner
+		 * (the workload itself) names below it to pass for another
+		 */
 		if (found) {
-			memcpy(out->id, id, sizeof(id));
-			out->runtime = rt;
-		} else if (pod_part(p, kubepods, uid)) {
+			if (!out->id[0]) {
+				memcpy(out->id, id, sizeof(id));
+				out->runtime = rt;
+			}
+		} else if (!out->id[0] && !out->pod_uid[0] && pod_part(p, kubepods, uid)) {
 			memcpy(out->pod_uid, uid, sizeof(uid));
 			is_pod = 1;
 		}
