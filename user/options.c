@@ -655,7 +655,11 @@ void options__parse(struct options *o, int argc, char **argv)
 			"--cgroup chooses processes itself: it combines with -c only, not -p or a "
 			"command");
 	if (o->no_follow && !o->command && !o->npids && !o->ncomms)
-		usage_error("--no-follow needs -p, -c or a command: every process is traced");
+		usage_error(
+			o->cgroup
+				? "--no-follow needs -p, -c or a command: --cgroup traces every "
+				  "process of its cgroup, children too"
+				: "--no-follow needs -p, -c or a command: every process is traced");
 	if (o->wire && o->nlibs)
 		usage_error("--lib probes a library, and --wire probes none");
 	if (o->filter.nurls && o->timing_only)

@@ -532,7 +532,9 @@ int procinfo_cgroup_target(const char *arg, __u64 *id, __u32 *level, char *path,
 	if (!real || stat(real, &st) || statfs(real, &sf)) {
 		err = -errno;
 		if (err == -ENOENT)
-			snprintf(why, whylen, "no such cgroup (no directory %s)", full);
+			snprintf(why, whylen,
+				 "no such cgroup (no directory %s; the cgroup v2 mount is %s)",
+				 full, root);
 		else
 			snprintf(why, whylen, "%s", strerror(errno));
 		goto cleanup;
