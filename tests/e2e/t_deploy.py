@@ -97,7 +97,13 @@ def test_deploy_kubernetes(env):
     expect(ds["spec"]["selector"]["matchLabels"].items() <=
            ds["spec"]["template"]["metadata"]["labels"].items(), "the selector misses the pods")
     expect(spec.get("hostPID") is True, "hostPID %r" % spec.get("hostPID"))
+    expect(spec.get("priorityClassName") == "system-node-critical",
+           "priorityClassName %r: the node's tracer may be evicted" % spec.get("priorityClassName"))
     (c,) = spec["containers"]
+    for probe in ("startupProbe", "livenessProbe"):
+        get = c.get(probe, {}).get("httpGet", {})
+        expect(get.get("path") == "/metrics" and get.get("port") == "metrics",
+               "%s %r, want an HTTP GET of /metrics" % (probe, c.get(probe)))
     sc = c["securityContext"]
     expect(sc["capabilities"]["drop"] == ["ALL"], "drop %r" % sc["capabilities"]["drop"])
     expect(sorted(sc["capabilities"]["add"]) == sorted(caps),
