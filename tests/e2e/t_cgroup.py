@@ -230,6 +230,15 @@ def test_cgroup_namespace(env):
     return "walks of the tree: %d" % walks[0]
 
 
+def said(env, tracer, words, what):
+    """Until the tracer's stderr has words (about what), 5 s at most."""
+    deadline = time.monotonic() + 5
+    while words not in open(tracer.err_file, errors="replace").read():
+        expect(time.monotonic() < deadline,
+               "no word of %s within 5 s%s" % (what, env.err_hint(tracer)))
+        time.sleep(0.1)
+
+
 def test_cgroup_made_again(env):
     """--cgroup's directory removed and made again, as systemd does at a
     service's restart (a new cgroup, a new id, the same path): tlstrace
@@ -245,19 +254,11 @@ def test_cgroup_made_again(env):
         first_id = os.stat(cg.dir).st_ino
         os.rmdir(cg.child_dir)
         os.rmdir(cg.dir)
-        deadline = time.monotonic() + 5
-        while "is gone" not in open(tracer.err_file, errors="replace").read():
-            expect(time.monotonic() < deadline, "no word of the cgroup's removal within 5 s"
-                   "%s" % env.err_hint(tracer))
-            time.sleep(0.1)
+        said(env, tracer, "is gone", "the cgroup's removal")
         cg.curl(None, base + "?meanwhile")
         os.mkdir(cg.dir)
         os.mkdir(cg.child_dir)
-        deadline = time.monotonic() + 5
-        while "was made again" not in open(tracer.err_file, errors="replace").read():
-            expect(time.monotonic() < deadline, "no word of the cgroup made again within 5 s"
-                   "%s" % env.err_hint(tracer))
-            time.sleep(0.1)
+        said(env, tracer, "was made again", "the cgroup made again")
         cg.curl(cg.dir, base + "?second")
         cg.curl(cg.child_dir, base + "?child")
         stop_tracer(env, tracer)

@@ -170,11 +170,23 @@ static void subtest_hostile(void)
 }
 
 /* a directory tree standing for the cgroup mount, walked for an id */
+/* the test's directories under root, made in order, removed in reverse, then root */
+static void remove_dirs(const char *root, const char *const *dirs, size_t n)
+{
+	char path[512];
+
+	while (n--) {
+		snprintf(path, sizeof(path), "%s%s", root, dirs[n]);
+		rmdir(path);
+	}
+	rmdir(root);
+}
+
 static void subtest_path_by_id(void)
 {
 	char root[] = "/tmp/tlstrace-cgroup-XXXXXX", path[512];
-	static const char *dirs[] = { "/a", "/a/b", "/a/b/docker-" HEX64 ".scope", "/c",
-				      "/c/we\nird\x01" };
+	static const char *const dirs[] = { "/a", "/a/b", "/a/b/docker-" HEX64 ".scope", "/c",
+					    "/c/we\nird\x01" };
 	const struct cgroup_info *cg, *again;
 	struct procinfo_stats st;
 	struct procinfo *pi;
@@ -221,11 +233,7 @@ static void subtest_path_by_id(void)
 	ASSERT_TRUE(procinfo__exe(pi, 0, 0, NULL) == NULL, "pid 0");
 	procinfo__free(pi);
 out:
-	for (int i = sizeof(dirs) / sizeof(dirs[0]) - 1; i >= 0; i--) {
-		snprintf(path, sizeof(path), "%s%s", root, dirs[i]);
-		rmdir(path);
-	}
-	rmdir(root);
+	remove_dirs(root, dirs, sizeof(dirs) / sizeof(dirs[0]));
 }
 
 /*
@@ -237,10 +245,10 @@ out:
 static void subtest_path_from_namespace(void)
 {
 	char root[] = "/tmp/tlstrace-cgns-XXXXXX", path[512];
-	static const char *dirs[] = {
-		"/k",	     "/k/b",	       "/k/b/podA", "/k/b/podA/ctrA",
-		"/k/b/podB", "/k/b/podB/ctrB", "/k/b/podC", "/k/b/podC/ctrC"
-	};
+	static const char *const dirs[] = { "/k",	 "/k/b",
+					    "/k/b/podA", "/k/b/podA/ctrA",
+					    "/k/b/podB", "/k/b/podB/ctrB",
+					    "/k/b/podC", "/k/b/podC/ctrC" };
 	const struct cgroup_info *cg;
 	struct procinfo_stats st;
 	struct procinfo *pi;
@@ -282,11 +290,7 @@ static void subtest_path_from_namespace(void)
 		ASSERT_STREQ(cg->path, "/k/b/podC", "still found by what was learnt");
 	procinfo__free(pi);
 out:
-	for (int i = sizeof(dirs) / sizeof(dirs[0]) - 1; i >= 0; i--) {
-		snprintf(path, sizeof(path), "%s%s", root, dirs[i]);
-		rmdir(path);
-	}
-	rmdir(root);
+	remove_dirs(root, dirs, sizeof(dirs) / sizeof(dirs[0]));
 }
 
 static void subtest_exe_from_exec(void)
