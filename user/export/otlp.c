@@ -300,6 +300,12 @@ static void kv_fields(struct pb *b, unsigned field, const char *key, __u32 mask)
 	pb_close(b, kv);
 }
 
+/* a request's W3C traceparent: the caller's trace and span, when it carried a valid one */
+struct trace_parent {
+	int valid;
+	unsigned char trace[16], span[8];
+};
+
 /* --- what a span needs of an entry --------------------------------------------- */
 
 struct item {
@@ -323,9 +329,7 @@ struct item {
 	char error[128];
 	char incomplete[96];
 	char server_name[256];
-	/* the request's W3C trace context, when it carried a valid one */
-	int has_parent;
-	unsigned char parent_trace[16], parent_span[8];
+	struct trace_parent parent; /* the request's W3C trace context */
 	/* the process's container (struct container_ref), "" each if none */
 	char container_id[CONTAINER_ID_MAX];
 	char pod_uid[POD_UID_MAX];
@@ -386,7 +390,7 @@ int otlp__parse_traceparent(const char *v, unsigned char trace_id[16], unsigned 
  * or given twice; tracestate's fields joined by commas, and left out if
  * longer than 512 or not printable ASCII.
  */
-static void trace_context(const struct headers *h, struct item *it, char *state, size_t cap)
+static void trace_context(const struct headers *h, struct trace_parent *tp, char *state, size_t cap)
 {
 	const char *name, *value, *parent = NULL;
 	size_t pos = 0, len = 0;
@@ -414,11 +418,11 @@ static void trace_context(const struct headers *h, struct item *it, char *state,
 			len += n;
 		}
 	}
-	if (parents != 1 || otlp__parse_traceparent(parent, it->parent_trace, it->parent_span)) {
+	if (parents != 1 || otlp__parse_traceparent(parent, tp->trace, tp->span)) {
 		state[0] = '\0';
 		return;
 	}
-	it->has_parent = 1;
+	tp->valid = 1;
 	if (bad_state)
 		state[0] = '\0';
 }
@@ -428,19 +432,17 @@ static struct item *item_new(const struct entry *e)
 	const char *exe = e->exe ? e->exe : "";
 	const char *cg = e->cgroup && e->cgroup->path ? e->cgroup->path : "";
 	char state[TRACE_STATE_MAX + 1];
-	struct item probe = {};
+	struct trace_parent tp = {};
 	size_t nlen = strnlen(e->name, sizeof(e->name)), xlen = strlen(exe), clen = strlen(cg),
 	       slen;
 	struct item *it;
 
-	trace_context(e->request_headers, &probe, state, sizeof(state));
+	trace_context(e->request_headers, &tp, state, sizeof(state));
 	slen = strlen(state);
 	it = calloc(1, sizeof(*it) + nlen + 1 + xlen + 1 + clen + 1 + slen + 1);
 	if (!it)
 		return NULL;
-	it->has_parent = probe.has_parent;
-	memcpy(it->parent_trace, probe.parent_trace, sizeof(it->parent_trace));
-	memcpy(it->parent_span, probe.parent_span, sizeof(it->parent_span));
+	it->parent = tp;
 	it->request_start = e->request_start;
 	it->interim_start = e->interim_start;
 	it->response_start = e->response_start;
@@ -673,7 +675,7 @@ static void child_span(struct pb *b, const struct ids *id, int n, const char *na
 	pb_bytes(b, SPAN_TRACE_ID, id->trace, sizeof(id->trace));
 	pb_bytes(b, SPAN_SPAN_ID, id->span[n], sizeof(id->span[n]));
 	/* a child in the application's trace carries its state on, as its parent does */
-	if (it->has_parent && it->trace_state[0])
+	if (it->parent.valid && it->trace_state[0])
 		pb_str(b, SPAN_TRACE_STATE, it->trace_state);
 	pb_bytes(b, SPAN_PARENT_SPAN_ID, id->span[0], sizeof(id->span[0]));
 	pb_str(b, SPAN_NAME, name);
@@ -830,15 +832,15 @@ static void item_spans(struct pb *b, const struct item *it, __s64 off)
 
 	random_ids(&id);
 	/* in the trace the request carried, a child of the span that sent it */
-	if (it->has_parent)
-		memcpy(id.trace, it->parent_trace, sizeof(id.trace));
+	if (it->parent.valid)
+		memcpy(id.trace, it->parent.trace, sizeof(id.trace));
 	sp = pb_open(b, SS_SPANS);
 	pb_bytes(b, SPAN_TRACE_ID, id.trace, sizeof(id.trace));
 	pb_bytes(b, SPAN_SPAN_ID, id.span[0], sizeof(id.span[0]));
-	if (it->has_parent) {
+	if (it->parent.valid) {
 		if (it->trace_state[0])
 			pb_str(b, SPAN_TRACE_STATE, it->trace_state);
-		pb_bytes(b, SPAN_PARENT_SPAN_ID, it->parent_span, sizeof(it->parent_span));
+		pb_bytes(b, SPAN_PARENT_SPAN_ID, it->parent.span, sizeof(it->parent.span));
 	}
 	/* {method}; "HTTP" when it is not one of the known ones */
 	pb_str(b, SPAN_NAME, known_method(it->method) ? it->method : "HTTP");
