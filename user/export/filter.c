@@ -16,7 +16,7 @@
 
 bool entry_filter__empty(const struct entry_filter *f)
 {
-	return !f->nhosts && !f->nports && !f->nurls;
+	return !f->nnames && !f->naddrs && !f->nports && !f->nurls;
 }
 
 /* s (len bytes) as an IP literal, IPv6 or IPv4 mapped into it; 0, or -1 if it is neither */
@@ -79,7 +79,7 @@ int entry_filter__add_host(struct entry_filter *f, const char *arg, char *err, s
 	__u8 addr[16];
 	char *h;
 
-	if (f->nhosts == FILTER_MAX_HOSTS)
+	if (f->nnames + f->naddrs == FILTER_MAX_HOSTS)
 		return -E2BIG;
 	/* a fully qualified "example.com." is the name without its root's dot */
 	if (len > 1 && len < sizeof(name) && arg[len - 1] == '.')
@@ -94,13 +94,15 @@ int entry_filter__add_host(struct entry_filter *f, const char *arg, char *err, s
 		if (f->naddrs == MAX_FILTER_ADDRS)
 			return -E2BIG;
 		memcpy(f->addrs[f->naddrs++], addr, 16);
-	} else if (!dns_name(strncmp(name, "*.", 2) ? name : name + 2)) {
+		return 0;
+	}
+	if (!dns_name(strncmp(name, "*.", 2) ? name : name + 2)) {
 		snprintf(err, errlen,
 			 "not a host name or IP address (a name may start with \"*.\")");
 		return -EINVAL;
 	}
-	h = f->hosts[f->nhosts++];
-	snprintf(h, sizeof(f->hosts[0]), "%s", name);
+	h = f->names[f->nnames++];
+	snprintf(h, sizeof(f->names[0]), "%s", name);
 	for (; *h; h++)
 		*h = (char)tolower((unsigned char)*h);
 	return 0;
@@ -207,7 +209,7 @@ bool entry_filter__match(const struct entry_filter *f, const struct entry *e)
 	unsigned port = 0, uport;
 	size_t hlen;
 	bool tls, have_end, ok;
-	__u8 addr[16], want[16];
+	__u8 addr[16];
 
 	url_host(e->name, &host, &hlen, &uport, &tls);
 	have_end = end_of(service, addr, &port) == 0;
@@ -220,25 +222,17 @@ bool entry_filter__match(const struct entry_filter *f, const struct entry *e)
 		if (!ok)
 			return false;
 	}
-	if (f->nhosts) {
+	if (f->nnames || f->naddrs) {
+		/* an address: the end BPF judged when known (the two never disagree), else the
+		 * URL's */
+		bool known = have_end || (f->naddrs && ip_literal(host, hlen, addr) == 0);
+
 		ok = false;
-		for (int i = 0; i < f->nhosts && !ok; i++) {
-			const char *h = f->hosts[i];
-
-			if (ip_literal(h, strlen(h), want) == 0) {
-				__u8 in_url[16];
-
-				/* the end BPF judged, when known: the two never disagree */
-				if (have_end)
-					ok = !memcmp(addr, want, 16);
-				else
-					ok = ip_literal(host, hlen, in_url) == 0 &&
-					     !memcmp(in_url, want, 16);
-			} else {
-				ok = name_matches(h, host, hlen) ||
-				     name_matches(h, e->server_name, strlen(e->server_name));
-			}
-		}
+		for (int i = 0; i < f->naddrs && known && !ok; i++)
+			ok = !memcmp(addr, f->addrs[i], 16);
+		for (int i = 0; i < f->nnames && !ok; i++)
+			ok = name_matches(f->names[i], host, hlen) ||
+			     name_matches(f->names[i], e->server_name, strlen(e->server_name));
 		if (!ok)
 			return false;
 	}

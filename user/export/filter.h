@@ -17,10 +17,11 @@
 #define FILTER_MAX_URLS 8
 
 struct entry_filter {
-	/* --host: names (lower case; "*.example.com" any name under it) and IP literals */
-	char hosts[FILTER_MAX_HOSTS][256];
-	int nhosts;
-	/* ...those that are IP literals, as IPv6 (IPv4 mapped), for BPF */
+	/* --host, FILTER_MAX_HOSTS in all: the names (lower case; "*.example.com" any name under
+	 * it) */
+	char names[FILTER_MAX_HOSTS][256];
+	int nnames;
+	/* ...and the IP literals, as IPv6 (IPv4 mapped), which BPF is told too */
 	__u8 addrs[MAX_FILTER_ADDRS][16];
 	int naddrs;
 	__u16 ports[MAX_FILTER_PORTS]; /* --port, host order */

@@ -8,6 +8,7 @@
 #ifndef PROBES_H
 #define PROBES_H
 
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,9 +31,10 @@ struct probes {
 	struct ring_buffer *rb;	   /* NULL until probes__read */
 	struct bpf_link *tracepoints[PROBES_MAX_TRACEPOINTS];
 	int ntracepoints;
-	bool multi;	  /* uprobe_multi links (probes_multi_supported), found at probes__open */
-	__u64 cgroup_id;  /* --cgroup's id as BPF has it (targets__cgroup_check) */
-	bool cgroup_gone; /* ...its directory was found gone, and said */
+	bool multi; /* uprobe_multi links (probes_multi_supported), found at probes__open */
+	char cgroup_dir[PATH_MAX]; /* --cgroup's directory, found once by targets__select */
+	__u64 cgroup_id;	   /* its id as BPF has it (targets__cgroup_check) */
+	bool cgroup_gone;	   /* ...its directory was found gone, and said */
 };
 
 /* libbpf's messages on stderr with -v (escaped: they quote traced files' names), else none */

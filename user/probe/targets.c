@@ -91,7 +91,7 @@ void targets__filter(struct probes *p, const struct options *o)
 	memcpy((void *)skel->rodata->targ_ports, o->filter.ports, sizeof(o->filter.ports));
 	skel->rodata->targ_nports = o->filter.nports;
 	/* a name among the hosts: any address may be its, so none is left out in BPF */
-	if (o->filter.naddrs == o->filter.nhosts) {
+	if (!o->filter.nnames) {
 		memcpy((void *)skel->rodata->targ_addrs, o->filter.addrs, sizeof(o->filter.addrs));
 		skel->rodata->targ_naddrs = o->filter.naddrs;
 	}
@@ -157,11 +157,9 @@ static int scan_cgroup(struct probes *p, int dirfd, int depth, int *left)
 
 static int select_cgroup(struct probes *p, const struct options *o)
 {
-	char root[PATH_MAX];
 	int fd, n, left = CGROUP_SCAN_MAX;
 
-	if (procinfo_cgroup_dir(o->cgroup, root, sizeof(root)) ||
-	    (fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	if ((fd = open(p->cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "tlstrace: --cgroup %s: %s\n", esc(o->cgroup), strerror(errno));
 		return -errno;
 	}
@@ -468,13 +466,11 @@ static int set_cgroup_id(struct probes *p, __u64 id)
 
 void targets__cgroup_check(struct probes *p, const struct options *o)
 {
-	char dir[PATH_MAX];
 	struct stat st;
 
 	if (!o->cgroup)
 		return;
-	if (procinfo_cgroup_dir(o->cgroup, dir, sizeof(dir)) || stat(dir, &st) ||
-	    !S_ISDIR(st.st_mode)) {
+	if (stat(p->cgroup_dir, &st) || !S_ISDIR(st.st_mode)) {
 		if (!p->cgroup_gone)
 			fprintf(stderr,
 				"tlstrace: cgroup %s is gone; it is traced again if it comes "
@@ -500,8 +496,16 @@ int targets__select(struct probes *p, const struct options *o, pid_t command)
 	bool per_pid = targets__per_pid(o, p->multi);
 
 	if (o->cgroup) {
-		int err = set_cgroup_id(p, o->cgroup_id);
+		int err;
 
+		/* where it is, once: the once-a-second check reads no mount table */
+		if (procinfo_cgroup_dir(o->cgroup, p->cgroup_dir, sizeof(p->cgroup_dir))) {
+			err = -errno;
+			fprintf(stderr, "tlstrace: --cgroup %s: %s\n", esc(o->cgroup),
+				strerror(errno));
+			return err;
+		}
+		err = set_cgroup_id(p, o->cgroup_id);
 		if (err)
 			return err;
 	}
