@@ -292,7 +292,7 @@ static int otlp_protocol(const char *name, enum otlp_protocol *p)
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	struct options *o = state->input;
-	char why[128], *url;
+	char why[160], *url;
 	int err;
 
 	switch (key) {
@@ -314,7 +314,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_CGROUP: {
 		static char path[CGROUP_PATH_MAX];
-		char why[160];
 
 		if (o->cgroup)
 			usage_error("--cgroup given twice");
