@@ -17,9 +17,10 @@
  * (text__axis_place): the first entry opens it, taking half of it at most;
  * an entry ending past its end (one that started after it, too) grows the
  * scale, same origin, so sequential fetches follow on one axis; one
- * starting before its origin (by half a column or more), or needing more than ten times the scale
- * (a fetch long after the last), opens a new axis from its own startTime. Each change prints a
- * "scale:" line: the origin's wall clock under TIME, a tick every ten
+ * starting before its origin (by half a column or more), or needing more
+ * than ten times the scale (a fetch long after the last), opens a new axis
+ * from its own startTime. Each change prints a "scale:" line: the
+ * origin's wall clock under TIME, a tick every ten
  * columns over the bar, and "N ms per column". Rows above a scale line are
  * not redrawn: compare bars under the same one.
  *
@@ -156,8 +157,8 @@ static void layout(int width, int phases, struct layout *l)
 	if (!phases) {
 		l->bar = share(avail, BAR_MIN);
 		l->name = avail - l->bar;
-		if (l->name < 8)
-			l->name = 8;
+		if (l->name < NAME_LEAST)
+			l->name = NAME_LEAST;
 		return;
 	}
 	if (avail - BAR_MIN_PHASES >= NAME_MIN_PHASES) {
@@ -175,8 +176,8 @@ static void layout(int width, int phases, struct layout *l)
 	if (l->width - lead(l) < NAME_MIN_PHASES)
 		l->who = 0;
 	l->name = l->width - lead(l);
-	if (l->name < 8)
-		l->name = 8;
+	if (l->name < NAME_LEAST)
+		l->name = NAME_LEAST;
 }
 
 void text__shorten(char *out, size_t cap, const char *raw, int max)
